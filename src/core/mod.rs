@@ -1,0 +1,8 @@
+//! The pure core: no browser types, no clock, no randomness. Tested natively
+//! with `cargo test`.
+
+pub mod fingerprint;
+pub mod plan;
+pub mod reconcile;
+pub mod record;
+pub mod retry;

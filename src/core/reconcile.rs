@@ -1,0 +1,171 @@
+//! Resuming: the local record against the server's part list.
+//!
+//! The server wins. A part the server holds with the planned size is done,
+//! with the server's ETag, whatever the record said; every other part (pending,
+//! in flight, or "done" locally but unknown to the server) is sent again. A
+//! part the server holds with the wrong size is sent again too (the new bytes
+//! replace it), and part numbers beyond the plan are ignored (completion names
+//! only parts 1..N, so they never reach the object).
+
+use serde::Deserialize;
+
+use super::record::{PartState, UploadRecord};
+
+/// One entry of the server's part list (`GET {endpoint}/multipart/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServerPart {
+    /// The part number.
+    #[serde(rename = "PartNumber")]
+    pub part_number: u32,
+    /// The stored size in bytes.
+    #[serde(rename = "Size")]
+    pub size: u64,
+    /// The stored ETag.
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
+/// What reconciliation decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reconciled {
+    /// Parts the server already holds, which are not sent again.
+    pub skipped_parts: u32,
+    /// Their bytes.
+    pub skipped_bytes: u64,
+    /// Parts the record called done that the server does not hold.
+    pub lost_parts: u32,
+}
+
+/// Rewrites `record`'s part states from the server's list and says what was
+/// kept. After it, every part is either `Done` (with the server's ETag) or
+/// `Pending`.
+pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled {
+    let mut held: Vec<Option<&ServerPart>> = vec![None; record.parts.len()];
+    for part in server {
+        if let Some(slot) = (part.part_number as usize)
+            .checked_sub(1)
+            .and_then(|i| held.get_mut(i))
+        {
+            *slot = Some(part);
+        }
+    }
+    let mut out = Reconciled::default();
+    for (part, held) in record.parts.iter_mut().zip(held) {
+        match held {
+            Some(server_part) if server_part.size == part.size && !server_part.etag.is_empty() => {
+                part.state = PartState::Done;
+                part.etag = Some(server_part.etag.clone());
+                out.skipped_parts += 1;
+                out.skipped_bytes += part.size;
+            }
+            _ => {
+                if part.state == PartState::Done {
+                    out.lost_parts += 1;
+                }
+                part.state = PartState::Pending;
+                part.etag = None;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::{PartPlan, MIB};
+    use crate::core::record::{NewRecord, PartState::*};
+
+    fn record(states: &[PartState]) -> UploadRecord {
+        let size = 5 * MIB * (states.len() as u64 - 1) + MIB;
+        let plan = PartPlan::with_part_size(size, 5 * MIB);
+        let mut r = UploadRecord::new(
+            NewRecord {
+                id: "id",
+                namespace: "",
+                endpoint: "/e",
+                upload_id: "u",
+                key: "k",
+                file_name: "f",
+                last_modified: 0.0,
+                file_type: "",
+                now: 0.0,
+            },
+            &plan,
+        );
+        for (part, state) in r.parts.iter_mut().zip(states) {
+            part.state = *state;
+            if *state == Done {
+                part.etag = Some(format!("\"local{}\"", part.number));
+            }
+        }
+        r
+    }
+
+    fn server(parts: &[(u32, u64)]) -> Vec<ServerPart> {
+        parts
+            .iter()
+            .map(|&(n, size)| ServerPart {
+                part_number: n,
+                size,
+                etag: format!("\"server{n}\""),
+            })
+            .collect()
+    }
+
+    fn states(r: &UploadRecord) -> Vec<PartState> {
+        r.parts.iter().map(|p| p.state).collect()
+    }
+
+    #[test]
+    fn server_has_more_than_the_record() {
+        // An in-flight part finished on the server before the tab died.
+        let mut r = record(&[Done, InFlight, Pending]);
+        let out = reconcile(&mut r, &server(&[(1, 5 * MIB), (2, 5 * MIB)]));
+        assert_eq!(states(&r), [Done, Done, Pending]);
+        assert_eq!(r.parts[1].etag.as_deref(), Some("\"server2\""));
+        assert_eq!(r.parts[0].etag.as_deref(), Some("\"server1\""), "the server's ETag wins");
+        assert_eq!(out.skipped_parts, 2);
+        assert_eq!(out.skipped_bytes, 10 * MIB);
+        assert_eq!(out.lost_parts, 0);
+    }
+
+    #[test]
+    fn server_has_fewer_than_the_record() {
+        let mut r = record(&[Done, Done, Done]);
+        let out = reconcile(&mut r, &server(&[(2, 5 * MIB)]));
+        assert_eq!(states(&r), [Pending, Done, Pending]);
+        assert_eq!(r.parts[0].etag, None);
+        assert_eq!(out.lost_parts, 2);
+        assert_eq!(out.skipped_parts, 1);
+    }
+
+    #[test]
+    fn server_has_different_parts() {
+        // Wrong size for part 1, an unknown part 9, nothing for part 3.
+        let mut r = record(&[InFlight, Pending, Done]);
+        let out = reconcile(&mut r, &server(&[(1, 4 * MIB), (2, 5 * MIB), (9, 5 * MIB), (0, 1)]));
+        assert_eq!(states(&r), [Pending, Done, Pending]);
+        assert_eq!(out.skipped_parts, 1);
+        assert_eq!(out.skipped_bytes, 5 * MIB);
+        assert_eq!(out.lost_parts, 1);
+    }
+
+    #[test]
+    fn empty_server_list_resends_everything() {
+        let mut r = record(&[Done, InFlight]);
+        let out = reconcile(&mut r, &[]);
+        assert_eq!(states(&r), [Pending, Pending]);
+        assert_eq!(out, Reconciled { skipped_parts: 0, skipped_bytes: 0, lost_parts: 1 });
+    }
+
+    #[test]
+    fn last_part_size_is_checked() {
+        let mut r = record(&[Pending, Pending]);
+        reconcile(&mut r, &server(&[(2, MIB)]));
+        assert_eq!(states(&r), [Pending, Done]);
+        let mut r = record(&[Pending, Pending]);
+        reconcile(&mut r, &server(&[(2, MIB + 1)]));
+        assert_eq!(states(&r), [Pending, Pending]);
+    }
+}

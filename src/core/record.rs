@@ -1,0 +1,265 @@
+//! The persisted upload record: everything needed to resume, nothing secret.
+//!
+//! One record per upload, keyed by its [fingerprint](super::fingerprint). It
+//! holds no presigned URL and no credential: URLs are signed afresh on every
+//! run. The record is written before a part starts (state `InFlight`) and again
+//! when it finishes (state `Done`, with its ETag), so a crash at any moment
+//! leaves a record that is consistent with the server, given that resuming asks
+//! the server which parts it holds.
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::PartPlan;
+
+/// The record layout's version; a record of another version is ignored.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Where one part stands, as far as this browser knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PartState {
+    /// Not started.
+    Pending,
+    /// A request was started; it may or may not have reached the server.
+    InFlight,
+    /// The server confirmed it with an ETag.
+    Done,
+}
+
+/// One part of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartRecord {
+    /// The part number, 1-based.
+    pub number: u32,
+    /// The part's size in bytes.
+    pub size: u64,
+    /// Where it stands.
+    pub state: PartState,
+    /// The ETag the server gave, exactly as it came (quotes included).
+    pub etag: Option<String>,
+}
+
+/// The persisted state of one unfinished upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRecord {
+    /// [`SCHEMA_VERSION`] when written.
+    pub schema: u32,
+    /// The fingerprint: the record's key.
+    pub id: String,
+    /// The namespace the upload was started in.
+    pub namespace: String,
+    /// The signing backend's base URL.
+    pub endpoint: String,
+    /// The multipart upload id the server gave.
+    pub upload_id: String,
+    /// The object key the server chose.
+    pub key: String,
+    /// `File.name`.
+    pub file_name: String,
+    /// `File.size` in bytes.
+    pub file_size: u64,
+    /// `File.lastModified` (ms since the epoch).
+    pub last_modified: f64,
+    /// `File.type` (may be empty).
+    pub file_type: String,
+    /// The part size the upload began with; resuming keeps it.
+    pub part_size: u64,
+    /// When the multipart upload was created (ms since the epoch).
+    pub created_at: f64,
+    /// When the record was last written (ms since the epoch).
+    pub updated_at: f64,
+    /// Every part, in order.
+    pub parts: Vec<PartRecord>,
+}
+
+/// What a freshly created upload's record starts from.
+#[derive(Debug, Clone)]
+pub struct NewRecord<'a> {
+    /// The fingerprint.
+    pub id: &'a str,
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The endpoint.
+    pub endpoint: &'a str,
+    /// The multipart upload id.
+    pub upload_id: &'a str,
+    /// The object key.
+    pub key: &'a str,
+    /// `File.name`.
+    pub file_name: &'a str,
+    /// `File.lastModified`.
+    pub last_modified: f64,
+    /// `File.type`.
+    pub file_type: &'a str,
+    /// The creation time (ms since the epoch).
+    pub now: f64,
+}
+
+impl UploadRecord {
+    /// A record with every part of `plan` pending.
+    pub fn new(fresh: NewRecord<'_>, plan: &PartPlan) -> Self {
+        UploadRecord {
+            schema: SCHEMA_VERSION,
+            id: fresh.id.to_owned(),
+            namespace: fresh.namespace.to_owned(),
+            endpoint: fresh.endpoint.to_owned(),
+            upload_id: fresh.upload_id.to_owned(),
+            key: fresh.key.to_owned(),
+            file_name: fresh.file_name.to_owned(),
+            file_size: plan.total_size(),
+            last_modified: fresh.last_modified,
+            file_type: fresh.file_type.to_owned(),
+            part_size: plan.part_size(),
+            created_at: fresh.now,
+            updated_at: fresh.now,
+            parts: plan
+                .numbers()
+                .map(|number| PartRecord {
+                    number,
+                    size: plan.size_of(number),
+                    state: PartState::Pending,
+                    etag: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The plan this record was made with.
+    pub fn plan(&self) -> PartPlan {
+        PartPlan::with_part_size(self.file_size, self.part_size)
+    }
+
+    /// Whether the record is one this version can resume: the right schema,
+    /// a valid plan, and one part entry per planned part, in order.
+    pub fn is_usable(&self) -> bool {
+        let plan = self.plan();
+        self.schema == SCHEMA_VERSION
+            && plan.is_valid()
+            && self.parts.len() == plan.count() as usize
+            && self
+                .parts
+                .iter()
+                .zip(plan.numbers())
+                .all(|(part, n)| part.number == n && part.size == plan.size_of(n))
+    }
+
+    /// The part with this number, if any.
+    pub fn part_mut(&mut self, number: u32) -> Option<&mut PartRecord> {
+        self.parts.get_mut(number.checked_sub(1)? as usize)
+    }
+
+    /// A short summary for "unfinished uploads" lists.
+    pub fn summary(&self) -> PendingUpload {
+        let done = self.parts.iter().filter(|p| p.state == PartState::Done);
+        PendingUpload {
+            id: self.id.clone(),
+            endpoint: self.endpoint.clone(),
+            namespace: self.namespace.clone(),
+            upload_id: self.upload_id.clone(),
+            key: self.key.clone(),
+            file_name: self.file_name.clone(),
+            file_size: self.file_size,
+            last_modified: self.last_modified,
+            file_type: self.file_type.clone(),
+            part_size: self.part_size,
+            created_at: self.created_at,
+            parts_done: done.clone().count() as u32,
+            parts_total: self.parts.len() as u32,
+            bytes_done: done.map(|p| p.size).sum(),
+        }
+    }
+}
+
+/// What `Upload.findPrevious` and `Upload.listPending` give JavaScript.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUpload {
+    /// The record key.
+    pub id: String,
+    /// The signing backend's base URL.
+    pub endpoint: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// The object key.
+    pub key: String,
+    /// The file's name.
+    pub file_name: String,
+    /// The file's size in bytes.
+    pub file_size: u64,
+    /// The file's `lastModified`.
+    pub last_modified: f64,
+    /// The file's type.
+    pub file_type: String,
+    /// The part size.
+    pub part_size: u64,
+    /// When the upload began (ms since the epoch).
+    pub created_at: f64,
+    /// Parts this browser saw confirmed.
+    pub parts_done: u32,
+    /// All parts.
+    pub parts_total: u32,
+    /// Bytes in confirmed parts.
+    pub bytes_done: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::{DEFAULT_MAX_OBJECT_SIZE, MIB};
+
+    pub(crate) fn sample(size: u64) -> UploadRecord {
+        let plan = PartPlan::new(size, 5 * MIB, DEFAULT_MAX_OBJECT_SIZE).unwrap();
+        UploadRecord::new(
+            NewRecord {
+                id: "v1-x",
+                namespace: "ns",
+                endpoint: "/api/s3",
+                upload_id: "up",
+                key: "uploads/k/a.bin",
+                file_name: "a.bin",
+                last_modified: 5.0,
+                file_type: "",
+                now: 1000.0,
+            },
+            &plan,
+        )
+    }
+
+    #[test]
+    fn new_record_has_every_part_pending() {
+        let r = sample(11 * MIB);
+        assert_eq!(r.parts.len(), 3);
+        assert!(r.parts.iter().all(|p| p.state == PartState::Pending && p.etag.is_none()));
+        assert_eq!(r.parts[2].size, MIB);
+        assert!(r.is_usable());
+    }
+
+    #[test]
+    fn tampered_records_are_not_usable() {
+        let mut r = sample(11 * MIB);
+        r.parts.pop();
+        assert!(!r.is_usable());
+        let mut r = sample(11 * MIB);
+        r.schema = 99;
+        assert!(!r.is_usable());
+        let mut r = sample(11 * MIB);
+        r.parts[0].size += 1;
+        assert!(!r.is_usable());
+    }
+
+    #[test]
+    fn summary_counts_done_parts() {
+        let mut r = sample(11 * MIB);
+        let p = r.part_mut(2).unwrap();
+        p.state = PartState::Done;
+        p.etag = Some("\"e\"".into());
+        let s = r.summary();
+        assert_eq!((s.parts_done, s.parts_total, s.bytes_done), (1, 3, 5 * MIB));
+        assert!(r.part_mut(0).is_none());
+        assert!(r.part_mut(4).is_none());
+    }
+}

@@ -1,0 +1,121 @@
+//! The retry policy: which failures are worth another try, and when.
+//!
+//! Network errors, 5xx, 408 and 429 are retried after the configured delays
+//! (the default `[0, 1000, 3000, 5000]` ms gives four retries); anything else
+//! fails at once, since sending the same request again cannot fix it.
+//!
+//! ```
+//! use resupload::core::retry::{RetryPolicy, Decision};
+//! use resupload::error::{Error, Operation};
+//! let policy = RetryPolicy::new(vec![0, 1000]);
+//! let err = Error::Http { operation: Operation::UploadPart, status: 503, body: String::new() };
+//! assert_eq!(policy.decide(&err, 0), Decision::RetryAfter(0));
+//! assert_eq!(policy.decide(&err, 1), Decision::RetryAfter(1000));
+//! assert_eq!(policy.decide(&err, 2), Decision::GiveUp);
+//! ```
+
+use crate::error::Error;
+
+/// The delays used when none are given, in milliseconds.
+pub const DEFAULT_RETRY_DELAYS: [u32; 4] = [0, 1000, 3000, 5000];
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Wait this many milliseconds, then try again.
+    RetryAfter(u32),
+    /// Stop and report the error.
+    GiveUp,
+}
+
+/// Retry delays, one per retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    delays: Vec<u32>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::new(DEFAULT_RETRY_DELAYS.to_vec())
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that retries once per entry of `delays` (milliseconds).
+    pub fn new(delays: Vec<u32>) -> Self {
+        RetryPolicy { delays }
+    }
+
+    /// The delays.
+    pub fn delays(&self) -> &[u32] {
+        &self.delays
+    }
+
+    /// What to do after `error`, when `retries_so_far` retries were made.
+    pub fn decide(&self, error: &Error, retries_so_far: usize) -> Decision {
+        if !error.is_retryable() {
+            return Decision::GiveUp;
+        }
+        match self.delays.get(retries_so_far) {
+            Some(&delay) => Decision::RetryAfter(delay),
+            None => Decision::GiveUp,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Operation;
+
+    fn http(status: u16) -> Error {
+        Error::Http {
+            operation: Operation::UploadPart,
+            status,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn retryable_errors_follow_the_delays_then_give_up() {
+        let p = RetryPolicy::default();
+        for err in [
+            http(500),
+            http(503),
+            http(408),
+            http(429),
+            Error::Network {
+                operation: Operation::SignPart,
+                detail: "offline".into(),
+            },
+        ] {
+            let got: Vec<_> = (0..5).map(|i| p.decide(&err, i)).collect();
+            assert_eq!(
+                got,
+                [
+                    Decision::RetryAfter(0),
+                    Decision::RetryAfter(1000),
+                    Decision::RetryAfter(3000),
+                    Decision::RetryAfter(5000),
+                    Decision::GiveUp
+                ],
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_errors_give_up_at_once() {
+        let p = RetryPolicy::default();
+        for status in [400, 401, 403, 404, 413] {
+            assert_eq!(p.decide(&http(status), 0), Decision::GiveUp, "{status}");
+        }
+        assert_eq!(p.decide(&Error::MissingEtag { part_number: 1 }, 0), Decision::GiveUp);
+        assert_eq!(p.decide(&Error::Paused, 0), Decision::GiveUp);
+    }
+
+    #[test]
+    fn no_delays_means_no_retries() {
+        assert_eq!(RetryPolicy::new(vec![]).decide(&http(500), 0), Decision::GiveUp);
+    }
+}

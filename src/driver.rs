@@ -1,0 +1,401 @@
+//! Runs one upload over the [ports](crate::ports): create or resume, send the
+//! parts with bounded concurrency and retries, complete.
+//!
+//! The record is saved before each part starts and again when it finishes, so
+//! a crash or a dropped future (that is how `pause()` stops a run) leaves a
+//! record that resuming can reconcile with the server's part list.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::core::fingerprint::{fingerprint, FileIdentity};
+use crate::core::plan::PartPlan;
+use crate::core::reconcile::reconcile;
+use crate::core::record::{NewRecord, PartState, UploadRecord};
+use crate::core::retry::Decision;
+use crate::error::Error;
+use crate::options::UploadOptions;
+use crate::ports::{
+    Backend, CompletedPart, Events, PartCompleted, PartSender, Progress, RecordStore, Resumed,
+    Timer,
+};
+
+/// The file as the driver sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    /// Name, size and lastModified.
+    pub identity: FileIdentity,
+    /// `File.type` (may be empty).
+    pub file_type: String,
+}
+
+/// What a finished upload gives back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completed {
+    /// The object key.
+    pub key: String,
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// The object's URL as the backend gave it.
+    pub location: String,
+}
+
+/// One upload's run over its ports.
+pub struct Driver<'a, B, S, R, T> {
+    /// The signing backend.
+    pub backend: &'a B,
+    /// Sends part bytes.
+    pub sender: &'a S,
+    /// Persists records.
+    pub store: &'a R,
+    /// Clock and sleeping.
+    pub timer: &'a T,
+    /// Receives progress and other events.
+    pub events: &'a dyn Events,
+    /// The options.
+    pub options: &'a UploadOptions,
+}
+
+impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T> {
+    /// The record key of `file` under these options.
+    pub fn record_id(&self, file: &FileInfo) -> String {
+        fingerprint(
+            &self.options.namespace,
+            self.options.endpoint_base(),
+            &file.identity,
+        )
+    }
+
+    /// Uploads `file`, resuming a stored upload of it when there is one.
+    pub async fn run(&self, file: &FileInfo) -> Result<Completed, Error> {
+        self.options.validate()?;
+        let plan = PartPlan::new(
+            file.identity.size,
+            self.options.part_size,
+            self.options.max_object_size,
+        )?;
+        let id = self.record_id(file);
+        let resumed = match self.store.load(&id).await? {
+            Some(record) if self.matches(&record, file) => self.resume(record).await?,
+            Some(_) => {
+                self.store.remove(&id).await?;
+                None
+            }
+            None => None,
+        };
+        let record = match resumed {
+            Some(record) => record,
+            None => self.create(&id, file, &plan).await?,
+        };
+        let state = RefCell::new(record);
+        if file.identity.size > 0 {
+            self.send_parts(&state).await?;
+        }
+        self.complete(&state.into_inner()).await
+    }
+
+    /// Aborts the stored upload of `file` on the server and deletes its
+    /// record. An upload the server no longer knows is simply forgotten.
+    /// Answers whether there was a record.
+    pub async fn abort(&self, file: &FileInfo) -> Result<bool, Error> {
+        let id = self.record_id(file);
+        let Some(record) = self.store.load(&id).await? else {
+            return Ok(false);
+        };
+        match self.with_retries(|| self.backend.abort(&record.upload_id, &record.key)).await {
+            Ok(()) | Err(Error::NoSuchUpload { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.store.remove(&id).await?;
+        Ok(true)
+    }
+
+    fn matches(&self, record: &UploadRecord, file: &FileInfo) -> bool {
+        record.is_usable()
+            && record.file_name == file.identity.name
+            && record.file_size == file.identity.size
+            && record.last_modified.to_bits() == file.identity.last_modified.to_bits()
+            && record.namespace == self.options.namespace
+            && record.endpoint == self.options.endpoint_base()
+    }
+
+    /// Reconciles a stored record with the server. `None` means the server
+    /// no longer has the upload: the record is deleted and the caller starts
+    /// afresh. A network failure keeps the record and fails the run.
+    async fn resume(&self, mut record: UploadRecord) -> Result<Option<UploadRecord>, Error> {
+        let listed = self
+            .with_retries(|| self.backend.list_parts(&record.upload_id, &record.key))
+            .await;
+        let server_parts = match listed {
+            Ok(parts) => parts,
+            // Companion answers "no such upload" as an HTML 500: any HTTP
+            // failure of the list means the upload cannot be resumed.
+            Err(Error::NoSuchUpload { .. } | Error::Http { .. } | Error::BadResponse { .. }) => {
+                self.store.remove(&record.id).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let outcome = reconcile(&mut record, &server_parts);
+        record.updated_at = self.timer.now_ms();
+        self.store.save(&record).await?;
+        self.events.resumed(Resumed {
+            upload_id: record.upload_id.clone(),
+            skipped_parts: outcome.skipped_parts,
+            skipped_bytes: outcome.skipped_bytes,
+        });
+        Ok(Some(record))
+    }
+
+    async fn create(&self, id: &str, file: &FileInfo, plan: &PartPlan) -> Result<UploadRecord, Error> {
+        let created = self
+            .with_retries(|| {
+                self.backend
+                    .create(&file.identity.name, &file.file_type, &self.options.metadata)
+            })
+            .await?;
+        let record = UploadRecord::new(
+            NewRecord {
+                id,
+                namespace: &self.options.namespace,
+                endpoint: self.options.endpoint_base(),
+                upload_id: &created.upload_id,
+                key: &created.key,
+                file_name: &file.identity.name,
+                last_modified: file.identity.last_modified,
+                file_type: &file.file_type,
+                now: self.timer.now_ms(),
+            },
+            plan,
+        );
+        self.store.save(&record).await?;
+        Ok(record)
+    }
+
+    /// Sends every part not yet done, `concurrency` at a time. When a part
+    /// fails for good, no new part starts, the parts in flight finish (and are
+    /// recorded), and the first error is returned.
+    async fn send_parts(&self, state: &RefCell<UploadRecord>) -> Result<(), Error> {
+        let (mut queue, tracker) = {
+            let record = state.borrow();
+            let confirmed = record
+                .parts
+                .iter()
+                .filter(|p| p.state == PartState::Done)
+                .map(|p| p.size)
+                .sum();
+            let queue: Vec<u32> = record
+                .parts
+                .iter()
+                .rev()
+                .filter(|p| p.state != PartState::Done)
+                .map(|p| p.number)
+                .collect();
+            (queue, ProgressTracker::new(confirmed, record.file_size))
+        };
+        let tracker = RefCell::new(tracker);
+        self.emit_progress(&tracker);
+        let mut running = FuturesUnordered::new();
+        let mut first_error = None;
+        loop {
+            while first_error.is_none() && running.len() < self.options.concurrency as usize {
+                match queue.pop() {
+                    Some(number) => running.push(self.send_part(state, &tracker, number)),
+                    None => break,
+                }
+            }
+            match running.next().await {
+                None => break,
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn send_part(
+        &self,
+        state: &RefCell<UploadRecord>,
+        tracker: &RefCell<ProgressTracker>,
+        number: u32,
+    ) -> Result<(), Error> {
+        let (upload_id, key, range) = {
+            let record = state.borrow();
+            (record.upload_id.clone(), record.key.clone(), record.plan().range(number))
+        };
+        self.mark(state, number, PartState::InFlight, None).await?;
+        let on_progress = |sent: u64| {
+            tracker.borrow_mut().part_sent(number, sent);
+            self.emit_progress(tracker);
+        };
+        let etag = self
+            .with_retries(|| async {
+                tracker.borrow_mut().part_sent(number, 0);
+                let url = self.backend.sign_part(&upload_id, &key, number).await?;
+                self.sender.send(&url, number, range.clone(), &on_progress).await
+            })
+            .await?;
+        self.mark(state, number, PartState::Done, Some(etag.clone())).await?;
+        let size = range.end - range.start;
+        tracker.borrow_mut().part_confirmed(number, size);
+        self.events.part_completed(PartCompleted {
+            part_number: number,
+            size,
+            etag,
+        });
+        self.emit_progress(tracker);
+        Ok(())
+    }
+
+    /// Sets a part's state and saves a snapshot of the record. The snapshot
+    /// is taken and its write begun in one step, so writes reach the store in
+    /// the order the states changed.
+    async fn mark(
+        &self,
+        state: &RefCell<UploadRecord>,
+        number: u32,
+        part_state: PartState,
+        etag: Option<String>,
+    ) -> Result<(), Error> {
+        let snapshot = {
+            let mut record = state.borrow_mut();
+            if let Some(part) = record.part_mut(number) {
+                part.state = part_state;
+                part.etag = etag;
+            }
+            record.updated_at = self.timer.now_ms();
+            record.clone()
+        };
+        self.store.save(&snapshot).await
+    }
+
+    async fn complete(&self, record: &UploadRecord) -> Result<Completed, Error> {
+        let parts: Vec<CompletedPart> = if record.file_size == 0 {
+            // An empty object has no part to send; the backend stores it
+            // from an empty part list.
+            Vec::new()
+        } else {
+            record
+                .parts
+                .iter()
+                .map(|p| match (&p.state, &p.etag) {
+                    (PartState::Done, Some(etag)) => Ok(CompletedPart {
+                        part_number: p.number,
+                        etag: etag.clone(),
+                    }),
+                    _ => Err(Error::BadResponse {
+                        operation: crate::error::Operation::Complete,
+                        detail: format!("part {} has no ETag at completion", p.number),
+                    }),
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let location = self
+            .with_retries(|| self.backend.complete(&record.upload_id, &record.key, &parts))
+            .await?;
+        self.store.remove(&record.id).await?;
+        Ok(Completed {
+            key: record.key.clone(),
+            upload_id: record.upload_id.clone(),
+            location,
+        })
+    }
+
+    /// Runs `attempt` until it succeeds or the retry policy gives up.
+    async fn with_retries<V, F, Fut>(&self, mut attempt: F) -> Result<V, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<V, Error>>,
+    {
+        let mut retries = 0;
+        loop {
+            match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(error) => match self.options.retry.decide(&error, retries) {
+                    Decision::RetryAfter(ms) => {
+                        retries += 1;
+                        self.timer.sleep(ms).await;
+                    }
+                    Decision::GiveUp => return Err(error),
+                },
+            }
+        }
+    }
+
+    fn emit_progress(&self, tracker: &RefCell<ProgressTracker>) {
+        let progress = tracker.borrow_mut().snapshot();
+        if let Some(progress) = progress {
+            self.events.progress(progress);
+        }
+    }
+}
+
+/// Sums confirmed bytes and the bytes of parts in flight, never reporting
+/// less than before.
+#[derive(Debug)]
+struct ProgressTracker {
+    confirmed: u64,
+    total: u64,
+    in_flight: BTreeMap<u32, u64>,
+    last: Option<Progress>,
+}
+
+impl ProgressTracker {
+    fn new(confirmed: u64, total: u64) -> Self {
+        ProgressTracker {
+            confirmed,
+            total,
+            in_flight: BTreeMap::new(),
+            last: None,
+        }
+    }
+
+    fn part_sent(&mut self, number: u32, sent: u64) {
+        self.in_flight.insert(number, sent);
+    }
+
+    fn part_confirmed(&mut self, number: u32, size: u64) {
+        self.in_flight.remove(&number);
+        self.confirmed += size;
+    }
+
+    /// The progress to report, or `None` if nothing changed.
+    fn snapshot(&mut self) -> Option<Progress> {
+        let in_flight: u64 = self.in_flight.values().sum();
+        let previous_sent = self.last.map_or(0, |p| p.sent_bytes);
+        let next = Progress {
+            sent_bytes: (self.confirmed + in_flight).min(self.total).max(previous_sent),
+            confirmed_bytes: self.confirmed,
+            total_bytes: self.total,
+        };
+        if self.last == Some(next) {
+            return None;
+        }
+        self.last = Some(next);
+        Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_never_goes_backwards() {
+        let mut t = ProgressTracker::new(0, 100);
+        t.part_sent(1, 40);
+        assert_eq!(t.snapshot().unwrap().sent_bytes, 40);
+        t.part_sent(1, 0); // a retry starts over
+        assert_eq!(t.snapshot(), None, "nothing new to say");
+        t.part_sent(1, 50);
+        assert_eq!(t.snapshot().unwrap().sent_bytes, 50);
+        t.part_confirmed(1, 50);
+        let p = t.snapshot().unwrap();
+        assert_eq!((p.sent_bytes, p.confirmed_bytes, p.total_bytes), (50, 50, 100));
+    }
+}

@@ -1,0 +1,260 @@
+//! The one error type of the library.
+//!
+//! Every failure is an [`Error`]: plain data (no browser types inside), with a
+//! stable [`Error::code`] for programs and a message (its `Display`) that tells
+//! a person what to do. At the JavaScript boundary it becomes an `Error` whose
+//! `code` property is [`Error::code`].
+
+use std::fmt;
+
+/// Which call to the network an error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST {endpoint}/multipart`: start a multipart upload.
+    Create,
+    /// `GET {endpoint}/multipart/{uploadId}/{partNumber}`: sign a part URL.
+    SignPart,
+    /// The `PUT` of a part's bytes to its presigned URL.
+    UploadPart,
+    /// `GET {endpoint}/multipart/{uploadId}`: the server's part list.
+    ListParts,
+    /// `POST {endpoint}/multipart/{uploadId}/complete`.
+    Complete,
+    /// `DELETE {endpoint}/multipart/{uploadId}`.
+    Abort,
+}
+
+impl Operation {
+    /// A short human name, used in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Operation::Create => "starting the upload",
+            Operation::SignPart => "signing a part URL",
+            Operation::UploadPart => "uploading a part",
+            Operation::ListParts => "listing the uploaded parts",
+            Operation::Complete => "completing the upload",
+            Operation::Abort => "aborting the upload",
+        }
+    }
+}
+
+/// Everything that can go wrong, as plain data.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// An option has a value the library cannot use.
+    InvalidOption {
+        /// The option's name, as in the JavaScript options object.
+        option: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// The value given as the file is not a `File` or `Blob`.
+    NotAFile,
+    /// The file is larger than the store accepts in one object.
+    FileTooLarge {
+        /// The file's size in bytes.
+        size: u64,
+        /// The largest object the store accepts, in bytes.
+        max: u64,
+    },
+    /// The request never got an HTTP answer (offline, DNS, connection reset,
+    /// CORS refusal, timeout).
+    Network {
+        /// The call that failed.
+        operation: Operation,
+        /// What the browser said.
+        detail: String,
+    },
+    /// The server answered with an HTTP status the call cannot accept.
+    Http {
+        /// The call that failed.
+        operation: Operation,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the response body, to help whoever reads the message.
+        body: String,
+    },
+    /// The backend answered 2xx, but not with the JSON the protocol defines.
+    BadResponse {
+        /// The call that failed.
+        operation: Operation,
+        /// What was expected and what came.
+        detail: String,
+    },
+    /// A part's `PUT` succeeded but its response had no readable `ETag`.
+    MissingEtag {
+        /// The part number.
+        part_number: u32,
+    },
+    /// The server no longer knows the multipart upload (it expired or was
+    /// aborted).
+    NoSuchUpload {
+        /// The multipart upload id.
+        upload_id: String,
+    },
+    /// The record store (IndexedDB) failed.
+    Storage {
+        /// What the browser said.
+        detail: String,
+    },
+    /// The upload was paused while running.
+    Paused,
+    /// The upload was aborted.
+    Aborted,
+    /// `start()` was called while the same upload was already running.
+    AlreadyRunning,
+    /// The upload has already completed; there is nothing left to do.
+    AlreadyCompleted,
+}
+
+impl Error {
+    /// A stable, upper-case code for programs, such as `"NETWORK"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidOption { .. } => "INVALID_OPTION",
+            Error::NotAFile => "NOT_A_FILE",
+            Error::FileTooLarge { .. } => "FILE_TOO_LARGE",
+            Error::Network { .. } => "NETWORK",
+            Error::Http { .. } => "HTTP_STATUS",
+            Error::BadResponse { .. } => "BAD_RESPONSE",
+            Error::MissingEtag { .. } => "MISSING_ETAG",
+            Error::NoSuchUpload { .. } => "NO_SUCH_UPLOAD",
+            Error::Storage { .. } => "STORAGE",
+            Error::Paused => "PAUSED",
+            Error::Aborted => "ABORTED",
+            Error::AlreadyRunning => "ALREADY_RUNNING",
+            Error::AlreadyCompleted => "ALREADY_COMPLETED",
+        }
+    }
+
+    /// Whether trying the same request again may succeed: network errors,
+    /// 5xx, 408 (timeout) and 429 (too many requests).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Network { .. } => true,
+            Error::Http { status, .. } => is_retryable_status(*status),
+            _ => false,
+        }
+    }
+
+    /// The HTTP status, when the error is an HTTP answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// A shortcut for [`Error::InvalidOption`].
+    pub fn invalid_option(option: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidOption {
+            option,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Whether an HTTP status is worth a retry: 5xx, 408 and 429.
+pub fn is_retryable_status(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidOption { option, reason } => {
+                write!(f, "invalid option `{option}`: {reason}")
+            }
+            Error::NotAFile => f.write_str(
+                "the file must be a File or Blob (from <input type=file>, drag and drop, or new Blob())",
+            ),
+            Error::FileTooLarge { size, max } => write!(
+                f,
+                "the file is {size} bytes, over the largest object the store accepts ({max} bytes); \
+                 raise `maxObjectSize` only if your store allows larger objects"
+            ),
+            Error::Network { operation, detail } => write!(
+                f,
+                "network error while {}: {detail}; check the connection (and, for part uploads, \
+                 the bucket's CORS rules), then call start() again to resume",
+                operation.describe()
+            ),
+            Error::Http {
+                operation,
+                status,
+                body,
+            } => {
+                write!(f, "the server answered HTTP {status} while {}", operation.describe())?;
+                if !body.is_empty() {
+                    write!(f, ": {body}")?;
+                }
+                Ok(())
+            }
+            Error::BadResponse { operation, detail } => write!(
+                f,
+                "the signing backend gave an unexpected answer while {}: {detail}; \
+                 it must speak Uppy Companion's S3 multipart protocol",
+                operation.describe()
+            ),
+            Error::MissingEtag { part_number } => write!(
+                f,
+                "the upload of part {part_number} succeeded but its response has no ETag header: \
+                 the bucket's CORS rules must expose ETag (ExposeHeaders: [\"ETag\"])"
+            ),
+            Error::NoSuchUpload { upload_id } => write!(
+                f,
+                "the server no longer has multipart upload {upload_id} (it expired or was aborted); \
+                 call start() again to upload the file afresh"
+            ),
+            Error::Storage { detail } => write!(
+                f,
+                "the browser's upload state store (IndexedDB) failed: {detail}"
+            ),
+            Error::Paused => f.write_str("the upload was paused; call start() to continue"),
+            Error::Aborted => f.write_str("the upload was aborted"),
+            Error::AlreadyRunning => f.write_str(
+                "start() was called while this upload is already running; wait for its promise",
+            ),
+            Error::AlreadyCompleted => {
+                f.write_str("the upload has already completed; there is nothing to abort or resume")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses_are_5xx_408_429() {
+        for status in [500, 502, 503, 504, 408, 429] {
+            assert!(is_retryable_status(status), "{status}");
+        }
+        for status in [400, 401, 403, 404, 409, 412, 413] {
+            assert!(!is_retryable_status(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn network_errors_retry_and_option_errors_do_not() {
+        let net = Error::Network {
+            operation: Operation::UploadPart,
+            detail: "Failed to fetch".into(),
+        };
+        assert!(net.is_retryable());
+        assert!(!Error::invalid_option("partSize", "too small").is_retryable());
+        assert!(!Error::MissingEtag { part_number: 3 }.is_retryable());
+    }
+
+    #[test]
+    fn missing_etag_message_names_the_cors_fix() {
+        let msg = Error::MissingEtag { part_number: 2 }.to_string();
+        assert!(msg.contains("CORS"), "{msg}");
+        assert!(msg.contains("ETag"), "{msg}");
+        assert_eq!(Error::MissingEtag { part_number: 2 }.code(), "MISSING_ETAG");
+    }
+}

@@ -1,0 +1,37 @@
+//! # resupload: resumable S3 multipart uploads from the browser
+//!
+//! From the top: a web page hands a `File` to [`Upload`](web::api) (the
+//! JavaScript class), which cuts it into parts with `Blob.slice`, sends them in
+//! parallel to presigned S3 URLs obtained from a small signing backend (Uppy
+//! Companion's S3 routes), retries what fails, and keeps its state in
+//! IndexedDB. When the page is reloaded and the same file is offered again,
+//! the upload resumes: the server's part list says which parts it holds, and
+//! only the others are sent.
+//!
+//! ```js
+//! import init, { Upload } from "resupload";
+//! await init();
+//! const upload = new Upload(file, { endpoint: "/api/s3", onProgress: p => console.log(p) });
+//! const { key } = await upload.start();
+//! ```
+//!
+//! The crate is layered so that the logic is testable without a browser:
+//! - [`core`]: pure data in, decisions out (part planning, records,
+//!   reconciliation, retries, fingerprints);
+//! - [`ports`]: the small traits the logic runs on, with an in-memory store;
+//! - [`driver`]: one upload's run over the ports;
+//! - `web` (wasm32 only): the browser adapters and the `#[wasm_bindgen]` API.
+#![deny(missing_docs)]
+
+pub mod core;
+pub mod driver;
+pub mod error;
+pub mod options;
+pub mod ports;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use driver::{Completed, Driver, FileInfo};
+pub use error::{Error, Operation};
+pub use options::UploadOptions;

@@ -1,0 +1,115 @@
+//! Upload options as plain data, checked in one place.
+
+use crate::core::plan::{DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PART_SIZE};
+use crate::core::retry::RetryPolicy;
+use crate::error::Error;
+
+/// The most parts in flight at once that [`UploadOptions::validate`] allows.
+pub const MAX_CONCURRENCY: u32 = 64;
+/// The longest retry delay allowed, in milliseconds (ten minutes).
+pub const MAX_RETRY_DELAY_MS: u32 = 600_000;
+
+/// How an upload runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadOptions {
+    /// The signing backend's base URL, such as `"/api/s3"`.
+    pub endpoint: String,
+    /// The wished-for part size in bytes (raised if the file needs it).
+    pub part_size: u64,
+    /// Parts in flight at once.
+    pub concurrency: u32,
+    /// Part of the state key: keeps users and apps apart in one browser.
+    pub namespace: String,
+    /// Metadata stored with the object.
+    pub metadata: Vec<(String, String)>,
+    /// When to retry.
+    pub retry: RetryPolicy,
+    /// The largest object the store accepts.
+    pub max_object_size: u64,
+}
+
+impl UploadOptions {
+    /// Options with every default and this endpoint.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        UploadOptions {
+            endpoint: endpoint.into(),
+            part_size: DEFAULT_PART_SIZE,
+            concurrency: 4,
+            namespace: String::new(),
+            metadata: Vec::new(),
+            retry: RetryPolicy::default(),
+            max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+        }
+    }
+
+    /// Checks what can be checked without the file: the endpoint, the
+    /// concurrency and the retry delays. (Part and object sizes are checked
+    /// against the file by [`PartPlan::new`](crate::core::plan::PartPlan::new).)
+    pub fn validate(&self) -> Result<(), Error> {
+        let endpoint = self.endpoint.trim();
+        if endpoint.is_empty() {
+            return Err(Error::invalid_option(
+                "endpoint",
+                "is required: the base URL of the signing backend, such as \"/api/s3\"",
+            ));
+        }
+        if !(endpoint.starts_with('/')
+            || endpoint.starts_with("http://")
+            || endpoint.starts_with("https://"))
+        {
+            return Err(Error::invalid_option(
+                "endpoint",
+                format!("{endpoint:?} is not a URL: use an absolute http(s) URL or a path starting with /"),
+            ));
+        }
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(Error::invalid_option(
+                "concurrency",
+                format!("must be 1 to {MAX_CONCURRENCY}, got {}", self.concurrency),
+            ));
+        }
+        if self.retry.delays().iter().any(|&d| d > MAX_RETRY_DELAY_MS) {
+            return Err(Error::invalid_option(
+                "retryDelays",
+                format!("each delay must be 0 to {MAX_RETRY_DELAY_MS} ms"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The endpoint without trailing slashes, ready to have routes appended.
+    pub fn endpoint_base(&self) -> &str {
+        self.endpoint.trim().trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(UploadOptions::new("/api/s3").validate().is_ok());
+        assert!(UploadOptions::new("https://x.example/s3/").validate().is_ok());
+        assert_eq!(UploadOptions::new("/api/s3/").endpoint_base(), "/api/s3");
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let check = |o: UploadOptions, name: &str| match o.validate() {
+            Err(Error::InvalidOption { option, .. }) => assert_eq!(option, name),
+            other => panic!("{other:?}"),
+        };
+        check(UploadOptions::new(""), "endpoint");
+        check(UploadOptions::new("ftp://x"), "endpoint");
+        check(UploadOptions::new("not a url"), "endpoint");
+        let mut o = UploadOptions::new("/e");
+        o.concurrency = 0;
+        check(o.clone(), "concurrency");
+        o.concurrency = 1000;
+        check(o, "concurrency");
+        let mut o = UploadOptions::new("/e");
+        o.retry = RetryPolicy::new(vec![0, 700_000]);
+        check(o, "retryDelays");
+    }
+}

@@ -1,0 +1,176 @@
+//! The small interfaces the upload logic runs on.
+//!
+//! [`driver`](crate::driver) knows only these traits; the browser adapters in
+//! `web/` implement them with fetch, XMLHttpRequest, IndexedDB and timers, and
+//! [`MemoryStore`] is a real in-memory [`RecordStore`]. Futures here are not
+//! `Send`: a browser page has one thread.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::core::reconcile::ServerPart;
+use crate::core::record::UploadRecord;
+use crate::error::Error;
+
+/// What `POST {endpoint}/multipart` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The object key chosen by the backend.
+    pub key: String,
+    /// The multipart upload id.
+    pub upload_id: String,
+}
+
+/// One entry of the completion call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompletedPart {
+    /// The part number.
+    #[serde(rename = "PartNumber")]
+    pub part_number: u32,
+    /// Its ETag, as the store gave it.
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
+/// The signing backend (Uppy Companion's S3 multipart routes).
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    /// Starts a multipart upload.
+    async fn create(
+        &self,
+        file_name: &str,
+        file_type: &str,
+        metadata: &[(String, String)],
+    ) -> Result<Created, Error>;
+    /// A presigned URL for one part's `PUT`.
+    async fn sign_part(&self, upload_id: &str, key: &str, part_number: u32) -> Result<String, Error>;
+    /// Every part the server holds (all pages).
+    async fn list_parts(&self, upload_id: &str, key: &str) -> Result<Vec<ServerPart>, Error>;
+    /// Completes the upload with these parts (in part order); answers the
+    /// object's location.
+    async fn complete(&self, upload_id: &str, key: &str, parts: &[CompletedPart]) -> Result<String, Error>;
+    /// Aborts the upload on the server.
+    async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error>;
+}
+
+/// Sends one part's bytes to a presigned URL.
+#[allow(async_fn_in_trait)]
+pub trait PartSender {
+    /// `PUT`s bytes `range` of the file to `url` and answers the response's
+    /// ETag. `progress` is called with the bytes of this part sent so far.
+    async fn send(
+        &self,
+        url: &str,
+        part_number: u32,
+        range: Range<u64>,
+        progress: &dyn Fn(u64),
+    ) -> Result<String, Error>;
+}
+
+/// Where upload records persist.
+#[allow(async_fn_in_trait)]
+pub trait RecordStore {
+    /// The record with this key, if any.
+    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error>;
+    /// Writes (inserts or replaces) a record.
+    async fn save(&self, record: &UploadRecord) -> Result<(), Error>;
+    /// Deletes a record; deleting a missing one is not an error.
+    async fn remove(&self, id: &str) -> Result<(), Error>;
+    /// Every record.
+    async fn list(&self) -> Result<Vec<UploadRecord>, Error>;
+}
+
+/// Time: the clock and waiting.
+#[allow(async_fn_in_trait)]
+pub trait Timer {
+    /// Milliseconds since the epoch.
+    fn now_ms(&self) -> f64;
+    /// Waits `ms` milliseconds.
+    async fn sleep(&self, ms: u32);
+}
+
+/// Progress of the whole upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Bytes handed to the network (confirmed ones included); never goes
+    /// backwards, even when a part is retried.
+    pub sent_bytes: u64,
+    /// Bytes in parts the server confirmed.
+    pub confirmed_bytes: u64,
+    /// The file's size.
+    pub total_bytes: u64,
+}
+
+/// A part the server confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartCompleted {
+    /// The part number.
+    pub part_number: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag.
+    pub etag: String,
+}
+
+/// A stored upload was found and reconciled with the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resumed {
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// Parts the server already held.
+    pub skipped_parts: u32,
+    /// Their bytes.
+    pub skipped_bytes: u64,
+}
+
+/// Receives what happens during an upload.
+pub trait Events {
+    /// Progress changed.
+    fn progress(&self, progress: Progress);
+    /// A part was confirmed.
+    fn part_completed(&self, part: PartCompleted);
+    /// A stored upload is being resumed.
+    fn resumed(&self, resumed: Resumed);
+}
+
+/// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,
+/// and the store of native tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: RefCell<BTreeMap<String, UploadRecord>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl RecordStore for MemoryStore {
+    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
+        Ok(self.records.borrow().get(id).cloned())
+    }
+
+    async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
+        self.records
+            .borrow_mut()
+            .insert(record.id.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.records.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
+        Ok(self.records.borrow().values().cloned().collect())
+    }
+}

@@ -1,0 +1,490 @@
+//! Native tests of the upload driver over a scripted in-memory S3.
+//!
+//! The fake keeps real bytes: a completed object is the concatenation of the
+//! parts named at completion, so every test checks the object against the file.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::executor::block_on;
+use resupload::core::fingerprint::FileIdentity;
+use resupload::core::plan::MIB;
+use resupload::core::reconcile::ServerPart;
+use resupload::core::record::PartState;
+use resupload::ports::{
+    Backend, CompletedPart, Created, Events, MemoryStore, PartCompleted, PartSender, Progress,
+    RecordStore, Resumed, Timer,
+};
+use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
+
+/// A fault to inject into one part's next PUT.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Status(u16),
+    Network,
+    Hang,
+}
+
+#[derive(Default)]
+struct FakeS3 {
+    file: Vec<u8>,
+    next_id: Cell<u32>,
+    uploads: RefCell<HashMap<String, BTreeMap<u32, (Vec<u8>, String)>>>,
+    objects: RefCell<HashMap<String, Vec<u8>>>,
+    faults: RefCell<HashMap<u32, VecDeque<Fault>>>,
+    puts: RefCell<Vec<u32>>,
+    in_flight: Cell<usize>,
+    max_in_flight: Cell<usize>,
+    list_calls: Cell<u32>,
+}
+
+impl FakeS3 {
+    fn new(size: usize) -> Self {
+        FakeS3 {
+            file: (0..size).map(|i| (i * 31 % 251) as u8).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn fail(&self, part: u32, faults: &[Fault]) {
+        self.faults
+            .borrow_mut()
+            .entry(part)
+            .or_default()
+            .extend(faults.iter().cloned());
+    }
+
+    fn puts(&self) -> Vec<u32> {
+        let mut p = self.puts.borrow().clone();
+        p.sort();
+        p
+    }
+}
+
+fn http(operation: Operation, status: u16) -> Error {
+    Error::Http {
+        operation,
+        status,
+        body: String::new(),
+    }
+}
+
+impl Backend for FakeS3 {
+    async fn create(&self, name: &str, _t: &str, _m: &[(String, String)]) -> Result<Created, Error> {
+        let n = self.next_id.get() + 1;
+        self.next_id.set(n);
+        let upload_id = format!("up{n}");
+        self.uploads.borrow_mut().insert(upload_id.clone(), BTreeMap::new());
+        Ok(Created {
+            key: format!("uploads/{n}/{name}"),
+            upload_id,
+        })
+    }
+
+    async fn sign_part(&self, upload_id: &str, _key: &str, part: u32) -> Result<String, Error> {
+        if !self.uploads.borrow().contains_key(upload_id) {
+            return Err(Error::NoSuchUpload {
+                upload_id: upload_id.into(),
+            });
+        }
+        Ok(format!("{upload_id}/{part}"))
+    }
+
+    async fn list_parts(&self, upload_id: &str, _key: &str) -> Result<Vec<ServerPart>, Error> {
+        self.list_calls.set(self.list_calls.get() + 1);
+        let uploads = self.uploads.borrow();
+        let parts = uploads.get(upload_id).ok_or(Error::NoSuchUpload {
+            upload_id: upload_id.into(),
+        })?;
+        Ok(parts
+            .iter()
+            .map(|(n, (bytes, etag))| ServerPart {
+                part_number: *n,
+                size: bytes.len() as u64,
+                etag: etag.clone(),
+            })
+            .collect())
+    }
+
+    async fn complete(&self, upload_id: &str, key: &str, parts: &[CompletedPart]) -> Result<String, Error> {
+        let stored = self.uploads.borrow_mut().remove(upload_id).ok_or(Error::NoSuchUpload {
+            upload_id: upload_id.into(),
+        })?;
+        let mut object = Vec::new();
+        let mut last = 0;
+        for p in parts {
+            assert!(p.part_number > last, "parts in order");
+            last = p.part_number;
+            let (bytes, etag) = stored.get(&p.part_number).expect("completed part exists");
+            assert_eq!(etag, &p.etag, "the ETag of part {}", p.part_number);
+            object.extend_from_slice(bytes);
+        }
+        self.objects.borrow_mut().insert(key.into(), object);
+        Ok(format!("http://store/{key}"))
+    }
+
+    async fn abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
+        self.uploads
+            .borrow_mut()
+            .remove(upload_id)
+            .map(|_| ())
+            .ok_or(Error::NoSuchUpload {
+                upload_id: upload_id.into(),
+            })
+    }
+}
+
+impl PartSender for FakeS3 {
+    async fn send(&self, url: &str, part: u32, range: Range<u64>, progress: &dyn Fn(u64)) -> Result<String, Error> {
+        let (upload_id, number) = url.split_once('/').unwrap();
+        assert_eq!(number.parse::<u32>().unwrap(), part);
+        self.puts.borrow_mut().push(part);
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.max_in_flight
+            .set(self.max_in_flight.get().max(self.in_flight.get()));
+        YieldNow(false).await;
+        let fault = self.faults.borrow_mut().get_mut(&part).and_then(|f| f.pop_front());
+        let result = match fault {
+            Some(Fault::Status(s)) => Err(http(Operation::UploadPart, s)),
+            Some(Fault::Network) => Err(Error::Network {
+                operation: Operation::UploadPart,
+                detail: "connection reset".into(),
+            }),
+            Some(Fault::Hang) => std::future::pending().await,
+            None => {
+                let bytes = self.file[range.start as usize..range.end as usize].to_vec();
+                progress(bytes.len() as u64 / 2);
+                YieldNow(false).await;
+                progress(bytes.len() as u64);
+                let etag = format!("\"{upload_id}-{part}-{}\"", bytes.len());
+                match self.uploads.borrow_mut().get_mut(upload_id) {
+                    Some(parts) => {
+                        parts.insert(part, (bytes, etag.clone()));
+                        Ok(etag)
+                    }
+                    None => Err(http(Operation::UploadPart, 404)),
+                }
+            }
+        };
+        self.in_flight.set(self.in_flight.get() - 1);
+        result
+    }
+}
+
+/// Yields to the executor once, so parts in flight interleave.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Default)]
+struct FakeTimer {
+    sleeps: RefCell<Vec<u32>>,
+}
+
+impl Timer for FakeTimer {
+    fn now_ms(&self) -> f64 {
+        1_700_000_000_000.0
+    }
+    async fn sleep(&self, ms: u32) {
+        self.sleeps.borrow_mut().push(ms);
+    }
+}
+
+#[derive(Default)]
+struct Log {
+    progress: RefCell<Vec<Progress>>,
+    parts: RefCell<Vec<PartCompleted>>,
+    resumed: RefCell<Vec<Resumed>>,
+}
+
+impl Events for Log {
+    fn progress(&self, p: Progress) {
+        self.progress.borrow_mut().push(p);
+    }
+    fn part_completed(&self, p: PartCompleted) {
+        self.parts.borrow_mut().push(p);
+    }
+    fn resumed(&self, r: Resumed) {
+        self.resumed.borrow_mut().push(r);
+    }
+}
+
+struct World {
+    s3: FakeS3,
+    store: MemoryStore,
+    timer: FakeTimer,
+    log: Log,
+    options: UploadOptions,
+    file: FileInfo,
+}
+
+impl World {
+    fn new(size: usize) -> Self {
+        let mut options = UploadOptions::new("/api/s3");
+        options.part_size = 5 * MIB;
+        options.concurrency = 2;
+        World {
+            s3: FakeS3::new(size),
+            store: MemoryStore::new(),
+            timer: FakeTimer::default(),
+            log: Log::default(),
+            options,
+            file: FileInfo {
+                identity: FileIdentity {
+                    name: "movie.mp4".into(),
+                    size: size as u64,
+                    last_modified: 1234.0,
+                },
+                file_type: "video/mp4".into(),
+            },
+        }
+    }
+
+    fn driver(&self) -> Driver<'_, FakeS3, FakeS3, MemoryStore, FakeTimer> {
+        Driver {
+            backend: &self.s3,
+            sender: &self.s3,
+            store: &self.store,
+            timer: &self.timer,
+            events: &self.log,
+            options: &self.options,
+        }
+    }
+
+    fn run(&self) -> Result<resupload::Completed, Error> {
+        block_on(self.driver().run(&self.file))
+    }
+
+    fn object(&self, key: &str) -> Vec<u8> {
+        self.s3.objects.borrow().get(key).cloned().expect("object stored")
+    }
+
+    fn records(&self) -> Vec<resupload::core::record::UploadRecord> {
+        block_on(self.store.list()).unwrap()
+    }
+
+    /// Runs until `polls` polls have passed, then drops the run (as pause()
+    /// does in the browser).
+    fn run_and_drop_after(&self, polls: usize) {
+        let driver = self.driver();
+        let mut run = Box::pin(driver.run(&self.file));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..polls {
+            if run.as_mut().poll(&mut cx).is_ready() {
+                panic!("the run finished before it was dropped");
+            }
+        }
+    }
+}
+
+const SIZE: usize = 5 * MIB as usize * 3 + 12345;
+
+#[test]
+fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
+    let w = World::new(SIZE);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
+    assert!(w.records().is_empty(), "the record is deleted after completion");
+    assert_eq!(done.location, format!("http://store/{}", done.key));
+    let parts = w.log.parts.borrow();
+    assert_eq!(parts.len(), 4);
+    assert_eq!(parts.iter().map(|p| p.size).sum::<u64>(), SIZE as u64);
+}
+
+#[test]
+fn progress_is_monotonic_and_ends_at_the_total() {
+    let w = World::new(SIZE);
+    w.run().unwrap();
+    let progress = w.log.progress.borrow();
+    assert!(progress.len() > 4);
+    for pair in progress.windows(2) {
+        assert!(pair[1].sent_bytes >= pair[0].sent_bytes, "{pair:?}");
+        assert!(pair[1].confirmed_bytes >= pair[0].confirmed_bytes, "{pair:?}");
+    }
+    for p in progress.iter() {
+        assert!(p.confirmed_bytes <= p.sent_bytes && p.sent_bytes <= p.total_bytes);
+    }
+    let last = progress.last().unwrap();
+    assert_eq!((last.sent_bytes, last.confirmed_bytes), (SIZE as u64, SIZE as u64));
+}
+
+#[test]
+fn concurrency_bounds_the_parts_in_flight() {
+    let mut w = World::new(5 * MIB as usize * 8);
+    w.options.concurrency = 3;
+    w.run().unwrap();
+    assert_eq!(w.s3.max_in_flight.get(), 3);
+    let mut w = World::new(5 * MIB as usize * 8);
+    w.options.concurrency = 1;
+    w.run().unwrap();
+    assert_eq!(w.s3.max_in_flight.get(), 1);
+}
+
+#[test]
+fn retryable_failures_follow_the_delays() {
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::Status(503), Fault::Network, Fault::Status(429)]);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(*w.timer.sleeps.borrow(), [0, 1000, 3000]);
+    assert_eq!(w.s3.puts(), [1, 2, 2, 2, 2, 3, 4]);
+}
+
+#[test]
+fn a_part_that_keeps_failing_fails_the_upload_but_keeps_the_others() {
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::Status(500); 5]);
+    let err = w.run().unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    let record = &w.records()[0];
+    let states: Vec<_> = record.parts.iter().map(|p| p.state).collect();
+    // Part 2 gave up; the parts sent beside it while it was retrying are
+    // recorded as done.
+    assert_eq!(states[0], PartState::Done);
+    assert_eq!(states[2], PartState::Done);
+    assert_ne!(states[1], PartState::Done);
+    let missing: Vec<u32> = record
+        .parts
+        .iter()
+        .filter(|p| p.state != PartState::Done)
+        .map(|p| p.number)
+        .collect();
+    // The next run sends only what is missing.
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.puts(), missing);
+    assert_eq!(w.object(&done.key), w.s3.file);
+}
+
+#[test]
+fn client_errors_are_not_retried() {
+    let w = World::new(SIZE);
+    w.s3.fail(1, &[Fault::Status(403)]);
+    let err = w.run().unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert!(w.timer.sleeps.borrow().is_empty());
+    assert_eq!(w.s3.puts().iter().filter(|&&p| p == 1).count(), 1);
+}
+
+#[test]
+fn a_dropped_run_resumes_sending_only_what_the_server_lacks() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.s3.fail(4, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    let record = &w.records()[0];
+    let states: Vec<_> = record.parts.iter().map(|p| p.state).collect();
+    assert_eq!(
+        states,
+        [PartState::Done, PartState::Done, PartState::InFlight, PartState::InFlight],
+        "the record says which parts were started"
+    );
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.puts(), [3, 4], "parts 1 and 2 are not sent again");
+    assert_eq!(w.object(&done.key), w.s3.file);
+    let resumed = w.log.resumed.borrow();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].skipped_parts, 2);
+    assert_eq!(resumed[0].skipped_bytes, 10 * MIB);
+}
+
+#[test]
+fn the_server_list_wins_over_the_record() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.s3.fail(4, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    // The server lost part 1 (the record says done) and holds part 3 (the
+    // record says in flight).
+    {
+        let mut uploads = w.s3.uploads.borrow_mut();
+        let parts = uploads.values_mut().next().unwrap();
+        parts.remove(&1);
+        let r = 2 * 5 * MIB as usize..3 * 5 * MIB as usize;
+        parts.insert(3, (w.s3.file[r].to_vec(), "\"server-3\"".into()));
+    }
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.puts(), [1, 4]);
+    assert_eq!(w.object(&done.key), w.s3.file);
+}
+
+#[test]
+fn an_upload_gone_from_the_server_starts_afresh() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    w.s3.uploads.borrow_mut().clear(); // expired on the server
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
+    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(done.upload_id, "up2");
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn a_record_for_other_options_is_not_resumed() {
+    let mut w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    w.options.namespace = "someone-else".into();
+    w.run().unwrap();
+    assert_eq!(w.s3.list_calls.get(), 0, "another namespace has its own key");
+    assert_eq!(w.records().len(), 1, "the first namespace's record is kept");
+}
+
+#[test]
+fn zero_byte_file_completes_with_no_parts() {
+    let w = World::new(0);
+    let done = w.run().unwrap();
+    assert!(w.object(&done.key).is_empty());
+    assert!(w.s3.puts().is_empty());
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn abort_removes_the_server_upload_and_the_record() {
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    assert_eq!(w.s3.uploads.borrow().len(), 1);
+    assert!(block_on(w.driver().abort(&w.file)).unwrap());
+    assert!(w.s3.uploads.borrow().is_empty());
+    assert!(w.records().is_empty());
+    assert!(!block_on(w.driver().abort(&w.file)).unwrap(), "nothing left to abort");
+}
+
+#[test]
+fn invalid_options_fail_before_any_request() {
+    let mut w = World::new(SIZE);
+    w.options.part_size = MIB;
+    assert_eq!(w.run().unwrap_err().code(), "INVALID_OPTION");
+    w.options.part_size = 5 * MIB;
+    w.options.concurrency = 0;
+    assert_eq!(w.run().unwrap_err().code(), "INVALID_OPTION");
+    w.options.concurrency = 1;
+    w.options.max_object_size = 10;
+    assert_eq!(w.run().unwrap_err().code(), "FILE_TOO_LARGE");
+    assert_eq!(w.s3.next_id.get(), 0, "no upload was created");
+}
