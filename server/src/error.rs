@@ -1,0 +1,184 @@
+//! Errors of the HTTP API, answered as
+//! `{"error": {"code": "...", "message": "..."}}` with a meaningful status.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::s3::StoreError;
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request is wrong (400); `code` names what, like `InvalidPartNumber`.
+    BadRequest {
+        /// Error code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// No such route or object (404).
+    NotFound(String),
+    /// The route exists, not with this method (405).
+    MethodNotAllowed(String),
+    /// The request could not be read (body too large, bad JSON, ...).
+    Rejected {
+        /// The status axum chose for it.
+        status: StatusCode,
+        /// Why.
+        message: String,
+    },
+    /// The store refused or failed.
+    Store(StoreError),
+    /// Something failed in this server.
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 error with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The status, code and message of the answer.
+    pub fn parts(&self) -> (StatusCode, String, String) {
+        match self {
+            Self::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, (*code).to_owned(), message.clone())
+            }
+            Self::NotFound(message) => (StatusCode::NOT_FOUND, "NotFound".into(), message.clone()),
+            Self::MethodNotAllowed(message) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed".into(),
+                message.clone(),
+            ),
+            Self::Rejected { status, message } => {
+                let code = if *status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "EntityTooLarge"
+                } else {
+                    "InvalidRequest"
+                };
+                (*status, code.into(), message.clone())
+            }
+            Self::Store(StoreError::Status {
+                status,
+                code,
+                message,
+            }) => {
+                // 4xx (NoSuchUpload 404, InvalidPart 400, ...) pass through;
+                // the store failing is a bad gateway for the client.
+                let status = StatusCode::from_u16(*status)
+                    .ok()
+                    .filter(StatusCode::is_client_error)
+                    .unwrap_or(StatusCode::BAD_GATEWAY);
+                (status, code.clone(), message.clone())
+            }
+            Self::Store(e @ StoreError::Unreachable(_)) => (
+                StatusCode::BAD_GATEWAY,
+                "StoreUnreachable".into(),
+                e.to_string(),
+            ),
+            Self::Store(e @ StoreError::BadResponse(_)) => (
+                StatusCode::BAD_GATEWAY,
+                "BadStoreResponse".into(),
+                e.to_string(),
+            ),
+            Self::Internal(message) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError".into(),
+                message.clone(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            eprintln!("error: {status} {code}: {message}");
+        }
+        (
+            status,
+            Json(json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        // Bad JSON and JSON of the wrong shape are both a 400, as Companion
+        // answers; too large (413) and not JSON (415) keep their status.
+        let status = match r.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            status => status,
+        };
+        Self::Rejected {
+            status,
+            message: r.body_text(),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::Rejected {
+            status: r.status(),
+            message: r.body_text(),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        Self::Rejected {
+            status: r.status(),
+            message: r.body_text(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_client_errors_pass_through_and_server_errors_are_502() {
+        let no_such_upload = ApiError::Store(StoreError::Status {
+            status: 404,
+            code: "NoSuchUpload".into(),
+            message: "gone".into(),
+        });
+        assert_eq!(
+            no_such_upload.parts(),
+            (StatusCode::NOT_FOUND, "NoSuchUpload".into(), "gone".into())
+        );
+        let invalid_part = ApiError::Store(StoreError::Status {
+            status: 400,
+            code: "InvalidPart".into(),
+            message: "m".into(),
+        });
+        assert_eq!(invalid_part.parts().0, StatusCode::BAD_REQUEST);
+        let internal = ApiError::Store(StoreError::Status {
+            status: 500,
+            code: "InternalError".into(),
+            message: "m".into(),
+        });
+        assert_eq!(internal.parts().0, StatusCode::BAD_GATEWAY);
+        let down = ApiError::Store(StoreError::Unreachable("refused".into()));
+        assert_eq!(down.parts().0, StatusCode::BAD_GATEWAY);
+        assert_eq!(down.parts().1, "StoreUnreachable");
+    }
+}

@@ -1,0 +1,176 @@
+//! `resupload-dev-server`: serves the demo page and the wasm package, and
+//! answers Uppy Companion's S3 multipart routes against an S3 store
+//! (Garage in development).
+
+mod app;
+mod config;
+mod created;
+mod debug;
+mod error;
+mod keys;
+mod meta;
+mod parts;
+mod routes;
+mod s3;
+mod xml;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::StoreConfig;
+use crate::routes::AppState;
+use crate::s3::Store;
+use crate::xml::CorsRule;
+
+/// How long presigned part URLs stay valid (Companion's default too).
+const PART_URL_EXPIRES: Duration = Duration::from_secs(3600);
+
+/// Development server for resupload.
+///
+/// The store is configured by the environment: S3_ENDPOINT, S3_BUCKET,
+/// S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (all required) and
+/// S3_CORS_ORIGINS (optional, comma separated; defaults to this server's
+/// origins).
+#[derive(Debug, Parser)]
+#[command(name = "resupload-dev-server", version)]
+struct Cli {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory served at `/` (the demo page).
+    #[arg(long, default_value = "www")]
+    www: PathBuf,
+    /// Directory served at `/pkg/` (the wasm-pack output).
+    #[arg(long, default_value = "pkg")]
+    pkg: PathBuf,
+    /// Also serve /api/debug/* (object digests, upload listing, abort-all),
+    /// for end-to-end tests.
+    #[arg(long)]
+    debug_routes: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("resupload-dev-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("resupload-dev-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let store_config = StoreConfig::from_env().map_err(|e| e.to_string())?;
+    for (name, dir) in [("--www", &cli.www), ("--pkg", &cli.pkg)] {
+        if !dir.is_dir() {
+            eprintln!("warning: {name} {} is not a directory (yet)", dir.display());
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listen address: {e}"))?;
+
+    let store = Store::new(&store_config)?;
+    eprintln!(
+        "store: {} bucket {:?} region {:?}",
+        store_config.endpoint, store_config.bucket, store_config.region
+    );
+    apply_cors(&store, local).await;
+
+    let state = Arc::new(AppState {
+        store,
+        part_url_expires: PART_URL_EXPIRES,
+        created: Default::default(),
+    });
+    let app = app::build(state, &cli.www, &cli.pkg, cli.debug_routes);
+    if cli.debug_routes {
+        eprintln!("debug routes on: /api/debug/object, /api/debug/uploads, /api/debug/abort-all");
+    }
+    println!("resupload dev server: http://{local}/");
+    let _ = std::io::stdout().flush();
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+/// Sets the bucket CORS rule so pages of `S3_CORS_ORIGINS` (exactly those)
+/// or else of this server (added to the origins the bucket allows already)
+/// may PUT parts and read their ETag. A refusal is only a warning: a real
+/// bucket may be managed elsewhere.
+async fn apply_cors(store: &Store, local: SocketAddr) {
+    let explicit =
+        config::explicit_cors_origins(std::env::var(config::CORS_ORIGINS_VAR).ok().as_deref());
+    let origins = match explicit {
+        Some(origins) => origins,
+        None => {
+            let ours = config::own_origins(local);
+            match store.get_bucket_cors_origins().await {
+                Ok(existing) => config::merge_origins(&ours, &existing),
+                Err(e) => {
+                    eprintln!("warning: could not read the bucket CORS rule ({e})");
+                    ours
+                }
+            }
+        }
+    };
+    let rule = CorsRule {
+        allowed_origins: origins.clone(),
+        allowed_methods: ["GET", "PUT", "POST", "HEAD", "DELETE"]
+            .map(String::from)
+            .to_vec(),
+        allowed_headers: vec!["*".to_owned()],
+        expose_headers: vec!["ETag".to_owned(), "x-amz-checksum-sha256".to_owned()],
+        max_age_seconds: 3000,
+    };
+    match store.put_bucket_cors(&rule).await {
+        Ok(()) => eprintln!("bucket CORS allows {}", origins.join(", ")),
+        Err(e) => eprintln!(
+            "warning: could not set the bucket CORS rule ({e}); browsers on {} may be refused by the store",
+            origins.join(", ")
+        ),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

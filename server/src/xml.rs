@@ -1,0 +1,430 @@
+//! The S3 XML this server reads (ListParts, ListMultipartUploads, errors)
+//! and writes (CompleteMultipartUpload, CORSConfiguration).
+
+use quick_xml::escape::escape;
+use quick_xml::events::Event;
+use serde::Deserialize;
+
+/// The S3 XML namespace.
+const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// One page of a ListParts answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartsPage {
+    /// The parts of this page.
+    pub parts: Vec<ListedPart>,
+    /// Where the next page starts, if the listing is truncated.
+    pub next_marker: Option<u16>,
+}
+
+/// A part the store holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPart {
+    /// Its part number, 1 to 10000.
+    pub part_number: u16,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, as the store gives it (quoted).
+    pub etag: String,
+}
+
+#[derive(Deserialize)]
+struct ListPartsResult {
+    #[serde(rename = "IsTruncated", default)]
+    is_truncated: bool,
+    #[serde(rename = "NextPartNumberMarker", default)]
+    next_part_number_marker: Option<String>,
+    #[serde(rename = "Part", default)]
+    parts: Vec<XmlPart>,
+}
+
+#[derive(Deserialize)]
+struct XmlPart {
+    #[serde(rename = "PartNumber")]
+    part_number: u16,
+    #[serde(rename = "Size")]
+    size: u64,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+/// Parses a ListParts answer.
+///
+/// `NextPartNumberMarker` is only used when `IsTruncated` is true (some
+/// stores send `0` or the last part number on the last page).
+///
+/// # Errors
+/// Unparsable XML, or a truncated page without a usable marker.
+pub fn parse_list_parts(xml: &str) -> Result<PartsPage, String> {
+    let result: ListPartsResult =
+        quick_xml::de::from_str(xml).map_err(|e| format!("bad ListParts XML: {e}"))?;
+    let next_marker = if result.is_truncated {
+        let marker = result
+            .next_part_number_marker
+            .as_deref()
+            .map(str::trim)
+            .and_then(|m| m.parse::<u16>().ok())
+            .filter(|m| *m > 0)
+            .ok_or("ListParts is truncated but has no NextPartNumberMarker")?;
+        Some(marker)
+    } else {
+        None
+    };
+    Ok(PartsPage {
+        parts: result
+            .parts
+            .into_iter()
+            .map(|p| ListedPart {
+                part_number: p.part_number,
+                size: p.size,
+                etag: p.etag,
+            })
+            .collect(),
+        next_marker,
+    })
+}
+
+/// One page of a ListMultipartUploads answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadsPage {
+    /// `(key, upload id)` of each in-progress upload of this page.
+    pub uploads: Vec<(String, String)>,
+    /// `(key marker, upload id marker)` of the next page, if truncated.
+    pub next: Option<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct ListMultipartUploadsResult {
+    #[serde(rename = "IsTruncated", default)]
+    is_truncated: bool,
+    #[serde(rename = "NextKeyMarker", default)]
+    next_key_marker: Option<String>,
+    #[serde(rename = "NextUploadIdMarker", default)]
+    next_upload_id_marker: Option<String>,
+    #[serde(rename = "Upload", default)]
+    uploads: Vec<XmlUpload>,
+}
+
+#[derive(Deserialize)]
+struct XmlUpload {
+    #[serde(rename = "Key")]
+    key: String,
+    #[serde(rename = "UploadId")]
+    upload_id: String,
+}
+
+/// Parses a ListMultipartUploads answer.
+///
+/// # Errors
+/// Unparsable XML, or a truncated page without a next key marker.
+pub fn parse_list_uploads(xml: &str) -> Result<UploadsPage, String> {
+    let result: ListMultipartUploadsResult =
+        quick_xml::de::from_str(xml).map_err(|e| format!("bad ListMultipartUploads XML: {e}"))?;
+    let next = if result.is_truncated {
+        let key = result
+            .next_key_marker
+            .filter(|k| !k.is_empty())
+            .ok_or("ListMultipartUploads is truncated but has no NextKeyMarker")?;
+        Some((key, result.next_upload_id_marker.unwrap_or_default()))
+    } else {
+        None
+    };
+    Ok(UploadsPage {
+        uploads: result
+            .uploads
+            .into_iter()
+            .map(|u| (u.key, u.upload_id))
+            .collect(),
+        next,
+    })
+}
+
+/// An S3 `<Error>` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct S3Error {
+    /// Like `NoSuchUpload`.
+    #[serde(rename = "Code")]
+    pub code: String,
+    /// A human readable message, if any.
+    #[serde(rename = "Message", default)]
+    pub message: Option<String>,
+}
+
+/// Parses an S3 `<Error>` body; `None` if `xml` is not one.
+pub fn parse_error(xml: &str) -> Option<S3Error> {
+    if root_name(xml).as_deref() != Some("Error") {
+        return None;
+    }
+    quick_xml::de::from_str(xml).ok()
+}
+
+/// The local name of the root element of `xml`, if it has one.
+pub fn root_name(xml: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                return Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned())
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The CompleteMultipartUpload body for `parts` (`(part number, ETag)`,
+/// already in order), with their part numbers as given.
+pub fn complete_body(parts: &[(u16, &str)]) -> String {
+    let mut xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="{S3_NS}">"#
+    );
+    for (number, etag) in parts {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>",
+            escape(*etag)
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    xml
+}
+
+/// One bucket CORS rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsRule {
+    /// Origins allowed, like `http://127.0.0.1:8080`.
+    pub allowed_origins: Vec<String>,
+    /// Methods allowed, like `PUT`.
+    pub allowed_methods: Vec<String>,
+    /// Request headers allowed (`*` for any).
+    pub allowed_headers: Vec<String>,
+    /// Response headers the page may read, like `ETag`.
+    pub expose_headers: Vec<String>,
+    /// How long browsers may cache a preflight answer.
+    pub max_age_seconds: u32,
+}
+
+#[derive(Deserialize)]
+struct CorsConfiguration {
+    #[serde(rename = "CORSRule", default)]
+    rules: Vec<XmlCorsRule>,
+}
+
+#[derive(Deserialize)]
+struct XmlCorsRule {
+    #[serde(rename = "AllowedOrigin", default)]
+    origins: Vec<String>,
+}
+
+/// The origins allowed by any rule of a GetBucketCors answer, in order,
+/// without repeats.
+///
+/// # Errors
+/// Unparsable XML.
+pub fn parse_cors_origins(xml: &str) -> Result<Vec<String>, String> {
+    let config: CorsConfiguration =
+        quick_xml::de::from_str(xml).map_err(|e| format!("bad GetBucketCors XML: {e}"))?;
+    let mut origins: Vec<String> = Vec::new();
+    for origin in config.rules.into_iter().flat_map(|r| r.origins) {
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
+}
+
+/// The PutBucketCors body for `rule`.
+pub fn cors_body(rule: &CorsRule) -> String {
+    let mut xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><CORSConfiguration xmlns="{S3_NS}"><CORSRule>"#
+    );
+    let mut push_all = |tag: &str, values: &[String]| {
+        for value in values {
+            xml.push_str(&format!("<{tag}>{}</{tag}>", escape(value.as_str())));
+        }
+    };
+    push_all("AllowedOrigin", &rule.allowed_origins);
+    push_all("AllowedMethod", &rule.allowed_methods);
+    push_all("AllowedHeader", &rule.allowed_headers);
+    push_all("ExposeHeader", &rule.expose_headers);
+    xml.push_str(&format!(
+        "<MaxAgeSeconds>{}</MaxAgeSeconds></CORSRule></CORSConfiguration>",
+        rule.max_age_seconds
+    ));
+    xml
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A ListParts page holding `numbers`, truncated with `marker` when given.
+    pub(crate) fn list_parts_page(numbers: &[u16], truncated: bool, marker: &str) -> String {
+        let parts: String = numbers
+            .iter()
+            .map(|n| {
+                format!(
+                    "<Part><PartNumber>{n}</PartNumber><LastModified>2024-01-01T00:00:00.000Z</LastModified>\
+                     <ETag>&quot;etag{n}&quot;</ETag><Size>{}</Size></Part>",
+                    u64::from(*n) * 10
+                )
+            })
+            .collect();
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>resupload</Bucket><Key>uploads/x/a b.txt</Key><UploadId>abc</UploadId>
+  <PartNumberMarker>0</PartNumberMarker>{marker}<MaxParts>2</MaxParts>
+  <IsTruncated>{truncated}</IsTruncated>{parts}
+</ListPartsResult>"#
+        )
+    }
+
+    #[test]
+    fn parses_a_list_parts_page() {
+        let page = parse_list_parts(&list_parts_page(
+            &[1, 2],
+            true,
+            "<NextPartNumberMarker>2</NextPartNumberMarker>",
+        ))
+        .unwrap();
+        assert_eq!(page.next_marker, Some(2));
+        assert_eq!(
+            page.parts,
+            [
+                ListedPart {
+                    part_number: 1,
+                    size: 10,
+                    etag: "\"etag1\"".to_owned()
+                },
+                ListedPart {
+                    part_number: 2,
+                    size: 20,
+                    etag: "\"etag2\"".to_owned()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_a_page_as_garage_writes_it() {
+        // Garage 2.5.0, ListParts with max-parts=1 on an upload of 2 parts.
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>resupload</Bucket><Key>uploads/c37634ff9846458f7c2098d5ec9db7ee/paging.bin</Key><UploadId>1f245fe409157e6b6353805fc5979187c95af407b304526b0023790e69e9cfac</UploadId><NextPartNumberMarker>1</NextPartNumberMarker><MaxParts>1</MaxParts><IsTruncated>true</IsTruncated><Part><ETag>&quot;9dd4e461268c8034f5c8564e155c67a6&quot;</ETag><LastModified>2026-11-25T05:37:46.964Z</LastModified><PartNumber>1</PartNumber><Size>1</Size></Part><Initiator><DisplayName>Dummy Key</DisplayName><ID>GKDummyKey</ID></Initiator><Owner><DisplayName>Dummy Key</DisplayName><ID>GKDummyKey</ID></Owner><StorageClass>STANDARD</StorageClass></ListPartsResult>"#;
+        let page = parse_list_parts(xml).unwrap();
+        assert_eq!(page.next_marker, Some(1));
+        assert_eq!(
+            page.parts,
+            [ListedPart {
+                part_number: 1,
+                size: 1,
+                etag: "\"9dd4e461268c8034f5c8564e155c67a6\"".to_owned()
+            }]
+        );
+    }
+
+    #[test]
+    fn the_last_page_ignores_its_marker() {
+        for marker in [
+            "",
+            "<NextPartNumberMarker>0</NextPartNumberMarker>",
+            "<NextPartNumberMarker>3</NextPartNumberMarker>",
+        ] {
+            let page = parse_list_parts(&list_parts_page(&[3], false, marker)).unwrap();
+            assert_eq!(page.next_marker, None, "{marker}");
+            assert_eq!(page.parts.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_truncated_page_needs_a_marker() {
+        for marker in [
+            "",
+            "<NextPartNumberMarker></NextPartNumberMarker>",
+            "<NextPartNumberMarker>0</NextPartNumberMarker>",
+        ] {
+            assert!(
+                parse_list_parts(&list_parts_page(&[1], true, marker)).is_err(),
+                "{marker}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_list() {
+        let page = parse_list_parts(&list_parts_page(&[], false, "")).unwrap();
+        assert!(page.parts.is_empty());
+    }
+
+    #[test]
+    fn parses_list_uploads() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+<Bucket>b</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>
+<NextKeyMarker>k2</NextKeyMarker><NextUploadIdMarker>u2</NextUploadIdMarker>
+<MaxUploads>2</MaxUploads><IsTruncated>true</IsTruncated>
+<Upload><Key>k1</Key><UploadId>u1</UploadId><Initiated>2024-01-01T00:00:00Z</Initiated></Upload>
+<Upload><Key>k2</Key><UploadId>u2</UploadId></Upload>
+</ListMultipartUploadsResult>"#;
+        let page = parse_list_uploads(xml).unwrap();
+        assert_eq!(
+            page.uploads,
+            [("k1".into(), "u1".into()), ("k2".into(), "u2".into())]
+        );
+        assert_eq!(page.next, Some(("k2".into(), "u2".into())));
+
+        let empty = r#"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>"#;
+        assert_eq!(
+            parse_list_uploads(empty).unwrap(),
+            UploadsPage {
+                uploads: vec![],
+                next: None
+            }
+        );
+    }
+
+    #[test]
+    fn parses_errors() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>Upload not found</Message><Resource>/b/k</Resource></Error>"#;
+        assert_eq!(
+            parse_error(xml),
+            Some(S3Error {
+                code: "NoSuchUpload".into(),
+                message: Some("Upload not found".into())
+            })
+        );
+        assert_eq!(parse_error("<ListPartsResult/>"), None);
+        assert_eq!(parse_error("not xml <"), None);
+        assert_eq!(parse_error(""), None);
+    }
+
+    #[test]
+    fn builds_a_complete_body_with_escaped_etags() {
+        let xml = complete_body(&[(1, "\"a\""), (3, "b<&")]);
+        assert!(xml.contains("<Part><PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag></Part>"));
+        assert!(xml.contains("<PartNumber>3</PartNumber><ETag>b&lt;&amp;</ETag>"));
+        assert_eq!(root_name(&xml).as_deref(), Some("CompleteMultipartUpload"));
+    }
+
+    #[test]
+    fn parses_cors_origins() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule><AllowedOrigin>http://a:1</AllowedOrigin><AllowedOrigin>http://b:2</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule><CORSRule><AllowedOrigin>http://a:1</AllowedOrigin><AllowedOrigin>http://c:3</AllowedOrigin></CORSRule></CORSConfiguration>"#;
+        assert_eq!(
+            parse_cors_origins(xml).unwrap(),
+            ["http://a:1", "http://b:2", "http://c:3"]
+        );
+        assert!(parse_cors_origins("<CORSConfiguration/>")
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn builds_a_cors_body() {
+        let xml = cors_body(&CorsRule {
+            allowed_origins: vec!["http://127.0.0.1:8080".into()],
+            allowed_methods: vec!["GET".into(), "PUT".into()],
+            allowed_headers: vec!["*".into()],
+            expose_headers: vec!["ETag".into()],
+            max_age_seconds: 3000,
+        });
+        assert!(xml.contains("<CORSRule><AllowedOrigin>http://127.0.0.1:8080</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule>"));
+    }
+}
