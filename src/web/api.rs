@@ -1,0 +1,336 @@
+//! The JavaScript API: the `Upload` class.
+//!
+//! ```js
+//! import init, { Upload } from "resupload";
+//! await init();
+//! const upload = new Upload(file, { endpoint: "/api/s3", onProgress: p => bar.value = p.sentBytes / p.totalBytes });
+//! try {
+//!   const { key } = await upload.start();
+//! } catch (e) {
+//!   if (e.code === "PAUSED") { /* start() again later */ } else { throw e; }
+//! }
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::future::{AbortHandle, Abortable};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::{Blob, File};
+
+use super::backend::HttpBackend;
+use super::events::{to_js, JsEvents};
+use super::idb::IdbStore;
+use super::js_error;
+use super::options::{parse, parse_lookup};
+use super::timer::BrowserTimer;
+use super::xhr::XhrSender;
+use crate::core::fingerprint::FileIdentity;
+use crate::core::record::PendingUpload;
+use crate::driver::{Driver, FileInfo};
+use crate::error::Error;
+use crate::options::UploadOptions;
+use crate::ports::RecordStore;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Progress of the whole upload. `sentBytes` never goes backwards. */
+export interface UploadProgress { sentBytes: number; confirmedBytes: number; totalBytes: number; }
+/** A part the store confirmed. */
+export interface PartComplete { partNumber: number; size: number; etag: string; }
+/** A stored upload was found and reconciled with the server's part list. */
+export interface ResumeInfo { uploadId: string; skippedParts: number; skippedBytes: number; }
+/** What `start()` resolves to. */
+export interface UploadResult { key: string; uploadId: string; location: string; }
+/** Options of `new Upload(file, options)`. */
+export interface UploadOptions {
+  /** Base URL of the signing backend (Uppy Companion's S3 routes), such as "/api/s3". */
+  endpoint: string;
+  /** Part size in bytes, 5 MiB to 5 GiB; default 8 MiB; raised so no file needs over 10,000 parts. */
+  partSize?: number;
+  /** Parts in flight at once, 1 to 64; default 4. */
+  concurrency?: number;
+  /** Part of the state key: keeps users and apps apart in one browser; default "". */
+  namespace?: string;
+  /** Stored with the object; string values. */
+  metadata?: Record<string, string>;
+  /** Milliseconds to wait before each retry of a failed request; default [0, 1000, 3000, 5000]. */
+  retryDelays?: number[];
+  /** The largest object the store accepts; default S3's 53,687,091,200,000 bytes. */
+  maxObjectSize?: number;
+  onProgress?: (progress: UploadProgress) => void;
+  onPartComplete?: (part: PartComplete) => void;
+  onResume?: (info: ResumeInfo) => void;
+}
+/** Where to look for stored uploads. */
+export interface LookupOptions { endpoint?: string; namespace?: string; }
+/** An unfinished upload stored in this browser. */
+export interface PendingUpload {
+  id: string; endpoint: string; namespace: string; uploadId: string; key: string;
+  fileName: string; fileSize: number; lastModified: number; fileType: string;
+  partSize: number; createdAt: number; partsDone: number; partsTotal: number; bytesDone: number;
+}
+/** Every error thrown or rejected by resupload. */
+export interface ResuploadError extends Error {
+  name: "ResuploadError";
+  /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
+   *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED. */
+  code: string;
+  /** The HTTP status, for HTTP_STATUS. */
+  status?: number;
+}
+"#;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Running,
+    Completed,
+}
+
+struct Inner {
+    blob: Blob,
+    file: FileInfo,
+    options: UploadOptions,
+    events: JsEvents,
+    phase: Cell<Phase>,
+    stop: RefCell<Option<AbortHandle>>,
+    aborting: Cell<bool>,
+}
+
+/// One resumable upload of one file.
+#[wasm_bindgen]
+pub struct Upload {
+    inner: Rc<Inner>,
+}
+
+fn file_info(value: &JsValue) -> Result<(Blob, FileInfo), Error> {
+    if let Some(file) = value.dyn_ref::<File>() {
+        let blob: &Blob = file.as_ref();
+        return Ok((
+            blob.clone(),
+            FileInfo {
+                identity: FileIdentity {
+                    name: file.name(),
+                    size: super::blob::size(blob),
+                    last_modified: file.last_modified(),
+                },
+                file_type: blob.type_(),
+            },
+        ));
+    }
+    if let Some(blob) = value.dyn_ref::<Blob>() {
+        return Ok((
+            blob.clone(),
+            FileInfo {
+                identity: FileIdentity {
+                    name: "blob".into(),
+                    size: super::blob::size(blob),
+                    last_modified: 0.0,
+                },
+                file_type: blob.type_(),
+            },
+        ));
+    }
+    Err(Error::NotAFile)
+}
+
+fn reject(error: Error) -> Promise {
+    Promise::reject(&js_error::to_js(&error))
+}
+
+fn to_js_result<T: serde::Serialize>(result: Result<T, Error>) -> Result<JsValue, JsValue> {
+    result
+        .map(|value| to_js(&value))
+        .map_err(|e| js_error::to_js(&e))
+}
+
+#[wasm_bindgen]
+impl Upload {
+    /// Prepares an upload of `file` (a `File` or `Blob`). Throws a
+    /// `ResuploadError` (code `NOT_A_FILE`, `INVALID_OPTION` or
+    /// `FILE_TOO_LARGE`) for bad input; nothing is sent until `start()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        file: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue,
+    ) -> Result<Upload, JsValue> {
+        Self::build(&file, &options).map_err(|e| js_error::to_js(&e))
+    }
+
+    fn build(file: &JsValue, options: &JsValue) -> Result<Upload, Error> {
+        let (blob, file) = file_info(file)?;
+        let parsed = parse(options)?;
+        parsed.options.validate()?;
+        crate::core::plan::PartPlan::new(
+            file.identity.size,
+            parsed.options.part_size,
+            parsed.options.max_object_size,
+        )?;
+        Ok(Upload {
+            inner: Rc::new(Inner {
+                blob,
+                file,
+                options: parsed.options,
+                events: parsed.events,
+                phase: Cell::new(Phase::Idle),
+                stop: RefCell::new(None),
+                aborting: Cell::new(false),
+            }),
+        })
+    }
+
+    /// Uploads the file, resuming a stored upload of it when there is one.
+    /// Resolves to `{ key, uploadId, location }`; rejects with a
+    /// `ResuploadError` (`PAUSED` after `pause()`, `ABORTED` after `abort()`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<UploadResult>")]
+    pub fn start(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        match inner.phase.get() {
+            Phase::Running => return reject(Error::AlreadyRunning),
+            Phase::Completed => return reject(Error::AlreadyCompleted),
+            Phase::Idle => {}
+        }
+        if inner.aborting.get() {
+            return reject(Error::Aborted);
+        }
+        let (handle, registration) = AbortHandle::new_pair();
+        inner.phase.set(Phase::Running);
+        *inner.stop.borrow_mut() = Some(handle);
+        future_to_promise(async move {
+            let run = Abortable::new(run(Rc::clone(&inner)), registration).await;
+            inner.stop.borrow_mut().take();
+            let result = match run {
+                Ok(result) => result,
+                Err(_) if inner.aborting.get() => Err(Error::Aborted),
+                Err(_) => Err(Error::Paused),
+            };
+            inner.phase.set(if result.is_ok() {
+                Phase::Completed
+            } else {
+                Phase::Idle
+            });
+            to_js_result(result)
+        })
+    }
+
+    /// Stops the requests in flight. The pending `start()` promise rejects
+    /// with code `PAUSED`; call `start()` again to continue.
+    pub fn pause(&self) {
+        if let Some(handle) = self.inner.stop.borrow_mut().take() {
+            handle.abort();
+        }
+    }
+
+    /// Stops the upload, aborts it on the server and deletes its record.
+    /// Rejects with `ALREADY_COMPLETED` after completion.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn abort(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        if inner.phase.get() == Phase::Completed {
+            return reject(Error::AlreadyCompleted);
+        }
+        inner.aborting.set(true);
+        self.pause();
+        future_to_promise(async move {
+            let result = async {
+                let ports = WebPorts::open(&inner).await?;
+                ports.driver(&inner).abort(&inner.file).await.map(|_| ())
+            }
+            .await;
+            result.map(|()| JsValue::UNDEFINED).map_err(|e| js_error::to_js(&e))
+        })
+    }
+
+    /// The stored unfinished upload of `file` under `{ endpoint, namespace }`,
+    /// or `null`.
+    #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<PendingUpload | null>")]
+    pub fn find_previous(
+        file: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "LookupOptions")] options: JsValue,
+    ) -> Promise {
+        future_to_promise(async move {
+            let found = async {
+                let (_, file) = file_info(&file)?;
+                let (namespace, endpoint) = parse_lookup(&options)?;
+                let mut opts = UploadOptions::new(endpoint.unwrap_or_default());
+                opts.namespace = namespace.unwrap_or_default();
+                let id = crate::core::fingerprint::fingerprint(
+                    &opts.namespace,
+                    opts.endpoint_base(),
+                    &file.identity,
+                );
+                let store = IdbStore::open().await?;
+                Ok::<_, Error>(store.load(&id).await?.map(|r| r.summary()))
+            }
+            .await;
+            to_js_result(found)
+        })
+    }
+
+    /// Every unfinished upload stored in this browser for `{ namespace }`
+    /// (all namespaces when none is given), oldest first.
+    #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingUpload[]>")]
+    pub fn list_pending(
+        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        future_to_promise(async move {
+            let listed = async {
+                let (namespace, endpoint) = parse_lookup(&options)?;
+                let store = IdbStore::open().await?;
+                let mut pending: Vec<PendingUpload> = store
+                    .list()
+                    .await?
+                    .into_iter()
+                    .filter(|r| namespace.as_ref().is_none_or(|n| &r.namespace == n))
+                    .filter(|r| {
+                        endpoint
+                            .as_ref()
+                            .is_none_or(|e| r.endpoint == e.trim_end_matches('/'))
+                    })
+                    .map(|r| r.summary())
+                    .collect();
+                pending.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+                Ok::<_, Error>(pending)
+            }
+            .await;
+            to_js_result(listed)
+        })
+    }
+}
+
+async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
+    let ports = WebPorts::open(&inner).await?;
+    ports.driver(&inner).run(&inner.file).await
+}
+
+/// The browser adapters one run works over.
+struct WebPorts {
+    store: IdbStore,
+    backend: HttpBackend,
+    sender: XhrSender,
+}
+
+impl WebPorts {
+    async fn open(inner: &Inner) -> Result<Self, Error> {
+        Ok(WebPorts {
+            store: IdbStore::open().await?,
+            backend: HttpBackend::new(inner.options.endpoint_base()),
+            sender: XhrSender::new(inner.blob.clone()),
+        })
+    }
+
+    fn driver<'a>(&'a self, inner: &'a Inner) -> Driver<'a, HttpBackend, XhrSender, IdbStore, BrowserTimer> {
+        Driver {
+            backend: &self.backend,
+            sender: &self.sender,
+            store: &self.store,
+            timer: &BrowserTimer,
+            events: &inner.events,
+            options: &inner.options,
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Calls the JavaScript callbacks given in the options.
+
+use js_sys::Function;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+
+use crate::ports::{Events, PartCompleted, Progress, Resumed};
+
+/// The `onProgress`, `onPartComplete` and `onResume` callbacks.
+#[derive(Debug, Default, Clone)]
+pub struct JsEvents {
+    /// `onProgress({sentBytes, confirmedBytes, totalBytes})`.
+    pub on_progress: Option<Function>,
+    /// `onPartComplete({partNumber, size, etag})`.
+    pub on_part_complete: Option<Function>,
+    /// `onResume({uploadId, skippedParts, skippedBytes})`.
+    pub on_resume: Option<Function>,
+}
+
+/// Serializes for JavaScript: plain objects, numbers, `null` for `None`.
+pub fn to_js<T: Serialize>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
+}
+
+fn call<T: Serialize>(callback: &Option<Function>, value: &T) {
+    if let Some(callback) = callback {
+        // A throwing callback must not break the upload; the browser still
+        // reports it on the console.
+        if let Err(e) = callback.call1(&JsValue::NULL, &to_js(value)) {
+            web_sys::console::error_2(&"resupload: a callback threw".into(), &e);
+        }
+    }
+}
+
+impl Events for JsEvents {
+    fn progress(&self, progress: Progress) {
+        call(&self.on_progress, &progress);
+    }
+
+    fn part_completed(&self, part: PartCompleted) {
+        call(&self.on_part_complete, &part);
+    }
+
+    fn resumed(&self, resumed: Resumed) {
+        call(&self.on_resume, &resumed);
+    }
+}

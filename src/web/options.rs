@@ -1,0 +1,149 @@
+//! Reading the JavaScript options object, with a typed error for each bad
+//! value.
+
+use js_sys::{Array, Function, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::events::JsEvents;
+use crate::core::plan::MAX_SAFE_INTEGER;
+use crate::core::retry::RetryPolicy;
+use crate::error::Error;
+use crate::options::UploadOptions;
+
+/// The options object's fields, read.
+#[derive(Debug)]
+pub struct ParsedOptions {
+    /// The upload options.
+    pub options: UploadOptions,
+    /// The callbacks.
+    pub events: JsEvents,
+}
+
+fn field(object: &JsValue, name: &str) -> JsValue {
+    if object.is_object() {
+        Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn present(value: &JsValue) -> bool {
+    !value.is_undefined() && !value.is_null()
+}
+
+fn whole_number(value: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
+    if !present(value) {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64 => {
+            Ok(Some(n as u64))
+        }
+        _ => Err(Error::invalid_option(option, "must be a whole, non-negative number")),
+    }
+}
+
+fn string(value: &JsValue, option: &'static str) -> Result<Option<String>, Error> {
+    if !present(value) {
+        return Ok(None);
+    }
+    value
+        .as_string()
+        .map(Some)
+        .ok_or_else(|| Error::invalid_option(option, "must be a string"))
+}
+
+fn callback(value: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
+    if !present(value) {
+        return Ok(None);
+    }
+    value
+        .dyn_ref::<Function>()
+        .cloned()
+        .map(Some)
+        .ok_or_else(|| Error::invalid_option(option, "must be a function"))
+}
+
+fn retry_delays(value: &JsValue) -> Result<Option<RetryPolicy>, Error> {
+    if !present(value) {
+        return Ok(None);
+    }
+    let reason = "must be an array of delays in milliseconds, such as [0, 1000, 3000, 5000]";
+    let array = value
+        .dyn_ref::<Array>()
+        .ok_or_else(|| Error::invalid_option("retryDelays", reason))?;
+    let mut delays = Vec::with_capacity(array.length() as usize);
+    for item in array.iter() {
+        match item.as_f64() {
+            Some(ms) if ms.is_finite() && ms >= 0.0 && ms <= f64::from(u32::MAX) => {
+                delays.push(ms.round() as u32)
+            }
+            _ => return Err(Error::invalid_option("retryDelays", reason)),
+        }
+    }
+    Ok(Some(RetryPolicy::new(delays)))
+}
+
+fn metadata(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
+    if !present(value) {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() || value.is_function() || Array::is_array(value) {
+        return Err(Error::invalid_option("metadata", "must be an object of string values"));
+    }
+    let mut out = Vec::new();
+    for entry in Object::entries(value.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let name = pair.get(0).as_string().unwrap_or_default();
+        let Some(text) = pair.get(1).as_string() else {
+            return Err(Error::invalid_option(
+                "metadata",
+                format!("the value of {name:?} must be a string"),
+            ));
+        };
+        out.push((name, text));
+    }
+    Ok(out)
+}
+
+/// Reads an options object (`{endpoint, partSize, ...}`).
+pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
+    if !value.is_object() {
+        return Err(Error::invalid_option(
+            "endpoint",
+            "options must be an object with at least { endpoint: \"/api/s3\" }",
+        ));
+    }
+    let endpoint = string(&field(value, "endpoint"), "endpoint")?.unwrap_or_default();
+    let mut options = UploadOptions::new(endpoint);
+    if let Some(size) = whole_number(&field(value, "partSize"), "partSize")? {
+        options.part_size = size;
+    }
+    if let Some(n) = whole_number(&field(value, "concurrency"), "concurrency")? {
+        options.concurrency = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(max) = whole_number(&field(value, "maxObjectSize"), "maxObjectSize")? {
+        options.max_object_size = max;
+    }
+    if let Some(namespace) = string(&field(value, "namespace"), "namespace")? {
+        options.namespace = namespace;
+    }
+    if let Some(policy) = retry_delays(&field(value, "retryDelays"))? {
+        options.retry = policy;
+    }
+    options.metadata = metadata(&field(value, "metadata"))?;
+    let events = JsEvents {
+        on_progress: callback(&field(value, "onProgress"), "onProgress")?,
+        on_part_complete: callback(&field(value, "onPartComplete"), "onPartComplete")?,
+        on_resume: callback(&field(value, "onResume"), "onResume")?,
+    };
+    Ok(ParsedOptions { options, events })
+}
+
+/// Reads `{ namespace }` (and `endpoint`, when given) for the static calls.
+pub fn parse_lookup(value: &JsValue) -> Result<(Option<String>, Option<String>), Error> {
+    Ok((
+        string(&field(value, "namespace"), "namespace")?,
+        string(&field(value, "endpoint"), "endpoint")?,
+    ))
+}

@@ -1,0 +1,141 @@
+//! The part sender: `PUT` of a `Blob.slice` with XMLHttpRequest.
+//!
+//! XMLHttpRequest rather than fetch because only it reports upload progress
+//! (`upload.onprogress`); like fetch, it sends a `Blob` body straight from
+//! the file, never through wasm memory. Dropping the future aborts the
+//! request (that is how `pause()` stops parts in flight).
+
+use std::ops::Range;
+
+use futures::channel::mpsc::{unbounded, UnboundedSender};
+use futures::StreamExt;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
+
+use super::blob;
+use crate::error::{Error, Operation};
+use crate::ports::PartSender;
+
+/// Sends parts of one file.
+#[derive(Debug, Clone)]
+pub struct XhrSender {
+    file: Blob,
+}
+
+impl XhrSender {
+    /// A sender for the parts of `file`.
+    pub fn new(file: Blob) -> Self {
+        XhrSender { file }
+    }
+}
+
+enum XhrEvent {
+    Progress(u64),
+    Load,
+    Error,
+    Timeout,
+    Abort,
+}
+
+/// Owns a request and its handlers; dropping it before the request ends
+/// aborts the request.
+struct XhrGuard {
+    xhr: XmlHttpRequest,
+    handlers: Vec<Closure<dyn FnMut(ProgressEvent)>>,
+    finished: bool,
+}
+
+impl XhrGuard {
+    fn on(&mut self, tx: &UnboundedSender<XhrEvent>, make: fn(&ProgressEvent) -> XhrEvent) -> &js_sys::Function {
+        let tx = tx.clone();
+        let handler = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
+            let _ = tx.unbounded_send(make(&event));
+        });
+        self.handlers.push(handler);
+        self.handlers.last().expect("just pushed").as_ref().unchecked_ref()
+    }
+}
+
+impl Drop for XhrGuard {
+    fn drop(&mut self) {
+        self.xhr.set_onload(None);
+        self.xhr.set_onerror(None);
+        self.xhr.set_ontimeout(None);
+        self.xhr.set_onabort(None);
+        if let Ok(upload) = self.xhr.upload() {
+            upload.set_onprogress(None);
+        }
+        if !self.finished {
+            let _ = self.xhr.abort();
+        }
+    }
+}
+
+fn network(detail: impl Into<String>) -> Error {
+    Error::Network {
+        operation: Operation::UploadPart,
+        detail: detail.into(),
+    }
+}
+
+fn js_failure(e: wasm_bindgen::JsValue) -> Error {
+    network(super::js_error::describe(&e))
+}
+
+impl PartSender for XhrSender {
+    async fn send(
+        &self,
+        url: &str,
+        part_number: u32,
+        range: Range<u64>,
+        progress: &dyn Fn(u64),
+    ) -> Result<String, Error> {
+        let body = blob::slice(&self.file, range)?;
+        let xhr = XmlHttpRequest::new().map_err(js_failure)?;
+        xhr.open("PUT", url).map_err(js_failure)?;
+        let (tx, mut rx) = unbounded();
+        let mut guard = XhrGuard {
+            xhr: xhr.clone(),
+            handlers: Vec::new(),
+            finished: false,
+        };
+        let upload = xhr.upload().map_err(js_failure)?;
+        upload.set_onprogress(Some(guard.on(&tx, |e| {
+            XhrEvent::Progress(e.loaded().max(0.0) as u64)
+        })));
+        xhr.set_onload(Some(guard.on(&tx, |_| XhrEvent::Load)));
+        xhr.set_onerror(Some(guard.on(&tx, |_| XhrEvent::Error)));
+        xhr.set_ontimeout(Some(guard.on(&tx, |_| XhrEvent::Timeout)));
+        xhr.set_onabort(Some(guard.on(&tx, |_| XhrEvent::Abort)));
+        xhr.send_with_opt_blob(Some(&body)).map_err(js_failure)?;
+        let outcome = loop {
+            match rx.next().await {
+                Some(XhrEvent::Progress(sent)) => progress(sent),
+                Some(XhrEvent::Load) => break Ok(()),
+                Some(XhrEvent::Error) => {
+                    break Err(network(
+                        "the request failed (offline, connection reset, or refused by the bucket's CORS rules)",
+                    ))
+                }
+                Some(XhrEvent::Timeout) => break Err(network("the request timed out")),
+                Some(XhrEvent::Abort) | None => break Err(network("the request was aborted")),
+            }
+        };
+        guard.finished = true;
+        outcome?;
+        let status = xhr.status().map_err(js_failure)?;
+        if !(200..300).contains(&status) {
+            let body = xhr.response_text().ok().flatten().unwrap_or_default();
+            return Err(Error::Http {
+                operation: Operation::UploadPart,
+                status,
+                body: body.chars().take(300).collect(),
+            });
+        }
+        match xhr.get_response_header("ETag").ok().flatten() {
+            Some(etag) if !etag.trim().is_empty() => Ok(etag),
+            _ => Err(Error::MissingEtag { part_number }),
+        }
+    }
+}
