@@ -105,7 +105,10 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         let Some(record) = self.store.load(&id).await? else {
             return Ok(false);
         };
-        match self.with_retries(|| self.backend.abort(&record.upload_id, &record.key)).await {
+        match self
+            .with_retries(|| self.backend.abort(&record.upload_id, &record.key))
+            .await
+        {
             Ok(()) | Err(Error::NoSuchUpload { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -150,7 +153,12 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         Ok(Some(record))
     }
 
-    async fn create(&self, id: &str, file: &FileInfo, plan: &PartPlan) -> Result<UploadRecord, Error> {
+    async fn create(
+        &self,
+        id: &str,
+        file: &FileInfo,
+        plan: &PartPlan,
+    ) -> Result<UploadRecord, Error> {
         let created = self
             .with_retries(|| {
                 self.backend
@@ -226,7 +234,11 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
     ) -> Result<(), Error> {
         let (upload_id, key, range) = {
             let record = state.borrow();
-            (record.upload_id.clone(), record.key.clone(), record.plan().range(number))
+            (
+                record.upload_id.clone(),
+                record.key.clone(),
+                record.plan().range(number),
+            )
         };
         self.mark(state, number, PartState::InFlight, None).await?;
         let on_progress = |sent: u64| {
@@ -237,10 +249,13 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             .with_retries(|| async {
                 tracker.borrow_mut().part_sent(number, 0);
                 let url = self.backend.sign_part(&upload_id, &key, number).await?;
-                self.sender.send(&url, number, range.clone(), &on_progress).await
+                self.sender
+                    .send(&url, number, range.clone(), &on_progress)
+                    .await
             })
             .await?;
-        self.mark(state, number, PartState::Done, Some(etag.clone())).await?;
+        self.mark(state, number, PartState::Done, Some(etag.clone()))
+            .await?;
         let size = range.end - range.start;
         tracker.borrow_mut().part_confirmed(number, size);
         self.events.part_completed(PartCompleted {
@@ -296,7 +311,10 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                 .collect::<Result<_, _>>()?
         };
         let location = self
-            .with_retries(|| self.backend.complete(&record.upload_id, &record.key, &parts))
+            .with_retries(|| {
+                self.backend
+                    .complete(&record.upload_id, &record.key, &parts)
+            })
             .await?;
         self.store.remove(&record.id).await?;
         Ok(Completed {
@@ -369,7 +387,9 @@ impl ProgressTracker {
         let in_flight: u64 = self.in_flight.values().sum();
         let previous_sent = self.last.map_or(0, |p| p.sent_bytes);
         let next = Progress {
-            sent_bytes: (self.confirmed + in_flight).min(self.total).max(previous_sent),
+            sent_bytes: (self.confirmed + in_flight)
+                .min(self.total)
+                .max(previous_sent),
             confirmed_bytes: self.confirmed,
             total_bytes: self.total,
         };
@@ -396,6 +416,9 @@ mod tests {
         assert_eq!(t.snapshot().unwrap().sent_bytes, 50);
         t.part_confirmed(1, 50);
         let p = t.snapshot().unwrap();
-        assert_eq!((p.sent_bytes, p.confirmed_bytes, p.total_bytes), (50, 50, 100));
+        assert_eq!(
+            (p.sent_bytes, p.confirmed_bytes, p.total_bytes),
+            (50, 50, 100)
+        );
     }
 }

@@ -90,7 +90,9 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(UploadOptions::new("/api/s3").validate().is_ok());
-        assert!(UploadOptions::new("https://x.example/s3/").validate().is_ok());
+        assert!(UploadOptions::new("https://x.example/s3/")
+            .validate()
+            .is_ok());
         assert_eq!(UploadOptions::new("/api/s3/").endpoint_base(), "/api/s3");
     }
 

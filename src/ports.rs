@@ -46,12 +46,22 @@ pub trait Backend {
         metadata: &[(String, String)],
     ) -> Result<Created, Error>;
     /// A presigned URL for one part's `PUT`.
-    async fn sign_part(&self, upload_id: &str, key: &str, part_number: u32) -> Result<String, Error>;
+    async fn sign_part(
+        &self,
+        upload_id: &str,
+        key: &str,
+        part_number: u32,
+    ) -> Result<String, Error>;
     /// Every part the server holds (all pages).
     async fn list_parts(&self, upload_id: &str, key: &str) -> Result<Vec<ServerPart>, Error>;
     /// Completes the upload with these parts (in part order); answers the
     /// object's location.
-    async fn complete(&self, upload_id: &str, key: &str, parts: &[CompletedPart]) -> Result<String, Error>;
+    async fn complete(
+        &self,
+        upload_id: &str,
+        key: &str,
+        parts: &[CompletedPart],
+    ) -> Result<String, Error>;
     /// Aborts the upload on the server.
     async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error>;
 }

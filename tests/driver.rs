@@ -31,11 +31,14 @@ enum Fault {
     Hang,
 }
 
+/// The parts of one multipart upload: number → (bytes, ETag).
+type StoredParts = BTreeMap<u32, (Vec<u8>, String)>;
+
 #[derive(Default)]
 struct FakeS3 {
     file: Vec<u8>,
     next_id: Cell<u32>,
-    uploads: RefCell<HashMap<String, BTreeMap<u32, (Vec<u8>, String)>>>,
+    uploads: RefCell<HashMap<String, StoredParts>>,
     objects: RefCell<HashMap<String, Vec<u8>>>,
     faults: RefCell<HashMap<u32, VecDeque<Fault>>>,
     puts: RefCell<Vec<u32>>,
@@ -76,11 +79,18 @@ fn http(operation: Operation, status: u16) -> Error {
 }
 
 impl Backend for FakeS3 {
-    async fn create(&self, name: &str, _t: &str, _m: &[(String, String)]) -> Result<Created, Error> {
+    async fn create(
+        &self,
+        name: &str,
+        _t: &str,
+        _m: &[(String, String)],
+    ) -> Result<Created, Error> {
         let n = self.next_id.get() + 1;
         self.next_id.set(n);
         let upload_id = format!("up{n}");
-        self.uploads.borrow_mut().insert(upload_id.clone(), BTreeMap::new());
+        self.uploads
+            .borrow_mut()
+            .insert(upload_id.clone(), BTreeMap::new());
         Ok(Created {
             key: format!("uploads/{n}/{name}"),
             upload_id,
@@ -112,10 +122,19 @@ impl Backend for FakeS3 {
             .collect())
     }
 
-    async fn complete(&self, upload_id: &str, key: &str, parts: &[CompletedPart]) -> Result<String, Error> {
-        let stored = self.uploads.borrow_mut().remove(upload_id).ok_or(Error::NoSuchUpload {
-            upload_id: upload_id.into(),
-        })?;
+    async fn complete(
+        &self,
+        upload_id: &str,
+        key: &str,
+        parts: &[CompletedPart],
+    ) -> Result<String, Error> {
+        let stored = self
+            .uploads
+            .borrow_mut()
+            .remove(upload_id)
+            .ok_or(Error::NoSuchUpload {
+                upload_id: upload_id.into(),
+            })?;
         let mut object = Vec::new();
         let mut last = 0;
         for p in parts {
@@ -141,7 +160,13 @@ impl Backend for FakeS3 {
 }
 
 impl PartSender for FakeS3 {
-    async fn send(&self, url: &str, part: u32, range: Range<u64>, progress: &dyn Fn(u64)) -> Result<String, Error> {
+    async fn send(
+        &self,
+        url: &str,
+        part: u32,
+        range: Range<u64>,
+        progress: &dyn Fn(u64),
+    ) -> Result<String, Error> {
         let (upload_id, number) = url.split_once('/').unwrap();
         assert_eq!(number.parse::<u32>().unwrap(), part);
         self.puts.borrow_mut().push(part);
@@ -149,7 +174,11 @@ impl PartSender for FakeS3 {
         self.max_in_flight
             .set(self.max_in_flight.get().max(self.in_flight.get()));
         YieldNow(false).await;
-        let fault = self.faults.borrow_mut().get_mut(&part).and_then(|f| f.pop_front());
+        let fault = self
+            .faults
+            .borrow_mut()
+            .get_mut(&part)
+            .and_then(|f| f.pop_front());
         let result = match fault {
             Some(Fault::Status(s)) => Err(http(Operation::UploadPart, s)),
             Some(Fault::Network) => Err(Error::Network {
@@ -273,7 +302,12 @@ impl World {
     }
 
     fn object(&self, key: &str) -> Vec<u8> {
-        self.s3.objects.borrow().get(key).cloned().expect("object stored")
+        self.s3
+            .objects
+            .borrow()
+            .get(key)
+            .cloned()
+            .expect("object stored")
     }
 
     fn records(&self) -> Vec<resupload::core::record::UploadRecord> {
@@ -303,7 +337,10 @@ fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
     let done = w.run().unwrap();
     assert_eq!(w.object(&done.key), w.s3.file);
     assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
-    assert!(w.records().is_empty(), "the record is deleted after completion");
+    assert!(
+        w.records().is_empty(),
+        "the record is deleted after completion"
+    );
     assert_eq!(done.location, format!("http://store/{}", done.key));
     let parts = w.log.parts.borrow();
     assert_eq!(parts.len(), 4);
@@ -318,13 +355,19 @@ fn progress_is_monotonic_and_ends_at_the_total() {
     assert!(progress.len() > 4);
     for pair in progress.windows(2) {
         assert!(pair[1].sent_bytes >= pair[0].sent_bytes, "{pair:?}");
-        assert!(pair[1].confirmed_bytes >= pair[0].confirmed_bytes, "{pair:?}");
+        assert!(
+            pair[1].confirmed_bytes >= pair[0].confirmed_bytes,
+            "{pair:?}"
+        );
     }
     for p in progress.iter() {
         assert!(p.confirmed_bytes <= p.sent_bytes && p.sent_bytes <= p.total_bytes);
     }
     let last = progress.last().unwrap();
-    assert_eq!((last.sent_bytes, last.confirmed_bytes), (SIZE as u64, SIZE as u64));
+    assert_eq!(
+        (last.sent_bytes, last.confirmed_bytes),
+        (SIZE as u64, SIZE as u64)
+    );
 }
 
 #[test]
@@ -395,7 +438,12 @@ fn a_dropped_run_resumes_sending_only_what_the_server_lacks() {
     let states: Vec<_> = record.parts.iter().map(|p| p.state).collect();
     assert_eq!(
         states,
-        [PartState::Done, PartState::Done, PartState::InFlight, PartState::InFlight],
+        [
+            PartState::Done,
+            PartState::Done,
+            PartState::InFlight,
+            PartState::InFlight
+        ],
         "the record says which parts were started"
     );
     w.s3.puts.borrow_mut().clear();
@@ -450,7 +498,11 @@ fn a_record_for_other_options_is_not_resumed() {
     w.run_and_drop_after(200);
     w.options.namespace = "someone-else".into();
     w.run().unwrap();
-    assert_eq!(w.s3.list_calls.get(), 0, "another namespace has its own key");
+    assert_eq!(
+        w.s3.list_calls.get(),
+        0,
+        "another namespace has its own key"
+    );
     assert_eq!(w.records().len(), 1, "the first namespace's record is kept");
 }
 
@@ -472,7 +524,10 @@ fn abort_removes_the_server_upload_and_the_record() {
     assert!(block_on(w.driver().abort(&w.file)).unwrap());
     assert!(w.s3.uploads.borrow().is_empty());
     assert!(w.records().is_empty());
-    assert!(!block_on(w.driver().abort(&w.file)).unwrap(), "nothing left to abort");
+    assert!(
+        !block_on(w.driver().abort(&w.file)).unwrap(),
+        "nothing left to abort"
+    );
 }
 
 #[test]

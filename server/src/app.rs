@@ -5,6 +5,7 @@ use std::path::Path;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{header, HeaderValue, Method};
 use axum::Router;
+use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -22,16 +23,22 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// - `/pkg/...`: files of `pkg` (the wasm-pack output);
 /// - anything else: files of `www` (`/` is `index.html`).
 ///
-/// Every answer carries `Cache-Control: no-store`.
+/// Every answer carries `Cache-Control: no-store`. With `debug_routes` the API
+/// also answers CORS requests from any origin (for in-browser tests).
 pub fn build(state: SharedState, www: &Path, pkg: &Path, debug_routes: bool) -> Router {
     let mut api = routes::router();
     if debug_routes {
         api = api.merge(debug::router());
     }
-    let api = api
+    let mut api = api
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY));
+    if debug_routes {
+        // Test pages served from another origin (wasm-bindgen-test-runner's)
+        // call the API too; only test runs switch this on.
+        api = api.layer(CorsLayer::permissive());
+    }
     Router::new()
         .nest("/api", api)
         .nest_service("/pkg", ServeDir::new(pkg))

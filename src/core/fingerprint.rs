@@ -29,7 +29,11 @@ pub struct FileIdentity {
 /// digits of SHA-256.
 pub fn fingerprint(namespace: &str, endpoint: &str, file: &FileIdentity) -> String {
     let mut hasher = Sha256::new();
-    for field in [namespace.as_bytes(), endpoint.as_bytes(), file.name.as_bytes()] {
+    for field in [
+        namespace.as_bytes(),
+        endpoint.as_bytes(),
+        file.name.as_bytes(),
+    ] {
         hasher.update((field.len() as u64).to_le_bytes());
         hasher.update(field);
     }

@@ -51,7 +51,11 @@ impl PartPlan {
     /// 5 MiB..=5 GiB or `max_object_size` is outside 1..=the S3 maximum;
     /// [`Error::FileTooLarge`] when `total_size` is over `max_object_size`.
     /// A 0-byte file is one empty part.
-    pub fn new(total_size: u64, wanted_part_size: u64, max_object_size: u64) -> Result<Self, Error> {
+    pub fn new(
+        total_size: u64,
+        wanted_part_size: u64,
+        max_object_size: u64,
+    ) -> Result<Self, Error> {
         if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&wanted_part_size) {
             return Err(Error::invalid_option(
                 "partSize",
@@ -122,7 +126,10 @@ impl PartPlan {
     /// # Panics
     /// If `number` is 0 or over [`PartPlan::count`].
     pub fn range(&self, number: u32) -> Range<u64> {
-        assert!(number >= 1 && number <= self.count, "part {number} is not in the plan");
+        assert!(
+            number >= 1 && number <= self.count,
+            "part {number} is not in the plan"
+        );
         let start = u64::from(number - 1) * self.part_size;
         let end = (start + self.part_size).min(self.total_size);
         start..end
@@ -154,7 +161,10 @@ mod tests {
             let r = plan.range(n);
             assert_eq!(r.start, next, "part {n} starts where the last ended");
             if n < plan.count() {
-                assert!(r.end - r.start >= MIN_PART_SIZE, "part {n} is at least 5 MiB");
+                assert!(
+                    r.end - r.start >= MIN_PART_SIZE,
+                    "part {n} is at least 5 MiB"
+                );
             }
             assert!(r.end - r.start <= MAX_PART_SIZE);
             next = r.end;
@@ -223,8 +233,12 @@ mod tests {
 
     #[test]
     fn just_over_the_largest_object_is_too_large() {
-        let err = PartPlan::new(DEFAULT_MAX_OBJECT_SIZE + 1, DEFAULT_PART_SIZE, DEFAULT_MAX_OBJECT_SIZE)
-            .unwrap_err();
+        let err = PartPlan::new(
+            DEFAULT_MAX_OBJECT_SIZE + 1,
+            DEFAULT_PART_SIZE,
+            DEFAULT_MAX_OBJECT_SIZE,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "FILE_TOO_LARGE");
     }
 

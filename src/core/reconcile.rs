@@ -124,7 +124,11 @@ mod tests {
         let out = reconcile(&mut r, &server(&[(1, 5 * MIB), (2, 5 * MIB)]));
         assert_eq!(states(&r), [Done, Done, Pending]);
         assert_eq!(r.parts[1].etag.as_deref(), Some("\"server2\""));
-        assert_eq!(r.parts[0].etag.as_deref(), Some("\"server1\""), "the server's ETag wins");
+        assert_eq!(
+            r.parts[0].etag.as_deref(),
+            Some("\"server1\""),
+            "the server's ETag wins"
+        );
         assert_eq!(out.skipped_parts, 2);
         assert_eq!(out.skipped_bytes, 10 * MIB);
         assert_eq!(out.lost_parts, 0);
@@ -144,7 +148,10 @@ mod tests {
     fn server_has_different_parts() {
         // Wrong size for part 1, an unknown part 9, nothing for part 3.
         let mut r = record(&[InFlight, Pending, Done]);
-        let out = reconcile(&mut r, &server(&[(1, 4 * MIB), (2, 5 * MIB), (9, 5 * MIB), (0, 1)]));
+        let out = reconcile(
+            &mut r,
+            &server(&[(1, 4 * MIB), (2, 5 * MIB), (9, 5 * MIB), (0, 1)]),
+        );
         assert_eq!(states(&r), [Pending, Done, Pending]);
         assert_eq!(out.skipped_parts, 1);
         assert_eq!(out.skipped_bytes, 5 * MIB);
@@ -156,7 +163,14 @@ mod tests {
         let mut r = record(&[Done, InFlight]);
         let out = reconcile(&mut r, &[]);
         assert_eq!(states(&r), [Pending, Pending]);
-        assert_eq!(out, Reconciled { skipped_parts: 0, skipped_bytes: 0, lost_parts: 1 });
+        assert_eq!(
+            out,
+            Reconciled {
+                skipped_parts: 0,
+                skipped_bytes: 0,
+                lost_parts: 1
+            }
+        );
     }
 
     #[test]

@@ -233,7 +233,10 @@ mod tests {
     fn new_record_has_every_part_pending() {
         let r = sample(11 * MIB);
         assert_eq!(r.parts.len(), 3);
-        assert!(r.parts.iter().all(|p| p.state == PartState::Pending && p.etag.is_none()));
+        assert!(r
+            .parts
+            .iter()
+            .all(|p| p.state == PartState::Pending && p.etag.is_none()));
         assert_eq!(r.parts[2].size, MIB);
         assert!(r.is_usable());
     }

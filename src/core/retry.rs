@@ -110,12 +110,18 @@ mod tests {
         for status in [400, 401, 403, 404, 413] {
             assert_eq!(p.decide(&http(status), 0), Decision::GiveUp, "{status}");
         }
-        assert_eq!(p.decide(&Error::MissingEtag { part_number: 1 }, 0), Decision::GiveUp);
+        assert_eq!(
+            p.decide(&Error::MissingEtag { part_number: 1 }, 0),
+            Decision::GiveUp
+        );
         assert_eq!(p.decide(&Error::Paused, 0), Decision::GiveUp);
     }
 
     #[test]
     fn no_delays_means_no_retries() {
-        assert_eq!(RetryPolicy::new(vec![]).decide(&http(500), 0), Decision::GiveUp);
+        assert_eq!(
+            RetryPolicy::new(vec![]).decide(&http(500), 0),
+            Decision::GiveUp
+        );
     }
 }

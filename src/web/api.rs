@@ -241,7 +241,9 @@ impl Upload {
                 ports.driver(&inner).abort(&inner.file).await.map(|_| ())
             }
             .await;
-            result.map(|()| JsValue::UNDEFINED).map_err(|e| js_error::to_js(&e))
+            result
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(|e| js_error::to_js(&e))
         })
     }
 
@@ -323,7 +325,10 @@ impl WebPorts {
         })
     }
 
-    fn driver<'a>(&'a self, inner: &'a Inner) -> Driver<'a, HttpBackend, XhrSender, IdbStore, BrowserTimer> {
+    fn driver<'a>(
+        &'a self,
+        inner: &'a Inner,
+    ) -> Driver<'a, HttpBackend, XhrSender, IdbStore, BrowserTimer> {
         Driver {
             backend: &self.backend,
             sender: &self.sender,

@@ -74,7 +74,9 @@ impl HttpBackend {
         let headers = request.headers();
         headers.set("accept", "application/json").map_err(network)?;
         if method == "POST" {
-            headers.set("content-type", "application/json").map_err(network)?;
+            headers
+                .set("content-type", "application/json")
+                .map_err(network)?;
         }
         let response: Response = JsFuture::from(fetch(&request)?)
             .await
@@ -150,7 +152,12 @@ impl Backend for HttpBackend {
         })
     }
 
-    async fn sign_part(&self, upload_id: &str, key: &str, part_number: u32) -> Result<String, Error> {
+    async fn sign_part(
+        &self,
+        upload_id: &str,
+        key: &str,
+        part_number: u32,
+    ) -> Result<String, Error> {
         let url = self.upload_url(upload_id, &format!("/{part_number}"), key);
         let answer: SignAnswer = self
             .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
@@ -164,12 +171,23 @@ impl Backend for HttpBackend {
             .await
     }
 
-    async fn complete(&self, upload_id: &str, key: &str, parts: &[CompletedPart]) -> Result<String, Error> {
+    async fn complete(
+        &self,
+        upload_id: &str,
+        key: &str,
+        parts: &[CompletedPart],
+    ) -> Result<String, Error> {
         let url = self.upload_url(upload_id, "/complete", key);
         let body = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&body, &"parts".into(), &to_js(&parts));
         let answer: CompleteAnswer = self
-            .call(Operation::Complete, "POST", &url, Some(body.into()), Some(upload_id))
+            .call(
+                Operation::Complete,
+                "POST",
+                &url,
+                Some(body.into()),
+                Some(upload_id),
+            )
             .await?;
         Ok(answer.location.unwrap_or_default())
     }
@@ -182,4 +200,3 @@ impl Backend for HttpBackend {
         Ok(())
     }
 }
-

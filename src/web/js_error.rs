@@ -25,7 +25,5 @@ pub fn describe(value: &JsValue) -> String {
         let message = String::from(error.message());
         return format!("{name}: {message}");
     }
-    value
-        .as_string()
-        .unwrap_or_else(|| format!("{value:?}"))
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }

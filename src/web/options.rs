@@ -36,10 +36,15 @@ fn whole_number(value: &JsValue, option: &'static str) -> Result<Option<u64>, Er
         return Ok(None);
     }
     match value.as_f64() {
-        Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64 => {
+        Some(n)
+            if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64 =>
+        {
             Ok(Some(n as u64))
         }
-        _ => Err(Error::invalid_option(option, "must be a whole, non-negative number")),
+        _ => Err(Error::invalid_option(
+            option,
+            "must be a whole, non-negative number",
+        )),
     }
 }
 
@@ -89,7 +94,10 @@ fn metadata(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
         return Ok(Vec::new());
     }
     if !value.is_object() || value.is_function() || Array::is_array(value) {
-        return Err(Error::invalid_option("metadata", "must be an object of string values"));
+        return Err(Error::invalid_option(
+            "metadata",
+            "must be an object of string values",
+        ));
     }
     let mut out = Vec::new();
     for entry in Object::entries(value.unchecked_ref()).iter() {

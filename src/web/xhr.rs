@@ -47,13 +47,21 @@ struct XhrGuard {
 }
 
 impl XhrGuard {
-    fn on(&mut self, tx: &UnboundedSender<XhrEvent>, make: fn(&ProgressEvent) -> XhrEvent) -> &js_sys::Function {
+    fn on(
+        &mut self,
+        tx: &UnboundedSender<XhrEvent>,
+        make: fn(&ProgressEvent) -> XhrEvent,
+    ) -> &js_sys::Function {
         let tx = tx.clone();
         let handler = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
             let _ = tx.unbounded_send(make(&event));
         });
         self.handlers.push(handler);
-        self.handlers.last().expect("just pushed").as_ref().unchecked_ref()
+        self.handlers
+            .last()
+            .expect("just pushed")
+            .as_ref()
+            .unchecked_ref()
     }
 }
 
@@ -101,9 +109,9 @@ impl PartSender for XhrSender {
             finished: false,
         };
         let upload = xhr.upload().map_err(js_failure)?;
-        upload.set_onprogress(Some(guard.on(&tx, |e| {
-            XhrEvent::Progress(e.loaded().max(0.0) as u64)
-        })));
+        upload.set_onprogress(Some(
+            guard.on(&tx, |e| XhrEvent::Progress(e.loaded().max(0.0) as u64)),
+        ));
         xhr.set_onload(Some(guard.on(&tx, |_| XhrEvent::Load)));
         xhr.set_onerror(Some(guard.on(&tx, |_| XhrEvent::Error)));
         xhr.set_ontimeout(Some(guard.on(&tx, |_| XhrEvent::Timeout)));

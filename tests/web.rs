@@ -1,0 +1,246 @@
+//! In-browser tests of the adapters (headless Chromium through
+//! wasm-bindgen-test-runner): the IndexedDB store, Blob slicing, and one part
+//! uploaded through the dev server to the store.
+//!
+//! `scripts/test.sh` starts Garage and the dev server and passes the server's
+//! URL at build time in `RESUPLOAD_TEST_SERVER`.
+
+#![cfg(target_arch = "wasm32")]
+
+use resupload::core::plan::{PartPlan, MIB};
+use resupload::core::reconcile::ServerPart;
+use resupload::core::record::{NewRecord, PartState, UploadRecord};
+use resupload::ports::{Backend, CompletedPart, PartSender, RecordStore};
+use resupload::web::backend::HttpBackend;
+use resupload::web::blob;
+use resupload::web::idb::{IdbStore, DB_NAME};
+use resupload::web::xhr::XhrSender;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::Blob;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn server() -> &'static str {
+    match option_env!("RESUPLOAD_TEST_SERVER") {
+        Some(url) => url,
+        None => {
+            panic!("build with RESUPLOAD_TEST_SERVER=http://127.0.0.1:PORT (scripts/test.sh does)")
+        }
+    }
+}
+
+fn record(id: &str, size: u64) -> UploadRecord {
+    UploadRecord::new(
+        NewRecord {
+            id,
+            namespace: "test",
+            endpoint: "/api/s3",
+            upload_id: "upload-1",
+            key: "uploads/x/a b+c%.bin",
+            file_name: "a b+c%.bin",
+            last_modified: 1_700_000_000_123.0,
+            file_type: "application/octet-stream",
+            now: 1_700_000_000_000.0,
+        },
+        &PartPlan::with_part_size(size, 5 * MIB),
+    )
+}
+
+/// A Blob of `len` bytes where byte i is `i % 251`.
+fn pattern_blob(len: usize) -> Blob {
+    let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let array = js_sys::Uint8Array::from(bytes.as_slice());
+    let parts = js_sys::Array::of1(&array);
+    Blob::new_with_u8_array_sequence(&parts).unwrap()
+}
+
+async fn blob_bytes(blob: &Blob) -> Vec<u8> {
+    let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
+    js_sys::Uint8Array::new(&buffer).to_vec()
+}
+
+#[wasm_bindgen_test]
+async fn idb_store_round_trip() {
+    rexie::Rexie::delete(DB_NAME).await.unwrap();
+    let store = IdbStore::open().await.unwrap();
+    assert!(store.load("v1-a").await.unwrap().is_none());
+
+    let mut a = record("v1-a", 12 * MIB);
+    store.save(&a).await.unwrap();
+    assert_eq!(store.load("v1-a").await.unwrap(), Some(a.clone()));
+
+    let part = a.part_mut(2).unwrap();
+    part.state = PartState::Done;
+    part.etag = Some("\"abc\"".into());
+    store.save(&a).await.unwrap();
+    store.save(&record("v1-b", 1)).await.unwrap();
+    let loaded = store.load("v1-a").await.unwrap().unwrap();
+    assert_eq!(loaded.parts[1].etag.as_deref(), Some("\"abc\""));
+    assert_eq!(loaded.parts[1].state, PartState::Done);
+    assert_eq!(
+        loaded, a,
+        "every field survives, u64 sizes and f64 times included"
+    );
+
+    let mut ids: Vec<String> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["v1-a", "v1-b"]);
+
+    store.remove("v1-a").await.unwrap();
+    store.remove("v1-missing").await.unwrap();
+    assert!(store.load("v1-a").await.unwrap().is_none());
+    assert_eq!(store.list().await.unwrap().len(), 1);
+
+    // A fresh connection sees what the first one wrote.
+    let again = IdbStore::open().await.unwrap();
+    assert_eq!(again.list().await.unwrap()[0].id, "v1-b");
+}
+
+#[wasm_bindgen_test]
+async fn blob_slices_are_the_planned_bytes() {
+    let len = 2 * 1024 * 1024 + 77;
+    let file = pattern_blob(len);
+    assert_eq!(blob::size(&file), len as u64);
+    let plan = PartPlan::with_part_size(len as u64, 1024 * 1024);
+    assert_eq!(plan.count(), 3);
+    let mut joined = Vec::new();
+    for n in plan.numbers() {
+        let slice = blob::slice(&file, plan.range(n)).unwrap();
+        assert_eq!(blob::size(&slice), plan.size_of(n));
+        joined.extend(blob_bytes(&slice).await);
+    }
+    assert_eq!(joined, blob_bytes(&file).await);
+    let empty = blob::slice(&file, 5..5).unwrap();
+    assert_eq!(blob::size(&empty), 0);
+    assert!(
+        blob::slice(&file, 0..(1 << 60)).is_err(),
+        "offsets past 2^53 are refused"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn one_part_through_the_dev_server_to_the_store() {
+    let backend = HttpBackend::new(&format!("{}/api/s3", server()));
+    let created = backend
+        .create("web test.bin", "application/octet-stream", &[])
+        .await
+        .unwrap();
+    let size = 5 * 1024 * 1024 + 3;
+    let file = pattern_blob(size);
+    let url = backend
+        .sign_part(&created.upload_id, &created.key, 1)
+        .await
+        .unwrap();
+    let seen = std::cell::Cell::new(0u64);
+    let etag = XhrSender::new(file.clone())
+        .send(&url, 1, 0..size as u64, &|sent| {
+            seen.set(seen.get().max(sent))
+        })
+        .await
+        .unwrap();
+    assert!(
+        etag.starts_with('"'),
+        "the ETag comes as the store sent it: {etag}"
+    );
+    assert_eq!(
+        seen.get(),
+        size as u64,
+        "upload progress reached the part's size"
+    );
+
+    let listed = backend
+        .list_parts(&created.upload_id, &created.key)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        [ServerPart {
+            part_number: 1,
+            size: size as u64,
+            etag: etag.clone()
+        }]
+    );
+    backend
+        .complete(
+            &created.upload_id,
+            &created.key,
+            &[CompletedPart {
+                part_number: 1,
+                etag,
+            }],
+        )
+        .await
+        .unwrap();
+
+    // The stored object is the file, byte for byte.
+    let url = format!(
+        "{}/api/debug/object?key={}",
+        server(),
+        String::from(js_sys::encode_uri_component(&created.key))
+    );
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert!(response.ok());
+    let json = JsFuture::from(response.json().unwrap()).await.unwrap();
+    let sha = js_sys::Reflect::get(&json, &"sha256".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let digest = JsFuture::from(
+        window
+            .crypto()
+            .unwrap()
+            .subtle()
+            .digest_with_str_and_buffer_source(
+                "SHA-256",
+                &js_sys::Uint8Array::from(blob_bytes(&file).await.as_slice()),
+            )
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let hex: String = js_sys::Uint8Array::new(&digest)
+        .to_vec()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(sha, hex);
+
+    // The upload is gone now: the backend says so with the typed error.
+    let gone = backend
+        .list_parts(&created.upload_id, &created.key)
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), "NO_SUCH_UPLOAD");
+}
+
+#[wasm_bindgen_test]
+async fn a_tampered_url_is_refused_by_the_store() {
+    let backend = HttpBackend::new(&format!("{}/api/s3", server()));
+    let created = backend.create("tamper.bin", "", &[]).await.unwrap();
+    let url = backend
+        .sign_part(&created.upload_id, &created.key, 1)
+        .await
+        .unwrap();
+    let tampered = url.replace("partNumber=1", "partNumber=2");
+    let err = XhrSender::new(pattern_blob(10))
+        .send(&tampered, 2, 0..10, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    backend
+        .abort(&created.upload_id, &created.key)
+        .await
+        .unwrap();
+}
