@@ -1,0 +1,29 @@
+# Shared helpers for the scripts (sourced, not run).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts the dev server in the background; sets SERVER_PID and SERVER_URL.
+# Usage: start_server <log file> [extra args...]
+start_server() {
+  local log="$1"; shift
+  "$ROOT/target/debug/resupload-dev-server" --www "$ROOT/www" --pkg "$ROOT/pkg" "$@" >"$log" 2>&1 &
+  SERVER_PID=$!
+  local i
+  for i in $(seq 1 300); do
+    SERVER_URL="$(sed -n 's/^resupload dev server: \(http[^ ]*\)\/$/\1/p' "$log" | head -n1)"
+    if [ -n "$SERVER_URL" ]; then return 0; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "the dev server exited:" >&2; tail -n 30 "$log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "the dev server did not start within 30 s:" >&2; tail -n 30 "$log" >&2
+  return 1
+}

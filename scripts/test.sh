@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test: native (cargo test), in-browser (wasm-bindgen-test in
+# headless Chromium) and end to end (playwright-core driving Chromium against
+# the dev server and a Garage node). Everything it starts, it stops.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh" --test
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy -p resupload-dev-server --all-targets -- -D warnings
+cargo clippy -p resupload --all-targets -- -D warnings
+cargo clippy -p resupload --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+step "native tests: the dev server"
+cargo test -p resupload-dev-server
+
+step "native tests: the library's core and driver"
+cargo test -p resupload
+
+step "in-browser tests (wasm-bindgen-test, headless Chromium)"
+TMP="$(mktemp -d)"
+GARAGE_DIR="$TMP/garage"
+cleanup() {
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  "$ROOT/scripts/garage.sh" stop "$GARAGE_DIR" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+"$ROOT/scripts/garage.sh" start "$GARAGE_DIR" "$(free_port)" "$(free_port)" "$(free_port)" >"$TMP/garage-start.log" 2>&1 ||
+  { cat "$TMP/garage-start.log"; exit 1; }
+# shellcheck disable=SC1091
+source "$GARAGE_DIR/s3.env"
+RUNNER_PORT="$(free_port)"
+export S3_CORS_ORIGINS="http://127.0.0.1:$RUNNER_PORT"
+start_server "$TMP/server.log" --listen 127.0.0.1:0 --debug-routes
+unset S3_CORS_ORIGINS
+RESUPLOAD_TEST_SERVER="$SERVER_URL" \
+  WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$RUNNER_PORT" \
+  WASM_BINDGEN_TEST_TIMEOUT=120 \
+  CHROMEDRIVER=/usr/bin/chromedriver \
+  cargo test -p resupload --target wasm32-unknown-unknown --test web
+cleanup
+trap - EXIT
+
+step "end-to-end tests (playwright-core, headless Chromium, dev server, Garage)"
+node --test --test-concurrency=1 tests/e2e/
