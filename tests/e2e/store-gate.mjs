@@ -1,0 +1,161 @@
+// A pass-through HTTP proxy in front of the S3 store that tests use to hold
+// part uploads back at a chosen point, so that a reload, a pause or a cancel
+// happens mid-upload deterministically, whatever the browser.
+//
+// The dev server is given the gate's URL as S3_ENDPOINT, so the part URLs it
+// presigns point at the gate. Requests are forwarded byte for byte with their
+// Host header unchanged: the store checks the signature against the host the
+// URL was signed for, which is the gate's, so signatures stay valid.
+//
+// A held part PUT is not forwarded: the store never sees it. Its body is read
+// into memory meanwhile (at most concurrency x part size): a socket nobody
+// reads from would never report that the browser closed it. If the browser
+// gives up on the request (reload, pause, cancel), the connection closes and
+// the request is dropped; if the gate is released first, it is forwarded.
+
+import http from "node:http";
+import { PassThrough } from "node:stream";
+
+/** Buffers a held body without ever pushing back on the socket. */
+const HOLD_BUFFER = 2 ** 31;
+
+export class StoreGate {
+  /** @param {string} upstream the store's base URL, like http://127.0.0.1:3900 */
+  constructor(upstream) {
+    const url = new URL(upstream);
+    this.upstreamHost = url.hostname;
+    this.upstreamPort = Number(url.port || 80);
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.server = http.createServer((req, res) => this.#handle(req, res));
+    this.server.keepAliveTimeout = 5_000;
+    /** Part PUTs let through before holding; Infinity: never hold. */
+    this.allowance = Infinity;
+    /** Every part PUT seen: { partNumber, uploadId, size, state } where state
+     *  is "held", "forwarded", "done" (2xx from the store), "failed" (other
+     *  answer or error) or "dropped" (held, then closed by the browser). */
+    this.partPuts = [];
+    this.held = [];
+    this.url = null;
+  }
+
+  async start() {
+    await new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(0, "127.0.0.1", resolve);
+    });
+    this.url = `http://127.0.0.1:${this.server.address().port}`;
+    return this.url;
+  }
+
+  async stop() {
+    for (const h of this.held) h.res.destroy();
+    this.held = [];
+    this.server.closeAllConnections?.();
+    await new Promise((resolve) => this.server.close(() => resolve()));
+    this.agent.destroy();
+  }
+
+  /** Lets `count` more part PUTs through, then holds every further one. */
+  holdAfter(count) {
+    this.allowance = count;
+  }
+
+  /** Stops holding; held requests still open are forwarded now. */
+  release() {
+    this.allowance = Infinity;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) {
+      if (!h.closed) this.#forward(h.req, h.res, h.record, h.body);
+    }
+  }
+
+  /** Held requests the browser still keeps open. */
+  heldOpen() {
+    return this.held.filter((h) => !h.closed).length;
+  }
+
+  /** Part PUTs the store answered with 2xx. */
+  completedCount() {
+    return this.partPuts.filter((p) => p.state === "done").length;
+  }
+
+  /** A marker for `since`: part PUTs seen from now on. */
+  mark() {
+    return this.partPuts.length;
+  }
+
+  since(mark) {
+    return this.partPuts.slice(mark);
+  }
+
+  #handle(req, res) {
+    const url = new URL(req.url, "http://gate");
+    const isPart = req.method === "PUT" && url.searchParams.has("partNumber") && url.searchParams.has("uploadId");
+    if (!isPart) {
+      this.#forward(req, res, null);
+      return;
+    }
+    const record = {
+      partNumber: Number(url.searchParams.get("partNumber")),
+      uploadId: url.searchParams.get("uploadId"),
+      size: req.headers["content-length"] === undefined ? null : Number(req.headers["content-length"]),
+      state: "forwarded",
+      status: null,
+    };
+    this.partPuts.push(record);
+    if (this.allowance <= 0) {
+      record.state = "held";
+      const body = new PassThrough({ highWaterMark: HOLD_BUFFER });
+      req.pipe(body);
+      const h = { req, res, record, body, closed: false };
+      res.on("close", () => {
+        if (record.state === "held") {
+          h.closed = true;
+          record.state = "dropped";
+        }
+      });
+      this.held.push(h);
+      return;
+    }
+    this.allowance -= 1;
+    this.#forward(req, res, record);
+  }
+
+  #forward(req, res, record, body = req) {
+    if (record) record.state = "forwarded";
+    const upstream = http.request({
+      host: this.upstreamHost,
+      port: this.upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers: req.headers, // Host included: the signature covers it
+      agent: this.agent,
+    });
+    upstream.on("response", (answer) => {
+      if (record) record.status = answer.statusCode;
+      res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
+      answer.pipe(res);
+      answer.on("end", () => {
+        if (record) record.state = answer.statusCode < 300 ? "done" : "failed";
+      });
+    });
+    upstream.on("error", () => {
+      if (record) record.state = "failed";
+      if (!res.headersSent) {
+        res.writeHead(502, { "content-type": "text/plain" });
+        res.end("store gate: the store did not answer");
+      } else {
+        res.destroy();
+      }
+    });
+    // The browser gave up: do not leave the store waiting for the body.
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        if (record && record.state === "forwarded") record.state = "failed";
+        upstream.destroy();
+      }
+    });
+    body.pipe(upstream);
+  }
+}

@@ -1,0 +1,156 @@
+// Whole uploads through the demo page: a large file, an empty file and a
+// file one byte over a part boundary.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { MIB, startStack } from "./harness.mjs";
+import {
+  card,
+  listPending,
+  openDemo,
+  pickFiles,
+  randomNamespace,
+  range,
+  trackStorePuts,
+  waitDone,
+} from "./demo.mjs";
+
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+let stack;
+before(async () => {
+  stack = await startStack({ label: "upload" });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout: 240_000 }, async () => {
+  const namespace = randomNamespace("big");
+  const file = await stack.makeFile("random-64MiB.bin", 64 * MIB);
+  const page = stack.page;
+  await openDemo(stack, page, { namespace });
+  const puts = trackStorePuts(page, stack.storeOrigin);
+  const gateMark = stack.gate.mark();
+
+  await pickFiles(page, file.path);
+  const started = Date.now();
+  const e = await waitDone(page, file.name, 180_000);
+  const seconds = (Date.now() - started) / 1000;
+  puts.dispose();
+
+  // What the page shows.
+  const shown = card(page, file.name);
+  assert.match(await shown.locator(".status").innerText(), /^done: stored as /);
+  assert.equal(await shown.locator(".object-key").innerText(), e.result.key);
+  assert.equal(await shown.locator(".percent").innerText(), "100%");
+  assert.equal(await shown.locator(".bytes").innerText(), "64.0 MiB / 64.0 MiB");
+  assert.equal(await shown.locator(".parts").innerText(), "parts 8/8"); // 8 MiB parts by default
+  assert.equal(e.partsDone, 8);
+  assert.equal(e.resumed, null, "a new upload must not report a resume");
+  assert.deepEqual([...e.completedParts].sort((a, b) => a - b), range(1, 8), "onPartComplete reported every part once");
+  assert.ok(typeof e.result.uploadId === "string" && e.result.uploadId.length > 0, "start() resolves with the uploadId");
+  assert.ok(e.result.key.endsWith(`/${file.name}`), `the key ${e.result.key} ends with the file name`);
+
+  // Every part went out once, and the store took each one.
+  assert.deepEqual(puts.partNumbers(), range(1, 8), "one PUT per part, none sent twice");
+  const gated = stack.gate.since(gateMark);
+  assert.deepEqual(gated.map((p) => p.state), Array(8).fill("done"));
+  assert.deepEqual(
+    gated.map((p) => p.size).sort((a, b) => a - b),
+    Array(8).fill(8 * MIB),
+    "every part is 8 MiB",
+  );
+
+  // The stored object is the file.
+  const object = await stack.debug.object(e.result.key);
+  assert.ok(object, `no object stored at ${e.result.key}`);
+  assert.equal(object.size, file.size);
+  assert.equal(object.sha256, file.sha256);
+  assert.equal(object.metadata.source, "resupload-demo", "the metadata given to Upload reaches the object");
+
+  // Nothing is left: no multipart upload on the store, no stored record.
+  assert.deepEqual(await stack.debug.uploads(), []);
+  assert.deepEqual(await listPending(page, namespace), []);
+  assert.equal(await page.locator("#pending-section").isHidden(), true);
+  process.stderr.write(`64 MiB in ${seconds.toFixed(1)} s (${(64 / seconds).toFixed(1)} MiB/s)\n`);
+  assert.deepEqual(stack.browserErrors, []);
+});
+
+test("a 0-byte file becomes an empty object", { timeout: 60_000 }, async () => {
+  const namespace = randomNamespace("empty");
+  const file = await stack.makeFile("empty.txt", 0);
+  const page = stack.page;
+  await openDemo(stack, page, { namespace });
+
+  await pickFiles(page, file.path);
+  const e = await waitDone(page, file.name, 30_000);
+  const shown = card(page, file.name);
+  assert.match(await shown.locator(".status").innerText(), /^done: stored as /);
+  assert.equal(await shown.locator(".percent").innerText(), "100%");
+
+  const object = await stack.debug.object(e.result.key);
+  assert.ok(object, `no object stored at ${e.result.key}`);
+  assert.equal(object.size, 0);
+  assert.equal(object.sha256, EMPTY_SHA256);
+  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.key === e.result.key), []);
+  assert.deepEqual(await listPending(page, namespace), []);
+  assert.deepEqual(stack.browserErrors, []);
+});
+
+test("5 MiB + 1 byte goes up as two parts of 5 MiB and 1 byte", { timeout: 60_000 }, async () => {
+  const namespace = randomNamespace("odd");
+  const file = await stack.makeFile("odd size (5 MiB + 1).bin", 5 * MIB + 1);
+  const page = stack.page;
+  await openDemo(stack, page, { namespace, partSize: 5 * MIB, concurrency: 2 });
+  const puts = trackStorePuts(page, stack.storeOrigin);
+  const gateMark = stack.gate.mark();
+
+  await pickFiles(page, file.path);
+  const e = await waitDone(page, file.name, 60_000);
+  puts.dispose();
+
+  assert.equal(await card(page, file.name).locator(".parts").innerText(), "parts 2/2");
+  assert.deepEqual(puts.partNumbers(), [1, 2]);
+  const sizes = Object.fromEntries(stack.gate.since(gateMark).map((p) => [p.partNumber, p.size]));
+  assert.deepEqual(sizes, { 1: 5 * MIB, 2: 1 });
+
+  const object = await stack.debug.object(e.result.key);
+  assert.ok(object, `no object stored at ${e.result.key}`);
+  assert.equal(object.size, file.size);
+  assert.equal(object.sha256, file.sha256);
+  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.key === e.result.key), []);
+  assert.deepEqual(await listPending(page, namespace), []);
+  assert.deepEqual(stack.browserErrors, []);
+});
+
+test("a file dropped on the drop zone uploads", { timeout: 60_000 }, async () => {
+  const namespace = randomNamespace("drop");
+  const page = stack.page;
+  await openDemo(stack, page, { namespace });
+
+  // Playwright cannot drag a file from the disk: the page gets the same
+  // drag events a real drop fires, carrying a File made in the page.
+  const dropped = await page.evaluate(async () => {
+    const bytes = new Uint8Array(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+    const file = new File([bytes], "dropped file.bin", { type: "application/octet-stream" });
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    const zone = document.querySelector("#drop-zone");
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    }
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    return { size: bytes.length, sha256: [...digest].map((b) => b.toString(16).padStart(2, "0")).join("") };
+  });
+  const e = await waitDone(page, "dropped file.bin", 30_000);
+  assert.equal(await page.locator("#drop-zone.dragging").count(), 0, "the drop zone is no longer highlighted");
+  const object = await stack.debug.object(e.result.key);
+  assert.ok(object, `no object stored at ${e.result.key}`);
+  assert.equal(object.size, dropped.size);
+  assert.equal(object.sha256, dropped.sha256);
+  assert.deepEqual(await listPending(page, namespace), []);
+  assert.deepEqual(stack.browserErrors, []);
+});

@@ -1,0 +1,609 @@
+// The resupload demo page: pick or drop files, watch them upload, pause,
+// resume, cancel, and continue unfinished uploads after a reload.
+//
+// Options come from the address (for tests and experiments):
+//   ?partSize=<bytes>&concurrency=<n>&namespace=<name>
+//
+// `window.resuploadDemo` mirrors what the page shows as plain data (one entry
+// per file card, the unfinished uploads listed), so tests can read exact
+// values; they drive the page through its real controls.
+
+const ENDPOINT = "/api/s3";
+const PKG_URL = "/pkg/resupload.js";
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
+// What the library uses when no part size is given, and S3's limits; only
+// used to show a part count before the library reports one.
+const DEFAULT_PART_SIZE = 8 * MIB;
+const MAX_PARTS = 10_000;
+
+// Statuses in which a card still owns its file's stored upload record.
+const LIVE = new Set(["starting", "uploading", "pausing", "paused", "cancelling", "error"]);
+// Whether a card still has an upload it can continue or cancel (not when
+// `new Upload` itself refused the file or the options).
+const isLive = (entry) => LIVE.has(entry.status) && !entry.fatal;
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+// ---------------------------------------------------------------- options
+
+const { options, optionProblems } = readOptions(new URLSearchParams(location.search));
+
+function readOptions(params) {
+  const problems = [];
+  const result = { namespace: "demo" };
+  const integer = (name, min, max) => {
+    const raw = params.get(name);
+    if (raw === null || raw === "") return undefined;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`?${name}=${raw} is not a whole number from ${min} to ${max}: ignored`);
+      return undefined;
+    }
+    return value;
+  };
+  const partSize = integer("partSize", 1, Number.MAX_SAFE_INTEGER);
+  if (partSize !== undefined) result.partSize = partSize;
+  const concurrency = integer("concurrency", 1, 64);
+  if (concurrency !== undefined) result.concurrency = concurrency;
+  if (params.has("namespace")) result.namespace = params.get("namespace");
+  return { options: result, optionProblems: problems };
+}
+
+// ------------------------------------------------------------------ state
+
+const demo = {
+  ready: false, // true once the wasm package is loaded and the pending list read
+  loadError: null, // why the uploader could not load, if it could not
+  options: { endpoint: ENDPOINT, ...options },
+  uploads: [], // one plain object per file card (see newEntry)
+  pending: [], // unfinished uploads from Upload.listPending, as plain objects
+};
+window.resuploadDemo = demo;
+
+// Per card: the File, the Upload, the DOM nodes (kept off the plain data).
+const internals = new Map();
+let Upload = null;
+let nextId = 1;
+let resolveReady;
+const readyPromise = new Promise((resolve) => {
+  resolveReady = resolve;
+});
+
+// ------------------------------------------------------------------- boot
+
+bindPicker();
+renderSettings();
+boot();
+
+async function boot() {
+  for (const problem of optionProblems) showNotice(problem, "warning");
+  try {
+    const mod = await import(PKG_URL);
+    await mod.default();
+    Upload = mod.Upload;
+  } catch (error) {
+    demo.loadError = String(error?.message ?? error);
+    showNotice(
+      `The uploader could not load (${demo.loadError}). Build the wasm package into pkg/ ` +
+        "(wasm-pack build --target web --mode no-install --out-dir pkg) and reload.",
+      "error",
+    );
+    $("#settings").textContent = "The uploader is not available.";
+    document.body.dataset.ready = "error";
+    resolveReady(false);
+    return;
+  }
+  await refreshPending();
+  demo.ready = true;
+  document.body.dataset.ready = "true";
+  renderSettings();
+  resolveReady(true);
+}
+
+function renderSettings() {
+  const parts = [
+    `part size ${options.partSize ? formatBytes(options.partSize) : "default"}`,
+    `${options.concurrency ?? "default"} parallel`,
+    `namespace “${options.namespace}”`,
+  ];
+  $("#settings").textContent = (demo.ready ? "" : "Loading the uploader… ") + parts.join(" · ");
+}
+
+// --------------------------------------------------------- choosing files
+
+function bindPicker() {
+  const input = $("#file-input");
+  input.addEventListener("change", () => {
+    const files = [...input.files];
+    input.value = ""; // picking the same file again must fire `change` again
+    handleFiles(files);
+  });
+
+  const zone = $("#drop-zone");
+  let depth = 0;
+  zone.addEventListener("dragenter", (event) => {
+    event.preventDefault();
+    depth += 1;
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+  });
+  zone.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) zone.classList.remove("dragging");
+  });
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    depth = 0;
+    zone.classList.remove("dragging");
+    handleFiles([...(event.dataTransfer?.files ?? [])]);
+  });
+  // A file dropped next to the zone must not navigate away from the page.
+  for (const type of ["dragover", "drop"]) {
+    window.addEventListener(type, (event) => event.preventDefault());
+  }
+}
+
+async function handleFiles(files) {
+  if (files.length === 0) return;
+  if (!(await readyPromise)) {
+    showNotice("The uploader is not available: nothing was uploaded.", "error");
+    return;
+  }
+  for (const file of files) {
+    const fp = fingerprint(file.name, file.size, file.lastModified);
+    const live = demo.uploads.find((entry) => entry.fingerprint === fp && isLive(entry));
+    if (live) {
+      flash(internals.get(live.id).card);
+      continue;
+    }
+    const match = demo.pending.find((p) => fingerprint(p.fileName, p.fileSize, p.lastModified) === fp);
+    const entry = newEntry(file, match);
+    if (!match) {
+      const sameName = demo.pending.find((p) => p.fileName === file.name);
+      if (sameName) {
+        entry.note =
+          `This is not the file of the unfinished upload “${sameName.fileName}” ` +
+          "(its size or modification date differ): it is uploaded from the start.";
+      }
+    }
+    demo.uploads.push(entry);
+    const card = buildCard(entry);
+    internals.set(entry.id, { file, upload: null, card, renderQueued: false });
+    $("#upload-list").prepend(card);
+    $("#uploads-section").hidden = false;
+    renderCard(entry);
+    renderPending();
+    begin(entry);
+  }
+}
+
+function fingerprint(name, size, lastModified) {
+  return JSON.stringify([name, Number(size), Number(lastModified)]);
+}
+
+function newEntry(file, pendingMatch) {
+  const partSize = pendingMatch?.partSize ?? planPartSize(file.size, options.partSize ?? DEFAULT_PART_SIZE);
+  return {
+    id: nextId++,
+    fingerprint: fingerprint(file.name, file.size, file.lastModified),
+    fileName: file.name,
+    fileSize: file.size,
+    lastModified: file.lastModified,
+    status: "starting",
+    sentBytes: 0,
+    confirmedBytes: 0,
+    totalBytes: file.size,
+    partSize,
+    partsTotal: pendingMatch?.partsTotal ?? Math.max(1, Math.ceil(file.size / partSize)),
+    partsDone: 0,
+    completedParts: [], // part numbers reported by onPartComplete (this session)
+    skippedParts: 0, // parts the server had already (from onResume)
+    resumed: null, // { uploadId, skippedParts, skippedBytes } once resumed
+    matchedPending: Boolean(pendingMatch),
+    starts: 0, // how many times start() was called
+    result: null, // { key, uploadId, location } when done
+    error: null, // { code, message } after a failure
+    fatal: false, // true when `new Upload` refused: nothing to retry or cancel
+    note: null,
+  };
+}
+
+// Mirrors the library's plan: the part size grows (to whole MiB) when the
+// file would need more than 10,000 parts.
+function planPartSize(size, wanted) {
+  const smallest = Math.ceil(size / MAX_PARTS);
+  return smallest > wanted ? Math.ceil(smallest / MIB) * MIB : wanted;
+}
+
+// --------------------------------------------------------------- uploading
+
+function begin(entry) {
+  const inner = internals.get(entry.id);
+  try {
+    inner.upload = new Upload(inner.file, {
+      endpoint: ENDPOINT,
+      ...(options.partSize !== undefined && { partSize: options.partSize }),
+      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+      namespace: options.namespace,
+      metadata: { source: "resupload-demo" },
+      onProgress: guarded((p) => onProgress(entry, p)),
+      onPartComplete: guarded((p) => onPartComplete(entry, p)),
+      onResume: guarded((p) => onResume(entry, p)),
+    });
+  } catch (error) {
+    entry.fatal = true;
+    fail(entry, error);
+    return;
+  }
+  run(entry);
+}
+
+// A throw from a UI callback must never reach the library.
+function guarded(fn) {
+  return (arg) => {
+    try {
+      fn(arg);
+    } catch (error) {
+      console.error("resupload demo: a progress callback failed", error);
+    }
+  };
+}
+
+async function run(entry) {
+  const { upload } = internals.get(entry.id);
+  entry.error = null;
+  entry.starts += 1;
+  setStatus(entry, "uploading");
+  let result;
+  try {
+    result = await upload.start();
+  } catch (error) {
+    const code = error?.code;
+    if (entry.status === "cancelling" || entry.status === "cancelled") return; // cancel() reports
+    if (code === "PAUSED") {
+      setStatus(entry, "paused");
+    } else if (code === "ABORTED") {
+      setStatus(entry, "cancelled");
+      refreshPending();
+    } else {
+      fail(entry, error);
+    }
+    return;
+  }
+  entry.result = { key: result?.key, uploadId: result?.uploadId, location: result?.location };
+  entry.partsDone = entry.partsTotal;
+  entry.sentBytes = entry.confirmedBytes = entry.totalBytes;
+  setStatus(entry, "done");
+  refreshPending();
+}
+
+function fail(entry, error) {
+  entry.error = {
+    code: String(error?.code ?? "UNKNOWN"),
+    message: String(error?.message ?? error),
+  };
+  console.warn(`resupload demo: ${entry.fileName}: ${entry.error.code}: ${entry.error.message}`);
+  setStatus(entry, "error");
+}
+
+function pause(entry) {
+  if (entry.status !== "uploading" && entry.status !== "starting") return;
+  setStatus(entry, "pausing");
+  // start() then rejects with code PAUSED, once the requests have stopped.
+  internals.get(entry.id).upload.pause();
+}
+
+function resume(entry) {
+  if ((entry.status !== "paused" && entry.status !== "error") || entry.fatal) return;
+  run(entry);
+}
+
+async function cancel(entry) {
+  if (!isLive(entry) || entry.status === "cancelling") return;
+  setStatus(entry, "cancelling");
+  try {
+    await internals.get(entry.id).upload.abort();
+  } catch (error) {
+    entry.error = {
+      code: String(error?.code ?? "UNKNOWN"),
+      message: `cancelling failed: ${error?.message ?? error}`,
+    };
+    // The requests stopped either way; Cancel can be tried again.
+    setStatus(entry, "error");
+    return;
+  }
+  setStatus(entry, "cancelled");
+  refreshPending();
+}
+
+function onProgress(entry, p) {
+  const sent = Number(p.sentBytes);
+  const confirmed = Number(p.confirmedBytes);
+  if (Number.isFinite(sent)) entry.sentBytes = sent;
+  if (Number.isFinite(confirmed)) entry.confirmedBytes = confirmed;
+  if (Number.isFinite(Number(p.totalBytes))) entry.totalBytes = Number(p.totalBytes);
+  scheduleRender(entry);
+}
+
+function onPartComplete(entry, p) {
+  const number = Number(p.partNumber);
+  if (!entry.completedParts.includes(number)) entry.completedParts.push(number);
+  updatePartsDone(entry);
+  scheduleRender(entry);
+}
+
+function onResume(entry, p) {
+  entry.resumed = {
+    uploadId: p.uploadId,
+    skippedParts: Number(p.skippedParts),
+    skippedBytes: Number(p.skippedBytes),
+  };
+  // The skipped parts include any finished earlier in this session.
+  entry.skippedParts = entry.resumed.skippedParts;
+  entry.completedParts = [];
+  updatePartsDone(entry);
+  renderCard(entry);
+  renderPending();
+  refineFromRecord(entry);
+}
+
+function updatePartsDone(entry) {
+  entry.partsDone = Math.min(entry.partsTotal, entry.skippedParts + entry.completedParts.length);
+}
+
+// A resumed upload keeps the part size it began with: take the part count
+// from its stored record.
+async function refineFromRecord(entry) {
+  try {
+    const record = await Upload.findPrevious(internals.get(entry.id).file, {
+      endpoint: ENDPOINT,
+      namespace: options.namespace,
+    });
+    if (record && Number(record.partsTotal) > 0) {
+      entry.partsTotal = Number(record.partsTotal);
+      entry.partSize = Number(record.partSize);
+      updatePartsDone(entry);
+      scheduleRender(entry);
+    }
+  } catch (error) {
+    console.warn("resupload demo: could not read the stored upload record", error);
+  }
+}
+
+// ------------------------------------------------------ unfinished uploads
+
+async function refreshPending() {
+  if (!Upload) return;
+  try {
+    const list = await Upload.listPending({ namespace: options.namespace });
+    demo.pending = [...(list ?? [])].map((p) => ({
+      id: p.id,
+      endpoint: p.endpoint,
+      namespace: p.namespace,
+      uploadId: p.uploadId,
+      key: p.key,
+      fileName: p.fileName,
+      fileSize: Number(p.fileSize),
+      lastModified: Number(p.lastModified),
+      fileType: p.fileType,
+      partSize: Number(p.partSize),
+      createdAt: Number(p.createdAt),
+      partsDone: Number(p.partsDone),
+      partsTotal: Number(p.partsTotal),
+      bytesDone: Number(p.bytesDone),
+    }));
+  } catch (error) {
+    console.error("resupload demo: could not list the unfinished uploads", error);
+    showNotice(`Could not read the unfinished uploads: ${error?.message ?? error}`, "warning");
+  }
+  renderPending();
+}
+
+function renderPending() {
+  // A file with a live card is not listed: its card shows it.
+  const owned = new Set(demo.uploads.filter(isLive).map((e) => e.fingerprint));
+  const shown = demo.pending.filter((p) => !owned.has(fingerprint(p.fileName, p.fileSize, p.lastModified)));
+  const list = $("#pending-list");
+  list.replaceChildren(
+    ...shown.map((p) => {
+      const li = el("li", { class: "pending-item", "data-file-name": p.fileName });
+      const info = el("div", { class: "pending-info" });
+      info.append(
+        el("span", { class: "file-name" }, p.fileName),
+        el("span", { class: "file-size" }, formatBytes(p.fileSize)),
+      );
+      const percent = p.fileSize > 0 ? Math.floor((100 * p.bytesDone) / p.fileSize) : 0;
+      const progress = el(
+        "p",
+        { class: "pending-progress" },
+        `${p.partsDone} of ${p.partsTotal} parts uploaded · ${formatBytes(p.bytesDone)} of ` +
+          `${formatBytes(p.fileSize)} (${percent}%)` +
+          (p.createdAt > 0 ? ` · started ${formatWhen(p.createdAt)}` : ""),
+      );
+      const bar = progressBar(percent, percent);
+      const pick = el("button", { type: "button", class: "button", "data-action": "pick" }, "Pick this file…");
+      pick.addEventListener("click", () => $("#file-input").click());
+      li.append(info, bar, progress, pick);
+      return li;
+    }),
+  );
+  $("#pending-section").hidden = shown.length === 0;
+}
+
+// -------------------------------------------------------------- rendering
+
+function buildCard(entry) {
+  const card = el("li", { class: "upload-card", "data-id": String(entry.id), "data-file-name": entry.fileName });
+  const head = el("div", { class: "card-head" });
+  head.append(
+    el("span", { class: "file-name", title: entry.fileName }, entry.fileName),
+    el("span", { class: "file-size" }, formatBytes(entry.fileSize)),
+  );
+  const stats = el("div", { class: "card-stats" });
+  stats.append(
+    el("span", { class: "bytes" }),
+    el("span", { class: "percent" }),
+    el("span", { class: "parts" }),
+  );
+  const actions = el("div", { class: "actions" });
+  const buttons = [
+    ["pause", "Pause", pause],
+    ["resume", "Resume", resume],
+    ["cancel", "Cancel", cancel],
+  ].map(([action, label, handler]) => {
+    const button = el("button", { type: "button", class: "button", "data-action": action }, label);
+    button.addEventListener("click", () => handler(entry));
+    return button;
+  });
+  actions.append(...buttons);
+  card.append(
+    head,
+    progressBar(0, 0),
+    stats,
+    el("p", { class: "status", role: "status" }),
+    el("p", { class: "resumed", hidden: "" }),
+    el("p", { class: "note", hidden: "" }),
+    actions,
+  );
+  return card;
+}
+
+function progressBar(confirmedPercent, sentPercent) {
+  const bar = el("div", {
+    class: "progress",
+    role: "progressbar",
+    "aria-valuemin": "0",
+    "aria-valuemax": "100",
+  });
+  bar.append(el("div", { class: "progress-sent" }), el("div", { class: "progress-confirmed" }));
+  setBar(bar, confirmedPercent, sentPercent);
+  return bar;
+}
+
+function setBar(bar, confirmedPercent, sentPercent) {
+  bar.setAttribute("aria-valuenow", String(Math.floor(sentPercent)));
+  $(".progress-sent", bar).style.width = `${sentPercent}%`;
+  $(".progress-confirmed", bar).style.width = `${confirmedPercent}%`;
+}
+
+function setStatus(entry, status) {
+  entry.status = status;
+  renderCard(entry);
+  renderPending();
+}
+
+function scheduleRender(entry) {
+  const inner = internals.get(entry.id);
+  if (inner.renderQueued) return;
+  inner.renderQueued = true;
+  // Coalesce the many progress events into one paint; a hidden page gets no
+  // animation frames, so a timer backs it up.
+  const flush = () => {
+    if (!inner.renderQueued) return;
+    inner.renderQueued = false;
+    renderCard(entry);
+  };
+  requestAnimationFrame(flush);
+  setTimeout(flush, 100);
+}
+
+const STATUS_TEXT = {
+  starting: "starting…",
+  uploading: "uploading…",
+  pausing: "pausing…",
+  paused: "paused",
+  cancelling: "cancelling…",
+  cancelled: "cancelled",
+};
+
+function renderCard(entry) {
+  const { card } = internals.get(entry.id);
+  card.dataset.status = entry.status;
+  const total = entry.totalBytes;
+  const done = entry.status === "done";
+  const confirmed = done ? total : Math.min(entry.confirmedBytes, total);
+  // While requests run, bytes sent count; once stopped, only what the store
+  // confirmed (bytes of cancelled requests are sent again on resume).
+  const running = ["starting", "uploading", "pausing"].includes(entry.status);
+  const sent = done ? total : running ? Math.min(Math.max(entry.sentBytes, confirmed), total) : confirmed;
+  const percent = total > 0 ? (100 * sent) / total : done ? 100 : 0;
+  setBar($(".progress", card), total > 0 ? (100 * confirmed) / total : done ? 100 : 0, percent);
+  $(".bytes", card).textContent = `${formatBytes(sent)} / ${formatBytes(total)}`;
+  $(".percent", card).textContent = `${Math.floor(percent)}%`;
+  $(".parts", card).textContent = `parts ${entry.partsDone}/${entry.partsTotal}`;
+
+  const status = $(".status", card);
+  status.className = `status status-${entry.status}`;
+  if (entry.status === "done") {
+    status.replaceChildren("done: stored as ", el("code", { class: "object-key" }, entry.result?.key ?? "?"));
+  } else if (entry.status === "error") {
+    status.textContent = `error ${entry.error?.code}: ${entry.error?.message}`;
+  } else {
+    status.textContent = STATUS_TEXT[entry.status] ?? entry.status;
+  }
+
+  const resumed = $(".resumed", card);
+  resumed.hidden = !entry.resumed;
+  if (entry.resumed) {
+    resumed.textContent =
+      `resumed: ${entry.resumed.skippedParts} parts skipped ` +
+      `(${formatBytes(entry.resumed.skippedBytes)} already on the server)`;
+  }
+  const note = $(".note", card);
+  note.hidden = !entry.note;
+  note.textContent = entry.note ?? "";
+
+  const show = (action, visible, enabled = true) => {
+    const button = $(`[data-action="${action}"]`, card);
+    button.hidden = !visible;
+    button.disabled = !enabled;
+  };
+  const s = entry.status;
+  show("pause", s === "starting" || s === "uploading" || s === "pausing", s !== "pausing");
+  show("resume", (s === "paused" || s === "error") && !entry.fatal);
+  $(`[data-action="resume"]`, card).textContent = s === "error" ? "Retry" : "Resume";
+  show("cancel", isLive(entry), s !== "cancelling");
+}
+
+function flash(node) {
+  node.classList.remove("flash");
+  void node.offsetWidth; // restart the animation
+  node.classList.add("flash");
+  node.scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+function showNotice(message, kind) {
+  const notice = $("#notice");
+  const line = el("p", { class: `notice-${kind}` }, message);
+  notice.append(line);
+  notice.hidden = false;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function el(tag, attributes = {}, text) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function formatBytes(n) {
+  const bytes = Number(n) || 0;
+  if (bytes < KIB) return `${bytes} B`;
+  if (bytes < MIB) return `${(bytes / KIB).toFixed(1)} KiB`;
+  if (bytes < GIB) return `${(bytes / MIB).toFixed(1)} MiB`;
+  return `${(bytes / GIB).toFixed(2)} GiB`;
+}
+
+function formatWhen(ms) {
+  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  return new Date(ms).toLocaleString();
+}
