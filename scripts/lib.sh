@@ -1,6 +1,6 @@
 # Shared helpers for the scripts (sourced, not run).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/node_modules/.bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }
 
