@@ -86,15 +86,29 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             }
             None => None,
         };
-        let record = match resumed {
-            Some(record) => record,
-            None => self.create(&id, file, &plan).await?,
+        let (record, unconfirmed) = match resumed {
+            Some(resumed) => resumed,
+            None => (self.create(&id, file, &plan).await?, Vec::new()),
         };
         let state = RefCell::new(record);
         if file.identity.size > 0 {
             self.send_parts(&state).await?;
         }
-        self.complete(&state.into_inner()).await
+        let snapshot = state.borrow().clone();
+        match self.complete(&snapshot).await {
+            Err(e) if is_invalid_part(&e) && !unconfirmed.is_empty() => {
+                // The store refused a part it lists: one of those adopted
+                // from its list without a confirmation here. Send them again
+                // in full, then complete once more.
+                for number in unconfirmed {
+                    self.mark(&state, number, PartState::Pending, None).await?;
+                }
+                self.send_parts(&state).await?;
+                let snapshot = state.borrow().clone();
+                self.complete(&snapshot).await
+            }
+            other => other,
+        }
     }
 
     /// Aborts the stored upload of `file` on the server and deletes its
@@ -125,10 +139,14 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             && record.endpoint == self.options.endpoint_base()
     }
 
-    /// Reconciles a stored record with the server. `None` means the server
+    /// Reconciles a stored record with the server; answers it with the parts
+    /// adopted from the server's list unconfirmed. `None` means the server
     /// no longer has the upload: the record is deleted and the caller starts
     /// afresh. A network failure keeps the record and fails the run.
-    async fn resume(&self, mut record: UploadRecord) -> Result<Option<UploadRecord>, Error> {
+    async fn resume(
+        &self,
+        mut record: UploadRecord,
+    ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
         let listed = self
             .with_retries(|| self.backend.list_parts(&record.upload_id, &record.key))
             .await;
@@ -150,7 +168,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             skipped_parts: outcome.skipped_parts,
             skipped_bytes: outcome.skipped_bytes,
         });
-        Ok(Some(record))
+        Ok(Some((record, outcome.unconfirmed)))
     }
 
     async fn create(
@@ -351,6 +369,11 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             self.events.progress(progress);
         }
     }
+}
+
+/// Whether the store refused a part at completion (S3's `InvalidPart`).
+fn is_invalid_part(error: &Error) -> bool {
+    matches!(error, Error::Http { status: 400, body, .. } if body.contains("InvalidPart"))
 }
 
 /// Sums confirmed bytes and the bytes of parts in flight, never reporting

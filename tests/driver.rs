@@ -29,6 +29,11 @@ enum Fault {
     Status(u16),
     Network,
     Hang,
+    /// The store keeps the bytes but the answer is lost on the way back.
+    StoredButLost,
+    /// A second send of a stored part, cut off midway: the store still lists
+    /// the old part but refuses it at completion (seen with Garage).
+    CutOffResend,
 }
 
 /// The parts of one multipart upload: number → (bytes, ETag).
@@ -45,6 +50,7 @@ struct FakeS3 {
     in_flight: Cell<usize>,
     max_in_flight: Cell<usize>,
     list_calls: Cell<u32>,
+    poisoned: RefCell<Vec<u32>>,
 }
 
 impl FakeS3 {
@@ -128,6 +134,18 @@ impl Backend for FakeS3 {
         key: &str,
         parts: &[CompletedPart],
     ) -> Result<String, Error> {
+        let poisoned = self.poisoned.borrow();
+        if let Some(bad) = parts.iter().find(|p| poisoned.contains(&p.part_number)) {
+            return Err(Error::Http {
+                operation: Operation::Complete,
+                status: 400,
+                body: format!(
+                    r#"{{"error":{{"code":"InvalidPart","message":"part {} is not complete"}}}}"#,
+                    bad.part_number
+                ),
+            });
+        }
+        drop(poisoned);
         let stored = self
             .uploads
             .borrow_mut()
@@ -186,13 +204,25 @@ impl PartSender for FakeS3 {
                 detail: "connection reset".into(),
             }),
             Some(Fault::Hang) => std::future::pending().await,
-            None => {
+            Some(Fault::CutOffResend) => {
+                self.poisoned.borrow_mut().push(part);
+                std::future::pending().await
+            }
+            Some(Fault::StoredButLost) | None => {
                 let bytes = self.file[range.start as usize..range.end as usize].to_vec();
                 progress(bytes.len() as u64 / 2);
                 YieldNow(false).await;
                 progress(bytes.len() as u64);
                 let etag = format!("\"{upload_id}-{part}-{}\"", bytes.len());
+                self.poisoned.borrow_mut().retain(|&p| p != part);
                 match self.uploads.borrow_mut().get_mut(upload_id) {
+                    Some(parts) if fault.is_some() => {
+                        parts.insert(part, (bytes, etag));
+                        Err(Error::Network {
+                            operation: Operation::UploadPart,
+                            detail: "the answer was lost".into(),
+                        })
+                    }
                     Some(parts) => {
                         parts.insert(part, (bytes, etag.clone()));
                         Ok(etag)
@@ -475,6 +505,27 @@ fn the_server_list_wins_over_the_record() {
     let done = w.run().unwrap();
     assert_eq!(w.s3.puts(), [1, 4]);
     assert_eq!(w.object(&done.key), w.s3.file);
+}
+
+#[test]
+fn a_part_refused_at_completion_is_sent_again() {
+    let w = World::new(SIZE);
+    // Part 2 is stored but its answer is lost; the retry is cut off by a
+    // reload. The store lists part 2, but refuses it at completion.
+    w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    assert_eq!(w.records()[0].parts[1].state, PartState::InFlight);
+    assert_eq!(*w.s3.poisoned.borrow(), [2]);
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(
+        w.s3.puts(),
+        [2, 3, 4],
+        "part 2 is sent again after InvalidPart"
+    );
+    assert_eq!(w.object(&done.key), w.s3.file);
+    assert!(w.records().is_empty());
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub struct ServerPart {
 }
 
 /// What reconciliation decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reconciled {
     /// Parts the server already holds, which are not sent again.
     pub skipped_parts: u32,
@@ -34,6 +34,11 @@ pub struct Reconciled {
     pub skipped_bytes: u64,
     /// Parts the record called done that the server does not hold.
     pub lost_parts: u32,
+    /// Parts the server holds that this browser never saw confirmed (the
+    /// record said pending or in flight). If such a part's last `PUT` was a
+    /// second send cut off midway, the store may list it yet refuse it at
+    /// completion (`InvalidPart`); these are the parts to send again then.
+    pub unconfirmed: Vec<u32>,
 }
 
 /// Rewrites `record`'s part states from the server's list and says what was
@@ -53,6 +58,9 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
     for (part, held) in record.parts.iter_mut().zip(held) {
         match held {
             Some(server_part) if server_part.size == part.size && !server_part.etag.is_empty() => {
+                if part.state != PartState::Done {
+                    out.unconfirmed.push(part.number);
+                }
                 part.state = PartState::Done;
                 part.etag = Some(server_part.etag.clone());
                 out.skipped_parts += 1;
@@ -132,6 +140,7 @@ mod tests {
         assert_eq!(out.skipped_parts, 2);
         assert_eq!(out.skipped_bytes, 10 * MIB);
         assert_eq!(out.lost_parts, 0);
+        assert_eq!(out.unconfirmed, [2]);
     }
 
     #[test]
@@ -168,7 +177,8 @@ mod tests {
             Reconciled {
                 skipped_parts: 0,
                 skipped_bytes: 0,
-                lost_parts: 1
+                lost_parts: 1,
+                unconfirmed: vec![]
             }
         );
     }
