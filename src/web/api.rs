@@ -14,6 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use futures::channel::oneshot;
 use futures::future::{AbortHandle, Abortable};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -97,8 +98,22 @@ struct Inner {
     options: UploadOptions,
     events: JsEvents,
     phase: Cell<Phase>,
-    stop: RefCell<Option<AbortHandle>>,
+    /// The claimed run (its number and the handle that stops it).
+    stop: RefCell<Option<(u64, AbortHandle)>>,
+    next_run: Cell<u64>,
     aborting: Cell<bool>,
+    /// Told when the running run has ended.
+    waiters: RefCell<Vec<oneshot::Sender<()>>>,
+}
+
+/// Waits until no run of this upload is running (a paused run winds down
+/// on the next turn of the event loop).
+async fn stopped(inner: &Inner) {
+    if inner.phase.get() == Phase::Running {
+        let (tx, rx) = oneshot::channel();
+        inner.waiters.borrow_mut().push(tx);
+        let _ = rx.await;
+    }
 }
 
 /// One resumable upload of one file.
@@ -178,7 +193,9 @@ impl Upload {
                 events: parsed.events,
                 phase: Cell::new(Phase::Idle),
                 stop: RefCell::new(None),
+                next_run: Cell::new(0),
                 aborting: Cell::new(false),
+                waiters: RefCell::new(Vec::new()),
             }),
         })
     }
@@ -189,20 +206,31 @@ impl Upload {
     #[wasm_bindgen(unchecked_return_type = "Promise<UploadResult>")]
     pub fn start(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
-        match inner.phase.get() {
-            Phase::Running => return reject(Error::AlreadyRunning),
-            Phase::Completed => return reject(Error::AlreadyCompleted),
-            Phase::Idle => {}
+        if inner.phase.get() == Phase::Completed {
+            return reject(Error::AlreadyCompleted);
+        }
+        if inner.stop.borrow().is_some() {
+            return reject(Error::AlreadyRunning);
         }
         if inner.aborting.get() {
             return reject(Error::Aborted);
         }
+        // Claim the run now, so a second start() in the same turn is refused;
+        // a paused run that has not wound down yet is waited for first.
+        let id = inner.next_run.get() + 1;
+        inner.next_run.set(id);
         let (handle, registration) = AbortHandle::new_pair();
-        inner.phase.set(Phase::Running);
-        *inner.stop.borrow_mut() = Some(handle);
+        *inner.stop.borrow_mut() = Some((id, handle));
         future_to_promise(async move {
+            stopped(&inner).await;
+            inner.phase.set(Phase::Running);
             let run = Abortable::new(run(Rc::clone(&inner)), registration).await;
-            inner.stop.borrow_mut().take();
+            {
+                let mut stop = inner.stop.borrow_mut();
+                if stop.as_ref().is_some_and(|(current, _)| *current == id) {
+                    stop.take();
+                }
+            }
             let result = match run {
                 Ok(result) => result,
                 Err(_) if inner.aborting.get() => Err(Error::Aborted),
@@ -213,14 +241,19 @@ impl Upload {
             } else {
                 Phase::Idle
             });
+            for waiter in inner.waiters.borrow_mut().drain(..) {
+                let _ = waiter.send(());
+            }
             to_js_result(result)
         })
     }
 
     /// Stops the requests in flight. The pending `start()` promise rejects
-    /// with code `PAUSED`; call `start()` again to continue.
+    /// with code `PAUSED`; call `start()` again to continue (at once is
+    /// fine: it waits for the paused run to wind down).
     pub fn pause(&self) {
-        if let Some(handle) = self.inner.stop.borrow_mut().take() {
+        let claimed = self.inner.stop.borrow_mut().take();
+        if let Some((_, handle)) = claimed {
             handle.abort();
         }
     }
@@ -236,6 +269,7 @@ impl Upload {
         inner.aborting.set(true);
         self.pause();
         future_to_promise(async move {
+            stopped(&inner).await;
             let result = async {
                 let ports = WebPorts::open(&inner).await?;
                 ports.driver(&inner).abort(&inner.file).await.map(|_| ())

@@ -1,0 +1,116 @@
+// The library's JavaScript API called directly in the page: typed errors for
+// bad input, start() twice, pause() then start() at once, abort() after
+// completion.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { MIB, startStack } from "./harness.mjs";
+import { openDemo, randomNamespace } from "./demo.mjs";
+
+let stack;
+before(async () => {
+  stack = await startStack({ label: "api" });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  await openDemo(stack, page);
+  const results = await page.evaluate(async () => {
+    const { default: init, Upload } = await import("/pkg/resupload.js");
+    await init();
+    const blob = new Blob([new Uint8Array(11)]);
+    const attempt = (file, options) => {
+      try {
+        new Upload(file, options);
+        return { ok: true };
+      } catch (e) {
+        return { isError: e instanceof Error, name: e.name, code: e.code, message: e.message };
+      }
+    };
+    const endpoint = "/api/s3";
+    return {
+      notAFile: attempt("not a file", { endpoint }),
+      noOptions: attempt(blob, undefined),
+      noEndpoint: attempt(blob, {}),
+      badEndpoint: attempt(blob, { endpoint: "not a url" }),
+      tinyParts: attempt(blob, { endpoint, partSize: 1024 }),
+      hugeParts: attempt(blob, { endpoint, partSize: 6 * 2 ** 30 }),
+      fractionalParts: attempt(blob, { endpoint, partSize: 5 * 2 ** 20 + 0.5 }),
+      zeroConcurrency: attempt(blob, { endpoint, concurrency: 0 }),
+      absurdConcurrency: attempt(blob, { endpoint, concurrency: 100000 }),
+      badDelays: attempt(blob, { endpoint, retryDelays: ["soon"] }),
+      delaysNotArray: attempt(blob, { endpoint, retryDelays: 5 }),
+      badMetadata: attempt(blob, { endpoint, metadata: { n: 1 } }),
+      badCallback: attempt(blob, { endpoint, onProgress: "yes" }),
+      tooLarge: attempt(blob, { endpoint, maxObjectSize: 10 }),
+      fine: attempt(blob, { endpoint, maxObjectSize: 11 }),
+    };
+  });
+  const expect = (name, code, ...words) => {
+    const r = results[name];
+    assert.equal(r.isError, true, `${name}: ${JSON.stringify(r)}`);
+    assert.equal(r.name, "ResuploadError", name);
+    assert.equal(r.code, code, `${name}: ${r.message}`);
+    for (const word of words) assert.match(r.message, new RegExp(word), `${name}: ${r.message}`);
+  };
+  expect("notAFile", "NOT_A_FILE", "File or Blob");
+  expect("noOptions", "INVALID_OPTION", "endpoint");
+  expect("noEndpoint", "INVALID_OPTION", "endpoint", "required");
+  expect("badEndpoint", "INVALID_OPTION", "endpoint", "not a URL");
+  expect("tinyParts", "INVALID_OPTION", "partSize", "5 MiB");
+  expect("hugeParts", "INVALID_OPTION", "partSize", "5 GiB");
+  expect("fractionalParts", "INVALID_OPTION", "partSize", "whole");
+  expect("zeroConcurrency", "INVALID_OPTION", "concurrency");
+  expect("absurdConcurrency", "INVALID_OPTION", "concurrency");
+  expect("badDelays", "INVALID_OPTION", "retryDelays");
+  expect("delaysNotArray", "INVALID_OPTION", "retryDelays");
+  expect("badMetadata", "INVALID_OPTION", "metadata");
+  expect("badCallback", "INVALID_OPTION", "onProgress");
+  expect("tooLarge", "FILE_TOO_LARGE", "11 bytes");
+  assert.deepEqual(results.fine, { ok: true });
+});
+
+test("start() twice is refused, pause() then start() at once completes, abort() after completion is refused", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  await openDemo(stack, page);
+  const namespace = randomNamespace("api");
+  const size = 12 * MIB + 5;
+  const out = await page.evaluate(
+    async ({ namespace, size }) => {
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
+      const file = new File([bytes], "api-test.bin", { lastModified: 1_700_000_000_000 });
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const codeOf = (p) => p.then(() => "resolved", (e) => e.code);
+
+      const upload = new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 });
+      const first = codeOf(upload.start());
+      const second = await codeOf(upload.start());
+      upload.pause();
+      const resumed = upload.start(); // at once: waits for the paused run to wind down
+      const firstCode = await first;
+      const result = await resumed;
+      const afterDone = await codeOf(upload.abort());
+      const startAgain = await codeOf(upload.start());
+      const pending = await Upload.listPending({ namespace });
+      return { second, firstCode, result: { ...result }, afterDone, startAgain, pending: pending.length, sha256 };
+    },
+    { namespace, size },
+  );
+  assert.equal(out.second, "ALREADY_RUNNING");
+  assert.equal(out.firstCode, "PAUSED");
+  assert.equal(out.afterDone, "ALREADY_COMPLETED");
+  assert.equal(out.startAgain, "ALREADY_COMPLETED");
+  assert.equal(out.pending, 0, "no record is left after completion");
+  assert.match(out.result.key, /api-test\.bin$/);
+  const object = await stack.debug.object(out.result.key);
+  assert.equal(object.size, size);
+  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+});
