@@ -254,7 +254,7 @@ function startWatchdog(pidFile, tmpDir) {
  *
  * @param {{ browser?: string, label?: string }} [options]
  */
-export async function startStack({ browser = process.env.E2E_BROWSER || "chromium", label = "e2e" } = {}) {
+export async function startStack({ browser = process.env.E2E_BROWSER || "chromium", label = "e2e", withGate = true } = {}) {
   const browserEntry = browsers[browser];
   if (!browserEntry) throw new Error(`unknown browser ${browser}: one of ${Object.keys(browsers).join(", ")}`);
   installExitHooks();
@@ -375,12 +375,14 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
       if (!storeEnv[name]) throw new Error(`${garageDir}/s3.env has no ${name}`);
     }
 
-    // 2. The gate in front of the store.
-    gate = new StoreGate(storeEnv.S3_ENDPOINT);
-    await gate.start();
-    stack.gate = gate;
-    stack.storeOrigin = gate.url;
+    // 2. The gate in front of the store (benchmarks go to Garage directly).
     stack.garageEndpoint = storeEnv.S3_ENDPOINT;
+    if (withGate) {
+      gate = new StoreGate(storeEnv.S3_ENDPOINT);
+      await gate.start();
+      stack.gate = gate;
+    }
+    stack.storeOrigin = withGate ? gate.url : new URL(storeEnv.S3_ENDPOINT).origin;
 
     // 3. The dev server.
     const serverBin = path.resolve(REPO, process.env.RESUPLOAD_SERVER_BIN || "target/debug/resupload-dev-server");
@@ -394,7 +396,7 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
     const serverLog = fs.createWriteStream(path.join(tmpDir, "server.log"));
     server = spawn(serverBin, ["--debug-routes", "--listen", "127.0.0.1:0", "--www", path.join(REPO, "www"), "--pkg", pkgDir], {
       cwd: REPO,
-      env: { ...process.env, ...storeEnv, S3_ENDPOINT: gate.url },
+      env: { ...process.env, ...storeEnv, S3_ENDPOINT: withGate ? gate.url : storeEnv.S3_ENDPOINT },
       stdio: ["ignore", "pipe", "pipe"],
     });
     notePid(server.pid);
