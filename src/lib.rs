@@ -26,6 +26,7 @@
 pub mod core;
 pub mod driver;
 pub mod error;
+pub mod fallback;
 pub mod options;
 pub mod ports;
 

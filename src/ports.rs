@@ -139,6 +139,15 @@ pub struct Resumed {
     pub skipped_bytes: u64,
 }
 
+/// Something the page should know that does not stop the upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// A stable code, such as `"STORAGE_UNAVAILABLE"`.
+    pub code: &'static str,
+    /// What happened and what it means, for a person.
+    pub message: String,
+}
+
 /// Receives what happens during an upload.
 pub trait Events {
     /// Progress changed.

@@ -32,8 +32,9 @@ use crate::core::fingerprint::FileIdentity;
 use crate::core::record::PendingUpload;
 use crate::driver::{Driver, FileInfo};
 use crate::error::Error;
+use crate::fallback::FallbackStore;
 use crate::options::UploadOptions;
-use crate::ports::RecordStore;
+use crate::ports::{MemoryStore, RecordStore, Warning};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -64,7 +65,13 @@ export interface UploadOptions {
   onProgress?: (progress: UploadProgress) => void;
   onPartComplete?: (part: PartComplete) => void;
   onResume?: (info: ResumeInfo) => void;
+  /** Something went wrong that does not stop the upload, told once per upload:
+   *  STORAGE_UNAVAILABLE (IndexedDB cannot be opened), STORAGE_FULL (a write hit the quota),
+   *  STORAGE_FAILED (another IndexedDB failure). The upload goes on with its state in memory. */
+  onWarning?: (warning: UploadWarning) => void;
 }
+/** A problem that does not stop the upload. */
+export interface UploadWarning { code: string; message: string; }
 /** Where to look for stored uploads. */
 export interface LookupOptions { endpoint?: string; namespace?: string; }
 /** An unfinished upload stored in this browser. */
@@ -102,6 +109,8 @@ struct Inner {
     stop: RefCell<Option<(u64, AbortHandle)>>,
     next_run: Cell<u64>,
     aborting: Cell<bool>,
+    /// Whether `onWarning` was called already.
+    warned: Rc<Cell<bool>>,
     /// Told when the running run has ended.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
@@ -196,6 +205,7 @@ impl Upload {
                 next_run: Cell::new(0),
                 aborting: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
+                warned: Rc::new(Cell::new(false)),
             }),
         })
     }
@@ -299,7 +309,7 @@ impl Upload {
                     opts.endpoint_base(),
                     &file.identity,
                 );
-                let store = IdbStore::open().await?;
+                let store = page_store(Box::new(|_| {})).await;
                 Ok::<_, Error>(store.load(&id).await?.map(|r| r.summary()))
             }
             .await;
@@ -316,7 +326,7 @@ impl Upload {
         future_to_promise(async move {
             let listed = async {
                 let (namespace, endpoint) = parse_lookup(&options)?;
-                let store = IdbStore::open().await?;
+                let store = page_store(Box::new(|_| {})).await;
                 let mut pending: Vec<PendingUpload> = store
                     .list()
                     .await?
@@ -343,9 +353,32 @@ async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
     ports.driver(&inner).run(&inner.file).await
 }
 
+thread_local! {
+    /// Where records live when IndexedDB cannot be used: shared by every
+    /// upload of the page, so pause and resume still work.
+    static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::new());
+}
+
+/// IndexedDB, falling back to the page's memory when it fails.
+async fn page_store(notify: Box<dyn Fn(Warning)>) -> FallbackStore<IdbStore> {
+    let memory = MEMORY.with(Rc::clone);
+    FallbackStore::new(IdbStore::open().await, memory, notify)
+}
+
+/// Calls the upload's `onWarning` for its first warning only.
+fn warn_once(inner: &Inner) -> Box<dyn Fn(Warning)> {
+    let events = inner.events.clone();
+    let warned = Rc::clone(&inner.warned);
+    Box::new(move |warning| {
+        if !warned.replace(true) {
+            events.warning(&warning);
+        }
+    })
+}
+
 /// The browser adapters one run works over.
 struct WebPorts {
-    store: IdbStore,
+    store: FallbackStore<IdbStore>,
     backend: HttpBackend,
     sender: XhrSender,
 }
@@ -353,7 +386,7 @@ struct WebPorts {
 impl WebPorts {
     async fn open(inner: &Inner) -> Result<Self, Error> {
         Ok(WebPorts {
-            store: IdbStore::open().await?,
+            store: page_store(warn_once(inner)).await,
             backend: HttpBackend::new(inner.options.endpoint_base()),
             sender: XhrSender::new(inner.blob.clone()),
         })
@@ -362,7 +395,7 @@ impl WebPorts {
     fn driver<'a>(
         &'a self,
         inner: &'a Inner,
-    ) -> Driver<'a, HttpBackend, XhrSender, IdbStore, BrowserTimer> {
+    ) -> Driver<'a, HttpBackend, XhrSender, FallbackStore<IdbStore>, BrowserTimer> {
         Driver {
             backend: &self.backend,
             sender: &self.sender,

@@ -4,7 +4,7 @@ use js_sys::Function;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::ports::{Events, PartCompleted, Progress, Resumed};
+use crate::ports::{Events, PartCompleted, Progress, Resumed, Warning};
 
 /// The `onProgress`, `onPartComplete` and `onResume` callbacks.
 #[derive(Debug, Default, Clone)]
@@ -15,6 +15,19 @@ pub struct JsEvents {
     pub on_part_complete: Option<Function>,
     /// `onResume({uploadId, skippedParts, skippedBytes})`.
     pub on_resume: Option<Function>,
+    /// `onWarning({code, message})`.
+    pub on_warning: Option<Function>,
+}
+
+impl JsEvents {
+    /// Calls `onWarning`, or logs the warning on the console without one.
+    pub fn warning(&self, warning: &Warning) {
+        if self.on_warning.is_some() {
+            call(&self.on_warning, warning);
+        } else {
+            web_sys::console::warn_1(&format!("resupload: {}", warning.message).into());
+        }
+    }
 }
 
 /// Serializes for JavaScript: plain objects, numbers, `null` for `None`.

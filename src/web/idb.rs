@@ -25,10 +25,17 @@ pub struct IdbStore {
     db: Rexie,
 }
 
-fn storage(e: impl std::fmt::Display) -> Error {
-    Error::Storage {
-        detail: e.to_string(),
+/// A rexie error as [`Error::Storage`], with the causes rexie wraps (the
+/// DOMException's name and message, such as `QuotaExceededError`).
+fn storage(e: rexie::Error) -> Error {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
     }
+    Error::Storage { detail }
 }
 
 impl IdbStore {

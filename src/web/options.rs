@@ -144,6 +144,7 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
         on_progress: callback(&field(value, "onProgress"), "onProgress")?,
         on_part_complete: callback(&field(value, "onPartComplete"), "onPartComplete")?,
         on_resume: callback(&field(value, "onResume"), "onResume")?,
+        on_warning: callback(&field(value, "onWarning"), "onWarning")?,
     };
     Ok(ParsedOptions { options, events })
 }

@@ -114,3 +114,84 @@ test("start() twice is refused, pause() then start() at once completes, abort() 
   assert.equal(object.size, size);
   assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
 });
+
+// Uploads `size` random bytes with IndexedDB broken by `breakScript` (run
+// before the page's scripts); answers what the page saw.
+async function uploadWithBrokenStorage(breakScript, namespace, size) {
+  const page = await stack.context.newPage();
+  try {
+    await page.addInitScript(breakScript);
+    await page.goto(stack.demoUrl({ namespace }));
+    return await page.evaluate(
+      async ({ namespace, size }) => {
+        const { default: init, Upload } = await import("/pkg/resupload.js");
+        await init();
+        const bytes = new Uint8Array(size);
+        for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+        const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+        const file = new File([bytes], "no-storage.bin", { lastModified: 1_700_000_000_000 });
+        const warnings = [];
+        const options = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1, onWarning: (w) => warnings.push({ ...w }) };
+        // Pause and resume within the page: the record lives in memory.
+        const resumed = [];
+        const upload = new Upload(file, { ...options, onResume: (r) => resumed.push({ ...r }) });
+        const first = upload.start().catch((e) => e.code);
+        let parts = 0;
+        await new Promise((resolve) => {
+          const tick = setInterval(async () => {
+            const previous = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
+            parts = previous?.partsDone ?? 0;
+            if (parts >= 1) {
+              clearInterval(tick);
+              resolve();
+            }
+          }, 5);
+        });
+        upload.pause();
+        const firstCode = await first;
+        const result = await upload.start();
+        return { firstCode, result: { ...result }, warnings, resumed, sha256 };
+      },
+      { namespace, size },
+    );
+  } finally {
+    await page.close();
+  }
+}
+
+test("without IndexedDB the upload completes from memory, resumes within the page, and warns once", { timeout: 120_000 }, async () => {
+  const size = 16 * MIB + 9;
+  const out = await uploadWithBrokenStorage(() => {
+    IDBFactory.prototype.open = function () {
+      throw new DOMException("The user denied permission to access the database.", "SecurityError");
+    };
+  }, randomNamespace("noidb"), size);
+  assert.equal(out.firstCode, "PAUSED");
+  assert.equal(out.resumed.length, 1, "start() after pause() resumed the upload from the record in memory");
+  assert.ok(out.resumed[0].skippedParts >= 1, JSON.stringify(out.resumed));
+  assert.equal(out.warnings.length, 1, JSON.stringify(out.warnings));
+  assert.equal(out.warnings[0].code, "STORAGE_UNAVAILABLE");
+  const object = await stack.debug.object(out.result.key);
+  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+});
+
+test("a full IndexedDB (QuotaExceededError) moves the upload to memory with one STORAGE_FULL warning", { timeout: 120_000 }, async () => {
+  const size = 16 * MIB + 9;
+  const out = await uploadWithBrokenStorage(() => {
+    const put = IDBObjectStore.prototype.put;
+    let writes = 0;
+    IDBObjectStore.prototype.put = function (...args) {
+      writes += 1;
+      if (writes > 2) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+      return put.apply(this, args);
+    };
+  }, randomNamespace("fullidb"), size);
+  assert.equal(out.firstCode, "PAUSED");
+  assert.deepEqual(
+    out.warnings.map((w) => w.code),
+    ["STORAGE_FULL"],
+  );
+  const object = await stack.debug.object(out.result.key);
+  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+});

@@ -1,0 +1,254 @@
+//! A record store that falls back to memory when the browser's store fails.
+//!
+//! Private windows, blocked storage and full disks make IndexedDB fail to
+//! open or to write. An upload must still complete then: the record moves to
+//! a [`MemoryStore`] (so this page can still pause and resume), the server's
+//! part list stays the truth, and the page is told once through
+//! [`Events::warning`](crate::ports::Events::warning).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use crate::core::record::UploadRecord;
+use crate::error::Error;
+use crate::ports::{MemoryStore, RecordStore, Warning};
+
+/// Tries `primary`; after its first failure, uses memory only.
+pub struct FallbackStore<S> {
+    primary: Option<S>,
+    memory: Rc<MemoryStore>,
+    failed: Cell<bool>,
+    notify: Box<dyn Fn(Warning)>,
+}
+
+impl<S: RecordStore> FallbackStore<S> {
+    /// A store over `primary`, or over `memory` alone when `primary` could
+    /// not be opened (`Err` holds why). `notify` hears of the first failure.
+    /// Share `memory` between the runs of a page, so pausing and resuming
+    /// work without the browser's store.
+    pub fn new(
+        primary: Result<S, Error>,
+        memory: Rc<MemoryStore>,
+        notify: Box<dyn Fn(Warning)>,
+    ) -> Self {
+        let (primary, error) = match primary {
+            Ok(primary) => (Some(primary), None),
+            Err(error) => (None, Some(error)),
+        };
+        let store = FallbackStore {
+            primary,
+            memory,
+            failed: Cell::new(false),
+            notify,
+        };
+        if let Some(error) = error {
+            store.fail("STORAGE_UNAVAILABLE", &error);
+        }
+        store
+    }
+
+    /// Whether records live in memory only now.
+    pub fn in_memory(&self) -> bool {
+        self.failed.get()
+    }
+
+    fn fail(&self, code: &'static str, error: &Error) {
+        if self.failed.replace(true) {
+            return;
+        }
+        let code = match error {
+            Error::Storage { detail } if detail.contains("QuotaExceeded") => "STORAGE_FULL",
+            _ => code,
+        };
+        (self.notify)(Warning {
+            code,
+            message: format!(
+                "{error}; the upload goes on with its state in memory only, so a reload \
+                 starts it afresh (parts already on the server are not lost)"
+            ),
+        });
+    }
+
+    fn primary(&self) -> Option<&S> {
+        if self.failed.get() {
+            None
+        } else {
+            self.primary.as_ref()
+        }
+    }
+}
+
+impl<S: RecordStore> RecordStore for FallbackStore<S> {
+    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
+        // A record in memory is newer than any in the primary store: it got
+        // there because the primary store failed.
+        if let Some(found) = self.memory.load(id).await? {
+            return Ok(Some(found));
+        }
+        if let Some(primary) = self.primary() {
+            match primary.load(id).await {
+                Ok(found) => return Ok(found),
+                Err(e) => self.fail("STORAGE_FAILED", &e),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
+        if let Some(primary) = self.primary() {
+            match primary.save(record).await {
+                // The primary store has the newest now; drop an older copy
+                // kept in memory while it was failing.
+                Ok(()) => return self.memory.remove(&record.id).await,
+                Err(e) => self.fail("STORAGE_FAILED", &e),
+            }
+        }
+        self.memory.save(record).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.memory.remove(id).await?;
+        if let Some(primary) = self.primary() {
+            if let Err(e) = primary.remove(id).await {
+                self.fail("STORAGE_FAILED", &e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
+        let mut all = self.memory.list().await?;
+        if let Some(primary) = self.primary() {
+            match primary.list().await {
+                Ok(stored) => {
+                    let in_memory: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
+                    all.extend(stored.into_iter().filter(|r| !in_memory.contains(&r.id)));
+                }
+                Err(e) => self.fail("STORAGE_FAILED", &e),
+            }
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::core::plan::PartPlan;
+    use crate::core::record::NewRecord;
+
+    /// A store whose writes fail after `ok_writes` of them.
+    struct Flaky {
+        inner: MemoryStore,
+        ok_writes: Cell<u32>,
+        detail: &'static str,
+    }
+
+    impl RecordStore for Flaky {
+        async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
+            self.inner.load(id).await
+        }
+        async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
+            if self.ok_writes.get() == 0 {
+                return Err(Error::Storage {
+                    detail: self.detail.into(),
+                });
+            }
+            self.ok_writes.set(self.ok_writes.get() - 1);
+            self.inner.save(record).await
+        }
+        async fn remove(&self, id: &str) -> Result<(), Error> {
+            self.inner.remove(id).await
+        }
+        async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
+            self.inner.list().await
+        }
+    }
+
+    fn record(id: &str) -> UploadRecord {
+        UploadRecord::new(
+            NewRecord {
+                id,
+                namespace: "",
+                endpoint: "/e",
+                upload_id: "u",
+                key: "k",
+                file_name: "f",
+                last_modified: 0.0,
+                file_type: "",
+                now: 0.0,
+            },
+            &PartPlan::with_part_size(1, 5 << 20),
+        )
+    }
+
+    fn store(primary: Result<Flaky, Error>) -> (FallbackStore<Flaky>, Rc<RefCell<Vec<Warning>>>) {
+        let heard = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&heard);
+        let store = FallbackStore::new(
+            primary,
+            Rc::new(MemoryStore::new()),
+            Box::new(move |w| sink.borrow_mut().push(w)),
+        );
+        (store, heard)
+    }
+
+    fn flaky(ok_writes: u32, detail: &'static str) -> Flaky {
+        Flaky {
+            inner: MemoryStore::new(),
+            ok_writes: Cell::new(ok_writes),
+            detail,
+        }
+    }
+
+    #[test]
+    fn a_store_that_cannot_open_means_memory_and_one_warning() {
+        let (store, heard) = store(Err(Error::Storage {
+            detail: "SecurityError: blocked".into(),
+        }));
+        assert!(store.in_memory());
+        block_on(store.save(&record("a"))).unwrap();
+        assert_eq!(block_on(store.load("a")).unwrap(), Some(record("a")));
+        let heard = heard.borrow();
+        assert_eq!(heard.len(), 1);
+        assert_eq!(heard[0].code, "STORAGE_UNAVAILABLE");
+        assert!(heard[0].message.contains("blocked"), "{}", heard[0].message);
+    }
+
+    #[test]
+    fn a_full_store_moves_to_memory_and_warns_once() {
+        let (store, heard) = store(Ok(flaky(
+            1,
+            "QuotaExceededError: the quota has been exceeded",
+        )));
+        block_on(store.save(&record("a"))).unwrap();
+        assert!(!store.in_memory());
+        let mut next = record("a");
+        next.updated_at = 5.0;
+        block_on(store.save(&next)).unwrap();
+        block_on(store.save(&next)).unwrap();
+        assert!(store.in_memory());
+        assert_eq!(
+            block_on(store.load("a")).unwrap(),
+            Some(next),
+            "memory has the latest"
+        );
+        assert_eq!(heard.borrow().len(), 1);
+        assert_eq!(heard.borrow()[0].code, "STORAGE_FULL");
+        block_on(store.remove("a")).unwrap();
+        assert_eq!(block_on(store.load("a")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_working_store_is_used_and_never_warns() {
+        let (store, heard) = store(Ok(flaky(10, "")));
+        block_on(store.save(&record("a"))).unwrap();
+        let primary = store.primary.as_ref().unwrap();
+        assert_eq!(block_on(primary.inner.list()).unwrap().len(), 1);
+        assert!(heard.borrow().is_empty());
+    }
+}
