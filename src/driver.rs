@@ -18,8 +18,8 @@ use crate::core::retry::Decision;
 use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::ports::{
-    Backend, CompletedPart, Events, PartCompleted, PartSender, Progress, RecordStore, Resumed,
-    Timer,
+    Backend, CompletedPart, Events, ExpiringSoon, PartCompleted, PartSender, Progress, RecordStore,
+    Restarted, Resumed, Timer,
 };
 
 /// The file as the driver sees it.
@@ -78,17 +78,36 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             self.options.max_object_size,
         )?;
         let id = self.record_id(file);
-        let resumed = match self.store.load(&id).await? {
+        self.collect_expired(&id).await?;
+        match self.run_once(file, &plan, &id).await {
+            // The server lost the upload midway (expired or aborted): the
+            // parts it had are gone too, so start afresh, once.
+            Err(Error::NoSuchUpload { .. }) => {
+                self.store.remove(&id).await?;
+                self.events.restarted(Restarted { reason: "expired" });
+                self.run_once(file, &plan, &id).await
+            }
+            other => other,
+        }
+    }
+
+    async fn run_once(
+        &self,
+        file: &FileInfo,
+        plan: &PartPlan,
+        id: &str,
+    ) -> Result<Completed, Error> {
+        let resumed = match self.store.load(id).await? {
             Some(record) if self.matches(&record, file) => self.resume(record).await?,
             Some(_) => {
-                self.store.remove(&id).await?;
+                self.store.remove(id).await?;
                 None
             }
             None => None,
         };
         let (record, unconfirmed) = match resumed {
             Some(resumed) => resumed,
-            None => (self.create(&id, file, &plan).await?, Vec::new()),
+            None => (self.create(id, file, plan).await?, Vec::new()),
         };
         let state = RefCell::new(record);
         if file.identity.size > 0 {
@@ -109,6 +128,21 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             }
             other => other,
         }
+    }
+
+    /// Deletes the records of this namespace that are past their expiry
+    /// (orphans of uploads nobody came back to), except `keep`.
+    async fn collect_expired(&self, keep: &str) -> Result<(), Error> {
+        let now = self.timer.now_ms();
+        for record in self.store.list().await? {
+            if record.id != keep
+                && record.namespace == self.options.namespace
+                && now >= self.options.expires_at(record.created_at)
+            {
+                self.store.remove(&record.id).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Aborts the stored upload of `file` on the server and deletes its
@@ -147,6 +181,14 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         &self,
         mut record: UploadRecord,
     ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
+        let now = self.timer.now_ms();
+        let expires_at = self.options.expires_at(record.created_at);
+        if now >= expires_at {
+            // Past the server's lifecycle rule: whatever it still holds is
+            // about to go. Abort it (best effort) and start afresh.
+            let _ = self.backend.abort(&record.upload_id, &record.key).await;
+            return self.forget(&record).await;
+        }
         let listed = self
             .with_retries(|| self.backend.list_parts(&record.upload_id, &record.key))
             .await;
@@ -155,11 +197,16 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             // Companion answers "no such upload" as an HTML 500: any HTTP
             // failure of the list means the upload cannot be resumed.
             Err(Error::NoSuchUpload { .. } | Error::Http { .. } | Error::BadResponse { .. }) => {
-                self.store.remove(&record.id).await?;
-                return Ok(None);
+                return self.forget(&record).await;
             }
             Err(e) => return Err(e),
         };
+        if now >= expires_at - self.options.expiry_warning_ms {
+            self.events.expiring_soon(ExpiringSoon {
+                upload_id: record.upload_id.clone(),
+                expires_at,
+            });
+        }
         let outcome = reconcile(&mut record, &server_parts);
         record.updated_at = self.timer.now_ms();
         self.store.save(&record).await?;
@@ -169,6 +216,16 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             skipped_bytes: outcome.skipped_bytes,
         });
         Ok(Some((record, outcome.unconfirmed)))
+    }
+
+    /// Deletes a record that cannot be resumed and says the upload restarts.
+    async fn forget(
+        &self,
+        record: &UploadRecord,
+    ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
+        self.store.remove(&record.id).await?;
+        self.events.restarted(Restarted { reason: "expired" });
+        Ok(None)
     }
 
     async fn create(

@@ -9,6 +9,12 @@ pub const MAX_CONCURRENCY: u32 = 64;
 /// The longest retry delay allowed, in milliseconds (ten minutes).
 pub const MAX_RETRY_DELAY_MS: u32 = 600_000;
 
+/// How long servers keep an unfinished multipart upload by default (a
+/// common lifecycle rule): 7 days, in milliseconds.
+pub const DEFAULT_EXPIRES_AFTER_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
+/// How long before expiry a resume warns: 24 hours, in milliseconds.
+pub const DEFAULT_EXPIRY_WARNING_MS: f64 = 24.0 * 3600.0 * 1000.0;
+
 /// How an upload runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadOptions {
@@ -26,6 +32,11 @@ pub struct UploadOptions {
     pub retry: RetryPolicy,
     /// The largest object the store accepts.
     pub max_object_size: u64,
+    /// How long after its creation the server expires an unfinished upload
+    /// (milliseconds).
+    pub expires_after_ms: f64,
+    /// How long before that a resume calls `onExpiringSoon` (milliseconds).
+    pub expiry_warning_ms: f64,
 }
 
 impl UploadOptions {
@@ -39,6 +50,8 @@ impl UploadOptions {
             metadata: Vec::new(),
             retry: RetryPolicy::default(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            expires_after_ms: DEFAULT_EXPIRES_AFTER_MS,
+            expiry_warning_ms: DEFAULT_EXPIRY_WARNING_MS,
         }
     }
 
@@ -74,7 +87,25 @@ impl UploadOptions {
                 format!("each delay must be 0 to {MAX_RETRY_DELAY_MS} ms"),
             ));
         }
+        if !(self.expires_after_ms.is_finite() && self.expires_after_ms > 0.0) {
+            return Err(Error::invalid_option(
+                "expiresAfter",
+                "must be a positive number of milliseconds (the server's lifecycle rule)",
+            ));
+        }
+        if !(self.expiry_warning_ms.is_finite() && self.expiry_warning_ms >= 0.0) {
+            return Err(Error::invalid_option(
+                "expiryWarning",
+                "must be a non-negative number of milliseconds",
+            ));
+        }
         Ok(())
+    }
+
+    /// When an upload created at `created_at` expires on the server (ms
+    /// since the epoch).
+    pub fn expires_at(&self, created_at: f64) -> f64 {
+        created_at + self.expires_after_ms
     }
 
     /// The endpoint without trailing slashes, ready to have routes appended.

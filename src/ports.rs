@@ -139,6 +139,24 @@ pub struct Resumed {
     pub skipped_bytes: u64,
 }
 
+/// The stored upload could not be continued, so the file is uploaded afresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Restarted {
+    /// Why: `"expired"` (the server no longer has the upload, or it is past
+    /// its expiry).
+    pub reason: &'static str,
+}
+
+/// A resumed upload will soon be expired by the server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiringSoon {
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// When the server expires it (ms since the epoch).
+    pub expires_at: f64,
+}
+
 /// Something the page should know that does not stop the upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
@@ -156,6 +174,10 @@ pub trait Events {
     fn part_completed(&self, part: PartCompleted);
     /// A stored upload is being resumed.
     fn resumed(&self, resumed: Resumed);
+    /// The stored upload could not be continued; a fresh one starts.
+    fn restarted(&self, restarted: Restarted);
+    /// A resumed upload is close to its expiry on the server.
+    fn expiring_soon(&self, soon: ExpiringSoon);
 }
 
 /// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,

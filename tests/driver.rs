@@ -18,8 +18,8 @@ use resupload::core::plan::MIB;
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::PartState;
 use resupload::ports::{
-    Backend, CompletedPart, Created, Events, MemoryStore, PartCompleted, PartSender, Progress,
-    RecordStore, Resumed, Timer,
+    Backend, CompletedPart, Created, Events, ExpiringSoon, MemoryStore, PartCompleted, PartSender,
+    Progress, RecordStore, Restarted, Resumed, Timer,
 };
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
@@ -31,6 +31,8 @@ enum Fault {
     Hang,
     /// The store keeps the bytes but the answer is lost on the way back.
     StoredButLost,
+    /// The store forgets the whole upload (a lifecycle rule, an abort).
+    Gone,
     /// A second send of a stored part, cut off midway: the store still lists
     /// the old part but refuses it at completion (seen with Garage).
     CutOffResend,
@@ -204,6 +206,12 @@ impl PartSender for FakeS3 {
                 detail: "connection reset".into(),
             }),
             Some(Fault::Hang) => std::future::pending().await,
+            Some(Fault::Gone) => {
+                self.uploads.borrow_mut().remove(upload_id);
+                Err(Error::NoSuchUpload {
+                    upload_id: upload_id.into(),
+                })
+            }
             Some(Fault::CutOffResend) => {
                 self.poisoned.borrow_mut().push(part);
                 std::future::pending().await
@@ -271,6 +279,8 @@ struct Log {
     progress: RefCell<Vec<Progress>>,
     parts: RefCell<Vec<PartCompleted>>,
     resumed: RefCell<Vec<Resumed>>,
+    restarted: RefCell<Vec<Restarted>>,
+    expiring: RefCell<Vec<ExpiringSoon>>,
 }
 
 impl Events for Log {
@@ -282,6 +292,12 @@ impl Events for Log {
     }
     fn resumed(&self, r: Resumed) {
         self.resumed.borrow_mut().push(r);
+    }
+    fn restarted(&self, r: Restarted) {
+        self.restarted.borrow_mut().push(r);
+    }
+    fn expiring_soon(&self, e: ExpiringSoon) {
+        self.expiring.borrow_mut().push(e);
     }
 }
 
@@ -539,6 +555,90 @@ fn an_upload_gone_from_the_server_starts_afresh() {
     assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
     assert_eq!(w.object(&done.key), w.s3.file);
     assert_eq!(done.upload_id, "up2");
+    assert!(w.records().is_empty());
+    assert_eq!(*w.log.restarted.borrow(), [Restarted { reason: "expired" }]);
+}
+
+const DAY: f64 = 24.0 * 3600.0 * 1000.0;
+
+/// Makes the stored record look `days` old.
+fn age_record(w: &World, days: f64) {
+    let mut record = w.records().pop().unwrap();
+    record.created_at = w.timer.now_ms() - days * DAY;
+    block_on(w.store.save(&record)).unwrap();
+}
+
+#[test]
+fn an_upload_lost_midway_restarts_once_from_scratch() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Gone]);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(*w.log.restarted.borrow(), [Restarted { reason: "expired" }]);
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn a_record_past_expiry_is_not_resumed_and_its_upload_is_aborted() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    age_record(&w, 7.5);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(w.s3.list_calls.get(), 0, "an expired upload is not listed");
+    assert!(
+        !w.s3.uploads.borrow().contains_key("up1"),
+        "the old upload was aborted"
+    );
+    assert_eq!(*w.log.restarted.borrow(), [Restarted { reason: "expired" }]);
+    assert!(w.log.resumed.borrow().is_empty());
+    assert_eq!(w.object(&done.key), w.s3.file);
+}
+
+#[test]
+fn a_resume_close_to_expiry_warns_and_goes_on() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    age_record(&w, 6.5);
+    let created = w.records()[0].created_at;
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1", "resumed, not restarted");
+    let expiring = w.log.expiring.borrow();
+    assert_eq!(
+        *expiring,
+        [ExpiringSoon {
+            upload_id: "up1".into(),
+            expires_at: created + 7.0 * DAY
+        }]
+    );
+    assert!(w.log.restarted.borrow().is_empty());
+}
+
+#[test]
+fn a_fresh_resume_does_not_warn() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    age_record(&w, 5.0);
+    w.run().unwrap();
+    assert!(w.log.expiring.borrow().is_empty());
+    assert_eq!(w.log.resumed.borrow().len(), 1);
+}
+
+#[test]
+fn expired_records_of_other_files_are_collected() {
+    let mut w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    age_record(&w, 8.0);
+    let orphan = w.records()[0].id.clone();
+    // Another file of the same namespace starts: the orphan goes.
+    w.file.identity.name = "other.bin".into();
+    w.run().unwrap();
+    assert!(w.records().iter().all(|r| r.id != orphan));
     assert!(w.records().is_empty());
 }
 

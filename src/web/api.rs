@@ -34,7 +34,7 @@ use crate::driver::{Driver, FileInfo};
 use crate::error::Error;
 use crate::fallback::FallbackStore;
 use crate::options::UploadOptions;
-use crate::ports::{MemoryStore, RecordStore, Warning};
+use crate::ports::{Backend, MemoryStore, RecordStore, Warning};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -69,6 +69,16 @@ export interface UploadOptions {
    *  STORAGE_UNAVAILABLE (IndexedDB cannot be opened), STORAGE_FULL (a write hit the quota),
    *  STORAGE_FAILED (another IndexedDB failure). The upload goes on with its state in memory. */
   onWarning?: (warning: UploadWarning) => void;
+  /** The stored upload could not be continued (the server expired or lost it), so the file
+   *  uploads afresh; reason "expired". */
+  onRestart?: (restart: { reason: string }) => void;
+  /** A resumed upload is within `expiryWarning` of its expiry on the server. */
+  onExpiringSoon?: (info: { uploadId: string; expiresAt: number }) => void;
+  /** How long the server keeps an unfinished upload, in ms; default 7 days (a common lifecycle
+   *  rule). Older records are not resumed, and are removed when any upload starts. */
+  expiresAfter?: number;
+  /** How long before expiry a resume calls onExpiringSoon, in ms; default 24 hours. */
+  expiryWarning?: number;
 }
 /** A problem that does not stop the upload. */
 export interface UploadWarning { code: string; message: string; }
@@ -344,6 +354,35 @@ impl Upload {
             }
             .await;
             to_js_result(listed)
+        })
+    }
+
+    /// Forgets every unfinished upload stored in this browser for
+    /// `{ namespace }` (all namespaces when none is given): each is aborted on
+    /// its server (best effort) and its record deleted. Resolves to how many
+    /// there were.
+    #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
+    pub fn clear_pending(
+        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        future_to_promise(async move {
+            let cleared = async {
+                let (namespace, _) = parse_lookup(&options)?;
+                let store = page_store(Box::new(|_| {})).await;
+                let mut count = 0u32;
+                for record in store.list().await? {
+                    if namespace.as_ref().is_some_and(|n| &record.namespace != n) {
+                        continue;
+                    }
+                    let backend = HttpBackend::new(&record.endpoint);
+                    let _ = backend.abort(&record.upload_id, &record.key).await;
+                    store.remove(&record.id).await?;
+                    count += 1;
+                }
+                Ok::<_, Error>(count)
+            }
+            .await;
+            to_js_result(cleared)
         })
     }
 }

@@ -4,7 +4,7 @@ use js_sys::Function;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::ports::{Events, PartCompleted, Progress, Resumed, Warning};
+use crate::ports::{Events, ExpiringSoon, PartCompleted, Progress, Restarted, Resumed, Warning};
 
 /// The `onProgress`, `onPartComplete` and `onResume` callbacks.
 #[derive(Debug, Default, Clone)]
@@ -17,6 +17,10 @@ pub struct JsEvents {
     pub on_resume: Option<Function>,
     /// `onWarning({code, message})`.
     pub on_warning: Option<Function>,
+    /// `onRestart({reason})`.
+    pub on_restart: Option<Function>,
+    /// `onExpiringSoon({uploadId, expiresAt})`.
+    pub on_expiring_soon: Option<Function>,
 }
 
 impl JsEvents {
@@ -58,5 +62,13 @@ impl Events for JsEvents {
 
     fn resumed(&self, resumed: Resumed) {
         call(&self.on_resume, &resumed);
+    }
+
+    fn restarted(&self, restarted: Restarted) {
+        call(&self.on_restart, &restarted);
+    }
+
+    fn expiring_soon(&self, soon: ExpiringSoon) {
+        call(&self.on_expiring_soon, &soon);
     }
 }

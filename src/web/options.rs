@@ -133,6 +133,12 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
     if let Some(max) = whole_number(&field(value, "maxObjectSize"), "maxObjectSize")? {
         options.max_object_size = max;
     }
+    if let Some(ms) = whole_number(&field(value, "expiresAfter"), "expiresAfter")? {
+        options.expires_after_ms = ms as f64;
+    }
+    if let Some(ms) = whole_number(&field(value, "expiryWarning"), "expiryWarning")? {
+        options.expiry_warning_ms = ms as f64;
+    }
     if let Some(namespace) = string(&field(value, "namespace"), "namespace")? {
         options.namespace = namespace;
     }
@@ -145,6 +151,8 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
         on_part_complete: callback(&field(value, "onPartComplete"), "onPartComplete")?,
         on_resume: callback(&field(value, "onResume"), "onResume")?,
         on_warning: callback(&field(value, "onWarning"), "onWarning")?,
+        on_restart: callback(&field(value, "onRestart"), "onRestart")?,
+        on_expiring_soon: callback(&field(value, "onExpiringSoon"), "onExpiringSoon")?,
     };
     Ok(ParsedOptions { options, events })
 }

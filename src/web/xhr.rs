@@ -135,6 +135,11 @@ impl PartSender for XhrSender {
         let status = xhr.status().map_err(js_failure)?;
         if !(200..300).contains(&status) {
             let body = xhr.response_text().ok().flatten().unwrap_or_default();
+            if status == 404 && body.contains("NoSuchUpload") {
+                return Err(Error::NoSuchUpload {
+                    upload_id: String::new(),
+                });
+            }
             return Err(Error::Http {
                 operation: Operation::UploadPart,
                 status,

@@ -195,3 +195,114 @@ test("a full IndexedDB (QuotaExceededError) moves the upload to memory with one 
   const object = await stack.debug.object(out.result.key);
   assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
 });
+
+// In the page: a File of deterministic bytes (the same after a reload), its
+// SHA-256, and a helper that waits until the stored record has a part done.
+const PAGE_HELPERS = `
+  window.makeFile = async (name, size) => {
+    const bytes = new Uint8Array(size);
+    let x = 2463534242;
+    for (let i = 0; i < size; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; bytes[i] = x & 255; }
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return { file: new File([bytes], name, { lastModified: 1_700_000_000_000 }), sha256 };
+  };
+  window.waitForPart = async (Upload, file, namespace) => {
+    for (;;) {
+      const previous = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
+      if ((previous?.partsDone ?? 0) >= 1) return previous;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+`;
+
+test("an upload aborted on the server between two page loads restarts afresh and says so", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  const namespace = randomNamespace("expired");
+  const size = 16 * MIB + 3;
+  await openDemo(stack, page);
+  const before = await page.evaluate(
+    async ({ namespace, size, helpers }) => {
+      eval(helpers);
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const { file } = await window.makeFile("expire-me.bin", size);
+      new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 }).start().catch(() => {});
+      const previous = await window.waitForPart(Upload, file, namespace);
+      return { uploadId: previous.uploadId };
+    },
+    { namespace, size, helpers: PAGE_HELPERS },
+  );
+  await page.reload();
+  const aborted = await fetch(new URL("/api/debug/abort-all", stack.baseUrl), { method: "POST" });
+  assert.equal(aborted.status, 200);
+  const out = await page.evaluate(
+    async ({ namespace, size, helpers }) => {
+      eval(helpers);
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const { file, sha256 } = await window.makeFile("expire-me.bin", size);
+      const stored = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
+      const restarts = [];
+      const resumes = [];
+      const upload = new Upload(file, {
+        endpoint: "/api/s3",
+        namespace,
+        partSize: 5 * 2 ** 20,
+        onRestart: (r) => restarts.push({ ...r }),
+        onResume: (r) => resumes.push({ ...r }),
+      });
+      const result = await upload.start();
+      return { stored: stored?.uploadId, restarts, resumes, result: { ...result }, sha256 };
+    },
+    { namespace, size, helpers: PAGE_HELPERS },
+  );
+  assert.equal(out.stored, before.uploadId, "the record survived the reload");
+  assert.deepEqual(out.restarts, [{ reason: "expired" }]);
+  assert.deepEqual(out.resumes, []);
+  assert.notEqual(out.result.uploadId, before.uploadId, "a new multipart upload");
+  const object = await stack.debug.object(out.result.key);
+  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+});
+
+test("onExpiringSoon on a resume inside the warning window; clearPending forgets and aborts", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  const namespace = randomNamespace("soon");
+  await openDemo(stack, page);
+  const out = await page.evaluate(
+    async ({ namespace, helpers }) => {
+      eval(helpers);
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const base = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 };
+      const { file, sha256 } = await window.makeFile("soon.bin", 11 * 2 ** 20);
+      const first = new Upload(file, base);
+      const firstRun = first.start().catch((e) => e.code);
+      const previous = await window.waitForPart(Upload, file, namespace);
+      first.pause();
+      await firstRun;
+      const soon = [];
+      // A one-hour lifecycle rule with a two-hour warning: any resume warns.
+      const second = new Upload(file, { ...base, expiresAfter: 3_600_000, expiryWarning: 7_200_000, onExpiringSoon: (s) => soon.push({ ...s }) });
+      const result = await second.start();
+
+      const other = await window.makeFile("forget-me.bin", 11 * 2 ** 20);
+      const third = new Upload(other.file, base);
+      const thirdRun = third.start().catch((e) => e.code);
+      const pendingThird = await window.waitForPart(Upload, other.file, namespace);
+      third.pause();
+      await thirdRun;
+      const cleared = await Upload.clearPending({ namespace });
+      const left = await Upload.listPending({ namespace });
+      return { soon, createdAt: previous.createdAt, uploadId: previous.uploadId, result: { ...result }, sha256, cleared, left: left.length, thirdKey: pendingThird.key };
+    },
+    { namespace, helpers: PAGE_HELPERS },
+  );
+  assert.deepEqual(out.soon, [{ uploadId: out.uploadId, expiresAt: out.createdAt + 3_600_000 }]);
+  assert.equal(out.result.uploadId, out.uploadId, "it resumed");
+  assert.equal((await stack.debug.object(out.result.key)).sha256, out.sha256);
+  assert.equal(out.cleared, 1);
+  assert.equal(out.left, 0);
+  const uploads = await stack.getJson("/api/debug/uploads");
+  assert.ok(!uploads.body.uploads.some((u) => u.key === out.thirdKey), "clearPending aborted it on the server");
+});
