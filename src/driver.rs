@@ -29,6 +29,10 @@ pub struct FileInfo {
     pub identity: FileIdentity,
     /// `File.type` (may be empty).
     pub file_type: String,
+    /// The content fingerprint
+    /// ([`sample_digest`](crate::core::fingerprint::sample_digest)), when
+    /// it could be read.
+    pub sample_sha256: Option<String>,
 }
 
 /// What a finished upload gives back.
@@ -98,12 +102,27 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         id: &str,
     ) -> Result<Completed, Error> {
         let resumed = match self.store.load(id).await? {
-            Some(record) if self.matches(&record, file) => self.resume(record).await?,
-            Some(_) => {
-                self.store.remove(id).await?;
+            Some(record) if self.matches(&record, file) => {
+                if self.content_changed(&record, file) {
+                    self.restart_changed(&record).await?;
+                    None
+                } else {
+                    self.resume(record).await?
+                }
+            }
+            Some(record) => {
+                self.store.remove(&record.id).await?;
                 None
             }
-            None => None,
+            None => {
+                // The same name and size under a new date: the file changed.
+                for old in self.store.list().await? {
+                    if self.same_name_and_size(&old, file) {
+                        self.restart_changed(&old).await?;
+                    }
+                }
+                None
+            }
         };
         let (record, unconfirmed) = match resumed {
             Some(resumed) => resumed,
@@ -171,6 +190,32 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             && record.last_modified.to_bits() == file.identity.last_modified.to_bits()
             && record.namespace == self.options.namespace
             && record.endpoint == self.options.endpoint_base()
+    }
+
+    fn content_changed(&self, record: &UploadRecord, file: &FileInfo) -> bool {
+        matches!(
+            (&record.sample_sha256, &file.sample_sha256),
+            (Some(stored), Some(now)) if stored != now
+        )
+    }
+
+    fn same_name_and_size(&self, record: &UploadRecord, file: &FileInfo) -> bool {
+        record.namespace == self.options.namespace
+            && record.endpoint == self.options.endpoint_base()
+            && record.file_name == file.identity.name
+            && record.file_size == file.identity.size
+            && record.last_modified.to_bits() != file.identity.last_modified.to_bits()
+    }
+
+    /// The file changed since its stored upload began: that upload is
+    /// aborted (best effort) and forgotten, never mixed with new bytes.
+    async fn restart_changed(&self, record: &UploadRecord) -> Result<(), Error> {
+        let _ = self.backend.abort(&record.upload_id, &record.key).await;
+        self.store.remove(&record.id).await?;
+        self.events.restarted(Restarted {
+            reason: "file-changed",
+        });
+        Ok(())
     }
 
     /// Reconciles a stored record with the server; answers it with the parts
@@ -251,6 +296,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                 last_modified: file.identity.last_modified,
                 file_type: &file.file_type,
                 now: self.timer.now_ms(),
+                sample_sha256: file.sample_sha256.as_deref(),
             },
             plan,
         );

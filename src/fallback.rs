@@ -181,6 +181,7 @@ mod tests {
                 last_modified: 0.0,
                 file_type: "",
                 now: 0.0,
+                sample_sha256: None,
             },
             &PartPlan::with_part_size(1, 5 << 20),
         )

@@ -143,7 +143,8 @@ pub struct Resumed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Restarted {
     /// Why: `"expired"` (the server no longer has the upload, or it is past
-    /// its expiry).
+    /// its expiry) or `"file-changed"` (a new date, or new content under the
+    /// same name, size and date).
     pub reason: &'static str,
 }
 

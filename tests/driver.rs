@@ -328,6 +328,7 @@ impl World {
                     last_modified: 1234.0,
                 },
                 file_type: "video/mp4".into(),
+                sample_sha256: Some("sample-a".into()),
             },
         }
     }
@@ -626,6 +627,65 @@ fn a_fresh_resume_does_not_warn() {
     w.run().unwrap();
     assert!(w.log.expiring.borrow().is_empty());
     assert_eq!(w.log.resumed.borrow().len(), 1);
+}
+
+#[test]
+fn new_content_under_the_same_name_size_and_date_is_never_mixed() {
+    let mut w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    w.file.sample_sha256 = Some("sample-b".into());
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(
+        w.s3.puts(),
+        [1, 2, 3, 4],
+        "nothing of the old upload is reused"
+    );
+    assert!(
+        !w.s3.uploads.borrow().contains_key("up1"),
+        "the old upload was aborted"
+    );
+    assert_eq!(
+        *w.log.restarted.borrow(),
+        [Restarted {
+            reason: "file-changed"
+        }]
+    );
+    assert_eq!(w.s3.list_calls.get(), 0);
+}
+
+#[test]
+fn a_new_date_under_the_same_name_and_size_restarts() {
+    let mut w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    w.file.identity.last_modified += 1000.0;
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert!(
+        !w.s3.uploads.borrow().contains_key("up1"),
+        "the old upload was aborted"
+    );
+    assert_eq!(
+        *w.log.restarted.borrow(),
+        [Restarted {
+            reason: "file-changed"
+        }]
+    );
+    assert!(w.records().is_empty(), "the old record is gone too");
+}
+
+#[test]
+fn an_unknown_sample_does_not_block_a_resume() {
+    let mut w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    w.file.sample_sha256 = None; // the page could not read the samples
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1");
+    assert!(w.log.restarted.borrow().is_empty());
 }
 
 #[test]

@@ -43,6 +43,7 @@ fn record(id: &str, size: u64) -> UploadRecord {
             last_modified: 1_700_000_000_123.0,
             file_type: "application/octet-stream",
             now: 1_700_000_000_000.0,
+            sample_sha256: Some("abc"),
         },
         &PartPlan::with_part_size(size, 5 * MIB),
     )

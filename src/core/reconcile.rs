@@ -98,6 +98,7 @@ mod tests {
                 last_modified: 0.0,
                 file_type: "",
                 now: 0.0,
+                sample_sha256: None,
             },
             &plan,
         );

@@ -66,6 +66,10 @@ pub struct UploadRecord {
     pub file_type: String,
     /// The part size the upload began with; resuming keeps it.
     pub part_size: u64,
+    /// The file's content fingerprint
+    /// ([`sample_digest`](super::fingerprint::sample_digest)), when known.
+    #[serde(default)]
+    pub sample_sha256: Option<String>,
     /// When the multipart upload was created (ms since the epoch).
     pub created_at: f64,
     /// When the record was last written (ms since the epoch).
@@ -95,6 +99,8 @@ pub struct NewRecord<'a> {
     pub file_type: &'a str,
     /// The creation time (ms since the epoch).
     pub now: f64,
+    /// The file's content fingerprint, when known.
+    pub sample_sha256: Option<&'a str>,
 }
 
 impl UploadRecord {
@@ -112,6 +118,7 @@ impl UploadRecord {
             last_modified: fresh.last_modified,
             file_type: fresh.file_type.to_owned(),
             part_size: plan.part_size(),
+            sample_sha256: fresh.sample_sha256.map(str::to_owned),
             created_at: fresh.now,
             updated_at: fresh.now,
             parts: plan
@@ -224,6 +231,7 @@ mod tests {
                 last_modified: 5.0,
                 file_type: "",
                 now: 1000.0,
+                sample_sha256: None,
             },
             &plan,
         )

@@ -153,6 +153,7 @@ fn file_info(value: &JsValue) -> Result<(Blob, FileInfo), Error> {
                     last_modified: file.last_modified(),
                 },
                 file_type: blob.type_(),
+                sample_sha256: None,
             },
         ));
     }
@@ -166,6 +167,7 @@ fn file_info(value: &JsValue) -> Result<(Blob, FileInfo), Error> {
                     last_modified: 0.0,
                 },
                 file_type: blob.type_(),
+                sample_sha256: None,
             },
         ));
     }
@@ -389,7 +391,10 @@ impl Upload {
 
 async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
     let ports = WebPorts::open(&inner).await?;
-    ports.driver(&inner).run(&inner.file).await
+    let mut file = inner.file.clone();
+    // A file that cannot be read at all fails later, at its first part.
+    file.sample_sha256 = super::blob::sample_sha256(&inner.blob).await.ok();
+    ports.driver(&inner).run(&file).await
 }
 
 thread_local! {

@@ -33,3 +33,27 @@ pub fn size(blob: &Blob) -> u64 {
         0
     }
 }
+
+/// Reads bytes `range` of a Blob into memory (used only for the small
+/// samples of the content fingerprint, never for part bodies).
+pub async fn read(blob: &Blob, range: Range<u64>) -> Result<Vec<u8>, Error> {
+    let part = slice(blob, range)?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(part.array_buffer())
+        .await
+        .map_err(|e| Error::Network {
+            operation: Operation::UploadPart,
+            detail: format!("reading the file failed: {}", super::js_error::describe(&e)),
+        })?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// The content fingerprint of a Blob: the SHA-256 of its size and of its
+/// first, middle and last 64 KiB.
+pub async fn sample_sha256(blob: &Blob) -> Result<String, Error> {
+    let total = size(blob);
+    let mut samples = Vec::new();
+    for range in crate::core::fingerprint::sample_ranges(total) {
+        samples.push(read(blob, range).await?);
+    }
+    Ok(crate::core::fingerprint::sample_digest(total, &samples))
+}

@@ -306,3 +306,70 @@ test("onExpiringSoon on a resume inside the warning window; clearPending forgets
   const uploads = await stack.getJson("/api/debug/uploads");
   assert.ok(!uploads.body.uploads.some((u) => u.key === out.thirdKey), "clearPending aborted it on the server");
 });
+
+// Starts an upload of `first` and stops it (reload) once a part is stored;
+// then uploads `second` (built by `makeSecond` in the page) and reports.
+async function changeBetweenLoads(namespace, makeSecond) {
+  const page = stack.page;
+  const size = 16 * MIB + 3;
+  await openDemo(stack, page);
+  const before = await page.evaluate(
+    async ({ namespace, size, helpers }) => {
+      eval(helpers);
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const { file } = await window.makeFile("changing.bin", size);
+      new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 }).start().catch(() => {});
+      const previous = await window.waitForPart(Upload, file, namespace);
+      return { uploadId: previous.uploadId, key: previous.key };
+    },
+    { namespace, size, helpers: PAGE_HELPERS },
+  );
+  await page.reload();
+  const out = await page.evaluate(
+    async ({ namespace, size, helpers, makeSecond }) => {
+      eval(helpers);
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const { file: original } = await window.makeFile("changing.bin", size);
+      const file = await eval(makeSecond)(original);
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+      const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const restarts = [];
+      const resumes = [];
+      const upload = new Upload(file, {
+        endpoint: "/api/s3",
+        namespace,
+        partSize: 5 * 2 ** 20,
+        onRestart: (r) => restarts.push({ ...r }),
+        onResume: (r) => resumes.push({ ...r }),
+      });
+      const result = await upload.start();
+      const left = await Upload.listPending({ namespace });
+      return { restarts, resumes, result: { ...result }, sha256, left: left.length };
+    },
+    { namespace, size, helpers: PAGE_HELPERS, makeSecond: makeSecond.toString() },
+  );
+  assert.deepEqual(out.restarts, [{ reason: "file-changed" }]);
+  assert.deepEqual(out.resumes, [], "nothing of the old upload is reused");
+  assert.notEqual(out.result.uploadId, before.uploadId);
+  assert.equal(out.left, 0, "the old record is gone");
+  const uploads = await stack.getJson("/api/debug/uploads");
+  assert.ok(!uploads.body.uploads.some((u) => u.uploadId === before.uploadId), "the old upload was aborted on the server");
+  const object = await stack.debug.object(out.result.key);
+  assert.equal(object.sha256, out.sha256, "the stored object is the new file, byte for byte");
+}
+
+test("a file with the same name and size but a new date restarts (file-changed)", { timeout: 120_000 }, async () => {
+  await changeBetweenLoads(randomNamespace("newdate"), async (original) =>
+    new File([await original.arrayBuffer()], original.name, { lastModified: original.lastModified + 60_000 }),
+  );
+});
+
+test("a file with the same name, size and date but new content restarts (file-changed)", { timeout: 120_000 }, async () => {
+  await changeBetweenLoads(randomNamespace("newbytes"), async (original) => {
+    const bytes = new Uint8Array(await original.arrayBuffer());
+    bytes[bytes.length >> 1] ^= 0xff; // one byte in the middle sample
+    return new File([bytes], original.name, { lastModified: original.lastModified });
+  });
+});
