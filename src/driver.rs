@@ -5,7 +5,7 @@
 //! a crash or a dropped future (that is how `pause()` stops a run) leaves a
 //! record that resuming can reconcile with the server's part list.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -362,18 +362,30 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             )
         };
         self.mark(state, number, PartState::InFlight, None).await?;
+        // The furthest any attempt got; an attempt that gets further earns
+        // the part a fresh retry budget (a flaky link still makes headway).
+        let furthest = Cell::new(0u64);
+        let got_further = Cell::new(false);
         let on_progress = |sent: u64| {
+            if sent > furthest.get() {
+                furthest.set(sent);
+                got_further.set(true);
+            }
             tracker.borrow_mut().part_sent(number, sent);
             self.emit_progress(tracker);
         };
         let etag = self
-            .with_retries(|| async {
-                tracker.borrow_mut().part_sent(number, 0);
-                let url = self.backend.sign_part(&upload_id, &key, number).await?;
-                self.sender
-                    .send(&url, number, range.clone(), &on_progress)
-                    .await
-            })
+            .with_retries_resetting(
+                || async {
+                    got_further.set(false);
+                    tracker.borrow_mut().part_sent(number, 0);
+                    let url = self.backend.sign_part(&upload_id, &key, number).await?;
+                    self.sender
+                        .send(&url, number, range.clone(), &on_progress)
+                        .await
+                },
+                || got_further.get(),
+            )
             .await?;
         self.mark(state, number, PartState::Done, Some(etag.clone()))
             .await?;
@@ -446,7 +458,21 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
     }
 
     /// Runs `attempt` until it succeeds or the retry policy gives up.
-    async fn with_retries<V, F, Fut>(&self, mut attempt: F) -> Result<V, Error>
+    async fn with_retries<V, F, Fut>(&self, attempt: F) -> Result<V, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<V, Error>>,
+    {
+        self.with_retries_resetting(attempt, || false).await
+    }
+
+    /// [`Self::with_retries`], starting the retry count over whenever
+    /// `made_headway` says the failed attempt got further than any before.
+    async fn with_retries_resetting<V, F, Fut>(
+        &self,
+        mut attempt: F,
+        made_headway: impl Fn() -> bool,
+    ) -> Result<V, Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<V, Error>>,
@@ -455,6 +481,14 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         loop {
             match attempt().await {
                 Ok(value) => return Ok(value),
+                Err(error)
+                    if error.is_retryable()
+                        && !self.options.retry.delays().is_empty()
+                        && made_headway() =>
+                {
+                    retries = 0;
+                    self.timer.sleep(self.options.retry.first_delay()).await;
+                }
                 Err(error) => match self.options.retry.decide(&error, retries) {
                     Decision::RetryAfter(ms) => {
                         retries += 1;

@@ -74,6 +74,8 @@ pub enum Error {
         status: u16,
         /// The start of the response body, to help whoever reads the message.
         body: String,
+        /// The wait the server asked for with `Retry-After`, in milliseconds.
+        retry_after_ms: Option<u32>,
     },
     /// The backend answered 2xx, but not with the JSON the protocol defines.
     BadResponse {
@@ -133,7 +135,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Network { .. } => true,
-            Error::Http { status, .. } => is_retryable_status(*status),
+            Error::Http { status, body, .. } => {
+                is_retryable_status(*status) || (*status == 403 && is_expired_signature(body))
+            }
             _ => false,
         }
     }
@@ -153,6 +157,12 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// Whether a 403 body says the presigned URL expired ("Request has
+/// expired"): a fresh signature fixes that, so it is worth a retry.
+pub fn is_expired_signature(body: &str) -> bool {
+    body.contains("Request has expired") || body.contains("request has expired")
 }
 
 /// Whether an HTTP status is worth a retry: 5xx, 408 and 429.
@@ -184,6 +194,7 @@ impl fmt::Display for Error {
                 operation,
                 status,
                 body,
+                ..
             } => {
                 write!(f, "the server answered HTTP {status} while {}", operation.describe())?;
                 if !body.is_empty() {

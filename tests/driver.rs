@@ -28,6 +28,8 @@ use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 enum Fault {
     Status(u16),
     Network,
+    /// The connection breaks after this many bytes went out.
+    NetworkAfter(u64),
     Hang,
     /// The store keeps the bytes but the answer is lost on the way back.
     StoredButLost,
@@ -83,6 +85,7 @@ fn http(operation: Operation, status: u16) -> Error {
         operation,
         status,
         body: String::new(),
+        retry_after_ms: None,
     }
 }
 
@@ -145,6 +148,7 @@ impl Backend for FakeS3 {
                     r#"{{"error":{{"code":"InvalidPart","message":"part {} is not complete"}}}}"#,
                     bad.part_number
                 ),
+                retry_after_ms: None,
             });
         }
         drop(poisoned);
@@ -205,6 +209,13 @@ impl PartSender for FakeS3 {
                 operation: Operation::UploadPart,
                 detail: "connection reset".into(),
             }),
+            Some(Fault::NetworkAfter(bytes)) => {
+                progress(bytes);
+                Err(Error::Network {
+                    operation: Operation::UploadPart,
+                    detail: "connection reset midway".into(),
+                })
+            }
             Some(Fault::Hang) => std::future::pending().await,
             Some(Fault::Gone) => {
                 self.uploads.borrow_mut().remove(upload_id);
@@ -463,6 +474,27 @@ fn a_part_that_keeps_failing_fails_the_upload_but_keeps_the_others() {
     let done = w.run().unwrap();
     assert_eq!(w.s3.puts(), missing);
     assert_eq!(w.object(&done.key), w.s3.file);
+}
+
+#[test]
+fn a_part_that_keeps_getting_further_keeps_its_retry_budget() {
+    let w = World::new(SIZE);
+    let faults: Vec<Fault> = (1..=8).map(|k| Fault::NetworkAfter(k * 1000)).collect();
+    w.s3.fail(2, &faults);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.s3.puts().iter().filter(|&&p| p == 2).count(), 9);
+}
+
+#[test]
+fn a_part_stuck_at_the_same_point_runs_out_of_retries() {
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::NetworkAfter(1000); 8]);
+    let err = w.run().unwrap_err();
+    assert_eq!(err.code(), "NETWORK");
+    // The first attempt got further than none: one fresh budget, then the
+    // four configured retries.
+    assert_eq!(w.s3.puts().iter().filter(|&&p| p == 2).count(), 6);
 }
 
 #[test]

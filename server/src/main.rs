@@ -141,7 +141,11 @@ async fn apply_cors(store: &Store, local: SocketAddr) {
             .map(String::from)
             .to_vec(),
         allowed_headers: vec!["*".to_owned()],
-        expose_headers: vec!["ETag".to_owned(), "x-amz-checksum-sha256".to_owned()],
+        expose_headers: vec![
+            "ETag".to_owned(),
+            "x-amz-checksum-sha256".to_owned(),
+            "Retry-After".to_owned(),
+        ],
         max_age_seconds: 3000,
     };
     match store.put_bucket_cors(&rule).await {

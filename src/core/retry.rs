@@ -8,7 +8,7 @@
 //! use resupload::core::retry::{RetryPolicy, Decision};
 //! use resupload::error::{Error, Operation};
 //! let policy = RetryPolicy::new(vec![0, 1000]);
-//! let err = Error::Http { operation: Operation::UploadPart, status: 503, body: String::new() };
+//! let err = Error::Http { operation: Operation::UploadPart, status: 503, body: String::new(), retry_after_ms: None };
 //! assert_eq!(policy.decide(&err, 0), Decision::RetryAfter(0));
 //! assert_eq!(policy.decide(&err, 1), Decision::RetryAfter(1000));
 //! assert_eq!(policy.decide(&err, 2), Decision::GiveUp);
@@ -18,6 +18,17 @@ use crate::error::Error;
 
 /// The delays used when none are given, in milliseconds.
 pub const DEFAULT_RETRY_DELAYS: [u32; 4] = [0, 1000, 3000, 5000];
+
+/// The longest `Retry-After` honoured, in milliseconds (ten minutes).
+pub const MAX_RETRY_AFTER_MS: u32 = 600_000;
+
+/// Parses a `Retry-After` header given in seconds into milliseconds (the
+/// HTTP-date form is not used by S3 stores and is ignored).
+pub fn parse_retry_after(value: &str) -> Option<u32> {
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| (seconds * 1000.0).min(f64::from(MAX_RETRY_AFTER_MS)) as u32)
+}
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +62,23 @@ impl RetryPolicy {
         &self.delays
     }
 
+    /// The first delay (0 with no delays): the wait before retrying a part
+    /// that made headway.
+    pub fn first_delay(&self) -> u32 {
+        self.delays.first().copied().unwrap_or(0)
+    }
+
     /// What to do after `error`, when `retries_so_far` retries were made.
     pub fn decide(&self, error: &Error, retries_so_far: usize) -> Decision {
         if !error.is_retryable() {
             return Decision::GiveUp;
         }
+        let asked = match error {
+            Error::Http { retry_after_ms, .. } => retry_after_ms.unwrap_or(0),
+            _ => 0,
+        };
         match self.delays.get(retries_so_far) {
-            Some(&delay) => Decision::RetryAfter(delay),
+            Some(&delay) => Decision::RetryAfter(delay.max(asked.min(MAX_RETRY_AFTER_MS))),
             None => Decision::GiveUp,
         }
     }
@@ -73,6 +94,7 @@ mod tests {
             operation: Operation::UploadPart,
             status,
             body: String::new(),
+            retry_after_ms: None,
         }
     }
 
@@ -115,6 +137,38 @@ mod tests {
             Decision::GiveUp
         );
         assert_eq!(p.decide(&Error::Paused, 0), Decision::GiveUp);
+    }
+
+    #[test]
+    fn retry_after_stretches_the_delay() {
+        let p = RetryPolicy::default();
+        let mut err = http(429);
+        if let Error::Http { retry_after_ms, .. } = &mut err {
+            *retry_after_ms = Some(2000);
+        }
+        assert_eq!(p.decide(&err, 0), Decision::RetryAfter(2000));
+        assert_eq!(
+            p.decide(&err, 2),
+            Decision::RetryAfter(3000),
+            "the longer wait wins"
+        );
+        assert_eq!(parse_retry_after("1"), Some(1000));
+        assert_eq!(parse_retry_after(" 2.5 "), Some(2500));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("99999999"), Some(MAX_RETRY_AFTER_MS));
+    }
+
+    #[test]
+    fn an_expired_url_is_worth_a_retry_other_403s_are_not() {
+        let p = RetryPolicy::default();
+        let mut err = http(403);
+        assert_eq!(p.decide(&err, 0), Decision::GiveUp);
+        if let Error::Http { body, .. } = &mut err {
+            *body =
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+                    .into();
+        }
+        assert_eq!(p.decide(&err, 0), Decision::RetryAfter(0));
     }
 
     #[test]

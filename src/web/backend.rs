@@ -9,6 +9,7 @@ use web_sys::{Request, RequestInit, Response};
 
 use super::events::to_js;
 use crate::core::reconcile::ServerPart;
+use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
 use crate::ports::{Backend, CompletedPart, Created};
 
@@ -99,6 +100,12 @@ impl HttpBackend {
                 operation,
                 status,
                 body: text.unwrap_or_default().chars().take(300).collect(),
+                retry_after_ms: response
+                    .headers()
+                    .get("retry-after")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| parse_retry_after(&v)),
             });
         }
         let bad = |detail: String| Error::BadResponse { operation, detail };

@@ -14,6 +14,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use super::blob;
+use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
 use crate::ports::PartSender;
 
@@ -144,6 +145,11 @@ impl PartSender for XhrSender {
                 operation: Operation::UploadPart,
                 status,
                 body: body.chars().take(300).collect(),
+                retry_after_ms: xhr
+                    .get_response_header("Retry-After")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| parse_retry_after(&v)),
             });
         }
         match xhr.get_response_header("ETag").ok().flatten() {
