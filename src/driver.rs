@@ -481,21 +481,18 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         loop {
             match attempt().await {
                 Ok(value) => return Ok(value),
-                Err(error)
-                    if error.is_retryable()
-                        && !self.options.retry.delays().is_empty()
-                        && made_headway() =>
-                {
-                    retries = 0;
-                    self.timer.sleep(self.options.retry.first_delay()).await;
-                }
-                Err(error) => match self.options.retry.decide(&error, retries) {
-                    Decision::RetryAfter(ms) => {
-                        retries += 1;
-                        self.timer.sleep(ms).await;
+                Err(error) => {
+                    if error.is_retryable() && made_headway() {
+                        retries = 0;
                     }
-                    Decision::GiveUp => return Err(error),
-                },
+                    match self.options.retry.decide(&error, retries) {
+                        Decision::RetryAfter(ms) => {
+                            retries += 1;
+                            self.timer.sleep(ms).await;
+                        }
+                        Decision::GiveUp => return Err(error),
+                    }
+                }
             }
         }
     }

@@ -15,6 +15,9 @@ pub const DEFAULT_EXPIRES_AFTER_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
 /// How long before expiry a resume warns: 24 hours, in milliseconds.
 pub const DEFAULT_EXPIRY_WARNING_MS: f64 = 24.0 * 3600.0 * 1000.0;
 
+/// How long a part request may make no progress: 30 seconds.
+pub const DEFAULT_STALL_TIMEOUT_MS: u32 = 30_000;
+
 /// How an upload runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadOptions {
@@ -37,6 +40,9 @@ pub struct UploadOptions {
     pub expires_after_ms: f64,
     /// How long before that a resume calls `onExpiringSoon` (milliseconds).
     pub expiry_warning_ms: f64,
+    /// How long a part request may go without any progress before it is
+    /// aborted and retried (milliseconds).
+    pub stall_timeout_ms: u32,
 }
 
 impl UploadOptions {
@@ -52,6 +58,7 @@ impl UploadOptions {
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             expires_after_ms: DEFAULT_EXPIRES_AFTER_MS,
             expiry_warning_ms: DEFAULT_EXPIRY_WARNING_MS,
+            stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
         }
     }
 
@@ -97,6 +104,12 @@ impl UploadOptions {
             return Err(Error::invalid_option(
                 "expiryWarning",
                 "must be a non-negative number of milliseconds",
+            ));
+        }
+        if !(100..=MAX_RETRY_DELAY_MS).contains(&self.stall_timeout_ms) {
+            return Err(Error::invalid_option(
+                "stallTimeout",
+                format!("must be 100 to {MAX_RETRY_DELAY_MS} ms"),
             ));
         }
         Ok(())

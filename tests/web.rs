@@ -141,7 +141,7 @@ async fn one_part_through_the_dev_server_to_the_store() {
         .await
         .unwrap();
     let seen = std::cell::Cell::new(0u64);
-    let etag = XhrSender::new(file.clone())
+    let etag = XhrSender::new(file.clone(), 30_000)
         .send(&url, 1, 0..size as u64, &|sent| {
             seen.set(seen.get().max(sent))
         })
@@ -235,7 +235,7 @@ async fn a_tampered_url_is_refused_by_the_store() {
         .await
         .unwrap();
     let tampered = url.replace("partNumber=1", "partNumber=2");
-    let err = XhrSender::new(pattern_blob(10))
+    let err = XhrSender::new(pattern_blob(10), 30_000)
         .send(&tampered, 2, 0..10, &|_| {})
         .await
         .unwrap_err();

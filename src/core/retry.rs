@@ -62,12 +62,6 @@ impl RetryPolicy {
         &self.delays
     }
 
-    /// The first delay (0 with no delays): the wait before retrying a part
-    /// that made headway.
-    pub fn first_delay(&self) -> u32 {
-        self.delays.first().copied().unwrap_or(0)
-    }
-
     /// What to do after `error`, when `retries_so_far` retries were made.
     pub fn decide(&self, error: &Error, retries_so_far: usize) -> Decision {
         if !error.is_retryable() {

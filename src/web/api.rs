@@ -79,6 +79,8 @@ export interface UploadOptions {
   expiresAfter?: number;
   /** How long before expiry a resume calls onExpiringSoon, in ms; default 24 hours. */
   expiryWarning?: number;
+  /** A part request with no progress for this long (ms) is aborted and retried; default 30 s. */
+  stallTimeout?: number;
 }
 /** A problem that does not stop the upload. */
 export interface UploadWarning { code: string; message: string; }
@@ -432,7 +434,7 @@ impl WebPorts {
         Ok(WebPorts {
             store: page_store(warn_once(inner)).await,
             backend: HttpBackend::new(inner.options.endpoint_base()),
-            sender: XhrSender::new(inner.blob.clone()),
+            sender: XhrSender::new(inner.blob.clone(), inner.options.stall_timeout_ms),
         })
     }
 

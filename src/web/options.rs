@@ -139,6 +139,9 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
     if let Some(ms) = whole_number(&field(value, "expiryWarning"), "expiryWarning")? {
         options.expiry_warning_ms = ms as f64;
     }
+    if let Some(ms) = whole_number(&field(value, "stallTimeout"), "stallTimeout")? {
+        options.stall_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX);
+    }
     if let Some(namespace) = string(&field(value, "namespace"), "namespace")? {
         options.namespace = namespace;
     }

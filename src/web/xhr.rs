@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use futures::channel::mpsc::{unbounded, UnboundedSender};
+use futures::future::{select, Either};
 use futures::StreamExt;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -22,12 +23,18 @@ use crate::ports::PartSender;
 #[derive(Debug, Clone)]
 pub struct XhrSender {
     file: Blob,
+    stall_timeout_ms: u32,
 }
 
 impl XhrSender {
-    /// A sender for the parts of `file`.
-    pub fn new(file: Blob) -> Self {
-        XhrSender { file }
+    /// A sender for the parts of `file`; a request that makes no progress
+    /// for `stall_timeout_ms` is aborted (and reported as a network error,
+    /// which is retried).
+    pub fn new(file: Blob, stall_timeout_ms: u32) -> Self {
+        XhrSender {
+            file,
+            stall_timeout_ms,
+        }
     }
 }
 
@@ -119,7 +126,17 @@ impl PartSender for XhrSender {
         xhr.set_onabort(Some(guard.on(&tx, |_| XhrEvent::Abort)));
         xhr.send_with_opt_blob(Some(&body)).map_err(js_failure)?;
         let outcome = loop {
-            match rx.next().await {
+            let stall = gloo_timers::future::TimeoutFuture::new(self.stall_timeout_ms);
+            let event = match select(rx.next(), stall).await {
+                Either::Left((event, _)) => event,
+                Either::Right(_) => {
+                    break Err(network(format!(
+                        "no progress for {} ms: the request stalled and was aborted",
+                        self.stall_timeout_ms
+                    )))
+                }
+            };
+            match event {
                 Some(XhrEvent::Progress(sent)) => progress(sent),
                 Some(XhrEvent::Load) => break Ok(()),
                 Some(XhrEvent::Error) => {

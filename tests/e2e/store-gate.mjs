@@ -35,7 +35,25 @@ export class StoreGate {
      *  answer or error) or "dropped" (held, then closed by the browser). */
     this.partPuts = [];
     this.held = [];
+    /** Faults waiting for their part's next PUTs: partNumber -> [fault]. */
+    this.faults = new Map();
     this.url = null;
+  }
+
+  /**
+   * Makes the next PUTs of `partNumber` fail, one fault per PUT, in order:
+   * - `{ status, body, headers }`: answer that instead of the store;
+   * - `{ reset: bytes }`: cut the connection after `bytes` of the body;
+   * - `{ stall: true }`: read the body and never answer;
+   * - `{ dropEtag: true }`: forward, but strip the answer's ETag header.
+   */
+  inject(partNumber, ...faults) {
+    this.faults.set(partNumber, [...(this.faults.get(partNumber) ?? []), ...faults]);
+  }
+
+  /** The PUTs of one part number, in order. */
+  putsOf(partNumber) {
+    return this.partPuts.filter((p) => p.partNumber === partNumber);
   }
 
   async start() {
@@ -102,8 +120,15 @@ export class StoreGate {
       size: req.headers["content-length"] === undefined ? null : Number(req.headers["content-length"]),
       state: "forwarded",
       status: null,
+      at: Date.now(),
+      fault: null,
     };
     this.partPuts.push(record);
+    const fault = this.faults.get(record.partNumber)?.shift();
+    if (fault && !fault.dropEtag) {
+      this.#inject(req, res, record, fault);
+      return;
+    }
     if (this.allowance <= 0) {
       record.state = "held";
       const body = new PassThrough({ highWaterMark: HOLD_BUFFER });
@@ -119,7 +144,42 @@ export class StoreGate {
       return;
     }
     this.allowance -= 1;
+    if (fault?.dropEtag) record.fault = "dropEtag";
     this.#forward(req, res, record);
+  }
+
+  #inject(req, res, record, fault) {
+    const cors = {
+      "access-control-allow-origin": req.headers.origin ?? "*",
+      "access-control-expose-headers": "ETag, Retry-After",
+    };
+    if (fault.status) {
+      record.fault = `status ${fault.status}`;
+      req.resume();
+      req.on("end", () => {
+        record.state = "failed";
+        record.status = fault.status;
+        res.writeHead(fault.status, { "content-type": "application/xml", ...cors, ...(fault.headers ?? {}) });
+        res.end(fault.body ?? "");
+      });
+    } else if (fault.reset !== undefined) {
+      record.fault = "reset";
+      let seen = 0;
+      req.on("data", (chunk) => {
+        seen += chunk.length;
+        if (seen >= fault.reset) {
+          record.state = "failed";
+          req.socket.destroy();
+        }
+      });
+    } else if (fault.stall) {
+      record.fault = "stall";
+      record.state = "held";
+      req.resume();
+      res.on("close", () => {
+        record.state = "dropped";
+      });
+    }
   }
 
   #forward(req, res, record, body = req) {
@@ -134,7 +194,14 @@ export class StoreGate {
     });
     upstream.on("response", (answer) => {
       if (record) record.status = answer.statusCode;
-      res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
+      let headers = answer.rawHeaders;
+      if (record?.fault === "dropEtag") {
+        headers = [];
+        for (let i = 0; i < answer.rawHeaders.length; i += 2) {
+          if (answer.rawHeaders[i].toLowerCase() !== "etag") headers.push(answer.rawHeaders[i], answer.rawHeaders[i + 1]);
+        }
+      }
+      res.writeHead(answer.statusCode, answer.statusMessage, headers);
       answer.pipe(res);
       answer.on("end", () => {
         if (record) record.state = answer.statusCode < 300 ? "done" : "failed";

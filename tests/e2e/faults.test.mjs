@@ -1,0 +1,123 @@
+// Faults between the browser and the store, injected by the store gate for
+// chosen parts: 500 and 503 SlowDown, a connection cut midway, a stall, 429
+// with Retry-After, 403 "Request has expired", an answer without ETag. Each
+// upload must end byte-identical, or fail with the error that says why.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { MIB, startStack } from "./harness.mjs";
+import { openDemo, randomNamespace } from "./demo.mjs";
+
+let stack;
+before(async () => {
+  stack = await startStack({ label: "faults" });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+const PART = 5 * MIB;
+const SIZE = 3 * PART + 777; // 4 parts
+
+/** Uploads SIZE random bytes from the page with `options`; `{result}` or `{error}`. */
+async function upload(options) {
+  const page = stack.page;
+  await openDemo(stack, page);
+  return page.evaluate(
+    async ({ size, options }) => {
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const file = new File([bytes], "faulty.bin", { lastModified: Date.now() });
+      const started = performance.now();
+      try {
+        const result = await new Upload(file, { endpoint: "/api/s3", partSize: 5 * 2 ** 20, concurrency: 2, ...options }).start();
+        return { result: { ...result }, sha256, ms: performance.now() - started };
+      } catch (e) {
+        return { error: { code: e.code, message: e.message }, ms: performance.now() - started };
+      }
+    },
+    { size: SIZE, options },
+  );
+}
+
+async function assertStored(out) {
+  assert.ok(out.result, `the upload failed: ${JSON.stringify(out.error)}`);
+  const object = await stack.debug.object(out.result.key);
+  assert.equal(object.size, SIZE);
+  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+}
+
+test("500 and 503 SlowDown are retried", { timeout: 120_000 }, async () => {
+  const mark = stack.gate.mark();
+  stack.gate.inject(2, { status: 500, body: "<Error><Code>InternalError</Code></Error>" }, { status: 500 });
+  stack.gate.inject(3, { status: 503, body: "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>" });
+  const out = await upload({ namespace: randomNamespace("5xx"), retryDelays: [0, 100, 100] });
+  await assertStored(out);
+  const puts = stack.gate.since(mark);
+  assert.deepEqual(puts.filter((p) => p.partNumber === 2).map((p) => p.status), [500, 500, 200]);
+  assert.deepEqual(puts.filter((p) => p.partNumber === 3).map((p) => p.status), [503, 200]);
+});
+
+test("a connection cut midway through a part is retried", { timeout: 120_000 }, async () => {
+  const mark = stack.gate.mark();
+  stack.gate.inject(1, { reset: 1 * MIB });
+  const out = await upload({ namespace: randomNamespace("reset"), retryDelays: [0, 100] });
+  await assertStored(out);
+  const part1 = stack.gate.since(mark).filter((p) => p.partNumber === 1);
+  assert.deepEqual(part1.map((p) => p.fault), ["reset", null]);
+});
+
+test("a stalled part is aborted after stallTimeout and sent again", { timeout: 120_000 }, async () => {
+  const mark = stack.gate.mark();
+  stack.gate.inject(2, { stall: true });
+  const out = await upload({ namespace: randomNamespace("stall"), stallTimeout: 1500, retryDelays: [0] });
+  await assertStored(out);
+  const part2 = stack.gate.since(mark).filter((p) => p.partNumber === 2);
+  assert.deepEqual(part2.map((p) => p.fault), ["stall", null]);
+  assert.ok(part2[1].at - part2[0].at >= 1400, "the part was sent again only once the stall timeout ran out");
+});
+
+test("429 with Retry-After waits at least that long", { timeout: 120_000 }, async () => {
+  const mark = stack.gate.mark();
+  stack.gate.inject(2, { status: 429, headers: { "retry-after": "2" }, body: "<Error><Code>SlowDown</Code></Error>" });
+  const out = await upload({ namespace: randomNamespace("429"), retryDelays: [0] });
+  await assertStored(out);
+  const part2 = stack.gate.since(mark).filter((p) => p.partNumber === 2);
+  assert.equal(part2.length, 2);
+  const waited = part2[1].at - part2[0].at;
+  assert.ok(waited >= 1900, `the retry came ${waited} ms after the 429, not after Retry-After's 2 s`);
+});
+
+test("403 Request has expired signs the part again and goes on", { timeout: 120_000 }, async () => {
+  const mark = stack.gate.mark();
+  stack.gate.inject(4, {
+    status: 403,
+    body: "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+  });
+  const out = await upload({ namespace: randomNamespace("expired-url"), retryDelays: [0] });
+  await assertStored(out);
+  assert.deepEqual(
+    stack.gate.since(mark).filter((p) => p.partNumber === 4).map((p) => p.status),
+    [403, 200],
+  );
+});
+
+test("another 403 fails at once with HTTP_STATUS", { timeout: 120_000 }, async () => {
+  stack.gate.inject(1, { status: 403, body: "<Error><Code>SignatureDoesNotMatch</Code></Error>" });
+  const out = await upload({ namespace: randomNamespace("403"), retryDelays: [0, 100] });
+  assert.equal(out.error?.code, "HTTP_STATUS", JSON.stringify(out));
+  assert.match(out.error.message, /403/);
+});
+
+test("a part answer without ETag fails with the CORS message, not a hang", { timeout: 120_000 }, async () => {
+  stack.gate.inject(1, { dropEtag: true });
+  const out = await upload({ namespace: randomNamespace("noetag"), concurrency: 1 });
+  assert.equal(out.error?.code, "MISSING_ETAG", JSON.stringify(out));
+  assert.match(out.error.message, /CORS/);
+  assert.match(out.error.message, /ETag/);
+});
