@@ -108,6 +108,8 @@ pub enum Error {
     AlreadyRunning,
     /// The upload has already completed; there is nothing left to do.
     AlreadyCompleted,
+    /// Another tab or window is uploading the same file.
+    Locked,
 }
 
 impl Error {
@@ -127,6 +129,7 @@ impl Error {
             Error::Aborted => "ABORTED",
             Error::AlreadyRunning => "ALREADY_RUNNING",
             Error::AlreadyCompleted => "ALREADY_COMPLETED",
+            Error::Locked => "UPLOAD_LOCKED",
         }
     }
 
@@ -226,6 +229,10 @@ impl fmt::Display for Error {
             Error::Aborted => f.write_str("the upload was aborted"),
             Error::AlreadyRunning => f.write_str(
                 "start() was called while this upload is already running; wait for its promise",
+            ),
+            Error::Locked => f.write_str(
+                "another tab or window is uploading this file already; wait for it to finish, \
+                 or pass lock: \"wait\" to start when it stops",
             ),
             Error::AlreadyCompleted => {
                 f.write_str("the upload has already completed; there is nothing to abort or resume")

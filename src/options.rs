@@ -43,6 +43,9 @@ pub struct UploadOptions {
     /// How long a part request may go without any progress before it is
     /// aborted and retried (milliseconds).
     pub stall_timeout_ms: u32,
+    /// Whether a second tab uploading the same file waits for the first
+    /// (`true`) or fails with `UPLOAD_LOCKED` (`false`, the default).
+    pub wait_for_lock: bool,
 }
 
 impl UploadOptions {
@@ -59,6 +62,7 @@ impl UploadOptions {
             expires_after_ms: DEFAULT_EXPIRES_AFTER_MS,
             expiry_warning_ms: DEFAULT_EXPIRY_WARNING_MS,
             stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
+            wait_for_lock: false,
         }
     }
 

@@ -81,6 +81,9 @@ export interface UploadOptions {
   expiryWarning?: number;
   /** A part request with no progress for this long (ms) is aborted and retried; default 30 s. */
   stallTimeout?: number;
+  /** Another tab uploading the same file: "fail" (default) rejects with UPLOAD_LOCKED,
+   *  "wait" starts once that tab stops (and resumes what it sent). */
+  lock?: "fail" | "wait";
 }
 /** A problem that does not stop the upload. */
 export interface UploadWarning { code: string; message: string; }
@@ -96,7 +99,8 @@ export interface PendingUpload {
 export interface ResuploadError extends Error {
   name: "ResuploadError";
   /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
-   *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED. */
+   *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED,
+   *  UPLOAD_LOCKED. */
   code: string;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
@@ -393,10 +397,14 @@ impl Upload {
 
 async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
     let ports = WebPorts::open(&inner).await?;
+    let driver = ports.driver(&inner);
+    // One upload of this file at a time across tabs, for the whole run.
+    let lock_name = format!("resupload:{}", driver.record_id(&inner.file));
+    let _lock = super::lock::acquire(&lock_name, inner.options.wait_for_lock).await?;
     let mut file = inner.file.clone();
     // A file that cannot be read at all fails later, at its first part.
     file.sample_sha256 = super::blob::sample_sha256(&inner.blob).await.ok();
-    ports.driver(&inner).run(&file).await
+    driver.run(&file).await
 }
 
 thread_local! {

@@ -8,6 +8,7 @@ pub mod blob;
 pub mod events;
 pub mod idb;
 pub mod js_error;
+pub mod lock;
 pub mod options;
 pub mod timer;
 pub mod xhr;

@@ -142,6 +142,16 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
     if let Some(ms) = whole_number(&field(value, "stallTimeout"), "stallTimeout")? {
         options.stall_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX);
     }
+    match string(&field(value, "lock"), "lock")?.as_deref() {
+        None | Some("fail") => {}
+        Some("wait") => options.wait_for_lock = true,
+        Some(other) => {
+            return Err(Error::invalid_option(
+                "lock",
+                format!("{other:?} is not \"fail\" or \"wait\""),
+            ))
+        }
+    }
     if let Some(namespace) = string(&field(value, "namespace"), "namespace")? {
         options.namespace = namespace;
     }

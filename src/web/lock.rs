@@ -1,0 +1,61 @@
+//! One upload of a file at a time across tabs: a Web Lock
+//! (`navigator.locks`) named by the upload's record key, held for the life
+//! of a run. Dropping the guard releases the lock.
+
+use futures::channel::oneshot;
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::error::Error;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `navigator.locks.request(name, options, callback)`.
+    #[wasm_bindgen(js_namespace = ["navigator", "locks"], js_name = request, catch)]
+    fn locks_request(name: &str, options: &JsValue, callback: &JsValue)
+        -> Result<Promise, JsValue>;
+}
+
+/// Holds a Web Lock until dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    release: Option<Function>,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            let _ = release.call0(&JsValue::NULL);
+        }
+    }
+}
+
+/// Takes the exclusive lock `name`. With `wait`, waits for it; without,
+/// fails with [`Error::Locked`] when another tab holds it. Where the browser
+/// has no Web Locks, answers `None` and the upload goes on unlocked.
+pub async fn acquire(name: &str, wait: bool) -> Result<Option<LockGuard>, Error> {
+    let mut release: Option<Function> = None;
+    let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+    let (granted_tx, granted_rx) = oneshot::channel::<bool>();
+    // Called once, maybe after this future was dropped (a pause while
+    // waiting): then the lock is given back at once.
+    let callback = Closure::once_into_js(move |lock: JsValue| -> Promise {
+        let granted = !lock.is_null() && !lock.is_undefined();
+        if granted && granted_tx.send(true).is_ok() {
+            held
+        } else {
+            Promise::resolve(&JsValue::UNDEFINED)
+        }
+    });
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"mode".into(), &"exclusive".into());
+    let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
+    if locks_request(name, &options, &callback).is_err() {
+        return Ok(None);
+    }
+    match granted_rx.await {
+        Ok(true) => Ok(Some(LockGuard { release })),
+        // Not granted: the sender was dropped without sending `true`.
+        _ => Err(Error::Locked),
+    }
+}
