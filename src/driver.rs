@@ -326,13 +326,16 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             (queue, ProgressTracker::new(confirmed, record.file_size))
         };
         let tracker = RefCell::new(tracker);
+        let slow_until = Cell::new(0.0);
         self.emit_progress(&tracker);
         let mut running = FuturesUnordered::new();
         let mut first_error = None;
         loop {
             while first_error.is_none() && running.len() < self.options.concurrency as usize {
                 match queue.pop() {
-                    Some(number) => running.push(self.send_part(state, &tracker, number)),
+                    Some(number) => {
+                        running.push(self.send_part(state, &tracker, &slow_until, number))
+                    }
                     None => break,
                 }
             }
@@ -351,6 +354,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         &self,
         state: &RefCell<UploadRecord>,
         tracker: &RefCell<ProgressTracker>,
+        slow_until: &Cell<f64>,
         number: u32,
     ) -> Result<(), Error> {
         let (upload_id, key, range) = {
@@ -377,12 +381,29 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         let etag = self
             .with_retries_resetting(
                 || async {
+                    // A 429 to any part holds every part's next request.
+                    let wait = slow_until.get() - self.timer.now_ms();
+                    if wait > 0.0 {
+                        self.timer.sleep(wait.ceil() as u32).await;
+                    }
                     got_further.set(false);
                     tracker.borrow_mut().part_sent(number, 0);
                     let url = self.backend.sign_part(&upload_id, &key, number).await?;
-                    self.sender
+                    let sent = self
+                        .sender
                         .send(&url, number, range.clone(), &on_progress)
-                        .await
+                        .await;
+                    if let Err(Error::Http {
+                        status: 429,
+                        retry_after_ms,
+                        ..
+                    }) = &sent
+                    {
+                        let pause = retry_after_ms.unwrap_or(SLOW_DOWN_MS);
+                        let until = self.timer.now_ms() + f64::from(pause);
+                        slow_until.set(slow_until.get().max(until));
+                    }
+                    sent
                 },
                 || got_further.get(),
             )
@@ -485,6 +506,11 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                     if error.is_retryable() && made_headway() {
                         retries = 0;
                     }
+                    if matches!(error, Error::Network { .. }) {
+                        // Offline: wait for the network before spending a
+                        // retry on it.
+                        self.timer.until_online().await;
+                    }
                     match self.options.retry.decide(&error, retries) {
                         Decision::RetryAfter(ms) => {
                             retries += 1;
@@ -504,6 +530,9 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         }
     }
 }
+
+/// How long every part holds back after a 429 without `Retry-After`.
+const SLOW_DOWN_MS: u32 = 1000;
 
 /// Whether the store refused a part at completion (S3's `InvalidPart`).
 fn is_invalid_part(error: &Error) -> bool {

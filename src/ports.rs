@@ -100,6 +100,9 @@ pub trait Timer {
     fn now_ms(&self) -> f64;
     /// Waits `ms` milliseconds.
     async fn sleep(&self, ms: u32);
+    /// Waits while the device is offline (returns at once when online or
+    /// when it cannot tell).
+    async fn until_online(&self) {}
 }
 
 /// Progress of the whole upload.

@@ -28,6 +28,8 @@ use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 enum Fault {
     Status(u16),
     Network,
+    /// 429 with `Retry-After` (ms).
+    SlowDown(u32),
     /// The connection breaks after this many bytes went out.
     NetworkAfter(u64),
     Hang,
@@ -209,6 +211,12 @@ impl PartSender for FakeS3 {
                 operation: Operation::UploadPart,
                 detail: "connection reset".into(),
             }),
+            Some(Fault::SlowDown(ms)) => Err(Error::Http {
+                operation: Operation::UploadPart,
+                status: 429,
+                body: "SlowDown".into(),
+                retry_after_ms: Some(ms),
+            }),
             Some(Fault::NetworkAfter(bytes)) => {
                 progress(bytes);
                 Err(Error::Network {
@@ -274,6 +282,7 @@ impl Future for YieldNow {
 #[derive(Default)]
 struct FakeTimer {
     sleeps: RefCell<Vec<u32>>,
+    online_waits: Cell<u32>,
 }
 
 impl Timer for FakeTimer {
@@ -282,6 +291,9 @@ impl Timer for FakeTimer {
     }
     async fn sleep(&self, ms: u32) {
         self.sleeps.borrow_mut().push(ms);
+    }
+    async fn until_online(&self) {
+        self.online_waits.set(self.online_waits.get() + 1);
     }
 }
 
@@ -446,7 +458,9 @@ fn retryable_failures_follow_the_delays() {
     w.s3.fail(2, &[Fault::Status(503), Fault::Network, Fault::Status(429)]);
     let done = w.run().unwrap();
     assert_eq!(w.object(&done.key), w.s3.file);
-    assert_eq!(*w.timer.sleeps.borrow(), [0, 1000, 3000]);
+    // Part 2's three retry delays, then the 1 s hold the 429 put on the
+    // parts that started after it.
+    assert_eq!(*w.timer.sleeps.borrow(), [0, 1000, 3000, 1000, 1000]);
     assert_eq!(w.s3.puts(), [1, 2, 2, 2, 2, 3, 4]);
 }
 
@@ -495,6 +509,41 @@ fn a_part_stuck_at_the_same_point_runs_out_of_retries() {
     // Only the first attempt got further than the one before it: after it,
     // the four configured retries, then the upload gives up.
     assert_eq!(w.s3.puts().iter().filter(|&&p| p == 2).count(), 5);
+}
+
+#[test]
+fn a_429_holds_every_part_for_its_retry_after() {
+    let mut w = World::new(5 * MIB as usize * 6);
+    w.options.concurrency = 3;
+    w.s3.fail(1, &[Fault::SlowDown(7000)]);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file);
+    let holds = w
+        .timer
+        .sleeps
+        .borrow()
+        .iter()
+        .filter(|&&ms| ms == 7000)
+        .count();
+    // Part 1's own retry, and the parts that started after the 429.
+    assert!(
+        holds >= 3,
+        "only {holds} waits of 7 s: {:?}",
+        w.timer.sleeps.borrow()
+    );
+}
+
+#[test]
+fn network_errors_wait_for_the_network_before_retrying() {
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::Network, Fault::Network]);
+    w.s3.fail(3, &[Fault::Status(503)]);
+    w.run().unwrap();
+    assert_eq!(
+        w.timer.online_waits.get(),
+        2,
+        "once per network error, not for a 503"
+    );
 }
 
 #[test]

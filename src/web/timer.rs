@@ -1,5 +1,9 @@
 //! The browser's clock and timers.
 
+use futures::channel::oneshot;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
 use crate::ports::Timer;
 
 /// `Date.now()` and `setTimeout` (through gloo-timers).
@@ -15,5 +19,43 @@ impl Timer for BrowserTimer {
         if ms > 0 {
             gloo_timers::future::TimeoutFuture::new(ms).await;
         }
+    }
+
+    async fn until_online(&self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        if window.navigator().on_line() {
+            return;
+        }
+        let (tx, rx) = oneshot::channel::<()>();
+        let mut tx = Some(tx);
+        let listener = OnlineListener {
+            window,
+            callback: Closure::new(move || {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(());
+                }
+            }),
+        };
+        let _ = listener
+            .window
+            .add_event_listener_with_callback("online", listener.callback.as_ref().unchecked_ref());
+        let _ = rx.await;
+    }
+}
+
+/// An `online` listener, removed when dropped (also when a pause drops the
+/// wait).
+struct OnlineListener {
+    window: web_sys::Window,
+    callback: Closure<dyn FnMut()>,
+}
+
+impl Drop for OnlineListener {
+    fn drop(&mut self) {
+        let _ = self
+            .window
+            .remove_event_listener_with_callback("online", self.callback.as_ref().unchecked_ref());
     }
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { MIB, startStack } from "./harness.mjs";
+import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
 
 let stack;
@@ -120,4 +120,24 @@ test("a part answer without ETag fails with the CORS message, not a hang", { tim
   assert.equal(out.error?.code, "MISSING_ETAG", JSON.stringify(out));
   assert.match(out.error.message, /CORS/);
   assert.match(out.error.message, /ETag/);
+});
+
+test("offline: part requests wait for the online event, then the upload goes on", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  const mark = stack.gate.mark();
+  stack.gate.holdAfter(1);
+  const running = upload({ namespace: randomNamespace("offline"), concurrency: 1, retryDelays: [0, 100] });
+  await waitUntil(() => stack.gate.heldOpen() === 1, { timeout: 30_000, what: "the second part to be held" });
+  await stack.context.setOffline(true);
+  stack.gate.release();
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(await page.evaluate(() => navigator.onLine), false);
+  const onlineAt = Date.now();
+  await stack.context.setOffline(false);
+  const out = await running;
+  await assertStored(out);
+  const late = stack.gate.since(mark).filter((p) => p.state === "done" && p.at >= onlineAt);
+  assert.ok(late.length >= 1, "parts went out once the browser was back online");
+  const failedWhileOffline = stack.gate.since(mark).filter((p) => p.at > onlineAt - 2000 && p.at < onlineAt && p.state === "done");
+  assert.equal(failedWhileOffline.length, 0, "nothing reached the store while offline");
 });
