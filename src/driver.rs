@@ -281,8 +281,12 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
     ) -> Result<UploadRecord, Error> {
         let created = self
             .with_retries(|| {
-                self.backend
-                    .create(&file.identity.name, &file.file_type, &self.options.metadata)
+                self.backend.create(
+                    &self.options.namespace,
+                    &file.identity.name,
+                    &file.file_type,
+                    &self.options.metadata,
+                )
             })
             .await?;
         let record = UploadRecord::new(

@@ -39,8 +39,11 @@ pub struct CompletedPart {
 #[allow(async_fn_in_trait)]
 pub trait Backend {
     /// Starts a multipart upload.
+    /// `namespace` is the uploader's namespace (a backend may use it as the
+    /// key's prefix).
     async fn create(
         &self,
+        namespace: &str,
         file_name: &str,
         file_type: &str,
         metadata: &[(String, String)],

@@ -94,6 +94,7 @@ fn http(operation: Operation, status: u16) -> Error {
 impl Backend for FakeS3 {
     async fn create(
         &self,
+        _namespace: &str,
         name: &str,
         _t: &str,
         _m: &[(String, String)],

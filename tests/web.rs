@@ -131,7 +131,7 @@ async fn blob_slices_are_the_planned_bytes() {
 async fn one_part_through_the_dev_server_to_the_store() {
     let backend = HttpBackend::new(&format!("{}/api/s3", server()));
     let created = backend
-        .create("web test.bin", "application/octet-stream", &[])
+        .create("web-tests", "web test.bin", "application/octet-stream", &[])
         .await
         .unwrap();
     let size = 5 * 1024 * 1024 + 3;
@@ -229,7 +229,10 @@ async fn one_part_through_the_dev_server_to_the_store() {
 #[wasm_bindgen_test]
 async fn a_tampered_url_is_refused_by_the_store() {
     let backend = HttpBackend::new(&format!("{}/api/s3", server()));
-    let created = backend.create("tamper.bin", "", &[]).await.unwrap();
+    let created = backend
+        .create("web-tests", "tamper.bin", "", &[])
+        .await
+        .unwrap();
     let url = backend
         .sign_part(&created.upload_id, &created.key, 1)
         .await

@@ -1,4 +1,8 @@
-//! Object keys: `uploads/<32 random hex>/<sanitized file name>`.
+//! Object keys: `uploads/<namespace>/<32 random hex>/<sanitized file name>`.
+//!
+//! The server builds every key: a client names only its namespace and file
+//! name, both sanitized, so no key escapes `uploads/<namespace>/` and the
+//! random segment keeps one upload from overwriting another's object.
 
 /// The longest sanitized file name, in bytes.
 pub const MAX_NAME_BYTES: usize = 200;
@@ -10,16 +14,48 @@ pub const FALLBACK_NAME: &str = "file";
 /// cut.
 const MAX_KEPT_EXTENSION_BYTES: usize = 16;
 
-/// Builds a new, unique object key for a file called `file_name`.
+/// The namespace segment used when the client names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Builds a new, unique object key for a file called `file_name` in
+/// `namespace` (sanitized like a file name; empty means "default").
 ///
 /// # Errors
 /// Fails only if the operating system gives no random bytes.
-pub fn new_object_key(file_name: &str) -> Result<String, getrandom::Error> {
+pub fn new_object_key(namespace: &str, file_name: &str) -> Result<String, getrandom::Error> {
     Ok(format!(
-        "uploads/{}/{}",
+        "uploads/{}/{}/{}",
+        namespace_segment(namespace),
         random_hex()?,
         sanitize_file_name(file_name)
     ))
+}
+
+/// The key segment of a namespace.
+pub fn namespace_segment(namespace: &str) -> String {
+    if namespace.trim().is_empty() {
+        DEFAULT_NAMESPACE.to_owned()
+    } else {
+        sanitize_file_name(namespace)
+    }
+}
+
+/// Whether `key` has the shape of a key this server issues:
+/// `uploads/<segment>/<32 hex>/<name>`, each segment as sanitizing leaves it
+/// (no `/`, not `.` or `..`, not empty).
+pub fn is_issued_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    let [root, namespace, random, name] = parts.as_slice() else {
+        return false;
+    };
+    *root == "uploads"
+        && random.len() == 32
+        && random
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && [namespace, name]
+            .iter()
+            .all(|segment| sanitize_file_name(segment) == **segment)
 }
 
 /// 16 random bytes as 32 lowercase hex digits.
@@ -94,6 +130,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_live_under_their_namespace_and_are_recognised() {
+        let key = new_object_key("user-42", "a b.txt").unwrap();
+        assert!(key.starts_with("uploads/user-42/"), "{key}");
+        assert!(key.ends_with("/a b.txt"), "{key}");
+        assert!(is_issued_key(&key), "{key}");
+        let evil = new_object_key("../../etc", "../passwd").unwrap();
+        assert!(evil.starts_with("uploads/.._.._etc/"), "{evil}");
+        assert!(is_issued_key(&evil), "{evil}");
+        assert!(new_object_key("", "x")
+            .unwrap()
+            .starts_with("uploads/default/"));
+    }
+
+    #[test]
+    fn foreign_keys_are_not_recognised() {
+        let random = "0123456789abcdef0123456789abcdef";
+        for key in [
+            "",
+            "x",
+            "uploads/ns/file",
+            &format!("other/ns/{random}/f"),
+            &format!("uploads/ns/{random}/../f"),
+            &format!("uploads/../{random}/f"),
+            &format!("uploads/ns/{random}/a/b"),
+            &format!("uploads/ns/{}/f", "0123456789ABCDEF0123456789abcdef"),
+            &format!("uploads/ns/{random}/"),
+            &format!("uploads/n%s/{random}/f"),
+        ] {
+            assert!(!is_issued_key(key), "{key}");
+        }
+        assert!(is_issued_key(&format!("uploads/ns/{random}/f.bin")));
+    }
+
+    #[test]
     fn keeps_letters_digits_and_safe_punctuation() {
         assert_eq!(
             sanitize_file_name("My file-1_v2.tar.gz"),
@@ -145,16 +215,17 @@ mod tests {
 
     #[test]
     fn object_keys_are_unique_and_well_formed() {
-        let a = new_object_key("a b.txt").unwrap();
-        let b = new_object_key("a b.txt").unwrap();
+        let a = new_object_key("ns", "a b.txt").unwrap();
+        let b = new_object_key("ns", "a b.txt").unwrap();
         assert_ne!(a, b);
         let parts: Vec<&str> = a.split('/').collect();
-        assert_eq!(parts.len(), 3);
+        assert_eq!(parts.len(), 4);
         assert_eq!(parts[0], "uploads");
-        assert_eq!(parts[1].len(), 32);
-        assert!(parts[1]
+        assert_eq!(parts[1], "ns");
+        assert_eq!(parts[2].len(), 32);
+        assert!(parts[2]
             .bytes()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_eq!(parts[2], "a b.txt");
+        assert_eq!(parts[3], "a b.txt");
     }
 }

@@ -76,6 +76,9 @@ pub struct CreateBody {
     #[serde(rename = "type")]
     content_type: Option<String>,
     metadata: Option<Map<String, Value>>,
+    /// The client's namespace (resupload sends it; Companion clients do not):
+    /// the key's prefix.
+    namespace: Option<String>,
 }
 
 /// The body of `POST /api/s3/multipart/{uploadId}/complete`.
@@ -107,7 +110,13 @@ pub struct PartJson {
 /// The object key of a request: present, not empty, at most 1024 bytes.
 fn require_key(key: Option<String>) -> Result<String, ApiError> {
     match key {
-        Some(key) if !key.is_empty() && key.len() <= MAX_ID_BYTES => Ok(key),
+        Some(key) if !key.is_empty() && key.len() <= MAX_ID_BYTES && keys::is_issued_key(&key) => {
+            Ok(key)
+        }
+        Some(key) if !key.is_empty() && key.len() <= MAX_ID_BYTES => Err(ApiError::bad_request(
+            "InvalidKey",
+            "this server did not issue that object key (uploads/<namespace>/<id>/<name>)",
+        )),
         Some(key) if !key.is_empty() => Err(ApiError::bad_request(
             "InvalidKey",
             format!("the object key is longer than {MAX_ID_BYTES} bytes"),
@@ -139,8 +148,11 @@ async fn create_upload(
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
-    let key = keys::new_object_key(body.filename.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::Internal(format!("no random bytes: {e}")))?;
+    let key = keys::new_object_key(
+        body.namespace.as_deref().unwrap_or_default(),
+        body.filename.as_deref().unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::Internal(format!("no random bytes: {e}")))?;
     let mut headers = Vec::new();
     if let Some(content_type) = meta::content_type(body.content_type.as_deref()) {
         headers.push(("content-type".to_owned(), content_type));
@@ -365,9 +377,8 @@ mod tests {
         assert!(require_key(None).is_err());
         assert!(require_key(Some(String::new())).is_err());
         assert!(require_key(Some("k".repeat(1025))).is_err());
-        assert_eq!(
-            require_key(Some("uploads/a/b c".into())).unwrap(),
-            "uploads/a/b c"
-        );
+        assert!(require_key(Some("uploads/a/b c".into())).is_err());
+        let key = "uploads/a/0123456789abcdef0123456789abcdef/b c";
+        assert_eq!(require_key(Some(key.into())).unwrap(), key);
     }
 }

@@ -137,6 +137,7 @@ fn fetch(request: &Request) -> Result<js_sys::Promise, Error> {
 impl Backend for HttpBackend {
     async fn create(
         &self,
+        namespace: &str,
         file_name: &str,
         file_type: &str,
         metadata: &[(String, String)],
@@ -149,6 +150,7 @@ impl Backend for HttpBackend {
         let _ = js_sys::Reflect::set(&body, &"filename".into(), &file_name.into());
         let _ = js_sys::Reflect::set(&body, &"type".into(), &file_type.into());
         let _ = js_sys::Reflect::set(&body, &"metadata".into(), &meta);
+        let _ = js_sys::Reflect::set(&body, &"namespace".into(), &namespace.into());
         let url = format!("{}/multipart", self.base);
         let answer: CreateAnswer = self
             .call(Operation::Create, "POST", &url, Some(body.into()), None)

@@ -373,3 +373,38 @@ test("a file with the same name, size and date but new content restarts (file-ch
     return new File([bytes], original.name, { lastModified: original.lastModified });
   });
 });
+
+test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typed error", { timeout: 120_000 }, async () => {
+  const page = await stack.context.newPage();
+  try {
+    // The faulty backend: the create route answers what each case says.
+    let answer = null;
+    await page.route("**/api/s3/multipart", (route) => route.fulfill(answer));
+    await page.goto(stack.demoUrl());
+    const tryWith = async (response) => {
+      answer = response;
+      return page.evaluate(async () => {
+        const { default: init, Upload } = await import("/pkg/resupload.js");
+        await init();
+        const file = new File([new Uint8Array(1000)], "bad-backend.bin");
+        try {
+          await new Upload(file, { endpoint: "/api/s3", namespace: "bad-backend", retryDelays: [0] }).start();
+          return { ok: true };
+        } catch (e) {
+          return { code: e.code, status: e.status, message: e.message };
+        }
+      });
+    };
+    const html = await tryWith({ status: 200, contentType: "text/html", body: "<html>login page</html>" });
+    assert.equal(html.code, "BAD_RESPONSE", JSON.stringify(html));
+    assert.match(html.message, /not JSON/);
+    const failing = await tryWith({ status: 500, contentType: "text/html", body: "<h1>Internal Server Error</h1>" });
+    assert.equal(failing.code, "HTTP_STATUS", JSON.stringify(failing));
+    assert.equal(failing.status, 500);
+    const shape = await tryWith({ status: 200, contentType: "application/json", body: JSON.stringify({ upload: "x" }) });
+    assert.equal(shape.code, "BAD_RESPONSE", JSON.stringify(shape));
+    assert.match(shape.message, /Companion/);
+  } finally {
+    await page.close();
+  }
+});
