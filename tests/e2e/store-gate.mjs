@@ -51,6 +51,28 @@ export class StoreGate {
     this.faults.set(partNumber, [...(this.faults.get(partNumber) ?? []), ...faults]);
   }
 
+  /**
+   * From now on, each part PUT without a planned fault fails with
+   * probability `rate`, in a way drawn from `kinds` (fault objects as for
+   * `inject`), by a generator seeded with `seed`: the same seed, the same
+   * draws. `null` stops it.
+   */
+  chaos(options) {
+    if (!options) {
+      this.chaotic = null;
+      return;
+    }
+    let state = options.seed >>> 0;
+    const next = () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    this.chaotic = { ...options, next };
+  }
+
   /** The PUTs of one part number, in order. */
   putsOf(partNumber) {
     return this.partPuts.filter((p) => p.partNumber === partNumber);
@@ -124,7 +146,11 @@ export class StoreGate {
       fault: null,
     };
     this.partPuts.push(record);
-    const fault = this.faults.get(record.partNumber)?.shift();
+    let fault = this.faults.get(record.partNumber)?.shift();
+    if (!fault && this.chaotic && this.chaotic.next() < this.chaotic.rate) {
+      const kinds = this.chaotic.kinds;
+      fault = kinds[Math.floor(this.chaotic.next() * kinds.length)];
+    }
     if (fault && !fault.dropEtag) {
       this.#inject(req, res, record, fault);
       return;

@@ -1,0 +1,107 @@
+// The chaos test: a 200 MiB file uploads while about 10% of part PUTs fail
+// in assorted ways and the page is reloaded at random moments. It passes when
+// the stored object's SHA-256 equals the file's and the parts stored again
+// stay within reloads x concurrency x part size. The seed is fixed (override
+// with CHAOS_SEED) and named in the test, so a failure can be replayed.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { randomNamespace } from "./demo.mjs";
+
+const SEED = Number(process.env.CHAOS_SEED ?? 20261125);
+const SIZE = 200 * MIB;
+const PART = 8 * MIB;
+const CONCURRENCY = 4;
+const PARTS = Math.ceil(SIZE / PART);
+const RELOADS = 3;
+
+let stack;
+before(async () => {
+  stack = await startStack({ label: "chaos" });
+});
+after(async () => {
+  stack?.gate?.chaos(null);
+  await stack?.stop();
+});
+
+/** mulberry32: the reload points, from the same seed. */
+function generator(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Picks the file in the page and starts (or resumes) its upload. */
+async function startUpload(page, path, namespace) {
+  await page.goto(stack.demoUrl({ namespace }));
+  await page.evaluate(() => document.body.insertAdjacentHTML("beforeend", '<input type="file" id="chaos-input" hidden>'));
+  await page.setInputFiles("#chaos-input", path);
+  await page.evaluate(
+    async ({ namespace, part, concurrency }) => {
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const file = document.getElementById("chaos-input").files[0];
+      window.chaosOutcome = null;
+      new Upload(file, { endpoint: "/api/s3", namespace, partSize: part, concurrency, retryDelays: [0, 200, 500, 1000, 2000] })
+        .start()
+        .then(
+          (result) => (window.chaosOutcome = { result: { ...result } }),
+          (e) => (window.chaosOutcome = { code: e.code, message: e.message }),
+        );
+    },
+    { namespace, part: PART, concurrency: CONCURRENCY },
+  );
+}
+
+test(`chaos: 200 MiB, ~10% faulty part PUTs, ${RELOADS} random reloads (seed ${SEED})`, { timeout: 600_000 }, async () => {
+  const random = generator(SEED);
+  const file = await stack.makeFile("chaos.bin", SIZE);
+  const namespace = randomNamespace("chaos");
+  const page = stack.page;
+  const mark = stack.gate.mark();
+  stack.gate.chaos({
+    seed: SEED,
+    rate: 0.1,
+    kinds: [
+      { status: 500, body: "<Error><Code>InternalError</Code></Error>" },
+      { status: 503, body: "<Error><Code>SlowDown</Code></Error>" },
+      { status: 429, headers: { "retry-after": "1" }, body: "<Error><Code>SlowDown</Code></Error>" },
+      { reset: 1 * MIB },
+    ],
+  });
+  // Reload once this many parts are stored (increasing, before the end).
+  const reloadAt = Array.from({ length: RELOADS }, () => 1 + Math.floor(random() * (PARTS - 2))).sort((a, b) => a - b);
+  const stored = () => new Set(stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber)).size;
+  for (const at of reloadAt) {
+    await startUpload(page, file.path, namespace);
+    await waitUntil(() => stored() >= at || false, { timeout: 120_000, interval: 5, what: `${at} parts stored` });
+    await page.reload();
+  }
+  await startUpload(page, file.path, namespace);
+  await waitUntil(async () => (await page.evaluate(() => window.chaosOutcome)) !== null, { timeout: 300_000, what: "the upload to end" });
+  stack.gate.chaos(null);
+  const outcome = await page.evaluate(() => window.chaosOutcome);
+  assert.ok(outcome.result, `seed ${SEED}: the upload failed: ${JSON.stringify(outcome)}`);
+
+  const object = await stack.debug.object(outcome.result.key);
+  assert.equal(object.sha256, file.sha256, `seed ${SEED}: the stored object differs from the file`);
+
+  const puts = stack.gate.since(mark);
+  const doneCounts = new Map();
+  for (const p of puts.filter((p) => p.state === "done")) doneCounts.set(p.partNumber, (doneCounts.get(p.partNumber) ?? 0) + 1);
+  const storedAgain = [...doneCounts.values()].reduce((sum, n) => sum + (n - 1), 0);
+  const faults = puts.filter((p) => p.fault).length;
+  console.log(`# chaos seed ${SEED}: reloads at ${reloadAt.join(", ")} parts; ${puts.length} part PUTs, ${faults} faulty; parts stored again: ${storedAgain}`);
+  assert.ok(faults > 0, "faults were injected");
+  assert.ok(
+    storedAgain * PART <= RELOADS * CONCURRENCY * PART,
+    `seed ${SEED}: ${storedAgain} parts stored again, over ${RELOADS} reloads x ${CONCURRENCY} in flight`,
+  );
+});
