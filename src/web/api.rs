@@ -25,7 +25,7 @@ use super::backend::HttpBackend;
 use super::events::{to_js, JsEvents};
 use super::idb::IdbStore;
 use super::js_error;
-use super::options::{parse, parse_lookup};
+use super::options::{parse, parse_expires_after, parse_lookup};
 use super::timer::BrowserTimer;
 use super::xhr::XhrSender;
 use crate::core::fingerprint::FileIdentity;
@@ -88,7 +88,7 @@ export interface UploadOptions {
 /** A problem that does not stop the upload. */
 export interface UploadWarning { code: string; message: string; }
 /** Where to look for stored uploads. */
-export interface LookupOptions { endpoint?: string; namespace?: string; }
+export interface LookupOptions { endpoint?: string; namespace?: string; expiresAfter?: number; }
 /** An unfinished upload stored in this browser. */
 export interface PendingUpload {
   id: string; endpoint: string; namespace: string; uploadId: string; key: string;
@@ -336,7 +336,8 @@ impl Upload {
     }
 
     /// Every unfinished upload stored in this browser for `{ namespace }`
-    /// (all namespaces when none is given), oldest first.
+    /// (all namespaces when none is given), oldest first. Records past
+    /// `expiresAfter` (default 7 days) are removed on the way.
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingUpload[]>")]
     pub fn list_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
@@ -344,10 +345,19 @@ impl Upload {
         future_to_promise(async move {
             let listed = async {
                 let (namespace, endpoint) = parse_lookup(&options)?;
+                let expires_after = parse_expires_after(&options)?;
                 let store = page_store(Box::new(|_| {})).await;
-                let mut pending: Vec<PendingUpload> = store
-                    .list()
-                    .await?
+                let now = js_sys::Date::now();
+                let mut live = Vec::new();
+                for record in store.list().await? {
+                    // Past expiry the server has dropped it: collect it.
+                    if now >= record.created_at + expires_after {
+                        store.remove(&record.id).await?;
+                    } else {
+                        live.push(record);
+                    }
+                }
+                let mut pending: Vec<PendingUpload> = live
                     .into_iter()
                     .filter(|r| namespace.as_ref().is_none_or(|n| &r.namespace == n))
                     .filter(|r| {
@@ -441,7 +451,8 @@ impl WebPorts {
     async fn open(inner: &Inner) -> Result<Self, Error> {
         Ok(WebPorts {
             store: page_store(warn_once(inner)).await,
-            backend: HttpBackend::new(inner.options.endpoint_base()),
+            backend: HttpBackend::new(inner.options.endpoint_base())
+                .with_timeout(inner.options.stall_timeout_ms),
             sender: XhrSender::new(inner.blob.clone(), inner.options.stall_timeout_ms),
         })
     }

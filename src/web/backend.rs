@@ -1,11 +1,12 @@
 //! The signing backend over fetch: Uppy Companion's S3 multipart routes.
 
+use futures::future::{select, Either};
 use js_sys::encode_uri_component;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
+use web_sys::{AbortController, Request, RequestInit, Response};
 
 use super::events::to_js;
 use crate::core::reconcile::ServerPart;
@@ -17,6 +18,17 @@ use crate::ports::{Backend, CompletedPart, Created};
 #[derive(Debug, Clone)]
 pub struct HttpBackend {
     base: String,
+    timeout_ms: u32,
+}
+
+/// Aborts a fetch when dropped: on a timeout, a pause, or after its body was
+/// read (then it is a no-op).
+struct AbortOnDrop(AbortController);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Deserialize)]
@@ -41,7 +53,15 @@ impl HttpBackend {
     pub fn new(base: &str) -> Self {
         HttpBackend {
             base: base.trim_end_matches('/').to_owned(),
+            timeout_ms: crate::options::DEFAULT_STALL_TIMEOUT_MS,
         }
+    }
+
+    /// The same backend, giving up on a request that has no answer after
+    /// `timeout_ms` (a retryable network error).
+    pub fn with_timeout(mut self, timeout_ms: u32) -> Self {
+        self.timeout_ms = timeout_ms;
+        self
     }
 
     fn upload_url(&self, upload_id: &str, suffix: &str, key: &str) -> String {
@@ -65,8 +85,10 @@ impl HttpBackend {
             operation,
             detail: super::js_error::describe(&e),
         };
+        let controller = AbortOnDrop(AbortController::new().map_err(network)?);
         let init = RequestInit::new();
         init.set_method(method);
+        init.set_signal(Some(&controller.0.signal()));
         if let Some(body) = body {
             let text = js_sys::JSON::stringify(&body).map_err(network)?;
             init.set_body(&text);
@@ -79,10 +101,20 @@ impl HttpBackend {
                 .set("content-type", "application/json")
                 .map_err(network)?;
         }
-        let response: Response = JsFuture::from(fetch(&request)?)
-            .await
-            .map_err(network)?
-            .unchecked_into();
+        let answer = select(
+            JsFuture::from(fetch(&request)?),
+            gloo_timers::future::TimeoutFuture::new(self.timeout_ms),
+        )
+        .await;
+        let response: Response = match answer {
+            Either::Left((answer, _)) => answer.map_err(network)?.unchecked_into(),
+            Either::Right(_) => {
+                return Err(Error::Network {
+                    operation,
+                    detail: format!("no answer within {} ms", self.timeout_ms),
+                })
+            }
+        };
         let status = response.status();
         if !response.ok() {
             if status == 404 {

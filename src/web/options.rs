@@ -177,3 +177,9 @@ pub fn parse_lookup(value: &JsValue) -> Result<(Option<String>, Option<String>),
         string(&field(value, "endpoint"), "endpoint")?,
     ))
 }
+
+/// Reads `expiresAfter` (ms) of a lookup, with the default of 7 days.
+pub fn parse_expires_after(value: &JsValue) -> Result<f64, Error> {
+    Ok(whole_number(&field(value, "expiresAfter"), "expiresAfter")?
+        .map_or(crate::options::DEFAULT_EXPIRES_AFTER_MS, |ms| ms as f64))
+}

@@ -408,3 +408,31 @@ test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typ
     await page.close();
   }
 });
+
+test("listPending removes records past expiry", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  const namespace = randomNamespace("stale");
+  await openDemo(stack, page);
+  const out = await page.evaluate(
+    async ({ namespace, helpers }) => {
+      eval(helpers);
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const { file } = await window.makeFile("stale.bin", 11 * 2 ** 20);
+      const upload = new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 });
+      const run = upload.start().catch((e) => e.code);
+      await window.waitForPart(Upload, file, namespace);
+      upload.pause();
+      await run;
+      const fresh = (await Upload.listPending({ namespace })).length;
+      await new Promise((r) => setTimeout(r, 20));
+      const afterExpiry = (await Upload.listPending({ namespace, expiresAfter: 10 })).length;
+      const record = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
+      return { fresh, afterExpiry, record };
+    },
+    { namespace, helpers: PAGE_HELPERS },
+  );
+  assert.equal(out.fresh, 1);
+  assert.equal(out.afterExpiry, 0);
+  assert.equal(out.record, null, "the expired record was deleted, not only hidden");
+});

@@ -141,3 +141,22 @@ test("offline: part requests wait for the online event, then the upload goes on"
   const failedWhileOffline = stack.gate.since(mark).filter((p) => p.at > onlineAt - 2000 && p.at < onlineAt && p.state === "done");
   assert.equal(failedWhileOffline.length, 0, "nothing reached the store while offline");
 });
+
+test("a backend request with no answer times out and is retried", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  let signCalls = 0;
+  const isSignOfPart1 = (url) => /\/api\/s3\/multipart\/[^/]+\/1$/.test(url.pathname);
+  await page.route(isSignOfPart1, (route) => {
+    signCalls += 1;
+    if (signCalls === 1) return; // never answered
+    return route.continue();
+  });
+  try {
+    const out = await upload({ namespace: randomNamespace("backend-timeout"), stallTimeout: 1500, retryDelays: [0] });
+    await assertStored(out);
+    assert.equal(signCalls, 2, "the unanswered signing request was given up and sent again");
+    assert.ok(out.ms >= 1400, `it waited for the timeout (${out.ms} ms)`);
+  } finally {
+    await page.unroute(isSignOfPart1);
+  }
+});
