@@ -234,6 +234,11 @@ function begin(entry) {
       onProgress: guarded((p) => onProgress(entry, p)),
       onPartComplete: guarded((p) => onPartComplete(entry, p)),
       onResume: guarded((p) => onResume(entry, p)),
+      onRestart: guarded((r) => noteOn(entry, RESTART_TEXT[r.reason] ?? `restarted: ${r.reason}`)),
+      onWarning: guarded((w) => noteOn(entry, `warning ${w.code}: ${w.message}`)),
+      onExpiringSoon: guarded((e) =>
+        noteOn(entry, `the server expires this upload at ${new Date(e.expiresAt).toLocaleString()}: finish it before then`),
+      ),
     });
   } catch (error) {
     entry.fatal = true;
@@ -335,6 +340,16 @@ function onPartComplete(entry, p) {
   if (!entry.completedParts.includes(number)) entry.completedParts.push(number);
   updatePartsDone(entry);
   scheduleRender(entry);
+}
+
+const RESTART_TEXT = {
+  expired: "the server no longer had the earlier upload (expired or aborted): started afresh",
+  "file-changed": "the file changed since its earlier upload: started afresh",
+};
+
+function noteOn(entry, text) {
+  entry.note = text;
+  renderCard(entry);
 }
 
 function onResume(entry, p) {
