@@ -402,6 +402,15 @@ impl World {
 
 const SIZE: usize = 5 * MIB as usize * 3 + 12345;
 
+/// A world whose first run stopped (dropped, as by a reload) with parts 1
+/// and 2 stored and part 3 in flight.
+fn interrupted() -> World {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    w
+}
+
 #[test]
 fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
     let w = World::new(SIZE);
@@ -629,9 +638,7 @@ fn a_part_refused_at_completion_is_sent_again() {
 
 #[test]
 fn an_upload_gone_from_the_server_starts_afresh() {
-    let w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let w = interrupted();
     w.s3.uploads.borrow_mut().clear(); // expired on the server
     w.s3.puts.borrow_mut().clear();
     let done = w.run().unwrap();
@@ -664,9 +671,7 @@ fn an_upload_lost_midway_restarts_once_from_scratch() {
 
 #[test]
 fn a_record_past_expiry_is_not_resumed_and_its_upload_is_aborted() {
-    let w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let w = interrupted();
     age_record(&w, 7.5);
     let done = w.run().unwrap();
     assert_eq!(done.upload_id, "up2");
@@ -682,9 +687,7 @@ fn a_record_past_expiry_is_not_resumed_and_its_upload_is_aborted() {
 
 #[test]
 fn a_resume_close_to_expiry_warns_and_goes_on() {
-    let w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let w = interrupted();
     age_record(&w, 6.5);
     let created = w.records()[0].created_at;
     let done = w.run().unwrap();
@@ -702,9 +705,7 @@ fn a_resume_close_to_expiry_warns_and_goes_on() {
 
 #[test]
 fn a_fresh_resume_does_not_warn() {
-    let w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let w = interrupted();
     age_record(&w, 5.0);
     w.run().unwrap();
     assert!(w.log.expiring.borrow().is_empty());
@@ -713,9 +714,7 @@ fn a_fresh_resume_does_not_warn() {
 
 #[test]
 fn new_content_under_the_same_name_size_and_date_is_never_mixed() {
-    let mut w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let mut w = interrupted();
     w.file.sample_sha256 = Some("sample-b".into());
     w.s3.puts.borrow_mut().clear();
     let done = w.run().unwrap();
@@ -740,9 +739,7 @@ fn new_content_under_the_same_name_size_and_date_is_never_mixed() {
 
 #[test]
 fn a_new_date_under_the_same_name_and_size_restarts() {
-    let mut w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let mut w = interrupted();
     w.file.identity.last_modified += 1000.0;
     let done = w.run().unwrap();
     assert_eq!(done.upload_id, "up2");
@@ -761,9 +758,7 @@ fn a_new_date_under_the_same_name_and_size_restarts() {
 
 #[test]
 fn an_unknown_sample_does_not_block_a_resume() {
-    let mut w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let mut w = interrupted();
     w.file.sample_sha256 = None; // the page could not read the samples
     let done = w.run().unwrap();
     assert_eq!(done.upload_id, "up1");
@@ -772,9 +767,7 @@ fn an_unknown_sample_does_not_block_a_resume() {
 
 #[test]
 fn expired_records_of_other_files_are_collected() {
-    let mut w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let mut w = interrupted();
     age_record(&w, 8.0);
     let orphan = w.records()[0].id.clone();
     // Another file of the same namespace starts: the orphan goes.
@@ -786,9 +779,7 @@ fn expired_records_of_other_files_are_collected() {
 
 #[test]
 fn a_record_for_other_options_is_not_resumed() {
-    let mut w = World::new(SIZE);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
+    let mut w = interrupted();
     w.options.namespace = "someone-else".into();
     w.run().unwrap();
     assert_eq!(
