@@ -82,7 +82,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             self.options.max_object_size,
         )?;
         let id = self.record_id(file);
-        self.collect_expired(&id).await?;
+        self.tidy_records(&id, file).await?;
         match self.run_once(file, &plan, &id).await {
             // The server lost the upload midway (expired or aborted): the
             // parts it had are gone too, so start afresh, once.
@@ -114,15 +114,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                 self.store.remove(&record.id).await?;
                 None
             }
-            None => {
-                // The same name and size under a new date: the file changed.
-                for old in self.store.list().await? {
-                    if self.same_name_and_size(&old, file) {
-                        self.restart_changed(&old).await?;
-                    }
-                }
-                None
-            }
+            None => None,
         };
         let (record, unconfirmed) = match resumed {
             Some(resumed) => resumed,
@@ -149,16 +141,21 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         }
     }
 
-    /// Deletes the records of this namespace that are past their expiry
-    /// (orphans of uploads nobody came back to), except `keep`.
-    async fn collect_expired(&self, keep: &str) -> Result<(), Error> {
+    /// One pass over the stored records before a run: deletes this
+    /// namespace's records past their expiry (orphans of uploads nobody came
+    /// back to), and, when `id` has no record, restarts the upload of a file
+    /// with the same name and size under another date (the file changed).
+    async fn tidy_records(&self, id: &str, file: &FileInfo) -> Result<(), Error> {
         let now = self.timer.now_ms();
-        for record in self.store.list().await? {
-            if record.id != keep
-                && record.namespace == self.options.namespace
+        let records = self.store.list().await?;
+        let has_own = records.iter().any(|r| r.id == id);
+        for record in records.into_iter().filter(|r| r.id != id) {
+            if record.namespace == self.options.namespace
                 && now >= self.options.expires_at(record.created_at)
             {
                 self.store.remove(&record.id).await?;
+            } else if !has_own && self.same_name_and_size(&record, file) {
+                self.restart_changed(&record).await?;
             }
         }
         Ok(())

@@ -138,8 +138,7 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::core::plan::PartPlan;
-    use crate::core::record::NewRecord;
+    use crate::core::record::test_record;
 
     /// A store whose writes fail after `ok_writes` of them.
     struct Flaky {
@@ -170,21 +169,7 @@ mod tests {
     }
 
     fn record(id: &str) -> UploadRecord {
-        UploadRecord::new(
-            NewRecord {
-                id,
-                namespace: "",
-                endpoint: "/e",
-                upload_id: "u",
-                key: "k",
-                file_name: "f",
-                last_modified: 0.0,
-                file_type: "",
-                now: 0.0,
-                sample_sha256: None,
-            },
-            &PartPlan::with_part_size(1, 5 << 20),
-        )
+        test_record(id, 1)
     }
 
     fn store(primary: Result<Flaky, Error>) -> (FallbackStore<Flaky>, Rc<RefCell<Vec<Warning>>>) {

@@ -81,27 +81,12 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::plan::{PartPlan, MIB};
-    use crate::core::record::{NewRecord, PartState::*};
+    use crate::core::plan::MIB;
+    use crate::core::record::{test_record, PartState::*};
 
     fn record(states: &[PartState]) -> UploadRecord {
         let size = 5 * MIB * (states.len() as u64 - 1) + MIB;
-        let plan = PartPlan::with_part_size(size, 5 * MIB);
-        let mut r = UploadRecord::new(
-            NewRecord {
-                id: "id",
-                namespace: "",
-                endpoint: "/e",
-                upload_id: "u",
-                key: "k",
-                file_name: "f",
-                last_modified: 0.0,
-                file_type: "",
-                now: 0.0,
-                sample_sha256: None,
-            },
-            &plan,
-        );
+        let mut r = test_record("id", size);
         for (part, state) in r.parts.iter_mut().zip(states) {
             part.state = *state;
             if *state == Done {

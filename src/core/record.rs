@@ -213,33 +213,34 @@ pub struct PendingUpload {
     pub bytes_done: u64,
 }
 
+/// A record for tests: `size` bytes in 5 MiB parts, every part pending.
+#[cfg(test)]
+pub(crate) fn test_record(id: &str, size: u64) -> UploadRecord {
+    UploadRecord::new(
+        NewRecord {
+            id,
+            namespace: "",
+            endpoint: "/e",
+            upload_id: "u",
+            key: "k",
+            file_name: "f",
+            last_modified: 0.0,
+            file_type: "",
+            now: 0.0,
+            sample_sha256: None,
+        },
+        &PartPlan::with_part_size(size, 5 * super::plan::MIB),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::plan::{DEFAULT_MAX_OBJECT_SIZE, MIB};
-
-    pub(crate) fn sample(size: u64) -> UploadRecord {
-        let plan = PartPlan::new(size, 5 * MIB, DEFAULT_MAX_OBJECT_SIZE).unwrap();
-        UploadRecord::new(
-            NewRecord {
-                id: "v1-x",
-                namespace: "ns",
-                endpoint: "/api/s3",
-                upload_id: "up",
-                key: "uploads/k/a.bin",
-                file_name: "a.bin",
-                last_modified: 5.0,
-                file_type: "",
-                now: 1000.0,
-                sample_sha256: None,
-            },
-            &plan,
-        )
-    }
+    use crate::core::plan::MIB;
 
     #[test]
     fn new_record_has_every_part_pending() {
-        let r = sample(11 * MIB);
+        let r = test_record("v1-x", 11 * MIB);
         assert_eq!(r.parts.len(), 3);
         assert!(r
             .parts
@@ -251,20 +252,20 @@ mod tests {
 
     #[test]
     fn tampered_records_are_not_usable() {
-        let mut r = sample(11 * MIB);
+        let mut r = test_record("v1-x", 11 * MIB);
         r.parts.pop();
         assert!(!r.is_usable());
-        let mut r = sample(11 * MIB);
+        let mut r = test_record("v1-x", 11 * MIB);
         r.schema = 99;
         assert!(!r.is_usable());
-        let mut r = sample(11 * MIB);
+        let mut r = test_record("v1-x", 11 * MIB);
         r.parts[0].size += 1;
         assert!(!r.is_usable());
     }
 
     #[test]
     fn summary_counts_done_parts() {
-        let mut r = sample(11 * MIB);
+        let mut r = test_record("v1-x", 11 * MIB);
         let p = r.part_mut(2).unwrap();
         p.state = PartState::Done;
         p.etag = Some("\"e\"".into());

@@ -102,7 +102,7 @@ impl HttpBackend {
                 .map_err(network)?;
         }
         let answer = select(
-            JsFuture::from(fetch(&request)?),
+            JsFuture::from(fetch(&request, operation)?),
             gloo_timers::future::TimeoutFuture::new(self.timeout_ms),
         )
         .await;
@@ -152,7 +152,7 @@ fn encode(text: &str) -> String {
     String::from(encode_uri_component(text))
 }
 
-fn fetch(request: &Request) -> Result<js_sys::Promise, Error> {
+fn fetch(request: &Request, operation: Operation) -> Result<js_sys::Promise, Error> {
     let global = js_sys::global();
     if let Some(window) = global.dyn_ref::<web_sys::Window>() {
         return Ok(window.fetch_with_request(request));
@@ -161,7 +161,7 @@ fn fetch(request: &Request) -> Result<js_sys::Promise, Error> {
         return Ok(worker.fetch_with_request(request));
     }
     Err(Error::Network {
-        operation: Operation::Create,
+        operation,
         detail: "no fetch in this JavaScript environment".into(),
     })
 }
