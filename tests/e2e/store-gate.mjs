@@ -14,7 +14,7 @@
 // the request is dropped; if the gate is released first, it is forwarded.
 
 import http from "node:http";
-import { PassThrough } from "node:stream";
+import { PassThrough, Transform } from "node:stream";
 
 /** Buffers a held body without ever pushing back on the socket. */
 const HOLD_BUFFER = 2 ** 31;
@@ -30,9 +30,11 @@ export class StoreGate {
     this.server.keepAliveTimeout = 5_000;
     /** Part PUTs let through before holding; Infinity: never hold. */
     this.allowance = Infinity;
-    /** Every part PUT seen: { partNumber, uploadId, size, state } where state
-     *  is "held", "forwarded", "done" (2xx from the store), "failed" (other
-     *  answer or error) or "dropped" (held, then closed by the browser). */
+    /** Every part PUT seen: { partNumber, uploadId, size, state, status,
+     *  fault } where state is "held", "forwarded", "done" (2xx from the
+     *  store), "failed" (other answer or error) or "dropped" (held, then
+     *  closed by the browser); fault names the fault applied, if any
+     *  ("corrupt" records the offset flipped in `corruptAt`). */
     this.partPuts = [];
     this.held = [];
     /** Faults waiting for their part's next PUTs: partNumber -> [fault]. */
@@ -45,7 +47,13 @@ export class StoreGate {
    * - `{ status, body, headers }`: answer that instead of the store;
    * - `{ reset: bytes }`: cut the connection after `bytes` of the body;
    * - `{ stall: true }`: read the body and never answer;
-   * - `{ dropEtag: true }`: forward, but strip the answer's ETag header.
+   * - `{ dropEtag: true }`: forward, but strip the answer's ETag header;
+   * - `{ corrupt: true }` or `{ corrupt: offset }`: forward, with the byte at
+   *   `offset` of the body (default: the middle, `floor(size / 2)`) xored
+   *   with 0xff and Content-Length unchanged, so the store gets wrong bytes
+   *   of the right length; with a signed `x-amz-checksum-sha256` it answers
+   *   400 InvalidDigest, which goes back to the browser as is. An offset
+   *   past the body's end flips nothing.
    */
   inject(partNumber, ...faults) {
     this.faults.set(partNumber, [...(this.faults.get(partNumber) ?? []), ...faults]);
@@ -151,9 +159,14 @@ export class StoreGate {
       const kinds = this.chaotic.kinds;
       fault = kinds[Math.floor(this.chaotic.next() * kinds.length)];
     }
-    if (fault && !fault.dropEtag) {
+    const forwards = fault && (fault.dropEtag || isCorrupt(fault));
+    if (fault && !forwards) {
       this.#inject(req, res, record, fault);
       return;
+    }
+    if (fault && isCorrupt(fault)) {
+      record.fault = "corrupt";
+      record.corruptAt = typeof fault.corrupt === "number" ? fault.corrupt : record.size === null ? null : Math.floor(record.size / 2);
     }
     if (this.allowance <= 0) {
       record.state = "held";
@@ -210,6 +223,9 @@ export class StoreGate {
 
   #forward(req, res, record, body = req) {
     if (record) record.state = "forwarded";
+    if (record?.fault === "corrupt") {
+      body = body.pipe(flipByte(record));
+    }
     const upstream = http.request({
       host: this.upstreamHost,
       port: this.upstreamPort,
@@ -251,4 +267,47 @@ export class StoreGate {
     });
     body.pipe(upstream);
   }
+}
+
+/** Whether `fault` is a `{ corrupt }` fault (`corrupt: 0` is offset 0). */
+function isCorrupt(fault) {
+  return fault.corrupt !== undefined && fault.corrupt !== false;
+}
+
+/**
+ * A stream that passes bytes through with the one at `record.corruptAt`
+ * xored with 0xff. Without an offset (a body of unknown length) it holds
+ * the body and flips its middle byte at the end; `record.corruptAt` then
+ * tells which it was.
+ */
+function flipByte(record) {
+  const offset = record.corruptAt;
+  let position = 0;
+  const whole = [];
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      if (offset === null) {
+        whole.push(chunk);
+        done();
+        return;
+      }
+      if (offset >= position && offset < position + chunk.length) {
+        chunk = Buffer.from(chunk); // a copy: never change the caller's buffer
+        chunk[offset - position] ^= 0xff;
+      }
+      position += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      if (offset === null) {
+        const body = Buffer.concat(whole);
+        if (body.length > 0) {
+          record.corruptAt = Math.floor(body.length / 2);
+          body[record.corruptAt] ^= 0xff;
+        }
+        this.push(body);
+      }
+      done();
+    },
+  });
 }
