@@ -3,6 +3,7 @@
 //! (Garage in development).
 
 mod app;
+mod checksum;
 mod config;
 mod created;
 mod debug;
@@ -140,6 +141,10 @@ async fn apply_cors(store: &Store, local: SocketAddr) {
         allowed_methods: ["GET", "PUT", "POST", "HEAD", "DELETE"]
             .map(String::from)
             .to_vec(),
+        // `*` covers `x-amz-checksum-sha256` too: Garage matches it against
+        // a preflight's Access-Control-Request-Headers, and browsers honour
+        // `Access-Control-Allow-Headers: *` for part PUTs (no credentials).
+        // tests/e2e/checksum-server.test.mjs checks both.
         allowed_headers: vec!["*".to_owned()],
         expose_headers: vec![
             "ETag".to_owned(),

@@ -1,5 +1,7 @@
 //! The S3 multipart routes of Uppy Companion (under `/api/s3`), with the
-//! same paths and JSON, so a client written for one works with the other.
+//! same paths and JSON, so a client written for one works with the other;
+//! plus optional SHA-256 checksum fields that a Companion client never
+//! sends and never gets (`server/PROTOCOL.md`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +13,14 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::checksum::{self, BadChecksum};
 use crate::created::CreatedHeaders;
 use crate::error::ApiError;
 use crate::keys;
 use crate::meta;
 use crate::parts::{parse_part_number, parse_part_numbers, MAX_PART_NUMBER};
 use crate::s3::Store;
+use crate::xml;
 
 /// The longest object key or upload id accepted, in bytes.
 const MAX_ID_BYTES: usize = 1024;
@@ -61,12 +65,24 @@ impl KeyQuery {
     }
 }
 
+/// The query of the part signing route.
+#[derive(Debug, Deserialize)]
+pub struct SignPartQuery {
+    key: Option<String>,
+    /// The part's SHA-256 (base64) to sign into its URL.
+    #[serde(rename = "checksumSha256")]
+    checksum_sha256: Option<String>,
+}
+
 /// The query of the batch signing route.
 #[derive(Debug, Deserialize)]
 pub struct BatchQuery {
     key: Option<String>,
     #[serde(rename = "partNumbers")]
     part_numbers: Option<String>,
+    /// The parts' SHA-256 (base64), aligned with `partNumbers`.
+    #[serde(rename = "checksumsSha256")]
+    checksums_sha256: Option<String>,
 }
 
 /// The body of `POST /api/s3/multipart`.
@@ -79,6 +95,10 @@ pub struct CreateBody {
     /// The client's namespace (resupload sends it; Companion clients do not):
     /// the key's prefix.
     namespace: Option<String>,
+    /// `"SHA256"` to have every part's checksum checked by the store
+    /// (Companion clients do not send it).
+    #[serde(rename = "checksumAlgorithm")]
+    checksum_algorithm: Option<Value>,
 }
 
 /// The body of `POST /api/s3/multipart/{uploadId}/complete`.
@@ -94,6 +114,9 @@ pub struct CompletePart {
     part_number: u64,
     #[serde(rename = "ETag")]
     etag: String,
+    /// Its SHA-256 (base64), checked by the store against the part's.
+    #[serde(rename = "ChecksumSHA256")]
+    checksum_sha256: Option<String>,
 }
 
 /// One part in the answer of the list route.
@@ -105,6 +128,13 @@ pub struct PartJson {
     size: u64,
     #[serde(rename = "ETag")]
     etag: String,
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
+    checksum_sha256: Option<String>,
+}
+
+/// A refused checksum as a 400 `InvalidChecksum`.
+fn invalid_checksum(e: BadChecksum) -> ApiError {
+    ApiError::bad_request("InvalidChecksum", e.0)
 }
 
 /// The object key of a request: present, not empty, at most 1024 bytes.
@@ -142,12 +172,15 @@ fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /api/s3/multipart`: starts an upload → `{key, uploadId, bucket}`.
+/// `POST /api/s3/multipart`: starts an upload → `{key, uploadId, bucket}`,
+/// plus `checksumAlgorithm` if the body asked for one.
 async fn create_upload(
     State(state): State<SharedState>,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
+    let algorithm = checksum::parse_algorithm(body.checksum_algorithm.as_ref())
+        .map_err(|e| ApiError::bad_request("InvalidChecksumAlgorithm", e.0))?;
     let key = keys::new_object_key(
         body.namespace.as_deref().unwrap_or_default(),
         body.filename.as_deref().unwrap_or_default(),
@@ -158,20 +191,38 @@ async fn create_upload(
         headers.push(("content-type".to_owned(), content_type));
     }
     headers.extend(meta::metadata_headers(body.metadata.as_ref()));
-    let upload_id = state.store.create_multipart_upload(&key, &headers).await?;
+    // The algorithm goes to the store only: the headers remembered for an
+    // empty file's PutObject are those of the object itself.
+    let mut store_headers = headers.clone();
+    if let Some(algorithm) = algorithm {
+        store_headers.push((
+            checksum::ALGORITHM_HEADER.to_owned(),
+            algorithm.as_str().to_owned(),
+        ));
+    }
+    let upload_id = state
+        .store
+        .create_multipart_upload(&key, &store_headers)
+        .await?;
     state.created.remember(&upload_id, headers);
-    Ok(Json(json!({
+    let mut answer = json!({
         "key": key,
         "uploadId": upload_id,
         "bucket": state.store.bucket_name(),
-    })))
+    });
+    if let Some(algorithm) = algorithm {
+        answer["checksumAlgorithm"] = json!(algorithm.as_str());
+    }
+    Ok(Json(answer))
 }
 
-/// `GET /api/s3/multipart/{uploadId}/{partNumber}?key=K` → `{url, expires}`.
+/// `GET /api/s3/multipart/{uploadId}/{partNumber}?key=K` → `{url, expires}`;
+/// with `&checksumSha256=B64`, the URL signs that checksum and the answer
+/// adds `headers: {"x-amz-checksum-sha256": B64}` for the PUT to carry.
 async fn sign_part(
     State(state): State<SharedState>,
     path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<KeyQuery>, QueryRejection>,
+    query: Result<Query<SignPartQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path((upload_id, part_number)) = path?;
     let Query(query) = query?;
@@ -179,19 +230,40 @@ async fn sign_part(
         .map_err(|e| ApiError::bad_request("InvalidPartNumber", e.to_string()))?;
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
+    let checksum = query
+        .checksum_sha256
+        .as_deref()
+        .map(|c| checksum::parse_sha256(c, "checksumSha256"))
+        .transpose()
+        .map_err(invalid_checksum)?;
     state.store.check_upload(&key, &upload_id).await?;
-    let url =
-        state
-            .store
-            .presign_upload_part(&key, &upload_id, part_number, state.part_url_expires);
-    Ok(Json(json!({
+    let url = state.store.presign_upload_part(
+        &key,
+        &upload_id,
+        part_number,
+        state.part_url_expires,
+        checksum,
+    );
+    let mut answer = json!({
         "url": url.as_str(),
         "expires": state.part_url_expires.as_secs(),
-    })))
+    });
+    if let Some(checksum) = checksum {
+        answer["headers"] = checksum_headers(checksum);
+    }
+    Ok(Json(answer))
+}
+
+/// The headers a part PUT must carry for a signed checksum.
+fn checksum_headers(checksum: &str) -> Value {
+    json!({ checksum::SHA256_HEADER: checksum })
 }
 
 /// `GET /api/s3/multipart/{uploadId}/batch?key=K&partNumbers=1,2` →
-/// `{presignedUrls: {"1": url, "2": url}}`.
+/// `{presignedUrls: {"1": url, "2": url}}`; with
+/// `&checksumsSha256=B64a,B64b` (aligned with `partNumbers`), each URL signs
+/// its part's checksum and the answer adds
+/// `headers: {"1": {"x-amz-checksum-sha256": B64a}, ...}`.
 async fn sign_batch(
     State(state): State<SharedState>,
     path: Result<Path<String>, PathRejection>,
@@ -201,23 +273,42 @@ async fn sign_batch(
     let Query(query) = query?;
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
-    let numbers = parse_part_numbers(query.part_numbers.as_deref().unwrap_or_default())
+    let raw_numbers = query.part_numbers.as_deref().unwrap_or_default();
+    let numbers = parse_part_numbers(raw_numbers)
         .map_err(|e| ApiError::bad_request("InvalidPartNumber", e.to_string()))?;
+    let checksums = query
+        .checksums_sha256
+        .as_deref()
+        .map(|c| checksum::align_checksums(raw_numbers, c))
+        .transpose()
+        .map_err(invalid_checksum)?;
     state.store.check_upload(&key, &upload_id).await?;
-    let urls: Map<String, Value> = numbers
-        .into_iter()
-        .map(|n| {
-            let url = state
+    let mut urls = Map::new();
+    let mut headers = Map::new();
+    for n in numbers {
+        let checksum = checksums
+            .as_ref()
+            .and_then(|c| c.get(&n))
+            .map(String::as_str);
+        let url =
+            state
                 .store
-                .presign_upload_part(&key, &upload_id, n, state.part_url_expires);
-            (n.to_string(), Value::String(url.into()))
-        })
-        .collect();
-    Ok(Json(json!({ "presignedUrls": urls })))
+                .presign_upload_part(&key, &upload_id, n, state.part_url_expires, checksum);
+        urls.insert(n.to_string(), Value::String(url.into()));
+        if let Some(checksum) = checksum {
+            headers.insert(n.to_string(), checksum_headers(checksum));
+        }
+    }
+    let mut answer = json!({ "presignedUrls": urls });
+    if checksums.is_some() {
+        answer["headers"] = Value::Object(headers);
+    }
+    Ok(Json(answer))
 }
 
-/// `GET /api/s3/multipart/{uploadId}?key=K` → `[{PartNumber, Size, ETag}]`,
-/// every page of ListParts.
+/// `GET /api/s3/multipart/{uploadId}?key=K` → `[{PartNumber, Size, ETag}]`
+/// (plus `ChecksumSHA256` for a part the store lists one for), every page
+/// of ListParts.
 async fn list_parts(
     State(state): State<SharedState>,
     path: Result<Path<String>, PathRejection>,
@@ -235,13 +326,16 @@ async fn list_parts(
                 part_number: p.part_number,
                 size: p.size,
                 etag: p.etag,
+                checksum_sha256: p.checksum_sha256,
             })
             .collect(),
     ))
 }
 
 /// `POST /api/s3/multipart/{uploadId}/complete?key=K` with
-/// `{parts: [{PartNumber, ETag}]}` → `{location, key, bucket}`.
+/// `{parts: [{PartNumber, ETag, ChecksumSHA256?}]}` →
+/// `{location, key, bucket}`, plus `checksumSha256` and `checksumType` when
+/// the store gives the object's checksum.
 ///
 /// `parts: []` stores an empty object (for a 0-byte file, which Garage
 /// cannot take through multipart), if the store holds no part of the upload.
@@ -256,21 +350,29 @@ async fn complete_upload(
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
     let Json(body) = body?;
-    if body.parts.is_empty() {
+    let completed = if body.parts.is_empty() {
         complete_empty(&state, &key, &upload_id).await?;
+        xml::CompleteResult::default()
     } else {
         let parts = sorted_parts(&body.parts)?;
         state
             .store
             .complete_multipart_upload(&key, &upload_id, &parts)
-            .await?;
-    }
+            .await?
+    };
     state.created.forget(&upload_id);
-    Ok(Json(json!({
+    let mut answer = json!({
         "location": state.store.object_location(&key),
         "key": key,
         "bucket": state.store.bucket_name(),
-    })))
+    });
+    if let Some(checksum) = completed.checksum_sha256 {
+        answer["checksumSha256"] = json!(checksum);
+    }
+    if let Some(checksum_type) = completed.checksum_type {
+        answer["checksumType"] = json!(checksum_type);
+    }
+    Ok(Json(answer))
 }
 
 /// Completes an upload of a 0-byte file: stores an empty object with the
@@ -297,9 +399,8 @@ async fn complete_empty(state: &AppState, key: &str, upload_id: &str) -> Result<
     Ok(())
 }
 
-/// The parts of a complete request as `(part number, ETag)`, checked and
-/// sorted by part number.
-fn sorted_parts(parts: &[CompletePart]) -> Result<Vec<(u16, &str)>, ApiError> {
+/// The parts of a complete request, checked and sorted by part number.
+fn sorted_parts(parts: &[CompletePart]) -> Result<Vec<xml::CompletePart<'_>>, ApiError> {
     let mut sorted = Vec::with_capacity(parts.len());
     for part in parts {
         let number = u16::try_from(part.part_number)
@@ -320,13 +421,23 @@ fn sorted_parts(parts: &[CompletePart]) -> Result<Vec<(u16, &str)>, ApiError> {
                 format!("the ETag of part {number} is empty or has control characters"),
             ));
         }
-        sorted.push((number, part.etag.as_str()));
+        let checksum_sha256 = part
+            .checksum_sha256
+            .as_deref()
+            .map(|c| checksum::parse_sha256(c, &format!("the ChecksumSHA256 of part {number}")))
+            .transpose()
+            .map_err(invalid_checksum)?;
+        sorted.push(xml::CompletePart {
+            number,
+            etag: part.etag.as_str(),
+            checksum_sha256,
+        });
     }
-    sorted.sort_by_key(|(number, _)| *number);
-    if let Some(pair) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+    sorted.sort_by_key(|part| part.number);
+    if let Some(pair) = sorted.windows(2).find(|w| w[0].number == w[1].number) {
         return Err(ApiError::bad_request(
             "InvalidPartOrder",
-            format!("part {} is listed more than once", pair[0].0),
+            format!("part {} is listed more than once", pair[0].number),
         ));
     }
     Ok(sorted)
@@ -351,18 +462,32 @@ async fn abort_upload(
 mod tests {
     use super::*;
 
+    const SUM: &str = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+
     fn part(n: u64, etag: &str) -> CompletePart {
         CompletePart {
             part_number: n,
             etag: etag.to_owned(),
+            checksum_sha256: None,
         }
+    }
+
+    fn summed(n: u64, etag: &str, checksum: &str) -> CompletePart {
+        CompletePart {
+            checksum_sha256: Some(checksum.to_owned()),
+            ..part(n, etag)
+        }
+    }
+
+    fn numbers_and_etags<'a>(parts: &[xml::CompletePart<'a>]) -> Vec<(u16, &'a str)> {
+        parts.iter().map(|p| (p.number, p.etag)).collect()
     }
 
     #[test]
     fn complete_parts_are_sorted_and_checked() {
         let parts = [part(3, "\"c\""), part(1, "\"a\""), part(2, "\"b\"")];
         assert_eq!(
-            sorted_parts(&parts).unwrap(),
+            numbers_and_etags(&sorted_parts(&parts).unwrap()),
             [(1, "\"a\""), (2, "\"b\""), (3, "\"c\"")]
         );
         assert!(sorted_parts(&[part(0, "a")]).is_err());
@@ -370,6 +495,80 @@ mod tests {
         assert!(sorted_parts(&[part(70_000, "a")]).is_err());
         assert!(sorted_parts(&[part(1, "")]).is_err());
         assert!(sorted_parts(&[part(1, "a"), part(1, "b")]).is_err());
+    }
+
+    #[test]
+    fn complete_parts_keep_their_checksums() {
+        let parts = [summed(2, "\"b\"", SUM), part(1, "\"a\"")];
+        let sorted = sorted_parts(&parts).unwrap();
+        assert_eq!(sorted[0].checksum_sha256, None);
+        assert_eq!(sorted[1].checksum_sha256, Some(SUM));
+        for bad in ["", "abc", "47DEQpj8HBSa /TImW+5JCeuQeRkm5NMpJWZG3hSuFU="] {
+            match sorted_parts(&[summed(1, "\"a\"", bad)]) {
+                Err(ApiError::BadRequest { code, .. }) => assert_eq!(code, "InvalidChecksum"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn complete_bodies_read_checksums_and_ignore_other_fields() {
+        let body: CompleteBody = serde_json::from_value(json!({
+            "parts": [
+                { "PartNumber": 1, "ETag": "\"a\"", "Size": 5 },
+                { "PartNumber": 2, "ETag": "\"b\"", "ChecksumSHA256": SUM },
+                { "PartNumber": 3, "ETag": "\"c\"", "ChecksumSHA256": null },
+            ]
+        }))
+        .unwrap();
+        let checksums: Vec<Option<&str>> = body
+            .parts
+            .iter()
+            .map(|p| p.checksum_sha256.as_deref())
+            .collect();
+        assert_eq!(checksums, [None, Some(SUM), None]);
+    }
+
+    #[test]
+    fn create_bodies_with_and_without_an_algorithm() {
+        let plain: CreateBody =
+            serde_json::from_value(json!({ "filename": "a", "type": "", "metadata": {} })).unwrap();
+        assert_eq!(
+            checksum::parse_algorithm(plain.checksum_algorithm.as_ref()),
+            Ok(None)
+        );
+        let sha: CreateBody =
+            serde_json::from_value(json!({ "filename": "a", "checksumAlgorithm": "SHA256" }))
+                .unwrap();
+        assert_eq!(
+            checksum::parse_algorithm(sha.checksum_algorithm.as_ref()),
+            Ok(Some(checksum::ChecksumAlgorithm::Sha256))
+        );
+        let bad: CreateBody =
+            serde_json::from_value(json!({ "filename": "a", "checksumAlgorithm": "MD5" })).unwrap();
+        assert!(checksum::parse_algorithm(bad.checksum_algorithm.as_ref()).is_err());
+    }
+
+    #[test]
+    fn listed_parts_show_a_checksum_only_when_there_is_one() {
+        let plain = PartJson {
+            part_number: 1,
+            size: 5,
+            etag: "\"a\"".into(),
+            checksum_sha256: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            json!({ "PartNumber": 1, "Size": 5, "ETag": "\"a\"" })
+        );
+        let summed = PartJson {
+            checksum_sha256: Some(SUM.into()),
+            ..plain
+        };
+        assert_eq!(
+            serde_json::to_value(&summed).unwrap()["ChecksumSHA256"],
+            SUM
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
 use url::Url;
 
+use crate::checksum;
 use crate::config::StoreConfig;
-use crate::xml::{self, CorsRule, ListedPart, PartsPage};
+use crate::xml::{self, CompletePart, CompleteResult, CorsRule, ListedPart, PartsPage};
 
 /// How long the URLs this server signs for its own requests stay valid.
 const SERVER_SIGN_TTL: Duration = Duration::from_secs(300);
@@ -100,7 +101,7 @@ fn status_for_code(code: &str) -> u16 {
     match code {
         "NoSuchUpload" | "NoSuchKey" | "NoSuchBucket" => 404,
         "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall" | "MalformedXML"
-        | "InvalidRequest" | "InvalidArgument" => 400,
+        | "InvalidRequest" | "InvalidArgument" | "InvalidDigest" | "BadDigest" => 400,
         "AccessDenied" => 403,
         _ => 500,
     }
@@ -270,17 +271,29 @@ impl Store {
     }
 
     /// A presigned URL to PUT part `part_number` of an upload, valid for
-    /// `expires`. Only the `host` header is signed: no checksum header.
+    /// `expires`.
+    ///
+    /// Without `checksum_sha256` only the `host` header is signed (what
+    /// Companion signs). With it, `x-amz-checksum-sha256` is signed too: the
+    /// PUT must carry that header with exactly that value, and the store
+    /// refuses a body whose SHA-256 differs.
     pub fn presign_upload_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u16,
         expires: Duration,
+        checksum_sha256: Option<&str>,
     ) -> Url {
-        self.bucket
-            .upload_part(Some(&self.credentials), key, part_number, upload_id)
-            .sign(expires)
+        let mut action =
+            self.bucket
+                .upload_part(Some(&self.credentials), key, part_number, upload_id);
+        if let Some(checksum) = checksum_sha256 {
+            action
+                .headers_mut()
+                .insert(checksum::SHA256_HEADER, checksum);
+        }
+        action.sign(expires)
     }
 
     /// One page of ListParts, from after `marker`.
@@ -330,7 +343,9 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Completes an upload from `parts` (`(part number, ETag)`, in order).
+    /// Completes an upload from `parts` (in order, each with its checksum
+    /// if the client sent one), returning the object's checksum if the store
+    /// gives one.
     ///
     /// # Errors
     /// What the store answers (an error inside a 200 answer included), or
@@ -339,8 +354,8 @@ impl Store {
         &self,
         key: &str,
         upload_id: &str,
-        parts: &[(u16, &str)],
-    ) -> Result<(), StoreError> {
+        parts: &[CompletePart<'_>],
+    ) -> Result<CompleteResult, StoreError> {
         // rusty-s3 numbers the ETags it is given 1..N; the body is built here
         // so that the part numbers are the ones the client sent.
         let url = self
@@ -376,7 +391,7 @@ impl Store {
                 body.chars().take(200).collect::<String>()
             )));
         }
-        Ok(())
+        xml::parse_complete_result(&body).map_err(StoreError::BadResponse)
     }
 
     /// Aborts an upload, deleting its parts.
@@ -647,8 +662,13 @@ mod tests {
             secret_access_key: "s".into(),
         })
         .unwrap();
-        let url =
-            store.presign_upload_part("uploads/x/a b+c.txt", "up1", 7, Duration::from_secs(3600));
+        let url = store.presign_upload_part(
+            "uploads/x/a b+c.txt",
+            "up1",
+            7,
+            Duration::from_secs(3600),
+            None,
+        );
         let text = url.as_str();
         assert!(
             text.starts_with("http://127.0.0.1:3900/resupload/uploads/x/a%20b%2Bc.txt?"),
@@ -662,6 +682,41 @@ mod tests {
         assert_eq!(
             store.object_location("uploads/x/a b.txt"),
             "http://127.0.0.1:3900/resupload/uploads/x/a%20b.txt"
+        );
+    }
+
+    #[test]
+    fn a_part_checksum_is_signed_into_the_url() {
+        let store = Store::new(&StoreConfig {
+            endpoint: "http://127.0.0.1:3900".parse().unwrap(),
+            bucket: "resupload".into(),
+            region: "garage".into(),
+            access_key_id: "GK0123".into(),
+            secret_access_key: "s".into(),
+        })
+        .unwrap();
+        let sum = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+        let url = store.presign_upload_part(
+            "uploads/x/a.bin",
+            "up1",
+            2,
+            Duration::from_secs(60),
+            Some(sum),
+        );
+        let signed: Vec<String> = url
+            .query_pairs()
+            .filter(|(name, _)| name == "X-Amz-SignedHeaders")
+            .map(|(_, value)| value.into_owned())
+            .collect();
+        assert_eq!(signed, ["host;x-amz-checksum-sha256"], "{url}");
+        // The value itself travels in the header, not in the URL.
+        assert!(!url.as_str().contains("ungWv48B"), "{url}");
+        // Without a checksum, the URL signs only the host, as before.
+        let plain =
+            store.presign_upload_part("uploads/x/a.bin", "up1", 2, Duration::from_secs(60), None);
+        assert!(
+            plain.as_str().contains("X-Amz-SignedHeaders=host&"),
+            "{plain}"
         );
     }
 }

@@ -1,5 +1,6 @@
-//! The S3 XML this server reads (ListParts, ListMultipartUploads, errors)
-//! and writes (CompleteMultipartUpload, CORSConfiguration).
+//! The S3 XML this server reads (ListParts, ListMultipartUploads,
+//! CompleteMultipartUploadResult, errors) and writes
+//! (CompleteMultipartUpload, CORSConfiguration).
 
 use quick_xml::escape::escape;
 use quick_xml::events::Event;
@@ -26,6 +27,9 @@ pub struct ListedPart {
     pub size: u64,
     /// Its ETag, as the store gives it (quoted).
     pub etag: String,
+    /// Its SHA-256 (base64), if the upload was created with that checksum
+    /// algorithm.
+    pub checksum_sha256: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +50,13 @@ struct XmlPart {
     size: u64,
     #[serde(rename = "ETag")]
     etag: String,
+    #[serde(rename = "ChecksumSHA256", default)]
+    checksum_sha256: Option<String>,
+}
+
+/// A checksum element's text, if it has any.
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// Parses a ListParts answer.
@@ -78,6 +89,7 @@ pub fn parse_list_parts(xml: &str) -> Result<PartsPage, String> {
                 part_number: p.part_number,
                 size: p.size,
                 etag: p.etag,
+                checksum_sha256: non_empty(p.checksum_sha256),
             })
             .collect(),
         next_marker,
@@ -172,20 +184,71 @@ pub fn root_name(xml: &str) -> Option<String> {
     }
 }
 
-/// The CompleteMultipartUpload body for `parts` (`(part number, ETag)`,
-/// already in order), with their part numbers as given.
-pub fn complete_body(parts: &[(u16, &str)]) -> String {
+/// One part of a CompleteMultipartUpload request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletePart<'a> {
+    /// Its part number.
+    pub number: u16,
+    /// Its ETag, as the store gave it (quoted).
+    pub etag: &'a str,
+    /// Its SHA-256 (base64), which the store checks against the part's.
+    pub checksum_sha256: Option<&'a str>,
+}
+
+/// The CompleteMultipartUpload body for `parts` (already in order), with
+/// their part numbers as given.
+pub fn complete_body(parts: &[CompletePart<'_>]) -> String {
     let mut xml = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="{S3_NS}">"#
     );
-    for (number, etag) in parts {
+    for part in parts {
         xml.push_str(&format!(
-            "<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>",
-            escape(*etag)
+            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>",
+            part.number,
+            escape(part.etag)
         ));
+        if let Some(checksum) = part.checksum_sha256 {
+            xml.push_str(&format!(
+                "<ChecksumSHA256>{}</ChecksumSHA256>",
+                escape(checksum)
+            ));
+        }
+        xml.push_str("</Part>");
     }
     xml.push_str("</CompleteMultipartUpload>");
     xml
+}
+
+/// What a CompleteMultipartUploadResult says about the object's checksum.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompleteResult {
+    /// `<ChecksumSHA256>`: for a composite checksum,
+    /// `base64(sha256(digest 1 || ... || digest N))-N`.
+    pub checksum_sha256: Option<String>,
+    /// `<ChecksumType>`, like `COMPOSITE` or `FULL_OBJECT`.
+    pub checksum_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CompleteMultipartUploadResult {
+    #[serde(rename = "ChecksumSHA256", default)]
+    checksum_sha256: Option<String>,
+    #[serde(rename = "ChecksumType", default)]
+    checksum_type: Option<String>,
+}
+
+/// Parses a CompleteMultipartUploadResult (whose root element the caller
+/// has checked).
+///
+/// # Errors
+/// Unparsable XML.
+pub fn parse_complete_result(xml: &str) -> Result<CompleteResult, String> {
+    let result: CompleteMultipartUploadResult = quick_xml::de::from_str(xml)
+        .map_err(|e| format!("bad CompleteMultipartUploadResult XML: {e}"))?;
+    Ok(CompleteResult {
+        checksum_sha256: non_empty(result.checksum_sha256),
+        checksum_type: non_empty(result.checksum_type),
+    })
 }
 
 /// One bucket CORS rule.
@@ -294,12 +357,14 @@ pub(crate) mod tests {
                 ListedPart {
                     part_number: 1,
                     size: 10,
-                    etag: "\"etag1\"".to_owned()
+                    etag: "\"etag1\"".to_owned(),
+                    checksum_sha256: None,
                 },
                 ListedPart {
                     part_number: 2,
                     size: 20,
-                    etag: "\"etag2\"".to_owned()
+                    etag: "\"etag2\"".to_owned(),
+                    checksum_sha256: None,
                 },
             ]
         );
@@ -316,7 +381,8 @@ pub(crate) mod tests {
             [ListedPart {
                 part_number: 1,
                 size: 1,
-                etag: "\"9dd4e461268c8034f5c8564e155c67a6\"".to_owned()
+                etag: "\"9dd4e461268c8034f5c8564e155c67a6\"".to_owned(),
+                checksum_sha256: None,
             }]
         );
     }
@@ -396,12 +462,114 @@ pub(crate) mod tests {
         assert_eq!(parse_error(""), None);
     }
 
+    fn part<'a>(number: u16, etag: &'a str, checksum_sha256: Option<&'a str>) -> CompletePart<'a> {
+        CompletePart {
+            number,
+            etag,
+            checksum_sha256,
+        }
+    }
+
     #[test]
     fn builds_a_complete_body_with_escaped_etags() {
-        let xml = complete_body(&[(1, "\"a\""), (3, "b<&")]);
+        let xml = complete_body(&[part(1, "\"a\"", None), part(3, "b<&", None)]);
         assert!(xml.contains("<Part><PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag></Part>"));
-        assert!(xml.contains("<PartNumber>3</PartNumber><ETag>b&lt;&amp;</ETag>"));
+        assert!(xml.contains("<PartNumber>3</PartNumber><ETag>b&lt;&amp;</ETag></Part>"));
+        assert!(!xml.contains("Checksum"));
         assert_eq!(root_name(&xml).as_deref(), Some("CompleteMultipartUpload"));
+    }
+
+    #[test]
+    fn builds_a_complete_body_with_checksums() {
+        let sum = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+        let xml = complete_body(&[part(1, "\"a\"", Some(sum)), part(2, "\"b\"", None)]);
+        assert!(xml.contains(&format!(
+            "<Part><PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag><ChecksumSHA256>{sum}</ChecksumSHA256></Part>\
+             <Part><PartNumber>2</PartNumber><ETag>&quot;b&quot;</ETag></Part>"
+        )));
+    }
+
+    #[test]
+    fn parses_part_checksums() {
+        let xml = list_parts_page(&[1], false, "").replace(
+            "<Size>",
+            "<ChecksumSHA256>ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=</ChecksumSHA256><Size>",
+        );
+        let page = parse_list_parts(&xml).unwrap();
+        assert_eq!(
+            page.parts[0].checksum_sha256.as_deref(),
+            Some("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")
+        );
+        let empty = list_parts_page(&[1], false, "")
+            .replace("<Size>", "<ChecksumSHA256></ChecksumSHA256><Size>");
+        assert_eq!(
+            parse_list_parts(&empty).unwrap().parts[0].checksum_sha256,
+            None
+        );
+    }
+
+    #[test]
+    fn parses_part_checksums_as_garage_writes_them() {
+        // Garage 2.5.0, ListParts of an upload created with
+        // x-amz-checksum-algorithm: SHA256 (parts of 5 MiB of "a" and "bbb").
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>resupload</Bucket><Key>uploads/x/0123456789abcdef0123456789abcdef/a.bin</Key><UploadId>3b1d79fe8406fbf80e6b9b470790afc450e384e3fec5c3cdb27e824f2a396235</UploadId><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated><Part><ETag>&quot;79b281060d337b9b2b84ccf390adcf74&quot;</ETag><LastModified>2026-11-25T07:35:57.520Z</LastModified><PartNumber>1</PartNumber><Size>5242880</Size><ChecksumSHA256>oplo+tLngqqfIECjXwWtuX7Yl56x9XLIyOp4Y34nXzw=</ChecksumSHA256></Part><Part><ETag>&quot;08f8e0260c64418510cefb2b06eee5cd&quot;</ETag><LastModified>2026-11-25T07:35:57.547Z</LastModified><PartNumber>2</PartNumber><Size>3</Size><ChecksumSHA256>PnRLncOTibrwxaBmBYm4QC89u0m4mz518sk1WFKjxnc=</ChecksumSHA256></Part><Initiator><DisplayName>Dummy Key</DisplayName><ID>GKDummyKey</ID></Initiator><Owner><DisplayName>Dummy Key</DisplayName><ID>GKDummyKey</ID></Owner><StorageClass>STANDARD</StorageClass></ListPartsResult>"#;
+        let page = parse_list_parts(xml).unwrap();
+        assert_eq!(page.next_marker, None);
+        assert_eq!(
+            page.parts,
+            [
+                ListedPart {
+                    part_number: 1,
+                    size: 5_242_880,
+                    etag: "\"79b281060d337b9b2b84ccf390adcf74\"".to_owned(),
+                    checksum_sha256: Some(
+                        "oplo+tLngqqfIECjXwWtuX7Yl56x9XLIyOp4Y34nXzw=".to_owned()
+                    ),
+                },
+                ListedPart {
+                    part_number: 2,
+                    size: 3,
+                    etag: "\"08f8e0260c64418510cefb2b06eee5cd\"".to_owned(),
+                    checksum_sha256: Some(
+                        "PnRLncOTibrwxaBmBYm4QC89u0m4mz518sk1WFKjxnc=".to_owned()
+                    ),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_a_complete_result_as_garage_writes_it() {
+        // Garage 2.5.0, the same upload completed: the composite checksum is
+        // base64(sha256(digest 1 || digest 2)) with a -2 suffix.
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>https://resupload.s3.garage.localhost/uploads/x/0123456789abcdef0123456789abcdef/a.bin</Location><Bucket>resupload</Bucket><Key>uploads/x/0123456789abcdef0123456789abcdef/a.bin</Key><ETag>&quot;06a6ca67e53064f3f30a42ee29a62f5d-2&quot;</ETag><ChecksumSHA256>gDrP5FwCfWjU1qVqWfAgL+dUtgwH0Gl3tgBARzkxMWI=-2</ChecksumSHA256><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>"#;
+        assert_eq!(
+            parse_complete_result(xml).unwrap(),
+            CompleteResult {
+                checksum_sha256: Some("gDrP5FwCfWjU1qVqWfAgL+dUtgwH0Gl3tgBARzkxMWI=-2".into()),
+                checksum_type: Some("COMPOSITE".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn parses_a_complete_result() {
+        let plain = r#"<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>http://resupload.localhost/k</Location><Bucket>resupload</Bucket><Key>k</Key><ETag>&quot;3858f62230ac3c915f300c664312c11f-2&quot;</ETag></CompleteMultipartUploadResult>"#;
+        assert_eq!(
+            parse_complete_result(plain).unwrap(),
+            CompleteResult::default()
+        );
+        let summed = plain.replace(
+            "</ETag>",
+            "</ETag><ChecksumSHA256>Vgv4UPSgxrI0TOp0wVWBVEkzWmWBsqV4wMa5sCeXWpE=-2</ChecksumSHA256><ChecksumType>COMPOSITE</ChecksumType>",
+        );
+        assert_eq!(
+            parse_complete_result(&summed).unwrap(),
+            CompleteResult {
+                checksum_sha256: Some("Vgv4UPSgxrI0TOp0wVWBVEkzWmWBsqV4wMa5sCeXWpE=-2".into()),
+                checksum_type: Some("COMPOSITE".into()),
+            }
+        );
     }
 
     #[test]
