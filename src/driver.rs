@@ -7,19 +7,22 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::pin::pin;
 
+use futures::future::{select, Either};
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::core::checksum::{composite, composites_match, Sha256Digest};
 use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::plan::PartPlan;
 use crate::core::reconcile::reconcile;
 use crate::core::record::{NewRecord, PartState, UploadRecord};
 use crate::core::retry::Decision;
 use crate::error::Error;
-use crate::options::UploadOptions;
+use crate::options::{ChecksumMode, UploadOptions};
 use crate::ports::{
-    Backend, CompletedPart, Events, ExpiringSoon, PartCompleted, PartSender, Progress, RecordStore,
-    Restarted, Resumed, Timer,
+    Backend, CompletedPart, Events, ExpiringSoon, PartCompleted, PartIo, Progress, RecordStore,
+    Restarted, Resumed, Timer, Warning, SHA256,
 };
 
 /// The file as the driver sees it.
@@ -45,14 +48,18 @@ pub struct Completed {
     pub upload_id: String,
     /// The object's URL as the backend gave it.
     pub location: String,
+    /// The object's composite SHA-256 checksum (`base64-N`), computed here
+    /// and confirmed by the store, for an upload with checksums.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
 }
 
 /// One upload's run over its ports.
-pub struct Driver<'a, B, S, R, T> {
+pub struct Driver<'a, B, P, R, T> {
     /// The signing backend.
     pub backend: &'a B,
-    /// Sends part bytes.
-    pub sender: &'a S,
+    /// Reads, hashes and sends part bytes.
+    pub parts: &'a P,
     /// Persists records.
     pub store: &'a R,
     /// Clock and sleeping.
@@ -63,7 +70,7 @@ pub struct Driver<'a, B, S, R, T> {
     pub options: &'a UploadOptions,
 }
 
-impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T> {
+impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
     /// The record key of `file` under these options.
     pub fn record_id(&self, file: &FileInfo) -> String {
         fingerprint(
@@ -116,29 +123,125 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             }
             None => None,
         };
-        let (record, unconfirmed) = match resumed {
-            Some(resumed) => resumed,
-            None => (self.create(id, file, plan).await?, Vec::new()),
-        };
+        if let Some((record, unconfirmed)) = resumed {
+            let verify = self.parts_to_verify(&record, file);
+            match self.upload(record, unconfirmed, verify, file).await? {
+                Uploaded::Completed(done) => return Ok(done),
+                // A part the server holds is not what the file holds now:
+                // never mix the two, start afresh.
+                Uploaded::ContentChanged(record) => self.restart_changed(&record).await?,
+            }
+        }
+        let record = self.create(id, file, plan).await?;
+        match self.upload(record, Vec::new(), Vec::new(), file).await? {
+            Uploaded::Completed(done) => Ok(done),
+            Uploaded::ContentChanged(_) => unreachable!("a fresh upload verifies no part"),
+        }
+    }
+
+    /// Sends the parts not done and completes; with `verify` (the parts a
+    /// resumed upload skips), re-hashes those beside the sending, and stops
+    /// as soon as one differs.
+    async fn upload(
+        &self,
+        record: UploadRecord,
+        unconfirmed: Vec<u32>,
+        verify: Vec<(u32, Option<String>)>,
+        file: &FileInfo,
+    ) -> Result<Uploaded, Error> {
+        let hash = record.checksum_algorithm.is_some() || file.identity.is_stream();
         let state = RefCell::new(record);
-        if file.identity.size > 0 {
-            self.send_parts(&state).await?;
+        let verified = {
+            let sending = pin!(async {
+                if file.identity.size > 0 {
+                    self.send_parts(&state, hash).await
+                } else {
+                    Ok(())
+                }
+            });
+            let verifying = pin!(self.verify_parts(&state, verify));
+            match select(sending, verifying).await {
+                Either::Left((sent, verifying)) => {
+                    sent?;
+                    verifying.await?
+                }
+                // A changed part stops the sending at once (dropping it
+                // aborts the requests in flight).
+                Either::Right((verified, sending)) => {
+                    if verified? {
+                        sending.await?;
+                        true
+                    } else {
+                        false
+                    }
+                }
+            }
+        };
+        if !verified {
+            return Ok(Uploaded::ContentChanged(state.into_inner()));
         }
         let snapshot = state.borrow().clone();
-        match self.complete(&snapshot).await {
+        let completed = match self.complete(&snapshot).await {
             Err(e) if is_invalid_part(&e) && !unconfirmed.is_empty() => {
                 // The store refused a part it lists: one of those adopted
                 // from its list without a confirmation here. Send them again
                 // in full, then complete once more.
                 for number in unconfirmed {
-                    self.mark(&state, number, PartState::Pending, None).await?;
+                    self.mark(&state, number, PartState::Pending, None, None)
+                        .await?;
                 }
-                self.send_parts(&state).await?;
+                self.send_parts(&state, hash).await?;
                 let snapshot = state.borrow().clone();
                 self.complete(&snapshot).await
             }
             other => other,
+        }?;
+        Ok(Uploaded::Completed(completed))
+    }
+
+    /// The parts a resume must re-hash before trusting the server's copy,
+    /// each with the checksum to compare against (`None`: nothing to compare
+    /// with). A streaming source always verifies (nothing else tells a
+    /// changed generator apart); a file when `verify_on_resume` is on.
+    fn parts_to_verify(
+        &self,
+        record: &UploadRecord,
+        file: &FileInfo,
+    ) -> Vec<(u32, Option<String>)> {
+        let stream = file.identity.is_stream();
+        if !(stream || self.options.verify_on_resume) {
+            return Vec::new();
         }
+        record
+            .parts
+            .iter()
+            .filter(|p| p.state == PartState::Done)
+            // A file part without a checksum cannot be compared: trust it,
+            // as before checksums (its name, size, date and content sample
+            // matched). A streaming source part without one is never trusted.
+            .filter(|p| stream || p.checksum.is_some())
+            .map(|p| (p.number, p.checksum.clone()))
+            .collect()
+    }
+
+    /// Re-hashes each part in `verify` from the source, one at a time, and
+    /// compares it with its checksum; answers whether all matched.
+    async fn verify_parts(
+        &self,
+        state: &RefCell<UploadRecord>,
+        verify: Vec<(u32, Option<String>)>,
+    ) -> Result<bool, Error> {
+        for (number, expected) in verify {
+            let Some(expected) = expected.as_deref().and_then(Sha256Digest::from_base64) else {
+                return Ok(false);
+            };
+            let range = state.borrow().plan().range(number);
+            let body = self.parts.body(range).await?;
+            if self.parts.sha256(&body).await? != expected {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// One pass over the stored records before a run: deletes this
@@ -283,9 +386,27 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                     &file.identity.name,
                     &file.file_type,
                     &self.options.metadata,
+                    (self.options.checksum != ChecksumMode::None).then_some(SHA256),
                 )
             })
             .await?;
+        let checksums = created
+            .checksum_algorithm
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(SHA256));
+        if !checksums && self.options.checksum != ChecksumMode::None {
+            if self.options.checksum == ChecksumMode::Sha256 {
+                let _ = self.backend.abort(&created.upload_id, &created.key).await;
+                return Err(Error::ChecksumUnsupported);
+            }
+            self.events.warning(Warning {
+                code: "CHECKSUM_UNSUPPORTED",
+                message: "the signing backend does not support SHA-256 part checksums \
+                          (a plain Uppy Companion): uploading without them; pass \
+                          checksum: \"none\" to silence this"
+                    .into(),
+            });
+        }
         let record = UploadRecord::new(
             NewRecord {
                 id,
@@ -298,6 +419,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                 file_type: &file.file_type,
                 now: self.timer.now_ms(),
                 sample_sha256: file.sample_sha256.as_deref(),
+                checksum_algorithm: checksums.then_some(SHA256),
             },
             plan,
         );
@@ -308,7 +430,9 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
     /// Sends every part not yet done, `concurrency` at a time. When a part
     /// fails for good, no new part starts, the parts in flight finish (and are
     /// recorded), and the first error is returned.
-    async fn send_parts(&self, state: &RefCell<UploadRecord>) -> Result<(), Error> {
+    /// With `hash`, each part is hashed before it is sent, and its checksum
+    /// saved (and signed, when the upload was created with checksums).
+    async fn send_parts(&self, state: &RefCell<UploadRecord>, hash: bool) -> Result<(), Error> {
         let (mut queue, tracker) = {
             let record = state.borrow();
             let confirmed = record
@@ -335,7 +459,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
             while first_error.is_none() && running.len() < self.options.concurrency as usize {
                 match queue.pop() {
                     Some(number) => {
-                        running.push(self.send_part(state, &tracker, &slow_until, number))
+                        running.push(self.send_part(state, &tracker, &slow_until, number, hash))
                     }
                     None => break,
                 }
@@ -357,16 +481,27 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         tracker: &RefCell<ProgressTracker>,
         slow_until: &Cell<f64>,
         number: u32,
+        hash: bool,
     ) -> Result<(), Error> {
-        let (upload_id, key, range) = {
+        let (upload_id, key, range, signed) = {
             let record = state.borrow();
             (
                 record.upload_id.clone(),
                 record.key.clone(),
                 record.plan().range(number),
+                record.checksum_algorithm.is_some(),
             )
         };
-        self.mark(state, number, PartState::InFlight, None).await?;
+        let body = self.parts.body(range.clone()).await?;
+        let checksum = match hash {
+            true => Some(self.parts.sha256(&body).await?.to_base64()),
+            false => None,
+        };
+        // The checksum is saved before the first byte is sent: a resume can
+        // then check whatever the server ends up holding against it.
+        self.mark(state, number, PartState::InFlight, None, checksum.clone())
+            .await?;
+        let signed_checksum = checksum.as_deref().filter(|_| signed);
         // The furthest any attempt got; an attempt that gets further earns
         // the part a fresh retry budget (a flaky link still makes headway).
         let furthest = Cell::new(0u64);
@@ -389,10 +524,13 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                     }
                     got_further.set(false);
                     tracker.borrow_mut().part_sent(number, 0);
-                    let url = self.backend.sign_part(&upload_id, &key, number).await?;
+                    let url = self
+                        .backend
+                        .sign_part(&upload_id, &key, number, signed_checksum)
+                        .await?;
                     let sent = self
-                        .sender
-                        .send(&url, number, range.clone(), &on_progress)
+                        .parts
+                        .send(&url, number, &body, signed_checksum, &on_progress)
                         .await;
                     if let Err(Error::Http {
                         status: 429,
@@ -409,7 +547,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                 || got_further.get(),
             )
             .await?;
-        self.mark(state, number, PartState::Done, Some(etag.clone()))
+        self.mark(state, number, PartState::Done, Some(etag.clone()), checksum)
             .await?;
         let size = range.end - range.start;
         tracker.borrow_mut().part_confirmed(number, size);
@@ -431,12 +569,14 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
         number: u32,
         part_state: PartState,
         etag: Option<String>,
+        checksum: Option<String>,
     ) -> Result<(), Error> {
         let snapshot = {
             let mut record = state.borrow_mut();
             if let Some(part) = record.part_mut(number) {
                 part.state = part_state;
                 part.etag = etag;
+                part.checksum = checksum;
             }
             record.updated_at = self.timer.now_ms();
             record.clone()
@@ -445,6 +585,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
     }
 
     async fn complete(&self, record: &UploadRecord) -> Result<Completed, Error> {
+        let with_checksums = record.checksum_algorithm.is_some();
         let parts: Vec<CompletedPart> = if record.file_size == 0 {
             // An empty object has no part to send; the backend stores it
             // from an empty part list.
@@ -457,6 +598,7 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                     (PartState::Done, Some(etag)) => Ok(CompletedPart {
                         part_number: p.number,
                         etag: etag.clone(),
+                        checksum_sha256: p.checksum.clone().filter(|_| with_checksums),
                     }),
                     _ => Err(Error::BadResponse {
                         operation: crate::error::Operation::Complete,
@@ -465,17 +607,42 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
                 })
                 .collect::<Result<_, _>>()?
         };
-        let location = self
+        let answer = self
             .with_retries(|| {
                 self.backend
                     .complete(&record.upload_id, &record.key, &parts)
             })
             .await?;
+        // The upload is over on the server either way: its record goes.
         self.store.remove(&record.id).await?;
+        let checksum_sha256 = if with_checksums && !parts.is_empty() {
+            match (object_checksum(&parts), answer.checksum_sha256) {
+                (Some(local), Some(remote)) if composites_match(&local, &remote) => Some(local),
+                (Some(local), Some(remote)) => {
+                    return Err(Error::ChecksumMismatch {
+                        expected: local,
+                        actual: remote,
+                    })
+                }
+                _ => {
+                    self.events.warning(Warning {
+                        code: "CHECKSUM_UNVERIFIED",
+                        message: "the store checked each part's SHA-256, but the object's \
+                                  checksum could not be compared (the backend did not pass it \
+                                  on, or a part's checksum is unknown)"
+                            .into(),
+                    });
+                    None
+                }
+            }
+        } else {
+            None
+        };
         Ok(Completed {
             key: record.key.clone(),
             upload_id: record.upload_id.clone(),
-            location,
+            location: answer.location,
+            checksum_sha256,
         })
     }
 
@@ -534,6 +701,32 @@ impl<B: Backend, S: PartSender, R: RecordStore, T: Timer> Driver<'_, B, S, R, T>
 
 /// How long every part holds back after a 429 without `Retry-After`.
 const SLOW_DOWN_MS: u32 = 1000;
+
+/// The outcome of [`Driver::upload`].
+enum Uploaded {
+    /// The object is complete.
+    Completed(Completed),
+    /// A part the server holds differs from the source's bytes now; the
+    /// record is handed back so its upload can be aborted.
+    ContentChanged(UploadRecord),
+}
+
+/// The composite checksum of the object these parts make, when every part
+/// has a readable checksum.
+fn object_checksum(parts: &[CompletedPart]) -> Option<String> {
+    if parts.is_empty() {
+        return None;
+    }
+    let digests: Option<Vec<Sha256Digest>> = parts
+        .iter()
+        .map(|p| {
+            p.checksum_sha256
+                .as_deref()
+                .and_then(Sha256Digest::from_base64)
+        })
+        .collect();
+    digests.map(|d| composite(&d))
+}
 
 /// Whether the store refused a part at completion (S3's `InvalidPart`).
 fn is_invalid_part(error: &Error) -> bool {

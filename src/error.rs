@@ -110,6 +110,22 @@ pub enum Error {
     AlreadyCompleted,
     /// Another tab or window is uploading the same file.
     Locked,
+    /// `checksum: "sha256"` was asked for, but the backend did not confirm
+    /// that it creates uploads with SHA-256 checksums.
+    ChecksumUnsupported,
+    /// The object the store assembled does not have the checksum computed
+    /// here from the file's parts: the stored bytes differ from the file.
+    ChecksumMismatch {
+        /// The composite checksum computed here.
+        expected: String,
+        /// The one the store reported.
+        actual: String,
+    },
+    /// The file (or streaming source) could not be read.
+    ReadFailed {
+        /// What the browser or the source said.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -130,6 +146,9 @@ impl Error {
             Error::AlreadyRunning => "ALREADY_RUNNING",
             Error::AlreadyCompleted => "ALREADY_COMPLETED",
             Error::Locked => "UPLOAD_LOCKED",
+            Error::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
+            Error::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
+            Error::ReadFailed { .. } => "READ_FAILED",
         }
     }
 
@@ -139,7 +158,9 @@ impl Error {
         match self {
             Error::Network { .. } => true,
             Error::Http { status, body, .. } => {
-                is_retryable_status(*status) || (*status == 403 && is_expired_signature(body))
+                is_retryable_status(*status)
+                    || (*status == 403 && is_expired_signature(body))
+                    || (*status == 400 && is_bad_digest(body))
             }
             _ => false,
         }
@@ -166,6 +187,15 @@ impl Error {
 /// expired"): a fresh signature fixes that, so it is worth a retry.
 pub fn is_expired_signature(body: &str) -> bool {
     body.contains("Request has expired") || body.contains("request has expired")
+}
+
+/// Whether a 400 body says the part's bytes did not match its signed
+/// checksum (Garage: `InvalidDigest`; S3: `BadDigest`): they were damaged on
+/// the way, and sending the part again fixes that.
+pub fn is_bad_digest(body: &str) -> bool {
+    ["InvalidDigest", "BadDigest", "XAmzContentChecksumMismatch"]
+        .iter()
+        .any(|code| body.contains(code))
 }
 
 /// Whether an HTTP status is worth a retry: 5xx, 408 and 429.
@@ -237,6 +267,21 @@ impl fmt::Display for Error {
             Error::AlreadyCompleted => {
                 f.write_str("the upload has already completed; there is nothing to abort or resume")
             }
+            Error::ChecksumUnsupported => f.write_str(
+                "checksum: \"sha256\" was asked for, but the signing backend did not confirm \
+                 SHA-256 checksums (a plain Uppy Companion cannot sign them): use a backend with \
+                 resupload's checksum extension, or checksum: \"none\"",
+            ),
+            Error::ChecksumMismatch { expected, actual } => write!(
+                f,
+                "the stored object's checksum {actual} differs from {expected}, computed here \
+                 from the file: the object does not hold the file's bytes; upload it again"
+            ),
+            Error::ReadFailed { detail } => write!(
+                f,
+                "the file could not be read: {detail}; if it was moved, changed or deleted, \
+                 pick it again"
+            ),
         }
     }
 }

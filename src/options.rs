@@ -18,6 +18,18 @@ pub const DEFAULT_EXPIRY_WARNING_MS: f64 = 24.0 * 3600.0 * 1000.0;
 /// How long a part request may make no progress: 30 seconds.
 pub const DEFAULT_STALL_TIMEOUT_MS: u32 = 30_000;
 
+/// Whether parts carry SHA-256 checksums the store verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumMode {
+    /// Ask the backend for checksums; carry on without them (with a
+    /// warning) when it does not support them. The default.
+    Auto,
+    /// Require them: a backend that does not confirm them fails the upload.
+    Sha256,
+    /// No checksums (for plain Uppy Companion backends).
+    None,
+}
+
 /// How an upload runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadOptions {
@@ -46,6 +58,11 @@ pub struct UploadOptions {
     /// Whether a second tab uploading the same file waits for the first
     /// (`true`) or fails with `UPLOAD_LOCKED` (`false`, the default).
     pub wait_for_lock: bool,
+    /// Per-part SHA-256 checksums.
+    pub checksum: ChecksumMode,
+    /// Whether a resume re-hashes the parts the server holds and compares
+    /// them with the server's checksums before trusting them.
+    pub verify_on_resume: bool,
 }
 
 impl UploadOptions {
@@ -63,6 +80,8 @@ impl UploadOptions {
             expiry_warning_ms: DEFAULT_EXPIRY_WARNING_MS,
             stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
             wait_for_lock: false,
+            checksum: ChecksumMode::Auto,
+            verify_on_resume: true,
         }
     }
 

@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::core::checksum::Sha256Digest;
 use crate::core::reconcile::ServerPart;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
@@ -22,6 +23,22 @@ pub struct Created {
     pub key: String,
     /// The multipart upload id.
     pub upload_id: String,
+    /// The checksum algorithm the backend confirmed it created the upload
+    /// with (`"SHA256"`), if any.
+    pub checksum_algorithm: Option<String>,
+}
+
+/// The checksum algorithm resupload asks the backend for.
+pub const SHA256: &str = "SHA256";
+
+/// What the completion call answers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompleteAnswer {
+    /// The object's location, as the backend gave it.
+    pub location: String,
+    /// The object's composite checksum as the store reported it
+    /// (`base64-N`), when the backend passes it on.
+    pub checksum_sha256: Option<String>,
 }
 
 /// One entry of the completion call.
@@ -33,6 +50,9 @@ pub struct CompletedPart {
     /// Its ETag, as the store gave it.
     #[serde(rename = "ETag")]
     pub etag: String,
+    /// Its SHA-256 (base64), for an upload created with checksums.
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
 }
 
 /// The signing backend (Uppy Companion's S3 multipart routes).
@@ -40,45 +60,59 @@ pub struct CompletedPart {
 pub trait Backend {
     /// Starts a multipart upload.
     /// `namespace` is the uploader's namespace (a backend may use it as the
-    /// key's prefix).
+    /// key's prefix); `checksum_algorithm` (`Some("SHA256")`) asks for an
+    /// upload whose parts carry checksums.
     async fn create(
         &self,
         namespace: &str,
         file_name: &str,
         file_type: &str,
         metadata: &[(String, String)],
+        checksum_algorithm: Option<&str>,
     ) -> Result<Created, Error>;
-    /// A presigned URL for one part's `PUT`.
+    /// A presigned URL for one part's `PUT`; with `checksum_sha256`, the URL
+    /// signs that `x-amz-checksum-sha256` header.
     async fn sign_part(
         &self,
         upload_id: &str,
         key: &str,
         part_number: u32,
+        checksum_sha256: Option<&str>,
     ) -> Result<String, Error>;
     /// Every part the server holds (all pages).
     async fn list_parts(&self, upload_id: &str, key: &str) -> Result<Vec<ServerPart>, Error>;
-    /// Completes the upload with these parts (in part order); answers the
-    /// object's location.
+    /// Completes the upload with these parts (in part order).
     async fn complete(
         &self,
         upload_id: &str,
         key: &str,
         parts: &[CompletedPart],
-    ) -> Result<String, Error>;
+    ) -> Result<CompleteAnswer, Error>;
     /// Aborts the upload on the server.
     async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error>;
 }
 
-/// Sends one part's bytes to a presigned URL.
+/// The data plane of one upload: produces a part's bytes, hashes them, and
+/// sends them to a presigned URL.
 #[allow(async_fn_in_trait)]
-pub trait PartSender {
-    /// `PUT`s bytes `range` of the file to `url` and answers the response's
-    /// ETag. `progress` is called with the bytes of this part sent so far.
+pub trait PartIo {
+    /// A part's bytes, ready to send (in a browser, a `Blob`: a lazy slice
+    /// of a file, or the bytes a streaming source produced).
+    type Body;
+    /// The bytes `range` of the source.
+    async fn body(&self, range: Range<u64>) -> Result<Self::Body, Error>;
+    /// The SHA-256 of a body (streamed through the hasher in bounded
+    /// chunks, off the page's main thread where the platform allows).
+    async fn sha256(&self, body: &Self::Body) -> Result<Sha256Digest, Error>;
+    /// `PUT`s `body` to `url` (with `x-amz-checksum-sha256` when given) and
+    /// answers the response's ETag. `progress` is called with the bytes of
+    /// this part sent so far.
     async fn send(
         &self,
         url: &str,
         part_number: u32,
-        range: Range<u64>,
+        body: &Self::Body,
+        checksum_sha256: Option<&str>,
         progress: &dyn Fn(u64),
     ) -> Result<String, Error>;
 }
@@ -150,7 +184,8 @@ pub struct Resumed {
 pub struct Restarted {
     /// Why: `"expired"` (the server no longer has the upload, or it is past
     /// its expiry) or `"file-changed"` (a new date, or new content under the
-    /// same name, size and date).
+    /// same name, size and date, seen in the content sample or in a part the
+    /// server holds whose checksum no longer matches).
     pub reason: &'static str,
 }
 
@@ -185,6 +220,8 @@ pub trait Events {
     fn restarted(&self, restarted: Restarted);
     /// A resumed upload is close to its expiry on the server.
     fn expiring_soon(&self, soon: ExpiringSoon);
+    /// Something the page should know that does not stop the upload.
+    fn warning(&self, warning: Warning);
 }
 
 /// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,

@@ -13,13 +13,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::executor::block_on;
+use resupload::core::checksum::{composite, Sha256Digest};
 use resupload::core::fingerprint::FileIdentity;
 use resupload::core::plan::MIB;
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::PartState;
+use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Backend, CompletedPart, Created, Events, ExpiringSoon, MemoryStore, PartCompleted, PartSender,
-    Progress, RecordStore, Restarted, Resumed, Timer,
+    Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, MemoryStore,
+    PartCompleted, PartIo, Progress, RecordStore, Restarted, Resumed, Timer, Warning,
 };
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
@@ -40,16 +42,27 @@ enum Fault {
     /// A second send of a stored part, cut off midway: the store still lists
     /// the old part but refuses it at completion (seen with Garage).
     CutOffResend,
+    /// One byte of the body is flipped on the way to the store.
+    Corrupt,
 }
 
-/// The parts of one multipart upload: number → (bytes, ETag).
-type StoredParts = BTreeMap<u32, (Vec<u8>, String)>;
+/// One stored part: its bytes, ETag and checksum (base64 SHA-256).
+type StoredPart = (Vec<u8>, String, Option<String>);
+
+/// The parts of one multipart upload, and whether it was created with
+/// SHA-256 checksums.
+#[derive(Default)]
+struct StoredUpload {
+    parts: BTreeMap<u32, StoredPart>,
+    checksums: bool,
+}
 
 #[derive(Default)]
 struct FakeS3 {
-    file: Vec<u8>,
+    /// The source's bytes now (tests change them to play a changed file).
+    file: RefCell<Vec<u8>>,
     next_id: Cell<u32>,
-    uploads: RefCell<HashMap<String, StoredParts>>,
+    uploads: RefCell<HashMap<String, StoredUpload>>,
     objects: RefCell<HashMap<String, Vec<u8>>>,
     faults: RefCell<HashMap<u32, VecDeque<Fault>>>,
     puts: RefCell<Vec<u32>>,
@@ -57,14 +70,25 @@ struct FakeS3 {
     max_in_flight: Cell<usize>,
     list_calls: Cell<u32>,
     poisoned: RefCell<Vec<u32>>,
+    /// Whether the backend confirms SHA-256 checksums on create (as the dev
+    /// server does; a plain Companion does not).
+    no_checksums: Cell<bool>,
+    /// Parts hashed through [`PartIo::sha256`].
+    hashed: RefCell<Vec<u64>>,
+    /// The complete call reports this object checksum instead of the true one.
+    lying_checksum: RefCell<Option<String>>,
 }
 
 impl FakeS3 {
     fn new(size: usize) -> Self {
         FakeS3 {
-            file: (0..size).map(|i| (i * 31 % 251) as u8).collect(),
+            file: RefCell::new((0..size).map(|i| (i * 31 % 251) as u8).collect()),
             ..Default::default()
         }
+    }
+
+    fn file(&self) -> Vec<u8> {
+        self.file.borrow().clone()
     }
 
     fn fail(&self, part: u32, faults: &[Fault]) {
@@ -98,40 +122,56 @@ impl Backend for FakeS3 {
         name: &str,
         _t: &str,
         _m: &[(String, String)],
+        checksum_algorithm: Option<&str>,
     ) -> Result<Created, Error> {
         let n = self.next_id.get() + 1;
         self.next_id.set(n);
         let upload_id = format!("up{n}");
-        self.uploads
-            .borrow_mut()
-            .insert(upload_id.clone(), BTreeMap::new());
+        let checksums = checksum_algorithm == Some("SHA256") && !self.no_checksums.get();
+        self.uploads.borrow_mut().insert(
+            upload_id.clone(),
+            StoredUpload {
+                parts: BTreeMap::new(),
+                checksums,
+            },
+        );
         Ok(Created {
             key: format!("uploads/{n}/{name}"),
             upload_id,
+            checksum_algorithm: checksums.then(|| "SHA256".into()),
         })
     }
 
-    async fn sign_part(&self, upload_id: &str, _key: &str, part: u32) -> Result<String, Error> {
+    async fn sign_part(
+        &self,
+        upload_id: &str,
+        _key: &str,
+        part: u32,
+        checksum: Option<&str>,
+    ) -> Result<String, Error> {
         if !self.uploads.borrow().contains_key(upload_id) {
             return Err(Error::NoSuchUpload {
                 upload_id: upload_id.into(),
             });
         }
-        Ok(format!("{upload_id}/{part}"))
+        // The "URL" names the signed checksum, as a presigned URL signs it.
+        Ok(format!("{upload_id}/{part}/{}", checksum.unwrap_or("-")))
     }
 
     async fn list_parts(&self, upload_id: &str, _key: &str) -> Result<Vec<ServerPart>, Error> {
         self.list_calls.set(self.list_calls.get() + 1);
         let uploads = self.uploads.borrow();
-        let parts = uploads.get(upload_id).ok_or(Error::NoSuchUpload {
+        let upload = uploads.get(upload_id).ok_or(Error::NoSuchUpload {
             upload_id: upload_id.into(),
         })?;
-        Ok(parts
+        Ok(upload
+            .parts
             .iter()
-            .map(|(n, (bytes, etag))| ServerPart {
+            .map(|(n, (bytes, etag, checksum))| ServerPart {
                 part_number: *n,
                 size: bytes.len() as u64,
                 etag: etag.clone(),
+                checksum_sha256: checksum.clone(),
             })
             .collect())
     }
@@ -141,7 +181,7 @@ impl Backend for FakeS3 {
         upload_id: &str,
         key: &str,
         parts: &[CompletedPart],
-    ) -> Result<String, Error> {
+    ) -> Result<CompleteAnswer, Error> {
         let poisoned = self.poisoned.borrow();
         if let Some(bad) = parts.iter().find(|p| poisoned.contains(&p.part_number)) {
             return Err(Error::Http {
@@ -163,16 +203,31 @@ impl Backend for FakeS3 {
                 upload_id: upload_id.into(),
             })?;
         let mut object = Vec::new();
+        let mut digests = Vec::new();
         let mut last = 0;
         for p in parts {
             assert!(p.part_number > last, "parts in order");
             last = p.part_number;
-            let (bytes, etag) = stored.get(&p.part_number).expect("completed part exists");
+            let (bytes, etag, checksum) = stored
+                .parts
+                .get(&p.part_number)
+                .expect("completed part exists");
             assert_eq!(etag, &p.etag, "the ETag of part {}", p.part_number);
+            if stored.checksums {
+                // S3 wants every part's checksum at completion.
+                assert_eq!(p.checksum_sha256.as_ref(), checksum.as_ref());
+                digests.push(Sha256Digest::from_base64(checksum.as_ref().unwrap()).unwrap());
+            } else {
+                assert_eq!(p.checksum_sha256, None);
+            }
             object.extend_from_slice(bytes);
         }
         self.objects.borrow_mut().insert(key.into(), object);
-        Ok(format!("http://store/{key}"))
+        let checksum = stored.checksums.then(|| composite(&digests));
+        Ok(CompleteAnswer {
+            location: format!("http://store/{key}"),
+            checksum_sha256: self.lying_checksum.borrow().clone().or(checksum),
+        })
     }
 
     async fn abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
@@ -186,16 +241,39 @@ impl Backend for FakeS3 {
     }
 }
 
-impl PartSender for FakeS3 {
+impl PartIo for FakeS3 {
+    type Body = Vec<u8>;
+
+    async fn body(&self, range: Range<u64>) -> Result<Vec<u8>, Error> {
+        Ok(self.file.borrow()[range.start as usize..range.end as usize].to_vec())
+    }
+
+    async fn sha256(&self, body: &Vec<u8>) -> Result<Sha256Digest, Error> {
+        self.hashed.borrow_mut().push(body.len() as u64);
+        YieldNow(false).await;
+        Ok(Sha256Digest::of(body))
+    }
+
     async fn send(
         &self,
         url: &str,
         part: u32,
-        range: Range<u64>,
+        body: &Vec<u8>,
+        checksum: Option<&str>,
         progress: &dyn Fn(u64),
     ) -> Result<String, Error> {
-        let (upload_id, number) = url.split_once('/').unwrap();
+        let mut fields = url.splitn(3, '/');
+        let (upload_id, number, signed) = (
+            fields.next().unwrap(),
+            fields.next().unwrap(),
+            fields.next().unwrap(),
+        );
         assert_eq!(number.parse::<u32>().unwrap(), part);
+        assert_eq!(
+            checksum.unwrap_or("-"),
+            signed,
+            "the header is the signed one"
+        );
         self.puts.borrow_mut().push(part);
         self.in_flight.set(self.in_flight.get() + 1);
         self.max_in_flight
@@ -236,23 +314,41 @@ impl PartSender for FakeS3 {
                 self.poisoned.borrow_mut().push(part);
                 std::future::pending().await
             }
-            Some(Fault::StoredButLost) | None => {
-                let bytes = self.file[range.start as usize..range.end as usize].to_vec();
+            Some(Fault::StoredButLost | Fault::Corrupt) | None => {
+                let mut bytes = body.clone();
+                if matches!(fault, Some(Fault::Corrupt)) {
+                    let middle = bytes.len() / 2;
+                    bytes[middle] ^= 0xff;
+                }
                 progress(bytes.len() as u64 / 2);
                 YieldNow(false).await;
                 progress(bytes.len() as u64);
                 let etag = format!("\"{upload_id}-{part}-{}\"", bytes.len());
+                let stored_checksum = checksum.map(|_| Sha256Digest::of(&bytes).to_base64());
+                let mut uploads = self.uploads.borrow_mut();
+                let upload = uploads.get_mut(upload_id);
+                if stored_checksum.is_some() && stored_checksum.as_deref() != checksum {
+                    // As Garage does: the bytes do not match the signed checksum.
+                    drop(uploads);
+                    self.in_flight.set(self.in_flight.get() - 1);
+                    return Err(Error::Http {
+                        operation: Operation::UploadPart,
+                        status: 400,
+                        body: "<Error><Code>InvalidDigest</Code></Error>".into(),
+                        retry_after_ms: None,
+                    });
+                }
                 self.poisoned.borrow_mut().retain(|&p| p != part);
-                match self.uploads.borrow_mut().get_mut(upload_id) {
+                match upload.map(|u| &mut u.parts) {
                     Some(parts) if fault.is_some() => {
-                        parts.insert(part, (bytes, etag));
+                        parts.insert(part, (bytes, etag, stored_checksum));
                         Err(Error::Network {
                             operation: Operation::UploadPart,
                             detail: "the answer was lost".into(),
                         })
                     }
                     Some(parts) => {
-                        parts.insert(part, (bytes, etag.clone()));
+                        parts.insert(part, (bytes, etag.clone(), stored_checksum));
                         Ok(etag)
                     }
                     None => Err(http(Operation::UploadPart, 404)),
@@ -305,6 +401,7 @@ struct Log {
     resumed: RefCell<Vec<Resumed>>,
     restarted: RefCell<Vec<Restarted>>,
     expiring: RefCell<Vec<ExpiringSoon>>,
+    warnings: RefCell<Vec<Warning>>,
 }
 
 impl Events for Log {
@@ -322,6 +419,9 @@ impl Events for Log {
     }
     fn expiring_soon(&self, e: ExpiringSoon) {
         self.expiring.borrow_mut().push(e);
+    }
+    fn warning(&self, w: Warning) {
+        self.warnings.borrow_mut().push(w);
     }
 }
 
@@ -350,6 +450,7 @@ impl World {
                     name: "movie.mp4".into(),
                     size: size as u64,
                     last_modified: 1234.0,
+                    source_id: None,
                 },
                 file_type: "video/mp4".into(),
                 sample_sha256: Some("sample-a".into()),
@@ -360,7 +461,7 @@ impl World {
     fn driver(&self) -> Driver<'_, FakeS3, FakeS3, MemoryStore, FakeTimer> {
         Driver {
             backend: &self.s3,
-            sender: &self.s3,
+            parts: &self.s3,
             store: &self.store,
             timer: &self.timer,
             events: &self.log,
@@ -415,7 +516,7 @@ fn interrupted() -> World {
 fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
     let w = World::new(SIZE);
     let done = w.run().unwrap();
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
     assert!(
         w.records().is_empty(),
@@ -467,10 +568,10 @@ fn retryable_failures_follow_the_delays() {
     let w = World::new(SIZE);
     w.s3.fail(2, &[Fault::Status(503), Fault::Network, Fault::Status(429)]);
     let done = w.run().unwrap();
-    assert_eq!(w.object(&done.key), w.s3.file);
-    // Part 2's three retry delays, then the 1 s hold the 429 put on the
-    // parts that started after it.
-    assert_eq!(*w.timer.sleeps.borrow(), [0, 1000, 3000, 1000, 1000]);
+    assert_eq!(w.object(&done.key), w.s3.file());
+    // Part 2's three retry delays, then the 1 s hold the 429 put on every
+    // request after it (part 2's retry, parts 3 and 4).
+    assert_eq!(*w.timer.sleeps.borrow(), [0, 1000, 3000, 1000, 1000, 1000]);
     assert_eq!(w.s3.puts(), [1, 2, 2, 2, 2, 3, 4]);
 }
 
@@ -497,7 +598,7 @@ fn a_part_that_keeps_failing_fails_the_upload_but_keeps_the_others() {
     w.s3.puts.borrow_mut().clear();
     let done = w.run().unwrap();
     assert_eq!(w.s3.puts(), missing);
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
 }
 
 #[test]
@@ -506,7 +607,7 @@ fn a_part_that_keeps_getting_further_keeps_its_retry_budget() {
     let faults: Vec<Fault> = (1..=8).map(|k| Fault::NetworkAfter(k * 1000)).collect();
     w.s3.fail(2, &faults);
     let done = w.run().unwrap();
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(w.s3.puts().iter().filter(|&&p| p == 2).count(), 9);
 }
 
@@ -527,7 +628,7 @@ fn a_429_holds_every_part_for_its_retry_after() {
     w.options.concurrency = 3;
     w.s3.fail(1, &[Fault::SlowDown(7000)]);
     let done = w.run().unwrap();
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
     let holds = w
         .timer
         .sleeps
@@ -587,7 +688,7 @@ fn a_dropped_run_resumes_sending_only_what_the_server_lacks() {
     w.s3.puts.borrow_mut().clear();
     let done = w.run().unwrap();
     assert_eq!(w.s3.puts(), [3, 4], "parts 1 and 2 are not sent again");
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
     let resumed = w.log.resumed.borrow();
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].skipped_parts, 2);
@@ -604,15 +705,17 @@ fn the_server_list_wins_over_the_record() {
     // record says in flight).
     {
         let mut uploads = w.s3.uploads.borrow_mut();
-        let parts = uploads.values_mut().next().unwrap();
+        let parts = &mut uploads.values_mut().next().unwrap().parts;
         parts.remove(&1);
         let r = 2 * 5 * MIB as usize..3 * 5 * MIB as usize;
-        parts.insert(3, (w.s3.file[r].to_vec(), "\"server-3\"".into()));
+        let bytes = w.s3.file()[r].to_vec();
+        let checksum = Some(Sha256Digest::of(&bytes).to_base64());
+        parts.insert(3, (bytes, "\"server-3\"".into(), checksum));
     }
     w.s3.puts.borrow_mut().clear();
     let done = w.run().unwrap();
     assert_eq!(w.s3.puts(), [1, 4]);
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
 }
 
 #[test]
@@ -632,7 +735,7 @@ fn a_part_refused_at_completion_is_sent_again() {
         [2, 3, 4],
         "part 2 is sent again after InvalidPart"
     );
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
     assert!(w.records().is_empty());
 }
 
@@ -643,7 +746,7 @@ fn an_upload_gone_from_the_server_starts_afresh() {
     w.s3.puts.borrow_mut().clear();
     let done = w.run().unwrap();
     assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(done.upload_id, "up2");
     assert!(w.records().is_empty());
     assert_eq!(*w.log.restarted.borrow(), [Restarted { reason: "expired" }]);
@@ -664,7 +767,7 @@ fn an_upload_lost_midway_restarts_once_from_scratch() {
     w.s3.fail(3, &[Fault::Gone]);
     let done = w.run().unwrap();
     assert_eq!(done.upload_id, "up2");
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(*w.log.restarted.borrow(), [Restarted { reason: "expired" }]);
     assert!(w.records().is_empty());
 }
@@ -682,7 +785,7 @@ fn a_record_past_expiry_is_not_resumed_and_its_upload_is_aborted() {
     );
     assert_eq!(*w.log.restarted.borrow(), [Restarted { reason: "expired" }]);
     assert!(w.log.resumed.borrow().is_empty());
-    assert_eq!(w.object(&done.key), w.s3.file);
+    assert_eq!(w.object(&done.key), w.s3.file());
 }
 
 #[test]
@@ -826,4 +929,201 @@ fn invalid_options_fail_before_any_request() {
     w.options.max_object_size = 10;
     assert_eq!(w.run().unwrap_err().code(), "FILE_TOO_LARGE");
     assert_eq!(w.s3.next_id.get(), 0, "no upload was created");
+}
+
+// ---- Checksums ----
+
+/// The composite checksum of the fake's file in 5 MiB parts.
+fn file_composite(w: &World) -> String {
+    let file = w.s3.file();
+    let digests: Vec<_> = file
+        .chunks(5 * MIB as usize)
+        .map(Sha256Digest::of)
+        .collect();
+    composite(&digests)
+}
+
+#[test]
+fn parts_carry_signed_checksums_and_the_object_checksum_is_compared() {
+    let w = World::new(SIZE);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(done.checksum_sha256, Some(file_composite(&w)));
+    assert_eq!(w.s3.hashed.borrow().len(), 4, "each part hashed once");
+    assert!(w.log.warnings.borrow().is_empty());
+}
+
+#[test]
+fn checksums_are_saved_before_a_part_is_sent() {
+    let w = interrupted();
+    let record = &w.records()[0];
+    assert_eq!(record.checksum_algorithm.as_deref(), Some("SHA256"));
+    let file = w.s3.file();
+    for part in &record.parts[..3] {
+        let range = record.plan().range(part.number);
+        let bytes = &file[range.start as usize..range.end as usize];
+        assert_eq!(
+            part.checksum,
+            Some(Sha256Digest::of(bytes).to_base64()),
+            "part {} ({:?})",
+            part.number,
+            part.state
+        );
+    }
+}
+
+#[test]
+fn a_part_damaged_on_the_way_is_refused_and_sent_again() {
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::Corrupt]);
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.puts(), [1, 2, 2, 3, 4]);
+    assert_eq!(w.object(&done.key), w.s3.file(), "byte-identical");
+}
+
+#[test]
+fn a_store_reporting_another_object_checksum_is_an_error() {
+    let w = World::new(SIZE);
+    *w.s3.lying_checksum.borrow_mut() = Some(composite(&[Sha256Digest::of(b"other")]));
+    match w.run() {
+        Err(Error::ChecksumMismatch { expected, actual }) => {
+            assert_eq!(expected, file_composite(&w));
+            assert!(actual.ends_with("-1"), "{actual}");
+        }
+        other => panic!("a mismatch must never pass as success: {other:?}"),
+    }
+}
+
+#[test]
+fn a_backend_without_checksums_uploads_without_them_and_warns() {
+    let w = World::new(SIZE);
+    w.s3.no_checksums.set(true);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(done.checksum_sha256, None);
+    let warnings = w.log.warnings.borrow();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].code, "CHECKSUM_UNSUPPORTED");
+    assert!(w.s3.hashed.borrow().is_empty(), "nothing to hash for");
+}
+
+#[test]
+fn checksum_sha256_refuses_a_backend_without_them() {
+    let mut w = World::new(SIZE);
+    w.options.checksum = ChecksumMode::Sha256;
+    w.s3.no_checksums.set(true);
+    assert_eq!(w.run(), Err(Error::ChecksumUnsupported));
+    assert!(
+        w.s3.uploads.borrow().is_empty(),
+        "the created upload is aborted"
+    );
+    assert!(w.s3.puts().is_empty());
+}
+
+#[test]
+fn checksum_none_asks_for_none() {
+    let mut w = World::new(SIZE);
+    w.options.checksum = ChecksumMode::None;
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(done.checksum_sha256, None);
+    assert!(w.log.warnings.borrow().is_empty());
+    assert!(w.s3.hashed.borrow().is_empty());
+}
+
+/// Changes one byte of part 1 of the fake's file: same name, size, date and
+/// content sample (the fake's sample is fixed), other bytes.
+fn change_part_one(w: &World) {
+    w.s3.file.borrow_mut()[1000] ^= 0x5a;
+}
+
+#[test]
+fn a_resume_rehashes_the_parts_the_server_holds() {
+    let w = interrupted();
+    w.s3.hashed.borrow_mut().clear();
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    // The first run got parts 1, 2 and 4 stored; part 3 hung.
+    assert_eq!(w.s3.puts(), [3], "verified parts are not sent again");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    // Parts 1, 2 and 4 verified, part 3 hashed to be sent.
+    assert_eq!(w.s3.hashed.borrow().len(), 4);
+    assert!(w.log.restarted.borrow().is_empty());
+}
+
+#[test]
+fn a_resume_catches_a_change_under_the_same_metadata() {
+    let w = interrupted();
+    change_part_one(&w);
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2", "a fresh upload");
+    assert_eq!(w.object(&done.key), w.s3.file(), "only the new bytes");
+    assert!(
+        !w.s3.uploads.borrow().contains_key("up1"),
+        "the old upload was aborted"
+    );
+    assert_eq!(
+        *w.log.restarted.borrow(),
+        [Restarted {
+            reason: "file-changed"
+        }]
+    );
+}
+
+#[test]
+fn without_verify_on_resume_the_servers_parts_are_trusted() {
+    let mut w = interrupted();
+    w.options.verify_on_resume = false;
+    w.s3.hashed.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1");
+    assert_eq!(
+        *w.s3.hashed.borrow(),
+        [5 * MIB],
+        "only the part sent (3) is hashed"
+    );
+}
+
+/// A world uploading a streaming source (no file metadata, an id from the
+/// page) to a backend without checksums.
+fn stream_world() -> World {
+    let mut w = World::new(SIZE);
+    w.s3.no_checksums.set(true);
+    w.options.checksum = ChecksumMode::None;
+    w.file.identity.last_modified = 0.0;
+    w.file.identity.source_id = Some("report-2026".into());
+    w.file.sample_sha256 = None;
+    w
+}
+
+#[test]
+fn a_streaming_source_resumes_after_regenerating_the_parts_the_server_holds() {
+    let w = stream_world();
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    let record = &w.records()[0];
+    assert!(
+        record.parts.iter().take(3).all(|p| p.checksum.is_some()),
+        "a source's parts are hashed even without server checksums"
+    );
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1");
+    assert_eq!(w.s3.puts(), [3]);
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
+fn a_streaming_source_that_changed_starts_afresh() {
+    let mut w = stream_world();
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    change_part_one(&w);
+    // Even when asked not to verify: a source has nothing else to go by.
+    w.options.verify_on_resume = false;
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(w.log.restarted.borrow()[0].reason, "file-changed");
 }

@@ -7,14 +7,16 @@
 
 #![cfg(target_arch = "wasm32")]
 
+use resupload::core::checksum::{composite, Sha256Digest};
 use resupload::core::plan::{PartPlan, MIB};
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::{NewRecord, PartState, UploadRecord};
-use resupload::ports::{Backend, CompletedPart, PartSender, RecordStore};
+use resupload::ports::{Backend, CompletedPart, PartIo, RecordStore, SHA256};
 use resupload::web::backend::HttpBackend;
-use resupload::web::blob;
 use resupload::web::idb::{IdbStore, DB_NAME};
+use resupload::web::parts::{Source, WebParts};
 use resupload::web::xhr::XhrSender;
+use resupload::web::{blob, hash};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -44,6 +46,7 @@ fn record(id: &str, size: u64) -> UploadRecord {
             file_type: "application/octet-stream",
             now: 1_700_000_000_000.0,
             sample_sha256: Some("abc"),
+            checksum_algorithm: Some("SHA256"),
         },
         &PartPlan::with_part_size(size, 5 * MIB),
     )
@@ -131,18 +134,28 @@ async fn blob_slices_are_the_planned_bytes() {
 async fn one_part_through_the_dev_server_to_the_store() {
     let backend = HttpBackend::new(&format!("{}/api/s3", server()));
     let created = backend
-        .create("web-tests", "web test.bin", "application/octet-stream", &[])
+        .create(
+            "web-tests",
+            "web test.bin",
+            "application/octet-stream",
+            &[],
+            Some(SHA256),
+        )
         .await
         .unwrap();
+    assert_eq!(created.checksum_algorithm.as_deref(), Some(SHA256));
     let size = 5 * 1024 * 1024 + 3;
     let file = pattern_blob(size);
+    let parts = WebParts::new(Source::File(file.clone()), XhrSender::new(30_000));
+    let body = parts.body(0..size as u64).await.unwrap();
+    let checksum = parts.sha256(&body).await.unwrap().to_base64();
     let url = backend
-        .sign_part(&created.upload_id, &created.key, 1)
+        .sign_part(&created.upload_id, &created.key, 1, Some(&checksum))
         .await
         .unwrap();
     let seen = std::cell::Cell::new(0u64);
-    let etag = XhrSender::new(file.clone(), 30_000)
-        .send(&url, 1, 0..size as u64, &|sent| {
+    let etag = parts
+        .send(&url, 1, &body, Some(&checksum), &|sent| {
             seen.set(seen.get().max(sent))
         })
         .await
@@ -166,20 +179,27 @@ async fn one_part_through_the_dev_server_to_the_store() {
         [ServerPart {
             part_number: 1,
             size: size as u64,
-            etag: etag.clone()
+            etag: etag.clone(),
+            checksum_sha256: Some(checksum.clone()),
         }]
     );
-    backend
+    let answer = backend
         .complete(
             &created.upload_id,
             &created.key,
             &[CompletedPart {
                 part_number: 1,
                 etag,
+                checksum_sha256: Some(checksum.clone()),
             }],
         )
         .await
         .unwrap();
+    assert_eq!(
+        answer.checksum_sha256,
+        Some(composite(&[Sha256Digest::from_base64(&checksum).unwrap()])),
+        "the store's composite checksum"
+    );
 
     // The stored object is the file, byte for byte.
     let url = format!(
@@ -230,16 +250,16 @@ async fn one_part_through_the_dev_server_to_the_store() {
 async fn a_tampered_url_is_refused_by_the_store() {
     let backend = HttpBackend::new(&format!("{}/api/s3", server()));
     let created = backend
-        .create("web-tests", "tamper.bin", "", &[])
+        .create("web-tests", "tamper.bin", "", &[], None)
         .await
         .unwrap();
     let url = backend
-        .sign_part(&created.upload_id, &created.key, 1)
+        .sign_part(&created.upload_id, &created.key, 1, None)
         .await
         .unwrap();
     let tampered = url.replace("partNumber=1", "partNumber=2");
-    let err = XhrSender::new(pattern_blob(10), 30_000)
-        .send(&tampered, 2, 0..10, &|_| {})
+    let err = XhrSender::new(30_000)
+        .send(&tampered, 2, &pattern_blob(10), None, &|_| {})
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(403), "{err}");
@@ -247,4 +267,34 @@ async fn a_tampered_url_is_refused_by_the_store() {
         .abort(&created.upload_id, &created.key)
         .await
         .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn streamed_hashing_matches_webcrypto_across_chunks() {
+    let window = web_sys::window().unwrap();
+    // Sizes around the chunk boundary, and an empty blob.
+    let chunk = hash::CHUNK_BYTES as usize;
+    for size in [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 7] {
+        let file = pattern_blob(size);
+        let bytes = blob_bytes(&file).await;
+        let expected = JsFuture::from(
+            window
+                .crypto()
+                .unwrap()
+                .subtle()
+                .digest_with_str_and_buffer_source(
+                    "SHA-256",
+                    &js_sys::Uint8Array::from(bytes.as_slice()),
+                )
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let expected = js_sys::Uint8Array::new(&expected).to_vec();
+        for yielding in [false, true] {
+            let digest = hash::sha256_streamed(&file, yielding).await.unwrap();
+            assert_eq!(digest.0.to_vec(), expected, "size {size}");
+        }
+        assert_eq!(hash::sha256(&file).await.unwrap().0.to_vec(), expected);
+    }
 }

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use resupload::core::fingerprint::{fingerprint, FileIdentity};
-//! let file = FileIdentity { name: "a.bin".into(), size: 10, last_modified: 1.0e12 };
+//! let file = FileIdentity { name: "a.bin".into(), size: 10, last_modified: 1.0e12, source_id: None };
 //! let key = fingerprint("user-42", "/api/s3", &file);
 //! assert!(key.starts_with("v1-"));
 //! assert_ne!(key, fingerprint("user-43", "/api/s3", &file));
@@ -23,6 +23,17 @@ pub struct FileIdentity {
     pub size: u64,
     /// `File.lastModified` in milliseconds since the epoch.
     pub last_modified: f64,
+    /// A streaming source's `id`, given by the page (a source has no file
+    /// metadata to tell it apart); `None` for a `File` or `Blob`.
+    pub source_id: Option<String>,
+}
+
+impl FileIdentity {
+    /// Whether this is a streaming source (its bytes are produced on
+    /// demand, not read from a file).
+    pub fn is_stream(&self) -> bool {
+        self.source_id.is_some()
+    }
 }
 
 /// The record key for this file, namespace and endpoint: `"v1-"` and 64 hex
@@ -39,6 +50,12 @@ pub fn fingerprint(namespace: &str, endpoint: &str, file: &FileIdentity) -> Stri
     }
     hasher.update(file.size.to_le_bytes());
     hasher.update(file.last_modified.to_bits().to_le_bytes());
+    // Files keep the key they had before streaming sources existed.
+    if let Some(id) = &file.source_id {
+        hasher.update(b"source");
+        hasher.update((id.len() as u64).to_le_bytes());
+        hasher.update(id.as_bytes());
+    }
     format!("v1-{}", hex(&hasher.finalize()))
 }
 
@@ -94,6 +111,7 @@ mod tests {
             name: name.into(),
             size,
             last_modified,
+            source_id: None,
         }
     }
 
@@ -112,6 +130,12 @@ mod tests {
         assert_ne!(base, fingerprint("ns", "/e", &file("b", 1, 2.0)));
         assert_ne!(base, fingerprint("ns", "/e", &file("a", 2, 2.0)));
         assert_ne!(base, fingerprint("ns", "/e", &file("a", 1, 3.0)));
+        let mut stream = file("a", 1, 2.0);
+        stream.source_id = Some("export-7".into());
+        let keyed = fingerprint("ns", "/e", &stream);
+        assert_ne!(base, keyed, "a source id counts");
+        stream.source_id = Some("export-8".into());
+        assert_ne!(keyed, fingerprint("ns", "/e", &stream));
     }
 
     #[test]

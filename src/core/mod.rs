@@ -1,6 +1,7 @@
 //! The pure core: no browser types, no clock, no randomness. Tested natively
 //! with `cargo test`.
 
+pub mod checksum;
 pub mod fingerprint;
 pub mod plan;
 pub mod reconcile;

@@ -23,6 +23,10 @@ pub struct ServerPart {
     /// The stored ETag.
     #[serde(rename = "ETag")]
     pub etag: String,
+    /// The stored SHA-256 (base64), when the upload was created with
+    /// checksums and the backend passes them on.
+    #[serde(rename = "ChecksumSHA256", default)]
+    pub checksum_sha256: Option<String>,
 }
 
 /// What reconciliation decided.
@@ -63,6 +67,11 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
                 }
                 part.state = PartState::Done;
                 part.etag = Some(server_part.etag.clone());
+                // The server's checksum wins; without one, keep what was
+                // hashed here (what verification then compares against).
+                if let Some(checksum) = &server_part.checksum_sha256 {
+                    part.checksum = Some(checksum.clone());
+                }
                 out.skipped_parts += 1;
                 out.skipped_bytes += part.size;
             }
@@ -72,6 +81,7 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
                 }
                 part.state = PartState::Pending;
                 part.etag = None;
+                part.checksum = None;
             }
         }
     }
@@ -103,6 +113,7 @@ mod tests {
                 part_number: n,
                 size,
                 etag: format!("\"server{n}\""),
+                checksum_sha256: None,
             })
             .collect()
     }
@@ -177,5 +188,18 @@ mod tests {
         let mut r = record(&[Pending, Pending]);
         reconcile(&mut r, &server(&[(2, MIB + 1)]));
         assert_eq!(states(&r), [Pending, Pending]);
+    }
+
+    #[test]
+    fn the_servers_checksum_wins_and_a_local_one_stays_without_it() {
+        let mut r = record(&[InFlight, Done, InFlight]);
+        for part in &mut r.parts {
+            part.checksum = Some(format!("local{}", part.number));
+        }
+        let mut listed = server(&[(1, 5 * MIB), (2, 5 * MIB)]);
+        listed[0].checksum_sha256 = Some("server1".into());
+        reconcile(&mut r, &listed);
+        let checksums: Vec<_> = r.parts.iter().map(|p| p.checksum.as_deref()).collect();
+        assert_eq!(checksums, [Some("server1"), Some("local2"), None]);
     }
 }

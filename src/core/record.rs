@@ -38,6 +38,10 @@ pub struct PartRecord {
     pub state: PartState,
     /// The ETag the server gave, exactly as it came (quotes included).
     pub etag: Option<String>,
+    /// The part's SHA-256 (base64), once hashed: saved before its first
+    /// `PUT`, or taken from the server's part list on resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// The persisted state of one unfinished upload.
@@ -70,6 +74,10 @@ pub struct UploadRecord {
     /// ([`sample_digest`](super::fingerprint::sample_digest)), when known.
     #[serde(default)]
     pub sample_sha256: Option<String>,
+    /// The checksum algorithm the multipart upload was created with
+    /// (`"SHA256"`), or `None` when the server checks no part checksums.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<String>,
     /// When the multipart upload was created (ms since the epoch).
     pub created_at: f64,
     /// When the record was last written (ms since the epoch).
@@ -101,6 +109,8 @@ pub struct NewRecord<'a> {
     pub now: f64,
     /// The file's content fingerprint, when known.
     pub sample_sha256: Option<&'a str>,
+    /// The checksum algorithm the upload was created with, if any.
+    pub checksum_algorithm: Option<&'a str>,
 }
 
 impl UploadRecord {
@@ -119,6 +129,7 @@ impl UploadRecord {
             file_type: fresh.file_type.to_owned(),
             part_size: plan.part_size(),
             sample_sha256: fresh.sample_sha256.map(str::to_owned),
+            checksum_algorithm: fresh.checksum_algorithm.map(str::to_owned),
             created_at: fresh.now,
             updated_at: fresh.now,
             parts: plan
@@ -128,6 +139,7 @@ impl UploadRecord {
                     size: plan.size_of(number),
                     state: PartState::Pending,
                     etag: None,
+                    checksum: None,
                 })
                 .collect(),
         }
@@ -228,6 +240,7 @@ pub(crate) fn test_record(id: &str, size: u64) -> UploadRecord {
             file_type: "",
             now: 0.0,
             sample_sha256: None,
+            checksum_algorithm: None,
         },
         &PartPlan::with_part_size(size, 5 * super::plan::MIB),
     )
@@ -261,6 +274,24 @@ mod tests {
         let mut r = test_record("v1-x", 11 * MIB);
         r.parts[0].size += 1;
         assert!(!r.is_usable());
+    }
+
+    #[test]
+    fn records_written_before_checksums_still_load() {
+        let mut r = test_record("v1-x", 11 * MIB);
+        r.parts[0].checksum = Some("abc=".into());
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"checksum\":\"abc=\""), "{json}");
+        assert!(
+            !json.contains("checksumAlgorithm"),
+            "absent when None: {json}"
+        );
+        // A record saved by an earlier version has neither field.
+        let old = json.replace(",\"checksum\":\"abc=\"", "");
+        let loaded: UploadRecord = serde_json::from_str(&old).unwrap();
+        assert_eq!(loaded.parts[0].checksum, None);
+        assert_eq!(loaded.checksum_algorithm, None);
+        assert!(loaded.is_usable());
     }
 
     #[test]

@@ -26,6 +26,7 @@ use super::events::{to_js, JsEvents};
 use super::idb::IdbStore;
 use super::js_error;
 use super::options::{parse, parse_expires_after, parse_lookup};
+use super::parts::{Source, WebParts};
 use super::timer::BrowserTimer;
 use super::xhr::XhrSender;
 use crate::core::fingerprint::FileIdentity;
@@ -44,8 +45,24 @@ export interface UploadProgress { sentBytes: number; confirmedBytes: number; tot
 export interface PartComplete { partNumber: number; size: number; etag: string; }
 /** A stored upload was found and reconciled with the server's part list. */
 export interface ResumeInfo { uploadId: string; skippedParts: number; skippedBytes: number; }
-/** What `start()` resolves to. */
-export interface UploadResult { key: string; uploadId: string; location: string; }
+/** What `start()` resolves to. `checksumSha256` is the object's composite SHA-256
+ *  ("base64-N"), computed here and confirmed by the store, when parts carried checksums. */
+export interface UploadResult { key: string; uploadId: string; location: string; checksumSha256?: string; }
+/** A regenerable streaming source: bytes produced on demand, the same bytes for the same range
+ *  every time (data generated in the page, an export being built). `read` may return the bytes
+ *  or a promise of them, exactly `length` of them. */
+export interface UploadSource {
+  /** Total size in bytes. */
+  size: number;
+  /** Identifies the content across page loads (a source has no file date): the same id must
+   *  always produce the same bytes; part of the state key. */
+  id: string;
+  /** The object's file name; default the id. */
+  name?: string;
+  /** The content type; default "". */
+  type?: string;
+  read(offset: number, length: number): Uint8Array | ArrayBuffer | Blob | Promise<Uint8Array | ArrayBuffer | Blob>;
+}
 /** Options of `new Upload(file, options)`. */
 export interface UploadOptions {
   /** Base URL of the signing backend (Uppy Companion's S3 routes), such as "/api/s3". */
@@ -65,12 +82,14 @@ export interface UploadOptions {
   onProgress?: (progress: UploadProgress) => void;
   onPartComplete?: (part: PartComplete) => void;
   onResume?: (info: ResumeInfo) => void;
-  /** Something went wrong that does not stop the upload, told once per upload:
+  /** Something went wrong that does not stop the upload, told once per code and upload:
    *  STORAGE_UNAVAILABLE (IndexedDB cannot be opened), STORAGE_FULL (a write hit the quota),
-   *  STORAGE_FAILED (another IndexedDB failure). The upload goes on with its state in memory. */
+   *  STORAGE_FAILED (another IndexedDB failure): the upload goes on with its state in memory;
+   *  CHECKSUM_UNSUPPORTED: the backend cannot sign checksums, the upload goes on without;
+   *  CHECKSUM_UNVERIFIED: the object's checksum could not be compared at completion. */
   onWarning?: (warning: UploadWarning) => void;
-  /** The stored upload could not be continued (the server expired or lost it), so the file
-   *  uploads afresh; reason "expired". */
+  /** The stored upload could not be continued, so the file uploads afresh; reason "expired"
+   *  (the server expired or lost it) or "file-changed" (new content under the same metadata). */
   onRestart?: (restart: { reason: string }) => void;
   /** A resumed upload is within `expiryWarning` of its expiry on the server. */
   onExpiringSoon?: (info: { uploadId: string; expiresAt: number }) => void;
@@ -84,6 +103,16 @@ export interface UploadOptions {
   /** Another tab uploading the same file: "fail" (default) rejects with UPLOAD_LOCKED,
    *  "wait" starts once that tab stops (and resumes what it sent). */
   lock?: "fail" | "wait";
+  /** Per-part SHA-256 checksums, signed into each part URL and checked by the store:
+   *  "sha256" requires them (CHECKSUM_UNSUPPORTED if the backend cannot sign them), "none"
+   *  sends none (for a plain Uppy Companion). Default: "sha256" when the backend supports it,
+   *  else none, with a CHECKSUM_UNSUPPORTED warning. */
+  checksum?: "sha256" | "none";
+  /** On resume, re-hash the parts the server holds and compare them with its checksums; a
+   *  difference means the file changed under the same name, size and date: the old upload is
+   *  aborted and a fresh one starts (onRestart reason "file-changed"). Runs beside the upload.
+   *  Default true. Streaming sources always verify. */
+  verifyOnResume?: boolean;
 }
 /** A problem that does not stop the upload. */
 export interface UploadWarning { code: string; message: string; }
@@ -100,7 +129,7 @@ export interface ResuploadError extends Error {
   name: "ResuploadError";
   /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
    *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED,
-   *  UPLOAD_LOCKED. */
+   *  UPLOAD_LOCKED, CHECKSUM_UNSUPPORTED, CHECKSUM_MISMATCH, READ_FAILED. */
   code: string;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
@@ -116,7 +145,7 @@ enum Phase {
 }
 
 struct Inner {
-    blob: Blob,
+    source: Source,
     file: FileInfo,
     options: UploadOptions,
     events: JsEvents,
@@ -125,8 +154,6 @@ struct Inner {
     stop: RefCell<Option<(u64, AbortHandle)>>,
     next_run: Cell<u64>,
     aborting: Cell<bool>,
-    /// Whether `onWarning` was called already.
-    warned: Rc<Cell<bool>>,
     /// Told when the running run has ended.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
@@ -147,37 +174,80 @@ pub struct Upload {
     inner: Rc<Inner>,
 }
 
-fn file_info(value: &JsValue) -> Result<(Blob, FileInfo), Error> {
-    if let Some(file) = value.dyn_ref::<File>() {
-        let blob: &Blob = file.as_ref();
+fn file_info(value: &JsValue) -> Result<(Source, FileInfo), Error> {
+    if let Some(blob) = value.dyn_ref::<Blob>() {
+        let (name, last_modified) = match value.dyn_ref::<File>() {
+            Some(file) => (file.name(), file.last_modified()),
+            None => ("blob".into(), 0.0),
+        };
         return Ok((
-            blob.clone(),
+            Source::File(blob.clone()),
             FileInfo {
                 identity: FileIdentity {
-                    name: file.name(),
+                    name,
                     size: super::blob::size(blob),
-                    last_modified: file.last_modified(),
+                    last_modified,
+                    source_id: None,
                 },
                 file_type: blob.type_(),
                 sample_sha256: None,
             },
         ));
     }
-    if let Some(blob) = value.dyn_ref::<Blob>() {
-        return Ok((
-            blob.clone(),
-            FileInfo {
-                identity: FileIdentity {
-                    name: "blob".into(),
-                    size: super::blob::size(blob),
-                    last_modified: 0.0,
-                },
-                file_type: blob.type_(),
-                sample_sha256: None,
-            },
-        ));
+    if let Some(read) = field(value, "read").dyn_ref::<js_sys::Function>() {
+        return stream_info(value, read);
     }
     Err(Error::NotAFile)
+}
+
+fn field(object: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A streaming source `{ size, id, name?, type?, read }`.
+fn stream_info(value: &JsValue, read: &js_sys::Function) -> Result<(Source, FileInfo), Error> {
+    let size = field(value, "size")
+        .as_f64()
+        .filter(|n| n.is_finite() && *n >= 0.0 && n.fract() == 0.0)
+        .filter(|n| *n <= crate::core::plan::MAX_SAFE_INTEGER as f64)
+        .ok_or_else(|| Error::invalid_option("source.size", "must be a whole number of bytes"))?;
+    let id = field(value, "id")
+        .as_string()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            Error::invalid_option(
+                "source.id",
+                "a streaming source needs an id (a non-empty string) naming its content, \
+                 the same across page loads",
+            )
+        })?;
+    let optional = |name: &'static str| -> Result<Option<String>, Error> {
+        let v = field(value, name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_string()
+            .map(Some)
+            .ok_or_else(|| Error::invalid_option(name, "must be a string"))
+    };
+    let name = optional("name")?.unwrap_or_else(|| id.clone());
+    let file_type = optional("type")?.unwrap_or_default();
+    Ok((
+        Source::Stream {
+            object: value.clone(),
+            read: read.clone(),
+        },
+        FileInfo {
+            identity: FileIdentity {
+                name,
+                size: size as u64,
+                last_modified: 0.0,
+                source_id: Some(id),
+            },
+            file_type,
+            sample_sha256: None,
+        },
+    ))
 }
 
 fn reject(error: Error) -> Promise {
@@ -192,19 +262,20 @@ fn to_js_result<T: serde::Serialize>(result: Result<T, Error>) -> Result<JsValue
 
 #[wasm_bindgen]
 impl Upload {
-    /// Prepares an upload of `file` (a `File` or `Blob`). Throws a
+    /// Prepares an upload of `file` (a `File`, a `Blob`, or a streaming
+    /// source `{ size, id, name, read(offset, length) }`). Throws a
     /// `ResuploadError` (code `NOT_A_FILE`, `INVALID_OPTION` or
     /// `FILE_TOO_LARGE`) for bad input; nothing is sent until `start()`.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        file: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "File | Blob | UploadSource")] file: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue,
     ) -> Result<Upload, JsValue> {
         Self::build(&file, &options).map_err(|e| js_error::to_js(&e))
     }
 
     fn build(file: &JsValue, options: &JsValue) -> Result<Upload, Error> {
-        let (blob, file) = file_info(file)?;
+        let (source, file) = file_info(file)?;
         let parsed = parse(options)?;
         parsed.options.validate()?;
         crate::core::plan::PartPlan::new(
@@ -214,7 +285,7 @@ impl Upload {
         )?;
         Ok(Upload {
             inner: Rc::new(Inner {
-                blob,
+                source,
                 file,
                 options: parsed.options,
                 events: parsed.events,
@@ -223,7 +294,6 @@ impl Upload {
                 next_run: Cell::new(0),
                 aborting: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
-                warned: Rc::new(Cell::new(false)),
             }),
         })
     }
@@ -313,7 +383,7 @@ impl Upload {
     /// or `null`.
     #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<PendingUpload | null>")]
     pub fn find_previous(
-        file: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "File | Blob | UploadSource")] file: JsValue,
         #[wasm_bindgen(unchecked_param_type = "LookupOptions")] options: JsValue,
     ) -> Promise {
         future_to_promise(async move {
@@ -412,8 +482,10 @@ async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
     let lock_name = format!("resupload:{}", driver.record_id(&inner.file));
     let _lock = super::lock::acquire(&lock_name, inner.options.wait_for_lock).await?;
     let mut file = inner.file.clone();
-    // A file that cannot be read at all fails later, at its first part.
-    file.sample_sha256 = super::blob::sample_sha256(&inner.blob).await.ok();
+    if let Source::File(blob) = &inner.source {
+        // A file that cannot be read at all fails later, at its first part.
+        file.sample_sha256 = super::blob::sample_sha256(blob).await.ok();
+    }
     driver.run(&file).await
 }
 
@@ -429,22 +501,17 @@ async fn page_store(notify: Box<dyn Fn(Warning)>) -> FallbackStore<IdbStore> {
     FallbackStore::new(IdbStore::open().await, memory, notify)
 }
 
-/// Calls the upload's `onWarning` for its first warning only.
+/// Calls the upload's `onWarning` (once per warning code).
 fn warn_once(inner: &Inner) -> Box<dyn Fn(Warning)> {
     let events = inner.events.clone();
-    let warned = Rc::clone(&inner.warned);
-    Box::new(move |warning| {
-        if !warned.replace(true) {
-            events.warning(&warning);
-        }
-    })
+    Box::new(move |warning| events.warn(warning))
 }
 
 /// The browser adapters one run works over.
 struct WebPorts {
     store: FallbackStore<IdbStore>,
     backend: HttpBackend,
-    sender: XhrSender,
+    parts: WebParts,
 }
 
 impl WebPorts {
@@ -453,21 +520,44 @@ impl WebPorts {
             store: page_store(warn_once(inner)).await,
             backend: HttpBackend::new(inner.options.endpoint_base())
                 .with_timeout(inner.options.stall_timeout_ms),
-            sender: XhrSender::new(inner.blob.clone(), inner.options.stall_timeout_ms),
+            parts: WebParts::new(
+                inner.source.clone(),
+                XhrSender::new(inner.options.stall_timeout_ms),
+            ),
         })
     }
 
     fn driver<'a>(
         &'a self,
         inner: &'a Inner,
-    ) -> Driver<'a, HttpBackend, XhrSender, FallbackStore<IdbStore>, BrowserTimer> {
+    ) -> Driver<'a, HttpBackend, WebParts, FallbackStore<IdbStore>, BrowserTimer> {
         Driver {
             backend: &self.backend,
-            sender: &self.sender,
+            parts: &self.parts,
             store: &self.store,
             timer: &BrowserTimer,
             events: &inner.events,
             options: &inner.options,
         }
     }
+}
+
+/// The SHA-256 of a `Blob`, streamed through sha2 in bounded chunks: what
+/// the hash worker runs (and what the hash benchmark measures). Not part of
+/// the supported API.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = "__hashBlob")]
+pub async fn hash_blob(blob: Blob) -> Result<js_sys::Uint8Array, JsValue> {
+    super::hash::sha256_streamed(&blob, false)
+        .await
+        .map(|digest| js_sys::Uint8Array::from(&digest.0[..]))
+        .map_err(|e| js_error::to_js(&e))
+}
+
+/// The SHA-256 of bytes already in memory (for the hash benchmark). Not part
+/// of the supported API.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = "__hashBytes")]
+pub fn hash_bytes(bytes: &[u8]) -> Vec<u8> {
+    crate::core::checksum::Sha256Digest::of(bytes).0.to_vec()
 }

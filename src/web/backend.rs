@@ -12,7 +12,7 @@ use super::events::to_js;
 use crate::core::reconcile::ServerPart;
 use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
-use crate::ports::{Backend, CompletedPart, Created};
+use crate::ports::{Backend, CompleteAnswer, CompletedPart, Created};
 
 /// A Companion-compatible backend at a base URL such as `/api/s3`.
 #[derive(Debug, Clone)]
@@ -36,6 +36,10 @@ impl Drop for AbortOnDrop {
 struct CreateAnswer {
     key: String,
     upload_id: String,
+    /// Present when the backend created the upload with checksums
+    /// (resupload's extension; a plain Companion never sends it).
+    #[serde(default)]
+    checksum_algorithm: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -44,8 +48,11 @@ struct SignAnswer {
 }
 
 #[derive(Deserialize)]
-struct CompleteAnswer {
+#[serde(rename_all = "camelCase")]
+struct CompleteJson {
     location: Option<String>,
+    #[serde(default)]
+    checksum_sha256: Option<String>,
 }
 
 impl HttpBackend {
@@ -173,6 +180,7 @@ impl Backend for HttpBackend {
         file_name: &str,
         file_type: &str,
         metadata: &[(String, String)],
+        checksum_algorithm: Option<&str>,
     ) -> Result<Created, Error> {
         let meta = js_sys::Object::new();
         for (name, value) in metadata {
@@ -183,6 +191,9 @@ impl Backend for HttpBackend {
         let _ = js_sys::Reflect::set(&body, &"type".into(), &file_type.into());
         let _ = js_sys::Reflect::set(&body, &"metadata".into(), &meta);
         let _ = js_sys::Reflect::set(&body, &"namespace".into(), &namespace.into());
+        if let Some(algorithm) = checksum_algorithm {
+            let _ = js_sys::Reflect::set(&body, &"checksumAlgorithm".into(), &algorithm.into());
+        }
         let url = format!("{}/multipart", self.base);
         let answer: CreateAnswer = self
             .call(Operation::Create, "POST", &url, Some(body.into()), None)
@@ -190,6 +201,7 @@ impl Backend for HttpBackend {
         Ok(Created {
             key: answer.key,
             upload_id: answer.upload_id,
+            checksum_algorithm: answer.checksum_algorithm,
         })
     }
 
@@ -198,8 +210,13 @@ impl Backend for HttpBackend {
         upload_id: &str,
         key: &str,
         part_number: u32,
+        checksum_sha256: Option<&str>,
     ) -> Result<String, Error> {
-        let url = self.upload_url(upload_id, &format!("/{part_number}"), key);
+        let mut url = self.upload_url(upload_id, &format!("/{part_number}"), key);
+        if let Some(checksum) = checksum_sha256 {
+            url.push_str("&checksumSha256=");
+            url.push_str(&encode(checksum));
+        }
         let answer: SignAnswer = self
             .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
             .await?;
@@ -217,11 +234,11 @@ impl Backend for HttpBackend {
         upload_id: &str,
         key: &str,
         parts: &[CompletedPart],
-    ) -> Result<String, Error> {
+    ) -> Result<CompleteAnswer, Error> {
         let url = self.upload_url(upload_id, "/complete", key);
         let body = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&body, &"parts".into(), &to_js(&parts));
-        let answer: CompleteAnswer = self
+        let answer: CompleteJson = self
             .call(
                 Operation::Complete,
                 "POST",
@@ -230,7 +247,10 @@ impl Backend for HttpBackend {
                 Some(upload_id),
             )
             .await?;
-        Ok(answer.location.unwrap_or_default())
+        Ok(CompleteAnswer {
+            location: answer.location.unwrap_or_default(),
+            checksum_sha256: answer.checksum_sha256,
+        })
     }
 
     async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error> {

@@ -1,5 +1,8 @@
 //! Calls the JavaScript callbacks given in the options.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use js_sys::Function;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
@@ -21,13 +24,20 @@ pub struct JsEvents {
     pub on_restart: Option<Function>,
     /// `onExpiringSoon({uploadId, expiresAt})`.
     pub on_expiring_soon: Option<Function>,
+    /// The warning codes told already (each is told once per upload).
+    pub warned: Rc<RefCell<Vec<&'static str>>>,
 }
 
 impl JsEvents {
-    /// Calls `onWarning`, or logs the warning on the console without one.
-    pub fn warning(&self, warning: &Warning) {
+    /// Calls `onWarning` (or logs the warning on the console without one),
+    /// the first time this upload meets the warning's code.
+    pub fn warn(&self, warning: Warning) {
+        if self.warned.borrow().contains(&warning.code) {
+            return;
+        }
+        self.warned.borrow_mut().push(warning.code);
         if self.on_warning.is_some() {
-            call(&self.on_warning, warning);
+            call(&self.on_warning, &warning);
         } else {
             web_sys::console::warn_1(&format!("resupload: {}", warning.message).into());
         }
@@ -70,5 +80,9 @@ impl Events for JsEvents {
 
     fn expiring_soon(&self, soon: ExpiringSoon) {
         call(&self.on_expiring_soon, &soon);
+    }
+
+    fn warning(&self, warning: Warning) {
+        self.warn(warning);
     }
 }

@@ -8,7 +8,7 @@ use super::events::JsEvents;
 use crate::core::plan::MAX_SAFE_INTEGER;
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
-use crate::options::UploadOptions;
+use crate::options::{ChecksumMode, UploadOptions};
 
 /// The options object's fields, read.
 #[derive(Debug)]
@@ -152,6 +152,23 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
             ))
         }
     }
+    match string(&field(value, "checksum"), "checksum")?.as_deref() {
+        None => {}
+        Some("sha256") => options.checksum = ChecksumMode::Sha256,
+        Some("none") => options.checksum = ChecksumMode::None,
+        Some(other) => {
+            return Err(Error::invalid_option(
+                "checksum",
+                format!("{other:?} is not \"sha256\" or \"none\""),
+            ))
+        }
+    }
+    let verify = field(value, "verifyOnResume");
+    if present(&verify) {
+        options.verify_on_resume = verify
+            .as_bool()
+            .ok_or_else(|| Error::invalid_option("verifyOnResume", "must be true or false"))?;
+    }
     if let Some(namespace) = string(&field(value, "namespace"), "namespace")? {
         options.namespace = namespace;
     }
@@ -166,6 +183,7 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
         on_warning: callback(&field(value, "onWarning"), "onWarning")?,
         on_restart: callback(&field(value, "onRestart"), "onRestart")?,
         on_expiring_soon: callback(&field(value, "onExpiringSoon"), "onExpiringSoon")?,
+        warned: Default::default(),
     };
     Ok(ParsedOptions { options, events })
 }

@@ -1,11 +1,9 @@
-//! The part sender: `PUT` of a `Blob.slice` with XMLHttpRequest.
+//! The part sender: `PUT` of a part's `Blob` with XMLHttpRequest.
 //!
 //! XMLHttpRequest rather than fetch because only it reports upload progress
 //! (`upload.onprogress`); like fetch, it sends a `Blob` body straight from
 //! the file, never through wasm memory. Dropping the future aborts the
 //! request (that is how `pause()` stops parts in flight).
-
-use std::ops::Range;
 
 use futures::channel::mpsc::{unbounded, UnboundedSender};
 use futures::future::{select, Either};
@@ -14,27 +12,20 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
-use super::blob;
 use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
-use crate::ports::PartSender;
 
-/// Sends parts of one file.
+/// Sends part bodies.
 #[derive(Debug, Clone)]
 pub struct XhrSender {
-    file: Blob,
     stall_timeout_ms: u32,
 }
 
 impl XhrSender {
-    /// A sender for the parts of `file`; a request that makes no progress
-    /// for `stall_timeout_ms` is aborted (and reported as a network error,
-    /// which is retried).
-    pub fn new(file: Blob, stall_timeout_ms: u32) -> Self {
-        XhrSender {
-            file,
-            stall_timeout_ms,
-        }
+    /// A sender whose requests are aborted after `stall_timeout_ms` without
+    /// progress (reported as a network error, which is retried).
+    pub fn new(stall_timeout_ms: u32) -> Self {
+        XhrSender { stall_timeout_ms }
     }
 }
 
@@ -99,17 +90,23 @@ fn js_failure(e: wasm_bindgen::JsValue) -> Error {
     network(super::js_error::describe(&e))
 }
 
-impl PartSender for XhrSender {
-    async fn send(
+impl XhrSender {
+    /// `PUT`s `body` to `url`, with `x-amz-checksum-sha256` when given, and
+    /// answers the response's ETag.
+    pub async fn send(
         &self,
         url: &str,
         part_number: u32,
-        range: Range<u64>,
+        body: &Blob,
+        checksum_sha256: Option<&str>,
         progress: &dyn Fn(u64),
     ) -> Result<String, Error> {
-        let body = blob::slice(&self.file, range)?;
         let xhr = XmlHttpRequest::new().map_err(js_failure)?;
         xhr.open("PUT", url).map_err(js_failure)?;
+        if let Some(checksum) = checksum_sha256 {
+            xhr.set_request_header("x-amz-checksum-sha256", checksum)
+                .map_err(js_failure)?;
+        }
         let (tx, mut rx) = unbounded();
         let mut guard = XhrGuard {
             xhr: xhr.clone(),
@@ -124,7 +121,7 @@ impl PartSender for XhrSender {
         xhr.set_onerror(Some(guard.on(&tx, |_| XhrEvent::Error)));
         xhr.set_ontimeout(Some(guard.on(&tx, |_| XhrEvent::Timeout)));
         xhr.set_onabort(Some(guard.on(&tx, |_| XhrEvent::Abort)));
-        xhr.send_with_opt_blob(Some(&body)).map_err(js_failure)?;
+        xhr.send_with_opt_blob(Some(body)).map_err(js_failure)?;
         let outcome = loop {
             let stall = gloo_timers::future::TimeoutFuture::new(self.stall_timeout_ms);
             let event = match select(rx.next(), stall).await {

@@ -1,0 +1,75 @@
+// Hashing off the page's main thread, with the library's own wasm.
+//
+// This one file plays two parts. Imported by the library on the page, it
+// exports `HashWorker`, which starts a module worker from this same file.
+// Started as that worker, it loads the library's JS glue, instantiates the
+// wasm module the page passed over (no second download), and answers each
+// `{ id, blob }` with the SHA-256 of the blob, streamed through sha2 in
+// bounded chunks (`__hashBlob`).
+
+const inWorker =
+  typeof WorkerGlobalScope !== "undefined" && globalThis instanceof WorkerGlobalScope;
+
+if (inWorker) {
+  let glue = null;
+  globalThis.onmessage = async ({ data }) => {
+    if (data.init) {
+      glue = import(data.init.glue).then(async (g) => {
+        await g.default({ module_or_path: data.init.module });
+        return g;
+      });
+      return;
+    }
+    try {
+      const g = await glue;
+      const digest = await g.__hashBlob(data.blob);
+      globalThis.postMessage({ id: data.id, digest }, [digest.buffer]);
+    } catch (e) {
+      globalThis.postMessage({ id: data.id, error: String((e && e.message) || e) });
+    }
+  };
+}
+
+/** The library's JS glue, relative to this file in wasm-pack's output
+ *  (`pkg/snippets/<crate>-<hash>/src/web/hash_worker.js`). */
+const GLUE = "../../../../resupload.js";
+
+export class HashWorker {
+  /** @param {WebAssembly.Module} module the library's compiled wasm */
+  constructor(module) {
+    this.pending = new Map();
+    this.nextId = 0;
+    this.broken = null;
+    this.worker = new Worker(new URL(import.meta.url), { type: "module" });
+    this.worker.onmessage = ({ data }) => {
+      const waiter = this.pending.get(data.id);
+      if (!waiter) return;
+      this.pending.delete(data.id);
+      if (data.error) waiter.reject(new Error(data.error));
+      else waiter.resolve(data.digest);
+    };
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      this.fail(`the hash worker failed: ${event.message || "it could not start"}`);
+    };
+    this.worker.onmessageerror = () => this.fail("the hash worker could not read a message");
+    this.worker.postMessage({ init: { glue: new URL(GLUE, import.meta.url).href, module } });
+  }
+
+  fail(message) {
+    this.broken = message;
+    for (const waiter of this.pending.values()) waiter.reject(new Error(message));
+    this.pending.clear();
+    this.worker.terminate();
+  }
+
+  /** @returns {Promise<Uint8Array>} the SHA-256 of `blob` */
+  hash(blob) {
+    if (this.broken) return Promise.reject(new Error(this.broken));
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, blob });
+    });
+  }
+}
