@@ -1,0 +1,55 @@
+// Bundle size: what a page downloads for each client, raw and gzip -9
+// (Node's zlib at level 9). resupload: its wasm-pack output as built
+// (pkg/resupload_bg.wasm + pkg/resupload.js), and with the JS glue minified
+// by esbuild as an app's bundler would. The JS clients: esbuild bundles,
+// minified, of what an app imports (bench/sizes/*.js).
+
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+
+import { clientVersions } from "../clients/index.mjs";
+import { buildSizeBundles, minifyResuploadGlue } from "../lib/build.mjs";
+import { REPO } from "../lib/stack.mjs";
+import { kib } from "../lib/util.mjs";
+
+export const id = "bundle";
+export const title = "Bundle size";
+export const needsBrowser = false;
+export const enabledByDefault = true;
+
+function measure(files) {
+  let raw = 0;
+  let gzip = 0;
+  for (const file of files) {
+    const bytes = fs.readFileSync(file);
+    raw += bytes.length;
+    gzip += zlib.gzipSync(bytes, { level: 9 }).length;
+  }
+  return { raw, gzip, files: files.map((f) => path.relative(REPO, f)) };
+}
+
+export async function run() {
+  const pkg = path.resolve(REPO, process.env.RESUPLOAD_PKG_DIR || "pkg");
+  const wasm = path.join(pkg, "resupload_bg.wasm");
+  const glue = path.join(pkg, "resupload.js");
+  const sizes = await buildSizeBundles();
+  const minGlue = await minifyResuploadGlue(pkg);
+  const v = clientVersions();
+  const rows = [
+    { id: "resupload-wasm", label: "resupload: resupload_bg.wasm", ...measure([wasm]) },
+    { id: "resupload-js", label: "resupload: resupload.js (as built)", ...measure([glue]) },
+    { id: "resupload", label: "**resupload: wasm + JS as built**", ...measure([wasm, glue]) },
+    { id: "resupload-min", label: "resupload: wasm + JS minified by esbuild", ...measure([wasm, minGlue]) },
+    { id: "uppy", label: `@uppy/core + @uppy/aws-s3 ${v["@uppy/aws-s3"]}`, ...measure([sizes.uppy]) },
+    { id: "uppy-golden-retriever", label: `@uppy/core + @uppy/aws-s3 + @uppy/golden-retriever ${v["@uppy/golden-retriever"]}`, ...measure([sizes["uppy-golden-retriever"]]) },
+    { id: "lib-storage", label: `@aws-sdk/lib-storage + @aws-sdk/client-s3 ${v["@aws-sdk/client-s3"]} (S3Client, Upload)`, ...measure([sizes["lib-storage"]]) },
+    { id: "tus", label: `tus-js-client ${v["tus-js-client"]}`, ...measure([sizes.tus]) },
+  ];
+  const lines = ["| what | raw | gzip -9 |", "| --- | ---: | ---: |"];
+  for (const r of rows) lines.push(`| ${r.label} | ${kib(r.raw)} KiB | ${kib(r.gzip)} KiB |`);
+  const notes = [
+    `JS clients: \`esbuild --bundle --minify --format=esm --platform=browser\` (esbuild ${v.esbuild}) of an entry that imports what an app would use (bench/sizes/*.js). resupload's wasm is as wasm-pack built it (release, wasm-opt -Oz).`,
+  ];
+  return { markdown: `${lines.join("\n")}\n\n${notes.map((n) => `- ${n}`).join("\n")}`, json: { rows } };
+}
