@@ -206,7 +206,9 @@ function newEntry(file, pendingMatch) {
     resumed: null, // { uploadId, skippedParts, skippedBytes } once resumed
     matchedPending: Boolean(pendingMatch),
     starts: 0, // how many times start() was called
-    result: null, // { key, uploadId, location } when done
+    result: null, // { key, uploadId, location, checksumSha256 } when done
+    restarts: [], // onRestart reasons ("expired", "file-changed")
+    warnings: [], // onWarning codes
     error: null, // { code, message } after a failure
     fatal: false, // true when `new Upload` refused: nothing to retry or cancel
     note: null,
@@ -234,8 +236,14 @@ function begin(entry) {
       onProgress: guarded((p) => onProgress(entry, p)),
       onPartComplete: guarded((p) => onPartComplete(entry, p)),
       onResume: guarded((p) => onResume(entry, p)),
-      onRestart: guarded((r) => noteOn(entry, RESTART_TEXT[r.reason] ?? `restarted: ${r.reason}`)),
-      onWarning: guarded((w) => noteOn(entry, `warning ${w.code}: ${w.message}`)),
+      onRestart: guarded((r) => {
+        entry.restarts.push(r.reason);
+        noteOn(entry, RESTART_TEXT[r.reason] ?? `restarted: ${r.reason}`);
+      }),
+      onWarning: guarded((w) => {
+        entry.warnings.push(w.code);
+        noteOn(entry, `warning ${w.code}: ${w.message}`);
+      }),
       onExpiringSoon: guarded((e) =>
         noteOn(entry, `the server expires this upload at ${new Date(e.expiresAt).toLocaleString()}: finish it before then`),
       ),
@@ -280,7 +288,12 @@ async function run(entry) {
     }
     return;
   }
-  entry.result = { key: result?.key, uploadId: result?.uploadId, location: result?.location };
+  entry.result = {
+    key: result?.key,
+    uploadId: result?.uploadId,
+    location: result?.location,
+    checksumSha256: result?.checksumSha256 ?? null,
+  };
   entry.partsDone = entry.partsTotal;
   entry.sentBytes = entry.confirmedBytes = entry.totalBytes;
   setStatus(entry, "done");
@@ -344,7 +357,7 @@ function onPartComplete(entry, p) {
 
 const RESTART_TEXT = {
   expired: "the server no longer had the earlier upload (expired or aborted): started afresh",
-  "file-changed": "the file changed since its earlier upload: started afresh",
+  "file-changed": "the file changed since its earlier upload (its date, or bytes the server holds): started afresh",
 };
 
 function noteOn(entry, text) {
@@ -556,6 +569,12 @@ function renderCard(entry) {
   status.className = `status status-${entry.status}`;
   if (entry.status === "done") {
     status.replaceChildren("done: stored as ", el("code", { class: "object-key" }, entry.result?.key ?? "?"));
+    if (entry.result?.checksumSha256) {
+      status.append(
+        ", SHA-256 checked end to end ",
+        el("code", { class: "object-checksum", title: "the object's composite checksum, as the store computed it" }, entry.result.checksumSha256),
+      );
+    }
   } else if (entry.status === "error") {
     status.textContent = `error ${entry.error?.code}: ${entry.error?.message}`;
   } else {
