@@ -118,6 +118,7 @@ export async function runUpload(bench, client, { file, partSize, concurrency, ta
     maxInFlight: traffic.maxInFlight,
     puts: traffic.puts,
     checksummed: traffic.checksummed,
+    checksummedUploads: traffic.checksummedUploads,
     notes,
   };
   // Byte-identical or void.
