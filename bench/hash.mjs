@@ -13,8 +13,7 @@
 //
 //   node bench/hash.mjs [MiB=64] [runs=5]
 //
-// Prints a markdown table (for BENCHMARKS.md) and writes it to
-// bench/hash-results.md.
+// Prints a markdown table (for BENCHMARKS.md).
 
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -132,9 +131,7 @@ try {
     `Four 8 MiB parts hashed at once through the hash worker (an upload at concurrency 4): ` +
       `median ${median(four).toFixed(0)} ms, ${rate(median(four), 32).toFixed(0)} MiB/s.`,
   ];
-  const report = lines.join("\n");
-  console.log(report);
-  fs.writeFileSync(path.join(REPO, "bench", "hash-results.md"), report + "\n");
+  console.log(lines.join("\n"));
 } finally {
   await stack.stop();
 }
