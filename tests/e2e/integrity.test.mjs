@@ -333,3 +333,52 @@ test("the page keeps drawing (requestAnimationFrame gaps under 50 ms) while 256 
   );
   assert.deepEqual(stack.browserErrors, []);
 });
+
+test("a streaming source without an id, or whose read gives the wrong bytes, gets a typed error", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  await openDemo(stack, page);
+  const namespace = randomNamespace("badsource");
+  const outcome = await page.evaluate(async (namespace) => {
+    const { default: init, Upload } = await import("/pkg/resupload.js");
+    await init();
+    const options = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20 };
+    const tryNew = (source) => {
+      try {
+        new Upload(source, options);
+        return null;
+      } catch (e) {
+        return { code: e.code, message: e.message };
+      }
+    };
+    const tryStart = async (source) => {
+      try {
+        await new Upload(source, options).start();
+        return null;
+      } catch (e) {
+        return { code: e.code, message: e.message };
+      }
+    };
+    const read = (offset, length) => new Uint8Array(length);
+    return {
+      noId: tryNew({ size: 10, read }),
+      badSize: tryNew({ id: "x", size: -1, read }),
+      short: await tryStart({ id: "short", size: 100, read: (o, n) => new Uint8Array(n - 1) }),
+      throws: await tryStart({ id: "throws", size: 100, read: () => { throw new Error("no disk"); } }),
+      rejects: await tryStart({ id: "rejects", size: 100, read: async () => Promise.reject(new Error("gone")) }),
+      notBytes: await tryStart({ id: "text", size: 100, read: () => "abc" }),
+    };
+  }, namespace);
+  assert.equal(outcome.noId.code, "INVALID_OPTION");
+  assert.match(outcome.noId.message, /source\.id/);
+  assert.equal(outcome.badSize.code, "INVALID_OPTION");
+  assert.match(outcome.badSize.message, /source\.size/);
+  assert.equal(outcome.short.code, "READ_FAILED");
+  assert.match(outcome.short.message, /gave 99 bytes; it must give exactly 100/);
+  assert.equal(outcome.throws.code, "READ_FAILED");
+  assert.match(outcome.throws.message, /no disk/);
+  assert.equal(outcome.rejects.code, "READ_FAILED");
+  assert.match(outcome.rejects.message, /gone/);
+  assert.equal(outcome.notBytes.code, "READ_FAILED");
+  assert.match(outcome.notBytes.message, /Uint8Array, ArrayBuffer or Blob/);
+  assert.deepEqual(stack.browserErrors, []);
+});
