@@ -560,9 +560,9 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
         Ok(())
     }
 
-    /// Sets a part's state and saves a snapshot of the record. The snapshot
-    /// is taken and its write begun in one step, so writes reach the store in
-    /// the order the states changed.
+    /// Sets a part's state and saves it (the store reads the record before
+    /// its first await, so writes reach the store in the order the states
+    /// changed).
     async fn mark(
         &self,
         state: &RefCell<UploadRecord>,
@@ -571,7 +571,7 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
         etag: Option<String>,
         checksum: Option<String>,
     ) -> Result<(), Error> {
-        let snapshot = {
+        {
             let mut record = state.borrow_mut();
             if let Some(part) = record.part_mut(number) {
                 part.state = part_state;
@@ -579,9 +579,8 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
                 part.checksum = checksum;
             }
             record.updated_at = self.timer.now_ms();
-            record.clone()
-        };
-        self.store.save(&snapshot).await
+        }
+        self.store.save_part(state, number).await
     }
 
     async fn complete(&self, record: &UploadRecord) -> Result<Completed, Error> {
