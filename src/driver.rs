@@ -499,8 +499,10 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
         };
         // The checksum is saved before the first byte is sent: a resume can
         // then check whatever the server ends up holding against it.
+        let started = self.timer.now_ms();
         self.mark(state, number, PartState::InFlight, None, checksum.clone())
             .await?;
+        let mut bookkeeping_ms = self.timer.now_ms() - started;
         let signed_checksum = checksum.as_deref().filter(|_| signed);
         // The furthest any attempt got; an attempt that gets further earns
         // the part a fresh retry budget (a flaky link still makes headway).
@@ -547,8 +549,11 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
                 || got_further.get(),
             )
             .await?;
+        let started = self.timer.now_ms();
         self.mark(state, number, PartState::Done, Some(etag.clone()), checksum)
             .await?;
+        bookkeeping_ms += self.timer.now_ms() - started;
+        self.events.part_bookkeeping(number, bookkeeping_ms);
         let size = range.end - range.start;
         tracker.borrow_mut().part_confirmed(number, size);
         self.events.part_completed(PartCompleted {

@@ -235,6 +235,12 @@ pub trait Events {
     fn expiring_soon(&self, soon: ExpiringSoon);
     /// Something the page should know that does not stop the upload.
     fn warning(&self, warning: Warning);
+    /// The time a confirmed part spent in resupload's own bookkeeping (its
+    /// two state writes, each awaited until stored), in milliseconds: for
+    /// benchmarks and telemetry. Ignored unless implemented.
+    fn part_bookkeeping(&self, part_number: u32, ms: f64) {
+        let _ = (part_number, ms);
+    }
 }
 
 /// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,
