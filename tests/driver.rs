@@ -402,6 +402,7 @@ struct Log {
     restarted: RefCell<Vec<Restarted>>,
     expiring: RefCell<Vec<ExpiringSoon>>,
     warnings: RefCell<Vec<Warning>>,
+    bookkeeping: RefCell<Vec<u32>>,
 }
 
 impl Events for Log {
@@ -422,6 +423,10 @@ impl Events for Log {
     }
     fn warning(&self, w: Warning) {
         self.warnings.borrow_mut().push(w);
+    }
+    fn part_bookkeeping(&self, part: u32, ms: f64) {
+        assert!(ms >= 0.0);
+        self.bookkeeping.borrow_mut().push(part);
     }
 }
 
@@ -525,6 +530,9 @@ fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
     assert_eq!(done.location, format!("http://store/{}", done.key));
     let parts = w.log.parts.borrow();
     assert_eq!(parts.len(), 4);
+    let mut timed = w.log.bookkeeping.borrow().clone();
+    timed.sort();
+    assert_eq!(timed, [1, 2, 3, 4], "each confirmed part's bookkeeping is timed");
     assert_eq!(parts.iter().map(|p| p.size).sum::<u64>(), SIZE as u64);
 }
 
