@@ -106,10 +106,7 @@ pub async fn sha256(body: &Blob) -> Result<Sha256Digest, Error> {
 pub async fn sha256_streamed(body: &Blob, yield_between: bool) -> Result<Sha256Digest, Error> {
     let mut hasher = Sha256::new();
     let mut buffer = Vec::new();
-    let reader: web_sys::ReadableStreamDefaultReader = body
-        .stream()
-        .get_reader()
-        .unchecked_into();
+    let reader: web_sys::ReadableStreamDefaultReader = body.stream().get_reader().unchecked_into();
     loop {
         let step = JsFuture::from(reader.read()).await.map_err(read_failed)?;
         if js_sys::Reflect::get(&step, &"done".into())
