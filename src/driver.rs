@@ -24,6 +24,7 @@ use crate::ports::{
     Backend, CompletedPart, Events, ExpiringSoon, PartCompleted, PartIo, Progress, RecordStore,
     Restarted, Resumed, Timer, Warning, SHA256,
 };
+use crate::slots::Slots;
 
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +155,8 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
         let verified = {
             let sending = pin!(async {
                 if file.identity.size > 0 {
-                    self.send_parts(&state, hash).await
+                    self.send_parts(&state, hash, file.identity.is_stream())
+                        .await
                 } else {
                     Ok(())
                 }
@@ -190,7 +192,8 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
                     self.mark(&state, number, PartState::Pending, None, None)
                         .await?;
                 }
-                self.send_parts(&state, hash).await?;
+                self.send_parts(&state, hash, file.identity.is_stream())
+                    .await?;
                 let snapshot = state.borrow().clone();
                 self.complete(&snapshot).await
             }
@@ -432,7 +435,12 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
     /// recorded), and the first error is returned.
     /// With `hash`, each part is hashed before it is sent, and its checksum
     /// saved (and signed, when the upload was created with checksums).
-    async fn send_parts(&self, state: &RefCell<UploadRecord>, hash: bool) -> Result<(), Error> {
+    async fn send_parts(
+        &self,
+        state: &RefCell<UploadRecord>,
+        hash: bool,
+        streaming: bool,
+    ) -> Result<(), Error> {
         let (mut queue, tracker) = {
             let record = state.borrow();
             let confirmed = record
@@ -451,16 +459,27 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
             (queue, ProgressTracker::new(confirmed, record.file_size))
         };
         let tracker = RefCell::new(tracker);
-        let slow_until = Cell::new(0.0);
+        let run = PartsRun {
+            state,
+            tracker: &tracker,
+            slow_until: Cell::new(0.0),
+            sending: Slots::new(self.options.concurrency as usize),
+            stopping: Cell::new(false),
+            hash,
+        };
         self.emit_progress(&tracker);
+        // Parts are prepared (read and hashed) ahead of the sending slots, so
+        // a freed slot finds its next part hashed already. A file's part is a
+        // lazy Blob slice: preparing ahead costs no memory. A streaming
+        // source's part is held in memory: no preparing ahead for it.
+        let concurrency = self.options.concurrency as usize;
+        let ahead = if hash && !streaming { concurrency } else { 0 };
         let mut running = FuturesUnordered::new();
         let mut first_error = None;
         loop {
-            while first_error.is_none() && running.len() < self.options.concurrency as usize {
+            while first_error.is_none() && running.len() < concurrency + ahead {
                 match queue.pop() {
-                    Some(number) => {
-                        running.push(self.send_part(state, &tracker, &slow_until, number, hash))
-                    }
+                    Some(number) => running.push(self.send_part(&run, number)),
                     None => break,
                 }
             }
@@ -468,6 +487,9 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
                 None => break,
                 Some(Ok(())) => {}
                 Some(Err(e)) => {
+                    // No new part starts; parts waiting for a slot give up
+                    // theirs; the parts in flight finish and are recorded.
+                    run.stopping.set(true);
                     first_error.get_or_insert(e);
                 }
             }
@@ -475,14 +497,9 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
         first_error.map_or(Ok(()), Err)
     }
 
-    async fn send_part(
-        &self,
-        state: &RefCell<UploadRecord>,
-        tracker: &RefCell<ProgressTracker>,
-        slow_until: &Cell<f64>,
-        number: u32,
-        hash: bool,
-    ) -> Result<(), Error> {
+    async fn send_part(&self, run: &PartsRun<'_>, number: u32) -> Result<(), Error> {
+        let (state, tracker, slow_until, hash) =
+            (run.state, run.tracker, &run.slow_until, run.hash);
         let (upload_id, key, range, signed) = {
             let record = state.borrow();
             (
@@ -497,6 +514,10 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
             true => Some(self.parts.sha256(&body).await?.to_base64()),
             false => None,
         };
+        let _slot = run.sending.acquire().await;
+        if run.stopping.get() {
+            return Ok(());
+        }
         // The checksum is saved before the first byte is sent: a resume can
         // then check whatever the server ends up holding against it.
         let started = self.timer.now_ms();
@@ -705,6 +726,22 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
 
 /// How long every part holds back after a 429 without `Retry-After`.
 const SLOW_DOWN_MS: u32 = 1000;
+
+/// What the parts of one [`Driver::send_parts`] share.
+struct PartsRun<'a> {
+    /// The record being uploaded.
+    state: &'a RefCell<UploadRecord>,
+    /// The progress of the whole upload.
+    tracker: &'a RefCell<ProgressTracker>,
+    /// Until when every part holds back after a 429 (ms since the epoch).
+    slow_until: Cell<f64>,
+    /// The parts on the wire at once (`concurrency`).
+    sending: Slots,
+    /// Set once a part failed for good: parts not yet sending give up.
+    stopping: Cell<bool>,
+    /// Whether parts are hashed before they are sent.
+    hash: bool,
+}
 
 /// The outcome of [`Driver::upload`].
 enum Uploaded {

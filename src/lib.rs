@@ -29,6 +29,7 @@ pub mod error;
 pub mod fallback;
 pub mod options;
 pub mod ports;
+pub mod slots;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -532,7 +532,11 @@ fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
     assert_eq!(parts.len(), 4);
     let mut timed = w.log.bookkeeping.borrow().clone();
     timed.sort();
-    assert_eq!(timed, [1, 2, 3, 4], "each confirmed part's bookkeeping is timed");
+    assert_eq!(
+        timed,
+        [1, 2, 3, 4],
+        "each confirmed part's bookkeeping is timed"
+    );
     assert_eq!(parts.iter().map(|p| p.size).sum::<u64>(), SIZE as u64);
 }
 
@@ -577,9 +581,15 @@ fn retryable_failures_follow_the_delays() {
     w.s3.fail(2, &[Fault::Status(503), Fault::Network, Fault::Status(429)]);
     let done = w.run().unwrap();
     assert_eq!(w.object(&done.key), w.s3.file());
-    // Part 2's three retry delays, then the 1 s hold the 429 put on every
-    // request after it (part 2's retry, parts 3 and 4).
-    assert_eq!(*w.timer.sleeps.borrow(), [0, 1000, 3000, 1000, 1000, 1000]);
+    // Part 2's three retry delays, then the 1 s hold the 429 put on the
+    // requests after it (part 2's retry, and parts 3 and 4 if they had not
+    // started yet: that depends on how the parts interleave).
+    let sleeps = w.timer.sleeps.borrow();
+    assert_eq!(sleeps[..3], [0, 1000, 3000]);
+    assert!(
+        !sleeps[3..].is_empty() && sleeps[3..].iter().all(|&ms| ms == 1000),
+        "{sleeps:?}"
+    );
     assert_eq!(w.s3.puts(), [1, 2, 2, 2, 2, 3, 4]);
 }
 

@@ -1,0 +1,115 @@
+//! A counting semaphore for the futures of one thread.
+//!
+//! The driver prepares (reads and hashes) more parts than it sends at once,
+//! so that a part's hash is ready when a sending slot frees up; [`Slots`]
+//! bounds the sending.
+//!
+//! ```
+//! use resupload::slots::Slots;
+//! let slots = Slots::new(1);
+//! futures::executor::block_on(async {
+//!     let first = slots.acquire().await;
+//!     assert_eq!(slots.free(), 0);
+//!     drop(first);
+//!     assert_eq!(slots.free(), 1);
+//! });
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
+
+/// At most `n` holders at a time.
+#[derive(Debug)]
+pub struct Slots {
+    free: Cell<usize>,
+    waiting: RefCell<Vec<Waker>>,
+}
+
+/// A held slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot<'a> {
+    slots: &'a Slots,
+}
+
+impl Slots {
+    /// `n` free slots.
+    pub fn new(n: usize) -> Self {
+        Slots {
+            free: Cell::new(n),
+            waiting: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// How many slots are free now.
+    pub fn free(&self) -> usize {
+        self.free.get()
+    }
+
+    /// Waits for a free slot and takes it.
+    pub async fn acquire(&self) -> Slot<'_> {
+        poll_fn(|cx| {
+            if self.free.get() > 0 {
+                self.free.set(self.free.get() - 1);
+                Poll::Ready(Slot { slots: self })
+            } else {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.slots.free.set(self.slots.free.get() + 1);
+        // Wake every waiter: one that was dropped meanwhile cannot swallow
+        // the wake-up, and the others go back to waiting.
+        for waker in self.slots.waiting.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::LocalPool;
+    use futures::task::LocalSpawnExt;
+    use std::rc::Rc;
+
+    #[test]
+    fn no_more_than_n_hold_a_slot_at_once() {
+        let slots = Rc::new(Slots::new(2));
+        let holding = Rc::new(Cell::new(0));
+        let most = Rc::new(Cell::new(0));
+        let mut pool = LocalPool::new();
+        for _ in 0..6 {
+            let (slots, holding, most) = (slots.clone(), holding.clone(), most.clone());
+            pool.spawner()
+                .spawn_local(async move {
+                    let _slot = slots.acquire().await;
+                    holding.set(holding.get() + 1);
+                    most.set(most.get().max(holding.get()));
+                    // Give the others a turn while holding the slot.
+                    let mut yielded = false;
+                    poll_fn(|cx| {
+                        if yielded {
+                            Poll::Ready(())
+                        } else {
+                            yielded = true;
+                            cx.waker().wake_by_ref();
+                            Poll::Pending
+                        }
+                    })
+                    .await;
+                    holding.set(holding.get() - 1);
+                })
+                .unwrap();
+        }
+        pool.run();
+        assert_eq!(most.get(), 2);
+        assert_eq!(slots.free(), 2);
+    }
+}
