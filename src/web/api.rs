@@ -22,7 +22,8 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::{Blob, File};
 
 use super::backend::HttpBackend;
-use super::events::{to_js, JsEvents};
+use super::convert::{completed_to_js, pending_to_js};
+use super::events::JsEvents;
 use super::idb::IdbStore;
 use super::js_error;
 use super::options::{parse, parse_expires_after, parse_lookup};
@@ -254,10 +255,9 @@ fn reject(error: Error) -> Promise {
     Promise::reject(&js_error::to_js(&error))
 }
 
-fn to_js_result<T: serde::Serialize>(result: Result<T, Error>) -> Result<JsValue, JsValue> {
-    result
-        .map(|value| to_js(&value))
-        .map_err(|e| js_error::to_js(&e))
+/// A promise's outcome: `ok` of the value, or a `ResuploadError`.
+fn settle<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> JsValue) -> Result<JsValue, JsValue> {
+    result.map(ok).map_err(|e| js_error::to_js(&e))
 }
 
 #[wasm_bindgen]
@@ -342,7 +342,7 @@ impl Upload {
             for waiter in inner.waiters.borrow_mut().drain(..) {
                 let _ = waiter.send(());
             }
-            to_js_result(result)
+            settle(result, |done| completed_to_js(&done))
         })
     }
 
@@ -401,7 +401,9 @@ impl Upload {
                 Ok::<_, Error>(store.load(&id).await?.map(|r| r.summary()))
             }
             .await;
-            to_js_result(found)
+            settle(found, |found| {
+                found.map_or(JsValue::NULL, |pending| pending_to_js(&pending))
+            })
         })
     }
 
@@ -441,7 +443,13 @@ impl Upload {
                 Ok::<_, Error>(pending)
             }
             .await;
-            to_js_result(listed)
+            settle(listed, |listed| {
+                listed
+                    .iter()
+                    .map(pending_to_js)
+                    .collect::<js_sys::Array>()
+                    .into()
+            })
         })
     }
 
@@ -470,7 +478,7 @@ impl Upload {
                 Ok::<_, Error>(count)
             }
             .await;
-            to_js_result(cleared)
+            settle(cleared, |count| JsValue::from_f64(f64::from(count)))
         })
     }
 }

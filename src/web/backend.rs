@@ -2,13 +2,12 @@
 
 use futures::future::{select, Either};
 use js_sys::encode_uri_component;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Request, RequestInit, Response};
 
-use super::events::to_js;
+use super::convert::{self, completed_parts_to_js, optional_string, server_part_from_js, Builder};
 use crate::core::reconcile::ServerPart;
 use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
@@ -31,28 +30,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreateAnswer {
-    key: String,
-    upload_id: String,
-    /// Present when the backend created the upload with checksums
-    /// (resupload's extension; a plain Companion never sends it).
-    #[serde(default)]
-    checksum_algorithm: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SignAnswer {
-    url: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CompleteJson {
-    location: Option<String>,
-    #[serde(default)]
-    checksum_sha256: Option<String>,
+/// A 2xx answer whose JSON is not the shape the protocol gives `operation`.
+fn wrong_shape(operation: Operation, expected: &str) -> Error {
+    Error::BadResponse {
+        operation,
+        detail: ["wrong JSON shape: expected ", expected].concat(),
+    }
 }
 
 impl HttpBackend {
@@ -72,22 +55,26 @@ impl HttpBackend {
     }
 
     fn upload_url(&self, upload_id: &str, suffix: &str, key: &str) -> String {
-        format!(
-            "{}/multipart/{}{suffix}?key={}",
-            self.base,
-            encode(upload_id),
-            encode(key)
-        )
+        [
+            &self.base,
+            "/multipart/",
+            &encode(upload_id),
+            suffix,
+            "?key=",
+            &encode(key),
+        ]
+        .concat()
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// Calls the backend and answers its JSON.
+    async fn call(
         &self,
         operation: Operation,
         method: &str,
         url: &str,
         body: Option<JsValue>,
         upload_id: Option<&str>,
-    ) -> Result<T, Error> {
+    ) -> Result<JsValue, Error> {
         let network = |e: JsValue| Error::Network {
             operation,
             detail: super::js_error::describe(&e),
@@ -147,11 +134,12 @@ impl HttpBackend {
                     .and_then(|v| parse_retry_after(&v)),
             });
         }
-        let bad = |detail: String| Error::BadResponse { operation, detail };
-        let json = JsFuture::from(response.json().map_err(network)?)
+        JsFuture::from(response.json().map_err(network)?)
             .await
-            .map_err(|_| bad(format!("HTTP {status} with a body that is not JSON")))?;
-        serde_wasm_bindgen::from_value(json).map_err(|e| bad(format!("wrong JSON shape: {e}")))
+            .map_err(|_| Error::BadResponse {
+                operation,
+                detail: format!("HTTP {status} with a body that is not JSON"),
+            })
     }
 }
 
@@ -173,6 +161,28 @@ fn fetch(request: &Request, operation: Operation) -> Result<js_sys::Promise, Err
     })
 }
 
+/// The answer to create: `{ key, uploadId, checksumAlgorithm? }`
+/// (`checksumAlgorithm` is resupload's extension: a plain Companion never
+/// sends it).
+fn created(answer: &JsValue) -> Option<Created> {
+    Some(Created {
+        key: convert::string(answer, "key")?,
+        upload_id: convert::string(answer, "uploadId")?,
+        checksum_algorithm: optional_string(answer, "checksumAlgorithm")?,
+    })
+}
+
+/// The answer to complete: `{ location?, checksumSha256? }`.
+fn completed(answer: &JsValue) -> Option<CompleteAnswer> {
+    if !answer.is_object() {
+        return None;
+    }
+    Some(CompleteAnswer {
+        location: optional_string(answer, "location")?.unwrap_or_default(),
+        checksum_sha256: optional_string(answer, "checksumSha256")?,
+    })
+}
+
 impl Backend for HttpBackend {
     async fn create(
         &self,
@@ -182,26 +192,26 @@ impl Backend for HttpBackend {
         metadata: &[(String, String)],
         checksum_algorithm: Option<&str>,
     ) -> Result<Created, Error> {
-        let meta = js_sys::Object::new();
-        for (name, value) in metadata {
-            let _ = js_sys::Reflect::set(&meta, &name.into(), &value.into());
-        }
-        let body = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&body, &"filename".into(), &file_name.into());
-        let _ = js_sys::Reflect::set(&body, &"type".into(), &file_type.into());
-        let _ = js_sys::Reflect::set(&body, &"metadata".into(), &meta);
-        let _ = js_sys::Reflect::set(&body, &"namespace".into(), &namespace.into());
-        if let Some(algorithm) = checksum_algorithm {
-            let _ = js_sys::Reflect::set(&body, &"checksumAlgorithm".into(), &algorithm.into());
-        }
-        let url = format!("{}/multipart", self.base);
-        let answer: CreateAnswer = self
-            .call(Operation::Create, "POST", &url, Some(body.into()), None)
+        let meta = metadata
+            .iter()
+            .fold(Builder::new(), |meta, (name, value)| meta.str(name, value))
+            .done();
+        let body = Builder::new()
+            .str("filename", file_name)
+            .str("type", file_type)
+            .set("metadata", &meta)
+            .str("namespace", namespace)
+            .str_if("checksumAlgorithm", checksum_algorithm)
+            .done();
+        let url = [&self.base, "/multipart"].concat();
+        let answer = self
+            .call(Operation::Create, "POST", &url, Some(body), None)
             .await?;
-        Ok(Created {
-            key: answer.key,
-            upload_id: answer.upload_id,
-            checksum_algorithm: answer.checksum_algorithm,
+        created(&answer).ok_or_else(|| {
+            wrong_shape(
+                Operation::Create,
+                "{ key: string, uploadId: string, checksumAlgorithm?: string }",
+            )
         })
     }
 
@@ -212,21 +222,37 @@ impl Backend for HttpBackend {
         part_number: u32,
         checksum_sha256: Option<&str>,
     ) -> Result<String, Error> {
-        let mut url = self.upload_url(upload_id, &format!("/{part_number}"), key);
+        let mut url = self.upload_url(upload_id, &["/", &part_number.to_string()].concat(), key);
         if let Some(checksum) = checksum_sha256 {
             url.push_str("&checksumSha256=");
             url.push_str(&encode(checksum));
         }
-        let answer: SignAnswer = self
+        let answer = self
             .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
             .await?;
-        Ok(answer.url)
+        convert::string(&answer, "url")
+            .ok_or_else(|| wrong_shape(Operation::SignPart, "{ url: string }"))
     }
 
     async fn list_parts(&self, upload_id: &str, key: &str) -> Result<Vec<ServerPart>, Error> {
         let url = self.upload_url(upload_id, "", key);
-        self.call(Operation::ListParts, "GET", &url, None, Some(upload_id))
-            .await
+        let answer = self
+            .call(Operation::ListParts, "GET", &url, None, Some(upload_id))
+            .await?;
+        Array::is_array(&answer)
+            .then(|| {
+                Array::from(&answer)
+                    .iter()
+                    .map(|part| server_part_from_js(&part))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .flatten()
+            .ok_or_else(|| {
+                wrong_shape(
+                    Operation::ListParts,
+                    "[{ PartNumber: number, Size: number, ETag: string, ChecksumSHA256?: string }]",
+                )
+            })
     }
 
     async fn complete(
@@ -236,28 +262,31 @@ impl Backend for HttpBackend {
         parts: &[CompletedPart],
     ) -> Result<CompleteAnswer, Error> {
         let url = self.upload_url(upload_id, "/complete", key);
-        let body = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&body, &"parts".into(), &to_js(&parts));
-        let answer: CompleteJson = self
+        let body = Builder::new()
+            .set("parts", &completed_parts_to_js(parts))
+            .done();
+        let answer = self
             .call(
                 Operation::Complete,
                 "POST",
                 &url,
-                Some(body.into()),
+                Some(body),
                 Some(upload_id),
             )
             .await?;
-        Ok(CompleteAnswer {
-            location: answer.location.unwrap_or_default(),
-            checksum_sha256: answer.checksum_sha256,
+        completed(&answer).ok_or_else(|| {
+            wrong_shape(
+                Operation::Complete,
+                "{ location?: string, checksumSha256?: string }",
+            )
         })
     }
 
     async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error> {
         let url = self.upload_url(upload_id, "", key);
-        let _: serde::de::IgnoredAny = self
-            .call(Operation::Abort, "DELETE", &url, None, Some(upload_id))
-            .await?;
-        Ok(())
+        // Any JSON will do.
+        self.call(Operation::Abort, "DELETE", &url, None, Some(upload_id))
+            .await
+            .map(|_| ())
     }
 }

@@ -4,8 +4,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Function;
-use serde::Serialize;
 use wasm_bindgen::JsValue;
+
+use super::convert::Builder;
 
 use crate::ports::{Events, ExpiringSoon, PartCompleted, Progress, Restarted, Resumed, Warning};
 
@@ -37,25 +38,20 @@ impl JsEvents {
         }
         self.warned.borrow_mut().push(warning.code);
         if self.on_warning.is_some() {
-            call(&self.on_warning, &warning);
+            call(&self.on_warning, |o| {
+                o.str("code", warning.code).str("message", &warning.message)
+            });
         } else {
-            web_sys::console::warn_1(&format!("resupload: {}", warning.message).into());
+            web_sys::console::warn_1(&["resupload: ", &warning.message].concat().into());
         }
     }
 }
 
-/// Serializes for JavaScript: plain objects, numbers, `null` for `None`.
-pub fn to_js<T: Serialize>(value: &T) -> JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
-}
-
-fn call<T: Serialize>(callback: &Option<Function>, value: &T) {
+fn call(callback: &Option<Function>, make: impl FnOnce(Builder) -> Builder) {
     if let Some(callback) = callback {
         // A throwing callback must not break the upload; the browser still
         // reports it on the console.
-        if let Err(e) = callback.call1(&JsValue::NULL, &to_js(value)) {
+        if let Err(e) = callback.call1(&JsValue::NULL, &make(Builder::new()).done()) {
             web_sys::console::error_2(&"resupload: a callback threw".into(), &e);
         }
     }
@@ -63,23 +59,38 @@ fn call<T: Serialize>(callback: &Option<Function>, value: &T) {
 
 impl Events for JsEvents {
     fn progress(&self, progress: Progress) {
-        call(&self.on_progress, &progress);
+        call(&self.on_progress, |o| {
+            o.num("sentBytes", progress.sent_bytes as f64)
+                .num("confirmedBytes", progress.confirmed_bytes as f64)
+                .num("totalBytes", progress.total_bytes as f64)
+        });
     }
 
     fn part_completed(&self, part: PartCompleted) {
-        call(&self.on_part_complete, &part);
+        call(&self.on_part_complete, |o| {
+            o.num("partNumber", f64::from(part.part_number))
+                .num("size", part.size as f64)
+                .str("etag", &part.etag)
+        });
     }
 
     fn resumed(&self, resumed: Resumed) {
-        call(&self.on_resume, &resumed);
+        call(&self.on_resume, |o| {
+            o.str("uploadId", &resumed.upload_id)
+                .num("skippedParts", f64::from(resumed.skipped_parts))
+                .num("skippedBytes", resumed.skipped_bytes as f64)
+        });
     }
 
     fn restarted(&self, restarted: Restarted) {
-        call(&self.on_restart, &restarted);
+        call(&self.on_restart, |o| o.str("reason", restarted.reason));
     }
 
     fn expiring_soon(&self, soon: ExpiringSoon) {
-        call(&self.on_expiring_soon, &soon);
+        call(&self.on_expiring_soon, |o| {
+            o.str("uploadId", &soon.upload_id)
+                .num("expiresAt", soon.expires_at)
+        });
     }
 
     fn warning(&self, warning: Warning) {

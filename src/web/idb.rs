@@ -17,7 +17,7 @@ use web_sys::{
     IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use super::events::to_js;
+use super::convert::{record_from_js, record_to_js};
 use super::js_error::describe;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
@@ -159,24 +159,16 @@ impl IdbStore {
     }
 }
 
-/// Reads a stored value as a record; values of another layout are skipped.
-fn decode(value: JsValue) -> Option<UploadRecord> {
-    serde_wasm_bindgen::from_value(value).ok()
-}
-
 impl RecordStore for IdbStore {
     async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
         let key = JsValue::from_str(id);
         let value = self.read(|store| store.get(&key)).await?;
-        Ok(if value.is_undefined() {
-            None
-        } else {
-            decode(value)
-        })
+        // Values of another layout are skipped.
+        Ok(record_from_js(&value))
     }
 
     async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
-        let value = to_js(record);
+        let value = record_to_js(record);
         self.write(|store| store.put(&value)).await
     }
 
@@ -187,7 +179,7 @@ impl RecordStore for IdbStore {
 
     async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
         let values: Array = self.read(|store| store.get_all()).await?.unchecked_into();
-        Ok(values.iter().filter_map(decode).collect())
+        Ok(values.iter().filter_map(|v| record_from_js(&v)).collect())
     }
 }
 

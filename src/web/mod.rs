@@ -5,6 +5,7 @@
 pub mod api;
 pub mod backend;
 pub mod blob;
+pub mod convert;
 pub mod events;
 pub mod hash;
 pub mod idb;

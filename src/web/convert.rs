@@ -1,0 +1,250 @@
+//! The library's data as plain JavaScript objects and back, written out by
+//! hand (a serializer would cost more bytes than all of these together).
+//!
+//! The shapes are those the serde derives of `src/core` describe in JSON:
+//! camelCase keys, whole numbers as numbers, `null` for a missing value
+//! unless the field is left out when empty. Stored records must keep them,
+//! so records written by any version of resupload still load.
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+use crate::core::plan::MAX_SAFE_INTEGER;
+use crate::core::reconcile::ServerPart;
+use crate::core::record::{PartRecord, PartState, PendingUpload, UploadRecord};
+use crate::driver::Completed;
+use crate::ports::CompletedPart;
+
+/// Builds a plain object, one field at a time, in the given order.
+pub struct Builder(Object);
+
+impl Builder {
+    /// An empty object.
+    pub fn new() -> Self {
+        Builder(Object::new())
+    }
+
+    /// Sets `name` to `value`.
+    pub fn set(self, name: &str, value: &JsValue) -> Self {
+        let _ = Reflect::set(&self.0, &JsValue::from_str(name), value);
+        self
+    }
+
+    /// Sets `name` to a string.
+    pub fn str(self, name: &str, value: &str) -> Self {
+        self.set(name, &JsValue::from_str(value))
+    }
+
+    /// Sets `name` to a number.
+    pub fn num(self, name: &str, value: f64) -> Self {
+        self.set(name, &JsValue::from_f64(value))
+    }
+
+    /// Sets `name` to a string, or to `null` for `None`.
+    pub fn str_or_null(self, name: &str, value: Option<&str>) -> Self {
+        self.set(name, &value.map_or(JsValue::NULL, JsValue::from_str))
+    }
+
+    /// Sets `name` to a string; leaves it out for `None`.
+    pub fn str_if(self, name: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(value) => self.str(name, value),
+            None => self,
+        }
+    }
+
+    /// The object.
+    pub fn done(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// `object[name]`, `undefined` when it cannot be read.
+pub fn field(object: &JsValue, name: &str) -> JsValue {
+    if object.is_object() {
+        Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// A string field.
+pub fn string(object: &JsValue, name: &str) -> Option<String> {
+    field(object, name).as_string()
+}
+
+/// An optional string field: `Some(None)` when absent or `null`, `None`
+/// when it holds something else.
+pub fn optional_string(object: &JsValue, name: &str) -> Option<Option<String>> {
+    let value = field(object, name);
+    if value.is_undefined() || value.is_null() {
+        Some(None)
+    } else {
+        value.as_string().map(Some)
+    }
+}
+
+/// A whole, non-negative number field that JavaScript holds exactly.
+pub fn whole(object: &JsValue, name: &str) -> Option<u64> {
+    let n = field(object, name).as_f64()?;
+    (n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64).then_some(n as u64)
+}
+
+/// A whole number field that fits a `u32`.
+pub fn whole_u32(object: &JsValue, name: &str) -> Option<u32> {
+    u32::try_from(whole(object, name)?).ok()
+}
+
+fn state_name(state: PartState) -> &'static str {
+    match state {
+        PartState::Pending => "pending",
+        PartState::InFlight => "inFlight",
+        PartState::Done => "done",
+    }
+}
+
+fn state_of(name: &str) -> Option<PartState> {
+    match name {
+        "pending" => Some(PartState::Pending),
+        "inFlight" => Some(PartState::InFlight),
+        "done" => Some(PartState::Done),
+        _ => None,
+    }
+}
+
+/// A record as stored in IndexedDB.
+pub fn record_to_js(record: &UploadRecord) -> JsValue {
+    let parts: Array = record
+        .parts
+        .iter()
+        .map(|part| {
+            Builder::new()
+                .num("number", f64::from(part.number))
+                .num("size", part.size as f64)
+                .str("state", state_name(part.state))
+                .str_or_null("etag", part.etag.as_deref())
+                .str_if("checksum", part.checksum.as_deref())
+                .done()
+        })
+        .collect();
+    Builder::new()
+        .num("schema", f64::from(record.schema))
+        .str("id", &record.id)
+        .str("namespace", &record.namespace)
+        .str("endpoint", &record.endpoint)
+        .str("uploadId", &record.upload_id)
+        .str("key", &record.key)
+        .str("fileName", &record.file_name)
+        .num("fileSize", record.file_size as f64)
+        .num("lastModified", record.last_modified)
+        .str("fileType", &record.file_type)
+        .num("partSize", record.part_size as f64)
+        .str_or_null("sampleSha256", record.sample_sha256.as_deref())
+        .str_if("checksumAlgorithm", record.checksum_algorithm.as_deref())
+        .num("createdAt", record.created_at)
+        .num("updatedAt", record.updated_at)
+        .set("parts", &parts)
+        .done()
+}
+
+fn part_from_js(value: &JsValue) -> Option<PartRecord> {
+    Some(PartRecord {
+        number: whole_u32(value, "number")?,
+        size: whole(value, "size")?,
+        state: state_of(&string(value, "state")?)?,
+        etag: optional_string(value, "etag")?,
+        checksum: optional_string(value, "checksum")?,
+    })
+}
+
+/// A stored record; `None` for a value of another layout.
+pub fn record_from_js(value: &JsValue) -> Option<UploadRecord> {
+    let number = |name| field(value, name).as_f64();
+    let parts = field(value, "parts");
+    if !Array::is_array(&parts) {
+        return None;
+    }
+    let parts = Array::from(&parts)
+        .iter()
+        .map(|part| part_from_js(&part))
+        .collect::<Option<Vec<_>>>()?;
+    Some(UploadRecord {
+        schema: whole_u32(value, "schema")?,
+        id: string(value, "id")?,
+        namespace: string(value, "namespace")?,
+        endpoint: string(value, "endpoint")?,
+        upload_id: string(value, "uploadId")?,
+        key: string(value, "key")?,
+        file_name: string(value, "fileName")?,
+        file_size: whole(value, "fileSize")?,
+        last_modified: number("lastModified")?,
+        file_type: string(value, "fileType")?,
+        part_size: whole(value, "partSize")?,
+        sample_sha256: optional_string(value, "sampleSha256")?,
+        checksum_algorithm: optional_string(value, "checksumAlgorithm")?,
+        created_at: number("createdAt")?,
+        updated_at: number("updatedAt")?,
+        parts,
+    })
+}
+
+/// What `findPrevious` and `listPending` give for a record.
+pub fn pending_to_js(p: &PendingUpload) -> JsValue {
+    Builder::new()
+        .str("id", &p.id)
+        .str("endpoint", &p.endpoint)
+        .str("namespace", &p.namespace)
+        .str("uploadId", &p.upload_id)
+        .str("key", &p.key)
+        .str("fileName", &p.file_name)
+        .num("fileSize", p.file_size as f64)
+        .num("lastModified", p.last_modified)
+        .str("fileType", &p.file_type)
+        .num("partSize", p.part_size as f64)
+        .num("createdAt", p.created_at)
+        .num("partsDone", f64::from(p.parts_done))
+        .num("partsTotal", f64::from(p.parts_total))
+        .num("bytesDone", p.bytes_done as f64)
+        .done()
+}
+
+/// What `start()` resolves to.
+pub fn completed_to_js(c: &Completed) -> JsValue {
+    Builder::new()
+        .str("key", &c.key)
+        .str("uploadId", &c.upload_id)
+        .str("location", &c.location)
+        .str_if("checksumSha256", c.checksum_sha256.as_deref())
+        .done()
+}
+
+/// The `parts` of the completion call.
+pub fn completed_parts_to_js(parts: &[CompletedPart]) -> JsValue {
+    parts
+        .iter()
+        .map(|p| {
+            Builder::new()
+                .num("PartNumber", f64::from(p.part_number))
+                .str("ETag", &p.etag)
+                .str_if("ChecksumSHA256", p.checksum_sha256.as_deref())
+                .done()
+        })
+        .collect::<Array>()
+        .into()
+}
+
+/// One entry of the backend's part list.
+pub fn server_part_from_js(value: &JsValue) -> Option<ServerPart> {
+    Some(ServerPart {
+        part_number: whole_u32(value, "PartNumber")?,
+        size: whole(value, "Size")?,
+        etag: string(value, "ETag")?,
+        checksum_sha256: optional_string(value, "ChecksumSHA256")?,
+    })
+}
