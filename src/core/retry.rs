@@ -22,12 +22,32 @@ pub const DEFAULT_RETRY_DELAYS: [u32; 4] = [0, 1000, 3000, 5000];
 /// The longest `Retry-After` honoured, in milliseconds (ten minutes).
 pub const MAX_RETRY_AFTER_MS: u32 = 600_000;
 
-/// Parses a `Retry-After` header given in seconds into milliseconds (the
-/// HTTP-date form is not used by S3 stores and is ignored).
+/// Parses a `Retry-After` header given in seconds (whole, or with a
+/// fraction such as `2.5`) into milliseconds, at most
+/// [`MAX_RETRY_AFTER_MS`]; the HTTP-date form is not used by S3 stores and
+/// is ignored. Read digit by digit: `str::parse::<f64>` would bring about
+/// 15 KB of float parsing and its tables into the wasm bundle.
 pub fn parse_retry_after(value: &str) -> Option<u32> {
-    let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0)
-        .then(|| (seconds * 1000.0).min(f64::from(MAX_RETRY_AFTER_MS)) as u32)
+    let value = value.trim();
+    let value = value.strip_prefix('+').unwrap_or(value);
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let cap = u64::from(MAX_RETRY_AFTER_MS);
+    let mut ms: u64 = 0;
+    for b in whole.bytes() {
+        ms = (ms * 10 + u64::from(b - b'0')).min(cap);
+    }
+    ms = (ms * 1000).min(cap);
+    // Milliseconds: the first three digits of the fraction.
+    let mut scale = 100;
+    for b in fraction.bytes().take(3) {
+        ms += u64::from(b - b'0') * scale;
+        scale /= 10;
+    }
+    Some(ms.min(cap) as u32)
 }
 
 /// What to do after a failed attempt.
@@ -150,6 +170,21 @@ mod tests {
         assert_eq!(parse_retry_after(" 2.5 "), Some(2500));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("99999999"), Some(MAX_RETRY_AFTER_MS));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999"),
+            Some(MAX_RETRY_AFTER_MS)
+        );
+        assert_eq!(parse_retry_after("0"), Some(0));
+        assert_eq!(parse_retry_after("+3"), Some(3000));
+        assert_eq!(parse_retry_after("0.25"), Some(250));
+        assert_eq!(parse_retry_after(".5"), Some(500));
+        assert_eq!(parse_retry_after("7."), Some(7000));
+        assert_eq!(parse_retry_after("1.23456"), Some(1234));
+        for bad in [
+            "", " ", ".", "-1", "1.2.3", "1,5", "ten", "NaN", "inf", "1 2",
+        ] {
+            assert_eq!(parse_retry_after(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
