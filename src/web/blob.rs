@@ -20,7 +20,7 @@ pub fn slice(blob: &Blob, range: Range<u64>) -> Result<Blob, Error> {
     blob.slice_with_f64_and_f64(range.start as f64, range.end as f64)
         .map_err(|e| Error::Network {
             operation: Operation::UploadPart,
-            detail: format!("Blob.slice failed: {}", super::js_error::describe(&e)),
+            detail: ["Blob.slice failed: ", &super::js_error::describe(&e)].concat(),
         })
 }
 
@@ -42,7 +42,7 @@ pub async fn read(blob: &Blob, range: Range<u64>) -> Result<Vec<u8>, Error> {
         .await
         .map_err(|e| Error::Network {
             operation: Operation::UploadPart,
-            detail: format!("reading the file failed: {}", super::js_error::describe(&e)),
+            detail: ["reading the file failed: ", &super::js_error::describe(&e)].concat(),
         })?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }

@@ -1,9 +1,16 @@
 //! Errors across the JavaScript boundary.
 
 use js_sys::Reflect;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `String(value)`.
+    #[wasm_bindgen(js_name = String, catch)]
+    fn js_string(value: &JsValue) -> Result<String, JsValue>;
+}
 
 /// Turns an [`Error`] into a JavaScript `Error` named `ResuploadError` with a
 /// `code` property (and `status` for HTTP errors).
@@ -17,13 +24,20 @@ pub fn to_js(error: &Error) -> JsValue {
     js.into()
 }
 
-/// A short text for a thrown JavaScript value (an `Error`'s name and message,
-/// or the value as a string).
+/// A short text for a thrown JavaScript value: an `Error`'s name and
+/// message, a string as it is, anything else as JSON or as `String(value)`.
 pub fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
         let name = String::from(error.name());
         let message = String::from(error.message());
-        return format!("{name}: {message}");
+        return [name, message].join(": ");
     }
-    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+    if let Some(text) = value.as_string() {
+        return text;
+    }
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|json| json.as_string())
+        .or_else(|| js_string(value).ok())
+        .unwrap_or_else(|| "a value that cannot be shown".into())
 }

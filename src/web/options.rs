@@ -106,7 +106,7 @@ fn metadata(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
         let Some(text) = pair.get(1).as_string() else {
             return Err(Error::invalid_option(
                 "metadata",
-                format!("the value of {name:?} must be a string"),
+                ["the value of \"", &name, "\" must be a string"].concat(),
             ));
         };
         out.push((name, text));
@@ -148,7 +148,7 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
         Some(other) => {
             return Err(Error::invalid_option(
                 "lock",
-                format!("{other:?} is not \"fail\" or \"wait\""),
+                ["\"", other, "\" is not \"fail\" or \"wait\""].concat(),
             ))
         }
     }
@@ -159,7 +159,7 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
         Some(other) => {
             return Err(Error::invalid_option(
                 "checksum",
-                format!("{other:?} is not \"sha256\" or \"none\""),
+                ["\"", other, "\" is not \"sha256\" or \"none\""].concat(),
             ))
         }
     }

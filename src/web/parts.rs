@@ -56,18 +56,12 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
             &(length as f64).into(),
         )
         .map_err(|e| {
-            read_failed(format!(
-                "source.read threw: {}",
-                super::js_error::describe(&e)
-            ))
+            read_failed(["source.read threw: ", &super::js_error::describe(&e)].concat())
         })?;
     let value = JsFuture::from(Promise::resolve(&produced))
         .await
         .map_err(|e| {
-            read_failed(format!(
-                "source.read rejected: {}",
-                super::js_error::describe(&e)
-            ))
+            read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
         })?;
     let body = if let Some(b) = value.dyn_ref::<Blob>() {
         b.clone()
