@@ -357,7 +357,11 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
         }
         let outcome = reconcile(&mut record, &server_parts);
         record.updated_at = self.timer.now_ms();
-        self.store.save(&record).await?;
+        // Only what reconciling changed is written (usually the few parts
+        // that were in flight), not the whole record.
+        let record = RefCell::new(record);
+        self.store.save_parts(&record, &outcome.changed).await?;
+        let record = record.into_inner();
         self.events.resumed(Resumed {
             upload_id: record.upload_id.clone(),
             skipped_parts: outcome.skipped_parts,
@@ -606,7 +610,7 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
             }
             record.updated_at = self.timer.now_ms();
         }
-        self.store.save_part(state, number).await
+        self.store.save_parts(state, &[number]).await
     }
 
     async fn complete(&self, record: &UploadRecord) -> Result<Completed, Error> {

@@ -106,6 +106,22 @@ impl<S: RecordStore> RecordStore for FallbackStore<S> {
         self.memory.save(record).await
     }
 
+    async fn save_parts(
+        &self,
+        record: &std::cell::RefCell<UploadRecord>,
+        numbers: &[u32],
+    ) -> Result<(), Error> {
+        if let Some(primary) = self.primary() {
+            match primary.save_parts(record, numbers).await {
+                Ok(()) => return Ok(()),
+                Err(e) => self.fail("STORAGE_FAILED", &e),
+            }
+        }
+        // In memory from now on: the whole record the first time (the
+        // memory store inserts a record it does not have), then in place.
+        self.memory.save_parts(record, numbers).await
+    }
+
     async fn remove(&self, id: &str) -> Result<(), Error> {
         self.memory.remove(id).await?;
         if let Some(primary) = self.primary() {
@@ -236,5 +252,26 @@ mod tests {
         let primary = store.primary.as_ref().unwrap();
         assert_eq!(block_on(primary.inner.list()).unwrap().len(), 1);
         assert!(heard.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_part_write_that_fails_moves_the_whole_record_to_memory() {
+        let (store, heard) = store(Ok(flaky(1, "QuotaExceededError: full")));
+        let cell = RefCell::new(test_record("a", 11 * crate::core::plan::MIB));
+        block_on(store.save(&cell.borrow())).unwrap();
+        cell.borrow_mut().parts[1].state = crate::core::record::PartState::InFlight;
+        block_on(store.save_parts(&cell, &[2])).unwrap();
+        assert!(store.in_memory());
+        assert_eq!(
+            block_on(store.load("a")).unwrap().as_ref(),
+            Some(&*cell.borrow())
+        );
+        cell.borrow_mut().parts[2].state = crate::core::record::PartState::InFlight;
+        block_on(store.save_parts(&cell, &[3])).unwrap();
+        assert_eq!(
+            block_on(store.load("a")).unwrap().as_ref(),
+            Some(&*cell.borrow())
+        );
+        assert_eq!(heard.borrow().len(), 1);
     }
 }

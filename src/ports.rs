@@ -124,16 +124,21 @@ pub trait RecordStore {
     async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error>;
     /// Writes (inserts or replaces) a record.
     async fn save(&self, record: &UploadRecord) -> Result<(), Error>;
-    /// Writes one part's entry (state, ETag, checksum) of `record`, which
-    /// was saved before: the write of the hot path, twice per part.
+    /// Writes the entries (state, ETag, checksum) of parts `numbers` of
+    /// `record`, which was saved before: the write of the hot path (one part,
+    /// twice per part), and of a resume (the parts it changed).
     ///
     /// The record is read before the first `.await` (so the write reflects
     /// it as it was when the call began, and writes begun in order reach the
     /// store in order). The default rewrites the whole record; a store that
-    /// keeps part entries apart writes only this one, so the cost does not
-    /// grow with the number of parts.
-    async fn save_part(&self, record: &RefCell<UploadRecord>, number: u32) -> Result<(), Error> {
-        let _ = number;
+    /// keeps part entries apart writes only these, so the cost of a part
+    /// does not grow with the number of parts.
+    async fn save_parts(
+        &self,
+        record: &RefCell<UploadRecord>,
+        numbers: &[u32],
+    ) -> Result<(), Error> {
+        let _ = numbers;
         let snapshot = record.borrow().clone();
         self.save(&snapshot).await
     }
@@ -269,15 +274,21 @@ impl RecordStore for MemoryStore {
         Ok(())
     }
 
-    async fn save_part(&self, record: &RefCell<UploadRecord>, number: u32) -> Result<(), Error> {
+    async fn save_parts(
+        &self,
+        record: &RefCell<UploadRecord>,
+        numbers: &[u32],
+    ) -> Result<(), Error> {
         let record = record.borrow();
         let mut records = self.records.borrow_mut();
-        match (
-            records.get_mut(&record.id),
-            record.parts.get(number as usize - 1),
-        ) {
-            (Some(stored), Some(part)) if stored.parts.len() == record.parts.len() => {
-                stored.parts[number as usize - 1] = part.clone();
+        match records.get_mut(&record.id) {
+            Some(stored) if stored.parts.len() == record.parts.len() => {
+                for &number in numbers {
+                    let i = number as usize - 1;
+                    if let Some(part) = record.parts.get(i) {
+                        stored.parts[i] = part.clone();
+                    }
+                }
                 stored.updated_at = record.updated_at;
             }
             _ => {
@@ -306,10 +317,10 @@ mod tests {
     use crate::core::record::{test_record, PartState};
 
     #[test]
-    fn the_memory_store_writes_one_part_in_place() {
+    fn the_memory_store_writes_parts_in_place() {
         let store = MemoryStore::new();
         let record = RefCell::new(test_record("r", 11 * MIB));
-        block_on(store.save_part(&record, 2)).unwrap();
+        block_on(store.save_parts(&record, &[2])).unwrap();
         assert_eq!(
             block_on(store.load("r")).unwrap().as_ref(),
             Some(&*record.borrow()),
@@ -319,9 +330,9 @@ mod tests {
             let mut r = record.borrow_mut();
             r.parts[1].state = PartState::Done;
             r.parts[1].etag = Some("\"e2\"".into());
-            r.parts[2].state = PartState::InFlight; // not written by save_part(2)
+            r.parts[2].state = PartState::InFlight; // not written by save_parts([2])
         }
-        block_on(store.save_part(&record, 2)).unwrap();
+        block_on(store.save_parts(&record, &[2])).unwrap();
         let stored = block_on(store.load("r")).unwrap().unwrap();
         assert_eq!(stored.parts[1], record.borrow().parts[1]);
         assert_eq!(stored.parts[2].state, PartState::Pending);

@@ -109,6 +109,93 @@ async fn idb_store_round_trip() {
 }
 
 #[wasm_bindgen_test]
+async fn idb_part_writes_go_to_the_journal_and_load_back() {
+    use resupload::web::idb::JOURNAL_LIMIT;
+    use std::cell::RefCell;
+    rexie::Rexie::delete(DB_NAME).await.unwrap();
+    let store = IdbStore::open().await.unwrap();
+    // Enough parts to fill the journal past its limit.
+    let parts = JOURNAL_LIMIT as u64 + 40;
+    let first = record("v1-j", parts * 5 * MIB);
+    store.save(&first).await.unwrap();
+    let cell = RefCell::new(first);
+    for n in 1..=parts as u32 {
+        {
+            let mut r = cell.borrow_mut();
+            let part = r.part_mut(n).unwrap();
+            part.state = PartState::Done;
+            part.etag = Some(format!("\"e{n}\""));
+            part.checksum = Some(format!("c{n}"));
+        }
+        store.save_parts(&cell, &[n]).await.unwrap();
+        if n == 3 || n == parts as u32 {
+            // Another connection (a reloaded page) sees every part so far.
+            let fresh = IdbStore::open().await.unwrap();
+            let expected = cell.borrow().clone();
+            assert_eq!(
+                fresh.load("v1-j").await.unwrap(),
+                Some(expected.clone()),
+                "after part {n}"
+            );
+            assert_eq!(
+                fresh.list().await.unwrap()[0],
+                expected,
+                "listed after part {n}"
+            );
+        }
+    }
+    store.remove("v1-j").await.unwrap();
+    assert!(
+        IdbStore::open()
+            .await
+            .unwrap()
+            .load("v1-j")
+            .await
+            .unwrap()
+            .is_none(),
+        "the journal goes with the record"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_record_in_the_first_layout_still_loads() {
+    use rexie::{ObjectStore, Rexie, TransactionMode};
+    Rexie::delete(DB_NAME).await.unwrap();
+    // Version 1 of the database: one store, records with a `parts` array.
+    let old = Rexie::builder(DB_NAME)
+        .version(1)
+        .add_object_store(ObjectStore::new("uploads").key_path("id"))
+        .build()
+        .await
+        .unwrap();
+    let mut expected = record("v1-old", 7 * MIB);
+    expected.parts[0].state = PartState::Done;
+    expected.parts[0].etag = Some("\"e1\"".into());
+    let value = js_sys::JSON::parse(
+        r#"{"schema":1,"id":"v1-old","namespace":"test","endpoint":"/api/s3","uploadId":"upload-1",
+            "key":"uploads/x/a b+c%.bin","fileName":"a b+c%.bin","fileSize":7340032,
+            "lastModified":1700000000123,"fileType":"application/octet-stream","partSize":5242880,
+            "sampleSha256":"abc","checksumAlgorithm":"SHA256","createdAt":1700000000000,
+            "updatedAt":1700000000000,"parts":[
+              {"number":1,"size":5242880,"state":"done","etag":"\"e1\""},
+              {"number":2,"size":2097152,"state":"pending","etag":null}]}"#,
+    )
+    .unwrap();
+    let tx = old
+        .transaction(&["uploads"], TransactionMode::ReadWrite)
+        .unwrap();
+    tx.store("uploads")
+        .unwrap()
+        .put(&value, None)
+        .await
+        .unwrap();
+    tx.done().await.unwrap();
+    old.close();
+    let store = IdbStore::open().await.unwrap();
+    assert_eq!(store.load("v1-old").await.unwrap(), Some(expected));
+}
+
+#[wasm_bindgen_test]
 async fn blob_slices_are_the_planned_bytes() {
     let len = 2 * 1024 * 1024 + 77;
     let file = pattern_blob(len);

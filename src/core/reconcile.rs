@@ -43,6 +43,9 @@ pub struct Reconciled {
     /// second send cut off midway, the store may list it yet refuse it at
     /// completion (`InvalidPart`); these are the parts to send again then.
     pub unconfirmed: Vec<u32>,
+    /// Every part whose state, ETag or checksum reconciling changed: the
+    /// ones to write back.
+    pub changed: Vec<u32>,
 }
 
 /// Rewrites `record`'s part states from the server's list and says what was
@@ -60,6 +63,7 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
     }
     let mut out = Reconciled::default();
     for (part, held) in record.parts.iter_mut().zip(held) {
+        let before = part.clone();
         match held {
             Some(server_part) if server_part.size == part.size && !server_part.etag.is_empty() => {
                 if part.state != PartState::Done {
@@ -83,6 +87,9 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
                 part.etag = None;
                 part.checksum = None;
             }
+        }
+        if *part != before {
+            out.changed.push(part.number);
         }
     }
     out
@@ -138,6 +145,7 @@ mod tests {
         assert_eq!(out.skipped_bytes, 10 * MIB);
         assert_eq!(out.lost_parts, 0);
         assert_eq!(out.unconfirmed, [2]);
+        assert_eq!(out.changed, [1, 2], "part 1's ETag, part 2's state");
     }
 
     #[test]
@@ -175,7 +183,8 @@ mod tests {
                 skipped_parts: 0,
                 skipped_bytes: 0,
                 lost_parts: 1,
-                unconfirmed: vec![]
+                unconfirmed: vec![],
+                changed: vec![1, 2],
             }
         );
     }

@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 
 use crate::core::plan::MAX_SAFE_INTEGER;
 use crate::core::reconcile::ServerPart;
-use crate::core::record::{PartRecord, PartState, PendingUpload, UploadRecord};
+use crate::core::record::{CompactParts, PartRecord, PartState, PendingUpload, UploadRecord};
 use crate::driver::Completed;
 use crate::ports::CompletedPart;
 
@@ -118,21 +118,10 @@ fn state_of(name: &str) -> Option<PartState> {
     }
 }
 
-/// A record as stored in IndexedDB.
+/// A record as stored in IndexedDB: its fields, and its parts as
+/// [`CompactParts`] (`partStates`, `partEtags`, `partChecksums`).
 pub fn record_to_js(record: &UploadRecord) -> JsValue {
-    let parts: Array = record
-        .parts
-        .iter()
-        .map(|part| {
-            Builder::new()
-                .num("number", f64::from(part.number))
-                .num("size", part.size as f64)
-                .str("state", state_name(part.state))
-                .str_or_null("etag", part.etag.as_deref())
-                .str_if("checksum", part.checksum.as_deref())
-                .done()
-        })
-        .collect();
+    let parts = CompactParts::of(&record.parts);
     Builder::new()
         .num("schema", f64::from(record.schema))
         .str("id", &record.id)
@@ -149,10 +138,41 @@ pub fn record_to_js(record: &UploadRecord) -> JsValue {
         .str_if("checksumAlgorithm", record.checksum_algorithm.as_deref())
         .num("createdAt", record.created_at)
         .num("updatedAt", record.updated_at)
-        .set("parts", &parts)
+        .str("partStates", &parts.states)
+        .str("partEtags", &parts.etags)
+        .str("partChecksums", &parts.checksums)
         .done()
 }
 
+/// One part's entry in the journal of part writes (IndexedDB store
+/// `parts`, key `[id, number]`): written between two writes of the whole
+/// record.
+pub fn part_entry_to_js(id: &str, part: &PartRecord) -> JsValue {
+    Builder::new()
+        .str("id", id)
+        .num("number", f64::from(part.number))
+        .str("state", state_name(part.state))
+        .str_if("etag", part.etag.as_deref())
+        .str_if("checksum", part.checksum.as_deref())
+        .done()
+}
+
+/// A journal entry: the record id, and the part's number, state, ETag and
+/// checksum (its size comes from the record's plan).
+pub fn part_entry_from_js(value: &JsValue) -> Option<(String, PartRecord)> {
+    Some((
+        string(value, "id")?,
+        PartRecord {
+            number: whole_u32(value, "number")?,
+            size: 0,
+            state: state_of(&string(value, "state")?)?,
+            etag: optional_string(value, "etag")?,
+            checksum: optional_string(value, "checksum")?,
+        },
+    ))
+}
+
+/// A part of the layout written before parts were compacted.
 fn part_from_js(value: &JsValue) -> Option<PartRecord> {
     Some(PartRecord {
         number: whole_u32(value, "number")?,
@@ -163,17 +183,32 @@ fn part_from_js(value: &JsValue) -> Option<PartRecord> {
     })
 }
 
+/// The parts of a stored record, in either layout.
+fn parts_from_js(value: &JsValue, file_size: u64, part_size: u64) -> Option<Vec<PartRecord>> {
+    let old = field(value, "parts");
+    if Array::is_array(&old) {
+        return Array::from(&old)
+            .iter()
+            .map(|part| part_from_js(&part))
+            .collect();
+    }
+    let plan = crate::core::plan::PartPlan::with_part_size(file_size, part_size);
+    if !plan.is_valid() {
+        return None;
+    }
+    CompactParts {
+        states: string(value, "partStates")?,
+        etags: string(value, "partEtags")?,
+        checksums: string(value, "partChecksums")?,
+    }
+    .parts(&plan)
+}
+
 /// A stored record; `None` for a value of another layout.
 pub fn record_from_js(value: &JsValue) -> Option<UploadRecord> {
     let number = |name| field(value, name).as_f64();
-    let parts = field(value, "parts");
-    if !Array::is_array(&parts) {
-        return None;
-    }
-    let parts = Array::from(&parts)
-        .iter()
-        .map(|part| part_from_js(&part))
-        .collect::<Option<Vec<_>>>()?;
+    let file_size = whole(value, "fileSize")?;
+    let part_size = whole(value, "partSize")?;
     Some(UploadRecord {
         schema: whole_u32(value, "schema")?,
         id: string(value, "id")?,
@@ -182,15 +217,15 @@ pub fn record_from_js(value: &JsValue) -> Option<UploadRecord> {
         upload_id: string(value, "uploadId")?,
         key: string(value, "key")?,
         file_name: string(value, "fileName")?,
-        file_size: whole(value, "fileSize")?,
+        file_size,
         last_modified: number("lastModified")?,
         file_type: string(value, "fileType")?,
-        part_size: whole(value, "partSize")?,
+        part_size,
         sample_sha256: optional_string(value, "sampleSha256")?,
         checksum_algorithm: optional_string(value, "checksumAlgorithm")?,
         created_at: number("createdAt")?,
         updated_at: number("updatedAt")?,
-        parts,
+        parts: parts_from_js(value, file_size, part_size)?,
     })
 }
 
