@@ -15,7 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures::channel::oneshot;
-use futures::future::{AbortHandle, Abortable};
+use futures::future::{select, Either};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -151,8 +151,8 @@ struct Inner {
     options: UploadOptions,
     events: JsEvents,
     phase: Cell<Phase>,
-    /// The claimed run (its number and the handle that stops it).
-    stop: RefCell<Option<(u64, AbortHandle)>>,
+    /// The claimed run: its number, and the sender whose drop stops it.
+    stop: RefCell<Option<(u64, oneshot::Sender<()>)>>,
     next_run: Cell<u64>,
     aborting: Cell<bool>,
     /// Told when the running run has ended.
@@ -317,12 +317,18 @@ impl Upload {
         // a paused run that has not wound down yet is waited for first.
         let id = inner.next_run.get() + 1;
         inner.next_run.set(id);
-        let (handle, registration) = AbortHandle::new_pair();
-        *inner.stop.borrow_mut() = Some((id, handle));
+        let (stop, stopping) = oneshot::channel::<()>();
+        *inner.stop.borrow_mut() = Some((id, stop));
         future_to_promise(async move {
             stopped(&inner).await;
             inner.phase.set(Phase::Running);
-            let run = Abortable::new(run(Rc::clone(&inner)), registration).await;
+            // The stop signal is polled first: a run paused before it began
+            // never begins. Either way the run is dropped here, which
+            // aborts its requests.
+            let run = match select(stopping, std::pin::pin!(run(Rc::clone(&inner)))).await {
+                Either::Left(_) => None,
+                Either::Right((result, _)) => Some(result),
+            };
             {
                 let mut stop = inner.stop.borrow_mut();
                 if stop.as_ref().is_some_and(|(current, _)| *current == id) {
@@ -330,9 +336,9 @@ impl Upload {
                 }
             }
             let result = match run {
-                Ok(result) => result,
-                Err(_) if inner.aborting.get() => Err(Error::Aborted),
-                Err(_) => Err(Error::Paused),
+                Some(result) => result,
+                None if inner.aborting.get() => Err(Error::Aborted),
+                None => Err(Error::Paused),
             };
             inner.phase.set(if result.is_ok() {
                 Phase::Completed
@@ -350,10 +356,9 @@ impl Upload {
     /// with code `PAUSED`; call `start()` again to continue (at once is
     /// fine: it waits for the paused run to wind down).
     pub fn pause(&self) {
+        // Dropping the sender stops the run.
         let claimed = self.inner.stop.borrow_mut().take();
-        if let Some((_, handle)) = claimed {
-            handle.abort();
-        }
+        drop(claimed);
     }
 
     /// Stops the upload, aborts it on the server and deletes its record.
@@ -497,6 +502,12 @@ impl Upload {
 }
 
 async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
+    if inner.options.checksum != crate::options::ChecksumMode::None
+        || inner.file.identity.is_stream()
+    {
+        // Parts will likely be hashed: load the worker while the record is read.
+        super::hash::warm_up();
+    }
     let ports = WebPorts::open(&inner).await?;
     let driver = ports.driver(&inner);
     // One upload of this file at a time across tabs, for the whole run.

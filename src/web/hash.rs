@@ -45,6 +45,13 @@ fn in_worker() -> bool {
         .is_some()
 }
 
+/// Starts the page's hash worker now (if it is not running yet), so that it
+/// is ready by the time the first part is hashed: loading it takes a
+/// moment the upload's start can hide.
+pub fn warm_up() {
+    let _ = page_worker();
+}
+
 /// The page's worker, started on first use; `None` where none can run.
 fn page_worker() -> Option<Rc<HashWorker>> {
     WORKER.with(|state| {
