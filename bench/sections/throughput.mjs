@@ -5,6 +5,8 @@
 // A row shows the median MiB/s and the median of its per-run ratios to the
 // raw baseline of the same run.
 
+import os from "node:os";
+
 import { CLIENTS, runUpload } from "../clients/index.mjs";
 import { MIB, fmt, log, median } from "../lib/util.mjs";
 
@@ -51,8 +53,11 @@ export async function run(ctx) {
   return summarize(ctx, results);
 }
 
-/** Medians, ratios, the markdown table and the JSON. */
-function summarize(ctx, results) {
+/**
+ * Medians, ratios, the markdown table and the JSON, from `results` (size →
+ * client id → the runs' results, as runUpload gives them).
+ */
+export function summarize(ctx, results) {
   const { opts, clients } = ctx;
   const rows = [];
   for (const client of clients) {
@@ -79,7 +84,10 @@ function summarize(ctx, results) {
           .filter(Number.isFinite);
         cell.ratio = ratios.length ? median(ratios) : NaN;
         cell.maxInFlight = Math.max(...runs.map((r) => r.maxInFlight));
-        cell.shown = `${fmt(cell.mibps)}`;
+        cell.min = Math.min(...runs.map((r) => r.mibps));
+        cell.max = Math.max(...runs.map((r) => r.mibps));
+        const d = cell.max < 20 ? 1 : 0;
+        cell.shown = runs.length > 1 ? `${fmt(cell.mibps)} (${fmt(cell.min, d)}–${fmt(cell.max, d)})` : fmt(cell.mibps);
       }
       row.sizes[sizeMiB] = cell;
     }
@@ -102,8 +110,11 @@ function summarize(ctx, results) {
   const notes = [];
   notes.push(
     `Same file bytes for everyone (random, on disk, picked through a hidden \`<input type=file>\`), ${ctx.partSize / MIB} MiB parts, ${ctx.concurrency} at a time (as configured; "parts in flight" is the most part uploads the browser had open at once, as seen by the bench). ` +
-      `Median of ${opts.runs} run${opts.runs === 1 ? "" : "s"} per client and size; runs alternate between clients, the first client rotating each run; "× raw" is the median of each run's ratio to the raw baseline of the same run. ` +
+      `Median of ${opts.runs} run${opts.runs === 1 ? "" : "s"} per client and size${opts.runs > 1 ? " (lowest–highest run in brackets)" : ""}; runs alternate between clients, the first client rotating each run; "× raw" is the median of each run's ratio to the raw baseline of the same run. ` +
       "Every upload's stored bytes were checked by SHA-256 against the file (a mismatch voids the row), then deleted. One unmeasured raw upload of each size came first (Garage stores identical blocks once).",
+  );
+  notes.push(
+    `Garage, the dev server, Chromium, the tus server and the bench share this machine's ${os.cpus().length} cores (with whatever else runs on it): compare medians with the ranges in mind.`,
   );
   const used = new Set(ctx.clients.map((c) => c.id));
   if (used.has("uppy")) {
