@@ -21,8 +21,8 @@ use crate::core::retry::Decision;
 use crate::error::Error;
 use crate::options::{ChecksumMode, UploadOptions};
 use crate::ports::{
-    Backend, CompletedPart, Events, ExpiringSoon, PartCompleted, PartIo, Progress, RecordStore,
-    Restarted, Resumed, Timer, Warning, SHA256,
+    Backend, CompletedPart, Events, ExpiringSoon, PartBookkeeping, PartCompleted, PartIo, Progress,
+    RecordStore, Restarted, Resumed, Timer, Warning, SHA256,
 };
 use crate::slots::Slots;
 
@@ -518,17 +518,34 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
             true => Some(self.parts.sha256(&body).await?.to_base64()),
             false => None,
         };
-        let _slot = run.sending.acquire().await;
+        let slot = run.sending.acquire().await;
         if run.stopping.get() {
             return Ok(());
         }
-        // The checksum is saved before the first byte is sent: a resume can
-        // then check whatever the server ends up holding against it.
-        let started = self.timer.now_ms();
-        self.mark(state, number, PartState::InFlight, None, checksum.clone())
-            .await?;
-        let mut bookkeeping_ms = self.timer.now_ms() - started;
         let signed_checksum = checksum.as_deref().filter(|_| signed);
+        // The part's state (and checksum) is saved before its first byte is
+        // sent: a resume can then check whatever the server ends up holding
+        // against it. The first URL is signed meanwhile.
+        let started = self.timer.now_ms();
+        let write = async {
+            let written = self
+                .mark(state, number, PartState::InFlight, None, checksum.clone())
+                .await;
+            (written, self.timer.now_ms() - started)
+        };
+        let sign = async {
+            let url = self
+                .backend
+                .sign_part(&upload_id, &key, number, signed_checksum)
+                .await;
+            (url, self.timer.now_ms() - started)
+        };
+        let ((written, mut bookkeeping_ms), (first_url, signing_ms)) =
+            futures::future::join(write, sign).await;
+        written?;
+        // What the state write added to the wait for the part's request.
+        let blocking_ms = (bookkeeping_ms - signing_ms).max(0.0);
+        let first_url = Cell::new(Some(first_url));
         // The furthest any attempt got; an attempt that gets further earns
         // the part a fresh retry budget (a flaky link still makes headway).
         let furthest = Cell::new(0u64);
@@ -551,10 +568,14 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
                     }
                     got_further.set(false);
                     tracker.borrow_mut().part_sent(number, 0);
-                    let url = self
-                        .backend
-                        .sign_part(&upload_id, &key, number, signed_checksum)
-                        .await?;
+                    let url = match first_url.take() {
+                        Some(signed) => signed?,
+                        None => {
+                            self.backend
+                                .sign_part(&upload_id, &key, number, signed_checksum)
+                                .await?
+                        }
+                    };
                     let sent = self
                         .parts
                         .send(&url, number, &body, signed_checksum, &on_progress)
@@ -574,11 +595,17 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
                 || got_further.get(),
             )
             .await?;
+        // The next part may go on the wire while this one's state is saved.
+        drop(slot);
         let started = self.timer.now_ms();
         self.mark(state, number, PartState::Done, Some(etag.clone()), checksum)
             .await?;
         bookkeeping_ms += self.timer.now_ms() - started;
-        self.events.part_bookkeeping(number, bookkeeping_ms);
+        self.events.part_bookkeeping(PartBookkeeping {
+            part_number: number,
+            state_writes_ms: bookkeeping_ms,
+            blocking_ms,
+        });
         let size = range.end - range.start;
         tracker.borrow_mut().part_confirmed(number, size);
         self.events.part_completed(PartCompleted {

@@ -217,6 +217,21 @@ pub struct ExpiringSoon {
     pub expires_at: f64,
 }
 
+/// A confirmed part's time in resupload's own bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartBookkeeping {
+    /// The part number.
+    pub part_number: u32,
+    /// Its two state writes (before it is sent, once it is confirmed), each
+    /// awaited until stored, in milliseconds.
+    pub state_writes_ms: f64,
+    /// How much of that the part's request waited for, in milliseconds: the
+    /// first write runs beside the signing of its URL, and the second after
+    /// its sending slot is handed on, so only a first write that outlasts
+    /// the signing holds the part back.
+    pub blocking_ms: f64,
+}
+
 /// Something the page should know that does not stop the upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
@@ -240,11 +255,10 @@ pub trait Events {
     fn expiring_soon(&self, soon: ExpiringSoon);
     /// Something the page should know that does not stop the upload.
     fn warning(&self, warning: Warning);
-    /// The time a confirmed part spent in resupload's own bookkeeping (its
-    /// two state writes, each awaited until stored), in milliseconds: for
+    /// The time a confirmed part spent in resupload's own bookkeeping: for
     /// benchmarks and telemetry. Ignored unless implemented.
-    fn part_bookkeeping(&self, part_number: u32, ms: f64) {
-        let _ = (part_number, ms);
+    fn part_bookkeeping(&self, bookkeeping: PartBookkeeping) {
+        let _ = bookkeeping;
     }
 }
 

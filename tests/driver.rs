@@ -21,7 +21,8 @@ use resupload::core::record::PartState;
 use resupload::options::ChecksumMode;
 use resupload::ports::{
     Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, MemoryStore,
-    PartCompleted, PartIo, Progress, RecordStore, Restarted, Resumed, Timer, Warning,
+    PartBookkeeping, PartCompleted, PartIo, Progress, RecordStore, Restarted, Resumed, Timer,
+    Warning,
 };
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
@@ -424,9 +425,9 @@ impl Events for Log {
     fn warning(&self, w: Warning) {
         self.warnings.borrow_mut().push(w);
     }
-    fn part_bookkeeping(&self, part: u32, ms: f64) {
-        assert!(ms >= 0.0);
-        self.bookkeeping.borrow_mut().push(part);
+    fn part_bookkeeping(&self, b: PartBookkeeping) {
+        assert!(b.state_writes_ms >= 0.0 && b.blocking_ms >= 0.0);
+        self.bookkeeping.borrow_mut().push(b.part_number);
     }
 }
 

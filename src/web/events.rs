@@ -8,7 +8,9 @@ use wasm_bindgen::JsValue;
 
 use super::convert::Builder;
 
-use crate::ports::{Events, ExpiringSoon, PartCompleted, Progress, Restarted, Resumed, Warning};
+use crate::ports::{
+    Events, ExpiringSoon, PartBookkeeping, PartCompleted, Progress, Restarted, Resumed, Warning,
+};
 
 /// The `onProgress`, `onPartComplete` and `onResume` callbacks.
 #[derive(Debug, Default, Clone)]
@@ -25,6 +27,8 @@ pub struct JsEvents {
     pub on_restart: Option<Function>,
     /// `onExpiringSoon({uploadId, expiresAt})`.
     pub on_expiring_soon: Option<Function>,
+    /// `onPartBookkeeping({partNumber, ms})`.
+    pub on_part_bookkeeping: Option<Function>,
     /// The warning codes told already (each is told once per upload).
     pub warned: Rc<RefCell<Vec<&'static str>>>,
 }
@@ -95,5 +99,13 @@ impl Events for JsEvents {
 
     fn warning(&self, warning: Warning) {
         self.warn(warning);
+    }
+
+    fn part_bookkeeping(&self, b: PartBookkeeping) {
+        call(&self.on_part_bookkeeping, |o| {
+            o.num("partNumber", f64::from(b.part_number))
+                .num("ms", b.state_writes_ms)
+                .num("blockingMs", b.blocking_ms)
+        });
     }
 }

@@ -183,6 +183,7 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
         on_warning: callback(&field(value, "onWarning"), "onWarning")?,
         on_restart: callback(&field(value, "onRestart"), "onRestart")?,
         on_expiring_soon: callback(&field(value, "onExpiringSoon"), "onExpiringSoon")?,
+        on_part_bookkeeping: callback(&field(value, "onPartBookkeeping"), "onPartBookkeeping")?,
         warned: Default::default(),
     };
     Ok(ParsedOptions { options, events })

@@ -6,13 +6,28 @@ use wasm_bindgen::JsCast;
 
 use crate::ports::Timer;
 
-/// `Date.now()` and `setTimeout` (through gloo-timers).
+/// `performance.timeOrigin + performance.now()` (the epoch's clock at a
+/// fraction of a millisecond; `Date.now()` without `performance`) and
+/// `setTimeout` (through gloo-timers).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BrowserTimer;
 
 impl Timer for BrowserTimer {
     fn now_ms(&self) -> f64 {
-        js_sys::Date::now()
+        let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .ok()
+            .filter(|p| p.is_object());
+        let precise = performance.and_then(|p| {
+            let origin = js_sys::Reflect::get(&p, &"timeOrigin".into())
+                .ok()?
+                .as_f64()?;
+            let now: js_sys::Function = js_sys::Reflect::get(&p, &"now".into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            Some(origin + now.call0(&p).ok()?.as_f64()?)
+        });
+        precise.unwrap_or_else(js_sys::Date::now)
     }
 
     async fn sleep(&self, ms: u32) {
