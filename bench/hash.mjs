@@ -1,8 +1,9 @@
 // SHA-256 throughput in one headless Chromium run, on the same bytes:
 // - sha2 in resupload's own wasm: streamed from a Blob through
-//   `Blob.stream()` (`__hashBlob`, what the hash worker runs), on the page
-//   and in the library's hash worker, and on bytes already in memory
+//   `Blob.stream()` (`__hashBlob`, what the hash worker runs for parts over
+//   64 MiB and where WebCrypto is missing), and on bytes already in memory
 //   (`__hashBytes`);
+// - resupload's hash worker itself (WebCrypto for a part up to 64 MiB);
 // - WebCrypto `crypto.subtle.digest` (one shot: it cannot stream, so a part
 //   must be read whole into memory first);
 // - hash-wasm (npm), the fastest published wasm hasher, streamed the same
@@ -79,7 +80,7 @@ try {
       wasm,
       methods: {
         "sha2 (resupload wasm), Blob streamed, page": async () => hex(await lib.__hashBlob(blob)),
-        "sha2 (resupload wasm), Blob streamed, hash worker": async () => hex(await worker.hash(blob)),
+        "resupload's hash worker (WebCrypto for a Blob up to 64 MiB, else sha2 streamed)": async () => hex(await worker.hash(blob)),
         "sha2 (resupload wasm), bytes in memory": async () => hex(lib.__hashBytes(bytes)),
         "WebCrypto, Blob read whole": async () => hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer())),
         "WebCrypto, bytes in memory": async () => hex(await crypto.subtle.digest("SHA-256", bytes)),
