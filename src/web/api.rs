@@ -12,6 +12,8 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
@@ -260,6 +262,17 @@ fn reject(error: Error) -> Promise {
     Promise::reject(&js_error::to_js(&error))
 }
 
+/// A promise of `future`. Every method goes through this one
+/// `future_to_promise` of a boxed future: each would otherwise build its own
+/// copy of the promise plumbing.
+fn promise(future: impl Future<Output = Settled> + 'static) -> Promise {
+    let future: Pin<Box<dyn Future<Output = Settled>>> = Box::pin(future);
+    future_to_promise(future)
+}
+
+/// What a method's promise settles with.
+type Settled = Result<JsValue, JsValue>;
+
 /// A promise's outcome: `ok` of the value, or a `ResuploadError`.
 fn settle<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> JsValue) -> Result<JsValue, JsValue> {
     result.map(ok).map_err(|e| js_error::to_js(&e))
@@ -324,7 +337,7 @@ impl Upload {
         inner.next_run.set(id);
         let (stop, stopping) = oneshot::channel::<()>();
         *inner.stop.borrow_mut() = Some((id, stop));
-        future_to_promise(async move {
+        promise(async move {
             stopped(&inner).await;
             inner.phase.set(Phase::Running);
             // The stop signal is polled first: a run paused before it began
@@ -376,7 +389,7 @@ impl Upload {
         }
         inner.aborting.set(true);
         self.pause();
-        future_to_promise(async move {
+        promise(async move {
             stopped(&inner).await;
             let result = async {
                 let ports = WebPorts::open(&inner).await?;
@@ -396,7 +409,7 @@ impl Upload {
         #[wasm_bindgen(unchecked_param_type = "File | Blob | UploadSource")] file: JsValue,
         #[wasm_bindgen(unchecked_param_type = "LookupOptions")] options: JsValue,
     ) -> Promise {
-        future_to_promise(async move {
+        promise(async move {
             let found = async {
                 let (_, file) = file_info(&file)?;
                 let (namespace, endpoint) = parse_lookup(&options)?;
@@ -424,7 +437,7 @@ impl Upload {
     pub fn list_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
     ) -> Promise {
-        future_to_promise(async move {
+        promise(async move {
             let listed = async {
                 let (namespace, endpoint) = parse_lookup(&options)?;
                 let expires_after = parse_expires_after(&options)?;
@@ -484,7 +497,7 @@ impl Upload {
     pub fn clear_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
     ) -> Promise {
-        future_to_promise(async move {
+        promise(async move {
             let cleared = async {
                 let (namespace, _) = parse_lookup(&options)?;
                 let store = page_store(Box::new(|_| {})).await;
@@ -583,12 +596,14 @@ impl WebPorts {
 /// the hash worker runs (and what the hash benchmark measures). Not part of
 /// the supported API.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = "__hashBlob")]
-pub async fn hash_blob(blob: Blob) -> Result<js_sys::Uint8Array, JsValue> {
-    super::hash::sha256_streamed(&blob, false)
-        .await
-        .map(|digest| js_sys::Uint8Array::from(&digest.0[..]))
-        .map_err(|e| js_error::to_js(&e))
+#[wasm_bindgen(js_name = "__hashBlob", unchecked_return_type = "Promise<Uint8Array>")]
+pub fn hash_blob(blob: Blob) -> Promise {
+    promise(async move {
+        super::hash::sha256_streamed(&blob, false)
+            .await
+            .map(|digest| js_sys::Uint8Array::from(&digest.0[..]).into())
+            .map_err(|e| js_error::to_js(&e))
+    })
 }
 
 /// The SHA-256 of bytes already in memory (for the hash benchmark). Not part
