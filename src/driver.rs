@@ -90,14 +90,14 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
             self.options.max_object_size,
         )?;
         let id = self.record_id(file);
-        self.tidy_records(&id, file).await?;
-        match self.run_once(file, &plan, &id).await {
+        let stored = self.tidy_records(&id, file).await?;
+        match self.run_once(file, &plan, &id, stored).await {
             // The server lost the upload midway (expired or aborted): the
             // parts it had are gone too, so start afresh, once.
             Err(Error::NoSuchUpload { .. }) => {
                 self.store.remove(&id).await?;
                 self.events.restarted(Restarted { reason: "expired" });
-                self.run_once(file, &plan, &id).await
+                self.run_once(file, &plan, &id, None).await
             }
             other => other,
         }
@@ -108,8 +108,9 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
         file: &FileInfo,
         plan: &PartPlan,
         id: &str,
+        stored: Option<UploadRecord>,
     ) -> Result<Completed, Error> {
-        let resumed = match self.store.load(id).await? {
+        let resumed = match stored {
             Some(record) if self.matches(&record, file) => {
                 if self.content_changed(&record, file) {
                     self.restart_changed(&record).await?;
@@ -251,20 +252,24 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
     /// namespace's records past their expiry (orphans of uploads nobody came
     /// back to), and, when `id` has no record, restarts the upload of a file
     /// with the same name and size under another date (the file changed).
-    async fn tidy_records(&self, id: &str, file: &FileInfo) -> Result<(), Error> {
+    /// Answers the record `id`, if there is one (one read for both).
+    async fn tidy_records(&self, id: &str, file: &FileInfo) -> Result<Option<UploadRecord>, Error> {
         let now = self.timer.now_ms();
-        let records = self.store.list().await?;
-        let has_own = records.iter().any(|r| r.id == id);
-        for record in records.into_iter().filter(|r| r.id != id) {
+        let mut records = self.store.list().await?;
+        let own = records
+            .iter()
+            .position(|r| r.id == id)
+            .map(|i| records.swap_remove(i));
+        for record in records {
             if record.namespace == self.options.namespace
                 && now >= self.options.expires_at(record.created_at)
             {
                 self.store.remove(&record.id).await?;
-            } else if !has_own && self.same_name_and_size(&record, file) {
+            } else if own.is_none() && self.same_name_and_size(&record, file) {
                 self.restart_changed(&record).await?;
             }
         }
-        Ok(())
+        Ok(own)
     }
 
     /// Aborts the stored upload of `file` on the server and deletes its

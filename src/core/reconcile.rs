@@ -29,6 +29,30 @@ pub struct ServerPart {
     pub checksum_sha256: Option<String>,
 }
 
+impl ServerPart {
+    /// Reads a part list packed one part per line, fields separated by tabs:
+    /// `PartNumber`, `Size`, `ETag`, `ChecksumSHA256` (empty for none). The
+    /// browser packs the backend's JSON list this way in JavaScript, so that
+    /// a list of 10,000 parts crosses into wasm as one string, not 40,000
+    /// property reads. `None` for a line of another shape.
+    pub fn parse_lines(text: &str) -> Option<Vec<ServerPart>> {
+        text.lines()
+            .map(|line| {
+                let mut fields = line.split('\t');
+                let part = ServerPart {
+                    part_number: fields.next()?.parse().ok()?,
+                    size: fields.next()?.parse().ok()?,
+                    etag: fields.next()?.to_owned(),
+                    checksum_sha256: Some(fields.next()?)
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned),
+                };
+                fields.next().is_none().then_some(part)
+            })
+            .collect()
+    }
+}
+
 /// What reconciliation decided.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reconciled {
@@ -187,6 +211,37 @@ mod tests {
                 changed: vec![1, 2],
             }
         );
+    }
+
+    #[test]
+    fn packed_part_lists_are_read_strictly() {
+        let text = "1\t5242880\t\"e1\"\tAAA=\n2\t7\t\"e2\"\t\n";
+        assert_eq!(
+            ServerPart::parse_lines(text),
+            Some(vec![
+                ServerPart {
+                    part_number: 1,
+                    size: 5242880,
+                    etag: "\"e1\"".into(),
+                    checksum_sha256: Some("AAA=".into()),
+                },
+                ServerPart {
+                    part_number: 2,
+                    size: 7,
+                    etag: "\"e2\"".into(),
+                    checksum_sha256: None,
+                },
+            ])
+        );
+        assert_eq!(ServerPart::parse_lines(""), Some(vec![]));
+        for bad in [
+            "1.5\t1\te\t\n",
+            "-1\t1\te\t\n",
+            "1\t1\te\n",
+            "1\t1\te\tc\textra\n",
+        ] {
+            assert_eq!(ServerPart::parse_lines(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -526,16 +526,22 @@ async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
         // Parts will likely be hashed: load the worker while the record is read.
         super::hash::warm_up();
     }
-    let ports = WebPorts::open(&inner).await?;
+    // The content sample is read while the store opens. A file that cannot
+    // be read at all fails later, at its first part.
+    let sample = async {
+        match &inner.source {
+            Source::File(blob) => super::blob::sample_sha256(blob).await.ok(),
+            Source::Stream { .. } => None,
+        }
+    };
+    let (ports, sample) = futures::future::join(WebPorts::open(&inner), sample).await;
+    let ports = ports?;
     let driver = ports.driver(&inner);
     // One upload of this file at a time across tabs, for the whole run.
     let lock_name = ["resupload:", &driver.record_id(&inner.file)].concat();
     let _lock = super::lock::acquire(&lock_name, inner.options.wait_for_lock).await?;
     let mut file = inner.file.clone();
-    if let Source::File(blob) = &inner.source {
-        // A file that cannot be read at all fails later, at its first part.
-        file.sample_sha256 = super::blob::sample_sha256(blob).await.ok();
-    }
+    file.sample_sha256 = sample;
     driver.run(&file).await
 }
 

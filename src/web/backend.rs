@@ -2,16 +2,38 @@
 
 use futures::future::{select, Either};
 use js_sys::encode_uri_component;
-use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Request, RequestInit, Response};
 
-use super::convert::{self, completed_parts_to_js, optional_string, server_part_from_js, Builder};
+use super::convert::{self, completed_parts_to_js, optional_string, Builder};
 use crate::core::reconcile::ServerPart;
 use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
 use crate::ports::{Backend, CompleteAnswer, CompletedPart, Created};
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function packParts(list) {
+  if (!Array.isArray(list)) return undefined;
+  const line = /[\t\n\r]/;
+  let out = "";
+  for (const p of list) {
+    if (p === null || typeof p !== "object") return undefined;
+    const sum = p.ChecksumSHA256 ?? "";
+    if (typeof p.PartNumber !== "number" || typeof p.Size !== "number") return undefined;
+    if (typeof p.ETag !== "string" || typeof sum !== "string") return undefined;
+    if (line.test(p.ETag) || line.test(sum)) return undefined;
+    out += p.PartNumber + "\t" + p.Size + "\t" + p.ETag + "\t" + sum + "\n";
+  }
+  return out;
+}
+"#)]
+extern "C" {
+    /// The part list `[{PartNumber, Size, ETag, ChecksumSHA256?}]` as lines
+    /// for [`ServerPart::parse_lines`]; `undefined` for another shape.
+    #[wasm_bindgen(js_name = packParts)]
+    fn pack_parts(list: &JsValue) -> Option<String>;
+}
 
 /// A Companion-compatible backend at a base URL such as `/api/s3`.
 #[derive(Debug, Clone)]
@@ -239,14 +261,8 @@ impl Backend for HttpBackend {
         let answer = self
             .call(Operation::ListParts, "GET", &url, None, Some(upload_id))
             .await?;
-        Array::is_array(&answer)
-            .then(|| {
-                Array::from(&answer)
-                    .iter()
-                    .map(|part| server_part_from_js(&part))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .flatten()
+        pack_parts(&answer)
+            .and_then(|lines| ServerPart::parse_lines(&lines))
             .ok_or_else(|| {
                 wrong_shape(
                     Operation::ListParts,

@@ -10,7 +10,6 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 
 use crate::core::plan::MAX_SAFE_INTEGER;
-use crate::core::reconcile::ServerPart;
 use crate::core::record::{CompactParts, PartRecord, PartState, PendingUpload, UploadRecord};
 use crate::driver::Completed;
 use crate::ports::CompletedPart;
@@ -272,14 +271,4 @@ pub fn completed_parts_to_js(parts: &[CompletedPart]) -> JsValue {
         })
         .collect::<Array>()
         .into()
-}
-
-/// One entry of the backend's part list.
-pub fn server_part_from_js(value: &JsValue) -> Option<ServerPart> {
-    Some(ServerPart {
-        part_number: whole_u32(value, "PartNumber")?,
-        size: whole(value, "Size")?,
-        etag: string(value, "ETag")?,
-        checksum_sha256: optional_string(value, "ChecksumSHA256")?,
-    })
 }
