@@ -45,6 +45,10 @@ export async function run(ctx) {
         tag: `memory-${client.id}-${c.sizeMiB}-${Date.now()}`,
       });
       const samples = await sampler.stop();
+      // What the upload left behind: the heap after a forced GC at the end.
+      await cdp.send("HeapProfiler.collectGarbage");
+      await sleep(200);
+      const end = await sample(cdp);
       const peakHeap = Math.max(start.heap, ...samples.map((s) => s.heap));
       const peakWasm = Math.max(start.wasm, ...samples.map((s) => s.wasm));
       const row = {
@@ -57,7 +61,7 @@ export async function run(ctx) {
         mibps: result.mibps,
         samples: samples.length,
         meanIntervalMs: samples.length > 1 ? (samples.at(-1).t - samples[0].t) / (samples.length - 1) : NaN,
-        heap: { start: start.heap, peak: peakHeap, growth: peakHeap - start.heap },
+        heap: { start: start.heap, peak: peakHeap, growth: peakHeap - start.heap, afterGc: end.heap },
         wasm: client.id === "raw" ? null : { start: start.wasm, peak: peakWasm, growth: peakWasm - start.wasm },
       };
       rows.push(row);
@@ -71,20 +75,20 @@ export async function run(ctx) {
   }
 
   const lines = [
-    "| client | file | JS heap at start | JS heap peak | heap growth | wasm memory at start | wasm peak | wasm growth | samples (mean interval) | MiB/s while sampled |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| client | file | JS heap at start | JS heap peak | heap growth | JS heap after GC at the end | wasm memory at start | wasm peak | wasm growth | samples (mean interval) | MiB/s while sampled |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
     const size = r.sizeMiB % 1024 === 0 ? `${r.sizeMiB / 1024} GiB` : `${r.sizeMiB} MiB`;
     const ok = r.status === "ok";
     lines.push(
-      `| ${r.label} | ${size} ${r.file === "zeros" ? "(sparse zeros)" : "(random)"} | ${mib(r.heap.start)} MiB | ${mib(r.heap.peak)} MiB | ${mib(r.heap.growth)} MiB | ` +
+      `| ${r.label} | ${size} ${r.file === "zeros" ? "(sparse zeros)" : "(random)"} | ${mib(r.heap.start)} MiB | ${mib(r.heap.peak)} MiB | ${mib(r.heap.growth)} MiB | ${mib(r.heap.afterGc)} MiB | ` +
         `${r.wasm ? `${mib(r.wasm.start)} MiB` : "–"} | ${r.wasm ? `${mib(r.wasm.peak)} MiB` : "–"} | ${r.wasm ? `${mib(r.wasm.growth)} MiB` : "–"} | ` +
         `${r.samples} (${fmt(r.meanIntervalMs, 0)} ms) | ${ok ? fmt(r.mibps) : r.status} |`,
     );
   }
   const notes = [
-    `Sampled every ~${SAMPLE_MS} ms from the bench over CDP (a sample waits while the page's main thread is busy, so the mean interval is shown). JS heap = \`Runtime.getHeapUsage\` usedSize of the page after a forced GC at start; wasm = resupload's linear memory (\`memory.buffer.byteLength\`, which only grows). File bytes live in the browser's blob storage, in neither. Each case ran in a freshly loaded page; uploads were checked by SHA-256 like the throughput runs.`,
+    `Sampled every ~${SAMPLE_MS} ms from the bench over CDP (a sample waits while the page's main thread is busy, so the mean interval is shown). JS heap = \`Runtime.getHeapUsage\` usedSize of the page after a forced GC at start; wasm = resupload's linear memory (\`memory.buffer.byteLength\`, which only grows). File bytes live in the browser's blob storage, in neither. Each case ran in a freshly loaded page; uploads were checked by SHA-256 like the throughput runs. The peak counts garbage not yet collected (V8 collects its young generation only when it fills, so the peak moves with the allocation rate); the heap after a forced GC at the end is what the upload left behind.`,
   ];
   for (const r of rows) if (r.status !== "ok") notes.push(`${r.client} ${r.sizeMiB} MiB: ${r.status}${r.error ? `: ${r.error}` : ""}`);
   return { markdown: `${lines.join("\n")}\n\n${notes.map((n) => `- ${n}`).join("\n")}`, json: { sampleMs: SAMPLE_MS, rows } };
