@@ -12,35 +12,36 @@
 // Node's. Then the upload's view: 4 parts of 8 MiB hashed at once through
 // the hash worker (what an upload at concurrency 4 asks of it).
 //
-//   node bench/hash.mjs [MiB=64] [runs=5]
+//   node bench/hash.mjs [MiB=64] [runs=5]     (starts its own stack)
 //
-// Prints a markdown table (for BENCHMARKS.md).
+// Prints a markdown table (for BENCHMARKS.md). `npm run bench` runs it too,
+// as its "hash" section (bench/sections/hash.mjs).
 
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
+import { fileURLToPath } from "node:url";
+
 import { MIB, REPO, startStack } from "../tests/e2e/harness.mjs";
 
-const sizeMiB = Number(process.argv[2] ?? 64);
-const runs = Number(process.argv[3] ?? 5);
+/**
+ * Measures every method on `page` (a page of the dev server, whose /pkg/
+ * serves the wasm package) and answers the report's markdown lines and the
+ * figures.
+ */
+export async function measureHashes(page, { sizeMiB = 64, runs = 5 } = {}) {
+  const snippetDir = path.join(REPO, "pkg", "snippets");
+  const snippet = fs
+    .readdirSync(snippetDir)
+    .map((d) => path.join("snippets", d, "src/web/hash_worker.js"))
+    .find((p) => fs.existsSync(path.join(REPO, "pkg", p)));
+  if (!snippet) throw new Error("pkg/snippets/*/src/web/hash_worker.js not found: run npm run build");
+  const hashWasm = path.join(REPO, "node_modules/hash-wasm/dist/sha256.umd.min.js");
 
-const snippetDir = path.join(REPO, "pkg", "snippets");
-const snippet = fs
-  .readdirSync(snippetDir)
-  .map((d) => path.join("snippets", d, "src/web/hash_worker.js"))
-  .find((p) => fs.existsSync(path.join(REPO, "pkg", p)));
-if (!snippet) throw new Error("pkg/snippets/*/src/web/hash_worker.js not found: run npm run build");
-const hashWasm = path.join(REPO, "node_modules/hash-wasm/dist/sha256.umd.min.js");
-
-const bytes = randomBytes(sizeMiB * MIB);
-const expected = createHash("sha256").update(bytes).digest("hex");
-
-const stack = await startStack({ label: "hash-bench", withGate: false });
-try {
-  const page = stack.page;
-  await page.goto(stack.demoUrl());
+  const bytes = randomBytes(sizeMiB * MIB);
+  const expected = createHash("sha256").update(bytes).digest("hex");
   await page.addScriptTag({ path: hashWasm });
   // The bytes travel to the page once, base64 in chunks.
   await page.evaluate(() => (window.benchChunks = []));
@@ -76,7 +77,7 @@ try {
       }
       return h.digest("hex");
     };
-    window.bench = {
+    window.hashBench = {
       wasm,
       methods: {
         "sha2 (resupload wasm), Blob streamed, page": async () => hex(await lib.__hashBlob(blob)),
@@ -98,13 +99,13 @@ try {
     };
   }, snippet);
 
-  const names = await page.evaluate(() => Object.keys(window.bench.methods));
+  const names = await page.evaluate(() => Object.keys(window.hashBench.methods));
   const times = Object.fromEntries(names.map((n) => [n, []]));
   for (let run = 0; run < runs; run++) {
     for (const name of run % 2 ? [...names].reverse() : names) {
       const { ms, digest } = await page.evaluate(async (name) => {
         const t0 = performance.now();
-        const digest = await window.bench.methods[name]();
+        const digest = await window.hashBench.methods[name]();
         return { ms: performance.now() - t0, digest };
       }, name);
       if (digest !== expected) throw new Error(`${name}: wrong digest ${digest}`);
@@ -112,7 +113,7 @@ try {
     }
   }
   const four = [];
-  for (let run = 0; run < runs; run++) four.push(await page.evaluate(() => window.bench.fourParts()));
+  for (let run = 0; run < runs; run++) four.push(await page.evaluate(() => window.hashBench.fourParts()));
 
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rate = (ms, mib = sizeMiB) => mib / (ms / 1000);
@@ -132,7 +133,20 @@ try {
     `Four 8 MiB parts hashed at once through the hash worker (an upload at concurrency 4): ` +
       `median ${median(four).toFixed(0)} ms, ${rate(median(four), 32).toFixed(0)} MiB/s.`,
   ];
-  console.log(lines.join("\n"));
-} finally {
-  await stack.stop();
+  return { lines, figures: Object.fromEntries(names.map((n) => [n, rate(median(times[n]))])), fourPartsMs: median(four) };
+}
+
+// Run directly: a stack of its own.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const stack = await startStack({ label: "hash-bench", withGate: false });
+  try {
+    await stack.page.goto(stack.demoUrl());
+    const { lines } = await measureHashes(stack.page, {
+      sizeMiB: Number(process.argv[2] ?? 64),
+      runs: Number(process.argv[3] ?? 5),
+    });
+    console.log(lines.join("\n"));
+  } finally {
+    await stack.stop();
+  }
 }

@@ -1,9 +1,10 @@
 // The bench's sections, in report order. Add a section here.
 
 import * as bundle from "./bundle.mjs";
+import * as hash from "./hash.mjs";
 import * as memory from "./memory.mjs";
 import * as partOverhead from "./part-overhead.mjs";
 import * as resumeLatency from "./resume-latency.mjs";
 import * as throughput from "./throughput.mjs";
 
-export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, bundle];
+export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, hash, bundle];
