@@ -31,7 +31,9 @@ fn present(value: &JsValue) -> bool {
     !value.is_undefined() && !value.is_null()
 }
 
-fn whole_number(value: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
+/// `object[option]` as a whole number, `None` when absent.
+fn whole_number(object: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
+    let value = &field(object, option);
     if !present(value) {
         return Ok(None);
     }
@@ -48,7 +50,9 @@ fn whole_number(value: &JsValue, option: &'static str) -> Result<Option<u64>, Er
     }
 }
 
-fn string(value: &JsValue, option: &'static str) -> Result<Option<String>, Error> {
+/// `object[option]` as a string, `None` when absent.
+fn string(object: &JsValue, option: &'static str) -> Result<Option<String>, Error> {
+    let value = &field(object, option);
     if !present(value) {
         return Ok(None);
     }
@@ -58,7 +62,9 @@ fn string(value: &JsValue, option: &'static str) -> Result<Option<String>, Error
         .ok_or_else(|| Error::invalid_option(option, "must be a string"))
 }
 
-fn callback(value: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
+/// `object[option]` as a function, `None` when absent.
+fn callback(object: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
+    let value = &field(object, option);
     if !present(value) {
         return Ok(None);
     }
@@ -122,27 +128,42 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
             "options must be an object with at least { endpoint: \"/api/s3\" }",
         ));
     }
-    let endpoint = string(&field(value, "endpoint"), "endpoint")?.unwrap_or_default();
+    let endpoint = string(value, "endpoint")?.unwrap_or_default();
     let mut options = UploadOptions::new(endpoint);
-    if let Some(size) = whole_number(&field(value, "partSize"), "partSize")? {
+    // Read in a loop, in this order (the first bad one is the error): one
+    // copy of the reading code instead of one per option.
+    let mut numbers = [None; 6];
+    for (number, name) in numbers.iter_mut().zip([
+        "partSize",
+        "concurrency",
+        "maxObjectSize",
+        "expiresAfter",
+        "expiryWarning",
+        "stallTimeout",
+    ]) {
+        *number = whole_number(value, name)?;
+    }
+    let [part_size, concurrency, max_object_size, expires_after, expiry_warning, stall_timeout] =
+        numbers;
+    if let Some(size) = part_size {
         options.part_size = size;
     }
-    if let Some(n) = whole_number(&field(value, "concurrency"), "concurrency")? {
+    if let Some(n) = concurrency {
         options.concurrency = u32::try_from(n).unwrap_or(u32::MAX);
     }
-    if let Some(max) = whole_number(&field(value, "maxObjectSize"), "maxObjectSize")? {
+    if let Some(max) = max_object_size {
         options.max_object_size = max;
     }
-    if let Some(ms) = whole_number(&field(value, "expiresAfter"), "expiresAfter")? {
+    if let Some(ms) = expires_after {
         options.expires_after_ms = ms as f64;
     }
-    if let Some(ms) = whole_number(&field(value, "expiryWarning"), "expiryWarning")? {
+    if let Some(ms) = expiry_warning {
         options.expiry_warning_ms = ms as f64;
     }
-    if let Some(ms) = whole_number(&field(value, "stallTimeout"), "stallTimeout")? {
+    if let Some(ms) = stall_timeout {
         options.stall_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX);
     }
-    match string(&field(value, "lock"), "lock")?.as_deref() {
+    match string(value, "lock")?.as_deref() {
         None | Some("fail") => {}
         Some("wait") => options.wait_for_lock = true,
         Some(other) => {
@@ -152,7 +173,7 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
             ))
         }
     }
-    match string(&field(value, "checksum"), "checksum")?.as_deref() {
+    match string(value, "checksum")?.as_deref() {
         None => {}
         Some("sha256") => options.checksum = ChecksumMode::Sha256,
         Some("none") => options.checksum = ChecksumMode::None,
@@ -169,21 +190,35 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
             .as_bool()
             .ok_or_else(|| Error::invalid_option("verifyOnResume", "must be true or false"))?;
     }
-    if let Some(namespace) = string(&field(value, "namespace"), "namespace")? {
+    if let Some(namespace) = string(value, "namespace")? {
         options.namespace = namespace;
     }
     if let Some(policy) = retry_delays(&field(value, "retryDelays"))? {
         options.retry = policy;
     }
     options.metadata = metadata(&field(value, "metadata"))?;
+    let mut callbacks: [Option<Function>; 7] = Default::default();
+    for (slot, name) in callbacks.iter_mut().zip([
+        "onProgress",
+        "onPartComplete",
+        "onResume",
+        "onWarning",
+        "onRestart",
+        "onExpiringSoon",
+        "onPartBookkeeping",
+    ]) {
+        *slot = callback(value, name)?;
+    }
+    let [on_progress, on_part_complete, on_resume, on_warning, on_restart, on_expiring_soon, on_part_bookkeeping] =
+        callbacks;
     let events = JsEvents {
-        on_progress: callback(&field(value, "onProgress"), "onProgress")?,
-        on_part_complete: callback(&field(value, "onPartComplete"), "onPartComplete")?,
-        on_resume: callback(&field(value, "onResume"), "onResume")?,
-        on_warning: callback(&field(value, "onWarning"), "onWarning")?,
-        on_restart: callback(&field(value, "onRestart"), "onRestart")?,
-        on_expiring_soon: callback(&field(value, "onExpiringSoon"), "onExpiringSoon")?,
-        on_part_bookkeeping: callback(&field(value, "onPartBookkeeping"), "onPartBookkeeping")?,
+        on_progress,
+        on_part_complete,
+        on_resume,
+        on_warning,
+        on_restart,
+        on_expiring_soon,
+        on_part_bookkeeping,
         warned: Default::default(),
     };
     Ok(ParsedOptions { options, events })
@@ -191,14 +226,11 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
 
 /// Reads `{ namespace }` (and `endpoint`, when given) for the static calls.
 pub fn parse_lookup(value: &JsValue) -> Result<(Option<String>, Option<String>), Error> {
-    Ok((
-        string(&field(value, "namespace"), "namespace")?,
-        string(&field(value, "endpoint"), "endpoint")?,
-    ))
+    Ok((string(value, "namespace")?, string(value, "endpoint")?))
 }
 
 /// Reads `expiresAfter` (ms) of a lookup, with the default of 7 days.
 pub fn parse_expires_after(value: &JsValue) -> Result<f64, Error> {
-    Ok(whole_number(&field(value, "expiresAfter"), "expiresAfter")?
+    Ok(whole_number(value, "expiresAfter")?
         .map_or(crate::options::DEFAULT_EXPIRES_AFTER_MS, |ms| ms as f64))
 }
