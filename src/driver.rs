@@ -584,7 +584,17 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
                     let sent = self
                         .parts
                         .send(&url, number, &body, signed_checksum, &on_progress)
-                        .await;
+                        .await
+                        .map_err(|e| match e {
+                            // The store's answer names no upload id: the part's
+                            // sender does not know it; the record does.
+                            Error::NoSuchUpload { upload_id: unnamed } if unnamed.is_empty() => {
+                                Error::NoSuchUpload {
+                                    upload_id: upload_id.clone(),
+                                }
+                            }
+                            other => other,
+                        });
                     if let Err(Error::Http {
                         status: 429,
                         retry_after_ms,

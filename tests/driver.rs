@@ -307,8 +307,9 @@ impl PartIo for FakeS3 {
             Some(Fault::Hang) => std::future::pending().await,
             Some(Fault::Gone) => {
                 self.uploads.borrow_mut().remove(upload_id);
+                // As the browser's sender: the store's 404 names no id.
                 Err(Error::NoSuchUpload {
-                    upload_id: upload_id.into(),
+                    upload_id: String::new(),
                 })
             }
             Some(Fault::CutOffResend) => {
@@ -789,6 +790,19 @@ fn an_upload_lost_midway_restarts_once_from_scratch() {
     assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(*w.log.restarted.borrow(), [Restarted { reason: "expired" }]);
     assert!(w.records().is_empty());
+}
+
+#[test]
+fn an_upload_lost_twice_fails_naming_the_second_upload() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Gone, Fault::Gone]);
+    assert_eq!(
+        w.run(),
+        Err(Error::NoSuchUpload {
+            upload_id: "up2".into()
+        }),
+        "restarted once, then the error names the upload the part belonged to"
+    );
 }
 
 #[test]
