@@ -5,9 +5,12 @@
 //! the file, never through wasm memory. Dropping the future aborts the
 //! request (that is how `pause()` stops parts in flight).
 
-use futures::channel::mpsc::{unbounded, UnboundedSender};
+use std::cell::RefCell;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
 use futures::future::{select, Either};
-use futures::StreamExt;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
@@ -37,6 +40,17 @@ enum XhrEvent {
     Abort,
 }
 
+/// What the request's handlers saw and the sending future has not taken
+/// yet: the bytes sent at the latest progress event, and how the request
+/// ended. (Progress events that come faster than the future runs are
+/// merged into the latest.)
+#[derive(Default)]
+struct Seen {
+    sent: Option<u64>,
+    end: Option<XhrEvent>,
+    waker: Option<Waker>,
+}
+
 /// Owns a request and its handlers; dropping it before the request ends
 /// aborts the request.
 struct XhrGuard {
@@ -48,12 +62,21 @@ struct XhrGuard {
 impl XhrGuard {
     fn on(
         &mut self,
-        tx: &UnboundedSender<XhrEvent>,
+        seen: &Rc<RefCell<Seen>>,
         make: fn(&ProgressEvent) -> XhrEvent,
     ) -> &js_sys::Function {
-        let tx = tx.clone();
+        let seen = Rc::clone(seen);
         let handler = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
-            let _ = tx.unbounded_send(make(&event));
+            let mut seen = seen.borrow_mut();
+            match make(&event) {
+                XhrEvent::Progress(sent) => seen.sent = Some(sent),
+                end => {
+                    seen.end.get_or_insert(end);
+                }
+            }
+            if let Some(waker) = seen.waker.take() {
+                waker.wake();
+            }
         });
         self.handlers.push(handler);
         self.handlers
@@ -107,7 +130,7 @@ impl XhrSender {
             xhr.set_request_header("x-amz-checksum-sha256", checksum)
                 .map_err(js_failure)?;
         }
-        let (tx, mut rx) = unbounded();
+        let seen = Rc::new(RefCell::new(Seen::default()));
         let mut guard = XhrGuard {
             xhr: xhr.clone(),
             handlers: Vec::new(),
@@ -115,16 +138,28 @@ impl XhrSender {
         };
         let upload = xhr.upload().map_err(js_failure)?;
         upload.set_onprogress(Some(
-            guard.on(&tx, |e| XhrEvent::Progress(e.loaded().max(0.0) as u64)),
+            guard.on(&seen, |e| XhrEvent::Progress(e.loaded().max(0.0) as u64)),
         ));
-        xhr.set_onload(Some(guard.on(&tx, |_| XhrEvent::Load)));
-        xhr.set_onerror(Some(guard.on(&tx, |_| XhrEvent::Error)));
-        xhr.set_ontimeout(Some(guard.on(&tx, |_| XhrEvent::Timeout)));
-        xhr.set_onabort(Some(guard.on(&tx, |_| XhrEvent::Abort)));
+        xhr.set_onload(Some(guard.on(&seen, |_| XhrEvent::Load)));
+        xhr.set_onerror(Some(guard.on(&seen, |_| XhrEvent::Error)));
+        xhr.set_ontimeout(Some(guard.on(&seen, |_| XhrEvent::Timeout)));
+        xhr.set_onabort(Some(guard.on(&seen, |_| XhrEvent::Abort)));
         xhr.send_with_opt_blob(Some(body)).map_err(js_failure)?;
         let outcome = loop {
             let stall = gloo_timers::future::TimeoutFuture::new(self.stall_timeout_ms);
-            let event = match select(rx.next(), stall).await {
+            // The next thing seen: progress first, then the end.
+            let next = std::future::poll_fn(|cx| {
+                let mut seen = seen.borrow_mut();
+                let progress = seen.sent.take().map(XhrEvent::Progress);
+                match progress.or_else(|| seen.end.take()) {
+                    Some(event) => Poll::Ready(Some(event)),
+                    None => {
+                        seen.waker = Some(cx.waker().clone());
+                        Poll::Pending
+                    }
+                }
+            });
+            let event = match select(pin!(next), stall).await {
                 Either::Left((event, _)) => event,
                 Either::Right(_) => {
                     break Err(network(format!(
