@@ -31,6 +31,14 @@ export const CLIENTS = [
     args: () => ({}),
   },
   {
+    id: "raw-sha256",
+    page: "raw",
+    label: "raw fetch PUTs + WebCrypto SHA-256 per part, signed and checked",
+    store: "s3",
+    args: () => ({ checksum: true }),
+    expectChecksum: true,
+  },
+  {
     id: "resupload",
     page: "resupload",
     label: 'resupload, checksum "none"',

@@ -2,7 +2,14 @@
 // the dev server's Companion routes, `concurrency` at a time, nothing else
 // (no retries beyond one on a network error, no state, no progress).
 
-(window.benchClients ??= {}).raw = async ({ partSize, concurrency }) => {
+//
+// With `checksum: true` ("raw-sha256"), the same with what checksums cost
+// anyway: the upload is created with checksumAlgorithm SHA256, each part is
+// read whole and hashed by WebCrypto on the page's thread, the URL signs the
+// checksum, the PUT carries it (and Garage checks it), and the complete call
+// names every part's checksum. The floor for any client with checksums here.
+
+(window.benchClients ??= {}).raw = async ({ partSize, concurrency, checksum = false }) => {
   const { file } = window.bench;
   const api = "/api/s3/multipart";
   const t0 = performance.now();
@@ -10,9 +17,11 @@
     await fetch(api, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ filename: file.name, type: "", metadata: {} }),
+      body: JSON.stringify({ filename: file.name, type: "", metadata: {}, ...(checksum && { checksumAlgorithm: "SHA256" }) }),
     })
   ).json();
+  if (checksum && created.checksumAlgorithm !== "SHA256") throw new Error("the backend did not confirm SHA-256 checksums");
+  const sums = new Array(Math.ceil(file.size / partSize));
   const q = `key=${encodeURIComponent(created.key)}`;
   const count = Math.ceil(file.size / partSize);
   const etags = new Array(count);
@@ -21,13 +30,20 @@
   const worker = async () => {
     while (next < count) {
       const n = ++next;
-      const { url } = await (await fetch(`${api}/${created.uploadId}/${n}?${q}`)).json();
+      const body = file.slice((n - 1) * partSize, Math.min(file.size, n * partSize));
+      let sum = "";
+      if (checksum) {
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await body.arrayBuffer()));
+        sums[n - 1] = sum = btoa(String.fromCharCode(...digest));
+      }
+      const signed = checksum ? `&checksumSha256=${encodeURIComponent(sum)}` : "";
+      const { url } = await (await fetch(`${api}/${created.uploadId}/${n}?${q}${signed}`)).json();
       // One retry on a network error: Chromium does not retry a PUT whose
       // reused connection the store had closed (seen here).
       let res;
       for (let attempt = 0; !res; attempt++) {
         try {
-          res = await fetch(url, { method: "PUT", body: file.slice((n - 1) * partSize, Math.min(file.size, n * partSize)) });
+          res = await fetch(url, { method: "PUT", body, ...(checksum && { headers: { "x-amz-checksum-sha256": sum } }) });
         } catch (e) {
           if (attempt > 0) throw new Error(`PUT ${n}: ${e}`);
           retries++;
@@ -38,7 +54,7 @@
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const parts = etags.map((ETag, i) => ({ PartNumber: i + 1, ETag }));
+  const parts = etags.map((ETag, i) => ({ PartNumber: i + 1, ETag, ...(checksum && { ChecksumSHA256: sums[i] }) }));
   const done = await fetch(`${api}/${created.uploadId}/complete?${q}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
