@@ -105,14 +105,19 @@ pub trait PartIo {
     /// chunks, off the page's main thread where the platform allows).
     async fn sha256(&self, body: &Self::Body) -> Result<Sha256Digest, Error>;
     /// `PUT`s `body` to `url` (with `x-amz-checksum-sha256` when given) and
-    /// answers the response's ETag. `progress` is called with the bytes of
-    /// this part sent so far.
+    /// answers the response's ETag. With `watch_progress`, `progress` is
+    /// called with the bytes of this part sent so far, and a request that
+    /// makes no progress for a while is given up; without, `progress` may
+    /// not be called, and only a request that does not finish in that while
+    /// is given up (watching costs: in Chromium here, an upload progress
+    /// listener slowed Blob PUTs by 15-19%).
     async fn send(
         &self,
         url: &str,
         part_number: u32,
         body: &Self::Body,
         checksum_sha256: Option<&str>,
+        watch_progress: bool,
         progress: &dyn Fn(u64),
     ) -> Result<String, Error>;
 }

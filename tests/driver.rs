@@ -78,6 +78,8 @@ struct FakeS3 {
     hashed: RefCell<Vec<u64>>,
     /// The complete call reports this object checksum instead of the true one.
     lying_checksum: RefCell<Option<String>>,
+    /// Each PUT's part number and whether it reported its progress.
+    watched: RefCell<Vec<(u32, bool)>>,
 }
 
 impl FakeS3 {
@@ -261,8 +263,10 @@ impl PartIo for FakeS3 {
         part: u32,
         body: &Vec<u8>,
         checksum: Option<&str>,
+        watch_progress: bool,
         progress: &dyn Fn(u64),
     ) -> Result<String, Error> {
+        self.watched.borrow_mut().push((part, watch_progress));
         let mut fields = url.splitn(3, '/');
         let (upload_id, number, signed) = (
             fields.next().unwrap(),
@@ -1159,4 +1163,18 @@ fn a_streaming_source_that_changed_starts_afresh() {
     assert_eq!(done.upload_id, "up2");
     assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(w.log.restarted.borrow()[0].reason, "file-changed");
+}
+
+#[test]
+fn parts_stop_reporting_progress_once_parts_go_fast() {
+    // The fake clock stands still: every part "takes" 0 ms.
+    let w = World::new(SIZE);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    let watched = w.s3.watched.borrow();
+    assert_eq!(watched[0], (1, true), "the first part is watched");
+    assert!(
+        watched.iter().any(|&(_, watch)| !watch),
+        "after a fast part, the next go unwatched: {watched:?}"
+    );
 }

@@ -242,7 +242,7 @@ async fn one_part_through_the_dev_server_to_the_store() {
         .unwrap();
     let seen = std::cell::Cell::new(0u64);
     let etag = parts
-        .send(&url, 1, &body, Some(&checksum), &|sent| {
+        .send(&url, 1, &body, Some(&checksum), true, &|sent| {
             seen.set(seen.get().max(sent))
         })
         .await
@@ -346,7 +346,7 @@ async fn a_tampered_url_is_refused_by_the_store() {
         .unwrap();
     let tampered = url.replace("partNumber=1", "partNumber=2");
     let err = XhrSender::new(30_000)
-        .send(&tampered, 2, &pattern_blob(10), None, &|_| {})
+        .send(&tampered, 2, &pattern_blob(10), None, false, &|_| {})
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(403), "{err}");

@@ -116,10 +116,18 @@ impl PartIo for WebParts {
         part_number: u32,
         body: &Blob,
         checksum_sha256: Option<&str>,
+        watch_progress: bool,
         progress: &dyn Fn(u64),
     ) -> Result<String, Error> {
         self.sender
-            .send(url, part_number, body, checksum_sha256, progress)
+            .send(
+                url,
+                part_number,
+                body,
+                checksum_sha256,
+                watch_progress,
+                progress,
+            )
             .await
     }
 }

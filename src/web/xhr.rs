@@ -115,13 +115,17 @@ fn js_failure(e: wasm_bindgen::JsValue) -> Error {
 
 impl XhrSender {
     /// `PUT`s `body` to `url`, with `x-amz-checksum-sha256` when given, and
-    /// answers the response's ETag.
+    /// answers the response's ETag. With `watch_progress`, upload progress
+    /// is reported and the stall timeout counts from the last progress;
+    /// without, no upload listener is set (Chromium then sends Blob bodies
+    /// as fast as fetch does) and the timeout counts from the start.
     pub async fn send(
         &self,
         url: &str,
         part_number: u32,
         body: &Blob,
         checksum_sha256: Option<&str>,
+        watch_progress: bool,
         progress: &dyn Fn(u64),
     ) -> Result<String, Error> {
         let xhr = XmlHttpRequest::new().map_err(js_failure)?;
@@ -136,10 +140,12 @@ impl XhrSender {
             handlers: Vec::new(),
             finished: false,
         };
-        let upload = xhr.upload().map_err(js_failure)?;
-        upload.set_onprogress(Some(
-            guard.on(&seen, |e| XhrEvent::Progress(e.loaded().max(0.0) as u64)),
-        ));
+        if watch_progress {
+            let upload = xhr.upload().map_err(js_failure)?;
+            upload.set_onprogress(Some(
+                guard.on(&seen, |e| XhrEvent::Progress(e.loaded().max(0.0) as u64)),
+            ));
+        }
         xhr.set_onload(Some(guard.on(&seen, |_| XhrEvent::Load)));
         xhr.set_onerror(Some(guard.on(&seen, |_| XhrEvent::Error)));
         xhr.set_ontimeout(Some(guard.on(&seen, |_| XhrEvent::Timeout)));
