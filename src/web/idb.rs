@@ -84,11 +84,17 @@ fn failure(error: Option<web_sys::DomException>, fallback: &str) -> Error {
     }
 }
 
+/// Sets `target[name] = handler` (one import for every event handler,
+/// instead of one per typed setter).
+fn handle(target: &JsValue, name: &str, handler: &JsValue) {
+    let _ = js_sys::Reflect::set(target, &JsValue::from_str(name), handler);
+}
+
 /// Waits for a request's `success` (its result) or `error`.
 async fn settled(request: &IdbRequest) -> Result<JsValue, Error> {
     let promise = Promise::new(&mut |resolve, reject| {
-        request.set_onsuccess(Some(&resolve));
-        request.set_onerror(Some(&reject));
+        handle(request, "onsuccess", &resolve);
+        handle(request, "onerror", &reject);
     });
     match JsFuture::from(promise).await {
         Ok(_) => request.result().map_err(storage),
@@ -103,8 +109,8 @@ async fn settled(request: &IdbRequest) -> Result<JsValue, Error> {
 /// any failed request, and a commit that hit the quota).
 async fn committed(tx: &IdbTransaction) -> Result<(), Error> {
     let promise = Promise::new(&mut |resolve, reject| {
-        tx.set_oncomplete(Some(&resolve));
-        tx.set_onabort(Some(&reject));
+        handle(tx, "oncomplete", &resolve);
+        handle(tx, "onabort", &reject);
     });
     match JsFuture::from(promise).await {
         Ok(_) => Ok(()),
@@ -147,9 +153,9 @@ impl IdbStore {
                 }
             }
         });
-        request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+        handle(&request, "onupgradeneeded", upgrade.as_ref());
         let opened = settled(&request).await;
-        request.set_onupgradeneeded(None);
+        handle(&request, "onupgradeneeded", &JsValue::NULL);
         Ok(IdbStore {
             db: opened?.unchecked_into(),
             journal: RefCell::new(Vec::new()),

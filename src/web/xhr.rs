@@ -12,7 +12,7 @@ use std::task::{Poll, Waker};
 
 use futures::future::{select, Either};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use crate::core::retry::parse_retry_after;
@@ -60,11 +60,7 @@ struct XhrGuard {
 }
 
 impl XhrGuard {
-    fn on(
-        &mut self,
-        seen: &Rc<RefCell<Seen>>,
-        make: fn(&ProgressEvent) -> XhrEvent,
-    ) -> &js_sys::Function {
+    fn on(&mut self, seen: &Rc<RefCell<Seen>>, make: fn(&ProgressEvent) -> XhrEvent) -> &JsValue {
         let seen = Rc::clone(seen);
         let handler = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
             let mut seen = seen.borrow_mut();
@@ -79,22 +75,26 @@ impl XhrGuard {
             }
         });
         self.handlers.push(handler);
-        self.handlers
-            .last()
-            .expect("just pushed")
-            .as_ref()
-            .unchecked_ref()
+        self.handlers.last().expect("just pushed").as_ref()
     }
+}
+
+/// The request's event handlers, set and cleared by name (one import for
+/// all of them, instead of one per typed setter).
+const HANDLERS: [&str; 4] = ["onload", "onerror", "ontimeout", "onabort"];
+
+/// Sets `target[name] = handler`.
+fn handle(target: &JsValue, name: &str, handler: &JsValue) {
+    let _ = js_sys::Reflect::set(target, &JsValue::from_str(name), handler);
 }
 
 impl Drop for XhrGuard {
     fn drop(&mut self) {
-        self.xhr.set_onload(None);
-        self.xhr.set_onerror(None);
-        self.xhr.set_ontimeout(None);
-        self.xhr.set_onabort(None);
+        for name in HANDLERS {
+            handle(&self.xhr, name, &JsValue::NULL);
+        }
         if let Ok(upload) = self.xhr.upload() {
-            upload.set_onprogress(None);
+            handle(&upload, "onprogress", &JsValue::NULL);
         }
         if !self.finished {
             let _ = self.xhr.abort();
@@ -142,14 +142,18 @@ impl XhrSender {
         };
         if watch_progress {
             let upload = xhr.upload().map_err(js_failure)?;
-            upload.set_onprogress(Some(
-                guard.on(&seen, |e| XhrEvent::Progress(e.loaded().max(0.0) as u64)),
-            ));
+            let on_progress = |e: &ProgressEvent| XhrEvent::Progress(e.loaded().max(0.0) as u64);
+            handle(&upload, "onprogress", guard.on(&seen, on_progress));
         }
-        xhr.set_onload(Some(guard.on(&seen, |_| XhrEvent::Load)));
-        xhr.set_onerror(Some(guard.on(&seen, |_| XhrEvent::Error)));
-        xhr.set_ontimeout(Some(guard.on(&seen, |_| XhrEvent::Timeout)));
-        xhr.set_onabort(Some(guard.on(&seen, |_| XhrEvent::Abort)));
+        let ends: [fn(&ProgressEvent) -> XhrEvent; 4] = [
+            |_| XhrEvent::Load,
+            |_| XhrEvent::Error,
+            |_| XhrEvent::Timeout,
+            |_| XhrEvent::Abort,
+        ];
+        for (name, make) in HANDLERS.into_iter().zip(ends) {
+            handle(&xhr, name, guard.on(&seen, make));
+        }
         xhr.send_with_opt_blob(Some(body)).map_err(js_failure)?;
         let outcome = loop {
             let stall = gloo_timers::future::TimeoutFuture::new(self.stall_timeout_ms);
