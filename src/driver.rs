@@ -6,7 +6,6 @@
 //! record that resuming can reconcile with the server's part list.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::pin::pin;
 
 use futures::future::{select, Either};
@@ -748,23 +747,35 @@ impl<B: Backend, P: PartIo, R: RecordStore, T: Timer> Driver<'_, B, P, R, T> {
             match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    if error.is_retryable() && made_headway() {
-                        retries = 0;
-                    }
-                    if matches!(error, Error::Network { .. }) {
-                        // Offline: wait for the network before spending a
-                        // retry on it.
-                        self.timer.until_online().await;
-                    }
-                    match self.options.retry.decide(&error, retries) {
-                        Decision::RetryAfter(ms) => {
-                            retries += 1;
-                            self.timer.sleep(ms).await;
-                        }
-                        Decision::GiveUp => return Err(error),
+                    if !self
+                        .wait_to_retry(&error, &mut retries, made_headway())
+                        .await
+                    {
+                        return Err(error);
                     }
                 }
             }
+        }
+    }
+
+    /// After a failed attempt: whether to try again, having waited as the
+    /// retry policy says (and for the network, when offline). One function
+    /// for every kind of attempt, so its waiting is compiled once.
+    async fn wait_to_retry(&self, error: &Error, retries: &mut usize, made_headway: bool) -> bool {
+        if error.is_retryable() && made_headway {
+            *retries = 0;
+        }
+        if matches!(error, Error::Network { .. }) {
+            // Offline: wait for the network before spending a retry on it.
+            self.timer.until_online().await;
+        }
+        match self.options.retry.decide(error, *retries) {
+            Decision::RetryAfter(ms) => {
+                *retries += 1;
+                self.timer.sleep(ms).await;
+                true
+            }
+            Decision::GiveUp => false,
         }
     }
 
@@ -848,7 +859,9 @@ fn is_invalid_part(error: &Error) -> bool {
 struct ProgressTracker {
     confirmed: u64,
     total: u64,
-    in_flight: BTreeMap<u32, u64>,
+    /// The bytes sent of each part in flight (a handful: a Vec is smaller
+    /// code than a map).
+    in_flight: Vec<(u32, u64)>,
     last: Option<Progress>,
 }
 
@@ -857,23 +870,26 @@ impl ProgressTracker {
         ProgressTracker {
             confirmed,
             total,
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
             last: None,
         }
     }
 
     fn part_sent(&mut self, number: u32, sent: u64) {
-        self.in_flight.insert(number, sent);
+        match self.in_flight.iter_mut().find(|e| e.0 == number) {
+            Some(entry) => entry.1 = sent,
+            None => self.in_flight.push((number, sent)),
+        }
     }
 
     fn part_confirmed(&mut self, number: u32, size: u64) {
-        self.in_flight.remove(&number);
+        self.in_flight.retain(|e| e.0 != number);
         self.confirmed += size;
     }
 
     /// The progress to report, or `None` if nothing changed.
     fn snapshot(&mut self) -> Option<Progress> {
-        let in_flight: u64 = self.in_flight.values().sum();
+        let in_flight: u64 = self.in_flight.iter().map(|e| e.1).sum();
         let previous_sent = self.last.map_or(0, |p| p.sent_bytes);
         let next = Progress {
             sent_bytes: (self.confirmed + in_flight)

@@ -6,7 +6,6 @@
 //! `Send`: a browser page has one thread.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::Serialize;
@@ -271,7 +270,8 @@ pub trait Events {
 /// and the store of native tests.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    records: RefCell<BTreeMap<String, UploadRecord>>,
+    /// A few records: a Vec is smaller code than a map.
+    records: RefCell<Vec<UploadRecord>>,
 }
 
 impl MemoryStore {
@@ -283,13 +283,13 @@ impl MemoryStore {
 
 impl RecordStore for MemoryStore {
     async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
-        Ok(self.records.borrow().get(id).cloned())
+        Ok(self.records.borrow().iter().find(|r| r.id == id).cloned())
     }
 
     async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
-        self.records
-            .borrow_mut()
-            .insert(record.id.clone(), record.clone());
+        let mut records = self.records.borrow_mut();
+        records.retain(|r| r.id != record.id);
+        records.push(record.clone());
         Ok(())
     }
 
@@ -300,7 +300,7 @@ impl RecordStore for MemoryStore {
     ) -> Result<(), Error> {
         let record = record.borrow();
         let mut records = self.records.borrow_mut();
-        match records.get_mut(&record.id) {
+        match records.iter_mut().find(|r| r.id == record.id) {
             Some(stored) if stored.parts.len() == record.parts.len() => {
                 for &number in numbers {
                     let i = number as usize - 1;
@@ -311,19 +311,20 @@ impl RecordStore for MemoryStore {
                 stored.updated_at = record.updated_at;
             }
             _ => {
-                records.insert(record.id.clone(), record.clone());
+                records.retain(|r| r.id != record.id);
+                records.push(record.clone());
             }
         }
         Ok(())
     }
 
     async fn remove(&self, id: &str) -> Result<(), Error> {
-        self.records.borrow_mut().remove(id);
+        self.records.borrow_mut().retain(|r| r.id != id);
         Ok(())
     }
 
     async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
-        Ok(self.records.borrow().values().cloned().collect())
+        Ok(self.records.borrow().clone())
     }
 }
 
