@@ -19,6 +19,7 @@ const SAMPLE_MS = 50;
 const CASES = [
   { client: "resupload", sizeMiB: 1024, kind: "random" },
   { client: "resupload", sizeMiB: 4096, kind: "zeros" },
+  { client: "resupload-sha256", sizeMiB: 1024, kind: "random" },
   { client: "raw", sizeMiB: 1024, kind: "random" },
 ];
 
@@ -53,7 +54,7 @@ export async function run(ctx) {
       const peakWasm = Math.max(start.wasm, ...samples.map((s) => s.wasm));
       const row = {
         client: client.id,
-        label: client.id === "raw" ? "raw baseline" : "resupload",
+        label: client.id === "raw" ? "raw baseline" : client.id === "resupload" ? 'resupload, checksum "none"' : 'resupload, checksum "sha256"',
         sizeMiB: c.sizeMiB,
         file: c.kind,
         status: result.status,
@@ -88,7 +89,7 @@ export async function run(ctx) {
     );
   }
   const notes = [
-    `Sampled every ~${SAMPLE_MS} ms from the bench over CDP (a sample waits while the page's main thread is busy, so the mean interval is shown). JS heap = \`Runtime.getHeapUsage\` usedSize of the page after a forced GC at start; wasm = resupload's linear memory (\`memory.buffer.byteLength\`, which only grows). File bytes live in the browser's blob storage, in neither. Each case ran in a freshly loaded page; uploads were checked by SHA-256 like the throughput runs. The peak counts garbage not yet collected (V8 collects its young generation only when it fills, so the peak moves with the allocation rate); the heap after a forced GC at the end is what the upload left behind.`,
+    `Sampled every ~${SAMPLE_MS} ms from the bench over CDP (a sample waits while the page's main thread is busy, so the mean interval is shown). JS heap = \`Runtime.getHeapUsage\` usedSize of the page after a forced GC at start; wasm = resupload's linear memory (\`memory.buffer.byteLength\`, which only grows). File bytes live in the browser's blob storage, in neither. Each case ran in a freshly loaded page; uploads were checked by SHA-256 like the throughput runs. The peak counts garbage not yet collected (V8 collects its young generation only when it fills, so the peak moves with the allocation rate); the heap after a forced GC at the end is what the upload left behind. With checksums, parts are hashed in resupload's hash worker, whose heap is not the page's and is not sampled here: it reads one part at a time whole (8 MiB) for WebCrypto.`,
   ];
   for (const r of rows) if (r.status !== "ok") notes.push(`${r.client} ${r.sizeMiB} MiB: ${r.status}${r.error ? `: ${r.error}` : ""}`);
   return { markdown: `${lines.join("\n")}\n\n${notes.map((n) => `- ${n}`).join("\n")}`, json: { sampleMs: SAMPLE_MS, rows } };
