@@ -24,7 +24,10 @@ import path from "node:path";
 
 import { fileURLToPath } from "node:url";
 
-import { MIB, REPO, startStack } from "../tests/e2e/harness.mjs";
+// Not the e2e harness at load time: it reads its file timeout then, and
+// `npm run bench` raises that timeout before it loads the harness.
+const MIB = 1024 * 1024;
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * Measures every method on `page` (a page of the dev server, whose /pkg/
@@ -138,6 +141,7 @@ export async function measureHashes(page, { sizeMiB = 64, runs = 5 } = {}) {
 
 // Run directly: a stack of its own.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { startStack } = await import("../tests/e2e/harness.mjs");
   const stack = await startStack({ label: "hash-bench", withGate: false });
   try {
     await stack.page.goto(stack.demoUrl());

@@ -305,24 +305,8 @@ async fn one_part_through_the_dev_server_to_the_store() {
         .unwrap()
         .as_string()
         .unwrap();
-    let digest = JsFuture::from(
-        window
-            .crypto()
-            .unwrap()
-            .subtle()
-            .digest_with_str_and_buffer_source(
-                "SHA-256",
-                &js_sys::Uint8Array::from(blob_bytes(&file).await.as_slice()),
-            )
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    let hex: String = js_sys::Uint8Array::new(&digest)
-        .to_vec()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = webcrypto_sha256(&blob_bytes(&file).await).await;
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(sha, hex);
 
     // The upload is gone now: the backend says so with the typed error.
@@ -358,31 +342,26 @@ async fn a_tampered_url_is_refused_by_the_store() {
 
 #[wasm_bindgen_test]
 async fn streamed_hashing_matches_webcrypto_across_chunks() {
-    let window = web_sys::window().unwrap();
     // Sizes around the chunk boundary, and an empty blob.
     // Blob.stream() delivers chunks of about 1-2 MiB.
     let chunk = 1 << 20;
     for size in [0, 1, chunk - 1, chunk, chunk + 1, 5 * chunk + 7] {
         let file = pattern_blob(size);
         let bytes = blob_bytes(&file).await;
-        let expected = JsFuture::from(
-            window
-                .crypto()
-                .unwrap()
-                .subtle()
-                .digest_with_str_and_buffer_source(
-                    "SHA-256",
-                    &js_sys::Uint8Array::from(bytes.as_slice()),
-                )
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-        let expected = js_sys::Uint8Array::new(&expected).to_vec();
+        let expected = webcrypto_sha256(&bytes).await;
         for yielding in [false, true] {
             let digest = hash::sha256_streamed(&file, yielding).await.unwrap();
             assert_eq!(digest.0.to_vec(), expected, "size {size}");
         }
         assert_eq!(hash::sha256(&file).await.unwrap().0.to_vec(), expected);
     }
+}
+
+/// The SHA-256 of `bytes` by the browser's WebCrypto.
+async fn webcrypto_sha256(bytes: &[u8]) -> Vec<u8> {
+    let subtle = web_sys::window().unwrap().crypto().unwrap().subtle();
+    let digest = subtle
+        .digest_with_str_and_buffer_source("SHA-256", &js_sys::Uint8Array::from(bytes))
+        .unwrap();
+    js_sys::Uint8Array::new(&JsFuture::from(digest).await.unwrap()).to_vec()
 }
