@@ -89,9 +89,11 @@ export async function run(ctx) {
       await bench.setFile(file);
       fake.puts.length = 0;
       const createMs = await startToFirstPut(bench.page, endpoint, options);
+      // Paused only once the request reached the backend (an XHR aborted
+      // right after send() may never leave the browser).
+      const uploadId = (await waitFor(() => fake.puts[0])).uploadId;
       await pause(bench.page);
       fake.releaseHeld();
-      const uploadId = (await waitFor(() => fake.puts[0]))?.uploadId;
       fake.holdParts(uploadId, HELD, part, zeroChecksum(part));
       // The first resume adopts the 5,000 parts the backend holds.
       await bench.reopenPage();
@@ -121,6 +123,8 @@ export async function run(ctx) {
   } finally {
     fake.releaseHeld();
     await fake.stop();
+    // The page keeps its file picked across reloads: forget it first.
+    bench.currentFile = null;
     await fsp.rm(file, { force: true });
   }
   const markdown = [
