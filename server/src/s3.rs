@@ -652,16 +652,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn presigned_part_urls_sign_only_the_host() {
-        let store = Store::new(&StoreConfig {
+    /// A store on a local Garage address (nothing is contacted).
+    fn test_store() -> Store {
+        Store::new(&StoreConfig {
             endpoint: "http://127.0.0.1:3900".parse().unwrap(),
             bucket: "resupload".into(),
             region: "garage".into(),
             access_key_id: "GK0123".into(),
             secret_access_key: "s".into(),
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn presigned_part_urls_sign_only_the_host() {
+        let store = test_store();
         let url = store.presign_upload_part(
             "uploads/x/a b+c.txt",
             "up1",
@@ -687,14 +692,7 @@ mod tests {
 
     #[test]
     fn a_part_checksum_is_signed_into_the_url() {
-        let store = Store::new(&StoreConfig {
-            endpoint: "http://127.0.0.1:3900".parse().unwrap(),
-            bucket: "resupload".into(),
-            region: "garage".into(),
-            access_key_id: "GK0123".into(),
-            secret_access_key: "s".into(),
-        })
-        .unwrap();
+        let store = test_store();
         let sum = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
         let url = store.presign_upload_part(
             "uploads/x/a.bin",

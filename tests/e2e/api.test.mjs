@@ -216,24 +216,33 @@ const PAGE_HELPERS = `
   };
 `;
 
+// Opens the demo, starts an upload of the page-made file `name` (5 MiB
+// parts, one at a time), reloads the page once a part is stored, and
+// answers the stored upload's { uploadId, key }.
+async function storeOnePartThenReload(namespace, name, size) {
+  const page = stack.page;
+  await openDemo(stack, page);
+  const before = await page.evaluate(
+    async ({ namespace, name, size, helpers }) => {
+      eval(helpers);
+      const { default: init, Upload } = await import("/pkg/resupload.js");
+      await init();
+      const { file } = await window.makeFile(name, size);
+      new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 }).start().catch(() => {});
+      const previous = await window.waitForPart(Upload, file, namespace);
+      return { uploadId: previous.uploadId, key: previous.key };
+    },
+    { namespace, name, size, helpers: PAGE_HELPERS },
+  );
+  await page.reload();
+  return before;
+}
+
 test("an upload aborted on the server between two page loads restarts afresh and says so", { timeout: 120_000 }, async () => {
   const page = stack.page;
   const namespace = randomNamespace("expired");
   const size = 16 * MIB + 3;
-  await openDemo(stack, page);
-  const before = await page.evaluate(
-    async ({ namespace, size, helpers }) => {
-      eval(helpers);
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const { file } = await window.makeFile("expire-me.bin", size);
-      new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 }).start().catch(() => {});
-      const previous = await window.waitForPart(Upload, file, namespace);
-      return { uploadId: previous.uploadId };
-    },
-    { namespace, size, helpers: PAGE_HELPERS },
-  );
-  await page.reload();
+  const before = await storeOnePartThenReload(namespace, "expire-me.bin", size);
   const aborted = await fetch(new URL("/api/debug/abort-all", stack.baseUrl), { method: "POST" });
   assert.equal(aborted.status, 200);
   const out = await page.evaluate(
@@ -312,20 +321,7 @@ test("onExpiringSoon on a resume inside the warning window; clearPending forgets
 async function changeBetweenLoads(namespace, makeSecond) {
   const page = stack.page;
   const size = 16 * MIB + 3;
-  await openDemo(stack, page);
-  const before = await page.evaluate(
-    async ({ namespace, size, helpers }) => {
-      eval(helpers);
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const { file } = await window.makeFile("changing.bin", size);
-      new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 }).start().catch(() => {});
-      const previous = await window.waitForPart(Upload, file, namespace);
-      return { uploadId: previous.uploadId, key: previous.key };
-    },
-    { namespace, size, helpers: PAGE_HELPERS },
-  );
-  await page.reload();
+  const before = await storeOnePartThenReload(namespace, "changing.bin", size);
   const out = await page.evaluate(
     async ({ namespace, size, helpers, makeSecond }) => {
       eval(helpers);
