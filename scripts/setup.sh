@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds what the demo (and, with --test, the tests) need.
 # Safe to run again: each step is skipped when already done.
-#   scripts/setup.sh          toolchain, npm packages, Garage, the wasm package, the dev server
-#   scripts/setup.sh --test   the same plus Chromium and chromedriver
+#   scripts/setup.sh          toolchain, npm packages, Garage, the npm package (pkg/), the dev server
+#   scripts/setup.sh --test   the same plus the browsers and WebDriver servers the tests drive
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,34 +18,42 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $WBG_VERSION"; 
   cargo install wasm-bindgen-cli --version "$WBG_VERSION"
 fi
 
-step "wasm-pack"
-if ! command -v wasm-pack >/dev/null; then
-  echo "building wasm-pack from crates.io (once, about 4 minutes)..."
-  cargo install wasm-pack --locked
-fi
-
 if [ "${1:-}" = "--test" ]; then
-  step "Chromium and chromedriver (Debian packages)"
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  # The engines the tests run in, and their WebDriver servers: Chromium
+  # (playwright-core drives it), Firefox ESR (geckodriver), WebKitGTK
+  # (WebKitWebDriver, under Xvfb: it has no headless mode) and WPE WebKit
+  # (WPEWebDriver with cog, headless).
+  step "browsers and their drivers (Debian packages)"
+  wanted=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb wpewebkit-driver cog)
+  commands=(chromium chromedriver firefox-esr WebKitWebDriver Xvfb WPEWebDriver cog)
+  missing=()
+  for i in "${!commands[@]}"; do
+    command -v "${commands[$i]}" >/dev/null || missing+=("${wanted[$i]}")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    install_chromium() {
+    install_packages() {
       apt-get update -o DPkg::Lock::Timeout=600 &&
-        apt-get install -y -o DPkg::Lock::Timeout=600 chromium chromium-driver
+        apt-get install -y -o DPkg::Lock::Timeout=600 "${missing[@]}"
     }
-    install_chromium || { sleep 10; install_chromium; }
+    install_packages || { sleep 10; install_packages; }
+  fi
+  step "geckodriver (Firefox's WebDriver server)"
+  if ! command -v geckodriver >/dev/null; then
+    echo "building geckodriver from crates.io (once, about 2 minutes)..."
+    cargo install geckodriver --locked
   fi
 fi
 
-step "npm packages (playwright-core, binaryen's wasm-opt)"
+step "npm packages (binaryen's wasm-opt; for the tests playwright-core, selenium-webdriver, the bundlers)"
 npm ci --no-audit --no-fund
 
 step "Garage 2.5.0"
 "$ROOT/scripts/garage.sh" install
 
-step "the wasm package (pkg/)"
-# --mode no-install: use the wasm-bindgen on PATH, never download one;
-# wasm-opt comes from the npm package binaryen (Debian's breaks the output).
-wasm-pack build --target web --mode no-install --out-dir pkg --release
+step "the npm package (pkg/)"
+# cargo, then wasm-bindgen and binaryen's wasm-opt (Debian's breaks the output).
+node scripts/build.mjs
 
 step "the dev server"
 cargo build -p resupload-dev-server

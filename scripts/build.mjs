@@ -1,0 +1,138 @@
+// Builds the npm package into pkg/ (`npm run build`):
+//
+//   1. cargo builds the library for wasm32 (release; .cargo/config.toml
+//      turns the reference-types and multivalue features off for wasm32);
+//   2. wasm-opt strips the `target_features` section, so wasm-bindgen keeps
+//      JS values in its JS-side slab, not in an externref table (WebKit of
+//      the Safari 16 era traps on externref tables: "Out of bounds table
+//      access", which left start() unsettled in WPE WebKit 2.38);
+//   3. wasm-bindgen writes the JS glue (--target web) and the snippets;
+//   4. wasm-opt shrinks the module (flags below, measured in BENCHMARKS.md);
+//   5. the hash worker goes beside its client snippet, and package.json,
+//      the README and the licences are written.
+//
+// wasm-pack did 1, 3, 4 and part of 5, but cannot run a step between cargo
+// and wasm-bindgen. Tools come from PATH (cargo, wasm-bindgen) and
+// node_modules (binaryen's wasm-opt; Debian's binaryen breaks the output).
+//
+//   node scripts/build.mjs [--out-dir pkg] [--dev]   (--dev: no wasm-opt -Oz, faster)
+
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const TARGET = "wasm32-unknown-unknown";
+const NAME = "resupload";
+
+// --converge repeats -Oz while it still shrinks the module; the producers
+// and target-features sections are metadata no browser reads. Inlining a
+// function into its only caller is limited to small ones: merged into the
+// large async state machines they made the module 2.3 KB smaller raw but
+// 3.3 KB larger gzipped (the same code under different local numbers).
+const WASM_OPT_FLAGS = [
+  "-Oz",
+  "--converge",
+  "--one-caller-inline-max-function-size",
+  "30",
+  "--strip-producers",
+  "--strip-target-features",
+  "--enable-bulk-memory",
+  "--enable-nontrapping-float-to-int",
+  "--enable-sign-ext",
+  "--enable-mutable-globals",
+];
+
+const args = process.argv.slice(2);
+const outDir = path.resolve(ROOT, valueOf("--out-dir") ?? "pkg");
+const dev = args.includes("--dev");
+
+function valueOf(flag) {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function run(command, commandArgs, options = {}) {
+  console.error(`> ${command} ${commandArgs.join(" ")}`);
+  const result = spawnSync(command, commandArgs, { cwd: ROOT, stdio: "inherit", ...options });
+  if (result.error) throw new Error(`${command}: ${result.error.message} (scripts/setup.sh installs it)`);
+  if (result.status !== 0) throw new Error(`${command} failed (exit ${result.status})`);
+}
+
+function wasmOpt() {
+  const local = path.join(ROOT, "node_modules/.bin/wasm-opt");
+  if (!fs.existsSync(local)) throw new Error("node_modules/.bin/wasm-opt is missing: run npm ci (binaryen)");
+  return local;
+}
+
+/** `key = "value"` lines of Cargo.toml's [package] table. */
+function cargoPackage() {
+  const toml = fs.readFileSync(path.join(ROOT, "Cargo.toml"), "utf8");
+  const table = /^\[package\]\n([\s\S]*?)(?=^\[)/m.exec(toml)?.[1] ?? "";
+  const fields = {};
+  for (const m of table.matchAll(/^(\w[\w-]*)\s*=\s*"([^"]*)"\s*$/gm)) fields[m[1]] = m[2];
+  return fields;
+}
+
+function packageJson(cargo) {
+  return {
+    name: NAME,
+    version: cargo.version,
+    description: cargo.description,
+    license: cargo.license,
+    keywords: ["upload", "s3", "multipart", "resumable", "wasm"],
+    type: "module",
+    main: `./${NAME}.js`,
+    types: `./${NAME}.d.ts`,
+    exports: {
+      ".": { types: `./${NAME}.d.ts`, default: `./${NAME}.js` },
+      [`./${NAME}_bg.wasm`]: `./${NAME}_bg.wasm`,
+      "./package.json": "./package.json",
+    },
+    files: [`${NAME}.js`, `${NAME}.d.ts`, `${NAME}_bg.wasm`, `${NAME}_bg.wasm.d.ts`, "snippets/", "README.md", "LICENSE-MIT", "LICENSE-APACHE"],
+    // Importing the package runs no code with effects: nothing touches a
+    // browser global before `init()` and `new Upload()`.
+    sideEffects: false,
+  };
+}
+
+/** The folder wasm-bindgen wrote the hash worker's client snippet to. */
+function snippetDir() {
+  const snippets = path.join(outDir, "snippets");
+  for (const crate of fs.readdirSync(snippets)) {
+    const dir = path.join(snippets, crate, "src/web");
+    if (fs.existsSync(path.join(dir, "hash_client.js"))) return dir;
+  }
+  throw new Error(`no hash_client.js under ${snippets}`);
+}
+
+function main() {
+  const profile = dev ? "debug" : "release";
+  run("cargo", ["build", "--lib", "--target", TARGET, ...(dev ? [] : ["--release"])]);
+  const raw = path.join(ROOT, "target", TARGET, profile, `${NAME}.wasm`);
+  const plain = path.join(ROOT, "target", TARGET, profile, `${NAME}.plain.wasm`);
+  run(wasmOpt(), [raw, "--strip-target-features", "-o", plain]);
+
+  fs.rmSync(outDir, { recursive: true, force: true });
+  run("wasm-bindgen", ["--target", "web", "--out-dir", outDir, "--out-name", NAME, plain]);
+  const wasm = path.join(outDir, `${NAME}_bg.wasm`);
+  if (!dev) run(wasmOpt(), [wasm, "-o", wasm, ...WASM_OPT_FLAGS]);
+
+  fs.copyFileSync(path.join(ROOT, "src/web/hash_worker.js"), path.join(snippetDir(), "hash_worker.js"));
+  const cargo = cargoPackage();
+  fs.writeFileSync(path.join(outDir, "package.json"), `${JSON.stringify(packageJson(cargo), null, 2)}\n`);
+  for (const file of ["README.md", "LICENSE-MIT", "LICENSE-APACHE"]) {
+    fs.copyFileSync(path.join(ROOT, file), path.join(outDir, file));
+  }
+  const glue = fs.readFileSync(path.join(outDir, `${NAME}.js`), "utf8");
+  if (glue.includes("externref")) throw new Error("the glue uses an externref table: the target_features section was not stripped");
+  console.error(`pkg ready: ${outDir}`);
+}
+
+try {
+  main();
+} catch (error) {
+  console.error(`build: ${error.message}`);
+  process.exit(1);
+}
