@@ -605,7 +605,7 @@ impl WebPorts {
 #[wasm_bindgen(js_name = "__hashBlob", unchecked_return_type = "Promise<Uint8Array>")]
 pub fn hash_blob(blob: Blob) -> Promise {
     promise(async move {
-        super::hash::sha256_streamed(&blob, false)
+        super::hash::sha256_chunked(&blob, false)
             .await
             .map(|digest| js_sys::Uint8Array::from(&digest.0[..]).into())
             .map_err(|e| js_error::to_js(&e))

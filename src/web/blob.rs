@@ -1,11 +1,17 @@
-//! Slicing a `File`/`Blob` into parts without reading its bytes.
+//! Slicing a `File`/`Blob` into parts without reading its bytes, and
+//! reading bounded ranges of it (for hashing and the content sample).
 
 use std::ops::Range;
 
+use futures::future::{select, Either};
 use web_sys::Blob;
 
 use crate::core::plan::MAX_SAFE_INTEGER;
-use crate::error::{Error, Operation};
+use crate::error::Error;
+
+/// How long one read of a range may take before the file counts as
+/// unreadable (a file on a network share that went away, a browser bug).
+pub const READ_TIMEOUT_MS: u32 = 30_000;
 
 /// `blob.slice(range)`: a lazy view of the bytes, sent as a request body by
 /// the browser without copying them into wasm memory.
@@ -18,8 +24,7 @@ pub fn slice(blob: &Blob, range: Range<u64>) -> Result<Blob, Error> {
     }
     // Offsets up to 2^53 are exact in an f64.
     blob.slice_with_f64_and_f64(range.start as f64, range.end as f64)
-        .map_err(|e| Error::Network {
-            operation: Operation::UploadPart,
+        .map_err(|e| Error::ReadFailed {
             detail: ["Blob.slice failed: ", &super::js_error::describe(&e)].concat(),
         })
 }
@@ -34,17 +39,31 @@ pub fn size(blob: &Blob) -> u64 {
     }
 }
 
-/// Reads bytes `range` of a Blob into memory (used only for the small
-/// samples of the content fingerprint, never for part bodies).
-pub async fn read(blob: &Blob, range: Range<u64>) -> Result<Vec<u8>, Error> {
+/// Reads bytes `range` of a Blob (`slice()` + `arrayBuffer()`), within
+/// [`READ_TIMEOUT_MS`]: for hashing and the content sample, never to send.
+pub async fn read_array(blob: &Blob, range: Range<u64>) -> Result<js_sys::Uint8Array, Error> {
     let part = slice(blob, range)?;
-    let buffer = wasm_bindgen_futures::JsFuture::from(part.array_buffer())
-        .await
-        .map_err(|e| Error::Network {
-            operation: Operation::UploadPart,
-            detail: ["reading the file failed: ", &super::js_error::describe(&e)].concat(),
-        })?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+    let reading = wasm_bindgen_futures::JsFuture::from(part.array_buffer());
+    let timeout = gloo_timers::future::TimeoutFuture::new(READ_TIMEOUT_MS);
+    match select(reading, timeout).await {
+        Either::Left((Ok(buffer), _)) => Ok(js_sys::Uint8Array::new(&buffer)),
+        Either::Left((Err(e), _)) => Err(Error::ReadFailed {
+            detail: super::js_error::describe(&e),
+        }),
+        Either::Right(_) => Err(Error::ReadFailed {
+            detail: format!(
+                "reading {} bytes took more than {} s",
+                size(&part),
+                READ_TIMEOUT_MS / 1000
+            ),
+        }),
+    }
+}
+
+/// Reads bytes `range` of a Blob into wasm memory (only the small samples of
+/// the content fingerprint).
+pub async fn read(blob: &Blob, range: Range<u64>) -> Result<Vec<u8>, Error> {
+    Ok(read_array(blob, range).await?.to_vec())
 }
 
 /// The content fingerprint of a Blob: the SHA-256 of its size and of its

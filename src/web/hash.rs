@@ -1,11 +1,15 @@
 //! SHA-256 of a part's `Blob`, off the page's main thread.
 //!
-//! A page-wide dedicated worker (`hash_worker.js`) runs this same wasm module
-//! and streams each blob through sha2 as `Blob.stream()` delivers it, so
-//! memory stays bounded by the parts in flight and the page keeps drawing. Where a
-//! worker cannot start (a bundler that moved the files, a strict CSP), the
-//! page hashes on its own thread, giving the event loop a turn after every
-//! chunk.
+//! A page-wide dedicated worker (`hash_worker.js`, started by
+//! `hash_client.js`) hashes each part: WebCrypto for a part up to 64 MiB,
+//! else sha2 from this same wasm module, which the worker instantiates on
+//! its own through the plain exports below. Where no worker runs (a CSP
+//! without `worker-src 'self'`, or the worker fails or goes quiet), the page
+//! hashes on its own thread, giving the event loop a turn after every chunk.
+//!
+//! Bytes are read with `slice()` + `arrayBuffer()` in bounded chunks, never
+//! with `Blob.stream()`: WebKit's stream throws NotReadableError on files of
+//! 4 GiB or more (WebKit bug 272600).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,10 +20,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
+use super::blob;
 use crate::core::checksum::Sha256Digest;
 use crate::error::Error;
 
-#[wasm_bindgen(module = "/src/web/hash_worker.js")]
+#[wasm_bindgen(module = "/src/web/hash_client.js")]
 extern "C" {
     type HashWorker;
     #[wasm_bindgen(constructor, catch)]
@@ -27,6 +32,9 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn hash(this: &HashWorker, blob: &Blob) -> Promise;
 }
+
+/// Bytes read (and copied into wasm memory) at a time on the page's thread.
+const CHUNK_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The page's hash worker: not started yet, running, or unusable here.
 enum WorkerState {
@@ -103,32 +111,23 @@ pub async fn sha256(body: &Blob) -> Result<Sha256Digest, Error> {
             Err(reason) => give_up_on_worker(&reason),
         }
     }
-    sha256_streamed(body, !in_worker()).await
+    sha256_chunked(body, !in_worker()).await
 }
 
-/// Streams `body` through SHA-256 as `Blob.stream()` delivers it (chunks
-/// of a MiB or two: reading through the stream ran 3-8× faster here than
-/// slicing the blob into 2 MiB reads); with `yield_between`, lets the event
-/// loop run after each chunk.
-pub async fn sha256_streamed(body: &Blob, yield_between: bool) -> Result<Sha256Digest, Error> {
+/// Reads `body` in chunks of [`CHUNK_BYTES`] (`slice()` + `arrayBuffer()`)
+/// through sha2; with `yield_between`, lets the event loop run after each.
+pub async fn sha256_chunked(body: &Blob, yield_between: bool) -> Result<Sha256Digest, Error> {
+    let size = blob::size(body);
     let mut hasher = Sha256::new();
     let mut buffer = Vec::new();
-    let reader: web_sys::ReadableStreamDefaultReader = body.stream().get_reader().unchecked_into();
-    loop {
-        let step = JsFuture::from(reader.read()).await.map_err(read_failed)?;
-        if js_sys::Reflect::get(&step, &"done".into())
-            .map_err(read_failed)?
-            .is_truthy()
-        {
-            break;
-        }
-        let chunk: Uint8Array = js_sys::Reflect::get(&step, &"value".into())
-            .map_err(read_failed)?
-            .dyn_into()
-            .map_err(read_failed)?;
+    let mut at = 0;
+    while at < size {
+        let end = size.min(at + CHUNK_BYTES);
+        let chunk = blob::read_array(body, at..end).await?;
         buffer.resize(chunk.length() as usize, 0);
         chunk.copy_to(&mut buffer);
         hasher.update(&buffer);
+        at = end;
         if yield_between {
             gloo_timers::future::TimeoutFuture::new(0).await;
         }
@@ -136,8 +135,62 @@ pub async fn sha256_streamed(body: &Blob, yield_between: bool) -> Result<Sha256D
     Ok(Sha256Digest(hasher.finalize().into()))
 }
 
-fn read_failed(e: JsValue) -> Error {
-    Error::ReadFailed {
-        detail: super::js_error::describe(&e),
+/// The hash worker's sha2: `hash_worker.js` instantiates this module with
+/// inert imports and calls these plain exports (no wasm-bindgen glue runs
+/// there). One hash at a time: begin, then (buffer, update) per chunk, then
+/// finish.
+mod worker_exports {
+    use std::cell::RefCell;
+
+    use sha2::{Digest, Sha256};
+
+    struct WorkerHash {
+        hasher: Sha256,
+        buffer: Vec<u8>,
+        digest: [u8; 32],
+    }
+
+    thread_local! {
+        static STATE: RefCell<WorkerHash> = RefCell::new(WorkerHash {
+            hasher: Sha256::new(),
+            buffer: Vec::new(),
+            digest: [0; 32],
+        });
+    }
+
+    /// Starts a new hash.
+    #[no_mangle]
+    pub extern "C" fn resupload_sha256_begin() {
+        STATE.with(|s| s.borrow_mut().hasher = Sha256::new());
+    }
+
+    /// Where the worker writes the next `len` bytes (valid until the next call).
+    #[no_mangle]
+    pub extern "C" fn resupload_sha256_buffer(len: usize) -> *mut u8 {
+        STATE.with(|s| {
+            let buffer = &mut s.borrow_mut().buffer;
+            buffer.resize(len, 0);
+            buffer.as_mut_ptr()
+        })
+    }
+
+    /// Hashes the first `len` bytes of the buffer.
+    #[no_mangle]
+    pub extern "C" fn resupload_sha256_update(len: usize) {
+        STATE.with(|s| {
+            let state = &mut *s.borrow_mut();
+            let len = len.min(state.buffer.len());
+            state.hasher.update(&state.buffer[..len]);
+        });
+    }
+
+    /// Ends the hash; answers where its 32 bytes are (valid until the next call).
+    #[no_mangle]
+    pub extern "C" fn resupload_sha256_finish() -> *const u8 {
+        STATE.with(|s| {
+            let state = &mut *s.borrow_mut();
+            state.digest = state.hasher.finalize_reset().into();
+            state.digest.as_ptr()
+        })
     }
 }

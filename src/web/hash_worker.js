@@ -1,92 +1,92 @@
-// Hashing off the page's main thread, with the library's own wasm.
+// The hash worker: SHA-256 of part blobs, off the page's main thread.
 //
-// This one file plays two parts. Imported by the library on the page, it
-// exports `HashWorker`, which starts a module worker from this same file.
-// Started as that worker, it loads the library's JS glue, instantiates the
-// wasm module the page passed over (no second download), and answers each
-// `{ id, blob }` with the SHA-256 of the blob: WebCrypto for a part up to
-// 64 MiB, else streamed through sha2 in bounded chunks (`__hashBlob`).
+// A leaf module (it imports nothing), started by hash_client.js with
+// `new Worker(new URL("./hash_worker.js", import.meta.url), { type: "module" })`,
+// which Vite, webpack 5 and other bundlers emit as an asset of its own: it
+// never runs the app's code. scripts/build.mjs puts it beside
+// hash_client.js in the package.
+//
+// Messages in: `{ module }` once (the library's compiled wasm module, not
+// downloaded again), then `{ id, blob }`. Out: `{ ready: true }` or
+// `{ ready: false, error }`, then `{ id, progress: true }` after each chunk
+// and `{ id, digest }` or `{ id, error }` at the end.
+//
+// A part up to WHOLE_BYTES is read whole and hashed by WebCrypto (native
+// code: 2.4-3.4x sha2's speed in bench/hash.mjs). A larger one, or any part
+// where WebCrypto is missing (not a secure context), goes through sha2 in
+// the library's wasm, read in CHUNK_BYTES slices: `slice()` + `arrayBuffer()`
+// rather than `Blob.stream()`, which throws NotReadableError on files of
+// 4 GiB or more in WebKit (WebKit bug 272600). Blobs are hashed one at a
+// time, in the order asked, so the worker holds at most one part.
 
-const inWorker =
-  typeof WorkerGlobalScope !== "undefined" && globalThis instanceof WorkerGlobalScope;
+const WHOLE_BYTES = 64 * 1024 * 1024;
+const CHUNK_BYTES = 8 * 1024 * 1024;
 
-if (inWorker) {
-  let glue = null;
-  // A part up to this size is read whole and hashed by WebCrypto (native
-  // code: 2.4-3.4x sha2's speed in bench/hash.mjs), one at a time, so the
-  // worker holds at most one such part; a larger one, or a page without
-  // WebCrypto (not a secure context), streams through sha2 in the wasm.
-  const WHOLE_BYTES = 64 * 1024 * 1024;
-  const hash = async (blob) => {
-    if (globalThis.crypto?.subtle && blob.size <= WHOLE_BYTES) {
-      return new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
-    }
-    return (await glue).__hashBlob(blob);
-  };
-  // One blob at a time, in the order asked: hashes interleaved would all
-  // finish late together, and the page waits for the first one most.
-  let queue = Promise.resolve();
-  globalThis.onmessage = ({ data }) => {
-    if (data.init) {
-      glue = import(data.init.glue).then(async (g) => {
-        await g.default({ module_or_path: data.init.module });
-        return g;
-      });
-      // Told to the hash that needs it, not to the console at once.
-      glue.catch(() => {});
-      return;
-    }
-    queue = queue.then(async () => {
-      try {
-        const digest = await hash(data.blob);
-        globalThis.postMessage({ id: data.id, digest }, [digest.buffer]);
-      } catch (e) {
-        globalThis.postMessage({ id: data.id, error: String((e && e.message) || e) });
-      }
-    });
-  };
+/** The library's wasm, for its plain sha2 exports (resupload_sha256_*). */
+let sha2 = null;
+let queue = Promise.resolve();
+
+/**
+ * Imports that do nothing but fail loudly: the sha2 exports call none of
+ * them, and none of the wasm-bindgen glue runs here.
+ */
+function inertImports(module) {
+  const imports = {};
+  for (const { module: space, name, kind } of WebAssembly.Module.imports(module)) {
+    if (kind !== "function") throw new Error(`the module imports a ${kind} (${space}.${name})`);
+    imports[space] ??= {};
+    imports[space][name] = () => {
+      throw new Error(`the hash worker's wasm called ${space}.${name}`);
+    };
+  }
+  return imports;
 }
 
-/** The library's JS glue, relative to this file in wasm-pack's output
- *  (`pkg/snippets/<crate>-<hash>/src/web/hash_worker.js`). */
-const GLUE = "../../../../resupload.js";
-
-export class HashWorker {
-  /** @param {WebAssembly.Module} module the library's compiled wasm */
-  constructor(module) {
-    this.pending = new Map();
-    this.nextId = 0;
-    this.broken = null;
-    this.worker = new Worker(new URL(import.meta.url), { type: "module" });
-    this.worker.onmessage = ({ data }) => {
-      const waiter = this.pending.get(data.id);
-      if (!waiter) return;
-      this.pending.delete(data.id);
-      if (data.error) waiter.reject(new Error(data.error));
-      else waiter.resolve(data.digest);
-    };
-    this.worker.onerror = (event) => {
-      event.preventDefault();
-      this.fail(`the hash worker failed: ${event.message || "it could not start"}`);
-    };
-    this.worker.onmessageerror = () => this.fail("the hash worker could not read a message");
-    this.worker.postMessage({ init: { glue: new URL(GLUE, import.meta.url).href, module } });
+async function withSha2(blob, progress) {
+  const wasm = (await sha2).exports;
+  wasm.resupload_sha256_begin();
+  for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
+    const bytes = new Uint8Array(await blob.slice(at, Math.min(blob.size, at + CHUNK_BYTES)).arrayBuffer());
+    const pointer = wasm.resupload_sha256_buffer(bytes.length);
+    new Uint8Array(wasm.memory.buffer, pointer, bytes.length).set(bytes);
+    wasm.resupload_sha256_update(bytes.length);
+    progress();
   }
-
-  fail(message) {
-    this.broken = message;
-    for (const waiter of this.pending.values()) waiter.reject(new Error(message));
-    this.pending.clear();
-    this.worker.terminate();
-  }
-
-  /** @returns {Promise<Uint8Array>} the SHA-256 of `blob` */
-  hash(blob) {
-    if (this.broken) return Promise.reject(new Error(this.broken));
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, blob });
-    });
-  }
+  const digest = wasm.resupload_sha256_finish();
+  return new Uint8Array(wasm.memory.buffer, digest, 32).slice();
 }
+
+async function digestOf(blob, progress) {
+  if (globalThis.crypto?.subtle && blob.size <= WHOLE_BYTES) {
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+  }
+  return withSha2(blob, progress);
+}
+
+function start(module) {
+  sha2 = WebAssembly.instantiate(module, inertImports(module));
+  sha2.then(
+    () => postMessage({ ready: true }),
+    (e) => postMessage({ ready: false, error: String(e?.message ?? e) }),
+  );
+}
+
+onmessage = ({ data }) => {
+  if (data.module) {
+    try {
+      start(data.module);
+    } catch (e) {
+      postMessage({ ready: false, error: String(e?.message ?? e) });
+    }
+    return;
+  }
+  const { id, blob } = data;
+  queue = queue.then(async () => {
+    try {
+      const digest = await digestOf(blob, () => postMessage({ id, progress: true }));
+      postMessage({ id, digest }, [digest.buffer]);
+    } catch (e) {
+      postMessage({ id, error: String(e?.message ?? e) });
+    }
+  });
+};
