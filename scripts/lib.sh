@@ -27,3 +27,19 @@ start_server() {
   echo "the dev server did not start within 30 s:" >&2; tail -n 30 "$log" >&2
   return 1
 }
+
+# Starts Xvfb on a free display; sets XVFB_PID and XVFB_DISPLAY.
+# Usage: start_xvfb <log file>
+start_xvfb() {
+  local log="$1" fifo
+  fifo="$(mktemp -u)"
+  mkfifo "$fifo"
+  Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$fifo" >"$log" 2>&1 &
+  XVFB_PID=$!
+  if ! read -r -t 20 XVFB_DISPLAY <"$fifo"; then
+    rm -f "$fifo"
+    echo "Xvfb did not start within 20 s:" >&2; cat "$log" >&2; return 1
+  fi
+  rm -f "$fifo"
+  XVFB_DISPLAY=":$XVFB_DISPLAY"
+}

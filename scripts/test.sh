@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: native (cargo test), in-browser (wasm-bindgen-test in
-# headless Chromium) and end to end (playwright-core driving Chromium against
-# the dev server and a Garage node). Everything it starts, it stops.
+# Chromium, Firefox, WebKitGTK and WPE WebKit) and end to end (every file in
+# Chromium through playwright-core; engines.test.mjs in Firefox, WebKitGTK
+# and WPE WebKit through WebDriver), against the dev server and a Garage
+# node. Everything it starts, it stops.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -19,11 +21,12 @@ cargo test -p resupload-dev-server
 step "native tests: the library's core and driver"
 cargo test -p resupload
 
-step "in-browser tests (wasm-bindgen-test, headless Chromium)"
+step "in-browser tests (wasm-bindgen-test) in Chromium, Firefox, WebKitGTK and WPE WebKit"
 TMP="$(mktemp -d)"
 GARAGE_DIR="$TMP/garage"
 cleanup() {
   [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null && wait "$XVFB_PID" 2>/dev/null
   "$ROOT/scripts/garage.sh" stop "$GARAGE_DIR" >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }
@@ -36,13 +39,32 @@ RUNNER_PORT="$(free_port)"
 export S3_CORS_ORIGINS="http://127.0.0.1:$RUNNER_PORT"
 start_server "$TMP/server.log" --listen 127.0.0.1:0 --debug-routes
 unset S3_CORS_ORIGINS
-RESUPLOAD_TEST_SERVER="$SERVER_URL" \
-  WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$RUNNER_PORT" \
-  WASM_BINDGEN_TEST_TIMEOUT=120 \
-  CHROMEDRIVER=/usr/bin/chromedriver \
-  cargo test -p resupload --target wasm32-unknown-unknown --test web
+# WebKitGTK has no headless mode: a virtual display. WPEWebDriver starts
+# "MiniBrowser" from PATH: cog, headless, dying with the driver.
+start_xvfb "$TMP/xvfb.log"
+mkdir -p "$TMP/wpe-bin"
+printf '#!/bin/sh\nexec setpriv --pdeathsig KILL /usr/bin/cog --platform=headless "$@"\n' >"$TMP/wpe-bin/MiniBrowser"
+chmod +x "$TMP/wpe-bin/MiniBrowser"
+web_tests() {
+  echo "--- in-browser tests: $1"
+  shift
+  env "$@" RESUPLOAD_TEST_SERVER="$SERVER_URL" \
+    WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$RUNNER_PORT" \
+    WASM_BINDGEN_TEST_TIMEOUT=120 \
+    cargo test -p resupload --target wasm32-unknown-unknown --test web
+}
+web_tests Chromium CHROMEDRIVER=/usr/bin/chromedriver
+web_tests Firefox GECKODRIVER="$(command -v geckodriver)"
+web_tests WebKitGTK SAFARIDRIVER=/usr/bin/WebKitWebDriver DISPLAY="$XVFB_DISPLAY"
+web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH"
 cleanup
 trap - EXIT
 
-step "end-to-end tests (playwright-core, headless Chromium, dev server, Garage)"
+# Chromium runs every file; the other engines run what must hold everywhere
+# (engines.test.mjs), through WebDriver.
+step "end-to-end tests in Chromium (playwright-core, dev server, Garage)"
 node --test --test-concurrency=1 tests/e2e/
+for engine in firefox webkit wpe; do
+  step "end-to-end tests in $engine (WebDriver)"
+  E2E_BROWSER="$engine" node --test --test-concurrency=1 tests/e2e/engines.test.mjs
+done

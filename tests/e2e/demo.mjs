@@ -1,87 +1,125 @@
-// How tests use the demo page (www/): open it, pick files through its file
-// input, press its buttons, read what it shows. `window.resuploadDemo` is
-// read for exact numbers only; every action goes through the real controls.
+// How tests use the demo page (www/) in any browser: open it, pick files
+// through its file input, press its buttons, read what it shows.
+// `window.resuploadDemo` is read for exact numbers only; every action goes
+// through the real controls. Each function takes a tab of browsers.mjs (or
+// a Playwright page); `card` and `trackStorePuts` take a Playwright page
+// (Chromium only).
 
 import assert from "node:assert/strict";
+
+import { tabOf } from "./browsers.mjs";
+import { waitUntil } from "./harness.mjs";
 
 export const FINAL = ["done", "error", "cancelled"];
 
 /** Opens the demo with these query options and waits until it is ready. */
-export async function openDemo(stack, page, params = {}) {
-  await page.goto(stack.demoUrl(params));
-  await waitReady(page);
+export async function openDemo(stack, tab, params = {}) {
+  tab = tabOf(tab);
+  await tab.goto(stack.demoUrl(params));
+  await waitReady(tab);
 }
 
-export async function waitReady(page, timeout = 30_000) {
-  await page.waitForFunction(() => document.body.dataset.ready === "true" || document.body.dataset.ready === "error", null, {
-    timeout,
-    polling: 50,
-  });
-  const state = await page.evaluate(() => ({ ready: window.resuploadDemo.ready, loadError: window.resuploadDemo.loadError }));
+export async function waitReady(tab, timeout = 30_000) {
+  tab = tabOf(tab);
+  const state = await waitUntil(
+    () => tab.evaluate(() => {
+      const ready = document.body?.dataset.ready;
+      return ready === "true" || ready === "error" ? { ready: window.resuploadDemo.ready, loadError: window.resuploadDemo.loadError } : null;
+    }),
+    { timeout, interval: 100, what: "the demo page to load the uploader" },
+  );
   assert.equal(state.ready, true, `the demo page did not load the uploader: ${state.loadError}`);
 }
 
 /** Picks files through the page's file input. */
-export async function pickFiles(page, ...paths) {
-  await page.setInputFiles("#file-input", paths);
+export async function pickFiles(tab, ...paths) {
+  tab = tabOf(tab);
+  await tab.pickFiles("#file-input", paths);
 }
 
-/** The card of the newest upload of `fileName`. */
+/** The selector of the newest card of `fileName`. */
+function cardSelector(fileName) {
+  return `#upload-list .upload-card[data-file-name="${cssString(fileName)}"]`;
+}
+
+/** The card of the newest upload of `fileName`, as a Playwright locator (Chromium only). */
 export function card(page, fileName) {
-  return page.locator(`#upload-list .upload-card[data-file-name="${cssString(fileName)}"]`).first();
+  return page.locator(cardSelector(fileName)).first();
 }
 
-export async function click(page, fileName, action) {
-  const button = card(page, fileName).locator(`[data-action="${action}"]`);
-  await button.click({ timeout: 10_000 });
+/** Presses a card's button (`pause`, `resume`, `cancel`). */
+export async function click(tab, fileName, action) {
+  tab = tabOf(tab);
+  await tab.click(`${cardSelector(fileName)} [data-action="${action}"]`);
+}
+
+/** What a card shows: its status line, its parts line and which buttons are visible. */
+export async function shown(tab, fileName) {
+  tab = tabOf(tab);
+  return tab.evaluate(
+    (selector) => {
+      const cards = document.querySelectorAll(selector);
+      const card = cards[0];
+      if (!card) return null;
+      const text = (s) => card.querySelector(s)?.textContent ?? null;
+      const buttons = [...card.querySelectorAll("[data-action]")].filter((b) => !b.hidden && b.offsetParent !== null).map((b) => b.dataset.action);
+      return { status: text(".status"), parts: text(".parts"), percent: text(".percent"), resumed: text(".resumed"), buttons };
+    },
+    cardSelector(fileName),
+  );
 }
 
 /** The page's plain state of the newest upload of `fileName`. */
-export async function entry(page, fileName) {
-  return page.evaluate((name) => {
+export async function entry(tab, fileName) {
+  tab = tabOf(tab);
+  return tab.evaluate((name) => {
     const all = window.resuploadDemo.uploads.filter((u) => u.fileName === name);
-    return all.length ? structuredClone(all[all.length - 1]) : null;
+    return all.length ? JSON.parse(JSON.stringify(all[all.length - 1])) : null;
   }, fileName);
 }
 
 /** Waits until the newest upload of `fileName` is in one of `statuses`. */
-export async function waitForStatus(page, fileName, statuses, timeout = 60_000) {
+export async function waitForStatus(tab, fileName, statuses, timeout = 60_000) {
   const wanted = [].concat(statuses);
-  const handle = await page.waitForFunction(
-    ([name, wanted]) => {
-      const all = window.resuploadDemo.uploads.filter((u) => u.fileName === name);
-      const e = all[all.length - 1];
-      return e && wanted.includes(e.status) ? structuredClone(e) : null;
+  return waitUntil(
+    async () => {
+      const e = await entry(tab, fileName);
+      return e && wanted.includes(e.status) ? e : null;
     },
-    [fileName, wanted],
-    { timeout, polling: 50 },
+    { timeout, interval: 100, what: `the upload of ${fileName} to be ${wanted.join(" or ")}` },
   );
-  return handle.jsonValue();
 }
 
 /** Waits until the upload of `fileName` is over; fails with the page's error unless it is done. */
-export async function waitDone(page, fileName, timeout = 120_000) {
-  const e = await waitForStatus(page, fileName, FINAL, timeout);
+export async function waitDone(tab, fileName, timeout = 120_000) {
+  const e = await waitForStatus(tab, fileName, FINAL, timeout);
   assert.equal(e.status, "done", `the upload of ${fileName} ended as ${e.status}: ${JSON.stringify(e.error)}`);
   return e;
 }
 
 /** Waits until at least `count` parts of `fileName` are reported done on the page. */
-export async function waitPartsDone(page, fileName, count, timeout = 60_000) {
-  await page.waitForFunction(
-    ([name, count]) => {
-      const all = window.resuploadDemo.uploads.filter((u) => u.fileName === name);
-      const e = all[all.length - 1];
-      return e && e.partsDone >= count;
-    },
-    [fileName, count],
-    { timeout, polling: 50 },
-  );
+export async function waitPartsDone(tab, fileName, count, timeout = 60_000) {
+  await waitUntil(async () => (await entry(tab, fileName))?.partsDone >= count, {
+    timeout,
+    interval: 100,
+    what: `${count} parts of ${fileName} done`,
+  });
+}
+
+/** The unfinished uploads the page lists (`data-file-name` of each item). */
+export async function listedPending(tab) {
+  tab = tabOf(tab);
+  return tab.evaluate(() => {
+    const section = document.querySelector("#pending-section");
+    const items = [...document.querySelectorAll("#pending-list .pending-item")];
+    return { visible: !section.hidden, items: items.map((i) => ({ fileName: i.dataset.fileName, text: i.textContent })) };
+  });
 }
 
 /** `Upload.listPending({namespace})`, called in the page from the wasm package itself. */
-export async function listPending(page, namespace) {
-  return page.evaluate(async (namespace) => {
+export async function listPending(tab, namespace) {
+  tab = tabOf(tab);
+  return tab.evaluate(async (namespace) => {
     const mod = await import("/pkg/resupload.js");
     await mod.default();
     const list = await mod.Upload.listPending({ namespace });
@@ -91,7 +129,8 @@ export async function listPending(page, namespace) {
 
 /**
  * Counts the part PUTs the page sends to the store (Playwright `request`
- * events with method PUT on the store's origin).
+ * events with method PUT on the store's origin; Chromium only). The store
+ * gate counts them in every browser.
  */
 export function trackStorePuts(page, storeOrigin) {
   const tracker = {

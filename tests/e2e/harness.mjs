@@ -3,76 +3,45 @@
 //   Garage (scripts/garage.sh, in a temp dir, on free loopback ports)
 //     ^ a StoreGate proxy (lets tests hold part uploads back)
 //       ^ the dev server (--debug-routes, S3_ENDPOINT = the gate)
-//         ^ a browser with a persistent profile (IndexedDB survives reloads)
+//         ^ a browser with a persistent profile (IndexedDB survives reloads):
+//           any engine of browsers.mjs (Chromium, Firefox, WebKitGTK, WPE)
 //
 // Every wait has a timeout, and whatever was started is stopped by
 // `stop()`, on exit, on SIGINT/SIGTERM, and by a watchdog process if this
-// process dies without a chance to clean up.
+// process dies without a chance to clean up. Scratch files live under the
+// system's temp folder (never under tests/, where the test runner looks).
 //
 // Environment:
 //   RESUPLOAD_SERVER_BIN  the dev server binary (default target/debug/resupload-dev-server)
 //   RESUPLOAD_PKG_DIR     the wasm package directory served at /pkg/ (default pkg)
-//   E2E_BROWSER           which entry of `browsers` to launch (default chromium)
-//   CHROMIUM              the Chromium binary (default /usr/bin/chromium)
+//   E2E_BROWSER           chromium (default), firefox, webkit or wpe (see browsers.mjs)
 //   E2E_KEEP_TMP=1        keep the temp dir (Garage log, server log) after the run
+//   E2E_FILE_TIMEOUT_MS   a test file running longer is stopped (default 15 minutes)
 
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { launchBrowser, withTimeout } from "./browsers.mjs";
 import { StoreGate } from "./store-gate.mjs";
+
+export { withTimeout };
 
 export const MIB = 1024 * 1024;
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const TMP_ROOT = path.join(REPO, "tests/e2e/.tmp");
+const TMP_ROOT = path.join(os.tmpdir(), "resupload-e2e");
 
 const GARAGE_START_TIMEOUT = 120_000;
 const GARAGE_STOP_TIMEOUT = 40_000;
 const SERVER_START_TIMEOUT = 30_000;
-const BROWSER_LAUNCH_TIMEOUT = 60_000;
+const BROWSER_LAUNCH_TIMEOUT = 90_000;
 /** A test file that runs longer than this is stopped, whatever it does. */
 const FILE_TIMEOUT = Number(process.env.E2E_FILE_TIMEOUT_MS || 15 * 60_000);
-
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
-
-/**
- * The browsers a stack can run. Each entry launches a browser with a
- * persistent profile in `userDataDir` and returns `{ name, context, close }`
- * where `context` is a Playwright BrowserContext (pages, routes, request
- * events). Firefox and WebKit cannot run under playwright-core here (they need
- * Playwright's patched builds); they would come in as entries that speak
- * WebDriver (geckodriver, WebKitWebDriver) and the StoreGate, which holds
- * requests without any browser help, keeps the scenarios portable.
- */
-export const browsers = {
-  chromium: {
-    name: "chromium",
-    async launch(userDataDir) {
-      const { chromium } = await import("playwright-core");
-      const context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-        headless: true,
-        args: CHROMIUM_ARGS,
-        timeout: BROWSER_LAUNCH_TIMEOUT,
-        acceptDownloads: false,
-      });
-      return { name: "chromium", context, close: () => context.close() };
-    },
-  },
-};
 
 // ------------------------------------------------------------- utilities
 
@@ -100,21 +69,6 @@ export async function waitUntil(fn, { timeout = 10_000, interval = 50, what = "a
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `promise`, failing with `what` after `ms`. */
-export async function withTimeout(promise, ms, what) {
-  let timer;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function freePort(taken) {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const port = await new Promise((resolve, reject) => {
@@ -134,7 +88,7 @@ async function freePort(taken) {
 }
 
 /** Runs a command to its end; rejects on a non-zero exit or after `timeout`. */
-function run(command, args, { timeout, env, cwd = REPO } = {}) {
+export function run(command, args, { timeout, env, cwd = REPO } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -249,23 +203,11 @@ function startWatchdog(pidFile, tmpDir) {
 
 // ------------------------------------------------------------------ stack
 
-/**
- * Starts Garage, the gate, the dev server and a browser.
- *
- * @param {{ browser?: string, label?: string }} [options]
- */
-export async function startStack({ browser = process.env.E2E_BROWSER || "chromium", label = "e2e", withGate = true } = {}) {
-  const browserEntry = browsers[browser];
-  if (!browserEntry) throw new Error(`unknown browser ${browser}: one of ${Object.keys(browsers).join(", ")}`);
-  installExitHooks();
-
+/** A scratch folder for one test file, with its watchdog and its pid list. */
+async function makeScratch(label) {
   await fsp.mkdir(TMP_ROOT, { recursive: true });
   const tmpDir = await fsp.mkdtemp(path.join(TMP_ROOT, `${label}-`));
   liveDirs.add(tmpDir);
-  const garageDir = path.join(tmpDir, "garage");
-  const profileDir = path.join(tmpDir, "profile");
-  const filesDir = path.join(tmpDir, "files");
-  await Promise.all([fsp.mkdir(profileDir), fsp.mkdir(filesDir)]);
   const pidFile = path.join(tmpDir, "pids");
   await fsp.writeFile(pidFile, "");
   const watchdog = startWatchdog(pidFile, tmpDir);
@@ -273,6 +215,110 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
     livePids.add(pid);
     fs.appendFileSync(pidFile, `${pid}\n`);
   };
+  return { tmpDir, notePid, watchdog };
+}
+
+/** Starts a Garage node keeping its data in `dir`; answers its store settings (s3.env). */
+async function startGarage(dir, notePid) {
+  for (let attempt = 1; ; attempt += 1) {
+    const taken = new Set();
+    const ports = [await freePort(taken), await freePort(taken), await freePort(taken)];
+    try {
+      await run("bash", [path.join(REPO, "scripts/garage.sh"), "start", dir, ...ports.map(String)], {
+        timeout: GARAGE_START_TIMEOUT,
+      });
+      break;
+    } catch (error) {
+      if (attempt >= 3 || !/already in use/.test(error.message)) {
+        const logTail = await fsp.readFile(path.join(dir, "garage.log"), "utf8").catch(() => "");
+        throw new Error(`${error.message}\n--- garage.log (tail) ---\n${logTail.split("\n").slice(-30).join("\n")}`);
+      }
+    }
+  }
+  const pid = Number((await fsp.readFile(path.join(dir, "garage.pid"), "utf8")).trim());
+  if (pid > 0) notePid(pid);
+  const env = parseEnvFile(await fsp.readFile(path.join(dir, "s3.env"), "utf8"));
+  for (const name of ["S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
+    if (!env[name]) throw new Error(`${dir}/s3.env has no ${name}`);
+  }
+  return env;
+}
+
+async function stopGarage(dir) {
+  await run("bash", [path.join(REPO, "scripts/garage.sh"), "stop", dir], { timeout: GARAGE_STOP_TIMEOUT });
+}
+
+/**
+ * Starts a dev server (`--debug-routes`) serving `www` against the store in
+ * `env`; answers `{ process, baseUrl }` once it prints its URL. Its output
+ * goes to `logFile`.
+ */
+export async function startServer({ env, www = path.join(REPO, "www"), logFile, notePid, args = [] }) {
+  const serverBin = path.resolve(REPO, process.env.RESUPLOAD_SERVER_BIN || "target/debug/resupload-dev-server");
+  const pkgDir = path.resolve(REPO, process.env.RESUPLOAD_PKG_DIR || "pkg");
+  if (!fs.existsSync(serverBin)) {
+    throw new Error(`no dev server binary at ${serverBin}: run \`cargo build -p resupload-dev-server\` (or set RESUPLOAD_SERVER_BIN)`);
+  }
+  if (!fs.existsSync(path.join(pkgDir, "resupload.js"))) {
+    throw new Error(`no wasm package at ${pkgDir}: run \`npm run build\` (or set RESUPLOAD_PKG_DIR)`);
+  }
+  const out = fs.createWriteStream(logFile);
+  const child = spawn(serverBin, ["--debug-routes", "--listen", "127.0.0.1:0", "--www", www, "--pkg", pkgDir, ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  notePid(child.pid);
+  child.stderr.on("data", (data) => {
+    out.write(data);
+    for (const line of String(data).split("\n")) {
+      if (/^(error|warning)/i.test(line)) log(`[server] ${line}`);
+    }
+  });
+  const baseUrl = await withTimeout(
+    new Promise((resolve, reject) => {
+      let printed = "";
+      child.stdout.on("data", (data) => {
+        out.write(data);
+        printed += data;
+        const m = /resupload dev server: (http:\/\/\S+?)\/?\s*$/m.exec(printed);
+        if (m) resolve(m[1]);
+      });
+      child.once("exit", (code, signal) =>
+        reject(new Error(`the dev server exited (${signal ?? `exit ${code}`}) before it was ready; see ${logFile}:\n${fs.readFileSync(logFile, "utf8").slice(-3000)}`)),
+      );
+      child.once("error", reject);
+    }),
+    SERVER_START_TIMEOUT,
+    "the dev server to print its URL",
+  );
+  return { process: child, baseUrl };
+}
+
+async function stopServer(child) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await withTimeout(exited, 10_000, "the dev server to exit").catch((error) => {
+      child.kill("SIGKILL");
+      throw error;
+    });
+  }
+  livePids.delete(child.pid);
+}
+
+/**
+ * Starts Garage, the gate, the dev server and a browser.
+ *
+ * @param {{ browser?: string, label?: string, withGate?: boolean }} [options]
+ */
+export async function startStack({ browser = process.env.E2E_BROWSER || "chromium", label = "e2e", withGate = true } = {}) {
+  installExitHooks();
+  const { tmpDir, notePid, watchdog } = await makeScratch(label);
+  const garageDir = path.join(tmpDir, "garage");
+  const profileDir = path.join(tmpDir, "profile");
+  const filesDir = path.join(tmpDir, "files");
+  await Promise.all([fsp.mkdir(profileDir), fsp.mkdir(filesDir)]);
 
   // A file must never hang the run: past FILE_TIMEOUT everything stops.
   const fileTimer = setTimeout(() => {
@@ -282,17 +328,8 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
   }, FILE_TIMEOUT);
   fileTimer.unref();
 
-  const stack = {
-    tmpDir,
-    filesDir,
-    browserName: browserEntry.name,
-    browserErrors: [], // uncaught page errors (a test fails on any)
-    consoleErrors: [], // console.error lines of the pages
-  };
-  let garageStarted = false;
-  let server = null;
-  let gate = null;
-  let launched = null;
+  const stack = { tmpDir, filesDir, notePid, browserName: browser };
+  const started = { garage: false, servers: [], gate: null, browser: null };
   let stopped = false;
 
   stack.stop = async () => {
@@ -307,26 +344,10 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
         problems.push(`${what}: ${error.message}`);
       }
     };
-    if (launched) await attempt("closing the browser", () => withTimeout(launched.close(), 20_000, "closing the browser"));
-    if (server) {
-      await attempt("stopping the dev server", async () => {
-        if (server.exitCode === null && server.signalCode === null) {
-          const exited = new Promise((resolve) => server.once("exit", resolve));
-          server.kill("SIGTERM");
-          await withTimeout(exited, 10_000, "the dev server to exit").catch(async (error) => {
-            server.kill("SIGKILL");
-            throw error;
-          });
-        }
-        livePids.delete(server.pid);
-      });
-    }
-    if (gate) await attempt("stopping the store gate", () => withTimeout(gate.stop(), 10_000, "the gate to close"));
-    if (garageStarted) {
-      await attempt("stopping Garage", () =>
-        run("bash", [path.join(REPO, "scripts/garage.sh"), "stop", garageDir], { timeout: GARAGE_STOP_TIMEOUT }),
-      );
-    }
+    if (started.browser) await attempt("closing the browser", () => (started.browser.dispose ?? started.browser.close).call(started.browser));
+    for (const server of started.servers) await attempt("stopping a dev server", () => stopServer(server));
+    if (started.gate) await attempt("stopping the store gate", () => withTimeout(started.gate.stop(), 10_000, "the gate to close"));
+    if (started.garage) await attempt("stopping Garage", () => stopGarage(garageDir));
     for (const pid of livePids) {
       try {
         process.kill(pid, "SIGKILL");
@@ -350,112 +371,55 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
   };
 
   try {
-    // 1. Garage, on three free ports (retried if a port got taken meanwhile).
-    let storeEnv;
-    for (let attempt = 1; ; attempt += 1) {
-      const taken = new Set();
-      const [s3Port, rpcPort, adminPort] = [await freePort(taken), await freePort(taken), await freePort(taken)];
-      try {
-        garageStarted = true;
-        await run("bash", [path.join(REPO, "scripts/garage.sh"), "start", garageDir, String(s3Port), String(rpcPort), String(adminPort)], {
-          timeout: GARAGE_START_TIMEOUT,
-        });
-        break;
-      } catch (error) {
-        if (attempt >= 3 || !/already in use/.test(error.message)) {
-          const logTail = await fsp.readFile(path.join(garageDir, "garage.log"), "utf8").catch(() => "");
-          throw new Error(`${error.message}\n--- garage.log (tail) ---\n${logTail.split("\n").slice(-30).join("\n")}`);
-        }
-      }
-    }
-    const garagePid = Number((await fsp.readFile(path.join(garageDir, "garage.pid"), "utf8")).trim());
-    if (garagePid > 0) notePid(garagePid);
-    storeEnv = parseEnvFile(await fsp.readFile(path.join(garageDir, "s3.env"), "utf8"));
-    for (const name of ["S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
-      if (!storeEnv[name]) throw new Error(`${garageDir}/s3.env has no ${name}`);
-    }
-
-    // 2. The gate in front of the store (benchmarks go to Garage directly).
+    started.garage = true;
+    const storeEnv = await startGarage(garageDir, notePid);
+    stack.storeEnv = storeEnv;
     stack.garageEndpoint = storeEnv.S3_ENDPOINT;
+    // The gate in front of the store (benchmarks go to Garage directly).
     if (withGate) {
-      gate = new StoreGate(storeEnv.S3_ENDPOINT);
-      await gate.start();
-      stack.gate = gate;
+      started.gate = new StoreGate(storeEnv.S3_ENDPOINT);
+      await started.gate.start();
+      stack.gate = started.gate;
     }
-    stack.storeOrigin = withGate ? gate.url : new URL(storeEnv.S3_ENDPOINT).origin;
+    stack.storeOrigin = withGate ? stack.gate.url : new URL(storeEnv.S3_ENDPOINT).origin;
+    stack.serverEnv = { ...storeEnv, S3_ENDPOINT: withGate ? stack.gate.url : storeEnv.S3_ENDPOINT };
 
-    // 3. The dev server.
-    const serverBin = path.resolve(REPO, process.env.RESUPLOAD_SERVER_BIN || "target/debug/resupload-dev-server");
-    const pkgDir = path.resolve(REPO, process.env.RESUPLOAD_PKG_DIR || "pkg");
-    if (!fs.existsSync(serverBin)) {
-      throw new Error(`no dev server binary at ${serverBin}: run \`cargo build -p resupload-dev-server\` (or set RESUPLOAD_SERVER_BIN)`);
-    }
-    if (!fs.existsSync(path.join(pkgDir, "resupload.js"))) {
-      throw new Error(`no wasm package at ${pkgDir}: run \`wasm-pack build --target web --mode no-install --out-dir pkg\` (or set RESUPLOAD_PKG_DIR)`);
-    }
-    const serverLog = fs.createWriteStream(path.join(tmpDir, "server.log"));
-    server = spawn(serverBin, ["--debug-routes", "--listen", "127.0.0.1:0", "--www", path.join(REPO, "www"), "--pkg", pkgDir], {
-      cwd: REPO,
-      env: { ...process.env, ...storeEnv, S3_ENDPOINT: withGate ? gate.url : storeEnv.S3_ENDPOINT },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    notePid(server.pid);
-    server.stderr.on("data", (data) => {
-      serverLog.write(data);
-      for (const line of String(data).split("\n")) {
-        if (/^(error|warning)/i.test(line)) log(`[server] ${line}`);
-      }
-    });
-    stack.baseUrl = await withTimeout(
-      new Promise((resolve, reject) => {
-        let out = "";
-        server.stdout.on("data", (data) => {
-          serverLog.write(data);
-          out += data;
-          const m = /resupload dev server: (http:\/\/\S+?)\/?\s*$/m.exec(out);
-          if (m) resolve(m[1]);
-        });
-        server.once("exit", (code, signal) =>
-          reject(new Error(`the dev server exited (${signal ?? `exit ${code}`}) before it was ready; see ${path.join(tmpDir, "server.log")}:\n${fs.readFileSync(path.join(tmpDir, "server.log"), "utf8").slice(-3000)}`)),
-        );
-        server.once("error", reject);
-      }),
-      SERVER_START_TIMEOUT,
-      "the dev server to print its URL",
-    );
-
-    // 4. The browser.
-    launched = await withTimeout(browserEntry.launch(profileDir), BROWSER_LAUNCH_TIMEOUT + 5_000, `launching ${browserEntry.name}`);
-    stack.context = launched.context;
-    stack.context.setDefaultTimeout(30_000);
-    stack.context.setDefaultNavigationTimeout(30_000);
-    const watchPage = (page) => {
-      page.on("console", (msg) => {
-        if (msg.type() === "error" || msg.type() === "warning") {
-          const text = `[browser console.${msg.type()}] ${msg.text()}`;
-          if (msg.type() === "error") stack.consoleErrors.push(msg.text());
-          log(text);
-        }
+    /** Starts one more dev server on the same store (serving `www`, with extra `env` and `args`). */
+    stack.startServer = async ({ www, env = {}, args = [], name = `server-${started.servers.length + 1}` } = {}) => {
+      const server = await startServer({
+        env: { ...stack.serverEnv, ...env },
+        www,
+        args,
+        logFile: path.join(tmpDir, `${name}.log`),
+        notePid,
       });
-      page.on("pageerror", (error) => {
-        stack.browserErrors.push(String(error?.stack ?? error));
-        log(`[browser pageerror] ${error?.stack ?? error}`);
-      });
-      page.on("crash", () => {
-        stack.browserErrors.push("the page crashed");
-        log("[browser] the page crashed");
-      });
+      started.servers.push(server.process);
+      return server;
     };
-    for (const page of stack.context.pages()) watchPage(page);
-    stack.context.on("page", watchPage);
-    stack.page = stack.context.pages()[0] ?? (await stack.context.newPage());
+    stack.baseUrl = (await stack.startServer({ name: "server" })).baseUrl;
+
+    started.browser = await withTimeout(launchBrowser(browser, { profileDir, notePid }), BROWSER_LAUNCH_TIMEOUT, `launching ${browser}`);
+    stack.browser = started.browser;
+    stack.tab = stack.browser.tabs[0];
+    // Chromium's Playwright objects, for the tests that intercept requests.
+    if (browser === "chromium") {
+      stack.context = stack.browser.context;
+      stack.page = stack.tab.page;
+    }
   } catch (error) {
     await stack.stop();
     throw error;
   }
+  Object.defineProperty(stack, "browserErrors", { get: () => stack.browser.errors });
+  addHelpers(stack);
+  log(`harness: ${stack.browserName} ${stack.browser.version} on ${stack.baseUrl} (store ${stack.garageEndpoint} behind gate ${stack.storeOrigin})`);
+  return stack;
+}
 
+/** The helpers a test uses on a running stack. */
+function addHelpers(stack) {
   /** Random file of `size` bytes in the stack's temp dir. */
-  stack.makeFile = (name, size) => makeRandomFile(filesDir, name, size);
+  stack.makeFile = (name, size) => makeRandomFile(stack.filesDir, name, size);
 
   /** The demo page URL with these query options. */
   stack.demoUrl = (params = {}) => {
@@ -465,8 +429,8 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
   };
 
   /** GET a JSON route of the dev server: { status, body }. */
-  stack.getJson = async (route) => {
-    const response = await withTimeout(fetch(new URL(route, stack.baseUrl), { cache: "no-store" }), 30_000, `GET ${route}`);
+  stack.getJson = async (route, base = stack.baseUrl) => {
+    const response = await withTimeout(fetch(new URL(route, base), { cache: "no-store" }), 30_000, `GET ${route}`);
     const text = await response.text();
     let body;
     try {
@@ -505,7 +469,4 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
       return response.json();
     },
   };
-
-  log(`harness: ${stack.browserName} on ${stack.baseUrl} (store ${stack.garageEndpoint} behind gate ${stack.storeOrigin})`);
-  return stack;
 }
