@@ -126,6 +126,11 @@ pub enum Error {
         /// What the browser or the source said.
         detail: String,
     },
+    /// This browser lacks a feature resupload cannot do without.
+    UnsupportedBrowser {
+        /// The missing feature, as JavaScript names it (`"fetch"`).
+        feature: &'static str,
+    },
 }
 
 impl Error {
@@ -149,6 +154,7 @@ impl Error {
             Error::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
             Error::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
             Error::ReadFailed { .. } => "READ_FAILED",
+            Error::UnsupportedBrowser { .. } => "UNSUPPORTED_BROWSER",
         }
     }
 
@@ -281,6 +287,11 @@ impl fmt::Display for Error {
                 f,
                 "the file could not be read: {detail}; if it was moved, changed or deleted, \
                  pick it again"
+            ),
+            Error::UnsupportedBrowser { feature } => write!(
+                f,
+                "this browser lacks {feature}, which resupload needs: use a current Chrome, \
+                 Edge, Firefox or Safari (16 or later)"
             ),
         }
     }

@@ -28,6 +28,7 @@ use super::convert::{completed_to_js, pending_to_js};
 use super::events::JsEvents;
 use super::idb::IdbStore;
 use super::js_error;
+use super::lock::Lock;
 use super::options::{parse, parse_expires_after, parse_lookup};
 use super::parts::{Source, WebParts};
 use super::timer::BrowserTimer;
@@ -39,6 +40,13 @@ use crate::error::Error;
 use crate::fallback::FallbackStore;
 use crate::options::UploadOptions;
 use crate::ports::{Backend, MemoryStore, RecordStore, Warning};
+
+#[wasm_bindgen(module = "/src/web/guard.js")]
+extern "C" {
+    /// `run`, or a rejection with INTERNAL_ERROR when the module traps first
+    /// (then `on_trap` is called).
+    fn guard(run: &Promise, on_trap: &JsValue) -> Promise;
+}
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -89,7 +97,8 @@ export interface UploadOptions {
    *  STORAGE_UNAVAILABLE (IndexedDB cannot be opened), STORAGE_FULL (a write hit the quota),
    *  STORAGE_FAILED (another IndexedDB failure): the upload goes on with its state in memory;
    *  CHECKSUM_UNSUPPORTED: the backend cannot sign checksums, the upload goes on without;
-   *  CHECKSUM_UNVERIFIED: the object's checksum could not be compared at completion. */
+   *  CHECKSUM_UNVERIFIED: the object's checksum could not be compared at completion;
+   *  LOCK_UNAVAILABLE: the browser cannot lock the upload across tabs, it goes on unlocked. */
   onWarning?: (warning: UploadWarning) => void;
   /** The stored upload could not be continued, so the file uploads afresh; reason "expired"
    *  (the server expired or lost it) or "file-changed" (new content under the same metadata). */
@@ -137,7 +146,8 @@ export interface ResuploadError extends Error {
   name: "ResuploadError";
   /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
    *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED,
-   *  UPLOAD_LOCKED, CHECKSUM_UNSUPPORTED, CHECKSUM_MISMATCH, READ_FAILED. */
+   *  UPLOAD_LOCKED, CHECKSUM_UNSUPPORTED, CHECKSUM_MISMATCH, READ_FAILED, UNSUPPORTED_BROWSER,
+   *  INTERNAL_ERROR. */
   code: string;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
@@ -293,6 +303,9 @@ impl Upload {
     }
 
     fn build(file: &JsValue, options: &JsValue) -> Result<Upload, Error> {
+        if let Some(feature) = super::support::missing_feature() {
+            return Err(Error::UnsupportedBrowser { feature });
+        }
         let (source, file) = file_info(file)?;
         let parsed = parse(options)?;
         parsed.options.validate()?;
@@ -337,7 +350,12 @@ impl Upload {
         inner.next_run.set(id);
         let (stop, stopping) = oneshot::channel::<()>();
         *inner.stop.borrow_mut() = Some((id, stop));
-        promise(async move {
+        // After a trap the run's task never settles: the guard ends it.
+        let on_trap = Closure::once_into_js({
+            let inner = Rc::clone(&inner);
+            move || drop(inner.stop.borrow_mut().take())
+        });
+        let run_promise = promise(async move {
             stopped(&inner).await;
             inner.phase.set(Phase::Running);
             // The stop signal is polled first: a run paused before it began
@@ -367,7 +385,8 @@ impl Upload {
                 let _ = waiter.send(());
             }
             settle(result, |done| completed_to_js(&done))
-        })
+        });
+        guard(&run_promise, &on_trap)
     }
 
     /// Stops the requests in flight. The pending `start()` promise rejects
@@ -539,7 +558,16 @@ async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
     let driver = ports.driver(&inner);
     // One upload of this file at a time across tabs, for the whole run.
     let lock_name = ["resupload:", &driver.record_id(&inner.file)].concat();
-    let _lock = super::lock::acquire(&lock_name, inner.options.wait_for_lock).await?;
+    let _lock = match super::lock::acquire(&lock_name, inner.options.wait_for_lock).await? {
+        Lock::Held(guard) => Some(guard),
+        Lock::Unavailable(why) => {
+            inner.events.warn(Warning {
+                code: "LOCK_UNAVAILABLE",
+                message: [why, ": another tab could upload this file at the same time"].concat(),
+            });
+            None
+        }
+    };
     let mut file = inner.file.clone();
     file.sample_sha256 = sample;
     driver.run(&file).await

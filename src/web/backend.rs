@@ -1,12 +1,12 @@
 //! The signing backend over fetch: Uppy Companion's S3 multipart routes.
 
-use futures::future::{select, Either};
 use js_sys::encode_uri_component;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
 
 use super::convert::{self, completed_parts_to_js, optional_string, Builder};
+use super::deadline::within;
 use crate::core::reconcile::ServerPart;
 use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
@@ -88,7 +88,8 @@ impl HttpBackend {
         .concat()
     }
 
-    /// Calls the backend and answers its JSON.
+    /// Calls the backend and answers its JSON: the whole exchange, body
+    /// included, within the timeout.
     async fn call(
         &self,
         operation: Operation,
@@ -97,69 +98,76 @@ impl HttpBackend {
         body: Option<JsValue>,
         upload_id: Option<&str>,
     ) -> Result<JsValue, Error> {
-        let network = |e: JsValue| Error::Network {
-            operation,
-            detail: super::js_error::describe(&e),
-        };
-        let controller = AbortOnDrop(AbortController::new().map_err(network)?);
-        // The init as a plain object: fewer imports than RequestInit's
-        // setters, a Request and its Headers.
-        let mut headers = Builder::new().str("accept", "application/json");
-        let mut init = Builder::new()
-            .str("method", method)
-            .set("signal", &controller.0.signal());
-        if let Some(body) = body {
-            let text = js_sys::JSON::stringify(&body).map_err(network)?;
-            headers = headers.str("content-type", "application/json");
-            init = init.set("body", &text);
-        }
-        let init: RequestInit = init.set("headers", &headers.done()).done().unchecked_into();
-        let answer = select(
-            JsFuture::from(fetch(url, &init, operation)?),
-            gloo_timers::future::TimeoutFuture::new(self.timeout_ms),
-        )
-        .await;
-        let response: Response = match answer {
-            Either::Left((answer, _)) => answer.map_err(network)?.unchecked_into(),
-            Either::Right(_) => {
-                return Err(Error::Network {
-                    operation,
-                    detail: format!("no answer within {} ms", self.timeout_ms),
-                })
-            }
-        };
-        let status = response.status();
-        if !response.ok() {
-            if status == 404 {
-                if let Some(upload_id) = upload_id {
-                    return Err(Error::NoSuchUpload {
-                        upload_id: upload_id.to_owned(),
-                    });
-                }
-            }
-            let text = match response.text() {
-                Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
-                Err(_) => None,
-            };
-            return Err(Error::Http {
+        let exchange = exchange(operation, method, url, body, upload_id);
+        within(self.timeout_ms, exchange).await.unwrap_or_else(|| {
+            Err(Error::Network {
                 operation,
-                status,
-                body: text.unwrap_or_default().chars().take(300).collect(),
-                retry_after_ms: response
-                    .headers()
-                    .get("retry-after")
-                    .ok()
-                    .flatten()
-                    .and_then(|v| parse_retry_after(&v)),
-            });
-        }
-        JsFuture::from(response.json().map_err(network)?)
-            .await
-            .map_err(|_| Error::BadResponse {
-                operation,
-                detail: format!("HTTP {status} with a body that is not JSON"),
+                detail: format!("no complete answer within {} ms", self.timeout_ms),
             })
+        })
     }
+}
+
+/// One request and its answer's JSON. Dropping it aborts the request.
+async fn exchange(
+    operation: Operation,
+    method: &str,
+    url: &str,
+    body: Option<JsValue>,
+    upload_id: Option<&str>,
+) -> Result<JsValue, Error> {
+    let network = |e: JsValue| Error::Network {
+        operation,
+        detail: super::js_error::describe(&e),
+    };
+    let controller = AbortOnDrop(AbortController::new().map_err(network)?);
+    // The init as a plain object: fewer imports than RequestInit's
+    // setters, a Request and its Headers.
+    let mut headers = Builder::new().str("accept", "application/json");
+    let mut init = Builder::new()
+        .str("method", method)
+        .set("signal", &controller.0.signal());
+    if let Some(body) = body {
+        let text = js_sys::JSON::stringify(&body).map_err(network)?;
+        headers = headers.str("content-type", "application/json");
+        init = init.set("body", &text);
+    }
+    let init: RequestInit = init.set("headers", &headers.done()).done().unchecked_into();
+    let response: Response = JsFuture::from(fetch(url, &init, operation)?)
+        .await
+        .map_err(network)?
+        .unchecked_into();
+    let status = response.status();
+    if !response.ok() {
+        if status == 404 {
+            if let Some(upload_id) = upload_id {
+                return Err(Error::NoSuchUpload {
+                    upload_id: upload_id.to_owned(),
+                });
+            }
+        }
+        let text = match response.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+            Err(_) => None,
+        };
+        return Err(Error::Http {
+            operation,
+            status,
+            body: text.unwrap_or_default().chars().take(300).collect(),
+            retry_after_ms: response
+                .headers()
+                .get("retry-after")
+                .ok()
+                .flatten()
+                .and_then(|v| parse_retry_after(&v)),
+        });
+    }
+    JsFuture::from(response.json().map_err(network)?)
+        .await
+        .map_err(|_| Error::BadResponse {
+            operation,
+            detail: format!("HTTP {status} with a body that is not JSON"),
+        })
 }
 
 fn encode(text: &str) -> String {

@@ -3,8 +3,9 @@
 
 use std::ops::Range;
 
-use futures::future::{select, Either};
 use web_sys::Blob;
+
+use super::deadline::within;
 
 use crate::core::plan::MAX_SAFE_INTEGER;
 use crate::error::Error;
@@ -44,13 +45,12 @@ pub fn size(blob: &Blob) -> u64 {
 pub async fn read_array(blob: &Blob, range: Range<u64>) -> Result<js_sys::Uint8Array, Error> {
     let part = slice(blob, range)?;
     let reading = wasm_bindgen_futures::JsFuture::from(part.array_buffer());
-    let timeout = gloo_timers::future::TimeoutFuture::new(READ_TIMEOUT_MS);
-    match select(reading, timeout).await {
-        Either::Left((Ok(buffer), _)) => Ok(js_sys::Uint8Array::new(&buffer)),
-        Either::Left((Err(e), _)) => Err(Error::ReadFailed {
+    match within(READ_TIMEOUT_MS, reading).await {
+        Some(Ok(buffer)) => Ok(js_sys::Uint8Array::new(&buffer)),
+        Some(Err(e)) => Err(Error::ReadFailed {
             detail: super::js_error::describe(&e),
         }),
-        Either::Right(_) => Err(Error::ReadFailed {
+        None => Err(Error::ReadFailed {
             detail: format!(
                 "reading {} bytes took more than {} s",
                 size(&part),

@@ -32,6 +32,7 @@ use web_sys::{
 };
 
 use super::convert::{part_entry_from_js, part_entry_to_js, record_from_js, record_to_js};
+use super::deadline::within;
 use super::js_error::describe;
 use crate::core::record::{PartRecord, UploadRecord};
 use crate::error::Error;
@@ -50,6 +51,11 @@ const DB_VERSION: u32 = 2;
 const KEY_PATH: &str = "id";
 /// Journal entries a record may gather before a part write rewrites it.
 pub const JOURNAL_LIMIT: usize = 256;
+/// How long opening the database, or one request or transaction, may take
+/// before IndexedDB counts as failed (a browser that never answers, an open
+/// blocked by another tab's old connection): the upload then goes on with
+/// its record in memory.
+pub const STORE_TIMEOUT_MS: u32 = 10_000;
 
 /// Upload records in IndexedDB.
 #[derive(Debug)]
@@ -96,12 +102,22 @@ async fn settled(request: &IdbRequest) -> Result<JsValue, Error> {
         handle(request, "onsuccess", &resolve);
         handle(request, "onerror", &reject);
     });
-    match JsFuture::from(promise).await {
-        Ok(_) => request.result().map_err(storage),
-        Err(_) => Err(failure(
+    match within(STORE_TIMEOUT_MS, JsFuture::from(promise)).await {
+        Some(Ok(_)) => request.result().map_err(storage),
+        Some(Err(_)) => Err(failure(
             request.error().ok().flatten(),
             "the request failed",
         )),
+        None => Err(no_answer()),
+    }
+}
+
+fn no_answer() -> Error {
+    Error::Storage {
+        detail: format!(
+            "IndexedDB did not answer within {} s",
+            STORE_TIMEOUT_MS / 1000
+        ),
     }
 }
 
@@ -112,9 +128,10 @@ async fn committed(tx: &IdbTransaction) -> Result<(), Error> {
         handle(tx, "oncomplete", &resolve);
         handle(tx, "onabort", &reject);
     });
-    match JsFuture::from(promise).await {
-        Ok(_) => Ok(()),
-        Err(_) => Err(failure(tx.error(), "the transaction was aborted")),
+    match within(STORE_TIMEOUT_MS, JsFuture::from(promise)).await {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(_)) => Err(failure(tx.error(), "the transaction was aborted")),
+        None => Err(no_answer()),
     }
 }
 
@@ -156,6 +173,17 @@ impl IdbStore {
         handle(&request, "onupgradeneeded", upgrade.as_ref());
         let opened = settled(&request).await;
         handle(&request, "onupgradeneeded", &JsValue::NULL);
+        if opened.is_err() {
+            // An open that answers after its timeout must not keep a
+            // connection (it would block later upgrades).
+            let late = request.clone();
+            let close = wasm_bindgen::closure::Closure::once_into_js(move || {
+                if let Ok(db) = late.result() {
+                    db.unchecked_into::<IdbDatabase>().close();
+                }
+            });
+            handle(&request, "onsuccess", &close);
+        }
         Ok(IdbStore {
             db: opened?.unchecked_into(),
             journal: RefCell::new(Vec::new()),

@@ -1,12 +1,32 @@
 //! One upload of a file at a time across tabs: a Web Lock
 //! (`navigator.locks`) named by the upload's record key, held for the life
 //! of a run. Dropping the guard releases the lock.
+//!
+//! Asking for a lock that is free is answered at once; a lock manager that
+//! does not answer within [`LOCK_TIMEOUT_MS`] counts as missing, and the
+//! upload goes on unlocked. Waiting for another tab (`lock: "wait"`) lasts
+//! as long as that tab uploads, or until `pause()`.
 
 use futures::channel::oneshot;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
+use super::deadline::within;
 use crate::error::Error;
+
+/// How long the lock manager may take to answer a request that does not
+/// wait for another tab.
+pub const LOCK_TIMEOUT_MS: u32 = 10_000;
+
+/// What asking for the lock gave.
+#[derive(Debug)]
+pub enum Lock {
+    /// Held until dropped.
+    Held(LockGuard),
+    /// This browser cannot lock across tabs (no Web Locks, or no answer in
+    /// time): the upload goes on unlocked. Says why, for a person.
+    Unavailable(&'static str),
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -31,9 +51,8 @@ impl Drop for LockGuard {
 }
 
 /// Takes the exclusive lock `name`. With `wait`, waits for it; without,
-/// fails with [`Error::Locked`] when another tab holds it. Where the browser
-/// has no Web Locks, answers `None` and the upload goes on unlocked.
-pub async fn acquire(name: &str, wait: bool) -> Result<Option<LockGuard>, Error> {
+/// fails with [`Error::Locked`] when another tab holds it.
+pub async fn acquire(name: &str, wait: bool) -> Result<Lock, Error> {
     let mut release: Option<Function> = None;
     let held = Promise::new(&mut |resolve, _| release = Some(resolve));
     let (granted_tx, granted_rx) = oneshot::channel::<bool>();
@@ -51,11 +70,18 @@ pub async fn acquire(name: &str, wait: bool) -> Result<Option<LockGuard>, Error>
     let _ = Reflect::set(&options, &"mode".into(), &"exclusive".into());
     let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
     if locks_request(name, &options, &callback).is_err() {
-        return Ok(None);
+        return Ok(Lock::Unavailable("this browser has no Web Locks"));
     }
-    match granted_rx.await {
-        Ok(true) => Ok(Some(LockGuard { release })),
+    let answer = match wait {
+        true => Some(granted_rx.await),
+        false => within(LOCK_TIMEOUT_MS, granted_rx).await,
+    };
+    match answer {
+        Some(Ok(true)) => Ok(Lock::Held(LockGuard { release })),
         // Not granted: the sender was dropped without sending `true`.
-        _ => Err(Error::Locked),
+        Some(_) => Err(Error::Locked),
+        None => Ok(Lock::Unavailable(
+            "the browser's lock manager (navigator.locks) did not answer",
+        )),
     }
 }

@@ -10,6 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
+use super::deadline::within;
 use super::xhr::XhrSender;
 use super::{blob, hash};
 use crate::core::checksum::Sha256Digest;
@@ -58,11 +59,20 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
         .map_err(|e| {
             read_failed(["source.read threw: ", &super::js_error::describe(&e)].concat())
         })?;
-    let value = JsFuture::from(Promise::resolve(&produced))
-        .await
-        .map_err(|e| {
-            read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
-        })?;
+    let value = within(
+        blob::READ_TIMEOUT_MS,
+        JsFuture::from(Promise::resolve(&produced)),
+    )
+    .await
+    .ok_or_else(|| {
+        read_failed(format!(
+            "source.read gave no bytes within {} s",
+            blob::READ_TIMEOUT_MS / 1000
+        ))
+    })?
+    .map_err(|e| {
+        read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
+    })?;
     let body = if let Some(b) = value.dyn_ref::<Blob>() {
         b.clone()
     } else if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>()

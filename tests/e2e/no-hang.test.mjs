@@ -1,0 +1,144 @@
+// Nothing hangs without an end: each wait of start() that the browser could
+// leave unanswered (opening IndexedDB, the cross-tab lock, the hash worker,
+// reading the file or a streaming source) has a bound, after which the
+// upload degrades or fails with a typed error; and a trap inside the
+// WebAssembly module rejects start() with INTERNAL_ERROR instead of leaving
+// it pending forever (what WPE WebKit 2.38 did). Written against the tab
+// interface of browsers.mjs, so it runs in every engine.
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, test } from "node:test";
+
+import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { openDemo, randomNamespace } from "./demo.mjs";
+import { installHelpers, pageActivity, startUpload, waitOutcome } from "./in-page.mjs";
+
+const PART = 5 * MIB;
+
+let stack;
+let tab;
+before(async () => {
+  stack = await startStack({ label: `no-hang-${process.env.E2E_BROWSER || "chromium"}` });
+  tab = stack.tab;
+});
+after(async () => {
+  await stack?.stop();
+});
+afterEach(async () => {
+  // The next test starts from a page with the browser's own APIs.
+  await tab.reload();
+});
+
+/**
+ * Runs `fn` in the page's own realm, through a script element: code run by
+ * WebDriver's executeScript runs apart in Firefox (its exceptions fire no
+ * `error` event on the page), and a patch must act as the page's own code.
+ */
+async function inPage(tab, fn) {
+  await tab.evaluate(async (source) => {
+    const script = document.createElement("script");
+    script.textContent = `window.__e2eBreaking = (${source})();`;
+    document.head.append(script);
+    script.remove();
+    await window.__e2eBreaking;
+  }, fn.toString());
+}
+
+/**
+ * In a fresh page, runs `breakIt` (in the page), then uploads a file of
+ * `size` bytes with `options`; answers the run's report and how long it took.
+ */
+async function uploadWith(breakIt, { size = 2 * PART + 1, options = {}, file } = {}) {
+  const namespace = randomNamespace("nohang");
+  await openDemo(stack, tab, { namespace });
+  await installHelpers(tab);
+  await inPage(tab, breakIt);
+  const started = Date.now();
+  const { sha256 } = await startUpload(tab, "run", { file: file ?? { name: "no-hang.bin", size }, options: { namespace, ...options } });
+  const run = await waitOutcome(tab, "run", 120_000);
+  return { ...run, sha256, seconds: (Date.now() - started) / 1000 };
+}
+
+async function assertStored(run) {
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  const object = await stack.debug.object(run.outcome.result.key);
+  assert.equal(object.sha256, run.sha256, "the stored object is the file, byte for byte");
+}
+
+test("IndexedDB that never answers: after 10 s the upload goes on in memory (STORAGE_UNAVAILABLE)", { timeout: 120_000 }, async () => {
+  const run = await uploadWith(() => {
+    // A request whose events never fire.
+    IDBFactory.prototype.open = () => ({});
+  });
+  await assertStored(run);
+  assert.deepEqual(run.warnings, ["STORAGE_UNAVAILABLE"]);
+  assert.ok(run.seconds >= 9, `it waited for the bound (${run.seconds} s)`);
+});
+
+test("a lock manager that never answers: after 10 s the upload goes on unlocked (LOCK_UNAVAILABLE)", { timeout: 120_000 }, async () => {
+  const run = await uploadWith(() => {
+    LockManager.prototype.request = () => new Promise(() => {});
+  });
+  await assertStored(run);
+  assert.deepEqual(run.warnings, ["LOCK_UNAVAILABLE"]);
+});
+
+test("a hash worker that never answers: after 10 s the page hashes the parts itself", { timeout: 120_000 }, async () => {
+  const run = await uploadWith(() => {
+    // A worker that takes messages and never answers.
+    window.Worker = class {
+      postMessage() {}
+      terminate() {}
+    };
+  }, { options: { checksum: "sha256" } });
+  await assertStored(run);
+  assert.match(run.outcome.result.checksumSha256, /-3$/, "every part was hashed and checked by the store");
+  assert.deepEqual(run.warnings, []);
+  const { consoleWarnings } = await pageActivity(tab);
+  assert.ok(
+    consoleWarnings.some((w) => /hashing on the page's thread/.test(w) && /did not start within 10 s/.test(w)),
+    JSON.stringify(consoleWarnings),
+  );
+});
+
+test("a streaming source whose read never answers: READ_FAILED after 30 s, nothing lost", { timeout: 120_000 }, async () => {
+  const hung = await uploadWith(() => {
+    // The source's read, once its digest is taken, never answers.
+    const original = window.e2e.source;
+    window.e2e.source = async (spec) => {
+      const made = await original(spec);
+      made.source.read = () => new Promise(() => {});
+      return made;
+    };
+  }, { file: { stream: { id: "never-again", size: 2 * PART, seed: 3 } } });
+  assert.equal(hung.outcome.error?.code, "READ_FAILED", JSON.stringify(hung.outcome));
+  assert.match(hung.outcome.error.message, /no bytes within 30 s/);
+});
+
+test("a trap inside the module rejects start() with INTERNAL_ERROR instead of hanging", { timeout: 120_000 }, async () => {
+  // All of it as the page's own code (in Firefox, a module imported by a
+  // WebDriver script reports no errors to the page).
+  await openDemo(stack, tab, { namespace: randomNamespace("trap") });
+  const started = Date.now();
+  await inPage(tab, async () => {
+    const mod = await import("/pkg/resupload.js");
+    await mod.default();
+    // The first backend answer throws inside the module, as a trap would.
+    Object.defineProperty(Response.prototype, "status", {
+      configurable: true,
+      get() {
+        throw new WebAssembly.RuntimeError("simulated trap");
+      },
+    });
+    const file = new File([new Uint8Array(1000)], "trap.bin", { lastModified: 1 });
+    window.trapOutcome = null;
+    new mod.Upload(file, { endpoint: "/api/s3", retryDelays: [0] }).start().then(
+      () => (window.trapOutcome = { resolved: true }),
+      (e) => (window.trapOutcome = { code: e.code, message: e.message }),
+    );
+  });
+  const outcome = await waitUntil(() => tab.evaluate(() => window.trapOutcome), { timeout: 30_000, what: "start() to settle" });
+  assert.equal(outcome.code, "INTERNAL_ERROR", JSON.stringify(outcome));
+  assert.match(outcome.message, /simulated trap/);
+  assert.ok(Date.now() - started < 10_000, "it ended at once");
+});
