@@ -87,7 +87,6 @@ function packageJson(cargo) {
     types: `./${NAME}.d.ts`,
     exports: {
       ".": { types: `./${NAME}.d.ts`, default: `./${NAME}.js` },
-      [`./${NAME}_bg.wasm`]: `./${NAME}_bg.wasm`,
       "./package.json": "./package.json",
     },
     files: [`${NAME}.js`, `${NAME}.d.ts`, `${NAME}_bg.wasm`, `${NAME}_bg.wasm.d.ts`, "snippets/", "README.md", "LICENSE-MIT", "LICENSE-APACHE"],

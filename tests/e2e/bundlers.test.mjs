@@ -1,0 +1,112 @@
+// The package as users get it: the `npm pack` tarball of pkg/, checked by
+// publint and @arethetypeswrong/cli, imported under Node (as server-side
+// rendering does) without touching a browser global, and installed into the
+// Vite and webpack examples (examples/), whose production builds upload a
+// file with checksums in Chromium, hashed by the hash worker.
+
+import assert from "node:assert/strict";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { after, before, test } from "node:test";
+
+import { MIB, REPO, log, run, startStack, waitUntil } from "./harness.mjs";
+
+const BIN = path.join(REPO, "node_modules/.bin");
+
+let stack;
+let tarball;
+before(async () => {
+  stack = await startStack({ label: "bundlers", browser: "chromium" });
+  const packed = await run("npm", ["pack", path.join(REPO, "pkg"), "--pack-destination", stack.tmpDir, "--json"], { timeout: 60_000 });
+  tarball = path.join(stack.tmpDir, JSON.parse(packed.slice(packed.indexOf("[")))[0].filename);
+});
+after(async () => {
+  await stack?.stop();
+});
+
+/** `dir/node_modules/resupload`, from the tarball, as npm installs it. */
+async function install(dir) {
+  const target = path.join(dir, "node_modules/resupload");
+  await fsp.mkdir(target, { recursive: true });
+  await run("tar", ["-xzf", tarball, "-C", target, "--strip-components=1"], { timeout: 30_000 });
+}
+
+test("publint and arethetypeswrong find nothing wrong with the tarball", { timeout: 120_000 }, async () => {
+  const lint = await run(path.join(BIN, "publint"), ["run", tarball, "--strict"], { timeout: 60_000 });
+  log(lint.trim());
+  assert.match(lint, /All good!/);
+  // An ESM-only package: require() from CommonJS is not a target. attw
+  // exits non-zero on any other problem.
+  const types = await run(path.join(BIN, "attw"), [tarball, "--profile", "esm-only", "--format", "ascii", "--no-color"], { timeout: 60_000 });
+  log(types.trim());
+  assert.match(types, /"resupload"\s+node16 \(from ESM\): 🟢 \(ESM\)\s+bundler: 🟢/);
+});
+
+test("importing the package under Node touches no browser global", { timeout: 60_000 }, async () => {
+  const dir = path.join(stack.tmpDir, "ssr");
+  await install(dir);
+  const script = `
+    const touched = [];
+    for (const name of ["window", "self", "document", "navigator", "location", "indexedDB", "Worker",
+                        "XMLHttpRequest", "fetch", "localStorage", "crypto", "Blob", "File"]) {
+      Object.defineProperty(globalThis, name, { configurable: true, get() { touched.push(name); } });
+    }
+    const mod = await import("resupload");
+    console.log(JSON.stringify({ touched, exports: Object.keys(mod).sort() }));
+  `;
+  const out = JSON.parse(await run(process.execPath, ["--input-type=module", "-e", script], { cwd: dir, timeout: 30_000 }));
+  assert.deepEqual(out.touched, [], "no browser global is read at import time");
+  for (const name of ["Upload", "default"]) assert.ok(out.exports.includes(name), `exports ${name}: ${out.exports}`);
+});
+
+/** Copies examples/`name`, installs the tarball into it and runs its own `npm run build`; answers its dist/. */
+async function buildExample(name) {
+  const dir = path.join(stack.tmpDir, name);
+  await fsp.cp(path.join(REPO, "examples", name), dir, {
+    recursive: true,
+    filter: (source) => !["node_modules", "dist"].includes(path.basename(source)),
+  });
+  await install(dir);
+  // The bundlers are the repository's devDependencies (the versions the examples ask for).
+  const built = await run("npm", ["run", "build"], { cwd: dir, timeout: 180_000, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` } });
+  log(built.trim().split("\n").slice(-6).join("\n"));
+  return path.join(dir, "dist");
+}
+
+for (const name of ["vite", "webpack"]) {
+  test(`the ${name} example, built from the tarball, uploads with checksums hashed by the hash worker`, { timeout: 300_000 }, async () => {
+    const dist = await buildExample(name);
+    const server = await stack.startServer({ www: dist, name: `server-${name}` });
+    const page = await stack.context.newPage();
+    const workers = [];
+    const consoleLines = [];
+    page.on("worker", (worker) => workers.push(worker.url()));
+    page.on("console", (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+    try {
+      await page.goto(`${server.baseUrl}/`);
+      const entry = await page.evaluate(() => document.querySelector("script[src]").src);
+      const file = await stack.makeFile(`${name} app upload.bin`, 3 * 8 * MIB + 12_345); // 4 parts of the default 8 MiB
+      const mark = stack.gate.mark();
+      await page.setInputFiles("#file", file.path);
+      const report = await waitUntil(
+        () => page.evaluate(() => (window.exampleReport.result || window.exampleReport.error ? window.exampleReport : null)),
+        { timeout: 180_000, interval: 200, what: `the ${name} app's upload to end` },
+      );
+      assert.equal(report.error, null, JSON.stringify(report.error));
+      assert.deepEqual(report.warnings, [], "no warning (CHECKSUM_UNSUPPORTED, storage, ...)");
+      assert.match(report.result.checksumSha256, /-4$/, "the object's composite SHA-256, confirmed by the store");
+      const object = await stack.debug.object(report.result.key);
+      assert.equal(object.sha256, file.sha256, "the stored object is the file, byte for byte");
+      assert.deepEqual(stack.gate.since(mark).map((p) => p.state), Array(4).fill("done"));
+
+      assert.equal(workers.length, 1, `one hash worker: ${JSON.stringify(workers)}`);
+      assert.notEqual(workers[0], entry, "the worker is its own asset, not the app's entry chunk");
+      assert.equal(new URL(workers[0]).origin, new URL(entry).origin);
+      const fallback = consoleLines.filter((line) => /hash worker|page's thread/.test(line));
+      assert.deepEqual(fallback, [], "the worker hashed every part: no fallback to the page's thread");
+      assert.deepEqual(consoleLines.filter((line) => line.startsWith("error")), []);
+    } finally {
+      await page.close();
+    }
+  });
+}
