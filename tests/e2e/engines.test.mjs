@@ -9,9 +9,11 @@
 // the PUTs, the page reports what the library told it.
 
 import assert from "node:assert/strict";
+import fsp from "node:fs/promises";
+import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 
-import { MIB, sleep, startStack, waitUntil } from "./harness.mjs";
+import { MIB, log, sleep, startStack, waitUntil } from "./harness.mjs";
 import { click, listedPending, listPending, openDemo, pickFiles, randomNamespace, range, shown, waitDone, waitForStatus, waitPartsDone, waitReady } from "./demo.mjs";
 import { installHelpers, pageActivity, pause, pending, report, resume, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 
@@ -290,4 +292,63 @@ test("faults from the store gate (500, a cut connection) are retried; the object
   assert.deepEqual(puts.filter((p) => p.partNumber === 3).map((p) => p.fault), ["reset", null]);
   await assertObject(run.outcome.result.key, sha256, 3 * PART + 777);
   assert.ok((await report(tab, "faulty")).warnings.length === 0);
+});
+
+test("a file over 4 GiB: parts past 4 GiB are read and hashed by every path (worker WebCrypto, worker sha2, the page)", { timeout: 240_000 }, async () => {
+  // WebKit's Blob.stream() throws NotReadableError on files of 4 GiB or
+  // more (WebKit bug 272600): resupload reads with slice() + arrayBuffer().
+  const GIB = 1024 * MIB;
+  const big = path.join(stack.filesDir, "sparse-over-4GiB.bin");
+  await fsp.writeFile(big, "");
+  await fsp.truncate(big, 4 * GIB + 64 * MIB); // zeros, taking no disk space
+  const namespace = randomNamespace("big");
+  const pickBig = async () => {
+    await tab.evaluate(() => {
+      const input = document.createElement("input");
+      input.type = "file";
+      input.id = "big-file";
+      document.body.append(input);
+    });
+    await tab.pickFiles("#big-file", [big]);
+  };
+  /** Uploads bytes `from..to` of the big file; checks the object. */
+  const uploadSlice = async (label, from, to, partSize) => {
+    const file = { picked: "#big-file", from, to };
+    const { sha256 } = await startUpload(tab, label, { file, options: { namespace, checksum: "sha256", partSize } });
+    const run = await waitOutcome(tab, label, 180_000);
+    assert.ok(run.outcome.result, `${label}: ${JSON.stringify(run.outcome.error)}`);
+    assert.ok(run.outcome.result.checksumSha256, `${label}: every part was hashed`);
+    await assertObject(run.outcome.result.key, sha256, to - from);
+  };
+
+  await openDemo(stack, tab, { namespace });
+  await pickBig();
+  // Whether this engine's Blob.stream() reads past 4 GiB (told, not asserted).
+  const stream = await tab.evaluate(async () => {
+    const file = document.querySelector("#big-file").files[0];
+    try {
+      await file.slice(4 * 2 ** 30, 4 * 2 ** 30 + 1024).stream().getReader().read();
+      return "reads";
+    } catch (e) {
+      return `throws ${e.name}`;
+    }
+  });
+  log(`${stack.browserName}: Blob.stream() of a slice past 4 GiB of a ${4 * 1024 + 64} MiB file ${stream}`);
+  // 8 MiB parts across the 4 GiB mark: WebCrypto in the hash worker.
+  await uploadSlice("worker WebCrypto", 4 * GIB - 12 * MIB, 4 * GIB + 12 * MIB, 8 * MIB);
+  // One 72 MiB part (over 64 MiB): sha2 in the hash worker, in 8 MiB slices.
+  await uploadSlice("worker sha2", 4 * GIB - 8 * MIB, 4 * GIB + 64 * MIB, 72 * MIB);
+  assert.equal((await pageActivity(tab)).workers.length, 1);
+
+  // The page's own path, in a fresh page where no worker can start.
+  await tab.reload();
+  await waitReady(tab);
+  await tab.evaluate(() => {
+    window.Worker = undefined;
+  });
+  await pickBig();
+  await uploadSlice("page", 4 * GIB - 8 * MIB, 4 * GIB + 8 * MIB, 8 * MIB);
+  const { workers, consoleWarnings } = await pageActivity(tab);
+  assert.deepEqual(workers, []);
+  assert.ok(consoleWarnings.some((w) => /hashing on the page's thread/.test(w)), JSON.stringify(consoleWarnings));
 });

@@ -8,8 +8,10 @@
 //   const run = await waitOutcome(tab, "a"); // { result } or { error: { code, message } }, with events
 //
 // A run's `file` is `{ name, size, seed?, lastModified?, flip? }` (`flip`:
-// offsets whose byte is xored with 0xff), or `{ stream: { id, size, seed } }`
-// for a streaming source whose bytes are made by `read`.
+// offsets whose byte is xored with 0xff), `{ stream: { id, size, seed } }`
+// for a streaming source whose bytes are made by `read`, or
+// `{ picked: selector, from, to }` for a slice of a file picked through an
+// input of the page.
 
 import { waitUntil } from "./harness.mjs";
 
@@ -59,6 +61,13 @@ function install() {
     },
     /** `{ source, sha256 }` for a run's `file` spec. */
     async source(spec) {
+      if (spec.picked) {
+        // A slice of a file picked through the input `spec.picked`.
+        const { picked, from, to } = spec;
+        const source = document.querySelector(picked).files[0].slice(from, to);
+        const sha256 = hex(await crypto.subtle.digest("SHA-256", await source.arrayBuffer()));
+        return { source, sha256 };
+      }
       if (spec.stream) {
         const { id, size, seed = 1 } = spec.stream;
         const source = { id, name: `${id}.bin`, size, read: (offset, length) => fill(new Uint8Array(length), offset, seed) };
