@@ -87,7 +87,7 @@ async function boot() {
     demo.loadError = String(error?.message ?? error);
     showNotice(
       `The uploader could not load (${demo.loadError}). Build the wasm package into pkg/ ` +
-        "(wasm-pack build --target web --mode no-install --out-dir pkg) and reload.",
+        "(npm run build) and reload.",
       "error",
     );
     $("#settings").textContent = "The uploader is not available.";

@@ -142,3 +142,30 @@ test("a trap inside the module rejects start() with INTERNAL_ERROR instead of ha
   assert.match(outcome.message, /simulated trap/);
   assert.ok(Date.now() - started < 10_000, "it ended at once");
 });
+
+test("a browser without a feature resupload needs gets UNSUPPORTED_BROWSER naming it, from new Upload()", { timeout: 60_000 }, async () => {
+  await openDemo(stack, tab, { namespace: randomNamespace("unsupported") });
+  await installHelpers(tab);
+  const thrown = await tab.evaluate(async () => {
+    const { Upload } = await window.e2e.lib();
+    const file = new File([new Uint8Array(10)], "x.bin");
+    const attempt = () => {
+      try {
+        new Upload(file, { endpoint: "/api/s3" });
+        return null;
+      } catch (e) {
+        return { name: e.name, code: e.code, message: e.message };
+      }
+    };
+    const before = attempt();
+    const saved = window.AbortController;
+    delete window.AbortController;
+    const without = attempt();
+    window.AbortController = saved;
+    return { before, without };
+  });
+  assert.equal(thrown.before, null, "a complete browser constructs the upload");
+  assert.equal(thrown.without?.code, "UNSUPPORTED_BROWSER", JSON.stringify(thrown.without));
+  assert.equal(thrown.without.name, "ResuploadError");
+  assert.match(thrown.without.message, /AbortController/);
+});
