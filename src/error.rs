@@ -38,6 +38,36 @@ impl Operation {
     }
 }
 
+/// What a refusal by the store or the backend means for the upload,
+/// decided once from the answer's error code (see [`crate::http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403 "Request has expired": the presigned URL is too old, and a
+    /// freshly signed one fixes it.
+    ExpiredUrl,
+    /// 400 `InvalidDigest`, `BadDigest` or `XAmzContentChecksumMismatch`:
+    /// the part's bytes did not match their signed checksum (damaged on
+    /// the way); sending the part again fixes it.
+    BadDigest,
+    /// 400 `InvalidPart` at completion: the store does not hold a listed
+    /// part as named.
+    InvalidPart,
+    /// Any other answer.
+    Other,
+}
+
+/// How the record store failed, classified by its adapter where the
+/// browser's error is first seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFailure {
+    /// It could not be opened (blocked, a private window, no answer).
+    Unavailable,
+    /// A write hit the quota (a full disk).
+    Full,
+    /// Any other failure.
+    Failed,
+}
+
 /// Everything that can go wrong, as plain data.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -67,11 +97,14 @@ pub enum Error {
         detail: String,
     },
     /// The server answered with an HTTP status the call cannot accept.
+    /// Made by [`crate::http::failure`], which reads the answer once.
     Http {
         /// The call that failed.
         operation: Operation,
         /// The HTTP status.
         status: u16,
+        /// What the answer's error code means here.
+        refusal: Refusal,
         /// The start of the response body, to help whoever reads the message.
         body: String,
         /// The wait the server asked for with `Retry-After`, in milliseconds.
@@ -97,6 +130,8 @@ pub enum Error {
     },
     /// The record store (IndexedDB) failed.
     Storage {
+        /// How, as the store's adapter saw it.
+        failure: StorageFailure,
         /// What the browser said.
         detail: String,
     },
@@ -159,14 +194,16 @@ impl Error {
     }
 
     /// Whether trying the same request again may succeed: network errors,
-    /// 5xx, 408 (timeout) and 429 (too many requests).
+    /// 5xx, 408 (timeout), 429 (too many requests), an expired URL and
+    /// bytes damaged on the way.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Network { .. } => true,
-            Error::Http { status, body, .. } => {
+            Error::Http {
+                status, refusal, ..
+            } => {
                 is_retryable_status(*status)
-                    || (*status == 403 && is_expired_signature(body))
-                    || (*status == 400 && is_bad_digest(body))
+                    || matches!(refusal, Refusal::ExpiredUrl | Refusal::BadDigest)
             }
             _ => false,
         }
@@ -187,21 +224,6 @@ impl Error {
             reason: reason.into(),
         }
     }
-}
-
-/// Whether a 403 body says the presigned URL expired ("Request has
-/// expired"): a fresh signature fixes that, so it is worth a retry.
-pub fn is_expired_signature(body: &str) -> bool {
-    body.contains("Request has expired") || body.contains("request has expired")
-}
-
-/// Whether a 400 body says the part's bytes did not match its signed
-/// checksum (Garage: `InvalidDigest`; S3: `BadDigest`): they were damaged on
-/// the way, and sending the part again fixes that.
-pub fn is_bad_digest(body: &str) -> bool {
-    ["InvalidDigest", "BadDigest", "XAmzContentChecksumMismatch"]
-        .iter()
-        .any(|code| body.contains(code))
 }
 
 /// Whether an HTTP status is worth a retry: 5xx, 408 and 429.
@@ -257,7 +279,7 @@ impl fmt::Display for Error {
                 "the server no longer has multipart upload {upload_id} (it expired or was aborted); \
                  call start() again to upload the file afresh"
             ),
-            Error::Storage { detail } => write!(
+            Error::Storage { detail, .. } => write!(
                 f,
                 "the browser's upload state store (IndexedDB) failed: {detail}"
             ),
@@ -311,6 +333,22 @@ mod tests {
         for status in [400, 401, 403, 404, 409, 412, 413] {
             assert!(!is_retryable_status(status), "{status}");
         }
+    }
+
+    #[test]
+    fn expired_urls_and_damaged_bodies_retry_other_refusals_do_not() {
+        let refused = |status, refusal| Error::Http {
+            operation: Operation::UploadPart,
+            status,
+            refusal,
+            body: String::new(),
+            retry_after_ms: None,
+        };
+        assert!(refused(403, Refusal::ExpiredUrl).is_retryable());
+        assert!(refused(400, Refusal::BadDigest).is_retryable());
+        assert!(!refused(403, Refusal::Other).is_retryable());
+        assert!(!refused(400, Refusal::InvalidPart).is_retryable());
+        assert!(refused(503, Refusal::Other).is_retryable());
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::core::record::UploadRecord;
-use crate::error::Error;
-use crate::ports::{MemoryStore, RecordStore, Warning};
+use crate::error::{Error, StorageFailure};
+use crate::memory::MemoryStore;
+use crate::ports::{RecordStore, Warning, WarningCode};
 
 /// Tries `primary`; after its first failure, uses memory only.
 pub struct FallbackStore<S> {
@@ -42,7 +43,7 @@ impl<S: RecordStore> FallbackStore<S> {
             notify,
         };
         if let Some(error) = error {
-            store.fail("STORAGE_UNAVAILABLE", &error);
+            store.fail(&error);
         }
         store
     }
@@ -52,13 +53,21 @@ impl<S: RecordStore> FallbackStore<S> {
         self.failed.get()
     }
 
-    fn fail(&self, code: &'static str, error: &Error) {
+    /// Moves to memory after `error`, telling the page once.
+    fn fail(&self, error: &Error) {
         if self.failed.replace(true) {
             return;
         }
         let code = match error {
-            Error::Storage { detail } if detail.contains("QuotaExceeded") => "STORAGE_FULL",
-            _ => code,
+            Error::Storage {
+                failure: StorageFailure::Unavailable,
+                ..
+            } => WarningCode::StorageUnavailable,
+            Error::Storage {
+                failure: StorageFailure::Full,
+                ..
+            } => WarningCode::StorageFull,
+            _ => WarningCode::StorageFailed,
         };
         (self.notify)(Warning {
             code,
@@ -88,7 +97,7 @@ impl<S: RecordStore> RecordStore for FallbackStore<S> {
         if let Some(primary) = self.primary() {
             match primary.load(id).await {
                 Ok(found) => return Ok(found),
-                Err(e) => self.fail("STORAGE_FAILED", &e),
+                Err(e) => self.fail(&e),
             }
         }
         Ok(None)
@@ -100,7 +109,7 @@ impl<S: RecordStore> RecordStore for FallbackStore<S> {
                 // The primary store has the newest now; drop an older copy
                 // kept in memory while it was failing.
                 Ok(()) => return self.memory.remove(&record.id).await,
-                Err(e) => self.fail("STORAGE_FAILED", &e),
+                Err(e) => self.fail(&e),
             }
         }
         self.memory.save(record).await
@@ -114,7 +123,7 @@ impl<S: RecordStore> RecordStore for FallbackStore<S> {
         if let Some(primary) = self.primary() {
             match primary.save_parts(record, numbers).await {
                 Ok(()) => return Ok(()),
-                Err(e) => self.fail("STORAGE_FAILED", &e),
+                Err(e) => self.fail(&e),
             }
         }
         // In memory from now on: the whole record the first time (the
@@ -126,7 +135,7 @@ impl<S: RecordStore> RecordStore for FallbackStore<S> {
         self.memory.remove(id).await?;
         if let Some(primary) = self.primary() {
             if let Err(e) = primary.remove(id).await {
-                self.fail("STORAGE_FAILED", &e);
+                self.fail(&e);
             }
         }
         Ok(())
@@ -140,7 +149,7 @@ impl<S: RecordStore> RecordStore for FallbackStore<S> {
                     let in_memory: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
                     all.extend(stored.into_iter().filter(|r| !in_memory.contains(&r.id)));
                 }
-                Err(e) => self.fail("STORAGE_FAILED", &e),
+                Err(e) => self.fail(&e),
             }
         }
         Ok(all)
@@ -160,7 +169,7 @@ mod tests {
     struct Flaky {
         inner: MemoryStore,
         ok_writes: Cell<u32>,
-        detail: &'static str,
+        failure: StorageFailure,
     }
 
     impl RecordStore for Flaky {
@@ -170,7 +179,8 @@ mod tests {
         async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
             if self.ok_writes.get() == 0 {
                 return Err(Error::Storage {
-                    detail: self.detail.into(),
+                    failure: self.failure,
+                    detail: "QuotaExceededError: the quota has been exceeded".into(),
                 });
             }
             self.ok_writes.set(self.ok_writes.get() - 1);
@@ -199,17 +209,18 @@ mod tests {
         (store, heard)
     }
 
-    fn flaky(ok_writes: u32, detail: &'static str) -> Flaky {
+    fn flaky(ok_writes: u32, failure: StorageFailure) -> Flaky {
         Flaky {
             inner: MemoryStore::new(),
             ok_writes: Cell::new(ok_writes),
-            detail,
+            failure,
         }
     }
 
     #[test]
     fn a_store_that_cannot_open_means_memory_and_one_warning() {
         let (store, heard) = store(Err(Error::Storage {
+            failure: StorageFailure::Unavailable,
             detail: "SecurityError: blocked".into(),
         }));
         assert!(store.in_memory());
@@ -217,16 +228,13 @@ mod tests {
         assert_eq!(block_on(store.load("a")).unwrap(), Some(record("a")));
         let heard = heard.borrow();
         assert_eq!(heard.len(), 1);
-        assert_eq!(heard[0].code, "STORAGE_UNAVAILABLE");
+        assert_eq!(heard[0].code, WarningCode::StorageUnavailable);
         assert!(heard[0].message.contains("blocked"), "{}", heard[0].message);
     }
 
     #[test]
     fn a_full_store_moves_to_memory_and_warns_once() {
-        let (store, heard) = store(Ok(flaky(
-            1,
-            "QuotaExceededError: the quota has been exceeded",
-        )));
+        let (store, heard) = store(Ok(flaky(1, StorageFailure::Full)));
         block_on(store.save(&record("a"))).unwrap();
         assert!(!store.in_memory());
         let mut next = record("a");
@@ -240,14 +248,14 @@ mod tests {
             "memory has the latest"
         );
         assert_eq!(heard.borrow().len(), 1);
-        assert_eq!(heard.borrow()[0].code, "STORAGE_FULL");
+        assert_eq!(heard.borrow()[0].code, WarningCode::StorageFull);
         block_on(store.remove("a")).unwrap();
         assert_eq!(block_on(store.load("a")).unwrap(), None);
     }
 
     #[test]
     fn a_working_store_is_used_and_never_warns() {
-        let (store, heard) = store(Ok(flaky(10, "")));
+        let (store, heard) = store(Ok(flaky(10, StorageFailure::Failed)));
         block_on(store.save(&record("a"))).unwrap();
         let primary = store.primary.as_ref().unwrap();
         assert_eq!(block_on(primary.inner.list()).unwrap().len(), 1);
@@ -256,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_part_write_that_fails_moves_the_whole_record_to_memory() {
-        let (store, heard) = store(Ok(flaky(1, "QuotaExceededError: full")));
+        let (store, heard) = store(Ok(flaky(1, StorageFailure::Failed)));
         let cell = RefCell::new(test_record("a", 11 * crate::core::plan::MIB));
         block_on(store.save(&cell.borrow())).unwrap();
         cell.borrow_mut().parts[1].state = crate::core::record::PartState::InFlight;
@@ -273,5 +281,6 @@ mod tests {
             Some(&*cell.borrow())
         );
         assert_eq!(heard.borrow().len(), 1);
+        assert_eq!(heard.borrow()[0].code, WarningCode::StorageFailed);
     }
 }

@@ -18,8 +18,11 @@
 //! The crate is layered so that the logic is testable without a browser:
 //! - [`core`]: pure data in, decisions out (part planning, records,
 //!   reconciliation, retries, fingerprints);
-//! - [`ports`]: the small traits the logic runs on, with an in-memory store;
-//! - [`driver`]: one upload's run over the ports;
+//! - [`ports`]: the small traits the logic runs on ([`memory`] has a real
+//!   in-memory record store, [`fallback`] one that falls back to it);
+//! - [`driver`]: one upload's run over the ports, in phases;
+//! - [`pending`]: the stored unfinished uploads (find, list, forget);
+//! - [`http`]: what a failed HTTP answer means, decided once;
 //! - `web` (wasm32 only): the browser adapters and the `#[wasm_bindgen]` API.
 #![deny(missing_docs)]
 
@@ -27,7 +30,10 @@ pub mod core;
 pub mod driver;
 pub mod error;
 pub mod fallback;
+pub mod http;
+pub mod memory;
 pub mod options;
+pub mod pending;
 pub mod ports;
 pub mod slots;
 

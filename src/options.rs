@@ -1,5 +1,6 @@
 //! Upload options as plain data, checked in one place.
 
+use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::plan::{DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PART_SIZE};
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
@@ -148,6 +149,80 @@ impl UploadOptions {
     pub fn endpoint_base(&self) -> &str {
         self.endpoint.trim().trim_end_matches('/')
     }
+
+    /// The key of the stored record of the file `identity` under these
+    /// options (its namespace and endpoint): one rule for a run and for
+    /// `Upload.findPrevious`.
+    pub fn record_id(&self, identity: &FileIdentity) -> String {
+        fingerprint(&self.namespace, self.endpoint_base(), identity)
+    }
+}
+
+/// The options a page sets by name, one row each: its JavaScript name and
+/// how a value sets it. The JS boundary reads each name from the options
+/// object with the reader of its table (a whole number, a string, a flag),
+/// in table order; the first bad value is the error. To add an option: a
+/// field above, and a row here.
+pub mod by_name {
+    use super::*;
+
+    /// An option's name and how a value of type `T` sets it.
+    pub type Row<T> = (&'static str, fn(&mut UploadOptions, T));
+    /// An option's name and how a string sets it (or why it cannot).
+    pub type TextRow = (
+        &'static str,
+        fn(&mut UploadOptions, String) -> Result<(), Error>,
+    );
+
+    /// Options that take a whole, non-negative number.
+    pub const WHOLE: [Row<u64>; 6] = [
+        ("partSize", |o, n| o.part_size = n),
+        ("concurrency", |o, n| o.concurrency = clamp_u32(n)),
+        ("maxObjectSize", |o, n| o.max_object_size = n),
+        ("expiresAfter", |o, n| o.expires_after_ms = n as f64),
+        ("expiryWarning", |o, n| o.expiry_warning_ms = n as f64),
+        ("stallTimeout", |o, n| o.stall_timeout_ms = clamp_u32(n)),
+    ];
+
+    /// Options that take a string.
+    pub const TEXT: [TextRow; 3] = [
+        ("namespace", |o, s| {
+            o.namespace = s;
+            Ok(())
+        }),
+        ("lock", |o, s| {
+            o.wait_for_lock = one_of("lock", &s, &["fail", "wait"])? == 1;
+            Ok(())
+        }),
+        ("checksum", |o, s| {
+            o.checksum = match one_of("checksum", &s, &["sha256", "none"])? {
+                0 => ChecksumMode::Sha256,
+                _ => ChecksumMode::None,
+            };
+            Ok(())
+        }),
+    ];
+
+    /// Options that take `true` or `false`.
+    pub const FLAGS: [Row<bool>; 1] = [("verifyOnResume", |o, b| o.verify_on_resume = b)];
+
+    fn clamp_u32(n: u64) -> u32 {
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The index of `value` among `allowed`, or an error naming them.
+    fn one_of(option: &'static str, value: &str, allowed: &[&str]) -> Result<usize, Error> {
+        allowed.iter().position(|a| *a == value).ok_or_else(|| {
+            let mut reason = ["\"", value, "\" is not "].concat();
+            for (i, a) in allowed.iter().enumerate() {
+                if i > 0 {
+                    reason.push_str(" or ");
+                }
+                reason.push_str(&["\"", a, "\""].concat());
+            }
+            Error::invalid_option(option, reason)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +236,42 @@ mod tests {
             .validate()
             .is_ok());
         assert_eq!(UploadOptions::new("/api/s3/").endpoint_base(), "/api/s3");
+    }
+
+    #[test]
+    fn options_are_set_by_name() {
+        let mut o = UploadOptions::new("/e");
+        for (name, set) in by_name::WHOLE {
+            set(&mut o, if name == "concurrency" { 7 } else { 1234 });
+        }
+        assert_eq!(
+            (o.part_size, o.concurrency, o.max_object_size),
+            (1234, 7, 1234)
+        );
+        assert_eq!(
+            (o.expires_after_ms, o.expiry_warning_ms, o.stall_timeout_ms),
+            (1234.0, 1234.0, 1234)
+        );
+        let text = |o: &mut UploadOptions, name: &str, value: &str| {
+            let (_, set) = by_name::TEXT.iter().find(|(n, _)| *n == name).unwrap();
+            set(o, value.into())
+        };
+        text(&mut o, "namespace", "ns").unwrap();
+        text(&mut o, "lock", "wait").unwrap();
+        text(&mut o, "checksum", "none").unwrap();
+        assert_eq!(
+            (o.namespace.as_str(), o.wait_for_lock, o.checksum),
+            ("ns", true, ChecksumMode::None)
+        );
+        match text(&mut o, "checksum", "md5") {
+            Err(Error::InvalidOption { option, reason }) => {
+                assert_eq!(option, "checksum");
+                assert_eq!(reason, "\"md5\" is not \"sha256\" or \"none\"");
+            }
+            other => panic!("{other:?}"),
+        }
+        (by_name::FLAGS[0].1)(&mut o, false);
+        assert!(!o.verify_on_resume);
     }
 
     #[test]

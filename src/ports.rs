@@ -1,19 +1,37 @@
 //! The small interfaces the upload logic runs on.
 //!
-//! [`driver`](crate::driver) knows only these traits; the browser adapters in
-//! `web/` implement them with fetch, XMLHttpRequest, IndexedDB and timers, and
-//! [`MemoryStore`] is a real in-memory [`RecordStore`]. Futures here are not
-//! `Send`: a browser page has one thread.
+//! [`driver`](crate::driver) knows only these traits. The browser's adapters
+//! in `web/` implement them (fetch, XMLHttpRequest, IndexedDB, timers), and
+//! [`MemoryStore`](crate::memory::MemoryStore) is a real in-memory
+//! [`RecordStore`]. Each is one file; `web/compose.rs` is the one place that
+//! puts the browser's together. Futures here are not `Send`: a browser page
+//! has one thread.
 
 use std::cell::RefCell;
 use std::ops::Range;
-
-use serde::Serialize;
 
 use crate::core::checksum::Sha256Digest;
 use crate::core::reconcile::ServerPart;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
+
+/// The checksum algorithm resupload asks the backend for.
+pub const SHA256: &str = "SHA256";
+
+/// What starting a multipart upload tells the backend.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUpload<'a> {
+    /// The uploader's namespace (a backend may use it as the key's prefix).
+    pub namespace: &'a str,
+    /// The file's name.
+    pub file_name: &'a str,
+    /// Its content type (may be empty).
+    pub file_type: &'a str,
+    /// Metadata stored with the object.
+    pub metadata: &'a [(String, String)],
+    /// `Some("SHA256")` asks for an upload whose parts carry checksums.
+    pub checksum_algorithm: Option<&'a str>,
+}
 
 /// What `POST {endpoint}/multipart` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +45,6 @@ pub struct Created {
     pub checksum_algorithm: Option<String>,
 }
 
-/// The checksum algorithm resupload asks the backend for.
-pub const SHA256: &str = "SHA256";
-
 /// What the completion call answers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CompleteAnswer {
@@ -41,16 +56,13 @@ pub struct CompleteAnswer {
 }
 
 /// One entry of the completion call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletedPart {
     /// The part number.
-    #[serde(rename = "PartNumber")]
     pub part_number: u32,
     /// Its ETag, as the store gave it.
-    #[serde(rename = "ETag")]
     pub etag: String,
     /// Its SHA-256 (base64), for an upload created with checksums.
-    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
     pub checksum_sha256: Option<String>,
 }
 
@@ -58,17 +70,7 @@ pub struct CompletedPart {
 #[allow(async_fn_in_trait)]
 pub trait Backend {
     /// Starts a multipart upload.
-    /// `namespace` is the uploader's namespace (a backend may use it as the
-    /// key's prefix); `checksum_algorithm` (`Some("SHA256")`) asks for an
-    /// upload whose parts carry checksums.
-    async fn create(
-        &self,
-        namespace: &str,
-        file_name: &str,
-        file_type: &str,
-        metadata: &[(String, String)],
-        checksum_algorithm: Option<&str>,
-    ) -> Result<Created, Error>;
+    async fn create(&self, upload: NewUpload<'_>) -> Result<Created, Error>;
     /// A presigned URL for one part's `PUT`; with `checksum_sha256`, the URL
     /// signs that `x-amz-checksum-sha256` header.
     async fn sign_part(
@@ -91,34 +93,44 @@ pub trait Backend {
     async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error>;
 }
 
-/// The data plane of one upload: produces a part's bytes, hashes them, and
-/// sends them to a presigned URL.
+/// Where a part's bytes come from: a file, a streaming source, a staged
+/// copy. Reading is cheap for a file (a lazy slice), real work for a
+/// streaming source.
 #[allow(async_fn_in_trait)]
-pub trait PartIo {
-    /// A part's bytes, ready to send (in a browser, a `Blob`: a lazy slice
-    /// of a file, or the bytes a streaming source produced).
+pub trait PartSource {
+    /// A part's bytes, ready to send (in a browser, a `Blob`).
     type Body;
     /// The bytes `range` of the source.
     async fn body(&self, range: Range<u64>) -> Result<Self::Body, Error>;
-    /// The SHA-256 of a body (streamed through the hasher in bounded
-    /// chunks, off the page's main thread where the platform allows).
+    /// The SHA-256 of a body (read in bounded chunks, off the page's main
+    /// thread where the platform allows).
     async fn sha256(&self, body: &Self::Body) -> Result<Sha256Digest, Error>;
-    /// `PUT`s `body` to `url` (with `x-amz-checksum-sha256` when given) and
-    /// answers the response's ETag. With `watch_progress`, `progress` is
-    /// called with the bytes of this part sent so far, and a request that
-    /// makes no progress for a while is given up; without, `progress` may
-    /// not be called, and only a request that does not finish in that while
-    /// is given up (watching costs: in Chromium here, an upload progress
-    /// listener slowed Blob PUTs by 15-19%).
-    async fn send(
-        &self,
-        url: &str,
-        part_number: u32,
-        body: &Self::Body,
-        checksum_sha256: Option<&str>,
-        watch_progress: bool,
-        progress: &dyn Fn(u64),
-    ) -> Result<String, Error>;
+}
+
+/// One part's `PUT` to its presigned URL.
+#[derive(Debug)]
+pub struct PartPut<'a, B> {
+    /// The multipart upload it belongs to (named by a `NoSuchUpload`).
+    pub upload_id: &'a str,
+    /// The part number.
+    pub part_number: u32,
+    /// The presigned URL.
+    pub url: &'a str,
+    /// The bytes.
+    pub body: &'a B,
+    /// Sent as `x-amz-checksum-sha256` when given (the URL signs it).
+    pub checksum_sha256: Option<&'a str>,
+}
+
+/// Sends part bodies (XMLHttpRequest, fetch).
+#[allow(async_fn_in_trait)]
+pub trait PartSender<B> {
+    /// `PUT`s the part and answers its ETag, as the store gave it. A sender
+    /// that can tell calls `progress` with the bytes of this part sent so
+    /// far. A request that makes no progress for the stall timeout (or, for
+    /// a sender that cannot tell, does not finish within it) is given up as
+    /// a network error. Failed answers go through [`crate::http::failure`].
+    async fn send(&self, put: &PartPut<'_, B>, progress: &dyn Fn(u64)) -> Result<String, Error>;
 }
 
 /// Where upload records persist.
@@ -165,8 +177,7 @@ pub trait Timer {
 }
 
 /// Progress of the whole upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// Bytes handed to the network (confirmed ones included); never goes
     /// backwards, even when a part is retried.
@@ -178,8 +189,7 @@ pub struct Progress {
 }
 
 /// A part the server confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartCompleted {
     /// The part number.
     pub part_number: u32,
@@ -190,8 +200,7 @@ pub struct PartCompleted {
 }
 
 /// A stored upload was found and reconciled with the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resumed {
     /// The multipart upload id.
     pub upload_id: String,
@@ -201,19 +210,29 @@ pub struct Resumed {
     pub skipped_bytes: u64,
 }
 
-/// The stored upload could not be continued, so the file is uploaded afresh.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Restarted {
-    /// Why: `"expired"` (the server no longer has the upload, or it is past
-    /// its expiry) or `"file-changed"` (a new date, or new content under the
-    /// same name, size and date, seen in the content sample or in a part the
-    /// server holds whose checksum no longer matches).
-    pub reason: &'static str,
+/// Why a stored upload could not be continued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartReason {
+    /// The server no longer has the upload, or it is past its expiry.
+    Expired,
+    /// The file changed: a new date, or new content under the same name,
+    /// size and date (seen in the content sample, or in a part the server
+    /// holds whose checksum no longer matches).
+    FileChanged,
+}
+
+impl RestartReason {
+    /// The name JavaScript sees (`onRestart({ reason })`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartReason::Expired => "expired",
+            RestartReason::FileChanged => "file-changed",
+        }
+    }
 }
 
 /// A resumed upload will soon be expired by the server.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExpiringSoon {
     /// The multipart upload id.
     pub upload_id: String,
@@ -236,11 +255,42 @@ pub struct PartBookkeeping {
     pub blocking_ms: f64,
 }
 
+/// The kinds of problem that do not stop an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningCode {
+    /// IndexedDB cannot be opened: the record lives in memory.
+    StorageUnavailable,
+    /// A write hit the quota: the record moves to memory.
+    StorageFull,
+    /// Another IndexedDB failure: the record moves to memory.
+    StorageFailed,
+    /// The backend cannot sign checksums: the upload goes on without.
+    ChecksumUnsupported,
+    /// The object's checksum could not be compared at completion.
+    ChecksumUnverified,
+    /// The browser cannot lock the upload across tabs: it goes on unlocked.
+    LockUnavailable,
+}
+
+impl WarningCode {
+    /// The stable code JavaScript sees, such as `"STORAGE_UNAVAILABLE"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            WarningCode::StorageFull => "STORAGE_FULL",
+            WarningCode::StorageFailed => "STORAGE_FAILED",
+            WarningCode::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
+            WarningCode::ChecksumUnverified => "CHECKSUM_UNVERIFIED",
+            WarningCode::LockUnavailable => "LOCK_UNAVAILABLE",
+        }
+    }
+}
+
 /// Something the page should know that does not stop the upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
-    /// A stable code, such as `"STORAGE_UNAVAILABLE"`.
-    pub code: &'static str,
+    /// What kind of problem.
+    pub code: WarningCode,
     /// What happened and what it means, for a person.
     pub message: String,
 }
@@ -254,7 +304,7 @@ pub trait Events {
     /// A stored upload is being resumed.
     fn resumed(&self, resumed: Resumed);
     /// The stored upload could not be continued; a fresh one starts.
-    fn restarted(&self, restarted: Restarted);
+    fn restarted(&self, reason: RestartReason);
     /// A resumed upload is close to its expiry on the server.
     fn expiring_soon(&self, soon: ExpiringSoon);
     /// Something the page should know that does not stop the upload.
@@ -263,98 +313,5 @@ pub trait Events {
     /// benchmarks and telemetry. Ignored unless implemented.
     fn part_bookkeeping(&self, bookkeeping: PartBookkeeping) {
         let _ = bookkeeping;
-    }
-}
-
-/// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,
-/// and the store of native tests.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    /// A few records: a Vec is smaller code than a map.
-    records: RefCell<Vec<UploadRecord>>,
-}
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl RecordStore for MemoryStore {
-    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
-        Ok(self.records.borrow().iter().find(|r| r.id == id).cloned())
-    }
-
-    async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
-        let mut records = self.records.borrow_mut();
-        records.retain(|r| r.id != record.id);
-        records.push(record.clone());
-        Ok(())
-    }
-
-    async fn save_parts(
-        &self,
-        record: &RefCell<UploadRecord>,
-        numbers: &[u32],
-    ) -> Result<(), Error> {
-        let record = record.borrow();
-        let mut records = self.records.borrow_mut();
-        match records.iter_mut().find(|r| r.id == record.id) {
-            Some(stored) if stored.parts.len() == record.parts.len() => {
-                for &number in numbers {
-                    let i = number as usize - 1;
-                    if let Some(part) = record.parts.get(i) {
-                        stored.parts[i] = part.clone();
-                    }
-                }
-                stored.updated_at = record.updated_at;
-            }
-            _ => {
-                records.retain(|r| r.id != record.id);
-                records.push(record.clone());
-            }
-        }
-        Ok(())
-    }
-
-    async fn remove(&self, id: &str) -> Result<(), Error> {
-        self.records.borrow_mut().retain(|r| r.id != id);
-        Ok(())
-    }
-
-    async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
-        Ok(self.records.borrow().clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use futures::executor::block_on;
-
-    use super::*;
-    use crate::core::plan::MIB;
-    use crate::core::record::{test_record, PartState};
-
-    #[test]
-    fn the_memory_store_writes_parts_in_place() {
-        let store = MemoryStore::new();
-        let record = RefCell::new(test_record("r", 11 * MIB));
-        block_on(store.save_parts(&record, &[2])).unwrap();
-        assert_eq!(
-            block_on(store.load("r")).unwrap().as_ref(),
-            Some(&*record.borrow()),
-            "inserted whole when missing"
-        );
-        {
-            let mut r = record.borrow_mut();
-            r.parts[1].state = PartState::Done;
-            r.parts[1].etag = Some("\"e2\"".into());
-            r.parts[2].state = PartState::InFlight; // not written by save_parts([2])
-        }
-        block_on(store.save_parts(&record, &[2])).unwrap();
-        let stored = block_on(store.load("r")).unwrap().unwrap();
-        assert_eq!(stored.parts[1], record.borrow().parts[1]);
-        assert_eq!(stored.parts[2].state, PartState::Pending);
     }
 }

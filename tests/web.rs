@@ -11,11 +11,14 @@ use resupload::core::checksum::{composite, Sha256Digest};
 use resupload::core::plan::{PartPlan, MIB};
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::{NewRecord, PartState, UploadRecord};
-use resupload::ports::{Backend, CompletedPart, PartIo, RecordStore, SHA256};
+use resupload::ports::{
+    Backend, CompletedPart, NewUpload, PartPut, PartSender, PartSource, RecordStore, SHA256,
+};
 use resupload::web::backend::HttpBackend;
+use resupload::web::fetch_sender::FetchSender;
 use resupload::web::idb::{IdbStore, DB_NAME};
-use resupload::web::parts::{Source, WebParts};
-use resupload::web::xhr::XhrSender;
+use resupload::web::source::Source;
+use resupload::web::xhr_sender::XhrSender;
 use resupload::web::{blob, hash};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -217,44 +220,66 @@ async fn blob_slices_are_the_planned_bytes() {
     );
 }
 
+/// A new upload through the dev server.
+fn new_upload<'a>(name: &'a str, checksum_algorithm: Option<&'a str>) -> NewUpload<'a> {
+    NewUpload {
+        namespace: "web-tests",
+        file_name: name,
+        file_type: "application/octet-stream",
+        metadata: &[],
+        checksum_algorithm,
+    }
+}
+
 #[wasm_bindgen_test]
-async fn one_part_through_the_dev_server_to_the_store() {
+async fn one_part_through_the_dev_server_to_the_store_with_xhr() {
+    one_part_through(&XhrSender::new(30_000), true).await;
+}
+
+#[wasm_bindgen_test]
+async fn one_part_through_the_dev_server_to_the_store_with_fetch() {
+    one_part_through(&FetchSender::new(30_000), false).await;
+}
+
+/// One checksummed part sent by `sender` (which does or does not report
+/// progress) through the dev server to the store, completed, and checked.
+async fn one_part_through(sender: &impl PartSender<Blob>, reports_progress: bool) {
     let backend = HttpBackend::new(&format!("{}/api/s3", server()));
     let created = backend
-        .create(
-            "web-tests",
-            "web test.bin",
-            "application/octet-stream",
-            &[],
-            Some(SHA256),
-        )
+        .create(new_upload("web test.bin", Some(SHA256)))
         .await
         .unwrap();
     assert_eq!(created.checksum_algorithm.as_deref(), Some(SHA256));
     let size = 5 * 1024 * 1024 + 3;
     let file = pattern_blob(size);
-    let parts = WebParts::new(Source::File(file.clone()), XhrSender::new(30_000));
-    let body = parts.body(0..size as u64).await.unwrap();
-    let checksum = parts.sha256(&body).await.unwrap().to_base64();
+    let source = Source::File(file.clone());
+    let body = source.body(0..size as u64).await.unwrap();
+    let checksum = source.sha256(&body).await.unwrap().to_base64();
     let url = backend
         .sign_part(&created.upload_id, &created.key, 1, Some(&checksum))
         .await
         .unwrap();
     let seen = std::cell::Cell::new(0u64);
-    let etag = parts
-        .send(&url, 1, &body, Some(&checksum), true, &|sent| {
-            seen.set(seen.get().max(sent))
-        })
+    let put = PartPut {
+        upload_id: &created.upload_id,
+        part_number: 1,
+        url: &url,
+        body: &body,
+        checksum_sha256: Some(&checksum),
+    };
+    let etag = sender
+        .send(&put, &|sent| seen.set(seen.get().max(sent)))
         .await
         .unwrap();
     assert!(
         etag.starts_with('"'),
         "the ETag comes as the store sent it: {etag}"
     );
+    let expected_progress = if reports_progress { size as u64 } else { 0 };
     assert_eq!(
         seen.get(),
-        size as u64,
-        "upload progress reached the part's size"
+        expected_progress,
+        "upload progress as the sender reports it"
     );
 
     let listed = backend
@@ -321,7 +346,7 @@ async fn one_part_through_the_dev_server_to_the_store() {
 async fn a_tampered_url_is_refused_by_the_store() {
     let backend = HttpBackend::new(&format!("{}/api/s3", server()));
     let created = backend
-        .create("web-tests", "tamper.bin", "", &[], None)
+        .create(new_upload("tamper.bin", None))
         .await
         .unwrap();
     let url = backend
@@ -329,11 +354,25 @@ async fn a_tampered_url_is_refused_by_the_store() {
         .await
         .unwrap();
     let tampered = url.replace("partNumber=1", "partNumber=2");
-    let err = XhrSender::new(30_000)
-        .send(&tampered, 2, &pattern_blob(10), None, false, &|_| {})
+    let body = pattern_blob(10);
+    let put = PartPut {
+        upload_id: &created.upload_id,
+        part_number: 2,
+        url: &tampered,
+        body: &body,
+        checksum_sha256: None,
+    };
+    let by_xhr = XhrSender::new(30_000)
+        .send(&put, &|_| {})
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(403), "{err}");
+    let by_fetch = FetchSender::new(30_000)
+        .send(&put, &|_| {})
+        .await
+        .unwrap_err();
+    for err in [by_xhr, by_fetch] {
+        assert_eq!(err.status(), Some(403), "{err}");
+    }
     backend
         .abort(&created.upload_id, &created.key)
         .await

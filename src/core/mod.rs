@@ -7,3 +7,4 @@ pub mod plan;
 pub mod reconcile;
 pub mod record;
 pub mod retry;
+pub mod watch;

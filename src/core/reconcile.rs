@@ -7,25 +7,19 @@
 //! replace it), and part numbers beyond the plan are ignored (completion names
 //! only parts 1..N, so they never reach the object).
 
-use serde::Deserialize;
-
 use super::record::{PartState, UploadRecord};
 
 /// One entry of the server's part list (`GET {endpoint}/multipart/{id}`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerPart {
     /// The part number.
-    #[serde(rename = "PartNumber")]
     pub part_number: u32,
     /// The stored size in bytes.
-    #[serde(rename = "Size")]
     pub size: u64,
     /// The stored ETag.
-    #[serde(rename = "ETag")]
     pub etag: String,
     /// The stored SHA-256 (base64), when the upload was created with
     /// checksums and the backend passes them on.
-    #[serde(rename = "ChecksumSHA256", default)]
     pub checksum_sha256: Option<String>,
 }
 

@@ -7,16 +7,13 @@
 //! leaves a record that is consistent with the server, given that resuming asks
 //! the server which parts it holds.
 
-use serde::{Deserialize, Serialize};
-
 use super::plan::PartPlan;
 
 /// The record layout's version; a record of another version is ignored.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Where one part stands, as far as this browser knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartState {
     /// Not started.
     Pending,
@@ -27,8 +24,7 @@ pub enum PartState {
 }
 
 /// One part of the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartRecord {
     /// The part number, 1-based.
     pub number: u32,
@@ -40,13 +36,11 @@ pub struct PartRecord {
     pub etag: Option<String>,
     /// The part's SHA-256 (base64), once hashed: saved before its first
     /// `PUT`, or taken from the server's part list on resume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
 }
 
 /// The persisted state of one unfinished upload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UploadRecord {
     /// [`SCHEMA_VERSION`] when written.
     pub schema: u32,
@@ -72,11 +66,9 @@ pub struct UploadRecord {
     pub part_size: u64,
     /// The file's content fingerprint
     /// ([`sample_digest`](super::fingerprint::sample_digest)), when known.
-    #[serde(default)]
     pub sample_sha256: Option<String>,
     /// The checksum algorithm the multipart upload was created with
     /// (`"SHA256"`), or `None` when the server checks no part checksums.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<String>,
     /// When the multipart upload was created (ms since the epoch).
     pub created_at: f64,
@@ -283,8 +275,7 @@ impl CompactParts {
 }
 
 /// What `Upload.findPrevious` and `Upload.listPending` give JavaScript.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingUpload {
     /// The record key.
     pub id: String,
@@ -397,24 +388,6 @@ mod tests {
         let mut compact = CompactParts::of(&r.parts);
         compact.etags.push('\n');
         assert_eq!(compact.parts(&r.plan()), None, "one ETag too many");
-    }
-
-    #[test]
-    fn records_written_before_checksums_still_load() {
-        let mut r = test_record("v1-x", 11 * MIB);
-        r.parts[0].checksum = Some("abc=".into());
-        let json = serde_json::to_string(&r).unwrap();
-        assert!(json.contains("\"checksum\":\"abc=\""), "{json}");
-        assert!(
-            !json.contains("checksumAlgorithm"),
-            "absent when None: {json}"
-        );
-        // A record saved by an earlier version has neither field.
-        let old = json.replace(",\"checksum\":\"abc=\"", "");
-        let loaded: UploadRecord = serde_json::from_str(&old).unwrap();
-        assert_eq!(loaded.parts[0].checksum, None);
-        assert_eq!(loaded.checksum_algorithm, None);
-        assert!(loaded.is_usable());
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //!
 //! ```
 //! use resupload::core::retry::{RetryPolicy, Decision};
-//! use resupload::error::{Error, Operation};
+//! use resupload::error::{Error, Operation, Refusal};
 //! let policy = RetryPolicy::new(vec![0, 1000]);
-//! let err = Error::Http { operation: Operation::UploadPart, status: 503, body: String::new(), retry_after_ms: None };
+//! let err = Error::Http { operation: Operation::UploadPart, status: 503, refusal: Refusal::Other, body: String::new(), retry_after_ms: None };
 //! assert_eq!(policy.decide(&err, 0), Decision::RetryAfter(0));
 //! assert_eq!(policy.decide(&err, 1), Decision::RetryAfter(1000));
 //! assert_eq!(policy.decide(&err, 2), Decision::GiveUp);
@@ -107,6 +107,7 @@ mod tests {
         Error::Http {
             operation: Operation::UploadPart,
             status,
+            refusal: crate::error::Refusal::Other,
             body: String::new(),
             retry_after_ms: None,
         }
@@ -192,10 +193,8 @@ mod tests {
         let p = RetryPolicy::default();
         let mut err = http(403);
         assert_eq!(p.decide(&err, 0), Decision::GiveUp);
-        if let Error::Http { body, .. } = &mut err {
-            *body =
-                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
-                    .into();
+        if let Error::Http { refusal, .. } = &mut err {
+            *refusal = crate::error::Refusal::ExpiredUrl;
         }
         assert_eq!(p.decide(&err, 0), Decision::RetryAfter(0));
     }

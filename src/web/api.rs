@@ -18,28 +18,26 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use js_sys::Promise;
+use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-use web_sys::{Blob, File};
+use web_sys::Blob;
 
 use super::backend::HttpBackend;
+use super::compose::{page_store, WebPorts};
 use super::convert::{completed_to_js, pending_to_js};
 use super::events::JsEvents;
-use super::idb::IdbStore;
 use super::js_error;
 use super::lock::Lock;
-use super::options::{parse, parse_expires_after, parse_lookup};
-use super::parts::{Source, WebParts};
+use super::options::{parse, parse_lookup};
+use super::source::{self, Source};
 use super::timer::BrowserTimer;
-use super::xhr::XhrSender;
-use crate::core::fingerprint::FileIdentity;
-use crate::core::record::PendingUpload;
-use crate::driver::{Driver, FileInfo};
+use crate::core::retry::RetryPolicy;
+use crate::driver::{Completed, Driver, FileInfo};
 use crate::error::Error;
-use crate::fallback::FallbackStore;
-use crate::options::UploadOptions;
-use crate::ports::{Backend, MemoryStore, RecordStore, Warning};
+use crate::options::{ChecksumMode, UploadOptions};
+use crate::pending;
+use crate::ports::{Timer, Warning, WarningCode};
 
 #[wasm_bindgen(module = "/src/web/guard.js")]
 extern "C" {
@@ -192,82 +190,6 @@ pub struct Upload {
     inner: Rc<Inner>,
 }
 
-fn file_info(value: &JsValue) -> Result<(Source, FileInfo), Error> {
-    if let Some(blob) = value.dyn_ref::<Blob>() {
-        let (name, last_modified) = match value.dyn_ref::<File>() {
-            Some(file) => (file.name(), file.last_modified()),
-            None => ("blob".into(), 0.0),
-        };
-        return Ok((
-            Source::File(blob.clone()),
-            FileInfo {
-                identity: FileIdentity {
-                    name,
-                    size: super::blob::size(blob),
-                    last_modified,
-                    source_id: None,
-                },
-                file_type: blob.type_(),
-                sample_sha256: None,
-            },
-        ));
-    }
-    if let Some(read) = field(value, "read").dyn_ref::<js_sys::Function>() {
-        return stream_info(value, read);
-    }
-    Err(Error::NotAFile)
-}
-
-fn field(object: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// A streaming source `{ size, id, name?, type?, read }`.
-fn stream_info(value: &JsValue, read: &js_sys::Function) -> Result<(Source, FileInfo), Error> {
-    let size = field(value, "size")
-        .as_f64()
-        .filter(|n| n.is_finite() && *n >= 0.0 && n.fract() == 0.0)
-        .filter(|n| *n <= crate::core::plan::MAX_SAFE_INTEGER as f64)
-        .ok_or_else(|| Error::invalid_option("source.size", "must be a whole number of bytes"))?;
-    let id = field(value, "id")
-        .as_string()
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            Error::invalid_option(
-                "source.id",
-                "a streaming source needs an id (a non-empty string) naming its content, \
-                 the same across page loads",
-            )
-        })?;
-    let optional = |name: &'static str| -> Result<Option<String>, Error> {
-        let v = field(value, name);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        v.as_string()
-            .map(Some)
-            .ok_or_else(|| Error::invalid_option(name, "must be a string"))
-    };
-    let name = optional("name")?.unwrap_or_else(|| id.clone());
-    let file_type = optional("type")?.unwrap_or_default();
-    Ok((
-        Source::Stream {
-            object: value.clone(),
-            read: read.clone(),
-        },
-        FileInfo {
-            identity: FileIdentity {
-                name,
-                size: size as u64,
-                last_modified: 0.0,
-                source_id: Some(id),
-            },
-            file_type,
-            sample_sha256: None,
-        },
-    ))
-}
-
 fn reject(error: Error) -> Promise {
     Promise::reject(&js_error::to_js(&error))
 }
@@ -306,7 +228,7 @@ impl Upload {
         if let Some(feature) = super::support::missing_feature() {
             return Err(Error::UnsupportedBrowser { feature });
         }
-        let (source, file) = file_info(file)?;
+        let (source, file) = source::from_js(file)?;
         let parsed = parse(options)?;
         parsed.options.validate()?;
         crate::core::plan::PartPlan::new(
@@ -410,14 +332,9 @@ impl Upload {
         self.pause();
         promise(async move {
             stopped(&inner).await;
-            let result = async {
-                let ports = WebPorts::open(&inner).await?;
-                ports.driver(&inner).abort(&inner.file).await.map(|_| ())
-            }
-            .await;
-            result
-                .map(|()| JsValue::UNDEFINED)
-                .map_err(|e| js_error::to_js(&e))
+            let ports = open_ports(&inner).await;
+            let aborted = driver(&ports, &inner).abort(&inner.file).await;
+            settle(aborted, |_| JsValue::UNDEFINED)
         })
     }
 
@@ -430,20 +347,14 @@ impl Upload {
     ) -> Promise {
         promise(async move {
             let found = async {
-                let (_, file) = file_info(&file)?;
-                let (namespace, endpoint) = parse_lookup(&options)?;
-                let mut opts = UploadOptions::new(endpoint.unwrap_or_default());
-                opts.namespace = namespace.unwrap_or_default();
-                let id = crate::core::fingerprint::fingerprint(
-                    &opts.namespace,
-                    opts.endpoint_base(),
-                    &file.identity,
-                );
-                let store = page_store(Box::new(|_| {})).await;
-                Ok::<_, Error>(store.load(&id).await?.map(|r| r.summary()))
-            }
-            .await;
-            settle(found, |found| {
+                let (_, file) = source::from_js(&file)?;
+                let lookup = parse_lookup(&options)?;
+                let mut under = UploadOptions::new(lookup.endpoint.unwrap_or_default());
+                under.namespace = lookup.namespace.unwrap_or_default();
+                let store = page_store(console_warning()).await;
+                pending::find(&store, &under, &file.identity).await
+            };
+            settle(found.await, |found| {
                 found.map_or(JsValue::NULL, |pending| pending_to_js(&pending))
             })
         })
@@ -458,90 +369,38 @@ impl Upload {
     ) -> Promise {
         promise(async move {
             let listed = async {
-                let (namespace, endpoint) = parse_lookup(&options)?;
-                let expires_after = parse_expires_after(&options)?;
-                let store = page_store(Box::new(|_| {})).await;
-                let now = js_sys::Date::now();
-                let mut live = Vec::new();
-                for record in store.list().await? {
-                    // Past expiry the server has dropped it: collect it.
-                    if now >= record.created_at + expires_after {
-                        store.remove(&record.id).await?;
-                    } else {
-                        live.push(record);
-                    }
-                }
-                let mut pending: Vec<PendingUpload> = live
-                    .into_iter()
-                    .filter(|r| namespace.as_ref().is_none_or(|n| &r.namespace == n))
-                    .filter(|r| {
-                        endpoint
-                            .as_ref()
-                            .is_none_or(|e| r.endpoint == e.trim_end_matches('/'))
-                    })
-                    .map(|r| r.summary())
-                    .collect();
-                // Oldest first. An insertion sort: stable, and a few records
-                // at most, in a fraction of `slice::sort`'s 4 KB of wasm.
-                for i in 1..pending.len() {
-                    let mut j = i;
-                    while j > 0
-                        && pending[j - 1]
-                            .created_at
-                            .total_cmp(&pending[j].created_at)
-                            .is_gt()
-                    {
-                        pending.swap(j - 1, j);
-                        j -= 1;
-                    }
-                }
-                Ok::<_, Error>(pending)
-            }
-            .await;
-            settle(listed, |listed| {
-                listed
-                    .iter()
-                    .map(pending_to_js)
-                    .collect::<js_sys::Array>()
-                    .into()
+                let lookup = parse_lookup(&options)?;
+                let store = page_store(console_warning()).await;
+                pending::list(&store, BrowserTimer.now_ms(), &lookup).await
+            };
+            settle(listed.await, |listed| {
+                listed.iter().map(pending_to_js).collect::<Array>().into()
             })
         })
     }
 
     /// Forgets every unfinished upload stored in this browser for
     /// `{ namespace }` (all namespaces when none is given): each is aborted on
-    /// its server (best effort) and its record deleted. Resolves to how many
-    /// there were.
+    /// its server (with retries; best effort) and its record deleted.
+    /// Resolves to how many there were.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
     pub fn clear_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
     ) -> Promise {
         promise(async move {
             let cleared = async {
-                let (namespace, _) = parse_lookup(&options)?;
-                let store = page_store(Box::new(|_| {})).await;
-                let mut count = 0u32;
-                for record in store.list().await? {
-                    if namespace.as_ref().is_some_and(|n| &record.namespace != n) {
-                        continue;
-                    }
-                    let backend = HttpBackend::new(&record.endpoint);
-                    let _ = backend.abort(&record.upload_id, &record.key).await;
-                    store.remove(&record.id).await?;
-                    count += 1;
-                }
-                Ok::<_, Error>(count)
-            }
-            .await;
-            settle(cleared, |count| JsValue::from_f64(f64::from(count)))
+                let lookup = parse_lookup(&options)?;
+                let store = page_store(console_warning()).await;
+                let retry = RetryPolicy::default();
+                pending::clear(&store, &lookup, &BrowserTimer, &retry, HttpBackend::new).await
+            };
+            settle(cleared.await, |count| JsValue::from_f64(f64::from(count)))
         })
     }
 }
 
-async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
-    if inner.options.checksum != crate::options::ChecksumMode::None
-        || inner.file.identity.is_stream()
-    {
+async fn run(inner: Rc<Inner>) -> Result<Completed, Error> {
+    if inner.options.checksum != ChecksumMode::None || inner.file.identity.is_stream() {
         // Parts will likely be hashed: load the worker while the record is read.
         super::hash::warm_up();
     }
@@ -553,16 +412,15 @@ async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
             Source::Stream { .. } => None,
         }
     };
-    let (ports, sample) = futures::future::join(WebPorts::open(&inner), sample).await;
-    let ports = ports?;
-    let driver = ports.driver(&inner);
+    let (ports, sample) = futures::future::join(open_ports(&inner), sample).await;
+    let driver = driver(&ports, &inner);
     // One upload of this file at a time across tabs, for the whole run.
     let lock_name = ["resupload:", &driver.record_id(&inner.file)].concat();
     let _lock = match super::lock::acquire(&lock_name, inner.options.wait_for_lock).await? {
         Lock::Held(guard) => Some(guard),
         Lock::Unavailable(why) => {
             inner.events.warn(Warning {
-                code: "LOCK_UNAVAILABLE",
+                code: WarningCode::LockUnavailable,
                 message: [why, ": another tab could upload this file at the same time"].concat(),
             });
             None
@@ -573,57 +431,27 @@ async fn run(inner: Rc<Inner>) -> Result<crate::driver::Completed, Error> {
     driver.run(&file).await
 }
 
-thread_local! {
-    /// Where records live when IndexedDB cannot be used: shared by every
-    /// upload of the page, so pause and resume still work.
-    static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::new());
-}
-
-/// IndexedDB, falling back to the page's memory when it fails.
-async fn page_store(notify: Box<dyn Fn(Warning)>) -> FallbackStore<IdbStore> {
-    let memory = MEMORY.with(Rc::clone);
-    FallbackStore::new(IdbStore::open().await, memory, notify)
-}
-
-/// Calls the upload's `onWarning` (once per warning code).
-fn warn_once(inner: &Inner) -> Box<dyn Fn(Warning)> {
+/// The browser's ports for a run of this upload.
+async fn open_ports(inner: &Inner) -> WebPorts {
     let events = inner.events.clone();
-    Box::new(move |warning| events.warn(warning))
+    let warn = Box::new(move |warning| events.warn(warning));
+    let listens = inner.events.on_progress.is_some();
+    WebPorts::open(inner.source.clone(), &inner.options, listens, warn).await
 }
 
-/// The browser adapters one run works over.
-struct WebPorts {
-    store: FallbackStore<IdbStore>,
-    backend: HttpBackend,
-    parts: WebParts,
+fn driver<'a>(ports: &'a WebPorts, inner: &'a Inner) -> Driver<'a, WebPorts> {
+    Driver {
+        ports,
+        events: &inner.events,
+        options: &inner.options,
+    }
 }
 
-impl WebPorts {
-    async fn open(inner: &Inner) -> Result<Self, Error> {
-        Ok(WebPorts {
-            store: page_store(warn_once(inner)).await,
-            backend: HttpBackend::new(inner.options.endpoint_base())
-                .with_timeout(inner.options.stall_timeout_ms),
-            parts: WebParts::new(
-                inner.source.clone(),
-                XhrSender::new(inner.options.stall_timeout_ms),
-            ),
-        })
-    }
-
-    fn driver<'a>(
-        &'a self,
-        inner: &'a Inner,
-    ) -> Driver<'a, HttpBackend, WebParts, FallbackStore<IdbStore>, BrowserTimer> {
-        Driver {
-            backend: &self.backend,
-            parts: &self.parts,
-            store: &self.store,
-            timer: &BrowserTimer,
-            events: &inner.events,
-            options: &inner.options,
-        }
-    }
+/// Where storage warnings of the static calls go: they have no `onWarning`.
+fn console_warning() -> Box<dyn Fn(Warning)> {
+    Box::new(|warning| {
+        web_sys::console::warn_1(&["resupload: ", &warning.message].concat().into());
+    })
 }
 
 /// The SHA-256 of a `Blob`, streamed through sha2 in bounded chunks: what

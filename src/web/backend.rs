@@ -1,16 +1,16 @@
 //! The signing backend over fetch: Uppy Companion's S3 multipart routes.
 
 use js_sys::encode_uri_component;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, RequestInit, Response};
 
-use super::convert::{self, completed_parts_to_js, optional_string, Builder};
+use super::convert::completed_parts_to_js;
 use super::deadline::within;
+use super::fetch::{failed, network, request};
+use super::js::{optional_string, string, Builder};
 use crate::core::reconcile::ServerPart;
-use crate::core::retry::parse_retry_after;
 use crate::error::{Error, Operation};
-use crate::ports::{Backend, CompleteAnswer, CompletedPart, Created};
+use crate::ports::{Backend, CompleteAnswer, CompletedPart, Created, NewUpload};
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 export function packParts(list) {
@@ -40,16 +40,6 @@ extern "C" {
 pub struct HttpBackend {
     base: String,
     timeout_ms: u32,
-}
-
-/// Aborts a fetch when dropped: on a timeout, a pause, or after its body was
-/// read (then it is a no-op).
-struct AbortOnDrop(AbortController);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// A 2xx answer whose JSON is not the shape the protocol gives `operation`.
@@ -116,53 +106,21 @@ async fn exchange(
     body: Option<JsValue>,
     upload_id: Option<&str>,
 ) -> Result<JsValue, Error> {
-    let network = |e: JsValue| Error::Network {
-        operation,
-        detail: super::js_error::describe(&e),
-    };
-    let controller = AbortOnDrop(AbortController::new().map_err(network)?);
     // The init as a plain object: fewer imports than RequestInit's
     // setters, a Request and its Headers.
     let mut headers = Builder::new().str("accept", "application/json");
-    let mut init = Builder::new()
-        .str("method", method)
-        .set("signal", &controller.0.signal());
+    let mut init = Builder::new().str("method", method);
     if let Some(body) = body {
-        let text = js_sys::JSON::stringify(&body).map_err(network)?;
+        let text = js_sys::JSON::stringify(&body).map_err(|e| network(operation, &e))?;
         headers = headers.str("content-type", "application/json");
         init = init.set("body", &text);
     }
-    let init: RequestInit = init.set("headers", &headers.done()).done().unchecked_into();
-    let response: Response = JsFuture::from(fetch(url, &init, operation)?)
-        .await
-        .map_err(network)?
-        .unchecked_into();
-    let status = response.status();
+    let (response, _abort) = request(operation, url, init.set("headers", &headers.done())).await?;
     if !response.ok() {
-        if status == 404 {
-            if let Some(upload_id) = upload_id {
-                return Err(Error::NoSuchUpload {
-                    upload_id: upload_id.to_owned(),
-                });
-            }
-        }
-        let text = match response.text() {
-            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
-            Err(_) => None,
-        };
-        return Err(Error::Http {
-            operation,
-            status,
-            body: text.unwrap_or_default().chars().take(300).collect(),
-            retry_after_ms: response
-                .headers()
-                .get("retry-after")
-                .ok()
-                .flatten()
-                .and_then(|v| parse_retry_after(&v)),
-        });
+        return Err(failed(&response, operation, upload_id).await);
     }
-    JsFuture::from(response.json().map_err(network)?)
+    let status = response.status();
+    JsFuture::from(response.json().map_err(|e| network(operation, &e))?)
         .await
         .map_err(|_| Error::BadResponse {
             operation,
@@ -174,27 +132,13 @@ fn encode(text: &str) -> String {
     String::from(encode_uri_component(text))
 }
 
-fn fetch(url: &str, init: &RequestInit, operation: Operation) -> Result<js_sys::Promise, Error> {
-    let global = js_sys::global();
-    if let Some(window) = global.dyn_ref::<web_sys::Window>() {
-        return Ok(window.fetch_with_str_and_init(url, init));
-    }
-    if let Some(worker) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        return Ok(worker.fetch_with_str_and_init(url, init));
-    }
-    Err(Error::Network {
-        operation,
-        detail: "no fetch in this JavaScript environment".into(),
-    })
-}
-
 /// The answer to create: `{ key, uploadId, checksumAlgorithm? }`
 /// (`checksumAlgorithm` is resupload's extension: a plain Companion never
 /// sends it).
 fn created(answer: &JsValue) -> Option<Created> {
     Some(Created {
-        key: convert::string(answer, "key")?,
-        upload_id: convert::string(answer, "uploadId")?,
+        key: string(answer, "key")?,
+        upload_id: string(answer, "uploadId")?,
         checksum_algorithm: optional_string(answer, "checksumAlgorithm")?,
     })
 }
@@ -211,24 +155,18 @@ fn completed(answer: &JsValue) -> Option<CompleteAnswer> {
 }
 
 impl Backend for HttpBackend {
-    async fn create(
-        &self,
-        namespace: &str,
-        file_name: &str,
-        file_type: &str,
-        metadata: &[(String, String)],
-        checksum_algorithm: Option<&str>,
-    ) -> Result<Created, Error> {
-        let meta = metadata
+    async fn create(&self, upload: NewUpload<'_>) -> Result<Created, Error> {
+        let meta = upload
+            .metadata
             .iter()
             .fold(Builder::new(), |meta, (name, value)| meta.str(name, value))
             .done();
         let body = Builder::new()
-            .str("filename", file_name)
-            .str("type", file_type)
+            .str("filename", upload.file_name)
+            .str("type", upload.file_type)
             .set("metadata", &meta)
-            .str("namespace", namespace)
-            .str_if("checksumAlgorithm", checksum_algorithm)
+            .str("namespace", upload.namespace)
+            .str_if("checksumAlgorithm", upload.checksum_algorithm)
             .done();
         let url = [&self.base, "/multipart"].concat();
         let answer = self
@@ -257,8 +195,7 @@ impl Backend for HttpBackend {
         let answer = self
             .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
             .await?;
-        convert::string(&answer, "url")
-            .ok_or_else(|| wrong_shape(Operation::SignPart, "{ url: string }"))
+        string(&answer, "url").ok_or_else(|| wrong_shape(Operation::SignPart, "{ url: string }"))
     }
 
     async fn list_parts(&self, upload_id: &str, key: &str) -> Result<Vec<ServerPart>, Error> {

@@ -6,99 +6,13 @@
 //! unless the field is left out when empty. Stored records must keep them,
 //! so records written by any version of resupload still load.
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::Array;
 use wasm_bindgen::JsValue;
 
-use crate::core::plan::MAX_SAFE_INTEGER;
+use super::js::{field, optional_string, string, whole, whole_u32, Builder};
 use crate::core::record::{CompactParts, PartRecord, PartState, PendingUpload, UploadRecord};
 use crate::driver::Completed;
 use crate::ports::CompletedPart;
-
-/// Builds a plain object, one field at a time, in the given order.
-pub struct Builder(Object);
-
-impl Builder {
-    /// An empty object.
-    pub fn new() -> Self {
-        Builder(Object::new())
-    }
-
-    /// Sets `name` to `value`.
-    pub fn set(self, name: &str, value: &JsValue) -> Self {
-        let _ = Reflect::set(&self.0, &JsValue::from_str(name), value);
-        self
-    }
-
-    /// Sets `name` to a string.
-    pub fn str(self, name: &str, value: &str) -> Self {
-        self.set(name, &JsValue::from_str(value))
-    }
-
-    /// Sets `name` to a number.
-    pub fn num(self, name: &str, value: f64) -> Self {
-        self.set(name, &JsValue::from_f64(value))
-    }
-
-    /// Sets `name` to a string, or to `null` for `None`.
-    pub fn str_or_null(self, name: &str, value: Option<&str>) -> Self {
-        self.set(name, &value.map_or(JsValue::NULL, JsValue::from_str))
-    }
-
-    /// Sets `name` to a string; leaves it out for `None`.
-    pub fn str_if(self, name: &str, value: Option<&str>) -> Self {
-        match value {
-            Some(value) => self.str(name, value),
-            None => self,
-        }
-    }
-
-    /// The object.
-    pub fn done(self) -> JsValue {
-        self.0.into()
-    }
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder::new()
-    }
-}
-
-/// `object[name]`, `undefined` when it cannot be read.
-pub fn field(object: &JsValue, name: &str) -> JsValue {
-    if object.is_object() {
-        Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    }
-}
-
-/// A string field.
-pub fn string(object: &JsValue, name: &str) -> Option<String> {
-    field(object, name).as_string()
-}
-
-/// An optional string field: `Some(None)` when absent or `null`, `None`
-/// when it holds something else.
-pub fn optional_string(object: &JsValue, name: &str) -> Option<Option<String>> {
-    let value = field(object, name);
-    if value.is_undefined() || value.is_null() {
-        Some(None)
-    } else {
-        value.as_string().map(Some)
-    }
-}
-
-/// A whole, non-negative number field that JavaScript holds exactly.
-pub fn whole(object: &JsValue, name: &str) -> Option<u64> {
-    let n = field(object, name).as_f64()?;
-    (n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64).then_some(n as u64)
-}
-
-/// A whole number field that fits a `u32`.
-pub fn whole_u32(object: &JsValue, name: &str) -> Option<u32> {
-    u32::try_from(whole(object, name)?).ok()
-}
 
 fn state_name(state: PartState) -> &'static str {
     match state {

@@ -6,13 +6,13 @@ use std::rc::Rc;
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
-use super::convert::Builder;
-
+use super::js::Builder;
 use crate::ports::{
-    Events, ExpiringSoon, PartBookkeeping, PartCompleted, Progress, Restarted, Resumed, Warning,
+    Events, ExpiringSoon, PartBookkeeping, PartCompleted, Progress, RestartReason, Resumed,
+    Warning, WarningCode,
 };
 
-/// The `onProgress`, `onPartComplete` and `onResume` callbacks.
+/// The page's callbacks (`onProgress`, `onWarning`, ...).
 #[derive(Debug, Default, Clone)]
 pub struct JsEvents {
     /// `onProgress({sentBytes, confirmedBytes, totalBytes})`.
@@ -30,8 +30,23 @@ pub struct JsEvents {
     /// `onPartBookkeeping({partNumber, ms})`.
     pub on_part_bookkeeping: Option<Function>,
     /// The warning codes told already (each is told once per upload).
-    pub warned: Rc<RefCell<Vec<&'static str>>>,
+    pub warned: Rc<RefCell<Vec<WarningCode>>>,
 }
+
+/// A callback's name and how it is kept.
+pub type Callback = (&'static str, fn(&mut JsEvents, Function));
+
+/// The callbacks a page sets by name, one row each (adding one: a field
+/// above, a row here, and its call below).
+pub const CALLBACKS: [Callback; 7] = [
+    ("onProgress", |e, f| e.on_progress = Some(f)),
+    ("onPartComplete", |e, f| e.on_part_complete = Some(f)),
+    ("onResume", |e, f| e.on_resume = Some(f)),
+    ("onWarning", |e, f| e.on_warning = Some(f)),
+    ("onRestart", |e, f| e.on_restart = Some(f)),
+    ("onExpiringSoon", |e, f| e.on_expiring_soon = Some(f)),
+    ("onPartBookkeeping", |e, f| e.on_part_bookkeeping = Some(f)),
+];
 
 impl JsEvents {
     /// Calls `onWarning` (or logs the warning on the console without one),
@@ -43,7 +58,8 @@ impl JsEvents {
         self.warned.borrow_mut().push(warning.code);
         if self.on_warning.is_some() {
             call(&self.on_warning, |o| {
-                o.str("code", warning.code).str("message", &warning.message)
+                o.str("code", warning.code.as_str())
+                    .str("message", &warning.message)
             });
         } else {
             web_sys::console::warn_1(&["resupload: ", &warning.message].concat().into());
@@ -86,8 +102,8 @@ impl Events for JsEvents {
         });
     }
 
-    fn restarted(&self, restarted: Restarted) {
-        call(&self.on_restart, |o| o.str("reason", restarted.reason));
+    fn restarted(&self, reason: RestartReason) {
+        call(&self.on_restart, |o| o.str("reason", reason.as_str()));
     }
 
     fn expiring_soon(&self, soon: ExpiringSoon) {

@@ -33,9 +33,10 @@ use web_sys::{
 
 use super::convert::{part_entry_from_js, part_entry_to_js, record_from_js, record_to_js};
 use super::deadline::within;
+use super::js::set as handle;
 use super::js_error::describe;
 use crate::core::record::{PartRecord, UploadRecord};
-use crate::error::Error;
+use crate::error::{Error, StorageFailure};
 use crate::ports::RecordStore;
 
 /// The database's name.
@@ -72,10 +73,17 @@ impl Drop for IdbStore {
     }
 }
 
-/// A thrown JavaScript value (a `DOMException` such as
-/// `QuotaExceededError`) as [`Error::Storage`].
+/// A thrown JavaScript value (a `DOMException`) as [`Error::Storage`],
+/// classified by its name: `QuotaExceededError` is a full store.
 fn storage(e: JsValue) -> Error {
+    let full = e
+        .dyn_ref::<web_sys::DomException>()
+        .is_some_and(|d| d.name() == "QuotaExceededError");
     Error::Storage {
+        failure: match full {
+            true => StorageFailure::Full,
+            false => StorageFailure::Failed,
+        },
         detail: describe(&e),
     }
 }
@@ -85,15 +93,21 @@ fn failure(error: Option<web_sys::DomException>, fallback: &str) -> Error {
     match error {
         Some(e) => storage(e.into()),
         None => Error::Storage {
+            failure: StorageFailure::Failed,
             detail: fallback.into(),
         },
     }
 }
 
-/// Sets `target[name] = handler` (one import for every event handler,
-/// instead of one per typed setter).
-fn handle(target: &JsValue, name: &str, handler: &JsValue) {
-    let _ = js_sys::Reflect::set(target, &JsValue::from_str(name), handler);
+/// Any failure to open the database means it is unavailable.
+fn unavailable(error: Error) -> Error {
+    match error {
+        Error::Storage { detail, .. } => Error::Storage {
+            failure: StorageFailure::Unavailable,
+            detail,
+        },
+        other => other,
+    }
 }
 
 /// Waits for a request's `success` (its result) or `error`.
@@ -114,6 +128,7 @@ async fn settled(request: &IdbRequest) -> Result<JsValue, Error> {
 
 fn no_answer() -> Error {
     Error::Storage {
+        failure: StorageFailure::Failed,
         detail: format!(
             "IndexedDB did not answer within {} s",
             STORE_TIMEOUT_MS / 1000
@@ -142,14 +157,20 @@ fn factory() -> Result<IdbFactory, Error> {
         Ok(value.unchecked_into())
     } else {
         Err(Error::Storage {
+            failure: StorageFailure::Unavailable,
             detail: "IndexedDB is not available here".into(),
         })
     }
 }
 
 impl IdbStore {
-    /// Opens (and on first use creates) the database.
+    /// Opens (and on first use creates) the database; any failure is
+    /// [`StorageFailure::Unavailable`].
     pub async fn open() -> Result<Self, Error> {
+        Self::open_database().await.map_err(unavailable)
+    }
+
+    async fn open_database() -> Result<Self, Error> {
         let request: IdbOpenDbRequest = factory()?
             .open_with_u32(DB_NAME, DB_VERSION)
             .map_err(storage)?;
@@ -344,10 +365,4 @@ impl RecordStore for IdbStore {
         overlay(&mut records, &journal);
         Ok(records)
     }
-}
-
-/// Deletes the database (for tests that start from nothing).
-pub async fn delete_database() -> Result<(), Error> {
-    let request = factory()?.delete_database(DB_NAME).map_err(storage)?;
-    settled(&request).await.map(|_| ())
 }

@@ -1,19 +1,24 @@
 //! The browser adapters (wasm32 only): thin implementations of the
 //! [ports](crate::ports) over Blob, XMLHttpRequest, fetch, IndexedDB and
-//! timers, and the `#[wasm_bindgen]` API in [`api`].
+//! timers, put together in [`compose`], and the `#[wasm_bindgen]` API in
+//! [`api`].
 
 pub mod api;
 pub mod backend;
 pub mod blob;
+pub mod compose;
 pub mod convert;
 pub mod deadline;
 pub mod events;
+pub mod fetch;
+pub mod fetch_sender;
 pub mod hash;
 pub mod idb;
+pub mod js;
 pub mod js_error;
 pub mod lock;
 pub mod options;
-pub mod parts;
+pub mod source;
 pub mod support;
 pub mod timer;
-pub mod xhr;
+pub mod xhr_sender;

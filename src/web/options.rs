@@ -1,14 +1,17 @@
-//! Reading the JavaScript options object, with a typed error for each bad
-//! value.
+//! Reading the JavaScript options object by name, with a typed error for
+//! each bad value: the options of [`crate::options::by_name`], then
+//! `retryDelays` and `metadata`, then the callbacks of
+//! [`CALLBACKS`](super::events::CALLBACKS).
 
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::events::JsEvents;
-use crate::core::plan::MAX_SAFE_INTEGER;
+use super::events::{JsEvents, CALLBACKS};
+use super::js::{as_whole, field, present};
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
-use crate::options::{ChecksumMode, UploadOptions};
+use crate::options::{by_name, UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
+use crate::pending::Lookup;
 
 /// The options object's fields, read.
 #[derive(Debug)]
@@ -19,41 +22,21 @@ pub struct ParsedOptions {
     pub events: JsEvents,
 }
 
-fn field(object: &JsValue, name: &str) -> JsValue {
-    if object.is_object() {
-        Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    }
-}
-
-fn present(value: &JsValue) -> bool {
-    !value.is_undefined() && !value.is_null()
-}
-
-/// `object[option]` as a whole number, `None` when absent.
-fn whole_number(object: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
-    let value = &field(object, option);
-    if !present(value) {
+/// `object[option]` as a whole, non-negative number, `None` when absent.
+fn whole_option(object: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
+    let value = field(object, option);
+    if !present(&value) {
         return Ok(None);
     }
-    match value.as_f64() {
-        Some(n)
-            if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64 =>
-        {
-            Ok(Some(n as u64))
-        }
-        _ => Err(Error::invalid_option(
-            option,
-            "must be a whole, non-negative number",
-        )),
-    }
+    as_whole(&value)
+        .map(Some)
+        .ok_or_else(|| Error::invalid_option(option, "must be a whole, non-negative number"))
 }
 
 /// `object[option]` as a string, `None` when absent.
-fn string(object: &JsValue, option: &'static str) -> Result<Option<String>, Error> {
-    let value = &field(object, option);
-    if !present(value) {
+fn text_option(object: &JsValue, option: &'static str) -> Result<Option<String>, Error> {
+    let value = field(object, option);
+    if !present(&value) {
         return Ok(None);
     }
     value
@@ -62,17 +45,28 @@ fn string(object: &JsValue, option: &'static str) -> Result<Option<String>, Erro
         .ok_or_else(|| Error::invalid_option(option, "must be a string"))
 }
 
-/// `object[option]` as a function, `None` when absent.
-fn callback(object: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
-    let value = &field(object, option);
-    if !present(value) {
+/// `object[option]` as `true` or `false`, `None` when absent.
+fn flag_option(object: &JsValue, option: &'static str) -> Result<Option<bool>, Error> {
+    let value = field(object, option);
+    if !present(&value) {
         return Ok(None);
     }
     value
-        .dyn_ref::<Function>()
-        .cloned()
+        .as_bool()
         .map(Some)
-        .ok_or_else(|| Error::invalid_option(option, "must be a function"))
+        .ok_or_else(|| Error::invalid_option(option, "must be true or false"))
+}
+
+/// `object[option]` as a function, `None` when absent.
+fn callback(object: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
+    let value = field(object, option);
+    if !present(&value) {
+        return Ok(None);
+    }
+    value
+        .dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| Error::invalid_option(option, "must be a function"))
 }
 
 fn retry_delays(value: &JsValue) -> Result<Option<RetryPolicy>, Error> {
@@ -128,109 +122,43 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
             "options must be an object with at least { endpoint: \"/api/s3\" }",
         ));
     }
-    let endpoint = string(value, "endpoint")?.unwrap_or_default();
-    let mut options = UploadOptions::new(endpoint);
-    // Read in a loop, in this order (the first bad one is the error): one
-    // copy of the reading code instead of one per option.
-    let mut numbers = [None; 6];
-    for (number, name) in numbers.iter_mut().zip([
-        "partSize",
-        "concurrency",
-        "maxObjectSize",
-        "expiresAfter",
-        "expiryWarning",
-        "stallTimeout",
-    ]) {
-        *number = whole_number(value, name)?;
-    }
-    let [part_size, concurrency, max_object_size, expires_after, expiry_warning, stall_timeout] =
-        numbers;
-    if let Some(size) = part_size {
-        options.part_size = size;
-    }
-    if let Some(n) = concurrency {
-        options.concurrency = u32::try_from(n).unwrap_or(u32::MAX);
-    }
-    if let Some(max) = max_object_size {
-        options.max_object_size = max;
-    }
-    if let Some(ms) = expires_after {
-        options.expires_after_ms = ms as f64;
-    }
-    if let Some(ms) = expiry_warning {
-        options.expiry_warning_ms = ms as f64;
-    }
-    if let Some(ms) = stall_timeout {
-        options.stall_timeout_ms = u32::try_from(ms).unwrap_or(u32::MAX);
-    }
-    match string(value, "lock")?.as_deref() {
-        None | Some("fail") => {}
-        Some("wait") => options.wait_for_lock = true,
-        Some(other) => {
-            return Err(Error::invalid_option(
-                "lock",
-                ["\"", other, "\" is not \"fail\" or \"wait\""].concat(),
-            ))
+    let mut options = UploadOptions::new(text_option(value, "endpoint")?.unwrap_or_default());
+    for (name, set) in by_name::WHOLE {
+        if let Some(n) = whole_option(value, name)? {
+            set(&mut options, n);
         }
     }
-    match string(value, "checksum")?.as_deref() {
-        None => {}
-        Some("sha256") => options.checksum = ChecksumMode::Sha256,
-        Some("none") => options.checksum = ChecksumMode::None,
-        Some(other) => {
-            return Err(Error::invalid_option(
-                "checksum",
-                ["\"", other, "\" is not \"sha256\" or \"none\""].concat(),
-            ))
+    for (name, set) in by_name::TEXT {
+        if let Some(text) = text_option(value, name)? {
+            set(&mut options, text)?;
         }
     }
-    let verify = field(value, "verifyOnResume");
-    if present(&verify) {
-        options.verify_on_resume = verify
-            .as_bool()
-            .ok_or_else(|| Error::invalid_option("verifyOnResume", "must be true or false"))?;
-    }
-    if let Some(namespace) = string(value, "namespace")? {
-        options.namespace = namespace;
+    for (name, set) in by_name::FLAGS {
+        if let Some(flag) = flag_option(value, name)? {
+            set(&mut options, flag);
+        }
     }
     if let Some(policy) = retry_delays(&field(value, "retryDelays"))? {
         options.retry = policy;
     }
     options.metadata = metadata(&field(value, "metadata"))?;
-    let mut callbacks: [Option<Function>; 7] = Default::default();
-    for (slot, name) in callbacks.iter_mut().zip([
-        "onProgress",
-        "onPartComplete",
-        "onResume",
-        "onWarning",
-        "onRestart",
-        "onExpiringSoon",
-        "onPartBookkeeping",
-    ]) {
-        *slot = callback(value, name)?;
+    let mut events = JsEvents::default();
+    for (name, set) in CALLBACKS {
+        if let Some(function) = callback(value, name)? {
+            set(&mut events, function);
+        }
     }
-    let [on_progress, on_part_complete, on_resume, on_warning, on_restart, on_expiring_soon, on_part_bookkeeping] =
-        callbacks;
-    let events = JsEvents {
-        on_progress,
-        on_part_complete,
-        on_resume,
-        on_warning,
-        on_restart,
-        on_expiring_soon,
-        on_part_bookkeeping,
-        warned: Default::default(),
-    };
     Ok(ParsedOptions { options, events })
 }
 
-/// Reads `{ namespace }` (and `endpoint`, when given) for the static calls.
-pub fn parse_lookup(value: &JsValue) -> Result<(Option<String>, Option<String>), Error> {
-    Ok((string(value, "namespace")?, string(value, "endpoint")?))
-}
-
-/// Reads `expiresAfter` (ms) of a lookup, with the default of 7 days.
-pub fn parse_expires_after(value: &JsValue) -> Result<f64, Error> {
-    Ok(whole_number(value, "expiresAfter")?
-        .map_or(crate::options::DEFAULT_EXPIRES_AFTER_MS, |ms| ms as f64))
+/// Reads `{ namespace, endpoint, expiresAfter }` of the static calls (all
+/// optional; `undefined` looks at everything).
+pub fn parse_lookup(value: &JsValue) -> Result<Lookup, Error> {
+    let expires_after_ms =
+        whole_option(value, "expiresAfter")?.map_or(DEFAULT_EXPIRES_AFTER_MS, |ms| ms as f64);
+    Ok(Lookup {
+        namespace: text_option(value, "namespace")?,
+        endpoint: text_option(value, "endpoint")?,
+        expires_after_ms,
+    })
 }

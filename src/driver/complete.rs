@@ -1,0 +1,131 @@
+//! Completing: every part 1..N with its ETag (and checksum), then the
+//! object's composite checksum compared with the one computed here.
+
+use std::cell::RefCell;
+
+use super::{Completed, Driver, FileInfo, Ports};
+use crate::core::checksum::{composite, composites_match, Sha256Digest};
+use crate::core::record::{PartState, UploadRecord};
+use crate::error::{Error, Operation, Refusal};
+use crate::ports::{Backend, CompletedPart, RecordStore, Warning, WarningCode};
+
+impl<P: Ports> Driver<'_, P> {
+    /// Completes the upload. When the store refuses a part it lists
+    /// (`InvalidPart`: one of those adopted from its list without a
+    /// confirmation here, `unconfirmed`), those are sent again in full and
+    /// the upload completed once more.
+    pub(super) async fn complete_all(
+        &self,
+        state: RefCell<UploadRecord>,
+        unconfirmed: Vec<u32>,
+        file: &FileInfo,
+    ) -> Result<Completed, Error> {
+        let snapshot = state.borrow().clone();
+        match self.complete(&snapshot).await {
+            Err(Error::Http {
+                refusal: Refusal::InvalidPart,
+                ..
+            }) if !unconfirmed.is_empty() => {
+                for number in unconfirmed {
+                    self.mark(&state, number, PartState::Pending, None, None)
+                        .await?;
+                }
+                self.send_parts(&state, file).await?;
+                let snapshot = state.borrow().clone();
+                self.complete(&snapshot).await
+            }
+            other => other,
+        }
+    }
+
+    async fn complete(&self, record: &UploadRecord) -> Result<Completed, Error> {
+        let with_checksums = record.checksum_algorithm.is_some();
+        let parts = completed_parts(record, with_checksums)?;
+        let backend = self.ports.backend();
+        let answer = self
+            .with_retries(|| backend.complete(&record.upload_id, &record.key, &parts))
+            .await?;
+        // The upload is over on the server either way: its record goes.
+        self.ports.store().remove(&record.id).await?;
+        let checksum_sha256 = match with_checksums && !parts.is_empty() {
+            true => self.check_object(&parts, answer.checksum_sha256)?,
+            false => None,
+        };
+        Ok(Completed {
+            key: record.key.clone(),
+            upload_id: record.upload_id.clone(),
+            location: answer.location,
+            checksum_sha256,
+        })
+    }
+
+    /// The object's checksum computed here, once the store's `remote` one
+    /// matches it; [`Error::ChecksumMismatch`] when it does not, and a
+    /// warning when it cannot be compared.
+    fn check_object(
+        &self,
+        parts: &[CompletedPart],
+        remote: Option<String>,
+    ) -> Result<Option<String>, Error> {
+        match (object_checksum(parts), remote) {
+            (Some(local), Some(remote)) if composites_match(&local, &remote) => Ok(Some(local)),
+            (Some(local), Some(remote)) => Err(Error::ChecksumMismatch {
+                expected: local,
+                actual: remote,
+            }),
+            _ => {
+                self.events.warning(Warning {
+                    code: WarningCode::ChecksumUnverified,
+                    message: "the store checked each part's SHA-256, but the object's \
+                              checksum could not be compared (the backend did not pass it \
+                              on, or a part's checksum is unknown)"
+                        .into(),
+                });
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Every part with its ETag, in order; an empty list for an empty object
+/// (the backend stores it from an empty part list).
+fn completed_parts(
+    record: &UploadRecord,
+    with_checksums: bool,
+) -> Result<Vec<CompletedPart>, Error> {
+    if record.file_size == 0 {
+        return Ok(Vec::new());
+    }
+    record
+        .parts
+        .iter()
+        .map(|p| match (&p.state, &p.etag) {
+            (PartState::Done, Some(etag)) => Ok(CompletedPart {
+                part_number: p.number,
+                etag: etag.clone(),
+                checksum_sha256: p.checksum.clone().filter(|_| with_checksums),
+            }),
+            _ => Err(Error::BadResponse {
+                operation: Operation::Complete,
+                detail: ["part ", &p.number.to_string(), " has no ETag at completion"].concat(),
+            }),
+        })
+        .collect()
+}
+
+/// The composite checksum of the object these parts make, when every part
+/// has a readable checksum.
+fn object_checksum(parts: &[CompletedPart]) -> Option<String> {
+    if parts.is_empty() {
+        return None;
+    }
+    let digests: Option<Vec<Sha256Digest>> = parts
+        .iter()
+        .map(|p| {
+            p.checksum_sha256
+                .as_deref()
+                .and_then(Sha256Digest::from_base64)
+        })
+        .collect();
+    digests.map(|d| composite(&d))
+}

@@ -1,0 +1,80 @@
+//! Starting a fresh multipart upload, and agreeing on checksums with the
+//! backend.
+
+use super::{Driver, FileInfo, Ports};
+use crate::core::plan::PartPlan;
+use crate::core::record::{NewRecord, UploadRecord};
+use crate::error::Error;
+use crate::options::ChecksumMode;
+use crate::ports::{Backend, Created, NewUpload, RecordStore, Warning, WarningCode, SHA256};
+
+impl<P: Ports> Driver<'_, P> {
+    /// Creates the upload on the server and saves its record (every part
+    /// pending).
+    pub(super) async fn create(
+        &self,
+        id: &str,
+        file: &FileInfo,
+        plan: &PartPlan,
+    ) -> Result<UploadRecord, Error> {
+        let ask_checksums = self.options.checksum != ChecksumMode::None;
+        let upload = NewUpload {
+            namespace: &self.options.namespace,
+            file_name: &file.identity.name,
+            file_type: &file.file_type,
+            metadata: &self.options.metadata,
+            checksum_algorithm: ask_checksums.then_some(SHA256),
+        };
+        let created = self
+            .with_retries(|| self.ports.backend().create(upload))
+            .await?;
+        let checksums = self.agree_on_checksums(&created).await?;
+        let record = UploadRecord::new(
+            NewRecord {
+                id,
+                namespace: &self.options.namespace,
+                endpoint: self.options.endpoint_base(),
+                upload_id: &created.upload_id,
+                key: &created.key,
+                file_name: &file.identity.name,
+                last_modified: file.identity.last_modified,
+                file_type: &file.file_type,
+                now: self.now(),
+                sample_sha256: file.sample_sha256.as_deref(),
+                checksum_algorithm: checksums.then_some(SHA256),
+            },
+            plan,
+        );
+        self.ports.store().save(&record).await?;
+        Ok(record)
+    }
+
+    /// Whether the parts of `created` carry checksums. A backend that did
+    /// not confirm them is an error with `checksum: "sha256"` (the upload it
+    /// created is aborted), and a warning when unset.
+    async fn agree_on_checksums(&self, created: &Created) -> Result<bool, Error> {
+        let confirmed = created
+            .checksum_algorithm
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(SHA256));
+        match self.options.checksum {
+            _ if confirmed => Ok(true),
+            ChecksumMode::None => Ok(false),
+            ChecksumMode::Sha256 => {
+                let backend = self.ports.backend();
+                let _ = backend.abort(&created.upload_id, &created.key).await;
+                Err(Error::ChecksumUnsupported)
+            }
+            ChecksumMode::Auto => {
+                self.events.warning(Warning {
+                    code: WarningCode::ChecksumUnsupported,
+                    message: "the signing backend does not support SHA-256 part checksums \
+                              (a plain Uppy Companion): uploading without them; pass \
+                              checksum: \"none\" to silence this"
+                        .into(),
+                });
+                Ok(false)
+            }
+        }
+    }
+}

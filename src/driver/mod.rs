@@ -1,0 +1,227 @@
+//! One upload's run over the [ports](crate::ports), in phases, one module
+//! each:
+//! - [`resume`]: sweep the stored records, reconcile a stored upload with
+//!   the server's part list (the server wins), restart a changed file;
+//! - [`create`]: start a fresh multipart upload, agreeing on checksums;
+//! - [`parts`]: send the missing parts with bounded concurrency, each
+//!   recorded before it starts and when it is confirmed;
+//! - [`verify`]: on resume, re-hash the parts the server holds beside the
+//!   sending, and stop at the first that differs;
+//! - [`complete`]: complete with every part, and compare the object's
+//!   checksum;
+//! - [`retry`], [`hold`] and [`progress`]: retries with their waits, the
+//!   hold every part keeps after a 429, and progress that never goes back.
+//!
+//! The record is saved before each part starts and again when it finishes,
+//! so a crash or a dropped future (that is how `pause()` stops a run) leaves
+//! a record that resuming can reconcile with the server's part list.
+
+mod complete;
+mod create;
+mod hold;
+mod parts;
+mod progress;
+mod resume;
+pub mod retry;
+mod verify;
+
+use std::cell::RefCell;
+use std::pin::pin;
+
+use futures::future::{select, Either};
+
+use crate::core::fingerprint::FileIdentity;
+use crate::core::plan::PartPlan;
+use crate::core::record::UploadRecord;
+use crate::error::Error;
+use crate::options::UploadOptions;
+use crate::ports::{Backend, Events, PartSender, PartSource, RecordStore, RestartReason, Timer};
+
+/// The ports one run works over, named once: a module's code says
+/// `Driver<'_, P>` for any `P: Ports`. `web/compose.rs` has the browser's;
+/// `tests/driver.rs` has scripted ones.
+pub trait Ports {
+    /// The signing backend.
+    type Backend: Backend;
+    /// Where part bytes come from.
+    type Source: PartSource;
+    /// What sends them.
+    type Sender: PartSender<Body<Self>>;
+    /// Where records persist.
+    type Store: RecordStore;
+    /// Clock and sleeping.
+    type Timer: Timer;
+    /// The signing backend.
+    fn backend(&self) -> &Self::Backend;
+    /// Where part bytes come from.
+    fn source(&self) -> &Self::Source;
+    /// What sends them.
+    fn sender(&self) -> &Self::Sender;
+    /// Where records persist.
+    fn store(&self) -> &Self::Store;
+    /// Clock and sleeping.
+    fn timer(&self) -> &Self::Timer;
+}
+
+/// A part's bytes, as the source of `P` gives them.
+pub type Body<P> = <<P as Ports>::Source as PartSource>::Body;
+
+/// The file as the driver sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    /// Name, size and lastModified.
+    pub identity: FileIdentity,
+    /// `File.type` (may be empty).
+    pub file_type: String,
+    /// The content fingerprint
+    /// ([`sample_digest`](crate::core::fingerprint::sample_digest)), when
+    /// it could be read.
+    pub sample_sha256: Option<String>,
+}
+
+/// What a finished upload gives back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    /// The object key.
+    pub key: String,
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// The object's URL as the backend gave it.
+    pub location: String,
+    /// The object's composite SHA-256 checksum (`base64-N`), computed here
+    /// and confirmed by the store, for an upload with checksums.
+    pub checksum_sha256: Option<String>,
+}
+
+/// One upload's run over its ports.
+pub struct Driver<'a, P> {
+    /// The ports.
+    pub ports: &'a P,
+    /// Receives progress and other events.
+    pub events: &'a dyn Events,
+    /// The options.
+    pub options: &'a UploadOptions,
+}
+
+impl<P: Ports> Driver<'_, P> {
+    /// The record key of `file` under these options.
+    pub fn record_id(&self, file: &FileInfo) -> String {
+        self.options.record_id(&file.identity)
+    }
+
+    /// Uploads `file`, resuming a stored upload of it when there is one.
+    pub async fn run(&self, file: &FileInfo) -> Result<Completed, Error> {
+        self.options.validate()?;
+        let plan = PartPlan::new(
+            file.identity.size,
+            self.options.part_size,
+            self.options.max_object_size,
+        )?;
+        let id = self.record_id(file);
+        let stored = self.sweep_records(&id, file).await?;
+        match self.run_once(file, &plan, &id, stored).await {
+            // The server lost the upload midway (expired or aborted): the
+            // parts it had are gone too, so start afresh, once.
+            Err(Error::NoSuchUpload { .. }) => {
+                self.ports.store().remove(&id).await?;
+                self.events.restarted(RestartReason::Expired);
+                self.run_once(file, &plan, &id, None).await
+            }
+            other => other,
+        }
+    }
+
+    async fn run_once(
+        &self,
+        file: &FileInfo,
+        plan: &PartPlan,
+        id: &str,
+        stored: Option<UploadRecord>,
+    ) -> Result<Completed, Error> {
+        if let Some(record) = stored {
+            if let Some(done) = self.continue_stored(record, file).await? {
+                return Ok(done);
+            }
+        }
+        let state = RefCell::new(self.create(id, file, plan).await?);
+        self.send_parts(&state, file).await?;
+        self.complete_all(state, Vec::new(), file).await
+    }
+
+    /// Continues a stored upload that still fits the file; `None` when it
+    /// could not be continued (it was dropped, and a fresh one must start).
+    async fn continue_stored(
+        &self,
+        record: UploadRecord,
+        file: &FileInfo,
+    ) -> Result<Option<Completed>, Error> {
+        if !self.matches(&record, file) {
+            self.ports.store().remove(&record.id).await?;
+            return Ok(None);
+        }
+        if self.content_changed(&record, file) {
+            self.restart_changed(&record).await?;
+            return Ok(None);
+        }
+        let Some((record, unconfirmed)) = self.resume(record).await? else {
+            return Ok(None);
+        };
+        let verify = self.parts_to_verify(&record, file);
+        let state = RefCell::new(record);
+        if !self.send_beside_verifying(&state, verify, file).await? {
+            // A part the server holds is not what the file holds now:
+            // never mix the two, start afresh.
+            self.restart_changed(&state.into_inner()).await?;
+            return Ok(None);
+        }
+        self.complete_all(state, unconfirmed, file).await.map(Some)
+    }
+
+    /// Sends the missing parts while re-hashing the held ones in `verify`;
+    /// answers whether every held part matched. A part that differs stops
+    /// the sending at once (dropping it aborts the requests in flight).
+    async fn send_beside_verifying(
+        &self,
+        state: &RefCell<UploadRecord>,
+        verify: Vec<(u32, Option<String>)>,
+        file: &FileInfo,
+    ) -> Result<bool, Error> {
+        let sending = pin!(self.send_parts(state, file));
+        let verifying = pin!(self.verify_parts(state, verify));
+        match select(sending, verifying).await {
+            Either::Left((sent, verifying)) => {
+                sent?;
+                verifying.await
+            }
+            Either::Right((verified, sending)) => {
+                if !verified? {
+                    return Ok(false);
+                }
+                sending.await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Aborts the stored upload of `file` on the server and deletes its
+    /// record. An upload the server no longer knows is simply forgotten.
+    /// Answers whether there was a record.
+    pub async fn abort(&self, file: &FileInfo) -> Result<bool, Error> {
+        let id = self.record_id(file);
+        let Some(record) = self.ports.store().load(&id).await? else {
+            return Ok(false);
+        };
+        let abort = || self.ports.backend().abort(&record.upload_id, &record.key);
+        match self.with_retries(abort).await {
+            Ok(()) | Err(Error::NoSuchUpload { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.ports.store().remove(&id).await?;
+        Ok(true)
+    }
+
+    /// The clock, in milliseconds since the epoch.
+    fn now(&self) -> f64 {
+        self.ports.timer().now_ms()
+    }
+}

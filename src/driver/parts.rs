@@ -1,0 +1,319 @@
+//! Sending the parts not yet done: `concurrency` at a time, each prepared
+//! (read and hashed) ahead of the sending slots, recorded before it starts
+//! and again once the store confirmed it, retried as the policy says.
+
+use std::cell::{Cell, RefCell};
+use std::ops::Range;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use super::hold::SlowDownHold;
+use super::progress::ProgressTracker;
+use super::retry::with_retries;
+use super::{Body, Driver, FileInfo, Ports};
+use crate::core::record::{PartState, UploadRecord};
+use crate::error::Error;
+use crate::ports::{
+    Backend, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, RecordStore,
+};
+use crate::slots::Slots;
+
+/// What the parts of one [`Driver::send_parts`] share.
+struct PartsRun<'a> {
+    /// The record being uploaded.
+    state: &'a RefCell<UploadRecord>,
+    /// The progress of the whole upload.
+    tracker: RefCell<ProgressTracker>,
+    /// Every part holds back after a 429.
+    hold: SlowDownHold,
+    /// The parts on the wire at once (`concurrency`).
+    sending: Slots,
+    /// Set once a part failed for good: parts not yet sending give up.
+    stopping: Cell<bool>,
+    /// Whether parts are hashed before they are sent.
+    hash: bool,
+}
+
+/// One part, as its requests name it.
+struct PartTarget {
+    upload_id: String,
+    key: String,
+    number: u32,
+    range: Range<u64>,
+    /// Its SHA-256 (base64), when parts are hashed.
+    checksum: Option<String>,
+    /// Whether the checksum is signed into its URL and sent with it.
+    signed: bool,
+}
+
+impl PartTarget {
+    fn signed_checksum(&self) -> Option<&str> {
+        self.checksum.as_deref().filter(|_| self.signed)
+    }
+}
+
+/// The furthest any attempt at a part got; an attempt that gets further
+/// earns the part a fresh retry budget (a flaky link still makes headway).
+#[derive(Default)]
+struct Headway {
+    furthest: Cell<u64>,
+    got_further: Cell<bool>,
+}
+
+impl Headway {
+    fn saw(&self, sent: u64) {
+        if sent > self.furthest.get() {
+            self.furthest.set(sent);
+            self.got_further.set(true);
+        }
+    }
+}
+
+impl<P: Ports> Driver<'_, P> {
+    /// Sends every part not yet done. When a part fails for good, no new
+    /// part starts, the parts in flight finish (and are recorded), and the
+    /// first error is returned. Parts are hashed (and their checksums saved,
+    /// and signed when the upload was created with checksums) for an upload
+    /// with checksums and for a streaming source.
+    pub(super) async fn send_parts(
+        &self,
+        state: &RefCell<UploadRecord>,
+        file: &FileInfo,
+    ) -> Result<(), Error> {
+        let (mut queue, tracker, hash) = {
+            let record = state.borrow();
+            if record.file_size == 0 {
+                return Ok(());
+            }
+            let done = |p: &&crate::core::record::PartRecord| p.state == PartState::Done;
+            let confirmed = record.parts.iter().filter(done).map(|p| p.size).sum();
+            let queue: Vec<u32> = record
+                .parts
+                .iter()
+                .rev()
+                .filter(|p| p.state != PartState::Done)
+                .map(|p| p.number)
+                .collect();
+            let hash = record.checksum_algorithm.is_some() || file.identity.is_stream();
+            (
+                queue,
+                ProgressTracker::new(confirmed, record.file_size),
+                hash,
+            )
+        };
+        let concurrency = self.options.concurrency as usize;
+        let run = PartsRun {
+            state,
+            tracker: RefCell::new(tracker),
+            hold: SlowDownHold::default(),
+            sending: Slots::new(concurrency),
+            stopping: Cell::new(false),
+            hash,
+        };
+        self.emit_progress(&run.tracker);
+        // Parts are prepared (read and hashed) ahead of the sending slots, so
+        // a freed slot finds its next part hashed already. A file's part is a
+        // lazy Blob slice: preparing ahead costs no memory. A streaming
+        // source's part is held in memory: no preparing ahead for it.
+        let ahead = if hash && !file.identity.is_stream() {
+            concurrency
+        } else {
+            0
+        };
+        let mut running = FuturesUnordered::new();
+        let mut first_error = None;
+        loop {
+            while first_error.is_none() && running.len() < concurrency + ahead {
+                match queue.pop() {
+                    Some(number) => running.push(self.send_part(&run, number)),
+                    None => break,
+                }
+            }
+            match running.next().await {
+                None => break,
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    // No new part starts; parts waiting for a slot give up
+                    // theirs; the parts in flight finish and are recorded.
+                    run.stopping.set(true);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// One part: prepared, then sent in a slot, then recorded done.
+    async fn send_part(&self, run: &PartsRun<'_>, number: u32) -> Result<(), Error> {
+        let (part, body) = self.prepare(run, number).await?;
+        let slot = run.sending.acquire().await;
+        if run.stopping.get() {
+            return Ok(());
+        }
+        let (first_url, write_ms, blocking_ms) = self.begin(run, &part).await?;
+        let etag = self.put(run, &part, &body, first_url).await?;
+        // The next part may go on the wire while this one's state is saved.
+        drop(slot);
+        let started = self.now();
+        self.mark(
+            run.state,
+            number,
+            PartState::Done,
+            Some(etag.clone()),
+            part.checksum.clone(),
+        )
+        .await?;
+        self.events.part_bookkeeping(PartBookkeeping {
+            part_number: number,
+            state_writes_ms: write_ms + self.now() - started,
+            blocking_ms,
+        });
+        let size = part.range.end - part.range.start;
+        run.tracker.borrow_mut().part_confirmed(number, size);
+        self.events.part_completed(PartCompleted {
+            part_number: number,
+            size,
+            etag,
+        });
+        self.emit_progress(&run.tracker);
+        Ok(())
+    }
+
+    /// Reads (and hashes, when parts are hashed) part `number`.
+    async fn prepare(
+        &self,
+        run: &PartsRun<'_>,
+        number: u32,
+    ) -> Result<(PartTarget, Body<P>), Error> {
+        let mut part = {
+            let record = run.state.borrow();
+            PartTarget {
+                upload_id: record.upload_id.clone(),
+                key: record.key.clone(),
+                number,
+                range: record.plan().range(number),
+                checksum: None,
+                signed: record.checksum_algorithm.is_some(),
+            }
+        };
+        let source = self.ports.source();
+        let body = source.body(part.range.clone()).await?;
+        if run.hash {
+            part.checksum = Some(source.sha256(&body).await?.to_base64());
+        }
+        Ok((part, body))
+    }
+
+    /// Saves the part's state (and checksum) before its first byte is sent,
+    /// so a resume can check whatever the server ends up holding against
+    /// it; its first URL is signed meanwhile. Answers that URL, the write's
+    /// time, and how much of it the part waited for (both in ms).
+    async fn begin(
+        &self,
+        run: &PartsRun<'_>,
+        part: &PartTarget,
+    ) -> Result<(Result<String, Error>, f64, f64), Error> {
+        let started = self.now();
+        let write = async {
+            let written = self
+                .mark(
+                    run.state,
+                    part.number,
+                    PartState::InFlight,
+                    None,
+                    part.checksum.clone(),
+                )
+                .await;
+            (written, self.now() - started)
+        };
+        let sign = async {
+            let url = self.sign(part).await;
+            (url, self.now() - started)
+        };
+        let ((written, write_ms), (first_url, signing_ms)) =
+            futures::future::join(write, sign).await;
+        written?;
+        Ok((first_url, write_ms, (write_ms - signing_ms).max(0.0)))
+    }
+
+    /// A presigned URL for the part.
+    async fn sign(&self, part: &PartTarget) -> Result<String, Error> {
+        self.ports
+            .backend()
+            .sign_part(
+                &part.upload_id,
+                &part.key,
+                part.number,
+                part.signed_checksum(),
+            )
+            .await
+    }
+
+    /// Sends the part until the store confirms it or the retry policy gives
+    /// up; answers its ETag. The first attempt uses `first_url`; each retry
+    /// signs afresh (a 403 "Request has expired" is fixed that way).
+    async fn put(
+        &self,
+        run: &PartsRun<'_>,
+        part: &PartTarget,
+        body: &Body<P>,
+        first_url: Result<String, Error>,
+    ) -> Result<String, Error> {
+        let first_url = Cell::new(Some(first_url));
+        let headway = Headway::default();
+        let progress = |sent: u64| {
+            headway.saw(sent);
+            run.tracker.borrow_mut().part_sent(part.number, sent);
+            self.emit_progress(&run.tracker);
+        };
+        let attempt = || async {
+            run.hold.wait(self.ports.timer()).await;
+            headway.got_further.set(false);
+            run.tracker.borrow_mut().part_sent(part.number, 0);
+            let url = match first_url.take() {
+                Some(signed) => signed?,
+                None => self.sign(part).await?,
+            };
+            let put = PartPut {
+                upload_id: &part.upload_id,
+                part_number: part.number,
+                url: &url,
+                body,
+                checksum_sha256: part.signed_checksum(),
+            };
+            let sent = self.ports.sender().send(&put, &progress).await;
+            if let Err(error) = &sent {
+                run.hold.note(error, self.now());
+            }
+            sent
+        };
+        let timer = self.ports.timer();
+        with_retries(timer, &self.options.retry, attempt, || {
+            headway.got_further.get()
+        })
+        .await
+    }
+
+    /// Sets a part's state and saves it (the store reads the record before
+    /// its first await, so writes reach the store in the order the states
+    /// changed).
+    pub(super) async fn mark(
+        &self,
+        state: &RefCell<UploadRecord>,
+        number: u32,
+        part_state: PartState,
+        etag: Option<String>,
+        checksum: Option<String>,
+    ) -> Result<(), Error> {
+        {
+            let mut record = state.borrow_mut();
+            if let Some(part) = record.part_mut(number) {
+                part.state = part_state;
+                part.etag = etag;
+                part.checksum = checksum;
+            }
+            record.updated_at = self.now();
+        }
+        self.ports.store().save_parts(state, &[number]).await
+    }
+}

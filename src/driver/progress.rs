@@ -1,0 +1,91 @@
+//! Progress of the whole upload, never going backwards.
+
+use std::cell::RefCell;
+
+use super::{Driver, Ports};
+use crate::ports::Progress;
+
+/// Sums confirmed bytes and the bytes of parts in flight, never reporting
+/// less than before.
+#[derive(Debug)]
+pub(super) struct ProgressTracker {
+    confirmed: u64,
+    total: u64,
+    /// The bytes sent of each part in flight (a handful: a Vec is smaller
+    /// code than a map).
+    in_flight: Vec<(u32, u64)>,
+    last: Option<Progress>,
+}
+
+impl ProgressTracker {
+    pub fn new(confirmed: u64, total: u64) -> Self {
+        ProgressTracker {
+            confirmed,
+            total,
+            in_flight: Vec::new(),
+            last: None,
+        }
+    }
+
+    pub fn part_sent(&mut self, number: u32, sent: u64) {
+        match self.in_flight.iter_mut().find(|e| e.0 == number) {
+            Some(entry) => entry.1 = sent,
+            None => self.in_flight.push((number, sent)),
+        }
+    }
+
+    pub fn part_confirmed(&mut self, number: u32, size: u64) {
+        self.in_flight.retain(|e| e.0 != number);
+        self.confirmed += size;
+    }
+
+    /// The progress to report, or `None` if nothing changed.
+    pub fn snapshot(&mut self) -> Option<Progress> {
+        let in_flight: u64 = self.in_flight.iter().map(|e| e.1).sum();
+        let previous_sent = self.last.map_or(0, |p| p.sent_bytes);
+        let next = Progress {
+            sent_bytes: (self.confirmed + in_flight)
+                .min(self.total)
+                .max(previous_sent),
+            confirmed_bytes: self.confirmed,
+            total_bytes: self.total,
+        };
+        if self.last == Some(next) {
+            return None;
+        }
+        self.last = Some(next);
+        Some(next)
+    }
+}
+
+impl<P: Ports> Driver<'_, P> {
+    /// Tells the page the progress, if it changed.
+    pub(super) fn emit_progress(&self, tracker: &RefCell<ProgressTracker>) {
+        let progress = tracker.borrow_mut().snapshot();
+        if let Some(progress) = progress {
+            self.events.progress(progress);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_never_goes_backwards() {
+        let mut t = ProgressTracker::new(0, 100);
+        t.part_sent(1, 40);
+        assert_eq!(t.snapshot().unwrap().sent_bytes, 40);
+        t.part_sent(1, 0); // a retry starts over
+        assert_eq!(t.snapshot(), None, "nothing new to say");
+        t.part_sent(1, 50);
+        assert_eq!(t.snapshot().unwrap().sent_bytes, 50);
+        t.part_confirmed(1, 50);
+        let p = t.snapshot().unwrap();
+        assert_eq!(
+            (p.sent_bytes, p.confirmed_bytes, p.total_bytes),
+            (50, 50, 100)
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Before a run: sweep the stored records, and continue a stored upload
+//! from the server's part list (the server wins).
+
+use std::cell::RefCell;
+
+use super::{Driver, FileInfo, Ports};
+use crate::core::reconcile::reconcile;
+use crate::core::record::UploadRecord;
+use crate::error::Error;
+use crate::pending::is_collectable;
+use crate::ports::{Backend, ExpiringSoon, RecordStore, RestartReason, Resumed};
+
+impl<P: Ports> Driver<'_, P> {
+    /// One pass over the stored records before a run, which also aborts
+    /// stored uploads on the server:
+    /// - this namespace's records past their expiry are deleted (orphans
+    ///   of uploads nobody came back to; the server has dropped those);
+    /// - when `id` has no record, a record of the same name and size under
+    ///   another date means the file changed: its upload is aborted on the
+    ///   server and the record deleted.
+    ///
+    /// Answers the record `id`, if there is one (one read for both).
+    pub(super) async fn sweep_records(
+        &self,
+        id: &str,
+        file: &FileInfo,
+    ) -> Result<Option<UploadRecord>, Error> {
+        let now = self.now();
+        let mut records = self.ports.store().list().await?;
+        let own = records
+            .iter()
+            .position(|r| r.id == id)
+            .map(|i| records.swap_remove(i));
+        let namespace = Some(self.options.namespace.as_str());
+        for record in records {
+            if is_collectable(&record, namespace, now, self.options.expires_after_ms) {
+                self.ports.store().remove(&record.id).await?;
+            } else if own.is_none() && self.same_name_and_size(&record, file) {
+                self.restart_changed(&record).await?;
+            }
+        }
+        Ok(own)
+    }
+
+    /// Whether `record` is a usable record of `file` under these options.
+    pub(super) fn matches(&self, record: &UploadRecord, file: &FileInfo) -> bool {
+        record.is_usable()
+            && record.file_name == file.identity.name
+            && record.file_size == file.identity.size
+            && record.last_modified.to_bits() == file.identity.last_modified.to_bits()
+            && record.namespace == self.options.namespace
+            && record.endpoint == self.options.endpoint_base()
+    }
+
+    /// Whether the content sample says the file changed since the record.
+    pub(super) fn content_changed(&self, record: &UploadRecord, file: &FileInfo) -> bool {
+        matches!(
+            (&record.sample_sha256, &file.sample_sha256),
+            (Some(stored), Some(now)) if stored != now
+        )
+    }
+
+    fn same_name_and_size(&self, record: &UploadRecord, file: &FileInfo) -> bool {
+        record.namespace == self.options.namespace
+            && record.endpoint == self.options.endpoint_base()
+            && record.file_name == file.identity.name
+            && record.file_size == file.identity.size
+            && record.last_modified.to_bits() != file.identity.last_modified.to_bits()
+    }
+
+    /// The file changed since its stored upload began: that upload is
+    /// aborted (best effort) and forgotten, never mixed with new bytes.
+    pub(super) async fn restart_changed(&self, record: &UploadRecord) -> Result<(), Error> {
+        let _ = self
+            .ports
+            .backend()
+            .abort(&record.upload_id, &record.key)
+            .await;
+        self.ports.store().remove(&record.id).await?;
+        self.events.restarted(RestartReason::FileChanged);
+        Ok(())
+    }
+
+    /// Reconciles a stored record with the server; answers it with the parts
+    /// adopted from the server's list unconfirmed. `None` means the server
+    /// no longer has the upload (or it is past its expiry): the record is
+    /// deleted and the caller starts afresh. A network failure keeps the
+    /// record and fails the run.
+    pub(super) async fn resume(
+        &self,
+        mut record: UploadRecord,
+    ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
+        let now = self.now();
+        let expires_at = self.options.expires_at(record.created_at);
+        if now >= expires_at {
+            // Past the server's lifecycle rule: whatever it still holds is
+            // about to go. Abort it (best effort) and start afresh.
+            let _ = self
+                .ports
+                .backend()
+                .abort(&record.upload_id, &record.key)
+                .await;
+            return self.forget(&record).await;
+        }
+        let list = || {
+            self.ports
+                .backend()
+                .list_parts(&record.upload_id, &record.key)
+        };
+        let server_parts = match self.with_retries(list).await {
+            Ok(parts) => parts,
+            // Companion answers "no such upload" as an HTML 500: any HTTP
+            // failure of the list means the upload cannot be resumed.
+            Err(Error::NoSuchUpload { .. } | Error::Http { .. } | Error::BadResponse { .. }) => {
+                return self.forget(&record).await;
+            }
+            Err(e) => return Err(e),
+        };
+        if now >= expires_at - self.options.expiry_warning_ms {
+            self.events.expiring_soon(ExpiringSoon {
+                upload_id: record.upload_id.clone(),
+                expires_at,
+            });
+        }
+        let outcome = reconcile(&mut record, &server_parts);
+        record.updated_at = self.now();
+        // Only what reconciling changed is written (usually the few parts
+        // that were in flight), not the whole record.
+        let record = RefCell::new(record);
+        self.ports
+            .store()
+            .save_parts(&record, &outcome.changed)
+            .await?;
+        let record = record.into_inner();
+        self.events.resumed(Resumed {
+            upload_id: record.upload_id.clone(),
+            skipped_parts: outcome.skipped_parts,
+            skipped_bytes: outcome.skipped_bytes,
+        });
+        Ok(Some((record, outcome.unconfirmed)))
+    }
+
+    /// Deletes a record that cannot be resumed and says the upload restarts.
+    async fn forget(
+        &self,
+        record: &UploadRecord,
+    ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
+        self.ports.store().remove(&record.id).await?;
+        self.events.restarted(RestartReason::Expired);
+        Ok(None)
+    }
+}

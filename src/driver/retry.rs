@@ -1,0 +1,72 @@
+//! Retrying a call: the policy ([`crate::core::retry`]) decides, and this
+//! waits (for the delay, and for the network while offline). One loop for
+//! every kind of call, so its waiting is compiled once.
+
+use std::future::Future;
+
+use super::{Driver, Ports};
+use crate::core::retry::{Decision, RetryPolicy};
+use crate::error::Error;
+use crate::ports::Timer;
+
+/// Runs `attempt` until it succeeds or `policy` gives up, starting the
+/// retry count over whenever `made_headway` says the failed attempt got
+/// further than any before.
+pub async fn with_retries<V, F, Fut>(
+    timer: &impl Timer,
+    policy: &RetryPolicy,
+    mut attempt: F,
+    made_headway: impl Fn() -> bool,
+) -> Result<V, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<V, Error>>,
+{
+    let mut retries = 0;
+    loop {
+        let error = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        if !wait_to_retry(timer, policy, &error, &mut retries, made_headway()).await {
+            return Err(error);
+        }
+    }
+}
+
+/// After a failed attempt: whether to try again, having waited as the
+/// policy says (and for the network, when offline).
+async fn wait_to_retry(
+    timer: &impl Timer,
+    policy: &RetryPolicy,
+    error: &Error,
+    retries: &mut usize,
+    made_headway: bool,
+) -> bool {
+    if error.is_retryable() && made_headway {
+        *retries = 0;
+    }
+    if matches!(error, Error::Network { .. }) {
+        // Offline: wait for the network before spending a retry on it.
+        timer.until_online().await;
+    }
+    match policy.decide(error, *retries) {
+        Decision::RetryAfter(ms) => {
+            *retries += 1;
+            timer.sleep(ms).await;
+            true
+        }
+        Decision::GiveUp => false,
+    }
+}
+
+impl<P: Ports> Driver<'_, P> {
+    /// Runs `attempt` until it succeeds or the retry policy gives up.
+    pub(super) async fn with_retries<V, F, Fut>(&self, attempt: F) -> Result<V, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<V, Error>>,
+    {
+        with_retries(self.ports.timer(), &self.options.retry, attempt, || false).await
+    }
+}

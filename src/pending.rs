@@ -1,0 +1,134 @@
+//! The unfinished uploads stored in this browser: find the one of a file,
+//! list them, forget them. What `Upload.findPrevious`, `Upload.listPending`
+//! and `Upload.clearPending` run, with the same record key and the same
+//! expiry rule as an upload's run.
+//!
+//! ```
+//! use resupload::memory::MemoryStore;
+//! use resupload::pending::{list, Lookup};
+//! let store = MemoryStore::new();
+//! let listed = futures::executor::block_on(list(&store, 0.0, &Lookup::everything()));
+//! assert_eq!(listed.unwrap(), vec![]);
+//! ```
+
+use crate::core::fingerprint::FileIdentity;
+use crate::core::record::{PendingUpload, UploadRecord};
+use crate::core::retry::RetryPolicy;
+use crate::driver::retry::with_retries;
+use crate::error::Error;
+use crate::options::{UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
+use crate::ports::{Backend, RecordStore, Timer};
+
+/// Which stored uploads a call looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    /// Only this namespace's (all when `None`).
+    pub namespace: Option<String>,
+    /// Only this backend's (all when `None`).
+    pub endpoint: Option<String>,
+    /// How long the server keeps an unfinished upload (ms): older records
+    /// are removed on the way.
+    pub expires_after_ms: f64,
+}
+
+impl Lookup {
+    /// Every stored upload, with the default expiry.
+    pub fn everything() -> Self {
+        Lookup {
+            namespace: None,
+            endpoint: None,
+            expires_after_ms: DEFAULT_EXPIRES_AFTER_MS,
+        }
+    }
+
+    fn covers(&self, record: &UploadRecord) -> bool {
+        self.namespace
+            .as_ref()
+            .is_none_or(|n| &record.namespace == n)
+            && self
+                .endpoint
+                .as_ref()
+                .is_none_or(|e| record.endpoint == e.trim().trim_end_matches('/'))
+    }
+}
+
+/// Whether a sweep that looks at `namespace` (all when `None`) removes
+/// `record`: it is past its expiry, so the server has dropped its upload.
+/// The one rule of every sweep: a run's (its own namespace) and
+/// [`list`]'s.
+pub fn is_collectable(
+    record: &UploadRecord,
+    namespace: Option<&str>,
+    now: f64,
+    expires_after_ms: f64,
+) -> bool {
+    namespace.is_none_or(|n| record.namespace == n) && now >= record.created_at + expires_after_ms
+}
+
+/// The stored unfinished upload of `file` under `options` (its namespace
+/// and endpoint), if any.
+pub async fn find(
+    store: &impl RecordStore,
+    options: &UploadOptions,
+    file: &FileIdentity,
+) -> Result<Option<PendingUpload>, Error> {
+    let id = options.record_id(file);
+    Ok(store.load(&id).await?.map(|r| r.summary()))
+}
+
+/// The stored unfinished uploads `lookup` covers, oldest first. Records
+/// past expiry (in the lookup's namespace) are removed on the way.
+pub async fn list(
+    store: &impl RecordStore,
+    now: f64,
+    lookup: &Lookup,
+) -> Result<Vec<PendingUpload>, Error> {
+    let namespace = lookup.namespace.as_deref();
+    let mut pending = Vec::new();
+    for record in store.list().await? {
+        if is_collectable(&record, namespace, now, lookup.expires_after_ms) {
+            store.remove(&record.id).await?;
+        } else if lookup.covers(&record) {
+            pending.push(record.summary());
+        }
+    }
+    oldest_first(&mut pending);
+    Ok(pending)
+}
+
+/// Forgets every stored upload `lookup` covers: each is aborted on its
+/// backend (`backend_for(endpoint)`), retried as `retry` says, then its
+/// record deleted; an abort that still fails is left to the server's
+/// lifecycle rule. Answers how many there were.
+pub async fn clear<B: Backend>(
+    store: &impl RecordStore,
+    lookup: &Lookup,
+    timer: &impl Timer,
+    retry: &RetryPolicy,
+    backend_for: impl Fn(&str) -> B,
+) -> Result<u32, Error> {
+    let mut count = 0;
+    for record in store.list().await? {
+        if !lookup.covers(&record) {
+            continue;
+        }
+        let backend = backend_for(&record.endpoint);
+        let abort = || backend.abort(&record.upload_id, &record.key);
+        let _ = with_retries(timer, retry, abort, || false).await;
+        store.remove(&record.id).await?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Sorts by creation time. An insertion sort: stable, and a few records at
+/// most, in a fraction of `slice::sort`'s 4 KB of wasm.
+fn oldest_first(pending: &mut [PendingUpload]) {
+    for i in 1..pending.len() {
+        let mut j = i;
+        while j > 0 && pending[j - 1].created_at > pending[j].created_at {
+            pending.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The one place the browser's ports are put together.
+//!
+//! | port | adapter | file |
+//! | --- | --- | --- |
+//! | backend | fetch to Companion's S3 routes | `backend.rs` |
+//! | part source | `Blob.slice` of a file, or a streaming source's `read` | `source.rs` |
+//! | part sender | XMLHttpRequest where the page listens to progress, else fetch | `xhr_sender.rs`, `fetch_sender.rs` |
+//! | record store | IndexedDB, falling back to the page's memory | `idb.rs`, `../fallback.rs` |
+//! | timer | `setTimeout`, `performance.now()`, the `online` event | `timer.rs` |
+//!
+//! A new adapter is one file implementing its port, chosen here.
+
+use std::rc::Rc;
+
+use web_sys::Blob;
+
+use super::backend::HttpBackend;
+use super::fetch_sender::FetchSender;
+use super::idb::IdbStore;
+use super::source::Source;
+use super::timer::BrowserTimer;
+use super::xhr_sender::XhrSender;
+use crate::driver::Ports;
+use crate::error::Error;
+use crate::fallback::FallbackStore;
+use crate::memory::MemoryStore;
+use crate::options::UploadOptions;
+use crate::ports::{PartPut, PartSender, Warning};
+
+thread_local! {
+    /// Where records live when IndexedDB cannot be used: shared by every
+    /// upload of the page, so pause and resume still work.
+    static MEMORY: Rc<MemoryStore> = Rc::new(MemoryStore::new());
+}
+
+/// The page's record store: IndexedDB, falling back to the page's memory
+/// when it fails; `warn` hears of the fall.
+pub async fn page_store(warn: Box<dyn Fn(Warning)>) -> FallbackStore<IdbStore> {
+    let memory = MEMORY.with(Rc::clone);
+    FallbackStore::new(IdbStore::open().await, memory, warn)
+}
+
+/// The part sender of a run. XMLHttpRequest where the page listens to
+/// progress within a part (it is the only API that reports upload
+/// progress); fetch otherwise, and where there is no XMLHttpRequest. Both
+/// send the Blob straight from the file.
+#[derive(Debug)]
+pub enum WebSender {
+    /// XMLHttpRequest, with its progress listener while parts go slowly.
+    Xhr(XhrSender),
+    /// fetch.
+    Fetch(FetchSender),
+}
+
+impl WebSender {
+    /// The sender for a page that does (`listens`) or does not listen to
+    /// progress.
+    pub fn choose(listens: bool, stall_timeout_ms: u32) -> Self {
+        let has_xhr =
+            js_sys::Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false);
+        match listens && has_xhr {
+            true => WebSender::Xhr(XhrSender::new(stall_timeout_ms)),
+            false => WebSender::Fetch(FetchSender::new(stall_timeout_ms)),
+        }
+    }
+}
+
+impl PartSender<Blob> for WebSender {
+    async fn send(&self, put: &PartPut<'_, Blob>, progress: &dyn Fn(u64)) -> Result<String, Error> {
+        match self {
+            WebSender::Xhr(xhr) => xhr.send(put, progress).await,
+            WebSender::Fetch(fetch) => fetch.send(put, progress).await,
+        }
+    }
+}
+
+/// The browser's ports for one run.
+pub struct WebPorts {
+    backend: HttpBackend,
+    source: Source,
+    sender: WebSender,
+    store: FallbackStore<IdbStore>,
+    timer: BrowserTimer,
+}
+
+impl WebPorts {
+    /// The ports of a run of `source` under `options`; `listens` says
+    /// whether the page listens to progress; `warn` hears of storage
+    /// trouble.
+    pub async fn open(
+        source: Source,
+        options: &UploadOptions,
+        listens: bool,
+        warn: Box<dyn Fn(Warning)>,
+    ) -> Self {
+        WebPorts {
+            backend: HttpBackend::new(options.endpoint_base())
+                .with_timeout(options.stall_timeout_ms),
+            source,
+            sender: WebSender::choose(listens, options.stall_timeout_ms),
+            store: page_store(warn).await,
+            timer: BrowserTimer,
+        }
+    }
+}
+
+impl Ports for WebPorts {
+    type Backend = HttpBackend;
+    type Source = Source;
+    type Sender = WebSender;
+    type Store = FallbackStore<IdbStore>;
+    type Timer = BrowserTimer;
+    fn backend(&self) -> &HttpBackend {
+        &self.backend
+    }
+    fn source(&self) -> &Source {
+        &self.source
+    }
+    fn sender(&self) -> &WebSender {
+        &self.sender
+    }
+    fn store(&self) -> &FallbackStore<IdbStore> {
+        &self.store
+    }
+    fn timer(&self) -> &BrowserTimer {
+        &self.timer
+    }
+}

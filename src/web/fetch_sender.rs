@@ -1,0 +1,66 @@
+//! A part sender over fetch. fetch reports no upload progress, so
+//! `sentBytes` moves only as parts are confirmed, and a request that does
+//! not finish within the stall timeout is given up. It sends the `Blob`
+//! straight from the file, like XMLHttpRequest without a progress listener,
+//! and is used where nothing listens to progress within a part (no
+//! `onProgress`) or where there is no XMLHttpRequest (service workers).
+
+use web_sys::Blob;
+
+use super::deadline::within;
+use super::fetch::{failed, request};
+use super::js::Builder;
+use crate::error::{Error, Operation};
+use crate::ports::{PartPut, PartSender};
+
+/// Sends part bodies with fetch.
+#[derive(Debug)]
+pub struct FetchSender {
+    stall_timeout_ms: u32,
+}
+
+impl FetchSender {
+    /// A sender whose requests are aborted when they do not finish within
+    /// `stall_timeout_ms` (a network error, which is retried).
+    pub fn new(stall_timeout_ms: u32) -> Self {
+        FetchSender { stall_timeout_ms }
+    }
+}
+
+impl PartSender<Blob> for FetchSender {
+    async fn send(
+        &self,
+        put: &PartPut<'_, Blob>,
+        _progress: &dyn Fn(u64),
+    ) -> Result<String, Error> {
+        within(self.stall_timeout_ms, put_part(put))
+            .await
+            .unwrap_or_else(|| {
+                Err(Error::Network {
+                    operation: Operation::UploadPart,
+                    detail: format!(
+                        "no answer within {} ms: the request was aborted",
+                        self.stall_timeout_ms
+                    ),
+                })
+            })
+    }
+}
+
+async fn put_part(put: &PartPut<'_, Blob>) -> Result<String, Error> {
+    let headers = Builder::new().str_if("x-amz-checksum-sha256", put.checksum_sha256);
+    let init = Builder::new()
+        .str("method", "PUT")
+        .set("body", put.body)
+        .set("headers", &headers.done());
+    let (response, _abort) = request(Operation::UploadPart, put.url, init).await?;
+    if !response.ok() {
+        return Err(failed(&response, Operation::UploadPart, Some(put.upload_id)).await);
+    }
+    match response.headers().get("etag").ok().flatten() {
+        Some(etag) if !etag.trim().is_empty() => Ok(etag),
+        _ => Err(Error::MissingEtag {
+            part_number: put.part_number,
+        }),
+    }
+}

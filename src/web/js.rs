@@ -1,0 +1,110 @@
+//! Plain JavaScript values, read and built by name: the one place that
+//! reads a field, sets a handler, or builds an object. Every adapter and
+//! the API use these.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsValue;
+
+use crate::core::plan::MAX_SAFE_INTEGER;
+
+/// `object[name]`, `undefined` when it cannot be read (or `object` is not
+/// an object).
+pub fn field(object: &JsValue, name: &str) -> JsValue {
+    if object.is_object() || object.is_function() {
+        Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// Whether a value is given (neither `undefined` nor `null`).
+pub fn present(value: &JsValue) -> bool {
+    !value.is_undefined() && !value.is_null()
+}
+
+/// A string field.
+pub fn string(object: &JsValue, name: &str) -> Option<String> {
+    field(object, name).as_string()
+}
+
+/// An optional string field: `Some(None)` when absent or `null`, `None`
+/// when it holds something else.
+pub fn optional_string(object: &JsValue, name: &str) -> Option<Option<String>> {
+    let value = field(object, name);
+    if !present(&value) {
+        return Some(None);
+    }
+    value.as_string().map(Some)
+}
+
+/// A number as a whole, non-negative number that JavaScript holds exactly.
+pub fn as_whole(value: &JsValue) -> Option<u64> {
+    let n = value.as_f64()?;
+    (n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64).then_some(n as u64)
+}
+
+/// A whole, non-negative number field.
+pub fn whole(object: &JsValue, name: &str) -> Option<u64> {
+    as_whole(&field(object, name))
+}
+
+/// A whole number field that fits a `u32`.
+pub fn whole_u32(object: &JsValue, name: &str) -> Option<u32> {
+    u32::try_from(whole(object, name)?).ok()
+}
+
+/// Sets `target[name] = value` (one import for every event handler and
+/// field, instead of one per typed setter).
+pub fn set(target: &JsValue, name: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(name), value);
+}
+
+/// Builds a plain object, one field at a time, in the given order.
+pub struct Builder(Object);
+
+impl Builder {
+    /// An empty object.
+    pub fn new() -> Self {
+        Builder(Object::new())
+    }
+
+    /// Sets `name` to `value`.
+    pub fn set(self, name: &str, value: &JsValue) -> Self {
+        set(&self.0, name, value);
+        self
+    }
+
+    /// Sets `name` to a string.
+    pub fn str(self, name: &str, value: &str) -> Self {
+        self.set(name, &JsValue::from_str(value))
+    }
+
+    /// Sets `name` to a number.
+    pub fn num(self, name: &str, value: f64) -> Self {
+        self.set(name, &JsValue::from_f64(value))
+    }
+
+    /// Sets `name` to a string, or to `null` for `None`.
+    pub fn str_or_null(self, name: &str, value: Option<&str>) -> Self {
+        self.set(name, &value.map_or(JsValue::NULL, JsValue::from_str))
+    }
+
+    /// Sets `name` to a string; leaves it out for `None`.
+    pub fn str_if(self, name: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(value) => self.str(name, value),
+            None => self,
+        }
+    }
+
+    /// The object.
+    pub fn done(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}

@@ -1,0 +1,179 @@
+//! Where a part's bytes come from in the browser ([`PartSource`]): `Blob`s,
+//! from a file (`Blob.slice`, never read to be sent) or from a streaming
+//! source (its `read(offset, length)`), hashed by [`hash`](super::hash).
+//! A new kind of source is one more variant here, and one more case in
+//! `api.rs`'s conversion of `new Upload(x)`.
+
+use std::ops::Range;
+
+use js_sys::{Array, Function, Promise, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, File};
+
+use super::deadline::within;
+use super::js::field;
+use super::{blob, hash};
+use crate::core::checksum::Sha256Digest;
+use crate::core::fingerprint::FileIdentity;
+use crate::driver::FileInfo;
+use crate::error::Error;
+use crate::ports::PartSource;
+
+/// Where an upload's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A `File` or `Blob`.
+    File(Blob),
+    /// A page object `{ size, name, id, read(offset, length) }` whose
+    /// `read` produces the same bytes for the same range every time.
+    Stream {
+        /// The object (`read` is called on it).
+        object: JsValue,
+        /// Its `read` function.
+        read: Function,
+    },
+}
+
+/// What `new Upload(x)` was given: a `File` or `Blob`, or a streaming
+/// source (an object with a `read` function), with what the driver needs
+/// to know of it; [`Error::NotAFile`] for anything else.
+pub fn from_js(value: &JsValue) -> Result<(Source, FileInfo), Error> {
+    if let Some(blob) = value.dyn_ref::<Blob>() {
+        let (name, last_modified) = match value.dyn_ref::<File>() {
+            Some(file) => (file.name(), file.last_modified()),
+            None => ("blob".into(), 0.0),
+        };
+        return Ok((
+            Source::File(blob.clone()),
+            FileInfo {
+                identity: FileIdentity {
+                    name,
+                    size: super::blob::size(blob),
+                    last_modified,
+                    source_id: None,
+                },
+                file_type: blob.type_(),
+                sample_sha256: None,
+            },
+        ));
+    }
+    if let Some(read) = field(value, "read").dyn_ref::<js_sys::Function>() {
+        return stream_info(value, read);
+    }
+    Err(Error::NotAFile)
+}
+
+/// A streaming source `{ size, id, name?, type?, read }`.
+fn stream_info(value: &JsValue, read: &js_sys::Function) -> Result<(Source, FileInfo), Error> {
+    let size = field(value, "size")
+        .as_f64()
+        .filter(|n| n.is_finite() && *n >= 0.0 && n.fract() == 0.0)
+        .filter(|n| *n <= crate::core::plan::MAX_SAFE_INTEGER as f64)
+        .ok_or_else(|| Error::invalid_option("source.size", "must be a whole number of bytes"))?;
+    let id = field(value, "id")
+        .as_string()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            Error::invalid_option(
+                "source.id",
+                "a streaming source needs an id (a non-empty string) naming its content, \
+                 the same across page loads",
+            )
+        })?;
+    let optional = |name: &'static str| -> Result<Option<String>, Error> {
+        let v = field(value, name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_string()
+            .map(Some)
+            .ok_or_else(|| Error::invalid_option(name, "must be a string"))
+    };
+    let name = optional("name")?.unwrap_or_else(|| id.clone());
+    let file_type = optional("type")?.unwrap_or_default();
+    Ok((
+        Source::Stream {
+            object: value.clone(),
+            read: read.clone(),
+        },
+        FileInfo {
+            identity: FileIdentity {
+                name,
+                size: size as u64,
+                last_modified: 0.0,
+                source_id: Some(id),
+            },
+            file_type,
+            sample_sha256: None,
+        },
+    ))
+}
+
+fn read_failed(detail: String) -> Error {
+    Error::ReadFailed { detail }
+}
+
+/// Calls `read(offset, length)` and checks that it gave exactly that many
+/// bytes (a `Uint8Array`, `ArrayBuffer` or `Blob`, or a promise of one).
+async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Result<Blob, Error> {
+    let length = range.end - range.start;
+    let produced = read
+        .call2(
+            object,
+            &(range.start as f64).into(),
+            &(length as f64).into(),
+        )
+        .map_err(|e| {
+            read_failed(["source.read threw: ", &super::js_error::describe(&e)].concat())
+        })?;
+    let value = within(
+        blob::READ_TIMEOUT_MS,
+        JsFuture::from(Promise::resolve(&produced)),
+    )
+    .await
+    .ok_or_else(|| {
+        read_failed(format!(
+            "source.read gave no bytes within {} s",
+            blob::READ_TIMEOUT_MS / 1000
+        ))
+    })?
+    .map_err(|e| {
+        read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
+    })?;
+    let body = if let Some(b) = value.dyn_ref::<Blob>() {
+        b.clone()
+    } else if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>()
+    {
+        let parts = Array::of1(&value);
+        Blob::new_with_u8_array_sequence(&parts)
+            .map_err(|e| read_failed(super::js_error::describe(&e)))?
+    } else {
+        return Err(read_failed(
+            "source.read must resolve to a Uint8Array, ArrayBuffer or Blob".into(),
+        ));
+    };
+    let got = blob::size(&body);
+    if got != length {
+        return Err(read_failed(format!(
+            "source.read({}, {length}) gave {got} bytes; it must give exactly {length}",
+            range.start
+        )));
+    }
+    Ok(body)
+}
+
+impl PartSource for Source {
+    type Body = Blob;
+
+    async fn body(&self, range: Range<u64>) -> Result<Blob, Error> {
+        match self {
+            Source::File(file) => blob::slice(file, range),
+            Source::Stream { object, read } => read_stream(object, read, range).await,
+        }
+    }
+
+    async fn sha256(&self, body: &Blob) -> Result<Sha256Digest, Error> {
+        hash::sha256(body).await
+    }
+}

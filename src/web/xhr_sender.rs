@@ -1,0 +1,248 @@
+//! A part sender over XMLHttpRequest: the one browser API that reports
+//! upload progress (`upload.onprogress`), so `sentBytes` moves while a part
+//! is on the wire. Like fetch, it sends a `Blob` body straight from the
+//! file, never through wasm memory. It listens to progress only while parts
+//! go slowly ([`ProgressWatch`]: the listener costs throughput). Dropping
+//! the future aborts the request (that is how `pause()` stops parts in
+//! flight).
+
+use std::cell::RefCell;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use futures::future::{select, Either};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsValue;
+use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
+
+use super::js::set as handle;
+use crate::core::watch::ProgressWatch;
+use crate::error::{Error, Operation};
+use crate::http::{failure, Answer};
+use crate::ports::{PartPut, PartSender};
+
+/// Sends part bodies with XMLHttpRequest.
+#[derive(Debug)]
+pub struct XhrSender {
+    stall_timeout_ms: u32,
+    watch: ProgressWatch,
+}
+
+impl XhrSender {
+    /// A sender whose requests are aborted after `stall_timeout_ms` without
+    /// progress (reported as a network error, which is retried).
+    pub fn new(stall_timeout_ms: u32) -> Self {
+        XhrSender {
+            stall_timeout_ms,
+            watch: ProgressWatch::new(stall_timeout_ms),
+        }
+    }
+}
+
+enum XhrEvent {
+    Progress(u64),
+    Load,
+    Error,
+    Timeout,
+    Abort,
+}
+
+/// What the request's handlers saw and the sending future has not taken
+/// yet: the bytes sent at the latest progress event, and how the request
+/// ended. (Progress events that come faster than the future runs are
+/// merged into the latest.)
+#[derive(Default)]
+struct Seen {
+    sent: Option<u64>,
+    end: Option<XhrEvent>,
+    waker: Option<Waker>,
+}
+
+/// Owns a request and its handlers; dropping it before the request ends
+/// aborts the request.
+struct XhrGuard {
+    xhr: XmlHttpRequest,
+    handlers: Vec<Closure<dyn FnMut(ProgressEvent)>>,
+    finished: bool,
+}
+
+impl XhrGuard {
+    /// Sets the request's handlers (and its upload progress listener, when
+    /// watching); they report into `seen`.
+    fn attach(
+        xhr: &XmlHttpRequest,
+        seen: &Rc<RefCell<Seen>>,
+        watch_progress: bool,
+    ) -> Result<Self, Error> {
+        let mut guard = XhrGuard {
+            xhr: xhr.clone(),
+            handlers: Vec::new(),
+            finished: false,
+        };
+        if watch_progress {
+            let upload = xhr.upload().map_err(js_failure)?;
+            let on_progress = |e: &ProgressEvent| XhrEvent::Progress(e.loaded().max(0.0) as u64);
+            handle(&upload, "onprogress", guard.on(seen, on_progress));
+        }
+        let ends: [fn(&ProgressEvent) -> XhrEvent; 4] = [
+            |_| XhrEvent::Load,
+            |_| XhrEvent::Error,
+            |_| XhrEvent::Timeout,
+            |_| XhrEvent::Abort,
+        ];
+        for (name, make) in HANDLERS.into_iter().zip(ends) {
+            handle(xhr, name, guard.on(seen, make));
+        }
+        Ok(guard)
+    }
+
+    fn on(&mut self, seen: &Rc<RefCell<Seen>>, make: fn(&ProgressEvent) -> XhrEvent) -> &JsValue {
+        let seen = Rc::clone(seen);
+        let handler = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
+            let mut seen = seen.borrow_mut();
+            match make(&event) {
+                XhrEvent::Progress(sent) => seen.sent = Some(sent),
+                end => {
+                    seen.end.get_or_insert(end);
+                }
+            }
+            if let Some(waker) = seen.waker.take() {
+                waker.wake();
+            }
+        });
+        self.handlers.push(handler);
+        self.handlers.last().expect("just pushed").as_ref()
+    }
+}
+
+/// The request's event handlers, set and cleared by name (one import for
+/// all of them, instead of one per typed setter).
+const HANDLERS: [&str; 4] = ["onload", "onerror", "ontimeout", "onabort"];
+
+impl Drop for XhrGuard {
+    fn drop(&mut self) {
+        for name in HANDLERS {
+            handle(&self.xhr, name, &JsValue::NULL);
+        }
+        if let Ok(upload) = self.xhr.upload() {
+            handle(&upload, "onprogress", &JsValue::NULL);
+        }
+        if !self.finished {
+            let _ = self.xhr.abort();
+        }
+    }
+}
+
+fn network(detail: impl Into<String>) -> Error {
+    Error::Network {
+        operation: Operation::UploadPart,
+        detail: detail.into(),
+    }
+}
+
+fn js_failure(e: wasm_bindgen::JsValue) -> Error {
+    network(super::js_error::describe(&e))
+}
+
+impl PartSender<Blob> for XhrSender {
+    async fn send(&self, put: &PartPut<'_, Blob>, progress: &dyn Fn(u64)) -> Result<String, Error> {
+        let started = js_sys::Date::now();
+        let etag = self.exchange(put, self.watch.watching(), progress).await?;
+        self.watch.part_took(js_sys::Date::now() - started);
+        Ok(etag)
+    }
+}
+
+impl XhrSender {
+    /// `PUT`s the part, with `x-amz-checksum-sha256` when given, and
+    /// answers the response's ETag. With `watch_progress`, upload progress
+    /// is reported and the stall timeout counts from the last progress;
+    /// without, no upload listener is set (Chromium then sends Blob bodies
+    /// as fast as fetch does) and the timeout counts from the start.
+    async fn exchange(
+        &self,
+        put: &PartPut<'_, Blob>,
+        watch_progress: bool,
+        progress: &dyn Fn(u64),
+    ) -> Result<String, Error> {
+        let xhr = XmlHttpRequest::new().map_err(js_failure)?;
+        xhr.open("PUT", put.url).map_err(js_failure)?;
+        if let Some(checksum) = put.checksum_sha256 {
+            xhr.set_request_header("x-amz-checksum-sha256", checksum)
+                .map_err(js_failure)?;
+        }
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let mut guard = XhrGuard::attach(&xhr, &seen, watch_progress)?;
+        xhr.send_with_opt_blob(Some(put.body)).map_err(js_failure)?;
+        let outcome = self.until_end(&seen, progress).await;
+        guard.finished = true;
+        outcome?;
+        answer_of(&xhr, put)
+    }
+
+    /// Waits for the request's end, passing its progress on; gives it up
+    /// after the stall timeout without progress.
+    async fn until_end(&self, seen: &RefCell<Seen>, progress: &dyn Fn(u64)) -> Result<(), Error> {
+        loop {
+            let stall = gloo_timers::future::TimeoutFuture::new(self.stall_timeout_ms);
+            let event = match select(pin!(next_seen(seen)), stall).await {
+                Either::Left((event, _)) => event,
+                Either::Right(_) => {
+                    return Err(network(format!(
+                        "no progress for {} ms: the request stalled and was aborted",
+                        self.stall_timeout_ms
+                    )))
+                }
+            };
+            match event {
+                XhrEvent::Progress(sent) => progress(sent),
+                XhrEvent::Load => return Ok(()),
+                XhrEvent::Error => {
+                    return Err(network(
+                        "the request failed (offline, connection reset, or refused by the bucket's CORS rules)",
+                    ))
+                }
+                XhrEvent::Timeout => return Err(network("the request timed out")),
+                XhrEvent::Abort => return Err(network("the request was aborted")),
+            }
+        }
+    }
+}
+
+/// The next thing the handlers saw: progress first, then the end.
+async fn next_seen(seen: &RefCell<Seen>) -> XhrEvent {
+    std::future::poll_fn(|cx| {
+        let mut seen = seen.borrow_mut();
+        let progress = seen.sent.take().map(XhrEvent::Progress);
+        match progress.or_else(|| seen.end.take()) {
+            Some(event) => Poll::Ready(event),
+            None => {
+                seen.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// The ETag of a finished request, or the error its answer means.
+fn answer_of(xhr: &XmlHttpRequest, put: &PartPut<'_, Blob>) -> Result<String, Error> {
+    let status = xhr.status().map_err(js_failure)?;
+    if !(200..300).contains(&status) {
+        let body = xhr.response_text().ok().flatten().unwrap_or_default();
+        let retry_after = xhr.get_response_header("Retry-After").ok().flatten();
+        let answer = Answer {
+            status,
+            body: &body,
+            retry_after: retry_after.as_deref(),
+        };
+        return Err(failure(Operation::UploadPart, Some(put.upload_id), answer));
+    }
+    match xhr.get_response_header("ETag").ok().flatten() {
+        Some(etag) if !etag.trim().is_empty() => Ok(etag),
+        _ => Err(Error::MissingEtag {
+            part_number: put.part_number,
+        }),
+    }
+}
