@@ -12,23 +12,23 @@ use std::rc::Rc;
 use crate::core::record::UploadRecord;
 use crate::error::{Error, StorageFailure};
 use crate::memory::MemoryStore;
-use crate::ports::{RecordStore, Warning, WarningCode};
+use crate::ports::{PortFuture, RecordStore, Warning, WarningCode};
 
 /// Tries `primary`; after its first failure, uses memory only.
-pub struct FallbackStore<S> {
-    primary: Option<S>,
+pub struct FallbackStore {
+    primary: Option<Box<dyn RecordStore>>,
     memory: Rc<MemoryStore>,
     failed: Cell<bool>,
     notify: Box<dyn Fn(Warning)>,
 }
 
-impl<S: RecordStore> FallbackStore<S> {
+impl FallbackStore {
     /// A store over `primary`, or over `memory` alone when `primary` could
     /// not be opened (`Err` holds why). `notify` hears of the first failure.
     /// Share `memory` between the runs of a page, so pausing and resuming
     /// work without the browser's store.
     pub fn new(
-        primary: Result<S, Error>,
+        primary: Result<Box<dyn RecordStore>, Error>,
         memory: Rc<MemoryStore>,
         notify: Box<dyn Fn(Warning)>,
     ) -> Self {
@@ -78,81 +78,91 @@ impl<S: RecordStore> FallbackStore<S> {
         });
     }
 
-    fn primary(&self) -> Option<&S> {
+    fn primary(&self) -> Option<&dyn RecordStore> {
         if self.failed.get() {
             None
         } else {
-            self.primary.as_ref()
+            self.primary.as_deref()
         }
     }
 }
 
-impl<S: RecordStore> RecordStore for FallbackStore<S> {
-    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
-        // A record in memory is newer than any in the primary store: it got
-        // there because the primary store failed.
-        if let Some(found) = self.memory.load(id).await? {
-            return Ok(Some(found));
-        }
-        if let Some(primary) = self.primary() {
-            match primary.load(id).await {
-                Ok(found) => return Ok(found),
-                Err(e) => self.fail(&e),
+impl RecordStore for FallbackStore {
+    fn load<'a>(&'a self, id: &'a str) -> PortFuture<'a, Option<UploadRecord>> {
+        Box::pin(async move {
+            // A record in memory is newer than any in the primary store: it got
+            // there because the primary store failed.
+            if let Some(found) = self.memory.load(id).await? {
+                return Ok(Some(found));
             }
-        }
-        Ok(None)
-    }
-
-    async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
-        if let Some(primary) = self.primary() {
-            match primary.save(record).await {
-                // The primary store has the newest now; drop an older copy
-                // kept in memory while it was failing.
-                Ok(()) => return self.memory.remove(&record.id).await,
-                Err(e) => self.fail(&e),
-            }
-        }
-        self.memory.save(record).await
-    }
-
-    async fn save_parts(
-        &self,
-        record: &std::cell::RefCell<UploadRecord>,
-        numbers: &[u32],
-    ) -> Result<(), Error> {
-        if let Some(primary) = self.primary() {
-            match primary.save_parts(record, numbers).await {
-                Ok(()) => return Ok(()),
-                Err(e) => self.fail(&e),
-            }
-        }
-        // In memory from now on: the whole record the first time (the
-        // memory store inserts a record it does not have), then in place.
-        self.memory.save_parts(record, numbers).await
-    }
-
-    async fn remove(&self, id: &str) -> Result<(), Error> {
-        self.memory.remove(id).await?;
-        if let Some(primary) = self.primary() {
-            if let Err(e) = primary.remove(id).await {
-                self.fail(&e);
-            }
-        }
-        Ok(())
-    }
-
-    async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
-        let mut all = self.memory.list().await?;
-        if let Some(primary) = self.primary() {
-            match primary.list().await {
-                Ok(stored) => {
-                    let in_memory: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
-                    all.extend(stored.into_iter().filter(|r| !in_memory.contains(&r.id)));
+            if let Some(primary) = self.primary() {
+                match primary.load(id).await {
+                    Ok(found) => return Ok(found),
+                    Err(e) => self.fail(&e),
                 }
-                Err(e) => self.fail(&e),
             }
-        }
-        Ok(all)
+            Ok(None)
+        })
+    }
+
+    fn save<'a>(&'a self, record: &'a UploadRecord) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(primary) = self.primary() {
+                match primary.save(record).await {
+                    // The primary store has the newest now; drop an older copy
+                    // kept in memory while it was failing.
+                    Ok(()) => return self.memory.remove(&record.id).await,
+                    Err(e) => self.fail(&e),
+                }
+            }
+            self.memory.save(record).await
+        })
+    }
+
+    fn save_parts<'a>(
+        &'a self,
+        record: &'a std::cell::RefCell<UploadRecord>,
+        numbers: &'a [u32],
+    ) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(primary) = self.primary() {
+                match primary.save_parts(record, numbers).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            // In memory from now on: the whole record the first time (the
+            // memory store inserts a record it does not have), then in place.
+            self.memory.save_parts(record, numbers).await
+        })
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            self.memory.remove(id).await?;
+            if let Some(primary) = self.primary() {
+                if let Err(e) = primary.remove(id).await {
+                    self.fail(&e);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn list(&self) -> PortFuture<'_, Vec<UploadRecord>> {
+        Box::pin(async move {
+            let mut all = self.memory.list().await?;
+            if let Some(primary) = self.primary() {
+                match primary.list().await {
+                    Ok(stored) => {
+                        let in_memory: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
+                        all.extend(stored.into_iter().filter(|r| !in_memory.contains(&r.id)));
+                    }
+                    Err(e) => self.fail(&e),
+                }
+            }
+            Ok(all)
+        })
     }
 }
 
@@ -173,24 +183,24 @@ mod tests {
     }
 
     impl RecordStore for Flaky {
-        async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
-            self.inner.load(id).await
+        fn load<'a>(&'a self, id: &'a str) -> PortFuture<'a, Option<UploadRecord>> {
+            self.inner.load(id)
         }
-        async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
+        fn save<'a>(&'a self, record: &'a UploadRecord) -> PortFuture<'a, ()> {
             if self.ok_writes.get() == 0 {
-                return Err(Error::Storage {
+                return crate::ports::ready(Err(Error::Storage {
                     failure: self.failure,
                     detail: "QuotaExceededError: the quota has been exceeded".into(),
-                });
+                }));
             }
             self.ok_writes.set(self.ok_writes.get() - 1);
-            self.inner.save(record).await
+            self.inner.save(record)
         }
-        async fn remove(&self, id: &str) -> Result<(), Error> {
-            self.inner.remove(id).await
+        fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
+            self.inner.remove(id)
         }
-        async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
-            self.inner.list().await
+        fn list(&self) -> PortFuture<'_, Vec<UploadRecord>> {
+            self.inner.list()
         }
     }
 
@@ -198,9 +208,10 @@ mod tests {
         test_record(id, 1)
     }
 
-    fn store(primary: Result<Flaky, Error>) -> (FallbackStore<Flaky>, Rc<RefCell<Vec<Warning>>>) {
+    fn store(primary: Result<Flaky, Error>) -> (FallbackStore, Rc<RefCell<Vec<Warning>>>) {
         let heard = Rc::new(RefCell::new(Vec::new()));
         let sink = Rc::clone(&heard);
+        let primary = primary.map(|p| Box::new(p) as Box<dyn RecordStore>);
         let store = FallbackStore::new(
             primary,
             Rc::new(MemoryStore::new()),
@@ -258,7 +269,7 @@ mod tests {
         let (store, heard) = store(Ok(flaky(10, StorageFailure::Failed)));
         block_on(store.save(&record("a"))).unwrap();
         let primary = store.primary.as_ref().unwrap();
-        assert_eq!(block_on(primary.inner.list()).unwrap().len(), 1);
+        assert_eq!(block_on(primary.list()).unwrap().len(), 1);
         assert!(heard.borrow().is_empty());
     }
 

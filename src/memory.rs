@@ -4,8 +4,7 @@
 use std::cell::RefCell;
 
 use crate::core::record::UploadRecord;
-use crate::error::Error;
-use crate::ports::RecordStore;
+use crate::ports::{ready, PortFuture, RecordStore};
 
 /// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,
 /// and the store of native tests.
@@ -22,24 +21,8 @@ impl MemoryStore {
     }
 }
 
-impl RecordStore for MemoryStore {
-    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
-        Ok(self.records.borrow().iter().find(|r| r.id == id).cloned())
-    }
-
-    async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
-        let mut records = self.records.borrow_mut();
-        records.retain(|r| r.id != record.id);
-        records.push(record.clone());
-        Ok(())
-    }
-
-    async fn save_parts(
-        &self,
-        record: &RefCell<UploadRecord>,
-        numbers: &[u32],
-    ) -> Result<(), Error> {
-        let record = record.borrow();
+impl MemoryStore {
+    fn write_parts(&self, record: &UploadRecord, numbers: &[u32]) {
         let mut records = self.records.borrow_mut();
         match records.iter_mut().find(|r| r.id == record.id) {
             Some(stored) if stored.parts.len() == record.parts.len() => {
@@ -56,16 +39,42 @@ impl RecordStore for MemoryStore {
                 records.push(record.clone());
             }
         }
-        Ok(())
+    }
+}
+
+impl RecordStore for MemoryStore {
+    fn load<'a>(&'a self, id: &'a str) -> PortFuture<'a, Option<UploadRecord>> {
+        ready(Ok(self
+            .records
+            .borrow()
+            .iter()
+            .find(|r| r.id == id)
+            .cloned()))
     }
 
-    async fn remove(&self, id: &str) -> Result<(), Error> {
+    fn save<'a>(&'a self, record: &'a UploadRecord) -> PortFuture<'a, ()> {
+        let mut records = self.records.borrow_mut();
+        records.retain(|r| r.id != record.id);
+        records.push(record.clone());
+        ready(Ok(()))
+    }
+
+    fn save_parts<'a>(
+        &'a self,
+        record: &'a RefCell<UploadRecord>,
+        numbers: &'a [u32],
+    ) -> PortFuture<'a, ()> {
+        self.write_parts(&record.borrow(), numbers);
+        ready(Ok(()))
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
         self.records.borrow_mut().retain(|r| r.id != id);
-        Ok(())
+        ready(Ok(()))
     }
 
-    async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
-        Ok(self.records.borrow().clone())
+    fn list(&self) -> PortFuture<'_, Vec<UploadRecord>> {
+        ready(Ok(self.records.borrow().clone()))
     }
 }
 

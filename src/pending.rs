@@ -103,7 +103,7 @@ pub async fn list(
 pub async fn clear<B: Backend>(
     store: &impl RecordStore,
     lookup: &Lookup,
-    timer: &impl Timer,
+    timer: &dyn Timer,
     retry: &RetryPolicy,
     backend_for: impl Fn(&str) -> B,
 ) -> Result<u32, Error> {

@@ -1,19 +1,37 @@
 //! The small interfaces the upload logic runs on.
 //!
-//! [`driver`](crate::driver) knows only these traits. The browser's adapters
-//! in `web/` implement them (fetch, XMLHttpRequest, IndexedDB, timers), and
-//! [`MemoryStore`](crate::memory::MemoryStore) is a real in-memory
-//! [`RecordStore`]. Each is one file; `web/compose.rs` is the one place that
-//! puts the browser's together. Futures here are not `Send`: a browser page
-//! has one thread.
+//! [`driver`](crate::driver) knows only these traits, as trait objects. The
+//! browser's adapters in `web/` implement them (fetch, XMLHttpRequest,
+//! IndexedDB, timers), and [`MemoryStore`](crate::memory::MemoryStore) is a
+//! real in-memory [`RecordStore`]. Each is one file; `web/compose.rs` is
+//! the one place that puts the browser's together.
+//!
+//! A port's calls answer [`PortFuture`]s: boxed, so that each adapter's
+//! state machine is compiled once, behind a pointer, instead of inlined
+//! into every caller (it was most of the bundle). They are not `Send`: a
+//! browser page has one thread. An adapter writes
+//! `Box::pin(async move { … })`.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 
 use crate::core::checksum::Sha256Digest;
 use crate::core::reconcile::ServerPart;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
+
+/// The future of a port's call.
+pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + 'a>>;
+
+/// The future of a wait.
+pub type Wait<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// A port's answer that is known already (an in-memory store's).
+pub fn ready<'a, T: 'a>(result: Result<T, Error>) -> PortFuture<'a, T> {
+    Box::pin(std::future::ready(result))
+}
 
 /// The checksum algorithm resupload asks the backend for.
 pub const SHA256: &str = "SHA256";
@@ -67,44 +85,45 @@ pub struct CompletedPart {
 }
 
 /// The signing backend (Uppy Companion's S3 multipart routes).
-#[allow(async_fn_in_trait)]
 pub trait Backend {
     /// Starts a multipart upload.
-    async fn create(&self, upload: NewUpload<'_>) -> Result<Created, Error>;
+    fn create<'a>(&'a self, upload: NewUpload<'a>) -> PortFuture<'a, Created>;
     /// A presigned URL for one part's `PUT`; with `checksum_sha256`, the URL
     /// signs that `x-amz-checksum-sha256` header.
-    async fn sign_part(
-        &self,
-        upload_id: &str,
-        key: &str,
+    fn sign_part<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
         part_number: u32,
-        checksum_sha256: Option<&str>,
-    ) -> Result<String, Error>;
+        checksum_sha256: Option<&'a str>,
+    ) -> PortFuture<'a, String>;
     /// Every part the server holds (all pages).
-    async fn list_parts(&self, upload_id: &str, key: &str) -> Result<Vec<ServerPart>, Error>;
+    fn list_parts<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+    ) -> PortFuture<'a, Vec<ServerPart>>;
     /// Completes the upload with these parts (in part order).
-    async fn complete(
-        &self,
-        upload_id: &str,
-        key: &str,
-        parts: &[CompletedPart],
-    ) -> Result<CompleteAnswer, Error>;
+    fn complete<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+        parts: &'a [CompletedPart],
+    ) -> PortFuture<'a, CompleteAnswer>;
     /// Aborts the upload on the server.
-    async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error>;
+    fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()>;
 }
 
 /// Where a part's bytes come from: a file, a streaming source, a staged
-/// copy. Reading is cheap for a file (a lazy slice), real work for a
-/// streaming source.
-#[allow(async_fn_in_trait)]
-pub trait PartSource {
-    /// A part's bytes, ready to send (in a browser, a `Blob`).
-    type Body;
+/// copy. `B` is a part's bytes, ready to send (in a browser, a `Blob`).
+/// Reading is cheap for a file (a lazy slice), real work for a streaming
+/// source.
+pub trait PartSource<B> {
     /// The bytes `range` of the source.
-    async fn body(&self, range: Range<u64>) -> Result<Self::Body, Error>;
+    fn body(&self, range: Range<u64>) -> PortFuture<'_, B>;
     /// The SHA-256 of a body (read in bounded chunks, off the page's main
     /// thread where the platform allows).
-    async fn sha256(&self, body: &Self::Body) -> Result<Sha256Digest, Error>;
+    fn sha256<'a>(&'a self, body: &'a B) -> PortFuture<'a, Sha256Digest>;
 }
 
 /// One part's `PUT` to its presigned URL.
@@ -123,57 +142,60 @@ pub struct PartPut<'a, B> {
 }
 
 /// Sends part bodies (XMLHttpRequest, fetch).
-#[allow(async_fn_in_trait)]
 pub trait PartSender<B> {
     /// `PUT`s the part and answers its ETag, as the store gave it. A sender
     /// that can tell calls `progress` with the bytes of this part sent so
     /// far. A request that makes no progress for the stall timeout (or, for
     /// a sender that cannot tell, does not finish within it) is given up as
     /// a network error. Failed answers go through [`crate::http::failure`].
-    async fn send(&self, put: &PartPut<'_, B>, progress: &dyn Fn(u64)) -> Result<String, Error>;
+    fn send<'a>(
+        &'a self,
+        put: &'a PartPut<'a, B>,
+        progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, String>;
 }
 
 /// Where upload records persist.
-#[allow(async_fn_in_trait)]
 pub trait RecordStore {
     /// The record with this key, if any.
-    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error>;
+    fn load<'a>(&'a self, id: &'a str) -> PortFuture<'a, Option<UploadRecord>>;
     /// Writes (inserts or replaces) a record.
-    async fn save(&self, record: &UploadRecord) -> Result<(), Error>;
+    fn save<'a>(&'a self, record: &'a UploadRecord) -> PortFuture<'a, ()>;
     /// Writes the entries (state, ETag, checksum) of parts `numbers` of
     /// `record`, which was saved before: the write of the hot path (one part,
     /// twice per part), and of a resume (the parts it changed).
     ///
-    /// The record is read before the first `.await` (so the write reflects
-    /// it as it was when the call began, and writes begun in order reach the
-    /// store in order). The default rewrites the whole record; a store that
-    /// keeps part entries apart writes only these, so the cost of a part
-    /// does not grow with the number of parts.
-    async fn save_parts(
-        &self,
-        record: &RefCell<UploadRecord>,
-        numbers: &[u32],
-    ) -> Result<(), Error> {
+    /// The record is read when the call is made, before the future is
+    /// polled (so the write reflects it as it was then, and writes begun in
+    /// order reach the store in order). The default rewrites the
+    /// whole record; a store that keeps part entries apart writes only
+    /// these, so the cost of a part does not grow with the number of parts.
+    fn save_parts<'a>(
+        &'a self,
+        record: &'a RefCell<UploadRecord>,
+        numbers: &'a [u32],
+    ) -> PortFuture<'a, ()> {
         let _ = numbers;
         let snapshot = record.borrow().clone();
-        self.save(&snapshot).await
+        Box::pin(async move { self.save(&snapshot).await })
     }
     /// Deletes a record; deleting a missing one is not an error.
-    async fn remove(&self, id: &str) -> Result<(), Error>;
+    fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()>;
     /// Every record.
-    async fn list(&self) -> Result<Vec<UploadRecord>, Error>;
+    fn list(&self) -> PortFuture<'_, Vec<UploadRecord>>;
 }
 
 /// Time: the clock and waiting.
-#[allow(async_fn_in_trait)]
 pub trait Timer {
     /// Milliseconds since the epoch.
     fn now_ms(&self) -> f64;
     /// Waits `ms` milliseconds.
-    async fn sleep(&self, ms: u32);
+    fn sleep(&self, ms: u32) -> Wait<'_>;
     /// Waits while the device is offline (returns at once when online or
     /// when it cannot tell).
-    async fn until_online(&self) {}
+    fn until_online(&self) -> Wait<'_> {
+        Box::pin(async {})
+    }
 }
 
 /// Progress of the whole upload.

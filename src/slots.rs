@@ -1,8 +1,10 @@
-//! A counting semaphore for the futures of one thread.
+//! Concurrency for the futures of one thread, written out small: a
+//! counting semaphore ([`Slots`]) and [`join_all`].
 //!
 //! The driver prepares (reads and hashes) more parts than it sends at once,
 //! so that a part's hash is ready when a sending slot frees up; [`Slots`]
-//! bounds the sending.
+//! bounds the sending, and its workers run under [`join_all`]. (The futures
+//! crate's `FuturesUnordered` did the same in 8.6 KB of wasm.)
 //!
 //! ```
 //! use resupload::slots::Slots;
@@ -16,8 +18,33 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::task::{Poll, Waker};
+
+/// Polls every future until all are done. Every pending one is polled on
+/// each wake-up: meant for a handful (the driver's part workers, at most
+/// 128).
+pub async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for slot in futures.iter_mut() {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(()) => *slot = None,
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        match pending {
+            true => Poll::Pending,
+            false => Poll::Ready(()),
+        }
+    })
+    .await
+}
 
 /// At most `n` holders at a time.
 #[derive(Debug)]
@@ -111,5 +138,23 @@ mod tests {
         pool.run();
         assert_eq!(most.get(), 2);
         assert_eq!(slots.free(), 2);
+    }
+
+    #[test]
+    fn join_all_ends_when_every_future_has() {
+        let done = Rc::new(Cell::new(0));
+        let slots = Slots::new(1);
+        let futures: Vec<_> = (0..5)
+            .map(|_| {
+                let (done, slots) = (Rc::clone(&done), &slots);
+                async move {
+                    let _slot = slots.acquire().await;
+                    done.set(done.get() + 1);
+                }
+            })
+            .collect();
+        futures::executor::block_on(join_all(futures));
+        assert_eq!(done.get(), 5);
+        futures::executor::block_on(join_all(Vec::<std::future::Ready<()>>::new()));
     }
 }

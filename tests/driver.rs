@@ -18,14 +18,13 @@ use resupload::core::fingerprint::FileIdentity;
 use resupload::core::plan::MIB;
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::PartState;
-use resupload::driver::Ports;
 use resupload::http::{failure, Answer};
 use resupload::memory::MemoryStore;
 use resupload::options::ChecksumMode;
 use resupload::ports::{
     Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, NewUpload,
-    PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, Progress, RecordStore,
-    RestartReason, Resumed, Timer, Warning, WarningCode,
+    PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, PortFuture, Progress,
+    RecordStore, RestartReason, Resumed, Timer, Wait, Warning, WarningCode,
 };
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
@@ -134,8 +133,9 @@ fn http(operation: Operation, status: u16) -> Error {
     answer(operation, None, status, "", None)
 }
 
-impl Backend for FakeS3 {
-    async fn create(&self, upload: NewUpload<'_>) -> Result<Created, Error> {
+/// The fake's answers, as plain async functions; the ports box them.
+impl FakeS3 {
+    async fn fake_create(&self, upload: NewUpload<'_>) -> Result<Created, Error> {
         let (name, checksum_algorithm) = (upload.file_name, upload.checksum_algorithm);
         let n = self.next_id.get() + 1;
         self.next_id.set(n);
@@ -155,7 +155,7 @@ impl Backend for FakeS3 {
         })
     }
 
-    async fn sign_part(
+    async fn fake_sign_part(
         &self,
         upload_id: &str,
         _key: &str,
@@ -171,7 +171,7 @@ impl Backend for FakeS3 {
         Ok(format!("{upload_id}/{part}/{}", checksum.unwrap_or("-")))
     }
 
-    async fn list_parts(&self, upload_id: &str, _key: &str) -> Result<Vec<ServerPart>, Error> {
+    async fn fake_list_parts(&self, upload_id: &str, _key: &str) -> Result<Vec<ServerPart>, Error> {
         self.list_calls.set(self.list_calls.get() + 1);
         let uploads = self.uploads.borrow();
         let upload = uploads.get(upload_id).ok_or(Error::NoSuchUpload {
@@ -189,7 +189,7 @@ impl Backend for FakeS3 {
             .collect())
     }
 
-    async fn complete(
+    async fn fake_complete(
         &self,
         upload_id: &str,
         key: &str,
@@ -245,7 +245,7 @@ impl Backend for FakeS3 {
         })
     }
 
-    async fn abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
+    async fn fake_abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
         self.uploads
             .borrow_mut()
             .remove(upload_id)
@@ -256,22 +256,20 @@ impl Backend for FakeS3 {
     }
 }
 
-impl PartSource for FakeS3 {
-    type Body = Vec<u8>;
-
-    async fn body(&self, range: Range<u64>) -> Result<Vec<u8>, Error> {
+impl FakeS3 {
+    async fn fake_body(&self, range: Range<u64>) -> Result<Vec<u8>, Error> {
         Ok(self.file.borrow()[range.start as usize..range.end as usize].to_vec())
     }
 
-    async fn sha256(&self, body: &Vec<u8>) -> Result<Sha256Digest, Error> {
+    async fn fake_sha256(&self, body: &[u8]) -> Result<Sha256Digest, Error> {
         self.hashed.borrow_mut().push(body.len() as u64);
         YieldNow(false).await;
         Ok(Sha256Digest::of(body))
     }
 }
 
-impl PartSender<Vec<u8>> for FakeS3 {
-    async fn send(
+impl FakeS3 {
+    async fn fake_send(
         &self,
         put: &PartPut<'_, Vec<u8>>,
         progress: &dyn Fn(u64),
@@ -381,6 +379,58 @@ impl PartSender<Vec<u8>> for FakeS3 {
     }
 }
 
+impl Backend for FakeS3 {
+    fn create<'a>(&'a self, upload: NewUpload<'a>) -> PortFuture<'a, Created> {
+        Box::pin(self.fake_create(upload))
+    }
+    fn sign_part<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+        part: u32,
+        checksum: Option<&'a str>,
+    ) -> PortFuture<'a, String> {
+        Box::pin(self.fake_sign_part(upload_id, key, part, checksum))
+    }
+    fn list_parts<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+    ) -> PortFuture<'a, Vec<ServerPart>> {
+        Box::pin(self.fake_list_parts(upload_id, key))
+    }
+    fn complete<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+        parts: &'a [CompletedPart],
+    ) -> PortFuture<'a, CompleteAnswer> {
+        Box::pin(self.fake_complete(upload_id, key, parts))
+    }
+    fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(self.fake_abort(upload_id, key))
+    }
+}
+
+impl PartSource<Vec<u8>> for FakeS3 {
+    fn body(&self, range: Range<u64>) -> PortFuture<'_, Vec<u8>> {
+        Box::pin(self.fake_body(range))
+    }
+    fn sha256<'a>(&'a self, body: &'a Vec<u8>) -> PortFuture<'a, Sha256Digest> {
+        Box::pin(self.fake_sha256(body))
+    }
+}
+
+impl PartSender<Vec<u8>> for FakeS3 {
+    fn send<'a>(
+        &'a self,
+        put: &'a PartPut<'a, Vec<u8>>,
+        progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, String> {
+        Box::pin(self.fake_send(put, progress))
+    }
+}
+
 /// The store's answer to a part of an upload it does not know.
 fn no_such_upload(upload_id: &str) -> Error {
     let body = "<Error><Code>NoSuchUpload</Code></Error>";
@@ -413,11 +463,13 @@ impl Timer for FakeTimer {
     fn now_ms(&self) -> f64 {
         1_700_000_000_000.0
     }
-    async fn sleep(&self, ms: u32) {
+    fn sleep(&self, ms: u32) -> Wait<'_> {
         self.sleeps.borrow_mut().push(ms);
+        Box::pin(async {})
     }
-    async fn until_online(&self) {
+    fn until_online(&self) -> Wait<'_> {
         self.online_waits.set(self.online_waits.get() + 1);
+        Box::pin(async {})
     }
 }
 
@@ -490,9 +542,13 @@ impl World {
         }
     }
 
-    fn driver(&self) -> Driver<'_, World> {
+    fn driver(&self) -> Driver<'_, Vec<u8>> {
         Driver {
-            ports: self,
+            backend: &self.s3,
+            source: &self.s3,
+            sender: &self.s3,
+            store: &self.store,
+            timer: &self.timer,
             events: &self.log,
             options: &self.options,
         }
@@ -527,31 +583,6 @@ impl World {
                 panic!("the run finished before it was dropped");
             }
         }
-    }
-}
-
-/// The scripted ports: the fake S3 is the backend, the source and the
-/// sender.
-impl Ports for World {
-    type Backend = FakeS3;
-    type Source = FakeS3;
-    type Sender = FakeS3;
-    type Store = MemoryStore;
-    type Timer = FakeTimer;
-    fn backend(&self) -> &FakeS3 {
-        &self.s3
-    }
-    fn source(&self) -> &FakeS3 {
-        &self.s3
-    }
-    fn sender(&self) -> &FakeS3 {
-        &self.s3
-    }
-    fn store(&self) -> &MemoryStore {
-        &self.store
-    }
-    fn timer(&self) -> &FakeTimer {
-        &self.timer
     }
 }
 

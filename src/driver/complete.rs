@@ -3,13 +3,13 @@
 
 use std::cell::RefCell;
 
-use super::{Completed, Driver, FileInfo, Ports};
+use super::{Completed, Driver, FileInfo};
 use crate::core::checksum::{composite, composites_match, Sha256Digest};
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::{Error, Operation, Refusal};
-use crate::ports::{Backend, CompletedPart, RecordStore, Warning, WarningCode};
+use crate::ports::{CompletedPart, Warning, WarningCode};
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// Completes the upload. When the store refuses a part it lists
     /// (`InvalidPart`: one of those adopted from its list without a
     /// confirmation here, `unconfirmed`), those are sent again in full and
@@ -41,12 +41,12 @@ impl<P: Ports> Driver<'_, P> {
     async fn complete(&self, record: &UploadRecord) -> Result<Completed, Error> {
         let with_checksums = record.checksum_algorithm.is_some();
         let parts = completed_parts(record, with_checksums)?;
-        let backend = self.ports.backend();
+        let backend = self.backend;
         let answer = self
             .with_retries(|| backend.complete(&record.upload_id, &record.key, &parts))
             .await?;
         // The upload is over on the server either way: its record goes.
-        self.ports.store().remove(&record.id).await?;
+        self.store.remove(&record.id).await?;
         let checksum_sha256 = match with_checksums && !parts.is_empty() {
             true => self.check_object(&parts, answer.checksum_sha256)?,
             false => None,

@@ -1,14 +1,14 @@
 //! Starting a fresh multipart upload, and agreeing on checksums with the
 //! backend.
 
-use super::{Driver, FileInfo, Ports};
+use super::{Driver, FileInfo};
 use crate::core::plan::PartPlan;
 use crate::core::record::{NewRecord, UploadRecord};
 use crate::error::Error;
 use crate::options::ChecksumMode;
-use crate::ports::{Backend, Created, NewUpload, RecordStore, Warning, WarningCode, SHA256};
+use crate::ports::{Created, NewUpload, Warning, WarningCode, SHA256};
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// Creates the upload on the server and saves its record (every part
     /// pending).
     pub(super) async fn create(
@@ -25,9 +25,7 @@ impl<P: Ports> Driver<'_, P> {
             metadata: &self.options.metadata,
             checksum_algorithm: ask_checksums.then_some(SHA256),
         };
-        let created = self
-            .with_retries(|| self.ports.backend().create(upload))
-            .await?;
+        let created = self.with_retries(|| self.backend.create(upload)).await?;
         let checksums = self.agree_on_checksums(&created).await?;
         let record = UploadRecord::new(
             NewRecord {
@@ -45,7 +43,7 @@ impl<P: Ports> Driver<'_, P> {
             },
             plan,
         );
-        self.ports.store().save(&record).await?;
+        self.store.save(&record).await?;
         Ok(record)
     }
 
@@ -61,7 +59,7 @@ impl<P: Ports> Driver<'_, P> {
             _ if confirmed => Ok(true),
             ChecksumMode::None => Ok(false),
             ChecksumMode::Sha256 => {
-                let backend = self.ports.backend();
+                let backend = self.backend;
                 let _ = backend.abort(&created.upload_id, &created.key).await;
                 Err(Error::ChecksumUnsupported)
             }

@@ -31,7 +31,7 @@ impl SlowDownHold {
     }
 
     /// Waits out the hold, if one is on.
-    pub async fn wait(&self, timer: &impl Timer) {
+    pub async fn wait(&self, timer: &dyn Timer) {
         let wait = self.until.get() - timer.now_ms();
         if wait > 0.0 {
             timer.sleep(wait.ceil() as u32).await;

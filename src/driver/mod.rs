@@ -37,35 +37,6 @@ use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::ports::{Backend, Events, PartSender, PartSource, RecordStore, RestartReason, Timer};
 
-/// The ports one run works over, named once: a module's code says
-/// `Driver<'_, P>` for any `P: Ports`. `web/compose.rs` has the browser's;
-/// `tests/driver.rs` has scripted ones.
-pub trait Ports {
-    /// The signing backend.
-    type Backend: Backend;
-    /// Where part bytes come from.
-    type Source: PartSource;
-    /// What sends them.
-    type Sender: PartSender<Body<Self>>;
-    /// Where records persist.
-    type Store: RecordStore;
-    /// Clock and sleeping.
-    type Timer: Timer;
-    /// The signing backend.
-    fn backend(&self) -> &Self::Backend;
-    /// Where part bytes come from.
-    fn source(&self) -> &Self::Source;
-    /// What sends them.
-    fn sender(&self) -> &Self::Sender;
-    /// Where records persist.
-    fn store(&self) -> &Self::Store;
-    /// Clock and sleeping.
-    fn timer(&self) -> &Self::Timer;
-}
-
-/// A part's bytes, as the source of `P` gives them.
-pub type Body<P> = <<P as Ports>::Source as PartSource>::Body;
-
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileInfo {
@@ -93,17 +64,26 @@ pub struct Completed {
     pub checksum_sha256: Option<String>,
 }
 
-/// One upload's run over its ports.
-pub struct Driver<'a, P> {
-    /// The ports.
-    pub ports: &'a P,
+/// One upload's run over its ports. `B` is a part's bytes (a `Blob` in a
+/// browser).
+pub struct Driver<'a, B> {
+    /// The signing backend.
+    pub backend: &'a dyn Backend,
+    /// Where part bytes come from.
+    pub source: &'a dyn PartSource<B>,
+    /// What sends them.
+    pub sender: &'a dyn PartSender<B>,
+    /// Where records persist.
+    pub store: &'a dyn RecordStore,
+    /// Clock and sleeping.
+    pub timer: &'a dyn Timer,
     /// Receives progress and other events.
     pub events: &'a dyn Events,
     /// The options.
     pub options: &'a UploadOptions,
 }
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// The record key of `file` under these options.
     pub fn record_id(&self, file: &FileInfo) -> String {
         self.options.record_id(&file.identity)
@@ -123,7 +103,7 @@ impl<P: Ports> Driver<'_, P> {
             // The server lost the upload midway (expired or aborted): the
             // parts it had are gone too, so start afresh, once.
             Err(Error::NoSuchUpload { .. }) => {
-                self.ports.store().remove(&id).await?;
+                self.store.remove(&id).await?;
                 self.events.restarted(RestartReason::Expired);
                 self.run_once(file, &plan, &id, None).await
             }
@@ -156,7 +136,7 @@ impl<P: Ports> Driver<'_, P> {
         file: &FileInfo,
     ) -> Result<Option<Completed>, Error> {
         if !self.matches(&record, file) {
-            self.ports.store().remove(&record.id).await?;
+            self.store.remove(&record.id).await?;
             return Ok(None);
         }
         if self.content_changed(&record, file) {
@@ -208,20 +188,20 @@ impl<P: Ports> Driver<'_, P> {
     /// Answers whether there was a record.
     pub async fn abort(&self, file: &FileInfo) -> Result<bool, Error> {
         let id = self.record_id(file);
-        let Some(record) = self.ports.store().load(&id).await? else {
+        let Some(record) = self.store.load(&id).await? else {
             return Ok(false);
         };
-        let abort = || self.ports.backend().abort(&record.upload_id, &record.key);
+        let abort = || self.backend.abort(&record.upload_id, &record.key);
         match self.with_retries(abort).await {
             Ok(()) | Err(Error::NoSuchUpload { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.ports.store().remove(&id).await?;
+        self.store.remove(&id).await?;
         Ok(true)
     }
 
     /// The clock, in milliseconds since the epoch.
     fn now(&self) -> f64 {
-        self.ports.timer().now_ms()
+        self.timer.now_ms()
     }
 }

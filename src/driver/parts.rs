@@ -5,18 +5,14 @@
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
 
-use futures::stream::{FuturesUnordered, StreamExt};
-
 use super::hold::SlowDownHold;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
-use super::{Body, Driver, FileInfo, Ports};
+use super::{Driver, FileInfo};
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
-use crate::ports::{
-    Backend, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, RecordStore,
-};
-use crate::slots::Slots;
+use crate::ports::{PartBookkeeping, PartCompleted, PartPut};
+use crate::slots::{join_all, Slots};
 
 /// What the parts of one [`Driver::send_parts`] share.
 struct PartsRun<'a> {
@@ -28,8 +24,12 @@ struct PartsRun<'a> {
     hold: SlowDownHold,
     /// The parts on the wire at once (`concurrency`).
     sending: Slots,
+    /// The parts not yet taken, the next last.
+    queue: RefCell<Vec<u32>>,
     /// Set once a part failed for good: parts not yet sending give up.
     stopping: Cell<bool>,
+    /// The first part failure.
+    first_error: RefCell<Option<Error>>,
     /// Whether parts are hashed before they are sent.
     hash: bool,
 }
@@ -69,7 +69,7 @@ impl Headway {
     }
 }
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// Sends every part not yet done. When a part fails for good, no new
     /// part starts, the parts in flight finish (and are recorded), and the
     /// first error is returned. Parts are hashed (and their checksums saved,
@@ -80,67 +80,70 @@ impl<P: Ports> Driver<'_, P> {
         state: &RefCell<UploadRecord>,
         file: &FileInfo,
     ) -> Result<(), Error> {
-        let (mut queue, tracker, hash) = {
-            let record = state.borrow();
-            if record.file_size == 0 {
-                return Ok(());
-            }
-            let done = |p: &&crate::core::record::PartRecord| p.state == PartState::Done;
-            let confirmed = record.parts.iter().filter(done).map(|p| p.size).sum();
-            let queue: Vec<u32> = record
-                .parts
-                .iter()
-                .rev()
-                .filter(|p| p.state != PartState::Done)
-                .map(|p| p.number)
-                .collect();
-            let hash = record.checksum_algorithm.is_some() || file.identity.is_stream();
-            (
-                queue,
-                ProgressTracker::new(confirmed, record.file_size),
-                hash,
-            )
-        };
-        let concurrency = self.options.concurrency as usize;
-        let run = PartsRun {
-            state,
-            tracker: RefCell::new(tracker),
-            hold: SlowDownHold::default(),
-            sending: Slots::new(concurrency),
-            stopping: Cell::new(false),
-            hash,
+        let Some(run) = self.parts_run(state, file) else {
+            return Ok(());
         };
         self.emit_progress(&run.tracker);
         // Parts are prepared (read and hashed) ahead of the sending slots, so
         // a freed slot finds its next part hashed already. A file's part is a
         // lazy Blob slice: preparing ahead costs no memory. A streaming
         // source's part is held in memory: no preparing ahead for it.
-        let ahead = if hash && !file.identity.is_stream() {
-            concurrency
-        } else {
-            0
+        let concurrency = self.options.concurrency as usize;
+        let ahead = match run.hash && !file.identity.is_stream() {
+            true => concurrency,
+            false => 0,
         };
-        let mut running = FuturesUnordered::new();
-        let mut first_error = None;
-        loop {
-            while first_error.is_none() && running.len() < concurrency + ahead {
-                match queue.pop() {
-                    Some(number) => running.push(self.send_part(&run, number)),
-                    None => break,
-                }
-            }
-            match running.next().await {
-                None => break,
-                Some(Ok(())) => {}
-                Some(Err(e)) => {
-                    // No new part starts; parts waiting for a slot give up
-                    // theirs; the parts in flight finish and are recorded.
-                    run.stopping.set(true);
-                    first_error.get_or_insert(e);
-                }
+        let workers = (0..concurrency + ahead)
+            .map(|_| self.work_parts(&run))
+            .collect();
+        join_all(workers).await;
+        run.first_error.take().map_or(Ok(()), Err)
+    }
+
+    /// What the parts of one run share; `None` for an empty file.
+    fn parts_run<'r>(
+        &self,
+        state: &'r RefCell<UploadRecord>,
+        file: &FileInfo,
+    ) -> Option<PartsRun<'r>> {
+        let record = state.borrow();
+        if record.file_size == 0 {
+            return None;
+        }
+        let mut confirmed = 0;
+        let mut queue = Vec::new();
+        // Popped from the end: the lowest part numbers go first.
+        for part in record.parts.iter().rev() {
+            match part.state {
+                PartState::Done => confirmed += part.size,
+                _ => queue.push(part.number),
             }
         }
-        first_error.map_or(Ok(()), Err)
+        Some(PartsRun {
+            state,
+            tracker: RefCell::new(ProgressTracker::new(confirmed, record.file_size)),
+            hold: SlowDownHold::default(),
+            sending: Slots::new(self.options.concurrency as usize),
+            queue: RefCell::new(queue),
+            stopping: Cell::new(false),
+            first_error: RefCell::new(None),
+            hash: record.checksum_algorithm.is_some() || file.identity.is_stream(),
+        })
+    }
+
+    /// One of the run's workers: takes the next part until none is left.
+    /// When a part fails for good, no worker takes another; the parts in
+    /// flight finish (and are recorded), and the first error is kept.
+    async fn work_parts(&self, run: &PartsRun<'_>) {
+        while !run.stopping.get() {
+            let Some(number) = run.queue.borrow_mut().pop() else {
+                return;
+            };
+            if let Err(e) = self.send_part(run, number).await {
+                run.stopping.set(true);
+                run.first_error.borrow_mut().get_or_insert(e);
+            }
+        }
     }
 
     /// One part: prepared, then sent in a slot, then recorded done.
@@ -180,11 +183,7 @@ impl<P: Ports> Driver<'_, P> {
     }
 
     /// Reads (and hashes, when parts are hashed) part `number`.
-    async fn prepare(
-        &self,
-        run: &PartsRun<'_>,
-        number: u32,
-    ) -> Result<(PartTarget, Body<P>), Error> {
+    async fn prepare(&self, run: &PartsRun<'_>, number: u32) -> Result<(PartTarget, B), Error> {
         let mut part = {
             let record = run.state.borrow();
             PartTarget {
@@ -196,7 +195,7 @@ impl<P: Ports> Driver<'_, P> {
                 signed: record.checksum_algorithm.is_some(),
             }
         };
-        let source = self.ports.source();
+        let source = self.source;
         let body = source.body(part.range.clone()).await?;
         if run.hash {
             part.checksum = Some(source.sha256(&body).await?.to_base64());
@@ -238,8 +237,7 @@ impl<P: Ports> Driver<'_, P> {
 
     /// A presigned URL for the part.
     async fn sign(&self, part: &PartTarget) -> Result<String, Error> {
-        self.ports
-            .backend()
+        self.backend
             .sign_part(
                 &part.upload_id,
                 &part.key,
@@ -256,7 +254,7 @@ impl<P: Ports> Driver<'_, P> {
         &self,
         run: &PartsRun<'_>,
         part: &PartTarget,
-        body: &Body<P>,
+        body: &B,
         first_url: Result<String, Error>,
     ) -> Result<String, Error> {
         let first_url = Cell::new(Some(first_url));
@@ -267,7 +265,7 @@ impl<P: Ports> Driver<'_, P> {
             self.emit_progress(&run.tracker);
         };
         let attempt = || async {
-            run.hold.wait(self.ports.timer()).await;
+            run.hold.wait(self.timer).await;
             headway.got_further.set(false);
             run.tracker.borrow_mut().part_sent(part.number, 0);
             let url = match first_url.take() {
@@ -281,13 +279,13 @@ impl<P: Ports> Driver<'_, P> {
                 body,
                 checksum_sha256: part.signed_checksum(),
             };
-            let sent = self.ports.sender().send(&put, &progress).await;
+            let sent = self.sender.send(&put, &progress).await;
             if let Err(error) = &sent {
                 run.hold.note(error, self.now());
             }
             sent
         };
-        let timer = self.ports.timer();
+        let timer = self.timer;
         with_retries(timer, &self.options.retry, attempt, || {
             headway.got_further.get()
         })
@@ -314,6 +312,6 @@ impl<P: Ports> Driver<'_, P> {
             }
             record.updated_at = self.now();
         }
-        self.ports.store().save_parts(state, &[number]).await
+        self.store.save_parts(state, &[number]).await
     }
 }

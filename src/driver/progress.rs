@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use super::{Driver, Ports};
+use super::Driver;
 use crate::ports::Progress;
 
 /// Sums confirmed bytes and the bytes of parts in flight, never reporting
@@ -58,7 +58,7 @@ impl ProgressTracker {
     }
 }
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// Tells the page the progress, if it changed.
     pub(super) fn emit_progress(&self, tracker: &RefCell<ProgressTracker>) {
         let progress = tracker.borrow_mut().snapshot();

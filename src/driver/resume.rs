@@ -3,14 +3,14 @@
 
 use std::cell::RefCell;
 
-use super::{Driver, FileInfo, Ports};
+use super::{Driver, FileInfo};
 use crate::core::reconcile::reconcile;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::pending::is_collectable;
-use crate::ports::{Backend, ExpiringSoon, RecordStore, RestartReason, Resumed};
+use crate::ports::{ExpiringSoon, RestartReason, Resumed};
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// One pass over the stored records before a run, which also aborts
     /// stored uploads on the server:
     /// - this namespace's records past their expiry are deleted (orphans
@@ -26,7 +26,7 @@ impl<P: Ports> Driver<'_, P> {
         file: &FileInfo,
     ) -> Result<Option<UploadRecord>, Error> {
         let now = self.now();
-        let mut records = self.ports.store().list().await?;
+        let mut records = self.store.list().await?;
         let own = records
             .iter()
             .position(|r| r.id == id)
@@ -34,7 +34,7 @@ impl<P: Ports> Driver<'_, P> {
         let namespace = Some(self.options.namespace.as_str());
         for record in records {
             if is_collectable(&record, namespace, now, self.options.expires_after_ms) {
-                self.ports.store().remove(&record.id).await?;
+                self.store.remove(&record.id).await?;
             } else if own.is_none() && self.same_name_and_size(&record, file) {
                 self.restart_changed(&record).await?;
             }
@@ -71,12 +71,8 @@ impl<P: Ports> Driver<'_, P> {
     /// The file changed since its stored upload began: that upload is
     /// aborted (best effort) and forgotten, never mixed with new bytes.
     pub(super) async fn restart_changed(&self, record: &UploadRecord) -> Result<(), Error> {
-        let _ = self
-            .ports
-            .backend()
-            .abort(&record.upload_id, &record.key)
-            .await;
-        self.ports.store().remove(&record.id).await?;
+        let _ = self.backend.abort(&record.upload_id, &record.key).await;
+        self.store.remove(&record.id).await?;
         self.events.restarted(RestartReason::FileChanged);
         Ok(())
     }
@@ -95,18 +91,10 @@ impl<P: Ports> Driver<'_, P> {
         if now >= expires_at {
             // Past the server's lifecycle rule: whatever it still holds is
             // about to go. Abort it (best effort) and start afresh.
-            let _ = self
-                .ports
-                .backend()
-                .abort(&record.upload_id, &record.key)
-                .await;
+            let _ = self.backend.abort(&record.upload_id, &record.key).await;
             return self.forget(&record).await;
         }
-        let list = || {
-            self.ports
-                .backend()
-                .list_parts(&record.upload_id, &record.key)
-        };
+        let list = || self.backend.list_parts(&record.upload_id, &record.key);
         let server_parts = match self.with_retries(list).await {
             Ok(parts) => parts,
             // Companion answers "no such upload" as an HTML 500: any HTTP
@@ -127,10 +115,7 @@ impl<P: Ports> Driver<'_, P> {
         // Only what reconciling changed is written (usually the few parts
         // that were in flight), not the whole record.
         let record = RefCell::new(record);
-        self.ports
-            .store()
-            .save_parts(&record, &outcome.changed)
-            .await?;
+        self.store.save_parts(&record, &outcome.changed).await?;
         let record = record.into_inner();
         self.events.resumed(Resumed {
             upload_id: record.upload_id.clone(),
@@ -145,7 +130,7 @@ impl<P: Ports> Driver<'_, P> {
         &self,
         record: &UploadRecord,
     ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
-        self.ports.store().remove(&record.id).await?;
+        self.store.remove(&record.id).await?;
         self.events.restarted(RestartReason::Expired);
         Ok(None)
     }

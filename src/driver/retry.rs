@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use super::{Driver, Ports};
+use super::Driver;
 use crate::core::retry::{Decision, RetryPolicy};
 use crate::error::Error;
 use crate::ports::Timer;
@@ -13,7 +13,7 @@ use crate::ports::Timer;
 /// retry count over whenever `made_headway` says the failed attempt got
 /// further than any before.
 pub async fn with_retries<V, F, Fut>(
-    timer: &impl Timer,
+    timer: &dyn Timer,
     policy: &RetryPolicy,
     mut attempt: F,
     made_headway: impl Fn() -> bool,
@@ -37,7 +37,7 @@ where
 /// After a failed attempt: whether to try again, having waited as the
 /// policy says (and for the network, when offline).
 async fn wait_to_retry(
-    timer: &impl Timer,
+    timer: &dyn Timer,
     policy: &RetryPolicy,
     error: &Error,
     retries: &mut usize,
@@ -60,13 +60,13 @@ async fn wait_to_retry(
     }
 }
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// Runs `attempt` until it succeeds or the retry policy gives up.
     pub(super) async fn with_retries<V, F, Fut>(&self, attempt: F) -> Result<V, Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<V, Error>>,
     {
-        with_retries(self.ports.timer(), &self.options.retry, attempt, || false).await
+        with_retries(self.timer, &self.options.retry, attempt, || false).await
     }
 }

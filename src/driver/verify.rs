@@ -3,13 +3,12 @@
 
 use std::cell::RefCell;
 
-use super::{Driver, FileInfo, Ports};
+use super::{Driver, FileInfo};
 use crate::core::checksum::Sha256Digest;
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
-use crate::ports::PartSource;
 
-impl<P: Ports> Driver<'_, P> {
+impl<B> Driver<'_, B> {
     /// The parts a resume must re-hash before trusting the server's copy,
     /// each with the checksum to compare against (`None`: nothing to compare
     /// with). A streaming source always verifies (nothing else tells a
@@ -42,7 +41,7 @@ impl<P: Ports> Driver<'_, P> {
         state: &RefCell<UploadRecord>,
         verify: Vec<(u32, Option<String>)>,
     ) -> Result<bool, Error> {
-        let source = self.ports.source();
+        let source = self.source;
         for (number, expected) in verify {
             let Some(expected) = expected.as_deref().and_then(Sha256Digest::from_base64) else {
                 return Ok(false);

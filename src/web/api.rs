@@ -439,12 +439,8 @@ async fn open_ports(inner: &Inner) -> WebPorts {
     WebPorts::open(inner.source.clone(), &inner.options, listens, warn).await
 }
 
-fn driver<'a>(ports: &'a WebPorts, inner: &'a Inner) -> Driver<'a, WebPorts> {
-    Driver {
-        ports,
-        events: &inner.events,
-        options: &inner.options,
-    }
+fn driver<'a>(ports: &'a WebPorts, inner: &'a Inner) -> Driver<'a, Blob> {
+    ports.driver(&inner.events, &inner.options)
 }
 
 /// Where storage warnings of the static calls go: they have no `onWarning`.

@@ -10,7 +10,7 @@ use super::fetch::{failed, network, request};
 use super::js::{optional_string, string, Builder};
 use crate::core::reconcile::ServerPart;
 use crate::error::{Error, Operation};
-use crate::ports::{Backend, CompleteAnswer, CompletedPart, Created, NewUpload};
+use crate::ports::{Backend, CompleteAnswer, CompletedPart, Created, NewUpload, PortFuture};
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 export function packParts(list) {
@@ -155,96 +155,112 @@ fn completed(answer: &JsValue) -> Option<CompleteAnswer> {
 }
 
 impl Backend for HttpBackend {
-    async fn create(&self, upload: NewUpload<'_>) -> Result<Created, Error> {
-        let meta = upload
-            .metadata
-            .iter()
-            .fold(Builder::new(), |meta, (name, value)| meta.str(name, value))
-            .done();
-        let body = Builder::new()
-            .str("filename", upload.file_name)
-            .str("type", upload.file_type)
-            .set("metadata", &meta)
-            .str("namespace", upload.namespace)
-            .str_if("checksumAlgorithm", upload.checksum_algorithm)
-            .done();
-        let url = [&self.base, "/multipart"].concat();
-        let answer = self
-            .call(Operation::Create, "POST", &url, Some(body), None)
-            .await?;
-        created(&answer).ok_or_else(|| {
-            wrong_shape(
-                Operation::Create,
-                "{ key: string, uploadId: string, checksumAlgorithm?: string }",
-            )
-        })
-    }
-
-    async fn sign_part(
-        &self,
-        upload_id: &str,
-        key: &str,
-        part_number: u32,
-        checksum_sha256: Option<&str>,
-    ) -> Result<String, Error> {
-        let mut url = self.upload_url(upload_id, &["/", &part_number.to_string()].concat(), key);
-        if let Some(checksum) = checksum_sha256 {
-            url.push_str("&checksumSha256=");
-            url.push_str(&encode(checksum));
-        }
-        let answer = self
-            .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
-            .await?;
-        string(&answer, "url").ok_or_else(|| wrong_shape(Operation::SignPart, "{ url: string }"))
-    }
-
-    async fn list_parts(&self, upload_id: &str, key: &str) -> Result<Vec<ServerPart>, Error> {
-        let url = self.upload_url(upload_id, "", key);
-        let answer = self
-            .call(Operation::ListParts, "GET", &url, None, Some(upload_id))
-            .await?;
-        pack_parts(&answer)
-            .and_then(|lines| ServerPart::parse_lines(&lines))
-            .ok_or_else(|| {
+    fn create<'a>(&'a self, upload: NewUpload<'a>) -> PortFuture<'a, Created> {
+        Box::pin(async move {
+            let meta = upload
+                .metadata
+                .iter()
+                .fold(Builder::new(), |meta, (name, value)| meta.str(name, value))
+                .done();
+            let body = Builder::new()
+                .str("filename", upload.file_name)
+                .str("type", upload.file_type)
+                .set("metadata", &meta)
+                .str("namespace", upload.namespace)
+                .str_if("checksumAlgorithm", upload.checksum_algorithm)
+                .done();
+            let url = [&self.base, "/multipart"].concat();
+            let answer = self
+                .call(Operation::Create, "POST", &url, Some(body), None)
+                .await?;
+            created(&answer).ok_or_else(|| {
                 wrong_shape(
-                    Operation::ListParts,
-                    "[{ PartNumber: number, Size: number, ETag: string, ChecksumSHA256?: string }]",
+                    Operation::Create,
+                    "{ key: string, uploadId: string, checksumAlgorithm?: string }",
                 )
             })
-    }
-
-    async fn complete(
-        &self,
-        upload_id: &str,
-        key: &str,
-        parts: &[CompletedPart],
-    ) -> Result<CompleteAnswer, Error> {
-        let url = self.upload_url(upload_id, "/complete", key);
-        let body = Builder::new()
-            .set("parts", &completed_parts_to_js(parts))
-            .done();
-        let answer = self
-            .call(
-                Operation::Complete,
-                "POST",
-                &url,
-                Some(body),
-                Some(upload_id),
-            )
-            .await?;
-        completed(&answer).ok_or_else(|| {
-            wrong_shape(
-                Operation::Complete,
-                "{ location?: string, checksumSha256?: string }",
-            )
         })
     }
 
-    async fn abort(&self, upload_id: &str, key: &str) -> Result<(), Error> {
-        let url = self.upload_url(upload_id, "", key);
-        // Any JSON will do.
-        self.call(Operation::Abort, "DELETE", &url, None, Some(upload_id))
-            .await
-            .map(|_| ())
+    fn sign_part<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+        part_number: u32,
+        checksum_sha256: Option<&'a str>,
+    ) -> PortFuture<'a, String> {
+        Box::pin(async move {
+            let mut url =
+                self.upload_url(upload_id, &["/", &part_number.to_string()].concat(), key);
+            if let Some(checksum) = checksum_sha256 {
+                url.push_str("&checksumSha256=");
+                url.push_str(&encode(checksum));
+            }
+            let answer = self
+                .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
+                .await?;
+            string(&answer, "url")
+                .ok_or_else(|| wrong_shape(Operation::SignPart, "{ url: string }"))
+        })
+    }
+
+    fn list_parts<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+    ) -> PortFuture<'a, Vec<ServerPart>> {
+        Box::pin(async move {
+            let url = self.upload_url(upload_id, "", key);
+            let answer = self
+                .call(Operation::ListParts, "GET", &url, None, Some(upload_id))
+                .await?;
+            pack_parts(&answer)
+                .and_then(|lines| ServerPart::parse_lines(&lines))
+                .ok_or_else(|| {
+                    wrong_shape(
+                        Operation::ListParts,
+                        "[{ PartNumber: number, Size: number, ETag: string, ChecksumSHA256?: string }]",
+                    )
+                })
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+        parts: &'a [CompletedPart],
+    ) -> PortFuture<'a, CompleteAnswer> {
+        Box::pin(async move {
+            let url = self.upload_url(upload_id, "/complete", key);
+            let body = Builder::new()
+                .set("parts", &completed_parts_to_js(parts))
+                .done();
+            let answer = self
+                .call(
+                    Operation::Complete,
+                    "POST",
+                    &url,
+                    Some(body),
+                    Some(upload_id),
+                )
+                .await?;
+            completed(&answer).ok_or_else(|| {
+                wrong_shape(
+                    Operation::Complete,
+                    "{ location?: string, checksumSha256?: string }",
+                )
+            })
+        })
+    }
+
+    fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let url = self.upload_url(upload_id, "", key);
+            // Any JSON will do.
+            self.call(Operation::Abort, "DELETE", &url, None, Some(upload_id))
+                .await
+                .map(|_| ())
+        })
     }
 }

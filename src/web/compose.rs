@@ -20,12 +20,11 @@ use super::idb::IdbStore;
 use super::source::Source;
 use super::timer::BrowserTimer;
 use super::xhr_sender::XhrSender;
-use crate::driver::Ports;
-use crate::error::Error;
+use crate::driver::Driver;
 use crate::fallback::FallbackStore;
 use crate::memory::MemoryStore;
 use crate::options::UploadOptions;
-use crate::ports::{PartPut, PartSender, Warning};
+use crate::ports::{Events, PartSender, RecordStore, Warning};
 
 thread_local! {
     /// Where records live when IndexedDB cannot be used: shared by every
@@ -35,42 +34,26 @@ thread_local! {
 
 /// The page's record store: IndexedDB, falling back to the page's memory
 /// when it fails; `warn` hears of the fall.
-pub async fn page_store(warn: Box<dyn Fn(Warning)>) -> FallbackStore<IdbStore> {
+pub async fn page_store(warn: Box<dyn Fn(Warning)>) -> FallbackStore {
     let memory = MEMORY.with(Rc::clone);
-    FallbackStore::new(IdbStore::open().await, memory, warn)
+    let idb = IdbStore::open().await;
+    FallbackStore::new(
+        idb.map(|s| Box::new(s) as Box<dyn RecordStore>),
+        memory,
+        warn,
+    )
 }
 
-/// The part sender of a run. XMLHttpRequest where the page listens to
+/// The part sender of a run: XMLHttpRequest where the page listens to
 /// progress within a part (it is the only API that reports upload
 /// progress); fetch otherwise, and where there is no XMLHttpRequest. Both
 /// send the Blob straight from the file.
-#[derive(Debug)]
-pub enum WebSender {
-    /// XMLHttpRequest, with its progress listener while parts go slowly.
-    Xhr(XhrSender),
-    /// fetch.
-    Fetch(FetchSender),
-}
-
-impl WebSender {
-    /// The sender for a page that does (`listens`) or does not listen to
-    /// progress.
-    pub fn choose(listens: bool, stall_timeout_ms: u32) -> Self {
-        let has_xhr =
-            js_sys::Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false);
-        match listens && has_xhr {
-            true => WebSender::Xhr(XhrSender::new(stall_timeout_ms)),
-            false => WebSender::Fetch(FetchSender::new(stall_timeout_ms)),
-        }
-    }
-}
-
-impl PartSender<Blob> for WebSender {
-    async fn send(&self, put: &PartPut<'_, Blob>, progress: &dyn Fn(u64)) -> Result<String, Error> {
-        match self {
-            WebSender::Xhr(xhr) => xhr.send(put, progress).await,
-            WebSender::Fetch(fetch) => fetch.send(put, progress).await,
-        }
+pub fn sender(listens: bool, stall_timeout_ms: u32) -> Box<dyn PartSender<Blob>> {
+    let has_xhr =
+        js_sys::Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false);
+    match listens && has_xhr {
+        true => Box::new(XhrSender::new(stall_timeout_ms)),
+        false => Box::new(FetchSender::new(stall_timeout_ms)),
     }
 }
 
@@ -78,8 +61,8 @@ impl PartSender<Blob> for WebSender {
 pub struct WebPorts {
     backend: HttpBackend,
     source: Source,
-    sender: WebSender,
-    store: FallbackStore<IdbStore>,
+    sender: Box<dyn PartSender<Blob>>,
+    store: FallbackStore,
     timer: BrowserTimer,
 }
 
@@ -97,32 +80,28 @@ impl WebPorts {
             backend: HttpBackend::new(options.endpoint_base())
                 .with_timeout(options.stall_timeout_ms),
             source,
-            sender: WebSender::choose(listens, options.stall_timeout_ms),
+            sender: sender(listens, options.stall_timeout_ms),
             store: page_store(warn).await,
             timer: BrowserTimer,
         }
     }
 }
 
-impl Ports for WebPorts {
-    type Backend = HttpBackend;
-    type Source = Source;
-    type Sender = WebSender;
-    type Store = FallbackStore<IdbStore>;
-    type Timer = BrowserTimer;
-    fn backend(&self) -> &HttpBackend {
-        &self.backend
-    }
-    fn source(&self) -> &Source {
-        &self.source
-    }
-    fn sender(&self) -> &WebSender {
-        &self.sender
-    }
-    fn store(&self) -> &FallbackStore<IdbStore> {
-        &self.store
-    }
-    fn timer(&self) -> &BrowserTimer {
-        &self.timer
+impl WebPorts {
+    /// A driver over these ports.
+    pub fn driver<'a>(
+        &'a self,
+        events: &'a dyn Events,
+        options: &'a UploadOptions,
+    ) -> Driver<'a, Blob> {
+        Driver {
+            backend: &self.backend,
+            source: &self.source,
+            sender: self.sender.as_ref(),
+            store: &self.store,
+            timer: &self.timer,
+            events,
+            options,
+        }
     }
 }

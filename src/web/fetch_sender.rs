@@ -11,7 +11,7 @@ use super::deadline::within;
 use super::fetch::{failed, request};
 use super::js::Builder;
 use crate::error::{Error, Operation};
-use crate::ports::{PartPut, PartSender};
+use crate::ports::{PartPut, PartSender, PortFuture};
 
 /// Sends part bodies with fetch.
 #[derive(Debug)]
@@ -28,22 +28,24 @@ impl FetchSender {
 }
 
 impl PartSender<Blob> for FetchSender {
-    async fn send(
-        &self,
-        put: &PartPut<'_, Blob>,
-        _progress: &dyn Fn(u64),
-    ) -> Result<String, Error> {
-        within(self.stall_timeout_ms, put_part(put))
-            .await
-            .unwrap_or_else(|| {
-                Err(Error::Network {
-                    operation: Operation::UploadPart,
-                    detail: format!(
-                        "no answer within {} ms: the request was aborted",
-                        self.stall_timeout_ms
-                    ),
+    fn send<'a>(
+        &'a self,
+        put: &'a PartPut<'a, Blob>,
+        _progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, String> {
+        Box::pin(async move {
+            within(self.stall_timeout_ms, put_part(put))
+                .await
+                .unwrap_or_else(|| {
+                    Err(Error::Network {
+                        operation: Operation::UploadPart,
+                        detail: format!(
+                            "no answer within {} ms: the request was aborted",
+                            self.stall_timeout_ms
+                        ),
+                    })
                 })
-            })
+        })
     }
 }
 

@@ -37,7 +37,7 @@ use super::js::set as handle;
 use super::js_error::describe;
 use crate::core::record::{PartRecord, UploadRecord};
 use crate::error::{Error, StorageFailure};
-use crate::ports::RecordStore;
+use crate::ports::{PortFuture, RecordStore};
 
 /// The database's name.
 pub const DB_NAME: &str = "resupload";
@@ -276,93 +276,103 @@ fn overlay(records: &mut [UploadRecord], entries: &JsValue) {
 }
 
 impl RecordStore for IdbStore {
-    async fn load(&self, id: &str) -> Result<Option<UploadRecord>, Error> {
-        let tx = self.transaction(IdbTransactionMode::Readonly)?;
-        let (record, journal) = tx
-            .object_store(STORE)
-            .and_then(|store| store.get(&JsValue::from_str(id)))
-            .and_then(|record| {
-                let journal = tx
-                    .object_store(PARTS)?
-                    .get_all_with_key(&journal_range(id)?)?;
-                Ok((record, journal))
-            })
-            .map_err(storage)?;
-        let record = settled(&record).await?;
-        let journal = settled(&journal).await?;
-        // Values of another layout are skipped.
-        let Some(record) = record_from_js(&record) else {
-            return Ok(None);
-        };
-        let mut records = [record];
-        overlay(&mut records, &journal);
-        self.set_journal_len(id, journal.unchecked_ref::<Array>().length() as usize);
-        let [record] = records;
-        Ok(Some(record))
+    fn load<'a>(&'a self, id: &'a str) -> PortFuture<'a, Option<UploadRecord>> {
+        Box::pin(async move {
+            let tx = self.transaction(IdbTransactionMode::Readonly)?;
+            let (record, journal) = tx
+                .object_store(STORE)
+                .and_then(|store| store.get(&JsValue::from_str(id)))
+                .and_then(|record| {
+                    let journal = tx
+                        .object_store(PARTS)?
+                        .get_all_with_key(&journal_range(id)?)?;
+                    Ok((record, journal))
+                })
+                .map_err(storage)?;
+            let record = settled(&record).await?;
+            let journal = settled(&journal).await?;
+            // Values of another layout are skipped.
+            let Some(record) = record_from_js(&record) else {
+                return Ok(None);
+            };
+            let mut records = [record];
+            overlay(&mut records, &journal);
+            self.set_journal_len(id, journal.unchecked_ref::<Array>().length() as usize);
+            let [record] = records;
+            Ok(Some(record))
+        })
     }
 
-    async fn save(&self, record: &UploadRecord) -> Result<(), Error> {
-        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
-        self.put_whole(&tx, record)?;
-        self.set_journal_len(&record.id, 0);
-        committed(&tx).await
+    fn save<'a>(&'a self, record: &'a UploadRecord) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+            self.put_whole(&tx, record)?;
+            self.set_journal_len(&record.id, 0);
+            committed(&tx).await
+        })
     }
 
-    async fn save_parts(
-        &self,
-        record: &RefCell<UploadRecord>,
-        numbers: &[u32],
-    ) -> Result<(), Error> {
-        // Everything is read, and the transaction's requests made, before
-        // the first await: writes reach the database in call order.
-        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
-        {
-            let record = record.borrow();
-            let journal = self.journal_len(&record.id);
-            if journal + numbers.len() > JOURNAL_LIMIT {
-                self.put_whole(&tx, &record)?;
-                self.set_journal_len(&record.id, 0);
-            } else {
-                let parts = tx.object_store(PARTS).map_err(storage)?;
-                let id = JsValue::from_str(&record.id);
-                for &number in numbers {
-                    let Some(part) = record.parts.get(number as usize - 1) else {
-                        continue;
-                    };
-                    let key = Array::of2(&id, &number.into());
-                    parts
-                        .put_with_key(&part_entry_to_js(&record.id, part), &key)
-                        .map_err(storage)?;
+    fn save_parts<'a>(
+        &'a self,
+        record: &'a RefCell<UploadRecord>,
+        numbers: &'a [u32],
+    ) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            // Everything is read, and the transaction's requests made, before
+            // the first await: writes reach the database in call order.
+            let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+            {
+                let record = record.borrow();
+                let journal = self.journal_len(&record.id);
+                if journal + numbers.len() > JOURNAL_LIMIT {
+                    self.put_whole(&tx, &record)?;
+                    self.set_journal_len(&record.id, 0);
+                } else {
+                    let parts = tx.object_store(PARTS).map_err(storage)?;
+                    let id = JsValue::from_str(&record.id);
+                    for &number in numbers {
+                        let Some(part) = record.parts.get(number as usize - 1) else {
+                            continue;
+                        };
+                        let key = Array::of2(&id, &number.into());
+                        parts
+                            .put_with_key(&part_entry_to_js(&record.id, part), &key)
+                            .map_err(storage)?;
+                    }
+                    self.set_journal_len(&record.id, journal + numbers.len());
                 }
-                self.set_journal_len(&record.id, journal + numbers.len());
             }
-        }
-        committed(&tx).await
+            committed(&tx).await
+        })
     }
 
-    async fn remove(&self, id: &str) -> Result<(), Error> {
-        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
-        tx.object_store(STORE)
-            .and_then(|store| store.delete(&JsValue::from_str(id)))
-            .and_then(|_| tx.object_store(PARTS))
-            .and_then(|parts| parts.delete(&journal_range(id)?))
-            .map_err(storage)?;
-        self.set_journal_len(id, 0);
-        committed(&tx).await
+    fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+            tx.object_store(STORE)
+                .and_then(|store| store.delete(&JsValue::from_str(id)))
+                .and_then(|_| tx.object_store(PARTS))
+                .and_then(|parts| parts.delete(&journal_range(id)?))
+                .map_err(storage)?;
+            self.set_journal_len(id, 0);
+            committed(&tx).await
+        })
     }
 
-    async fn list(&self) -> Result<Vec<UploadRecord>, Error> {
-        let tx = self.transaction(IdbTransactionMode::Readonly)?;
-        let (records, journal) = tx
-            .object_store(STORE)
-            .and_then(|store| store.get_all())
-            .and_then(|records| Ok((records, tx.object_store(PARTS)?.get_all()?)))
-            .map_err(storage)?;
-        let records: Array = settled(&records).await?.unchecked_into();
-        let journal = settled(&journal).await?;
-        let mut records: Vec<UploadRecord> =
-            records.iter().filter_map(|v| record_from_js(&v)).collect();
-        overlay(&mut records, &journal);
-        Ok(records)
+    fn list<'a>(&'a self) -> PortFuture<'a, Vec<UploadRecord>> {
+        Box::pin(async move {
+            let tx = self.transaction(IdbTransactionMode::Readonly)?;
+            let (records, journal) = tx
+                .object_store(STORE)
+                .and_then(|store| store.get_all())
+                .and_then(|records| Ok((records, tx.object_store(PARTS)?.get_all()?)))
+                .map_err(storage)?;
+            let records: Array = settled(&records).await?.unchecked_into();
+            let journal = settled(&journal).await?;
+            let mut records: Vec<UploadRecord> =
+                records.iter().filter_map(|v| record_from_js(&v)).collect();
+            overlay(&mut records, &journal);
+            Ok(records)
+        })
     }
 }

@@ -18,7 +18,7 @@ use crate::core::checksum::Sha256Digest;
 use crate::core::fingerprint::FileIdentity;
 use crate::driver::FileInfo;
 use crate::error::Error;
-use crate::ports::PartSource;
+use crate::ports::{PartSource, PortFuture};
 
 /// Where an upload's bytes come from.
 #[derive(Debug, Clone)]
@@ -163,17 +163,17 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
     Ok(body)
 }
 
-impl PartSource for Source {
-    type Body = Blob;
-
-    async fn body(&self, range: Range<u64>) -> Result<Blob, Error> {
-        match self {
-            Source::File(file) => blob::slice(file, range),
-            Source::Stream { object, read } => read_stream(object, read, range).await,
-        }
+impl PartSource<Blob> for Source {
+    fn body<'a>(&'a self, range: Range<u64>) -> PortFuture<'a, Blob> {
+        Box::pin(async move {
+            match self {
+                Source::File(file) => blob::slice(file, range),
+                Source::Stream { object, read } => read_stream(object, read, range).await,
+            }
+        })
     }
 
-    async fn sha256(&self, body: &Blob) -> Result<Sha256Digest, Error> {
-        hash::sha256(body).await
+    fn sha256<'a>(&'a self, body: &'a Blob) -> PortFuture<'a, Sha256Digest> {
+        Box::pin(async move { hash::sha256(body).await })
     }
 }

@@ -4,7 +4,7 @@ use futures::channel::oneshot;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
-use crate::ports::Timer;
+use crate::ports::{Timer, Wait};
 
 /// `performance.timeOrigin + performance.now()` (the epoch's clock at a
 /// fraction of a millisecond; `Date.now()` without `performance`) and
@@ -30,33 +30,38 @@ impl Timer for BrowserTimer {
         precise.unwrap_or_else(js_sys::Date::now)
     }
 
-    async fn sleep(&self, ms: u32) {
-        if ms > 0 {
-            gloo_timers::future::TimeoutFuture::new(ms).await;
-        }
+    fn sleep(&self, ms: u32) -> Wait<'_> {
+        Box::pin(async move {
+            if ms > 0 {
+                gloo_timers::future::TimeoutFuture::new(ms).await;
+            }
+        })
     }
 
-    async fn until_online(&self) {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        if window.navigator().on_line() {
-            return;
-        }
-        let (tx, rx) = oneshot::channel::<()>();
-        let mut tx = Some(tx);
-        let listener = OnlineListener {
-            window,
-            callback: Closure::new(move || {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
-            }),
-        };
-        let _ = listener
-            .window
-            .add_event_listener_with_callback("online", listener.callback.as_ref().unchecked_ref());
-        let _ = rx.await;
+    fn until_online(&self) -> Wait<'_> {
+        Box::pin(async move {
+            let Some(window) = web_sys::window() else {
+                return;
+            };
+            if window.navigator().on_line() {
+                return;
+            }
+            let (tx, rx) = oneshot::channel::<()>();
+            let mut tx = Some(tx);
+            let listener = OnlineListener {
+                window,
+                callback: Closure::new(move || {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
+                    }
+                }),
+            };
+            let _ = listener.window.add_event_listener_with_callback(
+                "online",
+                listener.callback.as_ref().unchecked_ref(),
+            );
+            let _ = rx.await;
+        })
     }
 }
 

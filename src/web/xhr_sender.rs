@@ -20,7 +20,7 @@ use super::js::set as handle;
 use crate::core::watch::ProgressWatch;
 use crate::error::{Error, Operation};
 use crate::http::{failure, Answer};
-use crate::ports::{PartPut, PartSender};
+use crate::ports::{PartPut, PartSender, PortFuture};
 
 /// Sends part bodies with XMLHttpRequest.
 #[derive(Debug)]
@@ -146,11 +146,17 @@ fn js_failure(e: wasm_bindgen::JsValue) -> Error {
 }
 
 impl PartSender<Blob> for XhrSender {
-    async fn send(&self, put: &PartPut<'_, Blob>, progress: &dyn Fn(u64)) -> Result<String, Error> {
-        let started = js_sys::Date::now();
-        let etag = self.exchange(put, self.watch.watching(), progress).await?;
-        self.watch.part_took(js_sys::Date::now() - started);
-        Ok(etag)
+    fn send<'a>(
+        &'a self,
+        put: &'a PartPut<'a, Blob>,
+        progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, String> {
+        Box::pin(async move {
+            let started = js_sys::Date::now();
+            let etag = self.exchange(put, self.watch.watching(), progress).await?;
+            self.watch.part_took(js_sys::Date::now() - started);
+            Ok(etag)
+        })
     }
 }
 
