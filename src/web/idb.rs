@@ -52,11 +52,13 @@ const DB_VERSION: u32 = 2;
 const KEY_PATH: &str = "id";
 /// Journal entries a record may gather before a part write rewrites it.
 pub const JOURNAL_LIMIT: usize = 256;
-/// How long opening the database, or one request or transaction, may take
-/// before IndexedDB counts as failed (a browser that never answers, an open
-/// blocked by another tab's old connection): the upload then goes on with
-/// its record in memory.
-pub const STORE_TIMEOUT_MS: u32 = 10_000;
+/// How long opening the database may take before IndexedDB counts as
+/// unavailable (a browser that never answers, an open blocked by another
+/// tab's old connection): the upload then goes on with its record in memory.
+pub const OPEN_TIMEOUT_MS: u32 = 10_000;
+/// How long one request or transaction may take before IndexedDB counts as
+/// failed (longer than opening: a busy device's disk may be slow).
+pub const STORE_TIMEOUT_MS: u32 = 30_000;
 
 /// Upload records in IndexedDB.
 #[derive(Debug)]
@@ -111,28 +113,25 @@ fn unavailable(error: Error) -> Error {
 }
 
 /// Waits for a request's `success` (its result) or `error`.
-async fn settled(request: &IdbRequest) -> Result<JsValue, Error> {
+async fn settled(request: &IdbRequest, timeout_ms: u32) -> Result<JsValue, Error> {
     let promise = Promise::new(&mut |resolve, reject| {
         handle(request, "onsuccess", &resolve);
         handle(request, "onerror", &reject);
     });
-    match within(STORE_TIMEOUT_MS, JsFuture::from(promise)).await {
+    match within(timeout_ms, JsFuture::from(promise)).await {
         Some(Ok(_)) => request.result().map_err(storage),
         Some(Err(_)) => Err(failure(
             request.error().ok().flatten(),
             "the request failed",
         )),
-        None => Err(no_answer()),
+        None => Err(no_answer(timeout_ms)),
     }
 }
 
-fn no_answer() -> Error {
+fn no_answer(timeout_ms: u32) -> Error {
     Error::Storage {
         failure: StorageFailure::Failed,
-        detail: format!(
-            "IndexedDB did not answer within {} s",
-            STORE_TIMEOUT_MS / 1000
-        ),
+        detail: format!("IndexedDB did not answer within {} s", timeout_ms / 1000),
     }
 }
 
@@ -146,7 +145,7 @@ async fn committed(tx: &IdbTransaction) -> Result<(), Error> {
     match within(STORE_TIMEOUT_MS, JsFuture::from(promise)).await {
         Some(Ok(_)) => Ok(()),
         Some(Err(_)) => Err(failure(tx.error(), "the transaction was aborted")),
-        None => Err(no_answer()),
+        None => Err(no_answer(STORE_TIMEOUT_MS)),
     }
 }
 
@@ -192,7 +191,7 @@ impl IdbStore {
             }
         });
         handle(&request, "onupgradeneeded", upgrade.as_ref());
-        let opened = settled(&request).await;
+        let opened = settled(&request, OPEN_TIMEOUT_MS).await;
         handle(&request, "onupgradeneeded", &JsValue::NULL);
         if opened.is_err() {
             // An open that answers after its timeout must not keep a
@@ -289,8 +288,8 @@ impl RecordStore for IdbStore {
                     Ok((record, journal))
                 })
                 .map_err(storage)?;
-            let record = settled(&record).await?;
-            let journal = settled(&journal).await?;
+            let record = settled(&record, STORE_TIMEOUT_MS).await?;
+            let journal = settled(&journal, STORE_TIMEOUT_MS).await?;
             // Values of another layout are skipped.
             let Some(record) = record_from_js(&record) else {
                 return Ok(None);
@@ -367,8 +366,8 @@ impl RecordStore for IdbStore {
                 .and_then(|store| store.get_all())
                 .and_then(|records| Ok((records, tx.object_store(PARTS)?.get_all()?)))
                 .map_err(storage)?;
-            let records: Array = settled(&records).await?.unchecked_into();
-            let journal = settled(&journal).await?;
+            let records: Array = settled(&records, STORE_TIMEOUT_MS).await?.unchecked_into();
+            let journal = settled(&journal, STORE_TIMEOUT_MS).await?;
             let mut records: Vec<UploadRecord> =
                 records.iter().filter_map(|v| record_from_js(&v)).collect();
             overlay(&mut records, &journal);
