@@ -161,6 +161,19 @@ pub enum Error {
         /// What the browser or the source said.
         detail: String,
     },
+    /// The user (or the browser) refused read access to the file behind a
+    /// kept handle.
+    PermissionDenied,
+    /// The file behind a kept handle is gone (moved, renamed or deleted),
+    /// or its staged copy is.
+    FileMissing,
+    /// The file behind a kept handle is not the one the stored upload
+    /// began with (another name, size or date): it is never mixed with
+    /// the old parts.
+    FileChanged,
+    /// The stored upload has no kept handle or staged copy to continue
+    /// from: its file must be picked again.
+    NoHandle,
     /// This browser lacks a feature resupload cannot do without.
     UnsupportedBrowser {
         /// The missing feature, as JavaScript names it (`"fetch"`).
@@ -189,6 +202,10 @@ impl Error {
             Error::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
             Error::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
             Error::ReadFailed { .. } => "READ_FAILED",
+            Error::PermissionDenied => "PERMISSION_DENIED",
+            Error::FileMissing => "FILE_MISSING",
+            Error::FileChanged => "FILE_CHANGED",
+            Error::NoHandle => "NO_HANDLE",
             Error::UnsupportedBrowser { .. } => "UNSUPPORTED_BROWSER",
         }
     }
@@ -309,6 +326,22 @@ impl fmt::Display for Error {
                 f,
                 "the file could not be read: {detail}; if it was moved, changed or deleted, \
                  pick it again"
+            ),
+            Error::PermissionDenied => f.write_str(
+                "read access to the file was not granted: ask again from a click (the browser \
+                 asks the user only during one), or pick the file again",
+            ),
+            Error::FileMissing => f.write_str(
+                "the file is no longer where it was (moved, renamed or deleted): pick it again",
+            ),
+            Error::FileChanged => f.write_str(
+                "the file changed since its upload began (another name, size or date): its old \
+                 parts are not reused; upload it again as a new file",
+            ),
+            Error::NoHandle => f.write_str(
+                "this upload cannot continue without its file: pick the same file again \
+                 (only uploads started from a file handle, or with stage: \"opfs\", continue \
+                 without picking)",
             ),
             Error::UnsupportedBrowser { feature } => write!(
                 f,

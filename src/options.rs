@@ -64,6 +64,10 @@ pub struct UploadOptions {
     /// Whether a resume re-hashes the parts the server holds and compares
     /// them with the server's checksums before trusting them.
     pub verify_on_resume: bool,
+    /// Whether a file is copied into the origin-private file system while
+    /// it uploads, so that after a restart it continues from the copy
+    /// without being picked again (`stage: "opfs"`).
+    pub stage_copy: bool,
 }
 
 impl UploadOptions {
@@ -83,6 +87,7 @@ impl UploadOptions {
             wait_for_lock: false,
             checksum: ChecksumMode::Auto,
             verify_on_resume: true,
+            stage_copy: false,
         }
     }
 
@@ -185,7 +190,7 @@ pub mod by_name {
     ];
 
     /// Options that take a string.
-    pub const TEXT: [TextRow; 3] = [
+    pub const TEXT: [TextRow; 4] = [
         ("namespace", |o, s| {
             o.namespace = s;
             Ok(())
@@ -199,6 +204,10 @@ pub mod by_name {
                 0 => ChecksumMode::Sha256,
                 _ => ChecksumMode::None,
             };
+            Ok(())
+        }),
+        ("stage", |o, s| {
+            o.stage_copy = one_of("stage", &s, &["none", "opfs"])? == 1;
             Ok(())
         }),
     ];

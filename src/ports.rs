@@ -292,6 +292,11 @@ pub enum WarningCode {
     ChecksumUnverified,
     /// The browser cannot lock the upload across tabs: it goes on unlocked.
     LockUnavailable,
+    /// No staged copy was made (no room, or no origin-private file system):
+    /// after a restart the file must be picked again.
+    StagingSkipped,
+    /// The staged copy failed midway and was deleted.
+    StagingFailed,
 }
 
 impl WarningCode {
@@ -304,6 +309,8 @@ impl WarningCode {
             WarningCode::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
             WarningCode::ChecksumUnverified => "CHECKSUM_UNVERIFIED",
             WarningCode::LockUnavailable => "LOCK_UNAVAILABLE",
+            WarningCode::StagingSkipped => "STAGING_SKIPPED",
+            WarningCode::StagingFailed => "STAGING_FAILED",
         }
     }
 }

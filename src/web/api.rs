@@ -18,26 +18,19 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use js_sys::{Array, Promise};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::Blob;
 
-use super::backend::HttpBackend;
-use super::compose::{page_store, WebPorts};
-use super::convert::{completed_to_js, pending_to_js};
+use super::convert::completed_to_js;
 use super::events::JsEvents;
-use super::js_error;
-use super::lock::Lock;
-use super::options::{parse, parse_lookup};
+use super::options::{parse, ParsedOptions};
 use super::source::{self, Source};
-use super::timer::BrowserTimer;
-use crate::core::retry::RetryPolicy;
-use crate::driver::{Completed, Driver, FileInfo};
+use super::{handles, js_error, run};
+use crate::driver::FileInfo;
 use crate::error::Error;
-use crate::options::{ChecksumMode, UploadOptions};
-use crate::pending;
-use crate::ports::{Timer, Warning, WarningCode};
+use crate::options::UploadOptions;
 
 #[wasm_bindgen(module = "/src/web/guard.js")]
 extern "C" {
@@ -96,7 +89,9 @@ export interface UploadOptions {
    *  STORAGE_FAILED (another IndexedDB failure): the upload goes on with its state in memory;
    *  CHECKSUM_UNSUPPORTED: the backend cannot sign checksums, the upload goes on without;
    *  CHECKSUM_UNVERIFIED: the object's checksum could not be compared at completion;
-   *  LOCK_UNAVAILABLE: the browser cannot lock the upload across tabs, it goes on unlocked. */
+   *  LOCK_UNAVAILABLE: the browser cannot lock the upload across tabs, it goes on unlocked;
+   *  STAGING_SKIPPED / STAGING_FAILED: no staged copy (no room, no origin-private file system,
+   *  or the copy failed), so after a restart the file must be picked again. */
   onWarning?: (warning: UploadWarning) => void;
   /** The stored upload could not be continued, so the file uploads afresh; reason "expired"
    *  (the server expired or lost it) or "file-changed" (new content under the same metadata). */
@@ -115,6 +110,11 @@ export interface UploadOptions {
   expiryWarning?: number;
   /** A part request with no progress for this long (ms) is aborted and retried; default 30 s. */
   stallTimeout?: number;
+  /** "opfs": copy the file into the origin-private file system while it uploads, so that after
+   *  a restart it continues from the copy without being picked again (`Upload.resumePending`);
+   *  the copy is deleted when the upload completes or is aborted. Where it does not fit or the
+   *  browser has no such file system, a STAGING_SKIPPED warning. Default "none". */
+  stage?: "none" | "opfs";
   /** Another tab uploading the same file: "fail" (default) rejects with UPLOAD_LOCKED,
    *  "wait" starts once that tab stops (and resumes what it sent). */
   lock?: "fail" | "wait";
@@ -138,6 +138,11 @@ export interface PendingUpload {
   id: string; endpoint: string; namespace: string; uploadId: string; key: string;
   fileName: string; fileSize: number; lastModified: number; fileType: string;
   partSize: number; createdAt: number; partsDone: number; partsTotal: number; bytesDone: number;
+  /** Whether `Upload.resumePending(entry)` can continue it without the file being picked:
+   *  it was started from a file handle, or with `stage: "opfs"` and its copy is complete. */
+  canResumeWithoutPicking: boolean;
+  /** What it continues from without picking: the picked file's handle, or its staged copy. */
+  resumeFrom: "handle" | "copy" | null;
 }
 /** Every error thrown or rejected by resupload. */
 export interface ResuploadError extends Error {
@@ -145,7 +150,7 @@ export interface ResuploadError extends Error {
   /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
    *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED,
    *  UPLOAD_LOCKED, CHECKSUM_UNSUPPORTED, CHECKSUM_MISMATCH, READ_FAILED, UNSUPPORTED_BROWSER,
-   *  INTERNAL_ERROR. */
+   *  INTERNAL_ERROR, PERMISSION_DENIED, FILE_MISSING, FILE_CHANGED, NO_HANDLE. */
   code: string;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
@@ -160,11 +165,25 @@ enum Phase {
     Completed,
 }
 
-struct Inner {
-    source: Source,
-    file: FileInfo,
-    options: UploadOptions,
-    events: JsEvents,
+/// What `new Upload(x)` was given, made ready to run.
+pub(super) enum Input {
+    /// A file, a Blob, a streaming source or a staged copy, with what the
+    /// driver needs to know of it.
+    Ready(Source, FileInfo),
+    /// A `FileSystemFileHandle`, read when the upload starts.
+    Handle(JsValue),
+}
+
+/// One upload's state, shared by its methods and its run.
+pub(super) struct Inner {
+    pub(super) input: RefCell<Input>,
+    /// The picked file's handle, kept beside the record so the upload
+    /// continues without picking (`Upload.resumePending`).
+    pub(super) handle: Option<JsValue>,
+    /// Whether the bytes come from the upload's own staged copy.
+    pub(super) from_copy: bool,
+    pub(super) options: UploadOptions,
+    pub(super) events: JsEvents,
     phase: Cell<Phase>,
     /// The claimed run: its number, and the sender whose drop stops it.
     stop: RefCell<Option<(u64, oneshot::Sender<()>)>>,
@@ -190,6 +209,16 @@ pub struct Upload {
     inner: Rc<Inner>,
 }
 
+/// Whether the file fits the store's limits under these options.
+pub(super) fn check_plan(file: &FileInfo, options: &UploadOptions) -> Result<(), Error> {
+    crate::core::plan::PartPlan::new(
+        file.identity.size,
+        options.part_size,
+        options.max_object_size,
+    )
+    .map(|_| ())
+}
+
 fn reject(error: Error) -> Promise {
     Promise::reject(&js_error::to_js(&error))
 }
@@ -197,28 +226,35 @@ fn reject(error: Error) -> Promise {
 /// A promise of `future`. Every method goes through this one
 /// `future_to_promise` of a boxed future: each would otherwise build its own
 /// copy of the promise plumbing.
-fn promise(future: impl Future<Output = Settled> + 'static) -> Promise {
+pub(super) fn promise(future: impl Future<Output = Settled> + 'static) -> Promise {
     let future: Pin<Box<dyn Future<Output = Settled>>> = Box::pin(future);
     future_to_promise(future)
 }
 
 /// What a method's promise settles with.
-type Settled = Result<JsValue, JsValue>;
+pub(super) type Settled = Result<JsValue, JsValue>;
 
 /// A promise's outcome: `ok` of the value, or a `ResuploadError`.
-fn settle<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> JsValue) -> Result<JsValue, JsValue> {
+pub(super) fn settle<T>(
+    result: Result<T, Error>,
+    ok: impl FnOnce(T) -> JsValue,
+) -> Result<JsValue, JsValue> {
     result.map(ok).map_err(|e| js_error::to_js(&e))
 }
 
 #[wasm_bindgen]
 impl Upload {
-    /// Prepares an upload of `file` (a `File`, a `Blob`, or a streaming
-    /// source `{ size, id, name, read(offset, length) }`). Throws a
+    /// Prepares an upload of `file` (a `File`, a `Blob`, a
+    /// `FileSystemFileHandle`, or a streaming source
+    /// `{ size, id, name, read(offset, length) }`). Throws a
     /// `ResuploadError` (code `NOT_A_FILE`, `INVALID_OPTION` or
-    /// `FILE_TOO_LARGE`) for bad input; nothing is sent until `start()`.
+    /// `FILE_TOO_LARGE`) for bad input; nothing is sent until `start()`. A
+    /// handle's file is read when the upload starts, and the handle is kept
+    /// so that the upload continues after a restart without picking.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "File | Blob | UploadSource")] file: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "File | Blob | FileSystemFileHandle | UploadSource")]
+        file: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue,
     ) -> Result<Upload, JsValue> {
         Self::build(&file, &options).map_err(|e| js_error::to_js(&e))
@@ -228,18 +264,29 @@ impl Upload {
         if let Some(feature) = super::support::missing_feature() {
             return Err(Error::UnsupportedBrowser { feature });
         }
-        let (source, file) = source::from_js(file)?;
         let parsed = parse(options)?;
         parsed.options.validate()?;
-        crate::core::plan::PartPlan::new(
-            file.identity.size,
-            parsed.options.part_size,
-            parsed.options.max_object_size,
-        )?;
-        Ok(Upload {
+        if handles::is_handle(file) {
+            let input = Input::Handle(file.clone());
+            return Ok(Upload::of(input, Some(file.clone()), false, parsed));
+        }
+        let (source, file) = source::from_js(file)?;
+        check_plan(&file, &parsed.options)?;
+        Ok(Upload::of(Input::Ready(source, file), None, false, parsed))
+    }
+
+    /// An upload of `input`, ready to start.
+    pub(super) fn of(
+        input: Input,
+        handle: Option<JsValue>,
+        from_copy: bool,
+        parsed: ParsedOptions,
+    ) -> Upload {
+        Upload {
             inner: Rc::new(Inner {
-                source,
-                file,
+                input: RefCell::new(input),
+                handle,
+                from_copy,
                 options: parsed.options,
                 events: parsed.events,
                 phase: Cell::new(Phase::Idle),
@@ -248,7 +295,7 @@ impl Upload {
                 aborting: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
             }),
-        })
+        }
     }
 
     /// Uploads the file, resuming a stored upload of it when there is one.
@@ -283,7 +330,7 @@ impl Upload {
             // The stop signal is polled first: a run paused before it began
             // never begins. Either way the run is dropped here, which
             // aborts its requests.
-            let run = match select(stopping, std::pin::pin!(run(Rc::clone(&inner)))).await {
+            let run = match select(stopping, std::pin::pin!(run::run(Rc::clone(&inner)))).await {
                 Either::Left(_) => None,
                 Either::Right((result, _)) => Some(result),
             };
@@ -320,8 +367,9 @@ impl Upload {
         drop(claimed);
     }
 
-    /// Stops the upload, aborts it on the server and deletes its record.
-    /// Rejects with `ALREADY_COMPLETED` after completion.
+    /// Stops the upload, aborts it on the server and deletes its record
+    /// (and its staged copy). Rejects with `ALREADY_COMPLETED` after
+    /// completion.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn abort(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
@@ -332,122 +380,9 @@ impl Upload {
         self.pause();
         promise(async move {
             stopped(&inner).await;
-            let ports = open_ports(&inner).await;
-            let aborted = driver(&ports, &inner).abort(&inner.file).await;
-            settle(aborted, |_| JsValue::UNDEFINED)
+            settle(run::abort(&inner).await, |_| JsValue::UNDEFINED)
         })
     }
-
-    /// The stored unfinished upload of `file` under `{ endpoint, namespace }`,
-    /// or `null`.
-    #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<PendingUpload | null>")]
-    pub fn find_previous(
-        #[wasm_bindgen(unchecked_param_type = "File | Blob | UploadSource")] file: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "LookupOptions")] options: JsValue,
-    ) -> Promise {
-        promise(async move {
-            let found = async {
-                let (_, file) = source::from_js(&file)?;
-                let lookup = parse_lookup(&options)?;
-                let mut under = UploadOptions::new(lookup.endpoint.unwrap_or_default());
-                under.namespace = lookup.namespace.unwrap_or_default();
-                let store = page_store(console_warning()).await;
-                pending::find(&store, &under, &file.identity).await
-            };
-            settle(found.await, |found| {
-                found.map_or(JsValue::NULL, |pending| pending_to_js(&pending))
-            })
-        })
-    }
-
-    /// Every unfinished upload stored in this browser for `{ namespace }`
-    /// (all namespaces when none is given), oldest first. Records past
-    /// `expiresAfter` (default 7 days) are removed on the way.
-    #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingUpload[]>")]
-    pub fn list_pending(
-        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
-    ) -> Promise {
-        promise(async move {
-            let listed = async {
-                let lookup = parse_lookup(&options)?;
-                let store = page_store(console_warning()).await;
-                pending::list(&store, BrowserTimer.now_ms(), &lookup).await
-            };
-            settle(listed.await, |listed| {
-                listed.iter().map(pending_to_js).collect::<Array>().into()
-            })
-        })
-    }
-
-    /// Forgets every unfinished upload stored in this browser for
-    /// `{ namespace }` (all namespaces when none is given): each is aborted on
-    /// its server (with retries; best effort) and its record deleted.
-    /// Resolves to how many there were.
-    #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
-    pub fn clear_pending(
-        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
-    ) -> Promise {
-        promise(async move {
-            let cleared = async {
-                let lookup = parse_lookup(&options)?;
-                let store = page_store(console_warning()).await;
-                let retry = RetryPolicy::default();
-                pending::clear(&store, &lookup, &BrowserTimer, &retry, HttpBackend::new).await
-            };
-            settle(cleared.await, |count| JsValue::from_f64(f64::from(count)))
-        })
-    }
-}
-
-async fn run(inner: Rc<Inner>) -> Result<Completed, Error> {
-    if inner.options.checksum != ChecksumMode::None || inner.file.identity.is_stream() {
-        // Parts will likely be hashed: load the worker while the record is read.
-        super::hash::warm_up();
-    }
-    // The content sample is read while the store opens. A file that cannot
-    // be read at all fails later, at its first part.
-    let sample = async {
-        match &inner.source {
-            Source::File(blob) => super::blob::sample_sha256(blob).await.ok(),
-            Source::Stream { .. } => None,
-        }
-    };
-    let (ports, sample) = futures::future::join(open_ports(&inner), sample).await;
-    let driver = driver(&ports, &inner);
-    // One upload of this file at a time across tabs, for the whole run.
-    let lock_name = ["resupload:", &driver.record_id(&inner.file)].concat();
-    let _lock = match super::lock::acquire(&lock_name, inner.options.wait_for_lock).await? {
-        Lock::Held(guard) => Some(guard),
-        Lock::Unavailable(why) => {
-            inner.events.warn(Warning {
-                code: WarningCode::LockUnavailable,
-                message: [why, ": another tab could upload this file at the same time"].concat(),
-            });
-            None
-        }
-    };
-    let mut file = inner.file.clone();
-    file.sample_sha256 = sample;
-    driver.run(&file).await
-}
-
-/// The browser's ports for a run of this upload.
-async fn open_ports(inner: &Inner) -> WebPorts {
-    let events = inner.events.clone();
-    let warn = Box::new(move |warning| events.warn(warning));
-    let listens = inner.events.on_progress.is_some();
-    WebPorts::open(inner.source.clone(), &inner.options, listens, warn).await
-}
-
-fn driver<'a>(ports: &'a WebPorts, inner: &'a Inner) -> Driver<'a, Blob> {
-    ports.driver(&inner.events, &inner.options)
-}
-
-/// Where storage warnings of the static calls go: they have no `onWarning`.
-fn console_warning() -> Box<dyn Fn(Warning)> {
-    Box::new(|warning| {
-        web_sys::console::warn_1(&["resupload: ", &warning.message].concat().into());
-    })
 }
 
 /// The SHA-256 of a `Blob`, streamed through sha2 in bounded chunks: what

@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | backend | fetch to Companion's S3 routes | `backend.rs` |
 //! | part source | `Blob.slice` of a file, or a streaming source's `read` | `source.rs` |
-//! | part sender | XMLHttpRequest where the page listens to progress, else fetch | `xhr_sender.rs`, `fetch_sender.rs` |
+//! | part sender | XMLHttpRequest, or fetch where there is none | `xhr_sender.rs`, `fetch_sender.rs` |
 //! | record store | IndexedDB, falling back to the page's memory | `idb.rs`, `../fallback.rs` |
 //! | timer | `setTimeout`, `performance.now()`, the `online` event | `timer.rs` |
 //!
@@ -44,14 +44,16 @@ pub async fn page_store(warn: Box<dyn Fn(Warning)>) -> FallbackStore {
     )
 }
 
-/// The part sender of a run: XMLHttpRequest where the page listens to
-/// progress within a part (it is the only API that reports upload
-/// progress); fetch otherwise, and where there is no XMLHttpRequest. Both
-/// send the Blob straight from the file.
-pub fn sender(listens: bool, stall_timeout_ms: u32) -> Box<dyn PartSender<Blob>> {
+/// The part sender of a run: XMLHttpRequest wherever there is one, fetch
+/// where there is none (a service worker). XMLHttpRequest reports upload
+/// progress, and with its listener off while parts go fast it sends as
+/// fast as fetch (bench: throughput); and Firefox aborts a page's
+/// XMLHttpRequests when it reloads, but lets a fetch PUT run on (seen in
+/// engines.test.mjs: the held part stayed open after the reload).
+pub fn sender(stall_timeout_ms: u32) -> Box<dyn PartSender<Blob>> {
     let has_xhr =
         js_sys::Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false);
-    match listens && has_xhr {
+    match has_xhr {
         true => Box::new(XhrSender::new(stall_timeout_ms)),
         false => Box::new(FetchSender::new(stall_timeout_ms)),
     }
@@ -67,20 +69,14 @@ pub struct WebPorts {
 }
 
 impl WebPorts {
-    /// The ports of a run of `source` under `options`; `listens` says
-    /// whether the page listens to progress; `warn` hears of storage
-    /// trouble.
-    pub async fn open(
-        source: Source,
-        options: &UploadOptions,
-        listens: bool,
-        warn: Box<dyn Fn(Warning)>,
-    ) -> Self {
+    /// The ports of a run of `source` under `options`; `warn` hears of
+    /// storage trouble.
+    pub async fn open(source: Source, options: &UploadOptions, warn: Box<dyn Fn(Warning)>) -> Self {
         WebPorts {
             backend: HttpBackend::new(options.endpoint_base())
                 .with_timeout(options.stall_timeout_ms),
             source,
-            sender: sender(listens, options.stall_timeout_ms),
+            sender: sender(options.stall_timeout_ms),
             store: page_store(warn).await,
             timer: BrowserTimer,
         }

@@ -9,6 +9,7 @@
 use js_sys::Array;
 use wasm_bindgen::JsValue;
 
+use super::handles::Kind;
 use super::js::{field, optional_string, string, whole, whole_u32, Builder};
 use crate::core::record::{CompactParts, PartRecord, PartState, PendingUpload, UploadRecord};
 use crate::driver::Completed;
@@ -142,8 +143,10 @@ pub fn record_from_js(value: &JsValue) -> Option<UploadRecord> {
     })
 }
 
-/// What `findPrevious` and `listPending` give for a record.
-pub fn pending_to_js(p: &PendingUpload) -> JsValue {
+/// What `findPrevious` and `listPending` give for a record; `kept` says
+/// what it continues from without picking, if anything.
+pub fn pending_to_js(p: &PendingUpload, kept: Option<Kind>) -> JsValue {
+    let resume_from = kept.map_or(JsValue::NULL, |k| JsValue::from_str(k.resume_from()));
     Builder::new()
         .str("id", &p.id)
         .str("endpoint", &p.endpoint)
@@ -159,7 +162,32 @@ pub fn pending_to_js(p: &PendingUpload) -> JsValue {
         .num("partsDone", f64::from(p.parts_done))
         .num("partsTotal", f64::from(p.parts_total))
         .num("bytesDone", p.bytes_done as f64)
+        .set(
+            "canResumeWithoutPicking",
+            &JsValue::from_bool(kept.is_some()),
+        )
+        .set("resumeFrom", &resume_from)
         .done()
+}
+
+/// An entry of `listPending`, as a page hands it back.
+pub fn pending_from_js(value: &JsValue) -> Option<PendingUpload> {
+    Some(PendingUpload {
+        id: string(value, "id")?,
+        endpoint: string(value, "endpoint")?,
+        namespace: string(value, "namespace")?,
+        upload_id: string(value, "uploadId")?,
+        key: string(value, "key")?,
+        file_name: string(value, "fileName")?,
+        file_size: whole(value, "fileSize")?,
+        last_modified: field(value, "lastModified").as_f64()?,
+        file_type: string(value, "fileType").unwrap_or_default(),
+        part_size: whole(value, "partSize")?,
+        created_at: field(value, "createdAt").as_f64()?,
+        parts_done: whole_u32(value, "partsDone").unwrap_or(0),
+        parts_total: whole_u32(value, "partsTotal").unwrap_or(0),
+        bytes_done: whole(value, "bytesDone").unwrap_or(0),
+    })
 }
 
 /// What `start()` resolves to.

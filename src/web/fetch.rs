@@ -10,8 +10,16 @@ use super::js::Builder;
 use crate::error::{Error, Operation};
 use crate::http::{failure, Answer};
 
-/// Aborts a fetch when dropped (after its body was read it is a no-op).
+/// Aborts a fetch (or anything given its signal) when dropped; after the
+/// work ended it is a no-op.
 pub struct AbortOnDrop(AbortController);
+
+impl AbortOnDrop {
+    /// Aborts `controller` when dropped.
+    pub fn new(controller: AbortController) -> Self {
+        AbortOnDrop(controller)
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -1,9 +1,8 @@
-//! A part sender over fetch. fetch reports no upload progress, so
-//! `sentBytes` moves only as parts are confirmed, and a request that does
-//! not finish within the stall timeout is given up. It sends the `Blob`
-//! straight from the file, like XMLHttpRequest without a progress listener,
-//! and is used where nothing listens to progress within a part (no
-//! `onProgress`) or where there is no XMLHttpRequest (service workers).
+//! A part sender over fetch, for where there is no XMLHttpRequest (a
+//! service worker). fetch reports no upload progress, so `sentBytes` moves
+//! only as parts are confirmed, and a request that does not finish within
+//! the stall timeout is given up. It sends the `Blob` straight from the
+//! file, like XMLHttpRequest.
 
 use web_sys::Blob;
 

@@ -45,9 +45,12 @@ pub const DB_NAME: &str = "resupload";
 pub const STORE: &str = "uploads";
 /// The part journal's object store.
 pub const PARTS: &str = "parts";
+/// The object store of file handles kept beside records (`handles.rs`),
+/// keyed by record id.
+pub const HANDLES: &str = "handles";
 /// Version 1 had only `uploads` (records with a `parts` array, which still
-/// load).
-const DB_VERSION: u32 = 2;
+/// load); version 2 added `parts`, version 3 `handles`.
+const DB_VERSION: u32 = 3;
 /// The records' key path.
 const KEY_PATH: &str = "id";
 /// Journal entries a record may gather before a part write rewrites it.
@@ -185,8 +188,10 @@ impl IdbStore {
                     params.set_key_path(&KEY_PATH.into());
                     let _ = db.create_object_store_with_optional_parameters(STORE, &params);
                 }
-                if !db.object_store_names().contains(PARTS) {
-                    let _ = db.create_object_store(PARTS);
+                for name in [PARTS, HANDLES] {
+                    if !db.object_store_names().contains(name) {
+                        let _ = db.create_object_store(name);
+                    }
                 }
             }
         });
@@ -210,9 +215,9 @@ impl IdbStore {
         })
     }
 
-    /// A transaction over both object stores.
+    /// A transaction over every object store.
     fn transaction(&self, mode: IdbTransactionMode) -> Result<IdbTransaction, Error> {
-        let names = Array::of2(&STORE.into(), &PARTS.into());
+        let names = Array::of3(&STORE.into(), &PARTS.into(), &HANDLES.into());
         self.db
             .transaction_with_str_sequence_and_mode(&names, mode)
             .map_err(storage)
@@ -240,6 +245,50 @@ impl IdbStore {
             .and_then(|parts| parts.delete(&journal_range(&record.id)?))
             .map_err(storage)?;
         Ok(())
+    }
+}
+
+/// The handles kept beside records (see `handles.rs`).
+impl IdbStore {
+    /// Keeps `entry` (a structured-clonable object holding a handle) for
+    /// record `id`.
+    pub async fn put_handle(&self, id: &str, entry: &JsValue) -> Result<(), Error> {
+        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+        tx.object_store(HANDLES)
+            .and_then(|handles| handles.put_with_key(entry, &JsValue::from_str(id)))
+            .map_err(storage)?;
+        committed(&tx).await
+    }
+
+    /// The entry kept for record `id`, if any.
+    pub async fn get_handle(&self, id: &str) -> Result<Option<JsValue>, Error> {
+        let tx = self.transaction(IdbTransactionMode::Readonly)?;
+        let request = tx
+            .object_store(HANDLES)
+            .and_then(|handles| handles.get(&JsValue::from_str(id)))
+            .map_err(storage)?;
+        let entry = settled(&request, STORE_TIMEOUT_MS).await?;
+        Ok(Some(entry).filter(|e| !e.is_undefined()))
+    }
+
+    /// The record ids that have a handle kept beside them.
+    pub async fn handle_ids(&self) -> Result<Vec<String>, Error> {
+        let tx = self.transaction(IdbTransactionMode::Readonly)?;
+        let request = tx
+            .object_store(HANDLES)
+            .and_then(|handles| handles.get_all_keys())
+            .map_err(storage)?;
+        let keys: Array = settled(&request, STORE_TIMEOUT_MS).await?.unchecked_into();
+        Ok(keys.iter().filter_map(|k| k.as_string()).collect())
+    }
+
+    /// Forgets the handle kept for record `id`.
+    pub async fn delete_handle(&self, id: &str) -> Result<(), Error> {
+        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+        tx.object_store(HANDLES)
+            .and_then(|handles| handles.delete(&JsValue::from_str(id)))
+            .map_err(storage)?;
+        committed(&tx).await
     }
 }
 
@@ -348,10 +397,14 @@ impl RecordStore for IdbStore {
     fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
         Box::pin(async move {
             let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+            // The record, its journal, and the handle kept beside it.
+            let key = JsValue::from_str(id);
             tx.object_store(STORE)
-                .and_then(|store| store.delete(&JsValue::from_str(id)))
+                .and_then(|store| store.delete(&key))
                 .and_then(|_| tx.object_store(PARTS))
                 .and_then(|parts| parts.delete(&journal_range(id)?))
+                .and_then(|_| tx.object_store(HANDLES))
+                .and_then(|handles| handles.delete(&key))
                 .map_err(storage)?;
             self.set_journal_len(id, 0);
             committed(&tx).await

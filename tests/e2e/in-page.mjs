@@ -11,7 +11,8 @@
 // offsets whose byte is xored with 0xff), `{ stream: { id, size, seed } }`
 // for a streaming source whose bytes are made by `read`, or
 // `{ picked: selector, from, to }` for a slice of a file picked through an
-// input of the page.
+// input of the page, or `{ opfs: name }` for the handle of a file of the
+// origin-private file system (see `writeOpfsFile`).
 
 import { waitUntil } from "./harness.mjs";
 
@@ -61,6 +62,14 @@ function install() {
     },
     /** `{ source, sha256 }` for a run's `file` spec. */
     async source(spec) {
+      if (spec.opfs) {
+        // A file of the origin-private file system, by its handle: what
+        // showOpenFilePicker gives, without a prompt.
+        const root = await navigator.storage.getDirectory();
+        const source = await root.getFileHandle(spec.opfs);
+        const sha256 = hex(await crypto.subtle.digest("SHA-256", await (await source.getFile()).arrayBuffer()));
+        return { source, sha256 };
+      }
       if (spec.picked) {
         // A slice of a file picked through the input `spec.picked`.
         const { picked, from, to } = spec;
@@ -173,6 +182,69 @@ export async function waitStored(tab, name, namespace, parts = 1, timeout = 60_0
 /** The workers the page started and its console warnings, since the helpers were installed. */
 export async function pageActivity(tab) {
   return tab.evaluate(() => ({ workers: [...window.e2e.workers], consoleWarnings: [...window.e2e.consoleWarnings] }));
+}
+
+/**
+ * Writes `size` deterministic bytes of content `seed` as the file `name` of
+ * the origin-private file system (replacing it); answers false where the
+ * browser has none.
+ */
+export async function writeOpfsFile(tab, name, size, seed = 1) {
+  await installHelpers(tab);
+  return tab.evaluate(async ({ name, size, seed }) => {
+    if (typeof navigator.storage?.getDirectory !== "function") return false;
+    const root = await navigator.storage.getDirectory();
+    const handle = await root.getFileHandle(name, { create: true });
+    const writable = await handle.createWritable();
+    const { source } = await window.e2e.source({ name, size, seed });
+    await writable.write(source);
+    await writable.close();
+    return true;
+  }, { name, size, seed });
+}
+
+/** The names of the staged copies resupload keeps (none where there is no OPFS). */
+export async function stagedCopies(tab) {
+  return tab.evaluate(async () => {
+    if (typeof navigator.storage?.getDirectory !== "function") return [];
+    const root = await navigator.storage.getDirectory();
+    let dir;
+    try {
+      dir = await root.getDirectoryHandle("resupload-staging");
+    } catch {
+      return [];
+    }
+    const names = [];
+    for await (const name of dir.keys()) names.push(name);
+    return names;
+  });
+}
+
+/** `Upload.resumePending(entry, options)` of the pending entry of `fileName`, started as run `name`. */
+export async function resumePending(tab, name, fileName, namespace, options = {}) {
+  await installHelpers(tab);
+  return tab.evaluate(
+    async ({ name, fileName, namespace, options }) => {
+      const { Upload } = await window.e2e.lib();
+      const entry = [...(await Upload.listPending({ namespace }))].find((p) => p.fileName === fileName);
+      if (!entry) return { error: { code: "NOT_LISTED" } };
+      const run = { sha256: null, outcome: null, resumes: [], restarts: [], warnings: [], source: null };
+      try {
+        run.upload = await Upload.resumePending(entry, {
+          ...options,
+          onResume: (r) => run.resumes.push({ ...r }),
+          onRestart: (r) => run.restarts.push(r.reason),
+          onWarning: (w) => run.warnings.push(w.code),
+        });
+      } catch (e) {
+        return { error: { code: e.code, message: e.message } };
+      }
+      window.e2e.runs[name] = run;
+      window.e2e.resume(name);
+      return { entry: { ...entry } };
+    },
+    { name, fileName, namespace, options },
+  );
 }
 
 /** `Upload.listPending({ namespace })` in the page. */

@@ -1,0 +1,94 @@
+// Files reached without picking them again: the File System Access API's
+// handles (a picked file's, in Chromium) and copies staged in the
+// origin-private file system (OPFS, in every engine that has it). Thin
+// wrappers the Rust side calls; each failure comes back as an Error whose
+// `name` is the DOMException's, so the caller classifies it once. Importing
+// this module touches no browser global.
+
+const STAGING_DIR = "resupload-staging";
+/** Bytes copied per write while staging: bounded memory, steady progress. */
+const COPY_CHUNK = 8 * 1024 * 1024;
+
+/** Whether `value` is a FileSystemFileHandle (or acts as one). */
+export function isFileHandle(value) {
+  return value !== null && typeof value === "object" && value.kind === "file" && typeof value.getFile === "function";
+}
+
+/**
+ * The read permission of `handle`: "granted", "denied" or "prompt". With
+ * `ask`, a "prompt" is asked for (the browser needs a user gesture for it).
+ * A handle with no permission API (OPFS in some engines) is "granted".
+ */
+export async function readPermission(handle, ask) {
+  if (typeof handle.queryPermission !== "function") return "granted";
+  const state = await handle.queryPermission({ mode: "read" });
+  if (state !== "prompt" || !ask || typeof handle.requestPermission !== "function") return state;
+  return handle.requestPermission({ mode: "read" });
+}
+
+/** The file behind `handle` (rejects with NotFoundError when it is gone). */
+export function fileOf(handle) {
+  return handle.getFile();
+}
+
+/** Whether this browser can stage copies at all (OPFS writable files). */
+export function canStage() {
+  return (
+    typeof navigator !== "undefined" &&
+    typeof navigator.storage?.getDirectory === "function" &&
+    typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function"
+  );
+}
+
+/** The free room the origin has, in bytes (Infinity when it cannot tell). */
+export async function freeRoom() {
+  if (typeof navigator.storage?.estimate !== "function") return Infinity;
+  const { quota, usage } = await navigator.storage.estimate();
+  return typeof quota === "number" && typeof usage === "number" ? quota - usage : Infinity;
+}
+
+async function stagingDir() {
+  const root = await navigator.storage.getDirectory();
+  return root.getDirectoryHandle(STAGING_DIR, { create: true });
+}
+
+/**
+ * Copies `blob` into the staging folder as `name`, `COPY_CHUNK` bytes at a
+ * time (the browser reads and writes; nothing passes through script
+ * memory but one chunk's Blob slice). `signal.aborted` stops it between
+ * chunks. Answers the copy's handle.
+ */
+export async function stageCopy(name, blob, signal) {
+  const dir = await stagingDir();
+  const handle = await dir.getFileHandle(name, { create: true });
+  const writable = await handle.createWritable();
+  try {
+    for (let at = 0; at < blob.size; at += COPY_CHUNK) {
+      if (signal.aborted) throw new DOMException("staging was stopped", "AbortError");
+      await writable.write(blob.slice(at, Math.min(blob.size, at + COPY_CHUNK)));
+    }
+    await writable.close();
+  } catch (e) {
+    await writable.abort().catch(() => {});
+    await dir.removeEntry(name).catch(() => {});
+    throw e;
+  }
+  return handle;
+}
+
+/** Deletes the staged copy `name` (a missing one is no error). */
+export async function removeCopy(name) {
+  if (!canStage()) return;
+  const dir = await stagingDir();
+  await dir.removeEntry(name).catch((e) => {
+    if (e.name !== "NotFoundError") throw e;
+  });
+}
+
+/** The names of every staged copy. */
+export async function copyNames() {
+  if (!canStage()) return [];
+  const names = [];
+  for await (const name of (await stagingDir()).keys()) names.push(name);
+  return names;
+}

@@ -1,0 +1,166 @@
+//! Files an upload continues from without the user picking them again: a
+//! picked file's `FileSystemFileHandle` (Chromium gives them), or a copy
+//! staged in the origin-private file system ([`staging`](super::staging),
+//! every engine that has one). The one kept for a record lives in
+//! IndexedDB's `handles` store as `{ kind: "picked" | "staged", handle }`,
+//! and goes with its record. No URL, no secret.
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
+
+use super::deadline::within;
+use super::idb::IdbStore;
+use super::js::{field, string, Builder};
+use crate::core::fingerprint::FileIdentity;
+use crate::core::record::PendingUpload;
+use crate::error::Error;
+
+#[wasm_bindgen(module = "/src/web/file_access.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = isFileHandle)]
+    fn is_file_handle(value: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = readPermission)]
+    fn read_permission(handle: &JsValue, ask: bool) -> Promise;
+    #[wasm_bindgen(js_name = fileOf)]
+    fn file_of(handle: &JsValue) -> Promise;
+}
+
+/// How long the browser may take to answer for a handle (its permission,
+/// its file) before the file counts as unreadable.
+const HANDLE_TIMEOUT_MS: u32 = 30_000;
+
+/// What a record keeps to continue without picking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The picked file's own handle.
+    Picked,
+    /// A staged copy's handle (in the origin-private file system).
+    Staged,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Picked => "picked",
+            Kind::Staged => "staged",
+        }
+    }
+
+    /// How `listPending` names it (`resumeFrom`).
+    pub fn resume_from(self) -> &'static str {
+        match self {
+            Kind::Picked => "handle",
+            Kind::Staged => "copy",
+        }
+    }
+}
+
+/// Whether `value` is a `FileSystemFileHandle`.
+pub fn is_handle(value: &JsValue) -> bool {
+    is_file_handle(value)
+}
+
+/// Keeps `handle` for record `id`.
+pub async fn keep(store: &IdbStore, id: &str, kind: Kind, handle: &JsValue) -> Result<(), Error> {
+    let entry = Builder::new()
+        .str("kind", kind.as_str())
+        .set("handle", handle)
+        .done();
+    store.put_handle(id, &entry).await
+}
+
+/// The handle kept for record `id`, if any.
+pub async fn kept(store: &IdbStore, id: &str) -> Result<Option<(Kind, JsValue)>, Error> {
+    let Some(entry) = store.get_handle(id).await? else {
+        return Ok(None);
+    };
+    let kind = match string(&entry, "kind").as_deref() {
+        Some("picked") => Kind::Picked,
+        Some("staged") => Kind::Staged,
+        _ => return Ok(None),
+    };
+    Ok(Some((kind, field(&entry, "handle"))))
+}
+
+/// The kinds kept, by record id (for `listPending`).
+pub async fn kinds(store: &IdbStore) -> Result<Vec<(String, Kind)>, Error> {
+    let mut out = Vec::new();
+    for id in store.handle_ids().await? {
+        if let Some((kind, _)) = kept(store, &id).await? {
+            out.push((id, kind));
+        }
+    }
+    Ok(out)
+}
+
+/// The file to continue `pending` from: read permission asked for (a
+/// prompt needs a user gesture), the file read, and checked against the
+/// stored upload. A picked file must have the record's name, size and
+/// date ([`Error::FileChanged`] otherwise); a staged copy has the size,
+/// and takes the record's identity. Content sample and verified resume
+/// check the bytes when the upload starts, as for a re-picked file.
+pub async fn file_to_resume(
+    kind: Kind,
+    handle: &JsValue,
+    pending: &PendingUpload,
+) -> Result<(Blob, FileIdentity), Error> {
+    let file: web_sys::File = match kind {
+        Kind::Picked => file_of_handle(handle, true).await?,
+        Kind::Staged => answer(file_of(handle)).await?,
+    }
+    .unchecked_into();
+    let identity = FileIdentity {
+        name: pending.file_name.clone(),
+        size: pending.file_size,
+        last_modified: pending.last_modified,
+        source_id: None,
+    };
+    let size = super::blob::size(&file);
+    let same = match kind {
+        Kind::Picked => {
+            file.name() == identity.name
+                && size == identity.size
+                && file.last_modified().to_bits() == identity.last_modified.to_bits()
+        }
+        Kind::Staged => size == identity.size,
+    };
+    match (same, kind) {
+        (true, _) => Ok((file.into(), identity)),
+        (false, Kind::Picked) => Err(Error::FileChanged),
+        // A copy of the wrong size is an unfinished one.
+        (false, Kind::Staged) => Err(Error::FileMissing),
+    }
+}
+
+/// The file behind a picked file's handle, read permission asked for
+/// first (a prompt needs a user gesture: the click that started the
+/// upload, or that asked to resume it); with `ask` false, a permission not
+/// granted yet is [`Error::PermissionDenied`].
+pub async fn file_of_handle(handle: &JsValue, ask: bool) -> Result<JsValue, Error> {
+    let permission = answer(read_permission(handle, ask)).await?;
+    if permission.as_string().as_deref() != Some("granted") {
+        return Err(Error::PermissionDenied);
+    }
+    answer(file_of(handle)).await
+}
+
+/// A handle call's answer, with its failure classified by name: a file
+/// that is gone is [`Error::FileMissing`], a refusal
+/// [`Error::PermissionDenied`], anything else [`Error::ReadFailed`].
+async fn answer(promise: Promise) -> Result<JsValue, Error> {
+    let answered = within(HANDLE_TIMEOUT_MS, JsFuture::from(promise)).await;
+    let Some(result) = answered else {
+        return Err(Error::ReadFailed {
+            detail: "the browser did not answer for the file's handle".into(),
+        });
+    };
+    result.map_err(|e| match string(&e, "name").as_deref() {
+        Some("NotFoundError") => Error::FileMissing,
+        Some("NotAllowedError" | "SecurityError") => Error::PermissionDenied,
+        _ => Error::ReadFailed {
+            detail: super::js_error::describe(&e),
+        },
+    })
+}

@@ -1,0 +1,186 @@
+//! The static calls of `Upload` over the unfinished uploads stored in this
+//! browser: find one, list them, forget them, and continue one without
+//! picking its file. They convert values and call [`crate::pending`] and
+//! [`handles`](super::handles).
+
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::*;
+
+use super::api::{promise, settle, Input, Upload};
+use super::backend::HttpBackend;
+use super::compose::page_store;
+use super::convert::{pending_from_js, pending_to_js};
+use super::handles::{self, Kind};
+use super::idb::IdbStore;
+use super::options::{parse, parse_lookup};
+use super::source::{self, Source};
+use super::timer::BrowserTimer;
+use crate::core::retry::RetryPolicy;
+use crate::driver::FileInfo;
+use crate::error::Error;
+use crate::options::UploadOptions;
+use crate::pending;
+use crate::ports::{RecordStore, Timer, Warning};
+
+#[wasm_bindgen]
+impl Upload {
+    /// The stored unfinished upload of `file` (a handle's file, when read
+    /// access was granted already) under `{ endpoint, namespace }`, or
+    /// `null`.
+    #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<PendingUpload | null>")]
+    pub fn find_previous(
+        #[wasm_bindgen(unchecked_param_type = "File | Blob | FileSystemFileHandle | UploadSource")]
+        file: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "LookupOptions")] options: JsValue,
+    ) -> Promise {
+        promise(async move {
+            let found = async {
+                let file = match handles::is_handle(&file) {
+                    true => handles::file_of_handle(&file, false).await?,
+                    false => file,
+                };
+                let (_, file) = source::from_js(&file)?;
+                let lookup = parse_lookup(&options)?;
+                let mut under = UploadOptions::new(lookup.endpoint.unwrap_or_default());
+                under.namespace = lookup.namespace.unwrap_or_default();
+                let store = page_store(console_warning()).await;
+                let Some(found) = pending::find(&store, &under, &file.identity).await? else {
+                    return Ok(None);
+                };
+                let kind = kept_kind(&found.id).await;
+                Ok(Some((found, kind)))
+            };
+            settle(found.await, |found| {
+                found.map_or(JsValue::NULL, |(p, kind)| pending_to_js(&p, kind))
+            })
+        })
+    }
+
+    /// Every unfinished upload stored in this browser for `{ namespace }`
+    /// (all namespaces when none is given), oldest first, each saying
+    /// whether it continues without picking its file. Records past
+    /// `expiresAfter` (default 7 days) are removed on the way, and handles
+    /// and staged copies no record needs.
+    #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingUpload[]>")]
+    pub fn list_pending(
+        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        promise(async move {
+            let listed = async {
+                let lookup = parse_lookup(&options)?;
+                let store = page_store(console_warning()).await;
+                let listed = pending::list(&store, BrowserTimer.now_ms(), &lookup).await?;
+                let kinds = match IdbStore::open().await {
+                    Ok(side) => {
+                        let ids: Vec<String> =
+                            store.list().await?.into_iter().map(|r| r.id).collect();
+                        super::staging::collect_orphans(&side, &ids).await;
+                        handles::kinds(&side).await.unwrap_or_default()
+                    }
+                    Err(_) => Vec::new(),
+                };
+                let kind_of = |id: &str| kinds.iter().find(|(k, _)| k == id).map(|(_, kind)| *kind);
+                Ok(listed
+                    .into_iter()
+                    .map(|p| (kind_of(&p.id), p))
+                    .collect::<Vec<_>>())
+            };
+            settle(listed.await, |listed| {
+                let items = listed.iter().map(|(kind, p)| pending_to_js(p, *kind));
+                items.collect::<Array>().into()
+            })
+        })
+    }
+
+    /// Forgets every unfinished upload stored in this browser for
+    /// `{ namespace }` (all namespaces when none is given): each is aborted on
+    /// its server (with retries; best effort), its record deleted, and its
+    /// staged copy. Resolves to how many there were.
+    #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
+    pub fn clear_pending(
+        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        promise(async move {
+            let cleared = async {
+                let lookup = parse_lookup(&options)?;
+                let store = page_store(console_warning()).await;
+                let retry = RetryPolicy::default();
+                let count =
+                    pending::clear(&store, &lookup, &BrowserTimer, &retry, HttpBackend::new)
+                        .await?;
+                let ids: Vec<String> = store.list().await?.into_iter().map(|r| r.id).collect();
+                if let Ok(side) = IdbStore::open().await {
+                    super::staging::collect_orphans(&side, &ids).await;
+                }
+                Ok(count)
+            };
+            settle(cleared.await, |count| JsValue::from_f64(f64::from(count)))
+        })
+    }
+
+    /// Continues the unfinished upload `entry` (of `listPending`) without
+    /// picking its file, from the file's kept handle or its staged copy:
+    /// read permission is asked for first (call it from a click: the
+    /// browser asks the user only during one), and the file is checked as
+    /// a re-picked one is. Resolves to an `Upload` to `start()`, with
+    /// `options` (its endpoint and namespace default to the entry's).
+    /// Rejects with `NO_HANDLE` (pick the file again), `PERMISSION_DENIED`,
+    /// `FILE_MISSING` or `FILE_CHANGED`.
+    #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<Upload>")]
+    pub fn resume_pending(
+        #[wasm_bindgen(unchecked_param_type = "PendingUpload")] entry: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<UploadOptions>")] options: JsValue,
+    ) -> Promise {
+        promise(async move { settle(resume(&entry, &options).await, JsValue::from) })
+    }
+}
+
+async fn resume(entry: &JsValue, options: &JsValue) -> Result<Upload, Error> {
+    let pending = pending_from_js(entry).ok_or(Error::NoHandle)?;
+    let store = IdbStore::open().await.map_err(|_| Error::NoHandle)?;
+    let (kind, handle) = handles::kept(&store, &pending.id)
+        .await?
+        .ok_or(Error::NoHandle)?;
+    let (blob, identity) = handles::file_to_resume(kind, &handle, &pending).await?;
+    let mut parsed = parse(&with_defaults(options, &pending))?;
+    parsed.options.validate()?;
+    let file = FileInfo {
+        identity,
+        file_type: pending.file_type.clone(),
+        sample_sha256: None,
+    };
+    let input = Input::Ready(Source::File(blob), file);
+    let handle = (kind == Kind::Picked).then_some(handle);
+    parsed.options.stage_copy &= kind == Kind::Picked;
+    Ok(Upload::of(input, handle, kind == Kind::Staged, parsed))
+}
+
+/// `options` with the entry's endpoint and namespace where it names none.
+fn with_defaults(options: &JsValue, pending: &crate::core::record::PendingUpload) -> JsValue {
+    let merged = js_sys::Object::new();
+    if options.is_object() {
+        let _ = js_sys::Object::assign(&merged, options.unchecked_ref());
+    }
+    for (name, value) in [
+        ("endpoint", &pending.endpoint),
+        ("namespace", &pending.namespace),
+    ] {
+        if !super::js::present(&super::js::field(&merged, name)) {
+            super::js::set(&merged, name, &JsValue::from_str(value));
+        }
+    }
+    merged.into()
+}
+
+/// What record `id` keeps to continue without picking, if anything.
+async fn kept_kind(id: &str) -> Option<Kind> {
+    let store = IdbStore::open().await.ok()?;
+    handles::kept(&store, id).await.ok()?.map(|(kind, _)| kind)
+}
+
+/// Where storage warnings of the static calls go: they have no `onWarning`.
+fn console_warning() -> Box<dyn Fn(Warning)> {
+    Box::new(|warning| {
+        web_sys::console::warn_1(&["resupload: ", &warning.message].concat().into());
+    })
+}

@@ -1,0 +1,137 @@
+//! One run of an `Upload` in the page: the file made ready (a handle read),
+//! the ports opened, the cross-tab lock taken, the kept handle and the
+//! staged copy looked after, and the driver run.
+
+use std::pin::pin;
+
+use futures::future::{join, select, Either};
+use web_sys::Blob;
+
+use super::api::{check_plan, Inner, Input};
+use super::compose::WebPorts;
+use super::handles::{self, Kind};
+use super::idb::IdbStore;
+use super::lock::{self, Lock, LockGuard};
+use super::source::Source;
+use super::staging;
+use crate::driver::{Completed, Driver, FileInfo};
+use crate::error::Error;
+use crate::options::ChecksumMode;
+use crate::ports::{Warning, WarningCode};
+
+/// Uploads the file of `inner`, resuming a stored upload of it when there
+/// is one.
+pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
+    let (source, mut file) = ready(&inner).await?;
+    if inner.options.checksum != ChecksumMode::None || file.identity.is_stream() {
+        // Parts will likely be hashed: load the worker while the record is read.
+        super::hash::warm_up();
+    }
+    // The content sample is read while the store opens. A file that cannot
+    // be read at all fails later, at its first part.
+    let sample = async {
+        match &source {
+            Source::File(blob) => super::blob::sample_sha256(blob).await.ok(),
+            Source::Stream { .. } => None,
+        }
+    };
+    let (ports, sample) = join(open_ports(&inner, source.clone()), sample).await;
+    file.sample_sha256 = sample;
+    let driver = driver(&ports, &inner);
+    let id = driver.record_id(&file);
+    let _lock = take_lock(&inner, &id).await?;
+    let side = IdbStore::open().await.ok();
+    if let Some(store) = &side {
+        look_after_files(&inner, store, &driver, &id).await;
+    }
+    let staging = async {
+        match (&side, &source) {
+            (Some(store), Source::File(blob)) if inner.options.stage_copy && !inner.from_copy => {
+                staging::stage(store, &id, blob, &|w| inner.events.warn(w)).await
+            }
+            _ => std::future::pending().await,
+        }
+    };
+    let done = beside(driver.run(&file), staging).await;
+    if done.is_ok() {
+        // The record is gone with its handle; the copy goes too.
+        staging::remove(&id).await;
+    }
+    done
+}
+
+/// Runs `upload`, with `side` beside it until the upload ends (then `side`
+/// is dropped, which stops it).
+async fn beside<T>(
+    upload: impl std::future::Future<Output = T>,
+    side: impl std::future::Future<Output = ()>,
+) -> T {
+    match select(pin!(upload), pin!(side)).await {
+        Either::Left((done, _)) => done,
+        Either::Right(((), upload)) => upload.await,
+    }
+}
+
+/// The source and file of `inner`, reading a handle's file the first time
+/// (asking for read permission: `start()` is called from a click).
+async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
+    let handle = match &*inner.input.borrow() {
+        Input::Ready(source, file) => return Ok((source.clone(), file.clone())),
+        Input::Handle(handle) => handle.clone(),
+    };
+    let file = handles::file_of_handle(&handle, true).await?;
+    let (source, info) = super::source::from_js(&file)?;
+    check_plan(&info, &inner.options)?;
+    *inner.input.borrow_mut() = Input::Ready(source.clone(), info.clone());
+    Ok((source, info))
+}
+
+/// Deletes what records no longer need (handles and staged copies of gone
+/// records; this run's record `id` is not gone, even before it is made),
+/// and keeps the picked file's handle beside the record.
+async fn look_after_files(inner: &Inner, store: &IdbStore, driver: &Driver<'_, Blob>, id: &str) {
+    if let Ok(records) = driver.store.list().await {
+        let mut ids: Vec<String> = records.into_iter().map(|r| r.id).collect();
+        ids.push(id.to_owned());
+        staging::collect_orphans(store, &ids).await;
+    }
+    if let Some(handle) = &inner.handle {
+        let _ = handles::keep(store, id, Kind::Picked, handle).await;
+    }
+}
+
+/// One upload of this file at a time across tabs, for the whole run.
+async fn take_lock(inner: &Inner, id: &str) -> Result<Option<LockGuard>, Error> {
+    match lock::acquire(&staging::lock_name(id), inner.options.wait_for_lock).await? {
+        Lock::Held(guard) => Ok(Some(guard)),
+        Lock::Unavailable(why) => {
+            inner.events.warn(Warning {
+                code: WarningCode::LockUnavailable,
+                message: [why, ": another tab could upload this file at the same time"].concat(),
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// Aborts the stored upload of `inner` on the server, deletes its record
+/// and its staged copy.
+pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
+    let (source, file) = ready(inner).await?;
+    let ports = open_ports(inner, source).await;
+    let driver = driver(&ports, inner);
+    driver.abort(&file).await?;
+    staging::remove(&driver.record_id(&file)).await;
+    Ok(())
+}
+
+/// The browser's ports for a run of this upload.
+async fn open_ports(inner: &Inner, source: Source) -> WebPorts {
+    let events = inner.events.clone();
+    let warn = Box::new(move |warning| events.warn(warning));
+    WebPorts::open(source, &inner.options, warn).await
+}
+
+fn driver<'a>(ports: &'a WebPorts, inner: &'a Inner) -> Driver<'a, Blob> {
+    ports.driver(&inner.events, &inner.options)
+}

@@ -1,0 +1,142 @@
+//! Staged copies (`stage: "opfs"`): while a file uploads, it is copied into
+//! the origin-private file system, and the copy's handle is kept with the
+//! record, so that after a restart the upload continues from the copy
+//! without the file being picked again, in every engine that has the
+//! origin-private file system.
+//!
+//! The copy is made only when `navigator.storage.estimate()` says it fits,
+//! in bounded chunks, beside the upload (the browser does the reading and
+//! writing). It is deleted when the upload completes or is aborted, and a
+//! copy whose record is gone (an orphan) is deleted by the next run or
+//! `listPending` of the page, unless its upload is running in another tab.
+
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
+
+use super::fetch::AbortOnDrop;
+use super::handles::{self, Kind};
+use super::idb::IdbStore;
+use super::lock::{self, Lock};
+use crate::error::Error;
+use crate::ports::{Warning, WarningCode};
+
+#[wasm_bindgen(module = "/src/web/file_access.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = canStage)]
+    fn can_stage() -> bool;
+    #[wasm_bindgen(js_name = freeRoom)]
+    fn free_room() -> Promise;
+    #[wasm_bindgen(js_name = stageCopy)]
+    fn stage_copy(name: &str, blob: &Blob, signal: &web_sys::AbortSignal) -> Promise;
+    #[wasm_bindgen(js_name = removeCopy)]
+    fn remove_copy(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = copyNames)]
+    fn copy_names() -> Promise;
+}
+
+/// Room kept free beside a copy, as a share of its size: the estimate is
+/// rough, and the upload's own records need room too.
+const HEADROOM: f64 = 0.1;
+
+/// The name of the Web Lock a run of record `id` holds (see `api.rs`).
+pub fn lock_name(id: &str) -> String {
+    ["resupload:", id].concat()
+}
+
+/// Copies `file` as the staged copy of record `id` and keeps its handle.
+/// Where there is no room or no origin-private file system, or the copy
+/// fails, `warn` hears why and the upload goes on without a copy. Dropping
+/// the future stops the copy.
+pub async fn stage(store: &IdbStore, id: &str, file: &Blob, warn: &dyn Fn(Warning)) {
+    let size = super::blob::size(file);
+    if !can_stage() {
+        return warn(skipped("this browser has no origin-private file system"));
+    }
+    let room = JsFuture::from(free_room())
+        .await
+        .ok()
+        .and_then(|r| r.as_f64());
+    if let Some(room) = room.filter(|room| *room < size as f64 * (1.0 + HEADROOM)) {
+        let message = [
+            "the copy needs ",
+            &size.to_string(),
+            " bytes and the origin has ",
+            &(room.max(0.0) as u64).to_string(),
+            " free",
+        ]
+        .concat();
+        return warn(skipped(&message));
+    }
+    let Ok(controller) = web_sys::AbortController::new() else {
+        return warn(skipped("this browser cannot stop a copy"));
+    };
+    let signal = controller.signal();
+    let _stop_on_drop = AbortOnDrop::new(controller);
+    let copied = JsFuture::from(stage_copy(id, file, &signal)).await;
+    let kept = match copied {
+        Ok(handle) => handles::keep(store, id, Kind::Staged, &handle).await,
+        Err(e) => Err(Error::ReadFailed {
+            detail: super::js_error::describe(&e),
+        }),
+    };
+    if let Err(e) = kept {
+        remove(id).await;
+        warn(Warning {
+            code: WarningCode::StagingFailed,
+            message: [
+                "the staged copy of the file failed (",
+                &e.to_string(),
+                "): after a restart the file must be picked again",
+            ]
+            .concat(),
+        });
+    }
+}
+
+fn skipped(why: &str) -> Warning {
+    Warning {
+        code: WarningCode::StagingSkipped,
+        message: [
+            "no staged copy: ",
+            why,
+            "; the upload goes on, but after a restart the file must be picked again",
+        ]
+        .concat(),
+    }
+}
+
+/// Deletes the staged copy of record `id`, if there is one (best effort).
+pub async fn remove(id: &str) {
+    let _ = JsFuture::from(remove_copy(id)).await;
+}
+
+/// Deletes what records no longer need: handles kept for records that are
+/// gone, and staged copies whose record is gone and whose upload does not
+/// run in another tab. `records` are the ids of the records there are.
+pub async fn collect_orphans(store: &IdbStore, records: &[String]) {
+    for id in store.handle_ids().await.unwrap_or_default() {
+        if !records.contains(&id) {
+            let _ = store.delete_handle(&id).await;
+        }
+    }
+    let Ok(names) = JsFuture::from(copy_names()).await else {
+        return;
+    };
+    for name in names
+        .unchecked_into::<Array>()
+        .iter()
+        .filter_map(|n| n.as_string())
+    {
+        if records.contains(&name) {
+            continue;
+        }
+        // A run that holds its lock may be making this copy right now.
+        if let Ok(Lock::Held(_) | Lock::Unavailable(_)) =
+            lock::acquire(&lock_name(&name), false).await
+        {
+            remove(&name).await;
+        }
+    }
+}

@@ -1,0 +1,232 @@
+// Resuming after a reload or a browser restart without picking the file
+// again: from the file's kept handle (`new Upload(handle)`), or from a copy
+// staged in the origin-private file system (`stage: "opfs"`). Runs in every
+// engine (E2E_BROWSER): where an engine lacks the origin-private file
+// system, the fallback is what is tested (a clear NO_HANDLE, a
+// STAGING_SKIPPED warning). Handles come from the origin-private file
+// system: real FileSystemFileHandles that need no prompt.
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, test } from "node:test";
+
+import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
+import {
+  installHelpers,
+  pending,
+  report,
+  resumePending,
+  stagedCopies,
+  startUpload,
+  waitOutcome,
+  waitStored,
+  writeOpfsFile,
+} from "./in-page.mjs";
+
+const PART = 5 * MIB;
+const SIZE = 4 * PART + 33; // 5 parts
+
+let stack;
+let tab;
+let hasOpfs;
+before(async () => {
+  stack = await startStack({ label: `handles-${process.env.E2E_BROWSER || "chromium"}` });
+  tab = stack.tab;
+  await openDemo(stack, tab);
+  hasOpfs = await tab.evaluate(
+    () => typeof navigator.storage?.getDirectory === "function" && typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function",
+  );
+});
+after(async () => {
+  await stack?.stop();
+});
+afterEach(() => {
+  stack.gate.release();
+});
+
+/** Whether the browser keeps its profile across `restart()` (WebKit's automation sessions are ephemeral). */
+function restarts() {
+  return ["chromium", "firefox"].includes(stack.browserName);
+}
+
+/** Starts run `name`, lets `k` parts through, and reloads once the record counts them. */
+async function interrupt(name, spec, namespace, k) {
+  stack.gate.holdAfter(k);
+  await startUpload(tab, name, spec);
+  const record = await waitStored(tab, name, namespace, k);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a later part in flight" });
+  return record;
+}
+
+/** Reloads (and where it can, closes and reopens the browser on the same profile). */
+async function reloadAndRestart(namespace) {
+  await tab.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held parts" });
+  stack.gate.release();
+  if (restarts()) {
+    tab = await stack.browser.restart();
+    stack.tab = tab;
+  }
+  await openDemo(stack, tab, { namespace });
+}
+
+async function assertStoredAndGone(key, sha256, size, namespace) {
+  const object = await stack.debug.object(key);
+  assert.equal(object?.sha256, sha256, "the stored object is the file, byte for byte");
+  assert.equal(object.size, size);
+  assert.deepEqual(await pending(tab, namespace), [], "no record left");
+  assert.deepEqual(await stagedCopies(tab), [], "no staged copy left");
+}
+
+test("an upload from a file handle survives a reload and a restart, and resumes without picking", { timeout: 240_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("handle");
+  await openDemo(stack, tab, { namespace });
+  assert.equal(await writeOpfsFile(tab, "handle-source.bin", SIZE, 41), true);
+  const old = await interrupt("first", { file: { opfs: "handle-source.bin" }, options: { namespace, concurrency: 1 } }, namespace, 2);
+  await reloadAndRestart(namespace);
+
+  const [entry] = await pending(tab, namespace);
+  assert.equal(entry?.canResumeWithoutPicking, true, JSON.stringify(entry));
+  assert.equal(entry.resumeFrom, "handle");
+  const mark = stack.gate.mark();
+  const resumed = await resumePending(tab, "again", "handle-source.bin", namespace);
+  assert.equal(resumed.error, undefined, JSON.stringify(resumed.error));
+  const run = await waitOutcome(tab, "again");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.equal(run.outcome.result.uploadId, old.uploadId, "the same multipart upload continues");
+  assert.equal(run.resumes[0]?.skippedParts, 2);
+  assert.deepEqual(
+    stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber).sort((a, b) => a - b),
+    range(3, 5),
+    "only the missing parts are sent",
+  );
+  const sha256 = await tab.evaluate(async () => {
+    const file = await (await (await navigator.storage.getDirectory()).getFileHandle("handle-source.bin")).getFile();
+    const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  });
+  await assertStoredAndGone(old.key, sha256, SIZE, namespace);
+});
+
+test("a changed file behind the handle is detected (FILE_CHANGED) and never mixed", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("changed");
+  await openDemo(stack, tab, { namespace });
+  await writeOpfsFile(tab, "changing.bin", SIZE, 42);
+  const old = await interrupt("first", { file: { opfs: "changing.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await tab.reload();
+  await waitReady(tab);
+  stack.gate.release();
+  await writeOpfsFile(tab, "changing.bin", SIZE, 43); // new bytes, and a new date
+  const mark = stack.gate.mark();
+  const resumed = await resumePending(tab, "again", "changing.bin", namespace);
+  assert.equal(resumed.error?.code, "FILE_CHANGED", JSON.stringify(resumed));
+  assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
+  const parts = await stack.debug.parts(old.key, old.uploadId);
+  assert.equal(parts.length, 1, "the old upload is untouched, for the page to decide");
+  await tab.evaluate(async (namespace) => {
+    const { Upload } = await window.e2e.lib();
+    await Upload.clearPending({ namespace });
+  }, namespace);
+});
+
+test("a refused read permission gets PERMISSION_DENIED, and nothing is sent", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("denied");
+  await openDemo(stack, tab, { namespace });
+  await writeOpfsFile(tab, "denied.bin", SIZE, 44);
+  await interrupt("first", { file: { opfs: "denied.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await tab.reload();
+  await waitReady(tab);
+  stack.gate.release();
+  // The permission state the page reports: asked, and refused.
+  await tab.evaluate(() => {
+    const script = document.createElement("script");
+    script.textContent = `
+      const proto = (globalThis.FileSystemHandle || globalThis.FileSystemFileHandle).prototype;
+      proto.queryPermission = async () => "prompt";
+      proto.requestPermission = async () => "denied";
+    `;
+    document.head.append(script);
+  });
+  const mark = stack.gate.mark();
+  const resumed = await resumePending(tab, "again", "denied.bin", namespace);
+  assert.equal(resumed.error?.code, "PERMISSION_DENIED", JSON.stringify(resumed));
+  assert.deepEqual(stack.gate.since(mark), []);
+  await tab.reload();
+  await waitReady(tab);
+  await tab.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace).catch(() => {});
+});
+
+test("stage: \"opfs\": a page-made file resumes from its staged copy after a reload and a restart", { timeout: 240_000 }, async () => {
+  const namespace = randomNamespace("staged");
+  await openDemo(stack, tab, { namespace });
+  const spec = { file: { name: "staged.bin", size: SIZE, seed: 45 }, options: { namespace, concurrency: 1, stage: "opfs" } };
+  stack.gate.holdAfter(2);
+  const { sha256 } = await startUpload(tab, "first", spec);
+  if (!hasOpfs) {
+    // No origin-private file system: the upload goes on without a copy.
+    stack.gate.release();
+    const run = await waitOutcome(tab, "first");
+    assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+    assert.deepEqual(run.warnings, ["STAGING_SKIPPED"]);
+    return assertStoredAndGone(run.outcome.result.key, sha256, SIZE, namespace);
+  }
+  const entry = await waitUntil(
+    async () => (await pending(tab, namespace)).find((p) => p.canResumeWithoutPicking && p.partsDone >= 2),
+    { timeout: 60_000, what: "the staged copy to be kept and 2 parts stored" },
+  );
+  assert.equal(entry.resumeFrom, "copy");
+  assert.deepEqual(await stagedCopies(tab), [entry.id]);
+  await reloadAndRestart(namespace);
+
+  const mark = stack.gate.mark();
+  const resumed = await resumePending(tab, "again", "staged.bin", namespace);
+  assert.equal(resumed.error, undefined, JSON.stringify(resumed.error));
+  const run = await waitOutcome(tab, "again");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.equal(run.outcome.result.uploadId, entry.uploadId);
+  assert.deepEqual(
+    stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber).sort((a, b) => a - b),
+    range(3, 5),
+    "only the missing parts are sent",
+  );
+  await assertStoredAndGone(entry.key, sha256, SIZE, namespace);
+});
+
+test("a staged copy that does not fit the quota: STAGING_SKIPPED, and the upload goes on", { timeout: 120_000 }, async () => {
+  const namespace = randomNamespace("quota");
+  await openDemo(stack, tab, { namespace });
+  await installHelpers(tab);
+  await tab.evaluate(() => {
+    if (navigator.storage?.estimate) {
+      navigator.storage.estimate = async () => ({ quota: 1_000_000, usage: 900_000 });
+    }
+  });
+  const { sha256 } = await startUpload(tab, "tight", { file: { name: "too-big-to-stage.bin", size: 2 * PART, seed: 46 }, options: { namespace, stage: "opfs" } });
+  const run = await waitOutcome(tab, "tight");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.deepEqual(run.warnings, ["STAGING_SKIPPED"]);
+  await assertStoredAndGone(run.outcome.result.key, sha256, 2 * PART, namespace);
+  await tab.reload();
+  await waitReady(tab);
+});
+
+test("without a handle or a copy: canResumeWithoutPicking is false and resumePending says NO_HANDLE", { timeout: 120_000 }, async () => {
+  const namespace = randomNamespace("nohandle");
+  await openDemo(stack, tab, { namespace });
+  await interrupt("first", { file: { name: "plain.bin", size: SIZE, seed: 47 }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await tab.reload();
+  await waitReady(tab);
+  stack.gate.release();
+  const [entry] = await pending(tab, namespace);
+  assert.equal(entry.canResumeWithoutPicking, false);
+  assert.equal(entry.resumeFrom, null);
+  const resumed = await resumePending(tab, "again", "plain.bin", namespace);
+  assert.equal(resumed.error?.code, "NO_HANDLE", JSON.stringify(resumed));
+  assert.match(resumed.error.message, /pick the same file again/);
+  const left = await report(tab, "again");
+  assert.equal(left, null, "no upload was made");
+  await tab.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace);
+});
