@@ -86,3 +86,16 @@ export async function assertNothingLeft(stack, tab, namespace, { key, uploadId }
   const left = (await stack.debug.uploads()).filter((u) => u.key === key || u.uploadId === uploadId);
   assert.deepEqual(left, [], "no multipart upload is left on the store");
 }
+
+/** `method route` on the dev server with a string `body`: `{ status, json, text }` (`json` null if the answer is not JSON). */
+export async function callServer(stack, method, route, body, headers = { "content-type": "application/json" }) {
+  const response = await fetch(new URL(route, stack.baseUrl), { method, headers, body });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, json, text };
+}
