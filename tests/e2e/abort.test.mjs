@@ -2,49 +2,20 @@
 // forgets it, both while parts are in flight and while paused.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, sleep, startStack, waitUntil } from "./harness.mjs";
-import {
-  card,
-  click,
-  listPending,
-  openDemo,
-  pickFiles,
-  randomNamespace,
-  trackStorePuts,
-  waitForStatus,
-  waitPartsDone,
-  waitReady,
-} from "./demo.mjs";
+import { MIB, sleep, waitUntil } from "./harness.mjs";
+import { card, click, openDemo, randomNamespace, trackStorePuts, waitForStatus, waitReady } from "./demo.mjs";
+import { pending } from "./in-page.mjs";
+import { assertNothingLeft, pickAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "abort" });
-});
-after(async () => {
-  await stack?.stop();
-});
-
-/** Starts an upload of `file` and lets `k` parts reach the store, holding the rest. */
-async function startAndHold(page, file, k) {
-  stack.gate.holdAfter(k);
-  await pickFiles(page, file.path);
-  await waitUntil(() => stack.gate.completedCount() >= k && stack.gate.heldOpen() >= 1, {
-    timeout: 60_000,
-    what: `${k} parts stored and a later one in flight`,
-  });
-  await waitPartsDone(page, file.name, k, 30_000);
-}
+const stack = useStack("abort");
 
 async function assertGone(page, namespace, record) {
-  // No record in IndexedDB.
-  assert.deepEqual(await listPending(page, namespace), [], "the stored record is deleted");
-  // No multipart upload on the store, and no object.
-  const left = (await stack.debug.uploads()).filter((u) => u.key === record.key || u.uploadId === record.uploadId);
-  assert.deepEqual(left, [], "the multipart upload is aborted on the store");
+  // No record in IndexedDB, no multipart upload on the store, and no object.
+  await assertNothingLeft(stack, page, namespace, record);
   assert.equal(await stack.debug.object(record.key), null, "no object is stored");
   // After a reload nothing is offered for resuming.
   await page.reload();
@@ -60,9 +31,7 @@ test("cancel mid-upload aborts on the store and forgets the upload", { timeout: 
   await openDemo(stack, page, { namespace, partSize: PART, concurrency: 2 });
   const puts = trackStorePuts(page, stack.storeOrigin);
 
-  await startAndHold(page, file, 2);
-  const record = (await listPending(page, namespace)).find((p) => p.fileName === file.name);
-  assert.ok(record, "the upload has a stored record while it runs");
+  const record = await pickAndHold(stack, page, file, namespace, 2); // the upload has a stored record while it runs
   const onStore = (await stack.debug.uploads()).filter((u) => u.key === record.key);
   assert.deepEqual(onStore, [{ key: record.key, uploadId: record.uploadId }], "the upload is in progress on the store");
   assert.equal((await stack.debug.parts(record.key, record.uploadId)).length, 2);
@@ -96,12 +65,12 @@ test("cancel while paused aborts on the store and forgets the upload", { timeout
   const page = stack.page;
   await openDemo(stack, page, { namespace, partSize: PART, concurrency: 2 });
 
-  await startAndHold(page, file, 1);
+  await pickAndHold(stack, page, file, namespace, 1);
   await click(page, file.name, "pause");
   const paused = await waitForStatus(page, file.name, ["paused", "error", "done"], 15_000);
   assert.equal(paused.status, "paused", `after Pause: ${JSON.stringify(paused.error)}`);
   stack.gate.release();
-  const record = (await listPending(page, namespace)).find((p) => p.fileName === file.name);
+  const record = (await pending(page, namespace)).find((p) => p.fileName === file.name);
   assert.ok(record, "the paused upload has a stored record");
   assert.equal((await stack.debug.uploads()).filter((u) => u.key === record.key).length, 1);
 

@@ -3,25 +3,21 @@
 // completion.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, startStack } from "./harness.mjs";
+import { MIB, sleep } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
+import { findPrevious, installHelpers, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
+import { assertObject, pauseHeld, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "api" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("api");
 
 test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_000 }, async () => {
   const page = stack.page;
   await openDemo(stack, page);
+  await installHelpers(page);
   const results = await page.evaluate(async () => {
-    const { default: init, Upload } = await import("/pkg/resupload.js");
-    await init();
+    const { Upload } = await window.e2e.lib();
     const blob = new Blob([new Uint8Array(11)]);
     const attempt = (file, options) => {
       try {
@@ -77,17 +73,13 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
 test("start() twice is refused, pause() then start() at once completes, abort() after completion is refused", { timeout: 120_000 }, async () => {
   const page = stack.page;
   await openDemo(stack, page);
+  await installHelpers(page);
   const namespace = randomNamespace("api");
   const size = 12 * MIB + 5;
   const out = await page.evaluate(
     async ({ namespace, size }) => {
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const bytes = new Uint8Array(size);
-      for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
-      const file = new File([bytes], "api-test.bin", { lastModified: 1_700_000_000_000 });
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-      const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const { Upload } = await window.e2e.lib();
+      const { source: file, sha256 } = await window.e2e.source({ name: "api-test.bin", size });
       const codeOf = (p) => p.then(() => "resolved", (e) => e.code);
 
       const upload = new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 });
@@ -110,75 +102,42 @@ test("start() twice is refused, pause() then start() at once completes, abort() 
   assert.equal(out.startAgain, "ALREADY_COMPLETED");
   assert.equal(out.pending, 0, "no record is left after completion");
   assert.match(out.result.key, /api-test\.bin$/);
-  const object = await stack.debug.object(out.result.key);
-  assert.equal(object.size, size);
-  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+  await assertObject(stack, out.result.key, out.sha256, size);
 });
 
-// Uploads `size` random bytes with IndexedDB broken by `breakScript` (run
-// before the page's scripts); answers what the page saw.
+// Uploads a file of `size` bytes with IndexedDB broken by `breakScript` (run
+// before the page's scripts), pauses it once a part is stored and resumes it
+// within the page (the record lives in memory); answers the run's report.
 async function uploadWithBrokenStorage(breakScript, namespace, size) {
   const page = await stack.context.newPage();
   try {
     await page.addInitScript(breakScript);
     await page.goto(stack.demoUrl({ namespace }));
-    return await page.evaluate(
-      async ({ namespace, size }) => {
-        const { default: init, Upload } = await import("/pkg/resupload.js");
-        await init();
-        const bytes = new Uint8Array(size);
-        for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
-        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-        const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-        const file = new File([bytes], "no-storage.bin", { lastModified: 1_700_000_000_000 });
-        const warnings = [];
-        const options = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1, onWarning: (w) => warnings.push({ ...w }) };
-        // Pause and resume within the page: the record lives in memory.
-        const resumed = [];
-        const upload = new Upload(file, { ...options, onResume: (r) => resumed.push({ ...r }) });
-        const first = upload.start().catch((e) => e.code);
-        let parts = 0;
-        await new Promise((resolve) => {
-          const tick = setInterval(async () => {
-            const previous = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
-            parts = previous?.partsDone ?? 0;
-            if (parts >= 1) {
-              clearInterval(tick);
-              resolve();
-            }
-          }, 5);
-        });
-        upload.pause();
-        const firstCode = await first;
-        const result = await upload.start();
-        return { firstCode, result: { ...result }, warnings, resumed, sha256 };
-      },
-      { namespace, size },
-    );
+    await startAndHold(stack, page, "broken", { file: { name: "no-storage.bin", size }, options: { namespace, concurrency: 1 } }, 1);
+    await pauseHeld(stack, page, "broken");
+    await resume(page, "broken");
+    const run = await waitOutcome(page, "broken");
+    assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+    await assertObject(stack, run.outcome.result.key, run.sha256, size);
+    return run;
   } finally {
     await page.close();
   }
 }
 
 test("without IndexedDB the upload completes from memory, resumes within the page, and warns once", { timeout: 120_000 }, async () => {
-  const size = 16 * MIB + 9;
-  const out = await uploadWithBrokenStorage(() => {
+  const run = await uploadWithBrokenStorage(() => {
     IDBFactory.prototype.open = function () {
       throw new DOMException("The user denied permission to access the database.", "SecurityError");
     };
-  }, randomNamespace("noidb"), size);
-  assert.equal(out.firstCode, "PAUSED");
-  assert.equal(out.resumed.length, 1, "start() after pause() resumed the upload from the record in memory");
-  assert.ok(out.resumed[0].skippedParts >= 1, JSON.stringify(out.resumed));
-  assert.equal(out.warnings.length, 1, JSON.stringify(out.warnings));
-  assert.equal(out.warnings[0].code, "STORAGE_UNAVAILABLE");
-  const object = await stack.debug.object(out.result.key);
-  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+  }, randomNamespace("noidb"), 16 * MIB + 9);
+  assert.equal(run.resumes.length, 1, "start() after pause() resumed the upload from the record in memory");
+  assert.ok(run.resumes[0].skippedParts >= 1, JSON.stringify(run.resumes));
+  assert.deepEqual(run.warnings, ["STORAGE_UNAVAILABLE"]);
 });
 
 test("a full IndexedDB (QuotaExceededError) moves the upload to memory with one STORAGE_FULL warning", { timeout: 120_000 }, async () => {
-  const size = 16 * MIB + 9;
-  const out = await uploadWithBrokenStorage(() => {
+  const run = await uploadWithBrokenStorage(() => {
     const put = IDBObjectStore.prototype.put;
     let writes = 0;
     IDBObjectStore.prototype.put = function (...args) {
@@ -186,188 +145,85 @@ test("a full IndexedDB (QuotaExceededError) moves the upload to memory with one 
       if (writes > 2) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
       return put.apply(this, args);
     };
-  }, randomNamespace("fullidb"), size);
-  assert.equal(out.firstCode, "PAUSED");
-  assert.deepEqual(
-    out.warnings.map((w) => w.code),
-    ["STORAGE_FULL"],
-  );
-  const object = await stack.debug.object(out.result.key);
-  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+  }, randomNamespace("fullidb"), 16 * MIB + 9);
+  assert.deepEqual(run.warnings, ["STORAGE_FULL"]);
 });
 
-// In the page: a File of deterministic bytes (the same after a reload), its
-// SHA-256, and a helper that waits until the stored record has a part done.
-const PAGE_HELPERS = `
-  window.makeFile = async (name, size) => {
-    const bytes = new Uint8Array(size);
-    let x = 2463534242;
-    for (let i = 0; i < size; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; bytes[i] = x & 255; }
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-    const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-    return { file: new File([bytes], name, { lastModified: 1_700_000_000_000 }), sha256 };
-  };
-  window.waitForPart = async (Upload, file, namespace) => {
-    for (;;) {
-      const previous = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
-      if ((previous?.partsDone ?? 0) >= 1) return previous;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-`;
-
-// Opens the demo, starts an upload of the page-made file `name` (5 MiB
-// parts, one at a time), reloads the page once a part is stored, and
-// answers the stored upload's { uploadId, key }.
-async function storeOnePartThenReload(namespace, name, size) {
-  const page = stack.page;
-  await openDemo(stack, page);
-  const before = await page.evaluate(
-    async ({ namespace, name, size, helpers }) => {
-      eval(helpers);
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const { file } = await window.makeFile(name, size);
-      new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 }).start().catch(() => {});
-      const previous = await window.waitForPart(Upload, file, namespace);
-      return { uploadId: previous.uploadId, key: previous.key };
-    },
-    { namespace, name, size, helpers: PAGE_HELPERS },
-  );
-  await page.reload();
-  return before;
+// Opens the demo, starts run "first" of `file` (one part at a time), and
+// reloads the page once a part is stored; answers the stored record.
+async function storeOnePartThenReload(namespace, file) {
+  await openDemo(stack, stack.page);
+  const record = await startAndHold(stack, stack.page, "first", { file, options: { namespace, concurrency: 1 } }, 1);
+  await reloadMidUpload(stack, stack.page);
+  return record;
 }
 
 test("an upload aborted on the server between two page loads restarts afresh and says so", { timeout: 120_000 }, async () => {
   const page = stack.page;
   const namespace = randomNamespace("expired");
-  const size = 16 * MIB + 3;
-  const before = await storeOnePartThenReload(namespace, "expire-me.bin", size);
+  const file = { name: "expire-me.bin", size: 16 * MIB + 3 };
+  const before = await storeOnePartThenReload(namespace, file);
   const aborted = await fetch(new URL("/api/debug/abort-all", stack.baseUrl), { method: "POST" });
   assert.equal(aborted.status, 200);
-  const out = await page.evaluate(
-    async ({ namespace, size, helpers }) => {
-      eval(helpers);
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const { file, sha256 } = await window.makeFile("expire-me.bin", size);
-      const stored = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
-      const restarts = [];
-      const resumes = [];
-      const upload = new Upload(file, {
-        endpoint: "/api/s3",
-        namespace,
-        partSize: 5 * 2 ** 20,
-        onRestart: (r) => restarts.push({ ...r }),
-        onResume: (r) => resumes.push({ ...r }),
-      });
-      const result = await upload.start();
-      return { stored: stored?.uploadId, restarts, resumes, result: { ...result }, sha256 };
-    },
-    { namespace, size, helpers: PAGE_HELPERS },
-  );
-  assert.equal(out.stored, before.uploadId, "the record survived the reload");
-  assert.deepEqual(out.restarts, [{ reason: "expired" }]);
-  assert.deepEqual(out.resumes, []);
-  assert.notEqual(out.result.uploadId, before.uploadId, "a new multipart upload");
-  const object = await stack.debug.object(out.result.key);
-  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+  assert.equal((await findPrevious(page, file, namespace))?.uploadId, before.uploadId, "the record survived the reload");
+  await startUpload(page, "again", { file, options: { namespace }, events: ["onRestart"] });
+  const run = await waitOutcome(page, "again");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.deepEqual(run.events.onRestart, [{ reason: "expired" }]);
+  assert.deepEqual(run.resumes, []);
+  assert.notEqual(run.outcome.result.uploadId, before.uploadId, "a new multipart upload");
+  await assertObject(stack, run.outcome.result.key, run.sha256);
 });
 
 test("onExpiringSoon on a resume inside the warning window; clearPending forgets and aborts", { timeout: 120_000 }, async () => {
   const page = stack.page;
   const namespace = randomNamespace("soon");
+  const options = { namespace, concurrency: 1 };
+  const file = { name: "soon.bin", size: 11 * MIB };
   await openDemo(stack, page);
-  const out = await page.evaluate(
-    async ({ namespace, helpers }) => {
-      eval(helpers);
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const base = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 };
-      const { file, sha256 } = await window.makeFile("soon.bin", 11 * 2 ** 20);
-      const first = new Upload(file, base);
-      const firstRun = first.start().catch((e) => e.code);
-      const previous = await window.waitForPart(Upload, file, namespace);
-      first.pause();
-      await firstRun;
-      const soon = [];
-      // A one-hour lifecycle rule with a two-hour warning: any resume warns.
-      const second = new Upload(file, { ...base, expiresAfter: 3_600_000, expiryWarning: 7_200_000, onExpiringSoon: (s) => soon.push({ ...s }) });
-      const result = await second.start();
+  const previous = await startAndHold(stack, page, "first", { file, options }, 1);
+  await pauseHeld(stack, page, "first");
+  // A one-hour lifecycle rule with a two-hour warning: any resume warns.
+  const warnSoon = { ...options, expiresAfter: 3_600_000, expiryWarning: 7_200_000 };
+  await startUpload(page, "second", { file, options: warnSoon, events: ["onExpiringSoon"] });
+  const second = await waitOutcome(page, "second");
+  assert.ok(second.outcome.result, JSON.stringify(second.outcome.error));
+  assert.deepEqual(second.events.onExpiringSoon, [{ uploadId: previous.uploadId, expiresAt: previous.createdAt + 3_600_000 }]);
+  assert.equal(second.outcome.result.uploadId, previous.uploadId, "it resumed");
+  await assertObject(stack, second.outcome.result.key, second.sha256);
 
-      const other = await window.makeFile("forget-me.bin", 11 * 2 ** 20);
-      const third = new Upload(other.file, base);
-      const thirdRun = third.start().catch((e) => e.code);
-      const pendingThird = await window.waitForPart(Upload, other.file, namespace);
-      third.pause();
-      await thirdRun;
-      const cleared = await Upload.clearPending({ namespace });
-      const left = await Upload.listPending({ namespace });
-      return { soon, createdAt: previous.createdAt, uploadId: previous.uploadId, result: { ...result }, sha256, cleared, left: left.length, thirdKey: pendingThird.key };
-    },
-    { namespace, helpers: PAGE_HELPERS },
-  );
-  assert.deepEqual(out.soon, [{ uploadId: out.uploadId, expiresAt: out.createdAt + 3_600_000 }]);
-  assert.equal(out.result.uploadId, out.uploadId, "it resumed");
-  assert.equal((await stack.debug.object(out.result.key)).sha256, out.sha256);
-  assert.equal(out.cleared, 1);
-  assert.equal(out.left, 0);
-  const uploads = await stack.getJson("/api/debug/uploads");
-  assert.ok(!uploads.body.uploads.some((u) => u.key === out.thirdKey), "clearPending aborted it on the server");
+  const third = await startAndHold(stack, page, "third", { file: { ...file, name: "forget-me.bin" }, options }, 1);
+  await pauseHeld(stack, page, "third");
+  const cleared = await page.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace);
+  assert.equal(cleared, 1);
+  assert.deepEqual(await pending(page, namespace), []);
+  assert.ok(!(await stack.debug.uploads()).some((u) => u.key === third.key), "clearPending aborted it on the server");
 });
 
-// Starts an upload of `first` and stops it (reload) once a part is stored;
-// then uploads `second` (built by `makeSecond` in the page) and reports.
-async function changeBetweenLoads(namespace, makeSecond) {
+// Stores a part of a file and reloads; then uploads `change(file)` (a run's
+// file spec) and checks that it restarted afresh.
+async function changeBetweenLoads(namespace, change) {
   const page = stack.page;
-  const size = 16 * MIB + 3;
-  const before = await storeOnePartThenReload(namespace, "changing.bin", size);
-  const out = await page.evaluate(
-    async ({ namespace, size, helpers, makeSecond }) => {
-      eval(helpers);
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const { file: original } = await window.makeFile("changing.bin", size);
-      const file = await eval(makeSecond)(original);
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
-      const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-      const restarts = [];
-      const resumes = [];
-      const upload = new Upload(file, {
-        endpoint: "/api/s3",
-        namespace,
-        partSize: 5 * 2 ** 20,
-        onRestart: (r) => restarts.push({ ...r }),
-        onResume: (r) => resumes.push({ ...r }),
-      });
-      const result = await upload.start();
-      const left = await Upload.listPending({ namespace });
-      return { restarts, resumes, result: { ...result }, sha256, left: left.length };
-    },
-    { namespace, size, helpers: PAGE_HELPERS, makeSecond: makeSecond.toString() },
-  );
-  assert.deepEqual(out.restarts, [{ reason: "file-changed" }]);
-  assert.deepEqual(out.resumes, [], "nothing of the old upload is reused");
-  assert.notEqual(out.result.uploadId, before.uploadId);
-  assert.equal(out.left, 0, "the old record is gone");
-  const uploads = await stack.getJson("/api/debug/uploads");
-  assert.ok(!uploads.body.uploads.some((u) => u.uploadId === before.uploadId), "the old upload was aborted on the server");
-  const object = await stack.debug.object(out.result.key);
-  assert.equal(object.sha256, out.sha256, "the stored object is the new file, byte for byte");
+  const file = { name: "changing.bin", size: 16 * MIB + 3, lastModified: 1_700_000_000_000 };
+  const before = await storeOnePartThenReload(namespace, file);
+  await startUpload(page, "changed", { file: change(file), options: { namespace }, events: ["onRestart"] });
+  const run = await waitOutcome(page, "changed");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.deepEqual(run.events.onRestart, [{ reason: "file-changed" }]);
+  assert.deepEqual(run.resumes, [], "nothing of the old upload is reused");
+  assert.notEqual(run.outcome.result.uploadId, before.uploadId);
+  assert.deepEqual(await pending(page, namespace), [], "the old record is gone");
+  assert.ok(!(await stack.debug.uploads()).some((u) => u.uploadId === before.uploadId), "the old upload was aborted on the server");
+  await assertObject(stack, run.outcome.result.key, run.sha256);
 }
 
 test("a file with the same name and size but a new date restarts (file-changed)", { timeout: 120_000 }, async () => {
-  await changeBetweenLoads(randomNamespace("newdate"), async (original) =>
-    new File([await original.arrayBuffer()], original.name, { lastModified: original.lastModified + 60_000 }),
-  );
+  await changeBetweenLoads(randomNamespace("newdate"), (file) => ({ ...file, lastModified: file.lastModified + 60_000 }));
 });
 
 test("a file with the same name, size and date but new content restarts (file-changed)", { timeout: 120_000 }, async () => {
-  await changeBetweenLoads(randomNamespace("newbytes"), async (original) => {
-    const bytes = new Uint8Array(await original.arrayBuffer());
-    bytes[bytes.length >> 1] ^= 0xff; // one byte in the middle sample
-    return new File([bytes], original.name, { lastModified: original.lastModified });
-  });
+  // One byte in the middle sample.
+  await changeBetweenLoads(randomNamespace("newbytes"), (file) => ({ ...file, flip: [file.size >> 1] }));
 });
 
 test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typed error", { timeout: 120_000 }, async () => {
@@ -379,27 +235,18 @@ test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typ
     await page.goto(stack.demoUrl());
     const tryWith = async (response) => {
       answer = response;
-      return page.evaluate(async () => {
-        const { default: init, Upload } = await import("/pkg/resupload.js");
-        await init();
-        const file = new File([new Uint8Array(1000)], "bad-backend.bin");
-        try {
-          await new Upload(file, { endpoint: "/api/s3", namespace: "bad-backend", retryDelays: [0] }).start();
-          return { ok: true };
-        } catch (e) {
-          return { code: e.code, status: e.status, message: e.message };
-        }
-      });
+      await startUpload(page, "bad", { file: { name: "bad-backend.bin", size: 1000 }, options: { namespace: "bad-backend", retryDelays: [0] } });
+      return (await waitOutcome(page, "bad")).outcome;
     };
     const html = await tryWith({ status: 200, contentType: "text/html", body: "<html>login page</html>" });
-    assert.equal(html.code, "BAD_RESPONSE", JSON.stringify(html));
-    assert.match(html.message, /not JSON/);
+    assert.equal(html.error?.code, "BAD_RESPONSE", JSON.stringify(html));
+    assert.match(html.error.message, /not JSON/);
     const failing = await tryWith({ status: 500, contentType: "text/html", body: "<h1>Internal Server Error</h1>" });
-    assert.equal(failing.code, "HTTP_STATUS", JSON.stringify(failing));
-    assert.equal(failing.status, 500);
+    assert.equal(failing.error?.code, "HTTP_STATUS", JSON.stringify(failing));
+    assert.equal(failing.error.status, 500);
     const shape = await tryWith({ status: 200, contentType: "application/json", body: JSON.stringify({ upload: "x" }) });
-    assert.equal(shape.code, "BAD_RESPONSE", JSON.stringify(shape));
-    assert.match(shape.message, /Companion/);
+    assert.equal(shape.error?.code, "BAD_RESPONSE", JSON.stringify(shape));
+    assert.match(shape.error.message, /Companion/);
   } finally {
     await page.close();
   }
@@ -408,27 +255,12 @@ test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typ
 test("listPending removes records past expiry", { timeout: 120_000 }, async () => {
   const page = stack.page;
   const namespace = randomNamespace("stale");
+  const file = { name: "stale.bin", size: 11 * MIB };
   await openDemo(stack, page);
-  const out = await page.evaluate(
-    async ({ namespace, helpers }) => {
-      eval(helpers);
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const { file } = await window.makeFile("stale.bin", 11 * 2 ** 20);
-      const upload = new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20, concurrency: 1 });
-      const run = upload.start().catch((e) => e.code);
-      await window.waitForPart(Upload, file, namespace);
-      upload.pause();
-      await run;
-      const fresh = (await Upload.listPending({ namespace })).length;
-      await new Promise((r) => setTimeout(r, 20));
-      const afterExpiry = (await Upload.listPending({ namespace, expiresAfter: 10 })).length;
-      const record = await Upload.findPrevious(file, { endpoint: "/api/s3", namespace });
-      return { fresh, afterExpiry, record };
-    },
-    { namespace, helpers: PAGE_HELPERS },
-  );
-  assert.equal(out.fresh, 1);
-  assert.equal(out.afterExpiry, 0);
-  assert.equal(out.record, null, "the expired record was deleted, not only hidden");
+  await startAndHold(stack, page, "stale", { file, options: { namespace, concurrency: 1 } }, 1);
+  await pauseHeld(stack, page, "stale");
+  assert.equal((await pending(page, namespace)).length, 1);
+  await sleep(20);
+  assert.deepEqual(await pending(page, namespace, { expiresAfter: 10 }), []);
+  assert.equal(await findPrevious(page, file, namespace), null, "the expired record was deleted, not only hidden");
 });

@@ -5,10 +5,12 @@
 // with CHAOS_SEED) and named in the test, so a failure can be replayed.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { MIB, waitUntil } from "./harness.mjs";
 import { randomNamespace } from "./demo.mjs";
+import { startUpload, waitOutcome } from "./in-page.mjs";
+import { assertObject, useStack } from "./steps.mjs";
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20261125);
 const SIZE = 200 * MIB;
@@ -17,14 +19,7 @@ const CONCURRENCY = 4;
 const PARTS = Math.ceil(SIZE / PART);
 const RELOADS = 3;
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "chaos" });
-});
-after(async () => {
-  stack?.gate?.chaos(null);
-  await stack?.stop();
-});
+const stack = useStack("chaos");
 
 /** mulberry32: the reload points, from the same seed. */
 function generator(seed) {
@@ -38,33 +33,20 @@ function generator(seed) {
   };
 }
 
-/** Picks the file in the page and starts (or resumes) its upload. */
-async function startUpload(page, path, namespace) {
-  await page.goto(stack.demoUrl({ namespace }));
-  await page.evaluate(() => document.body.insertAdjacentHTML("beforeend", '<input type="file" id="chaos-input" hidden>'));
-  await page.setInputFiles("#chaos-input", path);
-  await page.evaluate(
-    async ({ namespace, part, concurrency }) => {
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const file = document.getElementById("chaos-input").files[0];
-      window.chaosOutcome = null;
-      new Upload(file, { endpoint: "/api/s3", namespace, partSize: part, concurrency, retryDelays: [0, 200, 500, 1000, 2000] })
-        .start()
-        .then(
-          (result) => (window.chaosOutcome = { result: { ...result } }),
-          (e) => (window.chaosOutcome = { code: e.code, message: e.message }),
-        );
-    },
-    { namespace, part: PART, concurrency: CONCURRENCY },
-  );
+/** Picks the file in a fresh page (through an input of its own, not the demo's) and starts (or resumes) its upload. */
+async function pickAndStart(tab, path, namespace) {
+  await tab.goto(stack.demoUrl({ namespace }));
+  await tab.evaluate(() => document.body.insertAdjacentHTML("beforeend", '<input type="file" id="chaos-input" hidden>'));
+  await tab.pickFiles("#chaos-input", [path]);
+  const options = { namespace, partSize: PART, concurrency: CONCURRENCY, retryDelays: [0, 200, 500, 1000, 2000] };
+  await startUpload(tab, "chaos", { file: { picked: "#chaos-input" }, options });
 }
 
 test(`chaos: 200 MiB, ~10% faulty part PUTs, ${RELOADS} random reloads (seed ${SEED})`, { timeout: 600_000 }, async () => {
   const random = generator(SEED);
   const file = await stack.makeFile("chaos.bin", SIZE);
   const namespace = randomNamespace("chaos");
-  const page = stack.page;
+  const tab = stack.tab;
   const mark = stack.gate.mark();
   stack.gate.chaos({
     seed: SEED,
@@ -80,18 +62,15 @@ test(`chaos: 200 MiB, ~10% faulty part PUTs, ${RELOADS} random reloads (seed ${S
   const reloadAt = Array.from({ length: RELOADS }, () => 1 + Math.floor(random() * (PARTS - 2))).sort((a, b) => a - b);
   const stored = () => new Set(stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber)).size;
   for (const at of reloadAt) {
-    await startUpload(page, file.path, namespace);
+    await pickAndStart(tab, file.path, namespace);
     await waitUntil(() => stored() >= at || false, { timeout: 120_000, interval: 5, what: `${at} parts stored` });
-    await page.reload();
+    await tab.reload();
   }
-  await startUpload(page, file.path, namespace);
-  await waitUntil(async () => (await page.evaluate(() => window.chaosOutcome)) !== null, { timeout: 300_000, what: "the upload to end" });
+  await pickAndStart(tab, file.path, namespace);
+  const { outcome } = await waitOutcome(tab, "chaos", 300_000);
   stack.gate.chaos(null);
-  const outcome = await page.evaluate(() => window.chaosOutcome);
   assert.ok(outcome.result, `seed ${SEED}: the upload failed: ${JSON.stringify(outcome)}`);
-
-  const object = await stack.debug.object(outcome.result.key);
-  assert.equal(object.sha256, file.sha256, `seed ${SEED}: the stored object differs from the file`);
+  await assertObject(stack, outcome.result.key, file.sha256);
 
   const puts = stack.gate.since(mark);
   const doneCounts = new Map();

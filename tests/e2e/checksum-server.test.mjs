@@ -7,17 +7,12 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, startStack } from "./harness.mjs";
+import { MIB } from "./harness.mjs";
+import { callServer, useStack } from "./steps.mjs";
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "checksum-server" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("checksum-server");
 
 const CHECKSUM_HEADER = "x-amz-checksum-sha256";
 
@@ -27,21 +22,8 @@ const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 /** S3's composite checksum of parts with these raw digests. */
 const composite = (digests) => `${b64(sha256(Buffer.concat(digests)))}-${digests.length}`;
 
-async function call(method, route, body) {
-  const response = await fetch(new URL(route, stack.baseUrl), {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, json, text };
-}
+/** `method route` with `body` sent as JSON. */
+const call = (method, route, body) => callServer(stack, method, route, body === undefined ? undefined : JSON.stringify(body));
 
 async function ok(method, route, body) {
   const r = await call(method, route, body);

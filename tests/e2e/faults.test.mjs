@@ -4,52 +4,28 @@
 // upload must end byte-identical, or fail with the error that says why.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
+import { startUpload, waitOutcome } from "./in-page.mjs";
+import { assertObject, useStack } from "./steps.mjs";
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "faults" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("faults");
 
 const PART = 5 * MIB;
 const SIZE = 3 * PART + 777; // 4 parts
 
-/** Uploads SIZE random bytes from the page with `options`; `{result}` or `{error}`. */
+/** Uploads a file of SIZE bytes from a fresh page with `options`; answers the run's report. */
 async function upload(options) {
-  const page = stack.page;
-  await openDemo(stack, page);
-  return page.evaluate(
-    async ({ size, options }) => {
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const bytes = new Uint8Array(size);
-      for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-      const sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-      const file = new File([bytes], "faulty.bin", { lastModified: Date.now() });
-      const started = performance.now();
-      try {
-        const result = await new Upload(file, { endpoint: "/api/s3", partSize: 5 * 2 ** 20, concurrency: 2, ...options }).start();
-        return { result: { ...result }, sha256, ms: performance.now() - started };
-      } catch (e) {
-        return { error: { code: e.code, message: e.message }, ms: performance.now() - started };
-      }
-    },
-    { size: SIZE, options },
-  );
+  await openDemo(stack, stack.page);
+  await startUpload(stack.page, "faulty", { file: { name: "faulty.bin", size: SIZE }, options: { concurrency: 2, ...options } });
+  return waitOutcome(stack.page, "faulty");
 }
 
-async function assertStored(out) {
-  assert.ok(out.result, `the upload failed: ${JSON.stringify(out.error)}`);
-  const object = await stack.debug.object(out.result.key);
-  assert.equal(object.size, SIZE);
-  assert.equal(object.sha256, out.sha256, "the stored object is the file, byte for byte");
+async function assertStored(run) {
+  assert.ok(run.outcome.result, `the upload failed: ${JSON.stringify(run.outcome.error)}`);
+  await assertObject(stack, run.outcome.result.key, run.sha256, SIZE);
 }
 
 test("500 and 503 SlowDown are retried", { timeout: 120_000 }, async () => {
@@ -109,17 +85,17 @@ test("403 Request has expired signs the part again and goes on", { timeout: 120_
 
 test("another 403 fails at once with HTTP_STATUS", { timeout: 120_000 }, async () => {
   stack.gate.inject(1, { status: 403, body: "<Error><Code>SignatureDoesNotMatch</Code></Error>" });
-  const out = await upload({ namespace: randomNamespace("403"), retryDelays: [0, 100] });
-  assert.equal(out.error?.code, "HTTP_STATUS", JSON.stringify(out));
-  assert.match(out.error.message, /403/);
+  const { outcome } = await upload({ namespace: randomNamespace("403"), retryDelays: [0, 100] });
+  assert.equal(outcome.error?.code, "HTTP_STATUS", JSON.stringify(outcome));
+  assert.match(outcome.error.message, /403/);
 });
 
 test("a part answer without ETag fails with the CORS message, not a hang", { timeout: 120_000 }, async () => {
   stack.gate.inject(1, { dropEtag: true });
-  const out = await upload({ namespace: randomNamespace("noetag"), concurrency: 1 });
-  assert.equal(out.error?.code, "MISSING_ETAG", JSON.stringify(out));
-  assert.match(out.error.message, /CORS/);
-  assert.match(out.error.message, /ETag/);
+  const { outcome } = await upload({ namespace: randomNamespace("noetag"), concurrency: 1 });
+  assert.equal(outcome.error?.code, "MISSING_ETAG", JSON.stringify(outcome));
+  assert.match(outcome.error.message, /CORS/);
+  assert.match(outcome.error.message, /ETag/);
 });
 
 test("offline: part requests wait for the online event, then the upload goes on", { timeout: 120_000 }, async () => {
@@ -130,7 +106,7 @@ test("offline: part requests wait for the online event, then the upload goes on"
   await waitUntil(() => stack.gate.heldOpen() === 1, { timeout: 30_000, what: "the second part to be held" });
   await stack.context.setOffline(true);
   stack.gate.release();
-  await new Promise((r) => setTimeout(r, 2000));
+  await sleep(2000);
   assert.equal(await page.evaluate(() => navigator.onLine), false);
   const onlineAt = Date.now();
   await stack.context.setOffline(false);

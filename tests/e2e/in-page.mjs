@@ -5,27 +5,47 @@
 //
 //   await startUpload(tab, "a", { file: { name: "a.bin", size }, options: { namespace } });
 //   await waitUntil(() => stack.gate.completedCount() >= 2);
-//   const run = await waitOutcome(tab, "a"); // { result } or { error: { code, message } }, with events
+//   const run = await waitOutcome(tab, "a"); // { result } or { error: { code, message, status? } }, with events
 //
-// A run's `file` is `{ name, size, seed?, lastModified?, flip? }` (`flip`:
-// offsets whose byte is xored with 0xff), `{ stream: { id, size, seed } }`
-// for a streaming source whose bytes are made by `read`, or
+// A run's `file` is `{ name, size, seed?, lastModified?, flip?, type? }`
+// (`flip`: offsets whose byte is xored with 0xff), `{ stream: { id, size,
+// seed } }` for a streaming source whose bytes are made by `read`,
 // `{ picked: selector, from, to }` for a slice of a file picked through an
-// input of the page, or `{ opfs: name }` for the handle of a file of the
-// origin-private file system (see `writeOpfsFile`).
+// input of the page, `{ picked: selector }` for the whole picked file, or
+// `{ opfs: name }` for the handle of a file of the origin-private file
+// system (see `writeOpfsFile`).
+// `contentBytes(file)` makes the same bytes here in Node.
+//
+// Each function takes a tab of browsers.mjs; a Playwright page works as
+// well (they only call `evaluate`).
+//
+// `events: ["onExpiringSoon", …]` names Upload callbacks whose every
+// argument the run keeps in `events[name]` (besides `resumes`, `restarts`
+// and `warnings`, which are always kept).
 
 import { waitUntil } from "./harness.mjs";
 
-/** Installs `window.e2e` in the page (runs in the page; safe to call again). */
-function install() {
+/** Byte `x` of content `seed`: a hash of (x, seed), so any range can be made on its own (here and, as text, in the page). */
+function contentByte(x, seed) {
+  let h = Math.imul(x ^ seed, 0x9e3779b1);
+  h ^= h >>> 15;
+  return Math.imul(h, 0x85ebca77) >>> 24;
+}
+
+/** The bytes the page makes for a run's `file` (a deterministic file or a stream), made here in Node. */
+export function contentBytes(file) {
+  const { size, seed = 1, flip = [] } = file.stream ?? file;
+  const bytes = Buffer.alloc(size);
+  for (let x = 0; x < size; x++) bytes[x] = contentByte(x, seed);
+  for (const at of flip) bytes[at] ^= 0xff;
+  return bytes;
+}
+
+/** Installs `window.e2e` in the page (runs in the page, given `contentByte` as text; safe to call again). */
+function install(byteSource) {
   if (window.e2e) return;
   const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  // Byte x of content `seed`: a hash of (x, seed), so any range can be made on its own.
-  const byte = (x, seed) => {
-    let h = Math.imul(x ^ seed, 0x9e3779b1);
-    h ^= h >>> 15;
-    return Math.imul(h, 0x85ebca77) >>> 24;
-  };
+  const byte = (0, eval)(`(${byteSource})`);
   const fill = (out, offset, seed) => {
     for (let i = 0; i < out.length; i++) out[i] = byte(offset + i, seed);
     return out;
@@ -71,9 +91,10 @@ function install() {
         return { source, sha256 };
       }
       if (spec.picked) {
-        // A slice of a file picked through the input `spec.picked`.
+        // The file picked through the input `spec.picked`, or a slice of it.
         const { picked, from, to } = spec;
-        const source = document.querySelector(picked).files[0].slice(from, to);
+        const file = document.querySelector(picked).files[0];
+        const source = "from" in spec ? file.slice(from, to) : file;
         const sha256 = hex(await crypto.subtle.digest("SHA-256", await source.arrayBuffer()));
         return { source, sha256 };
       }
@@ -83,49 +104,61 @@ function install() {
         const sha256 = hex(await crypto.subtle.digest("SHA-256", fill(new Uint8Array(size), 0, seed)));
         return { source, sha256 };
       }
-      const { name, size, seed = 1, lastModified = 1_700_000_000_000, flip = [] } = spec;
+      const { name, size, seed = 1, lastModified = 1_700_000_000_000, flip = [], type = "" } = spec;
       const bytes = fill(new Uint8Array(size), 0, seed);
       for (const at of flip) bytes[at] ^= 0xff;
       const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));
-      return { source: new File([bytes], name, { lastModified }), sha256 };
+      return { source: new File([bytes], name, { lastModified, type }), sha256 };
     },
-    /** Starts run `name`: an upload of `file` with `options` (endpoint /api/s3 by default). */
-    async start(name, { file, options = {} }) {
+    /** Starts run `name`: an upload of `file` with `options` (endpoint /api/s3 by default), keeping `events`. */
+    async start(name, { file, options = {}, events = [] }) {
       const { Upload } = await window.e2e.lib();
       const { source, sha256 } = await window.e2e.source(file);
-      const run = { sha256, outcome: null, resumes: [], restarts: [], warnings: [], source };
+      const run = { sha256, outcome: null, ms: null, resumes: [], restarts: [], warnings: [], events: {}, source };
+      for (const on of events) run.events[on] = [];
+      const keep = (on, value) => run.events[on]?.push(typeof value === "object" ? { ...value } : value);
       run.upload = new Upload(source, {
         endpoint: "/api/s3",
         partSize: 5 * 2 ** 20,
         ...options,
-        onResume: (r) => run.resumes.push({ ...r }),
-        onRestart: (r) => run.restarts.push(r.reason),
-        onWarning: (w) => run.warnings.push(w.code),
+        ...Object.fromEntries(events.map((on) => [on, (value) => keep(on, value)])),
+        onResume: (r) => (keep("onResume", r), run.resumes.push({ ...r })),
+        onRestart: (r) => (keep("onRestart", r), run.restarts.push(r.reason)),
+        onWarning: (w) => (keep("onWarning", w), run.warnings.push(w.code)),
       });
       window.e2e.runs[name] = run;
       window.e2e.resume(name);
       return { sha256 };
     },
-    /** Calls `start()` of run `name` (again, after a pause). */
+    /** Calls `start()` of run `name` (again, after a pause); `ms` is how long it ran. */
     resume(name) {
       const run = window.e2e.runs[name];
       run.outcome = null;
+      const started = performance.now();
+      const end = (outcome) => {
+        run.ms = performance.now() - started;
+        run.outcome = outcome;
+      };
       run.upload.start().then(
-        (result) => (run.outcome = { result: { ...result } }),
-        (e) => (run.outcome = { error: { code: e.code, message: e.message } }),
+        (result) => end({ result: { ...result } }),
+        (e) => end({ error: { code: e.code, message: e.message, ...(e.status && { status: e.status }) } }),
       );
     },
     /** What run `name` has reported so far (JSON). */
     report(name) {
       const run = window.e2e.runs[name];
       if (!run) return null;
-      const { sha256, outcome, resumes, restarts, warnings } = run;
-      return { sha256, outcome, resumes, restarts, warnings };
+      const { sha256, outcome, ms, resumes, restarts, warnings, events } = run;
+      return { sha256, outcome, ms, resumes, restarts, warnings, events };
     },
     /** The stored record of run `name`'s file (`Upload.findPrevious`), or null. */
     async stored(name, namespace) {
+      return window.e2e.findPrevious(window.e2e.runs[name].source, namespace);
+    },
+    /** `Upload.findPrevious(source)`, or null. */
+    async findPrevious(source, namespace) {
       const { Upload } = await window.e2e.lib();
-      const found = await Upload.findPrevious(window.e2e.runs[name].source, { endpoint: "/api/s3", namespace });
+      const found = await Upload.findPrevious(source, { endpoint: "/api/s3", namespace });
       return found ? { ...found } : null;
     },
   };
@@ -133,7 +166,7 @@ function install() {
 
 /** Installs the page helpers in `tab` (after each navigation). */
 export async function installHelpers(tab) {
-  await tab.evaluate(install);
+  await tab.evaluate(install, contentByte.toString());
 }
 
 /** Starts run `name` in `tab` (see the top of this file); answers `{ sha256 }`. */
@@ -142,7 +175,7 @@ export async function startUpload(tab, name, spec) {
   return tab.evaluate(({ name, spec }) => window.e2e.start(name, spec), { name, spec });
 }
 
-/** What run `name` reported so far: `{ sha256, outcome, resumes, restarts, warnings }`. */
+/** What run `name` reported so far: `{ sha256, outcome, ms, resumes, restarts, warnings, events }`. */
 export async function report(tab, name) {
   return tab.evaluate((name) => window.e2e.report(name), name);
 }
@@ -228,7 +261,7 @@ export async function resumePending(tab, name, fileName, namespace, options = {}
       const { Upload } = await window.e2e.lib();
       const entry = [...(await Upload.listPending({ namespace }))].find((p) => p.fileName === fileName);
       if (!entry) return { error: { code: "NOT_LISTED" } };
-      const run = { sha256: null, outcome: null, resumes: [], restarts: [], warnings: [], source: null };
+      const run = { sha256: null, outcome: null, ms: null, resumes: [], restarts: [], warnings: [], events: {}, source: null };
       try {
         run.upload = await Upload.resumePending(entry, {
           ...options,
@@ -247,11 +280,17 @@ export async function resumePending(tab, name, fileName, namespace, options = {}
   );
 }
 
-/** `Upload.listPending({ namespace })` in the page. */
-export async function pending(tab, namespace) {
+/** `Upload.listPending({ namespace, ...lookup })` in the page. */
+export async function pending(tab, namespace, lookup = {}) {
   await installHelpers(tab);
-  return tab.evaluate(async (namespace) => {
+  return tab.evaluate(async (options) => {
     const { Upload } = await window.e2e.lib();
-    return [...(await Upload.listPending({ namespace }))].map((p) => ({ ...p }));
-  }, namespace);
+    return [...(await Upload.listPending(options))].map((p) => ({ ...p }));
+  }, { namespace, ...lookup });
+}
+
+/** The stored record of `file` (a run's file spec), made afresh in the page: `Upload.findPrevious`, or null. */
+export async function findPrevious(tab, file, namespace) {
+  await installHelpers(tab);
+  return tab.evaluate(async ({ file, namespace }) => window.e2e.findPrevious((await window.e2e.source(file)).source, namespace), { file, namespace });
 }

@@ -6,20 +6,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fsp from "node:fs/promises";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, startStack, waitUntil } from "./harness.mjs";
-import { listPending, openDemo, pickFiles, randomNamespace, range, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
+import { MIB } from "./harness.mjs";
+import { openDemo, pickFiles, randomNamespace, range, waitDone } from "./demo.mjs";
+import { contentBytes, installHelpers, pageActivity, pending, startUpload, waitOutcome } from "./in-page.mjs";
+import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "integrity" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("integrity");
 
 /** Base64 SHA-256 of each `partSize` slice of `bytes`, and the composite. */
 function checksums(bytes, partSize) {
@@ -87,10 +83,7 @@ test("parts carry checksums the store checks, saved before sending; the object's
   const page = stack.page;
   await openDemo(stack, page, { namespace, partSize: PART, concurrency: 1 });
   const mark = stack.gate.mark();
-  stack.gate.holdAfter(1);
-  await pickFiles(page, file.path);
-  await waitPartsDone(page, file.name, 1, 60_000);
-  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "part 2 held at the gate" });
+  await pickAndHold(stack, page, file, namespace, 1); // part 2 held at the gate
 
   // Part 2 is on the wire: its checksum is in the record already, part 1's
   // with its ETag, each the SHA-256 of the file's bytes.
@@ -111,9 +104,8 @@ test("parts carry checksums the store checks, saved before sending; the object's
   assert.equal(done.result.checksumSha256, expected.composite, "the composite the store computed, compared here");
   assert.deepEqual(done.warnings, []);
   assert.deepEqual(stack.gate.since(mark).map((p) => p.state), ["done", "done", "done"]);
-  const object = await stack.debug.object(done.result.key);
-  assert.equal(object.sha256, file.sha256);
-  assert.deepEqual(await listPending(page, namespace), []);
+  await assertObject(stack, done.result.key, file.sha256);
+  await assertNothingLeft(stack, page, namespace, done.result);
   assert.deepEqual(stack.browserErrors, []);
 });
 
@@ -128,8 +120,7 @@ test("a part with a byte flipped on the way is refused by the store and sent aga
   const done = await waitDone(page, file.name, 90_000);
   assert.deepEqual(putStates(mark, 2), ["failed", "done"], "part 2: refused (InvalidDigest), then stored");
   for (const n of [1, 3, 4]) assert.deepEqual(putStates(mark, n), ["done"], `part ${n}`);
-  const object = await stack.debug.object(done.result.key);
-  assert.equal(object.sha256, file.sha256, "the object is byte-identical to the file");
+  await assertObject(stack, done.result.key, file.sha256);
   assert.ok(done.result.checksumSha256.endsWith("-4"));
   assert.deepEqual(stack.browserErrors, []);
 });
@@ -137,21 +128,8 @@ test("a part with a byte flipped on the way is refused by the store and sent aga
 /** Uploads through the demo until `stored` parts are on the store and a
  *  later one is held, then reloads the page; answers the stored record. */
 async function interruptByReload(page, file, namespace, stored) {
-  stack.gate.holdAfter(stored);
-  await pickFiles(page, file.path);
-  await waitUntil(() => stack.gate.completedCount() >= stored && stack.gate.heldOpen() >= 1, {
-    timeout: 90_000,
-    what: `${stored} parts stored and a later one in flight`,
-  });
-  await waitPartsDone(page, file.name, stored, 30_000);
-  const record = await waitUntil(
-    async () => (await listPending(page, namespace)).find((p) => p.fileName === file.name && p.partsDone >= stored),
-    { timeout: 10_000, what: "the stored record" },
-  );
-  await page.reload();
-  await waitReady(page);
-  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the held parts to be dropped" });
-  stack.gate.release();
+  const record = await pickAndHold(stack, page, file, namespace, stored);
+  await reloadMidUpload(stack, page);
   return record;
 }
 
@@ -178,92 +156,33 @@ test("verified resume: new bytes under the same name, size and date restart the 
   const done = await waitDone(page, file.name, 120_000);
   assert.deepEqual(done.restarts, ["file-changed"]);
   assert.notEqual(done.result.uploadId, old.uploadId, "a fresh multipart upload");
-  const object = await stack.debug.object(done.result.key);
-  assert.equal(object.sha256, editedSha, "the object holds only the edited file's bytes");
+  await assertObject(stack, done.result.key, editedSha); // only the edited file's bytes
   assert.equal(done.result.checksumSha256, checksums(edited, PART).composite);
   const leftover = (await stack.debug.uploads()).filter((u) => u.uploadId === old.uploadId);
   assert.deepEqual(leftover, [], "the old upload was aborted");
   assert.deepEqual(stack.browserErrors, []);
 });
 
-// A deterministic generator, the same in the page and here: byte x of
-// source `seed` is a hash of (x, seed).
-function generatorByte(x, seed) {
-  let h = Math.imul(x ^ seed, 0x9e3779b1);
-  h ^= h >>> 15;
-  return Math.imul(h, 0x85ebca77) >>> 24;
-}
-
-function generated(size, seed) {
-  const out = Buffer.alloc(size);
-  for (let x = 0; x < size; x++) out[x] = generatorByte(x, seed);
-  return out;
-}
-
-/** Starts an upload of the generated source in the page (not awaited). */
-async function startSource(page, { namespace, size, seed, id }) {
-  await page.evaluate(
-    async ({ namespace, size, seed, id, byteFn, part }) => {
-      const { default: init, Upload } = await import("/pkg/resupload.js");
-      await init();
-      const byte = new Function(`return (${byteFn})`)();
-      const source = {
-        id,
-        name: `${id}.bin`,
-        size,
-        async read(offset, length) {
-          const out = new Uint8Array(length);
-          for (let i = 0; i < length; i++) out[i] = byte(offset + i, seed);
-          return out;
-        },
-      };
-      const events = { resumed: null, restarts: [], warnings: [] };
-      const upload = new Upload(source, {
-        endpoint: "/api/s3",
-        namespace,
-        partSize: part,
-        concurrency: 2,
-        onResume: (r) => (events.resumed = r),
-        onRestart: (r) => events.restarts.push(r.reason),
-        onWarning: (w) => events.warnings.push(w.code),
-      });
-      window.sourceRun = upload.start().then(
-        (result) => ({ result, events }),
-        (e) => ({ error: { code: e.code, message: e.message }, events }),
-      );
-    },
-    { namespace, size, seed, id, byteFn: generatorByte.toString(), part: PART },
-  );
-}
-
-async function sourceOutcome(page) {
-  const outcome = await page.evaluate(() => window.sourceRun);
-  assert.equal(outcome.error, undefined, JSON.stringify(outcome.error));
-  return outcome;
-}
-
 test("a streaming source resumes across a reload, and a changed generator starts afresh", { timeout: 300_000 }, async () => {
   const namespace = randomNamespace("stream");
-  const size = 4 * PART + 99;
   const page = stack.page;
+  const source = (seed) => ({ file: { stream: { id: "report-7", size: 4 * PART + 99, seed } }, options: { namespace, concurrency: 2 } });
+  const sha256 = (spec) => createHash("sha256").update(contentBytes(spec.file)).digest("hex");
   await openDemo(stack, page);
 
+  /** Starts the source, reloads once 2 parts are stored and a third is held; answers its record. */
   const interrupt = async (seed) => {
-    stack.gate.holdAfter(2);
-    await startSource(page, { namespace, size, seed, id: "report-7" });
-    await waitUntil(() => stack.gate.completedCount() >= 2 && stack.gate.heldOpen() >= 1, {
-      timeout: 60_000,
-      what: "2 parts of the source stored and a third in flight",
-    });
-    const [pending] = await waitUntil(async () => {
-      const list = await listPending(page, namespace);
-      return list.length === 1 && list[0].partsDone >= 2 && list;
-    }, { what: "the source's record" });
-    await page.reload();
-    await waitReady(page);
-    await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the held parts to be dropped" });
-    stack.gate.release();
-    return pending;
+    const record = await startAndHold(stack, page, "held", source(seed), 2);
+    assert.deepEqual((await pending(page, namespace)).map((p) => p.uploadId), [record.uploadId], "the source's one record");
+    await reloadMidUpload(stack, page);
+    return record;
+  };
+  /** Uploads the source to the end; answers the run's report. */
+  const upload = async (seed) => {
+    await startUpload(page, "again", source(seed));
+    const run = await waitOutcome(page, "again");
+    assert.equal(run.outcome.error, undefined, JSON.stringify(run.outcome.error));
+    return run;
   };
 
   // Same generator after the reload: the parts the store holds are
@@ -272,31 +191,24 @@ test("a streaming source resumes across a reload, and a changed generator starts
   assert.equal(first.fileName, "report-7.bin");
   const stored = (await stack.debug.parts(first.key, first.uploadId)).map((p) => p.PartNumber);
   let mark = stack.gate.mark();
-  await startSource(page, { namespace, size, seed: 7, id: "report-7" });
-  const resumed = await sourceOutcome(page);
-  assert.deepEqual(resumed.events.restarts, []);
-  assert.equal(resumed.events.resumed.skippedParts, stored.length);
-  assert.equal(resumed.result.uploadId, first.uploadId);
+  const resumed = await upload(7);
+  assert.deepEqual(resumed.restarts, []);
+  assert.equal(resumed.resumes[0].skippedParts, stored.length);
+  assert.equal(resumed.outcome.result.uploadId, first.uploadId);
   const sent = stack.gate.since(mark).map((p) => p.partNumber).sort((a, b) => a - b);
   assert.deepEqual(sent, range(1, 5).filter((n) => !stored.includes(n)), "only the missing parts are sent");
-  const bytes7 = generated(size, 7);
-  let object = await stack.debug.object(resumed.result.key);
-  assert.equal(object.sha256, createHash("sha256").update(bytes7).digest("hex"));
-  assert.equal(resumed.result.checksumSha256, checksums(bytes7, PART).composite);
+  await assertObject(stack, resumed.outcome.result.key, sha256(source(7)));
+  assert.equal(resumed.outcome.result.checksumSha256, checksums(contentBytes(source(7).file), PART).composite);
 
   // A generator that now makes other bytes under the same id: the held
   // parts no longer match, the old upload is aborted and a fresh one sent.
   const second = await interrupt(7);
   mark = stack.gate.mark();
-  await startSource(page, { namespace, size, seed: 8, id: "report-7" });
-  const restarted = await sourceOutcome(page);
-  assert.deepEqual(restarted.events.restarts, ["file-changed"]);
-  assert.notEqual(restarted.result.uploadId, second.uploadId);
-  const bytes8 = generated(size, 8);
-  object = await stack.debug.object(restarted.result.key);
-  assert.equal(object.sha256, createHash("sha256").update(bytes8).digest("hex"));
-  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.uploadId === second.uploadId), []);
-  assert.deepEqual(await listPending(page, namespace), []);
+  const restarted = await upload(8);
+  assert.deepEqual(restarted.restarts, ["file-changed"]);
+  assert.notEqual(restarted.outcome.result.uploadId, second.uploadId);
+  await assertObject(stack, restarted.outcome.result.key, sha256(source(8)));
+  await assertNothingLeft(stack, page, namespace, second);
   assert.deepEqual(stack.browserErrors, []);
 });
 
@@ -304,8 +216,6 @@ test("the page keeps drawing (requestAnimationFrame gaps under 50 ms) while 256 
   const namespace = randomNamespace("frames");
   const file = await stack.makeFile("frames.bin", 256 * MIB);
   const page = stack.page;
-  const workers = [];
-  page.on("worker", (w) => workers.push(w.url()));
   const params = { namespace, partSize: 8 * MIB, concurrency: 4 };
   await openDemo(stack, page, params);
   const watchFrames = () =>
@@ -345,6 +255,7 @@ test("the page keeps drawing (requestAnimationFrame gaps under 50 ms) while 256 
   // sharing 2 cores with the page, gaps over 50 ms were seen here with
   // checksums off as well.)
   const old = await interruptByReload(page, file, namespace, 31);
+  await installHelpers(page); // watches the workers from here
   await watchFrames();
   await pickFiles(page, file.path);
   const done = await waitDone(page, file.name, 300_000);
@@ -352,11 +263,13 @@ test("the page keeps drawing (requestAnimationFrame gaps under 50 ms) while 256 
   assert.equal(done.result.uploadId, old.uploadId, "resumed, verified");
   assert.deepEqual(done.restarts, []);
   assert.equal(done.resumed.skippedParts, 31);
-  assert.equal((await stack.debug.object(done.result.key)).sha256, file.sha256);
+  await assertObject(stack, done.result.key, file.sha256);
+  const { workers, consoleWarnings } = await pageActivity(page);
   assert.ok(
     workers.some((url) => url.endsWith("/hash_worker.js")),
     `the hash worker ran (workers: ${JSON.stringify(workers)})`,
   );
+  assert.deepEqual(consoleWarnings, [], "no fallback to hashing on the page's thread");
   assert.deepEqual(stack.browserErrors, []);
 });
 
@@ -364,9 +277,9 @@ test("a streaming source without an id, or whose read gives the wrong bytes, get
   const page = stack.page;
   await openDemo(stack, page);
   const namespace = randomNamespace("badsource");
+  await installHelpers(page);
   const outcome = await page.evaluate(async (namespace) => {
-    const { default: init, Upload } = await import("/pkg/resupload.js");
-    await init();
+    const { Upload } = await window.e2e.lib();
     const options = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20 };
     const tryNew = (source) => {
       try {

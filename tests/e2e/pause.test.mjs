@@ -2,33 +2,16 @@
 // and nothing goes out while paused; resuming sends the rest.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, sleep, startStack, waitUntil } from "./harness.mjs";
-import {
-  card,
-  click,
-  entry,
-  listPending,
-  openDemo,
-  pickFiles,
-  randomNamespace,
-  range,
-  trackStorePuts,
-  waitDone,
-  waitForStatus,
-  waitPartsDone,
-} from "./demo.mjs";
+import { MIB, sleep, waitUntil } from "./harness.mjs";
+import { card, click, entry, openDemo, randomNamespace, range, trackStorePuts, waitDone, waitForStatus } from "./demo.mjs";
+import { pending } from "./in-page.mjs";
+import { assertNothingLeft, assertObject, pickAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "pause" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("pause");
 
 test("pause stops the upload, nothing is sent while paused, resume completes it", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("pause");
@@ -39,13 +22,7 @@ test("pause stops the upload, nothing is sent while paused, resume completes it"
   await openDemo(stack, page, { namespace, partSize: PART, concurrency: 2 });
   const puts = trackStorePuts(page, stack.storeOrigin);
 
-  stack.gate.holdAfter(K);
-  await pickFiles(page, file.path);
-  await waitUntil(() => stack.gate.completedCount() >= K && stack.gate.heldOpen() >= 1, {
-    timeout: 60_000,
-    what: `${K} parts stored and a later one in flight`,
-  });
-  await waitPartsDone(page, file.name, K, 30_000);
+  await pickAndHold(stack, page, file, namespace, K);
   const shown = card(page, file.name);
   assert.equal(await shown.locator('[data-action="pause"]').isVisible(), true);
   assert.equal(await shown.locator('[data-action="resume"]').isVisible(), false);
@@ -72,7 +49,7 @@ test("pause stops the upload, nothing is sent while paused, resume completes it"
   assert.equal(stillPaused.sentBytes, sentWhenPaused, "no bytes sent while paused");
 
   // The store has exactly the K parts that got through.
-  const record = (await listPending(page, namespace)).find((p) => p.fileName === file.name);
+  const record = (await pending(page, namespace)).find((p) => p.fileName === file.name);
   assert.ok(record, "the paused upload keeps its stored record");
   const storedParts = (await stack.debug.parts(record.key, record.uploadId)).map((p) => p.PartNumber).sort((a, b) => a - b);
   assert.equal(storedParts.length, K);
@@ -90,11 +67,7 @@ test("pause stops the upload, nothing is sent while paused, resume completes it"
   assert.equal(await shown.locator(".parts").innerText(), `parts ${TOTAL}/${TOTAL}`);
   assert.match(await shown.locator(".status").innerText(), /^done: stored as /);
 
-  const object = await stack.debug.object(done.result.key);
-  assert.ok(object, `no object stored at ${done.result.key}`);
-  assert.equal(object.size, file.size);
-  assert.equal(object.sha256, file.sha256);
-  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.key === done.result.key), []);
-  assert.deepEqual(await listPending(page, namespace), []);
+  await assertObject(stack, done.result.key, file.sha256, file.size);
+  await assertNothingLeft(stack, page, namespace, done.result);
   assert.deepEqual(stack.browserErrors, []);
 });

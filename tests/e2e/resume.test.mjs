@@ -3,32 +3,15 @@
 // and only the parts the store does not have are sent.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, startStack, waitUntil } from "./harness.mjs";
-import {
-  card,
-  entry,
-  listPending,
-  openDemo,
-  pickFiles,
-  randomNamespace,
-  range,
-  trackStorePuts,
-  waitDone,
-  waitPartsDone,
-  waitReady,
-} from "./demo.mjs";
+import { MIB } from "./harness.mjs";
+import { card, entry, openDemo, pickFiles, randomNamespace, range, trackStorePuts, waitDone } from "./demo.mjs";
+import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "resume" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("resume");
 
 test("an upload cut by a reload resumes and sends only the missing parts", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("resume");
@@ -40,34 +23,21 @@ test("an upload cut by a reload resumes and sends only the missing parts", { tim
   await openDemo(stack, page, params);
 
   // Let K parts through, hold every later one: the reload then comes while
-  // parts are in flight, and the store has exactly K parts.
-  stack.gate.holdAfter(K);
-  await pickFiles(page, file.path);
-  await waitUntil(() => stack.gate.completedCount() >= K && stack.gate.heldOpen() >= 1, {
-    timeout: 60_000,
-    what: `${K} parts stored and a later one in flight`,
-  });
-  await waitPartsDone(page, file.name, K, 30_000);
+  // parts are in flight, and the store has exactly K parts. The stored
+  // record keeps the progress (what the page lists after a reload).
+  const record = await pickAndHold(stack, page, file, namespace, K);
   const before = await entry(page, file.name);
   assert.equal(before.status, "uploading");
   assert.equal(before.partsDone, K);
   assert.equal(before.partsTotal, TOTAL);
-  // The stored record keeps the progress (what the page lists after a reload).
-  const record = await waitUntil(
-    async () => (await listPending(page, namespace)).find((p) => p.fileName === file.name && p.partsDone >= K),
-    { timeout: 10_000, what: `the stored record to count ${K} parts done` },
-  );
   assert.equal(record.partsTotal, TOTAL);
   assert.equal(record.partSize, PART);
 
-  // Reload mid-upload.
+  // Reload mid-upload; count only what the page sends after the reload.
   const puts = trackStorePuts(page, stack.storeOrigin);
-  await page.reload();
-  await waitReady(page);
-  puts.reset(); // count only what the page sends after the reload
+  await reloadMidUpload(stack, page);
+  puts.reset();
   const gateMark = stack.gate.mark();
-  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the held parts to be dropped by the reload" });
-  stack.gate.release();
 
   // The store has exactly the K parts that got through.
   const onStore = (await stack.debug.uploads()).filter((u) => u.key === record.key);
@@ -113,11 +83,7 @@ test("an upload cut by a reload resumes and sends only the missing parts", { tim
   );
 
   // The object is the file; nothing is left behind.
-  const object = await stack.debug.object(record.key);
-  assert.ok(object, `no object stored at ${record.key}`);
-  assert.equal(object.size, file.size);
-  assert.equal(object.sha256, file.sha256);
-  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.key === record.key), []);
-  assert.deepEqual(await listPending(page, namespace), []);
+  await assertObject(stack, record.key, file.sha256, file.size);
+  await assertNothingLeft(stack, page, namespace, record);
   assert.deepEqual(stack.browserErrors, []);
 });

@@ -2,29 +2,13 @@
 // S3's limits, and answers bad requests with clear 4xx JSON errors.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { startStack } from "./harness.mjs";
+import { callServer, useStack } from "./steps.mjs";
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "server" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("server");
 
-async function call(method, route, body, headers = { "content-type": "application/json" }) {
-  const response = await fetch(new URL(route, stack.baseUrl), { method, headers, body });
-  const text = await response.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, json, text };
-}
+const call = (method, route, body, headers) => callServer(stack, method, route, body, headers);
 
 async function create(namespace, filename) {
   const r = await call("POST", "/api/s3/multipart", JSON.stringify({ filename, type: "", metadata: {}, namespace }));

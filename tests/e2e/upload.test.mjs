@@ -2,29 +2,16 @@
 // file one byte over a part boundary.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { MIB, startStack } from "./harness.mjs";
-import {
-  card,
-  listPending,
-  openDemo,
-  pickFiles,
-  randomNamespace,
-  range,
-  trackStorePuts,
-  waitDone,
-} from "./demo.mjs";
+import { MIB } from "./harness.mjs";
+import { card, openDemo, pickFiles, randomNamespace, range, trackStorePuts, waitDone } from "./demo.mjs";
+import { installHelpers, pending } from "./in-page.mjs";
+import { assertNothingLeft, assertObject, useStack } from "./steps.mjs";
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-let stack;
-before(async () => {
-  stack = await startStack({ label: "upload" });
-});
-after(async () => {
-  await stack?.stop();
-});
+const stack = useStack("upload");
 
 test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("big");
@@ -64,15 +51,12 @@ test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout
   );
 
   // The stored object is the file.
-  const object = await stack.debug.object(e.result.key);
-  assert.ok(object, `no object stored at ${e.result.key}`);
-  assert.equal(object.size, file.size);
-  assert.equal(object.sha256, file.sha256);
+  const object = await assertObject(stack, e.result.key, file.sha256, file.size);
   assert.equal(object.metadata.source, "resupload-demo", "the metadata given to Upload reaches the object");
 
   // Nothing is left: no multipart upload on the store, no stored record.
   assert.deepEqual(await stack.debug.uploads(), []);
-  assert.deepEqual(await listPending(page, namespace), []);
+  assert.deepEqual(await pending(page, namespace), []);
   assert.equal(await page.locator("#pending-section").isHidden(), true);
   process.stderr.write(`64 MiB in ${seconds.toFixed(1)} s (${(64 / seconds).toFixed(1)} MiB/s)\n`);
   assert.deepEqual(stack.browserErrors, []);
@@ -90,12 +74,8 @@ test("a 0-byte file becomes an empty object", { timeout: 60_000 }, async () => {
   assert.match(await shown.locator(".status").innerText(), /^done: stored as /);
   assert.equal(await shown.locator(".percent").innerText(), "100%");
 
-  const object = await stack.debug.object(e.result.key);
-  assert.ok(object, `no object stored at ${e.result.key}`);
-  assert.equal(object.size, 0);
-  assert.equal(object.sha256, EMPTY_SHA256);
-  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.key === e.result.key), []);
-  assert.deepEqual(await listPending(page, namespace), []);
+  await assertObject(stack, e.result.key, EMPTY_SHA256, 0);
+  await assertNothingLeft(stack, page, namespace, e.result);
   assert.deepEqual(stack.browserErrors, []);
 });
 
@@ -116,12 +96,8 @@ test("5 MiB + 1 byte goes up as two parts of 5 MiB and 1 byte", { timeout: 60_00
   const sizes = Object.fromEntries(stack.gate.since(gateMark).map((p) => [p.partNumber, p.size]));
   assert.deepEqual(sizes, { 1: 5 * MIB, 2: 1 });
 
-  const object = await stack.debug.object(e.result.key);
-  assert.ok(object, `no object stored at ${e.result.key}`);
-  assert.equal(object.size, file.size);
-  assert.equal(object.sha256, file.sha256);
-  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.key === e.result.key), []);
-  assert.deepEqual(await listPending(page, namespace), []);
+  await assertObject(stack, e.result.key, file.sha256, file.size);
+  await assertNothingLeft(stack, page, namespace, e.result);
   assert.deepEqual(stack.browserErrors, []);
 });
 
@@ -132,25 +108,20 @@ test("a file dropped on the drop zone uploads", { timeout: 60_000 }, async () =>
 
   // Playwright cannot drag a file from the disk: the page gets the same
   // drag events a real drop fires, carrying a File made in the page.
+  await installHelpers(page);
   const dropped = await page.evaluate(async () => {
-    const bytes = new Uint8Array(3 * 1024 * 1024 + 17);
-    for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-    const file = new File([bytes], "dropped file.bin", { type: "application/octet-stream" });
+    const { source: file, sha256 } = await window.e2e.source({ name: "dropped file.bin", size: 3 * 2 ** 20 + 17, type: "application/octet-stream" });
     const transfer = new DataTransfer();
     transfer.items.add(file);
     const zone = document.querySelector("#drop-zone");
     for (const type of ["dragenter", "dragover", "drop"]) {
       zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
     }
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-    return { size: bytes.length, sha256: [...digest].map((b) => b.toString(16).padStart(2, "0")).join("") };
+    return { size: file.size, sha256 };
   });
   const e = await waitDone(page, "dropped file.bin", 30_000);
   assert.equal(await page.locator("#drop-zone.dragging").count(), 0, "the drop zone is no longer highlighted");
-  const object = await stack.debug.object(e.result.key);
-  assert.ok(object, `no object stored at ${e.result.key}`);
-  assert.equal(object.size, dropped.size);
-  assert.equal(object.sha256, dropped.sha256);
-  assert.deepEqual(await listPending(page, namespace), []);
+  await assertObject(stack, e.result.key, dropped.sha256, dropped.size);
+  await assertNothingLeft(stack, page, namespace, e.result);
   assert.deepEqual(stack.browserErrors, []);
 });
