@@ -72,8 +72,11 @@ cmd_start() {
 
 cmd_stop() {
   (($# == 1)) || usage
-  local dir="$1" bin
+  local dir="$1" bin pid
   [[ -f "$dir/data/postmaster.pid" ]] || return 0
+  # Already gone (killed with its test run, say): nothing to stop.
+  pid="$(head -n1 "$dir/data/postmaster.pid")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 0
   bin="$(bin_dir)"
   as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t "$STOP_TIMEOUT_SECONDS" stop >/dev/null 2>&1 ||
     as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t "$STOP_TIMEOUT_SECONDS" stop >/dev/null 2>&1 ||
