@@ -166,6 +166,16 @@ test("two dev servers on one PostgreSQL: created through one, signed, listed and
   assert.equal(stored.size, bytes.length);
   assert.equal(stored.sha256, createHash("sha256").update(bytes).digest("hex"), "byte-identical");
   assert.equal((await one.lookup(id)).status, 404, "completed through the other: not offered by the first either");
+  // The first server's cache still says open (it created the upload): it
+  // signs without asking the store, and the store refuses the PUT.
+  const stale = await one.sign(up, 3);
+  assert.equal(stale.status, 200, stale.text);
+  const put = await fetch(stale.json.url, { method: "PUT", body: bytes.subarray(0, 10) });
+  const refusal = await put.text();
+  assert.equal(put.status, 404, refusal);
+  assert.match(refusal, /NoSuchUpload/);
+  assert.equal((await one.list(up)).status, 404, "list reads the table: no such upload");
+  assert.equal((await one.sign(up, 3)).status, 404, "and the cache learnt it");
   assert.equal((await rows(otherBase)).find((r) => r.uploadId === up.uploadId).state, "completed");
 });
 
