@@ -102,35 +102,42 @@ impl ApiError {
                 };
                 (*status, code.into(), message.clone())
             }
-            Self::Store(StoreError::Status {
-                status,
-                code,
-                message,
-            }) => {
-                // 4xx (NoSuchUpload 404, InvalidPart 400, ...) pass through;
-                // the store failing is a bad gateway for the client.
-                let status = StatusCode::from_u16(*status)
-                    .ok()
-                    .filter(StatusCode::is_client_error)
-                    .unwrap_or(StatusCode::BAD_GATEWAY);
-                (status, code.clone(), message.clone())
-            }
-            Self::Store(e @ StoreError::Unreachable(_)) => (
-                StatusCode::BAD_GATEWAY,
-                "StoreUnreachable".into(),
-                e.to_string(),
-            ),
-            Self::Store(e @ StoreError::BadResponse(_)) => (
-                StatusCode::BAD_GATEWAY,
-                "BadStoreResponse".into(),
-                e.to_string(),
-            ),
+            Self::Store(e) => store_parts(e),
             Self::Internal(message) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError".into(),
                 message.clone(),
             ),
         }
+    }
+}
+
+/// The status, code and message of a store error: its 4xx (NoSuchUpload
+/// 404, InvalidPart 400, ...) pass through; the store failing is a bad
+/// gateway for the client.
+fn store_parts(e: &StoreError) -> (StatusCode, String, String) {
+    match e {
+        StoreError::Status {
+            status,
+            code,
+            message,
+        } => {
+            let status = StatusCode::from_u16(*status)
+                .ok()
+                .filter(StatusCode::is_client_error)
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, code.clone(), message.clone())
+        }
+        StoreError::Unreachable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "StoreUnreachable".into(),
+            e.to_string(),
+        ),
+        StoreError::BadResponse(_) => (
+            StatusCode::BAD_GATEWAY,
+            "BadStoreResponse".into(),
+            e.to_string(),
+        ),
     }
 }
 
