@@ -148,8 +148,11 @@ async function measure(backend, baseUrl, headers, seconds) {
     ["sign one part", urls.single, 1],
     [`sign a batch of ${BATCH}`, urls.batch, BATCH],
   ]) {
+    // Other work on the machine shows in the tail: the load average goes
+    // into the report beside each figure.
+    const load = os.loadavg()[0];
     const figures = await wrk(url, headers, seconds);
-    rows.push({ backend, route, parts, ...figures, signsPerSecond: figures.requestsPerSecond * parts });
+    rows.push({ backend, route, parts, ...figures, signsPerSecond: figures.requestsPerSecond * parts, load });
     log(`${backend} ${route}: ${fmt(figures.requestsPerSecond, 0)} req/s, p99 ${fmt(figures.p99Ms, 2)} ms, errors ${figures.errors}`);
   }
   return rows;
@@ -160,14 +163,14 @@ function markdown(rows, seconds) {
     `wrk -t2 -c${CONNECTIONS} -d${seconds}s --latency, loopback, release build (\`--profile server-release\`), HS256 JWT on every request, ${os.cpus().length} cores.`,
     `Goal: at least ${GOAL.signsPerSecond.toLocaleString("en")} signed parts/s, p99 under ${GOAL.p99Ms} ms, no errors.`,
     "",
-    "| table | request | requests/s | signed parts/s | p50 | p99 | errors | goal |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| table | request | requests/s | signed parts/s | p50 | p99 | errors | goal | load before |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
   ];
   for (const r of rows) {
     const met = r.parts === 0 ? "" : r.signsPerSecond >= GOAL.signsPerSecond && r.p99Ms < GOAL.p99Ms && r.errors === 0 ? "met" : "missed";
     const signs = r.parts === 0 ? "" : fmt(r.signsPerSecond, 0);
     const errors = r.parts === 0 ? "(404s)" : String(r.errors);
-    lines.push(`| ${r.backend} | ${r.route} | ${fmt(r.requestsPerSecond, 0)} | ${signs} | ${fmt(r.p50Ms, 2)} ms | ${fmt(r.p99Ms, 2)} ms | ${errors} | ${met} |`);
+    lines.push(`| ${r.backend} | ${r.route} | ${fmt(r.requestsPerSecond, 0)} | ${signs} | ${fmt(r.p50Ms, 2)} ms | ${fmt(r.p99Ms, 2)} ms | ${errors} | ${met} | ${fmt(r.load, 2)} |`);
   }
   return lines.join("\n");
 }
