@@ -2,7 +2,8 @@
 # Installs and builds what the demo (and, with --test, the tests) need.
 # Safe to run again: each step is skipped when already done.
 #   scripts/setup.sh          toolchain, npm packages, Garage, the npm package (pkg/), the dev server
-#   scripts/setup.sh --test   the same plus the browsers and WebDriver servers the tests drive
+#   scripts/setup.sh --test   the same plus the browsers and WebDriver servers the tests drive,
+#                             PostgreSQL's server and wrk
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -23,13 +24,17 @@ if [ "${1:-}" = "--test" ]; then
   # (playwright-core drives it), Firefox ESR (geckodriver), WebKitGTK
   # (WebKitWebDriver, under Xvfb: it has no headless mode) and WPE WebKit
   # (WPEWebDriver with cog, headless).
-  step "browsers and their drivers (Debian packages)"
-  wanted=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb wpewebkit-driver cog)
-  commands=(chromium chromedriver firefox-esr WebKitWebDriver Xvfb WPEWebDriver cog)
+  # Also PostgreSQL's server (the backend tests and the bench start
+  # throwaway clusters of it: scripts/postgres.sh) and wrk (the bench's
+  # backend load section).
+  step "browsers and their drivers, PostgreSQL, wrk (Debian packages)"
+  wanted=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb wpewebkit-driver cog wrk)
+  commands=(chromium chromedriver firefox-esr WebKitWebDriver Xvfb WPEWebDriver cog wrk)
   missing=()
   for i in "${!commands[@]}"; do
     command -v "${commands[$i]}" >/dev/null || missing+=("${wanted[$i]}")
   done
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     install_packages() {

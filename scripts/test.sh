@@ -3,7 +3,7 @@
 # Chromium, Firefox, WebKitGTK and WPE WebKit) and end to end (every file in
 # Chromium through playwright-core; engines.test.mjs and no-hang.test.mjs in
 # Firefox, WebKitGTK and WPE WebKit through WebDriver), against the dev server and a Garage
-# node. Everything it starts, it stops.
+# node (and PostgreSQL clusters for the uploads table). Everything it starts, it stops.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,8 +15,20 @@ cargo clippy -p resupload-dev-server --all-targets -- -D warnings
 cargo clippy -p resupload --all-targets -- -D warnings
 cargo clippy -p resupload --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-step "native tests: the dev server"
-cargo test -p resupload-dev-server
+# The uploads table's suite runs on SQLite, and on PostgreSQL through
+# RESUPLOAD_TEST_DATABASE_URL: a throwaway cluster on a free loopback port.
+step "native tests: the dev server (the uploads table on SQLite and PostgreSQL)"
+PG_DIR="$(mktemp -d /tmp/resupload-pg.XXXXXX)"
+stop_postgres() {
+  "$ROOT/scripts/postgres.sh" stop "$PG_DIR" >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+trap stop_postgres EXIT
+"$ROOT/scripts/postgres.sh" start "$PG_DIR" "$(free_port)"
+RESUPLOAD_TEST_DATABASE_URL="$(sed -n 's/^DATABASE_URL=//p' "$PG_DIR/pg.env")" \
+  cargo test -p resupload-dev-server
+stop_postgres
+trap - EXIT
 
 step "native tests: the library's core and driver"
 cargo test -p resupload
@@ -37,7 +49,7 @@ trap cleanup EXIT
 source "$GARAGE_DIR/s3.env"
 RUNNER_PORT="$(free_port)"
 export S3_CORS_ORIGINS="http://127.0.0.1:$RUNNER_PORT"
-start_server "$TMP/server.log" --listen 127.0.0.1:0 --debug-routes
+start_server "$TMP/server.log" --listen 127.0.0.1:0 --debug-routes --data-dir "$TMP/server-data"
 unset S3_CORS_ORIGINS
 # WebKitGTK has no headless mode: a virtual display. WPEWebDriver starts
 # "MiniBrowser" from PATH: cog, headless, dying with the driver.

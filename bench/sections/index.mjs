@@ -1,5 +1,6 @@
 // The bench's sections, in report order. Add a section here.
 
+import * as backendLoad from "./backend-load.mjs";
 import * as bundle from "./bundle.mjs";
 import * as hash from "./hash.mjs";
 import * as memory from "./memory.mjs";
@@ -7,4 +8,4 @@ import * as partOverhead from "./part-overhead.mjs";
 import * as resumeLatency from "./resume-latency.mjs";
 import * as throughput from "./throughput.mjs";
 
-export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, hash, bundle];
+export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, hash, bundle, backendLoad];

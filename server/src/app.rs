@@ -4,14 +4,15 @@ use std::path::Path;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{header, HeaderValue, Method};
-use axum::Router;
-use tower_http::cors::CorsLayer;
+use axum::{middleware, Router};
+use tower_http::cors::{AllowHeaders, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::routes::SharedState;
-use crate::{debug, routes};
+use crate::{debug, demo_auth, routes};
 
 /// The largest JSON body the API reads (a complete request of 10000 parts
 /// fits easily).
@@ -24,11 +25,18 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// - anything else: files of `www` (`/` is `index.html`).
 ///
 /// Every answer carries `Cache-Control: no-store`. With `debug_routes` the API
-/// also answers CORS requests from any origin (for in-browser tests).
+/// also answers CORS requests from any origin (for in-browser tests), with
+/// any request header (`Authorization` included). With demo auth, every
+/// request gets its identity from the demo cookie (issued if missing), and
+/// `/api/demo/...` is served.
 pub fn build(state: SharedState, www: &Path, pkg: &Path, debug_routes: bool) -> Router {
+    let demo = matches!(state.auth, Auth::Demo(_));
     let mut api = routes::router();
     if debug_routes {
         api = api.merge(debug::router());
+    }
+    if demo {
+        api = api.merge(demo_auth::router());
     }
     let mut api = api
         .fallback(api_not_found)
@@ -37,17 +45,25 @@ pub fn build(state: SharedState, www: &Path, pkg: &Path, debug_routes: bool) -> 
     if debug_routes {
         // Test pages served from another origin (wasm-bindgen-test-runner's)
         // call the API too; only test runs switch this on.
-        api = api.layer(CorsLayer::permissive());
+        // `Access-Control-Allow-Headers: *` does not cover Authorization:
+        // the request's own list is mirrored instead.
+        api = api.layer(CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request()));
     }
-    Router::new()
+    let mut app = Router::new()
         .nest("/api", api)
         .nest_service("/pkg", ServeDir::new(pkg))
-        .fallback_service(ServeDir::new(www))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .with_state(state)
+        .fallback_service(ServeDir::new(www));
+    if demo {
+        app = app.layer(middleware::from_fn_with_state(
+            state.clone(),
+            demo_auth::identify,
+        ));
+    }
+    app.layer(SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ))
+    .with_state(state)
 }
 
 async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {

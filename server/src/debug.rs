@@ -8,7 +8,9 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
 
+use crate::db::{now_ms, UploadState};
 use crate::error::ApiError;
+use crate::janitor;
 use crate::routes::{KeyQuery, SharedState};
 use crate::s3::StoreError;
 
@@ -18,6 +20,36 @@ pub fn router() -> Router<SharedState> {
         .route("/debug/object", get(object_digest))
         .route("/debug/uploads", get(list_uploads))
         .route("/debug/abort-all", post(abort_all))
+        .route("/debug/rows", get(list_rows))
+        .route("/debug/janitor", post(run_janitor))
+}
+
+/// `GET /api/debug/rows` → `{rows: [{uploadId, owner, key, name, size,
+/// sampleSha256, partSize, checksumAlgorithm, createdAt, state}]}`: the
+/// uploads table, oldest first.
+async fn list_rows(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
+    let rows: Vec<Value> = state
+        .db
+        .all()
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "uploadId": r.upload_id, "owner": r.owner, "key": r.key, "name": r.name,
+                "size": r.size, "sampleSha256": r.sample_sha256, "partSize": r.part_size,
+                "checksumAlgorithm": r.checksum_algorithm, "createdAt": r.created_at_ms,
+                "state": r.state.as_str(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "rows": rows })))
+}
+
+/// `POST /api/debug/janitor` → `{expired, finishedRemoved, orphansAborted}`:
+/// one janitor sweep, now.
+async fn run_janitor(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
+    let sweep = janitor::sweep(&state).await.map_err(ApiError::Internal)?;
+    Ok(Json(json!(sweep)))
 }
 
 /// `GET /api/debug/object?key=K` → `{size, sha256, contentType, metadata}`,
@@ -97,6 +129,11 @@ async fn abort_all(State(state): State<SharedState>) -> Result<Json<Value>, ApiE
             Err(e) if e.is_no_such_upload() => {}
             Err(e) => return Err(e.into()),
         }
+        state.cache.close(&upload.upload_id);
+        state
+            .db
+            .finish(&upload.upload_id, UploadState::Aborted, now_ms())
+            .await?;
     }
     Ok(Json(json!({ "aborted": aborted })))
 }

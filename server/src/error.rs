@@ -2,11 +2,12 @@
 //! `{"error": {"code": "...", "message": "..."}}` with a meaningful status.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::db::DbError;
 use crate::s3::StoreError;
 
 /// An error answer of the API.
@@ -21,6 +22,19 @@ pub enum ApiError {
     },
     /// No such route or object (404).
     NotFound(String),
+    /// No open upload has that id (404 `NoSuchUpload`, as the store says it).
+    NoSuchUpload(String),
+    /// No credential, or one that does not verify (401, with
+    /// `WWW-Authenticate: Bearer`); `code` is `MissingToken`, `ExpiredToken`
+    /// or `InvalidToken`.
+    Unauthorized {
+        /// Error code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The caller may not touch that upload (403 `AccessDenied`).
+    Forbidden(String),
     /// The route exists, not with this method (405).
     MethodNotAllowed(String),
     /// The request could not be read (body too large, bad JSON, ...).
@@ -45,6 +59,14 @@ impl ApiError {
         }
     }
 
+    /// A 401 error with `code`.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// The status, code and message of the answer.
     pub fn parts(&self) -> (StatusCode, String, String) {
         match self {
@@ -52,6 +74,21 @@ impl ApiError {
                 (StatusCode::BAD_REQUEST, (*code).to_owned(), message.clone())
             }
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "NotFound".into(), message.clone()),
+            Self::NoSuchUpload(message) => (
+                StatusCode::NOT_FOUND,
+                "NoSuchUpload".into(),
+                message.clone(),
+            ),
+            Self::Unauthorized { code, message } => (
+                StatusCode::UNAUTHORIZED,
+                (*code).to_owned(),
+                message.clone(),
+            ),
+            Self::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                "AccessDenied".into(),
+                message.clone(),
+            ),
             Self::MethodNotAllowed(message) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed".into(),
@@ -65,29 +102,7 @@ impl ApiError {
                 };
                 (*status, code.into(), message.clone())
             }
-            Self::Store(StoreError::Status {
-                status,
-                code,
-                message,
-            }) => {
-                // 4xx (NoSuchUpload 404, InvalidPart 400, ...) pass through;
-                // the store failing is a bad gateway for the client.
-                let status = StatusCode::from_u16(*status)
-                    .ok()
-                    .filter(StatusCode::is_client_error)
-                    .unwrap_or(StatusCode::BAD_GATEWAY);
-                (status, code.clone(), message.clone())
-            }
-            Self::Store(e @ StoreError::Unreachable(_)) => (
-                StatusCode::BAD_GATEWAY,
-                "StoreUnreachable".into(),
-                e.to_string(),
-            ),
-            Self::Store(e @ StoreError::BadResponse(_)) => (
-                StatusCode::BAD_GATEWAY,
-                "BadStoreResponse".into(),
-                e.to_string(),
-            ),
+            Self::Store(e) => store_parts(e),
             Self::Internal(message) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError".into(),
@@ -97,17 +112,59 @@ impl ApiError {
     }
 }
 
+/// The status, code and message of a store error: its 4xx (NoSuchUpload
+/// 404, InvalidPart 400, ...) pass through; the store failing is a bad
+/// gateway for the client.
+fn store_parts(e: &StoreError) -> (StatusCode, String, String) {
+    match e {
+        StoreError::Status {
+            status,
+            code,
+            message,
+        } => {
+            let status = StatusCode::from_u16(*status)
+                .ok()
+                .filter(StatusCode::is_client_error)
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, code.clone(), message.clone())
+        }
+        StoreError::Unreachable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "StoreUnreachable".into(),
+            e.to_string(),
+        ),
+        StoreError::BadResponse(_) => (
+            StatusCode::BAD_GATEWAY,
+            "BadStoreResponse".into(),
+            e.to_string(),
+        ),
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         if status.is_server_error() {
             eprintln!("error: {status} {code}: {message}");
         }
-        (
+        let mut response = (
             status,
             Json(json!({ "error": { "code": code, "message": message } })),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"resupload\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
     }
 }
 

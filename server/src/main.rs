@@ -2,13 +2,18 @@
 //! answers Uppy Companion's S3 multipart routes against an S3 store
 //! (Garage in development).
 
+mod access;
 mod app;
+mod auth;
 mod checksum;
 mod config;
-mod created;
+mod db;
 mod debug;
+mod demo_auth;
 mod error;
+mod janitor;
 mod keys;
+mod lookup;
 mod meta;
 mod parts;
 mod routes;
@@ -24,7 +29,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::auth::Auth;
 use crate::config::StoreConfig;
+use crate::db::Db;
+use crate::janitor::JanitorSettings;
 use crate::routes::AppState;
 use crate::s3::Store;
 use crate::xml::CorsRule;
@@ -37,9 +45,12 @@ const PART_URL_EXPIRES: Duration = Duration::from_secs(3600);
 /// The store is configured by the environment: S3_ENDPOINT, S3_BUCKET,
 /// S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (all required) and
 /// S3_CORS_ORIGINS (optional, comma separated; defaults to this server's
-/// origins).
+/// origins). The uploads table is SQLite in --data-dir unless DATABASE_URL
+/// names a database (postgres://...). Auth: AUTH_JWT_HS256_SECRET or
+/// AUTH_JWT_RS256_PUBLIC_KEY_FILE (with optional AUTH_JWT_ISSUER and
+/// AUTH_JWT_AUDIENCE) for bearer JWTs, or --demo-auth; neither means off.
 #[derive(Debug, Parser)]
-#[command(name = "resupload-dev-server", version)]
+#[command(name = "resupload-dev-server", version, args_override_self = true)]
 struct Cli {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -54,6 +65,34 @@ struct Cli {
     /// for end-to-end tests.
     #[arg(long)]
     debug_routes: bool,
+    /// Directory for the SQLite database and the demo's cookie secret
+    /// (created if missing).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Demo identities: an anonymous one per browser in a signed cookie,
+    /// and POST /api/demo/sign-in {"user": NAME} (anyone may claim any name).
+    #[arg(long)]
+    demo_auth: bool,
+    /// Seconds after which an unfinished upload expires: the janitor aborts
+    /// it and lookups stop offering it (default 7 days).
+    #[arg(long, value_name = "SECONDS", default_value_t = 7 * 24 * 3600)]
+    upload_expiry: u64,
+    /// Seconds a completed or aborted upload's row is kept (default 1 day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 24 * 3600)]
+    keep_finished: u64,
+    /// Seconds between two janitor sweeps (default 1 hour; one runs at start).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    janitor_every: u64,
+}
+
+impl Cli {
+    fn janitor(&self) -> JanitorSettings {
+        JanitorSettings {
+            expiry: Duration::from_secs(self.upload_expiry),
+            keep_finished: Duration::from_secs(self.keep_finished),
+            every: Duration::from_secs(self.janitor_every),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -96,24 +135,73 @@ async fn run(cli: Cli) -> Result<(), String> {
         "store: {} bucket {:?} region {:?}",
         store_config.endpoint, store_config.bucket, store_config.region
     );
+    std::fs::create_dir_all(&cli.data_dir)
+        .map_err(|e| format!("--data-dir {}: {e}", cli.data_dir.display()))?;
+    let auth = Auth::from_settings(
+        |name| std::env::var(name).ok(),
+        cli.demo_auth,
+        &cli.data_dir,
+    )?;
+    eprintln!("auth: {}", auth.describe());
+    let db = open_database(&cli.data_dir).await?;
     apply_cors(&store, local).await;
 
     let state = Arc::new(AppState {
         store,
         part_url_expires: PART_URL_EXPIRES,
-        created: Default::default(),
+        db,
+        cache: Default::default(),
+        auth,
+        janitor: cli.janitor(),
     });
-    let app = app::build(state, &cli.www, &cli.pkg, cli.debug_routes);
+    janitor::spawn(Arc::clone(&state));
+    let app = app::build(Arc::clone(&state), &cli.www, &cli.pkg, cli.debug_routes);
     if cli.debug_routes {
         eprintln!("debug routes on: /api/debug/object, /api/debug/uploads, /api/debug/abort-all");
     }
     println!("resupload dev server: http://{local}/");
     let _ = std::io::stdout().flush();
 
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .map_err(|e| format!("server error: {e}"));
+    state.db.close().await;
+    served
+}
+
+/// Opens the uploads table: `DATABASE_URL` if set, else SQLite in
+/// `data_dir`.
+async fn open_database(data_dir: &std::path::Path) -> Result<Db, String> {
+    let (url, shown) = match std::env::var(db::DATABASE_URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => {
+            let shown = url::Url::parse(url.trim()).map_or_else(
+                |_| "(unparsable URL)".to_owned(),
+                |u| {
+                    format!(
+                        "{}:{}{}",
+                        u.host_str().unwrap_or("?"),
+                        u.port().unwrap_or(0),
+                        u.path()
+                    )
+                },
+            );
+            (
+                url.trim().to_owned(),
+                format!("{} {shown}", db::DATABASE_URL_VAR),
+            )
+        }
+        _ => {
+            let file = std::path::absolute(data_dir.join(db::SQLITE_FILE))
+                .map_err(|e| format!("--data-dir {}: {e}", data_dir.display()))?;
+            (Db::sqlite_url(&file), file.display().to_string())
+        }
+    };
+    let db = Db::connect(&url)
+        .await
+        .map_err(|e| format!("{e} ({shown})"))?;
+    eprintln!("database: {} {shown}", db.backend());
+    Ok(db)
 }
 
 /// Sets the bucket CORS rule so pages of `S3_CORS_ORIGINS` (exactly those)

@@ -13,13 +13,17 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::access::{self, Known, UploadCache};
+use crate::auth::{Auth, Caller};
 use crate::checksum::{self, BadChecksum};
-use crate::created::CreatedHeaders;
+use crate::db::{now_ms, Db, UploadRow, UploadState};
 use crate::error::ApiError;
+use crate::janitor::JanitorSettings;
 use crate::keys;
+use crate::lookup::{self, CreateIdentity};
 use crate::meta;
 use crate::parts::{parse_part_number, parse_part_numbers, MAX_PART_NUMBER};
-use crate::s3::Store;
+use crate::s3::{Store, StoreError};
 use crate::xml;
 
 /// The longest object key or upload id accepted, in bytes.
@@ -32,8 +36,14 @@ pub struct AppState {
     pub store: Store,
     /// How long presigned part URLs stay valid.
     pub part_url_expires: Duration,
-    /// The headers each upload was created with (for empty files).
-    pub created: CreatedHeaders,
+    /// The uploads table.
+    pub db: Db,
+    /// What the sign routes know of each upload without asking the table.
+    pub cache: UploadCache,
+    /// How callers are identified.
+    pub auth: Auth,
+    /// When unfinished uploads expire, and how the janitor sweeps.
+    pub janitor: JanitorSettings,
 }
 
 /// The shared state, as handlers get it.
@@ -43,6 +53,9 @@ pub type SharedState = Arc<AppState>;
 pub fn router() -> Router<SharedState> {
     Router::new()
         .route("/s3/multipart", post(create_upload))
+        // A static segment: matched before `{upload_id}`, so a lookup is
+        // never taken for the part list of an upload id "lookup".
+        .route("/s3/multipart/lookup", get(lookup::lookup))
         .route(
             "/s3/multipart/{upload_id}",
             get(list_parts).delete(abort_upload),
@@ -99,6 +112,10 @@ pub struct CreateBody {
     /// (Companion clients do not send it).
     #[serde(rename = "checksumAlgorithm")]
     checksum_algorithm: Option<Value>,
+    /// The content identity and plan (resupload sends them; Companion
+    /// clients do not): `size`, `sampleSha256`, `partSize`.
+    #[serde(flatten)]
+    pub identity: CreateIdentity,
 }
 
 /// The body of `POST /api/s3/multipart/{uploadId}/complete`.
@@ -172,27 +189,38 @@ fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /api/s3/multipart`: starts an upload → `{key, uploadId, bucket}`,
-/// plus `checksumAlgorithm` if the body asked for one.
-async fn create_upload(
-    State(state): State<SharedState>,
-    body: Result<Json<CreateBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body?;
-    let algorithm = checksum::parse_algorithm(body.checksum_algorithm.as_ref())
-        .map_err(|e| ApiError::bad_request("InvalidChecksumAlgorithm", e.0))?;
-    let key = keys::new_object_key(
-        body.namespace.as_deref().unwrap_or_default(),
-        body.filename.as_deref().unwrap_or_default(),
-    )
-    .map_err(|e| ApiError::Internal(format!("no random bytes: {e}")))?;
+/// The object's headers (Content-Type, `x-amz-meta-*`) of a create body.
+fn object_headers(body: &CreateBody) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if let Some(content_type) = meta::content_type(body.content_type.as_deref()) {
         headers.push(("content-type".to_owned(), content_type));
     }
     headers.extend(meta::metadata_headers(body.metadata.as_ref()));
-    // The algorithm goes to the store only: the headers remembered for an
-    // empty file's PutObject are those of the object itself.
+    headers
+}
+
+/// `POST /api/s3/multipart`: starts an upload → `{key, uploadId, bucket}`,
+/// plus `checksumAlgorithm` if the body asked for one. The upload's row is
+/// written before the answer.
+async fn create_upload(
+    State(state): State<SharedState>,
+    caller: Caller,
+    body: Result<Json<CreateBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let algorithm = checksum::parse_algorithm(body.checksum_algorithm.as_ref())
+        .map_err(|e| ApiError::bad_request("InvalidChecksumAlgorithm", e.0))?;
+    let identity = body.identity.parse()?;
+    let owner = match caller {
+        Caller::Owner(owner) => owner,
+        Caller::Anyone => body.namespace.clone().unwrap_or_default(),
+    };
+    let name = body.filename.clone().unwrap_or_default();
+    let key = keys::new_object_key(&owner, &name)
+        .map_err(|e| ApiError::Internal(format!("no random bytes: {e}")))?;
+    let headers = object_headers(&body);
+    // The algorithm goes to the store only: the headers kept for an empty
+    // file's PutObject are those of the object itself.
     let mut store_headers = headers.clone();
     if let Some(algorithm) = algorithm {
         store_headers.push((
@@ -204,10 +232,23 @@ async fn create_upload(
         .store
         .create_multipart_upload(&key, &store_headers)
         .await?;
-    state.created.remember(&upload_id, headers);
+    let row = UploadRow {
+        upload_id,
+        owner,
+        key,
+        name,
+        size: identity.size,
+        sample_sha256: identity.sample_sha256,
+        part_size: identity.part_size,
+        checksum_algorithm: algorithm.map(|a| a.as_str().to_owned()),
+        headers,
+        created_at_ms: now_ms(),
+        state: UploadState::Open,
+    };
+    remember(&state, &row).await?;
     let mut answer = json!({
-        "key": key,
-        "uploadId": upload_id,
+        "key": row.key,
+        "uploadId": row.upload_id,
         "bucket": state.store.bucket_name(),
     });
     if let Some(algorithm) = algorithm {
@@ -216,11 +257,46 @@ async fn create_upload(
     Ok(Json(answer))
 }
 
+/// Writes a new upload's row (and caches it); if the table refuses, the
+/// upload is aborted on the store (best effort), so no orphan is left.
+async fn remember(state: &AppState, row: &UploadRow) -> Result<(), ApiError> {
+    if let Err(e) = state.db.insert(row).await {
+        let _ = state
+            .store
+            .abort_multipart_upload(&row.key, &row.upload_id)
+            .await;
+        return Err(e.into());
+    }
+    state.cache.put(&row.upload_id, Known::from(row));
+    Ok(())
+}
+
+/// Notes in the table that the store no longer has an upload, when `e`
+/// says so.
+async fn note_if_gone(state: &AppState, upload_id: &str, e: &StoreError) {
+    if e.is_no_such_upload() {
+        finish(state, upload_id, UploadState::Aborted).await;
+    }
+}
+
+/// Marks an upload completed or aborted in the table and the cache (a
+/// failure is logged: the janitor removes the row at expiry anyway).
+async fn finish(state: &AppState, upload_id: &str, to: UploadState) {
+    state.cache.close(upload_id);
+    if let Err(e) = state.db.finish(upload_id, to, now_ms()).await {
+        eprintln!(
+            "warning: upload {upload_id} not marked {}: {e}",
+            to.as_str()
+        );
+    }
+}
+
 /// `GET /api/s3/multipart/{uploadId}/{partNumber}?key=K` → `{url, expires}`;
 /// with `&checksumSha256=B64`, the URL signs that checksum and the answer
 /// adds `headers: {"x-amz-checksum-sha256": B64}` for the PUT to carry.
 async fn sign_part(
     State(state): State<SharedState>,
+    caller: Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<SignPartQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -236,7 +312,7 @@ async fn sign_part(
         .map(|c| checksum::parse_sha256(c, "checksumSha256"))
         .transpose()
         .map_err(invalid_checksum)?;
-    state.store.check_upload(&key, &upload_id).await?;
+    access::may_sign(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let url = state.store.presign_upload_part(
         &key,
         &upload_id,
@@ -266,6 +342,7 @@ fn checksum_headers(checksum: &str) -> Value {
 /// `headers: {"1": {"x-amz-checksum-sha256": B64a}, ...}`.
 async fn sign_batch(
     State(state): State<SharedState>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<BatchQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -282,7 +359,7 @@ async fn sign_batch(
         .map(|c| checksum::align_checksums(raw_numbers, c))
         .transpose()
         .map_err(invalid_checksum)?;
-    state.store.check_upload(&key, &upload_id).await?;
+    access::may_sign(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let mut urls = Map::new();
     let mut headers = Map::new();
     for n in numbers {
@@ -311,6 +388,7 @@ async fn sign_batch(
 /// of ListParts.
 async fn list_parts(
     State(state): State<SharedState>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Vec<PartJson>>, ApiError> {
@@ -318,7 +396,14 @@ async fn list_parts(
     let Query(query) = query?;
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
-    let parts = state.store.list_parts(&key, &upload_id).await?;
+    access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
+    let parts = match state.store.list_parts(&key, &upload_id).await {
+        Ok(parts) => parts,
+        Err(e) => {
+            note_if_gone(&state, &upload_id, &e).await;
+            return Err(e.into());
+        }
+    };
     Ok(Json(
         parts
             .into_iter()
@@ -341,6 +426,7 @@ async fn list_parts(
 /// cannot take through multipart), if the store holds no part of the upload.
 async fn complete_upload(
     State(state): State<SharedState>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
     body: Result<Json<CompleteBody>, JsonRejection>,
@@ -350,17 +436,26 @@ async fn complete_upload(
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
     let Json(body) = body?;
-    let completed = if body.parts.is_empty() {
-        complete_empty(&state, &key, &upload_id).await?;
-        xml::CompleteResult::default()
+    let parts = sorted_parts(&body.parts)?;
+    let row = access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
+    let completed = if parts.is_empty() {
+        complete_empty(&state, &row)
+            .await
+            .map(|()| xml::CompleteResult::default())
     } else {
-        let parts = sorted_parts(&body.parts)?;
         state
             .store
             .complete_multipart_upload(&key, &upload_id, &parts)
-            .await?
+            .await
     };
-    state.created.forget(&upload_id);
+    let completed = match completed {
+        Ok(completed) => completed,
+        Err(e) => {
+            note_if_gone(&state, &upload_id, &e).await;
+            return Err(e.into());
+        }
+    };
+    finish(&state, &upload_id, UploadState::Completed).await;
     let mut answer = json!({
         "location": state.store.object_location(&key),
         "key": key,
@@ -376,20 +471,22 @@ async fn complete_upload(
 }
 
 /// Completes an upload of a 0-byte file: stores an empty object with the
-/// headers the upload was created with, then aborts the multipart upload.
-async fn complete_empty(state: &AppState, key: &str, upload_id: &str) -> Result<(), ApiError> {
+/// headers the upload was created with (kept in its row), then aborts the
+/// multipart upload.
+async fn complete_empty(state: &AppState, row: &UploadRow) -> Result<(), StoreError> {
+    let (key, upload_id) = (row.key.as_str(), row.upload_id.as_str());
     let stored = state.store.list_parts(key, upload_id).await?;
     if !stored.is_empty() {
-        return Err(ApiError::bad_request(
-            "InvalidRequest",
-            format!(
+        return Err(StoreError::Status {
+            status: 400,
+            code: "InvalidRequest".to_owned(),
+            message: format!(
                 "`parts` is empty but the store holds {} part(s) of this upload: list them all",
                 stored.len()
             ),
-        ));
+        });
     }
-    let headers = state.created.get(upload_id);
-    state.store.put_empty_object(key, &headers).await?;
+    state.store.put_empty_object(key, &row.headers).await?;
     match state.store.abort_multipart_upload(key, upload_id).await {
         Err(e) if !e.is_no_such_upload() => {
             eprintln!("warning: empty object stored but its multipart upload was not aborted: {e}");
@@ -446,6 +543,7 @@ fn sorted_parts(parts: &[CompletePart]) -> Result<Vec<xml::CompletePart<'_>>, Ap
 /// `DELETE /api/s3/multipart/{uploadId}?key=K` → `{}`.
 async fn abort_upload(
     State(state): State<SharedState>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -453,8 +551,13 @@ async fn abort_upload(
     let Query(query) = query?;
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
-    state.store.abort_multipart_upload(&key, &upload_id).await?;
-    state.created.forget(&upload_id);
+    access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
+    let aborted = state.store.abort_multipart_upload(&key, &upload_id).await;
+    match &aborted {
+        Ok(()) => finish(&state, &upload_id, UploadState::Aborted).await,
+        Err(e) => note_if_gone(&state, &upload_id, e).await,
+    }
+    aborted?;
     Ok(Json(json!({})))
 }
 

@@ -129,6 +129,8 @@ pub struct InProgressUpload {
     pub key: String,
     /// Its upload id.
     pub upload_id: String,
+    /// When it was created, if the store says (and it parses).
+    pub initiated: Option<jiff::Timestamp>,
 }
 
 /// A client for one bucket of an S3 store.
@@ -302,16 +304,12 @@ impl Store {
         key: &str,
         upload_id: &str,
         marker: Option<u16>,
-        max_parts: Option<u16>,
     ) -> Result<PartsPage, StoreError> {
         let mut action = self
             .bucket
             .list_parts(Some(&self.credentials), key, upload_id);
         if let Some(marker) = marker {
             action.set_part_number_marker(marker);
-        }
-        if let Some(max_parts) = max_parts {
-            action.set_max_parts(max_parts);
         }
         let body = self
             .execute_text(self.http.get(action.sign(SERVER_SIGN_TTL)), "ListParts")
@@ -329,18 +327,7 @@ impl Store {
         key: &str,
         upload_id: &str,
     ) -> Result<Vec<ListedPart>, StoreError> {
-        collect_parts(|marker| self.list_parts_page(key, upload_id, marker, None)).await
-    }
-
-    /// Checks that an upload exists (a one-part ListParts).
-    ///
-    /// # Errors
-    /// `NoSuchUpload` for an upload that is gone, or why the store could not
-    /// be asked.
-    pub async fn check_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
-        self.list_parts_page(key, upload_id, None, Some(1))
-            .await
-            .map(|_| ())
+        collect_parts(|marker| self.list_parts_page(key, upload_id, marker)).await
     }
 
     /// Completes an upload from `parts` (in order, each with its checksum
@@ -434,11 +421,13 @@ impl Store {
                 .execute_text(self.http.get(url), "ListMultipartUploads")
                 .await?;
             let page = xml::parse_list_uploads(&body).map_err(StoreError::BadResponse)?;
-            uploads.extend(
-                page.uploads
-                    .into_iter()
-                    .map(|(key, upload_id)| InProgressUpload { key, upload_id }),
-            );
+            uploads.extend(page.uploads.into_iter().map(|(key, upload_id, initiated)| {
+                InProgressUpload {
+                    key,
+                    upload_id,
+                    initiated: initiated.and_then(|t| t.parse().ok()),
+                }
+            }));
             match page.next {
                 None => return Ok(uploads),
                 Some(next) if Some(&next) == marker.as_ref() => {

@@ -99,8 +99,9 @@ pub fn parse_list_parts(xml: &str) -> Result<PartsPage, String> {
 /// One page of a ListMultipartUploads answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadsPage {
-    /// `(key, upload id)` of each in-progress upload of this page.
-    pub uploads: Vec<(String, String)>,
+    /// `(key, upload id, initiated)` of each in-progress upload of this
+    /// page (`initiated` as the store wrote it, RFC 3339).
+    pub uploads: Vec<(String, String, Option<String>)>,
     /// `(key marker, upload id marker)` of the next page, if truncated.
     pub next: Option<(String, String)>,
 }
@@ -123,6 +124,8 @@ struct XmlUpload {
     key: String,
     #[serde(rename = "UploadId")]
     upload_id: String,
+    #[serde(rename = "Initiated", default)]
+    initiated: Option<String>,
 }
 
 /// Parses a ListMultipartUploads answer.
@@ -145,7 +148,7 @@ pub fn parse_list_uploads(xml: &str) -> Result<UploadsPage, String> {
         uploads: result
             .uploads
             .into_iter()
-            .map(|u| (u.key, u.upload_id))
+            .map(|u| (u.key, u.upload_id, non_empty(u.initiated)))
             .collect(),
         next,
     })
@@ -433,7 +436,14 @@ pub(crate) mod tests {
         let page = parse_list_uploads(xml).unwrap();
         assert_eq!(
             page.uploads,
-            [("k1".into(), "u1".into()), ("k2".into(), "u2".into())]
+            [
+                (
+                    "k1".into(),
+                    "u1".into(),
+                    Some("2024-01-01T00:00:00Z".into())
+                ),
+                ("k2".into(), "u2".into(), None)
+            ]
         );
         assert_eq!(page.next, Some(("k2".into(), "u2".into())));
 

@@ -263,7 +263,10 @@ export async function startServer({ env, www = path.join(REPO, "www"), logFile, 
     throw new Error(`no wasm package at ${pkgDir}: run \`npm run build\` (or set RESUPLOAD_PKG_DIR)`);
   }
   const out = fs.createWriteStream(logFile);
-  const child = spawn(serverBin, ["--debug-routes", "--listen", "127.0.0.1:0", "--www", www, "--pkg", pkgDir, ...args], {
+  // Each dev server keeps its own SQLite file (beside its log), unless
+  // `env` names a DATABASE_URL or `args` another --data-dir.
+  const dataDir = `${logFile.replace(/\.log$/, "")}-data`;
+  const child = spawn(serverBin, ["--debug-routes", "--listen", "127.0.0.1:0", "--www", www, "--pkg", pkgDir, "--data-dir", dataDir, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,153 @@
+//! The janitor: at start and then periodically, so that orphans never pile
+//! up on the server either,
+//! - aborts open uploads past their expiry on the store (best effort) and
+//!   removes their rows;
+//! - removes completed and aborted rows after a while;
+//! - aborts multipart uploads the store holds past expiry that no open row
+//!   accounts for (a crash between create and insert, another server's
+//!   leftovers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::db::{now_ms, UploadState};
+use crate::routes::{AppState, SharedState};
+
+/// Rows handled per query while aborting expired uploads.
+const BATCH: i64 = 500;
+
+/// How the janitor sweeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JanitorSettings {
+    /// An unfinished upload older than this is aborted (the client's
+    /// `expiresAfter`, 7 days by default).
+    pub expiry: Duration,
+    /// Completed and aborted rows are removed this long after they finished.
+    pub keep_finished: Duration,
+    /// Time between two sweeps.
+    pub every: Duration,
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sweep {
+    /// Open uploads past expiry: aborted on the store, rows removed.
+    pub expired: u64,
+    /// Completed or aborted rows removed.
+    pub finished_removed: u64,
+    /// Store uploads past expiry without an open row, aborted.
+    pub orphans_aborted: u64,
+}
+
+fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs one sweep.
+///
+/// # Errors
+/// The database or the store failed (what was done before stays done).
+pub async fn sweep(state: &AppState) -> Result<Sweep, String> {
+    let settings = state.janitor;
+    let now = now_ms();
+    let expired = abort_expired_rows(state, now.saturating_sub(ms(settings.expiry))).await?;
+    let finished_removed = state
+        .db
+        .remove_finished_before(now.saturating_sub(ms(settings.keep_finished)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let orphans_aborted = abort_expired_store_uploads(state, settings.expiry).await?;
+    Ok(Sweep {
+        expired,
+        finished_removed,
+        orphans_aborted,
+    })
+}
+
+async fn abort_expired_rows(state: &AppState, before_ms: i64) -> Result<u64, String> {
+    let mut done = 0;
+    loop {
+        let batch = state
+            .db
+            .open_before(before_ms, BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (upload_id, key) in &batch {
+            match state.store.abort_multipart_upload(key, upload_id).await {
+                Err(e) if !e.is_no_such_upload() => {
+                    eprintln!("janitor: could not abort expired upload {upload_id} ({e}); the next sweep retries it");
+                }
+                _ => {}
+            }
+            state.cache.close(upload_id);
+            state
+                .db
+                .remove(upload_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            done += 1;
+        }
+        if batch.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            return Ok(done);
+        }
+    }
+}
+
+async fn abort_expired_store_uploads(state: &AppState, expiry: Duration) -> Result<u64, String> {
+    let cutoff = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::try_from(expiry).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let uploads = state
+        .store
+        .list_multipart_uploads()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut done = 0;
+    for upload in uploads {
+        if upload.initiated.is_none_or(|t| t >= cutoff) {
+            continue;
+        }
+        match state
+            .store
+            .abort_multipart_upload(&upload.key, &upload.upload_id)
+            .await
+        {
+            Ok(()) => done += 1,
+            Err(e) if e.is_no_such_upload() => {}
+            Err(e) => eprintln!("janitor: could not abort {} ({e})", upload.upload_id),
+        }
+        state.cache.close(&upload.upload_id);
+        let _ = state
+            .db
+            .finish(&upload.upload_id, UploadState::Aborted, now_ms())
+            .await;
+    }
+    Ok(done)
+}
+
+/// Sweeps now, then every `state.janitor.every`, for as long as the server
+/// runs.
+pub fn spawn(state: SharedState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(state.janitor.every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            report(&Arc::clone(&state)).await;
+        }
+    })
+}
+
+async fn report(state: &AppState) {
+    match sweep(state).await {
+        Ok(sweep) if sweep != Sweep::default() => eprintln!(
+            "janitor: {} expired upload(s) aborted, {} finished row(s) removed, {} orphan upload(s) aborted",
+            sweep.expired, sweep.finished_removed, sweep.orphans_aborted
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: janitor: {e}"),
+    }
+}

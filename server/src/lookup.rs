@@ -1,0 +1,237 @@
+//! Resume on another device: the content identity a client gives at create
+//! (`size`, `sampleSha256`, beside the file name) and the lookup route that
+//! finds the caller's unfinished upload of that identity.
+//!
+//! `GET /api/s3/multipart/lookup?name=N&size=S&sample=HEX` →
+//! `{uploadId, key, partSize, checksumAlgorithm, createdAt}` or 404. The
+//! identity has no file date: it differs between devices.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Caller;
+use crate::db::{now_ms, Identity};
+use crate::error::ApiError;
+use crate::routes::SharedState;
+
+/// The longest file name a lookup takes, in bytes.
+const MAX_NAME_BYTES: usize = 1024;
+
+/// The largest size or part size accepted (what the table's BIGINT holds).
+const MAX_BYTES: u64 = i64::MAX as u64;
+
+/// The identity fields of a create body, as sent (checked by
+/// [`CreateIdentity::parse`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateIdentity {
+    size: Option<Value>,
+    #[serde(rename = "sampleSha256")]
+    sample_sha256: Option<Value>,
+    #[serde(rename = "partSize")]
+    part_size: Option<Value>,
+}
+
+/// The identity fields of a create body, checked.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ContentIdentity {
+    /// The file's size in bytes.
+    pub size: Option<u64>,
+    /// The SHA-256 of the content sample, 64 lowercase hex digits.
+    pub sample_sha256: Option<String>,
+    /// The planned part size in bytes.
+    pub part_size: Option<u64>,
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::bad_request("InvalidArgument", message)
+}
+
+/// A byte count: a whole number from `min`, or absent (`null`).
+fn bytes(value: Option<&Value>, field: &str, min: u64) -> Result<Option<u64>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (min..=MAX_BYTES).contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{field} {v} is not a whole number of bytes from {min}"
+                ))
+            }),
+    }
+}
+
+/// Whether `text` is 64 lowercase hex digits.
+pub fn is_sample(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl CreateIdentity {
+    /// The checked fields.
+    ///
+    /// # Errors
+    /// A 400 `InvalidArgument` naming the first bad field.
+    pub fn parse(&self) -> Result<ContentIdentity, ApiError> {
+        let sample_sha256 = match &self.sample_sha256 {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if is_sample(s) => Some(s.clone()),
+            Some(v) => {
+                return Err(invalid(format!(
+                    "sampleSha256 {v} is not 64 lowercase hex digits"
+                )))
+            }
+        };
+        Ok(ContentIdentity {
+            size: bytes(self.size.as_ref(), "size", 0)?,
+            sample_sha256,
+            part_size: bytes(self.part_size.as_ref(), "partSize", 1)?,
+        })
+    }
+}
+
+/// The query of the lookup route.
+#[derive(Debug, Deserialize)]
+pub struct LookupQuery {
+    name: Option<String>,
+    size: Option<String>,
+    sample: Option<String>,
+    /// With auth off only: whose uploads (the namespace given at create).
+    namespace: Option<String>,
+}
+
+/// The checked `(name, size, sample)` of a lookup.
+fn parse_lookup(query: &LookupQuery) -> Result<(&str, u64, &str), ApiError> {
+    let name = query
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty() && n.len() <= MAX_NAME_BYTES)
+        .ok_or_else(|| {
+            invalid(format!(
+                "name must be the file name (1 to {MAX_NAME_BYTES} bytes)"
+            ))
+        })?;
+    let size = query
+        .size
+        .as_deref()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s <= MAX_BYTES)
+        .ok_or_else(|| invalid("size must be the file size in bytes".to_owned()))?;
+    let sample = query
+        .sample
+        .as_deref()
+        .filter(|s| is_sample(s))
+        .ok_or_else(|| {
+            invalid("sample must be the sample's SHA-256, 64 lowercase hex digits".to_owned())
+        })?;
+    Ok((name, size, sample))
+}
+
+/// `GET /api/s3/multipart/lookup?name=N&size=S&sample=HEX` → the caller's
+/// newest open upload of that identity (created with that sample, not past
+/// expiry), or 404 `NoSuchUpload`.
+pub async fn lookup(
+    State(state): State<SharedState>,
+    caller: Caller,
+    query: Result<Query<LookupQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let (name, size, sample_sha256) = parse_lookup(&query)?;
+    let owner = match &caller {
+        Caller::Owner(owner) => owner.as_str(),
+        Caller::Anyone => query.namespace.as_deref().unwrap_or_default(),
+    };
+    let identity = Identity {
+        owner,
+        name,
+        size,
+        sample_sha256,
+    };
+    let expiry_ms = i64::try_from(state.janitor.expiry.as_millis()).unwrap_or(i64::MAX);
+    let not_before = now_ms().saturating_sub(expiry_ms);
+    let row = state
+        .db
+        .lookup(&identity, not_before)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NoSuchUpload(
+                "no unfinished upload of yours has that name, size and sample".to_owned(),
+            )
+        })?;
+    Ok(Json(json!({
+        "uploadId": row.upload_id,
+        "key": row.key,
+        "partSize": row.part_size,
+        "checksumAlgorithm": row.checksum_algorithm,
+        "createdAt": row.created_at_ms,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn create(body: Value) -> Result<ContentIdentity, ApiError> {
+        serde_json::from_value::<CreateIdentity>(body)
+            .unwrap()
+            .parse()
+    }
+
+    #[test]
+    fn create_fields_are_optional_and_checked() {
+        assert_eq!(create(json!({})).unwrap(), ContentIdentity::default());
+        let full =
+            create(json!({ "size": 0, "sampleSha256": SAMPLE, "partSize": 8_388_608 })).unwrap();
+        assert_eq!(full.size, Some(0));
+        assert_eq!(full.sample_sha256.as_deref(), Some(SAMPLE));
+        assert_eq!(full.part_size, Some(8_388_608));
+        for bad in [
+            json!({ "size": -1 }),
+            json!({ "size": 1.5 }),
+            json!({ "size": "5" }),
+            json!({ "partSize": 0 }),
+            json!({ "sampleSha256": SAMPLE.to_uppercase() }),
+            json!({ "sampleSha256": &SAMPLE[1..] }),
+            json!({ "sampleSha256": 5 }),
+        ] {
+            assert!(create(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    fn query(name: &str, size: &str, sample: &str) -> LookupQuery {
+        LookupQuery {
+            name: Some(name.into()),
+            size: Some(size.into()),
+            sample: Some(sample.into()),
+            namespace: None,
+        }
+    }
+
+    #[test]
+    fn lookup_queries_are_checked() {
+        assert_eq!(
+            parse_lookup(&query("a b.bin", "42", SAMPLE)).unwrap(),
+            ("a b.bin", 42, SAMPLE)
+        );
+        for bad in [
+            query("", "42", SAMPLE),
+            query("a", "", SAMPLE),
+            query("a", "-1", SAMPLE),
+            query("a", "4.2", SAMPLE),
+            query("a", "99999999999999999999", SAMPLE),
+            query("a", "42", "abc"),
+            query(&"x".repeat(1025), "42", SAMPLE),
+        ] {
+            assert!(parse_lookup(&bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+// The backend remembers: the uploads table behind the dev server, the same
+// suite against SQLite (the stack's server) and PostgreSQL (a cluster of
+// this file's own), with auth off (owner = the client's namespace), against
+// real Garage: lookup, ownership and key checks, signing without a store
+// round trip, the janitor; and two dev servers on one PostgreSQL.
+
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+
+import { call, putPart, randomSample, routesOf, rows, storeUploads } from "./backend-client.mjs";
+import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { startPostgres } from "./postgres.mjs";
+
+let stack;
+let pg;
+const bases = {};
+
+before(async () => {
+  stack = await startStack({ label: "backend" });
+  pg = await startPostgres({ notePid: stack.notePid });
+  bases.sqlite = stack.baseUrl;
+  const suiteDb = await pg.createDatabase("suite");
+  bases.postgres = (await stack.startServer({ name: "postgres", env: { DATABASE_URL: suiteDb } })).baseUrl;
+});
+after(async () => {
+  // The cluster first: the stack's stop kills every pid it noted.
+  await pg?.stop();
+  await stack?.stop();
+});
+
+/** Watches every request the dev servers send to the store (through the gate). */
+function watchStore() {
+  const seen = [];
+  const listener = (req) => seen.push(`${req.method} ${req.url}`);
+  stack.gate.server.on("request", listener);
+  return { seen, stop: () => stack.gate.server.off("request", listener) };
+}
+
+for (const backend of ["sqlite", "postgres"]) {
+  test(`${backend}: a create with its content identity is found by lookup, by its owner only`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const id = { name: "Été report.bin", size: 20 * MIB, sample: randomSample() };
+    const body = { filename: id.name, namespace: "alice", size: id.size, sampleSha256: id.sample, partSize: 8 * MIB, checksumAlgorithm: "SHA256" };
+    const first = (await api.create(body)).json;
+    const newest = (await api.create(body)).json;
+    const found = await api.lookup({ ...id, namespace: "alice" });
+    assert.equal(found.status, 200, found.text);
+    assert.deepEqual(Object.keys(found.json).sort(), ["checksumAlgorithm", "createdAt", "key", "partSize", "uploadId"]);
+    assert.equal(found.json.uploadId, newest.uploadId, "the newest open upload of that identity");
+    assert.equal(found.json.key, newest.key);
+    assert.equal(found.json.partSize, 8 * MIB);
+    assert.equal(found.json.checksumAlgorithm, "SHA256");
+    assert.ok(Math.abs(found.json.createdAt - Date.now()) < 60_000, String(found.json.createdAt));
+    for (const other of [
+      { ...id, namespace: "bob" },
+      { ...id },
+      { ...id, namespace: "alice", size: id.size + 1 },
+      { ...id, namespace: "alice", name: "été report.bin" },
+      { ...id, namespace: "alice", sample: randomSample() },
+    ]) {
+      const r = await api.lookup(other);
+      assert.equal(r.status, 404, `${JSON.stringify(other)}: ${r.text}`);
+      assert.equal(r.json.error.code, "NoSuchUpload");
+    }
+    const [row] = (await rows(bases[backend])).filter((r) => r.uploadId === first.uploadId);
+    assert.deepEqual(
+      { owner: row.owner, name: row.name, size: row.size, sample: row.sampleSha256, partSize: row.partSize, state: row.state },
+      { owner: "alice", name: id.name, size: id.size, sample: id.sample, partSize: 8 * MIB, state: "open" },
+    );
+    await api.abort(first);
+    await api.abort(newest);
+  });
+
+  test(`${backend}: a plain Companion create is stored but never offered; bad identity fields are refused`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const plain = await api.create({ filename: "plain.bin" });
+    assert.equal(plain.status, 200, plain.text);
+    assert.deepEqual(Object.keys(plain.json).sort(), ["bucket", "key", "uploadId"]);
+    const row = (await rows(bases[backend])).find((r) => r.uploadId === plain.json.uploadId);
+    assert.equal(row.owner, "");
+    assert.equal(row.sampleSha256, null);
+    for (const bad of [{ size: -1 }, { size: "5" }, { partSize: 0 }, { sampleSha256: "ABC" }]) {
+      const r = await api.create({ filename: "x", ...bad });
+      assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${r.text}`);
+      assert.equal(r.json.error.code, "InvalidArgument");
+    }
+    // The lookup route is not the part list of an upload id "lookup".
+    const noQuery = await call(bases[backend], "GET", "/api/s3/multipart/lookup");
+    assert.equal(noQuery.status, 400, noQuery.text);
+    assert.equal(noQuery.json.error.code, "InvalidArgument");
+    await api.abort(plain.json);
+  });
+
+  test(`${backend}: completed and aborted uploads are no longer offered or signed`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const id = { name: "done.bin", size: 0, sample: randomSample(), namespace: "carol" };
+    const done = (await api.create({ filename: id.name, namespace: "carol", size: 0, sampleSha256: id.sample })).json;
+    const completed = await api.complete(done, []);
+    assert.equal(completed.status, 200, completed.text);
+    assert.equal((await api.lookup(id)).status, 404);
+    const signed = await api.sign(done, 1);
+    assert.equal(signed.status, 404, signed.text);
+    assert.equal(signed.json.error.code, "NoSuchUpload");
+    const aborted = (await api.create({ filename: id.name, namespace: "carol", size: 0, sampleSha256: id.sample })).json;
+    assert.equal((await api.lookup(id)).json.uploadId, aborted.uploadId);
+    assert.equal((await api.abort(aborted)).status, 200);
+    assert.equal((await api.lookup(id)).status, 404);
+    const states = Object.fromEntries((await rows(bases[backend])).map((r) => [r.uploadId, r.state]));
+    assert.equal(states[done.uploadId], "completed");
+    assert.equal(states[aborted.uploadId], "aborted");
+  });
+
+  test(`${backend}: signing asks the store nothing; a key or upload id not of the row is refused`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const a = (await api.create({ filename: "a.bin", namespace: "dave" })).json;
+    const b = (await api.create({ filename: "b.bin", namespace: "dave" })).json;
+    const watch = watchStore();
+    try {
+      for (let n = 1; n <= 20; n += 1) assert.equal((await api.sign(a, n)).status, 200);
+      const batch = await api.batch(a, [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal(batch.status, 200, batch.text);
+      assert.equal(Object.keys(batch.json.presignedUrls).length, 8);
+      assert.deepEqual(watch.seen, [], "no store request while signing");
+      const foreignKey = await api.sign({ uploadId: a.uploadId, key: b.key }, 1);
+      assert.equal(foreignKey.status, 403, foreignKey.text);
+      assert.equal(foreignKey.json.error.code, "AccessDenied");
+      assert.equal((await api.list({ uploadId: a.uploadId, key: b.key })).status, 403);
+      assert.equal((await api.complete({ uploadId: a.uploadId, key: b.key }, [])).status, 403);
+      assert.equal((await api.abort({ uploadId: a.uploadId, key: b.key })).status, 403);
+      const unknown = await api.sign({ uploadId: "not-an-upload", key: a.key }, 1);
+      assert.equal(unknown.status, 404, unknown.text);
+      assert.equal(unknown.json.error.code, "NoSuchUpload");
+      assert.deepEqual(watch.seen, [], "nothing refused reached the store");
+      assert.equal((await api.list(a)).status, 200);
+      assert.ok(watch.seen.some((r) => r.startsWith("GET ")), "the part list does ask the store");
+    } finally {
+      watch.stop();
+    }
+    assert.deepEqual((await api.list(b)).json, []);
+    await api.abort(a);
+    await api.abort(b);
+  });
+}
+
+test("two dev servers on one PostgreSQL: created through one, signed, listed and completed through the other", { timeout: 120_000 }, async () => {
+  const shared = await pg.createDatabase("shared");
+  const one = routesOf((await stack.startServer({ name: "shared-1", env: { DATABASE_URL: shared } })).baseUrl);
+  const otherBase = (await stack.startServer({ name: "shared-2", env: { DATABASE_URL: shared } })).baseUrl;
+  const other = routesOf(otherBase);
+  const bytes = randomBytes(5 * MIB + 12345);
+  const id = { name: "two servers.bin", size: bytes.length, sample: randomSample(), namespace: "erin" };
+  const up = (await one.create({ filename: id.name, namespace: "erin", size: id.size, sampleSha256: id.sample, partSize: 5 * MIB })).json;
+  const found = await other.lookup(id);
+  assert.equal(found.status, 200, found.text);
+  assert.equal(found.json.uploadId, up.uploadId);
+  const signed = await other.batch(up, [1, 2]);
+  assert.equal(signed.status, 200, signed.text);
+  const etag1 = await putPart(signed.json.presignedUrls["1"], bytes.subarray(0, 5 * MIB));
+  const etag2 = await putPart(signed.json.presignedUrls["2"], bytes.subarray(5 * MIB));
+  const listed = await other.list(up);
+  assert.deepEqual(listed.json.map((p) => [p.PartNumber, p.ETag]), [[1, etag1], [2, etag2]]);
+  const completed = await other.complete(up, [{ PartNumber: 1, ETag: etag1 }, { PartNumber: 2, ETag: etag2 }]);
+  assert.equal(completed.status, 200, completed.text);
+  const stored = await stack.debug.object(up.key);
+  assert.equal(stored.size, bytes.length);
+  assert.equal(stored.sha256, createHash("sha256").update(bytes).digest("hex"), "byte-identical");
+  assert.equal((await one.lookup(id)).status, 404, "completed through the other: not offered by the first either");
+  // The first server's cache still says open (it created the upload): it
+  // signs without asking the store, and the store refuses the PUT.
+  const stale = await one.sign(up, 3);
+  assert.equal(stale.status, 200, stale.text);
+  const put = await fetch(stale.json.url, { method: "PUT", body: bytes.subarray(0, 10) });
+  const refusal = await put.text();
+  assert.equal(put.status, 404, refusal);
+  assert.match(refusal, /NoSuchUpload/);
+  assert.equal((await one.list(up)).status, 404, "list reads the table: no such upload");
+  assert.equal((await one.sign(up, 3)).status, 404, "and the cache learnt it");
+  assert.equal((await rows(otherBase)).find((r) => r.uploadId === up.uploadId).state, "completed");
+});
+
+for (const backend of ["sqlite", "postgres"]) {
+  test(`${backend}: the janitor aborts expired uploads and orphans, and removes finished rows`, { timeout: 120_000 }, async () => {
+    const env = backend === "postgres" ? { DATABASE_URL: await pg.createDatabase(`janitor_${Date.now()}`) } : {};
+    const args = ["--upload-expiry", "3", "--keep-finished", "1", "--janitor-every", "1"];
+    const janitor = await stack.startServer({ name: `janitor-${backend}`, env, args });
+    const api = routesOf(janitor.baseUrl);
+    try {
+      const expiring = (await api.create({ filename: "expiring.bin", namespace: "frank" })).json;
+      const finished = (await api.create({ filename: "finished.bin", namespace: "frank" })).json;
+      assert.equal((await api.complete(finished, [])).status, 200);
+      // An upload of another server (another table): an orphan here.
+      const orphan = (await routesOf(stack.baseUrl).create({ filename: "orphan.bin" })).json;
+      const live = [expiring.uploadId, orphan.uploadId];
+      assert.deepEqual((await storeUploads(janitor.baseUrl)).filter((u) => live.includes(u)).sort(), [...live].sort());
+      await waitUntil(async () => (await rows(janitor.baseUrl)).length === 0, { timeout: 30_000, interval: 500, what: "the janitor to empty the table" });
+      await waitUntil(async () => !(await storeUploads(janitor.baseUrl)).some((u) => live.includes(u)), {
+        timeout: 30_000,
+        interval: 500,
+        what: "the janitor to abort the expired upload and the orphan on the store",
+      });
+      const r = await api.sign(expiring, 1);
+      assert.equal(r.status, 404, r.text);
+    } finally {
+      janitor.process.kill("SIGTERM");
+    }
+  });
+}
