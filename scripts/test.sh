@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: native (cargo test), in-browser (wasm-bindgen-test in
 # Chromium, Firefox, WebKitGTK and WPE WebKit) and end to end (every file in
-# Chromium through playwright-core; engines.test.mjs and no-hang.test.mjs in
-# Firefox, WebKitGTK and WPE WebKit through WebDriver), against the dev server and a Garage
+# Chromium through playwright-core; engines, no-hang and handles in Firefox,
+# WebKitGTK and WPE WebKit through WebDriver), against the dev server and a Garage
 # node (and PostgreSQL clusters for the uploads table). Everything it starts, it stops.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -73,10 +73,11 @@ cleanup
 trap - EXIT
 
 # Chromium runs every file; the other engines run what must hold everywhere
-# (engines.test.mjs, no-hang.test.mjs), through WebDriver.
+# (engines, no-hang, and handles: file handles and staged copies where the
+# engine has them, the typed fallback where it does not), through WebDriver.
 step "end-to-end tests in Chromium (playwright-core, dev server, Garage)"
 node --test --test-concurrency=1 tests/e2e/
 for engine in firefox webkit wpe; do
   step "end-to-end tests in $engine (WebDriver)"
-  E2E_BROWSER="$engine" node --test --test-concurrency=1 tests/e2e/engines.test.mjs tests/e2e/no-hang.test.mjs
+  E2E_BROWSER="$engine" node --test --test-concurrency=1 tests/e2e/engines.test.mjs tests/e2e/no-hang.test.mjs tests/e2e/handles.test.mjs
 done
