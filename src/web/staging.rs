@@ -19,7 +19,6 @@ use super::fetch::AbortOnDrop;
 use super::handles::{self, Kind};
 use super::idb::IdbStore;
 use super::lock::{self, Lock};
-use crate::error::Error;
 use crate::ports::{Warning, WarningCode};
 
 #[wasm_bindgen(module = "/src/web/file_access.js")]
@@ -74,24 +73,38 @@ pub async fn stage(store: &IdbStore, id: &str, file: &Blob, warn: &dyn Fn(Warnin
     };
     let signal = controller.signal();
     let _stop_on_drop = AbortOnDrop::new(controller);
-    let copied = JsFuture::from(stage_copy(id, file, &signal)).await;
-    let kept = match copied {
-        Ok(handle) => handles::keep(store, id, Kind::Staged, &handle).await,
-        Err(e) => Err(Error::ReadFailed {
-            detail: super::js_error::describe(&e),
-        }),
+    let failure = match JsFuture::from(stage_copy(id, file, &signal)).await {
+        Ok(handle) => handles::keep(store, id, Kind::Staged, &handle)
+            .await
+            .err()
+            .map(|e| e.to_string()),
+        Err(e) => Some(copy_failure(&e)),
     };
-    if let Err(e) = kept {
+    if let Some(why) = failure {
         remove(id).await;
         warn(Warning {
             code: WarningCode::StagingFailed,
             message: [
                 "the staged copy of the file failed (",
-                &e.to_string(),
+                &why,
                 "): after a restart the file must be picked again",
             ]
             .concat(),
         });
+    }
+}
+
+/// Why a copy failed, in words: a full origin (`QuotaExceededError`, the
+/// browser's own verdict, which its estimate may not have foreseen) is told
+/// apart from any other failure.
+fn copy_failure(e: &JsValue) -> String {
+    let quota = e
+        .dyn_ref::<web_sys::DomException>()
+        .is_some_and(|e| e.name() == "QuotaExceededError");
+    if quota {
+        "the origin's storage is full".into()
+    } else {
+        super::js_error::describe(e)
     }
 }
 

@@ -182,6 +182,20 @@ class PlaywrightTab {
     await this.page.locator(selector).first().click({ timeout: 10_000 });
   }
 
+  /**
+   * Sets the page origin's storage quota through the DevTools protocol
+   * (`null` restores it): `navigator.storage.estimate()` reports it and real
+   * writes past it fail with QuotaExceededError. Returns whether the engine
+   * can (only Chromium).
+   */
+  async limitQuota(bytes) {
+    // The override lasts as long as the session that set it: kept open.
+    this.cdp ??= await this.page.context().newCDPSession(this.page);
+    const origin = new URL(this.page.url()).origin;
+    await this.cdp.send("Storage.overrideQuotaForOrigin", bytes === null ? { origin } : { origin, quotaSize: bytes });
+    return true;
+  }
+
   async close() {
     if (this.browser) this.browser.tabs = this.browser.tabs.filter((t) => t !== this);
     await this.page.close();
@@ -496,6 +510,11 @@ class WebDriverTab {
     await this.#run(`clicking ${selector}`, async (driver) => {
       await (await driver.findElement(By.css(selector))).click();
     });
+  }
+
+  /** WebDriver has no way to set a storage quota: false (see PlaywrightTab). */
+  async limitQuota() {
+    return false;
   }
 
   async close() {
