@@ -22,6 +22,9 @@ pub enum Operation {
     Complete,
     /// `DELETE {endpoint}/multipart/{uploadId}`.
     Abort,
+    /// `GET {endpoint}/multipart/lookup`: the caller's upload of the same
+    /// content begun elsewhere.
+    Lookup,
 }
 
 impl Operation {
@@ -34,6 +37,7 @@ impl Operation {
             Operation::ListParts => "listing the uploaded parts",
             Operation::Complete => "completing the upload",
             Operation::Abort => "aborting the upload",
+            Operation::Lookup => "looking for the upload on the backend",
         }
     }
 }
@@ -174,6 +178,12 @@ pub enum Error {
     /// The stored upload has no kept handle or staged copy to continue
     /// from: its file must be picked again.
     NoHandle,
+    /// The `headers` function threw, rejected, gave something other than
+    /// an object of string values, or did not settle in time.
+    HeadersFailed {
+        /// What went wrong.
+        detail: String,
+    },
     /// This browser lacks a feature resupload cannot do without.
     UnsupportedBrowser {
         /// The missing feature, as JavaScript names it (`"fetch"`).
@@ -206,6 +216,7 @@ impl Error {
             Error::FileMissing => "FILE_MISSING",
             Error::FileChanged => "FILE_CHANGED",
             Error::NoHandle => "NO_HANDLE",
+            Error::HeadersFailed { .. } => "HEADERS_FAILED",
             Error::UnsupportedBrowser { .. } => "UNSUPPORTED_BROWSER",
         }
     }
@@ -278,6 +289,9 @@ impl fmt::Display for Error {
                 if !body.is_empty() {
                     write!(f, ": {body}")?;
                 }
+                if *status == 401 {
+                    f.write_str("; the signing backend wants credentials: give them with the `headers` option (a function is asked again after a 401)")?;
+                }
                 Ok(())
             }
             Error::BadResponse { operation, detail } => write!(
@@ -342,6 +356,11 @@ impl fmt::Display for Error {
                 "this upload cannot continue without its file: pick the same file again \
                  (only uploads started from a file handle, or with stage: \"opfs\", continue \
                  without picking)",
+            ),
+            Error::HeadersFailed { detail } => write!(
+                f,
+                "the `headers` function failed: {detail}; nothing sent is lost: once it can \
+                 give the credentials again, call start() to continue"
             ),
             Error::UnsupportedBrowser { feature } => write!(
                 f,

@@ -49,6 +49,46 @@ pub struct NewUpload<'a> {
     pub metadata: &'a [(String, String)],
     /// `Some("SHA256")` asks for an upload whose parts carry checksums.
     pub checksum_algorithm: Option<&'a str>,
+    /// The file's size in bytes (resupload's extension: with the sample,
+    /// the content identity a [lookup](Backend::lookup) finds).
+    pub size: u64,
+    /// The file's content sample
+    /// ([`sample_digest`](crate::core::fingerprint::sample_digest)), when
+    /// it could be read.
+    pub sample_sha256: Option<&'a str>,
+    /// The planned part size in bytes.
+    pub part_size: u64,
+}
+
+/// A file's content identity as any device sees it: no date, which differs
+/// between devices. What [`Backend::lookup`] asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct ContentIdentity<'a> {
+    /// The uploader's namespace (the owner, when the backend has no
+    /// authentication).
+    pub namespace: &'a str,
+    /// The file's name.
+    pub file_name: &'a str,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its content sample (hex).
+    pub sample_sha256: &'a str,
+}
+
+/// The caller's unfinished upload of a [`ContentIdentity`], as the backend
+/// remembers it (perhaps started on another device).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundUpload {
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// The object key.
+    pub key: String,
+    /// The part size it was created with, if the creator said.
+    pub part_size: Option<u64>,
+    /// The checksum algorithm it was created with (`"SHA256"`), if any.
+    pub checksum_algorithm: Option<String>,
+    /// When it was created (ms since the epoch), if known.
+    pub created_at: Option<f64>,
 }
 
 /// What `POST {endpoint}/multipart` answers.
@@ -112,6 +152,10 @@ pub trait Backend {
     ) -> PortFuture<'a, CompleteAnswer>;
     /// Aborts the upload on the server.
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()>;
+    /// The caller's unfinished upload of `identity`, if the backend
+    /// remembers one (resupload's extension; a backend without it fails
+    /// with an HTTP error).
+    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>>;
 }
 
 /// Where a part's bytes come from: a file, a streaming source, a staged
@@ -230,6 +274,28 @@ pub struct Resumed {
     pub skipped_parts: u32,
     /// Their bytes.
     pub skipped_bytes: u64,
+    /// Where the upload was found.
+    pub source: ResumeSource,
+}
+
+/// Where a resumed upload was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeSource {
+    /// In this browser's records.
+    Local,
+    /// Through the backend's lookup: started elsewhere (another device, a
+    /// cleared browser), every part the server holds verified before use.
+    Backend,
+}
+
+impl ResumeSource {
+    /// The name JavaScript sees (`onResume({ source })`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResumeSource::Local => "local",
+            ResumeSource::Backend => "backend",
+        }
+    }
 }
 
 /// Why a stored upload could not be continued.

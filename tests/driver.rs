@@ -22,9 +22,10 @@ use resupload::http::{failure, Answer};
 use resupload::memory::MemoryStore;
 use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, NewUpload,
-    PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, PortFuture, Progress,
-    RecordStore, RestartReason, Resumed, Timer, Wait, Warning, WarningCode,
+    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, Events, ExpiringSoon,
+    FoundUpload, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource,
+    PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed, Timer, Wait, Warning,
+    WarningCode,
 };
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
@@ -80,6 +81,23 @@ struct FakeS3 {
     hashed: RefCell<Vec<u64>>,
     /// The complete call reports this object checksum instead of the true one.
     lying_checksum: RefCell<Option<String>>,
+    /// The backend's uploads table: what each create said of its file.
+    rows: RefCell<Vec<Row>>,
+    /// Lookups asked for.
+    lookups: Cell<u32>,
+    /// Lookups are refused with this status (400: a plain Companion has no
+    /// lookup route; 401: no credentials).
+    lookup_refused: Cell<Option<u16>>,
+}
+
+/// One row of the backend's uploads table.
+struct Row {
+    namespace: String,
+    name: String,
+    size: u64,
+    sample: Option<String>,
+    part_size: u64,
+    found: FoundUpload,
 }
 
 impl FakeS3 {
@@ -141,6 +159,20 @@ impl FakeS3 {
         self.next_id.set(n);
         let upload_id = format!("up{n}");
         let checksums = checksum_algorithm == Some("SHA256") && !self.no_checksums.get();
+        self.rows.borrow_mut().push(Row {
+            namespace: upload.namespace.into(),
+            name: name.into(),
+            size: upload.size,
+            sample: upload.sample_sha256.map(Into::into),
+            part_size: upload.part_size,
+            found: FoundUpload {
+                upload_id: upload_id.clone(),
+                key: format!("uploads/{n}/{name}"),
+                part_size: Some(upload.part_size),
+                checksum_algorithm: checksums.then(|| "SHA256".into()),
+                created_at: Some(1_700_000_000_000.0 - 60_000.0),
+            },
+        });
         self.uploads.borrow_mut().insert(
             upload_id.clone(),
             StoredUpload {
@@ -243,6 +275,28 @@ impl FakeS3 {
             location: format!("http://store/{key}"),
             checksum_sha256: self.lying_checksum.borrow().clone().or(checksum),
         })
+    }
+
+    /// The newest open upload of the identity, as the dev server answers.
+    async fn fake_lookup(
+        &self,
+        identity: ContentIdentity<'_>,
+    ) -> Result<Option<FoundUpload>, Error> {
+        self.lookups.set(self.lookups.get() + 1);
+        if let Some(status) = self.lookup_refused.get() {
+            return Err(http(Operation::Lookup, status));
+        }
+        let uploads = self.uploads.borrow();
+        let rows = self.rows.borrow();
+        let row = rows.iter().rev().find(|r| {
+            r.namespace == identity.namespace
+                && r.name == identity.file_name
+                && r.size == identity.size
+                && r.sample.as_deref() == Some(identity.sample_sha256)
+                && r.part_size > 0
+                && uploads.contains_key(&r.found.upload_id)
+        });
+        Ok(row.map(|r| r.found.clone()))
     }
 
     async fn fake_abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
@@ -409,6 +463,9 @@ impl Backend for FakeS3 {
     }
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
         Box::pin(self.fake_abort(upload_id, key))
+    }
+    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
+        Box::pin(self.fake_lookup(identity))
     }
 }
 
@@ -1222,4 +1279,110 @@ fn a_streaming_source_that_changed_starts_afresh() {
     assert_eq!(done.upload_id, "up2");
     assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(w.log.restarted.borrow()[0], RestartReason::FileChanged);
+}
+
+// ------------------------------------------------ resume on another device
+
+/// The interrupted world seen from another device: no records, the same
+/// file under another date, the same backend.
+fn on_another_device(mut w: World) -> World {
+    w.store = MemoryStore::new();
+    w.file.identity.last_modified = 99_999.0;
+    *w.log.resumed.borrow_mut() = Vec::new();
+    w.s3.puts.borrow_mut().clear();
+    w.s3.hashed.borrow_mut().clear();
+    w.s3.lookups.set(0);
+    w
+}
+
+#[test]
+fn an_upload_begun_elsewhere_is_found_verified_and_finished() {
+    let w = on_another_device(interrupted());
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1", "the other device's upload");
+    assert_eq!(w.s3.puts(), [3], "only the missing part is sent");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    // Parts 1, 2 and 4 verified against the server's checksums, part 3 hashed to be sent.
+    assert_eq!(w.s3.hashed.borrow().len(), 4);
+    let resumed = w.log.resumed.borrow();
+    assert_eq!(resumed[0].source, ResumeSource::Backend);
+    assert_eq!(resumed[0].skipped_parts, 3);
+    assert!(w.records().is_empty(), "no record left");
+}
+
+#[test]
+fn an_adopted_upload_verifies_even_without_verify_on_resume() {
+    let mut w = on_another_device(interrupted());
+    w.options.verify_on_resume = false;
+    w.run().unwrap();
+    assert_eq!(w.s3.hashed.borrow().len(), 4, "every held part re-hashed");
+}
+
+#[test]
+fn changed_bytes_elsewhere_start_afresh_and_leave_the_other_upload() {
+    let w = on_another_device(interrupted());
+    change_part_one(&w);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2", "a fresh upload");
+    assert_eq!(w.object(&done.key), w.s3.file(), "only the new bytes");
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::FileChanged]);
+    assert!(
+        w.s3.uploads.borrow().contains_key("up1"),
+        "the other device's upload is left to it"
+    );
+}
+
+#[test]
+fn a_stored_record_is_not_looked_up() {
+    let w = interrupted();
+    assert_eq!(w.s3.lookups.get(), 1, "the first run asked");
+    w.run().unwrap();
+    assert_eq!(w.s3.lookups.get(), 1, "the resume did not");
+    assert_eq!(w.log.resumed.borrow()[0].source, ResumeSource::Local);
+}
+
+#[test]
+fn checksum_none_never_looks_up() {
+    let mut w = on_another_device(interrupted());
+    w.options.checksum = ChecksumMode::None;
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.lookups.get(), 0);
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
+}
+
+#[test]
+fn an_upload_without_checksums_elsewhere_is_not_adopted() {
+    let w = World::new(SIZE);
+    w.s3.no_checksums.set(true);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    let w = on_another_device(w);
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.lookups.get(), 1);
+    assert_eq!(
+        done.upload_id, "up2",
+        "parts that cannot be verified are never trusted"
+    );
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
+fn a_backend_without_lookup_uploads_afresh() {
+    let w = on_another_device(interrupted());
+    w.s3.lookup_refused.set(Some(400));
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert!(w.log.warnings.borrow().is_empty());
+}
+
+#[test]
+fn a_lookup_refused_for_credentials_fails_the_run() {
+    let w = on_another_device(interrupted());
+    w.s3.lookup_refused.set(Some(401));
+    let err = w.run().unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert!(err.to_string().contains("`headers`"), "{err}");
+    assert_eq!(w.s3.next_id.get(), 1, "nothing was created");
 }

@@ -74,6 +74,10 @@ pub struct UploadRecord {
     pub created_at: f64,
     /// When the record was last written (ms since the epoch).
     pub updated_at: f64,
+    /// The upload was found through the backend's lookup (started on
+    /// another device): until it completes, every part the server holds is
+    /// verified against its checksum before it is trusted.
+    pub adopted: bool,
     /// Every part, in order.
     pub parts: Vec<PartRecord>,
 }
@@ -124,6 +128,7 @@ impl UploadRecord {
             checksum_algorithm: fresh.checksum_algorithm.map(str::to_owned),
             created_at: fresh.now,
             updated_at: fresh.now,
+            adopted: false,
             parts: plan
                 .numbers()
                 .map(|number| PartRecord {

@@ -24,6 +24,9 @@ impl<B> Driver<'_, B> {
             file_type: &file.file_type,
             metadata: &self.options.metadata,
             checksum_algorithm: ask_checksums.then_some(SHA256),
+            size: file.identity.size,
+            sample_sha256: file.sample_sha256.as_deref(),
+            part_size: plan.part_size(),
         };
         let created = self.with_retries(|| self.backend.create(upload)).await?;
         let checksums = self.agree_on_checksums(&created).await?;

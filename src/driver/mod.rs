@@ -2,6 +2,8 @@
 //! each:
 //! - [`resume`]: sweep the stored records, reconcile a stored upload with
 //!   the server's part list (the server wins), restart a changed file;
+//! - [`adopt`]: with no record here, find the caller's upload of the same
+//!   content begun elsewhere through the backend's lookup;
 //! - [`create`]: start a fresh multipart upload, agreeing on checksums;
 //! - [`parts`]: send the missing parts with bounded concurrency, each
 //!   recorded before it starts and when it is confirmed;
@@ -16,6 +18,7 @@
 //! so a crash or a dropped future (that is how `pause()` stops a run) leaves
 //! a record that resuming can reconcile with the server's part list.
 
+mod adopt;
 mod complete;
 mod create;
 mod hold;
@@ -98,7 +101,10 @@ impl<B> Driver<'_, B> {
             self.options.max_object_size,
         )?;
         let id = self.record_id(file);
-        let stored = self.sweep_records(&id, file).await?;
+        let stored = match self.sweep_records(&id, file).await? {
+            Some(record) => Some(record),
+            None => self.adopt(&id, file).await?,
+        };
         match self.run_once(file, &plan, &id, stored).await {
             // The server lost the upload midway (expired or aborted): the
             // parts it had are gone too, so start afresh, once.

@@ -8,7 +8,7 @@ use crate::core::reconcile::reconcile;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::pending::is_collectable;
-use crate::ports::{ExpiringSoon, RestartReason, Resumed};
+use crate::ports::{ExpiringSoon, RestartReason, ResumeSource, Resumed};
 
 impl<B> Driver<'_, B> {
     /// One pass over the stored records before a run, which also aborts
@@ -69,9 +69,13 @@ impl<B> Driver<'_, B> {
     }
 
     /// The file changed since its stored upload began: that upload is
-    /// aborted (best effort) and forgotten, never mixed with new bytes.
+    /// aborted (best effort) and forgotten, never mixed with new bytes. An
+    /// adopted upload is only forgotten: it may be another device's, going
+    /// on with its own file (the server's janitor ends it if nobody does).
     pub(super) async fn restart_changed(&self, record: &UploadRecord) -> Result<(), Error> {
-        let _ = self.backend.abort(&record.upload_id, &record.key).await;
+        if !record.adopted {
+            let _ = self.backend.abort(&record.upload_id, &record.key).await;
+        }
         self.store.remove(&record.id).await?;
         self.events.restarted(RestartReason::FileChanged);
         Ok(())
@@ -121,6 +125,10 @@ impl<B> Driver<'_, B> {
             upload_id: record.upload_id.clone(),
             skipped_parts: outcome.skipped_parts,
             skipped_bytes: outcome.skipped_bytes,
+            source: match record.adopted {
+                true => ResumeSource::Backend,
+                false => ResumeSource::Local,
+            },
         });
         Ok(Some((record, outcome.unconfirmed)))
     }

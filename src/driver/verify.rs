@@ -11,15 +11,16 @@ use crate::error::Error;
 impl<B> Driver<'_, B> {
     /// The parts a resume must re-hash before trusting the server's copy,
     /// each with the checksum to compare against (`None`: nothing to compare
-    /// with). A streaming source always verifies (nothing else tells a
-    /// changed generator apart); a file when `verify_on_resume` is on.
+    /// with). A streaming source and an [adopted](UploadRecord::adopted)
+    /// upload always verify (nothing else tells a changed generator, or
+    /// another device's file, apart); a file when `verify_on_resume` is on.
     pub(super) fn parts_to_verify(
         &self,
         record: &UploadRecord,
         file: &FileInfo,
     ) -> Vec<(u32, Option<String>)> {
-        let stream = file.identity.is_stream();
-        if !(stream || self.options.verify_on_resume) {
+        let always = file.identity.is_stream() || record.adopted;
+        if !(always || self.options.verify_on_resume) {
             return Vec::new();
         }
         record
@@ -28,8 +29,9 @@ impl<B> Driver<'_, B> {
             .filter(|p| p.state == PartState::Done)
             // A file part without a checksum cannot be compared: trust it,
             // as before checksums (its name, size, date and content sample
-            // matched). A streaming source part without one is never trusted.
-            .filter(|p| stream || p.checksum.is_some())
+            // matched). A part of a streaming source or of an adopted
+            // upload without one is never trusted.
+            .filter(|p| always || p.checksum.is_some())
             .map(|p| (p.number, p.checksum.clone()))
             .collect()
     }

@@ -25,6 +25,7 @@ use web_sys::Blob;
 
 use super::convert::completed_to_js;
 use super::events::JsEvents;
+use super::headers::BackendHeaders;
 use super::options::{parse, ParsedOptions};
 use super::source::{self, Source};
 use super::{handles, js_error, run};
@@ -45,8 +46,10 @@ const TS_TYPES: &'static str = r#"
 export interface UploadProgress { sentBytes: number; confirmedBytes: number; totalBytes: number; }
 /** A part the store confirmed. */
 export interface PartComplete { partNumber: number; size: number; etag: string; }
-/** A stored upload was found and reconciled with the server's part list. */
-export interface ResumeInfo { uploadId: string; skippedParts: number; skippedBytes: number; }
+/** A stored upload was found and reconciled with the server's part list: in this browser's
+ *  records ("local"), or through the backend's lookup ("backend": begun on another device, every
+ *  part the server holds verified against its SHA-256 before it is skipped). */
+export interface ResumeInfo { uploadId: string; skippedParts: number; skippedBytes: number; source: "local" | "backend"; }
 /** What `start()` resolves to. `checksumSha256` is the object's composite SHA-256
  *  ("base64-N"), computed here and confirmed by the store, when parts carried checksums. */
 export interface UploadResult { key: string; uploadId: string; location: string; checksumSha256?: string; }
@@ -81,6 +84,12 @@ export interface UploadOptions {
   retryDelays?: number[];
   /** The largest object the store accepts; default S3's 53,687,091,200,000 bytes. */
   maxObjectSize?: number;
+  /** Sent with every request to the signing backend (never to the store), such as
+   *  `{ authorization: "Bearer …" }`: an object of strings, or a function giving one (or a
+   *  promise of one), called before each request with `{ refresh: false }` and, after a 401,
+   *  with `{ refresh: true }`, when the request is retried once: refresh the token then.
+   *  A function that throws, rejects or takes over 30 s fails the run with HEADERS_FAILED. */
+  headers?: Record<string, string> | ((context: { refresh: boolean }) => Record<string, string> | Promise<Record<string, string>>);
   onProgress?: (progress: UploadProgress) => void;
   onPartComplete?: (part: PartComplete) => void;
   onResume?: (info: ResumeInfo) => void;
@@ -131,8 +140,8 @@ export interface UploadOptions {
 }
 /** A problem that does not stop the upload. */
 export interface UploadWarning { code: string; message: string; }
-/** Where to look for stored uploads. */
-export interface LookupOptions { endpoint?: string; namespace?: string; expiresAfter?: number; }
+/** Where to look for stored uploads (`headers`: for `clearPending`'s aborts, as in UploadOptions). */
+export interface LookupOptions { endpoint?: string; namespace?: string; expiresAfter?: number; headers?: UploadOptions["headers"]; }
 /** An unfinished upload stored in this browser. */
 export interface PendingUpload {
   id: string; endpoint: string; namespace: string; uploadId: string; key: string;
@@ -150,7 +159,7 @@ export interface ResuploadError extends Error {
   /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
    *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED,
    *  UPLOAD_LOCKED, CHECKSUM_UNSUPPORTED, CHECKSUM_MISMATCH, READ_FAILED, UNSUPPORTED_BROWSER,
-   *  INTERNAL_ERROR, PERMISSION_DENIED, FILE_MISSING, FILE_CHANGED, NO_HANDLE. */
+   *  INTERNAL_ERROR, PERMISSION_DENIED, FILE_MISSING, FILE_CHANGED, NO_HANDLE, HEADERS_FAILED. */
   code: string;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
@@ -184,6 +193,8 @@ pub(super) struct Inner {
     pub(super) from_copy: bool,
     pub(super) options: UploadOptions,
     pub(super) events: JsEvents,
+    /// The `headers` option: sent with every request to the backend.
+    pub(super) headers: BackendHeaders,
     phase: Cell<Phase>,
     /// The claimed run: its number, and the sender whose drop stops it.
     stop: RefCell<Option<(u64, oneshot::Sender<()>)>>,
@@ -289,6 +300,7 @@ impl Upload {
                 from_copy,
                 options: parsed.options,
                 events: parsed.events,
+                headers: parsed.headers,
                 phase: Cell::new(Phase::Idle),
                 stop: RefCell::new(None),
                 next_run: Cell::new(0),

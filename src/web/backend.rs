@@ -6,11 +6,15 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::convert::completed_parts_to_js;
 use super::deadline::within;
-use super::fetch::{failed, network, request};
-use super::js::{optional_string, string, Builder};
+use super::fetch::{failed, network, request as request_fetch};
+use super::headers::BackendHeaders;
+use super::js::{field, optional_string, string, whole, Builder};
 use crate::core::reconcile::ServerPart;
 use crate::error::{Error, Operation};
-use crate::ports::{Backend, CompleteAnswer, CompletedPart, Created, NewUpload, PortFuture};
+use crate::ports::{
+    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewUpload,
+    PortFuture,
+};
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 export function packParts(list) {
@@ -40,6 +44,7 @@ extern "C" {
 pub struct HttpBackend {
     base: String,
     timeout_ms: u32,
+    headers: BackendHeaders,
 }
 
 /// A 2xx answer whose JSON is not the shape the protocol gives `operation`.
@@ -56,7 +61,15 @@ impl HttpBackend {
         HttpBackend {
             base: base.trim_end_matches('/').to_owned(),
             timeout_ms: crate::options::DEFAULT_STALL_TIMEOUT_MS,
+            headers: BackendHeaders::None,
         }
+    }
+
+    /// The same backend, its requests carrying `headers` (the `headers`
+    /// option).
+    pub fn with_headers(mut self, headers: BackendHeaders) -> Self {
+        self.headers = headers;
+        self
     }
 
     /// The same backend, giving up on a request that has no answer after
@@ -78,8 +91,8 @@ impl HttpBackend {
         .concat()
     }
 
-    /// Calls the backend and answers its JSON: the whole exchange, body
-    /// included, within the timeout.
+    /// Calls the backend and answers its JSON. After a 401, a `headers`
+    /// function is asked again and the request sent once more.
     async fn call(
         &self,
         operation: Operation,
@@ -88,36 +101,62 @@ impl HttpBackend {
         body: Option<JsValue>,
         upload_id: Option<&str>,
     ) -> Result<JsValue, Error> {
-        let exchange = exchange(operation, method, url, body, upload_id);
+        let request = Request {
+            operation,
+            method,
+            url,
+            body,
+            upload_id,
+        };
+        match self.call_once(&request, false).await {
+            Err(Error::Http { status: 401, .. }) if self.headers.refreshes() => {
+                self.call_once(&request, true).await
+            }
+            answer => answer,
+        }
+    }
+
+    /// One call: the whole exchange, body included, within the timeout;
+    /// `refresh` asks a `headers` function for fresh credentials.
+    async fn call_once(&self, request: &Request<'_>, refresh: bool) -> Result<JsValue, Error> {
+        let extra = self.headers.current(refresh).await?;
+        let exchange = exchange(request, extra.as_ref());
         within(self.timeout_ms, exchange).await.unwrap_or_else(|| {
             Err(Error::Network {
-                operation,
+                operation: request.operation,
                 detail: format!("no complete answer within {} ms", self.timeout_ms),
             })
         })
     }
 }
 
-/// One request and its answer's JSON. Dropping it aborts the request.
-async fn exchange(
+/// One call to the backend.
+struct Request<'a> {
     operation: Operation,
-    method: &str,
-    url: &str,
+    method: &'a str,
+    url: &'a str,
     body: Option<JsValue>,
-    upload_id: Option<&str>,
-) -> Result<JsValue, Error> {
+    upload_id: Option<&'a str>,
+}
+
+/// One request and its answer's JSON, with the `headers` option's `extra`
+/// headers. Dropping it aborts the request.
+async fn exchange(request: &Request<'_>, extra: Option<&JsValue>) -> Result<JsValue, Error> {
+    let operation = request.operation;
     // The init as a plain object: fewer imports than RequestInit's
     // setters, a Request and its Headers.
-    let mut headers = Builder::new().str("accept", "application/json");
-    let mut init = Builder::new().str("method", method);
-    if let Some(body) = body {
-        let text = js_sys::JSON::stringify(&body).map_err(|e| network(operation, &e))?;
+    let headers = extra.map_or_else(Builder::new, |extra| Builder::new().assign(extra));
+    let mut headers = headers.str("accept", "application/json");
+    let mut init = Builder::new().str("method", request.method);
+    if let Some(body) = &request.body {
+        let text = js_sys::JSON::stringify(body).map_err(|e| network(operation, &e))?;
         headers = headers.str("content-type", "application/json");
         init = init.set("body", &text);
     }
-    let (response, _abort) = request(operation, url, init.set("headers", &headers.done())).await?;
+    let init = init.set("headers", &headers.done());
+    let (response, _abort) = request_fetch(operation, request.url, init).await?;
     if !response.ok() {
-        return Err(failed(&response, operation, upload_id).await);
+        return Err(failed(&response, operation, request.upload_id).await);
     }
     let status = response.status();
     JsFuture::from(response.json().map_err(|e| network(operation, &e))?)
@@ -140,6 +179,19 @@ fn created(answer: &JsValue) -> Option<Created> {
         key: string(answer, "key")?,
         upload_id: string(answer, "uploadId")?,
         checksum_algorithm: optional_string(answer, "checksumAlgorithm")?,
+    })
+}
+
+/// The answer to a lookup: `{ uploadId, key, partSize, checksumAlgorithm,
+/// createdAt }` (the last three may be `null`).
+fn found(answer: &JsValue) -> Option<FoundUpload> {
+    let created_at = field(answer, "createdAt");
+    Some(FoundUpload {
+        upload_id: string(answer, "uploadId")?,
+        key: string(answer, "key")?,
+        part_size: whole(answer, "partSize"),
+        checksum_algorithm: optional_string(answer, "checksumAlgorithm")?,
+        created_at: created_at.as_f64().filter(|ms| ms.is_finite()),
     })
 }
 
@@ -168,6 +220,9 @@ impl Backend for HttpBackend {
                 .set("metadata", &meta)
                 .str("namespace", upload.namespace)
                 .str_if("checksumAlgorithm", upload.checksum_algorithm)
+                .num("size", upload.size as f64)
+                .str_if("sampleSha256", upload.sample_sha256)
+                .num("partSize", upload.part_size as f64)
                 .done();
             let url = [&self.base, "/multipart"].concat();
             let answer = self
@@ -261,6 +316,35 @@ impl Backend for HttpBackend {
             self.call(Operation::Abort, "DELETE", &url, None, Some(upload_id))
                 .await
                 .map(|_| ())
+        })
+    }
+
+    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
+        Box::pin(async move {
+            let url = [
+                &self.base,
+                "/multipart/lookup?name=",
+                &encode(identity.file_name),
+                "&size=",
+                &identity.size.to_string(),
+                "&sample=",
+                &encode(identity.sample_sha256),
+                "&namespace=",
+                &encode(identity.namespace),
+            ]
+            .concat();
+            let answer = match self.call(Operation::Lookup, "GET", &url, None, None).await {
+                Ok(answer) => answer,
+                // 404 NoSuchUpload: none remembered.
+                Err(Error::Http { status: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            found(&answer).map(Some).ok_or_else(|| {
+                wrong_shape(
+                    Operation::Lookup,
+                    "{ uploadId: string, key: string, partSize: number | null, ... }",
+                )
+            })
         })
     }
 }

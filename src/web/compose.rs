@@ -16,6 +16,7 @@ use web_sys::Blob;
 
 use super::backend::HttpBackend;
 use super::fetch_sender::FetchSender;
+use super::headers::BackendHeaders;
 use super::idb::IdbStore;
 use super::source::Source;
 use super::timer::BrowserTimer;
@@ -69,12 +70,18 @@ pub struct WebPorts {
 }
 
 impl WebPorts {
-    /// The ports of a run of `source` under `options`; `warn` hears of
-    /// storage trouble.
-    pub async fn open(source: Source, options: &UploadOptions, warn: Box<dyn Fn(Warning)>) -> Self {
+    /// The ports of a run of `source` under `options`, the backend's
+    /// requests carrying `headers`; `warn` hears of storage trouble.
+    pub async fn open(
+        source: Source,
+        options: &UploadOptions,
+        headers: &BackendHeaders,
+        warn: Box<dyn Fn(Warning)>,
+    ) -> Self {
         WebPorts {
             backend: HttpBackend::new(options.endpoint_base())
-                .with_timeout(options.stall_timeout_ms),
+                .with_timeout(options.stall_timeout_ms)
+                .with_headers(headers.clone()),
             source,
             sender: sender(options.stall_timeout_ms),
             store: page_store(warn).await,

@@ -52,6 +52,7 @@ pub fn record_to_js(record: &UploadRecord) -> JsValue {
         .str_if("checksumAlgorithm", record.checksum_algorithm.as_deref())
         .num("createdAt", record.created_at)
         .num("updatedAt", record.updated_at)
+        .set("adopted", &record.adopted.into())
         .str("partStates", &parts.states)
         .str("partEtags", &parts.etags)
         .str("partChecksums", &parts.checksums)
@@ -139,6 +140,7 @@ pub fn record_from_js(value: &JsValue) -> Option<UploadRecord> {
         checksum_algorithm: optional_string(value, "checksumAlgorithm")?,
         created_at: number("createdAt")?,
         updated_at: number("updatedAt")?,
+        adopted: field(value, "adopted").is_truthy(),
         parts: parts_from_js(value, file_size, part_size)?,
     })
 }

@@ -19,7 +19,7 @@ pub struct JsEvents {
     pub on_progress: Option<Function>,
     /// `onPartComplete({partNumber, size, etag})`.
     pub on_part_complete: Option<Function>,
-    /// `onResume({uploadId, skippedParts, skippedBytes})`.
+    /// `onResume({uploadId, skippedParts, skippedBytes, source})`.
     pub on_resume: Option<Function>,
     /// `onWarning({code, message})`.
     pub on_warning: Option<Function>,
@@ -99,6 +99,7 @@ impl Events for JsEvents {
             o.str("uploadId", &resumed.upload_id)
                 .num("skippedParts", f64::from(resumed.skipped_parts))
                 .num("skippedBytes", resumed.skipped_bytes as f64)
+                .str("source", resumed.source.as_str())
         });
     }
 

@@ -3,7 +3,7 @@
 //! the API use these.
 
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::plan::MAX_SAFE_INTEGER;
 
@@ -87,6 +87,12 @@ impl Builder {
     /// Sets `name` to a string, or to `null` for `None`.
     pub fn str_or_null(self, name: &str, value: Option<&str>) -> Self {
         self.set(name, &value.map_or(JsValue::NULL, JsValue::from_str))
+    }
+
+    /// Copies every field of `other` (`Object.assign`).
+    pub fn assign(self, other: &JsValue) -> Self {
+        Object::assign(&self.0, other.unchecked_ref());
+        self
     }
 
     /// Sets `name` to a string; leaves it out for `None`.

@@ -11,7 +11,9 @@ use super::backend::HttpBackend;
 use super::compose::page_store;
 use super::convert::{pending_from_js, pending_to_js};
 use super::handles::{self, Kind};
+use super::headers::BackendHeaders;
 use super::idb::IdbStore;
+use super::js::field;
 use super::options::{parse, parse_lookup};
 use super::source::{self, Source};
 use super::timer::BrowserTimer;
@@ -95,7 +97,8 @@ impl Upload {
     /// Forgets every unfinished upload stored in this browser for
     /// `{ namespace }` (all namespaces when none is given): each is aborted on
     /// its server (with retries; best effort), its record deleted, and its
-    /// staged copy. Resolves to how many there were.
+    /// staged copy (with the `headers` option, if given, for a backend that
+    /// wants credentials). Resolves to how many there were.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
     pub fn clear_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
@@ -103,11 +106,13 @@ impl Upload {
         promise(async move {
             let cleared = async {
                 let lookup = parse_lookup(&options)?;
+                let headers = BackendHeaders::parse(&field(&options, "headers"))?;
                 let store = page_store(console_warning()).await;
                 let retry = RetryPolicy::default();
+                let backend_for =
+                    |endpoint: &str| HttpBackend::new(endpoint).with_headers(headers.clone());
                 let count =
-                    pending::clear(&store, &lookup, &BrowserTimer, &retry, HttpBackend::new)
-                        .await?;
+                    pending::clear(&store, &lookup, &BrowserTimer, &retry, backend_for).await?;
                 let ids: Vec<String> = store.list().await?.into_iter().map(|r| r.id).collect();
                 if let Ok(side) = IdbStore::open().await {
                     super::staging::collect_orphans(&side, &ids).await;

@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod fetch_sender;
 pub mod handles;
 pub mod hash;
+pub mod headers;
 pub mod idb;
 pub mod js;
 pub mod js_error;

@@ -7,6 +7,7 @@ use js_sys::{Array, Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::events::{JsEvents, CALLBACKS};
+use super::headers::BackendHeaders;
 use super::js::{as_whole, field, present};
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
@@ -20,6 +21,8 @@ pub struct ParsedOptions {
     pub options: UploadOptions,
     /// The callbacks.
     pub events: JsEvents,
+    /// The backend's extra headers.
+    pub headers: BackendHeaders,
 }
 
 /// `object[option]` as a whole, non-negative number, `None` when absent.
@@ -148,7 +151,12 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
             set(&mut events, function);
         }
     }
-    Ok(ParsedOptions { options, events })
+    let headers = BackendHeaders::parse(&field(value, "headers"))?;
+    Ok(ParsedOptions {
+        options,
+        events,
+        headers,
+    })
 }
 
 /// Reads `{ namespace, endpoint, expiresAfter }` of the static calls (all

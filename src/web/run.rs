@@ -129,7 +129,7 @@ pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
 async fn open_ports(inner: &Inner, source: Source) -> WebPorts {
     let events = inner.events.clone();
     let warn = Box::new(move |warning| events.warn(warning));
-    WebPorts::open(source, &inner.options, warn).await
+    WebPorts::open(source, &inner.options, &inner.headers, warn).await
 }
 
 fn driver<'a>(ports: &'a WebPorts, inner: &'a Inner) -> Driver<'a, Blob> {

@@ -15,6 +15,8 @@
 // `{ opfs: name }` for the handle of a file of the origin-private file
 // system (see `writeOpfsFile`).
 // `contentBytes(file)` makes the same bytes here in Node.
+// `options.headers: "bearer"` sends `Authorization: Bearer <window.e2e.auth.token>`
+// through a `headers` function (see `auth` below).
 //
 // Each function takes a tab of browsers.mjs; a Playwright page works as
 // well (they only call `evaluate`).
@@ -70,6 +72,15 @@ function install(byteSource) {
   };
   window.e2e = {
     runs: {},
+    /** What `headers: "bearer"` sends: `auth.token`; asked to refresh (after a 401), it takes
+     *  `auth.next` if the test set one. `auth.asked` lists each call's `refresh`. */
+    auth: { token: null, next: null, asked: [] },
+    bearer({ refresh }) {
+      const auth = window.e2e.auth;
+      auth.asked.push(refresh);
+      if (refresh && auth.next) [auth.token, auth.next] = [auth.next, null];
+      return { authorization: `Bearer ${auth.token}` };
+    },
     workers,
     consoleWarnings,
     /** The wasm package, loaded and initialised once. */
@@ -121,6 +132,7 @@ function install(byteSource) {
         endpoint: "/api/s3",
         partSize: 5 * 2 ** 20,
         ...options,
+        ...(options.headers === "bearer" && { headers: window.e2e.bearer }),
         ...Object.fromEntries(events.map((on) => [on, (value) => keep(on, value)])),
         onResume: (r) => (keep("onResume", r), run.resumes.push({ ...r })),
         onRestart: (r) => (keep("onRestart", r), run.restarts.push(r.reason)),

@@ -1,0 +1,103 @@
+//! The `headers` option: what every request to the signing backend carries
+//! besides its own headers, such as `Authorization: Bearer …`. Presigned
+//! part URLs need none.
+//!
+//! An object is sent as it is. A function is called (and awaited) before
+//! each request with `{ refresh: false }`, and after a 401 with
+//! `{ refresh: true }`, when the request is retried once with what it gives
+//! then: a token refreshed mid-upload.
+//!
+//! ```js
+//! new Upload(file, {
+//!   endpoint: "/api/s3",
+//!   headers: async ({ refresh }) => ({
+//!     authorization: `Bearer ${refresh ? await auth.refresh() : await auth.token()}`,
+//!   }),
+//! });
+//! ```
+
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::deadline::within;
+use super::js::{present, Builder};
+use crate::error::Error;
+
+/// How long a `headers` function may take to give its headers.
+const PROVIDER_TIMEOUT_MS: u32 = 30_000;
+
+/// The `headers` option, read.
+#[derive(Debug, Clone, Default)]
+pub enum BackendHeaders {
+    /// No extra headers.
+    #[default]
+    None,
+    /// An object of string values, sent with every request.
+    Fixed(JsValue),
+    /// A function giving such an object (or a promise of one).
+    Provider(Function),
+}
+
+impl BackendHeaders {
+    /// Reads the option: absent, an object of string values, or a function.
+    pub fn parse(value: &JsValue) -> Result<Self, Error> {
+        if !present(value) {
+            return Ok(BackendHeaders::None);
+        }
+        if let Some(function) = value.dyn_ref::<Function>() {
+            return Ok(BackendHeaders::Provider(function.clone()));
+        }
+        string_values(value).map(|()| BackendHeaders::Fixed(value.clone()))
+    }
+
+    /// Whether asking again may give other headers (a function).
+    pub fn refreshes(&self) -> bool {
+        matches!(self, BackendHeaders::Provider(_))
+    }
+
+    /// The headers of the next request, if any; `refresh` after a 401.
+    pub async fn current(&self, refresh: bool) -> Result<Option<JsValue>, Error> {
+        match self {
+            BackendHeaders::None => Ok(None),
+            BackendHeaders::Fixed(object) => Ok(Some(object.clone())),
+            BackendHeaders::Provider(function) => provided(function, refresh).await,
+        }
+    }
+}
+
+/// Calls the function and awaits what it gives, within the bound.
+async fn provided(function: &Function, refresh: bool) -> Result<Option<JsValue>, Error> {
+    let failed = |detail: String| Error::HeadersFailed { detail };
+    let context = Builder::new().set("refresh", &refresh.into()).done();
+    let given = function
+        .call1(&JsValue::UNDEFINED, &context)
+        .map_err(|e| failed(super::js_error::describe(&e)))?;
+    let settled = within(
+        PROVIDER_TIMEOUT_MS,
+        JsFuture::from(Promise::resolve(&given)),
+    );
+    let value = settled
+        .await
+        .ok_or_else(|| failed(format!("it did not settle within {PROVIDER_TIMEOUT_MS} ms")))?
+        .map_err(|e| failed(super::js_error::describe(&e)))?;
+    if !present(&value) {
+        return Ok(None);
+    }
+    string_values(&value).map_err(|_| failed("it must give an object of string values".into()))?;
+    Ok(Some(value))
+}
+
+/// `Ok` for a plain object whose values are all strings.
+fn string_values(value: &JsValue) -> Result<(), Error> {
+    let reason = "must be an object of string values, or a function giving one";
+    if !value.is_object() || Array::is_array(value) {
+        return Err(Error::invalid_option("headers", reason));
+    }
+    let values: Array = Object::values(value.unchecked_ref::<Object>());
+    let all_strings = values.iter().all(|v| v.is_string());
+    match all_strings {
+        true => Ok(()),
+        false => Err(Error::invalid_option("headers", reason)),
+    }
+}

@@ -1,0 +1,160 @@
+// Resume on another device. Two Chromium browsers with separate profiles (no
+// shared IndexedDB) stand for a laptop and a phone, each on its own dev
+// server; both servers share one PostgreSQL and one Garage, and take the
+// owner from a bearer JWT (the `headers` option). The phone has no record
+// of the upload: the backend's lookup finds it, every part the server holds
+// is verified against its SHA-256, and only the missing parts are sent.
+
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import path from "node:path";
+import { after, afterEach, before, test } from "node:test";
+
+import { epoch, hs256Jwt } from "./backend-client.mjs";
+import { launchBrowser } from "./browsers.mjs";
+import { waitReady } from "./demo.mjs";
+import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { contentBytes, installHelpers, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
+import { startPostgres } from "./postgres.mjs";
+
+const PART = 5 * MIB;
+const SIZE = 4 * PART + 33; // 5 parts
+const SECRET = randomBytes(32).toString("hex");
+const LAPTOP_DATE = 1_700_000_000_000;
+const PHONE_DATE = 1_760_000_000_000; // the same file, copied: another date
+
+let stack;
+let pg;
+let phoneBrowser;
+const base = {};
+const tab = {};
+
+before(async () => {
+  stack = await startStack({ label: "devices" });
+  pg = await startPostgres({ notePid: stack.notePid });
+  const env = { DATABASE_URL: await pg.createDatabase("devices"), AUTH_JWT_HS256_SECRET: SECRET };
+  base.laptop = (await stack.startServer({ name: "laptop", env })).baseUrl;
+  base.phone = (await stack.startServer({ name: "phone", env })).baseUrl;
+  tab.laptop = stack.tab;
+  const profileDir = path.join(stack.tmpDir, "profile-phone");
+  phoneBrowser = await launchBrowser("chromium", { profileDir, notePid: stack.notePid });
+  tab.phone = phoneBrowser.tabs[0];
+});
+after(async () => {
+  await phoneBrowser?.close();
+  await pg?.stop();
+  await stack?.stop();
+});
+afterEach(() => {
+  stack.gate.release();
+});
+
+const tokenOf = (sub, exp = epoch(600)) => hs256Jwt({ sub, exp }, SECRET);
+
+/** Opens the demo page of `device`'s server, its uploads signed as `user`. */
+async function open(device, user) {
+  await tab[device].goto(`${base[device]}/`);
+  await waitReady(tab[device]);
+  await installHelpers(tab[device]);
+  await tab[device].evaluate((token) => (window.e2e.auth.token = token), tokenOf(user));
+}
+
+/** Starts `file` on the laptop and drops the page once `k` parts are stored (a closed lid). */
+async function beginOnLaptop(file, k) {
+  await open("laptop", "alice");
+  stack.gate.holdAfter(k);
+  await startUpload(tab.laptop, "laptop", { file, options: { headers: "bearer", concurrency: 1 } });
+  await waitStored(tab.laptop, "laptop", "", k);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a later part in flight" });
+  await tab.laptop.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held part" });
+  stack.gate.release();
+}
+
+const partsSent = (mark) =>
+  stack.gate
+    .since(mark)
+    .filter((p) => p.state === "done")
+    .map((p) => p.partNumber)
+    .sort((a, b) => a - b);
+
+test("begun on the laptop, finished on the phone: verified, only the missing parts sent, byte-identical", { timeout: 240_000 }, async () => {
+  const file = { name: "film.bin", size: SIZE, seed: 61, lastModified: LAPTOP_DATE };
+  await beginOnLaptop(file, 2);
+  await open("phone", "alice");
+  const mark = stack.gate.mark();
+  const phoneFile = { ...file, lastModified: PHONE_DATE };
+  const { sha256 } = await startUpload(tab.phone, "phone", { file: phoneFile, options: { headers: "bearer" }, events: ["onResume"] });
+  const run = await waitOutcome(tab.phone, "phone");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.equal(run.resumes.length, 1, JSON.stringify(run.resumes));
+  assert.equal(run.resumes[0].source, "backend");
+  assert.equal(run.resumes[0].skippedParts, 2);
+  assert.deepEqual(run.restarts, []);
+  assert.deepEqual(partsSent(mark), [3, 4, 5], "only the parts the server lacked");
+  assert.match(run.outcome.result.key, /^uploads\/alice\//, "the owner is the token's sub");
+  const object = await stack.debug.object(run.outcome.result.key);
+  assert.equal(object?.sha256, sha256, "the stored object is the file, byte for byte");
+  assert.equal(sha256, createHashOf(contentBytes(phoneFile)));
+});
+
+test("changed bytes on the phone (same name, size and sample) start afresh, never mixed", { timeout: 240_000 }, async () => {
+  const file = { name: "notes.bin", size: SIZE, seed: 62, lastModified: LAPTOP_DATE };
+  await beginOnLaptop(file, 2);
+  await open("phone", "alice");
+  const mark = stack.gate.mark();
+  // A byte of part 2, outside the sampled first, middle and last 64 KiB.
+  const changed = { ...file, lastModified: PHONE_DATE, flip: [PART + 1000] };
+  const { sha256 } = await startUpload(tab.phone, "phone-changed", { file: changed, options: { headers: "bearer" } });
+  const run = await waitOutcome(tab.phone, "phone-changed");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.deepEqual(run.restarts, ["file-changed"]);
+  assert.deepEqual(partsSent(mark), [1, 2, 3, 4, 5], "a fresh upload of every part");
+  const object = await stack.debug.object(run.outcome.result.key);
+  assert.equal(object?.sha256, sha256, "the phone's bytes, none of the laptop's");
+});
+
+test("another user's upload is not offered: the phone signed in as bob uploads afresh", { timeout: 240_000 }, async () => {
+  const file = { name: "private.bin", size: SIZE, seed: 63, lastModified: LAPTOP_DATE };
+  await beginOnLaptop(file, 2);
+  await open("phone", "bob");
+  const mark = stack.gate.mark();
+  await startUpload(tab.phone, "bob", { file: { ...file, lastModified: PHONE_DATE }, options: { headers: "bearer" } });
+  const run = await waitOutcome(tab.phone, "bob");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.deepEqual(run.resumes, []);
+  assert.deepEqual(partsSent(mark), [1, 2, 3, 4, 5]);
+  assert.match(run.outcome.result.key, /^uploads\/bob\//);
+});
+
+test("a token that expires mid-upload is refreshed (headers asked with refresh: true), and the upload finishes", { timeout: 240_000 }, async () => {
+  await open("phone", "carol");
+  const noToken = await startUpload(tab.phone, "anonymous", { file: { name: "a.bin", size: PART, seed: 64 } });
+  assert.ok(noToken);
+  const refused = await waitOutcome(tab.phone, "anonymous");
+  assert.equal(refused.outcome.error?.status, 401, JSON.stringify(refused.outcome));
+  assert.match(refused.outcome.error.message, /`headers`/);
+
+  const file = { name: "long.bin", size: SIZE, seed: 65 };
+  stack.gate.holdAfter(2);
+  const { sha256 } = await startUpload(tab.phone, "refresh", { file, options: { headers: "bearer", concurrency: 1 } });
+  await waitStored(tab.phone, "refresh", "", 2);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "part 3 in flight" });
+  // The token in use expires (past the server's 30 s leeway); a fresh one waits for a refresh.
+  await tab.phone.evaluate(
+    ([expired, fresh]) => Object.assign(window.e2e.auth, { token: expired, next: fresh, asked: [] }),
+    [tokenOf("carol", epoch(-120)), tokenOf("carol")],
+  );
+  stack.gate.release();
+  const run = await waitOutcome(tab.phone, "refresh");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  const asked = await tab.phone.evaluate(() => window.e2e.auth.asked);
+  assert.equal(asked.filter((refresh) => refresh).length, 1, `one refresh: ${JSON.stringify(asked)}`);
+  assert.equal(asked[asked.indexOf(true) - 1], false, "asked for the current token first");
+  const object = await stack.debug.object(run.outcome.result.key);
+  assert.equal(object?.sha256, sha256);
+});
+
+function createHashOf(bytes) {
+  return createHash("sha256").update(bytes).digest("hex");
+}
