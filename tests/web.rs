@@ -452,3 +452,45 @@ async fn webcrypto_sha256(bytes: &[u8]) -> Vec<u8> {
         .unwrap();
     js_sys::Uint8Array::new(&JsFuture::from(digest).await.unwrap()).to_vec()
 }
+
+/// The `headers` option: an object of strings or a function; a function
+/// that throws, rejects or gives no object of strings is `HEADERS_FAILED`,
+/// and it hears whether it is asked after a 401.
+#[wasm_bindgen_test]
+async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
+    use resupload::web::headers::BackendHeaders;
+    use resupload::Error;
+    let function = |body: &str| -> wasm_bindgen::JsValue {
+        js_sys::Function::new_with_args("context", body).into()
+    };
+    let echo = BackendHeaders::parse(&function("return { refresh: String(context.refresh) }"));
+    let echo = echo.unwrap();
+    assert!(echo.refreshes());
+    for refresh in [false, true] {
+        let given = echo.current(refresh).await.unwrap().unwrap();
+        let seen = js_sys::Reflect::get(&given, &"refresh".into()).unwrap();
+        assert_eq!(seen.as_string(), Some(refresh.to_string()));
+    }
+    for body in [
+        "throw new Error('signed out')",
+        "return Promise.reject(new Error('no token'))",
+        "return { authorization: 42 }",
+        "return 'Bearer x'",
+    ] {
+        let headers = BackendHeaders::parse(&function(body)).unwrap();
+        let failed = headers.current(false).await;
+        assert!(
+            matches!(failed, Err(Error::HeadersFailed { .. })),
+            "{body}: {failed:?}"
+        );
+    }
+    let numbers = js_sys::JSON::parse(r#"{"authorization": 1}"#).unwrap();
+    assert_eq!(
+        BackendHeaders::parse(&numbers).unwrap_err().code(),
+        "INVALID_OPTION"
+    );
+    let fixed = js_sys::JSON::parse(r#"{"authorization": "Bearer t"}"#).unwrap();
+    let fixed = BackendHeaders::parse(&fixed).unwrap();
+    assert!(!fixed.refreshes(), "an object cannot give new credentials");
+    assert!(fixed.current(true).await.unwrap().is_some());
+}

@@ -160,6 +160,24 @@ test("a refused read permission gets PERMISSION_DENIED, and nothing is sent", { 
   await tab.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace).catch(() => {});
 });
 
+test("a file gone from behind its handle gets FILE_MISSING, and nothing is sent", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("missing");
+  await openDemo(stack, tab, { namespace });
+  await writeOpfsFile(tab, "moved.bin", SIZE, 48);
+  await interrupt("first", { file: { opfs: "moved.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await tab.reload();
+  await waitReady(tab);
+  stack.gate.release();
+  await tab.evaluate(async () => (await navigator.storage.getDirectory()).removeEntry("moved.bin"));
+  const mark = stack.gate.mark();
+  const resumed = await resumePending(tab, "again", "moved.bin", namespace);
+  assert.equal(resumed.error?.code, "FILE_MISSING", JSON.stringify(resumed));
+  assert.match(resumed.error.message, /pick it again/);
+  assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
+  await tab.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace);
+});
+
 test("stage: \"opfs\": a page-made file resumes from its staged copy after a reload and a restart", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("staged");
   await openDemo(stack, tab, { namespace });
