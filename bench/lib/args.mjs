@@ -14,7 +14,7 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --help
 
 clients: raw, resupload, resupload-sha256, uppy, lib-storage, tus
-sections: throughput, memory, bundle, part-overhead, resume-latency, hash, backend-load`;
+sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, backend-load`;
 
 /** Parses `argv` (without node and the script) into the bench's options. */
 export function parseArgs(argv, { clientIds, sectionIds }) {

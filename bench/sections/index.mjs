@@ -6,6 +6,7 @@ import * as hash from "./hash.mjs";
 import * as memory from "./memory.mjs";
 import * as partOverhead from "./part-overhead.mjs";
 import * as resumeLatency from "./resume-latency.mjs";
+import * as staging from "./staging.mjs";
 import * as throughput from "./throughput.mjs";
 
-export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, hash, bundle, backendLoad];
+export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, staging, hash, bundle, backendLoad];
