@@ -2,7 +2,8 @@
 // resume, cancel, and continue unfinished uploads after a reload: with one
 // click where the browser kept the file's handle (Chromium's file picker
 // and drops) or a staged copy ("Keep a copy…"), else by picking the file
-// again.
+// again. With a dev server started with --demo-auth it also shows who you
+// are, with a demo sign-in (to continue an upload in another browser).
 //
 // Options come from the address (for tests and experiments):
 //   ?partSize=<bytes>&concurrency=<n>&namespace=<name>
@@ -12,6 +13,8 @@
 // values; they drive the page through its real controls.
 
 const ENDPOINT = "/api/s3";
+// The demo identity routes (a dev server with --demo-auth; absent otherwise).
+const DEMO_API = "/api/demo";
 const PKG_URL = "/pkg/resupload.js";
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -26,6 +29,8 @@ const LIVE = new Set(["starting", "uploading", "pausing", "paused", "cancelling"
 // Whether a card still has an upload it can continue or cancel (not when
 // `new Upload` itself refused the file or the options).
 const isLive = (entry) => LIVE.has(entry.status) && !entry.fatal;
+// Statuses in which a card has requests in flight.
+const RUNNING = new Set(["starting", "uploading", "pausing", "cancelling"]);
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -60,7 +65,10 @@ const demo = {
   ready: false, // true once the wasm package is loaded and the pending list read
   loadError: null, // why the uploader could not load, if it could not
   options: { endpoint: ENDPOINT, ...options },
-  namespace: options.namespace, // the namespace uploads are kept under
+  // The namespace uploads are kept under: the address's, plus the demo
+  // identity's owner when the server has demo identities (see applyIdentity).
+  namespace: options.namespace,
+  identity: null, // { owner, user } from GET /api/demo/whoami, or null without demo auth
   features: {
     handles: typeof window.showOpenFilePicker === "function", // the picker gives file handles
     stage: typeof navigator.storage?.getDirectory === "function", // an origin-private file system
@@ -86,6 +94,7 @@ const readyPromise = new Promise((resolve) => {
 // ------------------------------------------------------------------- boot
 
 bindPicker();
+bindIdentity();
 renderSettings();
 boot();
 
@@ -107,6 +116,7 @@ async function boot() {
     resolveReady(false);
     return;
   }
+  applyIdentity(await whoami());
   await refreshPending();
   demo.ready = true;
   document.body.dataset.ready = "true";
@@ -594,6 +604,87 @@ const PROBLEM_TEXT = {
 
 function problemText({ code, message }) {
   return `${PROBLEM_TEXT[code] ?? `Resuming failed: ${message}. Pick the file to continue.`} (${code})`;
+}
+
+// ---------------------------------------------------------------- identity
+
+// The dev server's demo identity ({ owner, user }), or null when it has no
+// demo identities (no --demo-auth: the route is missing).
+async function whoami() {
+  try {
+    const response = await fetch(`${DEMO_API}/whoami`, { cache: "no-store" });
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+// With demo identities the server owns each upload by the caller's
+// identity (it ignores the namespace sent) and refuses another identity's
+// uploads. So the page keeps each identity's uploads under a namespace of
+// its own, and lists only those the server lets it continue.
+function applyIdentity(identity) {
+  demo.identity = identity?.owner ? { owner: String(identity.owner), user: identity.user ?? null } : null;
+  demo.namespace = demo.identity ? `${options.namespace}/${demo.identity.owner}` : options.namespace;
+  renderIdentity();
+  renderSettings();
+}
+
+function bindIdentity() {
+  $("#sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    switchIdentity("sign-in", { user: $("#user-input").value });
+  });
+  $("#sign-out-button").addEventListener("click", () => switchIdentity("sign-out"));
+}
+
+async function switchIdentity(route, body) {
+  if (demo.uploads.some((e) => RUNNING.has(e.status))) {
+    identityProblem("Pause the running uploads first, or let them finish: they belong to the current identity.");
+    return;
+  }
+  setIdentityBusy(true);
+  try {
+    applyIdentity(await postIdentity(route, body));
+    identityProblem(null);
+    await refreshPending();
+  } catch (error) {
+    identityProblem(String(error?.message ?? error));
+  } finally {
+    setIdentityBusy(false);
+  }
+}
+
+function setIdentityBusy(busy) {
+  for (const button of document.querySelectorAll("#identity button")) button.disabled = busy;
+}
+
+async function postIdentity(route, body) {
+  const response = await fetch(`${DEMO_API}/${route}`, {
+    method: "POST",
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(answer?.error?.message ?? `the server answered ${response.status}`);
+  return answer;
+}
+
+function identityProblem(text) {
+  const line = $("#identity-problem");
+  line.hidden = !text;
+  line.textContent = text ?? "";
+}
+
+function renderIdentity() {
+  $("#identity").hidden = !demo.identity;
+  if (!demo.identity) return;
+  const { user } = demo.identity;
+  $("#identity-text").textContent = user
+    ? `Signed in as “${user}” (a demo sign-in: anyone may use any name).`
+    : "Anonymous: the uploads you start belong to this browser. Sign in (the same name in each browser) to continue an upload in another browser.";
+  $("#sign-in-form").hidden = Boolean(user);
+  $("#sign-out-button").hidden = !user;
 }
 
 // -------------------------------------------------------------- rendering
