@@ -3,13 +3,15 @@
 // (stage: "opfs"), shows a Resume button that continues it in one click;
 // one from a plain file input shows "Pick this file…" only; a Resume that
 // fails (the file changed behind the handle) says why and falls back to
-// picking. And the demo sign-in (issue 12) against a dev server with
+// picking. Runs in any engine with an origin-private file system
+// (E2E_BROWSER). And the demo sign-in (issue 12) against a dev server with
 // --demo-auth: each identity lists its own unfinished uploads.
 //
-// A headless browser cannot answer a file picker, so the page's own picker
-// (`window.showOpenFilePicker`) is replaced by one that answers the handle
-// of a file of the origin-private file system: a real FileSystemFileHandle,
-// which the page then passes to `new Upload(handle)` as it would a picked one.
+// A headless browser cannot answer a file picker, and a test cannot drop a
+// file from the disk, so the page's picker (`window.showOpenFilePicker`) and
+// a synthetic drop's items answer the handle of a file of the origin-private
+// file system: a real FileSystemFileHandle, which the page then passes to
+// `new Upload(handle)` as it would a picked or dropped one.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -17,7 +19,7 @@ import { afterEach, test } from "node:test";
 
 import { MIB, waitUntil } from "./harness.mjs";
 import { entry, listedPending, openDemo, pickFiles, randomNamespace, range, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
-import { contentBytes, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
+import { contentBytes, installHelpers, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -44,10 +46,27 @@ async function chooseOpfsFile(tab, name) {
   await tab.click("#choose-button");
 }
 
-/** Chooses OPFS file `name` through the page, lets `k` parts through and holds the next; answers the stored record. */
-async function chooseAndHold(tab, name, namespace, k) {
+/**
+ * Drops OPFS file `name` on the page's drop zone. A synthetic drop carries
+ * no handle, so its items answer that file's handle, as a real drop's do.
+ */
+async function dropOpfsFile(tab, name) {
+  await tab.evaluate(async (name) => {
+    const handle = await (await navigator.storage.getDirectory()).getFileHandle(name);
+    DataTransferItem.prototype.getAsFileSystemHandle = async () => handle;
+    const transfer = new DataTransfer();
+    transfer.items.add(await handle.getFile());
+    const zone = document.querySelector("#drop-zone");
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    }
+  }, name);
+}
+
+/** Gives the page OPFS file `name` (`how`: chooseOpfsFile or dropOpfsFile), lets `k` parts through and holds the next; answers the stored record. */
+async function giveAndHold(tab, how, name, namespace, k) {
   stack.gate.holdAfter(k);
-  await chooseOpfsFile(tab, name);
+  await how(tab, name);
   await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 90_000, what: `${k} parts stored and a later one held` });
   await waitPartsDone(tab, name, k, 30_000);
   return waitUntil(async () => (await pending(tab, namespace)).find((p) => p.fileName === name && p.partsDone >= k), {
@@ -94,7 +113,7 @@ test("an upload chosen as a file handle resumes after a reload with one click on
   if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
   const name = "chosen-handle.bin";
   assert.equal(await writeOpfsFile(tab, name, SIZE, 51), true);
-  const record = await chooseAndHold(tab, name, namespace, 2);
+  const record = await giveAndHold(tab, chooseOpfsFile, name, namespace, 2);
   assert.equal((await entry(tab, name)).from, "handle", "the page uploads from the handle");
   await reloadMidUpload(stack, tab);
 
@@ -173,14 +192,15 @@ test("an upload from the plain file input offers “Pick this file…” and no 
   await assertListEmpty(tab, namespace);
 });
 
-test("a Resume that finds the file changed says so and falls back to “Pick this file…”, sending nothing", { timeout: 180_000 }, async (t) => {
+test("a dropped file's handle: a Resume that finds the file changed says so and falls back to “Pick this file…”, sending nothing", { timeout: 180_000 }, async (t) => {
   const tab = stack.tab;
   const namespace = randomNamespace("demo-changed");
   await openDemo(stack, tab, demoParams(namespace));
   if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
   const name = "changes-behind-handle.bin";
   await writeOpfsFile(tab, name, SIZE, 52);
-  const record = await chooseAndHold(tab, name, namespace, 1);
+  const record = await giveAndHold(tab, dropOpfsFile, name, namespace, 1);
+  assert.equal((await entry(tab, name)).from, "handle", "the page uploads from the dropped file's handle");
   await reloadMidUpload(stack, tab);
   await writeOpfsFile(tab, name, SIZE, 53); // new bytes and a new date behind the kept handle
 
@@ -198,7 +218,8 @@ test("a Resume that finds the file changed says so and falls back to “Pick thi
   assert.equal(await entry(tab, name), null, "no upload card was made");
   assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
   assert.equal((await stack.debug.parts(record.key, record.uploadId)).length, 1, "the stored upload is untouched");
-  await tab.evaluate(async (namespace) => (await import("/pkg/resupload.js")).Upload.clearPending({ namespace }), namespace);
+  await installHelpers(tab);
+  await tab.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace);
 });
 
 /** Types `user` into the sign-in form and presses "Sign in". */
