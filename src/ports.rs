@@ -336,10 +336,10 @@ pub struct PartBookkeeping {
     /// Its two state writes (before it is sent, once it is confirmed), each
     /// awaited until stored, in milliseconds.
     pub state_writes_ms: f64,
-    /// How much of that the part's request waited for, in milliseconds: the
-    /// first write runs beside the signing of its URL, and the second after
-    /// its sending slot is handed on, so only a first write that outlasts
-    /// the signing holds the part back.
+    /// How long the part's sending slot waited for it, in milliseconds:
+    /// its first write and the signing of its URL run while it waits for
+    /// the slot, and the second write after the slot is handed on, so only
+    /// a part whose write or signing outlasts that wait holds a slot idle.
     pub blocking_ms: f64,
 }
 

@@ -608,6 +608,7 @@ impl World {
             timer: &self.timer,
             events: &self.log,
             options: &self.options,
+            budget: None,
         }
     }
 

@@ -109,8 +109,8 @@ export interface UploadOptions {
   onExpiringSoon?: (info: { uploadId: string; expiresAt: number }) => void;
   /** Telemetry: a confirmed part's time in resupload's own bookkeeping: `ms`, its two state
    *  writes to IndexedDB (before it is sent, once it is confirmed), each awaited; `blockingMs`,
-   *  how much of that its request waited for (the first write runs beside the URL's signing,
-   *  the second after the part's sending slot is handed on). */
+   *  how long its sending slot waited for it (the first write and the URL's signing run while
+   *  the part waits for a slot, the second write after the slot is handed on). */
   onPartBookkeeping?: (info: { partNumber: number; ms: number; blockingMs: number }) => void;
   /** How long the server keeps an unfinished upload, in ms; default 7 days (a common lifecycle
    *  rule). Older records are not resumed, and are removed when any upload starts. */
