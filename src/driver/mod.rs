@@ -26,6 +26,7 @@ mod parts;
 mod progress;
 mod resume;
 pub mod retry;
+mod single;
 mod verify;
 
 use std::cell::RefCell;

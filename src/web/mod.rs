@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod events;
 pub mod fetch;
 pub mod fetch_sender;
+pub mod form;
 pub mod handles;
 pub mod hash;
 pub mod headers;
