@@ -133,7 +133,7 @@ impl QueueEvents for Heard {
 }
 
 struct World {
-    entries: Vec<QueueEntry>,
+    entries: RefCell<Vec<QueueEntry>>,
     state: QueueState,
     runner: Runner,
     done: MemoryStore,
@@ -146,12 +146,14 @@ impl World {
         let state = QueueState::new();
         state.add(files);
         World {
-            entries: (0..files)
-                .map(|i| QueueEntry {
-                    id: format!("file-{i}"),
-                    size: 100,
-                })
-                .collect(),
+            entries: RefCell::new(
+                (0..files)
+                    .map(|i| QueueEntry {
+                        id: format!("file-{i}"),
+                        size: 100,
+                    })
+                    .collect(),
+            ),
             state,
             runner: Runner::default(),
             done: MemoryStore::new(),
@@ -316,5 +318,39 @@ fn markers_past_their_expiry_are_collected() {
         *w.runner.started.borrow(),
         [0],
         "an expired marker does not skip"
+    );
+}
+
+#[test]
+fn files_added_while_the_queue_runs_join_the_run() {
+    let w = World::new(2);
+    w.script(0, Script::Hang);
+    let add = async {
+        while w.runner.started.borrow().len() < 2 {
+            YieldNow(false).await;
+        }
+        w.entries.borrow_mut().push(QueueEntry {
+            id: "late".into(),
+            size: 100,
+        });
+        w.state.add(1);
+        while w.runner.started.borrow().len() < 3 {
+            YieldNow(false).await;
+        }
+        w.state.cancel(0);
+    };
+    let (ran, ()) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            w.queue().run().await
+        },
+        add,
+    ));
+    ran.unwrap();
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2]);
+    let last = w.last_progress();
+    assert_eq!(
+        (last.files_done, last.files_total, last.bytes_total),
+        (2, 2, 200)
     );
 }

@@ -23,6 +23,7 @@ pub use progress::QueueProgress;
 pub use state::{FileOutcome, QueueState};
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::pin::pin;
 
 use futures::future::{select, Either};
@@ -84,8 +85,9 @@ pub trait QueueEvents {
 
 /// One run of a queue over its ports.
 pub struct Queue<'a> {
-    /// The files, in the order they were added.
-    pub entries: &'a [QueueEntry],
+    /// The files, in the order they were added (more may be added while
+    /// the queue runs: they join the run).
+    pub entries: &'a RefCell<Vec<QueueEntry>>,
     /// Where the outcomes live between runs (and `cancel` reaches them).
     pub state: &'a QueueState,
     /// Uploads each file.
@@ -107,50 +109,46 @@ impl Queue<'_> {
     /// then answers the first failure's error, if any file failed: the
     /// outcomes say which.
     pub async fn run(&self) -> Result<(), Error> {
-        self.skip_stored().await?;
-        let totals = RefCell::new(QueueTotals::new(self.entries, self.state, self.now()));
+        let stored = self.stored_files().await?;
+        let totals = QueueTotals::new(&self.entries.borrow(), self.state, self.now());
+        let totals = RefCell::new(totals);
         self.emit(&totals, true);
         let workers = (0..self.files_at_once.max(1))
-            .map(|_| self.work(&totals))
+            .map(|_| self.work(&totals, &stored))
             .collect();
         join_all(workers).await;
         self.emit(&totals, true);
         self.finish().await
     }
 
-    /// Marks the files an earlier run stored as skipped, and collects
-    /// markers past their expiry.
-    async fn skip_stored(&self) -> Result<(), Error> {
+    /// The files an earlier run stored (record key → object key), from
+    /// their markers; markers past their expiry are collected.
+    async fn stored_files(&self) -> Result<HashMap<String, String>, Error> {
         let markers = self.done.markers().await?;
         let now = self.now();
-        let expired: Vec<String> = markers
-            .iter()
-            .filter(|m| now - m.stored_at > self.expires_after_ms)
-            .map(|m| m.id.clone())
-            .collect();
+        let (expired, kept): (Vec<DoneMarker>, Vec<DoneMarker>) = markers
+            .into_iter()
+            .partition(|m| now - m.stored_at > self.expires_after_ms);
         if !expired.is_empty() {
-            self.done.forget(&expired).await?;
+            let ids: Vec<String> = expired.into_iter().map(|m| m.id).collect();
+            self.done.forget(&ids).await?;
         }
-        for marker in markers.iter().filter(|m| !expired.contains(&m.id)) {
-            let index = self.entries.iter().position(|e| e.id == marker.id);
-            if let Some(index) = index.filter(|&i| self.state.is_to_do(i)) {
-                let skipped = FileOutcome::Skipped {
-                    key: marker.key.clone(),
-                };
-                self.events.file_ended(index, &skipped);
-                self.state.set(index, skipped);
-            }
-        }
-        Ok(())
+        Ok(kept.into_iter().map(|m| (m.id, m.key)).collect())
     }
 
     /// One of the queue's workers: takes the next file until none is left.
-    async fn work(&self, totals: &RefCell<QueueTotals>) {
+    /// A file an earlier run stored is skipped.
+    async fn work(&self, totals: &RefCell<QueueTotals>, stored: &HashMap<String, String>) {
         while let Some(index) = self.state.take_next() {
-            let outcome = self.run_file(index, totals).await;
+            let entry = self.entries.borrow()[index].clone();
+            totals.borrow_mut().know(index, entry.size);
+            let outcome = match stored.get(&entry.id) {
+                Some(key) => FileOutcome::Skipped { key: key.clone() },
+                None => self.run_file(index, totals).await,
+            };
             if let FileOutcome::Done(done) = &outcome {
                 let marker = DoneMarker {
-                    id: self.entries[index].id.clone(),
+                    id: entry.id.clone(),
                     key: done.key.clone(),
                     stored_at: self.now(),
                 };
@@ -158,12 +156,10 @@ impl Queue<'_> {
                 // reload: the upload itself succeeded.
                 let _ = self.done.mark(&marker).await;
             }
-            totals
-                .borrow_mut()
-                .ended(index, &outcome, self.entries[index].size);
+            totals.borrow_mut().ended(index, &outcome, entry.size);
             self.events.file_ended(index, &outcome);
             self.state.set(index, outcome);
-            self.emit(totals, true);
+            self.emit(totals, false);
         }
     }
 
@@ -198,7 +194,7 @@ impl Queue<'_> {
             return Err(error);
         }
         if self.state.all_ended() {
-            let ids: Vec<String> = self.entries.iter().map(|e| e.id.clone()).collect();
+            let ids: Vec<String> = self.entries.borrow().iter().map(|e| e.id.clone()).collect();
             self.done.forget(&ids).await?;
         }
         Ok(())

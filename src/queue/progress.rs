@@ -44,6 +44,8 @@ pub(super) struct QueueTotals {
     files_done: usize,
     files_failed: usize,
     bytes_total: u64,
+    /// How many files the totals count (files added later join them).
+    known: usize,
     /// Bytes of the files that ended stored.
     bytes_stored: u64,
     /// `(file, sent, confirmed)` of each running file.
@@ -63,6 +65,7 @@ impl QueueTotals {
             files_failed: 0,
             bytes_total: 0,
             bytes_stored: 0,
+            known: entries.len(),
             running: Vec::new(),
             samples: VecDeque::new(),
             last: None,
@@ -80,6 +83,16 @@ impl QueueTotals {
             }
         }
         totals
+    }
+
+    /// File `index` of `size` bytes is about to run: one added after the
+    /// totals were made joins them.
+    pub fn know(&mut self, index: usize, size: u64) {
+        if index >= self.known {
+            self.known = index + 1;
+            self.files_total += 1;
+            self.bytes_total += size;
+        }
     }
 
     /// File `index` got this far.
