@@ -29,7 +29,7 @@ use crate::core::fingerprint::FileIdentity;
 use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
-use crate::queue::{FileOutcome, Queue, QueueEntry, QueueState};
+use crate::queue::{FileOutcome, FileRunner, Queue, QueueEntry, QueueState};
 
 #[wasm_bindgen(module = "/src/web/queue_files.js")]
 extern "C" {
@@ -171,7 +171,7 @@ impl UploadQueue {
         promise(async move {
             let cancelled = match file.is_undefined() || file.is_null() {
                 true => cancel_all(&inner).await,
-                false => Ok(index_of(&inner, &file).is_some_and(|i| inner.state.cancel(i))),
+                false => cancel_one(&inner, index_of(&inner, &file)).await,
             };
             settle(cancelled, JsValue::from_bool)
         })
@@ -243,13 +243,7 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
     inner.cancelling.set(false);
     inner.state.prepare_run();
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
-    let runner = WebRunner {
-        ports: &ports,
-        files: &inner.files,
-        options: &inner.options,
-        single_limit: inner.single_limit,
-        events: &inner.events,
-    };
+    let runner = runner(inner, &ports);
     let callbacks = QueueCallbacks {
         events: &inner.events,
         on_file: inner.on_file.clone(),
@@ -273,6 +267,17 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
     }
 }
 
+/// Cancels file `index`, and aborts what it left on the server here, not
+/// in the run: a `pause()` right after would drop the run's own cleanup.
+async fn cancel_one(inner: &QueueInner, index: Option<usize>) -> Result<bool, Error> {
+    let Some(index) = index.filter(|&i| inner.state.cancel(i)) else {
+        return Ok(false);
+    };
+    let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
+    let _ = runner(inner, &ports).discard(index).await;
+    Ok(true)
+}
+
 /// Stops the queue, cancels every file not yet ended, and aborts what the
 /// cancelled multipart uploads left on the server.
 async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
@@ -281,24 +286,24 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
     let count = inner.files.borrow().len();
     let cancelled: Vec<usize> = (0..count).filter(|&i| inner.state.cancel(i)).collect();
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
-    let runner = WebRunner {
-        ports: &ports,
+    let runner = runner(inner, &ports);
+    for &index in &cancelled {
+        let _ = runner.discard(index).await;
+    }
+    let ids: Vec<String> = inner.entries.borrow().iter().map(|e| e.id.clone()).collect();
+    ports.done.forget(&ids).await?;
+    Ok(!cancelled.is_empty())
+}
+
+/// The runner of `inner`'s files over `ports`.
+fn runner<'a>(inner: &'a QueueInner, ports: &'a QueuePorts) -> WebRunner<'a> {
+    WebRunner {
+        ports,
         files: &inner.files,
         options: &inner.options,
         single_limit: inner.single_limit,
         events: &inner.events,
-    };
-    for &index in &cancelled {
-        let _ = crate::queue::FileRunner::discard(&runner, index).await;
     }
-    let ids: Vec<String> = inner
-        .entries
-        .borrow()
-        .iter()
-        .map(|e| e.id.clone())
-        .collect();
-    ports.done.forget(&ids).await?;
-    Ok(!cancelled.is_empty())
 }
 
 /// The index of `file` (a `File` as added, or an index).

@@ -167,6 +167,22 @@ test("a folder of small and large files: byte-identical, small files in one requ
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("Files made in the page (no folder), in any engine: each stored byte-identical", { timeout: 180_000 }, async () => {
+  const specs = Array.from({ length: 6 }, (_, i) => ({ name: `page-${i}.bin`, size: i === 5 ? PART + 5 : 40_000 + i, seed: 600 + i }));
+  const expected = Object.fromEntries(specs.map((f) => [f.name, sha256(contentBytes(f))]));
+  const added = await tab.evaluate(async (specs) => {
+    const files = [];
+    for (const spec of specs) files.push((await window.e2e.source(spec)).source);
+    return window.q.run("files", { add: files, options: { concurrency: 3 } });
+  }, specs);
+  assert.equal(added, specs.length);
+  const r = await outcomeOf("files");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.failed, []);
+  for (const f of r.outcome.result.done) assert.equal(f.relativePath, f.name, "a file added alone has no folder");
+  await assertStored(r.outcome.result.done, expected);
+});
+
 test("a reload mid-batch, then the same folder again: stored files are skipped, only the rest are sent", { timeout: 300_000 }, async (t) => {
   if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
   const root = randomNamespace("reload");
