@@ -172,6 +172,7 @@ impl World {
             events: &self.heard,
             files_at_once: 3,
             expires_after_ms: 7.0 * 86_400_000.0,
+            batch: "batch-1",
         }
     }
 
@@ -309,6 +310,7 @@ fn markers_past_their_expiry_are_collected() {
     let w = World::new(1);
     let old = DoneMarker {
         id: "file-0".into(),
+        batch: "batch-0".into(),
         key: "k".into(),
         stored_at: 0.0,
     };

@@ -49,6 +49,8 @@ pub struct QueueEntry {
 pub struct DoneMarker {
     /// The file's record key.
     pub id: String,
+    /// The batch it was stored in (see [`batch_id`]).
+    pub batch: String,
     /// Its object key.
     pub key: String,
     /// When it was stored (ms since the epoch).
@@ -102,6 +104,22 @@ pub struct Queue<'a> {
     pub files_at_once: usize,
     /// How long a marker is kept when its queue never finishes (ms).
     pub expires_after_ms: f64,
+    /// The batch the files belong to (see [`batch_id`]).
+    pub batch: &'a str,
+}
+
+/// The key of a batch: the same folder added again (the same name, file
+/// count and bytes) under the same namespace and endpoint is the same
+/// batch, so it is listed once however often it is picked.
+pub fn batch_id(namespace: &str, endpoint: &str, name: &str, files: usize, bytes: u64) -> String {
+    let identity = crate::core::fingerprint::FileIdentity {
+        name: name.to_owned(),
+        size: bytes,
+        last_modified: files as f64,
+        source_id: Some("upload-queue".to_owned()),
+        relative_path: None,
+    };
+    crate::core::fingerprint::fingerprint(namespace, endpoint, &identity)
 }
 
 impl Queue<'_> {
@@ -149,6 +167,7 @@ impl Queue<'_> {
             if let FileOutcome::Done(done) = &outcome {
                 let marker = DoneMarker {
                     id: entry.id.clone(),
+                    batch: self.batch.to_owned(),
                     key: done.key.clone(),
                     stored_at: self.now(),
                 };

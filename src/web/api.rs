@@ -165,6 +165,16 @@ export interface UploadQueueFile {
   index: number; name: string; relativePath: string; file: File;
   key?: string; skipped?: boolean; cancelled?: boolean; error?: ResuploadError;
 }
+/** A half-done queue kept in this browser (`UploadQueue.listPending`). */
+export interface PendingQueue {
+  id: string; namespace: string; endpoint: string;
+  /** The folder's name, or "N files". */
+  name: string;
+  files: number; filesDone: number; bytes: number; createdAt: number;
+  /** Whether `UploadQueue.resumePending(entry)` continues it without picking: it was added as
+   *  one folder handle (`showDirectoryPicker()`, a dropped folder in Chromium). */
+  canResumeWithoutPicking: boolean;
+}
 /** What `queue.start()` resolves to once every file has ended. */
 export interface UploadQueueResult { done: UploadQueueFile[]; failed: UploadQueueFile[]; cancelled: UploadQueueFile[]; }
 /** A problem that does not stop the upload. */

@@ -140,11 +140,18 @@ pub async fn file_to_resume(
 /// upload, or that asked to resume it); with `ask` false, a permission not
 /// granted yet is [`Error::PermissionDenied`].
 pub async fn file_of_handle(handle: &JsValue, ask: bool) -> Result<JsValue, Error> {
-    let permission = answer(read_permission(handle, ask)).await?;
-    if permission.as_string().as_deref() != Some("granted") {
-        return Err(Error::PermissionDenied);
-    }
+    permitted(handle, ask).await?;
     answer(file_of(handle)).await
+}
+
+/// `Ok` when the page may read behind `handle` (a file's or a folder's),
+/// asking for it with `ask` (a prompt needs a user gesture).
+pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
+    let permission = answer(read_permission(handle, ask)).await?;
+    match permission.as_string().as_deref() {
+        Some("granted") => Ok(()),
+        _ => Err(Error::PermissionDenied),
+    }
 }
 
 /// A handle call's answer, with its failure classified by name: a file

@@ -51,8 +51,12 @@ pub const HANDLES: &str = "handles";
 /// The object store of an upload queue's done markers (`idb_done.rs`),
 /// keyed by file record id.
 pub const DONE: &str = "done";
+/// The object store of upload queues' batches (`queue_batches.rs`), keyed
+/// by batch id.
+pub const BATCHES: &str = "batches";
 /// Version 1 had only `uploads` (records with a `parts` array, which still
-/// load); version 2 added `parts`, version 3 `handles`, version 4 `done`.
+/// load); version 2 added `parts`, version 3 `handles`, version 4 `done`
+/// and `batches`.
 const DB_VERSION: u32 = 4;
 /// The records' key path.
 const KEY_PATH: &str = "id";
@@ -191,7 +195,7 @@ impl IdbStore {
                     params.set_key_path(&KEY_PATH.into());
                     let _ = db.create_object_store_with_optional_parameters(STORE, &params);
                 }
-                for name in [PARTS, HANDLES, DONE] {
+                for name in [PARTS, HANDLES, DONE, BATCHES] {
                     if !db.object_store_names().contains(name) {
                         let _ = db.create_object_store(name);
                     }
@@ -229,7 +233,13 @@ impl IdbStore {
 
     /// A transaction over every object store.
     pub(super) fn transaction(&self, mode: IdbTransactionMode) -> Result<IdbTransaction, Error> {
-        let names = Array::of4(&STORE.into(), &PARTS.into(), &HANDLES.into(), &DONE.into());
+        let names = Array::of5(
+            &STORE.into(),
+            &PARTS.into(),
+            &HANDLES.into(),
+            &DONE.into(),
+            &BATCHES.into(),
+        );
         self.db
             .transaction_with_str_sequence_and_mode(&names, mode)
             .map_err(storage)

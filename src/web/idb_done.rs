@@ -29,6 +29,7 @@ impl DoneStore for IdbStore {
             let tx = self.transaction(IdbTransactionMode::Readwrite)?;
             let value = Builder::new()
                 .str("id", &marker.id)
+                .str("batch", &marker.batch)
                 .str("key", &marker.key)
                 .num("storedAt", marker.stored_at)
                 .done();
@@ -54,6 +55,7 @@ impl DoneStore for IdbStore {
 fn marker_from_js(value: &JsValue) -> Option<DoneMarker> {
     Some(DoneMarker {
         id: string(value, "id")?,
+        batch: string(value, "batch").unwrap_or_default(),
         key: string(value, "key")?,
         stored_at: field(value, "storedAt").as_f64()?,
     })

@@ -24,6 +24,7 @@ pub mod lock;
 pub mod lookups;
 pub mod options;
 pub mod queue;
+mod queue_batches;
 mod queue_run;
 mod run;
 pub mod source;

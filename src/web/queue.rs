@@ -22,14 +22,16 @@ use web_sys::Blob;
 use super::api::{promise, settle};
 use super::events::JsEvents;
 use super::headers::BackendHeaders;
+use super::idb::IdbStore;
 use super::js::Builder;
 use super::options::{callback, parse, whole_option};
+use super::queue_batches::Batch;
 use super::queue_run::{QueueCallbacks, QueuePorts, QueuedFile, WebRunner};
 use crate::core::fingerprint::FileIdentity;
 use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
-use crate::queue::{FileOutcome, FileRunner, Queue, QueueEntry, QueueState};
+use crate::queue::{batch_id, FileOutcome, FileRunner, Queue, QueueEntry, QueueState};
 
 #[wasm_bindgen(module = "/src/web/queue_files.js")]
 extern "C" {
@@ -53,6 +55,9 @@ struct QueueInner {
     events: JsEvents,
     on_file: Option<Function>,
     headers: BackendHeaders,
+    /// The folder's handle, when the files came as one folder handle (a
+    /// batch with it resumes after a reload without picking).
+    folder: RefCell<Option<JsValue>>,
     /// The running run's stop signal (dropping it pauses).
     stop: RefCell<Option<oneshot::Sender<()>>>,
     cancelling: Cell<bool>,
@@ -100,6 +105,7 @@ impl UploadQueue {
                 single_limit,
                 events: parsed.events,
                 headers: parsed.headers,
+                folder: RefCell::new(None),
                 stop: RefCell::new(None),
                 cancelling: Cell::new(false),
             }),
@@ -118,10 +124,14 @@ impl UploadQueue {
             let collected = JsFuture::from(collect_files(&files))
                 .await
                 .map_err(|e| Error::invalid_option("files", super::js_error::describe(&e)));
+            let was_empty = inner.files.borrow().is_empty();
             let added = match collected {
                 Ok(list) => add_all(&inner, list.unchecked_into()).await,
                 Err(e) => Err(e),
             };
+            // Only a queue of one folder handle resumes from it.
+            let folder = (was_empty && is_folder_handle(&files)).then_some(files);
+            *inner.folder.borrow_mut() = folder;
             settle(added, |n| JsValue::from_f64(n as f64))
         })
     }
@@ -242,6 +252,63 @@ fn queued(blob: Blob, path: Option<String>) -> QueuedFile {
 async fn run(inner: &QueueInner) -> Result<(), Error> {
     inner.cancelling.set(false);
     inner.state.prepare_run();
+    let batch = batch_of(inner);
+    let side = IdbStore::open().await.ok();
+    if let Some(store) = &side {
+        // Best effort: without it the folder is not listed after a reload.
+        let _ = store.put_batch(&batch).await;
+    }
+    let ran = run_batch(inner, &batch.id).await;
+    if let (Some(store), true) = (&side, inner.state.all_ended()) {
+        let _ = store.forget_batch(&batch.id).await;
+    }
+    ran
+}
+
+/// The batch of `inner`'s files now.
+fn batch_of(inner: &QueueInner) -> Batch {
+    let files = inner.files.borrow();
+    let bytes = files.iter().map(|f| f.info.identity.size).sum();
+    let folder = inner.folder.borrow().clone();
+    let name = folder
+        .as_ref()
+        .and_then(|handle| super::js::string(handle, "name"))
+        .or_else(|| common_folder(&files))
+        .unwrap_or_else(|| format!("{} files", files.len()));
+    let (namespace, endpoint) = (&inner.options.namespace, inner.options.endpoint_base());
+    Batch {
+        id: batch_id(namespace, endpoint, &name, files.len(), bytes),
+        namespace: namespace.clone(),
+        endpoint: endpoint.to_owned(),
+        name,
+        files: files.len(),
+        bytes,
+        created_at: js_sys::Date::now(),
+        handle: folder,
+    }
+}
+
+/// The first folder of every file's path, when they all share one.
+fn common_folder(files: &[QueuedFile]) -> Option<String> {
+    let first = |f: &QueuedFile| {
+        let path = f.info.identity.relative_path.as_deref()?;
+        path.split_once('/').map(|(top, _)| top.to_owned())
+    };
+    let top = first(files.first()?)?;
+    files
+        .iter()
+        .all(|f| first(f).as_ref() == Some(&top))
+        .then_some(top)
+}
+
+/// Whether `value` is a `FileSystemDirectoryHandle`.
+fn is_folder_handle(value: &JsValue) -> bool {
+    super::js::string(value, "kind").as_deref() == Some("directory")
+        && super::js::field(value, "values").is_function()
+}
+
+/// Runs the queue's files as batch `batch`.
+async fn run_batch(inner: &QueueInner, batch: &str) -> Result<(), Error> {
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
     let runner = runner(inner, &ports);
     let callbacks = QueueCallbacks {
@@ -258,6 +325,7 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
         events: &callbacks,
         files_at_once: inner.options.concurrency as usize,
         expires_after_ms: inner.options.expires_after_ms,
+        batch,
     };
     // A failed file is in the result's `failed`: the run itself succeeded.
     let ran = queue.run().await;
@@ -290,7 +358,12 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
     for &index in &cancelled {
         let _ = runner.discard(index).await;
     }
-    let ids: Vec<String> = inner.entries.borrow().iter().map(|e| e.id.clone()).collect();
+    let ids: Vec<String> = inner
+        .entries
+        .borrow()
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
     ports.done.forget(&ids).await?;
     Ok(!cancelled.is_empty())
 }

@@ -221,6 +221,46 @@ test("a reload mid-batch, then the same folder again: stored files are skipped, 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a half-done folder added as a handle is listed after a reload and resumes with one click", { timeout: 300_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const root = randomNamespace("listed");
+  const files = Array.from({ length: 12 }, (_, i) => ({ path: `f${i}.bin`, size: 30_000 + i, seed: 700 + i }));
+  const expected = await makeFolder(root, files);
+  stack.gate.holdAfter(5);
+  const mark = stack.gate.mark();
+  await runQueue("listed", { root, options: { concurrency: 1 } });
+  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await report("listed")).files.length >= 5, { timeout: 60_000, what: "5 files stored, one held" });
+  await tab.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
+  stack.gate.release();
+  await open();
+  const listed = await tab.evaluate(async (root) => {
+    const { UploadQueue } = await window.e2e.lib();
+    return (await UploadQueue.listPending()).filter((b) => b.name === root);
+  }, root);
+  assert.equal(listed.length, 1, JSON.stringify(listed));
+  assert.deepEqual(
+    { files: listed[0].files, filesDone: listed[0].filesDone, resumes: listed[0].canResumeWithoutPicking },
+    { files: 12, filesDone: 5, resumes: true },
+  );
+  const again = stack.gate.mark();
+  const outcome = await tab.evaluate(async (root) => {
+    const { UploadQueue } = await window.e2e.lib();
+    const [entry] = (await UploadQueue.listPending()).filter((b) => b.name === root);
+    const queue = await UploadQueue.resumePending(entry, {});
+    const result = await queue.start();
+    const left = (await UploadQueue.listPending()).filter((b) => b.name === root);
+    return { done: result.done.map((f) => ({ key: f.key, relativePath: f.relativePath, skipped: !!f.skipped })), failed: result.failed.length, left: left.length };
+  }, root);
+  assert.equal(outcome.failed, 0);
+  assert.equal(outcome.done.filter((f) => f.skipped).length, 5, "the 5 stored files are skipped");
+  assert.equal(wholeFilePuts(again).filter((p) => p.state === "done").length, 7, "only the other 7 are sent");
+  assert.equal(outcome.left, 0, "a finished batch is no longer listed");
+  await assertStored(outcome.done, expected);
+  assert.ok(wholeFilePuts(mark).length >= 12);
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async (t) => {
   if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
   const root = randomNamespace("failing");

@@ -1,0 +1,216 @@
+//! An upload queue's batch in IndexedDB (object store `batches`), so a
+//! half-done folder can be listed after a reload and, where the folder came
+//! as a handle (`showDirectoryPicker()`, a dropped folder in Chromium),
+//! resumed with one click:
+//! `{ id, namespace, endpoint, name, files, bytes, createdAt, handle? }`.
+//! Written when a queue starts, deleted when all its files have ended, and
+//! collected past its expiry. Which files are stored is what the done
+//! markers say (`idb_done.rs`).
+
+use js_sys::Array;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbTransactionMode;
+
+use super::idb::{committed, settled, storage, IdbStore, BATCHES, STORE_TIMEOUT_MS};
+use super::js::{field, present, string, whole, Builder};
+use super::queue::UploadQueue;
+use crate::error::Error;
+use crate::queue::{DoneMarker, DoneStore};
+
+/// A queue's batch, as kept.
+#[derive(Debug, Clone)]
+pub(super) struct Batch {
+    pub id: String,
+    pub namespace: String,
+    pub endpoint: String,
+    /// The folder's name, or "N files".
+    pub name: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub created_at: f64,
+    /// The folder's `FileSystemDirectoryHandle`, when it came as one.
+    pub handle: Option<JsValue>,
+}
+
+impl Batch {
+    fn to_js(&self) -> JsValue {
+        Builder::new()
+            .str("id", &self.id)
+            .str("namespace", &self.namespace)
+            .str("endpoint", &self.endpoint)
+            .str("name", &self.name)
+            .num("files", self.files as f64)
+            .num("bytes", self.bytes as f64)
+            .num("createdAt", self.created_at)
+            .set("handle", self.handle.as_ref().unwrap_or(&JsValue::NULL))
+            .done()
+    }
+
+    pub fn from_js(value: &JsValue) -> Option<Batch> {
+        let handle = field(value, "handle");
+        Some(Batch {
+            id: string(value, "id")?,
+            namespace: string(value, "namespace")?,
+            endpoint: string(value, "endpoint")?,
+            name: string(value, "name")?,
+            files: whole(value, "files")? as usize,
+            bytes: whole(value, "bytes")?,
+            created_at: field(value, "createdAt").as_f64()?,
+            handle: present(&handle).then_some(handle),
+        })
+    }
+
+    /// What `UploadQueue.listPending` gives: the batch, how many of its
+    /// files are stored, and whether it continues without picking.
+    pub fn pending_to_js(&self, markers: &[DoneMarker]) -> JsValue {
+        let done = markers.iter().filter(|m| m.batch == self.id).count();
+        Builder::new()
+            .str("id", &self.id)
+            .str("namespace", &self.namespace)
+            .str("endpoint", &self.endpoint)
+            .str("name", &self.name)
+            .num("files", self.files as f64)
+            .num("filesDone", done as f64)
+            .num("bytes", self.bytes as f64)
+            .num("createdAt", self.created_at)
+            .set("canResumeWithoutPicking", &self.handle.is_some().into())
+            .done()
+    }
+}
+
+impl IdbStore {
+    /// Keeps `batch` (its creation time kept if it was kept before).
+    pub(super) async fn put_batch(&self, batch: &Batch) -> Result<(), Error> {
+        let mut batch = batch.clone();
+        if let Some(before) = self.batch(&batch.id).await? {
+            batch.created_at = before.created_at;
+        }
+        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+        tx.object_store(BATCHES)
+            .and_then(|batches| batches.put_with_key(&batch.to_js(), &JsValue::from_str(&batch.id)))
+            .map_err(storage)?;
+        committed(&tx).await
+    }
+
+    /// The batch `id`, if kept.
+    pub(super) async fn batch(&self, id: &str) -> Result<Option<Batch>, Error> {
+        let tx = self.transaction(IdbTransactionMode::Readonly)?;
+        let request = tx
+            .object_store(BATCHES)
+            .and_then(|batches| batches.get(&JsValue::from_str(id)))
+            .map_err(storage)?;
+        Ok(Batch::from_js(&settled(&request, STORE_TIMEOUT_MS).await?))
+    }
+
+    /// Every kept batch.
+    pub(super) async fn batches(&self) -> Result<Vec<Batch>, Error> {
+        let tx = self.transaction(IdbTransactionMode::Readonly)?;
+        let request = tx
+            .object_store(BATCHES)
+            .and_then(|batches| batches.get_all())
+            .map_err(storage)?;
+        let all: Array = settled(&request, STORE_TIMEOUT_MS).await?.unchecked_into();
+        Ok(all.iter().filter_map(|b| Batch::from_js(&b)).collect())
+    }
+
+    /// Forgets batch `id` and its done markers.
+    pub(super) async fn forget_batch(&self, id: &str) -> Result<(), Error> {
+        let markers = self.markers().await?;
+        let ids: Vec<String> = markers
+            .into_iter()
+            .filter(|m| m.batch == id)
+            .map(|m| m.id)
+            .collect();
+        self.forget(&ids).await?;
+        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+        tx.object_store(BATCHES)
+            .and_then(|batches| batches.delete(&JsValue::from_str(id)))
+            .map_err(storage)?;
+        committed(&tx).await
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+impl UploadQueue {
+    /// The half-done batches kept in this browser for `{ namespace }` (all
+    /// when none is given): `{ id, name, files, filesDone, bytes, createdAt,
+    /// canResumeWithoutPicking }`, oldest first. Batches past `expiresAfter`
+    /// (default 7 days) are forgotten.
+    #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingQueue[]>")]
+    pub fn list_pending(
+        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
+        super::api::promise(async move {
+            let listed = list(&options).await;
+            super::api::settle(listed, JsValue::from)
+        })
+    }
+
+    /// A queue over the folder of batch `entry` (of `listPending`), from
+    /// its kept folder handle: read permission is asked for first (call it
+    /// from a click), and the folder walked again; `start()` it, and the
+    /// files stored before are skipped. Rejects with `NO_HANDLE` (pick the
+    /// folder again), `PERMISSION_DENIED` or `FILE_MISSING`.
+    #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<UploadQueue>")]
+    pub fn resume_pending(
+        #[wasm_bindgen(unchecked_param_type = "PendingQueue")] entry: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<UploadQueueOptions>")] options: JsValue,
+    ) -> js_sys::Promise {
+        super::api::promise(async move {
+            let resumed = resume(&entry, &options).await;
+            super::api::settle(resumed, JsValue::from)
+        })
+    }
+}
+
+async fn list(options: &JsValue) -> Result<Array, Error> {
+    let lookup = super::options::parse_lookup(options)?;
+    let Ok(store) = IdbStore::open().await else {
+        return Ok(Array::new());
+    };
+    let now = js_sys::Date::now();
+    let markers = store.markers().await?;
+    let mut batches = store.batches().await?;
+    batches.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+    let listed = Array::new();
+    for batch in batches {
+        if now - batch.created_at > lookup.expires_after_ms {
+            store.forget_batch(&batch.id).await?;
+            continue;
+        }
+        let ours = lookup
+            .namespace
+            .as_ref()
+            .is_none_or(|n| *n == batch.namespace);
+        if ours {
+            listed.push(&batch.pending_to_js(&markers));
+        }
+    }
+    Ok(listed)
+}
+
+async fn resume(entry: &JsValue, options: &JsValue) -> Result<UploadQueue, Error> {
+    let id = string(entry, "id").ok_or(Error::NoHandle)?;
+    let store = IdbStore::open().await.map_err(|_| Error::NoHandle)?;
+    let batch = store.batch(&id).await?.ok_or(Error::NoHandle)?;
+    let handle = batch.handle.clone().ok_or(Error::NoHandle)?;
+    super::handles::permitted(&handle, true).await?;
+    let merged = js_sys::Object::new();
+    if options.is_object() {
+        js_sys::Object::assign(&merged, options.unchecked_ref());
+    }
+    for (name, value) in [
+        ("endpoint", &batch.endpoint),
+        ("namespace", &batch.namespace),
+    ] {
+        if !present(&field(&merged, name)) {
+            super::js::set(&merged, name, &JsValue::from_str(value));
+        }
+    }
+    let queue = UploadQueue::new(merged.into())
+        .map_err(|e| Error::invalid_option("options", super::js_error::describe(&e)))?;
+    wasm_bindgen_futures::JsFuture::from(queue.add(handle))
+        .await
+        .map_err(|_| Error::FileMissing)?;
+    Ok(queue)
+}
