@@ -220,6 +220,17 @@ pub trait Backend {
     fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>>;
     /// How to upload a whole small file in one request.
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle>;
+    /// How to upload each of several small files in one request each, in
+    /// one call (resupload's batch route; the default asks one by one).
+    fn sign_singles<'a>(&'a self, files: &'a [NewSingle<'a>]) -> PortFuture<'a, Vec<SignedSingle>> {
+        Box::pin(async move {
+            let mut signed = Vec::with_capacity(files.len());
+            for file in files {
+                signed.push(self.sign_single(*file).await?);
+            }
+            Ok(signed)
+        })
+    }
 }
 
 /// Where a part's bytes come from: a file, a streaming source, a staged

@@ -113,7 +113,7 @@ impl Timer for Clock {
         self.0.get()
     }
     fn sleep(&self, _ms: u32) -> Wait<'_> {
-        Box::pin(async {})
+        Box::pin(YieldNow(false))
     }
 }
 
@@ -355,4 +355,160 @@ fn files_added_while_the_queue_runs_join_the_run() {
         (last.files_done, last.files_total, last.bytes_total),
         (2, 2, 200)
     );
+}
+
+// ------------------------------------------------------ batched signing
+
+mod signing {
+    use super::*;
+    use resupload::core::reconcile::ServerPart;
+    use resupload::ports::{
+        Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewSingle,
+        NewUpload, SignedSingle, SingleMethod,
+    };
+    use resupload::queue::signing::BatchSigner;
+
+    /// A backend that signs small files, with or without a batch route.
+    #[derive(Default)]
+    struct Signs {
+        no_batch_route: bool,
+        batches: RefCell<Vec<usize>>,
+        singles: Cell<u32>,
+    }
+
+    fn signed(file: &NewSingle<'_>) -> SignedSingle {
+        SignedSingle {
+            method: SingleMethod::Put,
+            url: format!("https://store/{}", file.file_name),
+            headers: Vec::new(),
+            fields: Vec::new(),
+            key: file.file_name.to_owned(),
+            checksum_signed: false,
+        }
+    }
+
+    impl Backend for Signs {
+        fn create<'a>(&'a self, _: NewUpload<'a>) -> PortFuture<'a, Created> {
+            unreachable!()
+        }
+        fn sign_part<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: u32,
+            _: Option<&'a str>,
+        ) -> PortFuture<'a, String> {
+            unreachable!()
+        }
+        fn list_parts<'a>(&'a self, _: &'a str, _: &'a str) -> PortFuture<'a, Vec<ServerPart>> {
+            unreachable!()
+        }
+        fn complete<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a [CompletedPart],
+        ) -> PortFuture<'a, CompleteAnswer> {
+            unreachable!()
+        }
+        fn abort<'a>(&'a self, _: &'a str, _: &'a str) -> PortFuture<'a, ()> {
+            unreachable!()
+        }
+        fn lookup<'a>(&'a self, _: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
+            unreachable!()
+        }
+        fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
+            self.singles.set(self.singles.get() + 1);
+            Box::pin(async move { Ok(signed(&file)) })
+        }
+        fn sign_singles<'a>(
+            &'a self,
+            files: &'a [NewSingle<'a>],
+        ) -> PortFuture<'a, Vec<SignedSingle>> {
+            Box::pin(async move {
+                YieldNow(false).await;
+                if self.no_batch_route {
+                    return Err(resupload::http::failure(
+                        Operation::SignFile,
+                        None,
+                        resupload::http::Answer {
+                            status: 404,
+                            body: "",
+                            retry_after: None,
+                        },
+                    ));
+                }
+                self.batches.borrow_mut().push(files.len());
+                Ok(files.iter().map(signed).collect())
+            })
+        }
+    }
+
+    fn file(name: &str) -> NewSingle<'_> {
+        NewSingle {
+            namespace: "",
+            file_name: name,
+            relative_path: None,
+            file_type: "",
+            metadata: &[],
+            size: 1,
+            checksum_sha256: None,
+        }
+    }
+
+    fn sign_all(signer: &BatchSigner<'_>, names: &[String]) -> Vec<String> {
+        let all = names.iter().map(|n| signer.sign(file(n)));
+        let signed = block_on(futures::future::join_all(all));
+        signed.into_iter().map(|s| s.unwrap().key).collect()
+    }
+
+    #[test]
+    fn files_asking_at_once_are_signed_in_one_call_of_at_most_100() {
+        let backend = Signs::default();
+        let clock = Clock(Cell::new(0.0));
+        let signer = BatchSigner::new(&backend, &clock, 8);
+        let names: Vec<String> = (0..150).map(|i| format!("f{i}")).collect();
+        assert_eq!(
+            sign_all(&signer, &names),
+            names,
+            "each file gets its own answer"
+        );
+        assert_eq!(*backend.batches.borrow(), [100, 50]);
+        assert_eq!(backend.singles.get(), 0);
+        assert_eq!(signer.calls(), 2);
+    }
+
+    #[test]
+    fn without_a_batch_route_files_are_signed_one_by_one_from_then_on() {
+        let backend = Signs {
+            no_batch_route: true,
+            ..Signs::default()
+        };
+        let clock = Clock(Cell::new(0.0));
+        let signer = BatchSigner::new(&backend, &clock, 8);
+        let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
+        assert_eq!(sign_all(&signer, &names), names);
+        assert_eq!(backend.singles.get(), 5);
+        assert_eq!(sign_all(&signer, &names[..2]), names[..2]);
+        assert_eq!(backend.singles.get(), 7, "no batch tried again");
+    }
+
+    #[test]
+    fn a_file_whose_batch_was_dropped_signs_alone() {
+        let backend = Signs::default();
+        let clock = Clock(Cell::new(0.0));
+        let signer = BatchSigner::new(&backend, &clock, 8);
+        let mut taker = Box::pin(signer.sign(file("taker")));
+        let mut other = Box::pin(signer.sign(file("other")));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        // Both join; the first takes both entries and calls the backend.
+        for _ in 0..2 {
+            assert!(taker.as_mut().poll(&mut cx).is_pending());
+            assert!(other.as_mut().poll(&mut cx).is_pending());
+        }
+        drop(taker);
+        assert_eq!(block_on(other).unwrap().key, "other");
+        assert_eq!(backend.singles.get(), 1, "signed alone");
+    }
 }

@@ -17,6 +17,7 @@
 //! [`Driver`]: crate::driver::Driver
 
 pub mod progress;
+pub mod signing;
 mod state;
 
 pub use progress::QueueProgress;

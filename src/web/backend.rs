@@ -279,6 +279,23 @@ fn single_query(file: &NewSingle<'_>) -> String {
     query
 }
 
+/// One file of the batch route's body.
+fn single_body(file: &NewSingle<'_>) -> JsValue {
+    let meta = file
+        .metadata
+        .iter()
+        .fold(Builder::new(), |meta, (name, value)| meta.str(name, value))
+        .done();
+    Builder::new()
+        .str("filename", file.file_name)
+        .str("type", file.file_type)
+        .set("metadata", &meta)
+        .num("size", file.size as f64)
+        .str_if("relativePath", file.relative_path)
+        .str_if("checksumSha256", file.checksum_sha256)
+        .done()
+}
+
 /// The answer to complete: `{ location?, checksumSha256? }`.
 fn completed(answer: &JsValue) -> Option<CompleteAnswer> {
     if !answer.is_object() {
@@ -445,6 +462,30 @@ impl Backend for HttpBackend {
                     "{ method: \"PUT\" | \"POST\", url: string, fields?: object, headers?: object, key?: string }",
                 )
             })
+        })
+    }
+
+    fn sign_singles<'a>(&'a self, files: &'a [NewSingle<'a>]) -> PortFuture<'a, Vec<SignedSingle>> {
+        Box::pin(async move {
+            let list: js_sys::Array = files.iter().map(single_body).collect();
+            let namespace = files.first().map_or("", |f| f.namespace);
+            let body = Builder::new()
+                .set("files", &list)
+                .str("namespace", namespace)
+                .done();
+            let url = [&self.base, "/params/batch"].concat();
+            let answer = self
+                .call(Operation::SignFile, "POST", &url, Some(body), None)
+                .await?;
+            let uploads: js_sys::Array = field(&answer, "uploads").dyn_into().unwrap_or_default();
+            let signed: Option<Vec<SignedSingle>> = uploads
+                .iter()
+                .zip(files)
+                .map(|(upload, file)| signed_single(&upload, file.checksum_sha256))
+                .collect();
+            signed
+                .filter(|s| s.len() == files.len())
+                .ok_or_else(|| wrong_shape(Operation::SignFile, "{ uploads: [one per file] }"))
         })
     }
 }

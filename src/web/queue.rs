@@ -31,6 +31,7 @@ use crate::core::fingerprint::FileIdentity;
 use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
+use crate::queue::signing::BatchSigner;
 use crate::queue::{batch_id, FileOutcome, FileRunner, Queue, QueueEntry, QueueState};
 
 #[wasm_bindgen(module = "/src/web/queue_files.js")]
@@ -323,7 +324,9 @@ async fn run_batch(inner: &QueueInner, batch: &str) -> Result<(), Error> {
         done: ports.done.as_ref(),
         timer: &super::timer::BrowserTimer,
         events: &callbacks,
-        files_at_once: inner.options.concurrency as usize,
+        // Twice the budget: while some files send, the next ones are read,
+        // hashed and signed (together), so no slot waits for a round trip.
+        files_at_once: 2 * inner.options.concurrency as usize,
         expires_after_ms: inner.options.expires_after_ms,
         batch,
     };
@@ -372,6 +375,11 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
 fn runner<'a>(inner: &'a QueueInner, ports: &'a QueuePorts) -> WebRunner<'a> {
     WebRunner {
         ports,
+        signer: BatchSigner::new(
+            &ports.backend,
+            &super::timer::BrowserTimer,
+            inner.options.concurrency as usize,
+        ),
         files: &inner.files,
         options: &inner.options,
         single_limit: inner.single_limit,

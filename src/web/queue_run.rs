@@ -24,6 +24,7 @@ use crate::ports::{
     Events, ExpiringSoon, PartCompleted, PartSender, PortFuture, Progress, RestartReason, Resumed,
     Warning,
 };
+use crate::queue::signing::BatchSigner;
 use crate::queue::{DoneStore, FileOutcome, FileRunner, QueueEvents, QueueProgress};
 use crate::slots::Slots;
 
@@ -38,7 +39,7 @@ pub(super) struct QueuedFile {
 
 /// The ports every file of a run shares.
 pub(super) struct QueuePorts {
-    backend: HttpBackend,
+    pub backend: HttpBackend,
     sender: Box<dyn PartSender<Blob>>,
     store: FallbackStore,
     timer: BrowserTimer,
@@ -77,6 +78,8 @@ impl QueuePorts {
 /// Uploads the files of a queue over shared ports.
 pub(super) struct WebRunner<'a> {
     pub ports: &'a QueuePorts,
+    /// The backend, its small files signed in batches.
+    pub signer: BatchSigner<'a>,
     pub files: &'a RefCell<Vec<QueuedFile>>,
     pub options: &'a UploadOptions,
     /// Files up to this size go whole, in one request.
@@ -92,7 +95,7 @@ impl WebRunner<'_> {
 
     fn driver<'d>(&'d self, source: &'d Source, events: &'d dyn Events) -> Driver<'d, Blob> {
         Driver {
-            backend: &self.ports.backend,
+            backend: &self.signer,
             source,
             sender: self.ports.sender.as_ref(),
             store: &self.ports.store,

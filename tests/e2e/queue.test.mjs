@@ -48,7 +48,18 @@ function installQueueHelpers() {
     return dir;
   };
   const plain = (f) => ({ ...f, file: undefined, error: f.error && { code: f.error.code, message: f.error.message, status: f.error.status } });
+  // The backend calls the page makes, by route.
+  const calls = { params: 0, batch: 0, multipart: 0 };
+  const fetch = window.fetch;
+  window.fetch = function (input, init) {
+    const path = new URL(String(input?.url ?? input), location.href).pathname;
+    if (path.endsWith("/params")) calls.params += 1;
+    else if (path.endsWith("/params/batch")) calls.batch += 1;
+    else if (path.includes("/multipart")) calls.multipart += 1;
+    return fetch.call(this, input, init);
+  };
   window.q = {
+    calls,
     runs: {},
     /** Writes `files` ([{ path, size, seed }]) under folder `root`. */
     async write(root, files) {
@@ -145,6 +156,7 @@ test("a folder of small and large files: byte-identical, small files in one requ
   ];
   const expected = await makeFolder(root, files);
   const mark = stack.gate.mark();
+  const callsBefore = await tab.evaluate(() => ({ ...window.q.calls }));
   assert.equal(await runQueue("mixed", { root, options: { concurrency: 4 } }), files.length);
   const r = await outcomeOf("mixed");
   assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
@@ -164,6 +176,10 @@ test("a folder of small and large files: byte-identical, small files in one requ
   assert.deepEqual(last.files, { total: files.length, done: files.length, failed: 0 });
   assert.deepEqual(last.bytes, { sent: total, confirmed: total, total });
   assert.equal(r.files.length, files.length, "onFile once per file");
+  const calls = await tab.evaluate(() => ({ ...window.q.calls }));
+  const signing = calls.params - callsBefore.params + calls.batch - callsBefore.batch;
+  assert.ok(calls.batch > callsBefore.batch, "small files are signed through the batch route");
+  assert.ok(signing < (files.length - 1) / 2, `${files.length - 1} small files signed in ${signing} calls`);
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 

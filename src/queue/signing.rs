@@ -1,0 +1,245 @@
+//! Small files signed together: the files that ask for their request at
+//! about the same moment (the queue prepares a few ahead of the sending)
+//! go to the backend in one call of its batch route, up to
+//! [`MAX_BATCH`] at a time. Each file still asks just in time, so no URL
+//! waits long enough to expire.
+//!
+//! There is no leader to wait for: a file joins the waiting list, gives
+//! the others [`WINDOW_MS`] to join (files arrive one by one when each is
+//! hashed first), and if nobody took its entry meanwhile, it takes every
+//! waiting entry and signs them all. A file whose entry was
+//! taken waits for that answer; if it never comes (the taker was dropped by
+//! a pause or a cancel), it signs alone. A backend without the batch route
+//! (a plain Companion answers 404) is asked one file at a time from then on.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::task::Poll;
+
+use futures::channel::oneshot;
+
+use crate::core::reconcile::ServerPart;
+use crate::error::Error;
+use crate::ports::{
+    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewSingle,
+    NewUpload, PortFuture, SignedSingle, Timer,
+};
+
+/// The most files one call signs (the dev server's limit).
+pub const MAX_BATCH: usize = 100;
+
+/// How long a file waits for others to join its batch (ms): short beside a
+/// signing round trip, long beside hashing a small file.
+pub const WINDOW_MS: u32 = 10;
+
+/// A file waiting to be signed, owned (the caller's borrow ends when it
+/// awaits).
+struct Waiting {
+    ticket: u64,
+    namespace: String,
+    file_name: String,
+    relative_path: Option<String>,
+    file_type: String,
+    metadata: Vec<(String, String)>,
+    size: u64,
+    checksum: Option<String>,
+    answer: oneshot::Sender<Result<SignedSingle, Error>>,
+}
+
+impl Waiting {
+    fn single(&self) -> NewSingle<'_> {
+        NewSingle {
+            namespace: &self.namespace,
+            file_name: &self.file_name,
+            relative_path: self.relative_path.as_deref(),
+            file_type: &self.file_type,
+            metadata: &self.metadata,
+            size: self.size,
+            checksum_sha256: self.checksum.as_deref(),
+        }
+    }
+}
+
+/// Signs small files in batches over `backend`.
+pub struct BatchSigner<'a> {
+    backend: &'a dyn Backend,
+    timer: &'a dyn Timer,
+    /// A batch this big goes at once, without waiting out the window.
+    enough: usize,
+    waiting: RefCell<Vec<Waiting>>,
+    next_ticket: Cell<u64>,
+    /// The backend answered that it has no batch route.
+    singly: Cell<bool>,
+    /// Backend calls made (for tests and benchmarks).
+    calls: Cell<u32>,
+}
+
+impl<'a> BatchSigner<'a> {
+    /// A signer over `backend` that sends a batch once `enough` files wait
+    /// (the files prepared at once), or after [`WINDOW_MS`].
+    pub fn new(backend: &'a dyn Backend, timer: &'a dyn Timer, enough: usize) -> Self {
+        BatchSigner {
+            backend,
+            timer,
+            enough: enough.clamp(1, MAX_BATCH),
+            waiting: RefCell::new(Vec::new()),
+            next_ticket: Cell::new(0),
+            singly: Cell::new(false),
+            calls: Cell::new(0),
+        }
+    }
+
+    /// How many calls reached the backend.
+    pub fn calls(&self) -> u32 {
+        self.calls.get()
+    }
+
+    /// How to send `file` in one request.
+    pub async fn sign(&self, file: NewSingle<'_>) -> Result<SignedSingle, Error> {
+        if self.singly.get() {
+            return self.alone(file).await;
+        }
+        let (ticket, answer) = self.join(file);
+        let enough = self.waiting.borrow().len() >= self.enough;
+        match enough {
+            true => yield_once().await,
+            false => self.timer.sleep(WINDOW_MS).await,
+        }
+        if self.is_waiting(ticket) {
+            self.sign_waiting().await;
+        }
+        match answer.await {
+            Ok(signed) => signed,
+            // No answer came (the one that took it was dropped, or the
+            // backend has no batch route): sign alone.
+            Err(_) => self.alone(file).await,
+        }
+    }
+
+    /// Puts `file` on the waiting list; answers its ticket and where its
+    /// answer will come.
+    fn join(&self, file: NewSingle<'_>) -> (u64, oneshot::Receiver<Result<SignedSingle, Error>>) {
+        let ticket = self.next_ticket.get();
+        self.next_ticket.set(ticket + 1);
+        let (answer, rx) = oneshot::channel();
+        self.waiting.borrow_mut().push(Waiting {
+            ticket,
+            namespace: file.namespace.to_owned(),
+            file_name: file.file_name.to_owned(),
+            relative_path: file.relative_path.map(str::to_owned),
+            file_type: file.file_type.to_owned(),
+            metadata: file.metadata.to_vec(),
+            size: file.size,
+            checksum: file.checksum_sha256.map(str::to_owned),
+            answer,
+        });
+        (ticket, rx)
+    }
+
+    fn is_waiting(&self, ticket: u64) -> bool {
+        self.waiting.borrow().iter().any(|w| w.ticket == ticket)
+    }
+
+    /// Signs every waiting file (up to [`MAX_BATCH`] per call) and hands
+    /// each its answer.
+    async fn sign_waiting(&self) {
+        loop {
+            let batch: Vec<Waiting> = {
+                let mut waiting = self.waiting.borrow_mut();
+                let n = waiting.len().min(MAX_BATCH);
+                waiting.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            let files: Vec<NewSingle<'_>> = batch.iter().map(Waiting::single).collect();
+            self.calls.set(self.calls.get() + 1);
+            match self.backend.sign_singles(&files).await {
+                Ok(signed) if signed.len() == batch.len() => {
+                    for (waiting, signed) in batch.into_iter().zip(signed) {
+                        let _ = waiting.answer.send(Ok(signed));
+                    }
+                }
+                Ok(_) => self.hand_back(batch, None),
+                Err(Error::Http {
+                    status: 404 | 405, ..
+                }) => {
+                    self.singly.set(true);
+                    self.hand_back(batch, None);
+                }
+                Err(error) => self.hand_back(batch, Some(error)),
+            }
+        }
+    }
+
+    /// Gives each of `batch` `error`, or with none leaves each to sign
+    /// alone (its answer dropped).
+    fn hand_back(&self, batch: Vec<Waiting>, error: Option<Error>) {
+        for waiting in batch {
+            if let Some(error) = &error {
+                let _ = waiting.answer.send(Err(error.clone()));
+            }
+        }
+    }
+
+    async fn alone(&self, file: NewSingle<'_>) -> Result<SignedSingle, Error> {
+        self.calls.set(self.calls.get() + 1);
+        self.backend.sign_single(file).await
+    }
+}
+
+/// Lets every other ready future run once.
+async fn yield_once() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+
+/// The backend with its small files signed in batches; every other call
+/// goes straight through.
+impl Backend for BatchSigner<'_> {
+    fn create<'a>(&'a self, upload: NewUpload<'a>) -> PortFuture<'a, Created> {
+        self.backend.create(upload)
+    }
+    fn sign_part<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+        part_number: u32,
+        checksum_sha256: Option<&'a str>,
+    ) -> PortFuture<'a, String> {
+        self.backend
+            .sign_part(upload_id, key, part_number, checksum_sha256)
+    }
+    fn list_parts<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+    ) -> PortFuture<'a, Vec<ServerPart>> {
+        self.backend.list_parts(upload_id, key)
+    }
+    fn complete<'a>(
+        &'a self,
+        upload_id: &'a str,
+        key: &'a str,
+        parts: &'a [CompletedPart],
+    ) -> PortFuture<'a, CompleteAnswer> {
+        self.backend.complete(upload_id, key, parts)
+    }
+    fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
+        self.backend.abort(upload_id, key)
+    }
+    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
+        self.backend.lookup(identity)
+    }
+    fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
+        Box::pin(self.sign(file))
+    }
+}
