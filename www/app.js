@@ -12,13 +12,12 @@
 // per file card, the unfinished uploads listed), so tests can read exact
 // values; they drive the page through its real controls.
 
+import { $, el, formatBytes, formatWhen, MIB } from "./format.js";
+
 const ENDPOINT = "/api/s3";
 // The demo identity routes (a dev server with --demo-auth; absent otherwise).
 const DEMO_API = "/api/demo";
 const PKG_URL = "/pkg/resupload.js";
-const KIB = 1024;
-const MIB = 1024 * KIB;
-const GIB = 1024 * MIB;
 // What the library uses when no part size is given, and S3's limits; only
 // used to show a part count before the library reports one.
 const DEFAULT_PART_SIZE = 8 * MIB;
@@ -31,8 +30,6 @@ const LIVE = new Set(["starting", "uploading", "pausing", "paused", "cancelling"
 const isLive = (entry) => LIVE.has(entry.status) && !entry.fatal;
 // Statuses in which a card has requests in flight.
 const RUNNING = new Set(["starting", "uploading", "pausing", "cancelling"]);
-
-const $ = (selector, root = document) => root.querySelector(selector);
 
 // ---------------------------------------------------------------- options
 
@@ -840,28 +837,4 @@ function showNotice(message, kind) {
   const line = el("p", { class: `notice-${kind}` }, message);
   notice.append(line);
   notice.hidden = false;
-}
-
-// ---------------------------------------------------------------- helpers
-
-function el(tag, attributes = {}, text) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function formatBytes(n) {
-  const bytes = Number(n) || 0;
-  if (bytes < KIB) return `${bytes} B`;
-  if (bytes < MIB) return `${(bytes / KIB).toFixed(1)} KiB`;
-  if (bytes < GIB) return `${(bytes / MIB).toFixed(1)} MiB`;
-  return `${(bytes / GIB).toFixed(2)} GiB`;
-}
-
-function formatWhen(ms) {
-  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (seconds < 60) return "just now";
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  return new Date(ms).toLocaleString();
 }
