@@ -18,8 +18,10 @@ const ROW_HEIGHT = 28; // px: .queue-row's height in style.css
 const OVERSCAN = 4; // rows drawn beyond those in view, on each side
 const FAILURES_SHOWN = 100; // failed files listed with their error (all are counted)
 
-// Statuses in which the panel's queue still has work (a new folder joins it).
+// Statuses in which the panel's queue still has work; a new folder joins
+// it unless it is being cancelled.
 const LIVE = new Set(["adding", "uploading", "pausing", "paused", "cancelling"]);
+const joinable = () => folderBusy() && current.plain.status !== "cancelling";
 
 let UploadQueue = null;
 let env = null; // { demo, ready, showNotice, baseOptions } from setupFolders
@@ -99,7 +101,7 @@ export async function addFolder(source, from) {
     env.showNotice("The uploader is not available: nothing was uploaded.", "error");
     return;
   }
-  if (!folderBusy() && !show(newRun(nameOf(source), from))) return;
+  if (!joinable() && !show(newRun(nameOf(source), from))) return;
   const run = current;
   run.adding += 1;
   schedule();
