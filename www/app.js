@@ -5,20 +5,23 @@
 // again. With a dev server started with --demo-auth it also shows who you
 // are, with a demo sign-in (to continue an upload in another browser).
 //
+// Folders (issue 13) go through one UploadQueue: see folders.js.
+//
 // Options come from the address (for tests and experiments):
 //   ?partSize=<bytes>&concurrency=<n>&namespace=<name>
 //
 // `window.resuploadDemo` mirrors what the page shows as plain data (one entry
-// per file card, the unfinished uploads listed), so tests can read exact
-// values; they drive the page through its real controls.
+// per file card, the unfinished uploads listed, and folders.js's `queue` and
+// `pendingFolders`), so tests can read exact values; they drive the page
+// through its real controls.
+
+import { addFolder, folderBusy, foldersLoaded, refreshPendingFolders, setupFolders } from "./folders.js";
+import { $, el, formatBytes, formatWhen, MIB } from "./format.js";
 
 const ENDPOINT = "/api/s3";
 // The demo identity routes (a dev server with --demo-auth; absent otherwise).
 const DEMO_API = "/api/demo";
 const PKG_URL = "/pkg/resupload.js";
-const KIB = 1024;
-const MIB = 1024 * KIB;
-const GIB = 1024 * MIB;
 // What the library uses when no part size is given, and S3's limits; only
 // used to show a part count before the library reports one.
 const DEFAULT_PART_SIZE = 8 * MIB;
@@ -31,8 +34,6 @@ const LIVE = new Set(["starting", "uploading", "pausing", "paused", "cancelling"
 const isLive = (entry) => LIVE.has(entry.status) && !entry.fatal;
 // Statuses in which a card has requests in flight.
 const RUNNING = new Set(["starting", "uploading", "pausing", "cancelling"]);
-
-const $ = (selector, root = document) => root.querySelector(selector);
 
 // ---------------------------------------------------------------- options
 
@@ -95,6 +96,7 @@ const readyPromise = new Promise((resolve) => {
 
 bindPicker();
 bindIdentity();
+setupFolders({ demo, ready: readyPromise, showNotice, baseOptions: queueBaseOptions });
 renderSettings();
 boot();
 
@@ -104,6 +106,7 @@ async function boot() {
     const mod = await import(PKG_URL);
     await mod.default();
     Upload = mod.Upload;
+    foldersLoaded(mod.UploadQueue);
   } catch (error) {
     demo.loadError = String(error?.message ?? error);
     showNotice(
@@ -117,7 +120,7 @@ async function boot() {
     return;
   }
   applyIdentity(await whoami());
-  await refreshPending();
+  await Promise.all([refreshPending(), refreshPendingFolders()]);
   demo.ready = true;
   document.body.dataset.ready = "true";
   renderSettings();
@@ -170,7 +173,10 @@ function bindPicker() {
     event.preventDefault();
     depth = 0;
     zone.classList.remove("dragging");
-    dropped(event.dataTransfer).then(handleFiles);
+    dropped(event.dataTransfer).then(({ picks, folders }) => {
+      handleFiles(picks);
+      for (const { source, from } of folders) addFolder(source, from);
+    });
   });
   // A file dropped next to the zone must not navigate away from the page.
   for (const type of ["dragover", "drop"]) {
@@ -206,19 +212,25 @@ async function pickOfHandle(handle) {
 }
 
 // The dropped files, each with its handle where the browser gives one
-// (Chromium). Handles must be asked for during the drop event itself.
+// (Chromium), and the dropped folders: as a directory handle where the
+// browser gives one (Chromium: it resumes in one click), else as an entry.
+// Handles and entries must be asked for during the drop event itself.
 async function dropped(transfer) {
   const items = [...(transfer?.items ?? [])].filter((item) => item.kind === "file");
   const asked = items.map((item) => ({
     file: item.getAsFile(),
+    entry: typeof item.webkitGetAsEntry === "function" ? item.webkitGetAsEntry() : null,
     handle: typeof item.getAsFileSystemHandle === "function" ? item.getAsFileSystemHandle().catch(() => null) : null,
   }));
   const picks = [];
-  for (const { file, handle } of asked) {
+  const folders = [];
+  for (const { file, entry, handle } of asked) {
     const kept = await handle;
-    if (file) picks.push(kept?.kind === "file" ? { file, handle: kept } : { file });
+    if (kept?.kind === "directory") folders.push({ source: kept, from: "handle" });
+    else if (entry?.isDirectory) folders.push({ source: entry, from: "entry" });
+    else if (file) picks.push(kept?.kind === "file" ? { file, handle: kept } : { file });
   }
-  return picks;
+  return { picks, folders };
 }
 
 /** Starts an upload for each pick `{ file, handle? }`. */
@@ -322,6 +334,17 @@ function begin(entry) {
     return;
   }
   run(entry);
+}
+
+// What every folder queue gets (its callbacks are folders.js's).
+function queueBaseOptions() {
+  return {
+    endpoint: ENDPOINT,
+    ...(options.partSize !== undefined && { partSize: options.partSize }),
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    namespace: demo.namespace,
+    metadata: { source: "resupload-demo" },
+  };
 }
 
 function uploadOptions(entry) {
@@ -639,15 +662,17 @@ function bindIdentity() {
 }
 
 async function switchIdentity(route, body) {
-  if (demo.uploads.some((e) => RUNNING.has(e.status))) {
-    identityProblem("Pause the running uploads first, or let them finish: they belong to the current identity.");
+  if (demo.uploads.some((e) => RUNNING.has(e.status)) || folderBusy()) {
+    identityProblem(
+      "Pause the running uploads first (a folder: cancel it), or let them finish: they belong to the current identity.",
+    );
     return;
   }
   setIdentityBusy(true);
   try {
     applyIdentity(await postIdentity(route, body));
     identityProblem(null);
-    await refreshPending();
+    await Promise.all([refreshPending(), refreshPendingFolders()]);
   } catch (error) {
     identityProblem(String(error?.message ?? error));
   } finally {
@@ -840,28 +865,4 @@ function showNotice(message, kind) {
   const line = el("p", { class: `notice-${kind}` }, message);
   notice.append(line);
   notice.hidden = false;
-}
-
-// ---------------------------------------------------------------- helpers
-
-function el(tag, attributes = {}, text) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function formatBytes(n) {
-  const bytes = Number(n) || 0;
-  if (bytes < KIB) return `${bytes} B`;
-  if (bytes < MIB) return `${(bytes / KIB).toFixed(1)} KiB`;
-  if (bytes < GIB) return `${(bytes / MIB).toFixed(1)} MiB`;
-  return `${(bytes / GIB).toFixed(2)} GiB`;
-}
-
-function formatWhen(ms) {
-  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (seconds < 60) return "just now";
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  return new Date(ms).toLocaleString();
 }
