@@ -68,6 +68,9 @@ pub struct UploadOptions {
     /// it uploads, so that after a restart it continues from the copy
     /// without being picked again (`stage: "opfs"`).
     pub stage_copy: bool,
+    /// The upload is a file of an upload queue (set by the queue, not by
+    /// an option).
+    pub in_queue: bool,
 }
 
 impl UploadOptions {
@@ -88,6 +91,7 @@ impl UploadOptions {
             checksum: ChecksumMode::Auto,
             verify_on_resume: true,
             stage_copy: false,
+            in_queue: false,
         }
     }
 

@@ -76,8 +76,9 @@ pub async fn find(
     Ok(store.load(&id).await?.map(|r| r.summary()))
 }
 
-/// The stored unfinished uploads `lookup` covers, oldest first. Records
-/// past expiry (in the lookup's namespace) are removed on the way.
+/// The stored unfinished uploads `lookup` covers, oldest first (an upload
+/// queue's files are listed with their batch, not here). Records past
+/// expiry (in the lookup's namespace) are removed on the way.
 pub async fn list(
     store: &impl RecordStore,
     now: f64,
@@ -88,7 +89,7 @@ pub async fn list(
     for record in store.list().await? {
         if is_collectable(&record, namespace, now, lookup.expires_after_ms) {
             store.remove(&record.id).await?;
-        } else if lookup.covers(&record) {
+        } else if lookup.covers(&record) && !record.queued {
             pending.push(record.summary());
         }
     }

@@ -1518,3 +1518,16 @@ fn a_folder_path_reaches_the_backend() {
     let done = block_on(w.driver().put_whole(&w.file)).unwrap();
     assert!(done.key.ends_with("photos/2024/movie.mp4"), "{}", done.key);
 }
+
+#[test]
+fn a_queue_file_is_listed_with_its_batch_not_on_its_own() {
+    let mut w = World::new(SIZE);
+    w.options.in_queue = true;
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    let record = &w.records()[0];
+    assert!(record.queued);
+    let lookup = resupload::pending::Lookup::everything();
+    let listed = block_on(resupload::pending::list(&w.store, 0.0, &lookup)).unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}

@@ -78,6 +78,9 @@ pub struct UploadRecord {
     /// another device): until it completes, every part the server holds is
     /// verified against its checksum before it is trusted.
     pub adopted: bool,
+    /// The upload is a file of an upload queue: listed with its batch
+    /// (`UploadQueue.listPending`), not on its own.
+    pub queued: bool,
     /// Every part, in order.
     pub parts: Vec<PartRecord>,
 }
@@ -129,6 +132,7 @@ impl UploadRecord {
             created_at: fresh.now,
             updated_at: fresh.now,
             adopted: false,
+            queued: false,
             parts: plan
                 .numbers()
                 .map(|number| PartRecord {

@@ -86,6 +86,7 @@ impl<B> Driver<'_, B> {
             &plan,
         );
         record.adopted = true;
+        record.queued = self.options.in_queue;
         Some(record)
     }
 }

@@ -47,6 +47,10 @@ impl<B> Driver<'_, B> {
             },
             plan,
         );
+        let record = UploadRecord {
+            queued: self.options.in_queue,
+            ..record
+        };
         self.store.save(&record).await?;
         Ok(record)
     }

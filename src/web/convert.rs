@@ -53,6 +53,7 @@ pub fn record_to_js(record: &UploadRecord) -> JsValue {
         .num("createdAt", record.created_at)
         .num("updatedAt", record.updated_at)
         .set("adopted", &record.adopted.into())
+        .set("queued", &record.queued.into())
         .str("partStates", &parts.states)
         .str("partEtags", &parts.etags)
         .str("partChecksums", &parts.checksums)
@@ -141,6 +142,7 @@ pub fn record_from_js(value: &JsValue) -> Option<UploadRecord> {
         created_at: number("createdAt")?,
         updated_at: number("updatedAt")?,
         adopted: field(value, "adopted").is_truthy(),
+        queued: field(value, "queued").is_truthy(),
         parts: parts_from_js(value, file_size, part_size)?,
     })
 }

@@ -91,8 +91,9 @@ impl UploadQueue {
         if let Some(feature) = super::support::missing_feature() {
             return Err(Error::UnsupportedBrowser { feature });
         }
-        let parsed = parse(options)?;
+        let mut parsed = parse(options)?;
         parsed.options.validate()?;
+        parsed.options.in_queue = true;
         let single_limit =
             whole_option(options, "singleRequestLimit")?.unwrap_or(parsed.options.part_size);
         Ok(UploadQueue {
