@@ -1406,6 +1406,11 @@ fn changed_bytes_elsewhere_start_afresh_and_leave_the_other_upload() {
     let done = w.run().unwrap();
     assert_eq!(done.upload_id, "up2", "a fresh upload");
     assert_eq!(w.object(&done.key), w.s3.file(), "only the new bytes");
+    assert_eq!(
+        w.s3.puts(),
+        [1, 2, 3, 4],
+        "the fresh upload's parts only: none sent into the other device's upload"
+    );
     assert_eq!(*w.log.restarted.borrow(), [RestartReason::FileChanged]);
     assert!(
         w.s3.uploads.borrow().contains_key("up1"),

@@ -3,8 +3,10 @@
 //! finds the caller's unfinished upload of that identity.
 //!
 //! `GET /api/s3/multipart/lookup?name=N&size=S&sample=HEX` →
-//! `{uploadId, key, partSize, checksumAlgorithm, createdAt}` or 404. The
-//! identity has no file date: it differs between devices.
+//! `{uploadId, key, partSize, checksumAlgorithm, createdAt}`, or `null` when
+//! there is none (a 200: a miss is the common answer, and a 404 would print
+//! an error in every browser console). The identity has no file date: it
+//! differs between devices.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -136,7 +138,7 @@ fn parse_lookup(query: &LookupQuery) -> Result<(&str, u64, &str), ApiError> {
 
 /// `GET /api/s3/multipart/lookup?name=N&size=S&sample=HEX` → the caller's
 /// newest open upload of that identity (created with that sample, not past
-/// expiry), or 404 `NoSuchUpload`.
+/// expiry), or `null`.
 pub async fn lookup(
     State(state): State<SharedState>,
     caller: Caller,
@@ -156,15 +158,9 @@ pub async fn lookup(
     };
     let expiry_ms = i64::try_from(state.janitor.expiry.as_millis()).unwrap_or(i64::MAX);
     let not_before = now_ms().saturating_sub(expiry_ms);
-    let row = state
-        .db
-        .lookup(&identity, not_before)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NoSuchUpload(
-                "no unfinished upload of yours has that name, size and sample".to_owned(),
-            )
-        })?;
+    let Some(row) = state.db.lookup(&identity, not_before).await? else {
+        return Ok(Json(Value::Null));
+    };
     Ok(Json(json!({
         "uploadId": row.upload_id,
         "key": row.key,

@@ -171,12 +171,24 @@ impl<B> Driver<'_, B> {
     /// Sends the missing parts while re-hashing the held ones in `verify`;
     /// answers whether every held part matched. A part that differs stops
     /// the sending at once (dropping it aborts the requests in flight).
+    ///
+    /// An [adopted](UploadRecord::adopted) upload is verified first and
+    /// sent to only after: it may be another device's, going on with its
+    /// own file, and a part of a different file sent into it would be
+    /// mixed into that device's upload.
     async fn send_beside_verifying(
         &self,
         state: &RefCell<UploadRecord>,
         verify: Vec<(u32, Option<String>)>,
         file: &FileInfo,
     ) -> Result<bool, Error> {
+        if state.borrow().adopted {
+            if !self.verify_parts(state, verify).await? {
+                return Ok(false);
+            }
+            self.send_parts(state, file).await?;
+            return Ok(true);
+        }
         let sending = pin!(self.send_parts(state, file));
         let verifying = pin!(self.verify_parts(state, verify));
         match select(sending, verifying).await {

@@ -436,8 +436,10 @@ impl Backend for HttpBackend {
             ]
             .concat();
             let answer = match self.call(Operation::Lookup, "GET", &url, None, None).await {
+                // `null`: none remembered.
+                Ok(answer) if answer.is_null() => return Ok(None),
                 Ok(answer) => answer,
-                // 404 NoSuchUpload: none remembered.
+                // What servers before `null` answered for none.
                 Err(Error::Http { status: 404, .. }) => return Ok(None),
                 Err(e) => return Err(e),
             };

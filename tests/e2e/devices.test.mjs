@@ -109,6 +109,8 @@ test("changed bytes on the phone (same name, size and sample) start afresh, neve
   const run = await waitOutcome(tab.phone, "phone-changed");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.deepEqual(run.restarts, ["file-changed"]);
+  const uploads = new Set(stack.gate.since(mark).map((p) => p.uploadId));
+  assert.equal(uploads.size, 1, "nothing sent into the laptop's upload: it may still be going on there");
   assert.deepEqual(partsSent(mark), [1, 2, 3, 4, 5], "a fresh upload of every part");
   const object = await stack.debug.object(run.outcome.result.key);
   assert.equal(object?.sha256, sha256, "the phone's bytes, none of the laptop's");
