@@ -56,6 +56,17 @@ pub enum Caller {
     Owner(String),
 }
 
+impl Caller {
+    /// The owner of what this caller creates: the verified identity, or
+    /// with auth off the client's `namespace` (`""` when absent).
+    pub fn owner_or(self, namespace: Option<String>) -> String {
+        match self {
+            Self::Owner(owner) => owner,
+            Self::Anyone => namespace.unwrap_or_default(),
+        }
+    }
+}
+
 impl Auth {
     /// The mode the settings ask for: `demo` (the `--demo-auth` flag), or
     /// the JWT variables read through `lookup`, or off. `data_dir` keeps

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::db::DbError;
+use crate::keys::KeyError;
 use crate::s3::StoreError;
 
 /// An error answer of the API.
@@ -165,6 +166,19 @@ impl IntoResponse for ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         Self::Internal(e.to_string())
+    }
+}
+
+impl From<KeyError> for ApiError {
+    /// A relative path too deep or too long is the client's (400
+    /// `InvalidRelativePath`); no random bytes is this server's.
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::NoRandom(_) => Self::Internal(e.to_string()),
+            KeyError::TooDeep(_) | KeyError::TooLong(_) => {
+                Self::bad_request("InvalidRelativePath", e.to_string())
+            }
+        }
     }
 }
 

@@ -1,8 +1,10 @@
-//! Object keys: `uploads/<namespace>/<32 random hex>/<sanitized file name>`.
+//! Object keys: `uploads/<namespace>/<32 random hex>/<sanitized file name>`,
+//! or with a relative path `uploads/<namespace>/<32 random hex>/<dirs>/<name>`.
 //!
-//! The server builds every key: a client names only its namespace and file
-//! name, both sanitized, so no key escapes `uploads/<namespace>/` and the
-//! random segment keeps one upload from overwriting another's object.
+//! The server builds every key: a client names only its namespace, file
+//! name and folder-relative path, each segment sanitized, so no key escapes
+//! `uploads/<namespace>/` and the random segment keeps one upload from
+//! overwriting another's object.
 
 /// The longest sanitized file name, in bytes.
 pub const MAX_NAME_BYTES: usize = 200;
@@ -17,18 +19,93 @@ const MAX_KEPT_EXTENSION_BYTES: usize = 16;
 /// The namespace segment used when the client names none.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// The most directories a relative path may put into a key.
+pub const MAX_DIR_DEPTH: usize = 32;
+
+/// The longest object key, in bytes (S3's limit).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The bytes of `uploads/` + `/` + 32 hex + `/`: a key's fixed part.
+const FIXED_KEY_BYTES: usize = "uploads/".len() + 1 + 32 + 1;
+
+/// Why no key can be built for a file.
+#[derive(Debug)]
+pub enum KeyError {
+    /// The relative path has more than [`MAX_DIR_DEPTH`] directories.
+    TooDeep(usize),
+    /// The key would be longer than [`MAX_KEY_BYTES`].
+    TooLong(usize),
+    /// The operating system gave no random bytes.
+    NoRandom(getrandom::Error),
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooDeep(n) => write!(
+                f,
+                "relativePath has {n} directories: at most {MAX_DIR_DEPTH} are kept in a key"
+            ),
+            Self::TooLong(n) => write!(
+                f,
+                "the object key would be {n} bytes (the sanitized relativePath and name are too long): at most {MAX_KEY_BYTES}"
+            ),
+            Self::NoRandom(e) => write!(f, "no random bytes: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
 /// Builds a new, unique object key for a file called `file_name` in
-/// `namespace` (sanitized like a file name; empty means "default").
+/// `namespace`, kept under the directories of `relative_path` (a
+/// folder-relative path such as `photos/2024/a.jpg`, as
+/// `File.webkitRelativePath` gives it): every segment but the last,
+/// sanitized like a file name, empty, `.` and `..` segments dropped. The
+/// last segment is the file's own name: `file_name` names the object.
 ///
 /// # Errors
-/// Fails only if the operating system gives no random bytes.
-pub fn new_object_key(namespace: &str, file_name: &str) -> Result<String, getrandom::Error> {
-    Ok(format!(
-        "uploads/{}/{}/{}",
-        namespace_segment(namespace),
-        random_hex()?,
-        sanitize_file_name(file_name)
-    ))
+/// More than [`MAX_DIR_DEPTH`] directories, a key longer than
+/// [`MAX_KEY_BYTES`], or no random bytes.
+pub fn new_object_key_in(
+    namespace: &str,
+    relative_path: Option<&str>,
+    file_name: &str,
+) -> Result<String, KeyError> {
+    let dirs = relative_path.map(relative_dirs).unwrap_or_default();
+    if dirs.len() > MAX_DIR_DEPTH {
+        return Err(KeyError::TooDeep(dirs.len()));
+    }
+    let namespace = namespace_segment(namespace);
+    let name = sanitize_file_name(file_name);
+    let bytes = FIXED_KEY_BYTES
+        + namespace.len()
+        + dirs.iter().map(|d| d.len() + 1).sum::<usize>()
+        + name.len();
+    if bytes > MAX_KEY_BYTES {
+        return Err(KeyError::TooLong(bytes));
+    }
+    let random = random_hex().map_err(KeyError::NoRandom)?;
+    let mut key = format!("uploads/{namespace}/{random}/");
+    for dir in &dirs {
+        key.push_str(dir);
+        key.push('/');
+    }
+    key.push_str(&name);
+    Ok(key)
+}
+
+/// The sanitized directories of a relative path: every segment but the
+/// last (the file's name), split on `/`, without empty, `.` and `..`
+/// segments (spaces around a segment do not count).
+pub fn relative_dirs(relative_path: &str) -> Vec<String> {
+    let mut segments: Vec<&str> = relative_path.split('/').collect();
+    segments.pop();
+    segments
+        .into_iter()
+        .filter(|s| !matches!(s.trim_matches(' '), "" | "." | ".."))
+        .map(sanitize_file_name)
+        .collect()
 }
 
 /// The key segment of a namespace.
@@ -41,20 +118,24 @@ pub fn namespace_segment(namespace: &str) -> String {
 }
 
 /// Whether `key` has the shape of a key this server issues:
-/// `uploads/<segment>/<32 hex>/<name>`, each segment as sanitizing leaves it
-/// (no `/`, not `.` or `..`, not empty).
+/// `uploads/<segment>/<32 hex>/<name>` or, with a relative path,
+/// `uploads/<segment>/<32 hex>/<dir>/.../<name>` (at most
+/// [`MAX_DIR_DEPTH`] directories), at most [`MAX_KEY_BYTES`] bytes, each
+/// segment as sanitizing leaves it (no `/`, not `.` or `..`, not empty).
 pub fn is_issued_key(key: &str) -> bool {
     let parts: Vec<&str> = key.split('/').collect();
-    let [root, namespace, random, name] = parts.as_slice() else {
+    let [root, namespace, random, rest @ ..] = parts.as_slice() else {
         return false;
     };
-    *root == "uploads"
+    key.len() <= MAX_KEY_BYTES
+        && *root == "uploads"
+        && (1..=MAX_DIR_DEPTH + 1).contains(&rest.len())
         && random.len() == 32
         && random
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && [namespace, name]
-            .iter()
+        && std::iter::once(namespace)
+            .chain(rest)
             .all(|segment| sanitize_file_name(segment) == **segment)
 }
 
@@ -129,16 +210,127 @@ fn truncate_on_char_boundary(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
+    const RANDOM: &str = "0123456789abcdef0123456789abcdef";
+
+    fn new_object_key_in_test(namespace: &str, name: &str) -> Result<String, KeyError> {
+        new_object_key_in(namespace, None, name)
+    }
+
+    fn dirs_of(key: &str) -> Vec<&str> {
+        let parts: Vec<&str> = key.split('/').collect();
+        parts[3..parts.len() - 1].to_vec()
+    }
+
+    #[test]
+    fn relative_paths_put_their_sanitized_directories_in_the_key() {
+        let key = new_object_key_in("ns", Some("photos/2024/a.jpg"), "a.jpg").unwrap();
+        assert!(key.starts_with("uploads/ns/"), "{key}");
+        assert!(key.ends_with("/photos/2024/a.jpg"), "{key}");
+        assert_eq!(dirs_of(&key), ["photos", "2024"]);
+        assert!(is_issued_key(&key), "{key}");
+        // The last segment is the file's: the object is named by file_name.
+        let renamed = new_object_key_in("ns", Some("photos/IMG 1.jpg"), "other.jpg").unwrap();
+        assert!(renamed.ends_with("/photos/other.jpg"), "{renamed}");
+        // A path with no directory, or none at all, is a plain key.
+        for path in [None, Some(""), Some("a.jpg"), Some("/"), Some("./a.jpg")] {
+            let key = new_object_key_in("ns", path, "a.jpg").unwrap();
+            assert_eq!(key.split('/').count(), 4, "{path:?}: {key}");
+        }
+    }
+
+    #[test]
+    fn relative_paths_drop_empty_and_dot_segments_and_cannot_climb() {
+        assert_eq!(relative_dirs("/a//b/./c/../d.txt"), ["a", "b", "c"]);
+        assert_eq!(relative_dirs("../../../etc/passwd"), ["etc"]);
+        assert_eq!(relative_dirs(" .. / . /x/f"), ["x"]);
+        assert_eq!(
+            relative_dirs("a/b/"),
+            ["a", "b"],
+            "a trailing slash: all directories"
+        );
+        assert_eq!(relative_dirs("C:\\Users\\me/f"), ["C__Users_me"]);
+        assert_eq!(relative_dirs("100% #1/?x/f"), ["100_ _1", "_x"]);
+        assert_eq!(relative_dirs("Été/日本/f"), ["Été", "日本"]);
+        assert_eq!(relative_dirs("..."), Vec::<String>::new());
+        assert_eq!(relative_dirs(".../f"), ["..."]);
+        let key = new_object_key_in("ns", Some("../../x/../../y/f"), "../f").unwrap();
+        assert!(is_issued_key(&key), "{key}");
+        assert!(!key.contains("/../") && !key.contains("/./"), "{key}");
+        assert_eq!(dirs_of(&key), ["x", "y"]);
+    }
+
+    #[test]
+    fn relative_paths_are_capped_in_depth_and_key_length() {
+        let deep = format!("{}f", "d/".repeat(MAX_DIR_DEPTH));
+        let key = new_object_key_in("ns", Some(&deep), "f").unwrap();
+        assert_eq!(dirs_of(&key).len(), MAX_DIR_DEPTH);
+        assert!(is_issued_key(&key), "{key}");
+        let deeper = format!("d/{deep}");
+        assert!(matches!(
+            new_object_key_in("ns", Some(&deeper), "f"),
+            Err(KeyError::TooDeep(n)) if n == MAX_DIR_DEPTH + 1
+        ));
+        // Each directory is capped like a name (200 bytes), the key at 1024.
+        let long = format!(
+            "{}/{}/{}/f",
+            "a".repeat(300),
+            "b".repeat(300),
+            "c".repeat(300)
+        );
+        let key = new_object_key_in("ns", Some(&long), "f").unwrap();
+        assert!(
+            dirs_of(&key).iter().all(|d| d.len() == MAX_NAME_BYTES),
+            "{key}"
+        );
+        let too_long = format!("{}/{}/{long}", "y".repeat(300), "z".repeat(300));
+        match new_object_key_in("ns", Some(&too_long), "f") {
+            Err(KeyError::TooLong(n)) => assert!(n > MAX_KEY_BYTES, "{n}"),
+            other => panic!("{other:?}"),
+        }
+        // Exactly at the limit: accepted, and recognised.
+        let fixed = "uploads/ns/".len() + 33;
+        let name = "n".repeat(MAX_KEY_BYTES - fixed - 4 * 201);
+        let dirs = format!("{}/", "d".repeat(200)).repeat(4);
+        let key = new_object_key_in("ns", Some(&format!("{dirs}f")), &name).unwrap();
+        assert_eq!(key.len(), MAX_KEY_BYTES);
+        assert!(is_issued_key(&key));
+    }
+
+    #[test]
+    fn keys_with_directories_are_recognised_only_when_well_formed() {
+        for key in [
+            format!("uploads/ns/{RANDOM}/a/b"),
+            format!("uploads/ns/{RANDOM}/photos/2024/a b.jpg"),
+            format!("uploads/ns/{RANDOM}/{}f", "d/".repeat(MAX_DIR_DEPTH)),
+        ] {
+            assert!(is_issued_key(&key), "{key}");
+        }
+        for key in [
+            format!("uploads/ns/{RANDOM}/a//b"),
+            format!("uploads/ns/{RANDOM}/a/./b"),
+            format!("uploads/ns/{RANDOM}/a/../b"),
+            format!("uploads/ns/{RANDOM}/../../b"),
+            format!("uploads/ns/{RANDOM}/a/"),
+            format!("uploads/ns/{RANDOM}/a%2Fb/c"),
+            format!("uploads/ns/{RANDOM}/ a/b"),
+            format!("uploads/ns/{RANDOM}/{}f", "d/".repeat(MAX_DIR_DEPTH + 1)),
+            format!("uploads/ns/{RANDOM}/{}/f", "d".repeat(1000)),
+            format!("uploads/ns/{RANDOM}/{}", "d/".repeat(600)),
+        ] {
+            assert!(!is_issued_key(&key), "{key}");
+        }
+    }
+
     #[test]
     fn keys_live_under_their_namespace_and_are_recognised() {
-        let key = new_object_key("user-42", "a b.txt").unwrap();
+        let key = new_object_key_in_test("user-42", "a b.txt").unwrap();
         assert!(key.starts_with("uploads/user-42/"), "{key}");
         assert!(key.ends_with("/a b.txt"), "{key}");
         assert!(is_issued_key(&key), "{key}");
-        let evil = new_object_key("../../etc", "../passwd").unwrap();
+        let evil = new_object_key_in_test("../../etc", "../passwd").unwrap();
         assert!(evil.starts_with("uploads/.._.._etc/"), "{evil}");
         assert!(is_issued_key(&evil), "{evil}");
-        assert!(new_object_key("", "x")
+        assert!(new_object_key_in_test("", "x")
             .unwrap()
             .starts_with("uploads/default/"));
     }
@@ -153,7 +345,6 @@ mod tests {
             &format!("other/ns/{random}/f"),
             &format!("uploads/ns/{random}/../f"),
             &format!("uploads/../{random}/f"),
-            &format!("uploads/ns/{random}/a/b"),
             &format!("uploads/ns/{}/f", "0123456789ABCDEF0123456789abcdef"),
             &format!("uploads/ns/{random}/"),
             &format!("uploads/n%s/{random}/f"),
@@ -215,8 +406,8 @@ mod tests {
 
     #[test]
     fn object_keys_are_unique_and_well_formed() {
-        let a = new_object_key("ns", "a b.txt").unwrap();
-        let b = new_object_key("ns", "a b.txt").unwrap();
+        let a = new_object_key_in_test("ns", "a b.txt").unwrap();
+        let b = new_object_key_in_test("ns", "a b.txt").unwrap();
         assert_ne!(a, b);
         let parts: Vec<&str> = a.split('/').collect();
         assert_eq!(parts.len(), 4);

@@ -15,6 +15,7 @@ mod janitor;
 mod keys;
 mod lookup;
 mod meta;
+mod params;
 mod parts;
 mod routes;
 mod s3;
@@ -37,7 +38,8 @@ use crate::routes::AppState;
 use crate::s3::Store;
 use crate::xml::CorsRule;
 
-/// How long presigned part URLs stay valid (Companion's default too).
+/// How long the presigned URLs given to clients (parts and small-file
+/// PUTs) stay valid (Companion's default for parts too).
 const PART_URL_EXPIRES: Duration = Duration::from_secs(3600);
 
 /// Development server for resupload.

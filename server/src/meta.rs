@@ -33,6 +33,21 @@ pub fn content_type(raw: Option<&str>) -> Option<String> {
     Some(raw.to_owned())
 }
 
+/// The headers an object is stored with: `content-type` (when `raw_type`
+/// is a sane MIME type), then its `x-amz-meta-*` (see
+/// [`metadata_headers`]).
+pub fn object_headers(
+    raw_type: Option<&str>,
+    metadata: Option<&Map<String, Value>>,
+) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if let Some(content_type) = content_type(raw_type) {
+        headers.push(("content-type".to_owned(), content_type));
+    }
+    headers.extend(metadata_headers(metadata));
+    headers
+}
+
 /// An RFC 9110 token: one or more `tchar`.
 fn is_token(s: &str) -> bool {
     !s.is_empty()

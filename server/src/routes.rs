@@ -22,6 +22,7 @@ use crate::janitor::JanitorSettings;
 use crate::keys;
 use crate::lookup::{self, CreateIdentity};
 use crate::meta;
+use crate::params;
 use crate::parts::{parse_part_number, parse_part_numbers, MAX_PART_NUMBER};
 use crate::s3::{Store, StoreError};
 use crate::xml;
@@ -34,7 +35,8 @@ const MAX_ID_BYTES: usize = 1024;
 pub struct AppState {
     /// The store client.
     pub store: Store,
-    /// How long presigned part URLs stay valid.
+    /// How long every presigned URL given to a client (part PUTs and
+    /// small-file PUTs) stays valid.
     pub part_url_expires: Duration,
     /// The uploads table.
     pub db: Db,
@@ -63,6 +65,7 @@ pub fn router() -> Router<SharedState> {
         .route("/s3/multipart/{upload_id}/batch", get(sign_batch))
         .route("/s3/multipart/{upload_id}/complete", post(complete_upload))
         .route("/s3/multipart/{upload_id}/{part_number}", get(sign_part))
+        .merge(params::router())
 }
 
 /// The `?key=` query parameter.
@@ -108,6 +111,10 @@ pub struct CreateBody {
     /// The client's namespace (resupload sends it; Companion clients do not):
     /// the key's prefix.
     namespace: Option<String>,
+    /// The file's folder-relative path (`photos/2024/a.jpg`): its
+    /// directories go into the key (Companion clients do not send it).
+    #[serde(rename = "relativePath")]
+    relative_path: Option<String>,
     /// `"SHA256"` to have every part's checksum checked by the store
     /// (Companion clients do not send it).
     #[serde(rename = "checksumAlgorithm")]
@@ -189,16 +196,6 @@ fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The object's headers (Content-Type, `x-amz-meta-*`) of a create body.
-fn object_headers(body: &CreateBody) -> Vec<(String, String)> {
-    let mut headers = Vec::new();
-    if let Some(content_type) = meta::content_type(body.content_type.as_deref()) {
-        headers.push(("content-type".to_owned(), content_type));
-    }
-    headers.extend(meta::metadata_headers(body.metadata.as_ref()));
-    headers
-}
-
 /// `POST /api/s3/multipart`: starts an upload → `{key, uploadId, bucket}`,
 /// plus `checksumAlgorithm` if the body asked for one. The upload's row is
 /// written before the answer.
@@ -211,14 +208,10 @@ async fn create_upload(
     let algorithm = checksum::parse_algorithm(body.checksum_algorithm.as_ref())
         .map_err(|e| ApiError::bad_request("InvalidChecksumAlgorithm", e.0))?;
     let identity = body.identity.parse()?;
-    let owner = match caller {
-        Caller::Owner(owner) => owner,
-        Caller::Anyone => body.namespace.clone().unwrap_or_default(),
-    };
+    let owner = caller.owner_or(body.namespace.clone());
     let name = body.filename.clone().unwrap_or_default();
-    let key = keys::new_object_key(&owner, &name)
-        .map_err(|e| ApiError::Internal(format!("no random bytes: {e}")))?;
-    let headers = object_headers(&body);
+    let key = keys::new_object_key_in(&owner, body.relative_path.as_deref(), &name)?;
+    let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref());
     // The algorithm goes to the store only: the headers kept for an empty
     // file's PutObject are those of the object itself.
     let mut store_headers = headers.clone();
