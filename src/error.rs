@@ -25,6 +25,10 @@ pub enum Operation {
     /// `GET {endpoint}/multipart/lookup`: the caller's upload of the same
     /// content begun elsewhere.
     Lookup,
+    /// `GET {endpoint}/params`: sign a whole small file's upload.
+    SignFile,
+    /// The `PUT` or `POST` of a whole small file to the store.
+    UploadFile,
 }
 
 impl Operation {
@@ -38,6 +42,8 @@ impl Operation {
             Operation::Complete => "completing the upload",
             Operation::Abort => "aborting the upload",
             Operation::Lookup => "looking for the upload on the backend",
+            Operation::SignFile => "signing a file's upload",
+            Operation::UploadFile => "uploading a file",
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod memory;
 pub mod options;
 pub mod pending;
 pub mod ports;
+pub mod queue;
 pub mod slots;
 
 #[cfg(target_arch = "wasm32")]

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 
 use crate::core::record::UploadRecord;
 use crate::ports::{ready, PortFuture, RecordStore};
+use crate::queue::{DoneMarker, DoneStore};
 
 /// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,
 /// and the store of native tests.
@@ -12,6 +13,8 @@ use crate::ports::{ready, PortFuture, RecordStore};
 pub struct MemoryStore {
     /// A few records: a Vec is smaller code than a map.
     records: RefCell<Vec<UploadRecord>>,
+    /// An upload queue's done markers.
+    markers: RefCell<Vec<DoneMarker>>,
 }
 
 impl MemoryStore {
@@ -75,6 +78,24 @@ impl RecordStore for MemoryStore {
 
     fn list(&self) -> PortFuture<'_, Vec<UploadRecord>> {
         ready(Ok(self.records.borrow().clone()))
+    }
+}
+
+impl DoneStore for MemoryStore {
+    fn markers(&self) -> PortFuture<'_, Vec<DoneMarker>> {
+        ready(Ok(self.markers.borrow().clone()))
+    }
+
+    fn mark<'a>(&'a self, marker: &'a DoneMarker) -> PortFuture<'a, ()> {
+        let mut markers = self.markers.borrow_mut();
+        markers.retain(|m| m.id != marker.id);
+        markers.push(marker.clone());
+        ready(Ok(()))
+    }
+
+    fn forget<'a>(&'a self, ids: &'a [String]) -> PortFuture<'a, ()> {
+        self.markers.borrow_mut().retain(|m| !ids.contains(&m.id));
+        ready(Ok(()))
     }
 }
 

@@ -58,6 +58,68 @@ pub struct NewUpload<'a> {
     pub sample_sha256: Option<&'a str>,
     /// The planned part size in bytes.
     pub part_size: u64,
+    /// The file's path in the folder it was added from, which the backend
+    /// makes part of the key.
+    pub relative_path: Option<&'a str>,
+}
+
+/// What a single-request upload of a whole (small) file tells the backend
+/// (Companion's `GET {endpoint}/params`).
+#[derive(Debug, Clone, Copy)]
+pub struct NewSingle<'a> {
+    /// The uploader's namespace.
+    pub namespace: &'a str,
+    /// The file's name.
+    pub file_name: &'a str,
+    /// Its path in the folder it was added from.
+    pub relative_path: Option<&'a str>,
+    /// Its content type (may be empty).
+    pub file_type: &'a str,
+    /// Metadata stored with the object.
+    pub metadata: &'a [(String, String)],
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 (base64), for the backend to sign into the request.
+    pub checksum_sha256: Option<&'a str>,
+}
+
+/// How the whole file goes to the store in one request, as the backend
+/// signed it: a `PUT` with these headers (resupload's dev server), or a
+/// `POST` form with these fields and the file last (Uppy Companion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedSingle {
+    /// `PUT` or `POST`.
+    pub method: SingleMethod,
+    /// Where to send it.
+    pub url: String,
+    /// Headers a `PUT` must carry (those the URL signs).
+    pub headers: Vec<(String, String)>,
+    /// Form fields a `POST` carries before the file.
+    pub fields: Vec<(String, String)>,
+    /// The object key.
+    pub key: String,
+    /// Whether the request carries the file's SHA-256 for the store to
+    /// check (the backend signed it).
+    pub checksum_signed: bool,
+}
+
+/// How a [`SignedSingle`] is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingleMethod {
+    /// A presigned `PUT` of the bytes.
+    Put,
+    /// A presigned `POST` form (multipart/form-data, the file last).
+    Post,
+}
+
+impl SingleMethod {
+    /// The HTTP method.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SingleMethod::Put => "PUT",
+            SingleMethod::Post => "POST",
+        }
+    }
 }
 
 /// A file's content identity as any device sees it: no date, which differs
@@ -156,6 +218,8 @@ pub trait Backend {
     /// remembers one (resupload's extension; a backend without it fails
     /// with an HTTP error).
     fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>>;
+    /// How to upload a whole small file in one request.
+    fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle>;
 }
 
 /// Where a part's bytes come from: a file, a streaming source, a staged
@@ -197,6 +261,14 @@ pub trait PartSender<B> {
         put: &'a PartPut<'a, B>,
         progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, String>;
+    /// Sends a whole small file in the one request `signed` describes,
+    /// with the same progress and stall rules.
+    fn send_whole<'a>(
+        &'a self,
+        signed: &'a SignedSingle,
+        body: &'a B,
+        progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, ()>;
 }
 
 /// Where upload records persist.
@@ -336,10 +408,10 @@ pub struct PartBookkeeping {
     /// Its two state writes (before it is sent, once it is confirmed), each
     /// awaited until stored, in milliseconds.
     pub state_writes_ms: f64,
-    /// How much of that the part's request waited for, in milliseconds: the
-    /// first write runs beside the signing of its URL, and the second after
-    /// its sending slot is handed on, so only a first write that outlasts
-    /// the signing holds the part back.
+    /// How long the part's sending slot waited for it, in milliseconds:
+    /// its first write and the signing of its URL run while it waits for
+    /// the slot, and the second write after the slot is handed on, so only
+    /// a part whose write or signing outlasts that wait holds a slot idle.
     pub blocking_ms: f64,
 }
 

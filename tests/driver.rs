@@ -23,9 +23,9 @@ use resupload::memory::MemoryStore;
 use resupload::options::ChecksumMode;
 use resupload::ports::{
     Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, Events, ExpiringSoon,
-    FoundUpload, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource,
-    PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed, Timer, Wait, Warning,
-    WarningCode,
+    FoundUpload, NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender,
+    PartSource, PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed,
+    SignedSingle, SingleMethod, Timer, Wait, Warning, WarningCode,
 };
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
@@ -85,6 +85,8 @@ struct FakeS3 {
     rows: RefCell<Vec<Row>>,
     /// Lookups asked for.
     lookups: Cell<u32>,
+    /// Single-request uploads signed.
+    singles_signed: Cell<u32>,
     /// Lookups are refused with this status (400: a plain Companion has no
     /// lookup route; 401: no credentials).
     lookup_refused: Cell<Option<u16>>,
@@ -467,6 +469,9 @@ impl Backend for FakeS3 {
     fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
         Box::pin(self.fake_lookup(identity))
     }
+    fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
+        Box::pin(self.fake_sign_single(file))
+    }
 }
 
 impl PartSource<Vec<u8>> for FakeS3 {
@@ -485,6 +490,80 @@ impl PartSender<Vec<u8>> for FakeS3 {
         progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, String> {
         Box::pin(self.fake_send(put, progress))
+    }
+    fn send_whole<'a>(
+        &'a self,
+        signed: &'a SignedSingle,
+        body: &'a Vec<u8>,
+        progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, ()> {
+        Box::pin(self.fake_send_whole(signed, body, progress))
+    }
+}
+
+/// Single-request uploads: signed like the dev server's `/params` (a `PUT`
+/// whose checksum header is signed), or like Companion's (a `POST` form
+/// with no checksum) when `no_checksums` is set.
+impl FakeS3 {
+    async fn fake_sign_single(&self, file: NewSingle<'_>) -> Result<SignedSingle, Error> {
+        self.singles_signed.set(self.singles_signed.get() + 1);
+        let n = self.next_id.get() + 1;
+        self.next_id.set(n);
+        // As the dev server: the path's folders, then the file's name.
+        let folders = file.relative_path.and_then(|p| p.rsplit_once('/'));
+        let folder = folders.map_or(String::new(), |(dirs, _)| format!("{dirs}/"));
+        let key = format!("uploads/{n}/{folder}{}", file.file_name);
+        let companion = self.no_checksums.get();
+        let checksum = file.checksum_sha256.filter(|_| !companion);
+        let headers = checksum.map(|c| ("x-amz-checksum-sha256".to_owned(), c.to_owned()));
+        Ok(SignedSingle {
+            method: if companion {
+                SingleMethod::Post
+            } else {
+                SingleMethod::Put
+            },
+            url: format!("single/{key}?signature"),
+            headers: headers.into_iter().collect(),
+            fields: vec![("key".into(), key.clone())],
+            key,
+            checksum_signed: checksum.is_some(),
+        })
+    }
+
+    async fn fake_send_whole(
+        &self,
+        signed: &SignedSingle,
+        body: &[u8],
+        progress: &dyn Fn(u64),
+    ) -> Result<(), Error> {
+        self.puts.borrow_mut().push(0);
+        YieldNow(false).await;
+        let fault = self
+            .faults
+            .borrow_mut()
+            .get_mut(&0)
+            .and_then(|f| f.pop_front());
+        match fault {
+            Some(Fault::Status(status)) => return Err(http(Operation::UploadFile, status)),
+            Some(Fault::Hang) => std::future::pending().await,
+            _ => {}
+        }
+        let signed_checksum = signed
+            .headers
+            .iter()
+            .find(|(n, _)| n == "x-amz-checksum-sha256");
+        if let Some((_, checksum)) = signed_checksum {
+            assert_eq!(
+                checksum,
+                &Sha256Digest::of(body).to_base64(),
+                "the store checks it"
+            );
+        }
+        progress(body.len() as u64);
+        self.objects
+            .borrow_mut()
+            .insert(signed.key.clone(), body.to_vec());
+        Ok(())
     }
 }
 
@@ -592,6 +671,7 @@ impl World {
                     size: size as u64,
                     last_modified: 1234.0,
                     source_id: None,
+                    relative_path: None,
                 },
                 file_type: "video/mp4".into(),
                 sample_sha256: Some("sample-a".into()),
@@ -608,6 +688,7 @@ impl World {
             timer: &self.timer,
             events: &self.log,
             options: &self.options,
+            budget: None,
         }
     }
 
@@ -1385,4 +1466,55 @@ fn a_lookup_refused_for_credentials_fails_the_run() {
     assert_eq!(err.status(), Some(401), "{err}");
     assert!(err.to_string().contains("`headers`"), "{err}");
     assert_eq!(w.s3.next_id.get(), 1, "nothing was created");
+}
+
+// ------------------------------------------------ a whole file in one request
+
+#[test]
+fn a_small_file_goes_in_one_signed_request() {
+    let w = World::new(300_000);
+    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(w.s3.singles_signed.get(), 1);
+    assert_eq!(w.s3.next_id.get(), 1, "no multipart upload");
+    let digest = Sha256Digest::of(&w.s3.file()).to_base64();
+    assert_eq!(
+        done.checksum_sha256,
+        Some(digest),
+        "its checksum was signed and checked"
+    );
+    let last = *w.log.progress.borrow().last().unwrap();
+    assert_eq!((last.sent_bytes, last.confirmed_bytes), (300_000, 300_000));
+    assert!(w.records().is_empty(), "no record for a single request");
+}
+
+#[test]
+fn a_failed_single_request_is_signed_and_sent_again() {
+    let w = World::new(1000);
+    w.s3.fail(0, &[Fault::Status(503)]);
+    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(w.s3.singles_signed.get(), 2, "a fresh URL for the retry");
+}
+
+#[test]
+fn a_companion_form_goes_without_checksum_and_warns_unless_checksums_are_required() {
+    let mut w = World::new(1000);
+    w.s3.no_checksums.set(true);
+    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    assert_eq!(done.checksum_sha256, None);
+    assert_eq!(w.object(&done.key), w.s3.file());
+    let warnings: Vec<_> = w.log.warnings.borrow().iter().map(|w| w.code).collect();
+    assert_eq!(warnings, [WarningCode::ChecksumUnsupported]);
+    w.options.checksum = ChecksumMode::Sha256;
+    let refused = block_on(w.driver().put_whole(&w.file)).unwrap_err();
+    assert_eq!(refused.code(), "CHECKSUM_UNSUPPORTED");
+}
+
+#[test]
+fn a_folder_path_reaches_the_backend() {
+    let mut w = World::new(1000);
+    w.file.identity.relative_path = Some("photos/2024/movie.mp4".into());
+    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    assert!(done.key.ends_with("photos/2024/movie.mp4"), "{}", done.key);
 }

@@ -232,6 +232,7 @@ fn new_upload<'a>(name: &'a str, checksum_algorithm: Option<&'a str>) -> NewUplo
         size: 5 * MIB + 3,
         sample_sha256: None,
         part_size: 5 * MIB,
+        relative_path: None,
     }
 }
 

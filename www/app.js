@@ -1,5 +1,9 @@
 // The resupload demo page: pick or drop files, watch them upload, pause,
-// resume, cancel, and continue unfinished uploads after a reload.
+// resume, cancel, and continue unfinished uploads after a reload: with one
+// click where the browser kept the file's handle (Chromium's file picker
+// and drops) or a staged copy ("Keep a copy…"), else by picking the file
+// again. With a dev server started with --demo-auth it also shows who you
+// are, with a demo sign-in (to continue an upload in another browser).
 //
 // Options come from the address (for tests and experiments):
 //   ?partSize=<bytes>&concurrency=<n>&namespace=<name>
@@ -9,6 +13,8 @@
 // values; they drive the page through its real controls.
 
 const ENDPOINT = "/api/s3";
+// The demo identity routes (a dev server with --demo-auth; absent otherwise).
+const DEMO_API = "/api/demo";
 const PKG_URL = "/pkg/resupload.js";
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -23,6 +29,8 @@ const LIVE = new Set(["starting", "uploading", "pausing", "paused", "cancelling"
 // Whether a card still has an upload it can continue or cancel (not when
 // `new Upload` itself refused the file or the options).
 const isLive = (entry) => LIVE.has(entry.status) && !entry.fatal;
+// Statuses in which a card has requests in flight.
+const RUNNING = new Set(["starting", "uploading", "pausing", "cancelling"]);
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -57,13 +65,25 @@ const demo = {
   ready: false, // true once the wasm package is loaded and the pending list read
   loadError: null, // why the uploader could not load, if it could not
   options: { endpoint: ENDPOINT, ...options },
+  // The namespace uploads are kept under: the address's, plus the demo
+  // identity's owner when the server has demo identities (see applyIdentity).
+  namespace: options.namespace,
+  identity: null, // { owner, user } from GET /api/demo/whoami, or null without demo auth
+  features: {
+    handles: typeof window.showOpenFilePicker === "function", // the picker gives file handles
+    stage: typeof navigator.storage?.getDirectory === "function", // an origin-private file system
+  },
   uploads: [], // one plain object per file card (see newEntry)
   pending: [], // unfinished uploads from Upload.listPending, as plain objects
+  resumeProblems: {}, // pending id → { code, message } of a failed one-click resume
 };
 window.resuploadDemo = demo;
 
-// Per card: the File, the Upload, the DOM nodes (kept off the plain data).
+// Per card: the File, its handle (if any), the Upload, the DOM nodes (kept
+// off the plain data).
 const internals = new Map();
+// Pending id → the entry as Upload.listPending gave it (for resumePending).
+const listedEntries = new Map();
 let Upload = null;
 let nextId = 1;
 let resolveReady;
@@ -74,6 +94,7 @@ const readyPromise = new Promise((resolve) => {
 // ------------------------------------------------------------------- boot
 
 bindPicker();
+bindIdentity();
 renderSettings();
 boot();
 
@@ -95,6 +116,7 @@ async function boot() {
     resolveReady(false);
     return;
   }
+  applyIdentity(await whoami());
   await refreshPending();
   demo.ready = true;
   document.body.dataset.ready = "true";
@@ -106,7 +128,7 @@ function renderSettings() {
   const parts = [
     `part size ${options.partSize ? formatBytes(options.partSize) : "default"}`,
     `${options.concurrency ?? "default"} parallel`,
-    `namespace “${options.namespace}”`,
+    `namespace “${demo.namespace}”`,
   ];
   $("#settings").textContent = (demo.ready ? "" : "Loading the uploader… ") + parts.join(" · ");
 }
@@ -118,8 +140,16 @@ function bindPicker() {
   input.addEventListener("change", () => {
     const files = [...input.files];
     input.value = ""; // picking the same file again must fire `change` again
-    handleFiles(files);
+    handleFiles(files.map((file) => ({ file })));
   });
+  // Where the browser has a file picker that gives handles, "Choose files"
+  // uses it: a handle lets an upload continue after a restart in one click.
+  $("#choose-button").addEventListener("click", (event) => {
+    if (!canPickHandles()) return; // the label opens the file input
+    event.preventDefault();
+    chooseHandles();
+  });
+  $("#stage-option").hidden = !demo.features.stage;
 
   const zone = $("#drop-zone");
   let depth = 0;
@@ -140,7 +170,7 @@ function bindPicker() {
     event.preventDefault();
     depth = 0;
     zone.classList.remove("dragging");
-    handleFiles([...(event.dataTransfer?.files ?? [])]);
+    dropped(event.dataTransfer).then(handleFiles);
   });
   // A file dropped next to the zone must not navigate away from the page.
   for (const type of ["dragover", "drop"]) {
@@ -148,45 +178,98 @@ function bindPicker() {
   }
 }
 
-async function handleFiles(files) {
-  if (files.length === 0) return;
+// A top frame only: Chromium refuses the picker in cross-origin frames.
+function canPickHandles() {
+  return typeof window.showOpenFilePicker === "function" && window.self === window.top;
+}
+
+async function chooseHandles() {
+  let handles;
+  try {
+    handles = await window.showOpenFilePicker({ multiple: true });
+  } catch (error) {
+    if (error?.name === "AbortError") return; // the chooser was closed
+    showNotice(`The file picker failed (${error?.message ?? error}): drop the files here instead.`, "warning");
+    return;
+  }
+  const picks = await Promise.all(handles.map(pickOfHandle));
+  handleFiles(picks.filter(Boolean));
+}
+
+async function pickOfHandle(handle) {
+  try {
+    return { file: await handle.getFile(), handle };
+  } catch (error) {
+    showNotice(`Could not read “${handle.name}”: ${error?.message ?? error}`, "error");
+    return null;
+  }
+}
+
+// The dropped files, each with its handle where the browser gives one
+// (Chromium). Handles must be asked for during the drop event itself.
+async function dropped(transfer) {
+  const items = [...(transfer?.items ?? [])].filter((item) => item.kind === "file");
+  const asked = items.map((item) => ({
+    file: item.getAsFile(),
+    handle: typeof item.getAsFileSystemHandle === "function" ? item.getAsFileSystemHandle().catch(() => null) : null,
+  }));
+  const picks = [];
+  for (const { file, handle } of asked) {
+    const kept = await handle;
+    if (file) picks.push(kept?.kind === "file" ? { file, handle: kept } : { file });
+  }
+  return picks;
+}
+
+/** Starts an upload for each pick `{ file, handle? }`. */
+async function handleFiles(picks) {
+  if (picks.length === 0) return;
   if (!(await readyPromise)) {
     showNotice("The uploader is not available: nothing was uploaded.", "error");
     return;
   }
-  for (const file of files) {
-    const fp = fingerprint(file.name, file.size, file.lastModified);
-    const live = demo.uploads.find((entry) => entry.fingerprint === fp && isLive(entry));
-    if (live) {
-      flash(internals.get(live.id).card);
-      continue;
-    }
-    const match = demo.pending.find((p) => fingerprint(p.fileName, p.fileSize, p.lastModified) === fp);
-    const entry = newEntry(file, match);
-    if (!match) {
-      const sameName = demo.pending.find((p) => p.fileName === file.name);
-      if (sameName) {
-        entry.note =
-          `This is not the file of the unfinished upload “${sameName.fileName}” ` +
-          "(its size or modification date differ): it is uploaded from the start.";
-      }
-    }
-    demo.uploads.push(entry);
-    const card = buildCard(entry);
-    internals.set(entry.id, { file, upload: null, card, renderQueued: false });
-    $("#upload-list").prepend(card);
-    $("#uploads-section").hidden = false;
-    renderCard(entry);
-    renderPending();
-    begin(entry);
+  const stage = demo.features.stage && $("#stage-input").checked ? "opfs" : "none";
+  for (const pick of picks) addUpload(pick, stage);
+}
+
+function addUpload({ file, handle = null }, stage) {
+  const fp = fingerprint(file.name, file.size, file.lastModified);
+  const live = demo.uploads.find((entry) => entry.fingerprint === fp && isLive(entry));
+  if (live) {
+    flash(internals.get(live.id).card);
+    return;
   }
+  const match = demo.pending.find((p) => fingerprint(p.fileName, p.fileSize, p.lastModified) === fp);
+  const entry = newEntry(file, match, { from: handle ? "handle" : "file", stage });
+  if (!match) {
+    const sameName = demo.pending.find((p) => p.fileName === file.name);
+    if (sameName) {
+      entry.note =
+        `This is not the file of the unfinished upload “${sameName.fileName}” ` +
+        "(its size or modification date differ): it is uploaded from the start.";
+    }
+  }
+  showCard(entry, { file, handle });
+  begin(entry);
+}
+
+function showCard(entry, { file = null, handle = null, upload = null }) {
+  demo.uploads.push(entry);
+  const card = buildCard(entry);
+  internals.set(entry.id, { file, handle, upload, card, renderQueued: false });
+  $("#upload-list").prepend(card);
+  $("#uploads-section").hidden = false;
+  renderCard(entry);
+  renderPending();
 }
 
 function fingerprint(name, size, lastModified) {
   return JSON.stringify([name, Number(size), Number(lastModified)]);
 }
 
-function newEntry(file, pendingMatch) {
+// `file`: a File or `{ name, size, lastModified }`; `from`: what the upload
+// reads ("file", "handle", or the pending entry's "handle" / "copy").
+function newEntry(file, pendingMatch, { from, stage = "none" }) {
   const partSize = pendingMatch?.partSize ?? planPartSize(file.size, options.partSize ?? DEFAULT_PART_SIZE);
   return {
     id: nextId++,
@@ -194,6 +277,9 @@ function newEntry(file, pendingMatch) {
     fileName: file.name,
     fileSize: file.size,
     lastModified: file.lastModified,
+    namespace: demo.namespace,
+    from,
+    stage, // "opfs" when a copy is staged for a resume after a restart
     status: "starting",
     sentBytes: 0,
     confirmedBytes: 0,
@@ -227,33 +313,40 @@ function planPartSize(size, wanted) {
 function begin(entry) {
   const inner = internals.get(entry.id);
   try {
-    inner.upload = new Upload(inner.file, {
-      endpoint: ENDPOINT,
-      ...(options.partSize !== undefined && { partSize: options.partSize }),
-      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
-      namespace: options.namespace,
-      metadata: { source: "resupload-demo" },
-      onProgress: guarded((p) => onProgress(entry, p)),
-      onPartComplete: guarded((p) => onPartComplete(entry, p)),
-      onResume: guarded((p) => onResume(entry, p)),
-      onRestart: guarded((r) => {
-        entry.restarts.push(r.reason);
-        noteOn(entry, RESTART_TEXT[r.reason] ?? `restarted: ${r.reason}`);
-      }),
-      onWarning: guarded((w) => {
-        entry.warnings.push(w.code);
-        noteOn(entry, `warning ${w.code}: ${w.message}`);
-      }),
-      onExpiringSoon: guarded((e) =>
-        noteOn(entry, `the server expires this upload at ${new Date(e.expiresAt).toLocaleString()}: finish it before then`),
-      ),
-    });
+    // A handle is kept beside the upload's record: after a restart the
+    // upload continues from it without the file being picked again.
+    inner.upload = new Upload(inner.handle ?? inner.file, uploadOptions(entry));
   } catch (error) {
     entry.fatal = true;
     fail(entry, error);
     return;
   }
   run(entry);
+}
+
+function uploadOptions(entry) {
+  return {
+    endpoint: ENDPOINT,
+    ...(options.partSize !== undefined && { partSize: options.partSize }),
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    namespace: entry.namespace,
+    metadata: { source: "resupload-demo" },
+    stage: entry.stage,
+    onProgress: guarded((p) => onProgress(entry, p)),
+    onPartComplete: guarded((p) => onPartComplete(entry, p)),
+    onResume: guarded((p) => onResume(entry, p)),
+    onRestart: guarded((r) => {
+      entry.restarts.push(r.reason);
+      noteOn(entry, RESTART_TEXT[r.reason] ?? `restarted: ${r.reason}`);
+    }),
+    onWarning: guarded((w) => {
+      entry.warnings.push(w.code);
+      noteOn(entry, `warning ${w.code}: ${w.message}`);
+    }),
+    onExpiringSoon: guarded((e) =>
+      noteOn(entry, `the server expires this upload at ${new Date(e.expiresAt).toLocaleString()}: finish it before then`),
+    ),
+  };
 }
 
 // A throw from a UI callback must never reach the library.
@@ -385,12 +478,14 @@ function updatePartsDone(entry) {
 }
 
 // A resumed upload keeps the part size it began with: take the part count
-// from its stored record.
+// from its stored record (one resumed from the list has it already).
 async function refineFromRecord(entry) {
+  const { file } = internals.get(entry.id);
+  if (!file) return;
   try {
-    const record = await Upload.findPrevious(internals.get(entry.id).file, {
+    const record = await Upload.findPrevious(file, {
       endpoint: ENDPOINT,
-      namespace: options.namespace,
+      namespace: entry.namespace,
     });
     if (record && Number(record.partsTotal) > 0) {
       entry.partsTotal = Number(record.partsTotal);
@@ -408,8 +503,10 @@ async function refineFromRecord(entry) {
 async function refreshPending() {
   if (!Upload) return;
   try {
-    const list = await Upload.listPending({ namespace: options.namespace });
-    demo.pending = [...(list ?? [])].map((p) => ({
+    const list = [...((await Upload.listPending({ namespace: demo.namespace })) ?? [])];
+    listedEntries.clear();
+    for (const p of list) listedEntries.set(p.id, p);
+    demo.pending = list.map((p) => ({
       id: p.id,
       endpoint: p.endpoint,
       namespace: p.namespace,
@@ -424,6 +521,8 @@ async function refreshPending() {
       partsDone: Number(p.partsDone),
       partsTotal: Number(p.partsTotal),
       bytesDone: Number(p.bytesDone),
+      canResumeWithoutPicking: Boolean(p.canResumeWithoutPicking),
+      resumeFrom: p.resumeFrom ?? null,
     }));
   } catch (error) {
     console.error("resupload demo: could not list the unfinished uploads", error);
@@ -436,31 +535,156 @@ function renderPending() {
   // A file with a live card is not listed: its card shows it.
   const owned = new Set(demo.uploads.filter(isLive).map((e) => e.fingerprint));
   const shown = demo.pending.filter((p) => !owned.has(fingerprint(p.fileName, p.fileSize, p.lastModified)));
-  const list = $("#pending-list");
-  list.replaceChildren(
-    ...shown.map((p) => {
-      const li = el("li", { class: "pending-item", "data-file-name": p.fileName });
-      const info = el("div", { class: "pending-info" });
-      info.append(
-        el("span", { class: "file-name" }, p.fileName),
-        el("span", { class: "file-size" }, formatBytes(p.fileSize)),
-      );
-      const percent = p.fileSize > 0 ? Math.floor((100 * p.bytesDone) / p.fileSize) : 0;
-      const progress = el(
-        "p",
-        { class: "pending-progress" },
-        `${p.partsDone} of ${p.partsTotal} parts uploaded · ${formatBytes(p.bytesDone)} of ` +
-          `${formatBytes(p.fileSize)} (${percent}%)` +
-          (p.createdAt > 0 ? ` · started ${formatWhen(p.createdAt)}` : ""),
-      );
-      const bar = progressBar(percent, percent);
-      const pick = el("button", { type: "button", class: "button", "data-action": "pick" }, "Pick this file…");
-      pick.addEventListener("click", () => $("#file-input").click());
-      li.append(info, bar, progress, pick);
-      return li;
-    }),
-  );
+  $("#pending-list").replaceChildren(...shown.map(pendingItem));
   $("#pending-section").hidden = shown.length === 0;
+}
+
+function pendingItem(p) {
+  const problem = demo.resumeProblems[p.id];
+  const oneClick = p.canResumeWithoutPicking && !problem;
+  const li = el("li", { class: "pending-item", "data-file-name": p.fileName, "data-resume-from": oneClick ? p.resumeFrom : "pick" });
+  const info = el("div", { class: "pending-info" });
+  info.append(
+    el("span", { class: "file-name" }, p.fileName),
+    el("span", { class: "file-size" }, formatBytes(p.fileSize)),
+  );
+  const percent = p.fileSize > 0 ? Math.floor((100 * p.bytesDone) / p.fileSize) : 0;
+  const progress = el(
+    "p",
+    { class: "pending-progress" },
+    `${p.partsDone} of ${p.partsTotal} parts uploaded · ${formatBytes(p.bytesDone)} of ` +
+      `${formatBytes(p.fileSize)} (${percent}%)` +
+      (p.createdAt > 0 ? ` · started ${formatWhen(p.createdAt)}` : ""),
+  );
+  li.append(info, progressBar(percent, percent), progress);
+  if (problem) li.append(el("p", { class: "pending-problem", role: "alert" }, problemText(problem)));
+  li.append(oneClick ? resumeButton(p) : pickButton());
+  return li;
+}
+
+function pickButton() {
+  const pick = el("button", { type: "button", class: "button", "data-action": "pick" }, "Pick this file…");
+  pick.addEventListener("click", () => (canPickHandles() ? chooseHandles() : $("#file-input").click()));
+  return pick;
+}
+
+function resumeButton(p) {
+  const label = p.resumeFrom === "copy" ? "Resume from the kept copy" : "Resume";
+  const button = el("button", { type: "button", class: "button primary", "data-action": "resume" }, label);
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    resumeListed(p);
+  });
+  return button;
+}
+
+// Runs inside the click: the browser asks for read permission only during
+// one, so `resumePending` is called before anything is awaited.
+async function resumeListed(p) {
+  const entry = newEntry({ name: p.fileName, size: p.fileSize, lastModified: p.lastModified }, p, { from: p.resumeFrom });
+  let upload;
+  try {
+    upload = await Upload.resumePending(listedEntries.get(p.id), uploadOptions(entry));
+  } catch (error) {
+    demo.resumeProblems[p.id] = { code: String(error?.code ?? "UNKNOWN"), message: String(error?.message ?? error) };
+    console.warn(`resupload demo: ${p.fileName}: resuming failed: ${error?.code}: ${error?.message ?? error}`);
+    renderPending();
+    return;
+  }
+  showCard(entry, { upload });
+  run(entry);
+}
+
+const PROBLEM_TEXT = {
+  PERMISSION_DENIED: "Reading the file was not allowed. Pick it to continue.",
+  FILE_MISSING: "The file is no longer where it was (moved, renamed or deleted). Pick it to continue.",
+  FILE_CHANGED: "The file changed since this upload began. Pick it to upload it from the start.",
+  NO_HANDLE: "This browser no longer has the file or a copy of it. Pick the file to continue.",
+};
+
+function problemText({ code, message }) {
+  return `${PROBLEM_TEXT[code] ?? `Resuming failed: ${message}. Pick the file to continue.`} (${code})`;
+}
+
+// ---------------------------------------------------------------- identity
+
+// The dev server's demo identity ({ owner, user }), or null when it has no
+// demo identities (no --demo-auth: the route is missing).
+async function whoami() {
+  try {
+    const response = await fetch(`${DEMO_API}/whoami`, { cache: "no-store" });
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+// With demo identities the server owns each upload by the caller's
+// identity (it ignores the namespace sent) and refuses another identity's
+// uploads. So the page keeps each identity's uploads under a namespace of
+// its own, and lists only those the server lets it continue.
+function applyIdentity(identity) {
+  demo.identity = identity?.owner ? { owner: String(identity.owner), user: identity.user ?? null } : null;
+  demo.namespace = demo.identity ? `${options.namespace}/${demo.identity.owner}` : options.namespace;
+  renderIdentity();
+  renderSettings();
+}
+
+function bindIdentity() {
+  $("#sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    switchIdentity("sign-in", { user: $("#user-input").value });
+  });
+  $("#sign-out-button").addEventListener("click", () => switchIdentity("sign-out"));
+}
+
+async function switchIdentity(route, body) {
+  if (demo.uploads.some((e) => RUNNING.has(e.status))) {
+    identityProblem("Pause the running uploads first, or let them finish: they belong to the current identity.");
+    return;
+  }
+  setIdentityBusy(true);
+  try {
+    applyIdentity(await postIdentity(route, body));
+    identityProblem(null);
+    await refreshPending();
+  } catch (error) {
+    identityProblem(String(error?.message ?? error));
+  } finally {
+    setIdentityBusy(false);
+  }
+}
+
+function setIdentityBusy(busy) {
+  for (const button of document.querySelectorAll("#identity button")) button.disabled = busy;
+}
+
+async function postIdentity(route, body) {
+  const response = await fetch(`${DEMO_API}/${route}`, {
+    method: "POST",
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(answer?.error?.message ?? `the server answered ${response.status}`);
+  return answer;
+}
+
+function identityProblem(text) {
+  const line = $("#identity-problem");
+  line.hidden = !text;
+  line.textContent = text ?? "";
+}
+
+function renderIdentity() {
+  $("#identity").hidden = !demo.identity;
+  if (!demo.identity) return;
+  const { user } = demo.identity;
+  $("#identity-text").textContent = user
+    ? `Signed in as “${user}” (a demo sign-in: anyone may use any name).`
+    : "Anonymous: the uploads you start belong to this browser. Sign in (the same name in each browser) to continue an upload in another browser.";
+  $("#sign-in-form").hidden = Boolean(user);
+  $("#sign-out-button").hidden = !user;
 }
 
 // -------------------------------------------------------------- rendering

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use resupload::core::fingerprint::{fingerprint, FileIdentity};
-//! let file = FileIdentity { name: "a.bin".into(), size: 10, last_modified: 1.0e12, source_id: None };
+//! let file = FileIdentity { name: "a.bin".into(), size: 10, last_modified: 1.0e12, source_id: None, relative_path: None };
 //! let key = fingerprint("user-42", "/api/s3", &file);
 //! assert!(key.starts_with("v1-"));
 //! assert_ne!(key, fingerprint("user-43", "/api/s3", &file));
@@ -26,6 +26,10 @@ pub struct FileIdentity {
     /// A streaming source's `id`, given by the page (a source has no file
     /// metadata to tell it apart); `None` for a `File` or `Blob`.
     pub source_id: Option<String>,
+    /// The file's path in the folder it was added from
+    /// (`photos/2024/a.jpg`), for a file of an upload queue; `None`
+    /// otherwise.
+    pub relative_path: Option<String>,
 }
 
 impl FileIdentity {
@@ -51,10 +55,15 @@ pub fn fingerprint(namespace: &str, endpoint: &str, file: &FileIdentity) -> Stri
     hasher.update(file.size.to_le_bytes());
     hasher.update(file.last_modified.to_bits().to_le_bytes());
     // Files keep the key they had before streaming sources existed.
-    if let Some(id) = &file.source_id {
-        hasher.update(b"source");
-        hasher.update((id.len() as u64).to_le_bytes());
-        hasher.update(id.as_bytes());
+    for (tag, value) in [
+        (b"source", &file.source_id),
+        (b"folder", &file.relative_path),
+    ] {
+        if let Some(value) = value {
+            hasher.update(tag);
+            hasher.update((value.len() as u64).to_le_bytes());
+            hasher.update(value.as_bytes());
+        }
     }
     format!("v1-{}", hex(&hasher.finalize()))
 }
@@ -112,6 +121,7 @@ mod tests {
             size,
             last_modified,
             source_id: None,
+            relative_path: None,
         }
     }
 

@@ -27,6 +27,7 @@ impl<B> Driver<'_, B> {
             size: file.identity.size,
             sample_sha256: file.sample_sha256.as_deref(),
             part_size: plan.part_size(),
+            relative_path: file.identity.relative_path.as_deref(),
         };
         let created = self.with_retries(|| self.backend.create(upload)).await?;
         let checksums = self.agree_on_checksums(&created).await?;

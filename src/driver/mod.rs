@@ -26,6 +26,7 @@ mod parts;
 mod progress;
 mod resume;
 pub mod retry;
+mod single;
 mod verify;
 
 use std::cell::RefCell;
@@ -39,6 +40,7 @@ use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::ports::{Backend, Events, PartSender, PartSource, RecordStore, RestartReason, Timer};
+use crate::slots::Slots;
 
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +86,9 @@ pub struct Driver<'a, B> {
     pub events: &'a dyn Events,
     /// The options.
     pub options: &'a UploadOptions,
+    /// Requests in flight shared with other uploads (an upload queue's
+    /// one budget), if any: each part holds one while it is sent.
+    pub budget: Option<&'a Slots>,
 }
 
 impl<B> Driver<'_, B> {

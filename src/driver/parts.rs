@@ -1,9 +1,12 @@
 //! Sending the parts not yet done: `concurrency` at a time, each prepared
-//! (read and hashed) ahead of the sending slots, recorded before it starts
-//! and again once the store confirmed it, retried as the policy says.
+//! (read and hashed) and its URL signed ahead of the sending slots, so a
+//! freed slot goes straight to the wire; recorded before it starts and
+//! again once the store confirmed it, retried as the policy says.
 
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
+
+use futures::future::join;
 
 use super::hold::SlowDownHold;
 use super::progress::ProgressTracker;
@@ -13,6 +16,12 @@ use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
 use crate::ports::{PartBookkeeping, PartCompleted, PartPut};
 use crate::slots::{join_all, Slots};
+
+/// How long a URL signed ahead is used as it is: well inside any presigned
+/// URL's lifetime (Companion signs for 800 s, the dev server and S3's
+/// console for longer), so a part that waited long for its slot is signed
+/// again rather than refused.
+const SIGNED_URL_FRESH_MS: f64 = 4.0 * 60.0 * 1000.0;
 
 /// What the parts of one [`Driver::send_parts`] share.
 struct PartsRun<'a> {
@@ -84,14 +93,15 @@ impl<B> Driver<'_, B> {
             return Ok(());
         };
         self.emit_progress(&run.tracker);
-        // Parts are prepared (read and hashed) ahead of the sending slots, so
-        // a freed slot finds its next part hashed already. A file's part is a
-        // lazy Blob slice: preparing ahead costs no memory. A streaming
-        // source's part is held in memory: no preparing ahead for it.
+        // Parts are prepared (read, hashed and signed) ahead of the sending
+        // slots, so a freed slot finds its next part ready: on a link with
+        // latency, the signing round trip no longer leaves the slot idle. A
+        // file's part is a lazy Blob slice: preparing ahead costs no memory.
+        // A streaming source's part is held in memory: no preparing ahead.
         let concurrency = self.options.concurrency as usize;
-        let ahead = match run.hash && !file.identity.is_stream() {
-            true => concurrency,
-            false => 0,
+        let ahead = match file.identity.is_stream() {
+            true => 0,
+            false => concurrency,
         };
         let workers = (0..concurrency + ahead)
             .map(|_| self.work_parts(&run))
@@ -146,17 +156,31 @@ impl<B> Driver<'_, B> {
         }
     }
 
-    /// One part: prepared, then sent in a slot, then recorded done.
+    /// One part: prepared, signed and recorded in flight while it waits
+    /// for its slot, then sent, then recorded done.
     async fn send_part(&self, run: &PartsRun<'_>, number: u32) -> Result<(), Error> {
         let (part, body) = self.prepare(run, number).await?;
-        let slot = run.sending.acquire().await;
+        let slot_at = Cell::new(None);
+        let slot = async {
+            let slot = run.sending.acquire().await;
+            let shared = match self.budget {
+                Some(budget) => Some(budget.acquire().await),
+                None => None,
+            };
+            slot_at.set(Some(self.now()));
+            (slot, shared)
+        };
+        let ready = join(self.sign_ahead(&part), self.begin(run, &part));
+        let (slots, (first_url, write_ms)) = join(slot, ready).await;
+        let write_ms = write_ms?;
+        // How long the part's slot waited for its URL and its state write.
+        let blocking_ms = slot_at.get().map_or(0.0, |at| (self.now() - at).max(0.0));
         if run.stopping.get() {
             return Ok(());
         }
-        let (first_url, write_ms, blocking_ms) = self.begin(run, &part).await?;
         let etag = self.put(run, &part, &body, first_url).await?;
         // The next part may go on the wire while this one's state is saved.
-        drop(slot);
+        drop(slots);
         let started = self.now();
         self.mark(
             run.state,
@@ -205,34 +229,24 @@ impl<B> Driver<'_, B> {
 
     /// Saves the part's state (and checksum) before its first byte is sent,
     /// so a resume can check whatever the server ends up holding against
-    /// it; its first URL is signed meanwhile. Answers that URL, the write's
-    /// time, and how much of it the part waited for (both in ms).
-    async fn begin(
-        &self,
-        run: &PartsRun<'_>,
-        part: &PartTarget,
-    ) -> Result<(Result<String, Error>, f64, f64), Error> {
+    /// it ("in flight" means a request may have started). Answers the
+    /// write's time in ms.
+    async fn begin(&self, run: &PartsRun<'_>, part: &PartTarget) -> Result<f64, Error> {
         let started = self.now();
-        let write = async {
-            let written = self
-                .mark(
-                    run.state,
-                    part.number,
-                    PartState::InFlight,
-                    None,
-                    part.checksum.clone(),
-                )
-                .await;
-            (written, self.now() - started)
-        };
-        let sign = async {
-            let url = self.sign(part).await;
-            (url, self.now() - started)
-        };
-        let ((written, write_ms), (first_url, signing_ms)) =
-            futures::future::join(write, sign).await;
-        written?;
-        Ok((first_url, write_ms, (write_ms - signing_ms).max(0.0)))
+        self.mark(
+            run.state,
+            part.number,
+            PartState::InFlight,
+            None,
+            part.checksum.clone(),
+        )
+        .await?;
+        Ok(self.now() - started)
+    }
+
+    /// A presigned URL for the part, and when it was signed.
+    async fn sign_ahead(&self, part: &PartTarget) -> (Result<String, Error>, f64) {
+        (self.sign(part).await, self.now())
     }
 
     /// A presigned URL for the part.
@@ -248,16 +262,18 @@ impl<B> Driver<'_, B> {
     }
 
     /// Sends the part until the store confirms it or the retry policy gives
-    /// up; answers its ETag. The first attempt uses `first_url`; each retry
-    /// signs afresh (a 403 "Request has expired" is fixed that way).
+    /// up; answers its ETag. The first attempt uses `first_url` unless it
+    /// waited so long that it may have expired; each retry signs afresh (a
+    /// 403 "Request has expired" is fixed that way).
     async fn put(
         &self,
         run: &PartsRun<'_>,
         part: &PartTarget,
         body: &B,
-        first_url: Result<String, Error>,
+        (first_url, signed_at): (Result<String, Error>, f64),
     ) -> Result<String, Error> {
-        let first_url = Cell::new(Some(first_url));
+        let fresh = self.now() - signed_at < SIGNED_URL_FRESH_MS;
+        let first_url = Cell::new(fresh.then_some(first_url));
         let headway = Headway::default();
         let progress = |sent: u64| {
             headway.saw(sent);

@@ -109,8 +109,8 @@ export interface UploadOptions {
   onExpiringSoon?: (info: { uploadId: string; expiresAt: number }) => void;
   /** Telemetry: a confirmed part's time in resupload's own bookkeeping: `ms`, its two state
    *  writes to IndexedDB (before it is sent, once it is confirmed), each awaited; `blockingMs`,
-   *  how much of that its request waited for (the first write runs beside the URL's signing,
-   *  the second after the part's sending slot is handed on). */
+   *  how long its sending slot waited for it (the first write and the URL's signing run while
+   *  the part waits for a slot, the second write after the slot is handed on). */
   onPartBookkeeping?: (info: { partNumber: number; ms: number; blockingMs: number }) => void;
   /** How long the server keeps an unfinished upload, in ms; default 7 days (a common lifecycle
    *  rule). Older records are not resumed, and are removed when any upload starts. */
@@ -138,6 +138,35 @@ export interface UploadOptions {
    *  Default true. Streaming sources always verify. */
   verifyOnResume?: boolean;
 }
+/** Options of `new UploadQueue(options)`: those of `new Upload` (`concurrency` is the whole
+ *  queue's budget of requests in flight; default 4), plus: */
+export interface UploadQueueOptions extends Omit<UploadOptions, "onProgress"> {
+  /** Files up to this many bytes go whole in one request (no multipart round trips); default the
+   *  part size (8 MiB): a file of one part gains nothing from a multipart upload. */
+  singleRequestLimit?: number;
+  /** The whole queue's progress, at most every 100 ms while bytes move. */
+  onProgress?: (progress: UploadQueueProgress) => void;
+  /** One file ended: stored (`key`; `skipped` when an earlier run stored it), failed (`error`) or
+   *  cancelled. */
+  onFile?: (file: UploadQueueFile) => void;
+}
+/** A queue's progress. `bytes.sent` never goes back while the totals stay. */
+export interface UploadQueueProgress {
+  files: { total: number; done: number; failed: number };
+  bytes: { sent: number; confirmed: number; total: number };
+  /** Over the last seconds; 0 until measured. */
+  bytesPerSecond: number;
+  /** At that rate; null until there is one. */
+  etaSeconds: number | null;
+}
+/** One file of a queue. `relativePath` is its path in the folder it was added from (its name
+ *  when it came alone). */
+export interface UploadQueueFile {
+  index: number; name: string; relativePath: string; file: File;
+  key?: string; skipped?: boolean; cancelled?: boolean; error?: ResuploadError;
+}
+/** What `queue.start()` resolves to once every file has ended. */
+export interface UploadQueueResult { done: UploadQueueFile[]; failed: UploadQueueFile[]; cancelled: UploadQueueFile[]; }
 /** A problem that does not stop the upload. */
 export interface UploadWarning { code: string; message: string; }
 /** Where to look for stored uploads (`headers`: for `clearPending`'s aborts, as in UploadOptions). */

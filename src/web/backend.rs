@@ -1,7 +1,7 @@
 //! The signing backend over fetch: Uppy Companion's S3 multipart routes.
 
 use js_sys::encode_uri_component;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::convert::completed_parts_to_js;
@@ -12,8 +12,8 @@ use super::js::{field, optional_string, string, whole, Builder};
 use crate::core::reconcile::ServerPart;
 use crate::error::{Error, Operation};
 use crate::ports::{
-    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewUpload,
-    PortFuture,
+    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewSingle,
+    NewUpload, PortFuture, SignedSingle, SingleMethod,
 };
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
@@ -195,6 +195,90 @@ fn found(answer: &JsValue) -> Option<FoundUpload> {
     })
 }
 
+/// The answer to `/params`: Companion's `{ method: "POST", url, fields }`
+/// (the key is `fields.key`), or the dev server's `{ method: "PUT", url,
+/// headers, key }`. `checksum` is what was asked to be signed.
+fn signed_single(answer: &JsValue, checksum: Option<&str>) -> Option<SignedSingle> {
+    let method = match string(answer, "method").as_deref() {
+        Some("PUT") | Some("put") => SingleMethod::Put,
+        Some("POST") | Some("post") | None => SingleMethod::Post,
+        Some(_) => return None,
+    };
+    let fields = string_pairs(&field(answer, "fields"))?;
+    let headers = string_pairs(&field(answer, "headers"))?;
+    let key = string(answer, "key").or_else(|| {
+        let key = fields.iter().find(|(name, _)| name == "key");
+        key.map(|(_, value)| value.clone())
+    })?;
+    let signed = |pairs: &[(String, String)]| {
+        pairs.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("x-amz-checksum-sha256") && Some(value.as_str()) == checksum
+        })
+    };
+    let checksum_signed = match method {
+        SingleMethod::Put => signed(&headers),
+        SingleMethod::Post => signed(&fields),
+    };
+    Some(SignedSingle {
+        method,
+        url: string(answer, "url")?,
+        headers,
+        fields,
+        key,
+        checksum_signed,
+    })
+}
+
+/// An object of string values as pairs (`undefined` or `null`: none);
+/// `None` for anything else.
+fn string_pairs(value: &JsValue) -> Option<Vec<(String, String)>> {
+    if !super::js::present(value) {
+        return Some(Vec::new());
+    }
+    if !value.is_object() {
+        return None;
+    }
+    let entries = js_sys::Object::entries(value.unchecked_ref());
+    entries
+        .iter()
+        .map(|entry| {
+            let pair: js_sys::Array = entry.unchecked_into();
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
+}
+
+/// The query of `/params` for `file` (Companion's `filename`, `type` and
+/// `metadata[name]`, then resupload's extensions).
+fn single_query(file: &NewSingle<'_>) -> String {
+    let mut query = [
+        "?filename=",
+        &encode(file.file_name),
+        "&type=",
+        &encode(file.file_type),
+    ]
+    .concat();
+    for (name, value) in file.metadata {
+        query.push_str(&["&metadata[", &encode(name), "]=", &encode(value)].concat());
+    }
+    query.push_str(
+        &[
+            "&size=",
+            &file.size.to_string(),
+            "&namespace=",
+            &encode(file.namespace),
+        ]
+        .concat(),
+    );
+    if let Some(path) = file.relative_path {
+        query.push_str(&["&relativePath=", &encode(path)].concat());
+    }
+    if let Some(checksum) = file.checksum_sha256 {
+        query.push_str(&["&checksumSha256=", &encode(checksum)].concat());
+    }
+    query
+}
+
 /// The answer to complete: `{ location?, checksumSha256? }`.
 fn completed(answer: &JsValue) -> Option<CompleteAnswer> {
     if !answer.is_object() {
@@ -223,6 +307,7 @@ impl Backend for HttpBackend {
                 .num("size", upload.size as f64)
                 .str_if("sampleSha256", upload.sample_sha256)
                 .num("partSize", upload.part_size as f64)
+                .str_if("relativePath", upload.relative_path)
                 .done();
             let url = [&self.base, "/multipart"].concat();
             let answer = self
@@ -343,6 +428,21 @@ impl Backend for HttpBackend {
                 wrong_shape(
                     Operation::Lookup,
                     "{ uploadId: string, key: string, partSize: number | null, ... }",
+                )
+            })
+        })
+    }
+
+    fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
+        Box::pin(async move {
+            let url = [&self.base, "/params", &single_query(&file)].concat();
+            let answer = self
+                .call(Operation::SignFile, "GET", &url, None, None)
+                .await?;
+            signed_single(&answer, file.checksum_sha256).ok_or_else(|| {
+                wrong_shape(
+                    Operation::SignFile,
+                    "{ method: \"PUT\" | \"POST\", url: string, fields?: object, headers?: object, key?: string }",
                 )
             })
         })

@@ -105,6 +105,7 @@ impl WebPorts {
             timer: &self.timer,
             events,
             options,
+            budget: None,
         }
     }
 }

@@ -67,11 +67,18 @@ impl JsEvents {
     }
 }
 
-fn call(callback: &Option<Function>, make: impl FnOnce(Builder) -> Builder) {
+/// Calls `callback` (if set) with the object `make` builds.
+pub(super) fn call(callback: &Option<Function>, make: impl FnOnce(Builder) -> Builder) {
+    if callback.is_some() {
+        call_with(callback, &make(Builder::new()).done());
+    }
+}
+
+/// Calls `callback` (if set) with `value`. A throwing callback must not
+/// break the upload; the browser still reports it on the console.
+pub(super) fn call_with(callback: &Option<Function>, value: &JsValue) {
     if let Some(callback) = callback {
-        // A throwing callback must not break the upload; the browser still
-        // reports it on the console.
-        if let Err(e) = callback.call1(&JsValue::NULL, &make(Builder::new()).done()) {
+        if let Err(e) = callback.call1(&JsValue::NULL, value) {
             web_sys::console::error_2(&"resupload: a callback threw".into(), &e);
         }
     }

@@ -10,7 +10,7 @@ use super::deadline::within;
 use super::fetch::{failed, request};
 use super::js::Builder;
 use crate::error::{Error, Operation};
-use crate::ports::{PartPut, PartSender, PortFuture};
+use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod};
 
 /// Sends part bodies with fetch.
 #[derive(Debug)]
@@ -32,19 +32,37 @@ impl PartSender<Blob> for FetchSender {
         put: &'a PartPut<'a, Blob>,
         _progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, String> {
-        Box::pin(async move {
-            within(self.stall_timeout_ms, put_part(put))
-                .await
-                .unwrap_or_else(|| {
-                    Err(Error::Network {
-                        operation: Operation::UploadPart,
-                        detail: format!(
-                            "no answer within {} ms: the request was aborted",
-                            self.stall_timeout_ms
-                        ),
-                    })
+        Box::pin(self.bounded(Operation::UploadPart, put_part(put)))
+    }
+
+    fn send_whole<'a>(
+        &'a self,
+        signed: &'a SignedSingle,
+        body: &'a Blob,
+        _progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, ()> {
+        Box::pin(self.bounded(Operation::UploadFile, send_whole(signed, body)))
+    }
+}
+
+impl FetchSender {
+    /// `request`, given up when it does not finish within the stall timeout.
+    async fn bounded<T>(
+        &self,
+        operation: Operation,
+        request: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        within(self.stall_timeout_ms, request)
+            .await
+            .unwrap_or_else(|| {
+                Err(Error::Network {
+                    operation,
+                    detail: format!(
+                        "no answer within {} ms: the request was aborted",
+                        self.stall_timeout_ms
+                    ),
                 })
-        })
+            })
     }
 }
 
@@ -63,5 +81,24 @@ async fn put_part(put: &PartPut<'_, Blob>) -> Result<String, Error> {
         _ => Err(Error::MissingEtag {
             part_number: put.part_number,
         }),
+    }
+}
+
+async fn send_whole(signed: &SignedSingle, file: &Blob) -> Result<(), Error> {
+    let headers = match signed.method {
+        SingleMethod::Put => signed
+            .headers
+            .iter()
+            .fold(Builder::new(), |h, (name, value)| h.str(name, value)),
+        SingleMethod::Post => Builder::new(),
+    };
+    let init = Builder::new()
+        .str("method", signed.method.as_str())
+        .set("body", &super::form::body_of(signed, file)?)
+        .set("headers", &headers.done());
+    let (response, _abort) = request(Operation::UploadFile, &signed.url, init).await?;
+    match response.ok() {
+        true => Ok(()),
+        false => Err(failed(&response, Operation::UploadFile, None).await),
     }
 }

@@ -116,6 +116,7 @@ pub async fn file_to_resume(
         size: pending.file_size,
         last_modified: pending.last_modified,
         source_id: None,
+        relative_path: None,
     };
     let size = super::blob::size(&file);
     let same = match kind {

@@ -48,9 +48,12 @@ pub const PARTS: &str = "parts";
 /// The object store of file handles kept beside records (`handles.rs`),
 /// keyed by record id.
 pub const HANDLES: &str = "handles";
+/// The object store of an upload queue's done markers (`idb_done.rs`),
+/// keyed by file record id.
+pub const DONE: &str = "done";
 /// Version 1 had only `uploads` (records with a `parts` array, which still
-/// load); version 2 added `parts`, version 3 `handles`.
-const DB_VERSION: u32 = 3;
+/// load); version 2 added `parts`, version 3 `handles`, version 4 `done`.
+const DB_VERSION: u32 = 4;
 /// The records' key path.
 const KEY_PATH: &str = "id";
 /// Journal entries a record may gather before a part write rewrites it.
@@ -80,7 +83,7 @@ impl Drop for IdbStore {
 
 /// A thrown JavaScript value (a `DOMException`) as [`Error::Storage`],
 /// classified by its name: `QuotaExceededError` is a full store.
-fn storage(e: JsValue) -> Error {
+pub(super) fn storage(e: JsValue) -> Error {
     let full = e
         .dyn_ref::<web_sys::DomException>()
         .is_some_and(|d| d.name() == "QuotaExceededError");
@@ -116,7 +119,7 @@ fn unavailable(error: Error) -> Error {
 }
 
 /// Waits for a request's `success` (its result) or `error`.
-async fn settled(request: &IdbRequest, timeout_ms: u32) -> Result<JsValue, Error> {
+pub(super) async fn settled(request: &IdbRequest, timeout_ms: u32) -> Result<JsValue, Error> {
     let promise = Promise::new(&mut |resolve, reject| {
         handle(request, "onsuccess", &resolve);
         handle(request, "onerror", &reject);
@@ -140,7 +143,7 @@ fn no_answer(timeout_ms: u32) -> Error {
 
 /// Waits for a transaction's `complete`, or its `abort` (which follows
 /// any failed request, and a commit that hit the quota).
-async fn committed(tx: &IdbTransaction) -> Result<(), Error> {
+pub(super) async fn committed(tx: &IdbTransaction) -> Result<(), Error> {
     let promise = Promise::new(&mut |resolve, reject| {
         handle(tx, "oncomplete", &resolve);
         handle(tx, "onabort", &reject);
@@ -188,7 +191,7 @@ impl IdbStore {
                     params.set_key_path(&KEY_PATH.into());
                     let _ = db.create_object_store_with_optional_parameters(STORE, &params);
                 }
-                for name in [PARTS, HANDLES] {
+                for name in [PARTS, HANDLES, DONE] {
                     if !db.object_store_names().contains(name) {
                         let _ = db.create_object_store(name);
                     }
@@ -209,15 +212,24 @@ impl IdbStore {
             });
             handle(&request, "onsuccess", &close);
         }
+        let db: IdbDatabase = opened?.unchecked_into();
+        // A newer version of the library in another tab upgrades the
+        // database: let it, instead of blocking it (this store then fails,
+        // and the upload goes on in memory).
+        let close = wasm_bindgen::closure::Closure::<dyn FnMut()>::new({
+            let db = db.clone();
+            move || db.close()
+        });
+        handle(&db, "onversionchange", &close.into_js_value());
         Ok(IdbStore {
-            db: opened?.unchecked_into(),
+            db,
             journal: RefCell::new(Vec::new()),
         })
     }
 
     /// A transaction over every object store.
-    fn transaction(&self, mode: IdbTransactionMode) -> Result<IdbTransaction, Error> {
-        let names = Array::of3(&STORE.into(), &PARTS.into(), &HANDLES.into());
+    pub(super) fn transaction(&self, mode: IdbTransactionMode) -> Result<IdbTransaction, Error> {
+        let names = Array::of4(&STORE.into(), &PARTS.into(), &HANDLES.into(), &DONE.into());
         self.db
             .transaction_with_str_sequence_and_mode(&names, mode)
             .map_err(storage)

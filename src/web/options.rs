@@ -26,7 +26,7 @@ pub struct ParsedOptions {
 }
 
 /// `object[option]` as a whole, non-negative number, `None` when absent.
-fn whole_option(object: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
+pub(super) fn whole_option(object: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
     let value = field(object, option);
     if !present(&value) {
         return Ok(None);
@@ -61,7 +61,7 @@ fn flag_option(object: &JsValue, option: &'static str) -> Result<Option<bool>, E
 }
 
 /// `object[option]` as a function, `None` when absent.
-fn callback(object: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
+pub(super) fn callback(object: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
     let value = field(object, option);
     if !present(&value) {
         return Ok(None);

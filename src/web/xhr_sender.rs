@@ -13,14 +13,14 @@ use std::task::{Poll, Waker};
 
 use futures::future::{select, Either};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use super::js::set as handle;
 use crate::core::watch::ProgressWatch;
 use crate::error::{Error, Operation};
 use crate::http::{failure, Answer};
-use crate::ports::{PartPut, PartSender, PortFuture};
+use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod};
 
 /// Sends part bodies with XMLHttpRequest.
 #[derive(Debug)]
@@ -74,6 +74,7 @@ impl XhrGuard {
         xhr: &XmlHttpRequest,
         seen: &Rc<RefCell<Seen>>,
         watch_progress: bool,
+        outgoing: &Outgoing<'_>,
     ) -> Result<Self, Error> {
         let mut guard = XhrGuard {
             xhr: xhr.clone(),
@@ -81,7 +82,7 @@ impl XhrGuard {
             finished: false,
         };
         if watch_progress {
-            let upload = xhr.upload().map_err(js_failure)?;
+            let upload = xhr.upload().map_err(|e| outgoing.js_failure(e))?;
             let on_progress = |e: &ProgressEvent| XhrEvent::Progress(e.loaded().max(0.0) as u64);
             handle(&upload, "onprogress", guard.on(seen, on_progress));
         }
@@ -134,15 +135,27 @@ impl Drop for XhrGuard {
     }
 }
 
-fn network(detail: impl Into<String>) -> Error {
-    Error::Network {
-        operation: Operation::UploadPart,
-        detail: detail.into(),
-    }
+/// One request to the store.
+struct Outgoing<'a> {
+    operation: Operation,
+    method: &'a str,
+    url: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    /// A `Blob` or a `FormData`.
+    body: &'a JsValue,
 }
 
-fn js_failure(e: wasm_bindgen::JsValue) -> Error {
-    network(super::js_error::describe(&e))
+impl Outgoing<'_> {
+    fn network(&self, detail: impl Into<String>) -> Error {
+        Error::Network {
+            operation: self.operation,
+            detail: detail.into(),
+        }
+    }
+
+    fn js_failure(&self, e: JsValue) -> Error {
+        self.network(super::js_error::describe(&e))
+    }
 }
 
 impl PartSender<Blob> for XhrSender {
@@ -152,50 +165,101 @@ impl PartSender<Blob> for XhrSender {
         progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, String> {
         Box::pin(async move {
+            let checksum = put.checksum_sha256.map(|c| ("x-amz-checksum-sha256", c));
+            let outgoing = Outgoing {
+                operation: Operation::UploadPart,
+                method: "PUT",
+                url: put.url,
+                headers: checksum.as_slice(),
+                body: put.body.as_ref(),
+            };
             let started = js_sys::Date::now();
-            let etag = self.exchange(put, self.watch.watching(), progress).await?;
+            let xhr = self
+                .exchange(&outgoing, self.watch.watching(), progress)
+                .await?;
             self.watch.part_took(js_sys::Date::now() - started);
-            Ok(etag)
+            failed(&xhr, &outgoing, Some(put.upload_id))?;
+            match xhr.get_response_header("ETag").ok().flatten() {
+                Some(etag) if !etag.trim().is_empty() => Ok(etag),
+                _ => Err(Error::MissingEtag {
+                    part_number: put.part_number,
+                }),
+            }
+        })
+    }
+
+    fn send_whole<'a>(
+        &'a self,
+        signed: &'a SignedSingle,
+        body: &'a Blob,
+        progress: &'a dyn Fn(u64),
+    ) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let form = super::form::body_of(signed, body)?;
+            let headers: Vec<(&str, &str)> = match signed.method {
+                SingleMethod::Put => signed
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect(),
+                SingleMethod::Post => Vec::new(),
+            };
+            let outgoing = Outgoing {
+                operation: Operation::UploadFile,
+                method: signed.method.as_str(),
+                url: &signed.url,
+                headers: &headers,
+                body: &form,
+            };
+            let xhr = self
+                .exchange(&outgoing, self.watch.watching(), progress)
+                .await?;
+            failed(&xhr, &outgoing, None)
         })
     }
 }
 
 impl XhrSender {
-    /// `PUT`s the part, with `x-amz-checksum-sha256` when given, and
-    /// answers the response's ETag. With `watch_progress`, upload progress
-    /// is reported and the stall timeout counts from the last progress;
-    /// without, no upload listener is set (Chromium then sends Blob bodies
-    /// as fast as fetch does) and the timeout counts from the start.
+    /// Sends the request and answers it once it ended (any status). With
+    /// `watch_progress`, upload progress is reported and the stall timeout
+    /// counts from the last progress; without, no upload listener is set
+    /// (Chromium then sends Blob bodies as fast as fetch does) and the
+    /// timeout counts from the start.
     async fn exchange(
         &self,
-        put: &PartPut<'_, Blob>,
+        outgoing: &Outgoing<'_>,
         watch_progress: bool,
         progress: &dyn Fn(u64),
-    ) -> Result<String, Error> {
-        let xhr = XmlHttpRequest::new().map_err(js_failure)?;
-        xhr.open("PUT", put.url).map_err(js_failure)?;
-        if let Some(checksum) = put.checksum_sha256 {
-            xhr.set_request_header("x-amz-checksum-sha256", checksum)
-                .map_err(js_failure)?;
+    ) -> Result<XmlHttpRequest, Error> {
+        let fail = |e| outgoing.js_failure(e);
+        let xhr = XmlHttpRequest::new().map_err(fail)?;
+        xhr.open(outgoing.method, outgoing.url).map_err(fail)?;
+        for (name, value) in outgoing.headers {
+            xhr.set_request_header(name, value).map_err(fail)?;
         }
         let seen = Rc::new(RefCell::new(Seen::default()));
-        let mut guard = XhrGuard::attach(&xhr, &seen, watch_progress)?;
-        xhr.send_with_opt_blob(Some(put.body)).map_err(js_failure)?;
-        let outcome = self.until_end(&seen, progress).await;
+        let mut guard = XhrGuard::attach(&xhr, &seen, watch_progress, outgoing)?;
+        send(&xhr, outgoing.body).map_err(fail)?;
+        let outcome = self.until_end(&seen, progress, outgoing).await;
         guard.finished = true;
-        outcome?;
-        answer_of(&xhr, put)
+        outcome.map(|()| xhr)
     }
 
     /// Waits for the request's end, passing its progress on; gives it up
     /// after the stall timeout without progress.
-    async fn until_end(&self, seen: &RefCell<Seen>, progress: &dyn Fn(u64)) -> Result<(), Error> {
+    async fn until_end(
+        &self,
+        seen: &RefCell<Seen>,
+        progress: &dyn Fn(u64),
+        outgoing: &Outgoing<'_>,
+    ) -> Result<(), Error> {
+        let network = |detail: &str| outgoing.network(detail);
         loop {
             let stall = gloo_timers::future::TimeoutFuture::new(self.stall_timeout_ms);
             let event = match select(pin!(next_seen(seen)), stall).await {
                 Either::Left((event, _)) => event,
                 Either::Right(_) => {
-                    return Err(network(format!(
+                    return Err(outgoing.network(format!(
                         "no progress for {} ms: the request stalled and was aborted",
                         self.stall_timeout_ms
                     )))
@@ -232,23 +296,30 @@ async fn next_seen(seen: &RefCell<Seen>) -> XhrEvent {
     .await
 }
 
-/// The ETag of a finished request, or the error its answer means.
-fn answer_of(xhr: &XmlHttpRequest, put: &PartPut<'_, Blob>) -> Result<String, Error> {
-    let status = xhr.status().map_err(js_failure)?;
-    if !(200..300).contains(&status) {
-        let body = xhr.response_text().ok().flatten().unwrap_or_default();
-        let retry_after = xhr.get_response_header("Retry-After").ok().flatten();
-        let answer = Answer {
-            status,
-            body: &body,
-            retry_after: retry_after.as_deref(),
-        };
-        return Err(failure(Operation::UploadPart, Some(put.upload_id), answer));
+/// `xhr.send(body)` for a `Blob` or a `FormData` (one import for both).
+fn send(xhr: &XmlHttpRequest, body: &JsValue) -> Result<(), JsValue> {
+    let send = js_sys::Reflect::get(xhr, &"send".into())?;
+    send.unchecked_into::<js_sys::Function>()
+        .call1(xhr, body)
+        .map(|_| ())
+}
+
+/// The error a finished request's answer means, if it is not a success.
+fn failed(
+    xhr: &XmlHttpRequest,
+    outgoing: &Outgoing<'_>,
+    upload_id: Option<&str>,
+) -> Result<(), Error> {
+    let status = xhr.status().map_err(|e| outgoing.js_failure(e))?;
+    if (200..300).contains(&status) {
+        return Ok(());
     }
-    match xhr.get_response_header("ETag").ok().flatten() {
-        Some(etag) if !etag.trim().is_empty() => Ok(etag),
-        _ => Err(Error::MissingEtag {
-            part_number: put.part_number,
-        }),
-    }
+    let body = xhr.response_text().ok().flatten().unwrap_or_default();
+    let retry_after = xhr.get_response_header("Retry-After").ok().flatten();
+    let answer = Answer {
+        status,
+        body: &body,
+        retry_after: retry_after.as_deref(),
+    };
+    Err(failure(outgoing.operation, upload_id, answer))
 }

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import fsp from "node:fs/promises";
 import { test } from "node:test";
 
-import { MIB } from "./harness.mjs";
+import { MIB, waitUntil } from "./harness.mjs";
 import { openDemo, pickFiles, randomNamespace, range, waitDone } from "./demo.mjs";
 import { contentBytes, installHelpers, pageActivity, pending, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
@@ -93,7 +93,14 @@ test("parts carry checksums the store checks, saved before sending; the object's
   assert.equal(record.parts[0].checksum, expected.parts[0]);
   assert.equal(record.parts[1].state, "inFlight");
   assert.equal(record.parts[1].checksum, expected.parts[1]);
-  assert.equal(record.parts[2].checksum, undefined, "part 3 not hashed yet");
+  // Part 3 waits for the slot, prepared ahead: hashed, signed and its
+  // checksum saved, and not a byte of it sent.
+  const ahead = await waitUntil(
+    async () => (await storedRecords(page)).find((r) => r.namespace === namespace && r.parts[2].checksum),
+    { what: "part 3 prepared ahead" },
+  );
+  assert.equal(ahead.parts[2].checksum, expected.parts[2]);
+  assert.ok(!stack.gate.since(mark).some((p) => p.partNumber === 3), "part 3 not sent yet");
   // The store lists part 1 with the same checksum (it checked the bytes).
   const listed = await stack.debug.parts(record.key, record.uploadId);
   assert.equal(listed.length, 1);

@@ -7,6 +7,10 @@
 // Host header unchanged: the store checks the signature against the host the
 // URL was signed for, which is the gate's, so signatures stay valid.
 //
+// Whole files sent in one request (an upload queue's small files: a PUT of
+// the object, or a POST form) are held, counted and faulted the same way,
+// as partNumber 0 with their key.
+//
 // A held part PUT is not forwarded: the store never sees it. Its body is read
 // into memory meanwhile (at most concurrency x part size): a socket nobody
 // reads from would never report that the browser closed it. If the browser
@@ -30,13 +34,16 @@ export class StoreGate {
     this.server.keepAliveTimeout = 5_000;
     /** Part PUTs let through before holding; Infinity: never hold. */
     this.allowance = Infinity;
-    /** Every part PUT seen: { partNumber, uploadId, size, state, status,
-     *  fault } where state is "held", "forwarded", "done" (2xx from the
+    /** Every part PUT seen, and every whole file sent in one request
+     *  (partNumber 0, its `key`; a POST form's key is null): { partNumber,
+     *  uploadId, key, size, state, status, fault } where state is "held", "forwarded", "done" (2xx from the
      *  store), "failed" (other answer or error) or "dropped" (held, then
      *  closed by the browser); fault names the fault applied, if any
      *  ("corrupt" records the offset flipped in `corruptAt`). */
     this.partPuts = [];
     this.held = [];
+    /** Faults waiting for the next single-request uploads: [{ keySuffix, fault }]. */
+    this.fileFaults = [];
     /** Faults waiting for their part's next PUTs: partNumber -> [fault]. */
     this.faults = new Map();
     this.url = null;
@@ -57,6 +64,19 @@ export class StoreGate {
    */
   inject(partNumber, ...faults) {
     this.faults.set(partNumber, [...(this.faults.get(partNumber) ?? []), ...faults]);
+  }
+
+  /**
+   * Makes the next single-request uploads (PUT of a whole object) whose
+   * key ends with `keySuffix` fail, one fault per request, as `inject`.
+   */
+  injectFile(keySuffix, ...faults) {
+    this.fileFaults.push(...faults.map((fault) => ({ keySuffix, fault })));
+  }
+
+  #fileFault(key) {
+    const i = key === null ? -1 : this.fileFaults.findIndex((f) => key.endsWith(f.keySuffix));
+    return i < 0 ? undefined : this.fileFaults.splice(i, 1)[0].fault;
   }
 
   /**
@@ -140,13 +160,15 @@ export class StoreGate {
   #handle(req, res) {
     const url = new URL(req.url, "http://gate");
     const isPart = req.method === "PUT" && url.searchParams.has("partNumber") && url.searchParams.has("uploadId");
-    if (!isPart) {
+    const file = isPart ? null : wholeFile(req, url);
+    if (!isPart && !file) {
       this.#forward(req, res, null);
       return;
     }
     const record = {
-      partNumber: Number(url.searchParams.get("partNumber")),
-      uploadId: url.searchParams.get("uploadId"),
+      partNumber: isPart ? Number(url.searchParams.get("partNumber")) : 0,
+      uploadId: isPart ? url.searchParams.get("uploadId") : null,
+      key: file?.key ?? null,
       size: req.headers["content-length"] === undefined ? null : Number(req.headers["content-length"]),
       state: "forwarded",
       status: null,
@@ -154,7 +176,7 @@ export class StoreGate {
       fault: null,
     };
     this.partPuts.push(record);
-    let fault = this.faults.get(record.partNumber)?.shift();
+    let fault = isPart ? this.faults.get(record.partNumber)?.shift() : this.#fileFault(record.key);
     if (!fault && this.chaotic && this.chaotic.next() < this.chaotic.rate) {
       const kinds = this.chaotic.kinds;
       fault = kinds[Math.floor(this.chaotic.next() * kinds.length)];
@@ -267,6 +289,22 @@ export class StoreGate {
     });
     body.pipe(upstream);
   }
+}
+
+/**
+ * A whole file sent in one request: a PUT of an object (a bucket and a key
+ * in the path, no upload id), or a POST form to a bucket. Its key (the
+ * PUT's; a form's is in its body: null). Null for anything else (a bucket's
+ * CORS rule, a part, a read).
+ */
+function wholeFile(req, url) {
+  const [bucket, ...key] = url.pathname.slice(1).split("/");
+  if (req.method === "PUT" && bucket && key.length > 0 && !url.searchParams.has("uploadId")) {
+    return { key: decodeURIComponent(key.join("/")) };
+  }
+  const form = (req.headers["content-type"] ?? "").startsWith("multipart/form-data");
+  if (req.method === "POST" && form && key.length === 0) return { key: null };
+  return null;
 }
 
 /** Whether `fault` is a `{ corrupt }` fault (`corrupt: 0` is offset 0). */

@@ -1,0 +1,107 @@
+//! A whole small file in one request (an upload queue's small files):
+//! signed by the backend's `/params` route (Companion's presigned `POST`
+//! form, or the dev server's presigned `PUT`), then sent. No multipart
+//! upload, so no create or complete round trip and no record: a file this
+//! small is sent again whole if it is interrupted.
+
+use std::cell::{Cell, RefCell};
+
+use super::progress::ProgressTracker;
+use super::retry::with_retries;
+use super::{Completed, Driver, FileInfo};
+use crate::error::Error;
+use crate::options::ChecksumMode;
+use crate::ports::{NewSingle, SignedSingle, Warning, WarningCode};
+
+impl<B> Driver<'_, B> {
+    /// Uploads `file` whole in one request. With checksums, its SHA-256 is
+    /// signed into the request and the store checks the bytes.
+    pub async fn put_whole(&self, file: &FileInfo) -> Result<Completed, Error> {
+        self.options.validate()?;
+        let size = file.identity.size;
+        let body = self.source.body(0..size).await?;
+        let checksum = match self.options.checksum {
+            ChecksumMode::None => None,
+            _ => Some(self.source.sha256(&body).await?.to_base64()),
+        };
+        let single = NewSingle {
+            namespace: &self.options.namespace,
+            file_name: &file.identity.name,
+            relative_path: file.identity.relative_path.as_deref(),
+            file_type: &file.file_type,
+            metadata: &self.options.metadata,
+            size,
+            checksum_sha256: checksum.as_deref(),
+        };
+        let sign = || self.backend.sign_single(single);
+        let first = self.with_retries(sign).await?;
+        let checksummed = self.agree_on_single_checksum(&first, checksum.is_some())?;
+        let _shared = match self.budget {
+            Some(budget) => Some(budget.acquire().await),
+            None => None,
+        };
+        let signed = self
+            .send_whole(first, &body, size, || self.backend.sign_single(single))
+            .await?;
+        Ok(Completed {
+            location: signed.url.split('?').next().unwrap_or_default().to_owned(),
+            key: signed.key,
+            upload_id: String::new(),
+            checksum_sha256: checksum.filter(|_| checksummed),
+        })
+    }
+
+    /// Sends the body until the store takes it or the retry policy gives
+    /// up; each retry signs afresh. Answers the request that succeeded.
+    async fn send_whole<S>(
+        &self,
+        first: SignedSingle,
+        body: &B,
+        size: u64,
+        sign: impl Fn() -> S,
+    ) -> Result<SignedSingle, Error>
+    where
+        S: std::future::Future<Output = Result<SignedSingle, Error>>,
+    {
+        let tracker = RefCell::new(ProgressTracker::new(0, size));
+        let progress = |sent: u64| {
+            tracker.borrow_mut().part_sent(1, sent);
+            self.emit_progress(&tracker);
+        };
+        let next = Cell::new(Some(first));
+        let attempt = || async {
+            let signed = match next.take() {
+                Some(signed) => signed,
+                None => sign().await?,
+            };
+            tracker.borrow_mut().part_sent(1, 0);
+            self.sender.send_whole(&signed, body, &progress).await?;
+            Ok(signed)
+        };
+        let sent = with_retries(self.timer, &self.options.retry, attempt, || false).await?;
+        tracker.borrow_mut().part_confirmed(1, size);
+        self.emit_progress(&tracker);
+        Ok(sent)
+    }
+
+    /// Whether the request carries the file's checksum. A backend that did
+    /// not sign it is an error with `checksum: "sha256"`, and a warning
+    /// when unset (a plain Companion's `POST` form has no checksum).
+    fn agree_on_single_checksum(&self, signed: &SignedSingle, asked: bool) -> Result<bool, Error> {
+        match (asked, signed.checksum_signed, self.options.checksum) {
+            (false, _, _) => Ok(false),
+            (true, true, _) => Ok(true),
+            (true, false, ChecksumMode::Sha256) => Err(Error::ChecksumUnsupported),
+            (true, false, _) => {
+                self.events.warning(Warning {
+                    code: WarningCode::ChecksumUnsupported,
+                    message: "the signing backend does not sign SHA-256 checksums for single \
+                              uploads (a plain Uppy Companion): uploading without them; pass \
+                              checksum: \"none\" to silence this"
+                        .into(),
+                });
+                Ok(false)
+            }
+        }
+    }
+}

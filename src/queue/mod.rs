@@ -1,0 +1,215 @@
+//! Many files under one budget of requests in flight (an upload queue).
+//!
+//! The queue starts files in the order they were added, several at once;
+//! each runs through a [`FileRunner`] (in a browser: a [`Driver`] over the
+//! shared ports, a whole small file in one request, a large one as a
+//! multipart upload whose parts draw on the same budget). What the queue
+//! adds:
+//! - **done markers** ([`DoneStore`]): a file stored by an earlier run (a
+//!   reload mid-batch, then the same folder added again) is skipped, once,
+//!   by its record key (folder path, name, size and date: a changed file
+//!   has another key and is sent again); the markers are deleted when the
+//!   whole queue is done, and collected past their expiry;
+//! - one progress for the whole queue, with a rate and a time left
+//!   ([`progress`]);
+//! - a failed file never stops the others; a cancelled one stops at once.
+//!
+//! [`Driver`]: crate::driver::Driver
+
+pub mod progress;
+mod state;
+
+pub use progress::QueueProgress;
+pub use state::{FileOutcome, QueueState};
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::pin::pin;
+
+use futures::future::{select, Either};
+
+use crate::driver::Completed;
+use crate::error::Error;
+use crate::ports::{PortFuture, Progress, Timer};
+use crate::slots::join_all;
+use progress::QueueTotals;
+
+/// One file of a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Its record key: namespace, endpoint, folder path, name, size and
+    /// date (see [`fingerprint`](crate::core::fingerprint::fingerprint)).
+    pub id: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// A file stored by a queue whose batch is not done yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoneMarker {
+    /// The file's record key.
+    pub id: String,
+    /// Its object key.
+    pub key: String,
+    /// When it was stored (ms since the epoch).
+    pub stored_at: f64,
+}
+
+/// Where done markers persist (IndexedDB in a browser).
+pub trait DoneStore {
+    /// Every marker.
+    fn markers(&self) -> PortFuture<'_, Vec<DoneMarker>>;
+    /// Keeps a marker.
+    fn mark<'a>(&'a self, marker: &'a DoneMarker) -> PortFuture<'a, ()>;
+    /// Deletes the markers of these files.
+    fn forget<'a>(&'a self, ids: &'a [String]) -> PortFuture<'a, ()>;
+}
+
+/// Uploads one file of the queue.
+pub trait FileRunner {
+    /// Uploads file `index`, telling `progress` how far it got.
+    fn run<'a>(&'a self, index: usize, progress: &'a dyn Fn(Progress))
+        -> PortFuture<'a, Completed>;
+    /// Undoes what a cancelled file left on the server and here (a
+    /// multipart upload and its record), best effort.
+    fn discard(&self, index: usize) -> PortFuture<'_, ()>;
+}
+
+/// What the page hears from a queue.
+pub trait QueueEvents {
+    /// The queue's progress changed.
+    fn progress(&self, progress: QueueProgress);
+    /// File `index` ended (stored, skipped, failed or cancelled).
+    fn file_ended(&self, index: usize, outcome: &FileOutcome);
+}
+
+/// One run of a queue over its ports.
+pub struct Queue<'a> {
+    /// The files, in the order they were added (more may be added while
+    /// the queue runs: they join the run).
+    pub entries: &'a RefCell<Vec<QueueEntry>>,
+    /// Where the outcomes live between runs (and `cancel` reaches them).
+    pub state: &'a QueueState,
+    /// Uploads each file.
+    pub runner: &'a dyn FileRunner,
+    /// The done markers.
+    pub done: &'a dyn DoneStore,
+    /// The clock.
+    pub timer: &'a dyn Timer,
+    /// The page's callbacks.
+    pub events: &'a dyn QueueEvents,
+    /// How many files run at once.
+    pub files_at_once: usize,
+    /// How long a marker is kept when its queue never finishes (ms).
+    pub expires_after_ms: f64,
+}
+
+impl Queue<'_> {
+    /// Runs every file not yet stored or cancelled (a failed one again),
+    /// then answers the first failure's error, if any file failed: the
+    /// outcomes say which.
+    pub async fn run(&self) -> Result<(), Error> {
+        let stored = self.stored_files().await?;
+        let totals = QueueTotals::new(&self.entries.borrow(), self.state, self.now());
+        let totals = RefCell::new(totals);
+        self.emit(&totals, true);
+        let workers = (0..self.files_at_once.max(1))
+            .map(|_| self.work(&totals, &stored))
+            .collect();
+        join_all(workers).await;
+        self.emit(&totals, true);
+        self.finish().await
+    }
+
+    /// The files an earlier run stored (record key → object key), from
+    /// their markers; markers past their expiry are collected.
+    async fn stored_files(&self) -> Result<HashMap<String, String>, Error> {
+        let markers = self.done.markers().await?;
+        let now = self.now();
+        let (expired, kept): (Vec<DoneMarker>, Vec<DoneMarker>) = markers
+            .into_iter()
+            .partition(|m| now - m.stored_at > self.expires_after_ms);
+        if !expired.is_empty() {
+            let ids: Vec<String> = expired.into_iter().map(|m| m.id).collect();
+            self.done.forget(&ids).await?;
+        }
+        Ok(kept.into_iter().map(|m| (m.id, m.key)).collect())
+    }
+
+    /// One of the queue's workers: takes the next file until none is left.
+    /// A file an earlier run stored is skipped.
+    async fn work(&self, totals: &RefCell<QueueTotals>, stored: &HashMap<String, String>) {
+        while let Some(index) = self.state.take_next() {
+            let entry = self.entries.borrow()[index].clone();
+            totals.borrow_mut().know(index, entry.size);
+            let outcome = match stored.get(&entry.id) {
+                Some(key) => FileOutcome::Skipped { key: key.clone() },
+                None => self.run_file(index, totals).await,
+            };
+            if let FileOutcome::Done(done) = &outcome {
+                let marker = DoneMarker {
+                    id: entry.id.clone(),
+                    key: done.key.clone(),
+                    stored_at: self.now(),
+                };
+                // A lost marker only means the file is sent again after a
+                // reload: the upload itself succeeded.
+                let _ = self.done.mark(&marker).await;
+            }
+            totals.borrow_mut().ended(index, &outcome, entry.size);
+            self.events.file_ended(index, &outcome);
+            self.state.set(index, outcome);
+            self.emit(totals, false);
+        }
+    }
+
+    /// Runs file `index` until it ends or is cancelled.
+    async fn run_file(&self, index: usize, totals: &RefCell<QueueTotals>) -> FileOutcome {
+        let progress = |p: Progress| {
+            totals.borrow_mut().file_progress(index, p);
+            self.emit(totals, false);
+        };
+        let cancelled = pin!(self.state.cancelled(index));
+        let running = self.runner.run(index, &progress);
+        // A cancel drops the running upload (which aborts its requests).
+        let finished = match select(running, cancelled).await {
+            Either::Left((result, _)) => Some(result),
+            Either::Right(_) => None,
+        };
+        match finished {
+            Some(Ok(done)) => FileOutcome::Done(done),
+            Some(Err(error)) => FileOutcome::Failed(error),
+            None => {
+                // Best effort: what is left is collected like any orphan.
+                let _ = self.runner.discard(index).await;
+                FileOutcome::Cancelled
+            }
+        }
+    }
+
+    /// When every file is stored (or skipped, or cancelled), the markers
+    /// go: the batch is done. Answers the first failure, if any.
+    async fn finish(&self) -> Result<(), Error> {
+        if let Some(error) = self.state.first_failure() {
+            return Err(error);
+        }
+        if self.state.all_ended() {
+            let ids: Vec<String> = self.entries.borrow().iter().map(|e| e.id.clone()).collect();
+            self.done.forget(&ids).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells the page the progress: at once when `now`, else at most every
+    /// [`progress::EVERY_MS`].
+    fn emit(&self, totals: &RefCell<QueueTotals>, now: bool) {
+        let progress = totals.borrow_mut().snapshot(self.now(), now);
+        if let Some(progress) = progress {
+            self.events.progress(progress);
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.timer.now_ms()
+    }
+}

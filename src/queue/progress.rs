@@ -1,0 +1,247 @@
+//! One progress for a whole queue: files and bytes, a rate over the last
+//! seconds, and the time left at that rate. A file skipped because an
+//! earlier run stored it counts once, as done; a cancelled one leaves the
+//! totals.
+
+use std::collections::VecDeque;
+
+use super::state::{FileOutcome, QueueState};
+use super::QueueEntry;
+use crate::ports::Progress;
+
+/// The least time between two progress reports while bytes move (ms).
+pub const EVERY_MS: f64 = 100.0;
+
+/// The span the rate is measured over (ms).
+const RATE_WINDOW_MS: f64 = 5_000.0;
+
+/// A queue's progress.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueProgress {
+    /// Files in the queue (cancelled ones left out).
+    pub files_total: usize,
+    /// Files stored (now or by an earlier run).
+    pub files_done: usize,
+    /// Files that failed in this run.
+    pub files_failed: usize,
+    /// Bytes handed to the network, stored ones included; never goes back
+    /// while the totals stay.
+    pub bytes_sent: u64,
+    /// Bytes the store confirmed.
+    pub bytes_confirmed: u64,
+    /// Bytes of every file in the queue.
+    pub bytes_total: u64,
+    /// Bytes sent per second over the last seconds (0 until measured).
+    pub bytes_per_second: f64,
+    /// Seconds left at that rate, once there is a rate.
+    pub eta_seconds: Option<f64>,
+}
+
+/// The sums behind [`QueueProgress`].
+#[derive(Debug)]
+pub(super) struct QueueTotals {
+    files_total: usize,
+    files_done: usize,
+    files_failed: usize,
+    bytes_total: u64,
+    /// How many files the totals count (files added later join them).
+    known: usize,
+    /// Bytes of the files that ended stored.
+    bytes_stored: u64,
+    /// `(file, sent, confirmed)` of each running file.
+    running: Vec<(usize, u64, u64)>,
+    /// `(time, bytes sent)` over the rate window.
+    samples: VecDeque<(f64, u64)>,
+    last: Option<QueueProgress>,
+    last_at: f64,
+}
+
+impl QueueTotals {
+    /// The totals of `entries` as `state` has them now.
+    pub fn new(entries: &[QueueEntry], state: &QueueState, now: f64) -> Self {
+        let mut totals = QueueTotals {
+            files_total: 0,
+            files_done: 0,
+            files_failed: 0,
+            bytes_total: 0,
+            bytes_stored: 0,
+            known: entries.len(),
+            running: Vec::new(),
+            samples: VecDeque::new(),
+            last: None,
+            last_at: now,
+        };
+        for (entry, outcome) in entries.iter().zip(state.outcomes().iter()) {
+            if *outcome == FileOutcome::Cancelled {
+                continue;
+            }
+            totals.files_total += 1;
+            totals.bytes_total += entry.size;
+            if outcome.is_final() {
+                totals.files_done += 1;
+                totals.bytes_stored += entry.size;
+            }
+        }
+        totals
+    }
+
+    /// File `index` of `size` bytes is about to run: one added after the
+    /// totals were made joins them.
+    pub fn know(&mut self, index: usize, size: u64) {
+        if index >= self.known {
+            self.known = index + 1;
+            self.files_total += 1;
+            self.bytes_total += size;
+        }
+    }
+
+    /// File `index` got this far.
+    pub fn file_progress(&mut self, index: usize, p: Progress) {
+        match self.running.iter_mut().find(|r| r.0 == index) {
+            Some(entry) => (entry.1, entry.2) = (p.sent_bytes, p.confirmed_bytes),
+            None => self.running.push((index, p.sent_bytes, p.confirmed_bytes)),
+        }
+    }
+
+    /// File `index` (of `size` bytes) ended with `outcome`.
+    pub fn ended(&mut self, index: usize, outcome: &FileOutcome, size: u64) {
+        self.running.retain(|r| r.0 != index);
+        match outcome {
+            FileOutcome::Done(_) | FileOutcome::Skipped { .. } => {
+                self.files_done += 1;
+                self.bytes_stored += size;
+            }
+            FileOutcome::Failed(_) => self.files_failed += 1,
+            FileOutcome::Cancelled => {
+                self.files_total -= 1;
+                self.bytes_total -= size;
+                self.last = None;
+            }
+            FileOutcome::Waiting | FileOutcome::Running => {}
+        }
+    }
+
+    /// The progress to report: `None` when nothing changed, or when less
+    /// than [`EVERY_MS`] passed since the last report and `force` is off.
+    pub fn snapshot(&mut self, now: f64, force: bool) -> Option<QueueProgress> {
+        if !force && now - self.last_at < EVERY_MS {
+            return None;
+        }
+        let running_sent: u64 = self.running.iter().map(|r| r.1).sum();
+        let running_confirmed: u64 = self.running.iter().map(|r| r.2).sum();
+        let previous = self.last.map_or(0, |p| p.bytes_sent);
+        let sent = (self.bytes_stored + running_sent)
+            .min(self.bytes_total)
+            .max(previous);
+        let bytes_per_second = self.rate(now, sent);
+        let left = self.bytes_total.saturating_sub(sent) as f64;
+        let next = QueueProgress {
+            files_total: self.files_total,
+            files_done: self.files_done,
+            files_failed: self.files_failed,
+            bytes_sent: sent,
+            bytes_confirmed: self.bytes_stored + running_confirmed,
+            bytes_total: self.bytes_total,
+            bytes_per_second,
+            eta_seconds: (bytes_per_second > 0.0).then(|| left / bytes_per_second),
+        };
+        let same = self.last.is_some_and(|last| {
+            (
+                last.files_done,
+                last.files_failed,
+                last.bytes_sent,
+                last.bytes_confirmed,
+            ) == (
+                next.files_done,
+                next.files_failed,
+                next.bytes_sent,
+                next.bytes_confirmed,
+            )
+        });
+        if same {
+            return None;
+        }
+        self.last = Some(next);
+        self.last_at = now;
+        Some(next)
+    }
+
+    /// Bytes per second over the window ending at `now`.
+    fn rate(&mut self, now: f64, sent: u64) -> f64 {
+        self.samples.push_back((now, sent));
+        while self.samples.len() > 2 && now - self.samples[1].0 > RATE_WINDOW_MS {
+            self.samples.pop_front();
+        }
+        let (then, sent_then) = self.samples[0];
+        match now - then {
+            ms if ms >= 500.0 => sent.saturating_sub(sent_then) as f64 * 1000.0 / ms,
+            _ => 0.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::Completed;
+
+    fn entries(sizes: &[u64]) -> Vec<QueueEntry> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| QueueEntry {
+                id: format!("f{i}"),
+                size,
+            })
+            .collect()
+    }
+
+    fn progress(sent: u64, confirmed: u64) -> Progress {
+        Progress {
+            sent_bytes: sent,
+            confirmed_bytes: confirmed,
+            total_bytes: 100,
+        }
+    }
+
+    #[test]
+    fn a_skipped_file_counts_once_and_a_cancelled_one_leaves_the_totals() {
+        let files = entries(&[100, 200, 300]);
+        let state = QueueState::new();
+        state.add(3);
+        state.set(0, FileOutcome::Skipped { key: "k".into() });
+        let mut totals = QueueTotals::new(&files, &state, 0.0);
+        let first = totals.snapshot(0.0, true).unwrap();
+        assert_eq!((first.files_done, first.files_total), (1, 3));
+        assert_eq!((first.bytes_sent, first.bytes_total), (100, 600));
+        totals.file_progress(1, progress(150, 100));
+        let done = Completed {
+            key: "k1".into(),
+            upload_id: String::new(),
+            location: String::new(),
+            checksum_sha256: None,
+        };
+        totals.ended(1, &FileOutcome::Done(done), 200);
+        totals.ended(2, &FileOutcome::Cancelled, 300);
+        let last = totals.snapshot(1000.0, true).unwrap();
+        assert_eq!((last.files_done, last.files_total), (2, 2));
+        assert_eq!(
+            (last.bytes_sent, last.bytes_confirmed, last.bytes_total),
+            (300, 300, 300)
+        );
+    }
+
+    #[test]
+    fn the_rate_and_time_left_come_from_the_last_seconds() {
+        let files = entries(&[10_000]);
+        let state = QueueState::new();
+        state.add(1);
+        let mut totals = QueueTotals::new(&files, &state, 0.0);
+        assert_eq!(totals.snapshot(0.0, true).unwrap().eta_seconds, None);
+        totals.file_progress(0, progress(1000, 0));
+        assert_eq!(totals.snapshot(50.0, false), None, "too soon");
+        let p = totals.snapshot(1000.0, false).unwrap();
+        assert_eq!(p.bytes_per_second, 1000.0);
+        assert_eq!(p.eta_seconds, Some(9.0));
+    }
+}

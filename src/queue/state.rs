@@ -1,0 +1,199 @@
+//! Where each file of a queue stands, kept between runs (a pause, a retry
+//! of the failed files), and reached by `cancel` while a run goes on.
+
+use std::cell::{Cell, Ref, RefCell};
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
+
+use crate::driver::Completed;
+use crate::error::Error;
+
+/// Where one file of a queue stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileOutcome {
+    /// Not started in this run yet.
+    Waiting,
+    /// Being uploaded.
+    Running,
+    /// Stored by an earlier run (its done marker), so not sent again.
+    Skipped {
+        /// The object key it was stored under.
+        key: String,
+    },
+    /// Stored.
+    Done(Completed),
+    /// Failed for good (after its retries); the next run tries it again.
+    Failed(Error),
+    /// Cancelled by the page: never sent again.
+    Cancelled,
+}
+
+impl FileOutcome {
+    /// Whether the file has ended for good (stored, skipped or cancelled).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            FileOutcome::Skipped { .. } | FileOutcome::Done(_) | FileOutcome::Cancelled
+        )
+    }
+}
+
+/// The outcomes of a queue's files.
+#[derive(Debug, Default)]
+pub struct QueueState {
+    outcomes: RefCell<Vec<FileOutcome>>,
+    /// Where the next file is looked for.
+    next: Cell<usize>,
+    /// The runs waiting to hear that their file was cancelled.
+    cancel_wakers: RefCell<Vec<(usize, Waker)>>,
+}
+
+impl QueueState {
+    /// No files yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `count` more files, waiting.
+    pub fn add(&self, count: usize) {
+        let mut outcomes = self.outcomes.borrow_mut();
+        let len = outcomes.len() + count;
+        outcomes.resize(len, FileOutcome::Waiting);
+    }
+
+    /// Before a run: files left running by a dropped run (a pause) and
+    /// failed ones wait again, and files are taken from the first.
+    pub fn prepare_run(&self) {
+        for outcome in self.outcomes.borrow_mut().iter_mut() {
+            if matches!(outcome, FileOutcome::Running | FileOutcome::Failed(_)) {
+                *outcome = FileOutcome::Waiting;
+            }
+        }
+        self.next.set(0);
+    }
+
+    /// The outcomes, by file.
+    pub fn outcomes(&self) -> Ref<'_, Vec<FileOutcome>> {
+        self.outcomes.borrow()
+    }
+
+    /// Whether file `index` waits to be sent.
+    pub fn is_to_do(&self, index: usize) -> bool {
+        matches!(
+            self.outcomes.borrow().get(index),
+            Some(FileOutcome::Waiting)
+        )
+    }
+
+    /// The next waiting file, now running.
+    pub fn take_next(&self) -> Option<usize> {
+        let mut outcomes = self.outcomes.borrow_mut();
+        let start = self.next.get();
+        let offset = outcomes[start.min(outcomes.len())..]
+            .iter()
+            .position(|o| *o == FileOutcome::Waiting)?;
+        let index = start + offset;
+        outcomes[index] = FileOutcome::Running;
+        self.next.set(index + 1);
+        Some(index)
+    }
+
+    /// Sets file `index`'s outcome (a cancelled file stays cancelled).
+    pub fn set(&self, index: usize, outcome: FileOutcome) {
+        if let Some(slot) = self.outcomes.borrow_mut().get_mut(index) {
+            if *slot != FileOutcome::Cancelled {
+                *slot = outcome;
+            }
+        }
+    }
+
+    /// Cancels file `index` unless it has ended: a running upload stops at
+    /// once. Answers whether it was cancelled.
+    pub fn cancel(&self, index: usize) -> bool {
+        let cancelled = match self.outcomes.borrow_mut().get_mut(index) {
+            Some(outcome) if !outcome.is_final() => {
+                *outcome = FileOutcome::Cancelled;
+                true
+            }
+            _ => false,
+        };
+        let woken: Vec<Waker> = {
+            let mut wakers = self.cancel_wakers.borrow_mut();
+            let (mine, others) = wakers.drain(..).partition(|(i, _)| *i == index);
+            *wakers = others;
+            mine.into_iter().map(|(_, waker)| waker).collect()
+        };
+        woken.into_iter().for_each(Waker::wake);
+        cancelled
+    }
+
+    /// Resolves once file `index` is cancelled.
+    pub async fn cancelled(&self, index: usize) {
+        poll_fn(|cx| {
+            if matches!(
+                self.outcomes.borrow().get(index),
+                Some(FileOutcome::Cancelled)
+            ) {
+                return Poll::Ready(());
+            }
+            let mut wakers = self.cancel_wakers.borrow_mut();
+            wakers.retain(|(i, _)| *i != index);
+            wakers.push((index, cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The error of the first file that failed, if any.
+    pub fn first_failure(&self) -> Option<Error> {
+        self.outcomes.borrow().iter().find_map(|o| match o {
+            FileOutcome::Failed(error) => Some(error.clone()),
+            _ => None,
+        })
+    }
+
+    /// Whether every file has ended for good.
+    pub fn all_ended(&self) -> bool {
+        self.outcomes.borrow().iter().all(FileOutcome::is_final)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_taken_in_order_and_a_run_retakes_the_unfinished() {
+        let state = QueueState::new();
+        state.add(3);
+        assert_eq!(state.take_next(), Some(0));
+        assert_eq!(state.take_next(), Some(1));
+        state.set(0, FileOutcome::Failed(Error::Aborted));
+        state.add(1);
+        assert_eq!(state.take_next(), Some(2));
+        assert_eq!(state.take_next(), Some(3));
+        assert_eq!(state.take_next(), None);
+        let done = FileOutcome::Skipped { key: "k".into() };
+        state.set(2, done.clone());
+        state.set(3, done);
+        // A pause dropped the run with file 1 running.
+        state.prepare_run();
+        assert_eq!(state.take_next(), Some(0), "the failed file again");
+        assert_eq!(state.take_next(), Some(1), "the interrupted one");
+        assert_eq!(state.take_next(), None);
+    }
+
+    #[test]
+    fn a_cancelled_file_stays_cancelled() {
+        let state = QueueState::new();
+        state.add(2);
+        assert!(state.cancel(1));
+        assert_eq!(state.take_next(), Some(0));
+        assert_eq!(state.take_next(), None, "the cancelled file is not taken");
+        state.set(1, FileOutcome::Failed(Error::Aborted));
+        assert_eq!(state.outcomes()[1], FileOutcome::Cancelled);
+        state.set(0, FileOutcome::Skipped { key: "k".into() });
+        assert!(!state.cancel(0), "an ended file cannot be cancelled");
+        assert!(state.all_ended());
+    }
+}

@@ -1,0 +1,60 @@
+//! An upload queue's done markers in IndexedDB (object store `done`, keyed
+//! by file record id): `{ id, key, storedAt }`, a few dozen bytes each, so
+//! a batch of 10,000 files writes one small entry per stored file.
+
+use js_sys::Array;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbTransactionMode;
+
+use super::idb::{committed, settled, storage, IdbStore, DONE, STORE_TIMEOUT_MS};
+use super::js::{field, string, Builder};
+use crate::ports::PortFuture;
+use crate::queue::{DoneMarker, DoneStore};
+
+impl DoneStore for IdbStore {
+    fn markers(&self) -> PortFuture<'_, Vec<DoneMarker>> {
+        Box::pin(async move {
+            let tx = self.transaction(IdbTransactionMode::Readonly)?;
+            let request = tx
+                .object_store(DONE)
+                .and_then(|done| done.get_all())
+                .map_err(storage)?;
+            let all: Array = settled(&request, STORE_TIMEOUT_MS).await?.unchecked_into();
+            Ok(all.iter().filter_map(|m| marker_from_js(&m)).collect())
+        })
+    }
+
+    fn mark<'a>(&'a self, marker: &'a DoneMarker) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+            let value = Builder::new()
+                .str("id", &marker.id)
+                .str("key", &marker.key)
+                .num("storedAt", marker.stored_at)
+                .done();
+            tx.object_store(DONE)
+                .and_then(|done| done.put_with_key(&value, &JsValue::from_str(&marker.id)))
+                .map_err(storage)?;
+            committed(&tx).await
+        })
+    }
+
+    fn forget<'a>(&'a self, ids: &'a [String]) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+            let done = tx.object_store(DONE).map_err(storage)?;
+            for id in ids {
+                done.delete(&JsValue::from_str(id)).map_err(storage)?;
+            }
+            committed(&tx).await
+        })
+    }
+}
+
+fn marker_from_js(value: &JsValue) -> Option<DoneMarker> {
+    Some(DoneMarker {
+        id: string(value, "id")?,
+        key: string(value, "key")?,
+        stored_at: field(value, "storedAt").as_f64()?,
+    })
+}

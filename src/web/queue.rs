@@ -1,0 +1,360 @@
+//! `UploadQueue`: many files (a folder of 10,000) under one budget of
+//! requests in flight, resumable after a reload.
+//!
+//! ```js
+//! const queue = new UploadQueue({ endpoint: "/api/s3", concurrency: 6 });
+//! await queue.add(input.files);        // Files, a FileList, file or folder handles, dropped folders
+//! queue.onProgress = …                  // or in the options: onProgress, onFile, onWarning
+//! const { done, failed } = await queue.start();
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+use futures::future::{select, Either};
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
+
+use super::api::{promise, settle};
+use super::events::JsEvents;
+use super::headers::BackendHeaders;
+use super::js::Builder;
+use super::options::{callback, parse, whole_option};
+use super::queue_run::{QueueCallbacks, QueuePorts, QueuedFile, WebRunner};
+use crate::core::fingerprint::FileIdentity;
+use crate::driver::FileInfo;
+use crate::error::Error;
+use crate::options::UploadOptions;
+use crate::queue::{FileOutcome, FileRunner, Queue, QueueEntry, QueueState};
+
+#[wasm_bindgen(module = "/src/web/queue_files.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = collectFiles)]
+    fn collect_files(input: &JsValue) -> Promise;
+}
+
+/// How many added files are read between two turns of the event loop, so
+/// adding 10,000 files never holds the page for long.
+const ADD_CHUNK: usize = 500;
+
+/// What a queue keeps between calls.
+struct QueueInner {
+    files: RefCell<Vec<QueuedFile>>,
+    /// The record keys of the files, to add none twice.
+    ids: RefCell<HashSet<String>>,
+    entries: RefCell<Vec<QueueEntry>>,
+    state: QueueState,
+    options: UploadOptions,
+    single_limit: u64,
+    events: JsEvents,
+    on_file: Option<Function>,
+    headers: BackendHeaders,
+    /// The running run's stop signal (dropping it pauses).
+    stop: RefCell<Option<oneshot::Sender<()>>>,
+    cancelling: Cell<bool>,
+}
+
+/// Many files under one budget of requests in flight. Files start in the
+/// order added, several at once; a small file goes whole in one request,
+/// a large one as a resumable multipart upload whose parts share the
+/// budget. After a reload, adding the same files again skips the ones
+/// stored and resumes the ones partly sent.
+#[wasm_bindgen]
+pub struct UploadQueue {
+    inner: Rc<QueueInner>,
+}
+
+#[wasm_bindgen]
+impl UploadQueue {
+    /// A queue with the options of `new Upload` (`concurrency` is the
+    /// whole queue's budget of requests in flight), plus `singleRequestLimit`
+    /// (bytes; files up to it go in one request; default the part size),
+    /// and the callbacks `onProgress`, `onFile` and `onWarning`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "UploadQueueOptions")] options: JsValue,
+    ) -> Result<UploadQueue, JsValue> {
+        Self::build(&options).map_err(|e| super::js_error::to_js(&e))
+    }
+
+    fn build(options: &JsValue) -> Result<UploadQueue, Error> {
+        if let Some(feature) = super::support::missing_feature() {
+            return Err(Error::UnsupportedBrowser { feature });
+        }
+        let parsed = parse(options)?;
+        parsed.options.validate()?;
+        let single_limit =
+            whole_option(options, "singleRequestLimit")?.unwrap_or(parsed.options.part_size);
+        Ok(UploadQueue {
+            inner: Rc::new(QueueInner {
+                files: RefCell::new(Vec::new()),
+                ids: RefCell::new(HashSet::new()),
+                entries: RefCell::new(Vec::new()),
+                state: QueueState::new(),
+                on_file: callback(options, "onFile")?,
+                options: parsed.options,
+                single_limit,
+                events: parsed.events,
+                headers: parsed.headers,
+                stop: RefCell::new(None),
+                cancelling: Cell::new(false),
+            }),
+        })
+    }
+
+    /// Adds files: a `File`, a `FileList` (a `webkitdirectory` input keeps
+    /// each file's folder path), an array, a `FileSystemFileHandle`, a
+    /// `FileSystemDirectoryHandle` or a dropped folder's entry (walked
+    /// whole). A file already in the queue is not added twice. Resolves to
+    /// how many were added; they join a running queue.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn add(&self, files: JsValue) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        promise(async move {
+            let collected = JsFuture::from(collect_files(&files))
+                .await
+                .map_err(|e| Error::invalid_option("files", super::js_error::describe(&e)));
+            let added = match collected {
+                Ok(list) => add_all(&inner, list.unchecked_into()).await,
+                Err(e) => Err(e),
+            };
+            settle(added, |n| JsValue::from_f64(n as f64))
+        })
+    }
+
+    /// Uploads every file not yet stored (failed ones again). Resolves,
+    /// when every file is stored, failed or cancelled, to `{ done, failed,
+    /// cancelled }`: failures are listed, never thrown away. Rejects with
+    /// `PAUSED` after `pause()`, `ABORTED` after `cancel()`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UploadQueueResult>")]
+    pub fn start(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        if inner.stop.borrow().is_some() {
+            return Promise::reject(&super::js_error::to_js(&Error::AlreadyRunning));
+        }
+        let (stop, stopping) = oneshot::channel::<()>();
+        *inner.stop.borrow_mut() = Some(stop);
+        promise(async move {
+            let ran = match select(stopping, std::pin::pin!(run(&inner))).await {
+                Either::Left(_) if inner.cancelling.get() => Err(Error::Aborted),
+                Either::Left(_) => Err(Error::Paused),
+                Either::Right((ran, _)) => ran,
+            };
+            inner.stop.borrow_mut().take();
+            settle(ran, |()| result_of(&inner))
+        })
+    }
+
+    /// `start()` again after `pause()`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UploadQueueResult>")]
+    pub fn resume(&self) -> Promise {
+        self.start()
+    }
+
+    /// Stops every request in flight; the pending `start()` rejects with
+    /// `PAUSED`, and `resume()` continues.
+    pub fn pause(&self) {
+        drop(self.inner.stop.borrow_mut().take());
+    }
+
+    /// Cancels one file (the `File` as added, or its index), or with no
+    /// argument the whole queue: a running upload stops at once, and what
+    /// it left on the server is aborted. Resolves to whether anything was
+    /// cancelled.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn cancel(&self, file: JsValue) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        promise(async move {
+            let cancelled = match file.is_undefined() || file.is_null() {
+                true => cancel_all(&inner).await,
+                false => cancel_one(&inner, index_of(&inner, &file)).await,
+            };
+            settle(cancelled, JsValue::from_bool)
+        })
+    }
+
+    /// How many files the queue holds.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.inner.files.borrow().len()
+    }
+
+    /// The files, in the order added (an index here is the file's index
+    /// in `onFile` and `cancel`).
+    #[wasm_bindgen(getter, unchecked_return_type = "File[]")]
+    pub fn files(&self) -> Array {
+        self.inner
+            .files
+            .borrow()
+            .iter()
+            .map(|f| JsValue::from(f.blob.clone()))
+            .collect()
+    }
+}
+
+/// Adds the collected `[file, relativePath]` pairs, a chunk per turn of
+/// the event loop; answers how many were new.
+async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
+    let mut added = 0;
+    for (n, pair) in list.iter().enumerate() {
+        if n > 0 && n % ADD_CHUNK == 0 {
+            gloo_timers::future::TimeoutFuture::new(0).await;
+        }
+        let pair: Array = pair.unchecked_into();
+        let file = queued(pair.get(0).unchecked_into(), pair.get(1).as_string());
+        let id = inner.options.record_id(&file.info.identity);
+        if !inner.ids.borrow_mut().insert(id.clone()) {
+            continue;
+        }
+        let size = file.info.identity.size;
+        inner.entries.borrow_mut().push(QueueEntry { id, size });
+        inner.files.borrow_mut().push(file);
+        inner.state.add(1);
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// A file as the queue keeps it.
+fn queued(blob: Blob, path: Option<String>) -> QueuedFile {
+    let file = blob.dyn_ref::<web_sys::File>();
+    QueuedFile {
+        info: FileInfo {
+            identity: FileIdentity {
+                name: file.map_or_else(|| "blob".into(), |f| f.name()),
+                size: super::blob::size(&blob),
+                last_modified: file.map_or(0.0, |f| f.last_modified()),
+                source_id: None,
+                relative_path: path.filter(|p| !p.is_empty()),
+            },
+            file_type: blob.type_(),
+            sample_sha256: None,
+        },
+        blob,
+    }
+}
+
+/// One run over the queue's files.
+async fn run(inner: &QueueInner) -> Result<(), Error> {
+    inner.cancelling.set(false);
+    inner.state.prepare_run();
+    let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
+    let runner = runner(inner, &ports);
+    let callbacks = QueueCallbacks {
+        events: &inner.events,
+        on_file: inner.on_file.clone(),
+        files: &inner.files,
+    };
+    let queue = Queue {
+        entries: &inner.entries,
+        state: &inner.state,
+        runner: &runner,
+        done: ports.done.as_ref(),
+        timer: &super::timer::BrowserTimer,
+        events: &callbacks,
+        files_at_once: inner.options.concurrency as usize,
+        expires_after_ms: inner.options.expires_after_ms,
+    };
+    // A failed file is in the result's `failed`: the run itself succeeded.
+    let ran = queue.run().await;
+    match ran {
+        Err(_) if inner.state.first_failure().is_some() => Ok(()),
+        other => other,
+    }
+}
+
+/// Cancels file `index`, and aborts what it left on the server here, not
+/// in the run: a `pause()` right after would drop the run's own cleanup.
+async fn cancel_one(inner: &QueueInner, index: Option<usize>) -> Result<bool, Error> {
+    let Some(index) = index.filter(|&i| inner.state.cancel(i)) else {
+        return Ok(false);
+    };
+    let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
+    let _ = runner(inner, &ports).discard(index).await;
+    Ok(true)
+}
+
+/// Stops the queue, cancels every file not yet ended, and aborts what the
+/// cancelled multipart uploads left on the server.
+async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
+    inner.cancelling.set(true);
+    drop(inner.stop.borrow_mut().take());
+    let count = inner.files.borrow().len();
+    let cancelled: Vec<usize> = (0..count).filter(|&i| inner.state.cancel(i)).collect();
+    let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
+    let runner = runner(inner, &ports);
+    for &index in &cancelled {
+        let _ = runner.discard(index).await;
+    }
+    let ids: Vec<String> = inner.entries.borrow().iter().map(|e| e.id.clone()).collect();
+    ports.done.forget(&ids).await?;
+    Ok(!cancelled.is_empty())
+}
+
+/// The runner of `inner`'s files over `ports`.
+fn runner<'a>(inner: &'a QueueInner, ports: &'a QueuePorts) -> WebRunner<'a> {
+    WebRunner {
+        ports,
+        files: &inner.files,
+        options: &inner.options,
+        single_limit: inner.single_limit,
+        events: &inner.events,
+    }
+}
+
+/// The index of `file` (a `File` as added, or an index).
+fn index_of(inner: &QueueInner, file: &JsValue) -> Option<usize> {
+    if let Some(n) = file.as_f64() {
+        return Some(n as usize).filter(|&i| i < inner.files.borrow().len());
+    }
+    let files = inner.files.borrow();
+    files
+        .iter()
+        .position(|f| JsValue::from(f.blob.clone()) == *file)
+}
+
+/// `{ done, failed, cancelled }` of the queue's files now.
+fn result_of(inner: &QueueInner) -> JsValue {
+    let (done, failed, cancelled) = (Array::new(), Array::new(), Array::new());
+    let files = inner.files.borrow();
+    for (index, outcome) in inner.state.outcomes().iter().enumerate() {
+        let report = file_report(&files[index], index, outcome);
+        match outcome {
+            FileOutcome::Done(_) | FileOutcome::Skipped { .. } => done.push(&report),
+            FileOutcome::Failed(_) => failed.push(&report),
+            FileOutcome::Cancelled => cancelled.push(&report),
+            FileOutcome::Waiting | FileOutcome::Running => 0,
+        };
+    }
+    Builder::new()
+        .set("done", &done)
+        .set("failed", &failed)
+        .set("cancelled", &cancelled)
+        .done()
+}
+
+/// What the page hears of one file: `{ index, name, relativePath, file,
+/// key?, skipped?, error? }`.
+pub(super) fn file_report(file: &QueuedFile, index: usize, outcome: &FileOutcome) -> JsValue {
+    let identity = &file.info.identity;
+    let report = Builder::new()
+        .num("index", index as f64)
+        .str("name", &identity.name)
+        .str(
+            "relativePath",
+            identity.relative_path.as_deref().unwrap_or(&identity.name),
+        )
+        .set("file", &file.blob);
+    let report = match outcome {
+        FileOutcome::Done(done) => report.str("key", &done.key),
+        FileOutcome::Skipped { key } => report.str("key", key).set("skipped", &true.into()),
+        FileOutcome::Failed(error) => report.set("error", &super::js_error::to_js(error)),
+        FileOutcome::Cancelled => report.set("cancelled", &true.into()),
+        FileOutcome::Waiting | FileOutcome::Running => report,
+    };
+    report.done()
+}

@@ -1,0 +1,56 @@
+// What `UploadQueue.add(...)` accepts, flattened to files with their path
+// in the folder they came from: a File, a FileList (an `<input multiple>`
+// or `webkitdirectory` input: `webkitRelativePath` is kept), an array of
+// any of these, a FileSystemFileHandle, a FileSystemDirectoryHandle
+// (`showDirectoryPicker()`, a dropped folder's `getAsFileSystemHandle()`),
+// or a FileSystemDirectoryEntry (a dropped folder's `webkitGetAsEntry()`).
+// Folders are walked recursively. Anything else is refused.
+
+/** `[[file, relativePath], ...]` for `input`; rejects with a TypeError naming what it cannot take. */
+export async function collectFiles(input) {
+  const out = [];
+  await collect(input, "", out);
+  return out;
+}
+
+async function collect(item, folder, out) {
+  if (item instanceof Blob) {
+    out.push([item, folder ? folder + nameOf(item) : item.webkitRelativePath || ""]);
+  } else if (isList(item)) {
+    for (const each of Array.from(item)) await collect(each, folder, out);
+  } else if (item?.kind === "file" && typeof item.getFile === "function") {
+    out.push([await item.getFile(), folder ? folder + item.name : ""]);
+  } else if (item?.kind === "directory" && typeof item.values === "function") {
+    const inside = `${folder}${item.name}/`;
+    for await (const child of item.values()) await collect(child, inside, out);
+  } else if (item?.isFile && typeof item.file === "function") {
+    const file = await new Promise((resolve, reject) => item.file(resolve, reject));
+    out.push([file, folder + item.name]);
+  } else if (item?.isDirectory && typeof item.createReader === "function") {
+    const inside = `${folder}${item.name}/`;
+    for (const child of await readAll(item.createReader())) await collect(child, inside, out);
+  } else {
+    throw new TypeError(`cannot add ${describe(item)}: give Files, a FileList, file or folder handles, or dropped folder entries`);
+  }
+}
+
+const nameOf = (blob) => blob.name ?? "blob";
+
+function isList(item) {
+  return Array.isArray(item) || (typeof FileList !== "undefined" && item instanceof FileList);
+}
+
+/** Every entry of a directory reader (it answers in batches until an empty one). */
+async function readAll(reader) {
+  const entries = [];
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (batch.length === 0) return entries;
+    entries.push(...batch);
+  }
+}
+
+function describe(item) {
+  if (item === null || item === undefined) return String(item);
+  return item?.constructor?.name ?? typeof item;
+}

@@ -1,0 +1,300 @@
+// The demo page's unfinished-uploads list after a reload (issue 11): an
+// upload the page started from a file handle, or with "Keep a copy…"
+// (stage: "opfs"), shows a Resume button that continues it in one click;
+// one from a plain file input shows "Pick this file…" only; a Resume that
+// fails (the file changed behind the handle) says why and falls back to
+// picking. Runs in any engine with an origin-private file system
+// (E2E_BROWSER). And the demo sign-in (issue 12) against a dev server with
+// --demo-auth: each identity lists its own unfinished uploads.
+//
+// A headless browser cannot answer a file picker, and a test cannot drop a
+// file from the disk, so the page's picker (`window.showOpenFilePicker`) and
+// a synthetic drop's items answer the handle of a file of the origin-private
+// file system: a real FileSystemFileHandle, which the page then passes to
+// `new Upload(handle)` as it would a picked or dropped one.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { afterEach, test } from "node:test";
+
+import { MIB, waitUntil } from "./harness.mjs";
+import { entry, listedPending, openDemo, pickFiles, randomNamespace, range, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
+import { contentBytes, installHelpers, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
+import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
+
+const PART = 5 * MIB;
+const SIZE = 4 * PART + 33; // 5 parts
+
+const stack = useStack("demo-resume");
+afterEach(() => stack.gate.release());
+
+function demoParams(namespace) {
+  return { namespace, partSize: PART, concurrency: 1 };
+}
+
+/** Whether the engine has an origin-private file system to take handles from. */
+async function hasOpfs(tab) {
+  return tab.evaluate(() => typeof navigator.storage?.getDirectory === "function" && typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function");
+}
+
+/** Makes the page's file picker answer the handle of OPFS file `name`, and presses "Choose files". */
+async function chooseOpfsFile(tab, name) {
+  await tab.evaluate(async (name) => {
+    const handle = await (await navigator.storage.getDirectory()).getFileHandle(name);
+    window.showOpenFilePicker = async () => [handle];
+  }, name);
+  await tab.click("#choose-button");
+}
+
+/**
+ * Drops OPFS file `name` on the page's drop zone. A synthetic drop carries
+ * no handle, so its items answer that file's handle, as a real drop's do.
+ */
+async function dropOpfsFile(tab, name) {
+  await tab.evaluate(async (name) => {
+    const handle = await (await navigator.storage.getDirectory()).getFileHandle(name);
+    DataTransferItem.prototype.getAsFileSystemHandle = async () => handle;
+    const transfer = new DataTransfer();
+    transfer.items.add(await handle.getFile());
+    const zone = document.querySelector("#drop-zone");
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      zone.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    }
+  }, name);
+}
+
+/** Gives the page OPFS file `name` (`how`: chooseOpfsFile or dropOpfsFile), lets `k` parts through and holds the next; answers the stored record. */
+async function giveAndHold(tab, how, name, namespace, k) {
+  stack.gate.holdAfter(k);
+  await how(tab, name);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 90_000, what: `${k} parts stored and a later one held` });
+  await waitPartsDone(tab, name, k, 30_000);
+  return waitUntil(async () => (await pending(tab, namespace)).find((p) => p.fileName === name && p.partsDone >= k), {
+    timeout: 10_000,
+    what: `the stored record of ${name} to count ${k} parts`,
+  });
+}
+
+const itemSelector = (fileName) => `#pending-list .pending-item[data-file-name="${fileName}"]`;
+
+/** What the list shows for `fileName`: its visible buttons, what it resumes from, its problem line; null if not listed. */
+async function listedItem(tab, fileName) {
+  return tab.evaluate((selector) => {
+    const item = document.querySelector(selector);
+    if (!item) return null;
+    const buttons = [...item.querySelectorAll("button[data-action]")].filter((b) => !b.hidden && b.offsetParent !== null);
+    return {
+      actions: buttons.map((b) => b.dataset.action),
+      labels: buttons.map((b) => b.textContent),
+      resumeFrom: item.dataset.resumeFrom,
+      problem: item.querySelector(".pending-problem")?.textContent ?? null,
+    };
+  }, itemSelector(fileName));
+}
+
+/** The part numbers the store accepted since `mark`, in order. */
+function sentSince(mark) {
+  const puts = stack.gate.since(mark);
+  assert.deepEqual(puts.filter((p) => p.state !== "done"), [], "every part PUT after the reload succeeded");
+  return puts.map((p) => p.partNumber).sort((a, b) => a - b);
+}
+
+async function assertListEmpty(tab, namespace) {
+  const listed = await listedPending(tab);
+  assert.equal(listed.visible, false, "the unfinished-uploads list is hidden");
+  assert.deepEqual(listed.items, []);
+  assert.deepEqual(await pending(tab, namespace), [], "no record is left in the browser");
+}
+
+test("an upload chosen as a file handle resumes after a reload with one click on Resume", { timeout: 240_000 }, async (t) => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("demo-handle");
+  await openDemo(stack, tab, demoParams(namespace));
+  if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
+  const name = "chosen-handle.bin";
+  assert.equal(await writeOpfsFile(tab, name, SIZE, 51), true);
+  const record = await giveAndHold(tab, chooseOpfsFile, name, namespace, 2);
+  assert.equal((await entry(tab, name)).from, "handle", "the page uploads from the handle");
+  await reloadMidUpload(stack, tab);
+
+  assert.deepEqual(await listedItem(tab, name), { actions: ["resume"], labels: ["Resume"], resumeFrom: "handle", problem: null });
+  const mark = stack.gate.mark();
+  await tab.click(`${itemSelector(name)} [data-action="resume"]`);
+  const done = await waitDone(tab, name);
+  assert.equal(done.result.uploadId, record.uploadId, "the same multipart upload continues");
+  assert.equal(done.resumed?.skippedParts, 2);
+  assert.equal(done.partsDone, 5);
+  assert.deepEqual(sentSince(mark), range(3, 5), "only the missing parts are sent");
+  const sha256 = createHash("sha256").update(contentBytes({ size: SIZE, seed: 51 })).digest("hex");
+  await assertObject(stack, record.key, sha256, SIZE);
+  await assertListEmpty(tab, namespace);
+  await assertNothingLeft(stack, tab, namespace, record);
+});
+
+test("with “Keep a copy” checked, a picked file resumes from its staged copy with one click", { timeout: 240_000 }, async (t) => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("demo-staged");
+  await openDemo(stack, tab, demoParams(namespace));
+  const opfs = await hasOpfs(tab);
+  const offered = await tab.evaluate(() => !document.querySelector("#stage-option").hidden);
+  assert.equal(offered, opfs, "the checkbox is offered exactly where there is an origin-private file system");
+  if (!opfs) return t.skip("no origin-private file system to stage a copy in");
+  const file = await stack.makeFile("kept-copy.bin", SIZE);
+  await tab.click("#stage-input");
+  stack.gate.holdAfter(2);
+  await pickFiles(tab, file.path);
+  await waitPartsDone(tab, file.name, 2, 90_000);
+  assert.equal((await entry(tab, file.name)).stage, "opfs");
+  const record = await waitUntil(
+    async () => (await pending(tab, namespace)).find((p) => p.canResumeWithoutPicking && p.partsDone >= 2),
+    { timeout: 60_000, what: "the staged copy to be complete and 2 parts stored" },
+  );
+  await reloadMidUpload(stack, tab);
+
+  const shown = await listedItem(tab, file.name);
+  assert.deepEqual(shown.actions, ["resume"]);
+  assert.equal(shown.resumeFrom, "copy");
+  const mark = stack.gate.mark();
+  await tab.click(`${itemSelector(file.name)} [data-action="resume"]`);
+  const done = await waitDone(tab, file.name);
+  assert.equal(done.result.uploadId, record.uploadId);
+  assert.equal(done.from, "copy");
+  assert.deepEqual(sentSince(mark), range(3, 5), "only the missing parts are sent");
+  await assertObject(stack, record.key, file.sha256, SIZE);
+  await assertListEmpty(tab, namespace);
+  assert.deepEqual(await stagedCopies(tab), [], "the staged copy is deleted");
+});
+
+test("an upload from the plain file input offers “Pick this file…” and no Resume; picking it continues", { timeout: 240_000 }, async () => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("demo-pick");
+  await openDemo(stack, tab, demoParams(namespace));
+  // Without demo identities (no --demo-auth) the page changes nothing.
+  const identity = await tab.evaluate(() => ({
+    hidden: document.querySelector("#identity").hidden,
+    identity: window.resuploadDemo.identity,
+    namespace: window.resuploadDemo.namespace,
+  }));
+  assert.deepEqual(identity, { hidden: true, identity: null, namespace });
+  const file = await stack.makeFile("picked-plain.bin", SIZE);
+  const record = await pickAndHold(stack, tab, file, namespace, 1);
+  assert.equal((await entry(tab, file.name)).from, "file");
+  assert.equal((await entry(tab, file.name)).stage, "none");
+  await reloadMidUpload(stack, tab);
+
+  assert.deepEqual(await listedItem(tab, file.name), { actions: ["pick"], labels: ["Pick this file…"], resumeFrom: "pick", problem: null });
+  const mark = stack.gate.mark();
+  await pickFiles(tab, file.path);
+  const done = await waitDone(tab, file.name);
+  assert.equal(done.result.uploadId, record.uploadId);
+  assert.deepEqual(sentSince(mark), range(2, 5));
+  await assertObject(stack, record.key, file.sha256, SIZE);
+  await assertListEmpty(tab, namespace);
+});
+
+test("a dropped file's handle: a Resume that finds the file changed says so and falls back to “Pick this file…”, sending nothing", { timeout: 180_000 }, async (t) => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("demo-changed");
+  await openDemo(stack, tab, demoParams(namespace));
+  if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
+  const name = "changes-behind-handle.bin";
+  await writeOpfsFile(tab, name, SIZE, 52);
+  const record = await giveAndHold(tab, dropOpfsFile, name, namespace, 1);
+  assert.equal((await entry(tab, name)).from, "handle", "the page uploads from the dropped file's handle");
+  await reloadMidUpload(stack, tab);
+  await writeOpfsFile(tab, name, SIZE, 53); // new bytes and a new date behind the kept handle
+
+  assert.deepEqual((await listedItem(tab, name)).actions, ["resume"]);
+  const mark = stack.gate.mark();
+  await tab.click(`${itemSelector(name)} [data-action="resume"]`);
+  const shown = await waitUntil(async () => {
+    const item = await listedItem(tab, name);
+    return item?.problem ? item : null;
+  }, { timeout: 30_000, what: "the list to show why Resume failed" });
+  assert.deepEqual(shown.actions, ["pick"], "no Resume any more, only picking");
+  assert.equal(shown.resumeFrom, "pick");
+  assert.match(shown.problem, /changed/);
+  assert.match(shown.problem, /FILE_CHANGED/);
+  assert.equal(await entry(tab, name), null, "no upload card was made");
+  assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
+  assert.equal((await stack.debug.parts(record.key, record.uploadId)).length, 1, "the stored upload is untouched");
+  await installHelpers(tab);
+  await tab.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace);
+});
+
+/** Types `user` into the sign-in form and presses "Sign in". */
+async function signIn(tab, user) {
+  await tab.evaluate((user) => {
+    document.querySelector("#user-input").value = user;
+  }, user);
+  await tab.click('#sign-in-form button[type="submit"]');
+}
+
+async function identityShown(tab) {
+  return tab.evaluate(() => ({
+    user: window.resuploadDemo.identity?.user ?? null,
+    owner: window.resuploadDemo.identity?.owner ?? null,
+    namespace: window.resuploadDemo.namespace,
+    text: document.querySelector("#identity-text").textContent,
+    form: !document.querySelector("#sign-in-form").hidden,
+    signOut: !document.querySelector("#sign-out-button").hidden,
+    problem: document.querySelector("#identity-problem").hidden ? null : document.querySelector("#identity-problem").textContent,
+  }));
+}
+
+async function waitListed(tab, names) {
+  return waitUntil(async () => {
+    const listed = (await listedPending(tab)).items.map((i) => i.fileName);
+    return JSON.stringify(listed) === JSON.stringify(names) ? listed : null;
+  }, { timeout: 15_000, what: `the list to show ${JSON.stringify(names)}` });
+}
+
+test("demo sign-in (--demo-auth): who you are, sign in and out, each identity lists its own uploads", { timeout: 240_000 }, async () => {
+  const tab = stack.tab;
+  const { baseUrl } = await stack.startServer({ name: "demo-auth", args: ["--demo-auth"] });
+  const namespace = randomNamespace("demo-auth");
+  const url = new URL("/", baseUrl);
+  for (const [k, v] of Object.entries(demoParams(namespace))) url.searchParams.set(k, String(v));
+  await tab.goto(url.href);
+  await waitReady(tab);
+
+  const anonymous = await identityShown(tab);
+  assert.match(anonymous.owner, /^anon:[0-9a-f]{32}$/);
+  assert.equal(anonymous.namespace, `${namespace}/${anonymous.owner}`, "uploads are kept under the identity");
+  assert.deepEqual([anonymous.user, anonymous.form, anonymous.signOut], [null, true, false]);
+  assert.match(anonymous.text, /Anonymous/);
+
+  await signIn(tab, "not a name");
+  const refused = await waitUntil(async () => (await identityShown(tab)).problem, { timeout: 10_000, what: "the refusal" });
+  assert.match(refused, /letters, digits/);
+  assert.equal((await identityShown(tab)).owner, anonymous.owner, "a refused name changes nothing");
+
+  await signIn(tab, "Alice");
+  const alice = await waitUntil(async () => {
+    const shown = await identityShown(tab);
+    return shown.user === "alice" ? shown : null;
+  }, { timeout: 10_000, what: "the sign-in" });
+  assert.deepEqual([alice.owner, alice.namespace, alice.form, alice.signOut, alice.problem], ["user:alice", `${namespace}/user:alice`, false, true, null]);
+  assert.match(alice.text, /alice/);
+
+  // An upload of Alice's, cut by a reload: listed for her only.
+  const file = await stack.makeFile("alices-file.bin", SIZE);
+  const record = await pickAndHold(stack, tab, file, alice.namespace, 1);
+  await reloadMidUpload(stack, tab);
+  assert.equal((await identityShown(tab)).user, "alice", "the sign-in outlives the reload");
+  await waitListed(tab, [file.name]);
+  await tab.click("#sign-out-button");
+  await waitListed(tab, []);
+  assert.equal((await identityShown(tab)).owner, anonymous.owner, "back to this browser's anonymous identity");
+  await signIn(tab, "alice");
+  await waitListed(tab, [file.name]);
+
+  // The server lets Alice continue it.
+  const mark = stack.gate.mark();
+  await pickFiles(tab, file.path);
+  const done = await waitDone(tab, file.name);
+  assert.equal(done.result.uploadId, record.uploadId, "the same multipart upload continues");
+  assert.deepEqual(sentSince(mark), range(2, 5));
+  await assertObject(stack, record.key, file.sha256, SIZE);
+  await assertListEmpty(tab, alice.namespace);
+});

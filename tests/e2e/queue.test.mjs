@@ -1,0 +1,350 @@
+// UploadQueue: folders of many files through the real library, dev server
+// and Garage. Folders are made in the origin-private file system and added
+// as a real FileSystemDirectoryHandle (walked with their folder paths);
+// the store gate counts, holds and faults each whole-file request
+// (partNumber 0) and each part. Runs in any engine with the origin-private
+// file system (E2E_BROWSER); where there is none the tests skip, saying so.
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, test } from "node:test";
+
+import { startCompanion } from "./companion.mjs";
+import { openDemo, randomNamespace } from "./demo.mjs";
+import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { contentBytes, installHelpers } from "./in-page.mjs";
+import { createHash } from "node:crypto";
+
+const PART = 5 * MIB;
+
+let stack;
+let tab;
+let hasOpfs;
+before(async () => {
+  stack = await startStack({ label: `queue-${process.env.E2E_BROWSER || "chromium"}` });
+  tab = stack.tab;
+  await open();
+  hasOpfs = await tab.evaluate(() => typeof navigator.storage?.getDirectory === "function" && typeof FileSystemFileHandle?.prototype?.createWritable === "function");
+});
+after(async () => {
+  await stack?.stop();
+});
+afterEach(() => {
+  stack.gate.release();
+  stack.gate.chaos(null);
+});
+
+async function open() {
+  await openDemo(stack, tab);
+  await installHelpers(tab);
+  await tab.evaluate(installQueueHelpers);
+}
+
+/** In the page: `window.q`, helpers to make folders and run queues. */
+function installQueueHelpers() {
+  if (window.q) return;
+  const folderOf = async (path, create = false) => {
+    let dir = await navigator.storage.getDirectory();
+    for (const name of path.split("/").filter(Boolean)) dir = await dir.getDirectoryHandle(name, { create });
+    return dir;
+  };
+  const plain = (f) => ({ ...f, file: undefined, error: f.error && { code: f.error.code, message: f.error.message, status: f.error.status } });
+  window.q = {
+    runs: {},
+    /** Writes `files` ([{ path, size, seed }]) under folder `root`. */
+    async write(root, files) {
+      for (const { path, size, seed } of files) {
+        const parts = `${root}/${path}`.split("/");
+        const name = parts.pop();
+        const dir = await folderOf(parts.join("/"), true);
+        const writable = await (await dir.getFileHandle(name, { create: true })).createWritable();
+        const { source } = await window.e2e.source({ name, size, seed });
+        await writable.write(source);
+        await writable.close();
+      }
+    },
+    async remove(root) {
+      const parent = await navigator.storage.getDirectory();
+      await parent.removeEntry(root, { recursive: true }).catch(() => {});
+    },
+    /** A queue over folder `root`, started (unless `start: false`), its events kept as `runs[name]`. */
+    async run(name, { root, add = null, options = {}, start = true }) {
+      const { UploadQueue } = await window.e2e.lib();
+      const run = { files: [], progress: [], warnings: [], outcome: null, added: null };
+      const queue = new UploadQueue({
+        endpoint: "/api/s3",
+        partSize: 5 * 2 ** 20,
+        ...options,
+        onFile: (f) => run.files.push(plain(f)),
+        onProgress: (p) => run.progress.push(p),
+        onWarning: (w) => run.warnings.push(w.code),
+      });
+      run.queue = queue;
+      window.q.runs[name] = run;
+      run.added = await queue.add(add === null ? await folderOf(root) : add);
+      if (start) window.q.start(name);
+      return run.added;
+    },
+    start(name) {
+      const run = window.q.runs[name];
+      run.outcome = null;
+      run.queue.start().then(
+        (r) => (run.outcome = { result: { done: r.done.map(plain), failed: r.failed.map(plain), cancelled: r.cancelled.map(plain) } }),
+        (e) => (run.outcome = { error: { code: e.code, message: e.message } }),
+      );
+    },
+    report(name) {
+      const { files, progress, warnings, outcome, added } = window.q.runs[name];
+      return { files, lastProgress: progress.at(-1) ?? null, progressCount: progress.length, warnings, outcome, added };
+    },
+  };
+}
+
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
+/** Makes folder `root` in the page; answers each file's SHA-256 by path. */
+async function makeFolder(root, files) {
+  await tab.evaluate(({ root, files }) => window.q.write(root, files), { root, files });
+  return Object.fromEntries(files.map((f) => [`${root}/${f.path}`, sha256(contentBytes(f))]));
+}
+
+async function runQueue(name, spec) {
+  return tab.evaluate(({ name, spec }) => window.q.run(name, spec), { name, spec });
+}
+
+const report = (name) => tab.evaluate((name) => window.q.report(name), name);
+
+async function outcomeOf(name, timeout = 180_000) {
+  return waitUntil(
+    async () => {
+      const r = await report(name);
+      return r.outcome ? r : null;
+    },
+    { timeout, interval: 200, what: `queue ${name} to end` },
+  );
+}
+
+/** Every stored object of `files` (reports with `key` and `relativePath`) matches `expected` by path. */
+async function assertStored(files, expected) {
+  for (const f of files) {
+    const object = await stack.debug.object(f.key);
+    assert.equal(object?.sha256, expected[f.relativePath], `${f.relativePath} stored byte-identical under ${f.key}`);
+  }
+}
+
+const wholeFilePuts = (mark) => stack.gate.since(mark).filter((p) => p.partNumber === 0);
+const donePaths = (r) => r.outcome.result.done.map((f) => f.relativePath).sort();
+
+test("a folder of small and large files: byte-identical, small files in one request each, folder paths in the keys", { timeout: 300_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const root = randomNamespace("mixed");
+  const files = [
+    { path: "empty.txt", size: 0, seed: 1 },
+    ...Array.from({ length: 10 }, (_, i) => ({ path: `photos/${i < 5 ? "2024" : "2025"}/p${i}.jpg`, size: 1000 + i * 37_000, seed: 10 + i })),
+    { path: "notes/Été naïve ?.txt", size: 4321, seed: 30 },
+    { path: "video/big.bin", size: 2 * PART + 777, seed: 31 },
+  ];
+  const expected = await makeFolder(root, files);
+  const mark = stack.gate.mark();
+  assert.equal(await runQueue("mixed", { root, options: { concurrency: 4 } }), files.length);
+  const r = await outcomeOf("mixed");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  const { done, failed } = r.outcome.result;
+  assert.deepEqual(failed, []);
+  assert.deepEqual(donePaths(r), Object.keys(expected).sort());
+  await assertStored(done, expected);
+  for (const f of done.filter((f) => f.relativePath.includes("/photos/"))) {
+    const folders = f.relativePath.split("/").slice(0, -1).join("/");
+    assert.ok(f.key.endsWith(`${folders}/${f.name}`), `the folder path is in the key: ${f.key}`);
+  }
+  const puts = stack.gate.since(mark);
+  assert.equal(puts.filter((p) => p.partNumber === 0 && p.state === "done").length, files.length - 1, "one request per small file");
+  assert.deepEqual(puts.filter((p) => p.partNumber > 0).map((p) => p.partNumber).sort(), [1, 2, 3], "the large file in parts");
+  const last = r.lastProgress;
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  assert.deepEqual(last.files, { total: files.length, done: files.length, failed: 0 });
+  assert.deepEqual(last.bytes, { sent: total, confirmed: total, total });
+  assert.equal(r.files.length, files.length, "onFile once per file");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
+test("Files made in the page (no folder), in any engine: each stored byte-identical", { timeout: 180_000 }, async () => {
+  const specs = Array.from({ length: 6 }, (_, i) => ({ name: `page-${i}.bin`, size: i === 5 ? PART + 5 : 40_000 + i, seed: 600 + i }));
+  const expected = Object.fromEntries(specs.map((f) => [f.name, sha256(contentBytes(f))]));
+  const added = await tab.evaluate(async (specs) => {
+    const files = [];
+    for (const spec of specs) files.push((await window.e2e.source(spec)).source);
+    return window.q.run("files", { add: files, options: { concurrency: 3 } });
+  }, specs);
+  assert.equal(added, specs.length);
+  const r = await outcomeOf("files");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.failed, []);
+  for (const f of r.outcome.result.done) assert.equal(f.relativePath, f.name, "a file added alone has no folder");
+  await assertStored(r.outcome.result.done, expected);
+});
+
+test("a reload mid-batch, then the same folder again: stored files are skipped, only the rest are sent", { timeout: 300_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const root = randomNamespace("reload");
+  const files = Array.from({ length: 24 }, (_, i) => ({ path: `set/f${String(i).padStart(2, "0")}.bin`, size: 50_000 + i, seed: 100 + i }));
+  const expected = await makeFolder(root, files);
+  const concurrency = 2;
+  stack.gate.holdAfter(10);
+  const mark = stack.gate.mark();
+  await runQueue("first", { root, options: { concurrency } });
+  await waitUntil(() => stack.gate.heldOpen() >= 1 && wholeFilePuts(mark).filter((p) => p.state === "done").length >= 10, { timeout: 60_000, what: "10 files stored and one held" });
+  // Let the markers of the stored files be written.
+  await waitUntil(async () => (await report("first")).files.length >= 10, { timeout: 30_000, what: "10 files reported" });
+  await tab.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held requests" });
+  stack.gate.release();
+  await open();
+
+  // The folder changed meanwhile: one stored file has new bytes (and a new date).
+  const changed = { path: "set/f03.bin", size: 50_003, seed: 999 };
+  Object.assign(expected, await makeFolder(root, [changed]));
+  const again = stack.gate.mark();
+  await runQueue("again", { root, options: { concurrency } });
+  const r = await outcomeOf("again");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.failed, []);
+  const skipped = r.files.filter((f) => f.skipped);
+  assert.ok(skipped.length >= 9 && skipped.length <= 10, `the files stored before the reload are skipped (${skipped.length}), the changed one excepted`);
+  assert.ok(!skipped.some((f) => f.relativePath.endsWith("f03.bin")), "the changed file is sent again");
+  const sent = wholeFilePuts(again).filter((p) => p.state === "done").length;
+  assert.equal(sent, files.length - skipped.length, "only the files not skipped are sent");
+  const total = wholeFilePuts(mark).filter((p) => p.state === "done").length;
+  assert.ok(total <= files.length + 1 + concurrency, `files sent twice stay within the ones in flight at the reload (+1 changed): ${total}`);
+  await assertStored(r.outcome.result.done, expected);
+  const last = r.lastProgress;
+  assert.deepEqual(last.files, { total: files.length, done: files.length, failed: 0 }, "each file counted once");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
+test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const root = randomNamespace("failing");
+  const files = Array.from({ length: 8 }, (_, i) => ({ path: `d/${i === 5 ? "bad" : `ok${i}`}.bin`, size: 20_000 + i, seed: 200 + i }));
+  const expected = await makeFolder(root, files);
+  stack.gate.injectFile("bad.bin", { status: 403, body: "<Error><Code>AccessDenied</Code><Message>no</Message></Error>" });
+  await runQueue("failing", { root, options: { concurrency: 3 } });
+  const r = await outcomeOf("failing");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.equal(r.outcome.result.done.length, 7);
+  const [bad] = r.outcome.result.failed;
+  assert.ok(bad.relativePath.endsWith("bad.bin"));
+  assert.equal(bad.error.code, "HTTP_STATUS");
+  assert.equal(bad.error.status, 403);
+  assert.equal(r.lastProgress.files.failed, 1);
+  const mark = stack.gate.mark();
+  await tab.evaluate(() => window.q.start("failing"));
+  const retried = await outcomeOf("failing");
+  assert.deepEqual(retried.outcome.result.failed, []);
+  assert.equal(retried.outcome.result.done.length, 8);
+  assert.equal(wholeFilePuts(mark).length, 1, "only the failed file is sent again");
+  await assertStored(retried.outcome.result.done, expected);
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
+test("pause and resume a queue; cancel one file (its multipart upload aborted) and then the whole queue", { timeout: 300_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const root = randomNamespace("cancel");
+  const files = [{ path: "big.bin", size: 3 * PART, seed: 300 }, ...Array.from({ length: 6 }, (_, i) => ({ path: `s${i}.bin`, size: 10_000 + i, seed: 301 + i }))];
+  const expected = await makeFolder(root, files);
+  stack.gate.holdAfter(2);
+  await runQueue("cancel", { root, options: { concurrency: 2 } });
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a request held" });
+  const bigIndex = await tab.evaluate(() => window.q.runs.cancel.queue.files.findIndex((f) => f.name === "big.bin"));
+  assert.ok(bigIndex >= 0);
+  assert.equal(await tab.evaluate((i) => window.q.runs.cancel.queue.cancel(i), bigIndex), true);
+  await tab.evaluate(() => window.q.runs.cancel.queue.pause());
+  const paused = await outcomeOf("cancel");
+  assert.equal(paused.outcome.error?.code, "PAUSED");
+  stack.gate.release();
+  await tab.evaluate(() => window.q.start("cancel"));
+  const r = await outcomeOf("cancel");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.equal(r.outcome.result.done.length, 6);
+  assert.deepEqual(r.outcome.result.cancelled.map((f) => f.name), ["big.bin"]);
+  await assertStored(r.outcome.result.done, expected);
+  const open = await stack.debug.uploads();
+  assert.ok(!open.some((u) => u.key.endsWith("big.bin")), "the cancelled file's multipart upload was aborted");
+
+  // The whole queue: nothing more is sent, and start() says ABORTED.
+  const root2 = randomNamespace("cancel-all");
+  await makeFolder(root2, files);
+  stack.gate.holdAfter(1);
+  const mark = stack.gate.mark();
+  await runQueue("all", { root: root2, options: { concurrency: 2 } });
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a request held" });
+  assert.equal(await tab.evaluate(() => window.q.runs.all.queue.cancel()), true);
+  const ended = await outcomeOf("all");
+  assert.equal(ended.outcome.error?.code, "ABORTED");
+  stack.gate.release();
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok(stack.gate.since(mark).filter((p) => p.state === "done").length <= 1, "nothing sent after the cancel");
+  await tab.evaluate((roots) => Promise.all(roots.map((root) => window.q.remove(root))), [root, root2]);
+});
+
+test("faults on the way (500, 503, cut connections) during a batch: every file stored byte-identical", { timeout: 300_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const root = randomNamespace("faults");
+  const files = Array.from({ length: 16 }, (_, i) => ({ path: `x/f${i}.bin`, size: 30_000 + i * 1000, seed: 400 + i }));
+  const expected = await makeFolder(root, files);
+  stack.gate.chaos({ rate: 0.3, seed: 7, kinds: [{ status: 500 }, { status: 503, body: "<Error><Code>SlowDown</Code></Error>" }, { reset: 1000 }] });
+  await runQueue("faults", { root, options: { concurrency: 4, retryDelays: [0, 100, 200, 400, 800] } });
+  const r = await outcomeOf("faults");
+  stack.gate.chaos(null);
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.failed, []);
+  await assertStored(r.outcome.result.done, expected);
+  assert.ok(stack.gate.partPuts.some((p) => p.partNumber === 0 && p.fault), "faults were injected");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
+test("bad input: an empty folder, the same files twice, something that is not a file", { timeout: 120_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const root = randomNamespace("empty");
+  await tab.evaluate(async (root) => (await navigator.storage.getDirectory()).getDirectoryHandle(root, { create: true }), root);
+  assert.equal(await runQueue("empty", { root }), 0);
+  const r = await outcomeOf("empty");
+  assert.deepEqual(r.outcome.result, { done: [], failed: [], cancelled: [] });
+  const twice = await tab.evaluate(async (root) => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(root);
+    await window.q.write(root, [{ path: "a.bin", size: 10, seed: 1 }]);
+    const queue = window.q.runs.empty.queue;
+    return [await queue.add(dir), await queue.add(dir), queue.length];
+  }, root);
+  assert.deepEqual(twice, [1, 0, 1], "a file already in the queue is not added again");
+  const refused = await tab.evaluate(async () => {
+    try {
+      await window.q.runs.empty.queue.add([42]);
+      return null;
+    } catch (e) {
+      return { code: e.code, message: e.message };
+    }
+  });
+  assert.equal(refused?.code, "INVALID_OPTION");
+  assert.match(refused.message, /cannot add Number/);
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
+test("against a plain Uppy Companion: small files as its POST forms, a large one through its multipart routes", { timeout: 300_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+  const origin = new URL(stack.baseUrl).origin;
+  const companion = await startCompanion({ storeEnv: stack.storeEnv, origins: [origin], dir: stack.tmpDir, notePid: stack.notePid });
+  try {
+    const root = randomNamespace("companion");
+    const files = [...Array.from({ length: 5 }, (_, i) => ({ path: `c/s${i}.bin`, size: 70_000 + i, seed: 500 + i })), { path: "c/big.bin", size: PART + 99, seed: 510 }];
+    const expected = await makeFolder(root, files);
+    await runQueue("companion", { root, options: { endpoint: companion.s3Endpoint, concurrency: 3 } });
+    const r = await outcomeOf("companion");
+    assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+    assert.deepEqual(r.outcome.result.failed, []);
+    await assertStored(r.outcome.result.done, expected);
+    assert.deepEqual(r.warnings, ["CHECKSUM_UNSUPPORTED"], "a plain Companion signs no checksums: said once");
+    await tab.evaluate((root) => window.q.remove(root), root);
+  } finally {
+    await companion.stop();
+  }
+});

@@ -1,0 +1,356 @@
+//! Native tests of the upload queue over a scripted file runner (each
+//! file's own upload is tested in driver.rs) and the real in-memory done
+//! store.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::executor::block_on;
+use resupload::memory::MemoryStore;
+use resupload::ports::{PortFuture, Progress, Timer, Wait};
+use resupload::queue::{
+    DoneMarker, DoneStore, FileOutcome, FileRunner, Queue, QueueEntry, QueueEvents, QueueProgress,
+    QueueState,
+};
+use resupload::{Completed, Error, Operation};
+
+/// What a scripted file does when run.
+#[derive(Clone, Copy)]
+enum Script {
+    Store,
+    Fail,
+    Hang,
+}
+
+#[derive(Default)]
+struct Runner {
+    scripts: RefCell<HashMap<usize, Script>>,
+    started: RefCell<Vec<usize>>,
+    running: Cell<usize>,
+    most_at_once: Cell<usize>,
+    discarded: RefCell<Vec<usize>>,
+}
+
+impl Runner {
+    async fn run_file(
+        &self,
+        index: usize,
+        progress: &dyn Fn(Progress),
+    ) -> Result<Completed, Error> {
+        self.started.borrow_mut().push(index);
+        self.running.set(self.running.get() + 1);
+        self.most_at_once
+            .set(self.most_at_once.get().max(self.running.get()));
+        let script = self
+            .scripts
+            .borrow()
+            .get(&index)
+            .copied()
+            .unwrap_or(Script::Store);
+        YieldNow(false).await;
+        progress(Progress {
+            sent_bytes: 50,
+            confirmed_bytes: 0,
+            total_bytes: 100,
+        });
+        YieldNow(false).await;
+        self.running.set(self.running.get() - 1);
+        match script {
+            Script::Store => Ok(Completed {
+                key: format!("key-{index}"),
+                upload_id: String::new(),
+                location: String::new(),
+                checksum_sha256: None,
+            }),
+            Script::Fail => Err(Error::Network {
+                operation: Operation::UploadFile,
+                detail: "gone".into(),
+            }),
+            Script::Hang => std::future::pending().await,
+        }
+    }
+}
+
+impl FileRunner for Runner {
+    fn run<'a>(
+        &'a self,
+        index: usize,
+        progress: &'a dyn Fn(Progress),
+    ) -> PortFuture<'a, Completed> {
+        Box::pin(self.run_file(index, progress))
+    }
+    fn discard(&self, index: usize) -> PortFuture<'_, ()> {
+        self.discarded.borrow_mut().push(index);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+struct Clock(Cell<f64>);
+
+impl Timer for Clock {
+    fn now_ms(&self) -> f64 {
+        self.0.set(self.0.get() + 10.0);
+        self.0.get()
+    }
+    fn sleep(&self, _ms: u32) -> Wait<'_> {
+        Box::pin(async {})
+    }
+}
+
+#[derive(Default)]
+struct Heard {
+    progress: RefCell<Vec<QueueProgress>>,
+    ended: RefCell<Vec<(usize, FileOutcome)>>,
+}
+
+impl QueueEvents for Heard {
+    fn progress(&self, progress: QueueProgress) {
+        self.progress.borrow_mut().push(progress);
+    }
+    fn file_ended(&self, index: usize, outcome: &FileOutcome) {
+        self.ended.borrow_mut().push((index, outcome.clone()));
+    }
+}
+
+struct World {
+    entries: RefCell<Vec<QueueEntry>>,
+    state: QueueState,
+    runner: Runner,
+    done: MemoryStore,
+    clock: Clock,
+    heard: Heard,
+}
+
+impl World {
+    fn new(files: usize) -> Self {
+        let state = QueueState::new();
+        state.add(files);
+        World {
+            entries: RefCell::new(
+                (0..files)
+                    .map(|i| QueueEntry {
+                        id: format!("file-{i}"),
+                        size: 100,
+                    })
+                    .collect(),
+            ),
+            state,
+            runner: Runner::default(),
+            done: MemoryStore::new(),
+            clock: Clock(Cell::new(1.7e12)),
+            heard: Heard::default(),
+        }
+    }
+
+    fn queue(&self) -> Queue<'_> {
+        Queue {
+            entries: &self.entries,
+            state: &self.state,
+            runner: &self.runner,
+            done: &self.done,
+            timer: &self.clock,
+            events: &self.heard,
+            files_at_once: 3,
+            expires_after_ms: 7.0 * 86_400_000.0,
+        }
+    }
+
+    fn run(&self) -> Result<(), Error> {
+        self.state.prepare_run();
+        block_on(self.queue().run())
+    }
+
+    fn script(&self, index: usize, script: Script) {
+        self.runner.scripts.borrow_mut().insert(index, script);
+    }
+
+    fn markers(&self) -> Vec<String> {
+        let markers = block_on(self.done.markers()).unwrap();
+        markers.into_iter().map(|m| m.id).collect()
+    }
+
+    fn last_progress(&self) -> QueueProgress {
+        *self.heard.progress.borrow().last().unwrap()
+    }
+}
+
+#[test]
+fn files_start_in_order_a_few_at_once_and_all_are_stored() {
+    let w = World::new(10);
+    w.run().unwrap();
+    assert_eq!(*w.runner.started.borrow(), (0..10).collect::<Vec<_>>());
+    assert_eq!(w.runner.most_at_once.get(), 3);
+    assert!(w.state.all_ended());
+    assert!(w.markers().is_empty(), "a finished batch leaves no markers");
+    let last = w.last_progress();
+    assert_eq!((last.files_done, last.files_total), (10, 10));
+    assert_eq!((last.bytes_confirmed, last.bytes_total), (1000, 1000));
+}
+
+#[test]
+fn a_failed_file_never_stops_the_others_and_the_next_run_tries_only_it() {
+    let w = World::new(5);
+    w.script(2, Script::Fail);
+    let error = w.run().unwrap_err();
+    assert_eq!(error.code(), "NETWORK");
+    assert_eq!(w.runner.started.borrow().len(), 5);
+    assert!(matches!(w.state.outcomes()[2], FileOutcome::Failed(_)));
+    assert_eq!(w.last_progress().files_failed, 1);
+    assert_eq!(
+        w.markers().len(),
+        4,
+        "the stored files are marked until the batch is done"
+    );
+    w.script(2, Script::Store);
+    w.runner.started.borrow_mut().clear();
+    w.run().unwrap();
+    assert_eq!(*w.runner.started.borrow(), [2]);
+    assert!(w.markers().is_empty());
+}
+
+#[test]
+fn after_a_reload_the_files_stored_before_are_skipped_once() {
+    let first = World::new(6);
+    first.script(4, Script::Hang);
+    // The reload: the run is dropped while file 4 hangs.
+    let mut run = Box::pin(async {
+        first.state.prepare_run();
+        first.queue().run().await
+    });
+    let waker = futures::task::noop_waker();
+    for _ in 0..200 {
+        assert!(run
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    drop(run);
+    let stored = first.markers();
+    assert_eq!(stored.len(), 5, "{stored:?}");
+
+    // The page again, the same folder added: a new queue, the same store.
+    let mut again = World::new(6);
+    again.done = first.done;
+    again.run().unwrap();
+    assert_eq!(
+        *again.runner.started.borrow(),
+        [4],
+        "only the unfinished file is sent"
+    );
+    let skipped = again
+        .heard
+        .ended
+        .borrow()
+        .iter()
+        .filter(|(_, o)| matches!(o, FileOutcome::Skipped { .. }))
+        .count();
+    assert_eq!(skipped, 5);
+    let last = again.last_progress();
+    assert_eq!(
+        (last.files_done, last.bytes_confirmed),
+        (6, 600),
+        "each file counted once"
+    );
+}
+
+#[test]
+fn a_cancelled_file_stops_at_once_and_is_discarded() {
+    let w = World::new(3);
+    w.script(1, Script::Hang);
+    let cancel = async {
+        while w.runner.started.borrow().len() < 3 {
+            YieldNow(false).await;
+        }
+        assert!(w.state.cancel(1));
+    };
+    let (ran, ()) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            w.queue().run().await
+        },
+        cancel,
+    ));
+    ran.unwrap();
+    assert_eq!(w.state.outcomes()[1], FileOutcome::Cancelled);
+    assert_eq!(*w.runner.discarded.borrow(), [1]);
+    let last = w.last_progress();
+    assert_eq!(
+        (last.files_done, last.files_total, last.bytes_total),
+        (2, 2, 200)
+    );
+    assert!(
+        w.markers().is_empty(),
+        "cancelled or stored: the batch is done"
+    );
+}
+
+#[test]
+fn markers_past_their_expiry_are_collected() {
+    let w = World::new(1);
+    let old = DoneMarker {
+        id: "file-0".into(),
+        key: "k".into(),
+        stored_at: 0.0,
+    };
+    block_on(w.done.mark(&old)).unwrap();
+    w.run().unwrap();
+    assert_eq!(
+        *w.runner.started.borrow(),
+        [0],
+        "an expired marker does not skip"
+    );
+}
+
+#[test]
+fn files_added_while_the_queue_runs_join_the_run() {
+    let w = World::new(2);
+    w.script(0, Script::Hang);
+    let add = async {
+        while w.runner.started.borrow().len() < 2 {
+            YieldNow(false).await;
+        }
+        w.entries.borrow_mut().push(QueueEntry {
+            id: "late".into(),
+            size: 100,
+        });
+        w.state.add(1);
+        while w.runner.started.borrow().len() < 3 {
+            YieldNow(false).await;
+        }
+        w.state.cancel(0);
+    };
+    let (ran, ()) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            w.queue().run().await
+        },
+        add,
+    ));
+    ran.unwrap();
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2]);
+    let last = w.last_progress();
+    assert_eq!(
+        (last.files_done, last.files_total, last.bytes_total),
+        (2, 2, 200)
+    );
+}
