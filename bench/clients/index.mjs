@@ -102,8 +102,25 @@ export const FILES_CLIENTS = [
   {
     id: "uppy",
     page: "files-uppy",
-    label: `@uppy/core ${version("@uppy/core")} + @uppy/aws-s3 ${version("@uppy/aws-s3")}`,
-    args: () => ({}),
+    label: `@uppy/aws-s3 ${version("@uppy/aws-s3")}, companionEndpoint (its small-file path)`,
+    args: () => ({ mode: "companion" }),
+    uppy: true,
+  },
+  {
+    id: "uppy-put",
+    clientId: "uppy",
+    page: "files-uppy",
+    label: `@uppy/aws-s3 ${version("@uppy/aws-s3")}, signRequest → /api/s3/params (PutObject)`,
+    args: () => ({ mode: "put" }),
+    uppy: true,
+  },
+  {
+    id: "uppy-multipart",
+    clientId: "uppy",
+    page: "files-uppy",
+    label: `@uppy/aws-s3 ${version("@uppy/aws-s3")}, companionEndpoint, every file multipart`,
+    args: () => ({ mode: "multipart" }),
+    uppy: true,
   },
 ];
 

@@ -8,7 +8,7 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --runs=3                measured runs per client and size (the median is reported)
   --only=raw,resupload    clients to measure (default: all of them; see below)
   --quick                 --sizes=256 --runs=1 --link-runs=1 --mix-big=64
-  --skip-memory           leave out the memory section
+  --skip-memory           leave out the memory section (--skip-<id> for any section)
   --skip-bundle           leave out the bundle-size section
   --skip-throughput       leave out the throughput section
   --sections=a,b          run only these sections (ids below)
@@ -137,6 +137,10 @@ export function parseArgs(argv, { clientIds, sectionIds }) {
         opts.out = value.replace(/\.(md|json)$/, "");
         break;
       default:
+        if (name.startsWith("skip-") && sectionIds.includes(name.slice("skip-".length))) {
+          opts.skip.add(name.slice("skip-".length));
+          break;
+        }
         throw new Error(`unknown flag --${name}\n${USAGE}`);
     }
   }

@@ -25,10 +25,14 @@ export const title = "Many files";
 export const needsBrowser = true;
 export const enabledByDefault = true;
 
-/** The many-files clients --only selects (all of them without --only). */
-export function filesClients(opts) {
-  return opts.only ? FILES_CLIENTS.filter((c) => opts.only.includes(c.id)) : FILES_CLIENTS;
+/** The many-files clients --only selects (all of them without --only; "uppy" selects every Uppy row). */
+export function filesClients(opts, ids = null) {
+  const chosen = ids ? FILES_CLIENTS.filter((c) => ids.includes(c.id)) : FILES_CLIENTS;
+  return opts.only ? chosen.filter((c) => opts.only.includes(c.clientId ?? c.id)) : chosen;
 }
+
+/** What "× raw" and "× Uppy" compare with: raw's run, and the fastest Uppy row's run of the same round. */
+export const BASES = { raw: ["raw"], uppy: FILES_CLIENTS.filter((c) => c.uppy).map((c) => c.id) };
 
 export async function run(ctx) {
   const { bench, opts } = ctx;
@@ -77,16 +81,17 @@ export async function measureSet(ctx, set, clients, { runs, section, wrap = (fn)
 }
 
 /**
- * One client's runs of one set as a table cell: medians, and the median of
- * each run's ratio to `base` client's run (files per second).
+ * One client's runs of one set as a table cell: medians, and for each of
+ * `bases` (name → client ids) the median of each run's files-per-second
+ * ratio to the fastest of those clients' runs of the same round.
  */
-export function cellOf(runs, allRuns, { ratioTo = [] } = {}) {
+export function cellOf(runs, allRuns, bases = BASES) {
   const cell = { runs };
   if (runs.length === 0) return { ...cell, shown: "–" };
   if (runs.some((r) => r.status === "void")) return { ...cell, shown: "void", error: runs.find((r) => r.status === "void").error };
   if (runs.every((r) => r.status === "n/a")) return { ...cell, shown: `n/a (${runs[0].reason})` };
   const bad = runs.find((r) => r.status !== "ok");
-  if (bad) return { ...cell, shown: `failed`, error: bad.error };
+  if (bad) return { ...cell, shown: "failed", error: bad.error };
   cell.filesPerSecond = median(runs.map((r) => r.filesPerSecond));
   cell.mibps = median(runs.map((r) => r.mibps));
   cell.seconds = median(runs.map((r) => r.seconds));
@@ -94,14 +99,14 @@ export function cellOf(runs, allRuns, { ratioTo = [] } = {}) {
   cell.preflightsPerFile = median(runs.map((r) => r.preflightsPerFile));
   cell.maxInFlight = Math.max(...runs.map((r) => r.maxInFlight));
   cell.ratios = {};
-  for (const other of ratioTo) {
+  for (const [name, ids] of Object.entries(bases)) {
     const ratios = runs
       .map((r) => {
-        const base = (allRuns[other] ?? []).find((b) => b.run === r.run && b.status === "ok");
-        return base ? r.filesPerSecond / base.filesPerSecond : NaN;
+        const base = Math.max(...ids.flatMap((id) => (allRuns[id] ?? []).filter((b) => b.run === r.run && b.status === "ok").map((b) => b.filesPerSecond)));
+        return base > 0 ? r.filesPerSecond / base : NaN;
       })
       .filter(Number.isFinite);
-    cell.ratios[other] = ratios.length ? median(ratios) : NaN;
+    cell.ratios[name] = ratios.length ? median(ratios) : NaN;
   }
   cell.shown = fmt(cell.filesPerSecond);
   return cell;
@@ -115,10 +120,10 @@ function summarize(ctx, cases, clients) {
   const notes = [];
   for (const { set, runs } of cases) {
     for (const client of clients) {
-      const cell = cellOf(runs[client.id], runs, { ratioTo: ["raw", "uppy"] });
+      const cell = cellOf(runs[client.id], runs);
       json.push({ set: set.id, label: set.label, files: set.files.length, totalBytes: set.totalBytes, client: client.id, ...cell });
       const ok = Number.isFinite(cell.filesPerSecond);
-      const ratio = (other) => (client.id === other ? "1.00" : Number.isFinite(cell.ratios?.[other]) ? fmt(cell.ratios[other], 2) : "–");
+      const ratio = (other) => (Number.isFinite(cell.ratios?.[other]) ? fmt(cell.ratios[other], 2) : "–");
       lines.push(
         `| ${set.label} | ${client.label} | ${cell.shown} | ${ok ? fmt(cell.mibps) : "–"} | ${ok ? ratio("raw") : "–"} | ${ok ? ratio("uppy") : "–"} | ` +
           `${ok ? fmt(cell.callsPerFile, 2) : "–"} | ${ok ? fmt(cell.preflightsPerFile, 2) : "–"} | ${ok ? cell.maxInFlight : "–"} | ${ok ? fmt(cell.seconds, 1) : "–"} |`,
@@ -133,7 +138,7 @@ function summarize(ctx, cases, clients) {
       (threshold > 0
         ? `files up to ${sizeText(threshold)} go as one upload each (parameters from \`GET /api/s3/params\`), larger ones multipart with ${ctx.partSize / MIB} MiB parts. `
         : `every file multipart (--files-threshold=0), ${ctx.partSize / MIB} MiB parts. `) +
-      `Median of ${opts.runs} run${opts.runs === 1 ? "" : "s"}; runs alternate between clients; "× raw" and "× Uppy" are the medians of each run's files-per-second ratio to that client's run of the same round. ` +
+      `Median of ${opts.runs} run${opts.runs === 1 ? "" : "s"}; runs alternate between clients; "× raw" is the median of each run's files-per-second ratio to raw's run of the same round, "× Uppy" the same to the fastest Uppy row that completed in that round. ` +
       '"backend calls" are requests to the dev server\'s `/api/s3/…` routes; "preflights" are CORS OPTIONS requests the browser sent before uploads to the store (Chromium\'s emulated latency does not delay them; a real link does). ' +
       "One unmeasured raw run of each set came first (Garage stores identical blocks once). Every file's stored object was checked by SHA-256 (a mismatch or a missing object voids the row), then deleted.",
   ];
@@ -143,9 +148,12 @@ function summarize(ctx, cases, clients) {
       "raw: plain `fetch`, one pool of slots over the files in order: a small file is `GET /api/s3/params` then one PUT with exactly the answered headers; a big file's parts (create, sign each part when its slot opens, PUT, complete) take slots like small files do. No retries beyond one on a network error.",
     );
   }
-  if (used.has("uppy")) {
+  if (clients.some((c) => c.uppy)) {
     notes.unshift(
-      `Uppy: \`companionEndpoint: <origin>/api\`, \`shouldUseMultipart: (file) => file.size > ${threshold}\`, \`getChunkSize: () => ${ctx.partSize / MIB} MiB\`, \`limit: ${ctx.concurrency}\` (files at once; one part at a time per file). Its small-file path is \`GET /s3/params\`, then a form POST with the answered \`fields\`.`,
+      `Uppy: \`limit: ${ctx.concurrency}\` (files at once; @uppy/aws-s3 6.x sends one part at a time per file), \`getChunkSize: () => ${ctx.partSize / MIB} MiB\`. ` +
+        `"companionEndpoint (its small-file path)": \`companionEndpoint: <origin>/api\`, \`shouldUseMultipart: (file) => file.size > ${threshold}\`; its Companion client asks \`GET /s3/params\` and always sends a form POST with the answered \`fields\` (it throws unless \`fields.key\` is set), so against a backend that answers a presigned PUT every small file fails. ` +
+        '"signRequest → /api/s3/params": Uppy\'s own PutObject path (an XHR PUT with the answered headers), signed by a `signRequest` function that asks the same route; only for sets without big files (a multipart upload through `signRequest` needs raw S3 requests signed). ' +
+        '"every file multipart": `companionEndpoint`, `shouldUseMultipart: true` (create, sign, PUT, complete for each file).',
     );
   }
   if (used.has("resupload")) notes.unshift('resupload: `new UploadQueue({ endpoint: "/api/s3", concurrency: 4, checksum: "none" })`, `queue.add(files)`, `await queue.start()`.');
