@@ -10,6 +10,8 @@
 // Flags: node bench/run.mjs --help. Sections: bench/sections/; clients:
 // bench/clients/; see bench/README.md.
 
+import "./lib/env.mjs"; // first: before anything loads the e2e harness
+
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";

@@ -36,7 +36,8 @@ const PAGE_HEAD = '<meta charset="utf-8"><title>resupload bench</title><link rel
 const PAGE_BODY = '<input type="file" id="bench-input" hidden><input type="file" id="bench-files" multiple hidden>';
 
 export async function startBench() {
-  // The harness stops a "test file" after 15 minutes; a full bench runs longer.
+  // The harness stops a "test file" after 15 minutes; a full bench runs
+  // longer (bench/run.mjs sets this before anything loads the harness).
   process.env.E2E_FILE_TIMEOUT_MS ??= String(6 * 3600_000);
   const { startStack } = await import("../../tests/e2e/harness.mjs");
   const bundles = await buildPageBundles();
