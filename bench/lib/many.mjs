@@ -95,7 +95,9 @@ async function writeRandom(file, size) {
  * Counts the page's requests until stop(), from CDP Network events on
  * `net`: calls to the backend (the dev server's /api/s3/… routes), uploads
  * to the store (PUT, POST, PATCH elsewhere), CORS preflights, and the most
- * uploads in flight at once.
+ * uploads in flight at once (from being sent to their response, or their
+ * failure: a client may send the next upload the moment a response
+ * arrives, before the browser reports the finished one's loading done).
  */
 export function trackCalls(net, backendOrigin) {
   let api = 0;
@@ -125,11 +127,13 @@ export function trackCalls(net, backendOrigin) {
     if (live.delete(requestId)) open -= 1;
   };
   net.on("Network.requestWillBeSent", onSent);
+  net.on("Network.responseReceived", onEnd);
   net.on("Network.loadingFinished", onEnd);
   net.on("Network.loadingFailed", onEnd);
   return {
     stop() {
       net.off("Network.requestWillBeSent", onSent);
+      net.off("Network.responseReceived", onEnd);
       net.off("Network.loadingFinished", onEnd);
       net.off("Network.loadingFailed", onEnd);
       return { api, uploads, preflights, maxInFlight: most };
