@@ -10,6 +10,8 @@
 // Flags: node bench/run.mjs --help. Sections: bench/sections/; clients:
 // bench/clients/; see bench/README.md.
 
+import "./lib/env.mjs"; // first: before anything loads the e2e harness
+
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -17,6 +19,7 @@ import path from "node:path";
 
 import { CLIENTS, CLIENT_IDS, clientVersions } from "./clients/index.mjs";
 import { USAGE, parseArgs } from "./lib/args.mjs";
+import { makeFileSet } from "./lib/many.mjs";
 import { REPO, startBench } from "./lib/stack.mjs";
 import { MIB, log, makeZeroFile } from "./lib/util.mjs";
 import { SECTIONS } from "./sections/index.mjs";
@@ -59,6 +62,17 @@ try {
       if (!files.has(name)) {
         log(`making ${name}…`);
         files.set(name, await bench.stack.makeFile(name, sizeMiB * MIB));
+      }
+      return files.get(name);
+    },
+    /** The files of a many-files set (bench/lib/many.mjs), made once per bench run. */
+    async fileSet(def) {
+      const name = `set:${def.id}:${def.label}`;
+      if (!files.has(name)) {
+        log(`making the files of ${def.label}…`);
+        const t0 = Date.now();
+        files.set(name, await makeFileSet(bench.stack.filesDir, def));
+        log(`  ${files.get(name).files.length} files, ${Math.round(files.get(name).totalBytes / MIB)} MiB, in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       }
       return files.get(name);
     },

@@ -79,6 +79,51 @@ export const CLIENTS = [
 
 export const CLIENT_IDS = CLIENTS.map((c) => c.id);
 
+/**
+ * The clients of the many-files cases (bench/lib/many.mjs runs them): each
+ * page function uploads all of window.bench.files and answers
+ * `{ seconds, objects: [{ name, key }], failed: [{ name, error }] }` or
+ * `{ unsupported }`. `clientId` ties a row to the single-file client whose
+ * id --only names.
+ */
+export const FILES_CLIENTS = [
+  {
+    id: "raw",
+    page: "files-raw",
+    label: "raw fetch (baseline)",
+    args: () => ({}),
+  },
+  {
+    id: "resupload",
+    page: "files-resupload",
+    label: 'resupload UploadQueue, checksum "none"',
+    args: () => ({ checksum: "none" }),
+  },
+  {
+    id: "uppy",
+    page: "files-uppy",
+    label: `@uppy/aws-s3 ${version("@uppy/aws-s3")}, companionEndpoint (its small-file path)`,
+    args: () => ({ mode: "companion" }),
+    uppy: true,
+  },
+  {
+    id: "uppy-put",
+    clientId: "uppy",
+    page: "files-uppy",
+    label: `@uppy/aws-s3 ${version("@uppy/aws-s3")}, signRequest → /api/s3/params (PutObject)`,
+    args: () => ({ mode: "put" }),
+    uppy: true,
+  },
+  {
+    id: "uppy-multipart",
+    clientId: "uppy",
+    page: "files-uppy",
+    label: `@uppy/aws-s3 ${version("@uppy/aws-s3")}, companionEndpoint, every file multipart`,
+    args: () => ({ mode: "multipart" }),
+    uppy: true,
+  },
+];
+
 /** The versions of the JS clients, for the report. */
 export function clientVersions() {
   return Object.fromEntries(

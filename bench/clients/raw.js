@@ -8,11 +8,16 @@
 // read whole and hashed by WebCrypto on the page's thread, the URL signs the
 // checksum, the PUT carries it (and Garage checks it), and the complete call
 // names every part's checksum. The floor for any client with checksums here.
+//
+// With `presign: true` (the emulated-link section's "ceiling" row), the
+// upload is created and every part's URL signed before the clock starts, so
+// the timed part is the PUTs and the complete call only: what the link
+// gives `concurrency` PUTs at a time with no round trip in between.
 
-(window.benchClients ??= {}).raw = async ({ partSize, concurrency, checksum = false }) => {
+(window.benchClients ??= {}).raw = async ({ partSize, concurrency, checksum = false, presign = false }) => {
   const { file } = window.bench;
   const api = "/api/s3/multipart";
-  const t0 = performance.now();
+  let t0 = performance.now();
   const created = await (
     await fetch(api, {
       method: "POST",
@@ -27,6 +32,16 @@
   const etags = new Array(count);
   let next = 0;
   let retries = 0;
+  const signedUrls = [];
+  if (presign) {
+    if (checksum) throw new Error("presign and checksum together are not supported");
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, w) => {
+        for (let n = w + 1; n <= count; n += concurrency) signedUrls[n - 1] = (await (await fetch(`${api}/${created.uploadId}/${n}?${q}`)).json()).url;
+      }),
+    );
+    t0 = performance.now();
+  }
   const worker = async () => {
     while (next < count) {
       const n = ++next;
@@ -37,7 +52,7 @@
         sums[n - 1] = sum = btoa(String.fromCharCode(...digest));
       }
       const signed = checksum ? `&checksumSha256=${encodeURIComponent(sum)}` : "";
-      const { url } = await (await fetch(`${api}/${created.uploadId}/${n}?${q}${signed}`)).json();
+      const url = presign ? signedUrls[n - 1] : (await (await fetch(`${api}/${created.uploadId}/${n}?${q}${signed}`)).json()).url;
       // One retry on a network error: Chromium does not retry a PUT whose
       // reused connection the store had closed (seen here).
       let res;

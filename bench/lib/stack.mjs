@@ -5,7 +5,8 @@
 //   PUTs go to Garage directly, as in production;
 //   a tus server in a child process (bench/lib/tus-server.mjs);
 //   the bench page: an empty page on the dev server's origin with a hidden
-//   <input type=file> (files on disk, picked with setInputFiles), resupload
+//   <input type=file> (files on disk, picked with setInputFiles) and a
+//   hidden <input type=file multiple> for the many-files sections, resupload
 //   loaded from /pkg/ and every client's bundle from bench/dist.
 //
 // stop() ends all of it; the harness' watchdog also kills the tus server if
@@ -32,15 +33,16 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 // address space").
 const PAGE_PATH = "/pkg/package.json";
 const PAGE_HEAD = '<meta charset="utf-8"><title>resupload bench</title><link rel="icon" href="data:,">';
-const PAGE_BODY = '<input type="file" id="bench-input" hidden>';
+const PAGE_BODY = '<input type="file" id="bench-input" hidden><input type="file" id="bench-files" multiple hidden>';
 
 export async function startBench() {
-  // The harness stops a "test file" after 15 minutes; a full bench runs longer.
+  // The harness stops a "test file" after 15 minutes; a full bench runs
+  // longer (bench/run.mjs sets this before anything loads the harness).
   process.env.E2E_FILE_TIMEOUT_MS ??= String(6 * 3600_000);
   const { startStack } = await import("../../tests/e2e/harness.mjs");
   const bundles = await buildPageBundles();
   const stack = await startStack({ label: "bench", withGate: false });
-  const bench = Object.assign(Object.create(methods), { stack, page: stack.page, bundles, currentFile: null });
+  const bench = Object.assign(Object.create(methods), { stack, page: stack.page, bundles, currentFile: null, currentFiles: null });
   let tusChild = null;
 
   bench.stop = async () => {
@@ -132,9 +134,11 @@ async function openPage(bench) {
   await page.evaluate(async () => {
     const resupload = await import("/pkg/resupload.js");
     const wasm = await resupload.default();
-    window.bench = { Upload: resupload.Upload, wasm };
+    // UploadQueue: the many-files API (issue 13); undefined in builds without it.
+    window.bench = { Upload: resupload.Upload, UploadQueue: resupload.UploadQueue, wasm };
   });
   if (bench.currentFile) await setFile(bench, bench.currentFile);
+  if (bench.currentFiles) await setFiles(bench, bench.currentFiles);
 }
 
 /** Picks `file` (a path) in the page's file input; the page sees it as window.bench.file. */
@@ -144,6 +148,20 @@ async function setFile(bench, file) {
   await bench.page.evaluate(() => {
     window.bench.file = document.getElementById("bench-input").files[0];
   });
+}
+
+/**
+ * Picks `files` (paths, in this order) in the page's multiple file input;
+ * the page sees them as window.bench.files (an array of File).
+ */
+async function setFiles(bench, files) {
+  bench.currentFiles = files;
+  await bench.page.setInputFiles("#bench-files", files);
+  const count = await bench.page.evaluate(() => {
+    window.bench.files = Array.from(document.getElementById("bench-files").files);
+    return window.bench.files.length;
+  });
+  if (count !== files.length) throw new Error(`the page picked ${count} of ${files.length} files`);
 }
 
 /**
@@ -241,6 +259,9 @@ const methods = {
   },
   setFile(file) {
     return setFile(this, file);
+  },
+  setFiles(files) {
+    return setFiles(this, files);
   },
   trackRequests() {
     return trackRequests(this.page, this.net);
