@@ -7,6 +7,13 @@ use crate::error::Error;
 
 /// The most parts in flight at once that [`UploadOptions::validate`] allows.
 pub const MAX_CONCURRENCY: u32 = 64;
+
+/// Parts in flight at the start when `concurrency` is not given.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+
+/// Parts in flight at most when neither `concurrency` nor `maxConcurrency`
+/// is given.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 8;
 /// The longest retry delay allowed, in milliseconds (ten minutes).
 pub const MAX_RETRY_DELAY_MS: u32 = 600_000;
 
@@ -38,8 +45,13 @@ pub struct UploadOptions {
     pub endpoint: String,
     /// The wished-for part size in bytes (raised if the file needs it).
     pub part_size: u64,
-    /// Parts in flight at once.
+    /// Parts in flight at once, at the start.
     pub concurrency: u32,
+    /// Parts in flight at most: while adding one still raises the measured
+    /// rate, the upload adds parts in flight up to this (see
+    /// [`Ramp`](crate::core::ramp::Ramp)). Giving `concurrency` sets both,
+    /// so an explicit count is kept; `maxConcurrency` raises the ceiling.
+    pub max_concurrency: u32,
     /// Part of the state key: keeps users and apps apart in one browser.
     pub namespace: String,
     /// Metadata stored with the object.
@@ -79,7 +91,8 @@ impl UploadOptions {
         UploadOptions {
             endpoint: endpoint.into(),
             part_size: DEFAULT_PART_SIZE,
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
             namespace: String::new(),
             metadata: Vec::new(),
             retry: RetryPolicy::default(),
@@ -119,6 +132,15 @@ impl UploadOptions {
             return Err(Error::invalid_option(
                 "concurrency",
                 format!("must be 1 to {MAX_CONCURRENCY}, got {}", self.concurrency),
+            ));
+        }
+        if self.max_concurrency < self.concurrency || self.max_concurrency > MAX_CONCURRENCY {
+            return Err(Error::invalid_option(
+                "maxConcurrency",
+                format!(
+                    "must be {} (the concurrency) to {MAX_CONCURRENCY}, got {}",
+                    self.concurrency, self.max_concurrency
+                ),
             ));
         }
         if self.retry.delays().iter().any(|&d| d > MAX_RETRY_DELAY_MS) {
@@ -184,9 +206,17 @@ pub mod by_name {
     );
 
     /// Options that take a whole, non-negative number.
-    pub const WHOLE: [Row<u64>; 6] = [
+    pub const WHOLE: [Row<u64>; 7] = [
         ("partSize", |o, n| o.part_size = n),
-        ("concurrency", |o, n| o.concurrency = clamp_u32(n)),
+        ("concurrency", |o, n| {
+            o.concurrency = clamp_u32(n);
+            o.max_concurrency = o.concurrency;
+        }),
+        // After `concurrency`, which sets it too; caps it.
+        ("maxConcurrency", |o, n| {
+            o.max_concurrency = clamp_u32(n);
+            o.concurrency = o.concurrency.min(o.max_concurrency);
+        }),
         ("maxObjectSize", |o, n| o.max_object_size = n),
         ("expiresAfter", |o, n| o.expires_after_ms = n as f64),
         ("expiryWarning", |o, n| o.expiry_warning_ms = n as f64),
@@ -249,6 +279,29 @@ mod tests {
             .validate()
             .is_ok());
         assert_eq!(UploadOptions::new("/api/s3/").endpoint_base(), "/api/s3");
+    }
+
+    #[test]
+    fn an_explicit_concurrency_is_kept_and_max_concurrency_caps_it() {
+        let set = |rows: &[(&str, u64)]| {
+            let mut o = UploadOptions::new("/e");
+            for (name, setter) in by_name::WHOLE {
+                if let Some((_, n)) = rows.iter().find(|(r, _)| *r == name) {
+                    setter(&mut o, *n);
+                }
+            }
+            (o.concurrency, o.max_concurrency)
+        };
+        assert_eq!(set(&[]), (DEFAULT_CONCURRENCY, DEFAULT_MAX_CONCURRENCY));
+        assert_eq!(set(&[("concurrency", 6)]), (6, 6));
+        assert_eq!(set(&[("maxConcurrency", 16)]), (4, 16));
+        assert_eq!(set(&[("maxConcurrency", 2)]), (2, 2));
+        assert_eq!(set(&[("concurrency", 3), ("maxConcurrency", 12)]), (3, 12));
+        let mut o = UploadOptions::new("/e");
+        o.max_concurrency = 2;
+        assert!(o.validate().is_err(), "below concurrency, set natively");
+        o.max_concurrency = MAX_CONCURRENCY + 1;
+        assert!(o.validate().is_err());
     }
 
     #[test]

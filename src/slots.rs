@@ -50,6 +50,8 @@ pub async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
 #[derive(Debug)]
 pub struct Slots {
     free: Cell<usize>,
+    /// Slots taken away while held: the next ones freed are not returned.
+    owed: Cell<usize>,
     waiting: RefCell<Vec<Waker>>,
 }
 
@@ -64,6 +66,7 @@ impl Slots {
     pub fn new(n: usize) -> Self {
         Slots {
             free: Cell::new(n),
+            owed: Cell::new(0),
             waiting: RefCell::new(Vec::new()),
         }
     }
@@ -71,6 +74,21 @@ impl Slots {
     /// How many slots are free now.
     pub fn free(&self) -> usize {
         self.free.get()
+    }
+
+    /// Adds `n` slots (the parts in flight grew).
+    pub fn add(&self, n: usize) {
+        self.free.set(self.free.get() + n);
+        for waker in self.waiting.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Takes `n` slots away: free ones now, held ones as they are freed.
+    pub fn remove(&self, n: usize) {
+        let now = n.min(self.free.get());
+        self.free.set(self.free.get() - now);
+        self.owed.set(self.owed.get() + n - now);
     }
 
     /// Waits for a free slot and takes it.
@@ -90,11 +108,11 @@ impl Slots {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.slots.free.set(self.slots.free.get() + 1);
-        // Wake every waiter: one that was dropped meanwhile cannot swallow
+        // Wakes every waiter: one that was dropped meanwhile cannot swallow
         // the wake-up, and the others go back to waiting.
-        for waker in self.slots.waiting.borrow_mut().drain(..) {
-            waker.wake();
+        match self.slots.owed.get() {
+            0 => self.slots.add(1),
+            owed => self.slots.owed.set(owed - 1),
         }
     }
 }
@@ -156,5 +174,25 @@ mod tests {
         futures::executor::block_on(join_all(futures));
         assert_eq!(done.get(), 5);
         futures::executor::block_on(join_all(Vec::<std::future::Ready<()>>::new()));
+    }
+
+    #[test]
+    fn slots_added_and_taken_back_while_held() {
+        futures::executor::block_on(async {
+            let slots = Slots::new(2);
+            let a = slots.acquire().await;
+            let b = slots.acquire().await;
+            slots.add(2);
+            assert_eq!(slots.free(), 2);
+            let c = slots.acquire().await;
+            // Three taken back: the free one now, two as held ones are freed.
+            slots.remove(3);
+            assert_eq!(slots.free(), 0);
+            drop(a);
+            drop(b);
+            assert_eq!(slots.free(), 0, "owed, not freed");
+            drop(c);
+            assert_eq!(slots.free(), 1, "one in all, as before the growth");
+        });
     }
 }

@@ -593,11 +593,15 @@ impl Future for YieldNow {
 struct FakeTimer {
     sleeps: RefCell<Vec<u32>>,
     online_waits: Cell<u32>,
+    /// How far each reading of the clock moves it (0: time stands still).
+    tick_ms: Cell<f64>,
+    clock_ms: Cell<f64>,
 }
 
 impl Timer for FakeTimer {
     fn now_ms(&self) -> f64 {
-        1_700_000_000_000.0
+        self.clock_ms.set(self.clock_ms.get() + self.tick_ms.get());
+        1_700_000_000_000.0 + self.clock_ms.get()
     }
     fn sleep(&self, ms: u32) -> Wait<'_> {
         self.sleeps.borrow_mut().push(ms);
@@ -779,6 +783,28 @@ fn progress_is_monotonic_and_ends_at_the_total() {
         (last.sent_bytes, last.confirmed_bytes),
         (SIZE as u64, SIZE as u64)
     );
+}
+
+#[test]
+fn the_parts_in_flight_grow_only_while_the_rate_rises() {
+    // A clock that moves with the driver's work: more parts in flight are
+    // confirmed in fewer clock readings, so the rate rises with them (the
+    // rounds' arithmetic is the core's test; this is the driver's wiring).
+    let mut w = World::new(5 * MIB as usize * 24);
+    w.timer.tick_ms.set(1.0);
+    w.options.max_concurrency = 8;
+    let done = w.run().unwrap();
+    let most = w.s3.max_in_flight.get();
+    assert!(
+        (3..=8).contains(&most),
+        "grown from 2, within the max: {most}"
+    );
+    assert_eq!(w.object(&done.key), w.s3.file());
+    let mut w = World::new(5 * MIB as usize * 24);
+    w.timer.tick_ms.set(1.0);
+    w.options.max_concurrency = 2;
+    w.run().unwrap();
+    assert_eq!(w.s3.max_in_flight.get(), 2, "an explicit count is kept");
 }
 
 #[test]

@@ -29,7 +29,7 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --link-cases=large,small   large: one large file; small: the 1,000-file set
   --link-runs=2           measured runs per client and link (the median is reported)
 
-clients: raw, resupload, resupload-sha256, uppy, lib-storage, tus
+clients: raw, resupload, resupload-auto, resupload-sha256, uppy, lib-storage, tus
 sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, files, link, backend-load`;
 
 const FILES_CASES = ["small", "medium", "mix"];

@@ -32,7 +32,7 @@ export const needsBrowser = true;
 export const enabledByDefault = true;
 
 /** The single-file clients of the large case (in table order). */
-const LARGE_CLIENTS = ["raw", "resupload", "uppy", "tus"];
+const LARGE_CLIENTS = ["raw", "resupload", "resupload-auto", "uppy", "tus"];
 
 /**
  * The many-files clients of the small case: Uppy by its PutObject path (its

@@ -4,6 +4,7 @@
 pub mod checksum;
 pub mod fingerprint;
 pub mod plan;
+pub mod ramp;
 pub mod reconcile;
 pub mod record;
 pub mod retry;

@@ -12,6 +12,7 @@ use super::hold::SlowDownHold;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Driver, FileInfo};
+use crate::core::ramp::Ramp;
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
 use crate::ports::{PartBookkeeping, PartCompleted, PartPut};
@@ -31,8 +32,10 @@ struct PartsRun<'a> {
     tracker: RefCell<ProgressTracker>,
     /// Every part holds back after a 429.
     hold: SlowDownHold,
-    /// The parts on the wire at once (`concurrency`).
+    /// The parts on the wire at once (`concurrency`, grown by `ramp`).
     sending: Slots,
+    /// How many parts to keep on the wire, from the measured rate.
+    ramp: RefCell<Ramp>,
     /// The parts not yet taken, the next last.
     queue: RefCell<Vec<u32>>,
     /// Set once a part failed for good: parts not yet sending give up.
@@ -98,14 +101,14 @@ impl<B> Driver<'_, B> {
         // latency, the signing round trip no longer leaves the slot idle. A
         // file's part is a lazy Blob slice: preparing ahead costs no memory.
         // A streaming source's part is held in memory: no preparing ahead.
+        // (A worker beyond the parts in flight prepares its part ahead; as
+        // the parts in flight grow, fewer are ahead, none at the most.)
         let concurrency = self.options.concurrency as usize;
-        let ahead = match file.identity.is_stream() {
-            true => 0,
-            false => concurrency,
+        let workers = match file.identity.is_stream() {
+            true => concurrency,
+            false => (2 * concurrency).max(self.options.max_concurrency as usize),
         };
-        let workers = (0..concurrency + ahead)
-            .map(|_| self.work_parts(&run))
-            .collect();
+        let workers = (0..workers).map(|_| self.work_parts(&run)).collect();
         join_all(workers).await;
         run.first_error.take().map_or(Ok(()), Err)
     }
@@ -120,6 +123,12 @@ impl<B> Driver<'_, B> {
         if record.file_size == 0 {
             return None;
         }
+        // A streaming source holds each part in flight in memory, and a
+        // queue's files share its budget: neither grows.
+        let max_in_flight = match file.identity.is_stream() || self.budget.is_some() {
+            true => self.options.concurrency,
+            false => self.options.max_concurrency,
+        };
         let mut confirmed = 0;
         let mut queue = Vec::new();
         // Popped from the end: the lowest part numbers go first.
@@ -134,6 +143,7 @@ impl<B> Driver<'_, B> {
             tracker: RefCell::new(ProgressTracker::new(confirmed, record.file_size)),
             hold: SlowDownHold::default(),
             sending: Slots::new(self.options.concurrency as usize),
+            ramp: RefCell::new(Ramp::new(self.options.concurrency, max_in_flight)),
             queue: RefCell::new(queue),
             stopping: Cell::new(false),
             first_error: RefCell::new(None),
@@ -182,6 +192,12 @@ impl<B> Driver<'_, B> {
         // The next part may go on the wire while this one's state is saved.
         drop(slots);
         let started = self.now();
+        let size = part.range.end - part.range.start;
+        match run.ramp.borrow_mut().part_done(size, started) {
+            0 => {}
+            more if more > 0 => run.sending.add(more as usize),
+            fewer => run.sending.remove(fewer.unsigned_abs() as usize),
+        }
         self.mark(
             run.state,
             number,
@@ -195,7 +211,6 @@ impl<B> Driver<'_, B> {
             state_writes_ms: write_ms + self.now() - started,
             blocking_ms,
         });
-        let size = part.range.end - part.range.start;
         run.tracker.borrow_mut().part_confirmed(number, size);
         self.events.part_completed(PartCompleted {
             part_number: number,

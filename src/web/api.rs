@@ -74,8 +74,13 @@ export interface UploadOptions {
   endpoint: string;
   /** Part size in bytes, 5 MiB to 5 GiB; default 8 MiB; raised so no file needs over 10,000 parts. */
   partSize?: number;
-  /** Parts in flight at once, 1 to 64; default 4. */
+  /**
+   * Parts in flight at once, 1 to 64. Unset: 4 at the start, and more (up to `maxConcurrency`)
+   * while more still raise the measured rate. Set: exactly this many.
+   */
   concurrency?: number;
+  /** The most parts in flight the upload grows to, 1 to 64; default 8 (or `concurrency` when set). */
+  maxConcurrency?: number;
   /** Part of the state key: keeps users and apps apart in one browser; default "". */
   namespace?: string;
   /** Stored with the object; string values. */
