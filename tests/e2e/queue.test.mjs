@@ -50,13 +50,14 @@ function installQueueHelpers() {
   const plain = (f) => ({ ...f, file: undefined, error: f.error && { code: f.error.code, message: f.error.message, status: f.error.status } });
   // The backend calls the page makes, by route.
   const calls = { params: 0, batch: 0, multipart: 0 };
-  const fetch = window.fetch;
+  // Bound: Firefox refuses a fetch called on anything but the window.
+  const fetch = window.fetch.bind(window);
   window.fetch = function (input, init) {
     const path = new URL(String(input?.url ?? input), location.href).pathname;
     if (path.endsWith("/params")) calls.params += 1;
     else if (path.endsWith("/params/batch")) calls.batch += 1;
     else if (path.includes("/multipart")) calls.multipart += 1;
-    return fetch.call(this, input, init);
+    return fetch(input, init);
   };
   window.q = {
     calls,
