@@ -3,7 +3,6 @@
 // and `runMany`, which runs one client over a whole set, counts its calls to
 // the backend, and checks every stored object by SHA-256.
 
-import { createHash, randomBytes } from "node:crypto";
 import fsp from "node:fs/promises";
 import path from "node:path";
 
@@ -48,6 +47,9 @@ export function fileSets({ mixBigMiB = 512, mixBigCount = 3 } = {}) {
 export async function makeFileSet(dir, set) {
   const setDir = path.join(dir, `set-${set.id}`);
   await fsp.mkdir(setDir, { recursive: true });
+  // Loaded here, not at the top: run.mjs sets the harness' file timeout
+  // before anything loads it.
+  const { makeRandomFile } = await import("../../tests/e2e/harness.mjs");
   const small = [];
   const big = [];
   let index = 0;
@@ -55,8 +57,8 @@ export async function makeFileSet(dir, set) {
     for (let i = 0; i < group.count; i++) {
       index += 1;
       const name = `${set.id}-${String(index).padStart(4, "0")}-${sizeText(group.size).replace(" ", "")}.bin`;
-      const file = await writeRandom(path.join(setDir, name), group.size);
-      (group.big ? big : small).push({ ...file, name });
+      const file = await makeRandomFile(setDir, name, group.size);
+      (group.big ? big : small).push(file);
     }
   }
   let files;
@@ -72,23 +74,6 @@ export async function makeFileSet(dir, set) {
     files = [...small, ...big];
   }
   return { id: set.id, label: set.label, files, totalBytes: files.reduce((n, f) => n + f.size, 0) };
-}
-
-async function writeRandom(file, size) {
-  const hash = createHash("sha256");
-  const handle = await fsp.open(file, "w");
-  try {
-    let left = size;
-    while (left > 0) {
-      const chunk = randomBytes(Math.min(left, 4 * MIB));
-      hash.update(chunk);
-      await handle.write(chunk);
-      left -= chunk.length;
-    }
-  } finally {
-    await handle.close();
-  }
-  return { path: file, size, sha256: hash.digest("hex") };
 }
 
 /**

@@ -13,6 +13,20 @@ export function median(xs) {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+/**
+ * The median of each run's ratio to the raw baseline of the same run (runs
+ * are `{ run, status, mibps }`; a run without an "ok" baseline is left out).
+ */
+export function medianRatio(runs, rawRuns) {
+  const ratios = runs
+    .map((r) => {
+      const base = rawRuns.find((b) => b.run === r.run && b.status === "ok");
+      return base ? r.mibps / base.mibps : NaN;
+    })
+    .filter(Number.isFinite);
+  return ratios.length ? median(ratios) : NaN;
+}
+
 /** `n` with `digits` decimals, or "–" when it is not a number. */
 export function fmt(n, digits = 1) {
   return Number.isFinite(n) ? n.toFixed(digits) : "–";

@@ -23,7 +23,7 @@
 import { CLIENTS, runUpload } from "../clients/index.mjs";
 import { withLink } from "../lib/link.mjs";
 import { fileSets } from "../lib/many.mjs";
-import { MIB, fmt, log, median } from "../lib/util.mjs";
+import { MIB, fmt, log, median, medianRatio } from "../lib/util.mjs";
 import { cellOf, filesClients, measureSet } from "./files.mjs";
 
 export const id = "link";
@@ -142,13 +142,7 @@ function singleCell(runs, rawRuns) {
   cell.min = Math.min(...runs.map((r) => r.mibps));
   cell.max = Math.max(...runs.map((r) => r.mibps));
   cell.maxInFlight = Math.max(...runs.map((r) => r.maxInFlight));
-  const ratios = runs
-    .map((r) => {
-      const base = rawRuns.find((b) => b.run === r.run && b.status === "ok");
-      return base ? r.mibps / base.mibps : NaN;
-    })
-    .filter(Number.isFinite);
-  cell.ratio = ratios.length ? median(ratios) : NaN;
+  cell.ratio = medianRatio(runs, rawRuns);
   return cell;
 }
 

@@ -8,7 +8,7 @@
 import os from "node:os";
 
 import { CLIENTS, runUpload } from "../clients/index.mjs";
-import { MIB, fmt, log, median } from "../lib/util.mjs";
+import { MIB, fmt, log, median, medianRatio } from "../lib/util.mjs";
 
 export const id = "throughput";
 export const title = "Throughput";
@@ -76,13 +76,7 @@ export function summarize(ctx, results) {
         cell.shown = `failed (${bad.status}${bad.reason ? `: ${bad.reason}` : ""})`;
       } else {
         cell.mibps = median(runs.map((r) => r.mibps));
-        const ratios = runs
-          .map((r) => {
-            const base = rawRuns.find((b) => b.run === r.run && b.status === "ok");
-            return base ? r.mibps / base.mibps : NaN;
-          })
-          .filter(Number.isFinite);
-        cell.ratio = ratios.length ? median(ratios) : NaN;
+        cell.ratio = medianRatio(runs, rawRuns);
         cell.maxInFlight = Math.max(...runs.map((r) => r.maxInFlight));
         cell.min = Math.min(...runs.map((r) => r.mibps));
         cell.max = Math.max(...runs.map((r) => r.mibps));
