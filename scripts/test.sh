@@ -63,10 +63,12 @@ run_web_tests() {
     WASM_BINDGEN_TEST_TIMEOUT=120 \
     cargo test -p resupload --target wasm32-unknown-unknown --test web
 }
-# A failure after the tests started fails the run. Once in a while the
-# browser never runs the test page at all (Chromium's renderer stopped
-# answering chromedriver for 300 s at "Loading scripts...", on an idle
-# machine): that gets one more try, said out loud.
+# A failure after the tests started fails the run. Sometimes the browser
+# never runs the test page at all: in two of three fresh-clone runs,
+# Chromium's first page load stalled at "Loading scripts..." until
+# chromedriver's page-load timeout (300 s by default, 60 s by
+# webdriver.json's "timeouts"), on an idle machine, and the next load ran
+# every test. That gets one more try, said out loud.
 web_tests() {
   local engine="$1"
   shift
