@@ -128,17 +128,26 @@ impl UploadOptions {
                 format!("{endpoint:?} is not a URL: use an absolute http(s) URL or a path starting with /"),
             ));
         }
+        if self.max_concurrency == 0 || self.max_concurrency > MAX_CONCURRENCY {
+            return Err(Error::invalid_option(
+                "maxConcurrency",
+                format!(
+                    "must be 1 to {MAX_CONCURRENCY}, got {}",
+                    self.max_concurrency
+                ),
+            ));
+        }
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(Error::invalid_option(
                 "concurrency",
                 format!("must be 1 to {MAX_CONCURRENCY}, got {}", self.concurrency),
             ));
         }
-        if self.max_concurrency < self.concurrency || self.max_concurrency > MAX_CONCURRENCY {
+        if self.max_concurrency < self.concurrency {
             return Err(Error::invalid_option(
                 "maxConcurrency",
                 format!(
-                    "must be {} (the concurrency) to {MAX_CONCURRENCY}, got {}",
+                    "must be at least the concurrency ({}), got {}",
                     self.concurrency, self.max_concurrency
                 ),
             ));
@@ -302,6 +311,16 @@ mod tests {
         assert!(o.validate().is_err(), "below concurrency, set natively");
         o.max_concurrency = MAX_CONCURRENCY + 1;
         assert!(o.validate().is_err());
+        // 0 given by name lowers the concurrency too: the error names the
+        // option the page gave.
+        let mut o = UploadOptions::new("/e");
+        (by_name::WHOLE
+            .iter()
+            .find(|(n, _)| *n == "maxConcurrency")
+            .unwrap()
+            .1)(&mut o, 0);
+        let err = o.validate().unwrap_err().to_string();
+        assert!(err.contains("`maxConcurrency`"), "{err}");
     }
 
     #[test]
