@@ -128,6 +128,12 @@ impl UploadOptions {
                 format!("{endpoint:?} is not a URL: use an absolute http(s) URL or a path starting with /"),
             ));
         }
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(Error::invalid_option(
+                "concurrency",
+                format!("must be 1 to {MAX_CONCURRENCY}, got {}", self.concurrency),
+            ));
+        }
         if self.max_concurrency == 0 || self.max_concurrency > MAX_CONCURRENCY {
             return Err(Error::invalid_option(
                 "maxConcurrency",
@@ -135,12 +141,6 @@ impl UploadOptions {
                     "must be 1 to {MAX_CONCURRENCY}, got {}",
                     self.max_concurrency
                 ),
-            ));
-        }
-        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
-            return Err(Error::invalid_option(
-                "concurrency",
-                format!("must be 1 to {MAX_CONCURRENCY}, got {}", self.concurrency),
             ));
         }
         if self.max_concurrency < self.concurrency {
@@ -224,7 +224,8 @@ pub mod by_name {
         // After `concurrency`, which sets it too; caps it.
         ("maxConcurrency", |o, n| {
             o.max_concurrency = clamp_u32(n);
-            o.concurrency = o.concurrency.min(o.max_concurrency);
+            // (Not to 0: a bad ceiling is reported as maxConcurrency's.)
+            o.concurrency = o.concurrency.min(o.max_concurrency.max(1));
         }),
         ("maxObjectSize", |o, n| o.max_object_size = n),
         ("expiresAfter", |o, n| o.expires_after_ms = n as f64),
@@ -311,8 +312,8 @@ mod tests {
         assert!(o.validate().is_err(), "below concurrency, set natively");
         o.max_concurrency = MAX_CONCURRENCY + 1;
         assert!(o.validate().is_err());
-        // 0 given by name lowers the concurrency too: the error names the
-        // option the page gave.
+        // A bad ceiling given by name: the error names the option the page
+        // gave, and a bad concurrency names concurrency.
         let mut o = UploadOptions::new("/e");
         (by_name::WHOLE
             .iter()
@@ -321,6 +322,14 @@ mod tests {
             .1)(&mut o, 0);
         let err = o.validate().unwrap_err().to_string();
         assert!(err.contains("`maxConcurrency`"), "{err}");
+        let mut o = UploadOptions::new("/e");
+        (by_name::WHOLE
+            .iter()
+            .find(|(n, _)| *n == "concurrency")
+            .unwrap()
+            .1)(&mut o, 0);
+        let err = o.validate().unwrap_err().to_string();
+        assert!(err.contains("`concurrency`"), "{err}");
     }
 
     #[test]
