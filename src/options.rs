@@ -108,26 +108,9 @@ impl UploadOptions {
         }
     }
 
-    /// Checks what can be checked without the file: the endpoint, the
-    /// concurrency and the retry delays. (Part and object sizes are checked
-    /// against the file by [`PartPlan::new`](crate::core::plan::PartPlan::new).)
-    pub fn validate(&self) -> Result<(), Error> {
-        let endpoint = self.endpoint.trim();
-        if endpoint.is_empty() {
-            return Err(Error::invalid_option(
-                "endpoint",
-                "is required: the base URL of the signing backend, such as \"/api/s3\"",
-            ));
-        }
-        if !(endpoint.starts_with('/')
-            || endpoint.starts_with("http://")
-            || endpoint.starts_with("https://"))
-        {
-            return Err(Error::invalid_option(
-                "endpoint",
-                format!("{endpoint:?} is not a URL: use an absolute http(s) URL or a path starting with /"),
-            ));
-        }
+    /// Checks `concurrency` and `maxConcurrency`: each 1 to
+    /// [`MAX_CONCURRENCY`], the ceiling not below the start.
+    fn validate_concurrency(&self) -> Result<(), Error> {
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(Error::invalid_option(
                 "concurrency",
@@ -152,6 +135,30 @@ impl UploadOptions {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Checks what can be checked without the file: the endpoint, the
+    /// concurrency and the retry delays. (Part and object sizes are checked
+    /// against the file by [`PartPlan::new`](crate::core::plan::PartPlan::new).)
+    pub fn validate(&self) -> Result<(), Error> {
+        let endpoint = self.endpoint.trim();
+        if endpoint.is_empty() {
+            return Err(Error::invalid_option(
+                "endpoint",
+                "is required: the base URL of the signing backend, such as \"/api/s3\"",
+            ));
+        }
+        if !(endpoint.starts_with('/')
+            || endpoint.starts_with("http://")
+            || endpoint.starts_with("https://"))
+        {
+            return Err(Error::invalid_option(
+                "endpoint",
+                format!("{endpoint:?} is not a URL: use an absolute http(s) URL or a path starting with /"),
+            ));
+        }
+        self.validate_concurrency()?;
         if self.retry.delays().iter().any(|&d| d > MAX_RETRY_DELAY_MS) {
             return Err(Error::invalid_option(
                 "retryDelays",
