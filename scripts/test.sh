@@ -66,9 +66,9 @@ run_web_tests() {
 # A failure after the tests started fails the run. Sometimes the browser
 # never runs the test page at all: in two of three fresh-clone runs,
 # Chromium's first page load stalled at "Loading scripts..." until
-# chromedriver's page-load timeout (300 s by default, 60 s by
-# webdriver.json's "timeouts"), on an idle machine, and the next load ran
-# every test. That gets one more try, said out loud.
+# chromedriver's page-load timeout (300 s), on an idle machine, and the
+# next load ran every test. (With a 60 s page-load timeout the retry
+# stalled too: the first load may just be slow. Not diagnosed.) That gets one more try, said out loud.
 web_tests() {
   local engine="$1"
   shift
