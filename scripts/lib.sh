@@ -28,6 +28,24 @@ start_server() {
   return 1
 }
 
+# Starts scripts/page-proxy.mjs in the background; sets PAGE_PROXY_PID and
+# PAGE_PROXY_URL. Usage: start_page_proxy <log file>
+start_page_proxy() {
+  local log="$1" i
+  node "$ROOT/scripts/page-proxy.mjs" >"$log" 2>&1 &
+  PAGE_PROXY_PID=$!
+  for i in $(seq 1 100); do
+    PAGE_PROXY_URL="$(sed -n 's/^page proxy: //p' "$log" | head -n1)"
+    if [ -n "$PAGE_PROXY_URL" ]; then return 0; fi
+    if ! kill -0 "$PAGE_PROXY_PID" 2>/dev/null; then
+      echo "the page proxy exited:" >&2; cat "$log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "the page proxy did not start within 10 s:" >&2; cat "$log" >&2
+  return 1
+}
+
 # Starts Xvfb on a free display; sets XVFB_PID and XVFB_DISPLAY.
 # Usage: start_xvfb <log file>
 start_xvfb() {
