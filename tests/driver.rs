@@ -9,8 +9,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::ops::Range;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Context;
+
+mod support;
+use support::yield_now;
 
 use futures::executor::block_on;
 use resupload::core::checksum::{composite, Sha256Digest};
@@ -319,7 +321,7 @@ impl FakeS3 {
 
     async fn fake_sha256(&self, body: &[u8]) -> Result<Sha256Digest, Error> {
         self.hashed.borrow_mut().push(body.len() as u64);
-        YieldNow(false).await;
+        yield_now().await;
         Ok(Sha256Digest::of(body))
     }
 }
@@ -348,7 +350,7 @@ impl FakeS3 {
         self.in_flight.set(self.in_flight.get() + 1);
         self.max_in_flight
             .set(self.max_in_flight.get().max(self.in_flight.get()));
-        YieldNow(false).await;
+        yield_now().await;
         let fault = self
             .faults
             .borrow_mut()
@@ -394,7 +396,7 @@ impl FakeS3 {
                     bytes[middle] ^= 0xff;
                 }
                 progress(bytes.len() as u64 / 2);
-                YieldNow(false).await;
+                yield_now().await;
                 progress(bytes.len() as u64);
                 let etag = format!("\"{upload_id}-{part}-{}\"", bytes.len());
                 let stored_checksum = checksum.map(|_| Sha256Digest::of(&bytes).to_base64());
@@ -537,7 +539,7 @@ impl FakeS3 {
         progress: &dyn Fn(u64),
     ) -> Result<(), Error> {
         self.puts.borrow_mut().push(0);
-        YieldNow(false).await;
+        yield_now().await;
         let fault = self
             .faults
             .borrow_mut()
@@ -571,22 +573,6 @@ impl FakeS3 {
 fn no_such_upload(upload_id: &str) -> Error {
     let body = "<Error><Code>NoSuchUpload</Code></Error>";
     answer(Operation::UploadPart, Some(upload_id), 404, body, None)
-}
-
-/// Yields to the executor once, so parts in flight interleave.
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 }
 
 #[derive(Default)]

@@ -7,8 +7,10 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Context;
+
+mod support;
+use support::yield_now;
 
 use futures::executor::block_on;
 use resupload::memory::MemoryStore;
@@ -52,13 +54,13 @@ impl Runner {
             .get(&index)
             .copied()
             .unwrap_or(Script::Store);
-        YieldNow(false).await;
+        yield_now().await;
         progress(Progress {
             sent_bytes: 50,
             confirmed_bytes: 0,
             total_bytes: 100,
         });
-        YieldNow(false).await;
+        yield_now().await;
         self.running.set(self.running.get() - 1);
         match script {
             Script::Store => Ok(Completed {
@@ -90,21 +92,6 @@ impl FileRunner for Runner {
     }
 }
 
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 struct Clock(Cell<f64>);
 
 impl Timer for Clock {
@@ -113,7 +100,7 @@ impl Timer for Clock {
         self.0.get()
     }
     fn sleep(&self, _ms: u32) -> Wait<'_> {
-        Box::pin(YieldNow(false))
+        Box::pin(yield_now())
     }
 }
 
@@ -280,7 +267,7 @@ fn a_cancelled_file_stops_at_once_and_is_discarded() {
     w.script(1, Script::Hang);
     let cancel = async {
         while w.runner.started.borrow().len() < 3 {
-            YieldNow(false).await;
+            yield_now().await;
         }
         assert!(w.state.cancel(1));
     };
@@ -329,7 +316,7 @@ fn files_added_while_the_queue_runs_join_the_run() {
     w.script(0, Script::Hang);
     let add = async {
         while w.runner.started.borrow().len() < 2 {
-            YieldNow(false).await;
+            yield_now().await;
         }
         w.entries.borrow_mut().push(QueueEntry {
             id: "late".into(),
@@ -337,7 +324,7 @@ fn files_added_while_the_queue_runs_join_the_run() {
         });
         w.state.add(1);
         while w.runner.started.borrow().len() < 3 {
-            YieldNow(false).await;
+            yield_now().await;
         }
         w.state.cancel(0);
     };
@@ -426,7 +413,7 @@ mod signing {
             files: &'a [NewSingle<'a>],
         ) -> PortFuture<'a, Vec<SignedSingle>> {
             Box::pin(async move {
-                YieldNow(false).await;
+                yield_now().await;
                 if self.no_batch_route {
                     return Err(resupload::http::failure(
                         Operation::SignFile,
