@@ -14,7 +14,8 @@
 // Only loopback is forwarded (the page, the dev server, Garage); anything
 // else (the browser's own background requests) is refused at once.
 //
-// Usage: node scripts/page-proxy.mjs  (prints "page proxy: http://127.0.0.1:PORT")
+// Usage: node scripts/page-proxy.mjs  (prints "page proxy: http://127.0.0.1:PORT",
+// then a line for each request it is asked to forward)
 import http from "node:http";
 
 // Headers that describe one hop, never passed on (RFC 9110, section 7.6.1).
@@ -45,6 +46,7 @@ function isLoopback(hostname) {
 }
 
 function forward(req, res) {
+  console.log(`${req.method} ${req.url}`);
   let target;
   try {
     target = new URL(req.url);

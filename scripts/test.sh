@@ -67,18 +67,34 @@ web_tests() {
     WASM_BINDGEN_TEST_TIMEOUT=120 \
     cargo test -p resupload --target wasm32-unknown-unknown --test web
 }
-# Chromium reaches the test page through scripts/page-proxy.mjs (its header
-# says why: without it, one fresh run in three stalled at "Loading
-# scripts..."). Loopback is proxied too, so the proxy sees the page.
+# Chromium and Firefox reach the test page through scripts/page-proxy.mjs
+# (its header says why: without it, one fresh Chromium run in three stalled
+# at "Loading scripts..."). Loopback is proxied too, so the proxy sees the
+# page. The WebKit drivers take no capabilities from wasm-bindgen-test-runner.
 start_page_proxy "$TMP/page-proxy.log"
-node -e '
-  const [file, proxy] = process.argv.slice(1);
-  const caps = JSON.parse(require("fs").readFileSync(file, "utf8"));
-  caps["goog:chromeOptions"].args.push(`--proxy-server=${proxy}`, "--proxy-bypass-list=<-loopback>");
-  console.log(JSON.stringify(caps));
-' "$ROOT/webdriver.json" "$PAGE_PROXY_URL" >"$TMP/chromium-webdriver.json"
+proxied_capabilities() {
+  node -e '
+    const [file, proxy, engine] = process.argv.slice(1);
+    const caps = JSON.parse(require("fs").readFileSync(file, "utf8"));
+    const { hostname, port } = new URL(proxy);
+    if (engine === "chromium") {
+      caps["goog:chromeOptions"].args.push(`--proxy-server=${proxy}`, "--proxy-bypass-list=<-loopback>");
+    } else {
+      caps["moz:firefoxOptions"] = { prefs: {
+        "network.proxy.type": 1,
+        "network.proxy.http": hostname,
+        "network.proxy.http_port": Number(port),
+        "network.proxy.allow_hijacking_localhost": true,
+        "network.proxy.no_proxies_on": "",
+      } };
+    }
+    console.log(JSON.stringify(caps));
+  ' "$ROOT/webdriver.json" "$PAGE_PROXY_URL" "$1" >"$TMP/$1-webdriver.json"
+}
+proxied_capabilities chromium
+proxied_capabilities firefox
 web_tests Chromium CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$TMP/chromium-webdriver.json"
-web_tests Firefox GECKODRIVER="$(command -v geckodriver)"
+web_tests Firefox GECKODRIVER="$(command -v geckodriver)" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$TMP/firefox-webdriver.json"
 web_tests WebKitGTK SAFARIDRIVER=/usr/bin/WebKitWebDriver DISPLAY="$XVFB_DISPLAY"
 web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH"
 cleanup
