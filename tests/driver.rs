@@ -29,6 +29,7 @@ use resupload::ports::{
     PartSource, PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed,
     SignedSingle, SingleMethod, Timer, Wait, Warning, WarningCode,
 };
+use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
 /// A fault to inject into one part's next PUT.
@@ -791,6 +792,52 @@ fn the_parts_in_flight_grow_only_while_the_rate_rises() {
     w.options.max_concurrency = 2;
     w.run().unwrap();
     assert_eq!(w.s3.max_in_flight.get(), 2, "an explicit count is kept");
+}
+
+#[test]
+fn a_queue_budget_grows_from_the_rate_and_bounds_the_parts() {
+    // In a queue, the budget shared by its files (not the file's own
+    // count) decides the parts in flight, and grows from the rate measured.
+    let mut w = World::new(5 * MIB as usize * 24);
+    w.timer.tick_ms.set(1.0);
+    w.options.max_concurrency = 8;
+    let budget = RampedSlots::new(2, 8);
+    let driver = Driver {
+        budget: Some(&budget),
+        ..w.driver()
+    };
+    let done = block_on(driver.run(&w.file)).unwrap();
+    let most = w.s3.max_in_flight.get();
+    assert!((3..=8).contains(&most), "grown from 2: {most}");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    // A budget of a given count (`concurrency` set) keeps it.
+    let mut w = World::new(5 * MIB as usize * 24);
+    w.timer.tick_ms.set(1.0);
+    w.options.max_concurrency = 8;
+    let budget = RampedSlots::new(2, 2);
+    let driver = Driver {
+        budget: Some(&budget),
+        ..w.driver()
+    };
+    block_on(driver.run(&w.file)).unwrap();
+    assert_eq!(w.s3.max_in_flight.get(), 2);
+}
+
+#[test]
+fn a_whole_file_request_feeds_the_queue_budget() {
+    let w = World::new(1024);
+    w.timer.tick_ms.set(1.0);
+    let budget = RampedSlots::new(1, 4);
+    let driver = Driver {
+        budget: Some(&budget),
+        ..w.driver()
+    };
+    // The first request begins a round, the second ends it: the first
+    // rate measured grows the budget.
+    block_on(driver.put_whole(&w.file)).unwrap();
+    assert_eq!(budget.in_flight(), 1);
+    block_on(driver.put_whole(&w.file)).unwrap();
+    assert_eq!(budget.in_flight(), 2);
 }
 
 #[test]
