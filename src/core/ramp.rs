@@ -9,8 +9,9 @@
 //!
 //! The rate is measured over rounds: a round begins at a part's completion
 //! and ends after as many further completions as there are parts in flight
-//! (about one part's duration in a steady state), and is those completions'
-//! bytes over its time. A round at least [`GAIN`] faster than the best so
+//! (about one part's duration in a steady state), and no sooner than
+//! [`MIN_ROUND_MS`] (small files complete in bunches: a few of them measure
+//! noise); its rate is those completions' bytes over its time. A round at least [`GAIN`] faster than the best so
 //! far grows the parts in flight by half (at least one); a round that is not
 //! goes back to the count before the last growth, and settles there for the
 //! rest of the run.
@@ -32,6 +33,9 @@
 
 /// How much faster a round must be than the best before it to grow again.
 pub const GAIN: f64 = 1.1;
+
+/// The shortest round measured (ms).
+pub const MIN_ROUND_MS: f64 = 500.0;
 
 /// The parts in flight, grown from the measured rate.
 #[derive(Debug, Clone)]
@@ -84,7 +88,7 @@ impl Ramp {
         self.round_bytes += bytes;
         self.round_parts += 1;
         let elapsed = now_ms - start;
-        if self.round_parts < self.in_flight || elapsed <= 0.0 {
+        if self.round_parts < self.in_flight || elapsed < MIN_ROUND_MS {
             return 0;
         }
         let rate = self.round_bytes as f64 / elapsed;
@@ -150,6 +154,17 @@ mod tests {
             assert_eq!(ramp.part_done(PART, t as f64 * 10.0), 0);
         }
         assert_eq!(Ramp::new(6, 2).in_flight(), 6);
+    }
+
+    #[test]
+    fn a_round_lasts_at_least_its_shortest_time() {
+        // Small files confirmed every 10 ms: four of them span 30 ms, too
+        // short to tell the link from noise; the round runs to 500 ms.
+        let mut ramp = Ramp::new(4, 8);
+        let first_decision = (0..200)
+            .map(|i| i as f64 * 10.0)
+            .find(|&t| ramp.part_done(256 << 10, t) != 0);
+        assert_eq!(first_decision, Some(MIN_ROUND_MS));
     }
 
     #[test]
