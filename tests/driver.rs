@@ -795,33 +795,29 @@ fn the_parts_in_flight_grow_only_while_the_rate_rises() {
     assert_eq!(w.s3.max_in_flight.get(), 2, "an explicit count is kept");
 }
 
+/// The most parts in flight of a 24-part upload under a queue's `budget`
+/// (the clock moving 100 ms a reading, as above); the object is checked.
+fn most_in_flight_under(budget: &RampedSlots) -> usize {
+    let mut w = World::new(5 * MIB as usize * 24);
+    w.timer.tick_ms.set(100.0);
+    w.options.max_concurrency = 8;
+    let driver = Driver {
+        budget: Some(budget),
+        ..w.driver()
+    };
+    let done = block_on(driver.run(&w.file)).unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    w.s3.max_in_flight.get()
+}
+
 #[test]
 fn a_queue_budget_grows_from_the_rate_and_bounds_the_parts() {
     // In a queue, the budget shared by its files (not the file's own
     // count) decides the parts in flight, and grows from the rate measured.
-    let mut w = World::new(5 * MIB as usize * 24);
-    w.timer.tick_ms.set(100.0);
-    w.options.max_concurrency = 8;
-    let budget = RampedSlots::new(2, 8);
-    let driver = Driver {
-        budget: Some(&budget),
-        ..w.driver()
-    };
-    let done = block_on(driver.run(&w.file)).unwrap();
-    let most = w.s3.max_in_flight.get();
+    let most = most_in_flight_under(&RampedSlots::new(2, 8));
     assert!((3..=8).contains(&most), "grown from 2: {most}");
-    assert_eq!(w.object(&done.key), w.s3.file());
     // A budget of a given count (`concurrency` set) keeps it.
-    let mut w = World::new(5 * MIB as usize * 24);
-    w.timer.tick_ms.set(100.0);
-    w.options.max_concurrency = 8;
-    let budget = RampedSlots::new(2, 2);
-    let driver = Driver {
-        budget: Some(&budget),
-        ..w.driver()
-    };
-    block_on(driver.run(&w.file)).unwrap();
-    assert_eq!(w.s3.max_in_flight.get(), 2);
+    assert_eq!(most_in_flight_under(&RampedSlots::new(2, 2)), 2);
 }
 
 #[test]
