@@ -291,7 +291,7 @@ test("faults from the store gate (500, a cut connection) are retried; the object
   assert.deepEqual(puts.filter((p) => p.partNumber === 2).map((p) => p.status), [500, 200]);
   assert.deepEqual(puts.filter((p) => p.partNumber === 3).map((p) => p.fault), ["reset", null]);
   await assertObject(run.outcome.result.key, sha256, 3 * PART + 777);
-  assert.ok((await report(tab, "faulty")).warnings.length === 0);
+  assert.deepEqual((await report(tab, "faulty")).warnings, [], "no warnings");
 });
 
 test("a file over 4 GiB: parts past 4 GiB are read and hashed by every path (worker WebCrypto, worker sha2, the page)", { timeout: 240_000 }, async () => {
