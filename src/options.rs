@@ -321,21 +321,15 @@ mod tests {
         assert!(o.validate().is_err());
         // A bad ceiling given by name: the error names the option the page
         // gave, and a bad concurrency names concurrency.
-        let mut o = UploadOptions::new("/e");
-        (by_name::WHOLE
-            .iter()
-            .find(|(n, _)| *n == "maxConcurrency")
-            .unwrap()
-            .1)(&mut o, 0);
-        let err = o.validate().unwrap_err().to_string();
+        let error_for_zero = |name: &str| {
+            let mut o = UploadOptions::new("/e");
+            let setter = by_name::WHOLE.iter().find(|(n, _)| *n == name).unwrap().1;
+            setter(&mut o, 0);
+            o.validate().unwrap_err().to_string()
+        };
+        let err = error_for_zero("maxConcurrency");
         assert!(err.contains("`maxConcurrency`"), "{err}");
-        let mut o = UploadOptions::new("/e");
-        (by_name::WHOLE
-            .iter()
-            .find(|(n, _)| *n == "concurrency")
-            .unwrap()
-            .1)(&mut o, 0);
-        let err = o.validate().unwrap_err().to_string();
+        let err = error_for_zero("concurrency");
         assert!(err.contains("`concurrency`"), "{err}");
     }
 
