@@ -106,11 +106,40 @@ function snippetDir() {
   throw new Error(`no hash_client.js under ${snippets}`);
 }
 
+// The release build compiles Rust's standard library with the crate
+// (`-Zbuild-std`, from the rust-src component) so that std, too, is built
+// for size, with panics as a bare trap and no panic locations or Debug
+// formatting: 15.7 KB gzip less (BENCHMARKS.md). These are unstable
+// options of the stable toolchain, allowed by RUSTC_BOOTSTRAP=1 for this
+// one build only; the tests' own builds use plain stable. The build has
+// its own target directory, as its flags differ for every crate.
+const SIZE_RUSTFLAGS = [
+  "-Zunstable-options",
+  "-Cpanic=immediate-abort",
+  "-Zlocation-detail=none",
+  "-Zfmt-debug=none",
+];
+const SIZE_TARGET_DIR = path.join(ROOT, "target", "pkg");
+
+/** cargo's arguments and environment for the wasm build; the module it writes. */
+function cargoBuild() {
+  if (dev) {
+    return { args: [], env: process.env, raw: path.join(ROOT, "target", TARGET, "debug", `${NAME}.wasm`) };
+  }
+  // Cargo joins this list to .cargo/config.toml's rustflags for wasm32.
+  const rustflags = `target.${TARGET}.rustflags=${JSON.stringify(SIZE_RUSTFLAGS)}`;
+  return {
+    args: ["--release", "-Zbuild-std=std,panic_abort", "-Zbuild-std-features=optimize_for_size", "--config", rustflags],
+    env: { ...process.env, RUSTC_BOOTSTRAP: "1", CARGO_TARGET_DIR: SIZE_TARGET_DIR },
+    raw: path.join(SIZE_TARGET_DIR, TARGET, "release", `${NAME}.wasm`),
+  };
+}
+
 function main() {
-  const profile = dev ? "debug" : "release";
-  run("cargo", ["build", "--lib", "--target", TARGET, ...(dev ? [] : ["--release"])]);
-  const raw = path.join(ROOT, "target", TARGET, profile, `${NAME}.wasm`);
-  const plain = path.join(ROOT, "target", TARGET, profile, `${NAME}.plain.wasm`);
+  const build = cargoBuild();
+  run("cargo", ["build", "--lib", "--target", TARGET, ...build.args], { env: build.env });
+  const raw = build.raw;
+  const plain = raw.replace(/\.wasm$/, ".plain.wasm");
   run(wasmOpt(), [raw, "--strip-target-features", "-o", plain]);
 
   fs.rmSync(outDir, { recursive: true, force: true });

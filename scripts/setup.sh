@@ -8,8 +8,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-step "Rust target wasm32-unknown-unknown"
+step "Rust target wasm32-unknown-unknown, and the standard library's source"
 rustup target add wasm32-unknown-unknown
+# The package build compiles std for size from its source (scripts/build.mjs).
+rustup component add rust-src
 
 # wasm-bindgen-cli must be exactly the version the library links (Cargo.lock).
 WBG_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"

@@ -155,7 +155,9 @@ impl UploadOptions {
         {
             return Err(Error::invalid_option(
                 "endpoint",
-                format!("{endpoint:?} is not a URL: use an absolute http(s) URL or a path starting with /"),
+                // Display, not Debug: the package is built without Debug
+                // formatting (scripts/build.mjs).
+                format!("\"{endpoint}\" is not a URL: use an absolute http(s) URL or a path starting with /"),
             ));
         }
         self.validate_concurrency()?;

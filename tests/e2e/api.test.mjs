@@ -56,7 +56,7 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
   expect("notAFile", "NOT_A_FILE", "File or Blob");
   expect("noOptions", "INVALID_OPTION", "endpoint");
   expect("noEndpoint", "INVALID_OPTION", "endpoint", "required");
-  expect("badEndpoint", "INVALID_OPTION", "endpoint", "not a URL");
+  expect("badEndpoint", "INVALID_OPTION", "endpoint", "\"not a url\" is not a URL");
   expect("tinyParts", "INVALID_OPTION", "partSize", "5 MiB");
   expect("hugeParts", "INVALID_OPTION", "partSize", "5 GiB");
   expect("fractionalParts", "INVALID_OPTION", "partSize", "whole");
