@@ -284,6 +284,7 @@ test("faults from the store gate (500, a cut connection) are retried; the object
   const { sha256 } = await startUpload(tab, "faulty", {
     file: { name: "faulty.bin", size: 3 * PART + 777 },
     options: { namespace, concurrency: 2, retryDelays: [0, 100, 100] },
+    events: ["onWarning"],
   });
   const run = await waitOutcome(tab, "faulty");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
@@ -291,7 +292,8 @@ test("faults from the store gate (500, a cut connection) are retried; the object
   assert.deepEqual(puts.filter((p) => p.partNumber === 2).map((p) => p.status), [500, 200]);
   assert.deepEqual(puts.filter((p) => p.partNumber === 3).map((p) => p.fault), ["reset", null]);
   await assertObject(run.outcome.result.key, sha256, 3 * PART + 777);
-  assert.deepEqual((await report(tab, "faulty")).warnings, [], "no warnings");
+  const { warnings, events } = await report(tab, "faulty");
+  assert.deepEqual(warnings, [], `no warnings: ${JSON.stringify(events.onWarning)}`);
 });
 
 test("a file over 4 GiB: parts past 4 GiB are read and hashed by every path (worker WebCrypto, worker sha2, the page)", { timeout: 240_000 }, async () => {
