@@ -1,5 +1,6 @@
 //! Concurrency for the futures of one thread, written out small: a
-//! counting semaphore ([`Slots`]) and [`join_all`].
+//! counting semaphore ([`Slots`]), one whose count follows the measured
+//! link ([`RampedSlots`]), and [`join_all`].
 //!
 //! The driver prepares (reads and hashes) more parts than it sends at once,
 //! so that a part's hash is ready when a sending slot frees up; [`Slots`]
@@ -21,6 +22,8 @@ use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Poll, Waker};
+
+use crate::core::ramp::Ramp;
 
 /// Polls every future until all are done. Every pending one is polled on
 /// each wake-up: meant for a handful (the driver's part workers, at most
@@ -113,6 +116,55 @@ impl Drop for Slot<'_> {
         match self.slots.owed.get() {
             0 => self.slots.add(1),
             owed => self.slots.owed.set(owed - 1),
+        }
+    }
+}
+
+/// Slots whose count grows while doing so raises the measured rate (see
+/// [`Ramp`]): the parts in flight of one upload, or a queue's budget.
+///
+/// ```
+/// use resupload::slots::RampedSlots;
+/// let slots = RampedSlots::new(2, 4);
+/// // Two parts confirmed after the first: a round, the first measured,
+/// // which grows the count by half.
+/// for (i, t) in [0.0, 500.0, 1000.0].into_iter().enumerate() {
+///     slots.done(8 << 20, t);
+///     assert_eq!(slots.in_flight(), if i < 2 { 2 } else { 3 });
+/// }
+/// ```
+#[derive(Debug)]
+pub struct RampedSlots {
+    slots: Slots,
+    ramp: RefCell<Ramp>,
+}
+
+impl RampedSlots {
+    /// `start` slots, grown up to `max` (an explicit count: `max == start`).
+    pub fn new(start: u32, max: u32) -> Self {
+        RampedSlots {
+            slots: Slots::new(start as usize),
+            ramp: RefCell::new(Ramp::new(start, max)),
+        }
+    }
+
+    /// How many may hold a slot at once now.
+    pub fn in_flight(&self) -> u32 {
+        self.ramp.borrow().in_flight()
+    }
+
+    /// Waits for a free slot and takes it.
+    pub async fn acquire(&self) -> Slot<'_> {
+        self.slots.acquire().await
+    }
+
+    /// A request that held a slot confirmed `bytes` at `now_ms`: the count
+    /// grows, or a growth that did not pay is taken back.
+    pub fn done(&self, bytes: u64, now_ms: f64) {
+        match self.ramp.borrow_mut().part_done(bytes, now_ms) {
+            0 => {}
+            more if more > 0 => self.slots.add(more as usize),
+            fewer => self.slots.remove(fewer.unsigned_abs() as usize),
         }
     }
 }

@@ -29,6 +29,7 @@ use resupload::ports::{
     PartSource, PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed,
     SignedSingle, SingleMethod, Timer, Wait, Warning, WarningCode,
 };
+use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
 
 /// A fault to inject into one part's next PUT.
@@ -773,11 +774,12 @@ fn progress_is_monotonic_and_ends_at_the_total() {
 
 #[test]
 fn the_parts_in_flight_grow_only_while_the_rate_rises() {
-    // A clock that moves with the driver's work: more parts in flight are
+    // A clock that moves with the driver's work (100 ms a reading, so that
+    // rounds outlast the shortest one measured): more parts in flight are
     // confirmed in fewer clock readings, so the rate rises with them (the
     // rounds' arithmetic is the core's test; this is the driver's wiring).
     let mut w = World::new(5 * MIB as usize * 24);
-    w.timer.tick_ms.set(1.0);
+    w.timer.tick_ms.set(100.0);
     w.options.max_concurrency = 8;
     let done = w.run().unwrap();
     let most = w.s3.max_in_flight.get();
@@ -787,10 +789,55 @@ fn the_parts_in_flight_grow_only_while_the_rate_rises() {
     );
     assert_eq!(w.object(&done.key), w.s3.file());
     let mut w = World::new(5 * MIB as usize * 24);
-    w.timer.tick_ms.set(1.0);
+    w.timer.tick_ms.set(100.0);
     w.options.max_concurrency = 2;
     w.run().unwrap();
     assert_eq!(w.s3.max_in_flight.get(), 2, "an explicit count is kept");
+}
+
+/// The most parts in flight of a 24-part upload under a queue's `budget`
+/// (the clock moving 100 ms a reading, as above); the object is checked.
+fn most_in_flight_under(budget: &RampedSlots) -> usize {
+    let mut w = World::new(5 * MIB as usize * 24);
+    w.timer.tick_ms.set(100.0);
+    w.options.max_concurrency = 8;
+    let driver = Driver {
+        budget: Some(budget),
+        ..w.driver()
+    };
+    let done = block_on(driver.run(&w.file)).unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    w.s3.max_in_flight.get()
+}
+
+#[test]
+fn a_queue_budget_grows_from_the_rate_and_bounds_the_parts() {
+    // In a queue, the budget shared by its files (not the file's own
+    // count) decides the parts in flight, and grows from the rate measured.
+    let most = most_in_flight_under(&RampedSlots::new(2, 8));
+    assert!((3..=8).contains(&most), "grown from 2: {most}");
+    // A budget of a given count (`concurrency` set) keeps it.
+    assert_eq!(most_in_flight_under(&RampedSlots::new(2, 2)), 2);
+}
+
+#[test]
+fn a_whole_file_request_feeds_the_queue_budget() {
+    let w = World::new(1024);
+    w.timer.tick_ms.set(100.0);
+    let budget = RampedSlots::new(1, 4);
+    let driver = Driver {
+        budget: Some(&budget),
+        ..w.driver()
+    };
+    // The first request begins a round; the first round measured (once it
+    // lasts long enough) grows the budget.
+    let mut seen = Vec::new();
+    for _ in 0..8 {
+        block_on(driver.put_whole(&w.file)).unwrap();
+        seen.push(budget.in_flight());
+    }
+    assert_eq!(seen[0], 1);
+    assert!(seen.contains(&2), "{seen:?}");
 }
 
 #[test]

@@ -109,6 +109,14 @@ export const FILES_CLIENTS = [
     args: () => ({ checksum: "none" }),
   },
   {
+    // No `concurrency`: the queue's budget grows from 4 while that raises
+    // the measured rate (up to 8, the default maxConcurrency).
+    id: "resupload-auto",
+    page: "files-resupload",
+    label: 'resupload UploadQueue, checksum "none", concurrency unset (grown from the link)',
+    args: () => ({ checksum: "none", concurrency: undefined }),
+  },
+  {
     id: "uppy",
     page: "files-uppy",
     label: `@uppy/aws-s3 ${version("@uppy/aws-s3")}, companionEndpoint (its small-file path)`,

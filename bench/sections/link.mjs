@@ -39,7 +39,7 @@ const LARGE_CLIENTS = ["raw", "resupload", "resupload-auto", "uppy", "tus"];
  * Companion small-file path fails against a backend that answers a PUT, and
  * multipart for every file takes minutes per run at 150 ms).
  */
-const SMALL_CLIENTS = ["raw", "resupload", "uppy-put"];
+const SMALL_CLIENTS = ["raw", "resupload", "resupload-auto", "uppy-put"];
 
 /** raw with every part's URL signed before the clock starts. */
 const CEILING = {

@@ -9,11 +9,14 @@
 //!
 //! The rate is measured over rounds: a round begins at a part's completion
 //! and ends after as many further completions as there are parts in flight
-//! (about one part's duration in a steady state), and is those completions'
-//! bytes over its time. A round at least [`GAIN`] faster than the best so
-//! far grows the parts in flight by half (at least one); a round that is not
-//! goes back to the count before the last growth, and settles there for the
-//! rest of the run.
+//! (about one part's duration in a steady state), and no sooner than
+//! [`MIN_ROUND_MS`] (small files complete in bunches: a few of them measure
+//! noise); its rate is those completions' bytes over its time. A round at
+//! least [`GAIN`] faster than the best so far grows the parts in flight by
+//! half (at least one); a round that is not goes back to the count before
+//! the last growth, and settles there for the rest of the run. The round
+//! right after a growth is not measured: the new requests are still
+//! starting, and it would understate the new count.
 //!
 //! ```
 //! use resupload::core::ramp::Ramp;
@@ -22,16 +25,20 @@
 //! assert_eq!(ramp.part_done(8 << 20, 0.0), 0); // a round begins
 //! assert_eq!(ramp.part_done(8 << 20, 500.0), 0);
 //! assert_eq!(ramp.part_done(8 << 20, 1000.0), 1); // 16 MiB/s: one more
-//! // …then no faster at 3 (three parts in 1.5 s): back to 2, settled.
-//! for t in [1500.0, 2000.0] {
+//! // …then no faster at 3: one round to settle in, one measured (three
+//! // parts in 1.5 s), and back to 2, settled.
+//! for t in [1500.0, 2000.0, 2500.0, 3000.0, 3500.0] {
 //!     assert_eq!(ramp.part_done(8 << 20, t), 0);
 //! }
-//! assert_eq!(ramp.part_done(8 << 20, 2500.0), -1);
+//! assert_eq!(ramp.part_done(8 << 20, 4000.0), -1);
 //! assert_eq!(ramp.in_flight(), 2);
 //! ```
 
 /// How much faster a round must be than the best before it to grow again.
 pub const GAIN: f64 = 1.1;
+
+/// The shortest round measured (ms).
+pub const MIN_ROUND_MS: f64 = 500.0;
 
 /// The parts in flight, grown from the measured rate.
 #[derive(Debug, Clone)]
@@ -46,6 +53,8 @@ pub struct Ramp {
     round_parts: u32,
     /// The best rate of a finished round (bytes per millisecond).
     best: f64,
+    /// The round under way follows a growth: it is not measured.
+    settling_in: bool,
     settled: bool,
 }
 
@@ -61,6 +70,7 @@ impl Ramp {
             round_bytes: 0,
             round_parts: 0,
             best: 0.0,
+            settling_in: false,
             settled: max <= start,
         }
     }
@@ -84,11 +94,14 @@ impl Ramp {
         self.round_bytes += bytes;
         self.round_parts += 1;
         let elapsed = now_ms - start;
-        if self.round_parts < self.in_flight || elapsed <= 0.0 {
+        if self.round_parts < self.in_flight || elapsed < MIN_ROUND_MS {
             return 0;
         }
         let rate = self.round_bytes as f64 / elapsed;
         self.begin_round(now_ms);
+        if std::mem::take(&mut self.settling_in) {
+            return 0;
+        }
         if rate < self.best * GAIN {
             self.settled = true;
             let taken = self.in_flight - self.before;
@@ -99,6 +112,7 @@ impl Ramp {
         let grown = (self.in_flight + (self.in_flight / 2).max(1)).min(self.max);
         self.before = self.in_flight;
         self.in_flight = grown;
+        self.settling_in = true;
         // At the most, the next round would have nothing to decide.
         self.settled = grown == self.max;
         (grown - self.before) as i32
@@ -150,6 +164,29 @@ mod tests {
             assert_eq!(ramp.part_done(PART, t as f64 * 10.0), 0);
         }
         assert_eq!(Ramp::new(6, 2).in_flight(), 6);
+    }
+
+    #[test]
+    fn a_round_lasts_at_least_its_shortest_time() {
+        // Small files confirmed every 10 ms: four of them span 30 ms, too
+        // short to tell the link from noise; the round runs to 500 ms.
+        let mut ramp = Ramp::new(4, 8);
+        let first_decision = (0..200)
+            .map(|i| i as f64 * 10.0)
+            .find(|&t| ramp.part_done(256 << 10, t) != 0);
+        assert_eq!(first_decision, Some(MIN_ROUND_MS));
+    }
+
+    #[test]
+    fn the_round_after_a_growth_is_not_measured() {
+        let mut ramp = Ramp::new(2, 4);
+        let answers: Vec<i32> = (0..9)
+            .map(|i| ramp.part_done(PART, i as f64 * 500.0))
+            .collect();
+        // Grown at the third completion; the next three settle in; the
+        // three after are measured (no faster) and take the growth back.
+        assert_eq!(answers, [0, 0, 1, 0, 0, 0, 0, 0, -1]);
+        assert_eq!(ramp.in_flight(), 2);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::ports::{Backend, Events, PartSender, PartSource, RecordStore, RestartReason, Timer};
-use crate::slots::Slots;
+use crate::slots::RampedSlots;
 
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ pub struct Driver<'a, B> {
     pub options: &'a UploadOptions,
     /// Requests in flight shared with other uploads (an upload queue's
     /// one budget), if any: each part holds one while it is sent.
-    pub budget: Option<&'a Slots>,
+    pub budget: Option<&'a RampedSlots>,
 }
 
 impl<B> Driver<'_, B> {

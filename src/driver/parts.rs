@@ -12,11 +12,10 @@ use super::hold::SlowDownHold;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Driver, FileInfo};
-use crate::core::ramp::Ramp;
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
 use crate::ports::{PartBookkeeping, PartCompleted, PartPut};
-use crate::slots::{join_all, Slots};
+use crate::slots::{join_all, RampedSlots};
 
 /// How long a URL signed ahead is used as it is: well inside any presigned
 /// URL's lifetime (Companion signs for 800 s, the dev server and S3's
@@ -32,10 +31,9 @@ struct PartsRun<'a> {
     tracker: RefCell<ProgressTracker>,
     /// Every part holds back after a 429.
     hold: SlowDownHold,
-    /// The parts on the wire at once (`concurrency`, grown by `ramp`).
-    sending: Slots,
-    /// How many parts to keep on the wire, from the measured rate.
-    ramp: RefCell<Ramp>,
+    /// The parts on the wire at once (`concurrency`, grown from the
+    /// measured rate).
+    sending: RampedSlots,
     /// The parts not yet taken, the next last.
     queue: RefCell<Vec<u32>>,
     /// Set once a part failed for good: parts not yet sending give up.
@@ -123,11 +121,14 @@ impl<B> Driver<'_, B> {
         if record.file_size == 0 {
             return None;
         }
-        // A streaming source holds each part in flight in memory, and a
-        // queue's files share its budget: neither grows.
-        let max_in_flight = match file.identity.is_stream() || self.budget.is_some() {
-            true => self.options.concurrency,
-            false => self.options.max_concurrency,
+        // A streaming source holds each part in flight in memory: it never
+        // grows. A queue's file is bounded by the queue's budget, which
+        // grows for the whole queue.
+        let (c, max) = (self.options.concurrency, self.options.max_concurrency);
+        let sending = match (file.identity.is_stream(), self.budget.is_some()) {
+            (true, _) => RampedSlots::new(c, c),
+            (false, true) => RampedSlots::new(max.max(c), max.max(c)),
+            (false, false) => RampedSlots::new(c, max),
         };
         let mut confirmed = 0;
         let mut queue = Vec::new();
@@ -142,8 +143,7 @@ impl<B> Driver<'_, B> {
             state,
             tracker: RefCell::new(ProgressTracker::new(confirmed, record.file_size)),
             hold: SlowDownHold::default(),
-            sending: Slots::new(self.options.concurrency as usize),
-            ramp: RefCell::new(Ramp::new(self.options.concurrency, max_in_flight)),
+            sending,
             queue: RefCell::new(queue),
             stopping: Cell::new(false),
             first_error: RefCell::new(None),
@@ -193,10 +193,9 @@ impl<B> Driver<'_, B> {
         drop(slots);
         let started = self.now();
         let size = part.range.end - part.range.start;
-        match run.ramp.borrow_mut().part_done(size, started) {
-            0 => {}
-            more if more > 0 => run.sending.add(more as usize),
-            fewer => run.sending.remove(fewer.unsigned_abs() as usize),
+        run.sending.done(size, started);
+        if let Some(budget) = self.budget {
+            budget.done(size, started);
         }
         self.mark(
             run.state,

@@ -36,13 +36,17 @@ impl<B> Driver<'_, B> {
         let sign = || self.backend.sign_single(single);
         let first = self.with_retries(sign).await?;
         let checksummed = self.agree_on_single_checksum(&first, checksum.is_some())?;
-        let _shared = match self.budget {
+        let shared = match self.budget {
             Some(budget) => Some(budget.acquire().await),
             None => None,
         };
         let signed = self
             .send_whole(first, &body, size, || self.backend.sign_single(single))
             .await?;
+        drop(shared);
+        if let Some(budget) = self.budget {
+            budget.done(size, self.now());
+        }
         Ok(Completed {
             location: signed.url.split('?').next().unwrap_or_default().to_owned(),
             key: signed.key,

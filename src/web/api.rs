@@ -144,7 +144,8 @@ export interface UploadOptions {
   verifyOnResume?: boolean;
 }
 /** Options of `new UploadQueue(options)`: those of `new Upload` (`concurrency` is the whole
- *  queue's budget of requests in flight; default 4), plus: */
+ *  queue's budget of requests in flight; unset, 4 and grown from the link up to
+ *  `maxConcurrency`), plus: */
 export interface UploadQueueOptions extends Omit<UploadOptions, "onProgress"> {
   /** Files up to this many bytes go whole in one request (no multipart round trips); default the
    *  part size (8 MiB): a file of one part gains nothing from a multipart upload. */

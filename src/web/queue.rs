@@ -325,9 +325,10 @@ async fn run_batch(inner: &QueueInner, batch: &str) -> Result<(), Error> {
         done: ports.done.as_ref(),
         timer: &super::timer::BrowserTimer,
         events: &callbacks,
-        // Twice the budget: while some files send, the next ones are read,
-        // hashed and signed (together), so no slot waits for a round trip.
-        files_at_once: 2 * inner.options.concurrency as usize,
+        // Twice the budget (as grown at the most): while some files send,
+        // the next ones are read, hashed and signed (together), so no slot
+        // waits for a round trip.
+        files_at_once: 2 * inner.options.concurrency.max(inner.options.max_concurrency) as usize,
         expires_after_ms: inner.options.expires_after_ms,
         batch,
     };

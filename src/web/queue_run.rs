@@ -26,7 +26,7 @@ use crate::ports::{
 };
 use crate::queue::signing::BatchSigner;
 use crate::queue::{DoneStore, FileOutcome, FileRunner, QueueEvents, QueueProgress};
-use crate::slots::Slots;
+use crate::slots::RampedSlots;
 
 /// One file of a queue, as added.
 #[derive(Debug, Clone)]
@@ -43,8 +43,9 @@ pub(super) struct QueuePorts {
     sender: Box<dyn PartSender<Blob>>,
     store: FallbackStore,
     timer: BrowserTimer,
-    /// The queue's one budget of requests in flight.
-    budget: Slots,
+    /// The queue's one budget of requests in flight, grown from the
+    /// measured link unless `concurrency` was given.
+    budget: RampedSlots,
     /// Where done markers live: IndexedDB, or the page's memory.
     pub done: Box<dyn DoneStore>,
 }
@@ -69,7 +70,7 @@ impl QueuePorts {
             sender: sender(options.stall_timeout_ms),
             store: page_store(Box::new(move |w| warn_events.warn(w))).await,
             timer: BrowserTimer,
-            budget: Slots::new(options.concurrency as usize),
+            budget: RampedSlots::new(options.concurrency, options.max_concurrency),
             done,
         }
     }
