@@ -30,7 +30,7 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --link-runs=2           measured runs per client and link (the median is reported)
 
 clients: raw, resupload, resupload-auto, resupload-sha256, uppy, lib-storage, tus
-sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, files, link, backend-load`;
+sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, files, queue-resume, link, backend-load`;
 
 const FILES_CASES = ["small", "medium", "mix"];
 const LINK_CASES = ["large", "small"];

@@ -7,8 +7,9 @@ import * as hash from "./hash.mjs";
 import * as link from "./link.mjs";
 import * as memory from "./memory.mjs";
 import * as partOverhead from "./part-overhead.mjs";
+import * as queueResume from "./queue-resume.mjs";
 import * as resumeLatency from "./resume-latency.mjs";
 import * as staging from "./staging.mjs";
 import * as throughput from "./throughput.mjs";
 
-export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, staging, files, link, hash, bundle, backendLoad];
+export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, staging, files, queueResume, link, hash, bundle, backendLoad];
