@@ -1,6 +1,7 @@
 //! Upload options as plain data, checked in one place.
 
 use crate::core::fingerprint::{fingerprint, FileIdentity};
+use crate::core::part_size;
 use crate::core::plan::{DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PART_SIZE};
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
@@ -45,6 +46,10 @@ pub struct UploadOptions {
     pub endpoint: String,
     /// The wished-for part size in bytes (raised if the file needs it).
     pub part_size: u64,
+    /// Whether a fresh upload's part size may follow the link an earlier
+    /// upload measured ([`part_size::for_link`]); giving `partSize` turns
+    /// it off.
+    pub part_size_from_link: bool,
     /// Parts in flight at once, at the start.
     pub concurrency: u32,
     /// Parts in flight at most: while adding one still raises the measured
@@ -91,6 +96,7 @@ impl UploadOptions {
         UploadOptions {
             endpoint: endpoint.into(),
             part_size: DEFAULT_PART_SIZE,
+            part_size_from_link: true,
             concurrency: DEFAULT_CONCURRENCY,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             namespace: String::new(),
@@ -205,6 +211,19 @@ impl UploadOptions {
     pub fn record_id(&self, identity: &FileIdentity) -> String {
         fingerprint(&self.namespace, self.endpoint_base(), identity)
     }
+
+    /// These options for a fresh upload of `file` on a link measured at
+    /// `bytes_per_second`: the part size follows the link unless `partSize`
+    /// was given or the file is a stream (each part in flight of a stream
+    /// is held in memory). A stored upload keeps the part size it began
+    /// with.
+    pub fn for_link(&self, file: &FileIdentity, bytes_per_second: Option<f64>) -> UploadOptions {
+        let mut options = self.clone();
+        if self.part_size_from_link && !file.is_stream() {
+            options.part_size = part_size::for_link(self.part_size, file.size, bytes_per_second);
+        }
+        options
+    }
 }
 
 /// The options a page sets by name, one row each: its JavaScript name and
@@ -225,7 +244,10 @@ pub mod by_name {
 
     /// Options that take a whole, non-negative number.
     pub const WHOLE: [Row<u64>; 7] = [
-        ("partSize", |o, n| o.part_size = n),
+        ("partSize", |o, n| {
+            o.part_size = n;
+            o.part_size_from_link = false;
+        }),
         ("concurrency", |o, n| {
             o.concurrency = clamp_u32(n);
             o.max_concurrency = o.concurrency;
@@ -388,5 +410,36 @@ mod tests {
         let mut o = UploadOptions::new("/e");
         o.retry = RetryPolicy::new(vec![0, 700_000]);
         check(o, "retryDelays");
+    }
+
+    #[test]
+    fn the_part_size_follows_the_link_unless_given_or_a_stream() {
+        use crate::core::part_size::FAST;
+        let file = |source_id: Option<&str>| FileIdentity {
+            name: "a.bin".into(),
+            size: 1 << 30,
+            last_modified: 0.0,
+            source_id: source_id.map(Into::into),
+            relative_path: None,
+        };
+        let unset = UploadOptions::new("/api/s3");
+        assert_eq!(unset.for_link(&file(None), Some(FAST)).part_size, 32 << 20);
+        assert_eq!(
+            unset.for_link(&file(None), None).part_size,
+            DEFAULT_PART_SIZE
+        );
+        assert_eq!(
+            unset.for_link(&file(Some("s")), Some(FAST)).part_size,
+            DEFAULT_PART_SIZE,
+            "a stream keeps the default"
+        );
+        let mut given = UploadOptions::new("/api/s3");
+        (by_name::WHOLE[0].1)(&mut given, 8 << 20);
+        assert_eq!(by_name::WHOLE[0].0, "partSize");
+        assert_eq!(
+            given.for_link(&file(None), Some(FAST)).part_size,
+            8 << 20,
+            "partSize given wins"
+        );
     }
 }

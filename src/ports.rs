@@ -492,4 +492,14 @@ pub trait Events {
     fn part_bookkeeping(&self, bookkeeping: PartBookkeeping) {
         let _ = bookkeeping;
     }
+    /// An upload alone on the link sent its parts at this rate (bytes per
+    /// second, over at least [`LINK_MEASURE_MIN_BYTES`]): a later upload's
+    /// part size may follow it. Ignored unless implemented.
+    fn link_measured(&self, bytes_per_second: f64) {
+        let _ = bytes_per_second;
+    }
 }
+
+/// The fewest bytes an upload sends before its rate counts as the link's
+/// (8 parts of the default size).
+pub const LINK_MEASURE_MIN_BYTES: u64 = 64 << 20;

@@ -609,6 +609,7 @@ struct Log {
     expiring: RefCell<Vec<ExpiringSoon>>,
     warnings: RefCell<Vec<Warning>>,
     bookkeeping: RefCell<Vec<u32>>,
+    link: RefCell<Vec<f64>>,
 }
 
 impl Events for Log {
@@ -633,6 +634,9 @@ impl Events for Log {
     fn part_bookkeeping(&self, b: PartBookkeeping) {
         assert!(b.state_writes_ms >= 0.0 && b.blocking_ms >= 0.0);
         self.bookkeeping.borrow_mut().push(b.part_number);
+    }
+    fn link_measured(&self, bytes_per_second: f64) {
+        self.link.borrow_mut().push(bytes_per_second);
     }
 }
 
@@ -838,6 +842,45 @@ fn a_whole_file_request_feeds_the_queue_budget() {
     }
     assert_eq!(seen[0], 1);
     assert!(seen.contains(&2), "{seen:?}");
+}
+
+#[test]
+fn an_upload_alone_notes_the_link_rate_once_it_sent_enough() {
+    // 16 parts of 5 MiB (80 MiB, past the 64 MiB it takes to tell), the
+    // clock moving 100 ms a reading.
+    let w = World::new(5 * MIB as usize * 16);
+    w.timer.tick_ms.set(100.0);
+    w.run().unwrap();
+    let noted = w.log.link.borrow().clone();
+    assert_eq!(noted.len(), 1, "{noted:?}");
+    assert!(noted[0].is_finite() && noted[0] > 0.0, "{noted:?}");
+    // Too little sent to tell: nothing noted.
+    let w = World::new(SIZE);
+    w.run().unwrap();
+    assert!(w.log.link.borrow().is_empty());
+    // A queue's file shares the link with others: nothing noted.
+    let w = World::new(5 * MIB as usize * 16);
+    w.timer.tick_ms.set(100.0);
+    let budget = RampedSlots::new(2, 2);
+    let driver = Driver {
+        budget: Some(&budget),
+        ..w.driver()
+    };
+    block_on(driver.run(&w.file)).unwrap();
+    assert!(w.log.link.borrow().is_empty());
+}
+
+#[test]
+fn a_fresh_upload_on_a_fast_link_sends_bigger_parts() {
+    let mut w = World::new(128 * MIB as usize);
+    w.options.part_size = resupload::core::plan::DEFAULT_PART_SIZE;
+    w.options = w
+        .options
+        .for_link(&w.file.identity, Some(resupload::core::part_size::FAST));
+    let done = w.run().unwrap();
+    let sizes: Vec<u64> = w.log.parts.borrow().iter().map(|p| p.size).collect();
+    assert_eq!(sizes, vec![16 * MIB; 8], "8 parts of 16 MiB, not 16 of 8");
+    assert_eq!(w.object(&done.key), w.s3.file());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub mod checksum;
 pub mod fingerprint;
+pub mod part_size;
 pub mod plan;
 pub mod ramp;
 pub mod reconcile;

@@ -14,7 +14,7 @@ use super::retry::with_retries;
 use super::{Driver, FileInfo};
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
-use crate::ports::{PartBookkeeping, PartCompleted, PartPut};
+use crate::ports::{PartBookkeeping, PartCompleted, PartPut, LINK_MEASURE_MIN_BYTES};
 use crate::slots::{join_all, RampedSlots};
 
 /// How long a URL signed ahead is used as it is: well inside any presigned
@@ -107,8 +107,22 @@ impl<B> Driver<'_, B> {
             false => (2 * concurrency).max(self.options.max_concurrency as usize),
         };
         let workers = (0..workers).map(|_| self.work_parts(&run)).collect();
+        let (started, stored) = (self.now(), run.tracker.borrow().confirmed());
         join_all(workers).await;
-        run.first_error.take().map_or(Ok(()), Err)
+        if let Some(e) = run.first_error.take() {
+            return Err(e);
+        }
+        let sent = run.tracker.borrow().confirmed() - stored;
+        self.note_link(sent, self.now() - started);
+        Ok(())
+    }
+
+    /// Tells the page the rate this upload's parts went at, when the
+    /// upload had the link to itself (no queue) and sent enough to tell.
+    fn note_link(&self, sent: u64, elapsed_ms: f64) {
+        if self.budget.is_none() && sent >= LINK_MEASURE_MIN_BYTES && elapsed_ms > 0.0 {
+            self.events.link_measured(sent as f64 * 1000.0 / elapsed_ms);
+        }
     }
 
     /// What the parts of one run share; `None` for an empty file.

@@ -34,6 +34,11 @@ impl ProgressTracker {
         }
     }
 
+    /// The bytes confirmed so far (stored parts included).
+    pub fn confirmed(&self) -> u64 {
+        self.confirmed
+    }
+
     pub fn part_confirmed(&mut self, number: u32, size: u64) {
         self.in_flight.retain(|e| e.0 != number);
         self.confirmed += size;

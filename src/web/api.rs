@@ -338,13 +338,16 @@ impl Upload {
         from_copy: bool,
         parsed: ParsedOptions,
     ) -> Upload {
+        let mut events = parsed.events;
+        // An upload alone on the link notes the rate it measured.
+        events.link_key = Some(parsed.options.endpoint_base().to_owned());
         Upload {
             inner: Rc::new(Inner {
                 input: RefCell::new(input),
                 handle,
                 from_copy,
                 options: parsed.options,
-                events: parsed.events,
+                events,
                 headers: parsed.headers,
                 phase: Cell::new(Phase::Idle),
                 stop: RefCell::new(None),

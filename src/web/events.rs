@@ -31,6 +31,9 @@ pub struct JsEvents {
     pub on_part_bookkeeping: Option<Function>,
     /// The warning codes told already (each is told once per upload).
     pub warned: Rc<RefCell<Vec<WarningCode>>>,
+    /// Where a measured link rate is noted (`link_memory`): the endpoint
+    /// of an `Upload`; none for a queue's files.
+    pub link_key: Option<String>,
 }
 
 /// A callback's name and how it is kept.
@@ -131,5 +134,11 @@ impl Events for JsEvents {
                 .num("ms", b.state_writes_ms)
                 .num("blockingMs", b.blocking_ms)
         });
+    }
+
+    fn link_measured(&self, bytes_per_second: f64) {
+        if let Some(endpoint) = &self.link_key {
+            super::link_memory::note(endpoint, bytes_per_second);
+        }
     }
 }

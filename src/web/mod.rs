@@ -20,6 +20,7 @@ pub mod idb;
 mod idb_done;
 pub mod js;
 pub mod js_error;
+pub mod link_memory;
 pub mod lock;
 pub mod lookups;
 pub mod options;

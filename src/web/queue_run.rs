@@ -94,7 +94,12 @@ impl WebRunner<'_> {
         self.files.borrow()[index].clone()
     }
 
-    fn driver<'d>(&'d self, source: &'d Source, events: &'d dyn Events) -> Driver<'d, Blob> {
+    fn driver<'d>(
+        &'d self,
+        source: &'d Source,
+        events: &'d dyn Events,
+        options: &'d UploadOptions,
+    ) -> Driver<'d, Blob> {
         Driver {
             backend: &self.signer,
             source,
@@ -102,7 +107,7 @@ impl WebRunner<'_> {
             store: &self.ports.store,
             timer: &self.ports.timer,
             events,
-            options: self.options,
+            options,
             budget: Some(&self.ports.budget),
         }
     }
@@ -114,13 +119,18 @@ impl WebRunner<'_> {
             progress,
             queue: self.events,
         };
-        let driver = self.driver(&source, &events);
         if info.identity.size <= self.single_limit {
-            return driver.put_whole(&info).await;
+            return self
+                .driver(&source, &events, self.options)
+                .put_whole(&info)
+                .await;
         }
-        // A resumed multipart upload checks its content sample.
+        // A resumed multipart upload checks its content sample; a fresh
+        // one's part size follows the link an `Upload` measured last.
         info.sample_sha256 = super::blob::sample_sha256(&blob).await.ok();
-        driver.run(&info).await
+        let link = super::link_memory::recall(self.options.endpoint_base());
+        let options = self.options.for_link(&info.identity, link);
+        self.driver(&source, &events, &options).run(&info).await
     }
 
     async fn discard_file(&self, index: usize) -> Result<(), Error> {
@@ -133,7 +143,10 @@ impl WebRunner<'_> {
             progress: &|_| {},
             queue: self.events,
         };
-        self.driver(&source, &events).abort(&info).await.map(|_| ())
+        self.driver(&source, &events, self.options)
+            .abort(&info)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -37,7 +37,11 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     };
     let (ports, sample) = join(open_ports(&inner, source.clone()), sample).await;
     file.sample_sha256 = sample;
-    let driver = driver(&ports, &inner);
+    // A fresh upload's part size follows the link measured last; a stored
+    // one keeps its own.
+    let link = super::link_memory::recall(inner.options.endpoint_base());
+    let options = inner.options.for_link(&file.identity, link);
+    let driver = ports.driver(&inner.events, &options);
     let id = driver.record_id(&file);
     let _lock = take_lock(&inner, &id).await?;
     let side = IdbStore::open().await.ok();
