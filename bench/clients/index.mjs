@@ -47,12 +47,14 @@ export const CLIENTS = [
   },
   {
     // No `concurrency`: the parts in flight grow from 4 while that raises
-    // the measured rate (up to 8, the default maxConcurrency).
+    // the measured rate (up to 8, the default maxConcurrency). No
+    // `partSize`: a fresh upload's parts follow the link an earlier upload
+    // in this browser measured (any resupload run before it).
     id: "resupload-auto",
     page: "resupload",
-    label: 'resupload, checksum "none", concurrency unset (grown from the link)',
+    label: 'resupload, checksum "none", concurrency and partSize unset (from the link)',
     store: "s3",
-    args: () => ({ checksum: "none", concurrency: undefined }),
+    args: () => ({ checksum: "none", concurrency: undefined, partSize: undefined }),
   },
   {
     id: "resupload-sha256",
