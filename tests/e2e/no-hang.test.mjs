@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, test } from "node:test";
 
 import { MIB, startStack, waitUntil } from "./harness.mjs";
-import { openDemo, randomNamespace } from "./demo.mjs";
+import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { installHelpers, pageActivity, startUpload, waitOutcome } from "./in-page.mjs";
 
 const PART = 5 * MIB;
@@ -25,8 +25,12 @@ after(async () => {
   await stack?.stop();
 });
 afterEach(async () => {
-  // The next test starts from a page with the browser's own APIs.
+  // The next test starts from a page with the browser's own APIs, once
+  // that page has read IndexedDB: in WPE 2.38, navigating away while a
+  // reloaded page's load-time IndexedDB work was in flight left IndexedDB
+  // unanswering for the next page (as in engines.test.mjs).
   await tab.reload();
+  await waitReady(tab);
 });
 
 /**
