@@ -434,8 +434,12 @@ mod tests {
             "a stream keeps the default"
         );
         let mut given = UploadOptions::new("/api/s3");
-        (by_name::WHOLE[0].1)(&mut given, 8 << 20);
-        assert_eq!(by_name::WHOLE[0].0, "partSize");
+        let set = by_name::WHOLE
+            .iter()
+            .find(|(n, _)| *n == "partSize")
+            .unwrap()
+            .1;
+        set(&mut given, 8 << 20);
         assert_eq!(
             given.for_link(&file(None), Some(FAST)).part_size,
             8 << 20,
