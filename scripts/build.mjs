@@ -8,8 +8,10 @@
 //      access", which left start() unsettled in WPE WebKit 2.38);
 //   3. wasm-bindgen writes the JS glue (--target web) and the snippets;
 //   4. wasm-opt shrinks the module (flags below, measured in BENCHMARKS.md);
-//   5. the hash worker goes beside its client snippet, and package.json,
-//      the README and the licences are written.
+//   5. the hash worker goes beside its client snippet;
+//   6. steps 1-5 again with the `queue` feature, into pkg/queue/ (the
+//      `resupload/queue` entry; see BUILDS), then package.json, the README
+//      and the licences are written.
 //
 // wasm-pack did 1, 3, 4 and part of 5, but cannot run a step between cargo
 // and wasm-bindgen. Tools come from PATH (cargo, wasm-bindgen) and
@@ -87,18 +89,23 @@ function packageJson(cargo) {
     types: `./${NAME}.d.ts`,
     exports: {
       ".": { types: `./${NAME}.d.ts`, default: `./${NAME}.js` },
+      "./queue": { types: `./queue/${NAME}.d.ts`, default: `./queue/${NAME}.js` },
       "./package.json": "./package.json",
     },
-    files: [`${NAME}.js`, `${NAME}.d.ts`, `${NAME}_bg.wasm`, `${NAME}_bg.wasm.d.ts`, "snippets/", "README.md", "LICENSE-MIT", "LICENSE-APACHE"],
+    files: [
+      `${NAME}.js`, `${NAME}.d.ts`, `${NAME}_bg.wasm`, `${NAME}_bg.wasm.d.ts`, "snippets/",
+      "queue/",
+      "README.md", "LICENSE-MIT", "LICENSE-APACHE",
+    ],
     // Importing the package runs no code with effects: nothing touches a
     // browser global before `init()` and `new Upload()`.
     sideEffects: false,
   };
 }
 
-/** The folder wasm-bindgen wrote the hash worker's client snippet to. */
-function snippetDir() {
-  const snippets = path.join(outDir, "snippets");
+/** The folder wasm-bindgen wrote the hash worker's client snippet to, under `dir`. */
+function snippetDir(dir) {
+  const snippets = path.join(dir, "snippets");
   for (const crate of fs.readdirSync(snippets)) {
     const dir = path.join(snippets, crate, "src/web");
     if (fs.existsSync(path.join(dir, "hash_client.js"))) return dir;
@@ -135,26 +142,40 @@ function cargoBuild() {
   };
 }
 
-function main() {
+/**
+ * The package's two builds of the module. `resupload` has `Upload` only;
+ * `resupload/queue` (a folder of the package) adds `UploadQueue`, which a
+ * page with single uploads would otherwise download for nothing (26 KB
+ * gzip, BENCHMARKS.md). A page that uses both imports both from the queue
+ * build: they are one module there.
+ */
+const BUILDS = [
+  { dir: ".", cargoArgs: ["--no-default-features"] },
+  { dir: "queue", cargoArgs: [] },
+];
+
+/** Builds the module with `cargoArgs` and writes its glue and wasm to `dir`. */
+function buildModule(dir, cargoArgs) {
   const build = cargoBuild();
-  run("cargo", ["build", "--lib", "--target", TARGET, ...build.args], { env: build.env });
-  const raw = build.raw;
-  const plain = raw.replace(/\.wasm$/, ".plain.wasm");
-  run(wasmOpt(), [raw, "--strip-target-features", "-o", plain]);
-
-  fs.rmSync(outDir, { recursive: true, force: true });
-  run("wasm-bindgen", ["--target", "web", "--out-dir", outDir, "--out-name", NAME, plain]);
-  const wasm = path.join(outDir, `${NAME}_bg.wasm`);
+  run("cargo", ["build", "--lib", "--target", TARGET, ...build.args, ...cargoArgs], { env: build.env });
+  const plain = build.raw.replace(/\.wasm$/, ".plain.wasm");
+  run(wasmOpt(), [build.raw, "--strip-target-features", "-o", plain]);
+  run("wasm-bindgen", ["--target", "web", "--out-dir", dir, "--out-name", NAME, plain]);
+  const wasm = path.join(dir, `${NAME}_bg.wasm`);
   if (!dev) run(wasmOpt(), [wasm, "-o", wasm, ...WASM_OPT_FLAGS]);
+  fs.copyFileSync(path.join(ROOT, "src/web/hash_worker.js"), path.join(snippetDir(dir), "hash_worker.js"));
+  const glue = fs.readFileSync(path.join(dir, `${NAME}.js`), "utf8");
+  if (glue.includes("externref")) throw new Error("the glue uses an externref table: the target_features section was not stripped");
+}
 
-  fs.copyFileSync(path.join(ROOT, "src/web/hash_worker.js"), path.join(snippetDir(), "hash_worker.js"));
+function main() {
+  fs.rmSync(outDir, { recursive: true, force: true });
+  for (const { dir, cargoArgs } of BUILDS) buildModule(path.join(outDir, dir), cargoArgs);
   const cargo = cargoPackage();
   fs.writeFileSync(path.join(outDir, "package.json"), `${JSON.stringify(packageJson(cargo), null, 2)}\n`);
   for (const file of ["README.md", "LICENSE-MIT", "LICENSE-APACHE"]) {
     fs.copyFileSync(path.join(ROOT, file), path.join(outDir, file));
   }
-  const glue = fs.readFileSync(path.join(outDir, `${NAME}.js`), "utf8");
-  if (glue.includes("externref")) throw new Error("the glue uses an externref table: the target_features section was not stripped");
   console.error(`pkg ready: ${outDir}`);
 }
 

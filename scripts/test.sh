@@ -14,6 +14,8 @@ cargo fmt --all --check
 cargo clippy -p resupload-dev-server --all-targets -- -D warnings
 cargo clippy -p resupload --all-targets -- -D warnings
 cargo clippy -p resupload --target wasm32-unknown-unknown --all-targets -- -D warnings
+# The default package build (`resupload`, without UploadQueue): scripts/build.mjs.
+cargo clippy -p resupload --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 
 # The uploads table's suite runs on SQLite, and on PostgreSQL through
 # RESUPLOAD_TEST_DATABASE_URL: a throwaway cluster on a free loopback port.

@@ -21,7 +21,9 @@ import { $, el, formatBytes, formatWhen, MIB } from "./format.js";
 const ENDPOINT = "/api/s3";
 // The demo identity routes (a dev server with --demo-auth; absent otherwise).
 const DEMO_API = "/api/demo";
-const PKG_URL = "/pkg/resupload.js";
+// The package's `resupload/queue` build: the demo uses both `Upload` and
+// `UploadQueue` (a page with single uploads only would load /pkg/resupload.js).
+const PKG_URL = "/pkg/queue/resupload.js";
 // What the library uses when no part size is given, and S3's limits; only
 // used to show a part count before the library reports one.
 const DEFAULT_PART_SIZE = 8 * MIB;

@@ -50,10 +50,10 @@ export async function buildSizeBundles() {
   return out;
 }
 
-/** resupload's JS glue (pkg/resupload.js), minified by esbuild as an app's bundler would. */
-export async function minifyResuploadGlue(pkgDir) {
+/** resupload's JS glue (`pkgDir`/resupload.js), minified by esbuild as an app's bundler would. */
+export async function minifyResuploadGlue(pkgDir, name = "size-resupload-glue.js") {
   fs.mkdirSync(DIST, { recursive: true });
-  const outfile = path.join(DIST, "size-resupload-glue.js");
+  const outfile = path.join(DIST, name);
   await esbuild.build({
     ...common,
     entryPoints: [path.join(pkgDir, "resupload.js")],

@@ -134,8 +134,11 @@ async function openPage(bench) {
   await page.evaluate(async () => {
     const resupload = await import("/pkg/resupload.js");
     const wasm = await resupload.default();
-    // UploadQueue: the many-files API (issue 13); undefined in builds without it.
-    window.bench = { Upload: resupload.Upload, UploadQueue: resupload.UploadQueue, wasm };
+    // UploadQueue: the many-files API (issue 13), in the package's
+    // resupload/queue build (absent in packages from before it had one).
+    const queue = await import("/pkg/queue/resupload.js").catch(() => null);
+    if (queue) await queue.default();
+    window.bench = { Upload: resupload.Upload, UploadQueue: queue?.UploadQueue ?? resupload.UploadQueue, wasm };
   });
   if (bench.currentFile) await setFile(bench, bench.currentFile);
   if (bench.currentFiles) await setFiles(bench, bench.currentFiles);

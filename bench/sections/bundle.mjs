@@ -1,7 +1,8 @@
 // Bundle size: what a page downloads for each client, raw and gzip -9
-// (Node's zlib at level 9). resupload: its wasm-pack output as built
-// (pkg/resupload_bg.wasm + pkg/resupload.js), and with the JS glue minified
-// by esbuild as an app's bundler would. The JS clients: esbuild bundles,
+// (Node's zlib at level 9). resupload: its package as built
+// (pkg/resupload_bg.wasm + pkg/resupload.js, what `import "resupload"`
+// loads), and with the JS glue minified by esbuild as an app's bundler
+// would; then its `resupload/queue` build (pkg/queue/, with UploadQueue). The JS clients: esbuild bundles,
 // minified, of what an app imports (bench/sizes/*.js).
 
 import fs from "node:fs";
@@ -35,12 +36,20 @@ export async function run() {
   const glue = path.join(pkg, "resupload.js");
   const sizes = await buildSizeBundles();
   const minGlue = await minifyResuploadGlue(pkg);
+  const queue = path.join(pkg, "queue");
+  const hasQueue = fs.existsSync(path.join(queue, "resupload.js"));
   const v = clientVersions();
   const rows = [
     { id: "resupload-wasm", label: "resupload: resupload_bg.wasm", ...measure([wasm]) },
     { id: "resupload-js", label: "resupload: resupload.js (as built)", ...measure([glue]) },
     { id: "resupload", label: "**resupload: wasm + JS as built**", ...measure([wasm, glue]) },
     { id: "resupload-min", label: "resupload: wasm + JS minified by esbuild", ...measure([wasm, minGlue]) },
+    ...(hasQueue
+      ? [
+          { id: "resupload-queue", label: "resupload/queue (Upload + UploadQueue): wasm + JS as built", ...measure([path.join(queue, "resupload_bg.wasm"), path.join(queue, "resupload.js")]) },
+          { id: "resupload-queue-min", label: "resupload/queue: wasm + JS minified by esbuild", ...measure([path.join(queue, "resupload_bg.wasm"), await minifyResuploadGlue(queue, "size-resupload-queue-glue.js")]) },
+        ]
+      : []),
     { id: "uppy", label: `@uppy/core + @uppy/aws-s3 ${v["@uppy/aws-s3"]}`, ...measure([sizes.uppy]) },
     { id: "uppy-golden-retriever", label: `@uppy/core + @uppy/aws-s3 + @uppy/golden-retriever ${v["@uppy/golden-retriever"]}`, ...measure([sizes["uppy-golden-retriever"]]) },
     { id: "lib-storage", label: `@aws-sdk/lib-storage + @aws-sdk/client-s3 ${v["@aws-sdk/client-s3"]} (S3Client, Upload)`, ...measure([sizes["lib-storage"]]) },

@@ -24,8 +24,11 @@ pub mod link_memory;
 pub mod lock;
 pub mod lookups;
 pub mod options;
+#[cfg(feature = "queue")]
 pub mod queue;
+#[cfg(feature = "queue")]
 mod queue_batches;
+#[cfg(feature = "queue")]
 mod queue_run;
 mod run;
 pub mod source;

@@ -40,6 +40,52 @@ extern "C" {
     fn collect_files(input: &JsValue) -> Promise;
 }
 
+// The queue's types, in the declarations of the `resupload/queue` build
+// only (the default build has no `UploadQueue`).
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Options of `new UploadQueue(options)`: those of `new Upload` (`concurrency` is the whole
+ *  queue's budget of requests in flight; unset, 4 and grown from the link up to
+ *  `maxConcurrency`), plus: */
+export interface UploadQueueOptions extends Omit<UploadOptions, "onProgress"> {
+  /** Files up to this many bytes go whole in one request (no multipart round trips); default the
+   *  part size (8 MiB): a file of one part gains nothing from a multipart upload. */
+  singleRequestLimit?: number;
+  /** The whole queue's progress, at most every 100 ms while bytes move. */
+  onProgress?: (progress: UploadQueueProgress) => void;
+  /** One file ended: stored (`key`; `skipped` when an earlier run stored it), failed (`error`) or
+   *  cancelled. */
+  onFile?: (file: UploadQueueFile) => void;
+}
+/** A queue's progress. `bytes.sent` never goes back while the totals stay. */
+export interface UploadQueueProgress {
+  files: { total: number; done: number; failed: number };
+  bytes: { sent: number; confirmed: number; total: number };
+  /** Over the last seconds; 0 until measured. */
+  bytesPerSecond: number;
+  /** At that rate; null until there is one. */
+  etaSeconds: number | null;
+}
+/** One file of a queue. `relativePath` is its path in the folder it was added from (its name
+ *  when it came alone). */
+export interface UploadQueueFile {
+  index: number; name: string; relativePath: string; file: File;
+  key?: string; skipped?: boolean; cancelled?: boolean; error?: ResuploadError;
+}
+/** A half-done queue kept in this browser (`UploadQueue.listPending`). */
+export interface PendingQueue {
+  id: string; namespace: string; endpoint: string;
+  /** The folder's name, or "N files". */
+  name: string;
+  files: number; filesDone: number; bytes: number; createdAt: number;
+  /** Whether `UploadQueue.resumePending(entry)` continues it without picking: it was added as
+   *  one folder handle (`showDirectoryPicker()`, a dropped folder in Chromium). */
+  canResumeWithoutPicking: boolean;
+}
+/** What `queue.start()` resolves to once every file has ended. */
+export interface UploadQueueResult { done: UploadQueueFile[]; failed: UploadQueueFile[]; cancelled: UploadQueueFile[]; }
+"#;
+
 /// How many added files are read between two turns of the event loop, so
 /// adding 10,000 files never holds the page for long.
 const ADD_CHUNK: usize = 500;

@@ -40,9 +40,10 @@ test("publint and arethetypeswrong find nothing wrong with the tarball", { timeo
   const types = await run(path.join(BIN, "attw"), [tarball, "--profile", "esm-only", "--format", "ascii", "--no-color"], { timeout: 60_000 });
   log(types.trim());
   assert.match(types, /"resupload"\s+node16 \(from ESM\): 🟢 \(ESM\)\s+bundler: 🟢/);
+  assert.match(types, /"resupload\/queue"\s+node16 \(from ESM\): 🟢 \(ESM\)\s+bundler: 🟢/);
 });
 
-test("importing the package under Node touches no browser global", { timeout: 60_000 }, async () => {
+test("importing either entry under Node touches no browser global; the queue is in resupload/queue only", { timeout: 60_000 }, async () => {
   const dir = path.join(stack.tmpDir, "ssr");
   await install(dir);
   const script = `
@@ -51,12 +52,16 @@ test("importing the package under Node touches no browser global", { timeout: 60
                         "XMLHttpRequest", "fetch", "localStorage", "crypto", "Blob", "File"]) {
       Object.defineProperty(globalThis, name, { configurable: true, get() { touched.push(name); } });
     }
-    const mod = await import("resupload");
-    console.log(JSON.stringify({ touched, exports: Object.keys(mod).sort() }));
+    const exports = {};
+    for (const entry of ["resupload", "resupload/queue"]) exports[entry] = Object.keys(await import(entry)).sort();
+    console.log(JSON.stringify({ touched, exports }));
   `;
   const out = JSON.parse(await run(process.execPath, ["--input-type=module", "-e", script], { cwd: dir, timeout: 30_000 }));
   assert.deepEqual(out.touched, [], "no browser global is read at import time");
-  for (const name of ["Upload", "default"]) assert.ok(out.exports.includes(name), `exports ${name}: ${out.exports}`);
+  const { resupload, "resupload/queue": queue } = out.exports;
+  for (const name of ["Upload", "default"]) assert.ok(resupload.includes(name), `resupload exports ${name}: ${resupload}`);
+  assert.ok(!resupload.includes("UploadQueue"), `resupload leaves UploadQueue to resupload/queue: ${resupload}`);
+  for (const name of ["Upload", "UploadQueue", "default"]) assert.ok(queue.includes(name), `resupload/queue exports ${name}: ${queue}`);
 });
 
 /** Copies examples/`name`, installs the tarball into it and runs its own `npm run build`; answers its dist/. */

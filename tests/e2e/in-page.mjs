@@ -52,7 +52,7 @@ function install(byteSource) {
     for (let i = 0; i < out.length; i++) out[i] = byte(offset + i, seed);
     return out;
   };
-  let lib = null;
+  const libs = {};
   // What the page started as workers, and what it warned on the console
   // (the library warns there when it hashes on the page's thread).
   const workers = [];
@@ -83,13 +83,14 @@ function install(byteSource) {
     },
     workers,
     consoleWarnings,
-    /** The wasm package, loaded and initialised once. */
-    lib() {
-      lib ??= import("/pkg/resupload.js").then(async (mod) => {
+    /** The wasm package, loaded and initialised once: its default build (`Upload`), or with
+     *  `"queue"` its `resupload/queue` build (`Upload` and `UploadQueue`). */
+    lib(entry = "") {
+      libs[entry] ??= import(`/pkg/${entry ? `${entry}/` : ""}resupload.js`).then(async (mod) => {
         await mod.default();
         return mod;
       });
-      return lib;
+      return libs[entry];
     },
     /** `{ source, sha256 }` for a run's `file` spec. */
     async source(spec) {

@@ -80,7 +80,7 @@ function installQueueHelpers() {
     },
     /** A queue over folder `root`, started (unless `start: false`), its events kept as `runs[name]`. */
     async run(name, { root, add = null, options = {}, start = true }) {
-      const { UploadQueue } = await window.e2e.lib();
+      const { UploadQueue } = await window.e2e.lib("queue");
       const run = { files: [], progress: [], warnings: [], outcome: null, added: null };
       const queue = new UploadQueue({
         endpoint: "/api/s3",
@@ -255,7 +255,7 @@ test("a half-done folder added as a handle is listed after a reload and resumes 
   stack.gate.release();
   await open();
   const listed = await tab.evaluate(async (root) => {
-    const { UploadQueue } = await window.e2e.lib();
+    const { UploadQueue } = await window.e2e.lib("queue");
     return (await UploadQueue.listPending()).filter((b) => b.name === root);
   }, root);
   assert.equal(listed.length, 1, JSON.stringify(listed));
@@ -265,7 +265,7 @@ test("a half-done folder added as a handle is listed after a reload and resumes 
   );
   const again = stack.gate.mark();
   const outcome = await tab.evaluate(async (root) => {
-    const { UploadQueue } = await window.e2e.lib();
+    const { UploadQueue } = await window.e2e.lib("queue");
     const [entry] = (await UploadQueue.listPending()).filter((b) => b.name === root);
     const queue = await UploadQueue.resumePending(entry, {});
     const result = await queue.start();
