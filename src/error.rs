@@ -265,15 +265,71 @@ pub fn is_retryable_status(status: u16) -> bool {
     status >= 500 || status == 408 || status == 429
 }
 
+impl Error {
+    /// The message of an error that carries no values; empty for the
+    /// others, whose messages `Display` builds from their fields. Matched
+    /// without a wildcard, so that a new kind must be placed here.
+    fn fixed_message(&self) -> &'static str {
+        match self {
+            Error::NotAFile => {
+                "the file must be a File or Blob (from <input type=file>, drag and drop, or new \
+                 Blob())"
+            }
+            Error::Paused => "the upload was paused; call start() to continue",
+            Error::Aborted => "the upload was aborted",
+            Error::AlreadyRunning => {
+                "start() was called while this upload is already running; wait for its promise"
+            }
+            Error::Locked => {
+                "another tab or window is uploading this file already; wait for it to finish, \
+                 or pass lock: \"wait\" to start when it stops"
+            }
+            Error::AlreadyCompleted => {
+                "the upload has already completed; there is nothing to abort or resume"
+            }
+            Error::ChecksumUnsupported => {
+                "checksum: \"sha256\" was asked for, but the signing backend did not confirm \
+                 SHA-256 checksums (a plain Uppy Companion cannot sign them): use a backend \
+                 with resupload's checksum extension, or checksum: \"none\""
+            }
+            Error::PermissionDenied => {
+                "read access to the file was not granted: ask again from a click (the browser \
+                 asks the user only during one), or pick the file again"
+            }
+            Error::FileMissing => {
+                "the file is no longer where it was (moved, renamed or deleted): pick it again"
+            }
+            Error::FileChanged => {
+                "the file changed since its upload began (another name, size or date): its old \
+                 parts are not reused; upload it again as a new file"
+            }
+            Error::NoHandle => {
+                "this upload cannot continue without its file: pick the same file again (only \
+                 uploads started from a file handle, or with stage: \"opfs\", continue without \
+                 picking)"
+            }
+            Error::InvalidOption { .. }
+            | Error::FileTooLarge { .. }
+            | Error::Network { .. }
+            | Error::Http { .. }
+            | Error::BadResponse { .. }
+            | Error::MissingEtag { .. }
+            | Error::NoSuchUpload { .. }
+            | Error::Storage { .. }
+            | Error::ChecksumMismatch { .. }
+            | Error::ReadFailed { .. }
+            | Error::HeadersFailed { .. }
+            | Error::UnsupportedBrowser { .. } => "",
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidOption { option, reason } => {
                 write!(f, "invalid option `{option}`: {reason}")
             }
-            Error::NotAFile => f.write_str(
-                "the file must be a File or Blob (from <input type=file>, drag and drop, or new Blob())",
-            ),
             Error::FileTooLarge { size, max } => write!(
                 f,
                 "the file is {size} bytes, over the largest object the store accepts ({max} bytes); \
@@ -285,21 +341,7 @@ impl fmt::Display for Error {
                  the bucket's CORS rules), then call start() again to resume",
                 operation.describe()
             ),
-            Error::Http {
-                operation,
-                status,
-                body,
-                ..
-            } => {
-                write!(f, "the server answered HTTP {status} while {}", operation.describe())?;
-                if !body.is_empty() {
-                    write!(f, ": {body}")?;
-                }
-                if *status == 401 {
-                    f.write_str("; the signing backend wants credentials: give them with the `headers` option (a function is asked again after a 401)")?;
-                }
-                Ok(())
-            }
+            Error::Http { .. } => self.write_http(f),
             Error::BadResponse { operation, detail } => write!(
                 f,
                 "the signing backend gave an unexpected answer while {}: {detail}; \
@@ -320,23 +362,6 @@ impl fmt::Display for Error {
                 f,
                 "the browser's upload state store (IndexedDB) failed: {detail}"
             ),
-            Error::Paused => f.write_str("the upload was paused; call start() to continue"),
-            Error::Aborted => f.write_str("the upload was aborted"),
-            Error::AlreadyRunning => f.write_str(
-                "start() was called while this upload is already running; wait for its promise",
-            ),
-            Error::Locked => f.write_str(
-                "another tab or window is uploading this file already; wait for it to finish, \
-                 or pass lock: \"wait\" to start when it stops",
-            ),
-            Error::AlreadyCompleted => {
-                f.write_str("the upload has already completed; there is nothing to abort or resume")
-            }
-            Error::ChecksumUnsupported => f.write_str(
-                "checksum: \"sha256\" was asked for, but the signing backend did not confirm \
-                 SHA-256 checksums (a plain Uppy Companion cannot sign them): use a backend with \
-                 resupload's checksum extension, or checksum: \"none\"",
-            ),
             Error::ChecksumMismatch { expected, actual } => write!(
                 f,
                 "the stored object's checksum {actual} differs from {expected}, computed here \
@@ -346,22 +371,6 @@ impl fmt::Display for Error {
                 f,
                 "the file could not be read: {detail}; if it was moved, changed or deleted, \
                  pick it again"
-            ),
-            Error::PermissionDenied => f.write_str(
-                "read access to the file was not granted: ask again from a click (the browser \
-                 asks the user only during one), or pick the file again",
-            ),
-            Error::FileMissing => f.write_str(
-                "the file is no longer where it was (moved, renamed or deleted): pick it again",
-            ),
-            Error::FileChanged => f.write_str(
-                "the file changed since its upload began (another name, size or date): its old \
-                 parts are not reused; upload it again as a new file",
-            ),
-            Error::NoHandle => f.write_str(
-                "this upload cannot continue without its file: pick the same file again \
-                 (only uploads started from a file handle, or with stage: \"opfs\", continue \
-                 without picking)",
             ),
             Error::HeadersFailed { detail } => write!(
                 f,
@@ -373,7 +382,39 @@ impl fmt::Display for Error {
                 "this browser lacks {feature}, which resupload needs: use a current Chrome, \
                  Edge, Firefox or Safari (16 or later)"
             ),
+            fixed => f.write_str(fixed.fixed_message()),
         }
+    }
+}
+
+impl Error {
+    /// The message of [`Error::Http`]: the status, the body when there is
+    /// one, and what to do about a 401.
+    fn write_http(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Error::Http {
+            operation,
+            status,
+            body,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        write!(
+            f,
+            "the server answered HTTP {status} while {}",
+            operation.describe()
+        )?;
+        if !body.is_empty() {
+            write!(f, ": {body}")?;
+        }
+        if *status == 401 {
+            f.write_str(
+                "; the signing backend wants credentials: give them with the `headers` option \
+                 (a function is asked again after a 401)",
+            )?;
+        }
+        Ok(())
     }
 }
 
