@@ -2,7 +2,8 @@
 // publint and @arethetypeswrong/cli, imported under Node (as server-side
 // rendering does) without touching a browser global, and installed into the
 // Vite and webpack examples (examples/), whose production builds upload a
-// file with checksums in Chromium, hashed by the hash worker.
+// file with checksums in Chromium, hashed by the hash worker: as written
+// (`resupload`), and importing from `resupload/queue`.
 
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
@@ -64,13 +65,27 @@ test("importing either entry under Node touches no browser global; the queue is 
   for (const name of ["Upload", "UploadQueue", "default"]) assert.ok(queue.includes(name), `resupload/queue exports ${name}: ${queue}`);
 });
 
-/** Copies examples/`name`, installs the tarball into it and runs its own `npm run build`; answers its dist/. */
-async function buildExample(name) {
-  const dir = path.join(stack.tmpDir, name);
+/** The example's source files that import the package. */
+const SOURCES = { vite: ["main.js"], webpack: ["src/main.js"] };
+
+/**
+ * Copies examples/`name`, installs the tarball into it and runs its own
+ * `npm run build`; answers its dist/. With `entry` "resupload/queue", the
+ * copy imports `Upload` from that entry instead (the same app, built
+ * against the queue build and its own copy of the hash worker).
+ */
+async function buildExample(name, entry) {
+  const dir = path.join(stack.tmpDir, `${name}-${entry.replace("/", "-")}`);
   await fsp.cp(path.join(REPO, "examples", name), dir, {
     recursive: true,
     filter: (source) => !["node_modules", "dist"].includes(path.basename(source)),
   });
+  for (const source of SOURCES[name]) {
+    const file = path.join(dir, source);
+    const text = await fsp.readFile(file, "utf8");
+    assert.match(text, /from "resupload";/, `${name}/${source} imports the package`);
+    await fsp.writeFile(file, text.replace('from "resupload";', `from "${entry}";`));
+  }
   await install(dir);
   // The bundlers are the repository's devDependencies (the versions the examples ask for).
   const built = await run("npm", ["run", "build"], { cwd: dir, timeout: 180_000, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` } });
@@ -78,10 +93,11 @@ async function buildExample(name) {
   return path.join(dir, "dist");
 }
 
-for (const name of ["vite", "webpack"]) {
-  test(`the ${name} example, built from the tarball, uploads with checksums hashed by the hash worker`, { timeout: 300_000 }, async () => {
-    const dist = await buildExample(name);
-    const server = await stack.startServer({ www: dist, name: `server-${name}` });
+for (const [name, entry] of [["vite", "resupload"], ["webpack", "resupload"], ["vite", "resupload/queue"], ["webpack", "resupload/queue"]]) {
+  test(`the ${name} example, built from the tarball with ${entry}, uploads with checksums hashed by the hash worker`, { timeout: 300_000 }, async () => {
+    const dist = await buildExample(name, entry);
+    const app = path.basename(path.dirname(dist)); // name-entry
+    const server = await stack.startServer({ www: dist, name: `server-${app}` });
     const page = await stack.context.newPage();
     const workers = [];
     const consoleLines = [];
@@ -90,7 +106,7 @@ for (const name of ["vite", "webpack"]) {
     try {
       await page.goto(`${server.baseUrl}/`);
       const entry = await page.evaluate(() => document.querySelector("script[src]").src);
-      const file = await stack.makeFile(`${name} app upload.bin`, 3 * 8 * MIB + 12_345); // 4 parts of the default 8 MiB
+      const file = await stack.makeFile(`${app} upload.bin`, 3 * 8 * MIB + 12_345); // 4 parts of the default 8 MiB
       const mark = stack.gate.mark();
       await page.setInputFiles("#file", file.path);
       const report = await waitUntil(
