@@ -41,7 +41,7 @@ if (opts.help) {
 }
 
 const sections = SECTIONS.filter((s) => (opts.sections ? opts.sections.includes(s.id) : s.enabledByDefault && !opts.skip.has(s.id)));
-const clients = opts.only ? CLIENTS.filter((c) => opts.only.includes(c.id)) : CLIENTS;
+const clients = opts.only ? CLIENTS.filter((c) => opts.only.includes(c.id)) : CLIENTS.filter((c) => !c.onlyWhenNamed);
 const started = Date.now();
 
 let bench = null;

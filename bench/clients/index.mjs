@@ -19,7 +19,8 @@ function version(pkg) {
 
 /**
  * Every client, in table order. `args(bench)` gives the page function its
- * client-specific arguments; `store` is where the object lands ("s3": the
+ * client-specific arguments; `onlyWhenNamed` clients run only when `--only`
+ * names them; `store` is where the object lands ("s3": the
  * Garage bucket, checked and deleted by key; "tus": the tus server's files).
  */
 export const CLIENTS = [
@@ -55,6 +56,17 @@ export const CLIENTS = [
     label: 'resupload, checksum "none", concurrency and partSize unset (from the link)',
     store: "s3",
     args: () => ({ checksum: "none", concurrency: undefined, partSize: undefined }),
+  },
+  {
+    // The same Upload from the package's other build (resupload/queue,
+    // with UploadQueue), to compare the two builds in one run. Only with
+    // --only.
+    id: "resupload-queue-build",
+    page: "resupload",
+    label: 'resupload/queue\'s Upload, checksum "none"',
+    store: "s3",
+    args: () => ({ checksum: "none", build: "queue" }),
+    onlyWhenNamed: true,
   },
   {
     id: "resupload-sha256",

@@ -1,9 +1,12 @@
 // resupload, as an app would use it: `new Upload(file, options).start()`.
 // `window.bench.Upload` comes from /pkg/resupload.js (loaded by the bench,
-// so the page and the memory section share one wasm instance).
+// so the page and the memory section share one wasm instance);
+// `build: "queue"` takes the Upload of /pkg/queue/resupload.js instead.
 
-(window.benchClients ??= {}).resupload = async ({ partSize, concurrency, tag, checksum }) => {
-  const { Upload, file } = window.bench;
+(window.benchClients ??= {}).resupload = async ({ partSize, concurrency, tag, checksum, build }) => {
+  const { file } = window.bench;
+  const Upload = build === "queue" ? window.bench.QueueBuildUpload : window.bench.Upload;
+  if (typeof Upload !== "function") return { unsupported: `no Upload in the ${build} build` };
   const options = { endpoint: "/api/s3", partSize, concurrency, namespace: `bench-${tag}` };
   if (checksum !== undefined) options.checksum = checksum;
   const t0 = performance.now();

@@ -138,7 +138,12 @@ async function openPage(bench) {
     // resupload/queue build (absent in packages from before it had one).
     const queue = await import("/pkg/queue/resupload.js").catch(() => null);
     if (queue) await queue.default();
-    window.bench = { Upload: resupload.Upload, UploadQueue: queue?.UploadQueue ?? resupload.UploadQueue, wasm };
+    window.bench = {
+      Upload: resupload.Upload,
+      UploadQueue: queue?.UploadQueue ?? resupload.UploadQueue,
+      QueueBuildUpload: queue?.Upload,
+      wasm,
+    };
   });
   if (bench.currentFile) await setFile(bench, bench.currentFile);
   if (bench.currentFiles) await setFiles(bench, bench.currentFiles);
