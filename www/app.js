@@ -399,6 +399,7 @@ async function run(entry) {
     if (code === "PAUSED") {
       setStatus(entry, "paused");
     } else if (code === "ABORTED") {
+      forgetPending(entry);
       setStatus(entry, "cancelled");
       refreshPending();
     } else {
@@ -414,8 +415,16 @@ async function run(entry) {
   };
   entry.partsDone = entry.partsTotal;
   entry.sentBytes = entry.confirmedBytes = entry.totalBytes;
+  forgetPending(entry);
   setStatus(entry, "done");
   refreshPending();
+}
+
+/** Drops the listed unfinished upload of `entry`'s file, whose record the
+ *  library removed as the upload ended (done or cancelled): without this,
+ *  the card's end would list it again until `refreshPending` answers. */
+function forgetPending(entry) {
+  demo.pending = demo.pending.filter((p) => fingerprint(p.fileName, p.fileSize, p.lastModified) !== entry.fingerprint);
 }
 
 function fail(entry, error) {
@@ -453,6 +462,7 @@ async function cancel(entry) {
     setStatus(entry, "error");
     return;
   }
+  forgetPending(entry);
   setStatus(entry, "cancelled");
   refreshPending();
 }
