@@ -15,7 +15,7 @@ use super::{Driver, FileInfo};
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
 use crate::ports::{PartBookkeeping, PartCompleted, PartPut, LINK_MEASURE_MIN_BYTES};
-use crate::slots::{join_all, RampedSlots};
+use crate::slots::{join_all, RampedSlots, Slots};
 
 /// How long a URL signed ahead is used as it is: well inside any presigned
 /// URL's lifetime (Companion signs for 800 s, the dev server and S3's
@@ -42,6 +42,26 @@ struct PartsRun<'a> {
     first_error: RefCell<Option<Error>>,
     /// Whether parts are hashed before they are sent.
     hash: bool,
+    /// The workers beyond the parts in flight, which prepare parts ahead,
+    /// wait here until it is opened: once the first part goes on the wire,
+    /// or a worker ended. The first part then shares its start (signing,
+    /// the state write) with no more parts than are in flight: with all of
+    /// them at once, a resume at 10,000 parts took 12 ms longer to its
+    /// first request (BENCHMARKS.md).
+    ahead: Slots,
+    /// How many workers wait at `ahead`.
+    ahead_workers: usize,
+    /// Whether `ahead` was opened.
+    ahead_open: Cell<bool>,
+}
+
+impl PartsRun<'_> {
+    /// Lets the workers that prepare parts ahead start (once).
+    fn open_ahead(&self) {
+        if !self.ahead_open.replace(true) {
+            self.ahead.add(self.ahead_workers);
+        }
+    }
 }
 
 /// One part, as its requests name it.
@@ -101,12 +121,10 @@ impl<B> Driver<'_, B> {
         // A streaming source's part is held in memory: no preparing ahead.
         // (A worker beyond the parts in flight prepares its part ahead; as
         // the parts in flight grow, fewer are ahead, none at the most.)
-        let concurrency = self.options.concurrency as usize;
-        let workers = match file.identity.is_stream() {
-            true => concurrency,
-            false => (2 * concurrency).max(self.options.max_concurrency as usize),
-        };
-        let workers = (0..workers).map(|_| self.work_parts(&run)).collect();
+        let sending = self.options.concurrency as usize;
+        let workers = (0..sending + run.ahead_workers)
+            .map(|i| self.start_worker(&run, i >= sending))
+            .collect();
         let (started, stored) = (self.now(), run.tracker.borrow().confirmed());
         join_all(workers).await;
         if let Some(e) = run.first_error.take() {
@@ -153,6 +171,11 @@ impl<B> Driver<'_, B> {
                 _ => queue.push(part.number),
             }
         }
+        let concurrency = self.options.concurrency as usize;
+        let ahead_workers = match file.identity.is_stream() {
+            true => 0,
+            false => (2 * concurrency).max(self.options.max_concurrency as usize) - concurrency,
+        };
         Some(PartsRun {
             state,
             tracker: RefCell::new(ProgressTracker::new(confirmed, record.file_size)),
@@ -162,7 +185,23 @@ impl<B> Driver<'_, B> {
             stopping: Cell::new(false),
             first_error: RefCell::new(None),
             hash: record.checksum_algorithm.is_some() || file.identity.is_stream(),
+            ahead: Slots::new(0),
+            ahead_workers,
+            ahead_open: Cell::new(false),
         })
+    }
+
+    /// A worker of the run; one that prepares ahead starts once the run
+    /// [opens](PartsRun::open_ahead) to it. A worker that ends opens it (a
+    /// first part that failed before its request must not leave the others
+    /// waiting).
+    async fn start_worker(&self, run: &PartsRun<'_>, ahead: bool) {
+        let _opened = match ahead {
+            true => Some(run.ahead.acquire().await),
+            false => None,
+        };
+        self.work_parts(run).await;
+        run.open_ahead();
     }
 
     /// One of the run's workers: takes the next part until none is left.
@@ -202,6 +241,7 @@ impl<B> Driver<'_, B> {
         if run.stopping.get() {
             return Ok(());
         }
+        run.open_ahead();
         let etag = self.put(run, &part, &body, first_url).await?;
         // The next part may go on the wire while this one's state is saved.
         drop(slots);
