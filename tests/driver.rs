@@ -93,6 +93,14 @@ struct FakeS3 {
     /// Lookups are refused with this status (400: a plain Companion has no
     /// lookup route; 401: no credentials).
     lookup_refused: Cell<Option<u16>>,
+    /// Signing takes a turn of the executor (a round trip), as it does in a
+    /// browser.
+    slow_signing: Cell<bool>,
+    /// Part URLs signed, and how many of them before the first part PUT.
+    signed: Cell<usize>,
+    signed_before_first_put: Cell<Option<usize>>,
+    /// Reading the file's first bytes fails (the file went away).
+    unreadable_start: Cell<bool>,
 }
 
 /// One row of the backend's uploads table.
@@ -203,6 +211,10 @@ impl FakeS3 {
             return Err(Error::NoSuchUpload {
                 upload_id: upload_id.into(),
             });
+        }
+        self.signed.set(self.signed.get() + 1);
+        if self.slow_signing.get() {
+            yield_now().await;
         }
         // The "URL" names the signed checksum, as a presigned URL signs it.
         Ok(format!("{upload_id}/{part}/{}", checksum.unwrap_or("-")))
@@ -317,6 +329,11 @@ impl FakeS3 {
 
 impl FakeS3 {
     async fn fake_body(&self, range: Range<u64>) -> Result<Vec<u8>, Error> {
+        if self.unreadable_start.get() && range.start == 0 {
+            return Err(Error::ReadFailed {
+                detail: "NotFoundError".into(),
+            });
+        }
         Ok(self.file.borrow()[range.start as usize..range.end as usize].to_vec())
     }
 
@@ -348,6 +365,9 @@ impl FakeS3 {
             "the header is the signed one"
         );
         self.puts.borrow_mut().push(part);
+        if self.signed_before_first_put.get().is_none() {
+            self.signed_before_first_put.set(Some(self.signed.get()));
+        }
         self.in_flight.set(self.in_flight.get() + 1);
         self.max_in_flight
             .set(self.max_in_flight.get().max(self.in_flight.get()));
@@ -893,6 +913,31 @@ fn concurrency_bounds_the_parts_in_flight() {
     w.options.concurrency = 1;
     w.run().unwrap();
     assert_eq!(w.s3.max_in_flight.get(), 1);
+}
+
+#[test]
+fn the_first_part_starts_beside_only_the_parts_in_flight() {
+    // Workers beyond the parts in flight sign ahead, but only once the
+    // first part is on its way: its start is not shared with them.
+    let mut w = World::new(5 * MIB as usize * 8);
+    w.options.concurrency = 2;
+    w.s3.slow_signing.set(true);
+    w.run().unwrap();
+    assert_eq!(w.s3.signed_before_first_put.get(), Some(2));
+    assert_eq!(w.s3.signed.get(), 8, "each part signed once");
+    assert_eq!(w.s3.max_in_flight.get(), 2);
+}
+
+#[test]
+fn a_first_part_that_cannot_be_read_ends_the_run() {
+    // It fails before its request: the workers waiting for the first part
+    // to go out start once it ends, and find the run stopping.
+    let mut w = World::new(5 * MIB as usize * 8);
+    w.options.concurrency = 1;
+    w.s3.unreadable_start.set(true);
+    let err = w.run().unwrap_err();
+    assert!(matches!(err, Error::ReadFailed { .. }), "{err}");
+    assert!(w.s3.puts.borrow().is_empty());
 }
 
 #[test]
