@@ -4,14 +4,12 @@
 // relativePath, key, skipped? }], failed: [{ name, relativePath, error }],
 // cancelled }. The clock runs from the constructor (adding the files counts).
 // Each run gets its own namespace, so no run finds an earlier run's files
-// stored (a stored file would be `skipped`). Builds without UploadQueue
-// answer { unsupported }.
+// stored (a stored file would be `skipped`).
 //
 // Answers { seconds, objects: [{ name, key }], failed: [{ name, error }] }.
 
 (window.benchClients ??= {})["files-resupload"] = async ({ concurrency, tag, checksum = "none" }) => {
   const { UploadQueue, files } = window.bench;
-  if (typeof UploadQueue !== "function") return { unsupported: "no UploadQueue in this build" };
   const t0 = performance.now();
   let queue;
   try {

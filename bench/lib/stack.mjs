@@ -135,15 +135,10 @@ async function openPage(bench) {
     const resupload = await import("/pkg/resupload.js");
     const wasm = await resupload.default();
     // UploadQueue: the many-files API (issue 13), in the package's
-    // resupload/queue build (absent in packages from before it had one).
-    const queue = await import("/pkg/queue/resupload.js").catch(() => null);
-    if (queue) await queue.default();
-    window.bench = {
-      Upload: resupload.Upload,
-      UploadQueue: queue?.UploadQueue ?? resupload.UploadQueue,
-      QueueBuildUpload: queue?.Upload,
-      wasm,
-    };
+    // resupload/queue build (the harness serves only packages that have it).
+    const queue = await import("/pkg/queue/resupload.js");
+    await queue.default();
+    window.bench = { Upload: resupload.Upload, UploadQueue: queue.UploadQueue, QueueBuildUpload: queue.Upload, wasm };
   });
   if (bench.currentFile) await setFile(bench, bench.currentFile);
   if (bench.currentFiles) await setFiles(bench, bench.currentFiles);

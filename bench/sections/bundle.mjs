@@ -2,8 +2,9 @@
 // (Node's zlib at level 9). resupload: its package as built
 // (pkg/resupload_bg.wasm + pkg/resupload.js, what `import "resupload"`
 // loads), and with the JS glue minified by esbuild as an app's bundler
-// would; then its `resupload/queue` build (pkg/queue/, with UploadQueue). The JS clients: esbuild bundles,
-// minified, of what an app imports (bench/sizes/*.js).
+// would; then its `resupload/queue` build (pkg/queue/, with UploadQueue).
+// The JS clients: esbuild bundles, minified, of what an app imports
+// (bench/sizes/*.js).
 
 import fs from "node:fs";
 import path from "node:path";

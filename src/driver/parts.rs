@@ -119,8 +119,9 @@ impl<B> Driver<'_, B> {
         // latency, the signing round trip no longer leaves the slot idle. A
         // file's part is a lazy Blob slice: preparing ahead costs no memory.
         // A streaming source's part is held in memory: no preparing ahead.
-        // (A worker beyond the parts in flight prepares its part ahead; as
-        // the parts in flight grow, fewer are ahead, none at the most.)
+        // (A worker beyond the parts in flight prepares its part ahead, from
+        // when the first part is on the wire; as the parts in flight grow,
+        // fewer are ahead, none at the most.)
         let sending = self.options.concurrency as usize;
         let workers = (0..sending + run.ahead_workers)
             .map(|i| self.start_worker(&run, i >= sending))
