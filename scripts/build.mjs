@@ -8,12 +8,14 @@
 //      access", which left start() unsettled in WPE WebKit 2.38);
 //   3. wasm-bindgen writes the JS glue (--target web) and the snippets;
 //   4. wasm-opt shrinks the module (flags below, measured in BENCHMARKS.md);
-//   5. the hash worker goes beside its client snippet;
-//   6. steps 1-5 again with the `queue` feature, into pkg/queue/ (the
+//   5. the imports from the glue get short names, in the module and the
+//      glue (scripts/short-imports.mjs);
+//   6. the hash worker goes beside its client snippet;
+//   7. steps 1-6 again with the `queue` feature, into pkg/queue/ (the
 //      `resupload/queue` entry; see BUILDS), then package.json, the README
 //      and the licences are written.
 //
-// wasm-pack did 1, 3, 4 and part of 5, but cannot run a step between cargo
+// wasm-pack did 1, 3, 4 and part of 6, but cannot run a step between cargo
 // and wasm-bindgen. Tools come from PATH (cargo, wasm-bindgen) and
 // node_modules (binaryen's wasm-opt; Debian's binaryen breaks the output).
 //
@@ -23,6 +25,8 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { shortenImports } from "./short-imports.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = "wasm32-unknown-unknown";
@@ -163,6 +167,8 @@ function buildModule(dir, cargoArgs) {
   run("wasm-bindgen", ["--target", "web", "--out-dir", dir, "--out-name", NAME, plain]);
   const wasm = path.join(dir, `${NAME}_bg.wasm`);
   if (!dev) run(wasmOpt(), [wasm, "-o", wasm, ...WASM_OPT_FLAGS]);
+  const renamed = shortenImports(wasm, path.join(dir, `${NAME}.js`));
+  console.error(`> ${renamed} imports renamed`);
   fs.copyFileSync(path.join(ROOT, "src/web/hash_worker.js"), path.join(snippetDir(dir), "hash_worker.js"));
   const glue = fs.readFileSync(path.join(dir, `${NAME}.js`), "utf8");
   if (glue.includes("externref")) throw new Error("the glue uses an externref table: the target_features section was not stripped");
