@@ -164,6 +164,19 @@ impl RecordStore for FallbackStore {
             Ok(all)
         })
     }
+
+    fn ids(&self) -> PortFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut all = self.memory.ids().await?;
+            if let Some(primary) = self.primary() {
+                match primary.ids().await {
+                    Ok(stored) => all.extend(stored),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            Ok(all)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +284,30 @@ mod tests {
         let primary = store.primary.as_ref().unwrap();
         assert_eq!(block_on(primary.list()).unwrap().len(), 1);
         assert!(heard.borrow().is_empty());
+    }
+
+    #[test]
+    fn ids_are_those_of_the_records_listed() {
+        let ids_listed = |store: &FallbackStore| {
+            let listed = block_on(store.list()).unwrap();
+            let mut listed: Vec<String> = listed.into_iter().map(|r| r.id).collect();
+            let mut ids = block_on(store.ids()).unwrap();
+            listed.sort();
+            ids.sort();
+            (ids, listed)
+        };
+        let (store, _) = store(Ok(flaky(1, StorageFailure::Failed)));
+        block_on(store.memory.save(&record("in memory"))).unwrap();
+        block_on(store.save(&record("stored"))).unwrap();
+        let (ids, listed) = ids_listed(&store);
+        assert_eq!(ids, ["in memory", "stored"]);
+        assert_eq!(ids, listed);
+        // After a failed write, the store is not read any more.
+        block_on(store.save(&record("after"))).unwrap();
+        assert!(store.in_memory());
+        let (ids, listed) = ids_listed(&store);
+        assert_eq!(ids, ["after", "in memory"]);
+        assert_eq!(ids, listed);
     }
 
     #[test]

@@ -310,6 +310,12 @@ pub trait RecordStore {
     fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()>;
     /// Every record.
     fn list(&self) -> PortFuture<'_, Vec<UploadRecord>>;
+    /// The id of every record. The default lists them; a store that can
+    /// read ids alone does (a record of 10,000 parts is not decoded for
+    /// its id).
+    fn ids(&self) -> PortFuture<'_, Vec<String>> {
+        Box::pin(async move { Ok(self.list().await?.into_iter().map(|r| r.id).collect()) })
+    }
 }
 
 /// Time: the clock and waiting.

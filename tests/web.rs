@@ -101,11 +101,16 @@ async fn idb_store_round_trip() {
         .collect();
     ids.sort();
     assert_eq!(ids, ["v1-a", "v1-b"]);
+    // The ids alone, read without the records.
+    let mut keys = store.ids().await.unwrap();
+    keys.sort();
+    assert_eq!(keys, ids);
 
     store.remove("v1-a").await.unwrap();
     store.remove("v1-missing").await.unwrap();
     assert!(store.load("v1-a").await.unwrap().is_none());
     assert_eq!(store.list().await.unwrap().len(), 1);
+    assert_eq!(store.ids().await.unwrap(), ["v1-b"]);
 
     // A fresh connection sees what the first one wrote.
     let again = IdbStore::open().await.unwrap();

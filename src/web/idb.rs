@@ -295,10 +295,15 @@ impl IdbStore {
 
     /// The record ids that have a handle kept beside them.
     pub async fn handle_ids(&self) -> Result<Vec<String>, Error> {
+        self.string_keys(HANDLES).await
+    }
+
+    /// The string keys of object store `name`.
+    async fn string_keys(&self, name: &str) -> Result<Vec<String>, Error> {
         let tx = self.transaction(IdbTransactionMode::Readonly)?;
         let request = tx
-            .object_store(HANDLES)
-            .and_then(|handles| handles.get_all_keys())
+            .object_store(name)
+            .and_then(|store| store.get_all_keys())
             .map_err(storage)?;
         let keys: Array = settled(&request, STORE_TIMEOUT_MS).await?.unchecked_into();
         Ok(keys.iter().filter_map(|k| k.as_string()).collect())
@@ -448,5 +453,9 @@ impl RecordStore for IdbStore {
             overlay(&mut records, &journal);
             Ok(records)
         })
+    }
+
+    fn ids(&self) -> PortFuture<'_, Vec<String>> {
+        Box::pin(self.string_keys(STORE))
     }
 }

@@ -74,9 +74,7 @@ impl Upload {
                 let listed = pending::list(&store, BrowserTimer.now_ms(), &lookup).await?;
                 let kinds = match IdbStore::open().await {
                     Ok(side) => {
-                        let ids: Vec<String> =
-                            store.list().await?.into_iter().map(|r| r.id).collect();
-                        super::staging::collect_orphans(&side, &ids).await;
+                        super::staging::collect_orphans(&side, &store.ids().await?).await;
                         handles::kinds(&side).await.unwrap_or_default()
                     }
                     Err(_) => Vec::new(),
@@ -113,7 +111,7 @@ impl Upload {
                     |endpoint: &str| HttpBackend::new(endpoint).with_headers(headers.clone());
                 let count =
                     pending::clear(&store, &lookup, &BrowserTimer, &retry, backend_for).await?;
-                let ids: Vec<String> = store.list().await?.into_iter().map(|r| r.id).collect();
+                let ids = store.ids().await?;
                 if let Ok(side) = IdbStore::open().await {
                     super::staging::collect_orphans(&side, &ids).await;
                 }

@@ -94,8 +94,7 @@ async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
 /// records; this run's record `id` is not gone, even before it is made),
 /// and keeps the picked file's handle beside the record.
 async fn look_after_files(inner: &Inner, store: &IdbStore, driver: &Driver<'_, Blob>, id: &str) {
-    if let Ok(records) = driver.store.list().await {
-        let mut ids: Vec<String> = records.into_iter().map(|r| r.id).collect();
+    if let Ok(mut ids) = driver.store.ids().await {
         ids.push(id.to_owned());
         staging::collect_orphans(store, &ids).await;
     }
