@@ -29,6 +29,11 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --link-cases=large,small   large: one large file; small: the 1,000-file set
   --link-runs=2           measured runs per client and link (the median is reported)
 
+  resume latency (section resume-latency):
+  --resume-trace          print a timeline of the last resume of each case: the
+                          page's IndexedDB, lock, fetch, XHR, Blob.slice and
+                          hash-worker calls, in ms from start()
+
 clients: raw, resupload, resupload-auto, resupload-sha256, uppy, lib-storage, tus
 sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, files, queue-resume, link, backend-load`;
 
@@ -131,6 +136,9 @@ export function parseArgs(argv, { clientIds, sectionIds }) {
       case "link-cases":
         opts.linkCases = list();
         for (const c of opts.linkCases) if (!LINK_CASES.includes(c)) throw new Error(`--link-cases: unknown case ${c} (one of ${LINK_CASES.join(", ")})`);
+        break;
+      case "resume-trace":
+        opts.resumeTrace = true;
         break;
       case "out":
         if (!value) throw new Error("--out needs a value");

@@ -13,11 +13,14 @@
 // first PUT. Both with checksums off and on ("sha256": the list carries each
 // part's checksum, and the verified resume re-hashes the held parts beside
 // the sending; the first request waits for its own part's hash).
+// `--resume-trace` prints what the last resume of each waited on
+// (lib/page-trace.mjs).
 
 import fsp from "node:fs/promises";
 import path from "node:path";
 
 import { startFakeBackend, zeroChecksum } from "../lib/fake-backend.mjs";
+import { installTrace, takeTrace } from "../lib/page-trace.mjs";
 import { fmt, log, median, sleep } from "../lib/util.mjs";
 
 export const id = "resume-latency";
@@ -51,6 +54,7 @@ async function startToFirstPut(page, endpoint, options) {
       const upload = new window.bench.Upload(window.bench.file, { endpoint, ...options });
       window.benchUpload = upload;
       const t0 = performance.now();
+      window.benchStart = t0;
       window.benchRun = upload.start().catch((e) => e);
       while (window.benchFirstPut == null) {
         const early = await Promise.race([window.benchRun, new Promise((r) => setTimeout(() => r(null), 1))]);
@@ -104,8 +108,11 @@ export async function run(ctx) {
       const times = [];
       for (let i = 0; i < runs; i++) {
         await bench.reopenPage();
+        const traced = opts.resumeTrace && i === runs - 1;
+        if (traced) await bench.page.evaluate(installTrace);
         await sleep(200);
         times.push(await startToFirstPut(bench.page, endpoint, options));
+        if (traced) log(`resume trace (checksum ${checksum}):\n${await bench.page.evaluate(takeTrace)}`);
         await pause(bench.page);
         fake.releaseHeld();
       }
