@@ -101,10 +101,11 @@ pub fn sample_ranges(size: u64) -> Vec<std::ops::Range<u64>> {
 /// The content fingerprint: SHA-256 (hex) of the size and the sampled bytes
 /// read from [`sample_ranges`]. Cheap (192 KiB read at most), it tells a file
 /// whose content changed under the same name, size and date.
-pub fn sample_digest(size: u64, samples: &[Vec<u8>]) -> String {
+pub fn sample_digest(size: u64, samples: &[impl AsRef<[u8]>]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(size.to_le_bytes());
     for sample in samples {
+        let sample = sample.as_ref();
         hasher.update((sample.len() as u64).to_le_bytes());
         hasher.update(sample);
     }

@@ -60,19 +60,32 @@ pub async fn read_array(blob: &Blob, range: Range<u64>) -> Result<js_sys::Uint8A
     }
 }
 
-/// Reads bytes `range` of a Blob into wasm memory (only the small samples of
-/// the content fingerprint).
-pub async fn read(blob: &Blob, range: Range<u64>) -> Result<Vec<u8>, Error> {
-    Ok(read_array(blob, range).await?.to_vec())
-}
-
 /// The content fingerprint of a Blob: the SHA-256 of its size and of its
-/// first, middle and last 64 KiB.
+/// first, middle and last 64 KiB. The three are read as one Blob of the
+/// three slices, in one read (one after the other, the reads took a few
+/// ms of every start).
 pub async fn sample_sha256(blob: &Blob) -> Result<String, Error> {
     let total = size(blob);
+    let ranges = crate::core::fingerprint::sample_ranges(total);
+    let slices = js_sys::Array::new();
+    for range in &ranges {
+        slices.push(&slice(blob, range.clone())?.into());
+    }
+    let joined = Blob::new_with_blob_sequence(&slices).map_err(|e| Error::ReadFailed {
+        detail: super::js_error::describe(&e),
+    })?;
+    let bytes = read_array(&joined, 0..size(&joined)).await?.to_vec();
+    let mut rest = bytes.as_slice();
     let mut samples = Vec::new();
-    for range in crate::core::fingerprint::sample_ranges(total) {
-        samples.push(read(blob, range).await?);
+    for range in ranges {
+        let Some((sample, after)) = rest.split_at_checked((range.end - range.start) as usize)
+        else {
+            return Err(Error::ReadFailed {
+                detail: "the file gave fewer bytes than its size".into(),
+            });
+        };
+        samples.push(sample);
+        rest = after;
     }
     Ok(crate::core::fingerprint::sample_digest(total, &samples))
 }

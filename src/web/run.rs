@@ -45,9 +45,17 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     let id = driver.record_id(&file);
     let _lock = take_lock(&inner, &id).await?;
     let side = IdbStore::open().await.ok();
-    if let Some(store) = &side {
-        look_after_files(&inner, store, &driver, &id).await;
+    if let (Some(store), Some(handle)) = (&side, &inner.handle) {
+        let _ = handles::keep(store, &id, Kind::Picked, handle).await;
     }
+    // Orphans are collected while the upload runs (the run ends once both
+    // end): that waits mostly on the origin-private file system, which the
+    // upload need not wait for.
+    let orphans = async {
+        if let Some(store) = &side {
+            collect_orphans(store, &driver, &id).await;
+        }
+    };
     let staging = async {
         match (&side, &source) {
             (Some(store), Source::File(blob)) if inner.options.stage_copy && !inner.from_copy => {
@@ -56,7 +64,7 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
             _ => std::future::pending().await,
         }
     };
-    let done = beside(driver.run(&file), staging).await;
+    let (done, ()) = join(beside(driver.run(&file), staging), orphans).await;
     if done.is_ok() {
         // The record is gone with its handle; the copy goes too.
         staging::remove(&id).await;
@@ -90,16 +98,12 @@ async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
     Ok((source, info))
 }
 
-/// Deletes what records no longer need (handles and staged copies of gone
-/// records; this run's record `id` is not gone, even before it is made),
-/// and keeps the picked file's handle beside the record.
-async fn look_after_files(inner: &Inner, store: &IdbStore, driver: &Driver<'_, Blob>, id: &str) {
+/// Deletes what records no longer need: handles and staged copies of gone
+/// records (this run's record `id` is not gone, even before it is made).
+async fn collect_orphans(store: &IdbStore, driver: &Driver<'_, Blob>, id: &str) {
     if let Ok(mut ids) = driver.store.ids().await {
         ids.push(id.to_owned());
         staging::collect_orphans(store, &ids).await;
-    }
-    if let Some(handle) = &inner.handle {
-        let _ = handles::keep(store, id, Kind::Picked, handle).await;
     }
 }
 
