@@ -20,7 +20,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 
 import { startFakeBackend, zeroChecksum } from "../lib/fake-backend.mjs";
-import { installTrace, takeTrace } from "../lib/page-trace.mjs";
+import { installTrace, takeTrace, traceMilestones } from "../lib/page-trace.mjs";
 import { fmt, log, median, sleep } from "../lib/util.mjs";
 
 export const id = "resume-latency";
@@ -106,13 +106,16 @@ export async function run(ctx) {
       fake.releaseHeld();
       // Measured: a record of 10,000 parts, half done.
       const times = [];
+      const milestones = [];
       for (let i = 0; i < runs; i++) {
         await bench.reopenPage();
-        const traced = opts.resumeTrace && i === runs - 1;
-        if (traced) await bench.page.evaluate(installTrace);
+        if (opts.resumeTrace) await bench.page.evaluate(installTrace);
         await sleep(200);
         times.push(await startToFirstPut(bench.page, endpoint, options));
-        if (traced) log(`resume trace (checksum ${checksum}):\n${await bench.page.evaluate(takeTrace)}`);
+        if (opts.resumeTrace) milestones.push(await bench.page.evaluate(traceMilestones));
+        if (opts.resumeTrace && i === runs - 1) {
+          log(`resume trace (checksum ${checksum}):\n${await bench.page.evaluate(takeTrace)}`);
+        }
         await pause(bench.page);
         fake.releaseHeld();
       }
@@ -125,7 +128,7 @@ export async function run(ctx) {
       }
       await bench.page.evaluate((namespace) => window.bench.Upload.clearPending({ namespace }), options.namespace);
       log(`resume latency (checksum ${checksum}): create ${fmt(createMs)} ms, adopt ${fmt(adoptMs)} ms, resumes ${times.map((t) => fmt(t)).join(", ")} ms`);
-      rows.push({ checksum, createMs, adoptMs, times, median: median(times), max: Math.max(...times) });
+      rows.push({ checksum, createMs, adoptMs, times, median: median(times), max: Math.max(...times), phases: phases(milestones, times) });
     }
   } finally {
     fake.releaseHeld();
@@ -141,8 +144,33 @@ export async function run(ctx) {
     "| checksum | resume: median | max | first start (creates the 10,000-part record) | first resume (adopts 5,000 parts) |",
     "| --- | ---: | ---: | ---: | ---: |",
     ...rows.map((r) => `| ${r.checksum} | ${fmt(r.median)} ms | ${fmt(r.max)} ms | ${fmt(r.createMs)} ms | ${fmt(r.adoptMs)} ms |`),
+    ...(opts.resumeTrace ? ["", ...phasesTable(rows)] : []),
   ].join("\n");
   return { markdown, json: rows };
+}
+
+/** Medians of each phase of the traced resumes, in ms. */
+function phases(milestones, times) {
+  const of = (fn) => {
+    const values = milestones.map(fn).filter((v) => Number.isFinite(v));
+    return values.length ? median(values) : null;
+  };
+  return {
+    beforeList: of((m) => m.list),
+    listToSign: of((m) => m.sign - m.list),
+    signToPut: of((m, i) => times[i] - m.sign),
+  };
+}
+
+function phasesTable(rows) {
+  const ms = (v) => (v == null ? "–" : `${fmt(v)} ms`);
+  return [
+    "Phases of the same resumes (`--resume-trace`, medians): up to the part list's request (the store, the lock, the housekeeping, the sweep); from it to the first part's signing request (the list's answer, reconciling, the resume's write and, with checksums, the first part's hash); from that to the first part request (its signing and state write).",
+    "",
+    "| checksum | start → part list asked | → first part's URL asked | → first part request |",
+    "| --- | ---: | ---: | ---: |",
+    ...rows.map((r) => `| ${r.checksum} | ${ms(r.phases.beforeList)} | ${ms(r.phases.listToSign)} | ${ms(r.phases.signToPut)} |`),
+  ];
 }
 
 async function waitFor(fn, ms = 10_000) {

@@ -45,17 +45,15 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     let id = driver.record_id(&file);
     let _lock = take_lock(&inner, &id).await?;
     let side = IdbStore::open().await.ok();
-    if let (Some(store), Some(handle)) = (&side, &inner.handle) {
-        let _ = handles::keep(store, &id, Kind::Picked, handle).await;
-    }
-    // Orphans are collected while the upload runs (the run ends once both
-    // end): that waits mostly on the origin-private file system, which the
-    // upload need not wait for.
-    let orphans = async {
-        if let Some(store) = &side {
-            collect_orphans(store, &driver, &id).await;
+    if let Some(store) = &side {
+        // Before the upload: beside it, its work shared the page's thread
+        // and IndexedDB with the resume's first steps, and a resume measured
+        // no faster (twice: BENCHMARKS.md).
+        collect_orphans(store, &driver, &id).await;
+        if let Some(handle) = &inner.handle {
+            let _ = handles::keep(store, &id, Kind::Picked, handle).await;
         }
-    };
+    }
     let staging = async {
         match (&side, &source) {
             (Some(store), Source::File(blob)) if inner.options.stage_copy && !inner.from_copy => {
@@ -64,7 +62,7 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
             _ => std::future::pending().await,
         }
     };
-    let (done, ()) = join(beside(driver.run(&file), staging), orphans).await;
+    let done = beside(driver.run(&file), staging).await;
     if done.is_ok() {
         // The record is gone with its handle; the copy goes too.
         staging::remove(&id).await;
