@@ -4,7 +4,7 @@
 // wasm-bindgen names each import after its Rust item and a 16-digit hash
 // (`__wbg_objectStore_a2b5ae038954c7ba`), and writes each name twice: in
 // the module's import section and as a key of the glue's import object.
-// The hashes do not compress. Shortened, the package is 3.5 KB smaller
+// The hashes do not compress. Shortened, the package is 4.3 KB smaller
 // gzipped (BENCHMARKS.md). binaryen's `--minify-imports-and-exports` does
 // this too, but renames the exports with them, which the hash worker
 // calls by name.

@@ -13,8 +13,8 @@
 // first PUT. Both with checksums off and on ("sha256": the list carries each
 // part's checksum, and the verified resume re-hashes the held parts beside
 // the sending; the first request waits for its own part's hash).
-// `--resume-trace` prints what the last resume of each waited on
-// (lib/page-trace.mjs).
+// `--resume-trace` prints what the last resume of each waited on, and the
+// medians of three phases of the measured resumes (lib/page-trace.mjs).
 
 import fsp from "node:fs/promises";
 import path from "node:path";

@@ -17,7 +17,7 @@ use super::staging;
 use crate::driver::{Completed, Driver, FileInfo};
 use crate::error::Error;
 use crate::options::ChecksumMode;
-use crate::ports::{Warning, WarningCode};
+use crate::ports::{RecordStore, Warning, WarningCode};
 
 /// Uploads the file of `inner`, resuming a stored upload of it when there
 /// is one.
@@ -49,7 +49,7 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
         // Before the upload: beside it, its work shared the page's thread
         // and IndexedDB with the resume's first steps, and a resume measured
         // no faster (twice: BENCHMARKS.md).
-        collect_orphans(store, &driver, &id).await;
+        collect_orphans(store, driver.store, &id).await;
         if let Some(handle) = &inner.handle {
             let _ = handles::keep(store, &id, Kind::Picked, handle).await;
         }
@@ -98,8 +98,8 @@ async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
 
 /// Deletes what records no longer need: handles and staged copies of gone
 /// records (this run's record `id` is not gone, even before it is made).
-async fn collect_orphans(store: &IdbStore, driver: &Driver<'_, Blob>, id: &str) {
-    if let Ok(mut ids) = driver.store.ids().await {
+async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) {
+    if let Ok(mut ids) = records.ids().await {
         ids.push(id.to_owned());
         staging::collect_orphans(store, &ids).await;
     }
