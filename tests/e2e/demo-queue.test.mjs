@@ -146,7 +146,10 @@ async function waitQueue(tab, statuses, timeout = 120_000) {
 
 /** What the folder panel shows: totals, status, visible buttons, failed items, rows. */
 async function panel(tab) {
-  return tab.evaluate(() => {
+  return tab.evaluate(async () => {
+    // The panel is drawn on the next animation frame after a change (the
+    // queue's state can be read before it): let that frame pass.
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
     const section = document.querySelector("#queue-section");
     const text = (s) => section.querySelector(s)?.textContent ?? null;
     const visible = (node) => !node.hidden && node.offsetParent !== null;
