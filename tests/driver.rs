@@ -96,11 +96,18 @@ struct FakeS3 {
     /// Signing takes a turn of the executor (a round trip), as it does in a
     /// browser.
     slow_signing: Cell<bool>,
-    /// Part URLs signed, and how many of them before the first part PUT.
+    /// Part URLs signed (their part numbers), and how many of them before
+    /// the first part PUT.
     signed: Cell<usize>,
+    signed_parts: RefCell<Vec<u32>>,
     signed_before_first_put: Cell<Option<usize>>,
     /// Reading the file's first bytes fails (the file went away).
     unreadable_start: Cell<bool>,
+    /// Listing the parts takes a round trip (three turns of the executor:
+    /// longer than hashing a part here); the part numbers signed by the
+    /// time it answers.
+    slow_listing: Cell<bool>,
+    signed_while_listing: RefCell<Option<Vec<u32>>>,
 }
 
 /// One row of the backend's uploads table.
@@ -213,6 +220,7 @@ impl FakeS3 {
             });
         }
         self.signed.set(self.signed.get() + 1);
+        self.signed_parts.borrow_mut().push(part);
         if self.slow_signing.get() {
             yield_now().await;
         }
@@ -222,6 +230,13 @@ impl FakeS3 {
 
     async fn fake_list_parts(&self, upload_id: &str, _key: &str) -> Result<Vec<ServerPart>, Error> {
         self.list_calls.set(self.list_calls.get() + 1);
+        if self.slow_listing.get() {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            let signed = self.signed_parts.borrow().clone();
+            *self.signed_while_listing.borrow_mut() = Some(signed);
+        }
         let uploads = self.uploads.borrow();
         let upload = uploads.get(upload_id).ok_or(Error::NoSuchUpload {
             upload_id: upload_id.into(),
@@ -1099,6 +1114,47 @@ fn the_server_list_wins_over_the_record() {
     let done = w.run().unwrap();
     assert_eq!(w.s3.puts(), [1, 4]);
     assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
+fn a_resume_signs_its_first_missing_part_while_the_list_is_on_its_way() {
+    let w = interrupted();
+    w.s3.slow_listing.set(true);
+    w.s3.signed_parts.borrow_mut().clear();
+    w.s3.hashed.borrow_mut().clear();
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    // The first run got parts 1, 2 and 4 stored; part 3 hung.
+    assert_eq!(w.s3.puts(), [3]);
+    assert_eq!(
+        w.s3.signed_while_listing.borrow().as_deref(),
+        Some(&[3][..]),
+        "part 3 was signed before the list answered"
+    );
+    assert_eq!(*w.s3.signed_parts.borrow(), [3], "and not signed again");
+    // Parts 1, 2 and 4 verified, part 3 hashed once to be sent.
+    assert_eq!(w.s3.hashed.borrow().len(), 4);
+}
+
+#[test]
+fn a_head_start_for_a_part_the_server_holds_is_never_sent() {
+    let w = World::new(SIZE);
+    // Part 2 is stored but its answer is lost, and its retry hangs until
+    // the run is dropped: the record says part 2 is in flight.
+    w.s3.fail(2, &[Fault::StoredButLost, Fault::Hang]);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    let states: Vec<_> = w.records()[0].parts.iter().map(|p| p.state).collect();
+    assert_eq!(states[1], PartState::InFlight);
+    w.s3.signed_parts.borrow_mut().clear();
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(w.s3.puts(), [3, 4], "part 2 is not sent again");
+    let mut signed = w.s3.signed_parts.borrow().clone();
+    signed.sort();
+    assert_eq!(signed, [2, 3, 4], "part 2 was signed ahead of the list");
 }
 
 #[test]

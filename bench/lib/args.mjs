@@ -33,6 +33,8 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --resume-trace          print a timeline of the last resume of each case: the
                           page's IndexedDB, lock, fetch, XHR, Blob.slice and
                           hash-worker calls, in ms from start()
+  --resume-link=60ms/400mbit   measure the resumes on this emulated link
+                          (the set-up runs without it); default: none
 
 clients: raw, resupload, resupload-auto, resupload-sha256, uppy, lib-storage, tus
 sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, files, queue-resume, link, backend-load`;
@@ -139,6 +141,10 @@ export function parseArgs(argv, { clientIds, sectionIds }) {
         break;
       case "resume-trace":
         opts.resumeTrace = true;
+        break;
+      case "resume-link":
+        if (!value) throw new Error("--resume-link needs a value, such as 60ms/400mbit");
+        opts.resumeLink = parseLink(value);
         break;
       case "out":
         if (!value) throw new Error("--out needs a value");

@@ -15,11 +15,15 @@
 // the sending; the first request waits for its own part's hash).
 // `--resume-trace` prints what the last resume of each waited on, and the
 // medians of three phases of the measured resumes (lib/page-trace.mjs).
+// `--resume-link` measures the resumes on an emulated link (lib/link.mjs:
+// its latency is added to each request, the backend's included), where a
+// round trip more or less on the resume's path shows.
 
 import fsp from "node:fs/promises";
 import path from "node:path";
 
 import { startFakeBackend, zeroChecksum } from "../lib/fake-backend.mjs";
+import { withLink } from "../lib/link.mjs";
 import { installTrace, takeTrace, traceMilestones } from "../lib/page-trace.mjs";
 import { fmt, log, median, sleep } from "../lib/util.mjs";
 
@@ -111,7 +115,8 @@ export async function run(ctx) {
         await bench.reopenPage();
         if (opts.resumeTrace) await bench.page.evaluate(installTrace);
         await sleep(200);
-        times.push(await startToFirstPut(bench.page, endpoint, options));
+        const resume = () => startToFirstPut(bench.page, endpoint, options);
+        times.push(await (opts.resumeLink ? withLink(bench, opts.resumeLink, resume) : resume()));
         if (opts.resumeTrace) milestones.push(await bench.page.evaluate(traceMilestones));
         if (opts.resumeTrace && i === runs - 1) {
           log(`resume trace (checksum ${checksum}):\n${await bench.page.evaluate(takeTrace)}`);
@@ -138,7 +143,8 @@ export async function run(ctx) {
     await fsp.rm(file, { force: true });
   }
   const markdown = [
-    `A stored record of ${PARTS.toLocaleString("en")} parts (8 MiB each, a sparse file), ${HELD.toLocaleString("en")} of them done; the backend answered locally. ` +
+    `A stored record of ${PARTS.toLocaleString("en")} parts (8 MiB each, a sparse file), ${HELD.toLocaleString("en")} of them done; the backend answered locally` +
+      (opts.resumeLink ? `, the resumes on an emulated link (${opts.resumeLink.label}). ` : ". ") +
       `Time from \`start()\` on a freshly loaded page to the first part request's \`send()\`; median of ${runs} resumes (goal: under 50 ms).`,
     "",
     "| checksum | resume: median | max | first start (creates the 10,000-part record) | first resume (adopts 5,000 parts) |",

@@ -30,7 +30,7 @@ impl<B> Driver<'_, B> {
                     self.mark(&state, number, PartState::Pending, None, None)
                         .await?;
                 }
-                self.send_parts(&state, file).await?;
+                self.send_parts(&state, file, None).await?;
                 let snapshot = state.borrow().clone();
                 self.complete(&snapshot).await
             }

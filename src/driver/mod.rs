@@ -6,7 +6,9 @@
 //!   content begun elsewhere through the backend's lookup;
 //! - [`create`]: start a fresh multipart upload, agreeing on checksums;
 //! - [`parts`]: send the missing parts with bounded concurrency, each
-//!   recorded before it starts and when it is confirmed;
+//!   recorded before it starts and when it is confirmed; a resume's first
+//!   missing part is prepared and signed while the part list is on its way
+//!   ([`head_start`]);
 //! - [`verify`]: on resume, re-hash the parts the server holds beside the
 //!   sending, and stop at the first that differs;
 //! - [`complete`]: complete with every part, and compare the object's
@@ -21,6 +23,7 @@
 mod adopt;
 mod complete;
 mod create;
+mod head_start;
 mod hold;
 mod parts;
 mod progress;
@@ -41,6 +44,7 @@ use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::ports::{Backend, Events, PartSender, PartSource, RecordStore, RestartReason, Timer};
 use crate::slots::RampedSlots;
+use head_start::HeadStart;
 
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,7 +139,7 @@ impl<B> Driver<'_, B> {
             }
         }
         let state = RefCell::new(self.create(id, file, plan).await?);
-        self.send_parts(&state, file).await?;
+        self.send_parts(&state, file, None).await?;
         self.complete_all(state, Vec::new(), file).await
     }
 
@@ -154,12 +158,17 @@ impl<B> Driver<'_, B> {
             self.restart_changed(&record).await?;
             return Ok(None);
         }
-        let Some((record, unconfirmed)) = self.resume(record).await? else {
+        let Some(resumed) = self.resume(record, file).await? else {
             return Ok(None);
         };
+        let (record, unconfirmed) = (resumed.record, resumed.unconfirmed);
         let verify = self.parts_to_verify(&record, file);
         let state = RefCell::new(record);
-        if !self.send_beside_verifying(&state, verify, file).await? {
+        let head = resumed.head;
+        if !self
+            .send_beside_verifying(&state, verify, file, head)
+            .await?
+        {
             // A part the server holds is not what the file holds now:
             // never mix the two, start afresh.
             self.restart_changed(&state.into_inner()).await?;
@@ -181,15 +190,16 @@ impl<B> Driver<'_, B> {
         state: &RefCell<UploadRecord>,
         verify: Vec<(u32, Option<String>)>,
         file: &FileInfo,
+        head: Option<HeadStart<B>>,
     ) -> Result<bool, Error> {
         if state.borrow().adopted {
             if !self.verify_parts(state, verify).await? {
                 return Ok(false);
             }
-            self.send_parts(state, file).await?;
+            self.send_parts(state, file, head).await?;
             return Ok(true);
         }
-        let sending = pin!(self.send_parts(state, file));
+        let sending = pin!(self.send_parts(state, file, head));
         let verifying = pin!(self.verify_parts(state, verify));
         match select(sending, verifying).await {
             Either::Left((sent, verifying)) => {

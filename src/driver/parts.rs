@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use futures::future::join;
 
+use super::head_start::HeadStart;
 use super::hold::SlowDownHold;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
@@ -24,7 +25,7 @@ use crate::slots::{join_all, RampedSlots, Slots};
 const SIGNED_URL_FRESH_MS: f64 = 4.0 * 60.0 * 1000.0;
 
 /// What the parts of one [`Driver::send_parts`] share.
-struct PartsRun<'a> {
+struct PartsRun<'a, B> {
     /// The record being uploaded.
     state: &'a RefCell<UploadRecord>,
     /// The progress of the whole upload.
@@ -53,9 +54,11 @@ struct PartsRun<'a> {
     ahead_workers: usize,
     /// Whether `ahead` was opened.
     ahead_open: Cell<bool>,
+    /// A resume's head start, until the worker that takes its part uses it.
+    head: RefCell<Option<HeadStart<B>>>,
 }
 
-impl PartsRun<'_> {
+impl<B> PartsRun<'_, B> {
     /// Lets the workers that prepare parts ahead start (once).
     fn open_ahead(&self) {
         if !self.ahead_open.replace(true) {
@@ -65,10 +68,10 @@ impl PartsRun<'_> {
 }
 
 /// One part, as its requests name it.
-struct PartTarget {
+pub(super) struct PartTarget {
     upload_id: String,
     key: String,
-    number: u32,
+    pub(super) number: u32,
     range: Range<u64>,
     /// Its SHA-256 (base64), when parts are hashed.
     checksum: Option<String>,
@@ -76,7 +79,22 @@ struct PartTarget {
     signed: bool,
 }
 
+/// A presigned URL (or why signing failed), and when it was signed.
+pub(super) type SignedUrl = (Result<String, Error>, f64);
+
 impl PartTarget {
+    /// Part `number` of `record`, its checksum not known yet.
+    pub(super) fn of(record: &UploadRecord, number: u32) -> Self {
+        PartTarget {
+            upload_id: record.upload_id.clone(),
+            key: record.key.clone(),
+            number,
+            range: record.plan().range(number),
+            checksum: None,
+            signed: record.checksum_algorithm.is_some(),
+        }
+    }
+
     fn signed_checksum(&self) -> Option<&str> {
         self.checksum.as_deref().filter(|_| self.signed)
     }
@@ -104,13 +122,15 @@ impl<B> Driver<'_, B> {
     /// part starts, the parts in flight finish (and are recorded), and the
     /// first error is returned. Parts are hashed (and their checksums saved,
     /// and signed when the upload was created with checksums) for an upload
-    /// with checksums and for a streaming source.
+    /// with checksums and for a streaming source. A resume's `head` start
+    /// is used if its part is still to be sent.
     pub(super) async fn send_parts(
         &self,
         state: &RefCell<UploadRecord>,
         file: &FileInfo,
+        head: Option<HeadStart<B>>,
     ) -> Result<(), Error> {
-        let Some(run) = self.parts_run(state, file) else {
+        let Some(run) = self.parts_run(state, file, head) else {
             return Ok(());
         };
         self.emit_progress(&run.tracker);
@@ -149,7 +169,8 @@ impl<B> Driver<'_, B> {
         &self,
         state: &'r RefCell<UploadRecord>,
         file: &FileInfo,
-    ) -> Option<PartsRun<'r>> {
+        head: Option<HeadStart<B>>,
+    ) -> Option<PartsRun<'r, B>> {
         let record = state.borrow();
         if record.file_size == 0 {
             return None;
@@ -189,6 +210,7 @@ impl<B> Driver<'_, B> {
             ahead: Slots::new(0),
             ahead_workers,
             ahead_open: Cell::new(false),
+            head: RefCell::new(head),
         })
     }
 
@@ -196,7 +218,7 @@ impl<B> Driver<'_, B> {
     /// [opens](PartsRun::open_ahead) to it. A worker that ends opens it (a
     /// first part that failed before its request must not leave the others
     /// waiting).
-    async fn start_worker(&self, run: &PartsRun<'_>, ahead: bool) {
+    async fn start_worker(&self, run: &PartsRun<'_, B>, ahead: bool) {
         let _opened = match ahead {
             true => Some(run.ahead.acquire().await),
             false => None,
@@ -208,7 +230,7 @@ impl<B> Driver<'_, B> {
     /// One of the run's workers: takes the next part until none is left.
     /// When a part fails for good, no worker takes another; the parts in
     /// flight finish (and are recorded), and the first error is kept.
-    async fn work_parts(&self, run: &PartsRun<'_>) {
+    async fn work_parts(&self, run: &PartsRun<'_, B>) {
         while !run.stopping.get() {
             let Some(number) = run.queue.borrow_mut().pop() else {
                 return;
@@ -222,8 +244,8 @@ impl<B> Driver<'_, B> {
 
     /// One part: prepared, signed and recorded in flight while it waits
     /// for its slot, then sent, then recorded done.
-    async fn send_part(&self, run: &PartsRun<'_>, number: u32) -> Result<(), Error> {
-        let (part, body) = self.prepare(run, number).await?;
+    async fn send_part(&self, run: &PartsRun<'_, B>, number: u32) -> Result<(), Error> {
+        let (part, body, signed) = self.ready_part(run, number).await?;
         let slot_at = Cell::new(None);
         let slot = async {
             let slot = run.sending.acquire().await;
@@ -234,7 +256,13 @@ impl<B> Driver<'_, B> {
             slot_at.set(Some(self.now()));
             (slot, shared)
         };
-        let ready = join(self.sign_ahead(&part), self.begin(run, &part));
+        let url = async {
+            match signed {
+                Some(url) => url,
+                None => self.sign_ahead(&part).await,
+            }
+        };
+        let ready = join(url, self.begin(run, &part));
         let (slots, (first_url, write_ms)) = join(slot, ready).await;
         let write_ms = write_ms?;
         // How long the part's slot waited for its URL and its state write.
@@ -275,22 +303,31 @@ impl<B> Driver<'_, B> {
         Ok(())
     }
 
-    /// Reads (and hashes, when parts are hashed) part `number`.
-    async fn prepare(&self, run: &PartsRun<'_>, number: u32) -> Result<(PartTarget, B), Error> {
-        let mut part = {
-            let record = run.state.borrow();
-            PartTarget {
-                upload_id: record.upload_id.clone(),
-                key: record.key.clone(),
-                number,
-                range: record.plan().range(number),
-                checksum: None,
-                signed: record.checksum_algorithm.is_some(),
-            }
-        };
+    /// Part `number` ready to sign and send: the head start's, signed
+    /// already, when it is that part; else read (and hashed) now.
+    async fn ready_part(
+        &self,
+        run: &PartsRun<'_, B>,
+        number: u32,
+    ) -> Result<(PartTarget, B, Option<SignedUrl>), Error> {
+        let head = run.head.borrow_mut().take_if(|h| h.part.number == number);
+        if let Some(head) = head {
+            return Ok((head.part, head.body, Some(head.url)));
+        }
+        let part = PartTarget::of(&run.state.borrow(), number);
+        let (part, body) = self.prepare(part, run.hash).await?;
+        Ok((part, body, None))
+    }
+
+    /// Reads `part` (and hashes it when `hash`).
+    pub(super) async fn prepare(
+        &self,
+        mut part: PartTarget,
+        hash: bool,
+    ) -> Result<(PartTarget, B), Error> {
         let source = self.source;
         let body = source.body(part.range.clone()).await?;
-        if run.hash {
+        if hash {
             part.checksum = Some(source.sha256(&body).await?.to_base64());
         }
         Ok((part, body))
@@ -300,7 +337,7 @@ impl<B> Driver<'_, B> {
     /// so a resume can check whatever the server ends up holding against
     /// it ("in flight" means a request may have started). Answers the
     /// write's time in ms.
-    async fn begin(&self, run: &PartsRun<'_>, part: &PartTarget) -> Result<f64, Error> {
+    async fn begin(&self, run: &PartsRun<'_, B>, part: &PartTarget) -> Result<f64, Error> {
         let started = self.now();
         self.mark(
             run.state,
@@ -314,7 +351,7 @@ impl<B> Driver<'_, B> {
     }
 
     /// A presigned URL for the part, and when it was signed.
-    async fn sign_ahead(&self, part: &PartTarget) -> (Result<String, Error>, f64) {
+    pub(super) async fn sign_ahead(&self, part: &PartTarget) -> SignedUrl {
         (self.sign(part).await, self.now())
     }
 
@@ -336,10 +373,10 @@ impl<B> Driver<'_, B> {
     /// 403 "Request has expired" is fixed that way).
     async fn put(
         &self,
-        run: &PartsRun<'_>,
+        run: &PartsRun<'_, B>,
         part: &PartTarget,
         body: &B,
-        (first_url, signed_at): (Result<String, Error>, f64),
+        (first_url, signed_at): SignedUrl,
     ) -> Result<String, Error> {
         let fresh = self.now() - signed_at < SIGNED_URL_FRESH_MS;
         let first_url = Cell::new(fresh.then_some(first_url));

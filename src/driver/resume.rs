@@ -3,12 +3,25 @@
 
 use std::cell::RefCell;
 
+use futures::future::join;
+
+use super::head_start::HeadStart;
 use super::{Driver, FileInfo};
 use crate::core::reconcile::reconcile;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::pending::is_collectable;
 use crate::ports::{ExpiringSoon, RestartReason, ResumeSource, Resumed};
+
+/// A stored upload reconciled with the server, ready to go on.
+pub(super) struct Resumption<B> {
+    /// The record, the server's part list applied.
+    pub record: UploadRecord,
+    /// The parts adopted from the server's list, not confirmed yet.
+    pub unconfirmed: Vec<u32>,
+    /// The first missing part, prepared and signed while the list came.
+    pub head: Option<HeadStart<B>>,
+}
 
 impl<B> Driver<'_, B> {
     /// One pass over the stored records before a run, which also aborts
@@ -81,15 +94,16 @@ impl<B> Driver<'_, B> {
         Ok(())
     }
 
-    /// Reconciles a stored record with the server; answers it with the parts
-    /// adopted from the server's list unconfirmed. `None` means the server
+    /// Reconciles a stored record with the server. `None` means the server
     /// no longer has the upload (or it is past its expiry): the record is
     /// deleted and the caller starts afresh. A network failure keeps the
-    /// record and fails the run.
+    /// record and fails the run. The first missing part gets its
+    /// [head start](HeadStart) while the part list is on its way.
     pub(super) async fn resume(
         &self,
         mut record: UploadRecord,
-    ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
+        file: &FileInfo,
+    ) -> Result<Option<Resumption<B>>, Error> {
         let now = self.now();
         let expires_at = self.options.expires_at(record.created_at);
         if now >= expires_at {
@@ -99,7 +113,9 @@ impl<B> Driver<'_, B> {
             return self.forget(&record).await;
         }
         let list = || self.backend.list_parts(&record.upload_id, &record.key);
-        let server_parts = match self.with_retries(list).await {
+        let listing = self.with_retries(list);
+        let (listed, head) = join(listing, self.head_start(&record, file)).await;
+        let server_parts = match listed {
             Ok(parts) => parts,
             // Companion answers "no such upload" as an HTML 500: any HTTP
             // failure of the list means the upload cannot be resumed.
@@ -130,14 +146,15 @@ impl<B> Driver<'_, B> {
                 false => ResumeSource::Local,
             },
         });
-        Ok(Some((record, outcome.unconfirmed)))
+        Ok(Some(Resumption {
+            record,
+            unconfirmed: outcome.unconfirmed,
+            head,
+        }))
     }
 
     /// Deletes a record that cannot be resumed and says the upload restarts.
-    async fn forget(
-        &self,
-        record: &UploadRecord,
-    ) -> Result<Option<(UploadRecord, Vec<u32>)>, Error> {
+    async fn forget(&self, record: &UploadRecord) -> Result<Option<Resumption<B>>, Error> {
         self.store.remove(&record.id).await?;
         self.events.restarted(RestartReason::Expired);
         Ok(None)
