@@ -45,6 +45,7 @@ use crate::options::UploadOptions;
 use crate::ports::{Backend, Events, PartSender, PartSource, RecordStore, RestartReason, Timer};
 use crate::slots::RampedSlots;
 use head_start::HeadStart;
+use resume::Resumption;
 
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,13 +159,16 @@ impl<B> Driver<'_, B> {
             self.restart_changed(&record).await?;
             return Ok(None);
         }
-        let Some(resumed) = self.resume(record, file).await? else {
+        let Some(Resumption {
+            record,
+            unconfirmed,
+            head,
+        }) = self.resume(record, file).await?
+        else {
             return Ok(None);
         };
-        let (record, unconfirmed) = (resumed.record, resumed.unconfirmed);
         let verify = self.parts_to_verify(&record, file);
         let state = RefCell::new(record);
-        let head = resumed.head;
         if !self
             .send_beside_verifying(&state, verify, file, head)
             .await?
