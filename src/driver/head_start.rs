@@ -9,7 +9,7 @@
 //! only for parts the server lacks), nor does an upload adopted from
 //! another device (which parts it holds is known only from the list).
 
-use super::parts::PartTarget;
+use super::parts::{PartTarget, SignedUrl};
 use super::{Driver, FileInfo};
 use crate::core::record::{PartState, UploadRecord};
 
@@ -20,7 +20,7 @@ pub(super) struct HeadStart<B> {
     /// Its bytes.
     pub body: B,
     /// Its presigned URL (or why signing failed), and when it was signed.
-    pub url: (Result<String, crate::error::Error>, f64),
+    pub url: SignedUrl,
 }
 
 impl<B> Driver<'_, B> {
