@@ -9,7 +9,7 @@
 //! only for parts the server lacks), nor does an upload adopted from
 //! another device (which parts it holds is known only from the list).
 
-use super::parts::{PartTarget, SignedUrl};
+use super::parts::{parts_hashed, PartTarget, SignedUrl};
 use super::{Driver, FileInfo};
 use crate::core::record::{PartState, UploadRecord};
 
@@ -27,8 +27,8 @@ impl<B> Driver<'_, B> {
     /// The head start of a resume of `record`: its lowest part not done,
     /// prepared and signed. `None` for a streaming source, an adopted
     /// upload, a record with every part done, or a part that could not be
-    /// read (its worker reads
-    /// it again, and fails the run there if it must).
+    /// read (its worker reads it again, and fails the run there if it
+    /// must).
     pub(super) async fn head_start(
         &self,
         record: &UploadRecord,
@@ -39,8 +39,7 @@ impl<B> Driver<'_, B> {
         }
         let first = record.parts.iter().find(|p| p.state != PartState::Done)?;
         let part = PartTarget::of(record, first.number);
-        let hash = record.checksum_algorithm.is_some();
-        let (part, body) = self.prepare(part, hash).await.ok()?;
+        let (part, body) = self.prepare(part, parts_hashed(record, file)).await.ok()?;
         let url = self.sign_ahead(&part).await;
         Some(HeadStart { part, body, url })
     }

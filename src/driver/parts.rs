@@ -79,6 +79,13 @@ pub(super) struct PartTarget {
     signed: bool,
 }
 
+/// Whether the parts of `record` are hashed before they are sent: for an
+/// upload with checksums, and for a streaming source (whose held parts a
+/// resume verifies).
+pub(super) fn parts_hashed(record: &UploadRecord, file: &FileInfo) -> bool {
+    record.checksum_algorithm.is_some() || file.identity.is_stream()
+}
+
 /// A presigned URL (or why signing failed), and when it was signed.
 pub(super) type SignedUrl = (Result<String, Error>, f64);
 
@@ -206,7 +213,7 @@ impl<B> Driver<'_, B> {
             queue: RefCell::new(queue),
             stopping: Cell::new(false),
             first_error: RefCell::new(None),
-            hash: record.checksum_algorithm.is_some() || file.identity.is_stream(),
+            hash: parts_hashed(&record, file),
             ahead: Slots::new(0),
             ahead_workers,
             ahead_open: Cell::new(false),
