@@ -6,8 +6,9 @@
 //!   content begun elsewhere through the backend's lookup;
 //! - [`create`]: start a fresh multipart upload, agreeing on checksums;
 //! - [`parts`]: send the missing parts with bounded concurrency, each
-//!   recorded before it starts and when it is confirmed; a resume's first
-//!   missing part is prepared and signed while the part list is on its way
+//!   recorded before it starts and when it is confirmed; the first part is
+//!   hashed while a fresh upload is created, and a resume's first missing
+//!   part prepared and signed while the part list is on its way
 //!   ([`head_start`]);
 //! - [`verify`]: on resume, re-hash the parts the server holds beside the
 //!   sending, and stop at the first that differs;
@@ -139,8 +140,9 @@ impl<B> Driver<'_, B> {
                 return Ok(done);
             }
         }
-        let state = RefCell::new(self.create(id, file, plan).await?);
-        self.send_parts(&state, file, None).await?;
+        let (record, head) = self.create_with_head_start(id, file, plan).await?;
+        let state = RefCell::new(record);
+        self.send_parts(&state, file, head).await?;
         self.complete_all(state, Vec::new(), file).await
     }
 

@@ -54,7 +54,7 @@ struct PartsRun<'a, B> {
     ahead_workers: usize,
     /// Whether `ahead` was opened.
     ahead_open: Cell<bool>,
-    /// A resume's head start, until the worker that takes its part uses it.
+    /// The run's head start, until the worker that takes its part uses it.
     head: RefCell<Option<HeadStart<B>>>,
 }
 
@@ -102,6 +102,11 @@ impl PartTarget {
         }
     }
 
+    /// The part with its checksum (base64) set.
+    pub(super) fn with_checksum(self, checksum: Option<String>) -> Self {
+        PartTarget { checksum, ..self }
+    }
+
     fn signed_checksum(&self) -> Option<&str> {
         self.checksum.as_deref().filter(|_| self.signed)
     }
@@ -129,8 +134,8 @@ impl<B> Driver<'_, B> {
     /// part starts, the parts in flight finish (and are recorded), and the
     /// first error is returned. Parts are hashed (and their checksums saved,
     /// and signed when the upload was created with checksums) for an upload
-    /// with checksums and for a streaming source. A resume's `head` start
-    /// is used if its part is still to be sent.
+    /// with checksums and for a streaming source. The `head` start (of a
+    /// fresh upload or a resume) is used if its part is still to be sent.
     pub(super) async fn send_parts(
         &self,
         state: &RefCell<UploadRecord>,
@@ -310,8 +315,8 @@ impl<B> Driver<'_, B> {
         Ok(())
     }
 
-    /// Part `number` ready to sign and send: the head start's, signed
-    /// already, when it is that part; else read (and hashed) now.
+    /// Part `number` ready to sign and send: the head start's (a resume's
+    /// signed already) when it is that part; else read (and hashed) now.
     async fn ready_part(
         &self,
         run: &PartsRun<'_, B>,
@@ -319,7 +324,7 @@ impl<B> Driver<'_, B> {
     ) -> Result<(PartTarget, B, Option<SignedUrl>), Error> {
         let head = run.head.borrow_mut().take_if(|h| h.part.number == number);
         if let Some(head) = head {
-            return Ok((head.part, head.body, Some(head.url)));
+            return Ok((head.part, head.body, head.url));
         }
         let part = PartTarget::of(&run.state.borrow(), number);
         let (part, body) = self.prepare(part, run.hash).await?;
@@ -332,12 +337,24 @@ impl<B> Driver<'_, B> {
         mut part: PartTarget,
         hash: bool,
     ) -> Result<(PartTarget, B), Error> {
-        let source = self.source;
-        let body = source.body(part.range.clone()).await?;
-        if hash {
-            part.checksum = Some(source.sha256(&body).await?.to_base64());
-        }
+        let (body, checksum) = self.read_part(part.range.clone(), hash).await?;
+        part.checksum = checksum;
         Ok((part, body))
+    }
+
+    /// The bytes of `range`, with their SHA-256 (base64) when `hash`.
+    pub(super) async fn read_part(
+        &self,
+        range: Range<u64>,
+        hash: bool,
+    ) -> Result<(B, Option<String>), Error> {
+        let source = self.source;
+        let body = source.body(range).await?;
+        let checksum = match hash {
+            true => Some(source.sha256(&body).await?.to_base64()),
+            false => None,
+        };
+        Ok((body, checksum))
     }
 
     /// Saves the part's state (and checksum) before its first byte is sent,
