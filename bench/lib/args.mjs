@@ -33,7 +33,8 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --resume-trace          print a timeline of the last resume of each case: the
                           page's IndexedDB, lock, fetch, XHR, Blob.slice and
                           hash-worker calls, in ms from start()
-  --resume-link=60ms/400mbit   measure the resumes on this emulated link
+  --resume-link=60ms/400mbit   measure the resumes and fresh starts (resume-latency,
+                          start-latency) on this emulated link
                           (the set-up runs without it); default: none
 
 clients: raw, resupload, resupload-auto, resupload-sha256, uppy, lib-storage, tus

@@ -10,6 +10,7 @@ import * as partOverhead from "./part-overhead.mjs";
 import * as queueResume from "./queue-resume.mjs";
 import * as resumeLatency from "./resume-latency.mjs";
 import * as staging from "./staging.mjs";
+import * as startLatency from "./start-latency.mjs";
 import * as throughput from "./throughput.mjs";
 
-export const SECTIONS = [throughput, memory, partOverhead, resumeLatency, staging, files, queueResume, link, hash, bundle, backendLoad];
+export const SECTIONS = [throughput, memory, partOverhead, startLatency, resumeLatency, staging, files, queueResume, link, hash, bundle, backendLoad];

@@ -20,10 +20,10 @@
 // round trip more or less on the resume's path shows.
 
 import fsp from "node:fs/promises";
-import path from "node:path";
 
-import { startFakeBackend, zeroChecksum } from "../lib/fake-backend.mjs";
+import { zeroChecksum } from "../lib/fake-backend.mjs";
 import { withLink } from "../lib/link.mjs";
+import { holdingBackend, pause, sparseFile, startToFirstPut, waitForBackend } from "../lib/first-put.mjs";
 import { installTrace, takeTrace, traceMilestones } from "../lib/page-trace.mjs";
 import { fmt, log, median, sleep } from "../lib/util.mjs";
 
@@ -35,59 +35,12 @@ export const enabledByDefault = true;
 const PARTS = 10_000;
 const HELD = 5_000;
 
-/** Starts an upload in the page and answers how long until its first part
- *  request was sent (ms); the upload keeps running (call pause()). */
-async function startToFirstPut(page, endpoint, options) {
-  return page.evaluate(
-    async ({ endpoint, options }) => {
-      const proto = XMLHttpRequest.prototype;
-      if (!proto.__benchHooked) {
-        const open = proto.open;
-        const send = proto.send;
-        proto.open = function (method, ...rest) {
-          this.__benchMethod = method;
-          return open.call(this, method, ...rest);
-        };
-        proto.send = function (body) {
-          if (this.__benchMethod === "PUT" && window.benchFirstPut == null) window.benchFirstPut = performance.now();
-          return send.call(this, body);
-        };
-        proto.__benchHooked = true;
-      }
-      window.benchFirstPut = null;
-      const upload = new window.bench.Upload(window.bench.file, { endpoint, ...options });
-      window.benchUpload = upload;
-      const t0 = performance.now();
-      window.benchStart = t0;
-      window.benchRun = upload.start().catch((e) => e);
-      while (window.benchFirstPut == null) {
-        const early = await Promise.race([window.benchRun, new Promise((r) => setTimeout(() => r(null), 1))]);
-        if (early) throw new Error(`the upload ended before its first part: ${early.code} ${early.message}`);
-      }
-      return window.benchFirstPut - t0;
-    },
-    { endpoint, options },
-  );
-}
-
-async function pause(page) {
-  await page.evaluate(async () => {
-    window.benchUpload.pause();
-    await window.benchRun;
-  });
-}
-
 export async function run(ctx) {
   const { bench, opts } = ctx;
   const part = ctx.partSize;
   const runs = Math.max(3, opts.runs ?? 3) + 2;
-  const file = path.join(bench.stack.filesDir, `sparse-${PARTS}-parts.bin`);
-  const handle = await fsp.open(file, "w");
-  await handle.truncate(PARTS * part);
-  await handle.close();
-  const fake = await startFakeBackend();
-  fake.holdPuts = true;
-  const endpoint = `${fake.url}/api/s3`;
+  const file = await sparseFile(bench, PARTS, part);
+  const { fake, endpoint } = await holdingBackend();
   const rows = [];
   try {
     for (const checksum of ["none", "sha256"]) {
@@ -99,7 +52,7 @@ export async function run(ctx) {
       const createMs = await startToFirstPut(bench.page, endpoint, options);
       // Paused only once the request reached the backend (an XHR aborted
       // right after send() may never leave the browser).
-      const uploadId = (await waitFor(() => fake.puts[0])).uploadId;
+      const uploadId = (await waitForBackend(() => fake.puts[0])).uploadId;
       await pause(bench.page);
       fake.releaseHeld();
       fake.holdParts(uploadId, HELD, part, zeroChecksum(part));
@@ -178,15 +131,3 @@ function phasesTable(rows) {
     ...rows.map((r) => `| ${r.checksum} | ${ms(r.phases.beforeList)} | ${ms(r.phases.listToSign)} | ${ms(r.phases.signToPut)} |`),
   ];
 }
-
-async function waitFor(fn, ms = 10_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const value = fn();
-    if (value) return value;
-    await sleep(10);
-  }
-  throw new Error("timed out waiting for the fake backend");
-}
-
-
