@@ -69,9 +69,11 @@ pub fn composites_match(local: &str, remote: &str) -> bool {
 }
 
 fn split_composite(value: &str) -> (&str, Option<&str>) {
-    match value.trim().rsplit_once('-') {
-        Some((digest, count)) => (digest, Some(count)),
-        None => (value.trim(), None),
+    let value = value.trim();
+    // A byte scan: `rsplit_once` links core's memrchr for this one use.
+    match value.bytes().rposition(|b| b == b'-') {
+        Some(at) => (&value[..at], Some(&value[at + 1..])),
+        None => (value, None),
     }
 }
 

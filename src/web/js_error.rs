@@ -30,7 +30,7 @@ pub fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
         let name = String::from(error.name());
         let message = String::from(error.message());
-        return [name, message].join(": ");
+        return [&name, ": ", &message].concat();
     }
     if let Some(text) = value.as_string() {
         return text;

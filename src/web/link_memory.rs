@@ -22,11 +22,8 @@ fn storage() -> Option<web_sys::Storage> {
 pub fn note(endpoint: &str, bytes_per_second: f64) {
     if let Some(storage) = storage() {
         // Integers only: formatting and parsing floats costs kilobytes.
-        let value = [
-            (bytes_per_second as u64).to_string(),
-            (js_sys::Date::now() as u64).to_string(),
-        ]
-        .join(" ");
+        let rate = (bytes_per_second as u64).to_string();
+        let value = [&rate, " ", &(js_sys::Date::now() as u64).to_string()].concat();
         // A full or blocked storage only means no hint next time.
         let _ = storage.set_item(&[PREFIX, endpoint].concat(), &value);
     }
