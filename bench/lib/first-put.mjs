@@ -1,6 +1,7 @@
-// Time from `start()` to an upload's first part request on the wire (the
-// `send()` of its XMLHttpRequest), for the latency sections
-// (resume-latency, start-latency).
+// What the latency sections (resume-latency, start-latency) share: the
+// time from `start()` to an upload's first part request on the wire (the
+// `send()` of its XMLHttpRequest), pausing the upload there, the sparse
+// file, and the fake backend that holds part PUTs unanswered.
 
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -43,6 +44,7 @@ export async function startToFirstPut(page, endpoint, options) {
   );
 }
 
+/** Pauses the upload startToFirstPut started, and waits for its run to end. */
 export async function pause(page) {
   await page.evaluate(async () => {
     window.benchUpload.pause();
