@@ -1,6 +1,8 @@
 //! Resume on another device: the content identity a client gives at create
 //! (`size`, `sampleSha256`, beside the file name) and the lookup route that
-//! finds the caller's unfinished upload of that identity.
+//! finds the caller's unfinished upload of that identity; or, in one round
+//! trip, `adopt: true` in the create body, which answers that upload
+//! instead of creating one (see [`adopt_open`]).
 //!
 //! `GET /api/s3/multipart/lookup?name=N&size=S&sample=HEX` →
 //! `{uploadId, key, partSize, checksumAlgorithm, createdAt}`, or `null` when
@@ -15,9 +17,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
-use crate::db::{now_ms, Identity};
+use crate::checksum::ChecksumAlgorithm;
+use crate::db::{now_ms, Identity, UploadRow};
 use crate::error::ApiError;
-use crate::routes::SharedState;
+use crate::routes::{AppState, SharedState};
 
 /// The longest file name a lookup takes, in bytes.
 const MAX_NAME_BYTES: usize = 1024;
@@ -25,8 +28,8 @@ const MAX_NAME_BYTES: usize = 1024;
 /// The largest size or part size accepted (what the table's BIGINT holds).
 const MAX_BYTES: u64 = i64::MAX as u64;
 
-/// The identity fields of a create body, as sent (checked by
-/// [`CreateIdentity::parse`]).
+/// The identity fields of a create body and its `adopt`, as sent (checked
+/// by [`CreateIdentity::parse`]).
 #[derive(Debug, Default, Deserialize)]
 pub struct CreateIdentity {
     size: Option<Value>,
@@ -34,9 +37,10 @@ pub struct CreateIdentity {
     sample_sha256: Option<Value>,
     #[serde(rename = "partSize")]
     part_size: Option<Value>,
+    adopt: Option<Value>,
 }
 
-/// The identity fields of a create body, checked.
+/// The identity fields of a create body and its `adopt`, checked.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ContentIdentity {
     /// The file's size in bytes.
@@ -45,6 +49,9 @@ pub struct ContentIdentity {
     pub sample_sha256: Option<String>,
     /// The planned part size in bytes.
     pub part_size: Option<u64>,
+    /// Whether the caller's open upload of this identity is answered
+    /// instead of a new one, if there is one to adopt (see [`adoptable`]).
+    pub adopt: bool,
 }
 
 fn invalid(message: String) -> ApiError {
@@ -90,12 +97,89 @@ impl CreateIdentity {
                 )))
             }
         };
+        let adopt = match &self.adopt {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(adopt)) => *adopt,
+            Some(v) => return Err(invalid(format!("adopt {v} is not true or false"))),
+        };
         Ok(ContentIdentity {
             size: bytes(self.size.as_ref(), "size", 0)?,
             sample_sha256,
             part_size: bytes(self.part_size.as_ref(), "partSize", 1)?,
+            adopt,
         })
     }
+}
+
+/// What a create with `identity` (by `owner`, of the file `name`) may
+/// adopt: only with `adopt: true`, SHA-256 checksums asked, `size` and
+/// `sampleSha256` given; else `None`, and the create goes on.
+pub fn adoptable<'a>(
+    algorithm: Option<ChecksumAlgorithm>,
+    identity: &'a ContentIdentity,
+    owner: &'a str,
+    name: &'a str,
+) -> Option<Identity<'a>> {
+    if !identity.adopt || algorithm != Some(ChecksumAlgorithm::Sha256) {
+        return None;
+    }
+    Some(Identity {
+        owner,
+        name,
+        size: identity.size?,
+        sample_sha256: identity.sample_sha256.as_deref()?,
+    })
+}
+
+/// The create answer for `row`, adopted: `None` unless its parts carry
+/// SHA-256 checksums (nothing else shows that its parts are this file's).
+pub fn adopted_answer(row: &UploadRow, bucket: &str) -> Option<Value> {
+    let algorithm = ChecksumAlgorithm::Sha256.as_str();
+    (row.checksum_algorithm.as_deref() == Some(algorithm)).then(|| {
+        json!({
+            "key": row.key,
+            "uploadId": row.upload_id,
+            "bucket": bucket,
+            "checksumAlgorithm": algorithm,
+            "adopted": true,
+            "partSize": row.part_size,
+            "createdAt": row.created_at_ms,
+        })
+    })
+}
+
+/// The create answer of the caller's newest open upload of `identity`, if
+/// the create asks to adopt it and it can be (see [`adoptable`] and
+/// [`adopted_answer`]); `None`: create a new one. Nothing is written.
+///
+/// # Errors
+/// The table failed.
+pub async fn adopt_open(
+    state: &AppState,
+    algorithm: Option<ChecksumAlgorithm>,
+    identity: &ContentIdentity,
+    owner: &str,
+    name: &str,
+) -> Result<Option<Value>, ApiError> {
+    let Some(wanted) = adoptable(algorithm, identity, owner, name) else {
+        return Ok(None);
+    };
+    let row = newest_open(state, &wanted).await?;
+    Ok(row.and_then(|row| adopted_answer(&row, state.store.bucket_name())))
+}
+
+/// The owner's newest open upload of `identity` that is not past expiry
+/// (what a lookup answers).
+///
+/// # Errors
+/// The table failed.
+pub async fn newest_open(
+    state: &AppState,
+    identity: &Identity<'_>,
+) -> Result<Option<UploadRow>, ApiError> {
+    let expiry_ms = i64::try_from(state.janitor.expiry.as_millis()).unwrap_or(i64::MAX);
+    let not_before = now_ms().saturating_sub(expiry_ms);
+    Ok(state.db.lookup(identity, not_before).await?)
 }
 
 /// The query of the lookup route.
@@ -156,9 +240,7 @@ pub async fn lookup(
         size,
         sample_sha256,
     };
-    let expiry_ms = i64::try_from(state.janitor.expiry.as_millis()).unwrap_or(i64::MAX);
-    let not_before = now_ms().saturating_sub(expiry_ms);
-    let Some(row) = state.db.lookup(&identity, not_before).await? else {
+    let Some(row) = newest_open(&state, &identity).await? else {
         return Ok(Json(Value::Null));
     };
     Ok(Json(json!({
@@ -201,6 +283,90 @@ mod tests {
         ] {
             assert!(create(bad.clone()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn adopt_is_a_boolean_false_by_default() {
+        assert!(!create(json!({})).unwrap().adopt);
+        assert!(!create(json!({ "adopt": null })).unwrap().adopt);
+        assert!(!create(json!({ "adopt": false })).unwrap().adopt);
+        assert!(create(json!({ "adopt": true })).unwrap().adopt);
+        for bad in [json!("true"), json!(1), json!({}), json!([true])] {
+            match create(json!({ "adopt": bad })) {
+                Err(ApiError::BadRequest { code, message }) => {
+                    assert_eq!(code, "InvalidArgument");
+                    assert!(message.starts_with("adopt "), "{message}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    const SHA256: Option<ChecksumAlgorithm> = Some(ChecksumAlgorithm::Sha256);
+
+    #[test]
+    fn only_an_adopt_with_checksums_and_the_whole_identity_looks() {
+        let body = json!({ "adopt": true, "size": 42, "sampleSha256": SAMPLE });
+        let identity = create(body.clone()).unwrap();
+        assert_eq!(
+            adoptable(SHA256, &identity, "alice", "a.bin"),
+            Some(Identity {
+                owner: "alice",
+                name: "a.bin",
+                size: 42,
+                sample_sha256: SAMPLE,
+            })
+        );
+        assert_eq!(adoptable(None, &identity, "alice", "a.bin"), None);
+        for field in ["adopt", "size", "sampleSha256"] {
+            let mut partial = body.clone();
+            partial.as_object_mut().unwrap().remove(field);
+            let partial = create(partial).unwrap();
+            assert_eq!(
+                adoptable(SHA256, &partial, "alice", "a.bin"),
+                None,
+                "{field}"
+            );
+        }
+        let declined =
+            create(json!({ "adopt": false, "size": 42, "sampleSha256": SAMPLE })).unwrap();
+        assert_eq!(adoptable(SHA256, &declined, "alice", "a.bin"), None);
+    }
+
+    fn row(checksum_algorithm: Option<&str>, part_size: Option<u64>) -> UploadRow {
+        UploadRow {
+            upload_id: "up-1".into(),
+            owner: "alice".into(),
+            key: "uploads/alice/0123456789abcdef0123456789abcdef/a.bin".into(),
+            name: "a.bin".into(),
+            size: Some(42),
+            sample_sha256: Some(SAMPLE.into()),
+            part_size,
+            checksum_algorithm: checksum_algorithm.map(str::to_owned),
+            headers: Vec::new(),
+            created_at_ms: 1_767_225_600_000,
+            state: crate::db::UploadState::Open,
+        }
+    }
+
+    #[test]
+    fn only_an_upload_with_sha256_checksums_is_adopted() {
+        assert_eq!(
+            adopted_answer(&row(Some("SHA256"), Some(8_388_608)), "bucket"),
+            Some(json!({
+                "key": "uploads/alice/0123456789abcdef0123456789abcdef/a.bin",
+                "uploadId": "up-1",
+                "bucket": "bucket",
+                "checksumAlgorithm": "SHA256",
+                "adopted": true,
+                "partSize": 8_388_608,
+                "createdAt": 1_767_225_600_000_i64,
+            }))
+        );
+        let no_plan = adopted_answer(&row(Some("SHA256"), None), "bucket").unwrap();
+        assert_eq!(no_plan["partSize"], Value::Null);
+        assert_eq!(adopted_answer(&row(None, Some(8_388_608)), "bucket"), None);
+        assert_eq!(adopted_answer(&row(Some("CRC32"), None), "bucket"), None);
     }
 
     fn query(name: &str, size: &str, sample: &str) -> LookupQuery {

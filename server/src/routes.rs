@@ -120,7 +120,7 @@ pub struct CreateBody {
     #[serde(rename = "checksumAlgorithm")]
     checksum_algorithm: Option<Value>,
     /// The content identity and plan (resupload sends them; Companion
-    /// clients do not): `size`, `sampleSha256`, `partSize`.
+    /// clients do not): `size`, `sampleSha256`, `partSize`; and `adopt`.
     #[serde(flatten)]
     pub identity: CreateIdentity,
 }
@@ -198,7 +198,9 @@ fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
 
 /// `POST /api/s3/multipart`: starts an upload → `{key, uploadId, bucket}`,
 /// plus `checksumAlgorithm` if the body asked for one. The upload's row is
-/// written before the answer.
+/// written before the answer. With `adopt: true`, the caller's open upload
+/// of the same identity is answered instead, if there is one to adopt
+/// ([`lookup::adopt_open`]).
 async fn create_upload(
     State(state): State<SharedState>,
     caller: Caller,
@@ -211,6 +213,9 @@ async fn create_upload(
     let owner = caller.owner_or(body.namespace.clone());
     let name = body.filename.clone().unwrap_or_default();
     let key = keys::new_object_key_in(&owner, body.relative_path.as_deref(), &name)?;
+    if let Some(answer) = lookup::adopt_open(&state, algorithm, &identity, &owner, &name).await? {
+        return Ok(Json(answer));
+    }
     let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref());
     // The algorithm goes to the store only: the headers kept for an empty
     // file's PutObject are those of the object itself.

@@ -68,6 +68,25 @@ test("JWT: the owner is the token's sub, whatever namespace the client sends", {
   assert.equal((await alice.abort(up)).status, 200);
 });
 
+test("JWT: a create with adopt answers the token owner's upload only, whatever namespace is sent", { timeout: 60_000 }, async () => {
+  const alice = routesOf(jwtBase, bearer(tokenOf("alice")));
+  const bob = routesOf(jwtBase, bearer(tokenOf("bob")));
+  const body = { filename: "shared name.bin", size: 7 * MIB, sampleSha256: randomSample(), partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
+  const hers = (await alice.create({ ...body, namespace: "bob" })).json;
+  assert.equal(hers.adopted, undefined, "nothing to adopt yet");
+  const his = await bob.create({ ...body, namespace: "alice" });
+  assert.equal(his.status, 200, his.text);
+  assert.equal(his.json.adopted, undefined, "bob never gets alice's upload");
+  assert.notEqual(his.json.uploadId, hers.uploadId);
+  assert.match(his.json.key, /^uploads\/bob\//);
+  const again = (await alice.create({ ...body, namespace: "bob" })).json;
+  assert.equal(again.uploadId, hers.uploadId, "alice's own, not bob's newer one");
+  assert.equal(again.adopted, true);
+  assert.equal((await bob.abort(hers)).status, 403, "and bob may not touch it");
+  assert.equal((await alice.abort(hers)).status, 200);
+  assert.equal((await bob.abort(his.json)).status, 200);
+});
+
 test("JWT: no token, an expired token, a forged signature, another user's token: 401 or 403, nothing signed or written", { timeout: 120_000 }, async () => {
   const alice = routesOf(jwtBase, bearer(tokenOf("alice")));
   const id = { name: "mine.bin", size: 6 * MIB, sample: randomSample() };

@@ -1,8 +1,9 @@
 // The backend remembers: the uploads table behind the dev server, the same
 // suite against SQLite (the stack's server) and PostgreSQL (a cluster of
 // this file's own), with auth off (owner = the client's namespace), against
-// real Garage: lookup, ownership and key checks, signing without a store
-// round trip, the janitor; and two dev servers on one PostgreSQL.
+// real Garage: lookup and adopt at create, ownership and key checks,
+// signing without a store round trip, the janitor; and two dev servers on
+// one PostgreSQL.
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -80,7 +81,7 @@ for (const backend of ["sqlite", "postgres"]) {
     const row = (await rows(bases[backend])).find((r) => r.uploadId === plain.json.uploadId);
     assert.equal(row.owner, "");
     assert.equal(row.sampleSha256, null);
-    for (const bad of [{ size: -1 }, { size: "5" }, { partSize: 0 }, { sampleSha256: "ABC" }]) {
+    for (const bad of [{ size: -1 }, { size: "5" }, { partSize: 0 }, { sampleSha256: "ABC" }, { adopt: "true" }, { adopt: 1 }]) {
       const r = await api.create({ filename: "x", ...bad });
       assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${r.text}`);
       assert.equal(r.json.error.code, "InvalidArgument");
@@ -90,6 +91,105 @@ for (const backend of ["sqlite", "postgres"]) {
     assert.equal(noQuery.status, 400, noQuery.text);
     assert.equal(noQuery.json.error.code, "InvalidArgument");
     await api.abort(plain.json);
+  });
+
+  test(`${backend}: a create with adopt answers the caller's newest open upload of that identity, and creates nothing`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const id = { name: "adopt me.bin", size: 20 * MIB, sample: randomSample(), namespace: "gina" };
+    const body = { filename: id.name, namespace: "gina", size: id.size, sampleSha256: id.sample, checksumAlgorithm: "SHA256" };
+    const older = (await api.create({ ...body, partSize: 5 * MIB })).json;
+    const first = (await api.create({ ...body, partSize: 8 * MIB })).json;
+    const found = (await api.lookup(id)).json;
+    const before = { rows: await rows(bases[backend]), store: await storeUploads(bases[backend]) };
+    // Another part size in the body: the answer is the upload's own plan.
+    const adopted = await api.create({ ...body, partSize: 6 * MIB, adopt: true });
+    assert.equal(adopted.status, 200, adopted.text);
+    assert.deepEqual(adopted.json, {
+      key: first.key,
+      uploadId: first.uploadId,
+      bucket: first.bucket,
+      checksumAlgorithm: "SHA256",
+      adopted: true,
+      partSize: 8 * MIB,
+      createdAt: found.createdAt,
+    });
+    assert.equal((await api.create({ ...body, adopt: true })).json.uploadId, first.uploadId, "again: the same one");
+    assert.deepEqual(
+      { rows: await rows(bases[backend]), store: await storeUploads(bases[backend]) },
+      before,
+      "no row written, nothing created on the store",
+    );
+    assert.equal((await api.lookup(id)).json.uploadId, first.uploadId);
+    assert.equal((await api.sign(adopted.json, 1)).status, 200, "and it is signed");
+    await api.abort(first);
+    const next = await api.create({ ...body, adopt: true });
+    assert.equal(next.json.uploadId, older.uploadId, "the newest open one left");
+    assert.equal(next.json.partSize, 5 * MIB);
+    await api.abort(older);
+  });
+
+  test(`${backend}: a create with adopt never crosses owners`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const sample = randomSample();
+    const body = { filename: "owned.bin", size: 9 * MIB, sampleSha256: sample, partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
+    const alices = (await api.create({ ...body, namespace: "alice" })).json;
+    assert.equal(alices.adopted, undefined, "nothing to adopt yet: a fresh upload");
+    const created = [alices];
+    for (const namespace of ["bob", undefined, "Alice"]) {
+      const r = await api.create({ ...body, namespace });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.adopted, undefined, `namespace ${namespace}: ${r.text}`);
+      assert.notEqual(r.json.uploadId, alices.uploadId, `namespace ${namespace}`);
+      created.push(r.json);
+    }
+    const again = (await api.create({ ...body, namespace: "alice" })).json;
+    assert.equal(again.uploadId, alices.uploadId, "alice's own, not the newer ones of others");
+    assert.equal(again.adopted, true);
+    for (const up of created) await api.abort(up);
+  });
+
+  test(`${backend}: without adopt, checksums or a whole identity, or once the upload is finished, a create creates`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const id = { name: "fresh.bin", size: 0, sample: randomSample(), namespace: "hugo" };
+    const body = { filename: id.name, namespace: "hugo", size: id.size, sampleSha256: id.sample, partSize: 5 * MIB, checksumAlgorithm: "SHA256" };
+    const earlier = (await api.create(body)).json;
+    const created = [earlier];
+    /** Creates with `extra`: a fresh upload, answered as today. */
+    const fresh = async (extra, what) => {
+      const r = await api.create({ ...body, ...extra });
+      assert.equal(r.status, 200, `${what}: ${r.text}`);
+      const keys = extra.checksumAlgorithm === null ? ["bucket", "key", "uploadId"] : ["bucket", "checksumAlgorithm", "key", "uploadId"];
+      assert.deepEqual(Object.keys(r.json).sort(), keys, what);
+      assert.ok(!created.some((up) => up.uploadId === r.json.uploadId), `${what}: a new upload id`);
+      created.push(r.json);
+      return r.json;
+    };
+    await fresh({}, "no adopt");
+    await fresh({ adopt: false }, "adopt: false");
+    await fresh({ adopt: null }, "adopt: null");
+    await fresh({ adopt: true, size: null }, "no size");
+    await fresh({ adopt: true, sampleSha256: null }, "no sample");
+    await fresh({ adopt: true, size: 1 }, "another size");
+    await fresh({ adopt: true, checksumAlgorithm: null }, "no checksums asked");
+    for (const up of created) assert.equal((await api.abort(up)).status, 200);
+    created.length = 0;
+
+    const summed = (await api.create(body)).json;
+    const plain = (await api.create({ ...body, checksumAlgorithm: null })).json;
+    created.push(summed, plain);
+    await fresh({ adopt: true }, "the newest open upload has no checksums");
+    for (const up of created) assert.equal((await api.abort(up)).status, 200);
+    created.length = 0;
+
+    const aborted = (await api.create(body)).json;
+    created.push(aborted);
+    assert.equal((await api.abort(aborted)).status, 200);
+    await fresh({ adopt: true }, "after an abort");
+    const completed = created.at(-1);
+    assert.equal((await api.complete(completed, [])).status, 200);
+    await fresh({ adopt: true }, "after a complete");
+    assert.equal((await api.create({ ...body, adopt: true })).json.uploadId, created.at(-1).uploadId, "the fresh one is adopted next");
+    await api.abort(created.at(-1));
   });
 
   test(`${backend}: completed and aborted uploads are no longer offered or signed`, { timeout: 60_000 }, async () => {
