@@ -22,9 +22,6 @@ pub enum Operation {
     Complete,
     /// `DELETE {endpoint}/multipart/{uploadId}`.
     Abort,
-    /// `GET {endpoint}/multipart/lookup`: the caller's upload of the same
-    /// content begun elsewhere.
-    Lookup,
     /// `GET {endpoint}/params`: sign a whole small file's upload.
     SignFile,
     /// The `PUT` or `POST` of a whole small file to the store.
@@ -41,7 +38,6 @@ impl Operation {
             Operation::ListParts => "listing the uploaded parts",
             Operation::Complete => "completing the upload",
             Operation::Abort => "aborting the upload",
-            Operation::Lookup => "looking for the upload on the backend",
             Operation::SignFile => "signing a file's upload",
             Operation::UploadFile => "uploading a file",
         }

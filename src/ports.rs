@@ -49,8 +49,9 @@ pub struct NewUpload<'a> {
     pub metadata: &'a [(String, String)],
     /// `Some("SHA256")` asks for an upload whose parts carry checksums.
     pub checksum_algorithm: Option<&'a str>,
-    /// The file's size in bytes (resupload's extension: with the sample,
-    /// the content identity a [lookup](Backend::lookup) finds).
+    /// The file's size in bytes (resupload's extension: with the name and
+    /// the sample, the content identity an [adoption](NewUpload::adopt)
+    /// matches).
     pub size: u64,
     /// The file's content sample
     /// ([`sample_digest`](crate::core::fingerprint::sample_digest)), when
@@ -61,6 +62,11 @@ pub struct NewUpload<'a> {
     /// The file's path in the folder it was added from, which the backend
     /// makes part of the key.
     pub relative_path: Option<&'a str>,
+    /// Asks the backend to answer, instead of a new upload, the caller's
+    /// newest unfinished upload of the same content with SHA-256 part
+    /// checksums, perhaps begun on another device ([`Created::adopted`]).
+    /// resupload's extension: a plain Companion ignores it and creates.
+    pub adopt: bool,
 }
 
 /// What a single-request upload of a whole (small) file tells the backend
@@ -122,39 +128,20 @@ impl SingleMethod {
     }
 }
 
-/// A file's content identity as any device sees it: no date, which differs
-/// between devices. What [`Backend::lookup`] asks for.
-#[derive(Debug, Clone, Copy)]
-pub struct ContentIdentity<'a> {
-    /// The uploader's namespace (the owner, when the backend has no
-    /// authentication).
-    pub namespace: &'a str,
-    /// The file's name.
-    pub file_name: &'a str,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Its content sample (hex).
-    pub sample_sha256: &'a str,
-}
-
-/// The caller's unfinished upload of a [`ContentIdentity`], as the backend
-/// remembers it (perhaps started on another device).
+/// An unfinished upload the backend answered a create with, in place of a
+/// new one (see [`NewUpload::adopt`]): the caller's, of the same content
+/// (name, size and content sample, no date), perhaps begun on another
+/// device.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FoundUpload {
-    /// The multipart upload id.
-    pub upload_id: String,
-    /// The object key.
-    pub key: String,
+pub struct Adopted {
     /// The part size it was created with, if the creator said.
     pub part_size: Option<u64>,
-    /// The checksum algorithm it was created with (`"SHA256"`), if any.
-    pub checksum_algorithm: Option<String>,
     /// When it was created (ms since the epoch), if known.
     pub created_at: Option<f64>,
 }
 
 /// What `POST {endpoint}/multipart` answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Created {
     /// The object key chosen by the backend.
     pub key: String,
@@ -163,6 +150,9 @@ pub struct Created {
     /// The checksum algorithm the backend confirmed it created the upload
     /// with (`"SHA256"`), if any.
     pub checksum_algorithm: Option<String>,
+    /// Set when the backend answered an unfinished upload it already had
+    /// instead of creating one.
+    pub adopted: Option<Adopted>,
 }
 
 /// What the completion call answers.
@@ -214,10 +204,6 @@ pub trait Backend {
     ) -> PortFuture<'a, CompleteAnswer>;
     /// Aborts the upload on the server.
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()>;
-    /// The caller's unfinished upload of `identity`, if the backend
-    /// remembers one (resupload's extension; a backend without it fails
-    /// with an HTTP error).
-    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>>;
     /// How to upload a whole small file in one request.
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle>;
     /// How to upload each of several small files in one request each, in
@@ -372,8 +358,9 @@ pub struct Resumed {
 pub enum ResumeSource {
     /// In this browser's records.
     Local,
-    /// Through the backend's lookup: started elsewhere (another device, a
-    /// cleared browser), every part the server holds verified before use.
+    /// Through the backend, which answered the create with it: started
+    /// elsewhere (another device, a cleared browser), every part the
+    /// server holds verified before use.
     Backend,
 }
 

@@ -24,10 +24,10 @@ use resupload::http::{failure, Answer};
 use resupload::memory::MemoryStore;
 use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, Events, ExpiringSoon,
-    FoundUpload, NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender,
-    PartSource, PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed,
-    SignedSingle, SingleMethod, Timer, Wait, Warning, WarningCode,
+    Adopted, Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, NewSingle,
+    NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, PortFuture,
+    Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle, SingleMethod, Timer,
+    Wait, Warning, WarningCode,
 };
 use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
@@ -86,13 +86,21 @@ struct FakeS3 {
     lying_checksum: RefCell<Option<String>>,
     /// The backend's uploads table: what each create said of its file.
     rows: RefCell<Vec<Row>>,
-    /// Lookups asked for.
-    lookups: Cell<u32>,
+    /// Creates asked for, and how many of them offered to adopt an upload
+    /// begun elsewhere.
+    creates: Cell<u32>,
+    adoptions_asked: Cell<u32>,
     /// Single-request uploads signed.
     singles_signed: Cell<u32>,
-    /// Lookups are refused with this status (400: a plain Companion has no
-    /// lookup route; 401: no credentials).
-    lookup_refused: Cell<Option<u16>>,
+    /// Creates ignore `adopt` (a plain Companion, a backend without the
+    /// extension).
+    ignores_adopt: Cell<bool>,
+    /// Creates adopt even uploads without checksums; or even when not
+    /// asked to (broken backends).
+    adopts_unchecked: Cell<bool>,
+    adopts_unasked: Cell<bool>,
+    /// Creates are refused with this status (401: no credentials).
+    create_refused: Cell<Option<u16>>,
     /// Signing takes a turn of the executor (a round trip), as it does in a
     /// browser.
     slow_signing: Cell<bool>,
@@ -125,7 +133,9 @@ struct Row {
     size: u64,
     sample: Option<String>,
     part_size: u64,
-    found: FoundUpload,
+    upload_id: String,
+    key: String,
+    checksums: bool,
 }
 
 impl FakeS3 {
@@ -188,6 +198,15 @@ impl FakeS3 {
             }
             *self.hashed_while_creating.borrow_mut() = Some(self.hashed.borrow().clone());
         }
+        self.creates.set(self.creates.get() + 1);
+        if let Some(status) = self.create_refused.get() {
+            return Err(http(Operation::Create, status));
+        }
+        self.adoptions_asked
+            .set(self.adoptions_asked.get() + u32::from(upload.adopt));
+        if let Some(adopted) = self.adoptable(&upload) {
+            return Ok(adopted);
+        }
         let (name, checksum_algorithm) = (upload.file_name, upload.checksum_algorithm);
         let n = self.next_id.get() + 1;
         self.next_id.set(n);
@@ -199,13 +218,9 @@ impl FakeS3 {
             size: upload.size,
             sample: upload.sample_sha256.map(Into::into),
             part_size: upload.part_size,
-            found: FoundUpload {
-                upload_id: upload_id.clone(),
-                key: format!("uploads/{n}/{name}"),
-                part_size: Some(upload.part_size),
-                checksum_algorithm: checksums.then(|| "SHA256".into()),
-                created_at: Some(1_700_000_000_000.0 - 60_000.0),
-            },
+            upload_id: upload_id.clone(),
+            key: format!("uploads/{n}/{name}"),
+            checksums,
         });
         self.uploads.borrow_mut().insert(
             upload_id.clone(),
@@ -218,6 +233,35 @@ impl FakeS3 {
             key: format!("uploads/{n}/{name}"),
             upload_id,
             checksum_algorithm: checksums.then(|| "SHA256".into()),
+            adopted: None,
+        })
+    }
+
+    /// The caller's newest open upload of the same content with checksums,
+    /// as the dev server answers a create with `adopt`.
+    fn adoptable(&self, upload: &NewUpload<'_>) -> Option<Created> {
+        let asked = upload.adopt || self.adopts_unasked.get();
+        if !asked || self.ignores_adopt.get() {
+            return None;
+        }
+        let uploads = self.uploads.borrow();
+        let rows = self.rows.borrow();
+        let row = rows.iter().rev().find(|r| {
+            r.namespace == upload.namespace
+                && r.name == upload.file_name
+                && r.size == upload.size
+                && r.sample.as_deref() == upload.sample_sha256
+                && (r.checksums || self.adopts_unchecked.get())
+                && uploads.contains_key(&r.upload_id)
+        })?;
+        Some(Created {
+            key: row.key.clone(),
+            upload_id: row.upload_id.clone(),
+            checksum_algorithm: row.checksums.then(|| "SHA256".into()),
+            adopted: Some(Adopted {
+                part_size: Some(row.part_size),
+                created_at: Some(1_700_000_000_000.0 - 60_000.0),
+            }),
         })
     }
 
@@ -321,28 +365,6 @@ impl FakeS3 {
             location: format!("http://store/{key}"),
             checksum_sha256: self.lying_checksum.borrow().clone().or(checksum),
         })
-    }
-
-    /// The newest open upload of the identity, as the dev server answers.
-    async fn fake_lookup(
-        &self,
-        identity: ContentIdentity<'_>,
-    ) -> Result<Option<FoundUpload>, Error> {
-        self.lookups.set(self.lookups.get() + 1);
-        if let Some(status) = self.lookup_refused.get() {
-            return Err(http(Operation::Lookup, status));
-        }
-        let uploads = self.uploads.borrow();
-        let rows = self.rows.borrow();
-        let row = rows.iter().rev().find(|r| {
-            r.namespace == identity.namespace
-                && r.name == identity.file_name
-                && r.size == identity.size
-                && r.sample.as_deref() == Some(identity.sample_sha256)
-                && r.part_size > 0
-                && uploads.contains_key(&r.found.upload_id)
-        });
-        Ok(row.map(|r| r.found.clone()))
     }
 
     async fn fake_abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
@@ -520,9 +542,6 @@ impl Backend for FakeS3 {
     }
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
         Box::pin(self.fake_abort(upload_id, key))
-    }
-    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
-        Box::pin(self.fake_lookup(identity))
     }
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
         Box::pin(self.fake_sign_single(file))
@@ -1654,7 +1673,9 @@ fn on_another_device(mut w: World) -> World {
     *w.log.resumed.borrow_mut() = Vec::new();
     w.s3.puts.borrow_mut().clear();
     w.s3.hashed.borrow_mut().clear();
-    w.s3.lookups.set(0);
+    w.s3.hashes_finished.set(0);
+    w.s3.creates.set(0);
+    w.s3.adoptions_asked.set(0);
     w
 }
 
@@ -1663,6 +1684,11 @@ fn an_upload_begun_elsewhere_is_found_verified_and_finished() {
     let w = on_another_device(interrupted());
     let done = w.run().unwrap();
     assert_eq!(done.upload_id, "up1", "the other device's upload");
+    assert_eq!(
+        (w.s3.creates.get(), w.s3.next_id.get()),
+        (1, 1),
+        "found by the create request itself, and nothing created"
+    );
     assert_eq!(w.s3.puts(), [3], "only the missing part is sent");
     assert_eq!(w.object(&done.key), w.s3.file());
     // Parts 1, 2 and 4 verified against the server's checksums, part 3 hashed to be sent.
@@ -1671,6 +1697,35 @@ fn an_upload_begun_elsewhere_is_found_verified_and_finished() {
     assert_eq!(resumed[0].source, ResumeSource::Backend);
     assert_eq!(resumed[0].skipped_parts, 3);
     assert!(w.records().is_empty(), "no record left");
+}
+
+#[test]
+fn a_first_part_hashed_while_creating_is_not_sent_into_an_adopted_upload() {
+    let w = on_another_device(interrupted());
+    // The create's answer takes a round trip, during which part 1 is
+    // hashed as for a fresh upload: the adopted upload holds it already.
+    w.s3.slow_create.set(true);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1");
+    assert_eq!(w.s3.puts(), [3]);
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
+fn an_adopted_upload_does_not_wait_for_the_first_parts_hash() {
+    let w = on_another_device(interrupted());
+    w.s3.slow_create.set(true);
+    w.s3.hash_turns.set(50);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1");
+    // Parts 1, 2 and 4 verified and part 3 sent: the head start's hash of
+    // part 1, begun beside the create, was dropped unfinished.
+    assert_eq!(
+        w.s3.hashed.borrow().len(),
+        5,
+        "part 1's head start was begun"
+    );
+    assert_eq!(w.s3.hashes_finished.get(), 4, "and dropped unfinished");
 }
 
 #[test]
@@ -1694,6 +1749,11 @@ fn changed_bytes_elsewhere_start_afresh_and_leave_the_other_upload() {
         "the fresh upload's parts only: none sent into the other device's upload"
     );
     assert_eq!(*w.log.restarted.borrow(), [RestartReason::FileChanged]);
+    assert_eq!(
+        w.s3.adoptions_asked.get(),
+        1,
+        "the fresh upload's create does not adopt again"
+    );
     assert!(
         w.s3.uploads.borrow().contains_key("up1"),
         "the other device's upload is left to it"
@@ -1701,20 +1761,24 @@ fn changed_bytes_elsewhere_start_afresh_and_leave_the_other_upload() {
 }
 
 #[test]
-fn a_stored_record_is_not_looked_up() {
+fn a_stored_record_is_resumed_without_a_create() {
     let w = interrupted();
-    assert_eq!(w.s3.lookups.get(), 1, "the first run asked");
+    assert_eq!(
+        w.s3.adoptions_asked.get(),
+        1,
+        "the first run's create asked"
+    );
     w.run().unwrap();
-    assert_eq!(w.s3.lookups.get(), 1, "the resume did not");
+    assert_eq!(w.s3.creates.get(), 1, "the resume created nothing");
     assert_eq!(w.log.resumed.borrow()[0].source, ResumeSource::Local);
 }
 
 #[test]
-fn checksum_none_never_looks_up() {
+fn checksum_none_never_adopts() {
     let mut w = on_another_device(interrupted());
     w.options.checksum = ChecksumMode::None;
     let done = w.run().unwrap();
-    assert_eq!(w.s3.lookups.get(), 0);
+    assert_eq!(w.s3.adoptions_asked.get(), 0);
     assert_eq!(done.upload_id, "up2");
     assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
 }
@@ -1726,19 +1790,25 @@ fn an_upload_without_checksums_elsewhere_is_not_adopted() {
     w.s3.fail(3, &[Fault::Hang]);
     w.run_and_drop_after(200);
     let w = on_another_device(w);
+    // A backend that offers it anyway: it is refused, and created afresh.
+    w.s3.adopts_unchecked.set(true);
     let done = w.run().unwrap();
-    assert_eq!(w.s3.lookups.get(), 1);
     assert_eq!(
         done.upload_id, "up2",
         "parts that cannot be verified are never trusted"
+    );
+    assert_eq!(
+        (w.s3.creates.get(), w.s3.adoptions_asked.get()),
+        (2, 1),
+        "the second create does not ask to adopt"
     );
     assert_eq!(w.object(&done.key), w.s3.file());
 }
 
 #[test]
-fn a_backend_without_lookup_uploads_afresh() {
+fn a_backend_without_adoption_uploads_afresh() {
     let w = on_another_device(interrupted());
-    w.s3.lookup_refused.set(Some(400));
+    w.s3.ignores_adopt.set(true);
     let done = w.run().unwrap();
     assert_eq!(done.upload_id, "up2");
     assert_eq!(w.object(&done.key), w.s3.file());
@@ -1746,13 +1816,24 @@ fn a_backend_without_lookup_uploads_afresh() {
 }
 
 #[test]
-fn a_lookup_refused_for_credentials_fails_the_run() {
+fn a_create_refused_for_credentials_fails_the_run() {
     let w = on_another_device(interrupted());
-    w.s3.lookup_refused.set(Some(401));
+    w.s3.create_refused.set(Some(401));
     let err = w.run().unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
     assert!(err.to_string().contains("`headers`"), "{err}");
-    assert_eq!(w.s3.next_id.get(), 1, "nothing was created");
+    assert_eq!(w.s3.creates.get(), 1, "not retried");
+    assert!(w.s3.puts().is_empty() && w.records().is_empty());
+}
+
+#[test]
+fn an_adoption_not_asked_for_is_refused() {
+    let mut w = on_another_device(interrupted());
+    w.options.checksum = ChecksumMode::None;
+    w.s3.adopts_unasked.set(true);
+    let err = w.run().unwrap_err();
+    assert_eq!(err.code(), "BAD_RESPONSE", "{err}");
+    assert!(w.s3.puts().is_empty(), "nothing sent into it");
 }
 
 // ------------------------------------------------ a whole file in one request

@@ -350,8 +350,8 @@ mod signing {
     use super::*;
     use resupload::core::reconcile::ServerPart;
     use resupload::ports::{
-        Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewSingle,
-        NewUpload, SignedSingle, SingleMethod,
+        Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, SignedSingle,
+        SingleMethod,
     };
     use resupload::queue::signing::BatchSigner;
 
@@ -399,9 +399,6 @@ mod signing {
             unreachable!()
         }
         fn abort<'a>(&'a self, _: &'a str, _: &'a str) -> PortFuture<'a, ()> {
-            unreachable!()
-        }
-        fn lookup<'a>(&'a self, _: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
             unreachable!()
         }
         fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {

@@ -12,8 +12,7 @@ use resupload::core::plan::{PartPlan, MIB};
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::{NewRecord, PartState, UploadRecord};
 use resupload::ports::{
-    Backend, CompletedPart, ContentIdentity, NewUpload, PartPut, PartSender, PartSource,
-    RecordStore, SHA256,
+    Backend, CompletedPart, NewUpload, PartPut, PartSender, PartSource, RecordStore, SHA256,
 };
 use resupload::web::backend::HttpBackend;
 use resupload::web::fetch_sender::FetchSender;
@@ -238,52 +237,57 @@ fn new_upload<'a>(name: &'a str, checksum_algorithm: Option<&'a str>) -> NewUplo
         sample_sha256: None,
         part_size: 5 * MIB,
         relative_path: None,
+        adopt: false,
     }
 }
 
 /// The dev server remembers an upload created with its content identity,
-/// and offers it to a lookup by that identity only (a browser's fetch,
-/// through the library's backend adapter).
+/// and a create that asks to `adopt` is answered that upload, by that
+/// identity and owner only (a browser's fetch, through the library's
+/// backend adapter).
 #[wasm_bindgen_test]
 async fn the_dev_server_offers_an_upload_by_its_content_identity() {
     let backend = HttpBackend::new(&format!("{}/api/s3", server()));
     let now = js_sys::Date::now().to_bits();
     let sample = format!("{now:064x}");
-    let name = format!("lookup {now}.bin");
+    let name = format!("adopt {now}.bin");
     let mut upload = new_upload(&name, Some(SHA256));
     upload.sample_sha256 = Some(&sample);
     let created = backend.create(upload).await.unwrap();
-    let identity = ContentIdentity {
-        namespace: "web-tests",
-        file_name: &name,
-        size: 5 * MIB + 3,
-        sample_sha256: &sample,
+    assert_eq!(created.adopted, None, "a fresh upload");
+    let adopt = NewUpload {
+        adopt: true,
+        ..upload
     };
-    let found = backend.lookup(identity).await.unwrap().expect("found");
+    let found = backend.create(adopt).await.unwrap();
     assert_eq!(found.upload_id, created.upload_id);
     assert_eq!(found.key, created.key);
-    assert_eq!(found.part_size, Some(5 * MIB));
     assert_eq!(found.checksum_algorithm.as_deref(), Some(SHA256));
-    assert!(found.created_at.is_some_and(|ms| ms > 1.7e12));
-    let other_size = ContentIdentity {
-        size: 5 * MIB + 4,
-        ..identity
-    };
-    assert_eq!(backend.lookup(other_size).await.unwrap(), None);
-    let other_owner = ContentIdentity {
-        namespace: "someone-else",
-        ..identity
-    };
-    assert_eq!(backend.lookup(other_owner).await.unwrap(), None);
+    let adopted = found.adopted.expect("adopted");
+    assert_eq!(adopted.part_size, Some(5 * MIB));
+    assert!(adopted.created_at.is_some_and(|ms| ms > 1.7e12));
+    for other in [
+        NewUpload {
+            size: 5 * MIB + 4,
+            ..adopt
+        },
+        NewUpload {
+            namespace: "someone-else",
+            ..adopt
+        },
+    ] {
+        let fresh = backend.create(other).await.unwrap();
+        assert_eq!(fresh.adopted, None);
+        assert_ne!(fresh.upload_id, created.upload_id);
+        backend.abort(&fresh.upload_id, &fresh.key).await.unwrap();
+    }
     backend
         .abort(&created.upload_id, &created.key)
         .await
         .unwrap();
-    assert_eq!(
-        backend.lookup(identity).await.unwrap(),
-        None,
-        "an aborted upload is not offered"
-    );
+    let fresh = backend.create(adopt).await.unwrap();
+    assert_eq!(fresh.adopted, None, "an aborted upload is not offered");
+    backend.abort(&fresh.upload_id, &fresh.key).await.unwrap();
 }
 
 #[wasm_bindgen_test]

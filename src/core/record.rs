@@ -74,8 +74,8 @@ pub struct UploadRecord {
     pub created_at: f64,
     /// When the record was last written (ms since the epoch).
     pub updated_at: f64,
-    /// The upload was found through the backend's lookup (started on
-    /// another device): until it completes, every part the server holds is
+    /// The backend answered the create with it (started on another
+    /// device): until it completes, every part the server holds is
     /// verified against its checksum before it is trusted.
     pub adopted: bool,
     /// The upload is a file of an upload queue: listed with its batch

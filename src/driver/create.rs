@@ -4,32 +4,33 @@
 use super::{Driver, FileInfo};
 use crate::core::plan::PartPlan;
 use crate::core::record::{NewRecord, UploadRecord};
-use crate::error::Error;
+use crate::error::{Error, Operation};
 use crate::options::ChecksumMode;
 use crate::ports::{Created, NewUpload, Warning, WarningCode, SHA256};
 
 impl<B> Driver<'_, B> {
     /// Creates the upload on the server and saves its record (every part
-    /// pending).
+    /// pending). With `adopt` (and [`may_adopt`](Driver::may_adopt)), the
+    /// backend may answer the caller's upload of the same content begun
+    /// elsewhere instead: its record is [adopted](UploadRecord::adopted),
+    /// and which parts it holds is known only from its part list.
     pub(super) async fn create(
         &self,
         id: &str,
         file: &FileInfo,
         plan: &PartPlan,
+        adopt: bool,
     ) -> Result<UploadRecord, Error> {
-        let ask_checksums = self.options.checksum != ChecksumMode::None;
-        let upload = NewUpload {
-            namespace: &self.options.namespace,
-            file_name: &file.identity.name,
-            file_type: &file.file_type,
-            metadata: &self.options.metadata,
-            checksum_algorithm: ask_checksums.then_some(SHA256),
-            size: file.identity.size,
-            sample_sha256: file.sample_sha256.as_deref(),
-            part_size: plan.part_size(),
-            relative_path: file.identity.relative_path.as_deref(),
-        };
-        let created = self.with_retries(|| self.backend.create(upload)).await?;
+        let adopt = adopt && self.may_adopt(file);
+        let mut created = self.ask_create(file, plan, adopt).await?;
+        if let Some(adopted) = created.adopted.take() {
+            if let Some(record) = self.adopted_record(id, file, &created, &adopted) {
+                self.store.save(&record).await?;
+                return Ok(record);
+            }
+            // Not one this file can continue: a fresh upload instead.
+            created = self.ask_create(file, plan, false).await?;
+        }
         let checksums = self.agree_on_checksums(&created).await?;
         let record = UploadRecord::new(
             NewRecord {
@@ -53,6 +54,38 @@ impl<B> Driver<'_, B> {
         };
         self.store.save(&record).await?;
         Ok(record)
+    }
+
+    /// The backend's answer to creating an upload of `file`. An upload
+    /// begun elsewhere that was not asked for is refused: its parts would
+    /// be taken as this file's unverified.
+    async fn ask_create(
+        &self,
+        file: &FileInfo,
+        plan: &PartPlan,
+        adopt: bool,
+    ) -> Result<Created, Error> {
+        let ask_checksums = self.options.checksum != ChecksumMode::None;
+        let upload = NewUpload {
+            namespace: &self.options.namespace,
+            file_name: &file.identity.name,
+            file_type: &file.file_type,
+            metadata: &self.options.metadata,
+            checksum_algorithm: ask_checksums.then_some(SHA256),
+            size: file.identity.size,
+            sample_sha256: file.sample_sha256.as_deref(),
+            part_size: plan.part_size(),
+            relative_path: file.identity.relative_path.as_deref(),
+            adopt,
+        };
+        let created = self.with_retries(|| self.backend.create(upload)).await?;
+        if created.adopted.is_some() && !adopt {
+            return Err(Error::BadResponse {
+                operation: Operation::Create,
+                detail: "it answered an upload begun elsewhere, which was not asked for".into(),
+            });
+        }
+        Ok(created)
     }
 
     /// Whether the parts of `created` carry checksums. A backend that did

@@ -62,21 +62,24 @@ impl<B> Driver<'_, B> {
         Some(HeadStart { part, body, url })
     }
 
-    /// Creates a fresh upload ([`create`](Driver::create)) while its first
-    /// part is read and hashed; answers its record and that part, unsigned.
+    /// Creates a fresh upload ([`create`](Driver::create), which may
+    /// `adopt` one) while its first part is read and hashed; answers its
+    /// record and that part, unsigned (an adopted upload's is not
+    /// waited for, and not for the caller to send: it may be held).
     pub(super) async fn create_with_head_start(
         &self,
         id: &str,
         file: &FileInfo,
         plan: &PartPlan,
+        adopt: bool,
     ) -> Result<(UploadRecord, Option<HeadStart<B>>), Error> {
-        let create = pin!(self.create(id, file, plan));
+        let create = pin!(self.create(id, file, plan, adopt));
         let first = pin!(self.first_part_hashed(file, plan));
         let (record, first) = match select(create, first).await {
             Either::Left((created, first)) => {
                 let record = created?;
-                // Not hashed after all: the hashing is dropped.
-                let first = match parts_hashed(&record, file) {
+                // Not hashed after all, or adopted: the hashing is dropped.
+                let first = match parts_hashed(&record, file) && !record.adopted {
                     true => first.await,
                     false => None,
                 };

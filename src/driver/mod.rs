@@ -2,9 +2,9 @@
 //! each:
 //! - [`resume`]: sweep the stored records, reconcile a stored upload with
 //!   the server's part list (the server wins), restart a changed file;
-//! - [`adopt`]: with no record here, find the caller's upload of the same
-//!   content begun elsewhere through the backend's lookup;
 //! - [`create`]: start a fresh multipart upload, agreeing on checksums;
+//! - [`adopt`]: with no record here, the create may answer the caller's
+//!   upload of the same content begun elsewhere, which is then continued;
 //! - [`parts`]: send the missing parts with bounded concurrency, each
 //!   recorded before it starts and when it is confirmed; the first part is
 //!   hashed while a fresh upload is created, and a resume's first missing
@@ -112,17 +112,17 @@ impl<B> Driver<'_, B> {
             self.options.max_object_size,
         )?;
         let id = self.record_id(file);
-        let stored = match self.sweep_records(&id, file).await? {
-            Some(record) => Some(record),
-            None => self.adopt(&id, file).await?,
-        };
-        match self.run_once(file, &plan, &id, stored).await {
+        let stored = self.sweep_records(&id, file).await?;
+        // With no record here, the create may adopt an upload of this
+        // content begun elsewhere (see `adopt`).
+        let adopt = stored.is_none();
+        match self.run_once(file, &plan, &id, stored, adopt).await {
             // The server lost the upload midway (expired or aborted): the
             // parts it had are gone too, so start afresh, once.
             Err(Error::NoSuchUpload { .. }) => {
                 self.store.remove(&id).await?;
                 self.events.restarted(RestartReason::Expired);
-                self.run_once(file, &plan, &id, None).await
+                self.run_once(file, &plan, &id, None, false).await
             }
             other => other,
         }
@@ -134,13 +134,22 @@ impl<B> Driver<'_, B> {
         plan: &PartPlan,
         id: &str,
         stored: Option<UploadRecord>,
+        adopt: bool,
     ) -> Result<Completed, Error> {
         if let Some(record) = stored {
             if let Some(done) = self.continue_stored(record, file).await? {
                 return Ok(done);
             }
         }
-        let (record, head) = self.create_with_head_start(id, file, plan).await?;
+        let (record, head) = match self.create_with_head_start(id, file, plan, adopt).await? {
+            // Begun elsewhere: continued from its part list, every part it
+            // holds verified first.
+            (record, _) if record.adopted => match self.continue_stored(record, file).await? {
+                Some(done) => return Ok(done),
+                None => self.create_with_head_start(id, file, plan, false).await?,
+            },
+            fresh => fresh,
+        };
         let state = RefCell::new(record);
         self.send_parts(&state, file, head).await?;
         self.complete_all(state, Vec::new(), file).await

@@ -21,8 +21,8 @@ use futures::channel::oneshot;
 use crate::core::reconcile::ServerPart;
 use crate::error::Error;
 use crate::ports::{
-    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewSingle,
-    NewUpload, PortFuture, SignedSingle, Timer,
+    Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, PortFuture,
+    SignedSingle, Timer,
 };
 
 /// The most files one call signs (the dev server's limit).
@@ -235,9 +235,6 @@ impl Backend for BatchSigner<'_> {
     }
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
         self.backend.abort(upload_id, key)
-    }
-    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
-        self.backend.lookup(identity)
     }
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
         Box::pin(self.sign(file))

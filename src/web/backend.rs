@@ -12,8 +12,8 @@ use super::js::{field, optional_string, string, whole, Builder};
 use crate::core::reconcile::ServerPart;
 use crate::error::{Error, Operation};
 use crate::ports::{
-    Backend, CompleteAnswer, CompletedPart, ContentIdentity, Created, FoundUpload, NewSingle,
-    NewUpload, PortFuture, SignedSingle, SingleMethod,
+    Adopted, Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, PortFuture,
+    SignedSingle, SingleMethod,
 };
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
@@ -171,27 +171,29 @@ fn encode(text: &str) -> String {
     String::from(encode_uri_component(text))
 }
 
-/// The answer to create: `{ key, uploadId, checksumAlgorithm? }`
-/// (`checksumAlgorithm` is resupload's extension: a plain Companion never
-/// sends it).
+/// The answer to create: `{ key, uploadId, checksumAlgorithm?, adopted?,
+/// partSize?, createdAt? }` (all but the first two are resupload's
+/// extensions: a plain Companion never sends them).
 fn created(answer: &JsValue) -> Option<Created> {
     Some(Created {
         key: string(answer, "key")?,
         upload_id: string(answer, "uploadId")?,
         checksum_algorithm: optional_string(answer, "checksumAlgorithm")?,
+        adopted: adopted(answer),
     })
 }
 
-/// The answer to a lookup: `{ uploadId, key, partSize, checksumAlgorithm,
-/// createdAt }` (the last three may be `null`).
-fn found(answer: &JsValue) -> Option<FoundUpload> {
-    let created_at = field(answer, "createdAt");
-    Some(FoundUpload {
-        upload_id: string(answer, "uploadId")?,
-        key: string(answer, "key")?,
+/// An answer's adoption: `adopted: true` with the upload's `partSize` and
+/// `createdAt` (either may be `null`).
+fn adopted(answer: &JsValue) -> Option<Adopted> {
+    if field(answer, "adopted").as_bool() != Some(true) {
+        return None;
+    }
+    Some(Adopted {
         part_size: whole(answer, "partSize"),
-        checksum_algorithm: optional_string(answer, "checksumAlgorithm")?,
-        created_at: created_at.as_f64().filter(|ms| ms.is_finite()),
+        created_at: field(answer, "createdAt")
+            .as_f64()
+            .filter(|ms| ms.is_finite()),
     })
 }
 
@@ -325,6 +327,7 @@ impl Backend for HttpBackend {
                 .str_if("sampleSha256", upload.sample_sha256)
                 .num("partSize", upload.part_size as f64)
                 .str_if("relativePath", upload.relative_path)
+                .set_if("adopt", upload.adopt, &JsValue::TRUE)
                 .done();
             let url = [&self.base, "/multipart"].concat();
             let answer = self
@@ -333,7 +336,7 @@ impl Backend for HttpBackend {
             created(&answer).ok_or_else(|| {
                 wrong_shape(
                     Operation::Create,
-                    "{ key: string, uploadId: string, checksumAlgorithm?: string }",
+                    "{ key: string, uploadId: string, checksumAlgorithm?: string, ... }",
                 )
             })
         })
@@ -418,37 +421,6 @@ impl Backend for HttpBackend {
             self.call(Operation::Abort, "DELETE", &url, None, Some(upload_id))
                 .await
                 .map(|_| ())
-        })
-    }
-
-    fn lookup<'a>(&'a self, identity: ContentIdentity<'a>) -> PortFuture<'a, Option<FoundUpload>> {
-        Box::pin(async move {
-            let url = [
-                &self.base,
-                "/multipart/lookup?name=",
-                &encode(identity.file_name),
-                "&size=",
-                &identity.size.to_string(),
-                "&sample=",
-                &encode(identity.sample_sha256),
-                "&namespace=",
-                &encode(identity.namespace),
-            ]
-            .concat();
-            let answer = match self.call(Operation::Lookup, "GET", &url, None, None).await {
-                // `null`: none remembered.
-                Ok(answer) if answer.is_null() => return Ok(None),
-                Ok(answer) => answer,
-                // What servers before `null` answered for none.
-                Err(Error::Http { status: 404, .. }) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            found(&answer).map(Some).ok_or_else(|| {
-                wrong_shape(
-                    Operation::Lookup,
-                    "{ uploadId: string, key: string, partSize: number | null, ... }",
-                )
-            })
         })
     }
 

@@ -95,6 +95,14 @@ impl Builder {
         self
     }
 
+    /// Sets `name` to `value` when `when`; else leaves it out.
+    pub fn set_if(self, name: &str, when: bool, value: &JsValue) -> Self {
+        match when {
+            true => self.set(name, value),
+            false => self,
+        }
+    }
+
     /// Sets `name` to a string; leaves it out for `None`.
     pub fn str_if(self, name: &str, value: Option<&str>) -> Self {
         match value {

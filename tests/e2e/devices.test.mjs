@@ -2,8 +2,9 @@
 // shared IndexedDB) stand for a laptop and a phone, each on its own dev
 // server; both servers share one PostgreSQL and one Garage, and take the
 // owner from a bearer JWT (the `headers` option). The phone has no record
-// of the upload: the backend's lookup finds it, every part the server holds
-// is verified against its SHA-256, and only the missing parts are sent.
+// of the upload: its create is answered with it (adopt at create), every
+// part the server holds is verified against its SHA-256, and only the
+// missing parts are sent.
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
