@@ -29,8 +29,9 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
   --link-cases=large,small   large: one large file; small: the 1,000-file set
   --link-runs=2           measured runs per client and link (the median is reported)
 
-  resume latency (section resume-latency):
-  --resume-trace          print a timeline of the last resume of each case: the
+  resume and start latency (sections resume-latency, start-latency):
+  --resume-trace          print a timeline of the last resume (resume-latency)
+                          or fresh start (start-latency) of each case: the
                           page's IndexedDB, lock, fetch, XHR, Blob.slice and
                           hash-worker calls, in ms from start()
   --resume-link=60ms/400mbit   measure the resumes and fresh starts (resume-latency,

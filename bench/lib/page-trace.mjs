@@ -40,6 +40,15 @@ export function installTrace() {
   wrap(XMLHttpRequest.prototype, "open", "xhr.open");
   wrap(XMLHttpRequest.prototype, "send", "xhr.send");
   wrap(Worker.prototype, "postMessage", "worker.postMessage");
+  // The hash worker's answers: ready, and each part's digest.
+  window.Worker = class extends Worker {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", ({ data }) => {
+        if (!data?.progress) mark(`worker answered(${Object.keys(data ?? {}).join(",")})`);
+      });
+    }
+  };
 }
 
 /**

@@ -11,11 +11,14 @@
 // its first PUT and forgotten (`clearPending`). `--resume-link` runs the
 // measured starts on an emulated link (lib/link.mjs), where a round trip
 // more or less shows; on loopback the create takes a few ms.
+// `--resume-trace` prints what the last start of each case waited on
+// (lib/page-trace.mjs).
 
 import fsp from "node:fs/promises";
 
 import { holdingBackend, pause, sparseFile, startToFirstPut, waitForBackend } from "../lib/first-put.mjs";
 import { withLink } from "../lib/link.mjs";
+import { installTrace, takeTrace } from "../lib/page-trace.mjs";
 import { fmt, log, median, sleep } from "../lib/util.mjs";
 
 export const id = "start-latency";
@@ -39,10 +42,14 @@ export async function run(ctx) {
         const options = { namespace: `start-latency-${checksum}-${i}`, partSize: part, concurrency: ctx.concurrency, checksum };
         await bench.reopenPage();
         await bench.setFile(file);
+        if (opts.resumeTrace) await bench.page.evaluate(installTrace);
         await sleep(200);
         fake.puts.length = 0;
         const start = () => startToFirstPut(bench.page, endpoint, options);
         times.push(await (opts.resumeLink ? withLink(bench, opts.resumeLink, start) : start()));
+        if (opts.resumeTrace && i === runs - 1) {
+          log(`start trace (checksum ${checksum}):\n${await bench.page.evaluate(takeTrace)}`);
+        }
         // Paused only once the request reached the backend (an XHR aborted
         // right after send() may never leave the browser).
         await waitForBackend(() => fake.puts[0]);
