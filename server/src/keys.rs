@@ -95,6 +95,16 @@ pub fn new_object_key_in(
     Ok(key)
 }
 
+/// Whether two keys of [`new_object_key_in`] put their objects in the same
+/// place: the same folder path and file name, whatever their random
+/// segments. A file adopts only an upload meant for its own place: two
+/// identical files in two folders of one batch are two objects.
+pub fn same_place(one: &str, other: &str) -> bool {
+    let place = |key: &str| key.splitn(4, '/').nth(3).map(str::to_owned);
+    let (one, other) = (place(one), place(other));
+    one.is_some() && one == other
+}
+
 /// The sanitized directories of a relative path: every segment but the
 /// last (the file's name), split on `/`, without empty, `.` and `..`
 /// segments (spaces around a segment do not count).
@@ -209,6 +219,21 @@ fn truncate_on_char_boundary(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_place_is_the_folder_path_and_name_after_the_random_segment() {
+        let key = |path: Option<&str>| new_object_key_in("ann", path, "x.jpg").unwrap();
+        let photos = key(Some("photos/x.jpg"));
+        assert!(same_place(&photos, &key(Some("photos/x.jpg"))));
+        assert_ne!(photos, key(Some("photos/x.jpg")), "random segments differ");
+        assert!(!same_place(&photos, &key(Some("photos/2024/x.jpg"))));
+        assert!(!same_place(&photos, &key(None)));
+        assert!(same_place(&key(None), &key(None)));
+        assert!(
+            !same_place("uploads/ann", "uploads/ann"),
+            "not a key of ours"
+        );
+    }
 
     const RANDOM: &str = "0123456789abcdef0123456789abcdef";
 

@@ -20,6 +20,7 @@ use crate::auth::Caller;
 use crate::checksum::ChecksumAlgorithm;
 use crate::db::{now_ms, Identity, UploadRow};
 use crate::error::ApiError;
+use crate::keys;
 use crate::routes::{AppState, SharedState};
 
 /// The longest file name a lookup takes, in bytes.
@@ -150,7 +151,9 @@ pub fn adopted_answer(row: &UploadRow, bucket: &str) -> Option<Value> {
 
 /// The create answer of the caller's newest open upload of `identity`, if
 /// the create asks to adopt it and it can be (see [`adoptable`] and
-/// [`adopted_answer`]); `None`: create a new one. Nothing is written.
+/// [`adopted_answer`]), and it is in the place of `key`, the key this
+/// create would make ([`keys::same_place`]); `None`: create a new one.
+/// Nothing is written.
 ///
 /// # Errors
 /// The table failed.
@@ -160,11 +163,13 @@ pub async fn adopt_open(
     identity: &ContentIdentity,
     owner: &str,
     name: &str,
+    key: &str,
 ) -> Result<Option<Value>, ApiError> {
     let Some(wanted) = adoptable(algorithm, identity, owner, name) else {
         return Ok(None);
     };
     let row = newest_open(state, &wanted).await?;
+    let row = row.filter(|row| keys::same_place(&row.key, key));
     Ok(row.and_then(|row| adopted_answer(&row, state.store.bucket_name())))
 }
 

@@ -213,7 +213,9 @@ async fn create_upload(
     let owner = caller.owner_or(body.namespace.clone());
     let name = body.filename.clone().unwrap_or_default();
     let key = keys::new_object_key_in(&owner, body.relative_path.as_deref(), &name)?;
-    if let Some(answer) = lookup::adopt_open(&state, algorithm, &identity, &owner, &name).await? {
+    if let Some(answer) =
+        lookup::adopt_open(&state, algorithm, &identity, &owner, &name, &key).await?
+    {
         return Ok(Json(answer));
     }
     let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref());

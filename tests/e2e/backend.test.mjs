@@ -128,6 +128,28 @@ for (const backend of ["sqlite", "postgres"]) {
     await api.abort(older);
   });
 
+  test(`${backend}: a create with adopt takes only an upload in its own folder`, { timeout: 60_000 }, async () => {
+    // Two identical files in two folders of one batch are two objects: the
+    // second must not be answered the first's upload while it is open.
+    const api = routesOf(bases[backend]);
+    const body = { filename: "twin.bin", namespace: "hal", size: 9 * MIB, sampleSha256: randomSample(), partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
+    const inA = (await api.create({ ...body, relativePath: "a/twin.bin" })).json;
+    const inB = (await api.create({ ...body, relativePath: "b/twin.bin" })).json;
+    assert.equal(inB.adopted, undefined, inB.key);
+    assert.notEqual(inB.uploadId, inA.uploadId);
+    assert.match(inB.key, /\/b\/twin\.bin$/);
+    const atRoot = (await api.create(body)).json;
+    assert.equal(atRoot.adopted, undefined, "a file at the top is in no folder");
+    const againInA = (await api.create({ ...body, relativePath: "x/../a/twin.bin" })).json;
+    assert.equal(againInA.adopted, undefined, "the newest open upload of the content is at the top");
+    await api.abort(atRoot);
+    await api.abort(againInA);
+    const inBAgain = (await api.create({ ...body, relativePath: "b/twin.bin" })).json;
+    assert.equal(inBAgain.uploadId, inB.uploadId, "its own folder's, once it is the newest");
+    assert.equal(inBAgain.adopted, true);
+    for (const up of [inA, inB]) await api.abort(up);
+  });
+
   test(`${backend}: a create with adopt never crosses owners`, { timeout: 60_000 }, async () => {
     const api = routesOf(bases[backend]);
     const sample = randomSample();
