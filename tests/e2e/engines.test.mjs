@@ -260,11 +260,17 @@ test("without IndexedDB the upload completes from memory, pauses and resumes, an
       throw new DOMException("The user denied permission to access the database.", "SecurityError");
     };
   });
+  // Part 2 is held, so that the pause comes mid-upload in every engine
+  // (unheld, a fast engine could finish before the pause reached it).
+  stack.gate.holdAfter(1);
   const { sha256 } = await startUpload(tab, "memory", { file: { name: "no-storage.bin", size: 3 * PART + 9 }, options: { namespace, concurrency: 1 } });
   await waitStored(tab, "memory", namespace, 1);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "part 2 to be held" });
   await pause(tab, "memory");
   const paused = await waitOutcome(tab, "memory", 30_000);
-  assert.equal(paused.outcome.error?.code, "PAUSED");
+  assert.equal(paused.outcome.error?.code, "PAUSED", JSON.stringify(paused.outcome));
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 10_000, what: "pause() to drop the held part" });
+  stack.gate.release();
   await resume(tab, "memory");
   const run = await waitOutcome(tab, "memory");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
