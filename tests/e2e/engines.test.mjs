@@ -15,7 +15,8 @@ import { after, afterEach, before, test } from "node:test";
 
 import { MIB, log, sleep, startStack, waitUntil } from "./harness.mjs";
 import { click, listedPending, listPending, openDemo, pickFiles, randomNamespace, range, shown, waitDone, waitForStatus, waitPartsDone, waitReady } from "./demo.mjs";
-import { installHelpers, pageActivity, pause, pending, report, resume, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
+import { installHelpers, pageActivity, pending, report, resume, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
+import { pauseHeld, startAndHold } from "./steps.mjs";
 
 const PART = 5 * MIB;
 
@@ -262,17 +263,12 @@ test("without IndexedDB the upload completes from memory, pauses and resumes, an
   });
   // Part 2 is held, so that the pause comes mid-upload in every engine
   // (unheld, a fast engine could finish before the pause reached it).
-  stack.gate.holdAfter(1);
-  const { sha256 } = await startUpload(tab, "memory", { file: { name: "no-storage.bin", size: 3 * PART + 9 }, options: { namespace, concurrency: 1 } });
-  await waitStored(tab, "memory", namespace, 1);
-  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "part 2 to be held" });
-  await pause(tab, "memory");
-  const paused = await waitOutcome(tab, "memory", 30_000);
-  assert.equal(paused.outcome.error?.code, "PAUSED", JSON.stringify(paused.outcome));
-  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 10_000, what: "pause() to drop the held part" });
-  stack.gate.release();
+  const spec = { file: { name: "no-storage.bin", size: 3 * PART + 9 }, options: { namespace, concurrency: 1 } };
+  await startAndHold(stack, tab, "memory", spec, 1);
+  await pauseHeld(stack, tab, "memory");
   await resume(tab, "memory");
   const run = await waitOutcome(tab, "memory");
+  const { sha256 } = run;
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.equal(run.resumes.length, 1, "start() after pause() resumed from the record in memory");
   assert.ok(run.resumes[0].skippedParts >= 1);
