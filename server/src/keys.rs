@@ -100,9 +100,14 @@ pub fn new_object_key_in(
 /// segments. A file adopts only an upload meant for its own place: two
 /// identical files in two folders of one batch are two objects.
 pub fn same_place(one: &str, other: &str) -> bool {
-    let place = |key: &str| key.splitn(4, '/').nth(3).map(str::to_owned);
-    let (one, other) = (place(one), place(other));
-    one.is_some() && one == other
+    let place = place_of(one);
+    place.is_some() && place == place_of(other)
+}
+
+/// What follows `uploads/<namespace>/<random>/` in a key: its folder path
+/// and name.
+fn place_of(key: &str) -> Option<&str> {
+    key.splitn(4, '/').nth(3)
 }
 
 /// The sanitized directories of a relative path: every segment but the
