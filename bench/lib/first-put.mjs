@@ -7,7 +7,24 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 
 import { startFakeBackend } from "./fake-backend.mjs";
-import { sleep } from "./util.mjs";
+import { withLink } from "./link.mjs";
+import { installTrace, takeTrace } from "./page-trace.mjs";
+import { log, sleep } from "./util.mjs";
+
+/**
+ * One measured start on the freshly loaded page: with `--resume-trace`
+ * the page's calls are traced (and printed when `traceLabel` is given),
+ * with `--resume-link` the start runs on the emulated link. Answers the
+ * ms from `start()` to the first part request, as startToFirstPut.
+ */
+export async function measuredStart(bench, opts, endpoint, options, traceLabel) {
+  if (opts.resumeTrace) await bench.page.evaluate(installTrace);
+  await sleep(200);
+  const start = () => startToFirstPut(bench.page, endpoint, options);
+  const ms = await (opts.resumeLink ? withLink(bench, opts.resumeLink, start) : start());
+  if (opts.resumeTrace && traceLabel) log(`${traceLabel}:\n${await bench.page.evaluate(takeTrace)}`);
+  return ms;
+}
 
 /** Starts an upload in the page and answers how long until its first part
  *  request was sent (ms); the upload keeps running (call pause()). */
@@ -65,7 +82,7 @@ export async function waitForBackend(fn, ms = 10_000) {
 
 /** A sparse file of `parts` parts of `partSize` zeros (made instantly) in
  *  the stack's files folder; answers its path. */
-export async function sparseFile(bench, parts, partSize) {
+async function sparseFile(bench, parts, partSize) {
   const file = path.join(bench.stack.filesDir, `sparse-${parts}-parts.bin`);
   const handle = await fsp.open(file, "w");
   await handle.truncate(parts * partSize);
@@ -73,10 +90,29 @@ export async function sparseFile(bench, parts, partSize) {
   return file;
 }
 
+/**
+ * Runs `fn({ file, fake, endpoint })` with a sparse file of `parts` parts
+ * (sparseFile) and the holding backend (holdingBackend), then stops the
+ * backend and deletes the file, forgotten by the page first (it keeps its
+ * file picked across reloads); answers what `fn` answers.
+ */
+export async function withHeldBackend(bench, parts, partSize, fn) {
+  const file = await sparseFile(bench, parts, partSize);
+  const { fake, endpoint } = await holdingBackend();
+  try {
+    return await fn({ file, fake, endpoint });
+  } finally {
+    fake.releaseHeld();
+    await fake.stop();
+    bench.currentFile = null;
+    await fsp.rm(file, { force: true });
+  }
+}
+
 /** The fake backend (lib/fake-backend.mjs), its part PUTs held unanswered
  *  (so a run stops at its first, to be paused); answers it and the
  *  endpoint to pass to an upload. */
-export async function holdingBackend() {
+async function holdingBackend() {
   const fake = await startFakeBackend();
   fake.holdPuts = true;
   return { fake, endpoint: `${fake.url}/api/s3` };

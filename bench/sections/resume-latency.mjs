@@ -19,13 +19,11 @@
 // its latency is added to each request, the backend's included), where a
 // round trip more or less on the resume's path shows.
 
-import fsp from "node:fs/promises";
 
 import { zeroChecksum } from "../lib/fake-backend.mjs";
-import { withLink } from "../lib/link.mjs";
-import { holdingBackend, pause, sparseFile, startToFirstPut, waitForBackend } from "../lib/first-put.mjs";
-import { installTrace, takeTrace, traceMilestones } from "../lib/page-trace.mjs";
-import { fmt, log, median, sleep } from "../lib/util.mjs";
+import { measuredStart, pause, startToFirstPut, waitForBackend, withHeldBackend } from "../lib/first-put.mjs";
+import { traceMilestones } from "../lib/page-trace.mjs";
+import { fmt, log, median } from "../lib/util.mjs";
 
 export const id = "resume-latency";
 export const title = "Resume latency at 10,000 parts";
@@ -39,10 +37,8 @@ export async function run(ctx) {
   const { bench, opts } = ctx;
   const part = ctx.partSize;
   const runs = Math.max(3, opts.runs ?? 3) + 2;
-  const file = await sparseFile(bench, PARTS, part);
-  const { fake, endpoint } = await holdingBackend();
-  const rows = [];
-  try {
+  const rows = await withHeldBackend(bench, PARTS, part, async ({ file, fake, endpoint }) => {
+    const rows = [];
     for (const checksum of ["none", "sha256"]) {
       const options = { namespace: `resume-latency-${checksum}`, partSize: part, concurrency: ctx.concurrency, checksum };
       // The upload: created, stopped at its first PUT.
@@ -66,14 +62,9 @@ export async function run(ctx) {
       const milestones = [];
       for (let i = 0; i < runs; i++) {
         await bench.reopenPage();
-        if (opts.resumeTrace) await bench.page.evaluate(installTrace);
-        await sleep(200);
-        const resume = () => startToFirstPut(bench.page, endpoint, options);
-        times.push(await (opts.resumeLink ? withLink(bench, opts.resumeLink, resume) : resume()));
+        const traced = i === runs - 1 ? `resume trace (checksum ${checksum})` : null;
+        times.push(await measuredStart(bench, opts, endpoint, options, traced));
         if (opts.resumeTrace) milestones.push(await bench.page.evaluate(traceMilestones));
-        if (opts.resumeTrace && i === runs - 1) {
-          log(`resume trace (checksum ${checksum}):\n${await bench.page.evaluate(takeTrace)}`);
-        }
         await pause(bench.page);
         fake.releaseHeld();
       }
@@ -88,13 +79,8 @@ export async function run(ctx) {
       log(`resume latency (checksum ${checksum}): create ${fmt(createMs)} ms, adopt ${fmt(adoptMs)} ms, resumes ${times.map((t) => fmt(t)).join(", ")} ms`);
       rows.push({ checksum, createMs, adoptMs, times, median: median(times), max: Math.max(...times), phases: phases(milestones, times) });
     }
-  } finally {
-    fake.releaseHeld();
-    await fake.stop();
-    // The page keeps its file picked across reloads: forget it first.
-    bench.currentFile = null;
-    await fsp.rm(file, { force: true });
-  }
+    return rows;
+  });
   const markdown = [
     `A stored record of ${PARTS.toLocaleString("en")} parts (8 MiB each, a sparse file), ${HELD.toLocaleString("en")} of them done; the backend answered locally` +
       (opts.resumeLink ? `, the resumes on an emulated link (${opts.resumeLink.label}). ` : ". ") +

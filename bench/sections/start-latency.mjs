@@ -14,12 +14,9 @@
 // `--resume-trace` prints what the last start of each case waited on
 // (lib/page-trace.mjs).
 
-import fsp from "node:fs/promises";
 
-import { holdingBackend, pause, sparseFile, startToFirstPut, waitForBackend } from "../lib/first-put.mjs";
-import { withLink } from "../lib/link.mjs";
-import { installTrace, takeTrace } from "../lib/page-trace.mjs";
-import { fmt, log, median, sleep } from "../lib/util.mjs";
+import { measuredStart, pause, waitForBackend, withHeldBackend } from "../lib/first-put.mjs";
+import { fmt, log, median } from "../lib/util.mjs";
 
 export const id = "start-latency";
 export const title = "Start latency of a fresh upload";
@@ -32,24 +29,17 @@ export async function run(ctx) {
   const { bench, opts } = ctx;
   const part = ctx.partSize;
   const runs = Math.max(3, opts.runs ?? 3) + 2;
-  const file = await sparseFile(bench, PARTS, part);
-  const { fake, endpoint } = await holdingBackend();
-  const rows = [];
-  try {
+  const rows = await withHeldBackend(bench, PARTS, part, async ({ file, fake, endpoint }) => {
+    const rows = [];
     for (const checksum of ["none", "sha256"]) {
       const times = [];
       for (let i = 0; i < runs; i++) {
         const options = { namespace: `start-latency-${checksum}-${i}`, partSize: part, concurrency: ctx.concurrency, checksum };
         await bench.reopenPage();
         await bench.setFile(file);
-        if (opts.resumeTrace) await bench.page.evaluate(installTrace);
-        await sleep(200);
         fake.puts.length = 0;
-        const start = () => startToFirstPut(bench.page, endpoint, options);
-        times.push(await (opts.resumeLink ? withLink(bench, opts.resumeLink, start) : start()));
-        if (opts.resumeTrace && i === runs - 1) {
-          log(`start trace (checksum ${checksum}):\n${await bench.page.evaluate(takeTrace)}`);
-        }
+        const traced = i === runs - 1 ? `start trace (checksum ${checksum})` : null;
+        times.push(await measuredStart(bench, opts, endpoint, options, traced));
         // Paused only once the request reached the backend (an XHR aborted
         // right after send() may never leave the browser).
         await waitForBackend(() => fake.puts[0]);
@@ -60,12 +50,8 @@ export async function run(ctx) {
       log(`start latency (checksum ${checksum}): ${times.map((t) => fmt(t)).join(", ")} ms`);
       rows.push({ checksum, times, median: median(times), max: Math.max(...times) });
     }
-  } finally {
-    fake.releaseHeld();
-    await fake.stop();
-    bench.currentFile = null;
-    await fsp.rm(file, { force: true });
-  }
+    return rows;
+  });
   const markdown = [
     `A fresh upload of ${PARTS} parts (${fmt(part / 2 ** 20)} MiB each, a sparse file); the backend answered locally` +
       (opts.resumeLink ? `, the starts on an emulated link (${opts.resumeLink.label}). ` : ". ") +
