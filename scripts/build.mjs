@@ -11,9 +11,10 @@
 //   5. the imports from the glue get short names, in the module and the
 //      glue (scripts/short-imports.mjs);
 //   6. the hash worker goes beside its client snippet;
-//   7. steps 1-6 again with the `queue` feature, into pkg/queue/ (the
-//      `resupload/queue` entry; see BUILDS), then package.json, the README
-//      and the licences are written.
+//   7. steps 1-6 again with the `pending` feature, into pkg/pending/ (the
+//      `resupload/pending` entry), and with the `queue` feature, into
+//      pkg/queue/ (the `resupload/queue` entry; see BUILDS), then
+//      package.json, the README and the licences are written.
 //
 // wasm-pack did 1, 3, 4 and part of 6, but cannot run a step between cargo
 // and wasm-bindgen. Tools come from PATH (cargo, wasm-bindgen) and
@@ -93,11 +94,13 @@ function packageJson(cargo) {
     types: `./${NAME}.d.ts`,
     exports: {
       ".": { types: `./${NAME}.d.ts`, default: `./${NAME}.js` },
+      "./pending": { types: `./pending/${NAME}.d.ts`, default: `./pending/${NAME}.js` },
       "./queue": { types: `./queue/${NAME}.d.ts`, default: `./queue/${NAME}.js` },
       "./package.json": "./package.json",
     },
     files: [
       `${NAME}.js`, `${NAME}.d.ts`, `${NAME}_bg.wasm`, `${NAME}_bg.wasm.d.ts`, "snippets/",
+      "pending/",
       "queue/",
       "README.md", "LICENSE-MIT", "LICENSE-APACHE",
     ],
@@ -147,14 +150,18 @@ function cargoBuild() {
 }
 
 /**
- * The package's two builds of the module. `resupload` has `Upload` only;
- * `resupload/queue` (a folder of the package) adds `UploadQueue`, which a
- * page with single uploads would otherwise download for nothing (26 KB
- * gzip, BENCHMARKS.md). A page that uses both imports both from the queue
- * build: they are one module there.
+ * The package's three builds of the module, each a folder of the package.
+ * `resupload` has `Upload`, without its static lookups of the uploads
+ * stored in this browser (`findPrevious`, `listPending`, `clearPending`,
+ * `resumePending`: there they reject with `NOT_IN_BUILD`).
+ * `resupload/pending` adds them (9 KB gzip), and `resupload/queue` adds
+ * `UploadQueue` to that (26 KB more), so that a page downloads only what
+ * it calls (BENCHMARKS.md). A page imports everything it uses from one
+ * entry: each is a module of its own.
  */
 const BUILDS = [
   { dir: ".", cargoArgs: ["--no-default-features"] },
+  { dir: "pending", cargoArgs: ["--no-default-features", "--features", "pending"] },
   { dir: "queue", cargoArgs: [] },
 ];
 

@@ -186,6 +186,13 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// A call that this build of the package leaves out, such as
+    /// `Upload.listPending` in the default `resupload` entry (the
+    /// `resupload/pending` and `resupload/queue` entries have it).
+    NotInBuild {
+        /// The call, as JavaScript names it (`"Upload.listPending"`).
+        call: &'static str,
+    },
     /// This browser lacks a feature resupload cannot do without.
     UnsupportedBrowser {
         /// The missing feature, as JavaScript names it (`"fetch"`).
@@ -219,6 +226,7 @@ impl Error {
             Error::FileChanged => "FILE_CHANGED",
             Error::NoHandle => "NO_HANDLE",
             Error::HeadersFailed { .. } => "HEADERS_FAILED",
+            Error::NotInBuild { .. } => "NOT_IN_BUILD",
             Error::UnsupportedBrowser { .. } => "UNSUPPORTED_BROWSER",
         }
     }
@@ -315,6 +323,7 @@ impl Error {
             | Error::ChecksumMismatch { .. }
             | Error::ReadFailed { .. }
             | Error::HeadersFailed { .. }
+            | Error::NotInBuild { .. }
             | Error::UnsupportedBrowser { .. } => "",
         }
     }
@@ -372,6 +381,12 @@ impl fmt::Display for Error {
                 f,
                 "the `headers` function failed: {detail}; nothing sent is lost: once it can \
                  give the credentials again, call start() to continue"
+            ),
+            Error::NotInBuild { call } => write!(
+                f,
+                "{call} is not in this build of resupload, which keeps pages that do not call \
+                 it smaller: import Upload from \"resupload/pending\" (or \"resupload/queue\") \
+                 instead of \"resupload\""
             ),
             Error::UnsupportedBrowser { feature } => write!(
                 f,

@@ -138,7 +138,11 @@ async function openPage(bench) {
     // resupload/queue build (the harness serves only packages that have it).
     const queue = await import("/pkg/queue/resupload.js");
     await queue.default();
-    window.bench = { Upload: resupload.Upload, UploadQueue: queue.UploadQueue, QueueBuildUpload: queue.Upload, wasm };
+    // Upload's static lookups (listPending, clearPending), in the
+    // resupload/pending build: the bench's clean-up calls them.
+    const pending = await import("/pkg/pending/resupload.js");
+    await pending.default();
+    window.bench = { Upload: resupload.Upload, Lookups: pending.Upload, UploadQueue: queue.UploadQueue, QueueBuildUpload: queue.Upload, wasm };
   });
   if (bench.currentFile) await setFile(bench, bench.currentFile);
   if (bench.currentFiles) await setFiles(bench, bench.currentFiles);

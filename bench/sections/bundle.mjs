@@ -2,7 +2,9 @@
 // (Node's zlib at level 9). resupload: its package as built
 // (pkg/resupload_bg.wasm + pkg/resupload.js, what `import "resupload"`
 // loads), and with the JS glue minified by esbuild as an app's bundler
-// would; then its `resupload/queue` build (pkg/queue/, with UploadQueue).
+// would; then its `resupload/pending` build (pkg/pending/, with Upload's
+// static lookups) and its `resupload/queue` build (pkg/queue/, with those
+// and UploadQueue).
 // The JS clients: esbuild bundles, minified, of what an app imports
 // (bench/sizes/*.js).
 
@@ -37,17 +39,21 @@ export async function run() {
   const glue = path.join(pkg, "resupload.js");
   const sizes = await buildSizeBundles();
   const minGlue = await minifyResuploadGlue(pkg);
-  const queue = path.join(pkg, "queue");
-  const hasQueue = fs.existsSync(path.join(queue, "resupload.js"));
+  const entry = (dir) => (fs.existsSync(path.join(pkg, dir, "resupload.js")) ? path.join(pkg, dir) : null);
+  const pending = entry("pending");
+  const queue = entry("queue");
   const v = clientVersions();
   const rows = [
     { id: "resupload-wasm", label: "resupload: resupload_bg.wasm", ...measure([wasm]) },
     { id: "resupload-js", label: "resupload: resupload.js (as built)", ...measure([glue]) },
     { id: "resupload", label: "**resupload: wasm + JS as built**", ...measure([wasm, glue]) },
     { id: "resupload-min", label: "resupload: wasm + JS minified by esbuild", ...measure([wasm, minGlue]) },
-    ...(hasQueue
+    ...(pending
+      ? [{ id: "resupload-pending", label: "resupload/pending (Upload with its lookups): wasm + JS as built", ...measure([path.join(pending, "resupload_bg.wasm"), path.join(pending, "resupload.js")]) }]
+      : []),
+    ...(queue
       ? [
-          { id: "resupload-queue", label: "resupload/queue (Upload + UploadQueue): wasm + JS as built", ...measure([path.join(queue, "resupload_bg.wasm"), path.join(queue, "resupload.js")]) },
+          { id: "resupload-queue", label: "resupload/queue (Upload with its lookups + UploadQueue): wasm + JS as built", ...measure([path.join(queue, "resupload_bg.wasm"), path.join(queue, "resupload.js")]) },
           { id: "resupload-queue-min", label: "resupload/queue: wasm + JS minified by esbuild", ...measure([path.join(queue, "resupload_bg.wasm"), await minifyResuploadGlue(queue, "size-resupload-queue-glue.js")]) },
         ]
       : []),

@@ -109,7 +109,7 @@ export async function run(ctx) {
     await bench.reopenPage();
     const next = await bookkeeping(bench.page, endpoint, bigOptions, 400);
     rows.push({ label: "10,000-part record, 5,000 done: the next 400 parts", ...stats(next) });
-    await bench.page.evaluate((namespace) => window.bench.Upload.clearPending({ namespace }), bigOptions.namespace);
+    await bench.page.evaluate((namespace) => window.bench.Lookups.clearPending({ namespace }), bigOptions.namespace);
   } finally {
     // The page keeps its file picked across reloads: forget it first.
     bench.currentFile = null;

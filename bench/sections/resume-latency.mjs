@@ -69,13 +69,13 @@ export async function run(ctx) {
         fake.releaseHeld();
       }
       const pending = await bench.page.evaluate(
-        async (namespace) => (await window.bench.Upload.listPending({ namespace })).map((p) => ({ partsDone: p.partsDone, partsTotal: p.partsTotal })),
+        async (namespace) => (await window.bench.Lookups.listPending({ namespace })).map((p) => ({ partsDone: p.partsDone, partsTotal: p.partsTotal })),
         options.namespace,
       );
       if (pending.length !== 1 || pending[0].partsTotal !== PARTS || pending[0].partsDone < HELD) {
         throw new Error(`the stored record is not the one measured: ${JSON.stringify(pending)}`);
       }
-      await bench.page.evaluate((namespace) => window.bench.Upload.clearPending({ namespace }), options.namespace);
+      await bench.page.evaluate((namespace) => window.bench.Lookups.clearPending({ namespace }), options.namespace);
       log(`resume latency (checksum ${checksum}): create ${fmt(createMs)} ms, adopt ${fmt(adoptMs)} ms, resumes ${times.map((t) => fmt(t)).join(", ")} ms`);
       rows.push({ checksum, createMs, adoptMs, times, median: median(times), max: Math.max(...times), phases: phases(milestones, times) });
     }

@@ -45,7 +45,7 @@ export async function run(ctx) {
         await waitForBackend(() => fake.puts[0]);
         await pause(bench.page);
         fake.releaseHeld();
-        await bench.page.evaluate((namespace) => window.bench.Upload.clearPending({ namespace }), options.namespace);
+        await bench.page.evaluate((namespace) => window.bench.Lookups.clearPending({ namespace }), options.namespace);
       }
       log(`start latency (checksum ${checksum}): ${times.map((t) => fmt(t)).join(", ")} ms`);
       rows.push({ checksum, times, median: median(times), max: Math.max(...times) });

@@ -165,7 +165,8 @@ export interface ResuploadError extends Error {
   /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
    *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED,
    *  UPLOAD_LOCKED, CHECKSUM_UNSUPPORTED, CHECKSUM_MISMATCH, READ_FAILED, UNSUPPORTED_BROWSER,
-   *  INTERNAL_ERROR, PERMISSION_DENIED, FILE_MISSING, FILE_CHANGED, NO_HANDLE, HEADERS_FAILED. */
+   *  INTERNAL_ERROR, PERMISSION_DENIED, FILE_MISSING, FILE_CHANGED, NO_HANDLE, HEADERS_FAILED,
+   *  NOT_IN_BUILD. */
   code: string;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
@@ -236,7 +237,7 @@ pub(super) fn check_plan(file: &FileInfo, options: &UploadOptions) -> Result<(),
     .map(|_| ())
 }
 
-fn reject(error: Error) -> Promise {
+pub(super) fn reject(error: Error) -> Promise {
     Promise::reject(&js_error::to_js(&error))
 }
 

@@ -22,7 +22,10 @@ pub mod js;
 pub mod js_error;
 pub mod link_memory;
 pub mod lock;
+#[cfg(feature = "pending")]
 pub mod lookups;
+#[cfg(not(feature = "pending"))]
+mod lookups_absent;
 pub mod options;
 #[cfg(feature = "queue")]
 pub mod queue;

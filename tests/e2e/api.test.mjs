@@ -1,6 +1,6 @@
 // The library's JavaScript API called directly in the page: typed errors for
 // bad input, start() twice, pause() then start() at once, abort() after
-// completion.
+// completion, and which build of the package has the static lookups.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -91,7 +91,7 @@ test("start() twice is refused, pause() then start() at once completes, abort() 
       const result = await resumed;
       const afterDone = await codeOf(upload.abort());
       const startAgain = await codeOf(upload.start());
-      const pending = await Upload.listPending({ namespace });
+      const pending = await (await window.e2e.lib("pending")).Upload.listPending({ namespace });
       return { second, firstCode, result: { ...result }, afterDone, startAgain, pending: pending.length, sha256 };
     },
     { namespace, size },
@@ -113,7 +113,9 @@ async function uploadWithBrokenStorage(breakScript, namespace, size) {
   try {
     await page.addInitScript(breakScript);
     await page.goto(stack.demoUrl({ namespace }));
-    await startAndHold(stack, page, "broken", { file: { name: "no-storage.bin", size }, options: { namespace, concurrency: 1 } }, 1);
+    // The pending build: its findPrevious sees the record this run keeps in memory.
+    const spec = { file: { name: "no-storage.bin", size }, options: { namespace, concurrency: 1 }, build: "pending" };
+    await startAndHold(stack, page, "broken", spec, 1);
     await pauseHeld(stack, page, "broken");
     await resume(page, "broken");
     const run = await waitOutcome(page, "broken");
@@ -194,7 +196,7 @@ test("onExpiringSoon on a resume inside the warning window; clearPending forgets
 
   const third = await startAndHold(stack, page, "third", { file: { ...file, name: "forget-me.bin" }, options }, 1);
   await pauseHeld(stack, page, "third");
-  const cleared = await page.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace);
+  const cleared = await page.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
   assert.equal(cleared, 1);
   assert.deepEqual(await pending(page, namespace), []);
   assert.ok(!(await stack.debug.uploads()).some((u) => u.key === third.key), "clearPending aborted it on the server");
@@ -263,4 +265,34 @@ test("listPending removes records past expiry", { timeout: 120_000 }, async () =
   await sleep(20);
   assert.deepEqual(await pending(page, namespace, { expiresAfter: 10 }), []);
   assert.equal(await findPrevious(page, file, namespace), null, "the expired record was deleted, not only hidden");
+});
+
+test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending lists and forgets its uploads", { timeout: 120_000 }, async () => {
+  const page = stack.page;
+  const namespace = randomNamespace("builds");
+  const file = { name: "builds.bin", size: 11 * MIB };
+  await openDemo(stack, page);
+  await startAndHold(stack, page, "builds", { file, options: { namespace, concurrency: 1 } }, 1);
+  await pauseHeld(stack, page, "builds");
+  const refused = await page.evaluate(async (namespace) => {
+    const { Upload } = await window.e2e.lib();
+    const source = window.e2e.runs.builds.source;
+    const codeOf = (call) => call().then(() => ({ resolved: true }), (e) => ({ code: e.code, message: e.message }));
+    return {
+      findPrevious: await codeOf(() => Upload.findPrevious(source, { endpoint: "/api/s3", namespace })),
+      listPending: await codeOf(() => Upload.listPending({ namespace })),
+      clearPending: await codeOf(() => Upload.clearPending({ namespace })),
+      resumePending: await codeOf(() => Upload.resumePending({}, {})),
+    };
+  }, namespace);
+  for (const [call, outcome] of Object.entries(refused)) {
+    assert.equal(outcome.code, "NOT_IN_BUILD", `${call}: ${JSON.stringify(outcome)}`);
+    assert.match(outcome.message, new RegExp(`Upload\\.${call} .*"resupload/pending"`), call);
+  }
+  // The record the default build stored is the same to the pending build.
+  const listed = await pending(page, namespace);
+  assert.deepEqual(listed.map((p) => [p.fileName, p.partsDone]), [["builds.bin", 1]]);
+  const cleared = await page.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
+  assert.equal(cleared, 1);
+  assert.deepEqual(await pending(page, namespace), []);
 });

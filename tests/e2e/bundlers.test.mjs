@@ -44,7 +44,7 @@ test("publint and arethetypeswrong find nothing wrong with the tarball", { timeo
   assert.match(types, /"resupload\/queue"\s+node16 \(from ESM\): 🟢 \(ESM\)\s+bundler: 🟢/);
 });
 
-test("importing either entry under Node touches no browser global; the queue is in resupload/queue only", { timeout: 60_000 }, async () => {
+test("importing any entry under Node touches no browser global; the queue is in resupload/queue only", { timeout: 60_000 }, async () => {
   const dir = path.join(stack.tmpDir, "ssr");
   await install(dir);
   const script = `
@@ -54,14 +54,16 @@ test("importing either entry under Node touches no browser global; the queue is 
       Object.defineProperty(globalThis, name, { configurable: true, get() { touched.push(name); } });
     }
     const exports = {};
-    for (const entry of ["resupload", "resupload/queue"]) exports[entry] = Object.keys(await import(entry)).sort();
+    for (const entry of ["resupload", "resupload/pending", "resupload/queue"]) exports[entry] = Object.keys(await import(entry)).sort();
     console.log(JSON.stringify({ touched, exports }));
   `;
   const out = JSON.parse(await run(process.execPath, ["--input-type=module", "-e", script], { cwd: dir, timeout: 30_000 }));
   assert.deepEqual(out.touched, [], "no browser global is read at import time");
-  const { resupload, "resupload/queue": queue } = out.exports;
-  for (const name of ["Upload", "default"]) assert.ok(resupload.includes(name), `resupload exports ${name}: ${resupload}`);
-  assert.ok(!resupload.includes("UploadQueue"), `resupload leaves UploadQueue to resupload/queue: ${resupload}`);
+  const { resupload, "resupload/pending": pending, "resupload/queue": queue } = out.exports;
+  for (const [entry, names] of [["resupload", resupload], ["resupload/pending", pending]]) {
+    for (const name of ["Upload", "default"]) assert.ok(names.includes(name), `${entry} exports ${name}: ${names}`);
+    assert.ok(!names.includes("UploadQueue"), `${entry} leaves UploadQueue to resupload/queue: ${names}`);
+  }
   for (const name of ["Upload", "UploadQueue", "default"]) assert.ok(queue.includes(name), `resupload/queue exports ${name}: ${queue}`);
 });
 

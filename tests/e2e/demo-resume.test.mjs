@@ -219,7 +219,7 @@ test("a dropped file's handle: a Resume that finds the file changed says so and 
   assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
   assert.equal((await stack.debug.parts(record.key, record.uploadId)).length, 1, "the stored upload is untouched");
   await installHelpers(tab);
-  await tab.evaluate(async (namespace) => (await window.e2e.lib()).Upload.clearPending({ namespace }), namespace);
+  await tab.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
 });
 
 /** Types `user` into the sign-in form and presses "Sign in". */

@@ -116,11 +116,11 @@ export async function listedPending(tab) {
   });
 }
 
-/** `Upload.listPending({namespace})`, called in the page from the wasm package itself. */
+/** `Upload.listPending({namespace})`, called in the page from the wasm package itself (its `resupload/pending` build). */
 export async function listPending(tab, namespace) {
   tab = tabOf(tab);
   return tab.evaluate(async (namespace) => {
-    const mod = await import("/pkg/resupload.js");
+    const mod = await import("/pkg/pending/resupload.js");
     await mod.default();
     const list = await mod.Upload.listPending({ namespace });
     return [...list].map((p) => ({ ...p }));

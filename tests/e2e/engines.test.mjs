@@ -262,8 +262,9 @@ test("without IndexedDB the upload completes from memory, pauses and resumes, an
     };
   });
   // Part 2 is held, so that the pause comes mid-upload in every engine
-  // (unheld, a fast engine could finish before the pause reached it).
-  const spec = { file: { name: "no-storage.bin", size: 3 * PART + 9 }, options: { namespace, concurrency: 1 } };
+  // (unheld, a fast engine could finish before the pause reached it). The
+  // pending build: its findPrevious sees the record the run keeps in memory.
+  const spec = { file: { name: "no-storage.bin", size: 3 * PART + 9 }, options: { namespace, concurrency: 1 }, build: "pending" };
   await startAndHold(stack, tab, "memory", spec, 1);
   await pauseHeld(stack, tab, "memory");
   await resume(tab, "memory");

@@ -259,7 +259,7 @@ export async function startServer({ env, www = path.join(REPO, "www"), logFile, 
   if (!fs.existsSync(serverBin)) {
     throw new Error(`no dev server binary at ${serverBin}: run \`cargo build -p resupload-dev-server\` (or set RESUPLOAD_SERVER_BIN)`);
   }
-  if (!["resupload.js", "queue/resupload.js"].every((file) => fs.existsSync(path.join(pkgDir, file)))) {
+  if (!["resupload.js", "pending/resupload.js", "queue/resupload.js"].every((file) => fs.existsSync(path.join(pkgDir, file)))) {
     throw new Error(`no wasm package at ${pkgDir}: run \`npm run build\` (or set RESUPLOAD_PKG_DIR)`);
   }
   const out = fs.createWriteStream(logFile);

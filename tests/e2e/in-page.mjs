@@ -83,8 +83,10 @@ function install(byteSource) {
     },
     workers,
     consoleWarnings,
-    /** The wasm package, loaded and initialised once: its default build (`Upload`), or with
-     *  `"queue"` its `resupload/queue` build (`Upload` and `UploadQueue`). */
+    /** The wasm package, loaded and initialised once: its default build (`Upload`), with
+     *  `"pending"` its `resupload/pending` build (`Upload` and its static lookups), or with
+     *  `"queue"` its `resupload/queue` build (all of it, and `UploadQueue`). A page may load
+     *  more than one: they share what is stored in the browser, as two pages of one site do. */
     lib(entry = "") {
       libs[entry] ??= import(`/pkg/${entry ? `${entry}/` : ""}resupload.js`).then(async (mod) => {
         await mod.default();
@@ -122,11 +124,12 @@ function install(byteSource) {
       const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));
       return { source: new File([bytes], name, { lastModified, type }), sha256 };
     },
-    /** Starts run `name`: an upload of `file` with `options` (endpoint /api/s3 by default), keeping `events`. */
-    async start(name, { file, options = {}, events = [] }) {
-      const { Upload } = await window.e2e.lib();
+    /** Starts run `name`: an upload of `file` with `options` (endpoint /api/s3 by default), keeping
+     *  `events`, by the `Upload` of `build` (see `lib`; the default build unless given). */
+    async start(name, { file, options = {}, events = [], build = "" }) {
+      const { Upload } = await window.e2e.lib(build);
       const { source, sha256 } = await window.e2e.source(file);
-      const run = { sha256, outcome: null, ms: null, resumes: [], restarts: [], warnings: [], events: {}, source };
+      const run = { sha256, outcome: null, ms: null, resumes: [], restarts: [], warnings: [], events: {}, source, build };
       for (const on of events) run.events[on] = [];
       const keep = (on, value) => run.events[on]?.push(typeof value === "object" ? { ...value } : value);
       run.upload = new Upload(source, {
@@ -164,13 +167,16 @@ function install(byteSource) {
       const { sha256, outcome, ms, resumes, restarts, warnings, events } = run;
       return { sha256, outcome, ms, resumes, restarts, warnings, events };
     },
-    /** The stored record of run `name`'s file (`Upload.findPrevious`), or null. */
+    /** The stored record of run `name`'s file (`Upload.findPrevious`), or null: asked of the
+     *  run's own build if it has the lookups (it alone sees a record kept in memory), else of
+     *  `resupload/pending` (which sees what the run stored in IndexedDB). */
     async stored(name, namespace) {
-      return window.e2e.findPrevious(window.e2e.runs[name].source, namespace);
+      const { source, build } = window.e2e.runs[name];
+      return window.e2e.findPrevious(source, namespace, build || "pending");
     },
-    /** `Upload.findPrevious(source)`, or null. */
-    async findPrevious(source, namespace) {
-      const { Upload } = await window.e2e.lib();
+    /** `Upload.findPrevious(source)` of `build` (`resupload/pending` unless given), or null. */
+    async findPrevious(source, namespace, build = "pending") {
+      const { Upload } = await window.e2e.lib(build);
       const found = await Upload.findPrevious(source, { endpoint: "/api/s3", namespace });
       return found ? { ...found } : null;
     },
@@ -271,7 +277,7 @@ export async function resumePending(tab, name, fileName, namespace, options = {}
   await installHelpers(tab);
   return tab.evaluate(
     async ({ name, fileName, namespace, options }) => {
-      const { Upload } = await window.e2e.lib();
+      const { Upload } = await window.e2e.lib("pending");
       const entry = [...(await Upload.listPending({ namespace }))].find((p) => p.fileName === fileName);
       if (!entry) return { error: { code: "NOT_LISTED" } };
       const run = { sha256: null, outcome: null, ms: null, resumes: [], restarts: [], warnings: [], events: {}, source: null };
@@ -297,7 +303,7 @@ export async function resumePending(tab, name, fileName, namespace, options = {}
 export async function pending(tab, namespace, lookup = {}) {
   await installHelpers(tab);
   return tab.evaluate(async (options) => {
-    const { Upload } = await window.e2e.lib();
+    const { Upload } = await window.e2e.lib("pending");
     return [...(await Upload.listPending(options))].map((p) => ({ ...p }));
   }, { namespace, ...lookup });
 }
