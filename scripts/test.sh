@@ -14,8 +14,10 @@ cargo fmt --all --check
 cargo clippy -p resupload-dev-server --all-targets -- -D warnings
 cargo clippy -p resupload --all-targets -- -D warnings
 cargo clippy -p resupload --target wasm32-unknown-unknown --all-targets -- -D warnings
-# The default package build (`resupload`, without UploadQueue): scripts/build.mjs.
+# The package's other builds (scripts/build.mjs): `resupload` (no features)
+# and `resupload/pending`; `resupload/queue` is the default, above.
 cargo clippy -p resupload --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
+cargo clippy -p resupload --target wasm32-unknown-unknown --lib --no-default-features --features pending -- -D warnings
 
 # The uploads table's suite runs on SQLite, and on PostgreSQL through
 # RESUPLOAD_TEST_DATABASE_URL: a throwaway cluster on a free loopback port.
