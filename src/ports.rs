@@ -204,6 +204,13 @@ pub trait Backend {
     ) -> PortFuture<'a, CompleteAnswer>;
     /// Aborts the upload on the server.
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()>;
+}
+
+/// The signing backend's single-request uploads of whole small files
+/// (Companion's `GET {endpoint}/params`), which only an upload queue makes.
+/// A port of its own, not part of [`Backend`], so that a build without the
+/// queue links none of it (a trait object keeps every method it has).
+pub trait SingleSigner {
     /// How to upload a whole small file in one request.
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle>;
     /// How to upload each of several small files in one request each, in
@@ -258,14 +265,28 @@ pub trait PartSender<B> {
         put: &'a PartPut<'a, B>,
         progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, String>;
+}
+
+/// Sends whole small files in one request each (an upload queue's small
+/// files; a port of its own for the reason [`SingleSigner`] is).
+pub trait WholeSender<B> {
     /// Sends a whole small file in the one request `signed` describes,
-    /// with the same progress and stall rules.
+    /// with a part's progress and stall rules ([`PartSender::send`]).
     fn send_whole<'a>(
         &'a self,
         signed: &'a SignedSingle,
         body: &'a B,
         progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, ()>;
+}
+
+/// The ports of a single-request upload of a whole small file
+/// ([`Driver::put_whole`](crate::driver::Driver::put_whole)).
+pub struct WholePorts<'a, B> {
+    /// Signs the request.
+    pub signer: &'a dyn SingleSigner,
+    /// Sends it.
+    pub sender: &'a dyn WholeSender<B>,
 }
 
 /// Where upload records persist.

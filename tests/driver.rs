@@ -26,8 +26,8 @@ use resupload::options::ChecksumMode;
 use resupload::ports::{
     Adopted, Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, NewSingle,
     NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, PortFuture,
-    Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle, SingleMethod, Timer,
-    Wait, Warning, WarningCode,
+    Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle, SingleMethod,
+    SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
 };
 use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
@@ -543,6 +543,9 @@ impl Backend for FakeS3 {
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
         Box::pin(self.fake_abort(upload_id, key))
     }
+}
+
+impl SingleSigner for FakeS3 {
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
         Box::pin(self.fake_sign_single(file))
     }
@@ -565,6 +568,9 @@ impl PartSender<Vec<u8>> for FakeS3 {
     ) -> PortFuture<'a, String> {
         Box::pin(self.fake_send(put, progress))
     }
+}
+
+impl WholeSender<Vec<u8>> for FakeS3 {
     fn send_whole<'a>(
         &'a self,
         signed: &'a SignedSingle,
@@ -762,6 +768,14 @@ impl World {
         block_on(self.driver().run(&self.file))
     }
 
+    /// The fake's single-request signing and sending.
+    fn whole(&self) -> WholePorts<'_, Vec<u8>> {
+        WholePorts {
+            signer: &self.s3,
+            sender: &self.s3,
+        }
+    }
+
     fn object(&self, key: &str) -> Vec<u8> {
         self.s3
             .objects
@@ -908,7 +922,7 @@ fn a_whole_file_request_feeds_the_queue_budget() {
     // lasts long enough) grows the budget.
     let mut seen = Vec::new();
     for _ in 0..8 {
-        block_on(driver.put_whole(&w.file)).unwrap();
+        block_on(driver.put_whole(&w.file, &w.whole())).unwrap();
         seen.push(budget.in_flight());
     }
     assert_eq!(seen[0], 1);
@@ -1841,7 +1855,7 @@ fn an_adoption_not_asked_for_is_refused() {
 #[test]
 fn a_small_file_goes_in_one_signed_request() {
     let w = World::new(300_000);
-    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
     assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(w.s3.singles_signed.get(), 1);
     assert_eq!(w.s3.next_id.get(), 1, "no multipart upload");
@@ -1860,7 +1874,7 @@ fn a_small_file_goes_in_one_signed_request() {
 fn a_failed_single_request_is_signed_and_sent_again() {
     let w = World::new(1000);
     w.s3.fail(0, &[Fault::Status(503)]);
-    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
     assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(w.s3.singles_signed.get(), 2, "a fresh URL for the retry");
 }
@@ -1869,13 +1883,13 @@ fn a_failed_single_request_is_signed_and_sent_again() {
 fn a_companion_form_goes_without_checksum_and_warns_unless_checksums_are_required() {
     let mut w = World::new(1000);
     w.s3.no_checksums.set(true);
-    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
     assert_eq!(done.checksum_sha256, None);
     assert_eq!(w.object(&done.key), w.s3.file());
     let warnings: Vec<_> = w.log.warnings.borrow().iter().map(|w| w.code).collect();
     assert_eq!(warnings, [WarningCode::ChecksumUnsupported]);
     w.options.checksum = ChecksumMode::Sha256;
-    let refused = block_on(w.driver().put_whole(&w.file)).unwrap_err();
+    let refused = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap_err();
     assert_eq!(refused.code(), "CHECKSUM_UNSUPPORTED");
 }
 
@@ -1883,7 +1897,7 @@ fn a_companion_form_goes_without_checksum_and_warns_unless_checksums_are_require
 fn a_folder_path_reaches_the_backend() {
     let mut w = World::new(1000);
     w.file.identity.relative_path = Some("photos/2024/movie.mp4".into());
-    let done = block_on(w.driver().put_whole(&w.file)).unwrap();
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
     assert!(done.key.ends_with("photos/2024/movie.mp4"), "{}", done.key);
 }
 

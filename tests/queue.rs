@@ -348,11 +348,7 @@ fn files_added_while_the_queue_runs_join_the_run() {
 
 mod signing {
     use super::*;
-    use resupload::core::reconcile::ServerPart;
-    use resupload::ports::{
-        Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, SignedSingle,
-        SingleMethod,
-    };
+    use resupload::ports::{NewSingle, SignedSingle, SingleMethod, SingleSigner};
     use resupload::queue::signing::BatchSigner;
 
     /// A backend that signs small files, with or without a batch route.
@@ -374,33 +370,7 @@ mod signing {
         }
     }
 
-    impl Backend for Signs {
-        fn create<'a>(&'a self, _: NewUpload<'a>) -> PortFuture<'a, Created> {
-            unreachable!()
-        }
-        fn sign_part<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a str,
-            _: u32,
-            _: Option<&'a str>,
-        ) -> PortFuture<'a, String> {
-            unreachable!()
-        }
-        fn list_parts<'a>(&'a self, _: &'a str, _: &'a str) -> PortFuture<'a, Vec<ServerPart>> {
-            unreachable!()
-        }
-        fn complete<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a str,
-            _: &'a [CompletedPart],
-        ) -> PortFuture<'a, CompleteAnswer> {
-            unreachable!()
-        }
-        fn abort<'a>(&'a self, _: &'a str, _: &'a str) -> PortFuture<'a, ()> {
-            unreachable!()
-        }
+    impl SingleSigner for Signs {
         fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
             self.singles.set(self.singles.get() + 1);
             Box::pin(async move { Ok(signed(&file)) })

@@ -11,12 +11,17 @@ use super::retry::with_retries;
 use super::{Completed, Driver, FileInfo};
 use crate::error::Error;
 use crate::options::ChecksumMode;
-use crate::ports::{NewSingle, SignedSingle, Warning, WarningCode};
+use crate::ports::{NewSingle, SignedSingle, Warning, WarningCode, WholePorts};
 
 impl<B> Driver<'_, B> {
-    /// Uploads `file` whole in one request. With checksums, its SHA-256 is
-    /// signed into the request and the store checks the bytes.
-    pub async fn put_whole(&self, file: &FileInfo) -> Result<Completed, Error> {
+    /// Uploads `file` whole in one request, signed and sent by `whole`.
+    /// With checksums, its SHA-256 is signed into the request and the
+    /// store checks the bytes.
+    pub async fn put_whole(
+        &self,
+        file: &FileInfo,
+        whole: &WholePorts<'_, B>,
+    ) -> Result<Completed, Error> {
         self.options.validate()?;
         let size = file.identity.size;
         let body = self.source.body(0..size).await?;
@@ -33,7 +38,7 @@ impl<B> Driver<'_, B> {
             size,
             checksum_sha256: checksum.as_deref(),
         };
-        let sign = || self.backend.sign_single(single);
+        let sign = || whole.signer.sign_single(single);
         let first = self.with_retries(sign).await?;
         let checksummed = self.agree_on_single_checksum(&first, checksum.is_some())?;
         let shared = match self.budget {
@@ -41,7 +46,9 @@ impl<B> Driver<'_, B> {
             None => None,
         };
         let signed = self
-            .send_whole(first, &body, size, || self.backend.sign_single(single))
+            .send_whole(whole, first, &body, size, || {
+                whole.signer.sign_single(single)
+            })
             .await?;
         drop(shared);
         if let Some(budget) = self.budget {
@@ -59,6 +66,7 @@ impl<B> Driver<'_, B> {
     /// up; each retry signs afresh. Answers the request that succeeded.
     async fn send_whole<S>(
         &self,
+        whole: &WholePorts<'_, B>,
         first: SignedSingle,
         body: &B,
         size: u64,
@@ -79,7 +87,7 @@ impl<B> Driver<'_, B> {
                 None => sign().await?,
             };
             tracker.borrow_mut().part_sent(1, 0);
-            self.sender.send_whole(&signed, body, &progress).await?;
+            whole.sender.send_whole(&signed, body, &progress).await?;
             Ok(signed)
         };
         let sent = with_retries(self.timer, &self.options.retry, attempt, || false).await?;

@@ -18,12 +18,8 @@ use std::task::Poll;
 
 use futures::channel::oneshot;
 
-use crate::core::reconcile::ServerPart;
 use crate::error::Error;
-use crate::ports::{
-    Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, PortFuture,
-    SignedSingle, Timer,
-};
+use crate::ports::{NewSingle, PortFuture, SignedSingle, SingleSigner, Timer};
 
 /// The most files one call signs (the dev server's limit).
 pub const MAX_BATCH: usize = 100;
@@ -62,7 +58,7 @@ impl Waiting {
 
 /// Signs small files in batches over `backend`.
 pub struct BatchSigner<'a> {
-    backend: &'a dyn Backend,
+    backend: &'a dyn SingleSigner,
     timer: &'a dyn Timer,
     /// A batch this big goes at once, without waiting out the window.
     enough: usize,
@@ -77,7 +73,7 @@ pub struct BatchSigner<'a> {
 impl<'a> BatchSigner<'a> {
     /// A signer over `backend` that sends a batch once `enough` files wait
     /// (the files prepared at once), or after [`WINDOW_MS`].
-    pub fn new(backend: &'a dyn Backend, timer: &'a dyn Timer, enough: usize) -> Self {
+    pub fn new(backend: &'a dyn SingleSigner, timer: &'a dyn Timer, enough: usize) -> Self {
         BatchSigner {
             backend,
             timer,
@@ -202,40 +198,9 @@ async fn yield_once() {
     .await
 }
 
-/// The backend with its small files signed in batches; every other call
-/// goes straight through.
-impl Backend for BatchSigner<'_> {
-    fn create<'a>(&'a self, upload: NewUpload<'a>) -> PortFuture<'a, Created> {
-        self.backend.create(upload)
-    }
-    fn sign_part<'a>(
-        &'a self,
-        upload_id: &'a str,
-        key: &'a str,
-        part_number: u32,
-        checksum_sha256: Option<&'a str>,
-    ) -> PortFuture<'a, String> {
-        self.backend
-            .sign_part(upload_id, key, part_number, checksum_sha256)
-    }
-    fn list_parts<'a>(
-        &'a self,
-        upload_id: &'a str,
-        key: &'a str,
-    ) -> PortFuture<'a, Vec<ServerPart>> {
-        self.backend.list_parts(upload_id, key)
-    }
-    fn complete<'a>(
-        &'a self,
-        upload_id: &'a str,
-        key: &'a str,
-        parts: &'a [CompletedPart],
-    ) -> PortFuture<'a, CompleteAnswer> {
-        self.backend.complete(upload_id, key, parts)
-    }
-    fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
-        self.backend.abort(upload_id, key)
-    }
+/// The backend's single-request signing, its small files signed in
+/// batches.
+impl SingleSigner for BatchSigner<'_> {
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
         Box::pin(self.sign(file))
     }

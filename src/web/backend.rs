@@ -13,7 +13,7 @@ use crate::core::reconcile::ServerPart;
 use crate::error::{Error, Operation};
 use crate::ports::{
     Adopted, Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, PortFuture,
-    SignedSingle, SingleMethod,
+    SignedSingle, SingleMethod, SingleSigner,
 };
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
@@ -423,7 +423,9 @@ impl Backend for HttpBackend {
                 .map(|_| ())
         })
     }
+}
 
+impl SingleSigner for HttpBackend {
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
         Box::pin(async move {
             let url = [&self.base, "/params", &single_query(&file)].concat();

@@ -5,6 +5,7 @@
 //! | backend | fetch to Companion's S3 routes | `backend.rs` |
 //! | part source | `Blob.slice` of a file, or a streaming source's `read` | `source.rs` |
 //! | part sender | XMLHttpRequest, or fetch where there is none | `xhr_sender.rs`, `fetch_sender.rs` |
+//! | whole-file signer and sender (an upload queue's small files) | the backend's `/params`, and the part sender's adapters | `backend.rs`, `xhr_sender.rs`, `fetch_sender.rs` |
 //! | record store | IndexedDB, falling back to the page's memory | `idb.rs`, `../fallback.rs` |
 //! | timer | `setTimeout`, `performance.now()`, the `online` event | `timer.rs` |
 //!
@@ -25,7 +26,7 @@ use crate::driver::Driver;
 use crate::fallback::FallbackStore;
 use crate::memory::MemoryStore;
 use crate::options::UploadOptions;
-use crate::ports::{Events, PartSender, RecordStore, Warning};
+use crate::ports::{Events, PartSender, RecordStore, Warning, WholeSender};
 
 thread_local! {
     /// Where records live when IndexedDB cannot be used: shared by every
@@ -52,12 +53,33 @@ pub async fn page_store(warn: Box<dyn Fn(Warning)>) -> FallbackStore {
 /// XMLHttpRequests when it reloads, but lets a fetch PUT run on (seen in
 /// engines.test.mjs: the held part stayed open after the reload).
 pub fn sender(stall_timeout_ms: u32) -> Box<dyn PartSender<Blob>> {
-    let has_xhr =
-        js_sys::Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false);
-    match has_xhr {
+    match has_xhr() {
         true => Box::new(XhrSender::new(stall_timeout_ms)),
         false => Box::new(FetchSender::new(stall_timeout_ms)),
     }
+}
+
+/// An upload queue's senders of parts and of whole small files: one
+/// adapter, chosen as [`sender`] chooses it, behind both ports, so that a
+/// whole file's request follows what the parts measured (whether to listen
+/// to progress).
+pub fn queue_senders(
+    stall_timeout_ms: u32,
+) -> (Rc<dyn PartSender<Blob>>, Rc<dyn WholeSender<Blob>>) {
+    match has_xhr() {
+        true => {
+            let xhr = Rc::new(XhrSender::new(stall_timeout_ms));
+            (xhr.clone(), xhr)
+        }
+        false => {
+            let fetch = Rc::new(FetchSender::new(stall_timeout_ms));
+            (fetch.clone(), fetch)
+        }
+    }
+}
+
+fn has_xhr() -> bool {
+    js_sys::Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false)
 }
 
 /// The browser's ports for one run.

@@ -10,7 +10,7 @@ use super::deadline::within;
 use super::fetch::{failed, request};
 use super::js::Builder;
 use crate::error::{Error, Operation};
-use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod};
+use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod, WholeSender};
 
 /// Sends part bodies with fetch.
 #[derive(Debug)]
@@ -34,7 +34,9 @@ impl PartSender<Blob> for FetchSender {
     ) -> PortFuture<'a, String> {
         Box::pin(self.bounded(Operation::UploadPart, put_part(put)))
     }
+}
 
+impl WholeSender<Blob> for FetchSender {
     fn send_whole<'a>(
         &'a self,
         signed: &'a SignedSingle,

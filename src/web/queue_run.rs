@@ -5,11 +5,12 @@
 //! (resumable from its record) when it is not.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use web_sys::Blob;
 
 use super::backend::HttpBackend;
-use super::compose::{page_store, sender};
+use super::compose::{page_store, queue_senders};
 use super::events::{call, call_with, JsEvents};
 use super::headers::BackendHeaders;
 use super::idb::IdbStore;
@@ -22,7 +23,7 @@ use crate::memory::MemoryStore;
 use crate::options::UploadOptions;
 use crate::ports::{
     Events, ExpiringSoon, PartCompleted, PartSender, PortFuture, Progress, RestartReason, Resumed,
-    Warning,
+    Warning, WholePorts, WholeSender,
 };
 use crate::queue::signing::BatchSigner;
 use crate::queue::{DoneStore, FileOutcome, FileRunner, QueueEvents, QueueProgress};
@@ -40,7 +41,9 @@ pub(super) struct QueuedFile {
 /// The ports every file of a run shares.
 pub(super) struct QueuePorts {
     pub backend: HttpBackend,
-    sender: Box<dyn PartSender<Blob>>,
+    sender: Rc<dyn PartSender<Blob>>,
+    /// Sends the small files whole (the same adapter as `sender`).
+    whole: Rc<dyn WholeSender<Blob>>,
     store: FallbackStore,
     timer: BrowserTimer,
     /// The queue's one budget of requests in flight, grown from the
@@ -63,11 +66,13 @@ impl QueuePorts {
             Ok(store) => Box::new(store),
             Err(_) => Box::new(MemoryStore::new()),
         };
+        let (sender, whole) = queue_senders(options.stall_timeout_ms);
         QueuePorts {
             backend: HttpBackend::new(options.endpoint_base())
                 .with_timeout(options.stall_timeout_ms)
                 .with_headers(headers.clone()),
-            sender: sender(options.stall_timeout_ms),
+            sender,
+            whole,
             store: page_store(Box::new(move |w| warn_events.warn(w))).await,
             timer: BrowserTimer,
             budget: RampedSlots::new(options.concurrency, options.max_concurrency),
@@ -101,7 +106,7 @@ impl WebRunner<'_> {
         options: &'d UploadOptions,
     ) -> Driver<'d, Blob> {
         Driver {
-            backend: &self.signer,
+            backend: &self.ports.backend,
             source,
             sender: self.ports.sender.as_ref(),
             store: &self.ports.store,
@@ -120,9 +125,13 @@ impl WebRunner<'_> {
             queue: self.events,
         };
         if info.identity.size <= self.single_limit {
+            let whole = WholePorts {
+                signer: &self.signer,
+                sender: self.ports.whole.as_ref(),
+            };
             return self
                 .driver(&source, &events, self.options)
-                .put_whole(&info)
+                .put_whole(&info, &whole)
                 .await;
         }
         // A resumed multipart upload checks its content sample; a fresh

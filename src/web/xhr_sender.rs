@@ -20,7 +20,7 @@ use super::js::set as handle;
 use crate::core::watch::ProgressWatch;
 use crate::error::{Error, Operation};
 use crate::http::{failure, Answer};
-use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod};
+use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod, WholeSender};
 
 /// Sends part bodies with XMLHttpRequest.
 #[derive(Debug)]
@@ -187,7 +187,9 @@ impl PartSender<Blob> for XhrSender {
             }
         })
     }
+}
 
+impl WholeSender<Blob> for XhrSender {
     fn send_whole<'a>(
         &'a self,
         signed: &'a SignedSingle,
