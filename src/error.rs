@@ -382,6 +382,17 @@ impl fmt::Display for Error {
                 "the `headers` function failed: {detail}; nothing sent is lost: once it can \
                  give the credentials again, call start() to continue"
             ),
+            Error::NotInBuild { .. } | Error::UnsupportedBrowser { .. } => self.write_setup(f),
+            fixed => f.write_str(fixed.fixed_message()),
+        }
+    }
+}
+
+impl Error {
+    /// The messages of a page's set-up errors: a call this build of the
+    /// package leaves out, a browser feature missing.
+    fn write_setup(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Error::NotInBuild { call } => write!(
                 f,
                 "{call} is not in this build of resupload, which keeps pages that do not call \
@@ -393,12 +404,10 @@ impl fmt::Display for Error {
                 "this browser lacks {feature}, which resupload needs: use a current Chrome, \
                  Edge, Firefox or Safari (16 or later)"
             ),
-            fixed => f.write_str(fixed.fixed_message()),
+            _ => Ok(()),
         }
     }
-}
 
-impl Error {
     /// The message of [`Error::Http`]: the status, the body when there is
     /// one, and what to do about a 401.
     fn write_http(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -470,6 +479,22 @@ mod tests {
         assert!(net.is_retryable());
         assert!(!Error::invalid_option("partSize", "too small").is_retryable());
         assert!(!Error::MissingEtag { part_number: 3 }.is_retryable());
+    }
+
+    #[test]
+    fn set_up_errors_name_what_to_do() {
+        let not_in_build = Error::NotInBuild {
+            call: "Upload.listPending",
+        };
+        assert_eq!(not_in_build.code(), "NOT_IN_BUILD");
+        let msg = not_in_build.to_string();
+        assert!(
+            msg.starts_with("Upload.listPending is not in this build"),
+            "{msg}"
+        );
+        assert!(msg.contains("\"resupload/pending\""), "{msg}");
+        let msg = Error::UnsupportedBrowser { feature: "fetch" }.to_string();
+        assert!(msg.starts_with("this browser lacks fetch"), "{msg}");
     }
 
     #[test]
