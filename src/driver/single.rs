@@ -45,11 +45,7 @@ impl<B> Driver<'_, B> {
             Some(budget) => Some(budget.acquire().await),
             None => None,
         };
-        let signed = self
-            .send_whole(whole, first, &body, size, || {
-                whole.signer.sign_single(single)
-            })
-            .await?;
+        let signed = self.send_whole(whole, single, first, &body, size).await?;
         drop(shared);
         if let Some(budget) = self.budget {
             budget.done(size, self.now());
@@ -63,18 +59,16 @@ impl<B> Driver<'_, B> {
     }
 
     /// Sends the body until the store takes it or the retry policy gives
-    /// up; each retry signs afresh. Answers the request that succeeded.
-    async fn send_whole<S>(
+    /// up; each retry signs `single` afresh. Answers the request that
+    /// succeeded.
+    async fn send_whole(
         &self,
         whole: &WholePorts<'_, B>,
+        single: NewSingle<'_>,
         first: SignedSingle,
         body: &B,
         size: u64,
-        sign: impl Fn() -> S,
-    ) -> Result<SignedSingle, Error>
-    where
-        S: std::future::Future<Output = Result<SignedSingle, Error>>,
-    {
+    ) -> Result<SignedSingle, Error> {
         let tracker = RefCell::new(ProgressTracker::new(0, size));
         let progress = |sent: u64| {
             tracker.borrow_mut().part_sent(1, sent);
@@ -84,7 +78,7 @@ impl<B> Driver<'_, B> {
         let attempt = || async {
             let signed = match next.take() {
                 Some(signed) => signed,
-                None => sign().await?,
+                None => whole.signer.sign_single(single).await?,
             };
             tracker.borrow_mut().part_sent(1, 0);
             whole.sender.send_whole(&signed, body, &progress).await?;
