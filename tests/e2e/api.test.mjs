@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { MIB, sleep } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
-import { findPrevious, installHelpers, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
+import { clearPending, findPrevious, installHelpers, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertObject, pauseHeld, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("api");
@@ -151,6 +151,14 @@ test("a full IndexedDB (QuotaExceededError) moves the upload to memory with one 
   assert.deepEqual(run.warnings, ["STORAGE_FULL"]);
 });
 
+// Opens the demo, starts run `name` of `file` (one part at a time), and
+// pauses it once a part is stored.
+async function pauseAfterOnePart(name, file, namespace) {
+  await openDemo(stack, stack.page);
+  await startAndHold(stack, stack.page, name, { file, options: { namespace, concurrency: 1 } }, 1);
+  await pauseHeld(stack, stack.page, name);
+}
+
 // Opens the demo, starts run "first" of `file` (one part at a time), and
 // reloads the page once a part is stored; answers the stored record.
 async function storeOnePartThenReload(namespace, file) {
@@ -196,7 +204,7 @@ test("onExpiringSoon on a resume inside the warning window; clearPending forgets
 
   const third = await startAndHold(stack, page, "third", { file: { ...file, name: "forget-me.bin" }, options }, 1);
   await pauseHeld(stack, page, "third");
-  const cleared = await page.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
+  const cleared = await clearPending(page, namespace);
   assert.equal(cleared, 1);
   assert.deepEqual(await pending(page, namespace), []);
   assert.ok(!(await stack.debug.uploads()).some((u) => u.key === third.key), "clearPending aborted it on the server");
@@ -258,9 +266,7 @@ test("listPending removes records past expiry", { timeout: 120_000 }, async () =
   const page = stack.page;
   const namespace = randomNamespace("stale");
   const file = { name: "stale.bin", size: 11 * MIB };
-  await openDemo(stack, page);
-  await startAndHold(stack, page, "stale", { file, options: { namespace, concurrency: 1 } }, 1);
-  await pauseHeld(stack, page, "stale");
+  await pauseAfterOnePart("stale", file, namespace);
   assert.equal((await pending(page, namespace)).length, 1);
   await sleep(20);
   assert.deepEqual(await pending(page, namespace, { expiresAfter: 10 }), []);
@@ -271,9 +277,7 @@ test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending li
   const page = stack.page;
   const namespace = randomNamespace("builds");
   const file = { name: "builds.bin", size: 11 * MIB };
-  await openDemo(stack, page);
-  await startAndHold(stack, page, "builds", { file, options: { namespace, concurrency: 1 } }, 1);
-  await pauseHeld(stack, page, "builds");
+  await pauseAfterOnePart("builds", file, namespace);
   const refused = await page.evaluate(async (namespace) => {
     const { Upload } = await window.e2e.lib();
     const source = window.e2e.runs.builds.source;
@@ -292,7 +296,7 @@ test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending li
   // The record the default build stored is the same to the pending build.
   const listed = await pending(page, namespace);
   assert.deepEqual(listed.map((p) => [p.fileName, p.partsDone]), [["builds.bin", 1]]);
-  const cleared = await page.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
+  const cleared = await clearPending(page, namespace);
   assert.equal(cleared, 1);
   assert.deepEqual(await pending(page, namespace), []);
 });

@@ -13,6 +13,7 @@ import { after, afterEach, before, test } from "node:test";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
 import {
+  clearPending,
   installHelpers,
   pending,
   report,
@@ -126,10 +127,7 @@ test("a changed file behind the handle is detected (FILE_CHANGED) and never mixe
   assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
   const parts = await stack.debug.parts(old.key, old.uploadId);
   assert.equal(parts.length, 1, "the old upload is untouched, for the page to decide");
-  await tab.evaluate(async (namespace) => {
-    const { Upload } = await window.e2e.lib("pending");
-    await Upload.clearPending({ namespace });
-  }, namespace);
+  await clearPending(tab, namespace);
 });
 
 test("a refused read permission gets PERMISSION_DENIED, and nothing is sent", { timeout: 180_000 }, async (t) => {
@@ -157,7 +155,7 @@ test("a refused read permission gets PERMISSION_DENIED, and nothing is sent", { 
   assert.deepEqual(stack.gate.since(mark), []);
   await tab.reload();
   await waitReady(tab);
-  await tab.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace).catch(() => {});
+  await clearPending(tab, namespace).catch(() => {});
 });
 
 test("a file gone from behind its handle gets FILE_MISSING, and nothing is sent", { timeout: 180_000 }, async (t) => {
@@ -175,7 +173,7 @@ test("a file gone from behind its handle gets FILE_MISSING, and nothing is sent"
   assert.equal(resumed.error?.code, "FILE_MISSING", JSON.stringify(resumed));
   assert.match(resumed.error.message, /pick it again/);
   assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
-  await tab.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
+  await clearPending(tab, namespace);
 });
 
 test("stage: \"opfs\": a page-made file resumes from its staged copy after a reload and a restart", { timeout: 240_000 }, async () => {
@@ -263,5 +261,5 @@ test("without a handle or a copy: canResumeWithoutPicking is false and resumePen
   assert.match(resumed.error.message, /pick the same file again/);
   const left = await report(tab, "again");
   assert.equal(left, null, "no upload was made");
-  await tab.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
+  await clearPending(tab, namespace);
 });

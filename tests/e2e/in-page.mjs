@@ -299,6 +299,12 @@ export async function resumePending(tab, name, fileName, namespace, options = {}
   );
 }
 
+/** `Upload.clearPending({ namespace })` in the page (`resupload/pending`): how many it forgot. */
+export async function clearPending(tab, namespace) {
+  await installHelpers(tab);
+  return tab.evaluate(async (namespace) => (await window.e2e.lib("pending")).Upload.clearPending({ namespace }), namespace);
+}
+
 /** `Upload.listPending({ namespace, ...lookup })` in the page. */
 export async function pending(tab, namespace, lookup = {}) {
   await installHelpers(tab);
