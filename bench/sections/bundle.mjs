@@ -1,7 +1,9 @@
 // Bundle size: what a page downloads for each client, raw and gzip -9
-// (Node's zlib at level 9). resupload: its package as built
-// (pkg/resupload_bg.wasm + pkg/resupload.js, what `import "resupload"`
-// loads), and with the JS glue minified by esbuild as an app's bundler
+// (Node's zlib at level 9, each file on its own, as a server sends it).
+// resupload: its package as built (pkg/resupload_bg.wasm, pkg/resupload.js
+// and the snippets the glue imports, what `import "resupload"` loads; the
+// hash worker, loaded only when parts are hashed, is not counted), and
+// with the JS glue bundled and minified by esbuild as an app's bundler
 // would; then its `resupload/pending` build (pkg/pending/, with Upload's
 // static lookups) and its `resupload/queue` build (pkg/queue/, with those
 // and UploadQueue).
@@ -11,6 +13,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
+
+import * as esbuild from "esbuild";
 
 import { clientVersions } from "../clients/index.mjs";
 import { buildSizeBundles, minifyResuploadGlue } from "../lib/build.mjs";
@@ -33,6 +37,28 @@ function measure(files) {
   return { raw, gzip, files: files.map((f) => path.relative(REPO, f)) };
 }
 
+/** The modules `glue` imports statically (the snippets), as esbuild follows them. */
+async function staticImports(glue) {
+  const { metafile } = await esbuild.build({
+    entryPoints: [glue],
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: "esm",
+    external: ["*.wasm"],
+    logLevel: "silent",
+  });
+  return Object.keys(metafile.inputs)
+    .map((input) => path.resolve(input))
+    .filter((file) => file !== path.resolve(glue));
+}
+
+/** What a page loads for the build in `dir`: its wasm, its glue and the glue's imports. */
+async function entryFiles(dir) {
+  const glue = path.join(dir, "resupload.js");
+  return [path.join(dir, "resupload_bg.wasm"), glue, ...(await staticImports(glue))];
+}
+
 export async function run() {
   const pkg = path.resolve(REPO, process.env.RESUPLOAD_PKG_DIR || "pkg");
   const wasm = path.join(pkg, "resupload_bg.wasm");
@@ -46,14 +72,15 @@ export async function run() {
   const rows = [
     { id: "resupload-wasm", label: "resupload: resupload_bg.wasm", ...measure([wasm]) },
     { id: "resupload-js", label: "resupload: resupload.js (as built)", ...measure([glue]) },
-    { id: "resupload", label: "**resupload: wasm + JS as built**", ...measure([wasm, glue]) },
+    { id: "resupload-snippets", label: "resupload: the snippets resupload.js imports (as built)", ...measure(await staticImports(glue)) },
+    { id: "resupload", label: "**resupload: wasm + JS (glue and snippets) as built**", ...measure(await entryFiles(pkg)) },
     { id: "resupload-min", label: "resupload: wasm + JS minified by esbuild", ...measure([wasm, minGlue]) },
     ...(pending
-      ? [{ id: "resupload-pending", label: "resupload/pending (Upload with its lookups): wasm + JS as built", ...measure([path.join(pending, "resupload_bg.wasm"), path.join(pending, "resupload.js")]) }]
+      ? [{ id: "resupload-pending", label: "resupload/pending (Upload with its lookups): wasm + JS as built", ...measure(await entryFiles(pending)) }]
       : []),
     ...(queue
       ? [
-          { id: "resupload-queue", label: "resupload/queue (Upload with its lookups + UploadQueue): wasm + JS as built", ...measure([path.join(queue, "resupload_bg.wasm"), path.join(queue, "resupload.js")]) },
+          { id: "resupload-queue", label: "resupload/queue (Upload with its lookups + UploadQueue): wasm + JS as built", ...measure(await entryFiles(queue)) },
           { id: "resupload-queue-min", label: "resupload/queue: wasm + JS minified by esbuild", ...measure([path.join(queue, "resupload_bg.wasm"), await minifyResuploadGlue(queue, "size-resupload-queue-glue.js")]) },
         ]
       : []),
@@ -65,7 +92,7 @@ export async function run() {
   const lines = ["| what | raw | gzip -9 |", "| --- | ---: | ---: |"];
   for (const r of rows) lines.push(`| ${r.label} | ${kib(r.raw)} KiB | ${kib(r.gzip)} KiB |`);
   const notes = [
-    `JS clients: \`esbuild --bundle --minify --format=esm --platform=browser\` (esbuild ${v.esbuild}) of an entry that imports what an app would use (bench/sizes/*.js). resupload's wasm is as wasm-pack built it (release, wasm-opt -Oz).`,
+    `JS clients: \`esbuild --bundle --minify --format=esm --platform=browser\` (esbuild ${v.esbuild}) of an entry that imports what an app would use (bench/sizes/*.js). resupload as \`npm run build\` (scripts/build.mjs) writes it: the wasm after wasm-opt -Oz, the glue and its snippets unminified, each file gzipped on its own.`,
   ];
   return { markdown: `${lines.join("\n")}\n\n${notes.map((n) => `- ${n}`).join("\n")}`, json: { rows } };
 }
