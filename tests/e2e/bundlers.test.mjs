@@ -3,7 +3,8 @@
 // rendering does) without touching a browser global, and installed into the
 // Vite and webpack examples (examples/), whose production builds upload a
 // file with checksums in Chromium, hashed by the hash worker: as written
-// (`resupload`), and importing from `resupload/queue`.
+// (`resupload`), and importing from `resupload/pending` and from
+// `resupload/queue`.
 
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
@@ -72,9 +73,10 @@ const SOURCES = { vite: ["main.js"], webpack: ["src/main.js"] };
 
 /**
  * Copies examples/`name`, installs the tarball into it and runs its own
- * `npm run build`; answers its dist/. With `entry` "resupload/queue", the
- * copy imports `Upload` from that entry instead (the same app, built
- * against the queue build and its own copy of the hash worker).
+ * `npm run build`; answers its dist/. With another `entry`
+ * ("resupload/pending", "resupload/queue"), the copy imports `Upload`
+ * from it instead (the same app, built against that build and its own
+ * copy of the hash worker).
  */
 async function buildExample(name, entry) {
   const dir = path.join(stack.tmpDir, `${name}-${entry.replace("/", "-")}`);
@@ -95,7 +97,9 @@ async function buildExample(name, entry) {
   return path.join(dir, "dist");
 }
 
-for (const [name, entry] of [["vite", "resupload"], ["webpack", "resupload"], ["vite", "resupload/queue"], ["webpack", "resupload/queue"]]) {
+const BUILDS = ["resupload", "resupload/pending", "resupload/queue"].flatMap((entry) => [["vite", entry], ["webpack", entry]]);
+
+for (const [name, entry] of BUILDS) {
   test(`the ${name} example, built from the tarball with ${entry}, uploads with checksums hashed by the hash worker`, { timeout: 300_000 }, async () => {
     const dist = await buildExample(name, entry);
     const app = path.basename(path.dirname(dist)); // name-entry
