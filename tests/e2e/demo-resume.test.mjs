@@ -19,7 +19,7 @@ import { afterEach, test } from "node:test";
 
 import { MIB, waitUntil } from "./harness.mjs";
 import { entry, listedPending, openDemo, pickFiles, randomNamespace, range, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
-import { clearPending, contentBytes, installHelpers, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
+import { clearPending, contentBytes, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -218,7 +218,6 @@ test("a dropped file's handle: a Resume that finds the file changed says so and 
   assert.equal(await entry(tab, name), null, "no upload card was made");
   assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
   assert.equal((await stack.debug.parts(record.key, record.uploadId)).length, 1, "the stored upload is untouched");
-  await installHelpers(tab);
   await clearPending(tab, namespace);
 });
 
