@@ -176,7 +176,8 @@ const BUILDS = [
 function jsFiles(dir) {
   const snippets = fs.readdirSync(path.join(dir, "snippets"), { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith(".js"))
-    .map((entry) => path.join(entry.parentPath, entry.name));
+    // `parentPath` from Node 20.12; `path` before it (deprecated since).
+    .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name));
   return [path.join(dir, `${NAME}.js`), ...snippets];
 }
 
