@@ -56,7 +56,8 @@ async function stagingDir() {
  * Copies `blob` into the staging folder as `name`, `COPY_CHUNK` bytes at a
  * time (the browser reads and writes; nothing passes through script
  * memory but one chunk's Blob slice). `signal.aborted` stops it between
- * chunks. Answers the copy's handle.
+ * chunks. The copy is found again by its name (`stagedFile`): its handle
+ * is not kept, as Safari cannot store one in IndexedDB (DataCloneError).
  */
 export async function stageCopy(name, blob, signal) {
   const dir = await stagingDir();
@@ -73,7 +74,12 @@ export async function stageCopy(name, blob, signal) {
     await dir.removeEntry(name).catch(() => {});
     throw e;
   }
-  return handle;
+}
+
+/** The staged copy `name` (rejects with NotFoundError when there is none). */
+export async function stagedFile(name) {
+  const handle = await (await stagingDir()).getFileHandle(name);
+  return handle.getFile();
 }
 
 /** Deletes the staged copy `name` (a missing one is no error). */

@@ -1,9 +1,12 @@
 //! Files an upload continues from without the user picking them again: a
 //! picked file's `FileSystemFileHandle` (Chromium gives them), or a copy
 //! staged in the origin-private file system ([`staging`](super::staging),
-//! every engine that has one). The one kept for a record lives in
-//! IndexedDB's `handles` store as `{ kind: "picked" | "staged", handle }`,
-//! and goes with its record. No URL, no secret.
+//! every engine that has one). What is kept for a record lives in
+//! IndexedDB's `handles` store, and goes with its record: `{ kind:
+//! "picked", handle }`, or `{ kind: "staged" }` for a copy, which is found
+//! again by its name (the record's id), not by a stored handle: Safari
+//! cannot store a `FileSystemHandle` in IndexedDB (DataCloneError). No URL,
+//! no secret.
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -25,6 +28,8 @@ extern "C" {
     fn read_permission(handle: &JsValue, ask: bool) -> Promise;
     #[wasm_bindgen(js_name = fileOf)]
     fn file_of(handle: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = stagedFile)]
+    fn staged_file(name: &str) -> Promise;
 }
 
 /// How long the browser may take to answer for a handle (its permission,
@@ -36,7 +41,8 @@ const HANDLE_TIMEOUT_MS: u32 = 30_000;
 pub enum Kind {
     /// The picked file's own handle.
     Picked,
-    /// A staged copy's handle (in the origin-private file system).
+    /// A copy staged in the origin-private file system, named after the
+    /// record.
     Staged,
 }
 
@@ -62,16 +68,23 @@ pub fn is_handle(value: &JsValue) -> bool {
     is_file_handle(value)
 }
 
-/// Keeps `handle` for record `id`.
-pub async fn keep(store: &IdbStore, id: &str, kind: Kind, handle: &JsValue) -> Result<(), Error> {
+/// Keeps the picked file's `handle` for record `id`.
+pub async fn keep_picked(store: &IdbStore, id: &str, handle: &JsValue) -> Result<(), Error> {
     let entry = Builder::new()
-        .str("kind", kind.as_str())
+        .str("kind", Kind::Picked.as_str())
         .set("handle", handle)
         .done();
     store.put_handle(id, &entry).await
 }
 
-/// The handle kept for record `id`, if any.
+/// Notes that record `id` has a finished staged copy (named `id`).
+pub async fn keep_staged(store: &IdbStore, id: &str) -> Result<(), Error> {
+    let entry = Builder::new().str("kind", Kind::Staged.as_str()).done();
+    store.put_handle(id, &entry).await
+}
+
+/// What is kept for record `id`, if anything: its kind, and for a picked
+/// file its handle (`undefined` for a staged copy).
 pub async fn kept(store: &IdbStore, id: &str) -> Result<Option<(Kind, JsValue)>, Error> {
     let Some(entry) = store.get_handle(id).await? else {
         return Ok(None);
@@ -95,9 +108,10 @@ pub async fn kinds(store: &IdbStore) -> Result<Vec<(String, Kind)>, Error> {
     Ok(out)
 }
 
-/// The file to continue `pending` from: read permission asked for (a
-/// prompt needs a user gesture), the file read, and checked against the
-/// stored upload. A picked file must have the record's name, size and
+/// The file to continue `pending` from: for a picked file, read
+/// permission asked for (a prompt needs a user gesture) and the file read
+/// through `handle`; for a staged copy, the copy named after the record.
+/// Either is checked against the stored upload. A picked file must have the record's name, size and
 /// date ([`Error::FileChanged`] otherwise); a staged copy has the size,
 /// and takes the record's identity. Content sample and verified resume
 /// check the bytes when the upload starts, as for a re-picked file.
@@ -108,7 +122,7 @@ pub async fn file_to_resume(
 ) -> Result<(Blob, FileIdentity), Error> {
     let file: web_sys::File = match kind {
         Kind::Picked => file_of_handle(handle, true).await?,
-        Kind::Staged => answer(file_of(handle)).await?,
+        Kind::Staged => answer(staged_file(&pending.id)).await?,
     }
     .unchecked_into();
     let identity = FileIdentity {

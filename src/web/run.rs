@@ -9,7 +9,7 @@ use web_sys::Blob;
 
 use super::api::{check_plan, Inner, Input};
 use super::compose::WebPorts;
-use super::handles::{self, Kind};
+use super::handles;
 use super::idb::IdbStore;
 use super::lock::{self, Lock, LockGuard};
 use super::source::Source;
@@ -51,7 +51,7 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
         // no faster (twice: BENCHMARKS.md).
         collect_orphans(store, driver.store, &id).await;
         if let Some(handle) = &inner.handle {
-            let _ = handles::keep(store, &id, Kind::Picked, handle).await;
+            let _ = handles::keep_picked(store, &id, handle).await;
         }
     }
     let staging = async {

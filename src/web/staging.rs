@@ -16,7 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
 use super::fetch::AbortOnDrop;
-use super::handles::{self, Kind};
+use super::handles;
 use super::idb::IdbStore;
 use super::lock::{self, Lock};
 use crate::ports::{Warning, WarningCode};
@@ -74,7 +74,7 @@ pub async fn stage(store: &IdbStore, id: &str, file: &Blob, warn: &dyn Fn(Warnin
     let signal = controller.signal();
     let _stop_on_drop = AbortOnDrop::new(controller);
     let failure = match JsFuture::from(stage_copy(id, file, &signal)).await {
-        Ok(handle) => handles::keep(store, id, Kind::Staged, &handle)
+        Ok(_) => handles::keep_staged(store, id)
             .await
             .err()
             .map(|e| e.to_string()),

@@ -15,6 +15,7 @@ import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
 import {
   clearPending,
   installHelpers,
+  keptEntry,
   pending,
   report,
   resumePending,
@@ -196,6 +197,8 @@ test("stage: \"opfs\": a page-made file resumes from its staged copy after a rel
   );
   assert.equal(entry.resumeFrom, "copy");
   assert.deepEqual(await stagedCopies(tab), [entry.id]);
+  // Found again by its name: no handle is stored, which Safari could not.
+  assert.deepEqual(await keptEntry(tab, entry.id), { kind: "staged" });
   await reloadAndRestart(namespace);
 
   const mark = stack.gate.mark();

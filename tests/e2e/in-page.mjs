@@ -272,6 +272,31 @@ export async function stagedCopies(tab) {
   });
 }
 
+/**
+ * What resupload keeps in IndexedDB to continue record `id` without
+ * picking (its `handles` store), as the names of the entry's fields with
+ * their types; `null` when nothing is kept.
+ */
+export async function keptEntry(tab, id) {
+  return tab.evaluate(async (id) => {
+    const db = await new Promise((resolve, reject) => {
+      const open = indexedDB.open("resupload");
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    try {
+      const entry = await new Promise((resolve, reject) => {
+        const get = db.transaction("handles").objectStore("handles").get(id);
+        get.onsuccess = () => resolve(get.result);
+        get.onerror = () => reject(get.error);
+      });
+      return entry === undefined ? null : Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, typeof v === "string" ? v : typeof v]));
+    } finally {
+      db.close();
+    }
+  }, id);
+}
+
 /** `Upload.resumePending(entry, options)` of the pending entry of `fileName`, started as run `name`. */
 export async function resumePending(tab, name, fileName, namespace, options = {}) {
   await installHelpers(tab);
