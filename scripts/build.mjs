@@ -10,8 +10,9 @@
 //   4. wasm-opt shrinks the module (flags below, measured in BENCHMARKS.md);
 //   5. the imports from the glue get short names, in the module and the
 //      glue (scripts/short-imports.mjs);
-//   6. the hash worker goes beside its client snippet;
-//   7. esbuild minifies the glue, the snippets and the worker in place,
+//   6. the workers (hash_worker.js, copy_worker.js) go beside the snippets
+//      that start them;
+//   7. esbuild minifies the glue, the snippets and the workers in place,
 //      each with a source map (a page without a bundler loads 4.2 KB less
 //      gzipped; a bundler that minifies gets the same bytes either way:
 //      BENCHMARKS.md);
@@ -218,7 +219,9 @@ function buildModule(dir, cargoArgs) {
   if (!dev) run(wasmOpt(), [wasm, "-o", wasm, ...WASM_OPT_FLAGS]);
   const renamed = shortenImports(wasm, path.join(dir, `${NAME}.js`));
   console.error(`> ${renamed} imports renamed`);
-  fs.copyFileSync(path.join(ROOT, "src/web/hash_worker.js"), path.join(snippetDir(dir), "hash_worker.js"));
+  for (const worker of ["hash_worker.js", "copy_worker.js"]) {
+    fs.copyFileSync(path.join(ROOT, "src/web", worker), path.join(snippetDir(dir), worker));
+  }
   const glue = fs.readFileSync(path.join(dir, `${NAME}.js`), "utf8");
   if (glue.includes("externref")) throw new Error("the glue uses an externref table: the target_features section was not stripped");
   if (!dev) minifyJs(dir);

@@ -31,13 +31,22 @@ export function fileOf(handle) {
   return handle.getFile();
 }
 
-/** Whether this browser can stage copies at all (OPFS writable files). */
+/** Whether this browser has an origin-private file system. */
+function hasOpfs() {
+  return typeof navigator !== "undefined" && typeof navigator.storage?.getDirectory === "function";
+}
+
+/** Whether its files can be written from the page (`createWritable`; Safari only from 26). */
+function writableFromPage() {
+  return typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function";
+}
+
+/**
+ * Whether this browser can stage copies at all: from the page, or else in
+ * a worker through a sync access handle (copy_worker.js).
+ */
 export function canStage() {
-  return (
-    typeof navigator !== "undefined" &&
-    typeof navigator.storage?.getDirectory === "function" &&
-    typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function"
-  );
+  return hasOpfs() && (writableFromPage() || typeof Worker === "function");
 }
 
 /** The free room the origin has, in bytes (Infinity when it cannot tell). */
@@ -60,6 +69,7 @@ async function stagingDir() {
  * is not kept, as Safari cannot store one in IndexedDB (DataCloneError).
  */
 export async function stageCopy(name, blob, signal) {
+  if (!writableFromPage()) return copyInWorker(name, blob, signal);
   const dir = await stagingDir();
   const handle = await dir.getFileHandle(name, { create: true });
   const writable = await handle.createWritable();
@@ -76,6 +86,40 @@ export async function stageCopy(name, blob, signal) {
   }
 }
 
+/** How long a stopped copy in a worker may take to close its file before the worker is ended. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * `stageCopy` in a worker of its own (copy_worker.js), for browsers whose
+ * page cannot write files of the origin-private file system. Settles once:
+ * when the copy is whole, fails or stops, or the worker fails to start.
+ */
+function copyInWorker(name, blob, signal) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./copy_worker.js", import.meta.url), { type: "module" });
+    let grace;
+    const stop = () => {
+      worker.postMessage({ stop: true });
+      grace = setTimeout(() => end(reject, new DOMException("staging was stopped", "AbortError")), STOP_GRACE_MS);
+    };
+    const end = (settle, value) => {
+      signal.removeEventListener("abort", stop);
+      clearTimeout(grace);
+      worker.terminate();
+      settle(value);
+    };
+    worker.onmessage = ({ data }) =>
+      data.error ? end(reject, new DOMException(data.error.message, data.error.name)) : end(resolve);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      end(reject, new Error(`the copy worker failed: ${event.message || "it could not start"}`));
+    };
+    signal.addEventListener("abort", stop, { once: true });
+    worker.postMessage({ name, blob });
+    if (signal.aborted) stop();
+  });
+}
+
 /** The staged copy `name` (rejects with NotFoundError when there is none). */
 export async function stagedFile(name) {
   const handle = await (await stagingDir()).getFileHandle(name);
@@ -84,7 +128,7 @@ export async function stagedFile(name) {
 
 /** Deletes the staged copy `name` (a missing one is no error). */
 export async function removeCopy(name) {
-  if (!canStage()) return;
+  if (!hasOpfs()) return;
   const dir = await stagingDir();
   await dir.removeEntry(name).catch((e) => {
     if (e.name !== "NotFoundError") throw e;
@@ -93,7 +137,7 @@ export async function removeCopy(name) {
 
 /** The names of every staged copy. */
 export async function copyNames() {
-  if (!canStage()) return [];
+  if (!hasOpfs()) return [];
   const names = [];
   for await (const name of (await stagingDir()).keys()) names.push(name);
   return names;

@@ -2,7 +2,8 @@
 // publint and @arethetypeswrong/cli, imported under Node (as server-side
 // rendering does) without touching a browser global, and installed into the
 // Vite and webpack examples (examples/), whose production builds upload a
-// file with checksums in Chromium, hashed by the hash worker: as written
+// file with checksums in Chromium, hashed by the hash worker (the staging
+// copy worker emitted beside it): as written
 // (`resupload`), and importing from `resupload/pending` and from
 // `resupload/queue`.
 
@@ -97,6 +98,20 @@ async function buildExample(name, entry) {
   return path.join(dir, "dist");
 }
 
+/**
+ * The staging copy worker (copy_worker.js, which Chromium never starts: its
+ * pages can write files themselves) is emitted by the bundler as an asset
+ * of its own, as the hash worker is, not folded into the page's code.
+ */
+async function assertCopyWorkerEmitted(dist) {
+  const files = (await fsp.readdir(dist, { recursive: true })).filter((f) => f.endsWith(".js"));
+  const texts = await Promise.all(files.map((f) => fsp.readFile(path.join(dist, f), "utf8")));
+  const writers = files.filter((_, i) => texts[i].includes("createSyncAccessHandle"));
+  assert.equal(writers.length, 1, `one copy worker among ${JSON.stringify(files)}`);
+  const worker = texts[files.indexOf(writers[0])];
+  assert.ok(!worker.includes("createWritable"), `${writers[0]} is the worker alone, not the page's code`);
+}
+
 const BUILDS = ["resupload", "resupload/pending", "resupload/queue"].flatMap((entry) => [["vite", entry], ["webpack", entry]]);
 
 for (const [name, entry] of BUILDS) {
@@ -132,6 +147,7 @@ for (const [name, entry] of BUILDS) {
       const fallback = consoleLines.filter((line) => /hash worker|page's thread/.test(line));
       assert.deepEqual(fallback, [], "the worker hashed every part: no fallback to the page's thread");
       assert.deepEqual(consoleLines.filter((line) => line.startsWith("error")), []);
+      await assertCopyWorkerEmitted(dist);
     } finally {
       await page.close();
     }

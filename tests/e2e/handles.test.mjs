@@ -177,9 +177,29 @@ test("a file gone from behind its handle gets FILE_MISSING, and nothing is sent"
   await clearPending(tab, namespace);
 });
 
-test("stage: \"opfs\": a page-made file resumes from its staged copy after a reload and a restart", { timeout: 240_000 }, async () => {
-  const namespace = randomNamespace("staged");
+for (const writer of ["the page", "a worker"]) {
+  test(`stage: "opfs", written by ${writer}: a page-made file resumes from its staged copy after a reload and a restart`, { timeout: 240_000 }, async (t) => {
+    const inWorker = writer === "a worker";
+    if (inWorker && !hasOpfs) return t.skip("no origin-private file system for the copy worker to write in");
+    await stagedResume(inWorker);
+  });
+}
+
+/**
+ * A staged upload, interrupted and resumed from its copy. With
+ * `inWorker`, the page's `createWritable` is hidden first, as in Safari
+ * before 26, so that only the copy worker can write the copy.
+ */
+async function stagedResume(inWorker) {
+  const namespace = randomNamespace(inWorker ? "staged-worker" : "staged");
   await openDemo(stack, tab, { namespace });
+  if (inWorker && hasOpfs) {
+    const hidden = await tab.evaluate(() => {
+      delete FileSystemFileHandle.prototype.createWritable;
+      return typeof FileSystemFileHandle.prototype.createWritable;
+    });
+    assert.equal(hidden, "undefined", "the page can no longer write files itself");
+  }
   const spec = { file: { name: "staged.bin", size: SIZE, seed: 45 }, options: { namespace, concurrency: 1, stage: "opfs" } };
   stack.gate.holdAfter(2);
   const { sha256 } = await startUpload(tab, "first", spec);
@@ -213,7 +233,7 @@ test("stage: \"opfs\": a page-made file resumes from its staged copy after a rel
     "only the missing parts are sent",
   );
   await assertStoredAndGone(entry.key, sha256, SIZE, namespace);
-});
+}
 
 test("a staged copy that does not fit the quota: a STAGING_ warning, the upload goes on, no copy is left", { timeout: 120_000 }, async (t) => {
   const namespace = randomNamespace("quota");
