@@ -33,6 +33,16 @@ import os from "node:os";
 import path from "node:path";
 
 const LAUNCH_TIMEOUT = 60_000;
+
+/**
+ * WebKit runtime features Safari ships on and WebKitGTK leaves off: the
+ * origin-private file system and the Storage API (`navigator.storage`,
+ * `estimate()`). With them, WebKitGTK is Safari's engine as Safari runs
+ * it. WebDriver's session is ephemeral, so there `getDirectory()` rejects
+ * (UnknownError), as in a private window; `createWritable` stays missing
+ * in this build.
+ */
+const WEBKIT_SAFARI_FEATURES = "+FileSystem,+StorageAPI,+StorageAPIEstimate";
 const COMMAND_TIMEOUT = 60_000;
 /** The longest one `evaluate` may run; scenarios poll rather than wait inside. */
 const SCRIPT_TIMEOUT = 180_000;
@@ -224,7 +234,7 @@ function capabilities(name, profileDir) {
         },
       };
     case "webkit":
-      return { "webkitgtk:browserOptions": { args: ["--automation"] } };
+      return { "webkitgtk:browserOptions": { args: ["--automation", `--features=${WEBKIT_SAFARI_FEATURES}`] } };
     case "wpe":
       return {
         "wpe:browserOptions": {

@@ -255,13 +255,13 @@ export async function writeOpfsFile(tab, name, size, seed = 1) {
   }, { name, size, seed });
 }
 
-/** The names of the staged copies resupload keeps (none where there is no OPFS). */
+/** The names of the staged copies resupload keeps (none where there is no OPFS, or it is refused). */
 export async function stagedCopies(tab) {
   return tab.evaluate(async () => {
     if (typeof navigator.storage?.getDirectory !== "function") return [];
-    const root = await navigator.storage.getDirectory();
     let dir;
     try {
+      const root = await navigator.storage.getDirectory();
       dir = await root.getDirectoryHandle("resupload-staging");
     } catch {
       return [];
