@@ -11,8 +11,8 @@
 // Messages in: `{ name, blob }` once, then `{ stop: true }` to stop between
 // chunks. Out, once: `{ done: true }`, or `{ error: { name, message } }`
 // (a DOMException's name, so the page classifies it). A copy that fails
-// or stops is deleted. The handle's methods are awaited: in Safari before
-// 17 some of them answered promises.
+// or stops is deleted. The access handle's methods are awaited: in the
+// first engines that had them, some answered promises.
 
 const STAGING_DIR = "resupload-staging";
 /** Bytes copied per write: bounded memory, and a stop is heard between. */
@@ -32,12 +32,12 @@ onmessage = ({ data }) => {
 };
 
 async function copy(name, blob) {
+  if (typeof globalThis.FileSystemFileHandle?.prototype?.createSyncAccessHandle !== "function") {
+    throw new DOMException("this browser can write no file in its origin-private file system", "NotSupportedError");
+  }
   const root = await navigator.storage.getDirectory();
   const dir = await root.getDirectoryHandle(STAGING_DIR, { create: true });
   const file = await dir.getFileHandle(name, { create: true });
-  if (typeof file.createSyncAccessHandle !== "function") {
-    throw new DOMException("this browser can write no file in its origin-private file system", "NotSupportedError");
-  }
   const access = await file.createSyncAccessHandle();
   try {
     await access.truncate(0);

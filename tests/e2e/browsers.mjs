@@ -36,13 +36,13 @@ const LAUNCH_TIMEOUT = 60_000;
 
 /**
  * WebKit runtime features Safari ships on and WebKitGTK leaves off: the
- * origin-private file system and the Storage API (`navigator.storage`,
- * `estimate()`). With them, WebKitGTK is Safari's engine as Safari runs
+ * origin-private file system (with workers' sync access handles) and the
+ * Storage API (`navigator.storage`, `estimate()`). With them, WebKitGTK is Safari's engine as Safari runs
  * it. WebDriver's session is ephemeral, so there `getDirectory()` rejects
  * (UnknownError), as in a private window; `createWritable` stays missing
  * in this build.
  */
-const WEBKIT_SAFARI_FEATURES = "+FileSystem,+StorageAPI,+StorageAPIEstimate";
+const WEBKIT_SAFARI_FEATURES = "+FileSystem,+AccessHandle,+StorageAPI,+StorageAPIEstimate";
 const COMMAND_TIMEOUT = 60_000;
 /** The longest one `evaluate` may run; scenarios poll rather than wait inside. */
 const SCRIPT_TIMEOUT = 180_000;
