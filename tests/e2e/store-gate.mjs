@@ -22,6 +22,8 @@ import { PassThrough, Transform } from "node:stream";
 
 /** Buffers a held body without ever pushing back on the socket. */
 const HOLD_BUFFER = 2 ** 31;
+/** Requests that carry no body, so the gate can send them again. */
+const BODILESS = new Set(["GET", "HEAD"]);
 
 export class StoreGate {
   /** @param {string} upstream the store's base URL, like http://127.0.0.1:3900 */
@@ -243,7 +245,7 @@ export class StoreGate {
     }
   }
 
-  #forward(req, res, record, body = req) {
+  #forward(req, res, record, body = req, again = false) {
     if (record) record.state = "forwarded";
     if (record?.fault === "corrupt") {
       body = body.pipe(flipByte(record));
@@ -254,7 +256,7 @@ export class StoreGate {
       method: req.method,
       path: req.url,
       headers: req.headers, // Host included: the signature covers it
-      agent: this.agent,
+      agent: again ? false : this.agent,
     });
     upstream.on("response", (answer) => {
       if (record) record.status = answer.statusCode;
@@ -272,6 +274,14 @@ export class StoreGate {
       });
     });
     upstream.on("error", () => {
+      // A kept-alive connection the store had closed meanwhile (Garage
+      // closes one after refusing a PUT before its body): a request without
+      // a body goes again, once, on a new connection, as Node's docs advise
+      // for `reusedSocket`. Others fail as the store's answer would.
+      if (upstream.reusedSocket && !again && BODILESS.has(req.method) && !res.headersSent) {
+        this.#forward(req, res, record, body, true);
+        return;
+      }
       if (record) record.state = "failed";
       if (!res.headersSent) {
         res.writeHead(502, { "content-type": "text/plain" });
@@ -287,7 +297,8 @@ export class StoreGate {
         upstream.destroy();
       }
     });
-    body.pipe(upstream);
+    if (again) upstream.end();
+    else body.pipe(upstream);
   }
 }
 
