@@ -8,15 +8,12 @@
 // type: "module" })`, which bundlers emit as an asset of its own.
 // scripts/build.mjs puts it beside file_access.js in the package.
 //
-// Messages in: `{ name, blob }` once, then `{ stop: true }` to stop between
-// chunks. Out, once: `{ done: true }`, or `{ error: { name, message } }`
+// Messages in: `{ dir, name, blob, chunk }` once (the staging folder, the
+// copy's name, what to copy, and the bytes to copy per write, as
+// file_access.js sets them), then `{ stop: true }` to stop between chunks. Out, once: `{ done: true }`, or `{ error: { name, message } }`
 // (a DOMException's name, so the page classifies it). A copy that fails
 // or stops is deleted. The access handle's methods are awaited: in the
 // first engines that had them, some answered promises.
-
-const STAGING_DIR = "resupload-staging";
-/** Bytes copied per write: bounded memory, and a stop is heard between. */
-const COPY_CHUNK = 8 * 1024 * 1024;
 
 let stopped = false;
 
@@ -25,24 +22,24 @@ onmessage = ({ data }) => {
     stopped = true;
     return;
   }
-  copy(data.name, data.blob).then(
+  copy(data).then(
     () => postMessage({ done: true }),
     (e) => postMessage({ error: { name: e?.name || "Error", message: String(e?.message ?? e) } }),
   );
 };
 
-async function copy(name, blob) {
+async function copy({ dir: dirName, name, blob, chunk }) {
   if (typeof globalThis.FileSystemFileHandle?.prototype?.createSyncAccessHandle !== "function") {
     throw new DOMException("this browser can write no file in its origin-private file system", "NotSupportedError");
   }
   const root = await navigator.storage.getDirectory();
-  const dir = await root.getDirectoryHandle(STAGING_DIR, { create: true });
+  const dir = await root.getDirectoryHandle(dirName, { create: true });
   const file = await dir.getFileHandle(name, { create: true });
   const access = await file.createSyncAccessHandle();
   try {
     await access.truncate(0);
-    for (let at = 0; at < blob.size; at += COPY_CHUNK) {
-      const bytes = new Uint8Array(await blob.slice(at, Math.min(blob.size, at + COPY_CHUNK)).arrayBuffer());
+    for (let at = 0; at < blob.size; at += chunk) {
+      const bytes = new Uint8Array(await blob.slice(at, Math.min(blob.size, at + chunk)).arrayBuffer());
       if (stopped) throw new DOMException("staging was stopped", "AbortError");
       const written = await access.write(bytes, { at });
       if (written !== bytes.length) {

@@ -115,7 +115,7 @@ function copyInWorker(name, blob, signal) {
       end(reject, new Error(`the copy worker failed: ${event.message || "it could not start"}`));
     };
     signal.addEventListener("abort", stop, { once: true });
-    worker.postMessage({ name, blob });
+    worker.postMessage({ dir: STAGING_DIR, name, blob, chunk: COPY_CHUNK });
     if (signal.aborted) stop();
   });
 }

@@ -113,8 +113,9 @@ pub async fn kinds(store: &IdbStore) -> Result<Vec<(String, Kind)>, Error> {
 /// through `handle`; for a staged copy, the copy named after the record.
 /// Either is checked against the stored upload. A picked file must have
 /// the record's name, size and date ([`Error::FileChanged`] otherwise); a
-/// staged copy has the size, and takes the record's identity. Content sample and verified resume
-/// check the bytes when the upload starts, as for a re-picked file.
+/// staged copy has the size, and takes the record's identity. Content
+/// sample and verified resume check the bytes when the upload starts, as
+/// for a re-picked file.
 pub async fn file_to_resume(
     kind: Kind,
     handle: &JsValue,

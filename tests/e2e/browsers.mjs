@@ -37,10 +37,10 @@ const LAUNCH_TIMEOUT = 60_000;
 /**
  * WebKit runtime features Safari ships on and WebKitGTK leaves off: the
  * origin-private file system (with workers' sync access handles) and the
- * Storage API (`navigator.storage`, `estimate()`). With them, WebKitGTK is Safari's engine as Safari runs
- * it. WebDriver's session is ephemeral, so there `getDirectory()` rejects
- * (UnknownError), as in a private window; `createWritable` stays missing
- * in this build.
+ * Storage API (`navigator.storage`, `estimate()`). With them, WebKitGTK is
+ * Safari's engine as Safari runs it. WebDriver's session is ephemeral, so
+ * there `getDirectory()` rejects (UnknownError), as in a private window;
+ * `createWritable` stays missing in this build.
  */
 const WEBKIT_SAFARI_FEATURES = "+FileSystem,+AccessHandle,+StorageAPI,+StorageAPIEstimate";
 const COMMAND_TIMEOUT = 60_000;
