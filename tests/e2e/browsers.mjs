@@ -450,8 +450,13 @@ const EVALUATE = `
     .then(() => fn(arguments[1]))
     .then(
       (value) => done({ value: value === undefined ? null : value }),
-      (error) => done({ error: String((error && error.stack) || error) }),
+      (error) => done({ error: describe(error) }),
     );
+  // WebKit's stack has no message ("@" for eval'd code): both are given.
+  function describe(error) {
+    if (!(error instanceof Error) || !error.stack) return String(error);
+    return error.stack.startsWith(String(error)) ? error.stack : String(error) + "\\n" + error.stack;
+  }
 `;
 
 // Installed after each navigation: uncaught errors are kept for `collectErrors`.

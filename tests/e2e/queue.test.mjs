@@ -1,9 +1,16 @@
 // UploadQueue: folders of many files through the real library, dev server
-// and Garage. Folders are made in the origin-private file system and added
-// as a real FileSystemDirectoryHandle (walked with their folder paths);
-// the store gate counts, holds and faults each whole-file request
-// (partNumber 0) and each part. Runs in any engine with the origin-private
-// file system (E2E_BROWSER); where there is none the tests skip, saying so.
+// and Garage. The store gate counts, holds and faults each whole-file
+// request (partNumber 0) and each part. Runs in every engine (E2E_BROWSER).
+// A folder is added as what the engine's users can pick:
+// - where the page can write the origin-private file system (Chromium,
+//   Firefox), it is made there and added as a real
+//   FileSystemDirectoryHandle, which the queue walks;
+// - elsewhere (the WebKit engines here; Safari, which has no directory
+//   picker), it is added as a `webkitdirectory` input gives it: Files
+//   that carry `webkitRelativePath` ("folder/sub/name"). They are made in
+//   the page from their specs, which localStorage keeps, so the same
+//   folder is there after a reload.
+// Only the test of a folder resumed from its kept handle needs the handle.
 
 import assert from "node:assert/strict";
 import { after, afterEach, before, test } from "node:test";
@@ -23,7 +30,8 @@ before(async () => {
   stack = await startStack({ label: `queue-${process.env.E2E_BROWSER || "chromium"}` });
   tab = stack.tab;
   await open();
-  hasOpfs = await tab.evaluate(() => typeof navigator.storage?.getDirectory === "function" && typeof FileSystemFileHandle?.prototype?.createWritable === "function");
+  hasOpfs = await tab.evaluate(() => window.q.opfs);
+  console.log(`# folders added as ${hasOpfs ? "directory handles" : "Files with folder paths"}`);
 });
 after(async () => {
   await stack?.stop();
@@ -47,6 +55,25 @@ function installQueueHelpers() {
     for (const name of path.split("/").filter(Boolean)) dir = await dir.getDirectoryHandle(name, { create });
     return dir;
   };
+  const opfs = typeof navigator.storage?.getDirectory === "function" && typeof FileSystemFileHandle?.prototype?.createWritable === "function";
+  const specsKey = (root) => `e2e-folder:${root}`;
+  const specsOf = (root) => JSON.parse(localStorage.getItem(specsKey(root)) ?? "null");
+  /** Folder `root` as a `webkitdirectory` input gives it: its Files, each with its folder path. */
+  const filesOf = async (root) => {
+    const files = [];
+    for (const spec of specsOf(root) ?? []) {
+      const name = spec.path.split("/").pop();
+      const { source } = await window.e2e.source({ ...spec, name });
+      // A File made in the page has an empty path, and only an input sets
+      // one: an own property stands in for it (the queue reads it by name).
+      // The Files go as an array: a FileList made through a DataTransfer
+      // may hand back other wrappers, without the property (seen in WebKit),
+      // and the queue takes both the same way.
+      Object.defineProperty(source, "webkitRelativePath", { value: `${root}/${spec.path}` });
+      files.push(source);
+    }
+    return files;
+  };
   const plain = (f) => ({ ...f, file: undefined, error: f.error && { code: f.error.code, message: f.error.message, status: f.error.status } });
   // The backend calls the page makes, by route.
   const calls = { params: 0, batch: 0, multipart: 0 };
@@ -60,10 +87,26 @@ function installQueueHelpers() {
     return fetch(input, init);
   };
   window.q = {
+    opfs,
     calls,
     runs: {},
-    /** Writes `files` ([{ path, size, seed }]) under folder `root`. */
+    /** Folder `root`: its directory handle, or its Files where the page cannot make one. */
+    async folder(root) {
+      return opfs ? folderOf(root) : filesOf(root);
+    },
+    /** Makes folder `root`, empty. */
+    async makeEmpty(root) {
+      if (opfs) await folderOf(root, true);
+      else localStorage.setItem(specsKey(root), "[]");
+    },
+    /** Writes `files` ([{ path, size, seed }]) under folder `root`, each dated now (as a file written now is). */
     async write(root, files) {
+      if (!opfs) {
+        const lastModified = Date.now();
+        const kept = (specsOf(root) ?? []).filter((old) => !files.some((f) => f.path === old.path));
+        localStorage.setItem(specsKey(root), JSON.stringify([...kept, ...files.map((f) => ({ ...f, lastModified }))]));
+        return;
+      }
       for (const { path, size, seed } of files) {
         const parts = `${root}/${path}`.split("/");
         const name = parts.pop();
@@ -75,6 +118,8 @@ function installQueueHelpers() {
       }
     },
     async remove(root) {
+      localStorage.removeItem(specsKey(root));
+      if (!opfs) return;
       const parent = await navigator.storage.getDirectory();
       await parent.removeEntry(root, { recursive: true }).catch(() => {});
     },
@@ -92,7 +137,7 @@ function installQueueHelpers() {
       });
       run.queue = queue;
       window.q.runs[name] = run;
-      run.added = await queue.add(add === null ? await folderOf(root) : add);
+      run.added = await queue.add(add === null ? await window.q.folder(root) : add);
       if (start) window.q.start(name);
       return run.added;
     },
@@ -146,8 +191,7 @@ async function assertStored(files, expected) {
 const wholeFilePuts = (mark) => stack.gate.since(mark).filter((p) => p.partNumber === 0);
 const donePaths = (r) => r.outcome.result.done.map((f) => f.relativePath).sort();
 
-test("a folder of small and large files: byte-identical, small files in one request each, folder paths in the keys", { timeout: 300_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("a folder of small and large files: byte-identical, small files in one request each, folder paths in the keys", { timeout: 300_000 }, async () => {
   const root = randomNamespace("mixed");
   const files = [
     { path: "empty.txt", size: 0, seed: 1 },
@@ -203,8 +247,7 @@ test("Files made in the page (no folder), in any engine: each stored byte-identi
   await assertStored(r.outcome.result.done, expected);
 });
 
-test("a reload mid-batch, then the same folder again: stored files are skipped, only the rest are sent", { timeout: 300_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("a reload mid-batch, then the same folder again: stored files are skipped, only the rest are sent", { timeout: 300_000 }, async () => {
   const root = randomNamespace("reload");
   const files = Array.from({ length: 24 }, (_, i) => ({ path: `set/f${String(i).padStart(2, "0")}.bin`, size: 50_000 + i, seed: 100 + i }));
   const expected = await makeFolder(root, files);
@@ -241,8 +284,7 @@ test("a reload mid-batch, then the same folder again: stored files are skipped, 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
-test("a half-done folder added as a handle is listed after a reload and resumes with one click", { timeout: 300_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("a half-done folder is listed after a reload: from its handle it resumes with one click, as Files it is added again", { timeout: 300_000 }, async () => {
   const root = randomNamespace("listed");
   const files = Array.from({ length: 12 }, (_, i) => ({ path: `f${i}.bin`, size: 30_000 + i, seed: 700 + i }));
   const expected = await makeFolder(root, files);
@@ -261,13 +303,23 @@ test("a half-done folder added as a handle is listed after a reload and resumes 
   assert.equal(listed.length, 1, JSON.stringify(listed));
   assert.deepEqual(
     { files: listed[0].files, filesDone: listed[0].filesDone, resumes: listed[0].canResumeWithoutPicking },
-    { files: 12, filesDone: 5, resumes: true },
+    { files: 12, filesDone: 5, resumes: hasOpfs },
+    "only a folder handle is kept to resume from",
   );
   const again = stack.gate.mark();
   const outcome = await tab.evaluate(async (root) => {
     const { UploadQueue } = await window.e2e.lib("queue");
     const [entry] = (await UploadQueue.listPending()).filter((b) => b.name === root);
-    const queue = await UploadQueue.resumePending(entry, {});
+    let queue;
+    if (window.q.opfs) {
+      queue = await UploadQueue.resumePending(entry, {});
+    } else {
+      // Files are not kept: the user picks the folder again.
+      const refused = await UploadQueue.resumePending(entry, {}).then(() => "resumed", (e) => e.code);
+      if (refused !== "NO_HANDLE") throw new Error(`resumePending of a batch of Files: ${refused}`);
+      queue = new UploadQueue({ endpoint: "/api/s3", partSize: 5 * 2 ** 20, concurrency: 1 });
+      await queue.add(await window.q.folder(root));
+    }
     const result = await queue.start();
     const left = (await UploadQueue.listPending()).filter((b) => b.name === root);
     return { done: result.done.map((f) => ({ key: f.key, relativePath: f.relativePath, skipped: !!f.skipped })), failed: result.failed.length, left: left.length };
@@ -281,8 +333,7 @@ test("a half-done folder added as a handle is listed after a reload and resumes 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
-test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async () => {
   const root = randomNamespace("failing");
   const files = Array.from({ length: 8 }, (_, i) => ({ path: `d/${i === 5 ? "bad" : `ok${i}`}.bin`, size: 20_000 + i, seed: 200 + i }));
   const expected = await makeFolder(root, files);
@@ -306,8 +357,7 @@ test("one file failing for good does not stop the others; start() again retries 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
-test("pause and resume a queue; cancel one file (its multipart upload aborted) and then the whole queue", { timeout: 300_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("pause and resume a queue; cancel one file (its multipart upload aborted) and then the whole queue", { timeout: 300_000 }, async () => {
   const root = randomNamespace("cancel");
   const files = [{ path: "big.bin", size: 3 * PART, seed: 300 }, ...Array.from({ length: 6 }, (_, i) => ({ path: `s${i}.bin`, size: 10_000 + i, seed: 301 + i }))];
   const expected = await makeFolder(root, files);
@@ -346,8 +396,7 @@ test("pause and resume a queue; cancel one file (its multipart upload aborted) a
   await tab.evaluate((roots) => Promise.all(roots.map((root) => window.q.remove(root))), [root, root2]);
 });
 
-test("faults on the way (500, 503, cut connections) during a batch: every file stored byte-identical", { timeout: 300_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("faults on the way (500, 503, cut connections) during a batch: every file stored byte-identical", { timeout: 300_000 }, async () => {
   const root = randomNamespace("faults");
   const files = Array.from({ length: 16 }, (_, i) => ({ path: `x/f${i}.bin`, size: 30_000 + i * 1000, seed: 400 + i }));
   const expected = await makeFolder(root, files);
@@ -362,18 +411,16 @@ test("faults on the way (500, 503, cut connections) during a batch: every file s
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
-test("bad input: an empty folder, the same files twice, something that is not a file", { timeout: 120_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("bad input: an empty folder, the same files twice, something that is not a file", { timeout: 120_000 }, async () => {
   const root = randomNamespace("empty");
-  await tab.evaluate(async (root) => (await navigator.storage.getDirectory()).getDirectoryHandle(root, { create: true }), root);
+  await tab.evaluate((root) => window.q.makeEmpty(root), root);
   assert.equal(await runQueue("empty", { root }), 0);
   const r = await outcomeOf("empty");
   assert.deepEqual(r.outcome.result, { done: [], failed: [], cancelled: [] });
   const twice = await tab.evaluate(async (root) => {
-    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(root);
     await window.q.write(root, [{ path: "a.bin", size: 10, seed: 1 }]);
     const queue = window.q.runs.empty.queue;
-    return [await queue.add(dir), await queue.add(dir), queue.length];
+    return [await queue.add(await window.q.folder(root)), await queue.add(await window.q.folder(root)), queue.length];
   }, root);
   assert.deepEqual(twice, [1, 0, 1], "a file already in the queue is not added again");
   const refused = await tab.evaluate(async () => {
@@ -389,8 +436,7 @@ test("bad input: an empty folder, the same files twice, something that is not a 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
-test("against a plain Uppy Companion: small files as its POST forms, a large one through its multipart routes", { timeout: 300_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to make a folder in");
+test("against a plain Uppy Companion: small files as its POST forms, a large one through its multipart routes", { timeout: 300_000 }, async () => {
   const origin = new URL(stack.baseUrl).origin;
   const companion = await startCompanion({ storeEnv: stack.storeEnv, origins: [origin], dir: stack.tmpDir, notePid: stack.notePid });
   try {
