@@ -210,6 +210,11 @@ class PlaywrightTab {
     if (this.browser) this.browser.tabs = this.browser.tabs.filter((t) => t !== this);
     await this.page.close();
   }
+
+  /** The pages' uncaught errors and crashes so far (`browser.errors`). */
+  async errors() {
+    return this.browser.errors;
+  }
 }
 
 // ------------------------------------------------------------ WebDriver
