@@ -399,6 +399,8 @@ class WebDriverBrowser {
 
   async newTab() {
     const handle = await this.run("opening a tab", async (driver) => {
+      // A new window opens from the current one, which a closed tab may have left unset.
+      if (this.current === null && this.tabs.length > 0) await this.focus(driver, this.tabs[0].handle);
       await driver.switchTo().newWindow("tab");
       this.current = await driver.getWindowHandle();
       return this.current;
@@ -541,9 +543,10 @@ class WebDriverTab {
     await this.#collectErrors();
     await this.#run("closing a tab", async (driver) => {
       await driver.close();
+      // The next command on a tab switches to its window. (Switching here
+      // at once, WPEWebDriver sometimes answered "no such session" while
+      // the closed window went away, and the session went on working.)
       this.browser.current = null;
-      const rest = this.browser.tabs.filter((t) => t !== this);
-      if (rest.length > 0) await this.browser.focus(driver, rest[0].handle);
     });
     this.browser.tabs = this.browser.tabs.filter((t) => t !== this);
   }
