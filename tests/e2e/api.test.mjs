@@ -1,22 +1,25 @@
 // The library's JavaScript API called directly in the page: typed errors for
-// bad input, start() twice, pause() then start() at once, abort() after
-// completion, and which build of the package has the static lookups.
+// bad input and bad backend answers, start() twice, pause() then start() at
+// once, abort() after completion, IndexedDB missing or full, uploads changed
+// or expired between page loads, and which build of the package has the
+// static lookups. Runs in every engine (E2E_BROWSER).
 
 import assert from "node:assert/strict";
+import http from "node:http";
 import { test } from "node:test";
 
 import { MIB, sleep } from "./harness.mjs";
-import { openDemo, randomNamespace } from "./demo.mjs";
+import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { clearPending, findPrevious, installHelpers, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertObject, pauseHeld, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("api");
 
 test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_000 }, async () => {
-  const page = stack.page;
-  await openDemo(stack, page);
-  await installHelpers(page);
-  const results = await page.evaluate(async () => {
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  await installHelpers(tab);
+  const results = await tab.evaluate(async () => {
     const { Upload } = await window.e2e.lib();
     const blob = new Blob([new Uint8Array(11)]);
     const attempt = (file, options) => {
@@ -24,7 +27,10 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
         new Upload(file, options);
         return { ok: true };
       } catch (e) {
-        return { isError: e instanceof Error, name: e.name, code: e.code, message: e.message };
+        // A brand check: in Firefox this code runs in WebDriver's sandbox,
+        // whose Error is not the page's, so instanceof would say no.
+        const isError = Object.prototype.toString.call(e) === "[object Error]";
+        return { isError, name: e.name, code: e.code, message: e.message };
       }
     };
     const endpoint = "/api/s3";
@@ -71,12 +77,12 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
 });
 
 test("start() twice is refused, pause() then start() at once completes, abort() after completion is refused", { timeout: 120_000 }, async () => {
-  const page = stack.page;
-  await openDemo(stack, page);
-  await installHelpers(page);
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  await installHelpers(tab);
   const namespace = randomNamespace("api");
   const size = 12 * MIB + 5;
-  const out = await page.evaluate(
+  const out = await tab.evaluate(
     async ({ namespace, size }) => {
       const { Upload } = await window.e2e.lib();
       const { source: file, sha256 } = await window.e2e.source({ name: "api-test.bin", size });
@@ -106,24 +112,29 @@ test("start() twice is refused, pause() then start() at once completes, abort() 
 });
 
 // Uploads a file of `size` bytes with IndexedDB broken by `breakScript` (run
-// before the page's scripts), pauses it once a part is stored and resumes it
-// within the page (the record lives in memory); answers the run's report.
+// in the page before the upload starts), pauses it once a part is stored and
+// resumes it within the page (the record lives in memory); answers the run's
+// report. The page is reloaded after, which mends IndexedDB.
 async function uploadWithBrokenStorage(breakScript, namespace, size) {
-  const page = await stack.context.newPage();
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace });
+  await installHelpers(tab);
+  await tab.evaluate(breakScript);
   try {
-    await page.addInitScript(breakScript);
-    await page.goto(stack.demoUrl({ namespace }));
     // The pending build: its findPrevious sees the record this run keeps in memory.
     const spec = { file: { name: "no-storage.bin", size }, options: { namespace, concurrency: 1 }, build: "pending" };
-    await startAndHold(stack, page, "broken", spec, 1);
-    await pauseHeld(stack, page, "broken");
-    await resume(page, "broken");
-    const run = await waitOutcome(page, "broken");
+    await startAndHold(stack, tab, "broken", spec, 1);
+    await pauseHeld(stack, tab, "broken");
+    await resume(tab, "broken");
+    const run = await waitOutcome(tab, "broken");
     assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
     await assertObject(stack, run.outcome.result.key, run.sha256, size);
     return run;
   } finally {
-    await page.close();
+    // Once the reloaded page has read IndexedDB (see engines.test.mjs's
+    // test without IndexedDB: WPE 2.38 otherwise left it unanswering).
+    await tab.reload();
+    await waitReady(tab);
   }
 }
 
@@ -154,30 +165,30 @@ test("a full IndexedDB (QuotaExceededError) moves the upload to memory with one 
 // Opens the demo, starts run `name` of `file` (one part at a time), and
 // pauses it once a part is stored.
 async function pauseAfterOnePart(name, file, namespace) {
-  await openDemo(stack, stack.page);
-  await startAndHold(stack, stack.page, name, { file, options: { namespace, concurrency: 1 } }, 1);
-  await pauseHeld(stack, stack.page, name);
+  await openDemo(stack, stack.tab);
+  await startAndHold(stack, stack.tab, name, { file, options: { namespace, concurrency: 1 } }, 1);
+  await pauseHeld(stack, stack.tab, name);
 }
 
 // Opens the demo, starts run "first" of `file` (one part at a time), and
 // reloads the page once a part is stored; answers the stored record.
 async function storeOnePartThenReload(namespace, file) {
-  await openDemo(stack, stack.page);
-  const record = await startAndHold(stack, stack.page, "first", { file, options: { namespace, concurrency: 1 } }, 1);
-  await reloadMidUpload(stack, stack.page);
+  await openDemo(stack, stack.tab);
+  const record = await startAndHold(stack, stack.tab, "first", { file, options: { namespace, concurrency: 1 } }, 1);
+  await reloadMidUpload(stack, stack.tab);
   return record;
 }
 
 test("an upload aborted on the server between two page loads restarts afresh and says so", { timeout: 120_000 }, async () => {
-  const page = stack.page;
+  const tab = stack.tab;
   const namespace = randomNamespace("expired");
   const file = { name: "expire-me.bin", size: 16 * MIB + 3 };
   const before = await storeOnePartThenReload(namespace, file);
   const aborted = await fetch(new URL("/api/debug/abort-all", stack.baseUrl), { method: "POST" });
   assert.equal(aborted.status, 200);
-  assert.equal((await findPrevious(page, file, namespace))?.uploadId, before.uploadId, "the record survived the reload");
-  await startUpload(page, "again", { file, options: { namespace }, events: ["onRestart"] });
-  const run = await waitOutcome(page, "again");
+  assert.equal((await findPrevious(tab, file, namespace))?.uploadId, before.uploadId, "the record survived the reload");
+  await startUpload(tab, "again", { file, options: { namespace }, events: ["onRestart"] });
+  const run = await waitOutcome(tab, "again");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.deepEqual(run.events.onRestart, [{ reason: "expired" }]);
   assert.deepEqual(run.resumes, []);
@@ -186,43 +197,43 @@ test("an upload aborted on the server between two page loads restarts afresh and
 });
 
 test("onExpiringSoon on a resume inside the warning window; clearPending forgets and aborts", { timeout: 120_000 }, async () => {
-  const page = stack.page;
+  const tab = stack.tab;
   const namespace = randomNamespace("soon");
   const options = { namespace, concurrency: 1 };
   const file = { name: "soon.bin", size: 11 * MIB };
-  await openDemo(stack, page);
-  const previous = await startAndHold(stack, page, "first", { file, options }, 1);
-  await pauseHeld(stack, page, "first");
+  await openDemo(stack, tab);
+  const previous = await startAndHold(stack, tab, "first", { file, options }, 1);
+  await pauseHeld(stack, tab, "first");
   // A one-hour lifecycle rule with a two-hour warning: any resume warns.
   const warnSoon = { ...options, expiresAfter: 3_600_000, expiryWarning: 7_200_000 };
-  await startUpload(page, "second", { file, options: warnSoon, events: ["onExpiringSoon"] });
-  const second = await waitOutcome(page, "second");
+  await startUpload(tab, "second", { file, options: warnSoon, events: ["onExpiringSoon"] });
+  const second = await waitOutcome(tab, "second");
   assert.ok(second.outcome.result, JSON.stringify(second.outcome.error));
   assert.deepEqual(second.events.onExpiringSoon, [{ uploadId: previous.uploadId, expiresAt: previous.createdAt + 3_600_000 }]);
   assert.equal(second.outcome.result.uploadId, previous.uploadId, "it resumed");
   await assertObject(stack, second.outcome.result.key, second.sha256);
 
-  const third = await startAndHold(stack, page, "third", { file: { ...file, name: "forget-me.bin" }, options }, 1);
-  await pauseHeld(stack, page, "third");
-  const cleared = await clearPending(page, namespace);
+  const third = await startAndHold(stack, tab, "third", { file: { ...file, name: "forget-me.bin" }, options }, 1);
+  await pauseHeld(stack, tab, "third");
+  const cleared = await clearPending(tab, namespace);
   assert.equal(cleared, 1);
-  assert.deepEqual(await pending(page, namespace), []);
+  assert.deepEqual(await pending(tab, namespace), []);
   assert.ok(!(await stack.debug.uploads()).some((u) => u.key === third.key), "clearPending aborted it on the server");
 });
 
 // Stores a part of a file and reloads; then uploads `change(file)` (a run's
 // file spec) and checks that it restarted afresh.
 async function changeBetweenLoads(namespace, change) {
-  const page = stack.page;
+  const tab = stack.tab;
   const file = { name: "changing.bin", size: 16 * MIB + 3, lastModified: 1_700_000_000_000 };
   const before = await storeOnePartThenReload(namespace, file);
-  await startUpload(page, "changed", { file: change(file), options: { namespace }, events: ["onRestart"] });
-  const run = await waitOutcome(page, "changed");
+  await startUpload(tab, "changed", { file: change(file), options: { namespace }, events: ["onRestart"] });
+  const run = await waitOutcome(tab, "changed");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.deepEqual(run.events.onRestart, [{ reason: "file-changed" }]);
   assert.deepEqual(run.resumes, [], "nothing of the old upload is reused");
   assert.notEqual(run.outcome.result.uploadId, before.uploadId);
-  assert.deepEqual(await pending(page, namespace), [], "the old record is gone");
+  assert.deepEqual(await pending(tab, namespace), [], "the old record is gone");
   assert.ok(!(await stack.debug.uploads()).some((u) => u.uploadId === before.uploadId), "the old upload was aborted on the server");
   await assertObject(stack, run.outcome.result.key, run.sha256);
 }
@@ -236,17 +247,38 @@ test("a file with the same name, size and date but new content restarts (file-ch
   await changeBetweenLoads(randomNamespace("newbytes"), (file) => ({ ...file, flip: [file.size >> 1] }));
 });
 
+/**
+ * A backend on a loopback port of its own whose create route
+ * (`POST /api/s3/multipart`) answers `backend.answer` ({ status,
+ * contentType, body }); anything else is 404. It allows the page's origin.
+ */
+async function startFaultyBackend(origin) {
+  const cors = { "access-control-allow-origin": origin, "access-control-allow-headers": "content-type", "access-control-allow-methods": "POST" };
+  const backend = { answer: null, creates: 0 };
+  const server = http.createServer((request, response) => {
+    request.resume();
+    if (request.method === "OPTIONS") return response.writeHead(204, cors).end();
+    if (request.method !== "POST" || new URL(request.url, "http://x").pathname !== "/api/s3/multipart") return response.writeHead(404, cors).end();
+    backend.creates += 1;
+    const { status, contentType, body } = backend.answer;
+    response.writeHead(status, { ...cors, "content-type": contentType }).end(body);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  backend.endpoint = `http://127.0.0.1:${server.address().port}/api/s3`;
+  backend.stop = () => new Promise((resolve) => server.close(resolve));
+  return backend;
+}
+
 test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typed error", { timeout: 120_000 }, async () => {
-  const page = await stack.context.newPage();
+  const tab = stack.tab;
+  const backend = await startFaultyBackend(new URL(stack.baseUrl).origin);
   try {
-    // The faulty backend: the create route answers what each case says.
-    let answer = null;
-    await page.route("**/api/s3/multipart", (route) => route.fulfill(answer));
-    await page.goto(stack.demoUrl());
-    const tryWith = async (response) => {
-      answer = response;
-      await startUpload(page, "bad", { file: { name: "bad-backend.bin", size: 1000 }, options: { namespace: "bad-backend", retryDelays: [0] } });
-      return (await waitOutcome(page, "bad")).outcome;
+    await openDemo(stack, tab);
+    const tryWith = async (answer) => {
+      backend.answer = answer;
+      const options = { endpoint: backend.endpoint, namespace: "bad-backend", retryDelays: [0] };
+      await startUpload(tab, "bad", { file: { name: "bad-backend.bin", size: 1000 }, options });
+      return (await waitOutcome(tab, "bad")).outcome;
     };
     const html = await tryWith({ status: 200, contentType: "text/html", body: "<html>login page</html>" });
     assert.equal(html.error?.code, "BAD_RESPONSE", JSON.stringify(html));
@@ -257,28 +289,29 @@ test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typ
     const shape = await tryWith({ status: 200, contentType: "application/json", body: JSON.stringify({ upload: "x" }) });
     assert.equal(shape.error?.code, "BAD_RESPONSE", JSON.stringify(shape));
     assert.match(shape.error.message, /Companion/);
+    assert.ok(backend.creates >= 3, `each answer came from the create route (${backend.creates} creates)`);
   } finally {
-    await page.close();
+    await backend.stop();
   }
 });
 
 test("listPending removes records past expiry", { timeout: 120_000 }, async () => {
-  const page = stack.page;
+  const tab = stack.tab;
   const namespace = randomNamespace("stale");
   const file = { name: "stale.bin", size: 11 * MIB };
   await pauseAfterOnePart("stale", file, namespace);
-  assert.equal((await pending(page, namespace)).length, 1);
+  assert.equal((await pending(tab, namespace)).length, 1);
   await sleep(20);
-  assert.deepEqual(await pending(page, namespace, { expiresAfter: 10 }), []);
-  assert.equal(await findPrevious(page, file, namespace), null, "the expired record was deleted, not only hidden");
+  assert.deepEqual(await pending(tab, namespace, { expiresAfter: 10 }), []);
+  assert.equal(await findPrevious(tab, file, namespace), null, "the expired record was deleted, not only hidden");
 });
 
 test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending lists and forgets its uploads", { timeout: 120_000 }, async () => {
-  const page = stack.page;
+  const tab = stack.tab;
   const namespace = randomNamespace("builds");
   const file = { name: "builds.bin", size: 11 * MIB };
   await pauseAfterOnePart("builds", file, namespace);
-  const refused = await page.evaluate(async (namespace) => {
+  const refused = await tab.evaluate(async (namespace) => {
     const { Upload } = await window.e2e.lib();
     const source = window.e2e.runs.builds.source;
     const codeOf = (call) => call().then(() => ({ resolved: true }), (e) => ({ code: e.code, message: e.message }));
@@ -294,9 +327,9 @@ test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending li
     assert.match(outcome.message, new RegExp(`Upload\\.${call} .*"resupload/pending"`), call);
   }
   // The record the default build stored is the same to the pending build.
-  const listed = await pending(page, namespace);
+  const listed = await pending(tab, namespace);
   assert.deepEqual(listed.map((p) => [p.fileName, p.partsDone]), [["builds.bin", 1]]);
-  const cleared = await clearPending(page, namespace);
+  const cleared = await clearPending(tab, namespace);
   assert.equal(cleared, 1);
-  assert.deepEqual(await pending(page, namespace), []);
+  assert.deepEqual(await pending(tab, namespace), []);
 });
