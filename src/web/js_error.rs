@@ -24,12 +24,15 @@ pub fn to_js(error: &Error) -> JsValue {
     js.into()
 }
 
-/// A short text for a thrown JavaScript value: an `Error`'s name and
+/// A short text for a thrown JavaScript value: an error's name and
 /// message, a string as it is, anything else as JSON or as `String(value)`.
+///
+/// An error is anything with a string `message`, not only an `instanceof
+/// Error`: one thrown in another realm (an iframe; Firefox's WebDriver
+/// scripts) is not an instance of this page's `Error`.
 pub fn describe(value: &JsValue) -> String {
-    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
-        let name = String::from(error.name());
-        let message = String::from(error.message());
+    if let Some(message) = super::js::string(value, "message") {
+        let name = super::js::string(value, "name").unwrap_or_else(|| "Error".into());
         return [&name, ": ", &message].concat();
     }
     if let Some(text) = value.as_string() {

@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use js_sys::{Array, Function, Promise, Uint8Array};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, File};
@@ -117,7 +117,8 @@ fn read_failed(detail: String) -> Error {
 }
 
 /// Calls `read(offset, length)` and checks that it gave exactly that many
-/// bytes (a `Uint8Array`, `ArrayBuffer` or `Blob`, or a promise of one).
+/// bytes (a `Uint8Array` or another typed array or `DataView`, an
+/// `ArrayBuffer` or a `Blob`, or a promise of one).
 async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Result<Blob, Error> {
     let length = range.end - range.start;
     let produced = read
@@ -145,8 +146,10 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
     })?;
     let body = if let Some(b) = value.dyn_ref::<Blob>() {
         b.clone()
-    } else if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>()
+    } else if js_sys::ArrayBuffer::is_view(&value) || value.is_instance_of::<js_sys::ArrayBuffer>()
     {
+        // `isView`, not `instanceof Uint8Array`: bytes made in another realm
+        // (an iframe; Firefox's WebDriver scripts) are a Uint8Array too.
         let parts = Array::of1(&value);
         Blob::new_with_u8_array_sequence(&parts)
             .map_err(|e| read_failed(super::js_error::describe(&e)))?
