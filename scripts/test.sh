@@ -2,8 +2,8 @@
 # Runs every test: native (cargo test), in-browser (wasm-bindgen-test in
 # Chromium, Firefox, WebKitGTK and WPE WebKit) and end to end (every file in
 # Chromium through playwright-core; engines, no-hang, handles, queue, api,
-# integrity, faults, locks, chaos and bundlers in Firefox, WebKitGTK and WPE
-# WebKit through WebDriver), against the dev server and a Garage node (and PostgreSQL
+# integrity, faults, locks, chaos, devices and bundlers in Firefox, WebKitGTK
+# and WPE WebKit through WebDriver), against the dev server and a Garage node (and PostgreSQL
 # clusters for the uploads table). Everything it starts, it stops.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -107,7 +107,8 @@ trap - EXIT
 
 # Chromium runs every file; the other engines run what must hold everywhere
 # (engines, no-hang, handles, queue, api, integrity, faults, locks, chaos,
-# and the bundlers' builds: file handles
+# devices (begun there, finished in Chromium), and the bundlers' builds:
+# file handles
 # and staged copies where the engine has an origin-private file system, the
 # typed fallback or a skip saying so where it does not; folders as handles
 # or as Files), through WebDriver.
@@ -117,5 +118,6 @@ for engine in firefox webkit wpe; do
   step "end-to-end tests in $engine (WebDriver)"
   E2E_BROWSER="$engine" node --test --test-concurrency=1 tests/e2e/engines.test.mjs tests/e2e/no-hang.test.mjs \
     tests/e2e/handles.test.mjs tests/e2e/queue.test.mjs tests/e2e/api.test.mjs tests/e2e/integrity.test.mjs \
-    tests/e2e/faults.test.mjs tests/e2e/locks.test.mjs tests/e2e/chaos.test.mjs tests/e2e/bundlers.test.mjs
+    tests/e2e/faults.test.mjs tests/e2e/locks.test.mjs tests/e2e/chaos.test.mjs tests/e2e/devices.test.mjs \
+    tests/e2e/bundlers.test.mjs
 done

@@ -1,6 +1,8 @@
-// Resume on another device. Two Chromium browsers with separate profiles (no
-// shared IndexedDB) stand for a laptop and a phone, each on its own dev
-// server; both servers share one PostgreSQL and one Garage, and take the
+// Resume on another device. Two browsers with separate profiles (no shared
+// IndexedDB) stand for a laptop and a phone, each on its own dev server:
+// the laptop is the engine under test (E2E_BROWSER), the phone Chromium, so
+// that in the other engines' runs the upload moves from one engine to
+// another; both servers share one PostgreSQL and one Garage, and take the
 // owner from a bearer JWT (the `headers` option). The phone has no record
 // of the upload: its create is answered with it (adopt at create), every
 // part the server holds is verified against its SHA-256, and only the
