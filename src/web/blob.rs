@@ -3,12 +3,40 @@
 
 use std::ops::Range;
 
-use web_sys::Blob;
+use wasm_bindgen::prelude::*;
+use web_sys::{Blob, File};
 
 use super::deadline::within;
 
 use crate::core::plan::MAX_SAFE_INTEGER;
 use crate::error::Error;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Object.prototype.toString.call(value)`: "[object File]" for a File
+    /// of any realm.
+    #[wasm_bindgen(js_namespace = ["Object", "prototype", "toString"], js_name = call)]
+    fn brand(value: &JsValue) -> String;
+}
+
+/// `value` as a `Blob` (a `File` is one), made in this realm or another
+/// (an iframe's input), where `instanceof Blob` says no.
+pub fn as_blob(value: &JsValue) -> Option<&Blob> {
+    if let Some(blob) = value.dyn_ref::<Blob>() {
+        return Some(blob);
+    }
+    let other_realm =
+        value.is_object() && matches!(brand(value).as_str(), "[object Blob]" | "[object File]");
+    other_realm.then(|| value.unchecked_ref())
+}
+
+/// `value` as a `File`, of this realm or another.
+pub fn as_file(value: &JsValue) -> Option<&File> {
+    if let Some(file) = value.dyn_ref::<File>() {
+        return Some(file);
+    }
+    (value.is_object() && brand(value) == "[object File]").then(|| value.unchecked_ref())
+}
 
 /// How long one read of a range may take before the file counts as
 /// unreadable (a file on a network share that went away, a browser bug).

@@ -279,7 +279,7 @@ async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
 
 /// A file as the queue keeps it.
 fn queued(blob: Blob, path: Option<String>) -> QueuedFile {
-    let file = blob.dyn_ref::<web_sys::File>();
+    let file = super::blob::as_file(&blob);
     QueuedFile {
         info: FileInfo {
             identity: FileIdentity {

@@ -14,7 +14,7 @@ export async function collectFiles(input) {
 }
 
 async function collect(item, folder, out) {
-  if (item instanceof Blob) {
+  if (isBlob(item)) {
     out.push([item, folder ? folder + nameOf(item) : item.webkitRelativePath || ""]);
   } else if (isList(item)) {
     for (const each of Array.from(item)) await collect(each, folder, out);
@@ -36,8 +36,16 @@ async function collect(item, folder, out) {
 
 const nameOf = (blob) => blob.name ?? "blob";
 
+// By brand as well as instanceof: Files and FileLists of another realm (an
+// iframe's input) are not instances of this page's classes.
+const brand = (item) => Object.prototype.toString.call(item);
+
+function isBlob(item) {
+  return item instanceof Blob || brand(item) === "[object Blob]" || brand(item) === "[object File]";
+}
+
 function isList(item) {
-  return Array.isArray(item) || (typeof FileList !== "undefined" && item instanceof FileList);
+  return Array.isArray(item) || (typeof FileList !== "undefined" && item instanceof FileList) || brand(item) === "[object FileList]";
 }
 
 /** Every entry of a directory reader (it answers in batches until an empty one). */

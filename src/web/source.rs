@@ -9,7 +9,7 @@ use std::ops::Range;
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, File};
+use web_sys::Blob;
 
 use super::deadline::within;
 use super::js::field;
@@ -39,8 +39,8 @@ pub enum Source {
 /// source (an object with a `read` function), with what the driver needs
 /// to know of it; [`Error::NotAFile`] for anything else.
 pub fn from_js(value: &JsValue) -> Result<(Source, FileInfo), Error> {
-    if let Some(blob) = value.dyn_ref::<Blob>() {
-        let (name, last_modified) = match value.dyn_ref::<File>() {
+    if let Some(blob) = super::blob::as_blob(value) {
+        let (name, last_modified) = match super::blob::as_file(value) {
             Some(file) => (file.name(), file.last_modified()),
             None => ("blob".into(), 0.0),
         };
@@ -144,7 +144,7 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
     .map_err(|e| {
         read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
     })?;
-    let body = if let Some(b) = value.dyn_ref::<Blob>() {
+    let body = if let Some(b) = super::blob::as_blob(&value) {
         b.clone()
     } else if js_sys::ArrayBuffer::is_view(&value) || value.is_instance_of::<js_sys::ArrayBuffer>()
     {

@@ -111,6 +111,56 @@ test("start() twice is refused, pause() then start() at once completes, abort() 
   await assertObject(stack, out.result.key, out.sha256, size);
 });
 
+test("Files and Blobs made in another realm (an iframe) upload like the page's own, alone, streamed and in a queue", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  await installHelpers(tab);
+  const namespace = randomNamespace("realm");
+  const size = 6 * MIB + 3;
+  const out = await tab.evaluate(
+    async ({ namespace, size }) => {
+      const frame = document.createElement("iframe");
+      document.body.append(frame);
+      const other = frame.contentWindow;
+      const bytes = new Uint8Array(size).map((_, i) => (i * 7) & 255);
+      const file = new other.File([bytes], "iframe.bin", { lastModified: 1_700_000_000_000 });
+      const small = new other.File([bytes.subarray(0, 1000)], "small.bin");
+      const options = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20 };
+      const codeOf = (e) => ({ code: e.code, message: e.message });
+      try {
+        const { Upload } = await window.e2e.lib();
+        const alone = await new Upload(file, options).start();
+        const read = (offset, length) => new other.Blob([bytes.subarray(offset, offset + length)]);
+        const streamed = await new Upload({ id: "realm-stream", size, read }, options).start();
+        const { UploadQueue } = await window.e2e.lib("queue");
+        const queue = new UploadQueue(options);
+        await queue.add(small);
+        const queued = await queue.start();
+        const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+        return {
+          instances: [file instanceof File, file instanceof Blob],
+          sha256: hex(await crypto.subtle.digest("SHA-256", bytes)),
+          smallSha256: hex(await crypto.subtle.digest("SHA-256", bytes.subarray(0, 1000))),
+          keys: { alone: alone.key, streamed: streamed.key },
+          queued: queued.done.map((f) => ({ name: f.name, key: f.key })),
+        };
+      } catch (e) {
+        return { error: codeOf(e) };
+      } finally {
+        frame.remove();
+      }
+    },
+    { namespace, size },
+  );
+  assert.equal(out.error, undefined, JSON.stringify(out.error));
+  assert.deepEqual(out.instances, [false, false], "the iframe's File is no instance of the page's File or Blob");
+  assert.match(out.keys.alone, /iframe\.bin$/, "the File's own name");
+  await assertObject(stack, out.keys.alone, out.sha256, size);
+  await assertObject(stack, out.keys.streamed, out.sha256, size);
+  assert.deepEqual(out.queued.map((f) => f.name), ["small.bin"], "the queue takes the File, with its name");
+  await assertObject(stack, out.queued[0].key, out.smallSha256, 1000);
+});
+
 // Uploads a file of `size` bytes with IndexedDB broken by `breakScript` (run
 // in the page before the upload starts), pauses it once a part is stored and
 // resumes it within the page (the record lives in memory); answers the run's
