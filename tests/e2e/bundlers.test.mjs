@@ -14,6 +14,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 
 import { MIB, REPO, log, run, startStack, waitUntil } from "./harness.mjs";
+import { installHelpers, pageActivity } from "./in-page.mjs";
 
 const BIN = path.join(REPO, "node_modules/.bin");
 // Chromium runs every test here; the other engines (scripts/test.sh) load
@@ -120,29 +121,6 @@ async function assertCopyWorkerEmitted(dist) {
 const ENTRIES = CHROMIUM ? ["resupload", "resupload/pending", "resupload/queue"] : ["resupload"];
 const BUILDS = ENTRIES.flatMap((entry) => [["vite", entry], ["webpack", entry]]);
 
-/**
- * In the page, from here on: the URL of each worker it starts (the app
- * starts its hash worker at the first part it hashes) and what it logs.
- * The engine's own events would do in Chromium, but not over WebDriver.
- */
-function watchWorkersAndLogs() {
-  const seen = (window.__seen = { workers: [], logs: [] });
-  const PageWorker = window.Worker;
-  window.Worker = function Worker(url, options) {
-    seen.workers.push(new URL(String(url), location.href).href);
-    return new PageWorker(url, options);
-  };
-  window.Worker.prototype = PageWorker.prototype;
-  for (const level of ["log", "info", "warn", "error"]) {
-    const write = console[level].bind(console);
-    console[level] = (...args) => {
-      seen.logs.push(`${level}: ${args.map(String).join(" ")}`);
-      write(...args);
-    };
-  }
-  return document.querySelector("script[src]").src;
-}
-
 for (const [name, entry] of BUILDS) {
   test(`the ${name} example, built from the tarball with ${entry}, uploads with checksums hashed by the hash worker`, { timeout: 300_000 }, async () => {
     const dist = await buildExample(name, entry);
@@ -150,7 +128,10 @@ for (const [name, entry] of BUILDS) {
     const server = await stack.startServer({ www: dist, name: `server-${app}` });
     const tab = stack.tab;
     await tab.goto(`${server.baseUrl}/`);
-    const script = await tab.evaluate(watchWorkersAndLogs);
+    // From here on the page's workers and console are watched (the app
+    // starts its hash worker at the first part it hashes).
+    await installHelpers(tab);
+    const script = await tab.evaluate(() => document.querySelector("script[src]").src);
     const file = await stack.makeFile(`${app} upload.bin`, 3 * 8 * MIB + 12_345); // 4 parts of the default 8 MiB
     const mark = stack.gate.mark();
     await tab.pickFiles("#file", [file.path]);
@@ -165,13 +146,14 @@ for (const [name, entry] of BUILDS) {
     assert.equal(object.sha256, file.sha256, "the stored object is the file, byte for byte");
     assert.deepEqual(stack.gate.since(mark).map((p) => p.state), Array(4).fill("done"));
 
-    const { workers, logs } = await tab.evaluate(() => window.__seen);
+    const { workers, consoleWarnings, consoleErrors } = await pageActivity(tab);
     assert.equal(workers.length, 1, `one hash worker: ${JSON.stringify(workers)}`);
-    assert.notEqual(workers[0], script, "the worker is its own asset, not the app's entry chunk");
-    assert.equal(new URL(workers[0]).origin, new URL(script).origin);
-    const fallback = logs.filter((line) => /hash worker|page's thread/.test(line));
+    const worker = new URL(workers[0], server.baseUrl).href;
+    assert.notEqual(worker, script, "the worker is its own asset, not the app's entry chunk");
+    assert.equal(new URL(worker).origin, new URL(script).origin);
+    const fallback = consoleWarnings.filter((line) => /hash worker|page's thread/.test(line));
     assert.deepEqual(fallback, [], "the worker hashed every part: no fallback to the page's thread");
-    assert.deepEqual(logs.filter((line) => line.startsWith("error")), []);
+    assert.deepEqual(consoleErrors, []);
     assert.deepEqual(await tab.errors(), [], "no uncaught error in a page");
     await assertCopyWorkerEmitted(dist);
   });

@@ -53,10 +53,12 @@ function install(byteSource) {
     return out;
   };
   const libs = {};
-  // What the page started as workers, and what it warned on the console
-  // (the library warns there when it hashes on the page's thread).
+  // What the page started as workers, and what it warned or logged as an
+  // error on the console (the library warns there when it hashes on the
+  // page's thread, and logs a callback that threw as an error).
   const workers = [];
   const consoleWarnings = [];
+  const consoleErrors = [];
   if (window.Worker) {
     window.Worker = class extends window.Worker {
       constructor(url, options) {
@@ -65,11 +67,13 @@ function install(byteSource) {
       }
     };
   }
-  const warn = console.warn;
-  console.warn = (...args) => {
-    consoleWarnings.push(args.map(String).join(" "));
-    warn.apply(console, args);
-  };
+  for (const [level, lines] of [["warn", consoleWarnings], ["error", consoleErrors]]) {
+    const write = console[level];
+    console[level] = (...args) => {
+      lines.push(args.map(String).join(" "));
+      write.apply(console, args);
+    };
+  }
   window.e2e = {
     runs: {},
     /** What `headers: "bearer"` sends: `auth.token`; asked to refresh (after a 401), it takes
@@ -83,6 +87,7 @@ function install(byteSource) {
     },
     workers,
     consoleWarnings,
+    consoleErrors,
     /** The wasm package, loaded and initialised once: its default build (`Upload`), with
      *  `"pending"` its `resupload/pending` build (`Upload` and its static lookups), or with
      *  `"queue"` its `resupload/queue` build (all of it, and `UploadQueue`). A page may load
@@ -233,7 +238,11 @@ export async function waitStored(tab, name, namespace, parts = 1, timeout = 60_0
 
 /** The workers the page started and its console warnings, since the helpers were installed. */
 export async function pageActivity(tab) {
-  return tab.evaluate(() => ({ workers: [...window.e2e.workers], consoleWarnings: [...window.e2e.consoleWarnings] }));
+  return tab.evaluate(() => ({
+    workers: [...window.e2e.workers],
+    consoleWarnings: [...window.e2e.consoleWarnings],
+    consoleErrors: [...window.e2e.consoleErrors],
+  }));
 }
 
 /**
