@@ -2,8 +2,7 @@
 // through its file input, press its buttons, read what it shows.
 // `window.resuploadDemo` is read for exact numbers only; every action goes
 // through the real controls. Each function takes a tab of browsers.mjs (or
-// a Playwright page); `card` and `trackStorePuts` take a Playwright page
-// (Chromium only).
+// a Playwright page), so the demo's tests run in every engine.
 
 import assert from "node:assert/strict";
 
@@ -42,18 +41,18 @@ function cardSelector(fileName) {
   return `#upload-list .upload-card[data-file-name="${cssString(fileName)}"]`;
 }
 
-/** The card of the newest upload of `fileName`, as a Playwright locator (Chromium only). */
-export function card(page, fileName) {
-  return page.locator(cardSelector(fileName)).first();
-}
-
 /** Presses a card's button (`pause`, `resume`, `cancel`). */
 export async function click(tab, fileName, action) {
   tab = tabOf(tab);
   await tab.click(`${cardSelector(fileName)} [data-action="${action}"]`);
 }
 
-/** What a card shows: its status line, its parts line and which buttons are visible. */
+/**
+ * What the newest card of `fileName` shows (null if there is none): its
+ * status line, the object key of a done upload, its bytes, percent, parts
+ * and resumed lines, its note (null when hidden), and which buttons are
+ * visible.
+ */
 export async function shown(tab, fileName) {
   tab = tabOf(tab);
   return tab.evaluate(
@@ -63,7 +62,16 @@ export async function shown(tab, fileName) {
       if (!card) return null;
       const text = (s) => card.querySelector(s)?.textContent ?? null;
       const buttons = [...card.querySelectorAll("[data-action]")].filter((b) => !b.hidden && b.offsetParent !== null).map((b) => b.dataset.action);
-      return { status: text(".status"), parts: text(".parts"), percent: text(".percent"), resumed: text(".resumed"), buttons };
+      return {
+        status: text(".status"),
+        objectKey: text(".object-key"),
+        bytes: text(".bytes"),
+        percent: text(".percent"),
+        parts: text(".parts"),
+        resumed: text(".resumed"),
+        note: card.querySelector(".note")?.hidden ? null : text(".note"),
+        buttons,
+      };
     },
     cardSelector(fileName),
   );
@@ -106,6 +114,12 @@ export async function waitPartsDone(tab, fileName, count, timeout = 60_000) {
   });
 }
 
+/** How many upload cards the page shows. */
+export async function cardCount(tab) {
+  tab = tabOf(tab);
+  return tab.evaluate(() => document.querySelectorAll("#upload-list .upload-card").length);
+}
+
 /** The unfinished uploads the page lists (`data-file-name` of each item). */
 export async function listedPending(tab) {
   tab = tabOf(tab);
@@ -128,34 +142,16 @@ export async function listPending(tab, namespace) {
 }
 
 /**
- * Counts the part PUTs the page sends to the store (Playwright `request`
- * events with method PUT on the store's origin; Chromium only). The store
- * gate counts them in every browser.
+ * The part numbers of the part PUTs that reached the store gate since
+ * `mark` (`stack.gate.mark()`), sorted: every PUT the page sent, in any
+ * engine, whether the store took it or not.
  */
-export function trackStorePuts(page, storeOrigin) {
-  const tracker = {
-    requests: [],
-    get count() {
-      return tracker.requests.length;
-    },
-    reset() {
-      tracker.requests = [];
-    },
-    partNumbers() {
-      return tracker.requests.map((r) => r.partNumber).sort((a, b) => a - b);
-    },
-    dispose() {
-      page.off("request", onRequest);
-    },
-  };
-  const onRequest = (request) => {
-    if (request.method() !== "PUT") return;
-    const url = new URL(request.url());
-    if (url.origin !== storeOrigin) return;
-    tracker.requests.push({ partNumber: Number(url.searchParams.get("partNumber")), at: Date.now() });
-  };
-  page.on("request", onRequest);
-  return tracker;
+export function partPutsSince(stack, mark) {
+  return stack.gate
+    .since(mark)
+    .filter((p) => p.partNumber > 0)
+    .map((p) => p.partNumber)
+    .sort((a, b) => a - b);
 }
 
 /** The one upload in progress on the store whose key ends with `/fileName`. */

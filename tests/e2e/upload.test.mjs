@@ -1,11 +1,11 @@
 // Whole uploads through the demo page: a large file, an empty file and a
-// file one byte over a part boundary.
+// file one byte over a part boundary. Runs in every engine (E2E_BROWSER).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { MIB } from "./harness.mjs";
-import { card, openDemo, pickFiles, randomNamespace, range, trackStorePuts, waitDone } from "./demo.mjs";
+import { listedPending, openDemo, partPutsSince, pickFiles, randomNamespace, range, shown, waitDone } from "./demo.mjs";
 import { installHelpers, pending } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, useStack } from "./steps.mjs";
 
@@ -16,24 +16,22 @@ const stack = useStack("upload");
 test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("big");
   const file = await stack.makeFile("random-64MiB.bin", 64 * MIB);
-  const page = stack.page;
-  await openDemo(stack, page, { namespace });
-  const puts = trackStorePuts(page, stack.storeOrigin);
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace });
   const gateMark = stack.gate.mark();
 
-  await pickFiles(page, file.path);
+  await pickFiles(tab, file.path);
   const started = Date.now();
-  const e = await waitDone(page, file.name, 180_000);
+  const e = await waitDone(tab, file.name, 180_000);
   const seconds = (Date.now() - started) / 1000;
-  puts.dispose();
 
   // What the page shows.
-  const shown = card(page, file.name);
-  assert.match(await shown.locator(".status").innerText(), /^done: stored as /);
-  assert.equal(await shown.locator(".object-key").innerText(), e.result.key);
-  assert.equal(await shown.locator(".percent").innerText(), "100%");
-  assert.equal(await shown.locator(".bytes").innerText(), "64.0 MiB / 64.0 MiB");
-  assert.equal(await shown.locator(".parts").innerText(), "parts 8/8"); // 8 MiB parts by default
+  const card = await shown(tab, file.name);
+  assert.match(card.status, /^done: stored as /);
+  assert.equal(card.objectKey, e.result.key);
+  assert.equal(card.percent, "100%");
+  assert.equal(card.bytes, "64.0 MiB / 64.0 MiB");
+  assert.equal(card.parts, "parts 8/8"); // 8 MiB parts by default
   assert.equal(e.partsDone, 8);
   assert.equal(e.resumed, null, "a new upload must not report a resume");
   assert.deepEqual([...e.completedParts].sort((a, b) => a - b), range(1, 8), "onPartComplete reported every part once");
@@ -41,7 +39,7 @@ test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout
   assert.ok(e.result.key.endsWith(`/${file.name}`), `the key ${e.result.key} ends with the file name`);
 
   // Every part went out once, and the store took each one.
-  assert.deepEqual(puts.partNumbers(), range(1, 8), "one PUT per part, none sent twice");
+  assert.deepEqual(partPutsSince(stack, gateMark), range(1, 8), "one PUT per part, none sent twice");
   const gated = stack.gate.since(gateMark);
   assert.deepEqual(gated.map((p) => p.state), Array(8).fill("done"));
   assert.deepEqual(
@@ -56,60 +54,58 @@ test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout
 
   // Nothing is left: no multipart upload on the store, no stored record.
   assert.deepEqual(await stack.debug.uploads(), []);
-  assert.deepEqual(await pending(page, namespace), []);
-  assert.equal(await page.locator("#pending-section").isHidden(), true);
+  assert.deepEqual(await pending(tab, namespace), []);
+  assert.equal((await listedPending(tab)).visible, false, "no unfinished upload is listed");
   process.stderr.write(`64 MiB in ${seconds.toFixed(1)} s (${(64 / seconds).toFixed(1)} MiB/s)\n`);
-  assert.deepEqual(stack.browserErrors, []);
+  assert.deepEqual(await tab.errors(), []);
 });
 
 test("a 0-byte file becomes an empty object", { timeout: 60_000 }, async () => {
   const namespace = randomNamespace("empty");
   const file = await stack.makeFile("empty.txt", 0);
-  const page = stack.page;
-  await openDemo(stack, page, { namespace });
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace });
 
-  await pickFiles(page, file.path);
-  const e = await waitDone(page, file.name, 30_000);
-  const shown = card(page, file.name);
-  assert.match(await shown.locator(".status").innerText(), /^done: stored as /);
-  assert.equal(await shown.locator(".percent").innerText(), "100%");
+  await pickFiles(tab, file.path);
+  const e = await waitDone(tab, file.name, 30_000);
+  const card = await shown(tab, file.name);
+  assert.match(card.status, /^done: stored as /);
+  assert.equal(card.percent, "100%");
 
   await assertObject(stack, e.result.key, EMPTY_SHA256, 0);
-  await assertNothingLeft(stack, page, namespace, e.result);
-  assert.deepEqual(stack.browserErrors, []);
+  await assertNothingLeft(stack, tab, namespace, e.result);
+  assert.deepEqual(await tab.errors(), []);
 });
 
 test("5 MiB + 1 byte goes up as two parts of 5 MiB and 1 byte", { timeout: 60_000 }, async () => {
   const namespace = randomNamespace("odd");
   const file = await stack.makeFile("odd size (5 MiB + 1).bin", 5 * MIB + 1);
-  const page = stack.page;
-  await openDemo(stack, page, { namespace, partSize: 5 * MIB, concurrency: 2 });
-  const puts = trackStorePuts(page, stack.storeOrigin);
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace, partSize: 5 * MIB, concurrency: 2 });
   const gateMark = stack.gate.mark();
 
-  await pickFiles(page, file.path);
-  const e = await waitDone(page, file.name, 60_000);
-  puts.dispose();
+  await pickFiles(tab, file.path);
+  const e = await waitDone(tab, file.name, 60_000);
 
-  assert.equal(await card(page, file.name).locator(".parts").innerText(), "parts 2/2");
-  assert.deepEqual(puts.partNumbers(), [1, 2]);
+  assert.equal((await shown(tab, file.name)).parts, "parts 2/2");
+  assert.deepEqual(partPutsSince(stack, gateMark), [1, 2]);
   const sizes = Object.fromEntries(stack.gate.since(gateMark).map((p) => [p.partNumber, p.size]));
   assert.deepEqual(sizes, { 1: 5 * MIB, 2: 1 });
 
   await assertObject(stack, e.result.key, file.sha256, file.size);
-  await assertNothingLeft(stack, page, namespace, e.result);
-  assert.deepEqual(stack.browserErrors, []);
+  await assertNothingLeft(stack, tab, namespace, e.result);
+  assert.deepEqual(await tab.errors(), []);
 });
 
 test("a file dropped on the drop zone uploads", { timeout: 60_000 }, async () => {
   const namespace = randomNamespace("drop");
-  const page = stack.page;
-  await openDemo(stack, page, { namespace });
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace });
 
-  // Playwright cannot drag a file from the disk: the page gets the same
-  // drag events a real drop fires, carrying a File made in the page.
-  await installHelpers(page);
-  const dropped = await page.evaluate(async () => {
+  // No driver can drag a file from the disk: the page gets the same drag
+  // events a real drop fires, carrying a File made in the page.
+  await installHelpers(tab);
+  const dropped = await tab.evaluate(async () => {
     const { source: file, sha256 } = await window.e2e.source({ name: "dropped file.bin", size: 3 * 2 ** 20 + 17, type: "application/octet-stream" });
     const transfer = new DataTransfer();
     transfer.items.add(file);
@@ -119,9 +115,9 @@ test("a file dropped on the drop zone uploads", { timeout: 60_000 }, async () =>
     }
     return { size: file.size, sha256 };
   });
-  const e = await waitDone(page, "dropped file.bin", 30_000);
-  assert.equal(await page.locator("#drop-zone.dragging").count(), 0, "the drop zone is no longer highlighted");
+  const e = await waitDone(tab, "dropped file.bin", 30_000);
+  assert.equal(await tab.evaluate(() => document.querySelectorAll("#drop-zone.dragging").length), 0, "the drop zone is no longer highlighted");
   await assertObject(stack, e.result.key, dropped.sha256, dropped.size);
-  await assertNothingLeft(stack, page, namespace, e.result);
-  assert.deepEqual(stack.browserErrors, []);
+  await assertNothingLeft(stack, tab, namespace, e.result);
+  assert.deepEqual(await tab.errors(), []);
 });
