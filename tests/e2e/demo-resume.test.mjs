@@ -3,8 +3,10 @@
 // (stage: "opfs"), shows a Resume button that continues it in one click;
 // one from a plain file input shows "Pick this file…" only; a Resume that
 // fails (the file changed behind the handle) says why and falls back to
-// picking. Runs in any engine with an origin-private file system
-// (E2E_BROWSER). And the demo sign-in (issue 12) against a dev server with
+// picking. Runs in every engine (E2E_BROWSER): the tests that need a file
+// handle skip where the page cannot write the origin-private file system,
+// and "Keep a copy" where that file system is refused (WebKitGTK's
+// WebDriver session) checks the warning and the fallback to picking. And the demo sign-in (issue 12) against a dev server with
 // --demo-auth: each identity lists its own unfinished uploads.
 //
 // A headless browser cannot answer a file picker, and a test cannot drop a
@@ -18,7 +20,7 @@ import { createHash } from "node:crypto";
 import { afterEach, test } from "node:test";
 
 import { MIB, waitUntil } from "./harness.mjs";
-import { entry, listedPending, openDemo, pickFiles, randomNamespace, range, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
+import { entry, listedPending, openDemo, pickFiles, randomNamespace, range, shown, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
 import { clearPending, contentBytes, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
 
@@ -35,6 +37,21 @@ function demoParams(namespace) {
 /** Whether the engine has an origin-private file system to take handles from. */
 async function hasOpfs(tab) {
   return tab.evaluate(() => typeof navigator.storage?.getDirectory === "function" && typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function");
+}
+
+/**
+ * The origin-private file system here: "works", "refused" (it is there but
+ * `getDirectory()` rejects, as in a private window: WebKitGTK's ephemeral
+ * WebDriver session) or "none".
+ */
+async function opfsState(tab) {
+  return tab.evaluate(async () => {
+    if (typeof navigator.storage?.getDirectory !== "function") return "none";
+    return navigator.storage.getDirectory().then(
+      () => "works",
+      () => "refused",
+    );
+  });
 }
 
 /** Makes the page's file picker answer the handle of OPFS file `name`, and presses "Choose files". */
@@ -131,29 +148,30 @@ test("an upload chosen as a file handle resumes after a reload with one click on
   await assertNothingLeft(stack, tab, namespace, record);
 });
 
-test("with “Keep a copy” checked, a picked file resumes from its staged copy with one click", { timeout: 240_000 }, async (t) => {
+test("with “Keep a copy” checked, a picked file resumes from its staged copy with one click (where the file system is refused: a warning, and “Pick this file…”)", { timeout: 240_000 }, async (t) => {
   const tab = stack.tab;
   const namespace = randomNamespace("demo-staged");
   await openDemo(stack, tab, demoParams(namespace));
-  const opfs = await hasOpfs(tab);
+  const opfs = await opfsState(tab);
   const offered = await tab.evaluate(() => !document.querySelector("#stage-option").hidden);
-  assert.equal(offered, opfs, "the checkbox is offered exactly where there is an origin-private file system");
-  if (!opfs) return t.skip("no origin-private file system to stage a copy in");
+  assert.equal(offered, opfs !== "none", "the checkbox is offered wherever there is an origin-private file system");
+  if (opfs === "none") return t.skip("no origin-private file system to stage a copy in");
   const file = await stack.makeFile("kept-copy.bin", SIZE);
   await tab.click("#stage-input");
   stack.gate.holdAfter(2);
   await pickFiles(tab, file.path);
   await waitPartsDone(tab, file.name, 2, 90_000);
   assert.equal((await entry(tab, file.name)).stage, "opfs");
+  if (opfs === "refused") return refusedCopy(tab, file, namespace);
   const record = await waitUntil(
     async () => (await pending(tab, namespace)).find((p) => p.canResumeWithoutPicking && p.partsDone >= 2),
     { timeout: 60_000, what: "the staged copy to be complete and 2 parts stored" },
   );
   await reloadMidUpload(stack, tab);
 
-  const shown = await listedItem(tab, file.name);
-  assert.deepEqual(shown.actions, ["resume"]);
-  assert.equal(shown.resumeFrom, "copy");
+  const item = await listedItem(tab, file.name);
+  assert.deepEqual(item.actions, ["resume"]);
+  assert.equal(item.resumeFrom, "copy");
   const mark = stack.gate.mark();
   await tab.click(`${itemSelector(file.name)} [data-action="resume"]`);
   const done = await waitDone(tab, file.name);
@@ -164,6 +182,32 @@ test("with “Keep a copy” checked, a picked file resumes from its staged copy
   await assertListEmpty(tab, namespace);
   assert.deepEqual(await stagedCopies(tab), [], "the staged copy is deleted");
 });
+
+/**
+ * "Keep a copy" where the browser refuses its file system: the card says
+ * the copy failed, the upload goes on, and after a reload the list offers
+ * "Pick this file…", which sends only the rest.
+ */
+async function refusedCopy(tab, file, namespace) {
+  const warned = await waitUntil(async () => ((await entry(tab, file.name)).warnings.length > 0 ? entry(tab, file.name) : null), {
+    timeout: 30_000,
+    what: "a warning that the copy failed",
+  });
+  assert.deepEqual(warned.warnings, ["STAGING_FAILED"]);
+  assert.match((await shown(tab, file.name)).note, /^warning STAGING_FAILED: .*the file must be picked again/);
+  const record = (await pending(tab, namespace)).find((p) => p.fileName === file.name);
+  assert.equal(record.canResumeWithoutPicking, false);
+  await reloadMidUpload(stack, tab);
+
+  assert.deepEqual(await listedItem(tab, file.name), { actions: ["pick"], labels: ["Pick this file…"], resumeFrom: "pick", problem: null });
+  const mark = stack.gate.mark();
+  await pickFiles(tab, file.path);
+  const done = await waitDone(tab, file.name);
+  assert.equal(done.result.uploadId, record.uploadId);
+  assert.deepEqual(sentSince(mark), range(3, 5), "only the missing parts are sent");
+  await assertObject(stack, record.key, file.sha256, SIZE);
+  await assertListEmpty(tab, namespace);
+}
 
 test("an upload from the plain file input offers “Pick this file…” and no Resume; picking it continues", { timeout: 240_000 }, async () => {
   const tab = stack.tab;
@@ -207,14 +251,14 @@ test("a dropped file's handle: a Resume that finds the file changed says so and 
   assert.deepEqual((await listedItem(tab, name)).actions, ["resume"]);
   const mark = stack.gate.mark();
   await tab.click(`${itemSelector(name)} [data-action="resume"]`);
-  const shown = await waitUntil(async () => {
+  const item = await waitUntil(async () => {
     const item = await listedItem(tab, name);
     return item?.problem ? item : null;
   }, { timeout: 30_000, what: "the list to show why Resume failed" });
-  assert.deepEqual(shown.actions, ["pick"], "no Resume any more, only picking");
-  assert.equal(shown.resumeFrom, "pick");
-  assert.match(shown.problem, /changed/);
-  assert.match(shown.problem, /FILE_CHANGED/);
+  assert.deepEqual(item.actions, ["pick"], "no Resume any more, only picking");
+  assert.equal(item.resumeFrom, "pick");
+  assert.match(item.problem, /changed/);
+  assert.match(item.problem, /FILE_CHANGED/);
   assert.equal(await entry(tab, name), null, "no upload card was made");
   assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
   assert.equal((await stack.debug.parts(record.key, record.uploadId)).length, 1, "the stored upload is untouched");
