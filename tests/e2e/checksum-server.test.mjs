@@ -313,11 +313,11 @@ test("a browser page may send x-amz-checksum-sha256 to the store and read the an
   // And a real one: a page of the dev server's origin PUTs the part. Any
   // file the server serves will do (a page Playwright made up would not
   // count as loopback, and Chromium would refuse it the loopback store).
-  const page = await stack.context.newPage();
+  const tab = await stack.browser.newTab();
   try {
-    await page.goto(new URL("/style.css", stack.baseUrl).href);
+    await tab.goto(new URL("/style.css", stack.baseUrl).href);
     const putFromPage = () =>
-      page.evaluate(
+      tab.evaluate(
         async ({ url, headers, data }) => {
           const body = new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))]);
           try {
@@ -353,6 +353,6 @@ test("a browser page may send x-amz-checksum-sha256 to the store and read the an
     });
     assert.equal(done.checksumSha256, composite([sha256(bytes)]));
   } finally {
-    await page.close();
+    await tab.close();
   }
 });

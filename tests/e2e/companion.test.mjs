@@ -1,5 +1,5 @@
 // A plain Uppy Companion (npm @uppy/companion, standalone, tests/e2e/
-// companion.mjs) in front of the stack's Garage, driven from Chromium the
+// companion.mjs) in front of the stack's Garage, driven from a page of each engine (E2E_BROWSER) the
 // way a browser client drives it: its `/s3/params` answer POSTed as a form
 // (the fields, then the file last), and a multipart upload through its S3
 // routes. The dev server only serves the page (its origin is the one
@@ -41,7 +41,7 @@ async function makeBlob(name, size, type) {
   );
 }
 
-test("Companion's /s3/params from Chromium, then the POST form to Garage: stored byte-identical", { timeout: 120_000 }, async () => {
+test("Companion's /s3/params from a browser page, then the POST form to Garage: stored byte-identical", { timeout: 120_000 }, async () => {
   const size = 300_000;
   const sha256 = await makeBlob("small", size, "image/png");
   const result = await stack.tab.evaluate(
@@ -71,7 +71,7 @@ test("Companion's /s3/params from Chromium, then the POST form to Garage: stored
   assert.deepEqual(stored.metadata, { name: "photo.png", caption: "a caption" });
 });
 
-test("a multipart upload through Companion's routes from Chromium: create, sign, PUT, list, complete", { timeout: 180_000 }, async () => {
+test("a multipart upload through Companion's routes from a browser page: create, sign, PUT, list, complete", { timeout: 180_000 }, async () => {
   const size = 5 * MIB + 123_457;
   const sha256 = await makeBlob("big", size, "application/octet-stream");
   const result = await stack.tab.evaluate(

@@ -2,7 +2,7 @@
 // Companion's `GET /api/s3/params` answered with a presigned PUT, the batch
 // route `POST /api/s3/params/batch`, and folder-relative paths in keys
 // (on the small-file routes and on multipart create). Plain HTTP from Node
-// against a dev server and a real Garage, plus one PUT from Chromium; the
+// against a dev server and a real Garage, plus one PUT from a page in each engine (E2E_BROWSER); the
 // ownership tests run a second dev server with JWT auth.
 
 import assert from "node:assert/strict";
@@ -282,9 +282,9 @@ test("JWT: the owner comes from the token, another namespace is ignored, no toke
   assert.equal((await alice.abort(up)).status, 200);
 });
 
-test("Chromium PUTs a small file with its listed headers (CORS preflight included)", { timeout: 60_000 }, async () => {
+test("a browser page PUTs a small file with its listed headers (CORS preflight included)", { timeout: 60_000 }, async () => {
   const bytes = randomBytes(10_000);
-  const up = (await params(stack.baseUrl, { filename: "page.bin", type: "application/x-test", metadata: { from: "chromium" }, relativePath: "web/page.bin", checksumSha256: b64(bytes) })).json;
+  const up = (await params(stack.baseUrl, { filename: "page.bin", type: "application/x-test", metadata: { from: "a page" }, relativePath: "web/page.bin", checksumSha256: b64(bytes) })).json;
   // A page of the dev server's origin (one Playwright made up would not count as loopback).
   await stack.tab.goto(new URL("/style.css", stack.baseUrl).href);
   const result = await stack.tab.evaluate(
@@ -303,5 +303,5 @@ test("Chromium PUTs a small file with its listed headers (CORS preflight include
   const stored = await stack.debug.object(up.key);
   assert.equal(stored.sha256, hex(bytes));
   assert.equal(stored.contentType, "application/x-test", "the listed type, not the Blob's");
-  assert.deepEqual(stored.metadata, { from: "chromium" });
+  assert.deepEqual(stored.metadata, { from: "a page" });
 });
