@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: native (cargo test), in-browser (wasm-bindgen-test in
 # Chromium, Firefox, WebKitGTK and WPE WebKit) and end to end (every file in
-# Chromium through playwright-core; engines, no-hang, handles, queue, api,
-# integrity, faults, locks, chaos, devices and bundlers in Firefox, WebKitGTK
-# and WPE WebKit through WebDriver), against the dev server and a Garage node (and PostgreSQL
+# Chromium through playwright-core; every file that drives a page in
+# Firefox, WebKitGTK and WPE WebKit through WebDriver), against the dev
+# server and a Garage node (and PostgreSQL
 # clusters for the uploads table). Everything it starts, it stops.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -105,19 +105,21 @@ web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PA
 cleanup
 trap - EXIT
 
-# Chromium runs every file; the other engines run what must hold everywhere
-# (engines, no-hang, handles, queue, api, integrity, faults, locks, chaos,
-# devices (begun there, finished in Chromium), and the bundlers' builds:
-# file handles
-# and staged copies where the engine has an origin-private file system, the
-# typed fallback or a skip saying so where it does not; folders as handles
-# or as Files), through WebDriver.
+# Chromium runs every file; the other engines run, through WebDriver, every
+# file that drives a page: all but the few that test the servers from Node
+# alone. File handles and staged copies where the engine has an
+# origin-private file system, the typed fallback or a skip saying so where
+# it does not; folders as handles or as Files; devices begun in the engine
+# and finished in Chromium.
+NODE_ONLY=" auth backend server store-gate "
+PAGE_FILES=()
+for file in tests/e2e/*.test.mjs; do
+  name="$(basename "$file" .test.mjs)"
+  [[ "$NODE_ONLY" == *" $name "* ]] || PAGE_FILES+=("$file")
+done
 step "end-to-end tests in Chromium (playwright-core, dev server, Garage)"
 node --test --test-concurrency=1 tests/e2e/
 for engine in firefox webkit wpe; do
-  step "end-to-end tests in $engine (WebDriver)"
-  E2E_BROWSER="$engine" node --test --test-concurrency=1 tests/e2e/engines.test.mjs tests/e2e/no-hang.test.mjs \
-    tests/e2e/handles.test.mjs tests/e2e/queue.test.mjs tests/e2e/api.test.mjs tests/e2e/integrity.test.mjs \
-    tests/e2e/faults.test.mjs tests/e2e/locks.test.mjs tests/e2e/chaos.test.mjs tests/e2e/devices.test.mjs \
-    tests/e2e/bundlers.test.mjs
+  step "end-to-end tests in $engine (WebDriver): ${#PAGE_FILES[@]} files"
+  E2E_BROWSER="$engine" node --test --test-concurrency=1 "${PAGE_FILES[@]}"
 done
