@@ -38,6 +38,12 @@ pub fn as_file(value: &JsValue) -> Option<&File> {
     (value.is_object() && brand(value) == "[object File]").then(|| value.unchecked_ref())
 }
 
+/// Whether `value` is an `ArrayBuffer`, of this realm or another (an
+/// iframe's, where `instanceof ArrayBuffer` says no), by its brand.
+pub fn is_array_buffer(value: &JsValue) -> bool {
+    value.is_object() && brand(value) == "[object ArrayBuffer]"
+}
+
 /// How long one read of a range may take before the file counts as
 /// unreadable (a file on a network share that went away, a browser bug).
 pub const READ_TIMEOUT_MS: u32 = 30_000;

@@ -146,10 +146,9 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
     })?;
     let body = if let Some(b) = super::blob::as_blob(&value) {
         b.clone()
-    } else if js_sys::ArrayBuffer::is_view(&value) || value.is_instance_of::<js_sys::ArrayBuffer>()
-    {
-        // `isView`, not `instanceof Uint8Array`: bytes made in another realm
-        // (an iframe; Firefox's WebDriver scripts) are a Uint8Array too.
+    } else if js_sys::ArrayBuffer::is_view(&value) || blob::is_array_buffer(&value) {
+        // `isView` and the brand, not `instanceof`: bytes made in another
+        // realm (an iframe; Firefox's WebDriver scripts) are bytes too.
         let parts = Array::of1(&value);
         Blob::new_with_u8_array_sequence(&parts)
             .map_err(|e| read_failed(super::js_error::describe(&e)))?

@@ -111,7 +111,7 @@ test("start() twice is refused, pause() then start() at once completes, abort() 
   await assertObject(stack, out.result.key, out.sha256, size);
 });
 
-test("Files and Blobs made in another realm (an iframe) upload like the page's own, alone, streamed and in a queue", { timeout: 120_000 }, async () => {
+test("Files, Blobs and ArrayBuffers made in another realm (an iframe) upload like the page's own, alone, streamed and in a queue", { timeout: 120_000 }, async () => {
   const tab = stack.tab;
   await openDemo(stack, tab);
   await installHelpers(tab);
@@ -132,6 +132,9 @@ test("Files and Blobs made in another realm (an iframe) upload like the page's o
         const alone = await new Upload(file, options).start();
         const read = (offset, length) => new other.Blob([bytes.subarray(offset, offset + length)]);
         const streamed = await new Upload({ id: "realm-stream", size, read }, options).start();
+        // The same bytes as the iframe's ArrayBuffers.
+        const buffers = (offset, length) => new other.Uint8Array(bytes.subarray(offset, offset + length)).buffer;
+        const buffered = await new Upload({ id: "realm-buffers", size, read: buffers }, options).start();
         const { UploadQueue } = await window.e2e.lib("queue");
         const queue = new UploadQueue(options);
         await queue.add(small);
@@ -141,7 +144,8 @@ test("Files and Blobs made in another realm (an iframe) upload like the page's o
           instances: [file instanceof File, file instanceof Blob],
           sha256: hex(await crypto.subtle.digest("SHA-256", bytes)),
           smallSha256: hex(await crypto.subtle.digest("SHA-256", bytes.subarray(0, 1000))),
-          keys: { alone: alone.key, streamed: streamed.key },
+          instancesOfBuffer: [buffers(0, 1) instanceof ArrayBuffer, ArrayBuffer.isView(buffers(0, 1))],
+          keys: { alone: alone.key, streamed: streamed.key, buffered: buffered.key },
           queued: queued.done.map((f) => ({ name: f.name, key: f.key })),
         };
       } catch (e) {
@@ -157,6 +161,8 @@ test("Files and Blobs made in another realm (an iframe) upload like the page's o
   assert.match(out.keys.alone, /iframe\.bin$/, "the File's own name");
   await assertObject(stack, out.keys.alone, out.sha256, size);
   await assertObject(stack, out.keys.streamed, out.sha256, size);
+  assert.deepEqual(out.instancesOfBuffer, [false, false], "the iframe's ArrayBuffer is no instance of the page's, nor a view");
+  await assertObject(stack, out.keys.buffered, out.sha256, size);
   assert.deepEqual(out.queued.map((f) => f.name), ["small.bin"], "the queue takes the File, with its name");
   await assertObject(stack, out.queued[0].key, out.smallSha256, 1000);
 });
