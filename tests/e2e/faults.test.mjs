@@ -2,10 +2,12 @@
 // chosen parts: 500 and 503 SlowDown, a connection cut midway, a stall, 429
 // with Retry-After, 403 "Request has expired", an answer without ETag. Each
 // upload must end byte-identical, or fail with the error that says why.
-// Runs in every engine (E2E_BROWSER), but for the two tests that need
-// Playwright (taking the browser offline, holding a backend request).
+// A backend request left unanswered is held by a proxy in front of the dev
+// server. Runs in every engine (E2E_BROWSER), but for the test that needs
+// Playwright (taking the browser offline).
 
 import assert from "node:assert/strict";
+import http from "node:http";
 import { test } from "node:test";
 
 import { MIB, sleep, waitUntil } from "./harness.mjs";
@@ -121,21 +123,66 @@ test("offline: part requests wait for the online event, then the upload goes on"
   assert.equal(failedWhileOffline.length, 0, "nothing reached the store while offline");
 });
 
-test("a backend request with no answer times out and is retried", { timeout: 120_000, skip: PLAYWRIGHT_ONLY && `${PLAYWRIGHT_ONLY}: its routing holds the request` }, async () => {
-  const page = stack.page;
-  let signCalls = 0;
-  const isSignOfPart1 = (url) => /\/api\/s3\/multipart\/[^/]+\/1$/.test(url.pathname);
-  await page.route(isSignOfPart1, (route) => {
-    signCalls += 1;
-    if (signCalls === 1) return; // never answered
-    return route.continue();
+/**
+ * A pass-through proxy in front of the dev server, on a loopback port (an
+ * origin) of its own: the page calls it as its `endpoint`, and the dev
+ * server's test-time CORS answers the page. `hold(request)` says which
+ * requests to hold, and how: "silent" (read, and never answered) or "body"
+ * (the dev server's status and headers sent, its body never). Held
+ * requests stay open until `close()`. Answers `{ endpoint, calls, close }`,
+ * where `calls` lists each request's method and path.
+ */
+async function holdingBackend(hold) {
+  const target = new URL(stack.baseUrl);
+  const calls = [];
+  const held = new Set();
+  const server = http.createServer((request, response) => {
+    const path = new URL(request.url, "http://backend").pathname;
+    calls.push({ method: request.method, path });
+    const how = hold({ method: request.method, path });
+    if (how) held.add(response);
+    if (how === "silent") return request.resume();
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode, answer.headers);
+        if (how === "body") return response.flushHeaders();
+        answer.pipe(response);
+      },
+    );
+    upstream.on("error", () => response.destroy());
+    request.pipe(upstream);
   });
-  try {
-    const out = await upload({ namespace: randomNamespace("backend-timeout"), stallTimeout: 1500, retryDelays: [0] });
-    await assertStored(out);
-    assert.equal(signCalls, 2, "the unanswered signing request was given up and sent again");
-    assert.ok(out.ms >= 1400, `it waited for the timeout (${out.ms} ms)`);
-  } finally {
-    await page.unroute(isSignOfPart1);
-  }
-});
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${server.address().port}/api/s3`,
+    calls,
+    async close() {
+      for (const response of held) response.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const isSignOfPart1 = ({ method, path }) => method === "GET" && /\/api\/s3\/multipart\/[^/]+\/1$/.test(path);
+
+for (const [how, what] of [
+  ["silent", "a backend request with no answer times out and is retried"],
+  ["body", "a backend answer whose body stalls after its headers times out and is retried"],
+]) {
+  test(what, { timeout: 120_000 }, async () => {
+    // The first signing of part 1 is held.
+    let signs = 0;
+    const backend = await holdingBackend((request) => isSignOfPart1(request) && ++signs === 1 && how);
+    try {
+      const out = await upload({ endpoint: backend.endpoint, namespace: randomNamespace(`backend-${how}`), stallTimeout: 1500, retryDelays: [0] });
+      await assertStored(out);
+      const signsOfPart1 = backend.calls.filter(isSignOfPart1);
+      assert.equal(signsOfPart1.length, 2, `the held signing request was given up and sent again: ${JSON.stringify(backend.calls)}`);
+      assert.ok(out.ms >= 1400, `it waited for the timeout (${out.ms} ms)`);
+    } finally {
+      await backend.close();
+    }
+  });
+}
