@@ -174,10 +174,15 @@ impl PartSender<Blob> for XhrSender {
                 body: put.body.as_ref(),
             };
             let started = js_sys::Date::now();
-            let xhr = self
+            let exchanged = self
                 .exchange(&outgoing, self.watch.watching(), progress)
-                .await?;
-            self.watch.part_took(js_sys::Date::now() - started);
+                .await;
+            let took = js_sys::Date::now() - started;
+            match &exchanged {
+                Ok(_) => self.watch.part_took(took),
+                Err(_) => self.watch.part_failed(took),
+            }
+            let xhr = exchanged?;
             failed(&xhr, &outgoing, Some(put.upload_id))?;
             match xhr.get_response_header("ETag").ok().flatten() {
                 Some(etag) if !etag.trim().is_empty() => Ok(etag),

@@ -63,6 +63,38 @@ test("a stalled part is aborted after stallTimeout and sent again", { timeout: 1
   assert.ok(part2[1].at - part2[0].at >= 1400, "the part was sent again only once the stall timeout ran out");
 });
 
+test("a part sent unwatched while parts go fast, given up at stallTimeout, is sent again with its progress watched", { timeout: 120_000 }, async () => {
+  const STALL_MS = 12_000; // parts under 1.5 s go unwatched
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  // Which part requests listened to their upload progress: the sender sets
+  // `upload.onprogress` only on the requests it watches.
+  await tab.evaluate(() => {
+    window.partSends = [];
+    const { open, send } = XMLHttpRequest.prototype;
+    XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+      this.sentTo = new URL(url, location.href);
+      return open.call(this, method, url, ...rest);
+    };
+    XMLHttpRequest.prototype.send = function (body) {
+      const part = Number(this.sentTo?.searchParams.get("partNumber"));
+      if (part) window.partSends.push({ part, watched: this.upload.onprogress !== null });
+      return send.call(this, body);
+    };
+  });
+  const mark = stack.gate.mark();
+  stack.gate.inject(3, { stall: true });
+  await startUpload(tab, "unwatched", { file: { name: "faulty.bin", size: SIZE }, options: { namespace: randomNamespace("unwatched"), concurrency: 1, stallTimeout: STALL_MS, retryDelays: [0] } });
+  const out = await waitOutcome(tab, "unwatched");
+  await assertStored(out);
+  const sends = await tab.evaluate(() => window.partSends);
+  assert.deepEqual(sends.slice(0, 3).map((s) => [s.part, s.watched]), [[1, true], [2, false], [3, false]], `parts 1 and 2 went fast, so parts 2 and 3 went unwatched: ${JSON.stringify(sends)}`);
+  assert.deepEqual(sends.filter((s) => s.part === 3).map((s) => s.watched), [false, true], "the retry of the part given up is watched");
+  const part3 = stack.gate.since(mark).filter((p) => p.partNumber === 3);
+  assert.deepEqual(part3.map((p) => p.fault), ["stall", null]);
+  assert.ok(part3[1].at - part3[0].at >= STALL_MS - 100, "the unwatched part was given up at the stall timeout, counted from its start");
+});
+
 test("429 with Retry-After waits at least that long", { timeout: 120_000 }, async () => {
   const mark = stack.gate.mark();
   stack.gate.inject(2, { status: 429, headers: { "retry-after": "2" }, body: "<Error><Code>SlowDown</Code></Error>" });
