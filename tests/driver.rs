@@ -46,6 +46,10 @@ enum Fault {
     StoredButLost,
     /// The store forgets the whole upload (a lifecycle rule, an abort).
     Gone,
+    /// The same, and the part's request ends as a network error (Firefox
+    /// and WebKit when the store refuses the part before its body and
+    /// closes the connection).
+    GoneUnseen,
     /// A second send of a stored part, cut off midway: the store still lists
     /// the old part but refuses it at completion (seen with Garage).
     CutOffResend,
@@ -77,6 +81,9 @@ struct FakeS3 {
     max_in_flight: Cell<usize>,
     list_calls: Cell<u32>,
     poisoned: RefCell<Vec<u32>>,
+    /// Uploads forgotten by a [`Fault::GoneUnseen`]: every later part
+    /// request to them ends as a network error too.
+    gone_unseen: RefCell<Vec<String>>,
     /// Whether the backend confirms SHA-256 checksums on create (as the dev
     /// server does; a plain Companion does not).
     no_checksums: Cell<bool>,
@@ -272,7 +279,10 @@ impl FakeS3 {
         part: u32,
         checksum: Option<&str>,
     ) -> Result<String, Error> {
-        if !self.uploads.borrow().contains_key(upload_id) {
+        // A backend that signs without asking the store (the dev server,
+        // Companion) still signs for an upload the store forgot unseen.
+        let unseen = self.gone_unseen.borrow().iter().any(|id| id == upload_id);
+        if !unseen && !self.uploads.borrow().contains_key(upload_id) {
             return Err(Error::NoSuchUpload {
                 upload_id: upload_id.into(),
             });
@@ -426,11 +436,15 @@ impl FakeS3 {
         self.max_in_flight
             .set(self.max_in_flight.get().max(self.in_flight.get()));
         yield_now().await;
-        let fault = self
-            .faults
-            .borrow_mut()
-            .get_mut(&part)
-            .and_then(|f| f.pop_front());
+        let unseen = self.gone_unseen.borrow().iter().any(|id| id == upload_id);
+        let fault = match unseen {
+            true => Some(Fault::GoneUnseen),
+            false => self
+                .faults
+                .borrow_mut()
+                .get_mut(&part)
+                .and_then(|f| f.pop_front()),
+        };
         let result = match fault {
             Some(Fault::Status(s)) => Err(http(Operation::UploadPart, s)),
             Some(Fault::Network) => Err(Error::Network {
@@ -459,6 +473,14 @@ impl FakeS3 {
             Some(Fault::Gone) => {
                 self.uploads.borrow_mut().remove(upload_id);
                 Err(no_such_upload(upload_id))
+            }
+            Some(Fault::GoneUnseen) => {
+                self.uploads.borrow_mut().remove(upload_id);
+                self.gone_unseen.borrow_mut().push(upload_id.to_string());
+                Err(Error::Network {
+                    operation: Operation::UploadPart,
+                    detail: "connection reset".into(),
+                })
             }
             Some(Fault::CutOffResend) => {
                 self.poisoned.borrow_mut().push(part);
@@ -1261,6 +1283,27 @@ fn an_upload_lost_midway_restarts_once_from_scratch() {
     assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
     assert!(w.records().is_empty());
+}
+
+#[test]
+fn an_upload_lost_midway_behind_a_network_error_restarts_once_from_scratch() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::GoneUnseen]);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn a_network_error_while_the_upload_is_there_is_retried_as_before() {
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Network, Fault::Network]);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1", "the same upload goes on");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert!(w.log.restarted.borrow().is_empty());
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! again once the store confirmed it, retried as the policy says.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 
 use futures::future::join;
 
@@ -425,7 +427,10 @@ impl<B> Driver<'_, B> {
                 body,
                 checksum_sha256: part.signed_checksum(),
             };
-            let sent = self.sender.send(&put, &progress).await;
+            let sent = match self.sender.send(&put, &progress).await {
+                Err(error @ Error::Network { .. }) => Err(self.gone_or(part, error).await),
+                sent => sent,
+            };
             if let Err(error) = &sent {
                 run.hold.note(error, self.now());
             }
@@ -436,6 +441,27 @@ impl<B> Driver<'_, B> {
             headway.got_further.get()
         })
         .await
+    }
+
+    /// `error`, a network error of part `part`'s request, unless the store
+    /// no longer has the upload. A store that refuses a part before its
+    /// body (Garage's 404 `NoSuchUpload` for an upload it forgot) closes
+    /// the connection while the body is still going out, and Firefox and
+    /// WebKit then report a network error, not the answer: so the backend
+    /// is asked for the upload's parts, and `NoSuchUpload` there is the
+    /// error (the run starts afresh), not a network error retried until
+    /// the retries run out.
+    fn gone_or<'a>(
+        &'a self,
+        part: &'a PartTarget,
+        error: Error,
+    ) -> Pin<Box<dyn Future<Output = Error> + 'a>> {
+        Box::pin(async move {
+            match self.backend.list_parts(&part.upload_id, &part.key).await {
+                Err(gone @ Error::NoSuchUpload { .. }) => gone,
+                _ => error,
+            }
+        })
     }
 
     /// Sets a part's state and saves it (the store reads the record before

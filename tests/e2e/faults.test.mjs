@@ -1,19 +1,21 @@
 // Faults between the browser and the store, injected by the store gate for
 // chosen parts: 500 and 503 SlowDown, a connection cut midway, a stall, 429
-// with Retry-After, 403 "Request has expired", an answer without ETag. Each
-// upload must end byte-identical, or fail with the error that says why.
-// A backend request left unanswered is held by a proxy in front of the dev
-// server. Runs in every engine (E2E_BROWSER), but for the test that needs
+// with Retry-After, 403 "Request has expired", an answer without ETag; and
+// an upload the store forgets midway. Each upload must end byte-identical,
+// or fail with the error that says why. A backend request left unanswered
+// is held by a proxy in front of the dev server. Runs in every engine (E2E_BROWSER), but for the test that needs
 // Playwright (taking the browser offline).
 
 import assert from "node:assert/strict";
 import http from "node:http";
 import { test } from "node:test";
 
+import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
+
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
-import { assertObject, useStack } from "./steps.mjs";
+import { assertObject, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("faults");
 const PLAYWRIGHT_ONLY = (process.env.E2E_BROWSER || "chromium") !== "chromium" && "needs Playwright (Chromium)";
@@ -93,6 +95,42 @@ test("a part sent unwatched while parts go fast, given up at stallTimeout, is se
   const part3 = stack.gate.since(mark).filter((p) => p.partNumber === 3);
   assert.deepEqual(part3.map((p) => p.fault), ["stall", null]);
   assert.ok(part3[1].at - part3[0].at >= STALL_MS - 100, "the unwatched part was given up at the stall timeout, counted from its start");
+});
+
+test("an upload the store forgets midway (NoSuchUpload on a part) starts afresh once and completes", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  const namespace = randomNamespace("gone-midway");
+  const spec = { file: { name: "gone-midway.bin", size: SIZE }, options: { namespace, concurrency: 1 }, events: ["onRestart"] };
+  const mark = stack.gate.mark();
+  const record = await startAndHold(stack, tab, "gone", spec, 2); // part 3 is held
+  // The store forgets the upload (as when it expires there); the backend
+  // still has it as in progress.
+  const store = new S3Client({
+    endpoint: stack.storeEnv.S3_ENDPOINT,
+    region: stack.storeEnv.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: stack.storeEnv.S3_ACCESS_KEY_ID, secretAccessKey: stack.storeEnv.S3_SECRET_ACCESS_KEY },
+  });
+  await store.send(new AbortMultipartUploadCommand({ Bucket: stack.storeEnv.S3_BUCKET, Key: record.key, UploadId: record.uploadId }));
+  store.destroy();
+  stack.gate.release(); // the held part 3 reaches the store, which answers 404 NoSuchUpload
+  const run = await waitOutcome(tab, "gone");
+  await assertStored(run);
+  assert.deepEqual(run.events.onRestart, [{ reason: "expired" }]);
+  assert.notEqual(run.outcome.result.uploadId, record.uploadId, "a new multipart upload");
+  const puts = stack.gate.since(mark);
+  // The store refuses the part before its body and closes the connection:
+  // the browser sees its 404 (Chromium) or a network error (Firefox,
+  // WebKit; and through the gate, which loses the early answer at times).
+  const old = puts.filter((p) => p.uploadId === record.uploadId);
+  assert.deepEqual(old.filter((p) => p.state === "done").map((p) => p.partNumber), [1, 2], "the forgotten upload had parts 1 and 2");
+  const refused = old.filter((p) => p.state !== "done");
+  assert.ok(refused.length >= 1, "the held part went to the forgotten upload");
+  assert.deepEqual(refused.filter((p) => p.partNumber !== 3), [], "only part 3 was sent to it after it was forgotten");
+  const fresh = puts.filter((p) => p.uploadId === run.outcome.result.uploadId);
+  assert.deepEqual(fresh.map((p) => [p.partNumber, p.state]).sort(), [[1, "done"], [2, "done"], [3, "done"], [4, "done"]], "every part sent once to the new upload");
+  assert.deepEqual((await stack.debug.uploads()).filter((u) => u.key === record.key), [], "no multipart upload left for the key");
 });
 
 test("429 with Retry-After waits at least that long", { timeout: 120_000 }, async () => {
