@@ -277,7 +277,8 @@ impl XhrSender {
                 XhrEvent::Load => return Ok(()),
                 XhrEvent::Error => {
                     return Err(network(
-                        "the request failed (offline, connection reset, or refused by the bucket's CORS rules)",
+                        "the request failed (offline, connection reset, refused by the bucket's CORS rules, \
+                         or refused by the store before its body, as Firefox and Safari report a bad signature)",
                     ))
                 }
                 XhrEvent::Timeout => return Err(network("the request timed out")),
