@@ -450,7 +450,10 @@ impl<B> Driver<'_, B> {
     /// WebKit then report a network error, not the answer: so the backend
     /// is asked for the upload's parts, and `NoSuchUpload` there is the
     /// error (the run starts afresh), not a network error retried until
-    /// the retries run out.
+    /// the retries run out. One part list per network error: on a flaky
+    /// link, less than what resending the part costs (a 10,000-part list is
+    /// about 1 MB, a part 8 MiB by default). Boxed, so that its poll is not
+    /// inlined into every part's retry loop (72 B less).
     fn gone_or<'a>(
         &'a self,
         part: &'a PartTarget,
