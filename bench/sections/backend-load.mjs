@@ -13,11 +13,11 @@ import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
 import { hs256Jwt } from "../../tests/e2e/backend-client.mjs";
+import { freePort } from "../../tests/e2e/loopback.mjs";
 import { startPostgres } from "../../tests/e2e/postgres.mjs";
 import { REPO } from "../lib/stack.mjs";
 import { fmt, log, parseEnvFile, withTimeout } from "../lib/util.mjs";
@@ -38,17 +38,6 @@ function exec(command, args, { timeout, env } = {}) {
     execFile(command, args, { cwd: REPO, timeout, killSignal: "SIGKILL", env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${command} ${args.join(" ")}: ${error.message}\n${stderr.slice(-3000)}`));
       else resolve(stdout);
-    });
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
     });
   });
 }

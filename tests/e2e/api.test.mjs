@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { MIB, sleep } from "./harness.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { clearPending, findPrevious, installHelpers, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
+import { closeNow, listenOnLoopback } from "./loopback.mjs";
 import { assertObject, pauseHeld, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("api");
@@ -319,9 +320,8 @@ async function startFaultyBackend(origin) {
     const { status, contentType, body } = backend.answer;
     response.writeHead(status, { ...cors, "content-type": contentType }).end(body);
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  backend.endpoint = `http://127.0.0.1:${server.address().port}/api/s3`;
-  backend.stop = () => new Promise((resolve) => server.close(resolve));
+  backend.endpoint = `${await listenOnLoopback(server)}/api/s3`;
+  backend.stop = () => closeNow(server);
   return backend;
 }
 

@@ -21,9 +21,10 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { freePort } from "./loopback.mjs";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const START_TIMEOUT = 60_000;
@@ -38,17 +39,6 @@ const server = app.listen(Number(process.env.COMPANION_PORT), "127.0.0.1", () =>
 companion.socket(server);
 process.on("SIGTERM", () => server.close(() => process.exit(0)));
 `;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The environment of a Companion on `port` against the store of `storeEnv` (the harness's s3.env). */
 function companionEnv({ port, storeEnv, origins, dataDir }) {

@@ -21,7 +21,7 @@ import { afterEach, test } from "node:test";
 
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { waitUntil } from "./harness.mjs";
-import { contentBytes, installHelpers } from "./in-page.mjs";
+import { canWriteOpfs, contentBytes, installHelpers } from "./in-page.mjs";
 import { reloadMidUpload, useStack } from "./steps.mjs";
 
 const stack = useStack(`demo-queue-${process.env.E2E_BROWSER || "chromium"}`);
@@ -131,17 +131,13 @@ async function preparePage(tab) {
   await tab.evaluate(installFolderHelpers);
 }
 
-async function hasOpfs(tab) {
-  return tab.evaluate(() => typeof navigator.storage?.getDirectory === "function" && typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function");
-}
-
 /**
  * Makes folder `root` in the page where it can write the origin-private
  * file system (elsewhere `chooseFolder` makes its Files); answers each
  * file's SHA-256 by its path in the queue (`root/path`).
  */
 async function makeFolder(tab, root, files) {
-  if (await hasOpfs(tab)) await tab.evaluate(({ root, files }) => window.dq.write(root, files), { root, files });
+  if (await canWriteOpfs(tab)) await tab.evaluate(({ root, files }) => window.dq.write(root, files), { root, files });
   return Object.fromEntries(files.map((f) => [`${root}/${f.path}`, sha256(contentBytes(f))]));
 }
 
@@ -154,7 +150,7 @@ async function makeFolder(tab, root, files) {
  * cancelled, and the input gets the folder's Files ("input").
  */
 async function chooseFolder(tab, root, files) {
-  if (await hasOpfs(tab)) {
+  if (await canWriteOpfs(tab)) {
     await tab.evaluate((root) => window.dq.pickerAnswers(root), root);
     await tab.click('[data-action="choose-folder"]');
     return "handle";
@@ -307,7 +303,7 @@ test("a half-done folder is listed after a reload; Resume sends only the rest an
   const namespace = randomNamespace("dq-resume");
   const params = { namespace, concurrency: 1 };
   await open(tab, params);
-  if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to make a folder in");
+  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to make a folder in");
   const root = randomNamespace("half");
   const files = Array.from({ length: 12 }, (_, i) => ({ path: `d/f${String(i).padStart(2, "0")}.bin`, size: 20_000 + i, seed: 100 + i }));
   const expected = await makeFolder(tab, root, files);
@@ -342,7 +338,7 @@ test("a half-done folder is listed after a reload; Resume sends only the rest an
 test("a Resume that finds the folder gone says so and offers “Pick this folder again…”, sending nothing", { timeout: 240_000 }, async (t) => {
   const tab = stack.tab;
   await open(tab, { namespace: randomNamespace("dq-gone"), concurrency: 1 });
-  if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to make a folder in");
+  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to make a folder in");
   const root = randomNamespace("gone");
   await makeFolder(tab, root, Array.from({ length: 4 }, (_, i) => ({ path: `g${i}.bin`, size: 7000 + i, seed: 350 + i })));
   await halfDoneAndReload(tab, root, 2);
@@ -397,7 +393,7 @@ test("a dropped folder: as its handle where the browser gives one, else as its e
   await open(tab, { namespace: randomNamespace("dq-drop"), concurrency: 3 });
   // Where the page cannot make a folder (both WebKit engines), the folder
   // is dropped as its entry only, as Safari gives one.
-  const opfs = await hasOpfs(tab);
+  const opfs = await canWriteOpfs(tab);
   for (const asHandle of opfs ? [true, false] : [false]) {
     const root = randomNamespace(asHandle ? "dropped-handle" : "dropped-entry");
     const files = Array.from({ length: 4 }, (_, i) => ({ path: `in/f${i}.bin`, size: 5000 + i, seed: 400 + i }));

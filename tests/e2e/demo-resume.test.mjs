@@ -21,7 +21,7 @@ import { afterEach, test } from "node:test";
 
 import { MIB, waitUntil } from "./harness.mjs";
 import { entry, listedPending, openDemo, pickFiles, randomNamespace, range, shown, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
-import { clearPending, contentBytes, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
+import { canWriteOpfs, clearPending, contentBytes, opfsState, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -32,26 +32,6 @@ afterEach(() => stack.gate.release());
 
 function demoParams(namespace) {
   return { namespace, partSize: PART, concurrency: 1 };
-}
-
-/** Whether the engine has an origin-private file system to take handles from. */
-async function hasOpfs(tab) {
-  return tab.evaluate(() => typeof navigator.storage?.getDirectory === "function" && typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function");
-}
-
-/**
- * The origin-private file system here: "works", "refused" (it is there but
- * `getDirectory()` rejects, as in a private window: WebKitGTK's ephemeral
- * WebDriver session) or "none".
- */
-async function opfsState(tab) {
-  return tab.evaluate(async () => {
-    if (typeof navigator.storage?.getDirectory !== "function") return "none";
-    return navigator.storage.getDirectory().then(
-      () => "works",
-      () => "refused",
-    );
-  });
 }
 
 /** Makes the page's file picker answer the handle of OPFS file `name`, and presses "Choose files". */
@@ -127,7 +107,7 @@ test("an upload chosen as a file handle resumes after a reload with one click on
   const tab = stack.tab;
   const namespace = randomNamespace("demo-handle");
   await openDemo(stack, tab, demoParams(namespace));
-  if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
+  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
   const name = "chosen-handle.bin";
   assert.equal(await writeOpfsFile(tab, name, SIZE, 51), true);
   const record = await giveAndHold(tab, chooseOpfsFile, name, namespace, 2);
@@ -239,7 +219,7 @@ test("a dropped file's handle: a Resume that finds the file changed says so and 
   const tab = stack.tab;
   const namespace = randomNamespace("demo-changed");
   await openDemo(stack, tab, demoParams(namespace));
-  if (!(await hasOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
+  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to take a handle from");
   const name = "changes-behind-handle.bin";
   await writeOpfsFile(tab, name, SIZE, 52);
   const record = await giveAndHold(tab, dropOpfsFile, name, namespace, 1);

@@ -15,6 +15,7 @@ import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
+import { closeNow, listenOnLoopback } from "./loopback.mjs";
 import { assertObject, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("faults");
@@ -223,14 +224,12 @@ async function holdingBackend(hold) {
     upstream.on("error", () => response.destroy());
     request.pipe(upstream);
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
-    endpoint: `http://127.0.0.1:${server.address().port}/api/s3`,
+    endpoint: `${await listenOnLoopback(server)}/api/s3`,
     calls,
     async close() {
       for (const response of held) response.destroy();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await closeNow(server);
     },
   };
 }

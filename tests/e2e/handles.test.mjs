@@ -14,9 +14,11 @@ import { after, afterEach, before, test } from "node:test";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
 import {
+  canWriteOpfs,
   clearPending,
   installHelpers,
   keptEntry,
+  opfsState,
   pending,
   report,
   resumePending,
@@ -43,15 +45,9 @@ before(async () => {
   stack = await startStack({ label: `handles-${process.env.E2E_BROWSER || "chromium"}` });
   tab = stack.tab;
   await openDemo(stack, tab);
-  opfs = await tab.evaluate(async () => {
-    if (typeof navigator.storage?.getDirectory !== "function") return "none";
-    return navigator.storage.getDirectory().then(
-      () => "works",
-      () => "refused",
-    );
-  });
+  opfs = await opfsState(tab);
   // Handles are made by writing files from the page.
-  hasOpfs = opfs === "works" && (await tab.evaluate(() => typeof FileSystemFileHandle.prototype.createWritable === "function"));
+  hasOpfs = await canWriteOpfs(tab);
 });
 after(async () => {
   await stack?.stop();

@@ -22,12 +22,12 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { launchBrowser, withTimeout } from "./browsers.mjs";
+import { freePort } from "./loopback.mjs";
 import { StoreGate } from "./store-gate.mjs";
 
 export { withTimeout };
@@ -68,24 +68,6 @@ export async function waitUntil(fn, { timeout = 10_000, interval = 50, what = "a
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(taken) {
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const port = await new Promise((resolve, reject) => {
-      const server = net.createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address();
-        server.close(() => resolve(port));
-      });
-    });
-    if (!taken.has(port)) {
-      taken.add(port);
-      return port;
-    }
-  }
-  throw new Error("no free port found");
-}
 
 /** Runs a command to its end; rejects on a non-zero exit or after `timeout`. */
 export function run(command, args, { timeout, env, cwd = REPO } = {}) {
@@ -221,8 +203,7 @@ async function makeScratch(label) {
 /** Starts a Garage node keeping its data in `dir`; answers its store settings (s3.env). */
 async function startGarage(dir, notePid) {
   for (let attempt = 1; ; attempt += 1) {
-    const taken = new Set();
-    const ports = [await freePort(taken), await freePort(taken), await freePort(taken)];
+    const ports = [await freePort(), await freePort(), await freePort()];
     try {
       await run("bash", [path.join(REPO, "scripts/garage.sh"), "start", dir, ...ports.map(String)], {
         timeout: GARAGE_START_TIMEOUT,

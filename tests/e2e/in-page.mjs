@@ -246,6 +246,32 @@ export async function pageActivity(tab) {
 }
 
 /**
+ * The origin-private file system here: "works", "refused" (it is there but
+ * `getDirectory()` rejects, as in a private window: WebKitGTK's ephemeral
+ * WebDriver session) or "none".
+ */
+export async function opfsState(tab) {
+  return tab.evaluate(async () => {
+    if (typeof navigator.storage?.getDirectory !== "function") return "none";
+    return navigator.storage.getDirectory().then(
+      () => "works",
+      () => "refused",
+    );
+  });
+}
+
+/**
+ * Whether the page can write files of the origin-private file system
+ * (`createWritable`), the tests' stand-in for files a person picks: a
+ * handle of one stands for a picked file's handle, a folder of them for a
+ * picked folder.
+ */
+export async function canWriteOpfs(tab) {
+  if ((await opfsState(tab)) !== "works") return false;
+  return tab.evaluate(() => typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function");
+}
+
+/**
  * Writes `size` deterministic bytes of content `seed` as the file `name` of
  * the origin-private file system (replacing it); answers false where the
  * browser has none.

@@ -20,6 +20,8 @@
 import http from "node:http";
 import { PassThrough, Transform } from "node:stream";
 
+import { closeNow, listenOnLoopback } from "./loopback.mjs";
+
 /** Buffers a held body without ever pushing back on the socket. */
 const HOLD_BUFFER = 2 ** 31;
 /** Requests that carry no body, so the gate can send them again. */
@@ -109,19 +111,14 @@ export class StoreGate {
   }
 
   async start() {
-    await new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(0, "127.0.0.1", resolve);
-    });
-    this.url = `http://127.0.0.1:${this.server.address().port}`;
+    this.url = await listenOnLoopback(this.server);
     return this.url;
   }
 
   async stop() {
     for (const h of this.held) h.res.destroy();
     this.held = [];
-    this.server.closeAllConnections?.();
-    await new Promise((resolve) => this.server.close(() => resolve()));
+    await closeNow(this.server);
     this.agent.destroy();
   }
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, test } from "node:test";
 
+import { closeNow, listenOnLoopback } from "./loopback.mjs";
 import { StoreGate } from "./store-gate.mjs";
 
 let store;
@@ -20,13 +21,12 @@ before(async () => {
     req.resume();
     res.end(`${req.method} answered`);
   });
-  await new Promise((resolve) => store.listen(0, "127.0.0.1", resolve));
-  gate = new StoreGate(`http://127.0.0.1:${store.address().port}`);
+  gate = new StoreGate(await listenOnLoopback(store));
   await gate.start();
 });
 after(async () => {
   await gate?.stop();
-  store?.close();
+  if (store) await closeNow(store);
 });
 
 const call = async (method) => {
