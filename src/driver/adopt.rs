@@ -47,24 +47,16 @@ impl<B> Driver<'_, B> {
         if plan.part_size() != part_size {
             return None;
         }
-        let mut record = UploadRecord::new(
-            NewRecord {
-                id,
-                namespace: &self.options.namespace,
-                endpoint: self.options.endpoint_base(),
-                upload_id: &created.upload_id,
-                key: &created.key,
-                file_name: &file.identity.name,
-                last_modified: file.identity.last_modified,
-                file_type: &file.file_type,
-                now: adopted.created_at.unwrap_or_else(|| self.now()),
-                sample_sha256: Some(file.sample_sha256.as_deref()?),
-                checksum_algorithm: Some(SHA256),
-            },
-            &plan,
-        );
-        record.adopted = true;
-        record.queued = self.options.in_queue;
+        let fresh = NewRecord {
+            now: adopted.created_at.unwrap_or_else(|| self.now()),
+            sample_sha256: Some(file.sample_sha256.as_deref()?),
+            checksum_algorithm: Some(SHA256),
+            ..self.fields_of(id, file, created)
+        };
+        let record = UploadRecord {
+            adopted: true,
+            ..self.new_record(fresh, &plan)
+        };
         Some(record)
     }
 }

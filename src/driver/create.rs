@@ -32,28 +32,45 @@ impl<B> Driver<'_, B> {
             created = self.ask_create(file, plan, false).await?;
         }
         let checksums = self.agree_on_checksums(&created).await?;
-        let record = UploadRecord::new(
-            NewRecord {
-                id,
-                namespace: &self.options.namespace,
-                endpoint: self.options.endpoint_base(),
-                upload_id: &created.upload_id,
-                key: &created.key,
-                file_name: &file.identity.name,
-                last_modified: file.identity.last_modified,
-                file_type: &file.file_type,
-                now: self.now(),
-                sample_sha256: file.sample_sha256.as_deref(),
-                checksum_algorithm: checksums.then_some(SHA256),
-            },
-            plan,
-        );
-        let record = UploadRecord {
-            queued: self.options.in_queue,
-            ..record
+        let fresh = NewRecord {
+            checksum_algorithm: checksums.then_some(SHA256),
+            ..self.fields_of(id, file, &created)
         };
+        let record = self.new_record(fresh, plan);
         self.store.save(&record).await?;
         Ok(record)
+    }
+
+    /// A new record's fields for `file` and the upload `created`, made now,
+    /// with no checksum algorithm.
+    pub(super) fn fields_of<'a>(
+        &'a self,
+        id: &'a str,
+        file: &'a FileInfo,
+        created: &'a Created,
+    ) -> NewRecord<'a> {
+        NewRecord {
+            id,
+            namespace: &self.options.namespace,
+            endpoint: self.options.endpoint_base(),
+            upload_id: &created.upload_id,
+            key: &created.key,
+            file_name: &file.identity.name,
+            last_modified: file.identity.last_modified,
+            file_type: &file.file_type,
+            now: self.now(),
+            sample_sha256: file.sample_sha256.as_deref(),
+            checksum_algorithm: None,
+        }
+    }
+
+    /// The record of a new upload, every part of `plan` pending, marked as
+    /// the queue's when this run is one of its files.
+    pub(super) fn new_record(&self, fresh: NewRecord<'_>, plan: &PartPlan) -> UploadRecord {
+        UploadRecord {
+            queued: self.options.in_queue,
+            ..UploadRecord::new(fresh, plan)
+        }
     }
 
     /// The backend's answer to creating an upload of `file`. An upload

@@ -33,7 +33,8 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    fn to_js(&self) -> JsValue {
+    /// The fields kept and listed alike.
+    fn fields(&self) -> Builder {
         Builder::new()
             .str("id", &self.id)
             .str("namespace", &self.namespace)
@@ -42,6 +43,10 @@ impl Batch {
             .num("files", self.files as f64)
             .num("bytes", self.bytes as f64)
             .num("createdAt", self.created_at)
+    }
+
+    fn to_js(&self) -> JsValue {
+        self.fields()
             .set("handle", self.handle.as_ref().unwrap_or(&JsValue::NULL))
             .done()
     }
@@ -64,15 +69,8 @@ impl Batch {
     /// files are stored, and whether it continues without picking.
     pub fn pending_to_js(&self, markers: &[DoneMarker]) -> JsValue {
         let done = markers.iter().filter(|m| m.batch == self.id).count();
-        Builder::new()
-            .str("id", &self.id)
-            .str("namespace", &self.namespace)
-            .str("endpoint", &self.endpoint)
-            .str("name", &self.name)
-            .num("files", self.files as f64)
+        self.fields()
             .num("filesDone", done as f64)
-            .num("bytes", self.bytes as f64)
-            .num("createdAt", self.created_at)
             .set("canResumeWithoutPicking", &self.handle.is_some().into())
             .done()
     }
