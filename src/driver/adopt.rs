@@ -47,16 +47,15 @@ impl<B> Driver<'_, B> {
         if plan.part_size() != part_size {
             return None;
         }
+        // The record must carry the content sample the upload was found by.
+        file.sample_sha256.as_ref()?;
+        let begun = adopted.created_at.unwrap_or_else(|| self.now());
         let fresh = NewRecord {
-            now: adopted.created_at.unwrap_or_else(|| self.now()),
-            sample_sha256: Some(file.sample_sha256.as_deref()?),
             checksum_algorithm: Some(SHA256),
-            ..self.fields_of(id, file, created)
+            ..self.fields_of(id, file, created, begun)
         };
-        let record = UploadRecord {
-            adopted: true,
-            ..self.new_record(fresh, &plan)
-        };
+        let mut record = self.new_record(fresh, &plan);
+        record.adopted = true;
         Some(record)
     }
 }

@@ -34,20 +34,21 @@ impl<B> Driver<'_, B> {
         let checksums = self.agree_on_checksums(&created).await?;
         let fresh = NewRecord {
             checksum_algorithm: checksums.then_some(SHA256),
-            ..self.fields_of(id, file, &created)
+            ..self.fields_of(id, file, &created, self.now())
         };
         let record = self.new_record(fresh, plan);
         self.store.save(&record).await?;
         Ok(record)
     }
 
-    /// A new record's fields for `file` and the upload `created`, made now,
-    /// with no checksum algorithm.
+    /// A new record's fields for `file` and the upload `created`, begun at
+    /// `now`, with no checksum algorithm.
     pub(super) fn fields_of<'a>(
         &'a self,
         id: &'a str,
         file: &'a FileInfo,
         created: &'a Created,
+        now: f64,
     ) -> NewRecord<'a> {
         NewRecord {
             id,
@@ -58,7 +59,7 @@ impl<B> Driver<'_, B> {
             file_name: &file.identity.name,
             last_modified: file.identity.last_modified,
             file_type: &file.file_type,
-            now: self.now(),
+            now,
             sample_sha256: file.sample_sha256.as_deref(),
             checksum_algorithm: None,
         }
@@ -67,10 +68,9 @@ impl<B> Driver<'_, B> {
     /// The record of a new upload, every part of `plan` pending, marked as
     /// the queue's when this run is one of its files.
     pub(super) fn new_record(&self, fresh: NewRecord<'_>, plan: &PartPlan) -> UploadRecord {
-        UploadRecord {
-            queued: self.options.in_queue,
-            ..UploadRecord::new(fresh, plan)
-        }
+        let mut record = UploadRecord::new(fresh, plan);
+        record.queued = self.options.in_queue;
+        record
     }
 
     /// The backend's answer to creating an upload of `file`. An upload
