@@ -46,9 +46,11 @@ if [ "${1:-}" = "--test" ]; then
     install_packages || { sleep 10; install_packages; }
   fi
   step "geckodriver (Firefox's WebDriver server)"
-  if ! command -v geckodriver >/dev/null; then
+  # 0.36 or later: the tests start it with --allow-system-access (browsers.mjs).
+  gecko="$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')"
+  if [ -z "$gecko" ] || [ "$(printf '%s\n' 0.36.0 "$gecko" | sort -V | head -1)" != 0.36.0 ]; then
     echo "building geckodriver from crates.io (once, about 2 minutes)..."
-    cargo install geckodriver --locked
+    cargo install geckodriver --locked --version '>=0.36.0'
   fi
 fi
 

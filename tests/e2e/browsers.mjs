@@ -9,6 +9,7 @@
 //   await tab.click("#button");
 //   await tab.reload();
 //   const other = await browser.newTab();
+//   await browser.setOffline(true); // false where the engine cannot
 //   await browser.close();
 //
 // Chromium is driven by playwright-core (its tabs also expose `page`, the
@@ -121,6 +122,13 @@ async function launchChromium(profileDir) {
     async newTab() {
       const tab = new PlaywrightTab(browser, await browser.context.newPage());
       return tab;
+    },
+    /** Offline, every request fails, on any connection. */
+    offlineKeepsConnections: false,
+    /** Takes every tab offline or back online (see WebDriverBrowser's); true. */
+    async setOffline(offline) {
+      await browser.context.setOffline(offline);
+      return true;
     },
     async close() {
       await withTimeout(browser.context.close(), 20_000, "closing Chromium");
@@ -236,6 +244,10 @@ function capabilities(name, profileDir) {
             "dom.timeout.enable_budget_timer_throttling": false,
             "network.captive-portal-service.enabled": false,
             "app.update.enabled": false,
+            // Offline means offline for loopback too (`setOffline`), and
+            // stays so until the test says otherwise, whatever the link.
+            "network.disable-localhost-when-offline": true,
+            "network.manage-offline-status": false,
           },
         },
       };
@@ -257,7 +269,9 @@ function capabilities(name, profileDir) {
 function driverCommand(name) {
   switch (name) {
     case "firefox":
-      return [geckodriver(), (port) => ["--host", "127.0.0.1", "--port", String(port), "--log", "warn"]];
+      // System access lets `setOffline` script the browser itself (its
+      // chrome context); pages get nothing more from it.
+      return [geckodriver(), (port) => ["--host", "127.0.0.1", "--port", String(port), "--log", "warn", "--allow-system-access"]];
     case "webkit":
       return [process.env.WEBKIT_DRIVER || "/usr/bin/WebKitWebDriver", (port) => ["--host=127.0.0.1", `--port=${port}`]];
     case "wpe":
@@ -321,6 +335,9 @@ async function startXvfb(notePid) {
   return { child, display };
 }
 
+/** geckodriver's command that sets where scripts run: "chrome" (the browser) or "content" (pages). */
+const MOZ_CONTEXT = "mozSetContext";
+
 /** One engine driven over WebDriver: one session, its windows as tabs. */
 class WebDriverBrowser {
   static async launch(name, { profileDir, notePid }) {
@@ -336,6 +353,8 @@ class WebDriverBrowser {
 
   constructor(name, profileDir, notePid) {
     this.name = name;
+    /** Whether `setOffline(true)` leaves kept-alive connections working. */
+    this.offlineKeepsConnections = name === "firefox";
     this.profileDir = profileDir;
     this.notePid = notePid;
     this.tabs = [];
@@ -360,7 +379,9 @@ class WebDriverBrowser {
     const { Executor, HttpClient } = await import("selenium-webdriver/http/index.js");
     const { WebDriver, Capabilities } = await import("selenium-webdriver");
     const caps = new Capabilities(capabilities(this.name, this.profileDir));
-    const driver = WebDriver.createSession(new Executor(new HttpClient(base)), caps);
+    const executor = new Executor(new HttpClient(base));
+    executor.defineCommand(MOZ_CONTEXT, "POST", "/session/:sessionId/moz/context");
+    const driver = WebDriver.createSession(executor, caps);
     await withTimeout(driver.getSession(), LAUNCH_TIMEOUT, `a ${this.name} session`);
     this.driver = driver;
     const session = await this.driver.getCapabilities();
@@ -396,6 +417,29 @@ class WebDriverBrowser {
       return this.current;
     });
     return new WebDriverTab(this, handle);
+  }
+
+  /**
+   * Takes the browser offline (`true`) or back online, as its "Work
+   * Offline" does: `navigator.onLine` and the `offline` and `online`
+   * events follow, and new connections are refused while offline (a
+   * connection kept alive still carries requests:
+   * `offlineKeepsConnections`). Returns whether the engine can (Firefox,
+   * through its chrome context; WebKit's drivers have no way).
+   */
+  async setOffline(offline) {
+    if (this.name !== "firefox") return false;
+    const { Command } = await import("selenium-webdriver/lib/command.js");
+    const context = (name) => new Command(MOZ_CONTEXT).setParameter("context", name);
+    await this.run(offline ? "going offline" : "going online", async (driver) => {
+      await driver.execute(context("chrome"));
+      try {
+        await driver.executeScript("Services.io.offline = arguments[0];", offline);
+      } finally {
+        await driver.execute(context("content"));
+      }
+    });
+    return true;
   }
 
   /** Ends the session, the driver and the display. */

@@ -115,6 +115,16 @@ export class StoreGate {
     return this.url;
   }
 
+  /**
+   * Cuts every connection the browser has to the gate, a held request's
+   * too (it is dropped), as a lost link does. Firefox's offline mode
+   * refuses new connections but lets a kept-alive one carry the next
+   * request.
+   */
+  cutConnections() {
+    this.server.closeAllConnections();
+  }
+
   async stop() {
     for (const h of this.held) h.res.destroy();
     this.held = [];
