@@ -93,8 +93,8 @@ function installFolderHelpers() {
     },
     /** Removes folder `root`, if it was made (where the page cannot write files, none was). */
     async remove(root) {
-      const opfs = typeof navigator.storage?.getDirectory === "function" && typeof FileSystemFileHandle.prototype.createWritable === "function";
-      if (opfs) await (await navigator.storage.getDirectory()).removeEntry(root, { recursive: true }).catch(() => {});
+      const dir = await navigator.storage?.getDirectory?.().catch(() => null);
+      await dir?.removeEntry(root, { recursive: true }).catch(() => {});
     },
     /** Makes the page's folder picker answer folder `root`. */
     async pickerAnswers(root) {

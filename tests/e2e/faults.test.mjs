@@ -177,6 +177,8 @@ test("a part answer without ETag fails with the CORS message, not a hang", { tim
 test("offline: part requests wait for the online event, then the upload goes on", { timeout: 120_000 }, async (t) => {
   const tab = stack.tab;
   if (!(await stack.browser.setOffline(false))) return t.skip(`${stack.browserName}'s driver cannot take it offline`);
+  // Back online whatever happens, for the tests after this one.
+  t.after(() => stack.browser.setOffline(false));
   const mark = stack.gate.mark();
   stack.gate.holdAfter(1);
   const running = upload({ namespace: randomNamespace("offline"), concurrency: 1, retryDelays: [0, 100] });
