@@ -47,7 +47,7 @@ before(async () => {
   await openDemo(stack, tab);
   opfs = await opfsState(tab);
   // Handles are made by writing files from the page.
-  hasOpfs = await canWriteOpfs(tab);
+  hasOpfs = await canWriteOpfs(tab, opfs);
 });
 after(async () => {
   await stack?.stop();

@@ -264,10 +264,10 @@ export async function opfsState(tab) {
  * Whether the page can write files of the origin-private file system
  * (`createWritable`), the tests' stand-in for files a person picks: a
  * handle of one stands for a picked file's handle, a folder of them for a
- * picked folder.
+ * picked folder. `state` is the tab's `opfsState`, where the caller has it.
  */
-export async function canWriteOpfs(tab) {
-  if ((await opfsState(tab)) !== "works") return false;
+export async function canWriteOpfs(tab, state) {
+  if ((state ?? (await opfsState(tab))) !== "works") return false;
   return tab.evaluate(() => typeof globalThis.FileSystemFileHandle?.prototype?.createWritable === "function");
 }
 
