@@ -248,7 +248,9 @@ impl XhrSender {
         let mut guard = XhrGuard::attach(&xhr, &seen, watch_progress, outgoing)?;
         send(&xhr, outgoing.body).map_err(fail)?;
         let outcome = self.until_end(&seen, progress, outgoing).await;
-        guard.finished = true;
+        // A request given up at the stall timeout has not ended: the guard
+        // aborts it, so it stops sending beside its retry.
+        guard.finished = outcome.is_ok();
         outcome.map(|()| xhr)
     }
 

@@ -64,6 +64,9 @@ test("a stalled part is aborted after stallTimeout and sent again", { timeout: 1
   const part2 = stack.gate.since(mark).filter((p) => p.partNumber === 2);
   assert.deepEqual(part2.map((p) => p.fault), ["stall", null]);
   assert.ok(part2[1].at - part2[0].at >= 1400, "the part was sent again only once the stall timeout ran out");
+  // The stalled request is aborted, not left sending beside its retry.
+  assert.equal(part2[0].state, "dropped", "the browser closed the stalled request");
+  assert.ok(part2[0].droppedAt <= part2[1].at + 500, `closed when it was given up (${part2[0].droppedAt - part2[1].at} ms after the retry came)`);
 });
 
 test("a part sent unwatched while parts go fast, given up at stallTimeout, is sent again with its progress watched", { timeout: 120_000 }, async () => {

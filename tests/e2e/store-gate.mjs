@@ -42,7 +42,7 @@ export class StoreGate {
      *  (partNumber 0, its `key`; a POST form's key is null): { partNumber,
      *  uploadId, key, size, state, status, fault } where state is "held", "forwarded", "done" (2xx from the
      *  store), "failed" (other answer or error) or "dropped" (held, then
-     *  closed by the browser); fault names the fault applied, if any
+     *  closed by the browser; a stalled one's close time in `droppedAt`); fault names the fault applied, if any
      *  ("corrupt" records the offset flipped in `corruptAt`). */
     this.partPuts = [];
     this.held = [];
@@ -248,6 +248,7 @@ export class StoreGate {
       req.resume();
       res.on("close", () => {
         record.state = "dropped";
+        record.droppedAt = Date.now();
       });
     }
   }
