@@ -161,9 +161,14 @@ async fn exchange(request: &Request<'_>, extra: Option<&JsValue>) -> Result<JsVa
     let status = response.status();
     JsFuture::from(response.json().map_err(|e| network(operation, &e))?)
         .await
-        .map_err(|_| Error::BadResponse {
-            operation,
-            detail: format!("HTTP {status} with a body that is not JSON"),
+        .map_err(|e| match string(&e, "name").as_deref() {
+            // The body came whole, and it is not JSON.
+            Some("SyntaxError") => Error::BadResponse {
+                operation,
+                detail: format!("HTTP {status} with a body that is not JSON"),
+            },
+            // The body did not come whole (a connection cut mid-answer).
+            _ => network(operation, &e),
         })
 }
 

@@ -208,9 +208,10 @@ test("offline: part requests wait for the online event, then the upload goes on"
  * A pass-through proxy in front of the dev server, on a loopback port (an
  * origin) of its own: the page calls it as its `endpoint`, and the dev
  * server's test-time CORS answers the page. `hold(request)` says which
- * requests to hold, and how: "silent" (read, and never answered) or "body"
- * (the dev server's status and headers sent, its body never). Held
- * requests stay open until `close()`. Answers `{ endpoint, calls, close }`,
+ * requests to hold, and how: "silent" (read, and never answered), "body"
+ * (the dev server's status and headers sent, its body never) or "cut" (its
+ * status, headers and the first half of its body sent, then the connection
+ * cut). Held requests stay open until `close()`. Answers `{ endpoint, calls, close }`,
  * where `calls` lists each request's method and path.
  */
 async function holdingBackend(hold) {
@@ -228,6 +229,7 @@ async function holdingBackend(hold) {
       (answer) => {
         response.writeHead(answer.statusCode, answer.headers);
         if (how === "body") return response.flushHeaders();
+        if (how === "cut") return cutMidBody(answer, response);
         answer.pipe(response);
       },
     );
@@ -244,11 +246,22 @@ async function holdingBackend(hold) {
   };
 }
 
+/** Sends the first half of `answer`'s body, then cuts the connection. */
+function cutMidBody(answer, response) {
+  const chunks = [];
+  answer.on("data", (chunk) => chunks.push(chunk));
+  answer.on("end", () => {
+    const body = Buffer.concat(chunks);
+    response.write(body.subarray(0, body.length >> 1), () => response.socket?.destroy());
+  });
+}
+
 const isSignOfPart1 = ({ method, path }) => method === "GET" && /\/api\/s3\/multipart\/[^/]+\/1$/.test(path);
 
 for (const [how, what] of [
   ["silent", "a backend request with no answer times out and is retried"],
   ["body", "a backend answer whose body stalls after its headers times out and is retried"],
+  ["cut", "a backend answer cut off mid-body is retried as a network error (not BAD_RESPONSE)"],
 ]) {
   test(what, { timeout: 120_000 }, async () => {
     // The first signing of part 1 is held.
@@ -259,7 +272,7 @@ for (const [how, what] of [
       await assertStored(out);
       const signsOfPart1 = backend.calls.filter(isSignOfPart1);
       assert.equal(signsOfPart1.length, 2, `the held signing request was given up and sent again: ${JSON.stringify(backend.calls)}`);
-      assert.ok(out.ms >= 1400, `it waited for the timeout (${out.ms} ms)`);
+      if (how !== "cut") assert.ok(out.ms >= 1400, `it waited for the timeout (${out.ms} ms)`);
     } finally {
       await backend.close();
     }
