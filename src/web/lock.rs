@@ -3,13 +3,15 @@
 //! of a run. Dropping the guard releases the lock.
 //!
 //! Asking for a lock that is free is answered at once; a lock manager that
-//! does not answer within [`LOCK_TIMEOUT_MS`] counts as missing, and the
-//! upload goes on unlocked. Waiting for another tab (`lock: "wait"`) lasts
-//! as long as that tab uploads, or until `pause()`.
+//! does not answer within [`LOCK_TIMEOUT_MS`], or refuses the request, counts
+//! as missing, and the upload goes on unlocked. Waiting for another tab
+//! (`lock: "wait"`) lasts as long as that tab uploads, or until `pause()`.
 
 use futures::channel::oneshot;
+use futures::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 use super::deadline::within;
 use crate::error::Error;
@@ -69,19 +71,36 @@ pub async fn acquire(name: &str, wait: bool) -> Result<Lock, Error> {
     let options = Object::new();
     let _ = Reflect::set(&options, &"mode".into(), &"exclusive".into());
     let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
-    if locks_request(name, &options, &callback).is_err() {
+    let Ok(request) = locks_request(name, &options, &callback) else {
         return Ok(Lock::Unavailable("this browser has no Web Locks"));
-    }
+    };
+    let answer = answer(granted_rx, JsFuture::from(request));
     let answer = match wait {
-        true => Some(granted_rx.await),
-        false => within(LOCK_TIMEOUT_MS, granted_rx).await,
+        true => Some(answer.await),
+        false => within(LOCK_TIMEOUT_MS, answer).await,
     };
     match answer {
-        Some(Ok(true)) => Ok(Lock::Held(LockGuard { release })),
-        // Not granted: the sender was dropped without sending `true`.
-        Some(_) => Err(Error::Locked),
+        Some(Some(true)) => Ok(Lock::Held(LockGuard { release })),
+        Some(Some(false)) => Err(Error::Locked),
+        Some(None) => Ok(Lock::Unavailable(
+            "the browser's lock manager (navigator.locks) refused the request",
+        )),
         None => Ok(Lock::Unavailable(
             "the browser's lock manager (navigator.locks) did not answer",
         )),
+    }
+}
+
+/// Whether the lock was granted; `None` when the lock manager refused the
+/// request. It refuses by rejecting the request's promise, without calling
+/// the callback (an opaque origin, storage blocked, a document no longer
+/// active): without this, `granted` would never end.
+async fn answer(granted: oneshot::Receiver<bool>, request: JsFuture) -> Option<bool> {
+    match select(granted, request).await {
+        Either::Left((granted, _)) => Some(granted == Ok(true)),
+        // Settled: the callback has run (not granted, as `ifAvailable`
+        // answers a held lock).
+        Either::Right((Ok(_), granted)) => Some(granted.await == Ok(true)),
+        Either::Right((Err(_), _)) => None,
     }
 }

@@ -74,3 +74,29 @@ test("with lock: \"wait\" the second tab starts when the first stops, and resume
     await b.close();
   }
 });
+
+test("a lock manager that refuses the request: the upload goes on unlocked with LOCK_UNAVAILABLE, lock: \"wait\" too", { timeout: 120_000 }, async () => {
+  // The browser refuses by rejecting the request's promise, without calling
+  // back: in an opaque origin (a sandboxed iframe) or with storage blocked,
+  // which this harness's pages are not. The page's lock manager is made to
+  // answer as it does there.
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  await tab.evaluate(() => {
+    window.realLockRequest ??= navigator.locks.request;
+    navigator.locks.request = () => Promise.reject(new DOMException("The request was denied.", "SecurityError"));
+  });
+  try {
+    for (const lock of ["fail", "wait"]) {
+      const started = Date.now();
+      await startUpload(tab, `refused-${lock}`, { file: { name: `refused-${lock}.bin`, size: 5 * MIB + 1 }, options: { namespace: randomNamespace(`lock-refused-${lock}`), lock } });
+      const run = await waitOutcome(tab, `refused-${lock}`);
+      assert.ok(run.outcome.result, `lock: "${lock}": ${JSON.stringify(run.outcome)}`);
+      assert.ok(run.warnings.includes("LOCK_UNAVAILABLE"), `lock: "${lock}": ${JSON.stringify(run.warnings)}`);
+      assert.ok(Date.now() - started < 9_000, `lock: "${lock}": not held up by the lock manager's timeout (${Date.now() - started} ms)`);
+      await assertObject(stack, run.outcome.result.key, run.sha256);
+    }
+  } finally {
+    await tab.evaluate(() => (navigator.locks.request = window.realLockRequest));
+  }
+});
