@@ -108,6 +108,9 @@ pub async fn sha256(body: &Blob) -> Result<Sha256Digest, Error> {
                 }
                 give_up_on_worker(&"a digest that is not 32 bytes".into());
             }
+            // The worker could not read the Blob: the page tries (and says
+            // READ_FAILED if it cannot either), and keeps the worker.
+            Err(reason) if super::js::string(&reason, "unreadable").is_some() => {}
             Err(reason) => give_up_on_worker(&reason),
         }
     }

@@ -35,7 +35,9 @@ export class HashWorker {
     if (waiter && !data.progress) {
       this.pending.delete(data.id);
       clearTimeout(waiter.timer);
-      if (data.error) waiter.reject(new Error(data.error));
+      // A Blob the worker could not read rejects with `unreadable` (the
+      // read error's name): the worker itself is fine.
+      if (data.error) waiter.reject(Object.assign(new Error(data.error), { unreadable: data.unreadable }));
       else waiter.resolve(data.digest);
     }
     this.alive();

@@ -9,7 +9,8 @@
 // Messages in: `{ module }` once (the library's compiled wasm module, not
 // downloaded again), then `{ id, blob }`. Out: `{ ready: true }` or
 // `{ ready: false, error }`, then `{ id, progress: true }` after each chunk
-// and `{ id, digest }` or `{ id, error }` at the end.
+// and `{ id, digest }` or `{ id, error, unreadable? }` at the end
+// (`unreadable`: the Blob could not be read, the name of the read's error).
 //
 // A part up to WHOLE_BYTES is read whole and hashed by WebCrypto (native
 // code: 2.4-3.4x sha2's speed in bench/hash.mjs). A larger one, or any part
@@ -42,11 +43,24 @@ function inertImports(module) {
   return imports;
 }
 
+/**
+ * The bytes of `blob`. A read that fails is the file's doing (changed or
+ * gone since it was picked), not the worker's: marked `unreadable`, so the
+ * page keeps its worker.
+ */
+async function bytesOf(blob) {
+  try {
+    return await blob.arrayBuffer();
+  } catch (e) {
+    throw Object.assign(new Error(String(e?.message ?? e)), { unreadable: String(e?.name ?? "Error") });
+  }
+}
+
 async function withSha2(blob, progress) {
   const wasm = (await sha2).exports;
   wasm.resupload_sha256_begin();
   for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
-    const bytes = new Uint8Array(await blob.slice(at, Math.min(blob.size, at + CHUNK_BYTES)).arrayBuffer());
+    const bytes = new Uint8Array(await bytesOf(blob.slice(at, Math.min(blob.size, at + CHUNK_BYTES))));
     const pointer = wasm.resupload_sha256_buffer(bytes.length);
     new Uint8Array(wasm.memory.buffer, pointer, bytes.length).set(bytes);
     wasm.resupload_sha256_update(bytes.length);
@@ -58,7 +72,7 @@ async function withSha2(blob, progress) {
 
 async function digestOf(blob, progress) {
   if (globalThis.crypto?.subtle && blob.size <= WHOLE_BYTES) {
-    return new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", await bytesOf(blob)));
   }
   return withSha2(blob, progress);
 }
@@ -86,7 +100,7 @@ onmessage = ({ data }) => {
       const digest = await digestOf(blob, () => postMessage({ id, progress: true }));
       postMessage({ id, digest }, [digest.buffer]);
     } catch (e) {
-      postMessage({ id, error: String(e?.message ?? e) });
+      postMessage({ id, error: String(e?.message ?? e), unreadable: e?.unreadable });
     }
   });
 };

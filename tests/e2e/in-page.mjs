@@ -13,7 +13,9 @@
 // `{ picked: selector, from, to }` for a slice of a file picked through an
 // input of the page, `{ picked: selector }` for the whole picked file, or
 // `{ opfs: name }` for the handle of a file of the origin-private file
-// system (see `writeOpfsFile`).
+// system (see `writeOpfsFile`), or `{ opfsFile: name }` for the File that
+// handle gives now (a snapshot: once the file is written again, reading
+// it fails, as a picked file changed on disk).
 // `contentBytes(file)` makes the same bytes here in Node.
 // `options.headers: "bearer"` sends `Authorization: Bearer <window.e2e.auth.token>`
 // through a `headers` function (see `auth` below).
@@ -107,6 +109,12 @@ function install(byteSource) {
         const root = await navigator.storage.getDirectory();
         const source = await root.getFileHandle(spec.opfs);
         const sha256 = hex(await crypto.subtle.digest("SHA-256", await (await source.getFile()).arrayBuffer()));
+        return { source, sha256 };
+      }
+      if (spec.opfsFile) {
+        const root = await navigator.storage.getDirectory();
+        const source = await (await root.getFileHandle(spec.opfsFile)).getFile();
+        const sha256 = hex(await crypto.subtle.digest("SHA-256", await source.arrayBuffer()));
         return { source, sha256 };
       }
       if (spec.picked) {

@@ -10,7 +10,7 @@ import { test } from "node:test";
 
 import { MIB, waitUntil } from "./harness.mjs";
 import { openDemo, pickFiles, randomNamespace, range, waitDone } from "./demo.mjs";
-import { contentBytes, installHelpers, pageActivity, pending, startUpload, waitOutcome } from "./in-page.mjs";
+import { canWriteOpfs, contentBytes, installHelpers, pageActivity, pending, startUpload, waitOutcome, writeOpfsFile } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -366,4 +366,27 @@ test("a streaming source without an id, or whose read gives the wrong bytes, get
   assert.equal(outcome.notBytes.code, "READ_FAILED");
   assert.match(outcome.notBytes.message, /Uint8Array, ArrayBuffer or Blob/);
   assert.deepEqual(await stack.tab.errors(), []);
+});
+
+test("a file that becomes unreadable midway fails with READ_FAILED, and the hash worker goes on hashing other files", { timeout: 180_000 }, async (t) => {
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to change a file in");
+  const namespace = randomNamespace("unreadable");
+  const name = "unreadable.bin";
+  await writeOpfsFile(tab, name, 5 * PART + 1, 1);
+  // Part 2 is held while the file is written again: the parts after it are
+  // hashed (in the worker) from a File that can no longer be read.
+  const spec = { file: { opfsFile: name }, options: { namespace, concurrency: 1, checksum: "sha256", retryDelays: [0] } };
+  await startAndHold(stack, tab, "unreadable", spec, 1);
+  await writeOpfsFile(tab, name, 5 * PART + 1, 2);
+  stack.gate.release();
+  const run = await waitOutcome(tab, "unreadable");
+  assert.equal(run.outcome.error?.code, "READ_FAILED", JSON.stringify(run.outcome));
+  // Another file is still hashed off the page's thread.
+  const other = await startUpload(tab, "readable", { file: { name: "readable.bin", size: 2 * PART + 3 }, options: { namespace, checksum: "sha256" } });
+  const done = await waitOutcome(tab, "readable");
+  await assertObject(stack, done.outcome.result.key, other.sha256);
+  const { consoleWarnings } = await pageActivity(tab);
+  assert.deepEqual(consoleWarnings.filter((w) => /hashing on the page's thread/.test(w)), [], "the hash worker was kept");
 });
