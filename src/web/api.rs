@@ -14,7 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
@@ -209,6 +209,20 @@ pub(super) struct Inner {
     aborting: Cell<bool>,
     /// Told when the running run has ended.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// What the trap guard calls if the module traps during a run.
+    on_trap: Closure<dyn Fn()>,
+}
+
+/// Lets go of a run's claim after a trap, so that `start()` may be called
+/// again. It holds the upload weakly and lives as long as the upload: a
+/// closure per run, holding it, was never freed (the guard calls it only
+/// after a trap), and kept every upload and its file alive.
+fn on_trap(inner: Weak<Inner>) -> Closure<dyn Fn()> {
+    Closure::new(move || {
+        if let Some(inner) = inner.upgrade() {
+            drop(inner.stop.borrow_mut().take());
+        }
+    })
 }
 
 /// Waits until no run of this upload is running (a paused run winds down
@@ -304,7 +318,7 @@ impl Upload {
         // An upload alone on the link notes the rate it measured.
         events.link_key = Some(parsed.options.endpoint_base().to_owned());
         Upload {
-            inner: Rc::new(Inner {
+            inner: Rc::new_cyclic(|me| Inner {
                 input: RefCell::new(input),
                 handle,
                 from_copy,
@@ -316,6 +330,7 @@ impl Upload {
                 next_run: Cell::new(0),
                 aborting: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
+                on_trap: on_trap(me.clone()),
             }),
         }
     }
@@ -342,10 +357,7 @@ impl Upload {
         let (stop, stopping) = oneshot::channel::<()>();
         *inner.stop.borrow_mut() = Some((id, stop));
         // After a trap the run's task never settles: the guard ends it.
-        let on_trap = Closure::once_into_js({
-            let inner = Rc::clone(&inner);
-            move || drop(inner.stop.borrow_mut().take())
-        });
+        let on_trap = inner.on_trap.as_ref().clone();
         let run_promise = promise(async move {
             stopped(&inner).await;
             inner.phase.set(Phase::Running);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { test } from "node:test";
 
-import { MIB, sleep } from "./harness.mjs";
+import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { clearPending, findPrevious, installHelpers, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { closeNow, listenOnLoopback } from "./loopback.mjs";
@@ -388,4 +388,37 @@ test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending li
   const cleared = await clearPending(tab, namespace);
   assert.equal(cleared, 1);
   assert.deepEqual(await pending(tab, namespace), []);
+});
+
+test("an Upload let go of after its runs is collected with its file: nothing keeps it", { timeout: 120_000 }, async (t) => {
+  const tab = stack.tab;
+  if (!tab.page) return t.skip("collecting garbage on demand needs Chromium's DevTools protocol");
+  await openDemo(stack, tab);
+  await installHelpers(tab);
+  const outcome = await tab.evaluate(async (namespace) => {
+    const { Upload } = await window.e2e.lib();
+    const file = new File([new Uint8Array(6 * 2 ** 20)], "let-go.bin");
+    window.letGo = new WeakRef(file);
+    const upload = new Upload(file, { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20 });
+    // A run paused at once, then one to the end.
+    const paused = upload.start();
+    upload.pause();
+    const first = await paused.then(() => "done", (e) => e.code);
+    const done = await upload.start();
+    upload.free();
+    return { first, key: done.key };
+  }, randomNamespace("let-go"));
+  assert.equal(outcome.first, "PAUSED");
+  const cdp = await tab.page.context().newCDPSession(tab.page);
+  try {
+    await waitUntil(
+      async () => {
+        await cdp.send("HeapProfiler.collectGarbage");
+        return tab.evaluate(() => window.letGo.deref() === undefined);
+      },
+      { timeout: 10_000, interval: 200, what: "the File of a freed Upload to be collected" },
+    );
+  } finally {
+    await cdp.detach();
+  }
 });
