@@ -204,12 +204,17 @@ impl IdbStore {
         });
         handle(&request, "onupgradeneeded", upgrade.as_ref());
         let opened = settled(&request, OPEN_TIMEOUT_MS).await;
-        handle(&request, "onupgradeneeded", &JsValue::NULL);
-        if opened.is_err() {
-            // An open that answers after its timeout must not keep a
-            // connection (it would block later upgrades).
+        if opened.is_ok() {
+            handle(&request, "onupgradeneeded", &JsValue::NULL);
+        } else {
+            // An open that answers after its timeout (another tab's old
+            // connection blocked the upgrade) still upgrades: its handler
+            // lives until then, or the database would reach this version
+            // without the stores. It must not keep a connection (that would
+            // block later upgrades).
             let late = request.clone();
             let close = wasm_bindgen::closure::Closure::once_into_js(move || {
+                drop(upgrade);
                 if let Ok(db) = late.result() {
                     db.unchecked_into::<IdbDatabase>().close();
                 }

@@ -422,3 +422,49 @@ test("an Upload let go of after its runs is collected with its file: nothing kee
     await cdp.detach();
   }
 });
+
+test("an upgrade of the database blocked past the open timeout by an old tab still makes its stores once that tab lets go", { timeout: 180_000 }, async () => {
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  // A tab of an older build: the database at version 3, its connection
+  // kept open and deaf to versionchange, so the library's upgrade waits.
+  await tab.evaluate(async () => {
+    await new Promise((resolve, reject) => {
+      const deleting = indexedDB.deleteDatabase("resupload");
+      deleting.onsuccess = resolve;
+      deleting.onerror = () => reject(deleting.error);
+    });
+    window.oldDb = await new Promise((resolve, reject) => {
+      const opening = indexedDB.open("resupload", 3);
+      opening.onupgradeneeded = () => opening.result.createObjectStore("uploads", { keyPath: "id" });
+      opening.onsuccess = () => resolve(opening.result);
+      opening.onerror = () => reject(opening.error);
+    });
+  });
+  const stores = () =>
+    tab.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const opening = indexedDB.open("resupload");
+          opening.onsuccess = () => {
+            const db = opening.result;
+            resolve({ version: db.version, names: [...db.objectStoreNames].sort() });
+            db.close();
+          };
+          opening.onerror = () => reject(opening.error);
+        }),
+    );
+  try {
+    // The upload goes on in memory once the open times out.
+    const { sha256 } = await startUpload(tab, "blocked", { file: { name: "blocked.bin", size: 1000 }, options: { namespace: randomNamespace("blocked-upgrade") } });
+    const run = await waitOutcome(tab, "blocked", 150_000);
+    assert.ok(run.outcome.result, JSON.stringify(run.outcome));
+    assert.ok(run.warnings.includes("STORAGE_UNAVAILABLE"), JSON.stringify(run.warnings));
+    await assertObject(stack, run.outcome.result.key, sha256);
+  } finally {
+    await tab.evaluate(() => window.oldDb.close());
+  }
+  // The old tab let go: the upgrade asked for before runs, and makes every store.
+  await waitUntil(async () => (await stores()).version === 4, { timeout: 10_000, what: "the blocked upgrade to run" });
+  assert.deepEqual((await stores()).names, ["batches", "done", "handles", "parts", "uploads"]);
+});
