@@ -140,7 +140,10 @@ impl RecordStore for FallbackStore {
     fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
         Box::pin(async move {
             self.memory.remove(id).await?;
-            if let Some(primary) = self.primary() {
+            // The primary store too, even after it failed (best effort, and
+            // a delete frees space): a record left there would be listed,
+            // and resumed, after a reload.
+            if let Some(primary) = &self.primary {
                 if let Err(e) = primary.remove(id).await {
                     self.fail(&e);
                 }
@@ -165,15 +168,19 @@ impl RecordStore for FallbackStore {
         })
     }
 
+    /// Every id, or an error when the primary store cannot list its own
+    /// (it failed, now or before): callers delete what no id names (kept
+    /// handles, staged copies), so a list without them must not look whole.
     fn ids(&self) -> PortFuture<'_, Vec<String>> {
         Box::pin(async move {
-            let mut all = self.memory.ids().await?;
-            if let Some(primary) = self.primary() {
-                match primary.ids().await {
-                    Ok(stored) => all.extend(stored),
-                    Err(e) => self.fail(&e),
-                }
-            }
+            let Some(primary) = self.primary() else {
+                return Err(Error::Storage {
+                    failure: StorageFailure::Unavailable,
+                    detail: "records in memory only".into(),
+                });
+            };
+            let mut all = primary.ids().await.inspect_err(|e| self.fail(e))?;
+            all.extend(self.memory.ids().await?);
             Ok(all)
         })
     }
@@ -188,11 +195,14 @@ mod tests {
     use super::*;
     use crate::core::record::test_record;
 
-    /// A store whose writes fail after `ok_writes` of them.
+    /// A store whose writes fail after `ok_writes` of them, and whose
+    /// listing fails while `unlisted` is set. Its records and `unlisted`
+    /// may be shared (as a browser's IndexedDB outlives a page's stores).
     struct Flaky {
-        inner: MemoryStore,
+        inner: Rc<MemoryStore>,
         ok_writes: Cell<u32>,
         failure: StorageFailure,
+        unlisted: Rc<Cell<bool>>,
     }
 
     impl RecordStore for Flaky {
@@ -213,6 +223,12 @@ mod tests {
             self.inner.remove(id)
         }
         fn list(&self) -> PortFuture<'_, Vec<UploadRecord>> {
+            if self.unlisted.get() {
+                return crate::ports::ready(Err(Error::Storage {
+                    failure: StorageFailure::Failed,
+                    detail: "UnknownError: the read failed".into(),
+                }));
+            }
             self.inner.list()
         }
     }
@@ -235,9 +251,10 @@ mod tests {
 
     fn flaky(ok_writes: u32, failure: StorageFailure) -> Flaky {
         Flaky {
-            inner: MemoryStore::new(),
+            inner: Rc::new(MemoryStore::new()),
             ok_writes: Cell::new(ok_writes),
             failure,
+            unlisted: Rc::new(Cell::new(false)),
         }
     }
 
@@ -288,26 +305,50 @@ mod tests {
 
     #[test]
     fn ids_are_those_of_the_records_listed() {
-        let ids_listed = |store: &FallbackStore| {
-            let listed = block_on(store.list()).unwrap();
-            let mut listed: Vec<String> = listed.into_iter().map(|r| r.id).collect();
-            let mut ids = block_on(store.ids()).unwrap();
-            listed.sort();
-            ids.sort();
-            (ids, listed)
-        };
         let (store, _) = store(Ok(flaky(1, StorageFailure::Failed)));
         block_on(store.memory.save(&record("in memory"))).unwrap();
         block_on(store.save(&record("stored"))).unwrap();
-        let (ids, listed) = ids_listed(&store);
+        let listed = block_on(store.list()).unwrap();
+        let mut listed: Vec<String> = listed.into_iter().map(|r| r.id).collect();
+        let mut ids = block_on(store.ids()).unwrap();
+        listed.sort();
+        ids.sort();
         assert_eq!(ids, ["in memory", "stored"]);
         assert_eq!(ids, listed);
-        // After a failed write, the store is not read any more.
-        block_on(store.save(&record("after"))).unwrap();
+    }
+
+    /// Orphan collection deletes the kept handles and staged copies of the
+    /// ids not listed: a list without the primary store's must never look
+    /// whole.
+    #[test]
+    fn ids_the_primary_store_cannot_give_are_an_error() {
+        let primary = flaky(1, StorageFailure::Failed);
+        let unlisted = Rc::clone(&primary.unlisted);
+        let (store, _) = store(Ok(primary));
+        block_on(store.save(&record("stored"))).unwrap();
+        unlisted.set(true);
+        assert!(block_on(store.ids()).is_err(), "its listing failed");
         assert!(store.in_memory());
-        let (ids, listed) = ids_listed(&store);
-        assert_eq!(ids, ["after", "in memory"]);
-        assert_eq!(ids, listed);
+        // In memory only, the primary store still holds "stored".
+        unlisted.set(false);
+        assert!(block_on(store.ids()).is_err(), "it is not read any more");
+    }
+
+    #[test]
+    fn a_record_removed_after_a_failed_write_leaves_the_primary_store_too() {
+        let primary = flaky(1, StorageFailure::Full);
+        let records = Rc::clone(&primary.inner);
+        let (page, _) = store(Ok(primary));
+        let cell = RefCell::new(test_record("a", 11 * crate::core::plan::MIB));
+        block_on(page.save(&cell.borrow())).unwrap();
+        block_on(page.save_parts(&cell, &[2])).unwrap();
+        assert!(page.in_memory());
+        block_on(page.remove("a")).unwrap();
+        // After a reload: a new store over the same IndexedDB.
+        let mut reloaded = flaky(10, StorageFailure::Full);
+        reloaded.inner = records;
+        let (reloaded, _) = store(Ok(reloaded));
+        assert_eq!(block_on(reloaded.load("a")).unwrap(), None);
     }
 
     #[test]

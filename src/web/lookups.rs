@@ -74,7 +74,10 @@ impl Upload {
                 let listed = pending::list(&store, BrowserTimer.now_ms(), &lookup).await?;
                 let kinds = match IdbStore::open().await {
                     Ok(side) => {
-                        super::staging::collect_orphans(&side, &store.ids().await?).await;
+                        // Only from a whole list of ids (an error says it is not).
+                        if let Ok(ids) = store.ids().await {
+                            super::staging::collect_orphans(&side, &ids).await;
+                        }
                         handles::kinds(&side).await.unwrap_or_default()
                     }
                     Err(_) => Vec::new(),
@@ -111,8 +114,7 @@ impl Upload {
                     |endpoint: &str| HttpBackend::new(endpoint).with_headers(headers.clone());
                 let count =
                     pending::clear(&store, &lookup, &BrowserTimer, &retry, backend_for).await?;
-                let ids = store.ids().await?;
-                if let Ok(side) = IdbStore::open().await {
+                if let (Ok(ids), Ok(side)) = (store.ids().await, IdbStore::open().await) {
                     super::staging::collect_orphans(&side, &ids).await;
                 }
                 Ok(count)
