@@ -1242,6 +1242,7 @@ fn a_part_refused_at_completion_is_sent_again() {
     assert_eq!(w.records()[0].parts[1].state, PartState::InFlight);
     assert_eq!(*w.s3.poisoned.borrow(), [2]);
     w.s3.puts.borrow_mut().clear();
+    w.log.progress.borrow_mut().clear();
     let done = w.run().unwrap();
     assert_eq!(
         w.s3.puts(),
@@ -1250,6 +1251,14 @@ fn a_part_refused_at_completion_is_sent_again() {
     );
     assert_eq!(w.object(&done.key), w.s3.file());
     assert!(w.records().is_empty());
+    // The resend after the refusal never takes progress back.
+    for pair in w.log.progress.borrow().windows(2) {
+        assert!(pair[1].sent_bytes >= pair[0].sent_bytes, "{pair:?}");
+        assert!(
+            pair[1].confirmed_bytes >= pair[0].confirmed_bytes,
+            "{pair:?}"
+        );
+    }
 }
 
 #[test]

@@ -30,7 +30,9 @@ impl<B> Driver<'_, B> {
                     self.mark(&state, number, PartState::Pending, None, None)
                         .await?;
                 }
-                self.send_parts(&state, file, None).await?;
+                // Every part was reported confirmed before the refusal.
+                let reported = state.borrow().file_size;
+                self.send_parts(&state, file, None, reported).await?;
                 let snapshot = state.borrow().clone();
                 self.complete(&snapshot).await
             }

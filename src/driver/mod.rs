@@ -151,7 +151,7 @@ impl<B> Driver<'_, B> {
             fresh => fresh,
         };
         let state = RefCell::new(record);
-        self.send_parts(&state, file, head).await?;
+        self.send_parts(&state, file, head, 0).await?;
         self.complete_all(state, Vec::new(), file).await
     }
 
@@ -211,10 +211,10 @@ impl<B> Driver<'_, B> {
             if !self.verify_parts(state, verify).await? {
                 return Ok(false);
             }
-            self.send_parts(state, file, head).await?;
+            self.send_parts(state, file, head, 0).await?;
             return Ok(true);
         }
-        let sending = pin!(self.send_parts(state, file, head));
+        let sending = pin!(self.send_parts(state, file, head, 0));
         let verifying = pin!(self.verify_parts(state, verify));
         match select(sending, verifying).await {
             Either::Left((sent, verifying)) => {

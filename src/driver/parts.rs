@@ -138,13 +138,16 @@ impl<B> Driver<'_, B> {
     /// and signed when the upload was created with checksums) for an upload
     /// with checksums and for a streaming source. The `head` start (of a
     /// fresh upload or a resume) is used if its part is still to be sent.
+    /// Progress never reports less than the `reported` bytes the page was
+    /// told of already (see [`ProgressTracker::new`]).
     pub(super) async fn send_parts(
         &self,
         state: &RefCell<UploadRecord>,
         file: &FileInfo,
         head: Option<HeadStart<B>>,
+        reported: u64,
     ) -> Result<(), Error> {
-        let Some(run) = self.parts_run(state, file, head) else {
+        let Some(run) = self.parts_run(state, file, head, reported) else {
             return Ok(());
         };
         self.emit_progress(&run.tracker);
@@ -184,6 +187,7 @@ impl<B> Driver<'_, B> {
         state: &'r RefCell<UploadRecord>,
         file: &FileInfo,
         head: Option<HeadStart<B>>,
+        reported: u64,
     ) -> Option<PartsRun<'r, B>> {
         let record = state.borrow();
         if record.file_size == 0 {
@@ -214,7 +218,7 @@ impl<B> Driver<'_, B> {
         };
         Some(PartsRun {
             state,
-            tracker: RefCell::new(ProgressTracker::new(confirmed, record.file_size)),
+            tracker: RefCell::new(ProgressTracker::new(confirmed, record.file_size, reported)),
             hold: SlowDownHold::default(),
             sending,
             queue: RefCell::new(queue),

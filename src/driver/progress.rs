@@ -18,12 +18,20 @@ pub(super) struct ProgressTracker {
 }
 
 impl ProgressTracker {
-    pub fn new(confirmed: u64, total: u64) -> Self {
+    /// A tracker from `confirmed` bytes, the page told of `reported` bytes
+    /// sent and confirmed already (parts sent again after the store refused
+    /// them at completion): it never reports less.
+    pub fn new(confirmed: u64, total: u64, reported: u64) -> Self {
+        let told = Progress {
+            sent_bytes: reported,
+            confirmed_bytes: reported,
+            total_bytes: total,
+        };
         ProgressTracker {
             confirmed,
             total,
             in_flight: Vec::new(),
-            last: None,
+            last: (reported > 0).then_some(told),
         }
     }
 
@@ -47,12 +55,12 @@ impl ProgressTracker {
     /// The progress to report, or `None` if nothing changed.
     pub fn snapshot(&mut self) -> Option<Progress> {
         let in_flight: u64 = self.in_flight.iter().map(|e| e.1).sum();
-        let previous_sent = self.last.map_or(0, |p| p.sent_bytes);
+        let last = self
+            .last
+            .map_or((0, 0), |p| (p.sent_bytes, p.confirmed_bytes));
         let next = Progress {
-            sent_bytes: (self.confirmed + in_flight)
-                .min(self.total)
-                .max(previous_sent),
-            confirmed_bytes: self.confirmed,
+            sent_bytes: (self.confirmed + in_flight).min(self.total).max(last.0),
+            confirmed_bytes: self.confirmed.max(last.1),
             total_bytes: self.total,
         };
         if self.last == Some(next) {
@@ -79,7 +87,7 @@ mod tests {
 
     #[test]
     fn progress_never_goes_backwards() {
-        let mut t = ProgressTracker::new(0, 100);
+        let mut t = ProgressTracker::new(0, 100, 0);
         t.part_sent(1, 40);
         assert_eq!(t.snapshot().unwrap().sent_bytes, 40);
         t.part_sent(1, 0); // a retry starts over
@@ -92,5 +100,14 @@ mod tests {
             (p.sent_bytes, p.confirmed_bytes, p.total_bytes),
             (50, 50, 100)
         );
+    }
+
+    #[test]
+    fn a_resend_after_everything_was_reported_reports_no_less() {
+        let mut t = ProgressTracker::new(60, 100, 100);
+        assert_eq!(t.snapshot(), None, "nothing new to say");
+        t.part_sent(2, 40);
+        t.part_confirmed(2, 40);
+        assert_eq!(t.snapshot(), None);
     }
 }

@@ -69,7 +69,7 @@ impl<B> Driver<'_, B> {
         body: &B,
         size: u64,
     ) -> Result<SignedSingle, Error> {
-        let tracker = RefCell::new(ProgressTracker::new(0, size));
+        let tracker = RefCell::new(ProgressTracker::new(0, size, 0));
         let progress = |sent: u64| {
             tracker.borrow_mut().part_sent(1, sent);
             self.emit_progress(&tracker);
