@@ -131,6 +131,8 @@ struct FakeS3 {
     /// finished (a dropped one never does).
     hash_turns: Cell<usize>,
     hashes_finished: Cell<usize>,
+    /// Every part list is answered with this status and body.
+    list_refused: Cell<Option<(u16, &'static str)>>,
 }
 
 /// One row of the backend's uploads table.
@@ -139,6 +141,9 @@ struct Row {
     name: String,
     size: u64,
     sample: Option<String>,
+    /// The file's folder path (the dev server keys it into its folder, and
+    /// adopts only an upload of the same folder).
+    folder: Option<String>,
     part_size: u64,
     upload_id: String,
     key: String,
@@ -224,6 +229,7 @@ impl FakeS3 {
             name: name.into(),
             size: upload.size,
             sample: upload.sample_sha256.map(Into::into),
+            folder: upload.relative_path.map(Into::into),
             part_size: upload.part_size,
             upload_id: upload_id.clone(),
             key: format!("uploads/{n}/{name}"),
@@ -258,6 +264,7 @@ impl FakeS3 {
                 && r.name == upload.file_name
                 && r.size == upload.size
                 && r.sample.as_deref() == upload.sample_sha256
+                && r.folder.as_deref() == upload.relative_path
                 && (r.checksums || self.adopts_unchecked.get())
                 && uploads.contains_key(&r.upload_id)
         })?;
@@ -298,6 +305,15 @@ impl FakeS3 {
 
     async fn fake_list_parts(&self, upload_id: &str, _key: &str) -> Result<Vec<ServerPart>, Error> {
         self.list_calls.set(self.list_calls.get() + 1);
+        if let Some((status, body)) = self.list_refused.get() {
+            return Err(answer(
+                Operation::ListParts,
+                Some(upload_id),
+                status,
+                body,
+                None,
+            ));
+        }
         if self.slow_listing.get() {
             for _ in 0..3 {
                 yield_now().await;
@@ -1274,6 +1290,48 @@ fn an_upload_gone_from_the_server_starts_afresh() {
     assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
 }
 
+#[test]
+fn a_plain_companions_answer_for_a_gone_upload_starts_afresh() {
+    // A plain Companion answers a gone upload's part list with a 500 whose
+    // body names no error code.
+    let w = interrupted();
+    let companion = r#"{"message":"Something went wrong"}"#;
+    w.s3.list_refused.set(Some((500, companion)));
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
+}
+
+/// A part list that fails with `status` fails the run with that error; the
+/// record and the server's upload are kept, and the next start resumes.
+fn assert_a_failed_list_keeps_the_record(status: u16, body: &'static str) {
+    let w = interrupted();
+    w.s3.list_refused.set(Some((status, body)));
+    assert_eq!(w.run().unwrap_err().status(), Some(status));
+    assert_eq!(w.records().len(), 1, "the record is kept");
+    assert_eq!(w.records()[0].upload_id, "up1");
+    assert!(w.s3.uploads.borrow().contains_key("up1"));
+    assert!(w.log.restarted.borrow().is_empty());
+    assert_eq!(w.s3.creates.get(), 1, "nothing created afresh");
+    w.s3.list_refused.set(None);
+    assert_eq!(w.run().unwrap().upload_id, "up1", "resumed");
+}
+
+#[test]
+fn a_part_list_refused_for_credentials_keeps_the_record() {
+    assert_a_failed_list_keeps_the_record(401, r#"{"error":{"code":"ExpiredToken"}}"#);
+    assert_a_failed_list_keeps_the_record(403, "");
+}
+
+#[test]
+fn a_part_list_outage_outlasting_the_retries_keeps_the_record() {
+    assert_a_failed_list_keeps_the_record(503, "<html>Service Unavailable</html>");
+    assert_a_failed_list_keeps_the_record(429, "<Error><Code>SlowDown</Code></Error>");
+    let internal = r#"{"error":{"code":"InternalError"}}"#;
+    assert_a_failed_list_keeps_the_record(500, internal);
+}
+
 const DAY: f64 = 24.0 * 3600.0 * 1000.0;
 
 /// Makes the stored record look `days` old.
@@ -1403,6 +1461,66 @@ fn a_new_date_under_the_same_name_and_size_restarts() {
     );
     assert_eq!(*w.log.restarted.borrow(), [RestartReason::FileChanged]);
     assert!(w.records().is_empty(), "the old record is gone too");
+}
+
+#[test]
+fn a_file_of_another_folder_never_restarts_anothers_upload() {
+    // Two queue files `a/x.bin` and `b/x.bin`: the same name and size,
+    // another date. Each has a record key of its own (the folder counts).
+    let mut w = World::new(SIZE);
+    w.file.identity.name = "x.bin".into();
+    w.file.identity.relative_path = Some("a/x.bin".into());
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    let a = w.records()[0].id.clone();
+    let mut b = w.file.clone();
+    b.identity.relative_path = Some("b/x.bin".into());
+    b.identity.last_modified += 1000.0;
+    let done = block_on(w.driver().run(&b)).unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert!(
+        w.s3.uploads.borrow().contains_key("up1"),
+        "a's upload is kept"
+    );
+    assert_eq!(w.records().len(), 1);
+    assert_eq!(w.records()[0].id, a, "and its record");
+    assert!(w.log.restarted.borrow().is_empty());
+    // `a/x.bin` itself with another date is the same file, changed.
+    w.file.identity.last_modified += 1000.0;
+    assert_eq!(w.run().unwrap().upload_id, "up3");
+    assert!(!w.s3.uploads.borrow().contains_key("up1"));
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::FileChanged]);
+}
+
+#[test]
+fn a_changed_file_never_aborts_the_upload_another_run_holds() {
+    // Two files of the same name and size (no folder), another date, in
+    // one page at once: the second is not the first one changed.
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    let driver = w.driver();
+    let mut first = Box::pin(driver.run(&w.file));
+    let waker = futures::task::noop_waker();
+    for _ in 0..200 {
+        let polled = first.as_mut().poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+    }
+    let mut second = w.file.clone();
+    second.identity.last_modified += 1000.0;
+    second.sample_sha256 = Some("sample-b".into());
+    let done = block_on(w.driver().run(&second)).unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert!(
+        w.s3.uploads.borrow().contains_key("up1"),
+        "the first goes on"
+    );
+    assert_eq!(w.records().len(), 1, "with its record");
+    assert!(w.log.restarted.borrow().is_empty());
+    // Once the first run stopped, its upload is the one that changed.
+    drop(first);
+    second.identity.last_modified += 1000.0;
+    block_on(w.driver().run(&second)).unwrap();
+    assert!(!w.s3.uploads.borrow().contains_key("up1"));
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod complete;
 mod create;
 mod head_start;
 mod hold;
+mod live;
 mod parts;
 mod progress;
 mod resume;
@@ -112,6 +113,7 @@ impl<B> Driver<'_, B> {
             self.options.max_object_size,
         )?;
         let id = self.record_id(file);
+        let _live = live::LiveRun::new(&id);
         let stored = self.sweep_records(&id, file).await?;
         // With no record here, the create may adopt an upload of this
         // content begun elsewhere (see `adopt`).

@@ -6,10 +6,13 @@ use std::cell::RefCell;
 use futures::future::join;
 
 use super::head_start::HeadStart;
+use super::live::is_live;
 use super::{Driver, FileInfo};
+use crate::core::fingerprint::FileIdentity;
 use crate::core::reconcile::reconcile;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
+use crate::http::error_code;
 use crate::pending::is_collectable;
 use crate::ports::{ExpiringSoon, RestartReason, ResumeSource, Resumed};
 
@@ -28,9 +31,9 @@ impl<B> Driver<'_, B> {
     /// stored uploads on the server:
     /// - this namespace's records past their expiry are deleted (orphans
     ///   of uploads nobody came back to; the server has dropped those);
-    /// - when `id` has no record, a record of the same name and size under
-    ///   another date means the file changed: its upload is aborted on the
-    ///   server and the record deleted.
+    /// - when `id` has no record, a record of this file under another date
+    ///   means the file changed: unless a run of this page holds it, its
+    ///   upload is aborted on the server and the record deleted.
     ///
     /// Answers the record `id`, if there is one (one read for both).
     pub(super) async fn sweep_records(
@@ -48,7 +51,7 @@ impl<B> Driver<'_, B> {
         for record in records {
             if is_collectable(&record, namespace, now, self.options.expires_after_ms) {
                 self.store.remove(&record.id).await?;
-            } else if own.is_none() && self.same_name_and_size(&record, file) {
+            } else if own.is_none() && !is_live(&record.id) && self.changed(&record, file) {
                 self.restart_changed(&record).await?;
             }
         }
@@ -73,12 +76,18 @@ impl<B> Driver<'_, B> {
         )
     }
 
-    fn same_name_and_size(&self, record: &UploadRecord, file: &FileInfo) -> bool {
-        record.namespace == self.options.namespace
-            && record.endpoint == self.options.endpoint_base()
-            && record.file_name == file.identity.name
+    /// Whether `record` is of `file` before its date changed: the same name
+    /// and size, and the same key but for the date (namespace, endpoint,
+    /// folder path, source id). The record keeps no folder path: its key,
+    /// derived again with its own date, says whether it is this file's.
+    fn changed(&self, record: &UploadRecord, file: &FileInfo) -> bool {
+        let before = FileIdentity {
+            last_modified: record.last_modified,
+            ..file.identity.clone()
+        };
+        record.file_name == file.identity.name
             && record.file_size == file.identity.size
-            && record.last_modified.to_bits() != file.identity.last_modified.to_bits()
+            && self.options.record_id(&before) == record.id
     }
 
     /// The file changed since its stored upload began: that upload is
@@ -96,7 +105,8 @@ impl<B> Driver<'_, B> {
 
     /// Reconciles a stored record with the server. `None` means the server
     /// no longer has the upload (or it is past its expiry): the record is
-    /// deleted and the caller starts afresh. A network failure keeps the
+    /// deleted and the caller starts afresh. A failure that may pass (the
+    /// network, credentials, 429, an outage: see [`is_gone`]) keeps the
     /// record and fails the run. The first missing part gets its
     /// [head start](HeadStart) while the part list is on its way.
     pub(super) async fn resume(
@@ -117,11 +127,7 @@ impl<B> Driver<'_, B> {
         let (listed, head) = join(listing, self.head_start(&record, file)).await;
         let server_parts = match listed {
             Ok(parts) => parts,
-            // Companion answers "no such upload" as an HTML 500: any HTTP
-            // failure of the list means the upload cannot be resumed.
-            Err(Error::NoSuchUpload { .. } | Error::Http { .. } | Error::BadResponse { .. }) => {
-                return self.forget(&record).await;
-            }
+            Err(e) if is_gone(&e) => return self.forget(&record).await,
             Err(e) => return Err(e),
         };
         if now >= expires_at - self.options.expiry_warning_ms {
@@ -158,5 +164,22 @@ impl<B> Driver<'_, B> {
         self.store.remove(&record.id).await?;
         self.events.restarted(RestartReason::Expired);
         Ok(None)
+    }
+}
+
+/// Whether a failed part list means the upload cannot be resumed: the store
+/// lost it, the backend refused it for good (a 4xx), or answered 2xx with
+/// no part list. A plain Uppy Companion answers a gone upload (and any
+/// other failure) with a 500 whose body names no error code, so that 500
+/// counts as gone too. Credentials (401, 403), 408, 429 and other 5xx
+/// may pass: the record is kept and the run fails with the error.
+fn is_gone(error: &Error) -> bool {
+    match error {
+        Error::NoSuchUpload { .. } | Error::BadResponse { .. } => true,
+        Error::Http {
+            status: 500, body, ..
+        } => error_code(body).is_none(),
+        Error::Http { status, .. } => !matches!(status, 401 | 403) && !error.is_retryable(),
+        _ => false,
     }
 }
