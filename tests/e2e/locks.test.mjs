@@ -79,12 +79,13 @@ test("a lock manager that refuses the request: the upload goes on unlocked with 
   // The browser refuses by rejecting the request's promise, without calling
   // back: in an opaque origin (a sandboxed iframe) or with storage blocked,
   // which this harness's pages are not. The page's lock manager is made to
-  // answer as it does there.
+  // answer as it does there (on its prototype: WebKit may make a new
+  // `navigator.locks` wrapper, without a property set on the old one).
   const tab = stack.tab;
   await openDemo(stack, tab);
   await tab.evaluate(() => {
-    window.realLockRequest ??= navigator.locks.request;
-    navigator.locks.request = () => Promise.reject(new DOMException("The request was denied.", "SecurityError"));
+    window.realLockRequest ??= LockManager.prototype.request;
+    LockManager.prototype.request = () => Promise.reject(new DOMException("The request was denied.", "SecurityError"));
   });
   try {
     for (const lock of ["fail", "wait"]) {
@@ -97,6 +98,6 @@ test("a lock manager that refuses the request: the upload goes on unlocked with 
       await assertObject(stack, run.outcome.result.key, run.sha256);
     }
   } finally {
-    await tab.evaluate(() => (navigator.locks.request = window.realLockRequest));
+    await tab.evaluate(() => (LockManager.prototype.request = window.realLockRequest));
   }
 });
