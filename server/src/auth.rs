@@ -5,7 +5,8 @@
 //! - **JWT**: `Authorization: Bearer <jwt>`, checked with an HS256 secret
 //!   (`AUTH_JWT_HS256_SECRET`) or an RS256 public key
 //!   (`AUTH_JWT_RS256_PUBLIC_KEY_FILE`); `exp` is required and checked,
-//!   `iss`/`aud` when configured; the owner is `sub`.
+//!   `nbf` checked when present, `iss`/`aud` when configured; the owner is
+//!   `sub`.
 //! - **Demo** (`--demo-auth`): a signed cookie (see [`crate::demo_auth`]).
 //! - **Off**: no identity; the owner is the client's `namespace`, as before
 //!   (so plain Companion clients keep working).
@@ -195,6 +196,8 @@ impl JwtAuth {
         let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
+        // `nbf` is checked when the token has one (it is not required).
+        validation.validate_nbf = true;
         // A configured issuer or audience must also be present in the token.
         let mut required = vec!["exp", "sub"];
         if let Some(issuer) = issuer {
@@ -220,8 +223,9 @@ impl JwtAuth {
     /// The owner (`sub`) of the request's bearer token.
     ///
     /// # Errors
-    /// A 401: no token, or one that is expired, forged, of another
-    /// algorithm, issuer or audience, or without `sub` or `exp`.
+    /// A 401: no token, or one that is expired, not yet valid (`nbf`),
+    /// forged, of another algorithm, issuer or audience, or without `sub`
+    /// or `exp`.
     pub fn verify(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         let token = bearer_token(headers).ok_or_else(|| {
             ApiError::unauthorized("MissingToken", "send Authorization: Bearer <JWT>")

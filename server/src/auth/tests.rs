@@ -117,6 +117,19 @@ fn missing_expired_forged_and_incomplete_tokens_are_refused() {
 }
 
 #[test]
+fn a_token_not_yet_valid_is_refused_like_any_invalid_token() {
+    let auth = hs_auth();
+    let bearer = |claims: Value| format!("Bearer {}", hs256(&claims, SECRET));
+    let ahead = json!({ "sub": "u", "exp": now() + 7200, "nbf": now() + 3600 });
+    assert_eq!(code(auth.verify(&headers(&bearer(ahead)))), "InvalidToken");
+    let past = json!({ "sub": "u", "exp": now() + 60, "nbf": now() - 60 });
+    assert_eq!(code(auth.verify(&headers(&bearer(past)))), "ok u");
+    // Within the leeway: a clock a few seconds ahead of this server's.
+    let skewed = json!({ "sub": "u", "exp": now() + 60, "nbf": now() + 10 });
+    assert_eq!(code(auth.verify(&headers(&bearer(skewed)))), "ok u");
+}
+
+#[test]
 fn rs256_tokens_verify_with_the_public_key_only() {
     let auth = JwtAuth::new(DecodingKey::from_rsa_pem(RSA_PUBLIC).unwrap(), None, None);
     assert_eq!(auth.algorithm(), Algorithm::RS256);
