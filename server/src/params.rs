@@ -14,6 +14,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -62,9 +63,68 @@ pub struct SmallFile {
 /// The body of `POST /s3/params/batch`.
 #[derive(Debug, Deserialize)]
 pub struct BatchBody {
-    files: Vec<SmallFile>,
+    files: BatchFiles,
     /// With auth off: whose files (the key's prefix), as on create.
     namespace: Option<String>,
+}
+
+/// The `files` of a batch, bounded while parsing: the first
+/// [`MAX_BATCH_FILES`] entries are built; the rest are only counted (read
+/// past as any JSON, never built), so a 1 MiB body of some 350,000 entries
+/// builds no more than a body of 101 does.
+#[derive(Debug, Default)]
+pub struct BatchFiles {
+    built: Vec<SmallFile>,
+    count: usize,
+}
+
+impl BatchFiles {
+    /// How many entries the body has (built or not).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The entries built: all of them when [`BatchFiles::len`] is at most
+    /// [`MAX_BATCH_FILES`].
+    pub fn iter(&self) -> std::slice::Iter<'_, SmallFile> {
+        self.built.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchFiles {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(BatchFilesVisitor)
+    }
+}
+
+/// Builds up to [`MAX_BATCH_FILES`] entries, then counts the rest.
+struct BatchFilesVisitor;
+
+impl<'de> Visitor<'de> for BatchFilesVisitor {
+    type Value = BatchFiles;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of files")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BatchFiles, A::Error> {
+        let capacity = seq.size_hint().unwrap_or(0).min(MAX_BATCH_FILES);
+        let mut files = BatchFiles {
+            built: Vec::with_capacity(capacity),
+            count: 0,
+        };
+        while files.count < MAX_BATCH_FILES {
+            match seq.next_element::<SmallFile>()? {
+                Some(file) => files.built.push(file),
+                None => return Ok(files),
+            }
+            files.count += 1;
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            files.count += 1;
+        }
+        Ok(files)
+    }
 }
 
 /// The query of `GET /s3/params`, with `metadata[NAME]=VALUE` pairs (the
@@ -215,6 +275,36 @@ async fn sign_params_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn files(count: usize) -> Vec<Value> {
+        (0..count)
+            .map(|i| json!({ "filename": format!("f{i}.txt") }))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_stops_building_entries_past_the_limit() {
+        // 100 files, then entries that are not files at all: were they
+        // built, the body would not parse.
+        let mut entries = files(MAX_BATCH_FILES);
+        entries.extend([json!(7), json!({ "filename": 7 }), json!([[]])]);
+        let body: BatchBody = serde_json::from_value(json!({ "files": entries })).unwrap();
+        assert_eq!(
+            body.files.len(),
+            MAX_BATCH_FILES + 3,
+            "every entry is counted"
+        );
+        assert_eq!(
+            body.files.iter().count(),
+            MAX_BATCH_FILES,
+            "only 100 are built"
+        );
+        // Within the limit, every entry is built, and a bad one is refused.
+        let body: BatchBody = serde_json::from_value(json!({ "files": files(3) })).unwrap();
+        assert_eq!(body.files.iter().count(), 3);
+        let bad = json!({ "files": [{ "filename": "a" }, { "filename": 7 }] });
+        assert!(serde_json::from_value::<BatchBody>(bad).is_err());
+    }
 
     #[test]
     fn the_query_takes_companions_metadata_brackets_and_our_extensions() {
