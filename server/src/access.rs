@@ -86,6 +86,19 @@ pub fn no_such_upload() -> ApiError {
 /// 403 `AccessDenied` for another owner's upload or another key; 404
 /// `NoSuchUpload` for an upload that is no longer open.
 pub fn check(caller: &Caller, known: &Known, requested_key: &str) -> Result<(), ApiError> {
+    check_owner(caller, known, requested_key)?;
+    if !known.open {
+        return Err(no_such_upload());
+    }
+    Ok(())
+}
+
+/// The first half of [`check`]: `caller` owns the upload (or auth is off)
+/// and `requested_key` is its key, whatever its state.
+///
+/// # Errors
+/// 403 `AccessDenied` for another owner's upload or another key.
+fn check_owner(caller: &Caller, known: &Known, requested_key: &str) -> Result<(), ApiError> {
     if let Caller::Owner(owner) = caller {
         if **owner != *known.owner {
             return Err(ApiError::Forbidden(
@@ -97,9 +110,6 @@ pub fn check(caller: &Caller, known: &Known, requested_key: &str) -> Result<(), 
         return Err(ApiError::Forbidden(
             "that key is not the key of that upload".to_owned(),
         ));
-    }
-    if !known.open {
-        return Err(no_such_upload());
     }
     Ok(())
 }
@@ -129,7 +139,7 @@ pub async fn may_sign(
 }
 
 /// The open upload `upload_id`'s row, read from the table, for the routes
-/// that change it (list, complete, abort).
+/// that change it (list, abort).
 ///
 /// # Errors
 /// See [`may_sign`].
@@ -140,10 +150,30 @@ pub async fn open_row(
     upload_id: &str,
     key: &str,
 ) -> Result<UploadRow, ApiError> {
+    let row = owned_row(db, cache, caller, upload_id, key).await?;
+    if row.state != UploadState::Open {
+        return Err(no_such_upload());
+    }
+    Ok(row)
+}
+
+/// The row of `upload_id` in whatever state, read from the table, once
+/// `caller` may touch it (owner and key, as [`check`]): for complete, which
+/// answers an upload it completed before as it did then.
+///
+/// # Errors
+/// 404 for an unknown upload; 403 as [`check`]; the database failing.
+pub async fn owned_row(
+    db: &Db,
+    cache: &UploadCache,
+    caller: &Caller,
+    upload_id: &str,
+    key: &str,
+) -> Result<UploadRow, ApiError> {
     let row = db.get(upload_id).await?.ok_or_else(no_such_upload)?;
     let known = Known::from(&row);
     cache.put(upload_id, known.clone());
-    check(caller, &known, key)?;
+    check_owner(caller, &known, key)?;
     Ok(row)
 }
 

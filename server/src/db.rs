@@ -264,7 +264,9 @@ impl Db {
     }
 
     /// Marks an open upload completed or aborted at `now_ms`; whether it
-    /// was open.
+    /// was changed. Completed also replaces aborted: the store answering a
+    /// complete with the object outranks an earlier reading of the upload
+    /// as gone (a row already completed stays as it is).
     ///
     /// # Errors
     /// The database failed.
@@ -274,15 +276,23 @@ impl Db {
         state: UploadState,
         now_ms: i64,
     ) -> Result<bool, DbError> {
-        let done = sqlx::query(
-            "UPDATE uploads SET state = $1, finished_at = $2 WHERE upload_id = $3 AND state = 'open'",
-        )
-        .bind(state.as_str())
-        .bind(now_ms)
-        .bind(upload_id)
-        .execute(&self.pool)
-        .await
-        .map_err(failed("finish"))?;
+        let sql = match state {
+            UploadState::Completed => {
+                "UPDATE uploads SET state = $1, finished_at = $2 \
+                 WHERE upload_id = $3 AND state IN ('open', 'aborted')"
+            }
+            _ => {
+                "UPDATE uploads SET state = $1, finished_at = $2 \
+                 WHERE upload_id = $3 AND state = 'open'"
+            }
+        };
+        let done = sqlx::query(sql)
+            .bind(state.as_str())
+            .bind(now_ms)
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await
+            .map_err(failed("finish"))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -271,12 +271,38 @@ async fn remember(state: &AppState, row: &UploadRow) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Notes in the table that the store no longer has an upload, when `e`
-/// says so.
-async fn note_if_gone(state: &AppState, upload_id: &str, e: &StoreError) {
-    if e.is_no_such_upload() {
-        finish(state, upload_id, UploadState::Aborted).await;
+/// Notes in the table what became of an upload the store no longer has,
+/// when `e` says so (see [`settle_gone`]); a store that cannot say is
+/// logged, and the row left open.
+async fn note_if_gone(state: &AppState, upload_id: &str, key: &str, e: &StoreError) {
+    if !e.is_no_such_upload() {
+        return;
     }
+    if let Err(e) = settle_gone(state, upload_id, key).await {
+        eprintln!("warning: upload {upload_id} is gone from the store, and its object could not be looked for: {e}");
+    }
+}
+
+/// Marks an upload the store answered `NoSuchUpload` for: completed if its
+/// object exists, else aborted. Every upload has a key of its own (a random
+/// segment per create), so an object there can only be this upload's,
+/// completed by an earlier complete whose answer was lost or by one running
+/// alongside. Gives the object's checksum when it exists.
+///
+/// # Errors
+/// The store could not say whether the object exists: the row stays open.
+async fn settle_gone(
+    state: &AppState,
+    upload_id: &str,
+    key: &str,
+) -> Result<Option<xml::CompleteResult>, StoreError> {
+    let object = state.store.head_object(key).await?;
+    let to = match object {
+        Some(_) => UploadState::Completed,
+        None => UploadState::Aborted,
+    };
+    finish(state, upload_id, to).await;
+    Ok(object)
 }
 
 /// Marks an upload completed or aborted in the table and the cache (a
@@ -400,7 +426,7 @@ async fn list_parts(
     let parts = match state.store.list_parts(&key, &upload_id).await {
         Ok(parts) => parts,
         Err(e) => {
-            note_if_gone(&state, &upload_id, &e).await;
+            note_if_gone(&state, &upload_id, &key, &e).await;
             return Err(e.into());
         }
     };
@@ -424,6 +450,10 @@ async fn list_parts(
 ///
 /// `parts: []` stores an empty object (for a 0-byte file, which Garage
 /// cannot take through multipart), if the store holds no part of the upload.
+///
+/// A complete of an upload completed before (its answer lost on the way)
+/// is answered again as the first was, without asking the store to
+/// complete anything.
 async fn complete_upload(
     State(state): State<SharedState>,
     caller: Caller,
@@ -437,25 +467,12 @@ async fn complete_upload(
     check_upload_id(&upload_id)?;
     let Json(body) = body?;
     let parts = sorted_parts(&body.parts)?;
-    let row = access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
-    let completed = if parts.is_empty() {
-        complete_empty(&state, &row)
-            .await
-            .map(|()| xml::CompleteResult::default())
-    } else {
-        state
-            .store
-            .complete_multipart_upload(&key, &upload_id, &parts)
-            .await
+    let row = access::owned_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
+    let completed = match row.state {
+        UploadState::Open => complete_open(&state, &row, &parts).await?,
+        UploadState::Completed => completed_before(&state, &key).await,
+        UploadState::Aborted => return Err(access::no_such_upload()),
     };
-    let completed = match completed {
-        Ok(completed) => completed,
-        Err(e) => {
-            note_if_gone(&state, &upload_id, &e).await;
-            return Err(e.into());
-        }
-    };
-    finish(&state, &upload_id, UploadState::Completed).await;
     let mut answer = json!({
         "location": state.store.object_location(&key),
         "key": key,
@@ -468,6 +485,51 @@ async fn complete_upload(
         answer["checksumType"] = json!(checksum_type);
     }
     Ok(Json(answer))
+}
+
+/// Completes an open upload on the store and marks its row completed. If
+/// the store no longer has the upload, whether its object exists says if it
+/// was completed (then answered as such) or aborted ([`settle_gone`]).
+async fn complete_open(
+    state: &AppState,
+    row: &UploadRow,
+    parts: &[xml::CompletePart<'_>],
+) -> Result<xml::CompleteResult, ApiError> {
+    let (key, upload_id) = (row.key.as_str(), row.upload_id.as_str());
+    let completed = if parts.is_empty() {
+        complete_empty(state, row)
+            .await
+            .map(|()| xml::CompleteResult::default())
+    } else {
+        state
+            .store
+            .complete_multipart_upload(key, upload_id, parts)
+            .await
+    };
+    match completed {
+        Ok(completed) => {
+            finish(state, upload_id, UploadState::Completed).await;
+            Ok(completed)
+        }
+        Err(e) if e.is_no_such_upload() => match settle_gone(state, upload_id, key).await? {
+            Some(object) => Ok(object),
+            None => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a complete answered for an upload completed before: the object's
+/// checksum as the store gives it now (none if the store cannot be asked,
+/// or the object was deleted since).
+async fn completed_before(state: &AppState, key: &str) -> xml::CompleteResult {
+    match state.store.head_object(key).await {
+        Ok(object) => object.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("warning: a complete of {key} is answered again without its checksum: {e}");
+            xml::CompleteResult::default()
+        }
+    }
 }
 
 /// Completes an upload of a 0-byte file: stores an empty object with the
@@ -555,7 +617,7 @@ async fn abort_upload(
     let aborted = state.store.abort_multipart_upload(&key, &upload_id).await;
     match &aborted {
         Ok(()) => finish(&state, &upload_id, UploadState::Aborted).await,
-        Err(e) => note_if_gone(&state, &upload_id, e).await,
+        Err(e) => note_if_gone(&state, &upload_id, &key, e).await,
     }
     aborted?;
     Ok(Json(json!({})))

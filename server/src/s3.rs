@@ -17,6 +17,12 @@ use crate::xml::{self, CompletePart, CompleteResult, CorsRule, ListedPart, Parts
 /// How long the URLs this server signs for its own requests stay valid.
 const SERVER_SIGN_TTL: Duration = Duration::from_secs(300);
 
+/// The header that asks HeadObject for the object's checksum.
+const CHECKSUM_MODE_HEADER: &str = "x-amz-checksum-mode";
+
+/// The header in which HeadObject gives the checksum's type.
+const CHECKSUM_TYPE_HEADER: &str = "x-amz-checksum-type";
+
 /// A bound on listing pages, so a store that never stops paging cannot
 /// loop this server forever (10000 parts fit in 10 pages of 1000).
 const MAX_PAGES: usize = 10_001;
@@ -399,6 +405,34 @@ impl Store {
             )));
         }
         xml::parse_complete_result(&body).map_err(StoreError::BadResponse)
+    }
+
+    /// The object at `key`, if there is one, with its checksum as
+    /// CompleteMultipartUpload gave it (asked with
+    /// `x-amz-checksum-mode: ENABLED`; none for an object stored without).
+    ///
+    /// # Errors
+    /// What the store answers other than 404, or why it could not be asked.
+    pub async fn head_object(&self, key: &str) -> Result<Option<CompleteResult>, StoreError> {
+        let mut action = self.bucket.head_object(Some(&self.credentials), key);
+        action.headers_mut().insert(CHECKSUM_MODE_HEADER, "ENABLED");
+        let request = self
+            .http
+            .head(action.sign(SERVER_SIGN_TTL))
+            .header(CHECKSUM_MODE_HEADER, "ENABLED");
+        let response = match self.execute(request, "HeadObject").await {
+            Ok(response) => response,
+            Err(StoreError::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let header = |name: &str| {
+            let value = response.headers().get(name)?.to_str().ok()?;
+            (!value.is_empty()).then(|| value.to_owned())
+        };
+        Ok(Some(CompleteResult {
+            checksum_sha256: header(checksum::SHA256_HEADER),
+            checksum_type: header(CHECKSUM_TYPE_HEADER),
+        }))
     }
 
     /// Aborts an upload, deleting its parts.

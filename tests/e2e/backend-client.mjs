@@ -48,9 +48,9 @@ export function routesOf(base, headers = {}) {
   };
 }
 
-/** PUTs `bytes` to a presigned part URL; answers the ETag. */
-export async function putPart(url, bytes) {
-  const response = await withTimeout(fetch(url, { method: "PUT", body: bytes }), 60_000, "a part PUT");
+/** PUTs `bytes` to a presigned part URL, with `headers` (the signed checksum's); answers the ETag. */
+export async function putPart(url, bytes, headers = {}) {
+  const response = await withTimeout(fetch(url, { method: "PUT", body: bytes, headers }), 60_000, "a part PUT");
   const text = await response.text();
   if (!response.ok) throw new Error(`part PUT answered ${response.status}: ${text}`);
   return response.headers.get("etag");

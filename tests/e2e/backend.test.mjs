@@ -2,7 +2,9 @@
 // suite against SQLite (the stack's server) and PostgreSQL (a cluster of
 // this file's own), with auth off (owner = the client's namespace), against
 // real Garage: lookup and adopt at create, ownership and key checks,
-// signing without a store round trip, the janitor; and two dev servers on
+// signing without a store round trip, completes sent again, lost on the
+// way back from the store or run at once (the store gate cuts or holds the
+// store's answer to the dev server), the janitor; and two dev servers on
 // one PostgreSQL.
 
 import assert from "node:assert/strict";
@@ -10,7 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 
 import { call, putPart, randomSample, routesOf, rows, storeUploads } from "./backend-client.mjs";
-import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { MIB, startStack, waitUntil, withTimeout } from "./harness.mjs";
 import { startPostgres } from "./postgres.mjs";
 
 let stack;
@@ -29,6 +31,65 @@ after(async () => {
   await pg?.stop();
   await stack?.stop();
 });
+
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest();
+
+/**
+ * Creates an upload with SHA-256 checksums under `namespace` and stores a
+ * part of random bytes for each of `sizes`: { up, parts (for complete),
+ * bytes, checksum (the object's composite SHA-256, as complete gives it) }.
+ */
+async function uploadParts(api, namespace, filename, sizes) {
+  const created = await api.create({ filename, namespace, checksumAlgorithm: "SHA256" });
+  assert.equal(created.status, 200, created.text);
+  const up = created.json;
+  const chunks = sizes.map((size) => randomBytes(size));
+  const digests = chunks.map(sha256);
+  const parts = [];
+  for (const [i, chunk] of chunks.entries()) {
+    const sum = digests[i].toString("base64");
+    const signed = await api.sign(up, i + 1, `&checksumSha256=${encodeURIComponent(sum)}`);
+    assert.equal(signed.status, 200, signed.text);
+    const etag = await putPart(signed.json.url, chunk, signed.json.headers);
+    parts.push({ PartNumber: i + 1, ETag: etag, ChecksumSHA256: sum });
+  }
+  const checksum = `${sha256(Buffer.concat(digests)).toString("base64")}-${digests.length}`;
+  return { up, parts, bytes: Buffer.concat(chunks), checksum };
+}
+
+/** What a complete of `upload` (of uploadParts) answers. */
+function completedBody({ up, checksum }) {
+  return {
+    location: `${stack.storeOrigin}/${up.bucket}/${up.key.split("/").map(encodeURIComponent).join("/")}`,
+    key: up.key,
+    bucket: up.bucket,
+    checksumSha256: checksum,
+    checksumType: "COMPOSITE",
+  };
+}
+
+/** The state of an upload's row in a dev server's table. */
+async function rowState(base, up) {
+  return (await rows(base)).find((r) => r.uploadId === up.uploadId)?.state;
+}
+
+/** Asserts that the store holds `upload`'s object, byte-identical, and no longer the upload. */
+async function assertStored(base, { up, bytes }) {
+  const stored = await stack.debug.object(up.key);
+  assert.ok(stored, `an object at ${up.key}`);
+  assert.equal(stored.size, bytes.length);
+  assert.equal(stored.sha256, createHash("sha256").update(bytes).digest("hex"), "byte-identical");
+  assert.ok(!(await storeUploads(base)).includes(up.uploadId), "the multipart upload is gone from the store");
+}
+
+/** The gate's fault matching the dev server's CompleteMultipartUpload of `up`. */
+const completeOf = (up) => ({ method: "POST", query: "uploadId", keySuffix: up.key });
+
+/** The status the store (or the gate's fault) answered a faulted request, within 10 s. */
+const storeAnswer = (fault) => withTimeout(fault.answered, 10_000, "the faulted store request to be answered");
+
+/** Store requests of `watch` that were a CompleteMultipartUpload. */
+const completesSeen = (watch) => watch.seen.filter((r) => r.startsWith("POST ") && /[?&]uploadId=/.test(r));
 
 /** Watches every request the dev servers send to the store (through the gate). */
 function watchStore() {
@@ -228,9 +289,152 @@ for (const backend of ["sqlite", "postgres"]) {
     assert.equal((await api.lookup(id)).json.uploadId, aborted.uploadId);
     assert.equal((await api.abort(aborted)).status, 200);
     assert.equal((await api.lookup(id)).text, "null");
+    // A complete sent again answers as the first; an aborted upload's is
+    // refused from the table, without asking the store.
+    const watch = watchStore();
+    try {
+      const again = await api.complete(done, []);
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(again.json, completed.json);
+      const refused = await api.complete(aborted, []);
+      assert.equal(refused.status, 404, refused.text);
+      assert.equal(refused.json.error.code, "NoSuchUpload");
+      assert.deepEqual(completesSeen(watch), [], "no complete reached the store");
+    } finally {
+      watch.stop();
+    }
+    // An abort the store did, its answer lost on the way to the server: the
+    // row stays open, and a complete then finds neither the upload nor an
+    // object at its key (a HEAD): 404, and the row is marked aborted.
+    const lost = (await api.create({ filename: "lost abort.bin", namespace: "carol" })).json;
+    const cut = stack.gate.injectRequest({ method: "DELETE", query: "uploadId", keySuffix: lost.key }, { cutAnswer: true });
+    const abortLost = await api.abort(lost);
+    assert.equal(abortLost.status, 502, abortLost.text);
+    assert.equal(await storeAnswer(cut), 204, "the store aborted the upload");
+    assert.equal(await rowState(bases[backend], lost), "open");
+    const gone = await api.complete(lost, []);
+    assert.equal(gone.status, 404, gone.text);
+    assert.equal(gone.json.error.code, "NoSuchUpload");
+    assert.equal(await stack.debug.object(lost.key), null, "no object was made");
     const states = Object.fromEntries((await rows(bases[backend])).map((r) => [r.uploadId, r.state]));
     assert.equal(states[done.uploadId], "completed");
     assert.equal(states[aborted.uploadId], "aborted");
+    assert.equal(states[lost.uploadId], "aborted");
+  });
+
+  test(`${backend}: a complete sent again answers as the first did, and the store completes once`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const upload = await uploadParts(api, "ivan", "twice.bin", [5 * MIB, 1234]);
+    const watch = watchStore();
+    let first;
+    let again;
+    try {
+      first = await api.complete(upload.up, upload.parts);
+      assert.equal(first.status, 200, first.text);
+      assert.deepEqual(first.json, completedBody(upload));
+      // The first answer was lost on the way to the client: it sends the
+      // same complete again.
+      again = await api.complete(upload.up, upload.parts);
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(again.json, first.json);
+      assert.equal(completesSeen(watch).length, 1, `the store is asked to complete once: ${watch.seen.join(", ")}`);
+    } finally {
+      watch.stop();
+    }
+    assert.equal(await rowState(bases[backend], upload.up), "completed");
+    await assertStored(bases[backend], upload);
+    const signed = await api.sign(upload.up, 3);
+    assert.equal(signed.status, 404, "still closed to signing");
+    assert.equal((await api.list(upload.up)).status, 404);
+  });
+
+  test(`${backend}: a complete whose store answer was lost: the retry answers 200 with the object, the row ends completed`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const upload = await uploadParts(api, "judy", "lost answer.bin", [5 * MIB, 4321]);
+    // The store completes the upload; its answer never reaches the server.
+    const cut = stack.gate.injectRequest(completeOf(upload.up), { cutAnswer: true });
+    const lost = await api.complete(upload.up, upload.parts);
+    assert.equal(await storeAnswer(cut), 200, "the store completed the upload");
+    assert.equal(lost.status, 502, lost.text);
+    assert.equal(await rowState(bases[backend], upload.up), "open", "the server did not hear of it");
+    // The client retries: the store no longer has the upload, but the
+    // object is at its key.
+    const retried = await api.complete(upload.up, upload.parts);
+    assert.equal(retried.status, 200, retried.text);
+    assert.deepEqual(retried.json, completedBody(upload));
+    assert.equal(await rowState(bases[backend], upload.up), "completed");
+    await assertStored(bases[backend], upload);
+    const again = await api.complete(upload.up, upload.parts);
+    assert.equal(again.status, 200, again.text);
+    assert.deepEqual(again.json, retried.json);
+  });
+
+  test(`${backend}: a part list or an abort after a lost complete marks the row completed`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    for (const [route, filename] of [["list", "listed after.bin"], ["abort", "aborted after.bin"]]) {
+      const upload = await uploadParts(api, "kim", filename, [4321]);
+      const cut = stack.gate.injectRequest(completeOf(upload.up), { cutAnswer: true });
+      assert.equal((await api.complete(upload.up, upload.parts)).status, 502);
+      assert.equal(await storeAnswer(cut), 200);
+      // A client resuming asks for the parts (or gives up and aborts): the
+      // store has no such upload any more, and the object is there.
+      const answer = await api[route](upload.up);
+      assert.equal(answer.status, 404, `${route}: ${answer.text}`);
+      assert.equal(answer.json.error.code, "NoSuchUpload");
+      assert.equal(await rowState(bases[backend], upload.up), "completed", route);
+      const completed = await api.complete(upload.up, upload.parts);
+      assert.equal(completed.status, 200, `${route}: ${completed.text}`);
+      assert.deepEqual(completed.json, completedBody(upload));
+      await assertStored(bases[backend], upload);
+    }
+  });
+
+  test(`${backend}: two completes at once both answer 200, and the row ends completed`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const upload = await uploadParts(api, "leo", "twice at once.bin", [5 * MIB, 999]);
+    const watch = watchStore();
+    let release;
+    const held = stack.gate.injectRequest(completeOf(upload.up), { holdAnswer: new Promise((resolve) => (release = resolve)) });
+    try {
+      // The first complete is done on the store, its answer held back on
+      // the way to the server; the second runs meanwhile.
+      const first = api.complete(upload.up, upload.parts);
+      assert.equal(await storeAnswer(held), 200, "the store completed the upload");
+      const second = await api.complete(upload.up, upload.parts);
+      assert.equal(second.status, 200, second.text);
+      assert.deepEqual(second.json, completedBody(upload));
+      assert.equal(await rowState(bases[backend], upload.up), "completed");
+      release();
+      const firstAnswer = await first;
+      assert.equal(firstAnswer.status, 200, firstAnswer.text);
+      assert.deepEqual(firstAnswer.json, completedBody(upload));
+      assert.equal(completesSeen(watch).length, 2);
+    } finally {
+      release();
+      watch.stop();
+    }
+    assert.equal(await rowState(bases[backend], upload.up), "completed");
+    await assertStored(bases[backend], upload);
+  });
+
+  test(`${backend}: when the store cannot say whether an upload was completed, complete answers 502 and the row stays open`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const upload = await uploadParts(api, "mia", "cannot say.bin", [4321]);
+    const cut = stack.gate.injectRequest(completeOf(upload.up), { cutAnswer: true });
+    assert.equal((await api.complete(upload.up, upload.parts)).status, 502);
+    assert.equal(await storeAnswer(cut), 200);
+    // The retry gets NoSuchUpload from the store, and the HEAD of the key
+    // fails: neither completed nor aborted.
+    const failed = stack.gate.injectRequest({ method: "HEAD", keySuffix: upload.up.key }, { status: 500 });
+    const answer = await api.complete(upload.up, upload.parts);
+    assert.equal(answer.status, 502, answer.text);
+    assert.equal(await storeAnswer(failed), 500, "the HEAD was asked");
+    assert.equal(await rowState(bases[backend], upload.up), "open");
+    // Once the store can say, the next retry completes.
+    const retried = await api.complete(upload.up, upload.parts);
+    assert.equal(retried.status, 200, retried.text);
+    assert.deepEqual(retried.json, completedBody(upload));
+    assert.equal(await rowState(bases[backend], upload.up), "completed");
   });
 
   test(`${backend}: signing asks the store nothing; a key or upload id not of the row is refused`, { timeout: 60_000 }, async () => {
@@ -299,6 +503,33 @@ test("two dev servers on one PostgreSQL: created through one, signed, listed and
   assert.equal((await one.list(up)).status, 404, "list reads the table: no such upload");
   assert.equal((await one.sign(up, 3)).status, 404, "and the cache learnt it");
   assert.equal((await rows(otherBase)).find((r) => r.uploadId === up.uploadId).state, "completed");
+});
+
+test("a small-file batch of more than 100 files is refused, up to a 1 MiB body of entries", { timeout: 60_000 }, async () => {
+  const files = (count) => Array.from({ length: count }, (_, i) => ({ filename: `f${i}.txt` }));
+  const batch = (body) => call(stack.baseUrl, "POST", "/api/s3/params/batch", { body });
+  const refused = await batch({ files: files(101) });
+  assert.equal(refused.status, 400, refused.text);
+  assert.equal(refused.json.error.code, "InvalidArgument");
+  assert.match(refused.json.error.message, /^files has 101 entries/);
+  // A body just under 1 MiB of empty entries (some 350,000): the same
+  // answer (the entries past the 100th are counted, never built).
+  const many = `{"files":[${"{},".repeat(349_000)}{}]}`;
+  assert.ok(many.length < MIB, String(many.length));
+  const big = await batch(many);
+  assert.equal(big.status, 400, big.text);
+  assert.equal(big.json.error.code, "InvalidArgument");
+  assert.match(big.json.error.message, /^files has 349001 entries/);
+  const empty = await batch({ files: [] });
+  assert.equal(empty.status, 400, empty.text);
+  assert.equal(empty.json.error.code, "InvalidArgument");
+  const signed = await batch({ files: files(100) });
+  assert.equal(signed.status, 200, signed.text);
+  assert.equal(signed.json.uploads.length, 100);
+  // A bad entry is still named by its place in the body.
+  const typed = await batch({ files: [{ filename: "a" }, { filename: 7 }] });
+  assert.equal(typed.status, 400, typed.text);
+  assert.match(typed.text, /files\[1\]\.filename/);
 });
 
 for (const backend of ["sqlite", "postgres"]) {

@@ -16,6 +16,13 @@
 // reads from would never report that the browser closed it. If the browser
 // gives up on the request (reload, pause, cancel), the connection closes and
 // the request is dropped; if the gate is released first, it is forwarded.
+//
+// The dev server's own requests to the store (CreateMultipartUpload,
+// ListParts, CompleteMultipartUpload, AbortMultipartUpload, HeadObject...)
+// can be faulted too, by method, query parameter and key (`injectRequest`):
+// answered by the gate instead of the store, or forwarded and the store's
+// answer then cut off or held back, so that the store has done what it was
+// asked while the server has not heard of it (yet).
 
 import http from "node:http";
 import { PassThrough, Transform } from "node:stream";
@@ -50,6 +57,8 @@ export class StoreGate {
     this.fileFaults = [];
     /** Faults waiting for their part's next PUTs: partNumber -> [fault]. */
     this.faults = new Map();
+    /** Faults waiting for the next requests they match: [{ match, fault, resolve }]. */
+    this.requestFaults = [];
     this.url = null;
   }
 
@@ -76,6 +85,45 @@ export class StoreGate {
    */
   injectFile(keySuffix, ...faults) {
     this.fileFaults.push(...faults.map((fault) => ({ keySuffix, fault })));
+  }
+
+  /**
+   * Makes the next request that matches `{ method, query, keySuffix }` fail
+   * with `fault`: any request, the dev server's own included (checked
+   * before part PUTs and whole files). `method` must be the request's;
+   * `query`, if given, a parameter its URL has (like `"uploadId"`);
+   * `keySuffix`, if given, the end of its object key (the path after the
+   * bucket, decoded). Faults:
+   * - `{ status, body, headers }`: answer that instead of the store (the
+   *   store never sees the request);
+   * - `{ cutAnswer: true }`: forward it, read the store's whole answer,
+   *   then cut the connection without passing any of it on: the store did
+   *   what it was asked, and the sender sees its connection reset;
+   * - `{ holdAnswer: promise }`: forward it, read the store's whole answer,
+   *   and pass it on once `promise` settles.
+   * Answers `{ answered }`: a promise of the store's status once its whole
+   * answer reached the gate (for a `status` fault, that status once the
+   * gate answered; never settled if the request never comes, or the store
+   * does not answer).
+   */
+  injectRequest(match, fault) {
+    let resolve;
+    const answered = new Promise((settle) => {
+      resolve = settle;
+    });
+    this.requestFaults.push({ match, fault, resolve });
+    return { answered };
+  }
+
+  #requestFault(req, url) {
+    const i = this.requestFaults.findIndex(({ match }) => {
+      if (req.method !== match.method) return false;
+      if (match.query !== undefined && !url.searchParams.has(match.query)) return false;
+      if (match.keySuffix === undefined) return true;
+      const key = url.pathname.slice(1).split("/").slice(1).join("/");
+      return key.length > 0 && decodeURIComponent(key).endsWith(match.keySuffix);
+    });
+    return i < 0 ? undefined : this.requestFaults.splice(i, 1)[0];
   }
 
   #fileFault(key) {
@@ -168,6 +216,11 @@ export class StoreGate {
 
   #handle(req, res) {
     const url = new URL(req.url, "http://gate");
+    const planned = this.requestFaults.length > 0 ? this.#requestFault(req, url) : undefined;
+    if (planned) {
+      this.#faultRequest(req, res, planned);
+      return;
+    }
     const isPart = req.method === "PUT" && url.searchParams.has("partNumber") && url.searchParams.has("uploadId");
     const file = isPart ? null : wholeFile(req, url);
     if (!isPart && !file) {
@@ -251,6 +304,50 @@ export class StoreGate {
         record.droppedAt = Date.now();
       });
     }
+  }
+
+  /** Applies an `injectRequest` fault to `req`. */
+  #faultRequest(req, res, { fault, resolve }) {
+    if (fault.status) {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(fault.status, { "content-type": "application/xml", ...(fault.headers ?? {}) });
+        res.end(fault.body ?? "");
+        resolve(fault.status);
+      });
+      return;
+    }
+    const upstream = http.request({
+      host: this.upstreamHost,
+      port: this.upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers: req.headers, // Host included: the signature covers it
+      agent: false, // a connection of its own: nothing else waits behind a held answer
+    });
+    upstream.on("response", (answer) => {
+      const chunks = [];
+      answer.on("data", (chunk) => chunks.push(chunk));
+      answer.on("end", async () => {
+        resolve(answer.statusCode);
+        if (fault.cutAnswer) {
+          res.destroy();
+          return;
+        }
+        await Promise.resolve(fault.holdAnswer).catch(() => {});
+        res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
+        res.end(Buffer.concat(chunks));
+      });
+    });
+    upstream.on("error", () => {
+      if (!res.headersSent) {
+        res.writeHead(502, { "content-type": "text/plain" });
+        res.end("store gate: the store did not answer");
+      } else {
+        res.destroy();
+      }
+    });
+    req.pipe(upstream);
   }
 
   #forward(req, res, record, body = req, again = false) {

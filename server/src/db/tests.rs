@@ -178,6 +178,23 @@ async fn an_upload_finishes_once() {
 }
 
 #[tokio::test]
+async fn a_completion_the_store_confirmed_overrides_an_aborted_mark() {
+    on_each_backend(|db| async move {
+        db.insert(&row("u1", "a", 1_000)).await.unwrap();
+        // Marked aborted on a NoSuchUpload, then the store's own answer to
+        // a complete that ran alongside says the object was made.
+        assert!(db.finish("u1", UploadState::Aborted, 5_000).await.unwrap());
+        assert!(db
+            .finish("u1", UploadState::Completed, 6_000)
+            .await
+            .unwrap());
+        let got = db.get("u1").await.unwrap().unwrap();
+        assert_eq!(got.state, UploadState::Completed);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn lookups_find_the_owners_newest_open_upload_of_that_identity() {
     on_each_backend(|db| async move {
         db.insert(&row("old", "alice", 1_000)).await.unwrap();
