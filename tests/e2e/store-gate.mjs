@@ -306,6 +306,18 @@ export class StoreGate {
     }
   }
 
+  /** `req` sent on to the store, as it came (Host included: the signature covers it). */
+  #upstream(req, agent) {
+    return http.request({
+      host: this.upstreamHost,
+      port: this.upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent,
+    });
+  }
+
   /** Applies an `injectRequest` fault to `req`. */
   #faultRequest(req, res, { fault, resolve }) {
     if (fault.status) {
@@ -317,14 +329,8 @@ export class StoreGate {
       });
       return;
     }
-    const upstream = http.request({
-      host: this.upstreamHost,
-      port: this.upstreamPort,
-      method: req.method,
-      path: req.url,
-      headers: req.headers, // Host included: the signature covers it
-      agent: false, // a connection of its own: nothing else waits behind a held answer
-    });
+    // A connection of its own: nothing else waits behind a held answer.
+    const upstream = this.#upstream(req, false);
     upstream.on("response", (answer) => {
       const chunks = [];
       answer.on("data", (chunk) => chunks.push(chunk));
@@ -355,14 +361,7 @@ export class StoreGate {
     if (record?.fault === "corrupt") {
       body = body.pipe(flipByte(record));
     }
-    const upstream = http.request({
-      host: this.upstreamHost,
-      port: this.upstreamPort,
-      method: req.method,
-      path: req.url,
-      headers: req.headers, // Host included: the signature covers it
-      agent: again ? false : this.agent,
-    });
+    const upstream = this.#upstream(req, again ? false : this.agent);
     upstream.on("response", (answer) => {
       if (record) record.status = answer.statusCode;
       let headers = answer.rawHeaders;
