@@ -125,12 +125,12 @@ pub async fn remove(id: &str) {
     let _ = JsFuture::from(remove_copy(id)).await;
 }
 
-/// Deletes what records no longer need: handles kept for records that are
-/// gone, and staged copies whose record is gone and whose upload does not
-/// run in another tab. `records` are the ids of the records there are.
+/// Deletes what records no longer need: handles and staged copies whose
+/// record is gone and whose upload does not run (in this page or another
+/// tab). `records` are the ids of the records there are.
 pub async fn collect_orphans(store: &IdbStore, records: &[String]) {
     for id in store.handle_ids().await.unwrap_or_default() {
-        if !records.contains(&id) {
+        if !records.contains(&id) && unclaimed(&id).await {
             let _ = store.delete_handle(&id).await;
         }
     }
@@ -142,14 +142,19 @@ pub async fn collect_orphans(store: &IdbStore, records: &[String]) {
         .iter()
         .filter_map(|n| n.as_string())
     {
-        if records.contains(&name) {
-            continue;
-        }
-        // A run that holds its lock may be making this copy right now.
-        if let Ok(Lock::Held(_) | Lock::Unavailable(_)) =
-            lock::acquire(&lock_name(&name), false).await
-        {
+        if !records.contains(&name) && unclaimed(&name).await {
             remove(&name).await;
         }
     }
+}
+
+/// Whether no run holds record `id`'s lock. A run holds it from before it
+/// keeps the file's handle and makes its copy until it ends, and its record
+/// is made only once the backend answered the create: until then, a handle
+/// or copy without a record may be a live upload's.
+async fn unclaimed(id: &str) -> bool {
+    matches!(
+        lock::acquire(&lock_name(id), false).await,
+        Ok(Lock::Held(_) | Lock::Unavailable(_))
+    )
 }

@@ -300,3 +300,44 @@ test("without a handle or a copy: canResumeWithoutPicking is false and resumePen
   assert.equal(left, null, "no upload was made");
   await clearPending(tab, namespace);
 });
+
+test("a live upload's handle, kept before its record is made, outlives a listPending meanwhile", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("handle-live");
+  await openDemo(stack, tab, { namespace });
+  assert.equal(await writeOpfsFile(tab, "live.bin", SIZE, 47), true);
+  const handleKeys = () =>
+    tab.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open("resupload");
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const keys = open.result.transaction("handles").objectStore("handles").getAllKeys();
+            keys.onsuccess = () => resolve(keys.result.map(String));
+            keys.onerror = () => reject(keys.error);
+            open.result.close();
+          };
+        }),
+    );
+  // The store's answer to the create is held: the run keeps the handle,
+  // and has no record yet, while orphans are collected.
+  const before = await handleKeys();
+  let release;
+  const create = stack.gate.injectRequest({ method: "POST", query: "uploads" }, { holdAnswer: new Promise((r) => (release = r)) });
+  let live;
+  try {
+    await startUpload(tab, "live", { file: { opfs: "live.bin" }, options: { namespace, concurrency: 1 } });
+    await create.answered;
+    const kept = (await handleKeys()).filter((key) => !before.includes(key));
+    assert.equal(kept.length, 1, `the run keeps the file's handle: ${JSON.stringify(kept)}`);
+    [live] = kept;
+    assert.deepEqual(await pending(tab, namespace), [], "no record yet");
+    assert.ok((await handleKeys()).includes(live), "the live upload's handle is kept");
+  } finally {
+    release();
+  }
+  const run = await waitOutcome(tab, "live");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.ok(!(await handleKeys()).includes(live), "gone with its record at the end");
+});
