@@ -216,6 +216,8 @@ test("a full IndexedDB (QuotaExceededError) moves the upload to memory with one 
       return put.apply(this, args);
     };
   }, randomNamespace("fullidb"), 16 * MIB + 9);
+  assert.equal(run.resumes.length, 1, "start() after pause() resumed the upload from the record in memory");
+  assert.ok(run.resumes[0].skippedParts >= 1, JSON.stringify(run.resumes));
   assert.deepEqual(run.warnings, ["STORAGE_FULL"]);
 });
 

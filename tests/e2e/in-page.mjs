@@ -58,7 +58,9 @@ function install(byteSource) {
   // What the page started as workers, and what it warned or logged as an
   // error on the console (the library warns there when it hashes on the
   // page's thread, and logs a callback that threw as an error).
+  // `hashed` counts the digests the hash worker answered.
   const workers = [];
+  const hashed = { digests: 0 };
   const consoleWarnings = [];
   const consoleErrors = [];
   if (window.Worker) {
@@ -66,6 +68,9 @@ function install(byteSource) {
       constructor(url, options) {
         super(url, options);
         workers.push(String(url));
+        this.addEventListener("message", ({ data }) => {
+          if (data?.digest) hashed.digests += 1;
+        });
       }
     };
   }
@@ -88,6 +93,7 @@ function install(byteSource) {
       return { authorization: `Bearer ${auth.token}` };
     },
     workers,
+    hashed,
     consoleWarnings,
     consoleErrors,
     /** The wasm package, loaded and initialised once: its default build (`Upload`), with
@@ -244,10 +250,12 @@ export async function waitStored(tab, name, namespace, parts = 1, timeout = 60_0
   );
 }
 
-/** The workers the page started and its console warnings, since the helpers were installed. */
+/** The workers the page started, the digests its hash worker answered, and its console
+ *  warnings and errors, since the helpers were installed. */
 export async function pageActivity(tab) {
   return tab.evaluate(() => ({
     workers: [...window.e2e.workers],
+    workerDigests: window.e2e.hashed.digests,
     consoleWarnings: [...window.e2e.consoleWarnings],
     consoleErrors: [...window.e2e.consoleErrors],
   }));
