@@ -293,6 +293,102 @@ fn a_cancelled_file_stops_at_once_and_is_discarded() {
 }
 
 #[test]
+fn a_file_cancelled_while_waiting_is_reported_and_leaves_the_totals() {
+    let w = World::new(5);
+    let cancel = async {
+        while w.runner.started.borrow().is_empty() {
+            yield_now().await;
+        }
+        assert_eq!(w.runner.running.get(), 1, "file 0 runs");
+        assert!(w.state.cancel(4));
+    };
+    let (ran, ()) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            let one_at_a_time = Queue {
+                files_at_once: 1,
+                ..w.queue()
+            };
+            one_at_a_time.run().await
+        },
+        cancel,
+    ));
+    ran.unwrap();
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2, 3]);
+    assert!(w
+        .heard
+        .ended
+        .borrow()
+        .contains(&(4, FileOutcome::Cancelled)));
+    let last = w.last_progress();
+    assert_eq!(
+        (last.files_done, last.files_total, last.bytes_total),
+        (4, 4, 400),
+        "every file left has ended"
+    );
+}
+
+/// A done store whose `mark` takes a while, telling when it was asked.
+struct SlowMarks<'a> {
+    store: &'a MemoryStore,
+    marking: Cell<bool>,
+}
+
+impl DoneStore for SlowMarks<'_> {
+    fn markers(&self) -> PortFuture<'_, Vec<DoneMarker>> {
+        self.store.markers()
+    }
+    fn mark<'a>(&'a self, marker: &'a DoneMarker) -> PortFuture<'a, ()> {
+        self.marking.set(true);
+        Box::pin(async move {
+            yield_now().await;
+            yield_now().await;
+            self.store.mark(marker).await
+        })
+    }
+    fn forget<'a>(&'a self, ids: &'a [String]) -> PortFuture<'a, ()> {
+        self.store.forget(ids)
+    }
+}
+
+#[test]
+fn a_file_stored_while_its_marker_is_written_stays_stored_when_cancelled() {
+    let w = World::new(1);
+    let slow = SlowMarks {
+        store: &w.done,
+        marking: Cell::new(false),
+    };
+    let late_cancel = Cell::new(None);
+    let cancel = async {
+        while !slow.marking.get() {
+            yield_now().await;
+        }
+        late_cancel.set(Some(w.state.cancel(0)));
+    };
+    let (ran, ()) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            Queue {
+                done: &slow,
+                ..w.queue()
+            }
+            .run()
+            .await
+        },
+        cancel,
+    ));
+    ran.unwrap();
+    assert_eq!(late_cancel.get(), Some(false), "nothing left to cancel");
+    assert!(matches!(w.state.outcomes()[0], FileOutcome::Done(_)));
+    let ended = w.heard.ended.borrow();
+    assert!(
+        matches!(ended[..], [(0, FileOutcome::Done(_))]),
+        "{ended:?}"
+    );
+    assert!(w.runner.discarded.borrow().is_empty());
+}
+
+#[test]
 fn markers_past_their_expiry_are_collected() {
     let w = World::new(1);
     let old = DoneMarker {

@@ -129,6 +129,8 @@ impl Queue<'_> {
     /// outcomes say which.
     pub async fn run(&self) -> Result<(), Error> {
         let stored = self.stored_files().await?;
+        // Cancelled before this run: its totals leave them out.
+        self.report_cancelled(None);
         let totals = QueueTotals::new(&self.entries.borrow(), self.state, self.now());
         let totals = RefCell::new(totals);
         self.emit(&totals, true);
@@ -160,11 +162,14 @@ impl Queue<'_> {
     async fn work(&self, totals: &RefCell<QueueTotals>, stored: &HashMap<String, String>) {
         while let Some(index) = self.state.take_next() {
             let entry = self.entries.borrow()[index].clone();
-            totals.borrow_mut().know(index, entry.size);
+            totals.borrow_mut().know(&self.entries.borrow());
             let outcome = match stored.get(&entry.id) {
                 Some(key) => FileOutcome::Skipped { key: key.clone() },
                 None => self.run_file(index, totals).await,
             };
+            // Stored is for good: a cancel while its marker is written
+            // finds nothing to cancel.
+            self.state.set(index, outcome.clone());
             if let FileOutcome::Done(done) = &outcome {
                 let marker = DoneMarker {
                     id: entry.id.clone(),
@@ -178,8 +183,23 @@ impl Queue<'_> {
             }
             totals.borrow_mut().ended(index, &outcome, entry.size);
             self.events.file_ended(index, &outcome);
-            self.state.set(index, outcome);
+            self.report_cancelled(Some(totals));
             self.emit(totals, false);
+        }
+    }
+
+    /// Tells the page of the files cancelled while they waited (when a
+    /// running file ends: a run never ends with a file waiting), and takes
+    /// them out of `totals` when those counted them.
+    fn report_cancelled(&self, totals: Option<&RefCell<QueueTotals>>) {
+        for index in self.state.take_cancelled() {
+            if let Some(totals) = totals {
+                let entries = self.entries.borrow();
+                let mut totals = totals.borrow_mut();
+                totals.know(&entries);
+                totals.ended(index, &FileOutcome::Cancelled, entries[index].size);
+            }
+            self.events.file_ended(index, &FileOutcome::Cancelled);
         }
     }
 

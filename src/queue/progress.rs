@@ -85,14 +85,13 @@ impl QueueTotals {
         totals
     }
 
-    /// File `index` of `size` bytes is about to run: one added after the
-    /// totals were made joins them.
-    pub fn know(&mut self, index: usize, size: u64) {
-        if index >= self.known {
-            self.known = index + 1;
+    /// The files of `entries` added since the totals were made join them.
+    pub fn know(&mut self, entries: &[QueueEntry]) {
+        for entry in entries.get(self.known..).unwrap_or_default() {
             self.files_total += 1;
-            self.bytes_total += size;
+            self.bytes_total += entry.size;
         }
+        self.known = self.known.max(entries.len());
     }
 
     /// File `index` got this far.

@@ -46,6 +46,8 @@ pub struct QueueState {
     next: Cell<usize>,
     /// The runs waiting to hear that their file was cancelled.
     cancel_wakers: RefCell<Vec<(usize, Waker)>>,
+    /// Files cancelled while they waited, which the page has not heard of.
+    unreported: RefCell<Vec<usize>>,
 }
 
 impl QueueState {
@@ -112,6 +114,9 @@ impl QueueState {
     pub fn cancel(&self, index: usize) -> bool {
         let cancelled = match self.outcomes.borrow_mut().get_mut(index) {
             Some(outcome) if !outcome.is_final() => {
+                if *outcome == FileOutcome::Waiting {
+                    self.unreported.borrow_mut().push(index);
+                }
                 *outcome = FileOutcome::Cancelled;
                 true
             }
@@ -127,8 +132,16 @@ impl QueueState {
         cancelled
     }
 
-    /// Resolves once file `index` is cancelled.
+    /// The files cancelled while they waited since this was last asked
+    /// (they never run, so no run tells the page of them).
+    pub fn take_cancelled(&self) -> Vec<usize> {
+        self.unreported.take()
+    }
+
+    /// Resolves once file `index` is cancelled; dropped before, it takes
+    /// its waker back.
     pub async fn cancelled(&self, index: usize) {
+        let _unwait = Unwait(self, index);
         poll_fn(|cx| {
             if matches!(
                 self.outcomes.borrow().get(index),
@@ -158,9 +171,24 @@ impl QueueState {
     }
 }
 
+/// Takes a dropped wait's waker back, so that none pile up over a run of
+/// many files.
+struct Unwait<'a>(&'a QueueState, usize);
+
+impl Drop for Unwait<'_> {
+    fn drop(&mut self) {
+        let index = self.1;
+        self.0
+            .cancel_wakers
+            .borrow_mut()
+            .retain(|(i, _)| *i != index);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
 
     #[test]
     fn files_are_taken_in_order_and_a_run_retakes_the_unfinished() {
@@ -195,5 +223,18 @@ mod tests {
         state.set(0, FileOutcome::Skipped { key: "k".into() });
         assert!(!state.cancel(0), "an ended file cannot be cancelled");
         assert!(state.all_ended());
+    }
+
+    #[test]
+    fn a_dropped_wait_for_a_cancel_leaves_no_waker() {
+        let state = QueueState::new();
+        state.add(2);
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        for index in 0..2 {
+            let mut waiting = Box::pin(state.cancelled(index));
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        }
+        assert!(state.cancel_wakers.borrow().is_empty());
     }
 }
