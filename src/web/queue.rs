@@ -28,6 +28,7 @@ use super::options::{callback, parse, whole_option};
 use super::queue_batches::Batch;
 use super::queue_run::{QueueCallbacks, QueuePorts, QueuedFile, WebRunner};
 use crate::core::fingerprint::FileIdentity;
+use crate::core::plan::MAX_PART_SIZE;
 use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
@@ -49,7 +50,7 @@ const TS_TYPES: &'static str = r#"
  *  `maxConcurrency`), plus: */
 export interface UploadQueueOptions extends Omit<UploadOptions, "onProgress"> {
   /** Files up to this many bytes go whole in one request (no multipart round trips); default the
-   *  part size (8 MiB): a file of one part gains nothing from a multipart upload. */
+   *  part size (8 MiB): a file of one part gains nothing from a multipart upload. At most 5 GiB. */
   singleRequestLimit?: number;
   /** The whole queue's progress, at most every 100 ms while bytes move. */
   onProgress?: (progress: UploadQueueProgress) => void;
@@ -108,6 +109,9 @@ struct QueueInner {
     /// The folder's handle, when the files came as one folder handle (a
     /// batch with it resumes after a reload without picking).
     folder: RefCell<Option<JsValue>>,
+    /// The ids of the batches this queue wrote (one per file set it ran:
+    /// `add` between runs makes another), forgotten once every file ended.
+    batches: RefCell<Vec<String>>,
     /// The running run's stop signal (dropping it pauses).
     stop: RefCell<Option<oneshot::Sender<()>>>,
     cancelling: Cell<bool>,
@@ -145,6 +149,10 @@ impl UploadQueue {
         parsed.options.in_queue = true;
         let single_limit =
             whole_option(options, "singleRequestLimit")?.unwrap_or(parsed.options.part_size);
+        if single_limit > MAX_PART_SIZE {
+            let reason = "must be at most 5 GiB (5368709120 bytes), S3's largest single PUT";
+            return Err(Error::invalid_option("singleRequestLimit", reason));
+        }
         Ok(UploadQueue {
             inner: Rc::new(QueueInner {
                 files: RefCell::new(Vec::new()),
@@ -157,6 +165,7 @@ impl UploadQueue {
                 events: parsed.events,
                 headers: parsed.headers,
                 folder: RefCell::new(None),
+                batches: RefCell::new(Vec::new()),
                 stop: RefCell::new(None),
                 cancelling: Cell::new(false),
             }),
@@ -225,7 +234,8 @@ impl UploadQueue {
     /// Cancels one file (the `File` as added, or its index), or with no
     /// argument the whole queue: a running upload stops at once, and what
     /// it left on the server is aborted. Resolves to whether anything was
-    /// cancelled.
+    /// cancelled (`false` for a file already stored, or a file or an index
+    /// not in the queue).
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn cancel(&self, file: JsValue) -> Promise {
         let inner = Rc::clone(&self.inner);
@@ -306,16 +316,29 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
     inner.cancelling.set(false);
     inner.state.prepare_run();
     let batch = batch_of(inner);
-    let side = IdbStore::open().await.ok();
-    if let Some(store) = &side {
+    if !inner.batches.borrow().contains(&batch.id) {
+        inner.batches.borrow_mut().push(batch.id.clone());
+    }
+    if let Ok(store) = IdbStore::open().await {
         // Best effort: without it the folder is not listed after a reload.
         let _ = store.put_batch(&batch).await;
     }
     let ran = run_batch(inner, &batch.id).await;
-    if let (Some(store), true) = (&side, inner.state.all_ended()) {
-        let _ = store.forget_batch(&batch.id).await;
+    if inner.state.all_ended() {
+        forget_batches(inner).await;
     }
     ran
+}
+
+/// Forgets every batch the queue wrote, and their done markers (best
+/// effort: what is left is collected past its expiry).
+async fn forget_batches(inner: &QueueInner) {
+    let ids = inner.batches.take();
+    if let Ok(store) = IdbStore::open().await {
+        for id in &ids {
+            let _ = store.forget_batch(id).await;
+        }
+    }
 }
 
 /// The batch of `inner`'s files now.
@@ -420,6 +443,7 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
         .iter()
         .map(|e| e.id.clone())
         .collect();
+    forget_batches(inner).await;
     ports.done.forget(&ids).await?;
     Ok(!cancelled.is_empty())
 }
@@ -440,10 +464,12 @@ fn runner<'a>(inner: &'a QueueInner, ports: &'a QueuePorts) -> WebRunner<'a> {
     }
 }
 
-/// The index of `file` (a `File` as added, or an index).
+/// The index of `file` (a `File` as added, or an index): `None` when
+/// it is no file of the queue (a negative, fractional or too large index).
 fn index_of(inner: &QueueInner, file: &JsValue) -> Option<usize> {
-    if let Some(n) = file.as_f64() {
-        return Some(n as usize).filter(|&i| i < inner.files.borrow().len());
+    if file.as_f64().is_some() {
+        let index = super::js::as_whole(file).and_then(|n| usize::try_from(n).ok());
+        return index.filter(|&i| i < inner.files.borrow().len());
     }
     let files = inner.files.borrow();
     files

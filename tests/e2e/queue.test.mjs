@@ -188,6 +188,14 @@ async function assertStored(files, expected) {
   }
 }
 
+/** The half-done batches `UploadQueue.listPending` lists for `namespace`. */
+async function pending(namespace) {
+  return tab.evaluate(async (namespace) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    return UploadQueue.listPending({ namespace });
+  }, namespace);
+}
+
 const wholeFilePuts = (mark) => stack.gate.since(mark).filter((p) => p.partNumber === 0);
 const donePaths = (r) => r.outcome.result.done.map((f) => f.relativePath).sort();
 
@@ -385,15 +393,38 @@ test("pause and resume a queue; cancel one file (its multipart upload aborted) a
   await makeFolder(root2, files);
   stack.gate.holdAfter(1);
   const mark = stack.gate.mark();
-  await runQueue("all", { root: root2, options: { concurrency: 2 } });
+  await runQueue("all", { root: root2, options: { concurrency: 2, namespace: root2 } });
   await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a request held" });
   assert.equal(await tab.evaluate(() => window.q.runs.all.queue.cancel()), true);
   const ended = await outcomeOf("all");
   assert.equal(ended.outcome.error?.code, "ABORTED");
+  assert.deepEqual(await pending(root2), [], "a cancelled queue is not listed as half-done");
   stack.gate.release();
   await new Promise((r) => setTimeout(r, 1000));
   assert.ok(stack.gate.since(mark).filter((p) => p.state === "done").length <= 1, "nothing sent after the cancel");
   await tab.evaluate((roots) => Promise.all(roots.map((root) => window.q.remove(root))), [root, root2]);
+});
+
+test("a queue whose files change between runs leaves no batch listed once every file has ended", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("changing");
+  const files = Array.from({ length: 3 }, (_, i) => ({ path: `${i === 2 ? "bad" : `ok${i}`}.bin`, size: 15_000 + i, seed: 800 + i }));
+  await makeFolder(root, files);
+  stack.gate.injectFile("bad.bin", { status: 403, body: "<Error><Code>AccessDenied</Code><Message>no</Message></Error>" });
+  await runQueue("changing", { root, options: { namespace: root } });
+  const first = await outcomeOf("changing");
+  assert.equal(first.outcome.result?.failed.length, 1, JSON.stringify(first.outcome));
+  assert.equal((await pending(root)).length, 1, "the half-done batch is listed");
+  // More files, then start() again: the queue is another batch now.
+  await tab.evaluate(async () => {
+    const run = window.q.runs.changing;
+    await run.queue.add([(await window.e2e.source({ name: "late.bin", size: 12_345, seed: 810 })).source]);
+    window.q.start("changing");
+  });
+  const second = await outcomeOf("changing");
+  assert.deepEqual(second.outcome.result?.failed, [], JSON.stringify(second.outcome));
+  assert.equal(second.outcome.result.done.length, 4);
+  assert.deepEqual(await pending(root), [], "no batch the queue wrote is left");
+  await tab.evaluate((root) => window.q.remove(root), root);
 });
 
 test("faults on the way (500, 503, cut connections) during a batch: every file stored byte-identical", { timeout: 300_000 }, async () => {
@@ -433,6 +464,28 @@ test("bad input: an empty folder, the same files twice, something that is not a 
   });
   assert.equal(refused?.code, "INVALID_OPTION");
   assert.match(refused.message, /cannot add Number/);
+  const limits = await tab.evaluate(async () => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const make = (singleRequestLimit) => {
+      try {
+        new UploadQueue({ endpoint: "/api/s3", singleRequestLimit }).free();
+        return "ok";
+      } catch (e) {
+        return `${e.code}: ${e.message}`;
+      }
+    };
+    return [make(5 * 2 ** 30), make(5 * 2 ** 30 + 1)];
+  });
+  assert.equal(limits[0], "ok");
+  assert.match(limits[1], /^INVALID_OPTION: .*singleRequestLimit/);
+  const cancels = await tab.evaluate(async () => {
+    const queue = window.q.runs.empty.queue;
+    const missing = new File(["x"], "missing.bin");
+    const bad = [];
+    for (const index of [-1, 0.5, NaN, 1, queue.files.indexOf(missing)]) bad.push(await queue.cancel(index));
+    return { bad, missing: await queue.cancel(missing), first: await queue.cancel(0) };
+  });
+  assert.deepEqual(cancels, { bad: [false, false, false, false, false], missing: false, first: true }, "an index of no file cancels nothing");
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
