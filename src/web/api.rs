@@ -77,7 +77,8 @@ export interface UploadOptions {
   partSize?: number;
   /**
    * Parts in flight at once, 1 to 64. Unset: 4 at the start, and more (up to `maxConcurrency`)
-   * while more still raise the measured rate. Set: exactly this many.
+   * while more still raise the measured rate. Set: exactly this many (with `maxConcurrency`
+   * also set: where growing starts).
    */
   concurrency?: number;
   /** The most parts in flight the upload grows to, 1 to 64; default 8 (or `concurrency` when set). */
@@ -128,7 +129,8 @@ export interface UploadOptions {
   /** "opfs": copy the file into the origin-private file system while it uploads, so that after
    *  a restart it continues from the copy without being picked again (`Upload.resumePending`);
    *  the copy is deleted when the upload completes or is aborted. Where it does not fit or the
-   *  browser has no such file system, a STAGING_SKIPPED warning. Default "none". */
+   *  browser has no such file system, a STAGING_SKIPPED warning (STAGING_FAILED where the copy
+   *  fails). Default "none". */
   stage?: "none" | "opfs";
   /** Another tab uploading the same file: "fail" (default) rejects with UPLOAD_LOCKED,
    *  "wait" starts once that tab stops (and resumes what it sent). */

@@ -27,7 +27,7 @@ pub struct JsEvents {
     pub on_restart: Option<Function>,
     /// `onExpiringSoon({uploadId, expiresAt})`.
     pub on_expiring_soon: Option<Function>,
-    /// `onPartBookkeeping({partNumber, ms})`.
+    /// `onPartBookkeeping({partNumber, ms, blockingMs})`.
     pub on_part_bookkeeping: Option<Function>,
     /// The warning codes told already (each is told once per upload).
     pub warned: Rc<RefCell<Vec<WarningCode>>>,
