@@ -30,6 +30,12 @@ if [ "${1:-}" = "--test" ]; then
   # throwaway clusters of it: scripts/postgres.sh) and wrk (the bench's
   # backend load section).
   step "browsers and their drivers, PostgreSQL, wrk (Debian packages)"
+  # A first run stopped while dpkg worked leaves packages unpacked but not
+  # configured (no postgres user; apt refusing until this runs): finish them
+  # (dpkg --audit lists such packages, and nothing on a clean system).
+  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a
+  fi
   wanted=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb wpewebkit-driver cog wrk)
   commands=(chromium chromedriver firefox-esr WebKitWebDriver Xvfb WPEWebDriver cog wrk)
   missing=()
@@ -47,10 +53,12 @@ if [ "${1:-}" = "--test" ]; then
   fi
   step "geckodriver (Firefox's WebDriver server)"
   # 0.36 or later: the tests start it with --allow-system-access (browsers.mjs).
+  # Pinned: a newer release may need a newer rustc than this toolchain, and
+  # cargo install then fails rather than take an older one.
   gecko="$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')"
   if [ -z "$gecko" ] || [ "$(printf '%s\n' 0.36.0 "$gecko" | sort -V | head -1)" != 0.36.0 ]; then
     echo "building geckodriver from crates.io (once, about 2 minutes)..."
-    cargo install geckodriver --locked --version '>=0.36.0'
+    cargo install geckodriver --locked --version 0.37.1
   fi
 fi
 

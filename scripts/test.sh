@@ -41,10 +41,19 @@ cargo test -p resupload
 step "in-browser tests (wasm-bindgen-test) in Chromium, Firefox, WebKitGTK and WPE WebKit"
 TMP="$(mktemp -d)"
 GARAGE_DIR="$TMP/garage"
+# Stops a background process: TERM, then KILL after 10 s (the dev server
+# waits for open connections as it shuts down; none may hold CI).
+stop_pid() {
+  [ -n "$1" ] && kill "$1" 2>/dev/null || return 0
+  (sleep 10 && kill -9 "$1" 2>/dev/null) &
+  local killer=$!
+  wait "$1" 2>/dev/null || true
+  kill "$killer" 2>/dev/null || true
+}
 cleanup() {
-  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null && wait "$XVFB_PID" 2>/dev/null
-  [ -n "${PAGE_PROXY_PID:-}" ] && kill "$PAGE_PROXY_PID" 2>/dev/null && wait "$PAGE_PROXY_PID" 2>/dev/null
+  stop_pid "${SERVER_PID:-}"
+  stop_pid "${XVFB_PID:-}"
+  stop_pid "${PAGE_PROXY_PID:-}"
   "$ROOT/scripts/garage.sh" stop "$GARAGE_DIR" >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }
