@@ -145,27 +145,12 @@ impl UploadOptions {
     }
 
     /// Checks what can be checked without the file: the endpoint, the
-    /// concurrency and the retry delays. (Part and object sizes are checked
-    /// against the file by [`PartPlan::new`](crate::core::plan::PartPlan::new).)
+    /// concurrency, the retry delays and the metadata names. (Part and
+    /// object sizes are checked against the file by
+    /// [`PartPlan::new`](crate::core::plan::PartPlan::new).)
     pub fn validate(&self) -> Result<(), Error> {
-        let endpoint = self.endpoint.trim();
-        if endpoint.is_empty() {
-            return Err(Error::invalid_option(
-                "endpoint",
-                "is required: the base URL of the signing backend, such as \"/api/s3\"",
-            ));
-        }
-        if !(endpoint.starts_with('/')
-            || endpoint.starts_with("http://")
-            || endpoint.starts_with("https://"))
-        {
-            return Err(Error::invalid_option(
-                "endpoint",
-                // Display, not Debug: the package is built without Debug
-                // formatting (scripts/build.mjs).
-                format!("\"{endpoint}\" is not a URL: use an absolute http(s) URL or a path starting with /"),
-            ));
-        }
+        check_endpoint(self.endpoint.trim())?;
+        check_metadata_names(&self.metadata)?;
         self.validate_concurrency()?;
         if self.retry.delays().iter().any(|&d| d > MAX_RETRY_DELAY_MS) {
             return Err(Error::invalid_option(
@@ -173,12 +158,7 @@ impl UploadOptions {
                 format!("each delay must be 0 to {MAX_RETRY_DELAY_MS} ms"),
             ));
         }
-        if !(self.expires_after_ms.is_finite() && self.expires_after_ms > 0.0) {
-            return Err(Error::invalid_option(
-                "expiresAfter",
-                "must be a positive number of milliseconds (the server's lifecycle rule)",
-            ));
-        }
+        check_expires_after(self.expires_after_ms)?;
         if !(self.expiry_warning_ms.is_finite() && self.expiry_warning_ms >= 0.0) {
             return Err(Error::invalid_option(
                 "expiryWarning",
@@ -224,6 +204,105 @@ impl UploadOptions {
         }
         options
     }
+}
+
+/// Checks `expiresAfter` (of an upload or of a lookup): a positive
+/// number of milliseconds.
+pub fn check_expires_after(ms: f64) -> Result<(), Error> {
+    match ms.is_finite() && ms > 0.0 {
+        true => Ok(()),
+        false => Err(Error::invalid_option(
+            "expiresAfter",
+            "must be a positive number of milliseconds (the server's lifecycle rule)",
+        )),
+    }
+}
+
+/// Checks the (trimmed) endpoint: a path starting with `/`, or an
+/// `http(s)` URL with a host and no credentials; no whitespace or control
+/// characters, no query or fragment (the routes are appended to it).
+fn check_endpoint(endpoint: &str) -> Result<(), Error> {
+    let bad = |reason: &str| Err(Error::invalid_option("endpoint", reason));
+    if endpoint.is_empty() {
+        return bad("is required: the base URL of the signing backend, such as \"/api/s3\"");
+    }
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    if rest.is_none() && !endpoint.starts_with('/') {
+        // Display, not Debug: the package is built without Debug
+        // formatting (scripts/build.mjs).
+        return bad(&format!(
+            "\"{endpoint}\" is not a URL: use an absolute http(s) URL or a path starting with /"
+        ));
+    }
+    let authority = rest.map_or("", |rest| rest.split('/').next().unwrap_or_default());
+    let no_host = authority.is_empty() || authority.starts_with(':');
+    if endpoint.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+        || (rest.is_some() && no_host)
+        || authority.contains('@')
+    {
+        return bad(
+            "needs a host after http(s)://, and no whitespace, control characters, \
+             credentials (user@host: send them with `headers`), query (?) or fragment (#)",
+        );
+    }
+    Ok(())
+}
+
+/// The longest metadata name the dev server keeps (without `x-amz-meta-`).
+const MAX_METADATA_NAME_BYTES: usize = 128;
+
+/// Checks metadata names as the dev server keeps them (`server/src/meta.rs`):
+/// 1 to 128 of `A-Z a-z 0-9 . _ -`, no two differing only in case (they
+/// are one `x-amz-meta-*` header).
+fn check_metadata_names(metadata: &[(String, String)]) -> Result<(), Error> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    for (i, (name, _)) in metadata.iter().enumerate() {
+        let bad = name.is_empty()
+            || name.len() > MAX_METADATA_NAME_BYTES
+            || !name.bytes().all(allowed)
+            || metadata[..i]
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if bad {
+            return Err(Error::invalid_option(
+                "metadata",
+                [
+                    "the name \"",
+                    name,
+                    "\" must be 1 to 128 of A-Z a-z 0-9 . _ -, and given once (names ignore case)",
+                ]
+                .concat(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Why a header the `headers` option gives would be refused by the
+/// browser's `fetch`, if it would: its name must be an RFC 7230 token, and
+/// its value must hold no CR, LF or NUL and nothing above U+00FF.
+pub fn header_problem(name: &str, value: &str) -> Option<String> {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(tchar) {
+        return Some(["the name \"", name, "\" is not an HTTP header name"].concat());
+    }
+    // In UTF-8 a character above U+00FF starts with a byte from 0xC4 on.
+    if value
+        .bytes()
+        .any(|b| matches!(b, b'\r' | b'\n' | 0 | 0xC4..))
+    {
+        return Some(
+            [
+                "the value of \"",
+                name,
+                "\" holds a line break, a NUL or a character above U+00FF",
+            ]
+            .concat(),
+        );
+    }
+    None
 }
 
 /// The options a page sets by name, one row each: its JavaScript name and
@@ -410,6 +489,92 @@ mod tests {
         let mut o = UploadOptions::new("/e");
         o.retry = RetryPolicy::new(vec![0, 700_000]);
         check(o, "retryDelays");
+        let mut o = UploadOptions::new("/e");
+        o.expires_after_ms = 0.0;
+        check(o, "expiresAfter");
+    }
+
+    #[test]
+    fn an_endpoint_needs_a_host_and_no_credentials_query_or_spaces() {
+        for bad in [
+            "https://",
+            "http://",
+            "https:///s3",
+            "https://:443/s3",
+            "http://exa mple.com/s3",
+            "/api\n/s3",
+            "/api/\ts3",
+            "https://user:pw@host/s3",
+            "https://user@host",
+            "/api/s3?v=1",
+            "/api/s3#x",
+            "https://host/s3?",
+        ] {
+            match UploadOptions::new(bad).validate() {
+                Err(Error::InvalidOption { option, .. }) => assert_eq!(option, "endpoint", "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        for good in [
+            "/api/s3",
+            " /api/s3/ ",
+            "https://host",
+            "http://127.0.0.1:8080/api/s3",
+            "https://[::1]:8443/s3",
+            "https://host/a@b",
+        ] {
+            assert!(UploadOptions::new(good).validate().is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn metadata_names_are_those_the_server_keeps_and_not_twice() {
+        let with = |names: &[&str]| {
+            let mut o = UploadOptions::new("/e");
+            o.metadata = names.iter().map(|n| (n.to_string(), "x".into())).collect();
+            o.validate()
+        };
+        let long = "a".repeat(129);
+        for bad in [
+            &["Project Name"][..],
+            &["ñ"],
+            &[""],
+            &["a:b"],
+            &[long.as_str()],
+            &["Project", "project"],
+            &["a", "B-c", "b-C"],
+        ] {
+            match with(bad) {
+                Err(Error::InvalidOption { option, reason }) => {
+                    assert_eq!(option, "metadata", "{bad:?}");
+                    assert!(reason.contains("name"), "{reason}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(with(&["project-name", "Owner_ID", "v1.2", &"a".repeat(128)]).is_ok());
+    }
+
+    #[test]
+    fn headers_fetch_would_refuse_are_found() {
+        for (name, value) in [
+            ("x y", "v"),
+            ("", "v"),
+            ("x:y", "v"),
+            ("naïve", "v"),
+            ("a", "line\r\nbreak"),
+            ("a", "nul\0"),
+            ("a", "\u{20ac}uro"),
+        ] {
+            assert!(header_problem(name, value).is_some(), "{name:?}: {value:?}");
+        }
+        for (name, value) in [
+            ("authorization", "Bearer t"),
+            ("x-a_b.c~!", ""),
+            ("a", "caf\u{e9} \t"),
+        ] {
+            assert_eq!(header_problem(name, value), None, "{name:?}: {value:?}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::deadline::within;
 use super::js::{present, Builder};
 use crate::error::Error;
+use crate::options::header_problem;
 
 /// How long a `headers` function may take to give its headers.
 const PROVIDER_TIMEOUT_MS: u32 = 30_000;
@@ -40,7 +41,9 @@ pub enum BackendHeaders {
 }
 
 impl BackendHeaders {
-    /// Reads the option: absent, an object of string values, or a function.
+    /// Reads the option: absent, a plain object of string values `fetch`
+    /// takes as headers, or a function (whose result is checked the same
+    /// way, each time).
     pub fn parse(value: &JsValue) -> Result<Self, Error> {
         if !present(value) {
             return Ok(BackendHeaders::None);
@@ -48,7 +51,9 @@ impl BackendHeaders {
         if let Some(function) = value.dyn_ref::<Function>() {
             return Ok(BackendHeaders::Provider(function.clone()));
         }
-        string_values(value).map(|()| BackendHeaders::Fixed(value.clone()))
+        string_values(value)
+            .map(|()| BackendHeaders::Fixed(value.clone()))
+            .map_err(|reason| Error::invalid_option("headers", reason))
     }
 
     /// Whether asking again may give other headers (a function).
@@ -84,20 +89,32 @@ async fn provided(function: &Function, refresh: bool) -> Result<Option<JsValue>,
     if !present(&value) {
         return Ok(None);
     }
-    string_values(&value).map_err(|_| failed("it must give an object of string values".into()))?;
+    string_values(&value).map_err(|reason| failed(["its result: ", &reason].concat()))?;
     Ok(Some(value))
 }
 
-/// `Ok` for a plain object whose values are all strings.
-fn string_values(value: &JsValue) -> Result<(), Error> {
-    let reason = "must be an object of string values, or a function giving one";
-    if !value.is_object() || Array::is_array(value) {
-        return Err(Error::invalid_option("headers", reason));
+/// `Ok` for a plain object (its prototype `Object.prototype`, of any
+/// realm, or `null`: not a `Headers` or a `Map`, whose entries are no
+/// fields) of string values that `fetch` takes as headers
+/// ([`header_problem`]); else why not.
+fn string_values(value: &JsValue) -> Result<(), String> {
+    let plain = value.is_object()
+        && match Object::get_prototype_of(value) {
+            proto if proto.is_null() => true,
+            proto => Object::get_prototype_of(&proto).is_null(),
+        };
+    if !plain {
+        return Err("must be a plain object of string values (not a Headers or a Map)".into());
     }
-    let values: Array = Object::values(value.unchecked_ref::<Object>());
-    let all_strings = values.iter().all(|v| v.is_string());
-    match all_strings {
-        true => Ok(()),
-        false => Err(Error::invalid_option("headers", reason)),
+    for entry in Object::entries(value.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let name = pair.get(0).as_string().unwrap_or_default();
+        let Some(text) = pair.get(1).as_string() else {
+            return Err(["the value of \"", &name, "\" must be a string"].concat());
+        };
+        if let Some(problem) = header_problem(&name, &text) {
+            return Err(problem);
+        }
     }
+    Ok(())
 }

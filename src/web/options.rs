@@ -11,7 +11,7 @@ use super::headers::BackendHeaders;
 use super::js::{as_whole, field, present};
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
-use crate::options::{by_name, UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
+use crate::options::{by_name, check_expires_after, UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
 use crate::pending::Lookup;
 
 /// The options object's fields, read.
@@ -160,10 +160,19 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
 }
 
 /// Reads `{ namespace, endpoint, expiresAfter }` of the static calls (all
-/// optional; `undefined` looks at everything).
+/// optional; `undefined` or `null` looks at everything). Anything else
+/// that is not an object, such as a bare namespace string, is refused: read
+/// as no namespace, it would reach every stored upload.
 pub fn parse_lookup(value: &JsValue) -> Result<Lookup, Error> {
+    if present(value) && (!value.is_object() || Array::is_array(value)) {
+        return Err(Error::invalid_option(
+            "namespace",
+            "the options must be an object, such as { namespace: \"user-42\" }",
+        ));
+    }
     let expires_after_ms =
         whole_option(value, "expiresAfter")?.map_or(DEFAULT_EXPIRES_AFTER_MS, |ms| ms as f64);
+    check_expires_after(expires_after_ms)?;
     Ok(Lookup {
         namespace: text_option(value, "namespace")?,
         endpoint: text_option(value, "endpoint")?,

@@ -82,17 +82,18 @@ fn stream_info(value: &JsValue, read: &js_sys::Function) -> Result<(Source, File
                  the same across page loads",
             )
         })?;
-    let optional = |name: &'static str| -> Result<Option<String>, Error> {
+    // `option` is the field's name in errors: `source.name`, as `source.id`.
+    let optional = |name: &str, option: &'static str| -> Result<Option<String>, Error> {
         let v = field(value, name);
         if v.is_undefined() || v.is_null() {
             return Ok(None);
         }
         v.as_string()
             .map(Some)
-            .ok_or_else(|| Error::invalid_option(name, "must be a string"))
+            .ok_or_else(|| Error::invalid_option(option, "must be a string"))
     };
-    let name = optional("name")?.unwrap_or_else(|| id.clone());
-    let file_type = optional("type")?.unwrap_or_default();
+    let name = optional("name", "source.name")?.unwrap_or_else(|| id.clone());
+    let file_type = optional("type", "source.type")?.unwrap_or_default();
     Ok((
         Source::Stream {
             object: value.clone(),

@@ -48,6 +48,30 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
       badDelays: attempt(blob, { endpoint, retryDelays: ["soon"] }),
       delaysNotArray: attempt(blob, { endpoint, retryDelays: 5 }),
       badMetadata: attempt(blob, { endpoint, metadata: { n: 1 } }),
+      // Endpoints that pass a prefix check, then fail as retried NETWORK errors or 404s.
+      noHost: attempt(blob, { endpoint: "https://" }),
+      spaceInHost: attempt(blob, { endpoint: "http://exa mple.com/s3" }),
+      credentialsInEndpoint: attempt(blob, { endpoint: "https://user:pw@host/s3" }),
+      queryInEndpoint: attempt(blob, { endpoint: "/api/s3?v=1" }),
+      fragmentInEndpoint: attempt(blob, { endpoint: "/api/s3#x" }),
+      // Headers that Object.assign would drop (a Headers, a Map) or that fetch refuses.
+      headersObject: attempt(blob, { endpoint, headers: new Headers({ authorization: "Bearer t" }) }),
+      headersMap: attempt(blob, { endpoint, headers: new Map([["authorization", "Bearer t"]]) }),
+      headerNameNotToken: attempt(blob, { endpoint, headers: { "x y": "v" } }),
+      headerValueLineBreak: attempt(blob, { endpoint, headers: { authorization: "Bearer t\r\nx-injected: 1" } }),
+      headerValueNul: attempt(blob, { endpoint, headers: { authorization: "Bearer t\0" } }),
+      headerValueAboveLatin1: attempt(blob, { endpoint, headers: { authorization: "Bearer \u20ac" } }),
+      fineHeaders: attempt(blob, { endpoint, headers: { authorization: "Bearer t", "x-note": "caf\u00e9" } }),
+      fineNullProtoHeaders: attempt(blob, { endpoint, headers: Object.assign(Object.create(null), { authorization: "Bearer t" }) }),
+      // Metadata names the server would drop or merge.
+      metadataNameSpace: attempt(blob, { endpoint, metadata: { "Project Name": "x" } }),
+      metadataNameNotAscii: attempt(blob, { endpoint, metadata: { "\u00f1": "x" } }),
+      metadataNameEmpty: attempt(blob, { endpoint, metadata: { "": "x" } }),
+      metadataNamesByCase: attempt(blob, { endpoint, metadata: { Project: "a", project: "b" } }),
+      fineMetadata: attempt(blob, { endpoint, metadata: { "project-name": "x", Owner_ID: "7", "v1.2": "y" } }),
+      // A streaming source's fields are named as the source's.
+      sourceName: attempt({ id: "s", size: 1, name: 5, read: () => new Uint8Array(1) }, { endpoint }),
+      sourceType: attempt({ id: "s", size: 1, type: 5, read: () => new Uint8Array(1) }, { endpoint }),
       badCallback: attempt(blob, { endpoint, onProgress: "yes" }),
       tooLarge: attempt(blob, { endpoint, maxObjectSize: 10 }),
       fine: attempt(blob, { endpoint, maxObjectSize: 11 }),
@@ -72,6 +96,26 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
   expect("badDelays", "INVALID_OPTION", "retryDelays");
   expect("delaysNotArray", "INVALID_OPTION", "retryDelays");
   expect("badMetadata", "INVALID_OPTION", "metadata");
+  expect("noHost", "INVALID_OPTION", "`endpoint`", "host");
+  expect("spaceInHost", "INVALID_OPTION", "`endpoint`", "whitespace");
+  expect("credentialsInEndpoint", "INVALID_OPTION", "`endpoint`", "credentials");
+  expect("queryInEndpoint", "INVALID_OPTION", "`endpoint`", "query");
+  expect("fragmentInEndpoint", "INVALID_OPTION", "`endpoint`", "fragment");
+  expect("headersObject", "INVALID_OPTION", "`headers`", "plain object");
+  expect("headersMap", "INVALID_OPTION", "`headers`", "plain object");
+  expect("headerNameNotToken", "INVALID_OPTION", "`headers`", "\"x y\" is not an HTTP header name");
+  expect("headerValueLineBreak", "INVALID_OPTION", "`headers`", "authorization");
+  expect("headerValueNul", "INVALID_OPTION", "`headers`", "authorization");
+  expect("headerValueAboveLatin1", "INVALID_OPTION", "`headers`", "U\\+00FF");
+  assert.deepEqual(results.fineHeaders, { ok: true });
+  assert.deepEqual(results.fineNullProtoHeaders, { ok: true });
+  expect("metadataNameSpace", "INVALID_OPTION", "`metadata`", "\"Project Name\"");
+  expect("metadataNameNotAscii", "INVALID_OPTION", "`metadata`", "\u00f1");
+  expect("metadataNameEmpty", "INVALID_OPTION", "`metadata`", "\"\"");
+  expect("metadataNamesByCase", "INVALID_OPTION", "`metadata`", "given once");
+  assert.deepEqual(results.fineMetadata, { ok: true });
+  expect("sourceName", "INVALID_OPTION", "`source\\.name`");
+  expect("sourceType", "INVALID_OPTION", "`source\\.type`");
   expect("badCallback", "INVALID_OPTION", "onProgress");
   expect("tooLarge", "FILE_TOO_LARGE", "11 bytes");
   assert.deepEqual(results.fine, { ok: true });
@@ -362,6 +406,36 @@ test("listPending removes records past expiry", { timeout: 120_000 }, async () =
   await sleep(20);
   assert.deepEqual(await pending(tab, namespace, { expiresAfter: 10 }), []);
   assert.equal(await findPrevious(tab, file, namespace), null, "the expired record was deleted, not only hidden");
+});
+
+test("a lookup's options that are not an object, or expiresAfter 0, reject with INVALID_OPTION; no stored upload is touched", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("kept");
+  const file = { name: "kept.bin", size: 11 * MIB };
+  await pauseAfterOnePart("kept", file, namespace);
+  const held = await pending(tab, namespace);
+  assert.equal(held.length, 1);
+  const refused = await tab.evaluate(async (other) => {
+    const { Upload } = await window.e2e.lib("pending");
+    const codeOf = (call) => call().then((v) => ({ resolved: String(v) }), (e) => ({ code: e.code, message: e.message }));
+    return {
+      // A bare namespace string read as no namespace would forget every stored upload.
+      clearString: await codeOf(() => Upload.clearPending(other)),
+      clearArray: await codeOf(() => Upload.clearPending([other])),
+      listNumber: await codeOf(() => Upload.listPending(42)),
+      // expiresAfter 0 would remove every record as expired, and the constructor refuses it.
+      listExpiredAtOnce: await codeOf(() => Upload.listPending({ expiresAfter: 0 })),
+      clearExpiredAtOnce: await codeOf(() => Upload.clearPending({ namespace: other, expiresAfter: 0 })),
+    };
+  }, randomNamespace("other"));
+  const codes = Object.fromEntries(Object.entries(refused).map(([call, outcome]) => [call, outcome.code ?? outcome]));
+  const expected = Object.fromEntries(Object.keys(refused).map((call) => [call, "INVALID_OPTION"]));
+  assert.deepEqual(codes, expected);
+  assert.match(refused.clearString.message, /`namespace`.*must be an object/);
+  assert.match(refused.listExpiredAtOnce.message, /`expiresAfter`/);
+  assert.deepEqual((await pending(tab, namespace)).map((p) => p.uploadId), [held[0].uploadId], "the record of another namespace survives");
+  assert.ok((await stack.debug.uploads()).some((u) => u.uploadId === held[0].uploadId), "and its upload on the server");
+  assert.equal(await clearPending(tab, namespace), 1);
 });
 
 test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending lists and forgets its uploads", { timeout: 120_000 }, async () => {

@@ -2,7 +2,8 @@
 // or the demo's signed cookie, never from the client; a missing, expired or
 // forged credential gets 401, another owner's upload or key 403, and in
 // every refused case nothing is signed and nothing is written (the table
-// and the store are unchanged). Plain HTTP against dev servers + Garage.
+// and the store are unchanged). Plain HTTP against dev servers + Garage;
+// one test drives the library's `headers` function in the browser.
 
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
@@ -11,7 +12,9 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 
 import { call, epoch, hs256Jwt, randomSample, routesOf, rows, rs256Jwt, storeUploads } from "./backend-client.mjs";
+import { waitReady } from "./demo.mjs";
 import { MIB, startStack } from "./harness.mjs";
+import { installHelpers } from "./in-page.mjs";
 
 let stack;
 let jwtBase;
@@ -226,4 +229,38 @@ test("demo: an anonymous identity per browser, and sign-in by name resumes on an
   assert.equal((await laptop.api().abort(shared)).status, 200);
   await laptop.call("POST", "/api/demo/sign-out");
   assert.equal((await laptop.api().abort(mine)).status, 200, "back to the laptop's anonymous identity");
+});
+
+test("a headers function giving a Headers, a Map, or headers fetch refuses fails with HEADERS_FAILED; a plain object signs in", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  await tab.goto(new URL("/", jwtBase).href);
+  await waitReady(tab);
+  await installHelpers(tab);
+  const outcomes = await tab.evaluate(async (authorization) => {
+    const { Upload } = await window.e2e.lib();
+    const gives = {
+      // Object.assign finds no fields in these: the requests would go without credentials.
+      headersObject: () => new Headers({ authorization }),
+      map: async () => new Map([["authorization", authorization]]),
+      // fetch throws on these: retried as NETWORK errors until the retries ran out.
+      nameNotToken: () => ({ authorization, "x y": "1" }),
+      lineBreak: () => ({ authorization: `${authorization}\r\nx-evil: 1` }),
+      aboveLatin1: () => ({ authorization, "x-note": "\u20ac" }),
+      plain: () => ({ authorization }),
+    };
+    const outcomes = {};
+    for (const [what, headers] of Object.entries(gives)) {
+      const file = new File([new Uint8Array(7)], `${what}.bin`);
+      const upload = new Upload(file, { endpoint: "/api/s3", headers, retryDelays: [0] });
+      outcomes[what] = await upload.start().then((r) => ({ key: r.key }), (e) => ({ code: e.code, message: e.message }));
+    }
+    return outcomes;
+  }, `Bearer ${tokenOf("alice")}`);
+  const { plain, ...refused } = outcomes;
+  const codes = Object.fromEntries(Object.entries(refused).map(([what, outcome]) => [what, outcome.code]));
+  const expected = Object.fromEntries(Object.keys(refused).map((what) => [what, "HEADERS_FAILED"]));
+  assert.deepEqual(codes, expected, JSON.stringify(refused));
+  assert.match(refused.headersObject.message, /plain object/);
+  assert.match(refused.nameNotToken.message, /"x y" is not an HTTP header name/);
+  assert.match(plain.key ?? "", /^uploads\/alice\//, JSON.stringify(plain));
 });
