@@ -8,7 +8,7 @@
 //   await tab.pickFiles("#file-input", [path]);
 //   await tab.click("#button");
 //   await tab.reload();
-//   const other = await browser.newTab();
+//   const other = await browser.newTab(); // null where the driver cannot open a second window
 //   await browser.setOffline(true); // false where the engine cannot
 //   await browser.close();
 //
@@ -408,6 +408,12 @@ class WebDriverBrowser {
     }
   }
 
+  /**
+   * A second window, as a tab; `null` where the driver cannot open one:
+   * WPEWebDriver (WPE 2.38, cog) answers a new window with the one there
+   * is, so two "tabs" would be one page (and closing the second would end
+   * the session).
+   */
   async newTab() {
     const handle = await this.run("opening a tab", async (driver) => {
       // A new window opens from the current one, which a closed tab may have left unset.
@@ -416,6 +422,7 @@ class WebDriverBrowser {
       this.current = await driver.getWindowHandle();
       return this.current;
     });
+    if (this.tabs.some((tab) => tab.handle === handle)) return null;
     return new WebDriverTab(this, handle);
   }
 

@@ -234,11 +234,12 @@ test("a streaming source resumes across a reload, sending only the missing parts
   await assertNothingLeft(namespace, old.uploadId);
 });
 
-test("two tabs on one file: the second gets UPLOAD_LOCKED, every part is stored once", { timeout: 180_000 }, async () => {
+test("two tabs on one file: the second gets UPLOAD_LOCKED, every part is stored once", { timeout: 180_000 }, async (t) => {
   const namespace = randomNamespace("tabs");
   const spec = { file: { name: "two-tabs.bin", size: 4 * PART + 11 }, options: { namespace, concurrency: 1 } };
   await openDemo(stack, tab, { namespace });
   const other = await stack.browser.newTab();
+  if (!other) return t.skip(`${stack.browserName}'s driver cannot open a second tab (it answers with the same window)`);
   try {
     await openDemo(stack, other, { namespace });
     const mark = stack.gate.mark();
