@@ -325,6 +325,23 @@ pub trait RecordStore {
     }
 }
 
+/// Which uploads a run holds: the runs of other tabs too, where the
+/// browser can tell (a run holds its record's Web Lock).
+pub trait Claims {
+    /// Whether a run holds record `id`. `false` when it cannot tell.
+    fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+}
+
+/// No run elsewhere is ever seen (a single page without locks, a test).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoClaims;
+
+impl Claims for NoClaims {
+    fn held<'a>(&'a self, _id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(std::future::ready(false))
+    }
+}
+
 /// Time: the clock and waiting.
 pub trait Timer {
     /// Milliseconds since the epoch.

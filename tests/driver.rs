@@ -24,10 +24,10 @@ use resupload::http::{failure, Answer};
 use resupload::memory::MemoryStore;
 use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Adopted, Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, NewSingle,
-    NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, PortFuture,
-    Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle, SingleMethod,
-    SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
+    Adopted, Backend, Claims, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon,
+    NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource,
+    PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle,
+    SingleMethod, SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
 };
 use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
@@ -755,9 +755,20 @@ impl Events for Log {
     }
 }
 
+/// The records runs of other tabs hold (the browser's Web Locks).
+#[derive(Default)]
+struct OtherTabs(RefCell<Vec<String>>);
+
+impl Claims for OtherTabs {
+    fn held<'a>(&'a self, id: &'a str) -> std::pin::Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(std::future::ready(self.0.borrow().iter().any(|h| h == id)))
+    }
+}
+
 struct World {
     s3: FakeS3,
     store: MemoryStore,
+    other_tabs: OtherTabs,
     timer: FakeTimer,
     log: Log,
     options: UploadOptions,
@@ -772,6 +783,7 @@ impl World {
         World {
             s3: FakeS3::new(size),
             store: MemoryStore::new(),
+            other_tabs: OtherTabs::default(),
             timer: FakeTimer::default(),
             log: Log::default(),
             options,
@@ -795,6 +807,7 @@ impl World {
             source: &self.s3,
             sender: &self.s3,
             store: &self.store,
+            claims: &self.other_tabs,
             timer: &self.timer,
             events: &self.log,
             options: &self.options,
@@ -1521,6 +1534,31 @@ fn a_changed_file_never_aborts_the_upload_another_run_holds() {
     second.identity.last_modified += 1000.0;
     block_on(w.driver().run(&second)).unwrap();
     assert!(!w.s3.uploads.borrow().contains_key("up1"));
+}
+
+#[test]
+fn a_changed_file_never_aborts_the_upload_another_tab_holds() {
+    // The same, with the first upload's run in another tab: its record's
+    // lock is held there.
+    let w = interrupted();
+    let first = w.records()[0].id.clone();
+    w.other_tabs.0.borrow_mut().push(first.clone());
+    let mut second = w.file.clone();
+    second.identity.last_modified += 1000.0;
+    second.sample_sha256 = Some("sample-b".into());
+    assert_eq!(block_on(w.driver().run(&second)).unwrap().upload_id, "up2");
+    assert!(
+        w.s3.uploads.borrow().contains_key("up1"),
+        "the first goes on"
+    );
+    assert_eq!(w.records()[0].id, first, "with its record");
+    assert!(w.log.restarted.borrow().is_empty());
+    // Once that tab let go, its upload is the one that changed.
+    w.other_tabs.0.borrow_mut().clear();
+    second.identity.last_modified += 1000.0;
+    block_on(w.driver().run(&second)).unwrap();
+    assert!(!w.s3.uploads.borrow().contains_key("up1"));
+    assert!(w.records().is_empty());
 }
 
 #[test]

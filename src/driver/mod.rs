@@ -44,7 +44,9 @@ use crate::core::plan::PartPlan;
 use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::options::UploadOptions;
-use crate::ports::{Backend, Events, PartSender, PartSource, RecordStore, RestartReason, Timer};
+use crate::ports::{
+    Backend, Claims, Events, PartSender, PartSource, RecordStore, RestartReason, Timer,
+};
 use crate::slots::RampedSlots;
 use head_start::HeadStart;
 use resume::Resumption;
@@ -87,6 +89,8 @@ pub struct Driver<'a, B> {
     pub sender: &'a dyn PartSender<B>,
     /// Where records persist.
     pub store: &'a dyn RecordStore,
+    /// Which records runs of other tabs hold.
+    pub claims: &'a dyn Claims,
     /// Clock and sleeping.
     pub timer: &'a dyn Timer,
     /// Receives progress and other events.

@@ -32,8 +32,9 @@ impl<B> Driver<'_, B> {
     /// - this namespace's records past their expiry are deleted (orphans
     ///   of uploads nobody came back to; the server has dropped those);
     /// - when `id` has no record, a record of this file under another date
-    ///   means the file changed: unless a run of this page holds it, its
-    ///   upload is aborted on the server and the record deleted.
+    ///   means the file changed: unless a run holds it (of this page, or
+    ///   of another tab), its upload is aborted on the server and the
+    ///   record deleted.
     ///
     /// Answers the record `id`, if there is one (one read for both).
     pub(super) async fn sweep_records(
@@ -51,11 +52,17 @@ impl<B> Driver<'_, B> {
         for record in records {
             if is_collectable(&record, namespace, now, self.options.expires_after_ms) {
                 self.store.remove(&record.id).await?;
-            } else if own.is_none() && !is_live(&record.id) && self.changed(&record, file) {
+            } else if own.is_none() && self.changed(&record, file) && !self.held(&record.id).await {
                 self.restart_changed(&record).await?;
             }
         }
         Ok(own)
+    }
+
+    /// Whether a run holds record `id`: one of this page, or of another
+    /// tab where the browser can tell.
+    async fn held(&self, id: &str) -> bool {
+        is_live(id) || self.claims.held(id).await
     }
 
     /// Whether `record` is a usable record of `file` under these options.

@@ -19,6 +19,7 @@ use super::backend::HttpBackend;
 use super::fetch_sender::FetchSender;
 use super::headers::BackendHeaders;
 use super::idb::IdbStore;
+use super::lock::WebLocks;
 use super::source::Source;
 use super::timer::BrowserTimer;
 use super::xhr_sender::XhrSender;
@@ -124,6 +125,7 @@ impl WebPorts {
             source: &self.source,
             sender: self.sender.as_ref(),
             store: &self.store,
+            claims: &WebLocks,
             timer: &self.timer,
             events,
             options,

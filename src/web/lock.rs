@@ -9,12 +9,16 @@
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use js_sys::{Function, Object, Promise, Reflect};
+use std::future::Future;
+use std::pin::Pin;
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::deadline::within;
 use crate::error::Error;
+use crate::ports::{Claims, Warning, WarningCode};
 
 /// How long the lock manager may take to answer a request that does not
 /// wait for another tab.
@@ -36,6 +40,64 @@ extern "C" {
     #[wasm_bindgen(js_namespace = ["navigator", "locks"], js_name = request, catch)]
     fn locks_request(name: &str, options: &JsValue, callback: &JsValue)
         -> Result<Promise, JsValue>;
+    /// `navigator.locks.query()`: the locks held and asked for, by any tab.
+    #[wasm_bindgen(js_namespace = ["navigator", "locks"], js_name = query, catch)]
+    fn locks_query() -> Result<Promise, JsValue>;
+}
+
+/// The name of the Web Lock a run of record `id` holds.
+pub fn record_lock(id: &str) -> String {
+    ["resupload:", id].concat()
+}
+
+/// Whether a run (of any tab) holds the lock of record `id`. Asks without
+/// taking the lock, so that it never makes another tab's run find it
+/// taken; `false` when the browser cannot tell (no Web Locks, a refusal,
+/// no answer within [`LOCK_TIMEOUT_MS`]).
+pub async fn is_held(id: &str) -> bool {
+    let Ok(query) = locks_query() else {
+        return false;
+    };
+    let Some(Ok(snapshot)) = within(LOCK_TIMEOUT_MS, JsFuture::from(query)).await else {
+        return false;
+    };
+    let name = JsValue::from(record_lock(id));
+    Reflect::get(&snapshot, &"held".into())
+        .map(|held| Array::from(&held))
+        .is_ok_and(|held| {
+            held.iter()
+                .any(|lock| Reflect::get(&lock, &"name".into()).is_ok_and(|n| n == name))
+        })
+}
+
+/// Takes the lock of record `id` for a run: one upload of a file at a time
+/// across tabs. Where the browser cannot lock, `warn` hears it and the run
+/// goes on unlocked (`None`).
+pub async fn hold_record(
+    id: &str,
+    wait: bool,
+    warn: &dyn Fn(Warning),
+) -> Result<Option<LockGuard>, Error> {
+    match acquire(&record_lock(id), wait).await? {
+        Lock::Held(guard) => Ok(Some(guard)),
+        Lock::Unavailable(why) => {
+            warn(Warning {
+                code: WarningCode::LockUnavailable,
+                message: [why, ": another tab could upload this file at the same time"].concat(),
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// The browser's [`Claims`]: the record locks runs hold, in every tab.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebLocks;
+
+impl Claims for WebLocks {
+    fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(is_held(id))
+    }
 }
 
 /// Holds a Web Lock until dropped.

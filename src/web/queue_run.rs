@@ -14,6 +14,7 @@ use super::compose::{page_store, queue_senders};
 use super::events::{call, call_with, JsEvents};
 use super::headers::BackendHeaders;
 use super::idb::IdbStore;
+use super::lock::{self, WebLocks};
 use super::source::Source;
 use super::timer::BrowserTimer;
 use crate::driver::{Completed, Driver, FileInfo};
@@ -110,6 +111,7 @@ impl WebRunner<'_> {
             source,
             sender: self.ports.sender.as_ref(),
             store: &self.ports.store,
+            claims: &WebLocks,
             timer: &self.ports.timer,
             events,
             options,
@@ -139,7 +141,12 @@ impl WebRunner<'_> {
         info.sample_sha256 = super::blob::sample_sha256(&blob).await.ok();
         let link = super::link_memory::recall(self.options.endpoint_base());
         let options = self.options.for_link(&info.identity, link);
-        self.driver(&source, &events, &options).run(&info).await
+        let driver = self.driver(&source, &events, &options);
+        // As an `Upload`'s run: one upload of a file at a time across tabs.
+        let wait = options.wait_for_lock;
+        let _lock =
+            lock::hold_record(&driver.record_id(&info), wait, &|w| self.events.warn(w)).await?;
+        driver.run(&info).await
     }
 
     async fn discard_file(&self, index: usize) -> Result<(), Error> {

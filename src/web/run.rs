@@ -11,13 +11,13 @@ use super::api::{check_plan, Inner, Input};
 use super::compose::WebPorts;
 use super::handles;
 use super::idb::IdbStore;
-use super::lock::{self, Lock, LockGuard};
+use super::lock;
 use super::source::Source;
 use super::staging;
 use crate::driver::{Completed, Driver, FileInfo};
 use crate::error::Error;
 use crate::options::ChecksumMode;
-use crate::ports::{RecordStore, Warning, WarningCode};
+use crate::ports::RecordStore;
 
 /// Uploads the file of `inner`, resuming a stored upload of it when there
 /// is one.
@@ -43,7 +43,8 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     let options = inner.options.for_link(&file.identity, link);
     let driver = ports.driver(&inner.events, &options);
     let id = driver.record_id(&file);
-    let _lock = take_lock(&inner, &id).await?;
+    let _lock =
+        lock::hold_record(&id, inner.options.wait_for_lock, &|w| inner.events.warn(w)).await?;
     let side = IdbStore::open().await.ok();
     if let Some(store) = &side {
         // Before the upload: beside it, its work shared the page's thread
@@ -102,20 +103,6 @@ async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) 
     if let Ok(mut ids) = records.ids().await {
         ids.push(id.to_owned());
         staging::collect_orphans(store, &ids).await;
-    }
-}
-
-/// One upload of this file at a time across tabs, for the whole run.
-async fn take_lock(inner: &Inner, id: &str) -> Result<Option<LockGuard>, Error> {
-    match lock::acquire(&staging::lock_name(id), inner.options.wait_for_lock).await? {
-        Lock::Held(guard) => Ok(Some(guard)),
-        Lock::Unavailable(why) => {
-            inner.events.warn(Warning {
-                code: WarningCode::LockUnavailable,
-                message: [why, ": another tab could upload this file at the same time"].concat(),
-            });
-            Ok(None)
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use web_sys::Blob;
 use super::fetch::AbortOnDrop;
 use super::handles;
 use super::idb::IdbStore;
-use super::lock::{self, Lock};
+use super::lock;
 use crate::ports::{Warning, WarningCode};
 
 #[wasm_bindgen(module = "/src/web/file_access.js")]
@@ -38,11 +38,6 @@ extern "C" {
 /// Room kept free beside a copy, as a share of its size: the estimate is
 /// rough, and the upload's own records need room too.
 const HEADROOM: f64 = 0.1;
-
-/// The name of the Web Lock a run of record `id` holds (see `api.rs`).
-pub fn lock_name(id: &str) -> String {
-    ["resupload:", id].concat()
-}
 
 /// Copies `file` as the staged copy of record `id` and keeps its handle.
 /// Where there is no room or no origin-private file system, or the copy
@@ -153,8 +148,5 @@ pub async fn collect_orphans(store: &IdbStore, records: &[String]) {
 /// is made only once the backend answered the create: until then, a handle
 /// or copy without a record may be a live upload's.
 async fn unclaimed(id: &str) -> bool {
-    matches!(
-        lock::acquire(&lock_name(id), false).await,
-        Ok(Lock::Held(_) | Lock::Unavailable(_))
-    )
+    !lock::is_held(id).await
 }

@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
-import { report, startUpload, waitOutcome } from "./in-page.mjs";
+import { installHelpers, report, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertObject, pauseHeld, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("locks");
@@ -107,5 +107,78 @@ test("a lock manager that refuses the request: the upload goes on unlocked with 
     }
   } finally {
     await tab.evaluate(() => (LockManager.prototype.request = window.realLockRequest));
+  }
+});
+
+test("a file of the same name and size but another date in a second tab leaves the first tab's upload alone", { timeout: 120_000 }, async (t) => {
+  // Not the first tab's file changed (that one is still read there): two
+  // files. Before, the second tab aborted the first's upload on the server.
+  const namespace = randomNamespace("lock-changed");
+  const opened = await tabs(namespace);
+  if (!opened) return t.skip(noSecondTab());
+  const [a, b] = opened;
+  try {
+    const mark = stack.gate.mark();
+    await startAndHold(stack, a, "a", { file: FILE, options: { namespace, concurrency: 1 } }, 2);
+    const other = { ...FILE, seed: 2, lastModified: 1_700_000_999_000 };
+    await startUpload(b, "b", { file: other, options: { namespace } });
+    // The second tab's first part is held too: its look at the stored
+    // records (where it would take the first's for this file changed) is over.
+    await waitUntil(() => stack.gate.heldOpen() >= 2, { timeout: 30_000, what: "a part of each tab to be held" });
+    stack.gate.release();
+    const second = await waitOutcome(b, "b");
+    assert.ok(second.outcome.result, JSON.stringify(second.outcome));
+    assert.deepEqual(second.restarts, [], "nothing was taken for this file changed");
+    const first = await waitOutcome(a, "a");
+    assert.ok(first.outcome.result, JSON.stringify(first.outcome));
+    assert.deepEqual(first.restarts, [], "the first upload was never lost");
+    const firstParts = stack.gate.since(mark).filter((p) => p.state === "done" && p.uploadId === first.outcome.result.uploadId);
+    assert.deepEqual(firstParts.map((p) => p.partNumber).sort(), [1, 2, 3, 4, 5], "each of the first tab's parts was sent once");
+    await assertObject(stack, first.outcome.result.key, first.sha256);
+    await assertObject(stack, second.outcome.result.key, second.sha256);
+  } finally {
+    stack.gate.release();
+    await b.close();
+  }
+});
+
+test("a queue in a second tab fails the file the first tab uploads with UPLOAD_LOCKED, and sends the rest", { timeout: 120_000 }, async (t) => {
+  const namespace = randomNamespace("lock-queue");
+  const opened = await tabs(namespace);
+  if (!opened) return t.skip(noSecondTab());
+  const [a, b] = opened;
+  const small = { name: "small.bin", size: 1000, seed: 3 };
+  try {
+    const mark = stack.gate.mark();
+    await startAndHold(stack, a, "a", { file: FILE, options: { namespace, concurrency: 1 } }, 2);
+    await installHelpers(b);
+    await b.evaluate(async ({ files, namespace }) => {
+      const { UploadQueue } = await window.e2e.lib("queue");
+      const sources = await Promise.all(files.map(async (f) => (await window.e2e.source(f)).source));
+      const run = { files: [], outcome: null };
+      const plain = (f) => ({ name: f.file.name, code: f.error?.code, message: f.error?.message, key: f.key });
+      const queue = new UploadQueue({ endpoint: "/api/s3", partSize: 5 * 2 ** 20, namespace, onFile: (f) => run.files.push(plain(f)) });
+      await queue.add(sources);
+      window.lockQueue = run;
+      queue.start().then(
+        (r) => (run.outcome = { done: r.done.map(plain), failed: r.failed.map(plain) }),
+        (e) => (run.outcome = { error: e.code }),
+      );
+    }, { files: [FILE, small], namespace });
+    const queued = () => b.evaluate(() => window.lockQueue);
+    const locked = await waitUntil(async () => (await queued()).files.find((f) => f.name === FILE.name), { timeout: 30_000, what: "the queue to end the locked file" });
+    assert.equal(locked.code, "UPLOAD_LOCKED", JSON.stringify(locked));
+    assert.match(locked.message, /another tab/);
+    stack.gate.release();
+    const outcome = await waitUntil(async () => (await queued()).outcome, { timeout: 60_000, what: "the queue to end" });
+    assert.deepEqual(outcome.failed.map((f) => f.name), [FILE.name], JSON.stringify(outcome));
+    assert.deepEqual(outcome.done.map((f) => f.name), [small.name], JSON.stringify(outcome));
+    const first = await waitOutcome(a, "a");
+    assert.ok(first.outcome.result, JSON.stringify(first.outcome));
+    assert.deepEqual(storedSince(mark).filter((n) => n > 0), [1, 2, 3, 4, 5], "each of the first tab's parts reached the store once");
+    await assertObject(stack, first.outcome.result.key, first.sha256);
+  } finally {
+    stack.gate.release();
+    await b.close();
   }
 });
