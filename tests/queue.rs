@@ -389,6 +389,86 @@ fn a_file_stored_while_its_marker_is_written_stays_stored_when_cancelled() {
 }
 
 #[test]
+fn a_file_cancelled_while_waiting_is_reported_at_once() {
+    // File 0 runs (and would run for ever); file 2 waits and is cancelled:
+    // the page hears of it then, not when file 0 ends.
+    let w = World::new(3);
+    w.script(0, Script::Hang);
+    let heard_at_once = Cell::new(false);
+    let cancel = async {
+        while w.runner.started.borrow().is_empty() {
+            yield_now().await;
+        }
+        assert!(w.state.cancel(2));
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        heard_at_once.set(w.heard.ended.borrow().as_slice() == [(2, FileOutcome::Cancelled)]);
+        let last = w.last_progress();
+        assert_eq!(
+            (last.files_total, last.bytes_total),
+            (2, 200),
+            "out of the totals"
+        );
+        assert!(w.state.cancel(0));
+    };
+    let (ran, ()) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            Queue {
+                files_at_once: 1,
+                ..w.queue()
+            }
+            .run()
+            .await
+        },
+        cancel,
+    ));
+    ran.unwrap();
+    assert!(heard_at_once.get(), "{:?}", w.heard.ended.borrow());
+    assert_eq!(*w.runner.started.borrow(), [0, 1]);
+    assert_eq!(w.heard.ended.borrow().len(), 3, "each file once");
+}
+
+#[test]
+fn a_pause_while_a_stored_file_is_marked_loses_no_report() {
+    // A pause drops the run; it lands while the marker of a stored file is
+    // written. The page has heard that the file is stored, and the next
+    // run does not send it again.
+    let w = World::new(2);
+    let slow = SlowMarks {
+        store: &w.done,
+        marking: Cell::new(false),
+    };
+    let queue = Queue {
+        done: &slow,
+        files_at_once: 1,
+        ..w.queue()
+    };
+    w.state.prepare_run();
+    let paused = async {
+        while !slow.marking.get() {
+            yield_now().await;
+        }
+    };
+    block_on(futures::future::select(
+        Box::pin(queue.run()),
+        Box::pin(paused),
+    ));
+    let ended = w.heard.ended.borrow().clone();
+    assert!(
+        matches!(ended[..], [(0, FileOutcome::Done(_))]),
+        "{ended:?}"
+    );
+    w.run().unwrap();
+    assert_eq!(
+        *w.runner.started.borrow(),
+        [0, 1],
+        "file 0 is not sent again"
+    );
+}
+
+#[test]
 fn markers_past_their_expiry_are_collected() {
     let w = World::new(1);
     let old = DoneMarker {

@@ -134,10 +134,12 @@ impl Queue<'_> {
         let totals = QueueTotals::new(&self.entries.borrow(), self.state, self.now());
         let totals = RefCell::new(totals);
         self.emit(&totals, true);
-        let workers = (0..self.files_at_once.max(1))
+        let workers: Vec<_> = (0..self.files_at_once.max(1))
             .map(|_| self.work(&totals, &stored))
             .collect();
-        join_all(workers).await;
+        let cancels = pin!(self.report_cancels(&totals));
+        select(pin!(join_all(workers)), cancels).await;
+        self.report_cancelled(Some(&totals));
         self.emit(&totals, true);
         self.finish().await
     }
@@ -168,8 +170,11 @@ impl Queue<'_> {
                 None => self.run_file(index, totals).await,
             };
             // Stored is for good: a cancel while its marker is written
-            // finds nothing to cancel.
+            // finds nothing to cancel. The page hears of it first, so that
+            // a pause while the marker is written loses nothing it heard.
             self.state.set(index, outcome.clone());
+            totals.borrow_mut().ended(index, &outcome, entry.size);
+            self.events.file_ended(index, &outcome);
             if let FileOutcome::Done(done) = &outcome {
                 let marker = DoneMarker {
                     id: entry.id.clone(),
@@ -181,15 +186,22 @@ impl Queue<'_> {
                 // reload: the upload itself succeeded.
                 let _ = self.done.mark(&marker).await;
             }
-            totals.borrow_mut().ended(index, &outcome, entry.size);
-            self.events.file_ended(index, &outcome);
-            self.report_cancelled(Some(totals));
             self.emit(totals, false);
         }
     }
 
-    /// Tells the page of the files cancelled while they waited (when a
-    /// running file ends: a run never ends with a file waiting), and takes
+    /// Tells the page of each file cancelled while it waited, as it is
+    /// cancelled (it never runs, so no worker would). Never ends: the run
+    /// drops it when its workers end.
+    async fn report_cancels(&self, totals: &RefCell<QueueTotals>) {
+        loop {
+            self.state.waiting_cancelled().await;
+            self.report_cancelled(Some(totals));
+            self.emit(totals, true);
+        }
+    }
+
+    /// Tells the page of the files cancelled while they waited, and takes
     /// them out of `totals` when those counted them.
     fn report_cancelled(&self, totals: Option<&RefCell<QueueTotals>>) {
         for index in self.state.take_cancelled() {

@@ -38,6 +38,9 @@ impl FileOutcome {
     }
 }
 
+/// The waker key of [`QueueState::waiting_cancelled`] (no file's index).
+const ANY_WAITING: usize = usize::MAX;
+
 /// The outcomes of a queue's files.
 #[derive(Debug, Default)]
 pub struct QueueState {
@@ -122,9 +125,12 @@ impl QueueState {
             }
             _ => false,
         };
+        let waited = !self.unreported.borrow().is_empty();
         let woken: Vec<Waker> = {
             let mut wakers = self.cancel_wakers.borrow_mut();
-            let (mine, others) = wakers.drain(..).partition(|(i, _)| *i == index);
+            let (mine, others) = wakers
+                .drain(..)
+                .partition(|(i, _)| *i == index || (waited && *i == ANY_WAITING));
             *wakers = others;
             mine.into_iter().map(|(_, waker)| waker).collect()
         };
@@ -152,6 +158,22 @@ impl QueueState {
             let mut wakers = self.cancel_wakers.borrow_mut();
             wakers.retain(|(i, _)| *i != index);
             wakers.push((index, cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Resolves once a file was cancelled while it waited, and the page
+    /// has not heard of it ([`take_cancelled`](Self::take_cancelled)).
+    pub async fn waiting_cancelled(&self) {
+        let _unwait = Unwait(self, ANY_WAITING);
+        poll_fn(|cx| {
+            if !self.unreported.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            let mut wakers = self.cancel_wakers.borrow_mut();
+            wakers.retain(|(i, _)| *i != ANY_WAITING);
+            wakers.push((ANY_WAITING, cx.waker().clone()));
             Poll::Pending
         })
         .await

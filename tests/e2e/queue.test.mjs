@@ -369,13 +369,25 @@ test("one file failing for good does not stop the others; start() again retries 
 
 test("pause and resume a queue; cancel one file (its multipart upload aborted) and then the whole queue", { timeout: 300_000 }, async () => {
   const root = randomNamespace("cancel");
-  const files = [{ path: "big.bin", size: 3 * PART, seed: 300 }, ...Array.from({ length: 6 }, (_, i) => ({ path: `s${i}.bin`, size: 10_000 + i, seed: 301 + i }))];
+  // Nine small files: with 4 running at once and 2 let through, at least 4 wait.
+  const files = [{ path: "big.bin", size: 3 * PART, seed: 300 }, ...Array.from({ length: 9 }, (_, i) => ({ path: `s${i}.bin`, size: 10_000 + i, seed: 301 + i }))];
   const expected = await makeFolder(root, files);
   stack.gate.holdAfter(2);
   await runQueue("cancel", { root, options: { concurrency: 2 } });
   await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a request held" });
   const bigIndex = await tab.evaluate(() => window.q.runs.cancel.queue.files.findIndex((f) => f.name === "big.bin"));
   assert.ok(bigIndex >= 0);
+  // A file still waiting (the last small one in the queue's order),
+  // cancelled: the page hears of it at once, while the running files are
+  // held (once the two let through have ended: their ends would report it).
+  await waitUntil(async () => (await report("cancel")).files.length === 2, { timeout: 30_000, what: "the two files let through to end" });
+  const names = await tab.evaluate(() => window.q.runs.cancel.queue.files.map((f) => f.name));
+  const last = names.filter((name) => name !== "big.bin").at(-1);
+  assert.equal(await tab.evaluate((i) => window.q.runs.cancel.queue.cancel(i), names.indexOf(last)), true, `${last} of ${names} waits`);
+  // (Before the running big.bin is cancelled: its end would report it too.)
+  const waiting = await waitUntil(async () => (await report("cancel")).files.find((f) => f.name === last), { timeout: 10_000, what: "onFile for the waiting file cancelled" });
+  assert.equal(waiting.cancelled, true, JSON.stringify(waiting));
+  assert.ok(stack.gate.heldOpen() >= 1, "the running files are still held");
   assert.equal(await tab.evaluate((i) => window.q.runs.cancel.queue.cancel(i), bigIndex), true);
   await tab.evaluate(() => window.q.runs.cancel.queue.pause());
   const paused = await outcomeOf("cancel");
@@ -384,9 +396,9 @@ test("pause and resume a queue; cancel one file (its multipart upload aborted) a
   await tab.evaluate(() => window.q.start("cancel"));
   const r = await outcomeOf("cancel");
   assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
-  assert.equal(r.outcome.result.done.length, 6);
-  assert.deepEqual(r.outcome.result.cancelled.map((f) => f.name), ["big.bin"]);
-  const stored = Object.fromEntries(Object.entries(expected).filter(([path]) => !path.endsWith("/big.bin")));
+  assert.equal(r.outcome.result.done.length, 8);
+  assert.deepEqual(r.outcome.result.cancelled.map((f) => f.name).sort(), ["big.bin", last].sort());
+  const stored = Object.fromEntries(Object.entries(expected).filter(([path]) => !path.endsWith("/big.bin") && !path.endsWith(`/${last}`)));
   await assertStored(r.outcome.result.done, stored);
   const open = await stack.debug.uploads();
   assert.ok(!open.some((u) => u.key.endsWith("big.bin")), "the cancelled file's multipart upload was aborted");
