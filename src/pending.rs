@@ -17,7 +17,7 @@ use crate::core::retry::RetryPolicy;
 use crate::driver::retry::with_retries;
 use crate::error::Error;
 use crate::options::{UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
-use crate::ports::{Backend, RecordStore, Timer};
+use crate::ports::{Backend, Claims, RecordStore, Timer};
 
 /// Which stored uploads a call looks at.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,17 +100,20 @@ pub async fn list(
 /// Forgets every stored upload `lookup` covers: each is aborted on its
 /// backend (`backend_for(endpoint)`), retried as `retry` says, then its
 /// record deleted; an abort that still fails is left to the server's
-/// lifecycle rule. Answers how many there were.
+/// lifecycle rule. An upload a run holds (`claims`: a run of another tab,
+/// or of this page not paused) is left to it. Answers how many were
+/// forgotten.
 pub async fn clear<B: Backend>(
     store: &impl RecordStore,
     lookup: &Lookup,
+    claims: &dyn Claims,
     timer: &dyn Timer,
     retry: &RetryPolicy,
     backend_for: impl Fn(&str) -> B,
 ) -> Result<u32, Error> {
     let mut count = 0;
     for record in store.list().await? {
-        if !lookup.covers(&record) {
+        if !lookup.covers(&record) || claims.held(&record.id).await {
             continue;
         }
         let backend = backend_for(&record.endpoint);

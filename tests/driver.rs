@@ -2121,3 +2121,31 @@ fn a_queue_file_is_listed_with_its_batch_not_on_its_own() {
     let listed = block_on(resupload::pending::list(&w.store, 0.0, &lookup)).unwrap();
     assert!(listed.is_empty(), "{listed:?}");
 }
+
+#[test]
+fn clearing_pending_uploads_leaves_the_ones_a_run_holds() {
+    // Two interrupted uploads; a run (another tab's) holds the first.
+    let mut w = interrupted();
+    let first = w.records()[0].id.clone();
+    w.file.identity.name = "other.mp4".into();
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    assert_eq!(w.records().len(), 2);
+    w.other_tabs.0.borrow_mut().push(first.clone());
+    let lookup = resupload::pending::Lookup::everything();
+    let retry = resupload::core::retry::RetryPolicy::default();
+    let cleared = resupload::pending::clear(
+        &w.store,
+        &lookup,
+        &w.other_tabs,
+        &w.timer,
+        &retry,
+        |_: &str| &w.s3,
+    );
+    assert_eq!(block_on(cleared).unwrap(), 1, "only the other one");
+    let kept: Vec<String> = w.records().into_iter().map(|r| r.id).collect();
+    assert_eq!(kept, [first]);
+    let uploads = w.s3.uploads.borrow();
+    assert!(uploads.contains_key("up1"), "the held upload goes on");
+    assert!(!uploads.contains_key("up2"), "the other is aborted");
+}

@@ -406,7 +406,8 @@ impl Upload {
 
     /// Stops the upload, aborts it on the server and deletes its record
     /// (and its staged copy). Rejects with `ALREADY_COMPLETED` after
-    /// completion.
+    /// completion, and with `UPLOAD_LOCKED` while another tab uploads the
+    /// file (its upload is left to that tab).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn abort(&self) -> Promise {
         let inner = Rc::clone(&self.inner);

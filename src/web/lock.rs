@@ -90,6 +90,24 @@ pub async fn hold_record(
     }
 }
 
+/// How long a run of this page, just stopped, may take to give its lock
+/// back (the lock manager frees it a task or two after the release).
+const RELEASE_MS: u32 = 2_000;
+
+/// Takes the lock of record `id` to abort its upload. A run of this page
+/// that was just stopped gives it back at once; a run of another tab holds
+/// it, and the abort fails with [`Error::Locked`] rather than pull the
+/// upload from under that run (which would only start it again). Unlocked
+/// (`None`) where the browser cannot lock.
+pub async fn hold_to_abort(id: &str) -> Result<Option<LockGuard>, Error> {
+    match within(RELEASE_MS, acquire(&record_lock(id), true)).await {
+        Some(Ok(Lock::Held(guard))) => Ok(Some(guard)),
+        Some(Ok(Lock::Unavailable(_))) => Ok(None),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::Locked),
+    }
+}
+
 /// The browser's [`Claims`]: the record locks runs hold, in every tab.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WebLocks;

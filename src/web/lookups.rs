@@ -14,6 +14,7 @@ use super::handles::{self, Kind};
 use super::headers::BackendHeaders;
 use super::idb::IdbStore;
 use super::js::field;
+use super::lock::WebLocks;
 use super::options::{parse, parse_lookup};
 use super::source::{self, Source};
 use super::timer::BrowserTimer;
@@ -99,7 +100,9 @@ impl Upload {
     /// `{ namespace }` (all namespaces when none is given): each is aborted on
     /// its server (with retries; best effort), its record deleted, and its
     /// staged copy (with the `headers` option, if given, for a backend that
-    /// wants credentials). Resolves to how many there were.
+    /// wants credentials). An upload running (in another tab, or in this
+    /// page and not paused) is left to its run. Resolves to how many were
+    /// forgotten.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
     pub fn clear_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
@@ -112,8 +115,15 @@ impl Upload {
                 let retry = RetryPolicy::default();
                 let backend_for =
                     |endpoint: &str| HttpBackend::new(endpoint).with_headers(headers.clone());
-                let count =
-                    pending::clear(&store, &lookup, &BrowserTimer, &retry, backend_for).await?;
+                let count = pending::clear(
+                    &store,
+                    &lookup,
+                    &WebLocks,
+                    &BrowserTimer,
+                    &retry,
+                    backend_for,
+                )
+                .await?;
                 if let (Ok(ids), Ok(side)) = (store.ids().await, IdbStore::open().await) {
                     super::staging::collect_orphans(&side, &ids).await;
                 }

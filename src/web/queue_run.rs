@@ -159,10 +159,12 @@ impl WebRunner<'_> {
             progress: &|_| {},
             queue: self.events,
         };
-        self.driver(&source, &events, self.options)
-            .abort(&info)
-            .await
-            .map(|_| ())
+        let driver = self.driver(&source, &events, self.options);
+        // A run of another tab holds it: that run's upload is left to it.
+        let Ok(_lock) = lock::hold_to_abort(&driver.record_id(&info)).await else {
+            return Ok(());
+        };
+        driver.abort(&info).await.map(|_| ())
     }
 }
 

@@ -112,8 +112,10 @@ pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
     let (source, file) = ready(inner).await?;
     let ports = open_ports(inner, source).await;
     let driver = driver(&ports, inner);
+    let id = driver.record_id(&file);
+    let _lock = lock::hold_to_abort(&id).await?;
     driver.abort(&file).await?;
-    staging::remove(&driver.record_id(&file)).await;
+    staging::remove(&id).await;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
-import { installHelpers, report, startUpload, waitOutcome } from "./in-page.mjs";
+import { clearPending, installHelpers, report, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertObject, pauseHeld, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("locks");
@@ -142,7 +142,7 @@ test("a file of the same name and size but another date in a second tab leaves t
   }
 });
 
-test("a queue in a second tab fails the file the first tab uploads with UPLOAD_LOCKED, and sends the rest", { timeout: 120_000 }, async (t) => {
+test("a queue in a second tab fails the file the first tab uploads with UPLOAD_LOCKED, sends the rest, and its cancel leaves that upload alone", { timeout: 120_000 }, async (t) => {
   const namespace = randomNamespace("lock-queue");
   const opened = await tabs(namespace);
   if (!opened) return t.skip(noSecondTab());
@@ -159,23 +159,55 @@ test("a queue in a second tab fails the file the first tab uploads with UPLOAD_L
       const plain = (f) => ({ name: f.file.name, code: f.error?.code, message: f.error?.message, key: f.key });
       const queue = new UploadQueue({ endpoint: "/api/s3", partSize: 5 * 2 ** 20, namespace, onFile: (f) => run.files.push(plain(f)) });
       await queue.add(sources);
+      run.queue = queue;
       window.lockQueue = run;
       queue.start().then(
         (r) => (run.outcome = { done: r.done.map(plain), failed: r.failed.map(plain) }),
         (e) => (run.outcome = { error: e.code }),
       );
     }, { files: [FILE, small], namespace });
-    const queued = () => b.evaluate(() => window.lockQueue);
+    const queued = () => b.evaluate(() => ({ ...window.lockQueue, queue: undefined }));
     const locked = await waitUntil(async () => (await queued()).files.find((f) => f.name === FILE.name), { timeout: 30_000, what: "the queue to end the locked file" });
     assert.equal(locked.code, "UPLOAD_LOCKED", JSON.stringify(locked));
     assert.match(locked.message, /another tab/);
+    // Cancelled there, the file's upload is left to the first tab's run.
+    assert.equal(await b.evaluate(() => window.lockQueue.queue.cancel(0)), true);
     stack.gate.release();
     const outcome = await waitUntil(async () => (await queued()).outcome, { timeout: 60_000, what: "the queue to end" });
-    assert.deepEqual(outcome.failed.map((f) => f.name), [FILE.name], JSON.stringify(outcome));
+    assert.deepEqual(outcome.failed.map((f) => f.name), [], JSON.stringify(outcome));
     assert.deepEqual(outcome.done.map((f) => f.name), [small.name], JSON.stringify(outcome));
     const first = await waitOutcome(a, "a");
     assert.ok(first.outcome.result, JSON.stringify(first.outcome));
+    assert.deepEqual(first.restarts, [], "the first upload was never aborted");
     assert.deepEqual(storedSince(mark).filter((n) => n > 0), [1, 2, 3, 4, 5], "each of the first tab's parts reached the store once");
+    await assertObject(stack, first.outcome.result.key, first.sha256);
+  } finally {
+    stack.gate.release();
+    await b.close();
+  }
+});
+
+test("abort() and clearPending() in a second tab leave the upload the first tab runs", { timeout: 120_000 }, async (t) => {
+  // Aborting it on the server would not stop the first tab: its run would
+  // only start the file again from nothing.
+  const namespace = randomNamespace("lock-abort");
+  const spec = { file: FILE, options: { namespace, concurrency: 1 } };
+  const opened = await tabs(namespace);
+  if (!opened) return t.skip(noSecondTab());
+  const [a, b] = opened;
+  try {
+    const mark = stack.gate.mark();
+    await startAndHold(stack, a, "a", spec, 2);
+    await startUpload(b, "b", spec);
+    assert.equal((await waitOutcome(b, "b")).outcome.error?.code, "UPLOAD_LOCKED");
+    const aborted = await b.evaluate(() => window.e2e.runs.b.upload.abort().then(() => "resolved", (e) => e.code));
+    assert.equal(aborted, "UPLOAD_LOCKED");
+    assert.equal(await clearPending(b, namespace), 0, "nothing to clear: the upload is running");
+    stack.gate.release();
+    const first = await waitOutcome(a, "a");
+    assert.ok(first.outcome.result, JSON.stringify(first.outcome));
+    assert.deepEqual(first.restarts, [], "the first upload was never aborted");
+    assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
     await assertObject(stack, first.outcome.result.key, first.sha256);
   } finally {
     stack.gate.release();
