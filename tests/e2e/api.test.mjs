@@ -517,19 +517,7 @@ test("an upgrade of the database blocked past the open timeout by an old tab sti
       opening.onerror = () => reject(opening.error);
     });
   });
-  const stores = () =>
-    tab.evaluate(
-      () =>
-        new Promise((resolve, reject) => {
-          const opening = indexedDB.open("resupload");
-          opening.onsuccess = () => {
-            const db = opening.result;
-            resolve({ version: db.version, names: [...db.objectStoreNames].sort() });
-            db.close();
-          };
-          opening.onerror = () => reject(opening.error);
-        }),
-    );
+  const stores = () => tab.evaluate(() => window.e2e.idb(async (db) => ({ version: db.version, names: [...db.objectStoreNames].sort() })));
   try {
     // The upload goes on in memory once the open times out.
     const { sha256 } = await startUpload(tab, "blocked", { file: { name: "blocked.bin", size: 1000 }, options: { namespace: randomNamespace("blocked-upgrade") } });

@@ -306,19 +306,10 @@ test("a live upload's handle, kept before its record is made, outlives a listPen
   const namespace = randomNamespace("handle-live");
   await openDemo(stack, tab, { namespace });
   assert.equal(await writeOpfsFile(tab, "live.bin", SIZE, 47), true);
+  await installHelpers(tab);
   const handleKeys = () =>
-    tab.evaluate(
-      () =>
-        new Promise((resolve, reject) => {
-          const open = indexedDB.open("resupload");
-          open.onerror = () => reject(open.error);
-          open.onsuccess = () => {
-            const keys = open.result.transaction("handles").objectStore("handles").getAllKeys();
-            keys.onsuccess = () => resolve(keys.result.map(String));
-            keys.onerror = () => reject(keys.error);
-            open.result.close();
-          };
-        }),
+    tab.evaluate(() =>
+      window.e2e.idb(async (db, requested) => (await requested(db.transaction("handles").objectStore("handles").getAllKeys())).map(String)),
     );
   // The store's answer to the create is held: the run keeps the handle,
   // and has no record yet, while orphans are collected.

@@ -81,8 +81,24 @@ function install(byteSource) {
       write.apply(console, args);
     };
   }
+  /** An IDBRequest's result, once it succeeds. */
+  const requested = (request) =>
+    new Promise((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
   window.e2e = {
     runs: {},
+    /** `read(db, requested)` over the library's database ("resupload"), closed after;
+     *  `requested(request)` waits for an IDBRequest's result. */
+    async idb(read) {
+      const db = await requested(indexedDB.open("resupload"));
+      try {
+        return await read(db, requested);
+      } finally {
+        db.close();
+      }
+    },
     /** What `headers: "bearer"` sends: `auth.token`; asked to refresh (after a 401), it takes
      *  `auth.next` if the test set one. `auth.asked` lists each call's `refresh`. */
     auth: { token: null, next: null, asked: [] },
@@ -329,22 +345,10 @@ export async function stagedCopies(tab) {
  * their types; `null` when nothing is kept.
  */
 export async function keptEntry(tab, id) {
+  await installHelpers(tab);
   return tab.evaluate(async (id) => {
-    const db = await new Promise((resolve, reject) => {
-      const open = indexedDB.open("resupload");
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
-    });
-    try {
-      const entry = await new Promise((resolve, reject) => {
-        const get = db.transaction("handles").objectStore("handles").get(id);
-        get.onsuccess = () => resolve(get.result);
-        get.onerror = () => reject(get.error);
-      });
-      return entry === undefined ? null : Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, typeof v === "string" ? v : typeof v]));
-    } finally {
-      db.close();
-    }
+    const entry = await window.e2e.idb((db, requested) => requested(db.transaction("handles").objectStore("handles").get(id)));
+    return entry === undefined ? null : Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, typeof v === "string" ? v : typeof v]));
   }, id);
 }
 

@@ -32,19 +32,10 @@ function checksums(bytes, partSize) {
  *  (`partStates` "d"/"i"/"p", newline-joined `partEtags` and
  *  `partChecksums`), and part writes since in store "parts". */
 async function storedRecords(tab) {
-  return tab.evaluate(async () => {
-    const db = await new Promise((resolve, reject) => {
-      const open = indexedDB.open("resupload");
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
-    });
-    const all = (store) =>
-      new Promise((resolve, reject) => {
-        const request = db.transaction(store).objectStore(store).getAll();
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-      });
-    try {
+  await installHelpers(tab);
+  return tab.evaluate(() =>
+    window.e2e.idb(async (db, requested) => {
+      const all = (store) => requested(db.transaction(store).objectStore(store).getAll());
       const [records, journal] = [await all("uploads"), await all("parts")];
       const names = { d: "done", i: "inFlight", p: "pending" };
       return records.map((r) => {
@@ -61,10 +52,8 @@ async function storedRecords(tab) {
         }
         return { ...r, parts };
       });
-    } finally {
-      db.close();
-    }
-  });
+    }),
+  );
 }
 
 /** Every part PUT of the gate for `partNumber` since `mark`, as states. */
