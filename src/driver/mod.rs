@@ -1,20 +1,20 @@
 //! One upload's run over the [ports](crate::ports), in phases, one module
 //! each:
-//! - [`resume`]: sweep the stored records, reconcile a stored upload with
+//! - `resume`: sweep the stored records, reconcile a stored upload with
 //!   the server's part list (the server wins), restart a changed file;
-//! - [`create`]: start a fresh multipart upload, agreeing on checksums;
-//! - [`adopt`]: with no record here, the create may answer the caller's
+//! - `create`: start a fresh multipart upload, agreeing on checksums;
+//! - `adopt`: with no record here, the create may answer the caller's
 //!   upload of the same content begun elsewhere, which is then continued;
-//! - [`parts`]: send the missing parts with bounded concurrency, each
+//! - `parts`: send the missing parts with bounded concurrency, each
 //!   recorded before it starts and when it is confirmed; the first part is
 //!   hashed while a fresh upload is created, and a resume's first missing
 //!   part prepared and signed while the part list is on its way
-//!   ([`head_start`]);
-//! - [`verify`]: on resume, re-hash the parts the server holds beside the
+//!   (`head_start`);
+//! - `verify`: on resume, re-hash the parts the server holds beside the
 //!   sending, and stop at the first that differs;
-//! - [`complete`]: complete with every part, and compare the object's
+//! - `complete`: complete with every part, and compare the object's
 //!   checksum;
-//! - [`retry`], [`hold`] and [`progress`]: retries with their waits, the
+//! - [`retry`], `hold` and `progress`: retries with their waits, the
 //!   hold every part keeps after a 429, and progress that never goes back.
 //!
 //! The record is saved before each part starts and again when it finishes,

@@ -117,7 +117,7 @@ pub async fn sha256(body: &Blob) -> Result<Sha256Digest, Error> {
     sha256_chunked(body, !in_worker()).await
 }
 
-/// Reads `body` in chunks of [`CHUNK_BYTES`] (`slice()` + `arrayBuffer()`)
+/// Reads `body` in chunks of `CHUNK_BYTES` (`slice()` + `arrayBuffer()`)
 /// through sha2; with `yield_between`, lets the event loop run after each.
 pub async fn sha256_chunked(body: &Blob, yield_between: bool) -> Result<Sha256Digest, Error> {
     let size = blob::size(body);

@@ -6,12 +6,16 @@
 //! does not answer within [`LOCK_TIMEOUT_MS`], or refuses the request, counts
 //! as missing, and the upload goes on unlocked. Waiting for another tab
 //! (`lock: "wait"`) lasts as long as that tab uploads, or until `pause()`.
+//!
+//! The same lock says which stored uploads are live ([`WebLocks`], asked
+//! without taking it): those are never taken for a file changed, cleared,
+//! or aborted from another tab ([`hold_to_abort`]).
 
-use futures::channel::oneshot;
-use futures::future::{select, Either};
 use std::future::Future;
 use std::pin::Pin;
 
+use futures::channel::oneshot;
+use futures::future::{select, Either};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;

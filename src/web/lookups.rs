@@ -1,7 +1,7 @@
 //! The static calls of `Upload` over the unfinished uploads stored in this
 //! browser: find one, list them, forget them, and continue one without
 //! picking its file. They convert values and call [`crate::pending`] and
-//! [`handles`](super::handles).
+//! [`handles`].
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;

@@ -1,7 +1,7 @@
 //! Reading the JavaScript options object by name, with a typed error for
 //! each bad value: the options of [`crate::options::by_name`], then
 //! `retryDelays` and `metadata`, then the callbacks of
-//! [`CALLBACKS`](super::events::CALLBACKS).
+//! [`CALLBACKS`].
 
 use js_sys::{Array, Function, Object};
 use wasm_bindgen::{JsCast, JsValue};

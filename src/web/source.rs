@@ -1,6 +1,6 @@
 //! Where a part's bytes come from in the browser ([`PartSource`]): `Blob`s,
 //! from a file (`Blob.slice`, never read to be sent) or from a streaming
-//! source (its `read(offset, length)`), hashed by [`hash`](super::hash).
+//! source (its `read(offset, length)`), hashed by [`hash`].
 //! A new kind of source is one more variant here, and one more case in
 //! `api.rs`'s conversion of `new Upload(x)`.
 
