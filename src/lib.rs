@@ -1,6 +1,6 @@
 //! # resupload: resumable S3 multipart uploads from the browser
 //!
-//! From the top: a web page hands a `File` to [`Upload`](web::api) (the
+//! From the top: a web page hands a `File` to `Upload` (`web/api.rs`: the
 //! JavaScript class), which cuts it into parts with `Blob.slice`, sends them in
 //! parallel to presigned S3 URLs obtained from a small signing backend (Uppy
 //! Companion's S3 routes), retries what fails, and keeps its state in
