@@ -31,14 +31,27 @@ function storedSince(mark) {
 
 const noSecondTab = () => `${stack.browserName}'s driver cannot open a second tab (it answers with the same window)`;
 
-test("a second tab uploading the same file fails with UPLOAD_LOCKED; every part is sent once", { timeout: 120_000 }, async (t) => {
-  const namespace = randomNamespace("lock-fail");
-  const spec = { file: FILE, options: { namespace, concurrency: 1 } };
+/**
+ * Runs `body({ a, b, namespace, mark })` in the stack's tab and a second one, both on the
+ * demo with a fresh namespace (`mark`: the gate's, taken before); skips where the driver
+ * cannot open a second tab. The gate is released and the second tab closed after.
+ */
+async function inTwoTabs(t, label, body) {
+  const namespace = randomNamespace(label);
   const opened = await tabs(namespace);
   if (!opened) return t.skip(noSecondTab());
   const [a, b] = opened;
   try {
-    const mark = stack.gate.mark();
+    await body({ a, b, namespace, mark: stack.gate.mark() });
+  } finally {
+    stack.gate.release();
+    await b.close();
+  }
+}
+
+test("a second tab uploading the same file fails with UPLOAD_LOCKED; every part is sent once", { timeout: 120_000 }, async (t) => {
+  await inTwoTabs(t, "lock-fail", async ({ a, b, namespace, mark }) => {
+    const spec = { file: FILE, options: { namespace, concurrency: 1 } };
     await startAndHold(stack, a, "a", spec, 2); // the first tab's third part is held
     await startUpload(b, "b", spec);
     const second = (await waitOutcome(b, "b")).outcome;
@@ -49,20 +62,12 @@ test("a second tab uploading the same file fails with UPLOAD_LOCKED; every part 
     assert.ok(first.outcome.result, JSON.stringify(first.outcome));
     assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
     await assertObject(stack, first.outcome.result.key, first.sha256);
-  } finally {
-    stack.gate.release();
-    await b.close();
-  }
+  });
 });
 
 test("with lock: \"wait\" the second tab starts when the first stops, and resumes its parts", { timeout: 120_000 }, async (t) => {
-  const namespace = randomNamespace("lock-wait");
-  const spec = { file: FILE, options: { namespace, concurrency: 1 } };
-  const opened = await tabs(namespace);
-  if (!opened) return t.skip(noSecondTab());
-  const [a, b] = opened;
-  try {
-    const mark = stack.gate.mark();
+  await inTwoTabs(t, "lock-wait", async ({ a, b, namespace, mark }) => {
+    const spec = { file: FILE, options: { namespace, concurrency: 1 } };
     await startAndHold(stack, a, "a", spec, 2); // the first tab's third part is held
     await startUpload(b, "b", { file: FILE, options: { ...spec.options, lock: "wait" } });
     await sleep(500);
@@ -77,10 +82,7 @@ test("with lock: \"wait\" the second tab starts when the first stops, and resume
     assert.equal(second.resumes[0].skippedParts, 3, "the parts the first tab stored are not sent again");
     assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
     await assertObject(stack, second.outcome.result.key, second.sha256);
-  } finally {
-    stack.gate.release();
-    await b.close();
-  }
+  });
 });
 
 test("a lock manager that refuses the request: the upload goes on unlocked with LOCK_UNAVAILABLE, lock: \"wait\" too", { timeout: 120_000 }, async () => {
@@ -113,12 +115,7 @@ test("a lock manager that refuses the request: the upload goes on unlocked with 
 test("a file of the same name and size but another date in a second tab leaves the first tab's upload alone", { timeout: 120_000 }, async (t) => {
   // Not the first tab's file changed (that one is still read there): two
   // files. Before, the second tab aborted the first's upload on the server.
-  const namespace = randomNamespace("lock-changed");
-  const opened = await tabs(namespace);
-  if (!opened) return t.skip(noSecondTab());
-  const [a, b] = opened;
-  try {
-    const mark = stack.gate.mark();
+  await inTwoTabs(t, "lock-changed", async ({ a, b, namespace, mark }) => {
     await startAndHold(stack, a, "a", { file: FILE, options: { namespace, concurrency: 1 } }, 2);
     const other = { ...FILE, seed: 2, lastModified: 1_700_000_999_000 };
     await startUpload(b, "b", { file: other, options: { namespace } });
@@ -136,20 +133,12 @@ test("a file of the same name and size but another date in a second tab leaves t
     assert.deepEqual(firstParts.map((p) => p.partNumber).sort(), [1, 2, 3, 4, 5], "each of the first tab's parts was sent once");
     await assertObject(stack, first.outcome.result.key, first.sha256);
     await assertObject(stack, second.outcome.result.key, second.sha256);
-  } finally {
-    stack.gate.release();
-    await b.close();
-  }
+  });
 });
 
 test("a queue in a second tab fails the file the first tab uploads with UPLOAD_LOCKED, sends the rest, and its cancel leaves that upload alone", { timeout: 120_000 }, async (t) => {
-  const namespace = randomNamespace("lock-queue");
-  const opened = await tabs(namespace);
-  if (!opened) return t.skip(noSecondTab());
-  const [a, b] = opened;
-  const small = { name: "small.bin", size: 1000, seed: 3 };
-  try {
-    const mark = stack.gate.mark();
+  await inTwoTabs(t, "lock-queue", async ({ a, b, namespace, mark }) => {
+    const small = { name: "small.bin", size: 1000, seed: 3 };
     await startAndHold(stack, a, "a", { file: FILE, options: { namespace, concurrency: 1 } }, 2);
     await installHelpers(b);
     await b.evaluate(async ({ files, namespace }) => {
@@ -181,22 +170,14 @@ test("a queue in a second tab fails the file the first tab uploads with UPLOAD_L
     assert.deepEqual(first.restarts, [], "the first upload was never aborted");
     assert.deepEqual(storedSince(mark).filter((n) => n > 0), [1, 2, 3, 4, 5], "each of the first tab's parts reached the store once");
     await assertObject(stack, first.outcome.result.key, first.sha256);
-  } finally {
-    stack.gate.release();
-    await b.close();
-  }
+  });
 });
 
 test("abort() and clearPending() in a second tab leave the upload the first tab runs", { timeout: 120_000 }, async (t) => {
   // Aborting it on the server would not stop the first tab: its run would
   // only start the file again from nothing.
-  const namespace = randomNamespace("lock-abort");
-  const spec = { file: FILE, options: { namespace, concurrency: 1 } };
-  const opened = await tabs(namespace);
-  if (!opened) return t.skip(noSecondTab());
-  const [a, b] = opened;
-  try {
-    const mark = stack.gate.mark();
+  await inTwoTabs(t, "lock-abort", async ({ a, b, namespace, mark }) => {
+    const spec = { file: FILE, options: { namespace, concurrency: 1 } };
     await startAndHold(stack, a, "a", spec, 2);
     await startUpload(b, "b", spec);
     assert.equal((await waitOutcome(b, "b")).outcome.error?.code, "UPLOAD_LOCKED");
@@ -209,8 +190,5 @@ test("abort() and clearPending() in a second tab leave the upload the first tab 
     assert.deepEqual(first.restarts, [], "the first upload was never aborted");
     assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
     await assertObject(stack, first.outcome.result.key, first.sha256);
-  } finally {
-    stack.gate.release();
-    await b.close();
-  }
+  });
 });
