@@ -24,6 +24,7 @@ use super::events::JsEvents;
 use super::headers::BackendHeaders;
 use super::idb::IdbStore;
 use super::js::Builder;
+use super::lock;
 use super::options::{callback, parse, whole_option};
 use super::queue_batches::Batch;
 use super::queue_run::{QueueCallbacks, QueuePorts, QueuedFile, WebRunner};
@@ -199,7 +200,9 @@ impl UploadQueue {
     /// Uploads every file not yet stored (failed ones again). Resolves,
     /// when every file is stored, failed or cancelled, to `{ done, failed,
     /// cancelled }`: failures are listed, never thrown away. Rejects with
-    /// `PAUSED` after `pause()`, `ABORTED` after `cancel()`.
+    /// `PAUSED` after `pause()`, `ABORTED` after `cancel()`, and
+    /// `UPLOAD_LOCKED` while another tab runs a queue of the same files
+    /// (with `lock: "wait"`, it starts when that run ends).
     #[wasm_bindgen(unchecked_return_type = "Promise<UploadQueueResult>")]
     pub fn start(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
@@ -316,6 +319,10 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
     inner.cancelling.set(false);
     inner.state.prepare_run();
     let batch = batch_of(inner);
+    // One run of a batch at a time across tabs: two would both send its
+    // small files, which hold no lock of their own.
+    let wait = inner.options.wait_for_lock;
+    let _lock = lock::hold_record(&batch.id, wait, &|w| inner.events.warn(w)).await?;
     if !inner.batches.borrow().contains(&batch.id) {
         inner.batches.borrow_mut().push(batch.id.clone());
     }

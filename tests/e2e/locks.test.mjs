@@ -29,6 +29,31 @@ function storedSince(mark) {
   return stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber).sort();
 }
 
+/**
+ * Starts an UploadQueue of `files` (specs as `window.e2e.source` takes) with `options` in
+ * `tab`, as `window.lockQueues[name]`: its onFile reports and its outcome.
+ */
+async function startQueue(tab, name, files, options) {
+  await installHelpers(tab);
+  await tab.evaluate(async ({ name, files, options }) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const sources = await Promise.all(files.map(async (f) => (await window.e2e.source(f)).source));
+    const run = { files: [], outcome: null };
+    const plain = (f) => ({ name: f.file.name, code: f.error?.code, message: f.error?.message, key: f.key });
+    const queue = new UploadQueue({ endpoint: "/api/s3", partSize: 5 * 2 ** 20, ...options, onFile: (f) => run.files.push(plain(f)) });
+    await queue.add(sources);
+    run.queue = queue;
+    (window.lockQueues ??= {})[name] = run;
+    queue.start().then(
+      (r) => (run.outcome = { done: r.done.map(plain), failed: r.failed.map(plain) }),
+      (e) => (run.outcome = { error: e.code }),
+    );
+  }, { name, files, options });
+}
+
+/** What queue `name` of `tab` reported so far. */
+const queued = (tab, name) => tab.evaluate((name) => ({ ...window.lockQueues[name], queue: undefined }), name);
+
 const noSecondTab = () => `${stack.browserName}'s driver cannot open a second tab (it answers with the same window)`;
 
 /**
@@ -140,29 +165,14 @@ test("a queue in a second tab fails the file the first tab uploads with UPLOAD_L
   await inTwoTabs(t, "lock-queue", async ({ a, b, namespace, mark }) => {
     const small = { name: "small.bin", size: 1000, seed: 3 };
     await startAndHold(stack, a, "a", { file: FILE, options: { namespace, concurrency: 1 } }, 2);
-    await installHelpers(b);
-    await b.evaluate(async ({ files, namespace }) => {
-      const { UploadQueue } = await window.e2e.lib("queue");
-      const sources = await Promise.all(files.map(async (f) => (await window.e2e.source(f)).source));
-      const run = { files: [], outcome: null };
-      const plain = (f) => ({ name: f.file.name, code: f.error?.code, message: f.error?.message, key: f.key });
-      const queue = new UploadQueue({ endpoint: "/api/s3", partSize: 5 * 2 ** 20, namespace, onFile: (f) => run.files.push(plain(f)) });
-      await queue.add(sources);
-      run.queue = queue;
-      window.lockQueue = run;
-      queue.start().then(
-        (r) => (run.outcome = { done: r.done.map(plain), failed: r.failed.map(plain) }),
-        (e) => (run.outcome = { error: e.code }),
-      );
-    }, { files: [FILE, small], namespace });
-    const queued = () => b.evaluate(() => ({ ...window.lockQueue, queue: undefined }));
-    const locked = await waitUntil(async () => (await queued()).files.find((f) => f.name === FILE.name), { timeout: 30_000, what: "the queue to end the locked file" });
+    await startQueue(b, "b", [FILE, small], { namespace });
+    const locked = await waitUntil(async () => (await queued(b, "b")).files.find((f) => f.name === FILE.name), { timeout: 30_000, what: "the queue to end the locked file" });
     assert.equal(locked.code, "UPLOAD_LOCKED", JSON.stringify(locked));
     assert.match(locked.message, /another tab/);
     // Cancelled there, the file's upload is left to the first tab's run.
-    assert.equal(await b.evaluate(() => window.lockQueue.queue.cancel(0)), true);
+    assert.equal(await b.evaluate(() => window.lockQueues.b.queue.cancel(0)), true);
     stack.gate.release();
-    const outcome = await waitUntil(async () => (await queued()).outcome, { timeout: 60_000, what: "the queue to end" });
+    const outcome = await waitUntil(async () => (await queued(b, "b")).outcome, { timeout: 60_000, what: "the queue to end" });
     assert.deepEqual(outcome.failed.map((f) => f.name), [], JSON.stringify(outcome));
     assert.deepEqual(outcome.done.map((f) => f.name), [small.name], JSON.stringify(outcome));
     const first = await waitOutcome(a, "a");
@@ -190,5 +200,24 @@ test("abort() and clearPending() in a second tab leave the upload the first tab 
     assert.deepEqual(first.restarts, [], "the first upload was never aborted");
     assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
     await assertObject(stack, first.outcome.result.key, first.sha256);
+  });
+});
+
+test("a queue of the same files in a second tab rejects with UPLOAD_LOCKED while the first runs; each file is sent once", { timeout: 120_000 }, async (t) => {
+  // Small files hold no lock of their own: the batch's lock keeps a second
+  // run from sending them again.
+  await inTwoTabs(t, "lock-batch", async ({ a, b, namespace, mark }) => {
+    const files = [1, 2, 3].map((i) => ({ name: `f${i}.bin`, size: 1000 + i, seed: 10 + i }));
+    stack.gate.holdAfter(1);
+    await startQueue(a, "a", files, { namespace });
+    await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "the first queue's second file to be held" });
+    await startQueue(b, "b", files, { namespace });
+    const second = await waitUntil(async () => (await queued(b, "b")).outcome, { timeout: 30_000, what: "the second queue to end" });
+    assert.equal(second.error, "UPLOAD_LOCKED", JSON.stringify(second));
+    stack.gate.release();
+    const first = await waitUntil(async () => (await queued(a, "a")).outcome, { timeout: 60_000, what: "the first queue to end" });
+    assert.deepEqual(first.done.map((f) => f.name).sort(), ["f1.bin", "f2.bin", "f3.bin"], JSON.stringify(first));
+    const sent = stack.gate.since(mark).filter((p) => p.state === "done");
+    assert.equal(sent.length, 3, `each file once: ${JSON.stringify(sent.map((p) => p.key))}`);
   });
 });
