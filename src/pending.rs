@@ -11,6 +11,8 @@
 //! assert_eq!(listed.unwrap(), vec![]);
 //! ```
 
+use std::ops::Deref;
+
 use crate::core::fingerprint::FileIdentity;
 use crate::core::record::{PendingUpload, UploadRecord};
 use crate::core::retry::RetryPolicy;
@@ -103,7 +105,7 @@ pub async fn list(
 /// lifecycle rule. An upload a run holds (`claims`: a run of another tab,
 /// or of this page not paused) is left to it. Answers how many were
 /// forgotten.
-pub async fn clear<B: Backend>(
+pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
     store: &impl RecordStore,
     lookup: &Lookup,
     claims: &dyn Claims,

@@ -206,41 +206,6 @@ pub trait Backend {
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()>;
 }
 
-/// A borrowed backend is a backend: callers that take one by value (as
-/// [`pending::clear`](crate::pending::clear)'s `backend_for`) can share one.
-impl<T: Backend + ?Sized> Backend for &T {
-    fn create<'a>(&'a self, upload: NewUpload<'a>) -> PortFuture<'a, Created> {
-        (**self).create(upload)
-    }
-    fn sign_part<'a>(
-        &'a self,
-        upload_id: &'a str,
-        key: &'a str,
-        part_number: u32,
-        checksum_sha256: Option<&'a str>,
-    ) -> PortFuture<'a, String> {
-        (**self).sign_part(upload_id, key, part_number, checksum_sha256)
-    }
-    fn list_parts<'a>(
-        &'a self,
-        upload_id: &'a str,
-        key: &'a str,
-    ) -> PortFuture<'a, Vec<ServerPart>> {
-        (**self).list_parts(upload_id, key)
-    }
-    fn complete<'a>(
-        &'a self,
-        upload_id: &'a str,
-        key: &'a str,
-        parts: &'a [CompletedPart],
-    ) -> PortFuture<'a, CompleteAnswer> {
-        (**self).complete(upload_id, key, parts)
-    }
-    fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
-        (**self).abort(upload_id, key)
-    }
-}
-
 /// The signing backend's single-request uploads of whole small files
 /// (Companion's `GET {endpoint}/params`), which only an upload queue makes.
 /// A port of its own, not part of [`Backend`], so that a build without the
@@ -365,16 +330,6 @@ pub trait RecordStore {
 pub trait Claims {
     /// Whether a run holds record `id`. `false` when it cannot tell.
     fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
-}
-
-/// No run elsewhere is ever seen (a single page without locks, a test).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoClaims;
-
-impl Claims for NoClaims {
-    fn held<'a>(&'a self, _id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
-        Box::pin(std::future::ready(false))
-    }
 }
 
 /// Time: the clock and waiting.

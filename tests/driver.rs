@@ -2140,7 +2140,7 @@ fn clearing_pending_uploads_leaves_the_ones_a_run_holds() {
         &w.other_tabs,
         &w.timer,
         &retry,
-        |_: &str| &w.s3,
+        |_: &str| &w.s3 as &dyn Backend,
     );
     assert_eq!(block_on(cleared).unwrap(), 1, "only the other one");
     let kept: Vec<String> = w.records().into_iter().map(|r| r.id).collect();

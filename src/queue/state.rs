@@ -147,18 +147,11 @@ impl QueueState {
     /// Resolves once file `index` is cancelled; dropped before, it takes
     /// its waker back.
     pub async fn cancelled(&self, index: usize) {
-        let _unwait = Unwait(self, index);
-        poll_fn(|cx| {
-            if matches!(
-                self.outcomes.borrow().get(index),
+        self.woken_when(index, |state| {
+            matches!(
+                state.outcomes.borrow().get(index),
                 Some(FileOutcome::Cancelled)
-            ) {
-                return Poll::Ready(());
-            }
-            let mut wakers = self.cancel_wakers.borrow_mut();
-            wakers.retain(|(i, _)| *i != index);
-            wakers.push((index, cx.waker().clone()));
-            Poll::Pending
+            )
         })
         .await
     }
@@ -166,14 +159,21 @@ impl QueueState {
     /// Resolves once a file was cancelled while it waited, and the page
     /// has not heard of it ([`take_cancelled`](Self::take_cancelled)).
     pub async fn waiting_cancelled(&self) {
-        let _unwait = Unwait(self, ANY_WAITING);
+        self.woken_when(ANY_WAITING, |state| !state.unreported.borrow().is_empty())
+            .await
+    }
+
+    /// Resolves once `ready`, checked whenever [`cancel`](Self::cancel)
+    /// wakes waker `key`; dropped before, it takes its waker back.
+    async fn woken_when(&self, key: usize, ready: impl Fn(&Self) -> bool) {
+        let _unwait = Unwait(self, key);
         poll_fn(|cx| {
-            if !self.unreported.borrow().is_empty() {
+            if ready(self) {
                 return Poll::Ready(());
             }
             let mut wakers = self.cancel_wakers.borrow_mut();
-            wakers.retain(|(i, _)| *i != ANY_WAITING);
-            wakers.push((ANY_WAITING, cx.waker().clone()));
+            wakers.retain(|(i, _)| *i != key);
+            wakers.push((key, cx.waker().clone()));
             Poll::Pending
         })
         .await

@@ -23,7 +23,7 @@ use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::pending;
-use crate::ports::{RecordStore, Timer, Warning};
+use crate::ports::{Backend, RecordStore, Timer, Warning};
 
 #[wasm_bindgen]
 impl Upload {
@@ -113,8 +113,9 @@ impl Upload {
                 let headers = BackendHeaders::parse(&field(&options, "headers"))?;
                 let store = page_store(console_warning()).await;
                 let retry = RetryPolicy::default();
-                let backend_for =
-                    |endpoint: &str| HttpBackend::new(endpoint).with_headers(headers.clone());
+                let backend_for = |endpoint: &str| -> Box<dyn Backend> {
+                    Box::new(HttpBackend::new(endpoint).with_headers(headers.clone()))
+                };
                 let count = pending::clear(
                     &store,
                     &lookup,
