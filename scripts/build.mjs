@@ -6,7 +6,9 @@
 //      JS values in its JS-side slab, not in an externref table (WebKit of
 //      the Safari 16 era traps on externref tables: "Out of bounds table
 //      access", which left start() unsettled in WPE WebKit 2.38);
-//   3. wasm-bindgen writes the JS glue (--target web) and the snippets;
+//   3. wasm-bindgen writes the JS glue (--target web) and the snippets; the
+//      glue then calls the module through guard.js's `watch`, so that a
+//      trap is known as this module's (not another module's of the page);
 //   4. wasm-opt shrinks the module (flags below, measured in BENCHMARKS.md);
 //   5. the imports from the glue get short names, in the module and the
 //      glue (scripts/short-imports.mjs);
@@ -208,6 +210,26 @@ function minifyJs(dir) {
   }
 }
 
+/**
+ * Makes the glue in `dir` call the module through guard.js's `watch`, which
+ * marks the traps thrown out of it: guard.js ends a run only on those, not
+ * on a trap of another module of the page. Fails the build if wasm-bindgen's
+ * glue no longer has the two lines this rewrites.
+ */
+function watchExports(dir) {
+  const file = path.join(dir, `${NAME}.js`);
+  let glue = fs.readFileSync(file, "utf8");
+  const edits = [
+    [/^import \{ guard \} from ('\.\/snippets\/[^']+\/src\/web\/guard\.js');$/m, "import { guard, watch } from $1;"],
+    [/^(\s*)wasm = instance\.exports;$/m, "$1wasm = watch(instance.exports);"],
+  ];
+  for (const [pattern, replacement] of edits) {
+    if (!pattern.test(glue)) throw new Error(`the glue has no line matching ${pattern}: see watchExports`);
+    glue = glue.replace(pattern, replacement);
+  }
+  fs.writeFileSync(file, glue);
+}
+
 /** Builds the module with `cargoArgs` and writes its glue and wasm to `dir`. */
 function buildModule(dir, cargoArgs) {
   const build = cargoBuild();
@@ -215,6 +237,7 @@ function buildModule(dir, cargoArgs) {
   const plain = build.raw.replace(/\.wasm$/, ".plain.wasm");
   run(wasmOpt(), [build.raw, "--strip-target-features", "-o", plain]);
   run("wasm-bindgen", ["--target", "web", "--out-dir", dir, "--out-name", NAME, plain]);
+  watchExports(dir);
   const wasm = path.join(dir, `${NAME}_bg.wasm`);
   if (!dev) run(wasmOpt(), [wasm, "-o", wasm, ...WASM_OPT_FLAGS]);
   const renamed = shortenImports(wasm, path.join(dir, `${NAME}.js`));

@@ -6,15 +6,44 @@
 // WebAssembly.RuntimeError reported to the page (an uncaught `error`, or an
 // unhandled rejection) rejects it with a ResuploadError INTERNAL_ERROR. The
 // error is made here, in JS: after a trap the module may not be usable.
+// Only this module's traps count: a page may run other modules (an image
+// resizer, a video transcoder), and a trap of theirs is theirs. The glue
+// calls this module through `watch(instance.exports)` (scripts/build.mjs
+// puts it there), which marks every RuntimeError thrown out of a call.
 // Importing this module touches no browser global.
 
 const pending = new Set();
+const ours = new WeakSet();
 let listening = false;
 
 function onError(event) {
   const error = event.error ?? event.reason;
-  if (!(error instanceof WebAssembly.RuntimeError)) return;
+  if (!(error instanceof WebAssembly.RuntimeError) || !ours.has(error)) return;
   for (const stop of [...pending]) stop(error);
+}
+
+/**
+ * The module's exports, each function wrapped so that a RuntimeError thrown
+ * out of it (a trap of the module, or one that unwound through it) is known
+ * as this module's. Other exports (the memory) are the same objects.
+ * @param {WebAssembly.Exports} exports
+ */
+export function watch(exports) {
+  const watched = {};
+  for (const [name, value] of Object.entries(exports)) {
+    watched[name] =
+      typeof value !== "function"
+        ? value
+        : (...args) => {
+            try {
+              return value(...args);
+            } catch (error) {
+              if (error instanceof WebAssembly.RuntimeError) ours.add(error);
+              throw error;
+            }
+          };
+  }
+  return watched;
 }
 
 function internalError(cause) {

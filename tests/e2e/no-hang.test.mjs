@@ -147,6 +147,38 @@ test("a trap inside the module rejects start() with INTERNAL_ERROR instead of ha
   assert.ok(Date.now() - started < 10_000, "it ended at once");
 });
 
+test("a trap in another WebAssembly module of the page leaves the upload running", { timeout: 120_000 }, async () => {
+  // Pages that upload often run other modules (an image resizer, a video
+  // transcoder). A trap of theirs, as an uncaught error or an unhandled
+  // rejection, is theirs: it must not end this module's runs.
+  const run = await uploadWith(async () => {
+    // A module whose one export traps: (func (export "trap") unreachable).
+    const bytes = new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00,
+      0x07, 0x08, 0x01, 0x04, 0x74, 0x72, 0x61, 0x70, 0x00, 0x00, 0x0a, 0x05, 0x01, 0x03, 0x00, 0x00, 0x0b,
+    ]);
+    const { instance } = await WebAssembly.instantiate(bytes);
+    // The traps the page saw reported, each kind, until the run ends.
+    window.otherTraps = { error: 0, unhandledrejection: 0 };
+    for (const kind of Object.keys(window.otherTraps)) {
+      addEventListener(kind, (event) => {
+        if ((event.error ?? event.reason) instanceof WebAssembly.RuntimeError) window.otherTraps[kind] += 1;
+      });
+    }
+    let traps = 0;
+    const timer = setInterval(() => {
+      if (window.e2e.runs?.run?.outcome) return clearInterval(timer);
+      // Alternately an uncaught error and an unhandled rejection.
+      traps += 1;
+      if (traps % 2) instance.exports.trap();
+      else Promise.resolve().then(() => instance.exports.trap());
+    }, 5);
+  });
+  const seen = await tab.evaluate(() => window.otherTraps);
+  assert.ok(seen.error >= 1 && seen.unhandledrejection >= 1, `both kinds of trap were reported while the upload ran: ${JSON.stringify(seen)}`);
+  await assertStored(run);
+});
+
 test("a browser without a feature resupload needs gets UNSUPPORTED_BROWSER naming it, from new Upload()", { timeout: 60_000 }, async () => {
   await openDemo(stack, tab, { namespace: randomNamespace("unsupported") });
   await installHelpers(tab);
