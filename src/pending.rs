@@ -4,10 +4,10 @@
 //! expiry rule as an upload's run.
 //!
 //! ```
-//! use resupload::memory::MemoryStore;
+//! use resupload::memory::{MemoryClaims, MemoryStore};
 //! use resupload::pending::{list, Lookup};
-//! let store = MemoryStore::new();
-//! let listed = futures::executor::block_on(list(&store, 0.0, &Lookup::everything()));
+//! let (store, claims) = (MemoryStore::new(), MemoryClaims::default());
+//! let listed = futures::executor::block_on(list(&store, &claims, 0.0, &Lookup::everything()));
 //! assert_eq!(listed.unwrap(), vec![]);
 //! ```
 
@@ -68,21 +68,35 @@ pub fn is_collectable(
 }
 
 /// The stored unfinished upload of `file` under `options` (its namespace
-/// and endpoint), if any.
+/// and endpoint), if any, saying whether a run holds it (`claims`).
 pub async fn find(
     store: &impl RecordStore,
+    claims: &dyn Claims,
     options: &UploadOptions,
     file: &FileIdentity,
 ) -> Result<Option<PendingUpload>, Error> {
     let id = options.record_id(file);
-    Ok(store.load(&id).await?.map(|r| r.summary()))
+    let Some(record) = store.load(&id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(summary(&record, claims).await))
 }
 
-/// The stored unfinished uploads `lookup` covers, oldest first (an upload
-/// queue's files are listed with their batch, not here). Records past
-/// expiry (in the lookup's namespace) are removed on the way.
+/// `record`'s summary, saying whether a run holds it.
+async fn summary(record: &UploadRecord, claims: &dyn Claims) -> PendingUpload {
+    PendingUpload {
+        running: claims.held(&record.id).await,
+        ..record.summary()
+    }
+}
+
+/// The stored unfinished uploads `lookup` covers, oldest first, each
+/// saying whether a run holds it (`claims`). An upload queue's files are
+/// listed with their batch, not here. Records past expiry (in the lookup's
+/// namespace) are removed on the way.
 pub async fn list(
     store: &impl RecordStore,
+    claims: &dyn Claims,
     now: f64,
     lookup: &Lookup,
 ) -> Result<Vec<PendingUpload>, Error> {
@@ -92,7 +106,7 @@ pub async fn list(
         if is_collectable(&record, namespace, now, lookup.expires_after_ms) {
             store.remove(&record.id).await?;
         } else if lookup.covers(&record) && !record.queued {
-            pending.push(record.summary());
+            pending.push(summary(&record, claims).await);
         }
     }
     oldest_first(&mut pending);

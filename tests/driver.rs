@@ -21,13 +21,13 @@ use resupload::core::plan::MIB;
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::PartState;
 use resupload::http::{failure, Answer};
-use resupload::memory::MemoryStore;
+use resupload::memory::{MemoryClaims, MemoryStore};
 use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Adopted, Backend, Claims, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon,
-    NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource,
-    PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle,
-    SingleMethod, SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
+    Adopted, Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, NewSingle,
+    NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, PortFuture,
+    Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle, SingleMethod,
+    SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
 };
 use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
@@ -755,20 +755,11 @@ impl Events for Log {
     }
 }
 
-/// The records runs of other tabs hold (the browser's Web Locks).
-#[derive(Default)]
-struct OtherTabs(RefCell<Vec<String>>);
-
-impl Claims for OtherTabs {
-    fn held<'a>(&'a self, id: &'a str) -> std::pin::Pin<Box<dyn Future<Output = bool> + 'a>> {
-        Box::pin(std::future::ready(self.0.borrow().iter().any(|h| h == id)))
-    }
-}
-
 struct World {
     s3: FakeS3,
     store: MemoryStore,
-    other_tabs: OtherTabs,
+    /// The records runs of other tabs hold (the browser's Web Locks).
+    other_tabs: MemoryClaims,
     timer: FakeTimer,
     log: Log,
     options: UploadOptions,
@@ -783,7 +774,7 @@ impl World {
         World {
             s3: FakeS3::new(size),
             store: MemoryStore::new(),
-            other_tabs: OtherTabs::default(),
+            other_tabs: MemoryClaims::default(),
             timer: FakeTimer::default(),
             log: Log::default(),
             options,
@@ -1542,7 +1533,7 @@ fn a_changed_file_never_aborts_the_upload_another_tab_holds() {
     // lock is held there.
     let w = interrupted();
     let first = w.records()[0].id.clone();
-    w.other_tabs.0.borrow_mut().push(first.clone());
+    w.other_tabs.hold(&first);
     let mut second = w.file.clone();
     second.identity.last_modified += 1000.0;
     second.sample_sha256 = Some("sample-b".into());
@@ -1554,7 +1545,7 @@ fn a_changed_file_never_aborts_the_upload_another_tab_holds() {
     assert_eq!(w.records()[0].id, first, "with its record");
     assert!(w.log.restarted.borrow().is_empty());
     // Once that tab let go, its upload is the one that changed.
-    w.other_tabs.0.borrow_mut().clear();
+    w.other_tabs.release_all();
     second.identity.last_modified += 1000.0;
     block_on(w.driver().run(&second)).unwrap();
     assert!(!w.s3.uploads.borrow().contains_key("up1"));
@@ -2118,8 +2109,51 @@ fn a_queue_file_is_listed_with_its_batch_not_on_its_own() {
     let record = &w.records()[0];
     assert!(record.queued);
     let lookup = resupload::pending::Lookup::everything();
-    let listed = block_on(resupload::pending::list(&w.store, 0.0, &lookup)).unwrap();
+    let listed = block_on(resupload::pending::list(
+        &w.store,
+        &w.other_tabs,
+        0.0,
+        &lookup,
+    ))
+    .unwrap();
     assert!(listed.is_empty(), "{listed:?}");
+}
+
+#[test]
+fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
+    // Two interrupted uploads; a run (another tab's) holds the first.
+    let mut w = interrupted();
+    let first_file = w.file.clone();
+    let first = w.records()[0].id.clone();
+    w.file.identity.name = "other.mp4".into();
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    w.other_tabs.hold(&first);
+    let lookup = resupload::pending::Lookup::everything();
+    let listed = block_on(resupload::pending::list(
+        &w.store,
+        &w.other_tabs,
+        0.0,
+        &lookup,
+    ));
+    let running: Vec<(String, bool)> = listed
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.id, p.running))
+        .collect();
+    assert_eq!(
+        running,
+        [(first.clone(), true), (w.records()[1].id.clone(), false)]
+    );
+    let find = |file: &FileInfo| {
+        let found = resupload::pending::find(&w.store, &w.other_tabs, &w.options, &file.identity);
+        block_on(found).unwrap().map(|p| p.running)
+    };
+    assert_eq!(find(&first_file), Some(true));
+    assert_eq!(find(&w.file), Some(false));
+    // Once that run let go, neither is running.
+    w.other_tabs.release_all();
+    assert_eq!(find(&first_file), Some(false));
 }
 
 #[test]
@@ -2131,7 +2165,7 @@ fn clearing_pending_uploads_leaves_the_ones_a_run_holds() {
     w.s3.fail(3, &[Fault::Hang]);
     w.run_and_drop_after(200);
     assert_eq!(w.records().len(), 2);
-    w.other_tabs.0.borrow_mut().push(first.clone());
+    w.other_tabs.hold(&first);
     let lookup = resupload::pending::Lookup::everything();
     let retry = resupload::core::retry::RetryPolicy::default();
     let cleared = resupload::pending::clear(

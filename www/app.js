@@ -123,6 +123,10 @@ async function boot() {
   }
   applyIdentity(await whoami());
   await Promise.all([refreshPending(), refreshPendingFolders()]);
+  // Coming back to this tab: another tab may have finished or paused one.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refreshPending();
+  });
   demo.ready = true;
   document.body.dataset.ready = "true";
   renderSettings();
@@ -558,6 +562,7 @@ async function refreshPending() {
       bytesDone: Number(p.bytesDone),
       canResumeWithoutPicking: Boolean(p.canResumeWithoutPicking),
       resumeFrom: p.resumeFrom ?? null,
+      running: Boolean(p.running),
     }));
   } catch (error) {
     console.error("resupload demo: could not list the unfinished uploads", error);
@@ -592,6 +597,12 @@ function pendingItem(p) {
       (p.createdAt > 0 ? ` · started ${formatWhen(p.createdAt)}` : ""),
   );
   li.append(info, progressBar(percent, percent), progress);
+  // A live card of this page is not listed: a running one is another tab's.
+  if (p.running) {
+    li.dataset.running = "true";
+    li.append(el("p", { class: "pending-running" }, "Uploading in another tab now: it goes on there."));
+    return li;
+  }
   if (problem) li.append(el("p", { class: "pending-problem", role: "alert" }, problemText(problem)));
   li.append(oneClick ? resumeButton(p) : pickButton());
   return li;

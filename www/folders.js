@@ -328,6 +328,7 @@ export async function refreshPendingFolders() {
       bytes: Number(p.bytes),
       createdAt: Number(p.createdAt),
       canResumeWithoutPicking: Boolean(p.canResumeWithoutPicking),
+      running: Boolean(p.running),
     }));
   } catch (error) {
     console.error("resupload demo: could not list the unfinished folders", error);
@@ -337,8 +338,10 @@ export async function refreshPendingFolders() {
 }
 
 function renderPending() {
-  // The folder the panel is resuming is shown there, not here.
-  const shown = env.demo.pendingFolders.filter((p) => !(folderBusy() && p.id === current.pendingId));
+  // The folder the panel is sending (resumed, or picked: then its batch is
+  // the running one) is shown there, not here.
+  const ours = (p) => p.id === current.pendingId || p.running;
+  const shown = env.demo.pendingFolders.filter((p) => !(folderBusy() && ours(p)));
   $("#pending-folders").replaceChildren(...shown.map(pendingFolderItem));
   $("#pending-folders-section").hidden = shown.length === 0;
 }
@@ -356,6 +359,12 @@ function pendingFolderItem(p) {
     `${p.filesDone} of ${p.files} files stored` + (p.createdAt > 0 ? ` · started ${formatWhen(p.createdAt)}` : ""),
   );
   li.append(info, bar(percent, percent), progress);
+  // This page's own queue is in the panel: a running one listed is another tab's.
+  if (p.running) {
+    li.dataset.running = "true";
+    li.append(el("p", { class: "pending-running" }, "Uploading in another tab now: it goes on there."));
+    return li;
+  }
   if (problem) li.append(el("p", { class: "pending-problem", role: "alert" }, folderProblemText(problem)));
   const button = oneClick
     ? pendingButton("resume-folder", "Resume", "button primary", () => resumeFolder(p, button))

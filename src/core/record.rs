@@ -188,6 +188,7 @@ impl UploadRecord {
             parts_done: done.clone().count() as u32,
             parts_total: self.parts.len() as u32,
             bytes_done: done.map(|p| p.size).sum(),
+            running: false,
         }
     }
 }
@@ -314,6 +315,12 @@ pub struct PendingUpload {
     pub parts_total: u32,
     /// Bytes in confirmed parts.
     pub bytes_done: u64,
+    /// Whether a run holds it now (of another tab, or of this page and not
+    /// paused): resuming it waits for that run or fails with
+    /// `UPLOAD_LOCKED`, and clearing leaves it out. Set by
+    /// [`pending`](crate::pending)'s lookups; `false` in a
+    /// [`summary`](UploadRecord::summary).
+    pub running: bool,
 }
 
 /// A record for tests: `size` bytes in 5 MiB parts, every part pending.

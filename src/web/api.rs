@@ -161,6 +161,10 @@ export interface PendingUpload {
   canResumeWithoutPicking: boolean;
   /** What it continues from without picking: the picked file's handle, or its staged copy. */
   resumeFrom: "handle" | "copy" | null;
+  /** Whether a run is uploading it now: another tab's, or this page's and not paused. Resuming
+   *  it then fails with UPLOAD_LOCKED (or, with `lock: "wait"`, waits for that run to stop),
+   *  and `clearPending` leaves it out. As of the call: list again to see it change. */
+  running: boolean;
 }
 /** Every error thrown or rejected by resupload. */
 export interface ResuploadError extends Error {

@@ -171,6 +171,7 @@ pub fn pending_to_js(p: &PendingUpload, kept: Option<Kind>) -> JsValue {
             &JsValue::from_bool(kept.is_some()),
         )
         .set("resumeFrom", &resume_from)
+        .set("running", &JsValue::from_bool(p.running))
         .done()
 }
 
@@ -191,6 +192,7 @@ pub fn pending_from_js(value: &JsValue) -> Option<PendingUpload> {
         parts_done: whole_u32(value, "partsDone").unwrap_or(0),
         parts_total: whole_u32(value, "partsTotal").unwrap_or(0),
         bytes_done: whole(value, "bytesDone").unwrap_or(0),
+        running: field(value, "running").is_truthy(),
     })
 }
 

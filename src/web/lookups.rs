@@ -47,7 +47,8 @@ impl Upload {
                 let mut under = UploadOptions::new(lookup.endpoint.unwrap_or_default());
                 under.namespace = lookup.namespace.unwrap_or_default();
                 let store = page_store(console_warning()).await;
-                let Some(found) = pending::find(&store, &under, &file.identity).await? else {
+                let Some(found) = pending::find(&store, &WebLocks, &under, &file.identity).await?
+                else {
                     return Ok(None);
                 };
                 let kind = kept_kind(&found.id).await;
@@ -61,7 +62,8 @@ impl Upload {
 
     /// Every unfinished upload stored in this browser for `{ namespace }`
     /// (all namespaces when none is given), oldest first, each saying
-    /// whether it continues without picking its file. Records past
+    /// whether it continues without picking its file and whether a run
+    /// (of another tab, or of this page) is uploading it now. Records past
     /// `expiresAfter` (default 7 days) are removed on the way, and handles
     /// and staged copies no record needs.
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingUpload[]>")]
@@ -72,7 +74,8 @@ impl Upload {
             let listed = async {
                 let lookup = parse_lookup(&options)?;
                 let store = page_store(console_warning()).await;
-                let listed = pending::list(&store, BrowserTimer.now_ms(), &lookup).await?;
+                let listed =
+                    pending::list(&store, &WebLocks, BrowserTimer.now_ms(), &lookup).await?;
                 let kinds = match IdbStore::open().await {
                     Ok(side) => {
                         // Only from a whole list of ids (an error says it is not).

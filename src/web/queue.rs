@@ -83,6 +83,9 @@ export interface PendingQueue {
   /** Whether `UploadQueue.resumePending(entry)` continues it without picking: it was added as
    *  one folder handle (`showDirectoryPicker()`, a dropped folder in Chromium). */
   canResumeWithoutPicking: boolean;
+  /** Whether a queue's run is sending it now: another tab's, or this page's and not paused.
+   *  Its `start()` then fails with UPLOAD_LOCKED (or, with `lock: "wait"`, waits). */
+  running: boolean;
 }
 /** What `queue.start()` resolves to once every file has ended. */
 export interface UploadQueueResult { done: UploadQueueFile[]; failed: UploadQueueFile[]; cancelled: UploadQueueFile[]; }

@@ -66,12 +66,14 @@ impl Batch {
     }
 
     /// What `UploadQueue.listPending` gives: the batch, how many of its
-    /// files are stored, and whether it continues without picking.
-    pub fn pending_to_js(&self, markers: &[DoneMarker]) -> JsValue {
+    /// files are stored, whether it continues without picking, and
+    /// whether a queue's run holds it (`running`).
+    pub fn pending_to_js(&self, markers: &[DoneMarker], running: bool) -> JsValue {
         let done = markers.iter().filter(|m| m.batch == self.id).count();
         self.fields()
             .num("filesDone", done as f64)
             .set("canResumeWithoutPicking", &self.handle.is_some().into())
+            .set("running", &running.into())
             .done()
     }
 }
@@ -132,7 +134,7 @@ impl IdbStore {
 impl UploadQueue {
     /// The half-done batches kept in this browser for `{ namespace }` (all
     /// when none is given): `{ id, name, files, filesDone, bytes, createdAt,
-    /// canResumeWithoutPicking }`, oldest first. Batches past `expiresAfter`
+    /// canResumeWithoutPicking, running }`, oldest first. Batches past `expiresAfter`
     /// (default 7 days) are forgotten.
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingQueue[]>")]
     pub fn list_pending(
@@ -181,7 +183,8 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
             .as_ref()
             .is_none_or(|n| *n == batch.namespace);
         if ours {
-            listed.push(&batch.pending_to_js(&markers));
+            let running = super::lock::is_held(&batch.id).await;
+            listed.push(&batch.pending_to_js(&markers, running));
         }
     }
     Ok(listed)

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { MIB, sleep, waitUntil } from "./harness.mjs";
-import { openDemo, randomNamespace } from "./demo.mjs";
-import { clearPending, installHelpers, report, startUpload, waitOutcome } from "./in-page.mjs";
+import { listedPending, openDemo, randomNamespace, waitReady } from "./demo.mjs";
+import { clearPending, findPrevious, installHelpers, pending, report, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertObject, pauseHeld, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("locks");
@@ -203,6 +203,34 @@ test("abort() and clearPending() in a second tab leave the upload the first tab 
   });
 });
 
+test("listPending and findPrevious say whether a run, of this tab or another, is uploading it", { timeout: 120_000 }, async (t) => {
+  await inTwoTabs(t, "lock-list", async ({ a, b, namespace }) => {
+    const spec = { file: FILE, options: { namespace, concurrency: 1 } };
+    await startAndHold(stack, a, "a", spec, 2);
+    const running = async (tab) => ({
+      listed: (await pending(tab, namespace)).map((p) => p.running),
+      found: (await findPrevious(tab, FILE, namespace))?.running,
+    });
+    for (const tab of [a, b]) assert.deepEqual(await running(tab), { listed: [true], found: true });
+    // The demo in the second tab, opened now, shows it as the other tab's.
+    await b.reload();
+    await waitReady(b);
+    const shown = await listedPending(b);
+    assert.equal(shown.items.length, 1);
+    assert.match(shown.items[0].text, /Uploading in another tab/);
+    await pauseHeld(stack, a, "a");
+    // The lock manager frees the paused run's lock a task or two later.
+    for (const tab of [a, b]) {
+      await waitUntil(async () => (await running(tab)).found === false, { timeout: 10_000, what: "the paused upload to be found not running" });
+      assert.deepEqual(await running(tab), { listed: [false], found: false });
+    }
+    await resume(a, "a");
+    const first = await waitOutcome(a, "a");
+    assert.ok(first.outcome.result, JSON.stringify(first.outcome));
+    assert.deepEqual(await pending(b, namespace), [], "nothing is left to list");
+  });
+});
+
 test("a queue of the same files in a second tab rejects with UPLOAD_LOCKED while the first runs; each file is sent once", { timeout: 120_000 }, async (t) => {
   // Small files hold no lock of their own: the batch's lock keeps a second
   // run from sending them again.
@@ -214,6 +242,11 @@ test("a queue of the same files in a second tab rejects with UPLOAD_LOCKED while
     await startQueue(b, "b", files, { namespace });
     const second = await waitUntil(async () => (await queued(b, "b")).outcome, { timeout: 30_000, what: "the second queue to end" });
     assert.equal(second.error, "UPLOAD_LOCKED", JSON.stringify(second));
+    const batches = await b.evaluate(async (namespace) => {
+      const { UploadQueue } = await window.e2e.lib("queue");
+      return [...(await UploadQueue.listPending({ namespace }))].map((p) => ({ files: p.files, running: p.running }));
+    }, namespace);
+    assert.deepEqual(batches, [{ files: 3, running: true }], "the second tab lists the batch as running");
     stack.gate.release();
     const first = await waitUntil(async () => (await queued(a, "a")).outcome, { timeout: 60_000, what: "the first queue to end" });
     assert.deepEqual(first.done.map((f) => f.name).sort(), ["f1.bin", "f2.bin", "f3.bin"], JSON.stringify(first));
