@@ -151,6 +151,9 @@ pub enum Error {
     AlreadyCompleted,
     /// Another tab or window is uploading the same file.
     Locked,
+    /// Another tab or window is running an upload queue of the same files
+    /// (its batch): `UPLOAD_LOCKED` too.
+    BatchLocked,
     /// `checksum: "sha256"` was asked for, but the backend did not confirm
     /// that it creates uploads with SHA-256 checksums.
     ChecksumUnsupported,
@@ -217,7 +220,7 @@ impl Error {
             Error::Aborted => "ABORTED",
             Error::AlreadyRunning => "ALREADY_RUNNING",
             Error::AlreadyCompleted => "ALREADY_COMPLETED",
-            Error::Locked => "UPLOAD_LOCKED",
+            Error::Locked | Error::BatchLocked => "UPLOAD_LOCKED",
             Error::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
             Error::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
             Error::ReadFailed { .. } => "READ_FAILED",
@@ -287,6 +290,10 @@ impl Error {
             Error::Locked => {
                 "another tab or window is uploading this file already; wait for it to finish, \
                  or pass lock: \"wait\" to start when it stops"
+            }
+            Error::BatchLocked => {
+                "another tab or window is running a queue of these files already; wait for it \
+                 to finish, or pass lock: \"wait\" to start when it stops"
             }
             Error::AlreadyCompleted => {
                 "the upload has already completed; there is nothing to abort or resume"

@@ -325,7 +325,12 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
     // One run of a batch at a time across tabs: two would both send its
     // small files, which hold no lock of their own.
     let wait = inner.options.wait_for_lock;
-    let _lock = lock::hold_record(&batch.id, wait, &|w| inner.events.warn(w)).await?;
+    let _lock = lock::hold_record(&batch.id, wait, &|w| inner.events.warn(w))
+        .await
+        .map_err(|e| match e {
+            Error::Locked => Error::BatchLocked,
+            e => e,
+        })?;
     if !inner.batches.borrow().contains(&batch.id) {
         inner.batches.borrow_mut().push(batch.id.clone());
     }

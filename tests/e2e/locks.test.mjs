@@ -46,7 +46,7 @@ async function startQueue(tab, name, files, options) {
     (window.lockQueues ??= {})[name] = run;
     queue.start().then(
       (r) => (run.outcome = { done: r.done.map(plain), failed: r.failed.map(plain) }),
-      (e) => (run.outcome = { error: e.code }),
+      (e) => (run.outcome = { error: e.code, message: e.message }),
     );
   }, { name, files, options });
 }
@@ -242,6 +242,7 @@ test("a queue of the same files in a second tab rejects with UPLOAD_LOCKED while
     await startQueue(b, "b", files, { namespace });
     const second = await waitUntil(async () => (await queued(b, "b")).outcome, { timeout: 30_000, what: "the second queue to end" });
     assert.equal(second.error, "UPLOAD_LOCKED", JSON.stringify(second));
+    assert.match(second.message, /running a queue of these files/);
     const batches = await b.evaluate(async (namespace) => {
       const { UploadQueue } = await window.e2e.lib("queue");
       return [...(await UploadQueue.listPending({ namespace }))].map((p) => ({ files: p.files, running: p.running }));
