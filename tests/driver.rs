@@ -831,6 +831,13 @@ impl World {
         block_on(self.store.list()).unwrap()
     }
 
+    /// What `listPending` lists: every stored upload, none past expiry.
+    fn listed(&self) -> Vec<resupload::core::record::PendingUpload> {
+        let lookup = resupload::pending::Lookup::everything();
+        let listed = resupload::pending::list(&self.store, &self.other_tabs, 0.0, &lookup);
+        block_on(listed).unwrap()
+    }
+
     /// Runs until `polls` polls have passed, then drops the run (as pause()
     /// does in the browser).
     fn run_and_drop_after(&self, polls: usize) {
@@ -2108,39 +2115,28 @@ fn a_queue_file_is_listed_with_its_batch_not_on_its_own() {
     w.run_and_drop_after(200);
     let record = &w.records()[0];
     assert!(record.queued);
-    let lookup = resupload::pending::Lookup::everything();
-    let listed = block_on(resupload::pending::list(
-        &w.store,
-        &w.other_tabs,
-        0.0,
-        &lookup,
-    ))
-    .unwrap();
+    let listed = w.listed();
     assert!(listed.is_empty(), "{listed:?}");
 }
 
-#[test]
-fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
-    // Two interrupted uploads; a run (another tab's) holds the first.
+/// Two interrupted uploads, of `w.file` (now "other.mp4") and of the first
+/// file, answered with its record id; a run (another tab's) holds the first.
+fn two_interrupted_the_first_held() -> (World, FileInfo, String) {
     let mut w = interrupted();
     let first_file = w.file.clone();
     let first = w.records()[0].id.clone();
     w.file.identity.name = "other.mp4".into();
     w.s3.fail(3, &[Fault::Hang]);
     w.run_and_drop_after(200);
+    assert_eq!(w.records().len(), 2);
     w.other_tabs.hold(&first);
-    let lookup = resupload::pending::Lookup::everything();
-    let listed = block_on(resupload::pending::list(
-        &w.store,
-        &w.other_tabs,
-        0.0,
-        &lookup,
-    ));
-    let running: Vec<(String, bool)> = listed
-        .unwrap()
-        .into_iter()
-        .map(|p| (p.id, p.running))
-        .collect();
+    (w, first_file, first)
+}
+
+#[test]
+fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
+    let (w, first_file, first) = two_interrupted_the_first_held();
+    let running: Vec<(String, bool)> = w.listed().into_iter().map(|p| (p.id, p.running)).collect();
     assert_eq!(
         running,
         [(first.clone(), true), (w.records()[1].id.clone(), false)]
@@ -2158,14 +2154,7 @@ fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
 
 #[test]
 fn clearing_pending_uploads_leaves_the_ones_a_run_holds() {
-    // Two interrupted uploads; a run (another tab's) holds the first.
-    let mut w = interrupted();
-    let first = w.records()[0].id.clone();
-    w.file.identity.name = "other.mp4".into();
-    w.s3.fail(3, &[Fault::Hang]);
-    w.run_and_drop_after(200);
-    assert_eq!(w.records().len(), 2);
-    w.other_tabs.hold(&first);
+    let (w, _, first) = two_interrupted_the_first_held();
     let lookup = resupload::pending::Lookup::everything();
     let retry = resupload::core::retry::RetryPolicy::default();
     let cleared = resupload::pending::clear(
