@@ -228,12 +228,8 @@ async fn create_upload(
             algorithm.as_str().to_owned(),
         ));
     }
-    let upload_id = state
-        .store
-        .create_multipart_upload(&key, &store_headers)
-        .await?;
     let row = UploadRow {
-        upload_id,
+        upload_id: String::new(),
         owner,
         key,
         name,
@@ -245,7 +241,13 @@ async fn create_upload(
         created_at_ms: now_ms(),
         state: UploadState::Open,
     };
-    remember(&state, &row).await?;
+    // Run to the end even if the client goes (a pause drops its request,
+    // and axum then drops this handler): the upload is in the table, for
+    // the client's next create to adopt or the janitor to collect, never
+    // open on the store with no row for it.
+    let row = tokio::spawn(start_upload(Arc::clone(&state), row, store_headers))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the create did not finish: {e}")))??;
     let mut answer = json!({
         "key": row.key,
         "uploadId": row.upload_id,
@@ -255,6 +257,22 @@ async fn create_upload(
         answer["checksumAlgorithm"] = json!(algorithm.as_str());
     }
     Ok(Json(answer))
+}
+
+/// Creates the upload of `row` (its `upload_id` still empty) on the store,
+/// with `store_headers`, and writes its row: the row as written.
+async fn start_upload(
+    state: SharedState,
+    mut row: UploadRow,
+    store_headers: Vec<(String, String)>,
+) -> Result<UploadRow, ApiError> {
+    row.upload_id = state
+        .store
+        .create_multipart_upload(&row.key, &store_headers)
+        .await?;
+    row.created_at_ms = now_ms();
+    remember(&state, &row).await?;
+    Ok(row)
 }
 
 /// Writes a new upload's row (and caches it); if the table refuses, the

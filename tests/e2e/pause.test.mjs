@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { MIB, sleep, waitUntil } from "./harness.mjs";
+import { rows } from "./backend-client.mjs";
 import { click, entry, openDemo, partPutsSince, randomNamespace, range, shown, waitDone, waitForStatus } from "./demo.mjs";
-import { pending } from "./in-page.mjs";
+import { installHelpers, pause, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -68,4 +69,36 @@ test("pause stops the upload, nothing is sent while paused, resume completes it"
   await assertObject(stack, done.result.key, file.sha256, file.size);
   await assertNothingLeft(stack, tab, namespace, done.result);
   assert.deepEqual(await tab.errors(), []);
+});
+
+test("a pause while the upload is being created: start() again continues the upload the server created, and nothing is left open", { timeout: 120_000 }, async () => {
+  // The store has created the upload, but its answer is held: the run is
+  // dropped (its request with it) before it knows the upload's id. The
+  // server still writes the upload's row, so the next create adopts it.
+  const namespace = randomNamespace("pause-create");
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace });
+  await installHelpers(tab);
+  const name = `${namespace}-created.bin`;
+  let release;
+  const held = stack.gate.injectRequest(
+    { method: "POST", query: "uploads", keySuffix: name },
+    { holdAnswer: new Promise((resolve) => (release = resolve)) },
+  );
+  await startUpload(tab, "run", { file: { name, size: 2 * PART + 3 }, options: { namespace } });
+  await held.answered; // the store created it
+  await pause(tab, "run");
+  assert.equal((await waitOutcome(tab, "run", 30_000)).outcome.error?.code, "PAUSED");
+  release();
+  const row = await waitUntil(async () => (await rows(stack.baseUrl)).find((r) => r.name === name), {
+    timeout: 30_000,
+    what: "the server to write the row of the upload created for the paused run",
+  });
+  await resume(tab, "run");
+  const run = await waitOutcome(tab, "run");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome));
+  assert.equal(run.outcome.result.uploadId, row.uploadId, "the upload created for the paused run is the one continued");
+  await assertObject(stack, run.outcome.result.key, run.sha256);
+  const open = (await stack.debug.uploads()).filter((u) => u.key.endsWith(name));
+  assert.deepEqual(open, [], "nothing is left open on the store");
 });
