@@ -133,6 +133,14 @@ struct FakeS3 {
     hashes_finished: Cell<usize>,
     /// Every part list is answered with this status and body.
     list_refused: Cell<Option<(u16, &'static str)>>,
+    /// The next complete completes the upload, and its answer never comes
+    /// (a pause drops the run meanwhile).
+    complete_answer_lost: Cell<bool>,
+    /// What each complete answered, by upload id: the dev server answers a
+    /// repeated complete as it did then, unless `forgets_completes` (a
+    /// plain Companion: the store's NoSuchUpload).
+    completed: RefCell<HashMap<String, CompleteAnswer>>,
+    forgets_completes: Cell<bool>,
 }
 
 /// One row of the backend's uploads table.
@@ -343,8 +351,8 @@ impl FakeS3 {
         key: &str,
         parts: &[CompletedPart],
     ) -> Result<CompleteAnswer, Error> {
-        let poisoned = self.poisoned.borrow();
-        if let Some(bad) = parts.iter().find(|p| poisoned.contains(&p.part_number)) {
+        let poisoned = |p: &&CompletedPart| self.poisoned.borrow().contains(&p.part_number);
+        if let Some(bad) = parts.iter().find(poisoned) {
             let body = format!(
                 r#"{{"error":{{"code":"InvalidPart","message":"part {} is not complete"}}}}"#,
                 bad.part_number
@@ -357,7 +365,10 @@ impl FakeS3 {
                 None,
             ));
         }
-        drop(poisoned);
+        let answered_before = self.completed.borrow().get(upload_id).cloned();
+        if let Some(before) = answered_before.filter(|_| !self.forgets_completes.get()) {
+            return Ok(before);
+        }
         let stored = self
             .uploads
             .borrow_mut()
@@ -387,10 +398,17 @@ impl FakeS3 {
         }
         self.objects.borrow_mut().insert(key.into(), object);
         let checksum = stored.checksums.then(|| composite(&digests));
-        Ok(CompleteAnswer {
+        let answer = CompleteAnswer {
             location: format!("http://store/{key}"),
             checksum_sha256: self.lying_checksum.borrow().clone().or(checksum),
-        })
+        };
+        self.completed
+            .borrow_mut()
+            .insert(upload_id.into(), answer.clone());
+        if self.complete_answer_lost.replace(false) {
+            std::future::pending::<()>().await;
+        }
+        Ok(answer)
     }
 
     async fn fake_abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
@@ -2131,6 +2149,47 @@ fn two_interrupted_the_first_held() -> (World, FileInfo, String) {
     assert_eq!(w.records().len(), 2);
     w.other_tabs.hold(&first);
     (w, first_file, first)
+}
+
+/// A world whose first run was dropped (paused) after the store completed
+/// the upload, before its answer came.
+fn dropped_during_complete(forgets_completes: bool) -> World {
+    let w = World::new(SIZE);
+    w.s3.forgets_completes.set(forgets_completes);
+    w.s3.complete_answer_lost.set(true);
+    w.run_and_drop_after(500);
+    assert_eq!(w.s3.objects.borrow().len(), 1, "the store completed it");
+    assert_eq!(w.records().len(), 1, "the record stays");
+    w
+}
+
+#[test]
+fn a_run_dropped_during_complete_is_completed_again_sending_nothing() {
+    let w = dropped_during_complete(false);
+    let sent = w.s3.puts().len();
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1", "the upload the store completed");
+    assert_eq!(w.s3.puts().len(), sent, "no part is sent again");
+    assert!(w.log.restarted.borrow().is_empty());
+    assert!(
+        done.checksum_sha256.is_some(),
+        "the object's checksum compared"
+    );
+    assert!(w.records().is_empty());
+    assert_eq!(w.s3.objects.borrow().len(), 1, "one object");
+}
+
+#[test]
+fn a_run_dropped_during_complete_starts_afresh_where_the_backend_forgets_completes() {
+    // A plain Companion: the repeated complete meets the store's
+    // NoSuchUpload, and the file is uploaded again (the object the first
+    // run completed stays, under its own key).
+    let w = dropped_during_complete(true);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2");
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert!(w.records().is_empty());
 }
 
 #[test]

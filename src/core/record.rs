@@ -165,6 +165,14 @@ impl UploadRecord {
                 .all(|(part, n)| part.number == n && part.size == plan.size_of(n))
     }
 
+    /// Whether every part is confirmed stored (with its ETag): all that is
+    /// left is to complete.
+    pub fn all_done(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|p| p.state == PartState::Done && p.etag.is_some())
+    }
+
     /// The part with this number, if any.
     pub fn part_mut(&mut self, number: u32) -> Option<&mut PartRecord> {
         self.parts.get_mut(number.checked_sub(1)? as usize)

@@ -134,6 +134,20 @@ impl<B> Driver<'_, B> {
         let (listed, head) = join(listing, self.head_start(&record, file)).await;
         let server_parts = match listed {
             Ok(parts) => parts,
+            // Every part was confirmed: the last run may have been stopped
+            // while completing, after the store completed the upload. It is
+            // completed again, as it stands: a backend that remembers
+            // answers as it did then; one that does not answers
+            // NoSuchUpload, and the run starts afresh.
+            Err(Error::NoSuchUpload { .. }) if record.all_done() => {
+                let (parts, bytes) = (record.parts.len() as u32, record.file_size);
+                self.announce(&record, parts, bytes);
+                return Ok(Some(Resumption {
+                    record,
+                    unconfirmed: Vec::new(),
+                    head: None,
+                }));
+            }
             Err(e) if is_gone(&e) => return self.forget(&record).await,
             Err(e) => return Err(e),
         };
@@ -150,20 +164,26 @@ impl<B> Driver<'_, B> {
         let record = RefCell::new(record);
         self.store.save_parts(&record, &outcome.changed).await?;
         let record = record.into_inner();
-        self.events.resumed(Resumed {
-            upload_id: record.upload_id.clone(),
-            skipped_parts: outcome.skipped_parts,
-            skipped_bytes: outcome.skipped_bytes,
-            source: match record.adopted {
-                true => ResumeSource::Backend,
-                false => ResumeSource::Local,
-            },
-        });
+        self.announce(&record, outcome.skipped_parts, outcome.skipped_bytes);
         Ok(Some(Resumption {
             record,
             unconfirmed: outcome.unconfirmed,
             head,
         }))
+    }
+
+    /// Tells the page that `record` resumes, `skipped_parts` parts
+    /// (`skipped_bytes` bytes) not sent again.
+    fn announce(&self, record: &UploadRecord, skipped_parts: u32, skipped_bytes: u64) {
+        self.events.resumed(Resumed {
+            upload_id: record.upload_id.clone(),
+            skipped_parts,
+            skipped_bytes,
+            source: match record.adopted {
+                true => ResumeSource::Backend,
+                false => ResumeSource::Local,
+            },
+        });
     }
 
     /// Deletes a record that cannot be resumed and says the upload restarts.

@@ -102,3 +102,35 @@ test("a pause while the upload is being created: start() again continues the upl
   const open = (await stack.debug.uploads()).filter((u) => u.key.endsWith(name));
   assert.deepEqual(open, [], "nothing is left open on the store");
 });
+
+test("a pause while the upload is being completed: start() again completes it, sending nothing again", { timeout: 120_000 }, async () => {
+  // The store completes the upload, but its answer is held: the run is
+  // dropped before it hears of the object. Its part list is then gone.
+  const namespace = randomNamespace("pause-complete");
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace });
+  await installHelpers(tab);
+  const name = `${namespace}-completed.bin`;
+  let release;
+  const held = stack.gate.injectRequest(
+    { method: "POST", query: "uploadId", keySuffix: name },
+    { holdAnswer: new Promise((resolve) => (release = resolve)) },
+  );
+  const mark = stack.gate.mark();
+  await startUpload(tab, "run", { file: { name, size: 2 * PART + 3 }, options: { namespace } });
+  await held.answered; // the store completed it
+  await pause(tab, "run");
+  assert.equal((await waitOutcome(tab, "run", 30_000)).outcome.error?.code, "PAUSED");
+  release();
+  await resume(tab, "run");
+  const run = await waitOutcome(tab, "run");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome));
+  assert.deepEqual(run.restarts, [], "not started afresh");
+  assert.equal(run.resumes.length, 1);
+  assert.equal(run.resumes[0].skippedParts, 3, "every part was stored before");
+  assert.equal(run.resumes[0].uploadId, run.outcome.result.uploadId, "the upload the store completed");
+  const sent = stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber).sort();
+  assert.deepEqual(sent, [1, 2, 3], "each part reached the store once");
+  await assertObject(stack, run.outcome.result.key, run.sha256);
+  assert.equal(run.outcome.result.checksumSha256 !== undefined, true, "the object's checksum was compared");
+});
