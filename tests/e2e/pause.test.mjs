@@ -71,25 +71,37 @@ test("pause stops the upload, nothing is sent while paused, resume completes it"
   assert.deepEqual(await tab.errors(), []);
 });
 
-test("a pause while the upload is being created: start() again continues the upload the server created, and nothing is left open", { timeout: 120_000 }, async () => {
-  // The store has created the upload, but its answer is held: the run is
-  // dropped (its request with it) before it knows the upload's id. The
-  // server still writes the upload's row, so the next create adopts it.
-  const namespace = randomNamespace("pause-create");
+/**
+ * In a fresh demo page, starts a 3-part upload whose store request `query`
+ * (`uploads`: the create; `uploadId`: the complete) the store carries out
+ * while the gate holds its answer; pauses the run then, and lets the answer
+ * go. Answers `{ tab, name, mark }` (`mark`: the gate's, from before the start).
+ */
+async function pauseWhileStoreAnswers(label, query) {
+  const namespace = randomNamespace(label);
   const tab = stack.tab;
   await openDemo(stack, tab, { namespace });
   await installHelpers(tab);
-  const name = `${namespace}-created.bin`;
+  const name = `${namespace}.bin`;
   let release;
   const held = stack.gate.injectRequest(
-    { method: "POST", query: "uploads", keySuffix: name },
+    { method: "POST", query, keySuffix: name },
     { holdAnswer: new Promise((resolve) => (release = resolve)) },
   );
+  const mark = stack.gate.mark();
   await startUpload(tab, "run", { file: { name, size: 2 * PART + 3 }, options: { namespace } });
-  await held.answered; // the store created it
+  await held.answered; // the store did it
   await pause(tab, "run");
   assert.equal((await waitOutcome(tab, "run", 30_000)).outcome.error?.code, "PAUSED");
   release();
+  return { tab, name, mark };
+}
+
+test("a pause while the upload is being created: start() again continues the upload the server created, and nothing is left open", { timeout: 120_000 }, async () => {
+  // The run is dropped (its request with it) before it knows the upload's
+  // id. The server still writes the upload's row, so the next create
+  // adopts it.
+  const { tab, name } = await pauseWhileStoreAnswers("pause-create", "uploads");
   const row = await waitUntil(async () => (await rows(stack.baseUrl)).find((r) => r.name === name), {
     timeout: 30_000,
     what: "the server to write the row of the upload created for the paused run",
@@ -104,24 +116,9 @@ test("a pause while the upload is being created: start() again continues the upl
 });
 
 test("a pause while the upload is being completed: start() again completes it, sending nothing again", { timeout: 120_000 }, async () => {
-  // The store completes the upload, but its answer is held: the run is
-  // dropped before it hears of the object. Its part list is then gone.
-  const namespace = randomNamespace("pause-complete");
-  const tab = stack.tab;
-  await openDemo(stack, tab, { namespace });
-  await installHelpers(tab);
-  const name = `${namespace}-completed.bin`;
-  let release;
-  const held = stack.gate.injectRequest(
-    { method: "POST", query: "uploadId", keySuffix: name },
-    { holdAnswer: new Promise((resolve) => (release = resolve)) },
-  );
-  const mark = stack.gate.mark();
-  await startUpload(tab, "run", { file: { name, size: 2 * PART + 3 }, options: { namespace } });
-  await held.answered; // the store completed it
-  await pause(tab, "run");
-  assert.equal((await waitOutcome(tab, "run", 30_000)).outcome.error?.code, "PAUSED");
-  release();
+  // The run is dropped before it hears of the object; the upload's part
+  // list is gone with it.
+  const { tab, mark } = await pauseWhileStoreAnswers("pause-complete", "uploadId");
   await resume(tab, "run");
   const run = await waitOutcome(tab, "run");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome));
@@ -132,5 +129,5 @@ test("a pause while the upload is being completed: start() again completes it, s
   const sent = stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber).sort();
   assert.deepEqual(sent, [1, 2, 3], "each part reached the store once");
   await assertObject(stack, run.outcome.result.key, run.sha256);
-  assert.equal(run.outcome.result.checksumSha256 !== undefined, true, "the object's checksum was compared");
+  assert.ok(run.outcome.result.checksumSha256, "the object's checksum was compared");
 });
