@@ -102,6 +102,35 @@ impl DoneStore for MemoryStore {
     }
 }
 
+/// [`Claims`] in memory: the records a test says runs hold (the browser
+/// asks its Web Locks).
+///
+/// ```
+/// use resupload::memory::MemoryClaims;
+/// let claims = MemoryClaims::default();
+/// claims.hold("record-1");
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryClaims(RefCell<Vec<String>>);
+
+impl MemoryClaims {
+    /// Record `id` is held from now on.
+    pub fn hold(&self, id: &str) {
+        self.0.borrow_mut().push(id.to_owned());
+    }
+
+    /// No record is held any more.
+    pub fn release_all(&self) {
+        self.0.borrow_mut().clear();
+    }
+}
+
+impl Claims for MemoryClaims {
+    fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(std::future::ready(self.0.borrow().iter().any(|h| h == id)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;
@@ -130,34 +159,5 @@ mod tests {
         let stored = block_on(store.load("r")).unwrap().unwrap();
         assert_eq!(stored.parts[1], record.borrow().parts[1]);
         assert_eq!(stored.parts[2].state, PartState::Pending);
-    }
-}
-
-/// [`Claims`] in memory: the records a test says runs hold (the browser
-/// asks its Web Locks).
-///
-/// ```
-/// use resupload::memory::MemoryClaims;
-/// let claims = MemoryClaims::default();
-/// claims.hold("record-1");
-/// ```
-#[derive(Debug, Default)]
-pub struct MemoryClaims(RefCell<Vec<String>>);
-
-impl MemoryClaims {
-    /// Record `id` is held from now on.
-    pub fn hold(&self, id: &str) {
-        self.0.borrow_mut().push(id.to_owned());
-    }
-
-    /// No record is held any more.
-    pub fn release_all(&self) {
-        self.0.borrow_mut().clear();
-    }
-}
-
-impl Claims for MemoryClaims {
-    fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
-        Box::pin(std::future::ready(self.0.borrow().iter().any(|h| h == id)))
     }
 }
