@@ -55,7 +55,9 @@ if [ "${1:-}" = "--test" ]; then
   # 0.36 or later: the tests start it with --allow-system-access (browsers.mjs).
   # Pinned: a newer release may need a newer rustc than this toolchain, and
   # cargo install then fails rather than take an older one.
-  gecko="$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')"
+  # `|| true`: on a fresh machine there is no geckodriver, and under
+  # pipefail the missing command (127) would end the set-up here.
+  gecko="$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }' || true)"
   if [ -z "$gecko" ] || [ "$(printf '%s\n' 0.36.0 "$gecko" | sort -V | head -1)" != 0.36.0 ]; then
     echo "building geckodriver from crates.io (once, about 2 minutes)..."
     cargo install geckodriver --locked --version 0.37.1
