@@ -12,22 +12,26 @@ use crate::ports::{Timer, Wait};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BrowserTimer;
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The global `performance`, `None` where there is none.
+    type Performance;
+    #[wasm_bindgen(thread_local_v2, js_name = performance)]
+    static PERFORMANCE: Option<Performance>;
+    #[wasm_bindgen(method, getter, js_name = timeOrigin)]
+    fn time_origin(this: &Performance) -> Option<f64>;
+    #[wasm_bindgen(method)]
+    fn now(this: &Performance) -> f64;
+}
+
 impl Timer for BrowserTimer {
     fn now_ms(&self) -> f64 {
-        let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-            .ok()
-            .filter(|p| p.is_object());
-        let precise = performance.and_then(|p| {
-            let origin = js_sys::Reflect::get(&p, &"timeOrigin".into())
-                .ok()?
-                .as_f64()?;
-            let now: js_sys::Function = js_sys::Reflect::get(&p, &"now".into())
-                .ok()?
-                .dyn_into()
-                .ok()?;
-            Some(origin + now.call0(&p).ok()?.as_f64()?)
-        });
-        precise.unwrap_or_else(js_sys::Date::now)
+        PERFORMANCE
+            .with(|performance| {
+                let performance = performance.as_ref()?;
+                Some(performance.time_origin()? + performance.now())
+            })
+            .unwrap_or_else(js_sys::Date::now)
     }
 
     fn sleep(&self, ms: u32) -> Wait<'_> {
