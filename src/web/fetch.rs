@@ -69,16 +69,15 @@ pub async fn failed(response: &Response, operation: Operation, upload_id: Option
     failure(operation, upload_id, answer)
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The global `fetch` (a window's, a worker's, or any other realm's that
+    /// has one); where there is none, the `ReferenceError` becomes a
+    /// `NETWORK` error that names it.
+    #[wasm_bindgen(catch, js_name = fetch)]
+    fn global_fetch(url: &str, init: &RequestInit) -> Result<js_sys::Promise, JsValue>;
+}
+
 fn fetch(url: &str, init: &RequestInit, operation: Operation) -> Result<js_sys::Promise, Error> {
-    let global = js_sys::global();
-    if let Some(window) = global.dyn_ref::<web_sys::Window>() {
-        return Ok(window.fetch_with_str_and_init(url, init));
-    }
-    if let Some(worker) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        return Ok(worker.fetch_with_str_and_init(url, init));
-    }
-    Err(Error::Network {
-        operation,
-        detail: "no fetch in this JavaScript environment".into(),
-    })
+    global_fetch(url, init).map_err(|e| network(operation, &e))
 }
