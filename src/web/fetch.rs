@@ -48,7 +48,8 @@ pub async fn request(
         .set("signal", &controller.0.signal())
         .done()
         .unchecked_into();
-    let response = JsFuture::from(fetch(url, &init, operation)?)
+    let sent = fetch(url, &init).map_err(|e| network(operation, &e))?;
+    let response = JsFuture::from(sent)
         .await
         .map_err(|e| network(operation, &e))?;
     Ok((response.unchecked_into(), controller))
@@ -72,12 +73,8 @@ pub async fn failed(response: &Response, operation: Operation, upload_id: Option
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     /// The global `fetch` (a window's, a worker's, or any other realm's that
-    /// has one); where there is none, the `ReferenceError` becomes a
-    /// `NETWORK` error that names it.
-    #[wasm_bindgen(catch, js_name = fetch)]
-    fn global_fetch(url: &str, init: &RequestInit) -> Result<js_sys::Promise, JsValue>;
-}
-
-fn fetch(url: &str, init: &RequestInit, operation: Operation) -> Result<js_sys::Promise, Error> {
-    global_fetch(url, init).map_err(|e| network(operation, &e))
+    /// has one); where there is none, [`request`] gives the `ReferenceError`
+    /// as a `NETWORK` error.
+    #[wasm_bindgen(catch)]
+    fn fetch(url: &str, init: &RequestInit) -> Result<js_sys::Promise, JsValue>;
 }

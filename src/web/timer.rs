@@ -2,7 +2,7 @@
 
 use futures::channel::oneshot;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::ports::{Timer, Wait};
 
@@ -18,10 +18,12 @@ extern "C" {
     type Performance;
     #[wasm_bindgen(thread_local_v2, js_name = performance)]
     static PERFORMANCE: Option<Performance>;
+    /// `performance.timeOrigin`, `None` where it is not a number.
     #[wasm_bindgen(method, getter, js_name = timeOrigin)]
     fn time_origin(this: &Performance) -> Option<f64>;
-    #[wasm_bindgen(method)]
-    fn now(this: &Performance) -> f64;
+    /// `performance.now()`; an error where it is not a function.
+    #[wasm_bindgen(method, catch)]
+    fn now(this: &Performance) -> Result<f64, JsValue>;
 }
 
 impl Timer for BrowserTimer {
@@ -29,7 +31,7 @@ impl Timer for BrowserTimer {
         PERFORMANCE
             .with(|performance| {
                 let performance = performance.as_ref()?;
-                Some(performance.time_origin()? + performance.now())
+                Some(performance.time_origin()? + performance.now().ok()?)
             })
             .unwrap_or_else(js_sys::Date::now)
     }
