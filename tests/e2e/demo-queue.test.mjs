@@ -182,13 +182,22 @@ async function queueState(tab, withEnded = true) {
 
 async function waitQueue(tab, statuses, timeout = 120_000) {
   const wanted = [].concat(statuses);
-  return waitUntil(
-    async () => {
-      const q = await queueState(tab, false);
-      return q && wanted.includes(q.status) ? q : null;
-    },
-    { timeout, interval: 150, what: `the folder queue to be ${wanted.join(" or ")}` },
-  );
+  // The statuses passed through, for a timeout to say where it stuck (a
+  // click that never arrived stays "uploading"; a stuck cancel stays
+  // "cancelling").
+  const seen = [];
+  try {
+    return await waitUntil(
+      async () => {
+        const q = await queueState(tab, false);
+        if (q && q.status !== seen.at(-1)) seen.push(q.status);
+        return q && wanted.includes(q.status) ? q : null;
+      },
+      { timeout, interval: 150, what: `the folder queue to be ${wanted.join(" or ")}` },
+    );
+  } catch (error) {
+    throw new Error(`${error.message}; statuses seen: ${seen.join(" → ") || "none"}`);
+  }
 }
 
 /** What the folder panel shows: totals, status, visible buttons, failed items, rows. */
@@ -571,8 +580,10 @@ test("10,000 files: the list keeps a few dozen nodes, and frames keep coming (ma
   await waitUntil(async () => (await tab.evaluate(() => window.resuploadDemo.queue.ended.length)) > 0, { timeout: 60_000, what: "the first of the 10,000 files to be stored" });
 
   // Stop: the whole queue is cancelled, and nothing more is sent.
+  const cancelAt = Date.now();
   await tab.click('[data-action="cancel-queue"]');
   const q = await waitQueue(tab, ["cancelled", "done", "error"], 60_000);
+  t.diagnostic(`the cancel of ${count} files took ${Date.now() - cancelAt} ms`);
   assert.equal(q.status, "cancelled", JSON.stringify(q.error));
   const mark = stack.gate.mark();
   await new Promise((resolve) => setTimeout(resolve, 1000));
