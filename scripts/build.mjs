@@ -28,7 +28,13 @@
 // node_modules (binaryen's wasm-opt, esbuild; Debian's binaryen breaks the
 // output).
 //
-//   node scripts/build.mjs [--out-dir pkg] [--dev]   (--dev: no wasm-opt -Oz, faster)
+//   node scripts/build.mjs [--out-dir pkg] [--dev] [--names]
+//
+// --dev: no wasm-opt -Oz, faster. --names: the modules keep their name
+// section (wasm-opt -g), for scripts/trap-names.mjs to name the functions
+// of a trap's stack; the functions keep their order (checked: the same
+// signatures at every index as without it), so the names fit a stack from
+// the package's own modules.
 
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -64,6 +70,7 @@ const WASM_OPT_FLAGS = [
 const args = process.argv.slice(2);
 const outDir = path.resolve(ROOT, valueOf("--out-dir") ?? "pkg");
 const dev = args.includes("--dev");
+const keepNames = args.includes("--names") ? ["-g"] : [];
 
 function valueOf(flag) {
   const i = args.indexOf(flag);
@@ -235,11 +242,11 @@ function buildModule(dir, cargoArgs) {
   const build = cargoBuild();
   run("cargo", ["build", "--lib", "--target", TARGET, ...build.args, ...cargoArgs], { env: build.env });
   const plain = build.raw.replace(/\.wasm$/, ".plain.wasm");
-  run(wasmOpt(), [build.raw, "--strip-target-features", "-o", plain]);
+  run(wasmOpt(), [build.raw, ...keepNames, "--strip-target-features", "-o", plain]);
   run("wasm-bindgen", ["--target", "web", "--out-dir", dir, "--out-name", NAME, plain]);
   watchExports(dir);
   const wasm = path.join(dir, `${NAME}_bg.wasm`);
-  if (!dev) run(wasmOpt(), [wasm, "-o", wasm, ...WASM_OPT_FLAGS]);
+  if (!dev) run(wasmOpt(), [wasm, "-o", wasm, ...keepNames, ...WASM_OPT_FLAGS]);
   const renamed = shortenImports(wasm, path.join(dir, `${NAME}.js`));
   console.error(`> ${renamed} imports renamed`);
   for (const worker of ["hash_worker.js", "copy_worker.js"]) {
