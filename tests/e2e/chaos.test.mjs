@@ -5,8 +5,8 @@
 // with CHAOS_SEED) and named in the test, so a failure can be replayed.
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
 
+import { retriedOnEngineTrap } from "./engine-traps.mjs";
 import { MIB, waitUntil } from "./harness.mjs";
 import { randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
@@ -20,6 +20,7 @@ const PARTS = Math.ceil(SIZE / PART);
 const RELOADS = 3;
 
 const stack = useStack("chaos");
+const test = retriedOnEngineTrap(() => ({ stack }));
 
 /** mulberry32: the reload points, from the same seed. */
 function generator(seed) {

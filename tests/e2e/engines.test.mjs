@@ -11,8 +11,9 @@
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { after, afterEach, before, test } from "node:test";
+import { after, afterEach, before } from "node:test";
 
+import { retriedOnEngineTrap } from "./engine-traps.mjs";
 import { MIB, log, sleep, startStack, waitUntil } from "./harness.mjs";
 import { click, listedPending, listPending, openDemo, pickFiles, randomNamespace, range, shown, waitDone, waitForStatus, waitPartsDone, waitReady } from "./demo.mjs";
 import { installHelpers, pageActivity, pending, report, resume, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
@@ -22,6 +23,7 @@ const PART = 5 * MIB;
 
 let stack;
 let tab;
+const test = retriedOnEngineTrap(() => ({ stack, tab }));
 before(async () => {
   stack = await startStack({ label: `engines-${process.env.E2E_BROWSER || "chromium"}` });
   tab = stack.tab;

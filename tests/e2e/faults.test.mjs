@@ -9,10 +9,10 @@
 
 import assert from "node:assert/strict";
 import http from "node:http";
-import { test } from "node:test";
 
 import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
 
+import { retriedOnEngineTrap } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
@@ -20,6 +20,7 @@ import { closeNow, listenOnLoopback } from "./loopback.mjs";
 import { assertObject, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("faults");
+const test = retriedOnEngineTrap(() => ({ stack }));
 
 const PART = 5 * MIB;
 const SIZE = 3 * PART + 777; // 4 parts

@@ -9,8 +9,9 @@
 // a real one, set through Chromium's DevTools protocol (WebDriver cannot).
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, test } from "node:test";
+import { after, afterEach, before } from "node:test";
 
+import { retriedOnEngineTrap } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
 import {
@@ -34,6 +35,7 @@ const SIZE = 4 * PART + 33; // 5 parts
 
 let stack;
 let tab;
+const test = retriedOnEngineTrap(() => ({ stack, tab }));
 let hasOpfs;
 /**
  * The origin-private file system here: "works", "refused" (it is there but

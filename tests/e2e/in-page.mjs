@@ -5,7 +5,7 @@
 //
 //   await startUpload(tab, "a", { file: { name: "a.bin", size }, options: { namespace } });
 //   await waitUntil(() => stack.gate.completedCount() >= 2);
-//   const run = await waitOutcome(tab, "a"); // { result } or { error: { code, message, status? } }, with events
+//   const run = await waitOutcome(tab, "a"); // { result } or { error: { code, message, status?, stack? } }, with events
 //
 // A run's `file` is `{ name, size, seed?, lastModified?, flip?, type? }`
 // (`flip`: offsets whose byte is xored with 0xff), `{ stream: { id, size,
@@ -27,6 +27,7 @@
 // argument the run keeps in `events[name]` (besides `resumes`, `restarts`
 // and `warnings`, which are always kept).
 
+import { engineTrapOf } from "./engine-traps.mjs";
 import { waitUntil } from "./harness.mjs";
 
 /** Byte `x` of content `seed`: a hash of (x, seed), so any range can be made on its own (here and, as text, in the page). */
@@ -192,7 +193,8 @@ function install(byteSource) {
       };
       run.upload.start().then(
         (result) => end({ result: { ...result } }),
-        (e) => end({ error: { code: e.code, message: e.message, ...(e.status && { status: e.status }) } }),
+        // A trap's stack names the module's function (its index) where it struck.
+        (e) => end({ error: { code: e.code, message: e.message, ...(e.status && { status: e.status }), ...(e.cause?.stack && { stack: String(e.cause.stack) }) } }),
       );
     },
     /** What run `name` has reported so far (JSON). */
@@ -234,15 +236,18 @@ export async function report(tab, name) {
   return tab.evaluate((name) => window.e2e.report(name), name);
 }
 
-/** Waits until run `name` ends; answers its report. */
+/** Waits until run `name` ends; answers its report (throws an `EngineTrap` for a trap of WPE's: engine-traps.mjs). */
 export async function waitOutcome(tab, name, timeout = 120_000) {
-  return waitUntil(
+  const ended = await waitUntil(
     async () => {
       const r = await report(tab, name);
       return r?.outcome ? r : null;
     },
     { timeout, interval: 100, what: `upload ${name} to end` },
   );
+  const trap = engineTrapOf(ended);
+  if (trap) throw trap;
+  return ended;
 }
 
 /** Calls `start()` of run `name` again (after a pause). */

@@ -7,8 +7,9 @@
 // interface of browsers.mjs, so it runs in every engine.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, test } from "node:test";
+import { after, afterEach, before } from "node:test";
 
+import { retriedOnEngineTrap } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { installHelpers, pageActivity, startUpload, waitOutcome } from "./in-page.mjs";
@@ -17,6 +18,7 @@ const PART = 5 * MIB;
 
 let stack;
 let tab;
+const test = retriedOnEngineTrap(() => ({ stack, tab }));
 before(async () => {
   stack = await startStack({ label: `no-hang-${process.env.E2E_BROWSER || "chromium"}` });
   tab = stack.tab;

@@ -3,8 +3,8 @@
 // engine (E2E_BROWSER).
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
 
+import { retriedOnEngineTrap } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { rows } from "./backend-client.mjs";
 import { click, entry, openDemo, partPutsSince, randomNamespace, range, shown, waitDone, waitForStatus } from "./demo.mjs";
@@ -14,6 +14,7 @@ import { assertNothingLeft, assertObject, pickAndHold, useStack } from "./steps.
 const PART = 5 * MIB;
 
 const stack = useStack("pause");
+const test = retriedOnEngineTrap(() => ({ stack }));
 
 test("pause stops the upload, nothing is sent while paused, resume completes it", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("pause");

@@ -195,6 +195,14 @@ export class StoreGate {
     }
   }
 
+  /** Back to letting everything through: holds released, faults not yet applied dropped. */
+  reset() {
+    this.release();
+    this.faults.clear();
+    this.fileFaults = [];
+    this.requestFaults = [];
+  }
+
   /** Held requests the browser still keeps open. */
   heldOpen() {
     return this.held.filter((h) => !h.closed).length;
