@@ -66,6 +66,7 @@ function readOptions(params) {
 
 const demo = {
   ready: false, // true once the wasm package is loaded and the pending list read
+  booting: "starting", // the step the page is loading at, null once loaded (a test that waits too long names it)
   loadError: null, // why the uploader could not load, if it could not
   options: { endpoint: ENDPOINT, ...options },
   // The namespace uploads are kept under: the address's, plus the demo
@@ -105,7 +106,9 @@ boot();
 async function boot() {
   for (const problem of optionProblems) showNotice(problem, "warning");
   try {
+    demo.booting = "importing the package";
     const mod = await import(PKG_URL);
+    demo.booting = "instantiating the module";
     await mod.default();
     Upload = mod.Upload;
     foldersLoaded(mod.UploadQueue);
@@ -121,8 +124,11 @@ async function boot() {
     resolveReady(false);
     return;
   }
+  demo.booting = "asking the server who is signed in";
   applyIdentity(await whoami());
+  demo.booting = "listing the unfinished uploads";
   await Promise.all([refreshPending(), refreshPendingFolders()]);
+  demo.booting = null;
   // Coming back to this tab: another tab may have finished or paused one.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") refreshPending();

@@ -26,7 +26,11 @@ export async function waitReady(tab, timeout = 30_000) {
       return ready === "true" || ready === "error" ? { ready: window.resuploadDemo.ready, loadError: window.resuploadDemo.loadError } : null;
     }),
     { timeout, interval: 100, what: "the demo page to load the uploader" },
-  );
+  ).catch(async (error) => {
+    // Which step of its start the page was still at (app.js `booting`).
+    const step = await tab.evaluate(() => window.resuploadDemo?.booting ?? "no demo script yet").catch((e) => `unknown: ${e.message}`);
+    throw new Error(`${error.message} (the page was at: ${step})`);
+  });
   assert.equal(state.ready, true, `the demo page did not load the uploader: ${state.loadError}`);
 }
 
