@@ -14,6 +14,7 @@
 
 import { test } from "node:test";
 
+import { EngineTrap } from "./engine-traps.mjs";
 import { MIB } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
@@ -34,7 +35,7 @@ test(`${RUNS} uploads, traps counted`, { timeout: RUNS * 30_000 }, async (t) => 
       const run = await waitOutcome(stack.tab, `run${i}`);
       if (!run.outcome.result) throw new Error(JSON.stringify(run.outcome.error));
     } catch (error) {
-      if (error.name === "EngineTrap") count.traps += 1;
+      if (error instanceof EngineTrap) count.traps += 1;
       else count.other += 1;
       console.error(`# run ${i}: ${error.name}: ${error.message.replaceAll("\n", " | ")}`);
     }
