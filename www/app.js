@@ -664,10 +664,35 @@ function problemText({ code, message }) {
 // demo identities (no --demo-auth: the route is missing).
 async function whoami() {
   try {
-    const response = await fetch(`${DEMO_API}/whoami`, { cache: "no-store" });
+    const response = await demoCall("whoami", { cache: "no-store" });
     return response.ok ? await response.json() : null;
-  } catch {
+  } catch (error) {
+    if (error?.name === "TimeoutError") showNotice(`${error.message} The page goes on without a demo identity.`, "warning");
     return null;
+  }
+}
+
+/** How long a demo identity call may take, its answer's body included. */
+const DEMO_CALL_MS = 10_000;
+
+/**
+ * `fetch` of a demo identity route, given up after DEMO_CALL_MS (the body
+ * too, which the signal also ends) with a TimeoutError that says so: a
+ * server that never answers must not leave the page loading for ever.
+ */
+async function demoCall(route, init) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), DEMO_CALL_MS);
+  try {
+    const response = await fetch(`${DEMO_API}/${route}`, { ...init, signal: controller.signal });
+    // Read the body under the same limit, then let the timer go.
+    const body = await response.text();
+    return { ok: response.ok, status: response.status, json: async () => JSON.parse(body) };
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+    throw Object.assign(new Error(`The server did not answer ${DEMO_API}/${route} within ${DEMO_CALL_MS / 1000} s.`), { name: "TimeoutError" });
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -714,7 +739,7 @@ function setIdentityBusy(busy) {
 }
 
 async function postIdentity(route, body) {
-  const response = await fetch(`${DEMO_API}/${route}`, {
+  const response = await demoCall(route, {
     method: "POST",
     headers: body ? { "content-type": "application/json" } : {},
     body: body ? JSON.stringify(body) : undefined,

@@ -16,12 +16,13 @@
 // `new Upload(handle)` as it would a picked or dropped one.
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterEach, test } from "node:test";
 
 import { MIB, waitUntil } from "./harness.mjs";
 import { entry, listedPending, openDemo, pickFiles, randomNamespace, range, shown, waitDone, waitPartsDone, waitReady } from "./demo.mjs";
 import { canWriteOpfs, clearPending, contentBytes, opfsState, pending, stagedCopies, writeOpfsFile } from "./in-page.mjs";
+import { holdingProxy } from "./loopback.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -319,4 +320,41 @@ test("demo sign-in (--demo-auth): who you are, sign in and out, each identity li
   assert.deepEqual(sentSince(mark), range(2, 5));
   await assertObject(stack, record.key, file.sha256, SIZE);
   await assertListEmpty(tab, alice.namespace);
+});
+
+test("demo identity calls the server never answers end after 10 s: the page loads without an identity, a sign-in says so", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  // A server of its own, whose cookie secret no earlier test's cookie
+  // verifies under: this browser is anonymous there.
+  const { baseUrl } = await stack.startServer({ name: "demo-auth-held", args: ["--demo-auth"], env: { AUTH_COOKIE_SECRET: randomBytes(32).toString("hex") } });
+  let whoamis = 0;
+  const silent = ({ method, path }) => (path === "/api/demo/whoami" && ++whoamis === 1) || (method === "POST" && path === "/api/demo/sign-in");
+  const proxy = await holdingProxy(baseUrl, (request) => silent(request) && "silent");
+  try {
+    const url = new URL("/", proxy.origin);
+    for (const [k, v] of Object.entries(demoParams(randomNamespace("demo-held")))) url.searchParams.set(k, String(v));
+
+    // The page's first question, who is signed in, gets no answer.
+    const asked = Date.now();
+    await tab.goto(url.href);
+    await waitReady(tab);
+    assert.ok(Date.now() - asked >= 9_500, `the page waited for the call's time limit (${Date.now() - asked} ms)`);
+    assert.equal((await identityShown(tab)).owner, null, "it goes on without an identity");
+    const notices = await tab.evaluate(() => [...document.querySelectorAll("#notice p")].map((p) => p.textContent));
+    assert.ok(notices.some((n) => n.includes("did not answer /api/demo/whoami within 10 s")), JSON.stringify(notices));
+
+    // Answered after a reload; then a sign-in that gets no answer.
+    await tab.goto(url.href);
+    await waitReady(tab);
+    assert.match((await identityShown(tab)).owner, /^anon:[0-9a-f]{32}$/);
+    await signIn(tab, "alice");
+    const problem = await waitUntil(async () => (await identityShown(tab)).problem, { timeout: 20_000, what: "the sign-in's time limit" });
+    assert.match(problem, /did not answer \/api\/demo\/sign-in within 10 s/);
+    assert.match((await identityShown(tab)).owner, /^anon:/, "still anonymous");
+    const disabled = await tab.evaluate(() => [...document.querySelectorAll("#identity button")].some((b) => b.disabled));
+    assert.equal(disabled, false, "the identity buttons work again");
+    assert.equal(proxy.calls.filter((c) => c.path === "/api/demo/sign-in").length, 1, "the sign-in was asked once");
+  } finally {
+    await proxy.close();
+  }
 });

@@ -8,7 +8,6 @@
 // engine (E2E_BROWSER).
 
 import assert from "node:assert/strict";
-import http from "node:http";
 
 import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
 
@@ -16,7 +15,7 @@ import { retriedOnEngineTrap } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
-import { closeNow, listenOnLoopback } from "./loopback.mjs";
+import { holdingProxy } from "./loopback.mjs";
 import { assertObject, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("faults");
@@ -206,55 +205,13 @@ test("offline: part requests wait for the online event, then the upload goes on"
 });
 
 /**
- * A pass-through proxy in front of the dev server, on a loopback port (an
- * origin) of its own: the page calls it as its `endpoint`, and the dev
- * server's test-time CORS answers the page. `hold(request)` says which
- * requests to hold, and how: "silent" (read, and never answered), "body"
- * (the dev server's status and headers sent, its body never) or "cut" (its
- * status, headers and the first half of its body sent, then the connection
- * cut). Held requests stay open until `close()`. Answers `{ endpoint, calls, close }`,
- * where `calls` lists each request's method and path.
+ * A holding proxy in front of the dev server (loopback.mjs), whose address
+ * the page calls as its `endpoint`: the dev server's test-time CORS
+ * answers the page. Answers `{ endpoint, calls, close }`.
  */
 async function holdingBackend(hold) {
-  const target = new URL(stack.baseUrl);
-  const calls = [];
-  const held = new Set();
-  const server = http.createServer((request, response) => {
-    const path = new URL(request.url, "http://backend").pathname;
-    calls.push({ method: request.method, path });
-    const how = hold({ method: request.method, path });
-    if (how) held.add(response);
-    if (how === "silent") return request.resume();
-    const upstream = http.request(
-      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
-      (answer) => {
-        response.writeHead(answer.statusCode, answer.headers);
-        if (how === "body") return response.flushHeaders();
-        if (how === "cut") return cutMidBody(answer, response);
-        answer.pipe(response);
-      },
-    );
-    upstream.on("error", () => response.destroy());
-    request.pipe(upstream);
-  });
-  return {
-    endpoint: `${await listenOnLoopback(server)}/api/s3`,
-    calls,
-    async close() {
-      for (const response of held) response.destroy();
-      await closeNow(server);
-    },
-  };
-}
-
-/** Sends the first half of `answer`'s body, then cuts the connection. */
-function cutMidBody(answer, response) {
-  const chunks = [];
-  answer.on("data", (chunk) => chunks.push(chunk));
-  answer.on("end", () => {
-    const body = Buffer.concat(chunks);
-    response.write(body.subarray(0, body.length >> 1), () => response.socket?.destroy());
-  });
+  const proxy = await holdingProxy(stack.baseUrl, hold);
+  return { ...proxy, endpoint: `${proxy.origin}/api/s3` };
 }
 
 const isSignOfPart1 = ({ method, path }) => method === "GET" && /\/api\/s3\/multipart\/[^/]+\/1$/.test(path);
