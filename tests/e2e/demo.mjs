@@ -20,18 +20,36 @@ export async function openDemo(stack, tab, params = {}) {
 
 export async function waitReady(tab, timeout = 30_000) {
   tab = tabOf(tab);
-  const state = await waitUntil(
-    () => tab.evaluate(() => {
-      const ready = document.body?.dataset.ready;
-      return ready === "true" || ready === "error" ? { ready: window.resuploadDemo.ready, loadError: window.resuploadDemo.loadError } : null;
-    }),
-    { timeout, interval: 100, what: "the demo page to load the uploader" },
-  ).catch(async (error) => {
-    // Which step of its start the page was still at (app.js `booting`).
-    const step = await tab.evaluate(() => window.resuploadDemo?.booting ?? "no demo script yet").catch((e) => `unknown: ${e.message}`);
-    throw new Error(`${error.message} (the page was at: ${step})`);
+  const loaded = () => tab.evaluate(() => {
+    const ready = document.body?.dataset.ready;
+    return ready === "true" || ready === "error" ? { ready: window.resuploadDemo.ready, loadError: window.resuploadDemo.loadError } : null;
+  });
+  const state = await waitUntil(loaded, { timeout, interval: 100, what: "the demo page to load the uploader" }).catch(async (error) => {
+    throw new Error(`${error.message} ${await lateLoad(tab, loaded)}`);
   });
   assert.equal(state.ready, true, `the demo page did not load the uploader: ${state.loadError}`);
+}
+
+/** How long the library's own time limits may take to end a page's start. */
+const LATE_LOAD_MS = 90_000;
+
+/**
+ * Why a page's start took too long, for the error of a wait that timed
+ * out: the step of it the page was at (app.js `booting`), then whether the
+ * library's own time limits (IndexedDB, locks: up to tens of seconds in
+ * all) ended that step within LATE_LOAD_MS more, and the notices it
+ * showed. A step that never ends would be a wait without an end.
+ */
+async function lateLoad(tab, loaded) {
+  const step = await tab.evaluate(() => window.resuploadDemo?.booting ?? "no demo script yet").catch((e) => `unknown: ${e.message}`);
+  const started = Date.now();
+  const late = await waitUntil(loaded, { timeout: LATE_LOAD_MS, interval: 250, what: "the late start" }).catch(() => null);
+  const waited = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  const notices = await tab
+    .evaluate(() => [...document.querySelectorAll("#notice p")].map((p) => p.textContent))
+    .catch((e) => [`unknown: ${e.message}`]);
+  const outcome = late ? `it loaded ${waited} after that` : `it had not loaded ${waited} after that`;
+  return `(the page was at: ${step}; ${outcome}; notices: ${JSON.stringify(notices)})`;
 }
 
 /** Picks files through the page's file input. */

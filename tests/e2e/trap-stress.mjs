@@ -9,7 +9,8 @@
 // JavaScriptCore reads its options from the environment cog starts in,
 // so `JSC_thresholdForOMGOptimizeAfterWarmUp=50` (tier up sooner) or
 // `JSC_useOMGJIT=false` (no optimizing tier) in front of that command
-// reach the page. A line every 50 runs, each failure, and the total go to
+// reach the page. `TRAP_STRESS_BUILD=queue` uploads with the module the
+// demo page loaded, so that the page holds one module, not two. A line every 50 runs, each failure, and the total go to
 // standard error as TAP diagnostics.
 
 import { test } from "node:test";
@@ -23,6 +24,9 @@ import { useStack } from "./steps.mjs";
 const stack = useStack("trap-stress");
 const RUNS = Number(process.env.TRAP_STRESS_RUNS || 200);
 const SIZE = 3 * 5 * MIB + 777;
+// The package build the uploads use (in-page.mjs `lib`): "" (`resupload`,
+// a second module beside the demo page's) or "queue" (the demo page's own).
+const BUILD = process.env.TRAP_STRESS_BUILD || "";
 
 test(`${RUNS} uploads, traps counted`, { timeout: RUNS * 30_000 }, async (t) => {
   const count = { traps: 0, other: 0 };
@@ -31,7 +35,7 @@ test(`${RUNS} uploads, traps counted`, { timeout: RUNS * 30_000 }, async (t) => 
     try {
       await openDemo(stack, stack.tab);
       const options = { concurrency: 2, namespace: randomNamespace("trap-stress"), stallTimeout: 1500, retryDelays: [0] };
-      await startUpload(stack.tab, `run${i}`, { file: { name: `run${i}.bin`, size: SIZE }, options });
+      await startUpload(stack.tab, `run${i}`, { file: { name: `run${i}.bin`, size: SIZE }, options, build: BUILD });
       const run = await waitOutcome(stack.tab, `run${i}`);
       if (!run.outcome.result) throw new Error(JSON.stringify(run.outcome.error));
     } catch (error) {
