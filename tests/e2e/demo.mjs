@@ -49,7 +49,48 @@ async function lateLoad(tab, loaded) {
     .evaluate(() => [...document.querySelectorAll("#notice p")].map((p) => p.textContent))
     .catch((e) => [`unknown: ${e.message}`]);
   const outcome = late ? `it loaded ${waited} after that` : `it had not loaded ${waited} after that`;
-  return `(the page was at: ${step}; ${outcome}; notices: ${JSON.stringify(notices)})`;
+  const apis = late ? "" : `; ${await browserApis(tab)}`;
+  return `(the page was at: ${step}; ${outcome}; notices: ${JSON.stringify(notices)}${apis})`;
+}
+
+/**
+ * Whether the browser APIs a page's start waits on answer now, each asked
+ * by the page with 5 s to answer: IndexedDB (the library's database
+ * opened as it is, never created or upgraded here, then a count of its
+ * uploads) and Web Locks (a query). For the error of a page that did not
+ * load at all.
+ */
+async function browserApis(tab) {
+  return tab
+    .evaluate(async () => {
+      const timed = async (what) => {
+        const start = performance.now();
+        const late = new Promise((resolve) => setTimeout(resolve, 5_000, "no answer"));
+        const answer = await Promise.race([Promise.resolve().then(what), late]).catch((e) => `failed: ${e?.name}`);
+        return `${typeof answer === "string" ? answer : "answered"} in ${Math.round(performance.now() - start)} ms`;
+      };
+      const request = (r) => new Promise((resolve, reject) => Object.assign(r, { onsuccess: () => resolve(r.result), onerror: () => reject(r.error) }));
+      let db = null;
+      let absent = false;
+      const opened = await timed(() => {
+        const opening = indexedDB.open("resupload");
+        // No database yet: leave it to the library to create.
+        opening.onupgradeneeded = () => {
+          absent = true;
+          opening.transaction.abort();
+        };
+        return request(opening).then((answer) => (db = answer));
+      });
+      const open = absent ? "no database yet" : opened;
+      try {
+        const count = db ? await timed(() => request(db.transaction("uploads").objectStore("uploads").count())) : "not asked";
+        const locks = navigator.locks ? await timed(() => navigator.locks.query()) : "no Web Locks";
+        return `IndexedDB open: ${open}, count: ${count}; navigator.locks.query: ${locks}`;
+      } finally {
+        db?.close();
+      }
+    })
+    .catch((e) => `the browser's APIs could not be asked: ${e.message}`);
 }
 
 /** Picks files through the page's file input. */
