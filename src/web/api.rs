@@ -262,12 +262,22 @@ pub(super) fn reject(error: Error) -> Promise {
     Promise::reject(&js_error::to_js(&error))
 }
 
-/// A promise of `future`. Every method goes through this one
-/// `future_to_promise` of a boxed future: each would otherwise build its own
-/// copy of the promise plumbing.
+/// A promise of `future`, for a method of the API: it settles with the
+/// future's outcome, or rejects with `INTERNAL_ERROR` when the module traps
+/// first (guard.js), since a trap unwinds the task, which then never
+/// settles. Nothing of the API waits without an end, a lookup or a queue
+/// no more than a run.
 pub(super) fn promise(future: impl Future<Output = Settled> + 'static) -> Promise {
+    guarded(future, &JsValue::UNDEFINED)
+}
+
+/// [`promise`], with `on_trap` called after a trap to drop what the task
+/// held (`undefined`: nothing). Every method goes through this one
+/// `future_to_promise` of a boxed future: each would otherwise build its
+/// own copy of the promise plumbing.
+fn guarded(future: impl Future<Output = Settled> + 'static, on_trap: &JsValue) -> Promise {
     let future: Pin<Box<dyn Future<Output = Settled>>> = Box::pin(future);
-    future_to_promise(future)
+    guard(&future_to_promise(future), on_trap)
 }
 
 /// What a method's promise settles with.
@@ -365,7 +375,7 @@ impl Upload {
         *inner.stop.borrow_mut() = Some((id, stop));
         // After a trap the run's task never settles: the guard ends it.
         let on_trap = inner.on_trap.as_ref().clone();
-        let run_promise = promise(async move {
+        let task = async move {
             stopped(&inner).await;
             inner.phase.set(Phase::Running);
             // The stop signal is polled first: a run paused before it began
@@ -395,8 +405,8 @@ impl Upload {
                 let _ = waiter.send(());
             }
             settle(result, |done| completed_to_js(&done))
-        });
-        guard(&run_promise, &on_trap)
+        };
+        guarded(task, &on_trap)
     }
 
     /// Stops the requests in flight. The pending `start()` promise rejects

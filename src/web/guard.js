@@ -59,9 +59,11 @@ function internalError(cause) {
 
 /**
  * `run`, or a rejection with INTERNAL_ERROR if the module traps first; then
- * `onTrap()` is asked (best effort) to drop the run.
+ * `onTrap()`, if given, is asked (best effort) to drop the run. Every
+ * promise of the API goes through here: a trap ends them all, as the
+ * module may not be usable after it.
  * @param {Promise<unknown>} run
- * @param {() => void} onTrap
+ * @param {(() => void) | undefined} onTrap
  */
 export function guard(run, onTrap) {
   if (!listening && typeof addEventListener === "function") {
@@ -74,7 +76,7 @@ export function guard(run, onTrap) {
       pending.delete(stop);
       reject(internalError(cause));
       try {
-        onTrap();
+        onTrap?.();
       } catch {
         // The module is broken: nothing more to do.
       }

@@ -149,6 +149,37 @@ test("a trap inside the module rejects start() with INTERNAL_ERROR instead of ha
   assert.ok(Date.now() - started < 10_000, "it ended at once");
 });
 
+test("a trap inside the module rejects any method's promise with INTERNAL_ERROR, a lookup's as a run's", { timeout: 120_000 }, async () => {
+  // Before, only start() was guarded: a trap in findPrevious, listPending
+  // or an UploadQueue's methods left their promise pending for ever.
+  await openDemo(stack, tab, { namespace: randomNamespace("trap-lookup") });
+  const started = Date.now();
+  await inPage(tab, async () => {
+    const mod = await import("/pkg/pending/resupload.js");
+    await mod.default();
+    // A file handle whose file, once asked for, throws inside the module
+    // (the module awaits it: its `then` is called from the module), as a
+    // trap would.
+    const handle = {
+      kind: "file",
+      getFile: () => ({
+        then() {
+          throw new WebAssembly.RuntimeError("simulated trap");
+        },
+      }),
+    };
+    window.trapOutcome = null;
+    mod.Upload.findPrevious(handle, { endpoint: "/api/s3" }).then(
+      () => (window.trapOutcome = { resolved: true }),
+      (e) => (window.trapOutcome = { code: e.code, message: e.message }),
+    );
+  });
+  const outcome = await waitUntil(() => tab.evaluate(() => window.trapOutcome), { timeout: 30_000, what: "findPrevious() to settle" });
+  assert.equal(outcome.code, "INTERNAL_ERROR", JSON.stringify(outcome));
+  assert.match(outcome.message, /simulated trap/);
+  assert.ok(Date.now() - started < 10_000, "it ended at once");
+});
+
 test("a trap in another WebAssembly module of the page leaves the upload running", { timeout: 120_000 }, async () => {
   // Pages that upload often run other modules (an image resizer, a video
   // transcoder). A trap of theirs, as an uncaught error or an unhandled
