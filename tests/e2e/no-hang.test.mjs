@@ -121,64 +121,74 @@ test("a streaming source whose read never answers: READ_FAILED after 30 s, nothi
   assert.match(hung.outcome.error.message, /no bytes within 30 s/);
 });
 
-test("a trap inside the module rejects start() with INTERNAL_ERROR instead of hanging", { timeout: 120_000 }, async () => {
-  // All of it as the page's own code (in Firefox, a module imported by a
-  // WebDriver script reports no errors to the page).
-  await openDemo(stack, tab, { namespace: randomNamespace("trap") });
+/**
+ * In a fresh page, runs `call` as the page's own code (in Firefox, a
+ * module imported by a WebDriver script reports no errors to the page):
+ * it answers `[promise]`, a promise of the API to watch. Answers how that
+ * promise settled, and in how many ms.
+ */
+async function settledInPage(label, call) {
+  await openDemo(stack, tab, { namespace: randomNamespace(label) });
   const started = Date.now();
-  await inPage(tab, async () => {
-    const mod = await import("/pkg/resupload.js");
-    await mod.default();
-    // The first backend answer throws inside the module, as a trap would.
-    Object.defineProperty(Response.prototype, "status", {
-      configurable: true,
-      get() {
-        throw new WebAssembly.RuntimeError("simulated trap");
-      },
-    });
-    const file = new File([new Uint8Array(1000)], "trap.bin", { lastModified: 1 });
-    window.trapOutcome = null;
-    new mod.Upload(file, { endpoint: "/api/s3", retryDelays: [0] }).start().then(
-      () => (window.trapOutcome = { resolved: true }),
-      (e) => (window.trapOutcome = { code: e.code, message: e.message }),
-    );
-  });
-  const outcome = await waitUntil(() => tab.evaluate(() => window.trapOutcome), { timeout: 30_000, what: "start() to settle" });
-  assert.equal(outcome.code, "INTERNAL_ERROR", JSON.stringify(outcome));
-  assert.match(outcome.message, /simulated trap/);
-  assert.ok(Date.now() - started < 10_000, "it ended at once");
-});
+  await inPage(
+    tab,
+    `async () => {
+      window.trapOutcome = null;
+      const [promise] = await (${call})();
+      promise.then(
+        () => (window.trapOutcome = { resolved: true }),
+        (e) => (window.trapOutcome = { code: e.code, message: e.message }),
+      );
+    }`,
+  );
+  const outcome = await waitUntil(() => tab.evaluate(() => window.trapOutcome), { timeout: 30_000, what: "the promise to settle" });
+  return { ...outcome, ms: Date.now() - started };
+}
 
-test("a trap inside the module rejects any method's promise with INTERNAL_ERROR, a lookup's as a run's", { timeout: 120_000 }, async () => {
-  // Before, only start() was guarded: a trap in findPrevious, listPending
-  // or an UploadQueue's methods left their promise pending for ever.
-  await openDemo(stack, tab, { namespace: randomNamespace("trap-lookup") });
-  const started = Date.now();
-  await inPage(tab, async () => {
-    const mod = await import("/pkg/pending/resupload.js");
-    await mod.default();
-    // A file handle whose file, once asked for, throws inside the module
-    // (the module awaits it: its `then` is called from the module), as a
-    // trap would.
-    const handle = {
-      kind: "file",
-      getFile: () => ({
+const TRAPPED_PROMISES = [
+  {
+    what: "start()",
+    call: async () => {
+      const mod = await import("/pkg/resupload.js");
+      await mod.default();
+      // The first backend answer throws inside the module, as a trap would.
+      Object.defineProperty(Response.prototype, "status", {
+        configurable: true,
+        get() {
+          throw new WebAssembly.RuntimeError("simulated trap");
+        },
+      });
+      const file = new File([new Uint8Array(1000)], "trap.bin", { lastModified: 1 });
+      return [new mod.Upload(file, { endpoint: "/api/s3", retryDelays: [0] }).start()];
+    },
+  },
+  {
+    // Before, only start() was guarded: a trap in findPrevious, listPending
+    // or an UploadQueue's methods left their promise pending for ever.
+    what: "a lookup's promise (findPrevious)",
+    call: async () => {
+      const mod = await import("/pkg/pending/resupload.js");
+      await mod.default();
+      // A file handle whose file, once asked for, throws inside the module
+      // (the module awaits it: its `then` is called from the module).
+      const getFile = () => ({
         then() {
           throw new WebAssembly.RuntimeError("simulated trap");
         },
-      }),
-    };
-    window.trapOutcome = null;
-    mod.Upload.findPrevious(handle, { endpoint: "/api/s3" }).then(
-      () => (window.trapOutcome = { resolved: true }),
-      (e) => (window.trapOutcome = { code: e.code, message: e.message }),
-    );
+      });
+      return [mod.Upload.findPrevious({ kind: "file", getFile }, { endpoint: "/api/s3" })];
+    },
+  },
+];
+
+for (const { what, call } of TRAPPED_PROMISES) {
+  test(`a trap inside the module rejects ${what} with INTERNAL_ERROR instead of hanging`, { timeout: 120_000 }, async () => {
+    const outcome = await settledInPage("trap", call);
+    assert.equal(outcome.code, "INTERNAL_ERROR", JSON.stringify(outcome));
+    assert.match(outcome.message, /simulated trap/);
+    assert.ok(outcome.ms < 10_000, `it ended at once (${outcome.ms} ms)`);
   });
-  const outcome = await waitUntil(() => tab.evaluate(() => window.trapOutcome), { timeout: 30_000, what: "findPrevious() to settle" });
-  assert.equal(outcome.code, "INTERNAL_ERROR", JSON.stringify(outcome));
-  assert.match(outcome.message, /simulated trap/);
-  assert.ok(Date.now() - started < 10_000, "it ended at once");
-});
+}
 
 test("a trap in another WebAssembly module of the page leaves the upload running", { timeout: 120_000 }, async () => {
   // Pages that upload often run other modules (an image resizer, a video
