@@ -179,6 +179,23 @@ const TRAPPED_PROMISES = [
       return [mod.Upload.findPrevious({ kind: "file", getFile }, { endpoint: "/api/s3" })];
     },
   },
+  {
+    what: "an UploadQueue's start()",
+    call: async () => {
+      const mod = await import("/pkg/queue/resupload.js");
+      await mod.default();
+      Object.defineProperty(Response.prototype, "status", {
+        configurable: true,
+        get() {
+          throw new WebAssembly.RuntimeError("simulated trap");
+        },
+      });
+      const namespace = `trap-queue-${Math.random().toString(16).slice(2)}`;
+      const queue = new mod.UploadQueue({ endpoint: "/api/s3", namespace, retryDelays: [0] });
+      await queue.add(new File([new Uint8Array(1000)], "trap-queue.bin", { lastModified: 1 }));
+      return [queue.start()];
+    },
+  },
 ];
 
 for (const { what, call } of TRAPPED_PROMISES) {
