@@ -264,9 +264,9 @@ pub(super) fn reject(error: Error) -> Promise {
 
 /// A promise of `future`, for a method of the API: it settles with the
 /// future's outcome, or rejects with `INTERNAL_ERROR` when the module traps
-/// first (guard.js), since a trap unwinds the task, which then never
-/// settles. Nothing of the API waits without an end, a lookup or a queue
-/// no more than a run.
+/// first (guard.js): a trap unwinds the task, which then never settles,
+/// and no method's promise (a lookup's, a queue's, a run's) may wait
+/// without an end.
 pub(super) fn promise(future: impl Future<Output = Settled> + 'static) -> Promise {
     guarded(future, &JsValue::UNDEFINED)
 }
