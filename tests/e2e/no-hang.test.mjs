@@ -124,8 +124,11 @@ test("a streaming source whose read never answers: READ_FAILED after 30 s, nothi
 /**
  * In a fresh page, runs `call` as the page's own code (in Firefox, a
  * module imported by a WebDriver script reports no errors to the page):
- * it answers `[promise]`, a promise of the API to watch. Answers how that
- * promise settled, and in how many ms.
+ * it answers `[promise]`, a promise of the API to watch. `call` is given
+ * `simulatedTrap` (throws a RuntimeError, as a trap would) and
+ * `trapBackendAnswers()` (every backend answer's `status`, read inside the
+ * module, then throws it). Answers how that promise settled, and in how
+ * many ms.
  */
 async function settledInPage(label, call) {
   await openDemo(stack, tab, { namespace: randomNamespace(label) });
@@ -134,7 +137,11 @@ async function settledInPage(label, call) {
     tab,
     `async () => {
       window.trapOutcome = null;
-      const [promise] = await (${call})();
+      const simulatedTrap = () => {
+        throw new WebAssembly.RuntimeError("simulated trap");
+      };
+      const trapBackendAnswers = () => Object.defineProperty(Response.prototype, "status", { configurable: true, get: simulatedTrap });
+      const [promise] = await (${call})({ simulatedTrap, trapBackendAnswers });
       promise.then(
         () => (window.trapOutcome = { resolved: true }),
         (e) => (window.trapOutcome = { code: e.code, message: e.message }),
@@ -148,16 +155,11 @@ async function settledInPage(label, call) {
 const TRAPPED_PROMISES = [
   {
     what: "start()",
-    call: async () => {
+    call: async ({ trapBackendAnswers }) => {
       const mod = await import("/pkg/resupload.js");
       await mod.default();
       // The first backend answer throws inside the module, as a trap would.
-      Object.defineProperty(Response.prototype, "status", {
-        configurable: true,
-        get() {
-          throw new WebAssembly.RuntimeError("simulated trap");
-        },
-      });
+      trapBackendAnswers();
       const file = new File([new Uint8Array(1000)], "trap.bin", { lastModified: 1 });
       return [new mod.Upload(file, { endpoint: "/api/s3", retryDelays: [0] }).start()];
     },
@@ -166,30 +168,21 @@ const TRAPPED_PROMISES = [
     // Before, only start() was guarded: a trap in findPrevious, listPending
     // or an UploadQueue's methods left their promise pending for ever.
     what: "a lookup's promise (findPrevious)",
-    call: async () => {
+    call: async ({ simulatedTrap }) => {
       const mod = await import("/pkg/pending/resupload.js");
       await mod.default();
       // A file handle whose file, once asked for, throws inside the module
       // (the module awaits it: its `then` is called from the module).
-      const getFile = () => ({
-        then() {
-          throw new WebAssembly.RuntimeError("simulated trap");
-        },
-      });
+      const getFile = () => ({ then: simulatedTrap });
       return [mod.Upload.findPrevious({ kind: "file", getFile }, { endpoint: "/api/s3" })];
     },
   },
   {
     what: "an UploadQueue's start()",
-    call: async () => {
+    call: async ({ trapBackendAnswers }) => {
       const mod = await import("/pkg/queue/resupload.js");
       await mod.default();
-      Object.defineProperty(Response.prototype, "status", {
-        configurable: true,
-        get() {
-          throw new WebAssembly.RuntimeError("simulated trap");
-        },
-      });
+      trapBackendAnswers();
       const namespace = `trap-queue-${Math.random().toString(16).slice(2)}`;
       const queue = new mod.UploadQueue({ endpoint: "/api/s3", namespace, retryDelays: [0] });
       await queue.add(new File([new Uint8Array(1000)], "trap-queue.bin", { lastModified: 1 }));
