@@ -43,6 +43,7 @@ import { fileURLToPath } from "node:url";
 
 import * as esbuild from "esbuild";
 
+import { GLUE_INTERNAL } from "../src/web/guard.js";
 import { shortenImports } from "./short-imports.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -218,17 +219,43 @@ function minifyJs(dir) {
 }
 
 /**
+ * The exports the glue's documented methods and functions call, the API's
+ * (each JSDoc block's first call of the module), as `{ name, promised }`:
+ * `promised` when the method returns a promise (`@returns {Promise<…>}`).
+ */
+function apiExports(glue) {
+  const found = [];
+  for (const block of glue.split("/**").slice(1)) {
+    const end = block.indexOf("*/");
+    const [doc, code] = [block.slice(0, end), block.slice(end)];
+    if (/^\*\/\s*export class /.test(code)) continue;
+    const call = /wasm\.((?!__wbindgen_add_to_stack_pointer)\w+)\(/.exec(code);
+    if (call) found.push({ name: call[1], promised: doc.includes("@returns {Promise<") });
+  }
+  return found;
+}
+
+/**
  * Makes the glue in `dir` call the module through guard.js's `watch`, which
- * marks the traps thrown out of it: guard.js ends a run only on those, not
- * on a trap of another module of the page. Fails the build if wasm-bindgen's
- * glue no longer has the two lines this rewrites.
+ * closes the module on its first trap (see guard.js), telling it which
+ * exports return a promise. Fails the build if wasm-bindgen's glue no
+ * longer has what this relies on: the two lines it rewrites,
+ * `addHeapObject`, and API exports none of which guard.js takes for the
+ * glue's own.
  */
 function watchExports(dir) {
   const file = path.join(dir, `${NAME}.js`);
   let glue = fs.readFileSync(file, "utf8");
+  const api = apiExports(glue);
+  const promised = api.filter((e) => e.promised).map((e) => e.name);
+  const misread = api.filter((e) => GLUE_INTERNAL.test(e.name)).map((e) => e.name);
+  if (!promised.includes("upload_start") || !api.some((e) => e.name === "upload_new") || misread.length) {
+    throw new Error(`the glue's API exports are not as guard.js expects (promised ${promised}; taken for the glue's own ${misread}): see watchExports`);
+  }
+  if (!/^function addHeapObject\(/m.test(glue)) throw new Error("the glue has no addHeapObject: see watchExports");
   const edits = [
     [/^import \{ guard \} from ('\.\/snippets\/[^']+\/src\/web\/guard\.js');$/m, "import { guard, watch } from $1;"],
-    [/^(\s*)wasm = instance\.exports;$/m, "$1wasm = watch(instance.exports);"],
+    [/^(\s*)wasm = instance\.exports;$/m, `$1wasm = watch(instance.exports, ${JSON.stringify(promised)}, addHeapObject);`],
   ];
   for (const [pattern, replacement] of edits) {
     if (!pattern.test(glue)) throw new Error(`the glue has no line matching ${pattern}: see watchExports`);

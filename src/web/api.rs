@@ -14,7 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
@@ -35,9 +35,8 @@ use crate::options::UploadOptions;
 
 #[wasm_bindgen(module = "/src/web/guard.js")]
 extern "C" {
-    /// `run`, or a rejection with INTERNAL_ERROR when the module traps first
-    /// (then `on_trap` is called).
-    fn guard(run: &Promise, on_trap: &JsValue) -> Promise;
+    /// `run`, or a rejection with INTERNAL_ERROR once the module traps.
+    fn guard(run: &Promise) -> Promise;
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -216,20 +215,6 @@ pub(super) struct Inner {
     aborting: Cell<bool>,
     /// Told when the running run has ended.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
-    /// What the trap guard calls if the module traps during a run.
-    on_trap: Closure<dyn Fn()>,
-}
-
-/// Lets go of a run's claim after a trap, so that `start()` may be called
-/// again. It holds the upload weakly and lives as long as the upload: a
-/// closure per run, holding it, was never freed (the guard calls it only
-/// after a trap), and kept every upload and its file alive.
-fn on_trap(inner: Weak<Inner>) -> Closure<dyn Fn()> {
-    Closure::new(move || {
-        if let Some(inner) = inner.upgrade() {
-            drop(inner.stop.borrow_mut().take());
-        }
-    })
 }
 
 /// Waits until no run of this upload is running (a paused run winds down
@@ -266,18 +251,12 @@ pub(super) fn reject(error: Error) -> Promise {
 /// future's outcome, or rejects with `INTERNAL_ERROR` when the module traps
 /// first (guard.js): a trap unwinds the task, which then never settles,
 /// and no method's promise (a lookup's, a queue's, a run's) may wait
-/// without an end.
+/// without an end. Every method goes through this one `future_to_promise`
+/// of a boxed future: each would otherwise build its own copy of the
+/// promise plumbing.
 pub(super) fn promise(future: impl Future<Output = Settled> + 'static) -> Promise {
-    guarded(future, &JsValue::UNDEFINED)
-}
-
-/// [`promise`], with `on_trap` called after a trap to drop what the task
-/// held (`undefined`: nothing). Every method goes through this one
-/// `future_to_promise` of a boxed future: each would otherwise build its
-/// own copy of the promise plumbing.
-fn guarded(future: impl Future<Output = Settled> + 'static, on_trap: &JsValue) -> Promise {
     let future: Pin<Box<dyn Future<Output = Settled>>> = Box::pin(future);
-    guard(&future_to_promise(future), on_trap)
+    guard(&future_to_promise(future))
 }
 
 /// What a method's promise settles with.
@@ -335,7 +314,7 @@ impl Upload {
         // An upload alone on the link notes the rate it measured.
         events.link_key = Some(parsed.options.endpoint_base().to_owned());
         Upload {
-            inner: Rc::new_cyclic(|me| Inner {
+            inner: Rc::new(Inner {
                 input: RefCell::new(input),
                 handle,
                 from_copy,
@@ -347,7 +326,6 @@ impl Upload {
                 next_run: Cell::new(0),
                 aborting: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
-                on_trap: on_trap(me.clone()),
             }),
         }
     }
@@ -373,8 +351,6 @@ impl Upload {
         inner.next_run.set(id);
         let (stop, stopping) = oneshot::channel::<()>();
         *inner.stop.borrow_mut() = Some((id, stop));
-        // After a trap the run's task never settles: the guard ends it.
-        let on_trap = inner.on_trap.as_ref().clone();
         let task = async move {
             stopped(&inner).await;
             inner.phase.set(Phase::Running);
@@ -406,7 +382,7 @@ impl Upload {
             }
             settle(result, |done| completed_to_js(&done))
         };
-        guarded(task, &on_trap)
+        promise(task)
     }
 
     /// Stops the requests in flight. The pending `start()` promise rejects

@@ -1,85 +1,107 @@
-// A run ends even when the WebAssembly module traps.
+// Nothing waits for ever on a module that trapped, and nothing runs in it
+// after.
 //
-// A trap (an engine bug, as WPE 2.38's externref table, or a Rust panic,
-// which aborts) unwinds the task that was running, and that task's promise
-// never settles: the caller would wait forever. While a run is pending, a
-// WebAssembly.RuntimeError reported to the page (an uncaught `error`, or an
-// unhandled rejection) rejects it with a ResuploadError INTERNAL_ERROR. The
-// error is made here, in JS: after a trap the module may not be usable.
-// Only this module's traps count: a page may run other modules (an image
-// resizer, a video transcoder), and a trap of theirs is theirs. The glue
-// calls this module through `watch(instance.exports)` (scripts/build.mjs
-// puts it there), which marks every RuntimeError thrown out of a call.
+// A trap (an engine bug, as WPE 2.38's, or a Rust panic, which aborts)
+// unwinds the task that was running, whose promise then never settles, and
+// it leaves the module's state broken (its stack pointer, a borrowed cell,
+// the allocator, the task queue): whatever runs in it next may do anything,
+// hang or write wrong state. So the first trap closes the module:
+//   - every promise of the API still pending rejects at once with a
+//     ResuploadError INTERNAL_ERROR (the trap is its `cause`);
+//   - every later call of the API ends with INTERNAL_ERROR at once without
+//     entering the module: a method that returns a promise rejects, any
+//     other throws;
+//   - the glue's own calls (allocation, freeing an object, a closure called
+//     by a timer or a request's event) do nothing.
+// The errors are made here, in JS. Every entry into the module goes through
+// `watch`'s wrappers (the glue calls `watch(instance.exports, …)`:
+// scripts/build.mjs puts it there), and a trap unwinds through the wrapper
+// of the call it began in, so each trap is seen here, even one the page
+// catches. A trap of another module of the page (an image resizer, a video
+// transcoder) never passes through them, and ends nothing of resupload's.
 // Importing this module touches no browser global.
 
 const pending = new Set();
-const ours = new WeakSet();
-let listening = false;
+/** The module's first trap (a WebAssembly.RuntimeError), once it trapped. */
+let trap = null;
 
-function onError(event) {
-  const error = event.error ?? event.reason;
-  if (!(error instanceof WebAssembly.RuntimeError) || !ours.has(error)) return;
-  for (const stop of [...pending]) stop(error);
-}
-
-/**
- * The module's exports, each function wrapped so that a RuntimeError thrown
- * out of it (a trap of the module, or one that unwound through it) is known
- * as this module's. Other exports (the memory) are the same objects.
- * @param {WebAssembly.Exports} exports
- */
-export function watch(exports) {
-  const watched = {};
-  for (const [name, value] of Object.entries(exports)) {
-    watched[name] =
-      typeof value !== "function"
-        ? value
-        : (...args) => {
-            try {
-              return value(...args);
-            } catch (error) {
-              if (error instanceof WebAssembly.RuntimeError) ours.add(error);
-              throw error;
-            }
-          };
-  }
-  return watched;
-}
-
-function internalError(cause) {
+function internalError() {
   const error = new Error(
-    `resupload stopped on an internal error (${cause.message}); reload the page and ` +
-      "start the upload again: it resumes from its stored state",
-    { cause },
+    `resupload stopped on an internal error (${trap.message}); reload the page: ` +
+      "an upload started again resumes from its stored state",
+    { cause: trap },
   );
   error.name = "ResuploadError";
   error.code = "INTERNAL_ERROR";
   return error;
 }
 
+/** Closes the module on its first trap: every pending promise rejects. */
+function trapped(error) {
+  trap ??= error;
+  for (const stop of [...pending]) stop();
+}
+
 /**
- * `run`, or a rejection with INTERNAL_ERROR if the module traps first; then
- * `onTrap()`, if given, is asked (best effort) to drop the run. Every
- * promise of the API goes through here: a trap ends them all, as the
- * module may not be usable after it.
- * @param {Promise<unknown>} run
- * @param {(() => void) | undefined} onTrap
+ * The glue's own entries, which the page never calls (allocation, frees,
+ * closures called by a timer or a request's event): wasm-bindgen's names,
+ * which a Rust export cannot take. After a trap they do nothing.
+ * scripts/build.mjs checks that no method of the API is among them.
  */
-export function guard(run, onTrap) {
-  if (!listening && typeof addEventListener === "function") {
-    addEventListener("error", onError);
-    addEventListener("unhandledrejection", onError);
-    listening = true;
-  }
-  return new Promise((resolve, reject) => {
-    const stop = (cause) => {
-      pending.delete(stop);
-      reject(internalError(cause));
+export const GLUE_INTERNAL = /^(__wbindgen_|__wasm_bindgen_|wasm_bindgen_)|^__wbg_\w+_free$/;
+
+/**
+ * The module's exports, each function wrapped so that a trap thrown out of
+ * it closes the module, and no call enters a closed module (see the top of
+ * this file). Other exports (the memory) are the same objects.
+ * `promised` names the exports whose glue method returns a promise:
+ * closed, they answer a rejected one, through `toHeap` (the glue's
+ * `addHeapObject`, as the glue reads their result from its heap).
+ * @param {WebAssembly.Exports} exports
+ * @param {string[]} promised
+ * @param {(value: unknown) => number} toHeap
+ */
+export function watch(exports, promised, toHeap) {
+  const watched = {};
+  for (const [name, value] of Object.entries(exports)) {
+    if (typeof value !== "function") {
+      watched[name] = value;
+      continue;
+    }
+    const internal = GLUE_INTERNAL.test(name);
+    const closed = promised.includes(name)
+      ? () => toHeap(Promise.reject(internalError()))
+      : () => {
+          throw internalError();
+        };
+    watched[name] = (...args) => {
+      if (trap) return internal ? undefined : closed();
       try {
-        onTrap?.();
-      } catch {
-        // The module is broken: nothing more to do.
+        return value(...args);
+      } catch (error) {
+        if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+        trapped(error);
+        // A closure's trap stays an uncaught error of the page, as it was.
+        if (internal) throw error;
+        return closed();
       }
+    };
+  }
+  return watched;
+}
+
+/**
+ * `run`, or a rejection with INTERNAL_ERROR once the module traps. Every
+ * promise of the API goes through here: a trap ends them all, as the
+ * module is not usable after it.
+ * @param {Promise<unknown>} run
+ */
+export function guard(run) {
+  if (trap) return Promise.reject(internalError());
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      pending.delete(stop);
+      reject(internalError());
     };
     pending.add(stop);
     run.then(

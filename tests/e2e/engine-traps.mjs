@@ -10,8 +10,8 @@
 // and nothing uploaded is lost.
 //
 // So in WPE, a test whose in-page run ends in a trap of the module runs
-// once more, with the stack's gate reset and the first try's page errors
-// dropped, and says so in the TAP output with the trap's stack (name its
+// once more, in its page reloaded (the trap closed the module there), with
+// the stack's gate reset and the first try's page errors dropped, and says so in the TAP output with the trap's stack (name its
 // functions with scripts/trap-names.mjs). Anything else fails at once, so
 // does a second trap, and so does any trap in the other engines.
 //
@@ -19,6 +19,8 @@
 //   test("name", { timeout }, async (t) => { ... waitOutcome(...) ... });
 
 import { test as nodeTest } from "node:test";
+
+import { waitReady } from "./demo.mjs";
 
 /** The engine whose faults are known (E2E_BROWSER). */
 const FAULTY_ENGINE = "wpe";
@@ -62,6 +64,10 @@ export function retriedOnEngineTrap(current) {
         if (!(error instanceof EngineTrap)) throw error;
         t.diagnostic(`${error.message.replaceAll("\n", " | ")}: the test runs once more`);
         const { stack, tab = stack.tab } = current();
+        // A trap closes the module for the page (guard.js): the second try,
+        // and the tests after it that go on in this page, need it afresh.
+        await tab.reload();
+        await waitReady(tab);
         stack.gate?.reset();
         await tab?.errors?.();
         stack.browser.errors.splice(0);

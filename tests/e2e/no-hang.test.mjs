@@ -2,8 +2,9 @@
 // leave unanswered (opening IndexedDB, the cross-tab lock, the hash worker,
 // reading the file or a streaming source) has a bound, after which the
 // upload degrades or fails with a typed error; and a trap inside the
-// WebAssembly module rejects start() with INTERNAL_ERROR instead of leaving
-// it pending forever (what WPE WebKit 2.38 did). Written against the tab
+// WebAssembly module rejects every pending promise with INTERNAL_ERROR
+// instead of leaving it pending forever (what WPE WebKit 2.38 did), and so
+// ends every later call. Written against the tab
 // interface of browsers.mjs, so it runs in every engine.
 
 import assert from "node:assert/strict";
@@ -123,12 +124,15 @@ test("a streaming source whose read never answers: READ_FAILED after 30 s, nothi
 
 /**
  * In a fresh page, runs `call` as the page's own code (in Firefox, a
- * module imported by a WebDriver script reports no errors to the page):
- * it answers `[promise]`, a promise of the API to watch. `call` is given
- * `simulatedTrap` (throws a RuntimeError, as a trap would) and
- * `trapBackendAnswers()` (every backend answer's `status`, read inside the
- * module, then throws it). Answers how that promise settled, and in how
- * many ms.
+ * module imported by a WebDriver script reports no errors to the page).
+ * `call` is given `simulatedTrap` (throws a RuntimeError, as a trap would)
+ * `trapBackendAnswers()` (every backend answer's `status`, read inside
+ * the module, then throws it, until the function it answers is called) and `smallFile(name)` (a 1,000-byte File);
+ * it answers `{ promise, again }`: a promise
+ * of the API to watch, and a call of the API to make once it settled.
+ * Answers how that promise settled and in how many ms, and as `again` how
+ * the later call ended: `{ threw }` or `{ rejected }` (an error's code),
+ * `{ resolved: true }`, or `{ pending: true }` after 10 s.
  */
 async function settledInPage(label, call) {
   await openDemo(stack, tab, { namespace: randomNamespace(label) });
@@ -140,63 +144,131 @@ async function settledInPage(label, call) {
       const simulatedTrap = () => {
         throw new WebAssembly.RuntimeError("simulated trap");
       };
-      const trapBackendAnswers = () => Object.defineProperty(Response.prototype, "status", { configurable: true, get: simulatedTrap });
-      const [promise] = await (${call})({ simulatedTrap, trapBackendAnswers });
+      const trapBackendAnswers = () => {
+        const status = Object.getOwnPropertyDescriptor(Response.prototype, "status");
+        Object.defineProperty(Response.prototype, "status", { configurable: true, get: simulatedTrap });
+        return () => Object.defineProperty(Response.prototype, "status", status);
+      };
+      const smallFile = (name) => new File([new Uint8Array(1000)], name, { lastModified: 1 });
+      const { promise, again } = await (${call})({ simulatedTrap, trapBackendAnswers, smallFile });
+      const ended = (e) => e?.code ?? String(e);
+      const later = async () => {
+        let answer;
+        try {
+          answer = again();
+        } catch (e) {
+          return { threw: ended(e) };
+        }
+        const timeout = new Promise((resolve) => setTimeout(() => resolve({ pending: true }), 10000));
+        const settled = Promise.resolve(answer).then(() => ({ resolved: true }), (e) => ({ rejected: ended(e) }));
+        return Promise.race([settled, timeout]);
+      };
       promise.then(
-        () => (window.trapOutcome = { resolved: true }),
-        (e) => (window.trapOutcome = { code: e.code, message: e.message }),
+        async () => (window.trapOutcome = { resolved: true, again: await later() }),
+        async (e) => {
+          const outcome = { code: e.code, message: e.message };
+          window.trapOutcome = { ...outcome, again: await later() };
+        },
       );
     }`,
   );
-  const outcome = await waitUntil(() => tab.evaluate(() => window.trapOutcome), { timeout: 30_000, what: "the promise to settle" });
+  const outcome = await waitUntil(() => tab.evaluate(() => window.trapOutcome), { timeout: 45_000, what: "the promise to settle" });
   return { ...outcome, ms: Date.now() - started };
 }
 
+// Each case's trap closes the module: its promise rejects at once, and so
+// does (or throws, for a method that returns no promise) every later call,
+// which never enters the broken module again.
 const TRAPPED_PROMISES = [
   {
     what: "start()",
-    call: async ({ trapBackendAnswers }) => {
+    call: async ({ trapBackendAnswers, smallFile }) => {
       const mod = await import("/pkg/resupload.js");
       await mod.default();
       // The first backend answer throws inside the module, as a trap would.
-      trapBackendAnswers();
-      const file = new File([new Uint8Array(1000)], "trap.bin", { lastModified: 1 });
-      return [new mod.Upload(file, { endpoint: "/api/s3", retryDelays: [0] }).start()];
+      const untrap = trapBackendAnswers();
+      const upload = new mod.Upload(smallFile("trap.bin"), { endpoint: "/api/s3", retryDelays: [0] });
+      const again = () => {
+        untrap();
+        // Before, start() ran again in the broken module.
+        return upload.start();
+      };
+      return { promise: upload.start(), again };
     },
+    again: { rejected: "INTERNAL_ERROR" },
   },
   {
     // Before, only start() was guarded: a trap in findPrevious, listPending
     // or an UploadQueue's methods left their promise pending for ever.
     what: "a lookup's promise (findPrevious)",
-    call: async ({ simulatedTrap }) => {
+    call: async ({ simulatedTrap, smallFile }) => {
       const mod = await import("/pkg/pending/resupload.js");
       await mod.default();
       // A file handle whose file, once asked for, throws inside the module
       // (the module awaits it: its `then` is called from the module).
       const getFile = () => ({ then: simulatedTrap });
-      return [mod.Upload.findPrevious({ kind: "file", getFile }, { endpoint: "/api/s3" })];
+      return {
+        promise: mod.Upload.findPrevious({ kind: "file", getFile }, { endpoint: "/api/s3" }),
+        // A constructor returns no promise: it throws.
+        again: () => new mod.Upload(smallFile("after.bin"), { endpoint: "/api/s3" }),
+      };
     },
+    again: { threw: "INTERNAL_ERROR" },
   },
   {
     what: "an UploadQueue's start()",
-    call: async ({ trapBackendAnswers }) => {
+    call: async ({ trapBackendAnswers, smallFile }) => {
       const mod = await import("/pkg/queue/resupload.js");
       await mod.default();
-      trapBackendAnswers();
+      const untrap = trapBackendAnswers();
       const namespace = `trap-queue-${Math.random().toString(16).slice(2)}`;
       const queue = new mod.UploadQueue({ endpoint: "/api/s3", namespace, retryDelays: [0] });
-      await queue.add(new File([new Uint8Array(1000)], "trap-queue.bin", { lastModified: 1 }));
-      return [queue.start()];
+      await queue.add(smallFile("trap-queue.bin"));
+      const again = () => {
+        untrap();
+        // Before, the queue still counted its run as running: ALREADY_RUNNING.
+        return queue.start();
+      };
+      return { promise: queue.start(), again };
     },
+    again: { rejected: "INTERNAL_ERROR" },
+  },
+  {
+    // The trap is in a synchronous call whose error the page catches, so
+    // the page reports no error: before, the pending start() went on in
+    // the broken module (here, until its source's read timed out at 30 s).
+    what: "an upload's start() when another call traps and the page catches it",
+    call: async ({ simulatedTrap, smallFile }) => {
+      const mod = await import("/pkg/resupload.js");
+      await mod.default();
+      const never = { size: 1000, id: `never-${Math.random()}`, read: () => new Promise(() => {}) };
+      const promise = new mod.Upload(never, { endpoint: "/api/s3" }).start();
+      const file = smallFile("trap.bin");
+      Object.defineProperty(file, "size", { get: simulatedTrap });
+      let caught;
+      try {
+        new mod.Upload(file, { endpoint: "/api/s3" });
+      } catch (error) {
+        caught = error;
+      }
+      return {
+        promise,
+        again: () => {
+          throw caught;
+        },
+      };
+    },
+    again: { threw: "INTERNAL_ERROR" },
   },
 ];
 
-for (const { what, call } of TRAPPED_PROMISES) {
-  test(`a trap inside the module rejects ${what} with INTERNAL_ERROR instead of hanging`, { timeout: 120_000 }, async () => {
+for (const { what, call, again } of TRAPPED_PROMISES) {
+  test(`a trap inside the module rejects ${what} with INTERNAL_ERROR instead of hanging, and closes the module`, { timeout: 120_000 }, async () => {
     const outcome = await settledInPage("trap", call);
     assert.equal(outcome.code, "INTERNAL_ERROR", JSON.stringify(outcome));
     assert.match(outcome.message, /simulated trap/);
     assert.ok(outcome.ms < 10_000, `it ended at once (${outcome.ms} ms)`);
+    assert.deepEqual(outcome.again, again, "the call after the trap");
   });
 }
 
