@@ -125,14 +125,14 @@ test("a streaming source whose read never answers: READ_FAILED after 30 s, nothi
 /**
  * In a fresh page, runs `call` as the page's own code (in Firefox, a
  * module imported by a WebDriver script reports no errors to the page).
- * `call` is given `simulatedTrap` (throws a RuntimeError, as a trap would)
- * `trapBackendAnswers()` (every backend answer's `status`, read inside
- * the module, then throws it, until the function it answers is called) and `smallFile(name)` (a 1,000-byte File);
- * it answers `{ promise, again }`: a promise
- * of the API to watch, and a call of the API to make once it settled.
- * Answers how that promise settled and in how many ms, and as `again` how
- * the later call ended: `{ threw }` or `{ rejected }` (an error's code),
- * `{ resolved: true }`, or `{ pending: true }` after 10 s.
+ * `call` is given `simulatedTrap` (throws a RuntimeError, as a trap
+ * would), `trapBackendAnswers()` (every backend answer's `status`, read
+ * inside the module, then throws it, until the promise settled) and
+ * `smallFile(name)` (a 1,000-byte File); it answers `{ promise, again }`:
+ * a promise of the API to watch, and a call of the API to make once it
+ * settled. Answers how that promise settled and in how many ms, and as
+ * `again` how the later call ended: `{ threw }` or `{ rejected }` (an
+ * error's code), `{ resolved: true }`, or `{ pending: true }` after 10 s.
  */
 async function settledInPage(label, call) {
   await openDemo(stack, tab, { namespace: randomNamespace(label) });
@@ -144,15 +144,14 @@ async function settledInPage(label, call) {
       const simulatedTrap = () => {
         throw new WebAssembly.RuntimeError("simulated trap");
       };
-      const trapBackendAnswers = () => {
-        const status = Object.getOwnPropertyDescriptor(Response.prototype, "status");
-        Object.defineProperty(Response.prototype, "status", { configurable: true, get: simulatedTrap });
-        return () => Object.defineProperty(Response.prototype, "status", status);
-      };
+      const status = Object.getOwnPropertyDescriptor(Response.prototype, "status");
+      const trapBackendAnswers = () => Object.defineProperty(Response.prototype, "status", { configurable: true, get: simulatedTrap });
       const smallFile = (name) => new File([new Uint8Array(1000)], name, { lastModified: 1 });
       const { promise, again } = await (${call})({ simulatedTrap, trapBackendAnswers, smallFile });
       const ended = (e) => e?.code ?? String(e);
       const later = async () => {
+        // The backend's answers are whole again: only the closed module can end the call.
+        Object.defineProperty(Response.prototype, "status", status);
         let answer;
         try {
           answer = again();
@@ -186,14 +185,10 @@ const TRAPPED_PROMISES = [
       const mod = await import("/pkg/resupload.js");
       await mod.default();
       // The first backend answer throws inside the module, as a trap would.
-      const untrap = trapBackendAnswers();
+      trapBackendAnswers();
       const upload = new mod.Upload(smallFile("trap.bin"), { endpoint: "/api/s3", retryDelays: [0] });
-      const again = () => {
-        untrap();
-        // Before, start() ran again in the broken module.
-        return upload.start();
-      };
-      return { promise: upload.start(), again };
+      // Before, start() ran again in the broken module.
+      return { promise: upload.start(), again: () => upload.start() };
     },
     again: { rejected: "INTERNAL_ERROR" },
   },
@@ -220,16 +215,12 @@ const TRAPPED_PROMISES = [
     call: async ({ trapBackendAnswers, smallFile }) => {
       const mod = await import("/pkg/queue/resupload.js");
       await mod.default();
-      const untrap = trapBackendAnswers();
+      trapBackendAnswers();
       const namespace = `trap-queue-${Math.random().toString(16).slice(2)}`;
       const queue = new mod.UploadQueue({ endpoint: "/api/s3", namespace, retryDelays: [0] });
       await queue.add(smallFile("trap-queue.bin"));
-      const again = () => {
-        untrap();
-        // Before, the queue still counted its run as running: ALREADY_RUNNING.
-        return queue.start();
-      };
-      return { promise: queue.start(), again };
+      // Before, the queue still counted its run as running: ALREADY_RUNNING.
+      return { promise: queue.start(), again: () => queue.start() };
     },
     again: { rejected: "INTERNAL_ERROR" },
   },
