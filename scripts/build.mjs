@@ -220,17 +220,23 @@ function minifyJs(dir) {
 
 /**
  * The exports the glue's documented methods and functions call, the API's
- * (each JSDoc block's first call of the module), as `{ name, promised }`:
- * `promised` when the method returns a promise (`@returns {Promise<…>}`).
+ * (each JSDoc block's first call of the module), as `{ name, answers }`:
+ * `answers` is "promise" when the method returns one (`@returns
+ * {Promise<…>}`), "nothing" when it returns nothing (`pause()`), else
+ * "value".
  */
 function apiExports(glue) {
   const found = [];
   for (const block of glue.split("/**").slice(1)) {
     const end = block.indexOf("*/");
-    const [doc, code] = [block.slice(0, end), block.slice(end)];
+    const doc = block.slice(0, end);
+    // The method or function, to the brace that closes it.
+    const code = block.slice(end).split(/\n {0,4}\}\n/)[0];
     if (/^\*\/\s*export class /.test(code)) continue;
     const call = /wasm\.((?!__wbindgen_add_to_stack_pointer)\w+)\(/.exec(code);
-    if (call) found.push({ name: call[1], promised: doc.includes("@returns {Promise<") });
+    if (!call) continue;
+    const answers = doc.includes("@returns {Promise<") ? "promise" : /\breturn\b/.test(code) ? "value" : "nothing";
+    found.push({ name: call[1], answers });
   }
   return found;
 }
@@ -238,7 +244,7 @@ function apiExports(glue) {
 /**
  * Makes the glue in `dir` call the module through guard.js's `watch`, which
  * closes the module on its first trap (see guard.js), telling it which
- * exports return a promise. Fails the build if wasm-bindgen's glue no
+ * exports return a promise and which return nothing. Fails the build if wasm-bindgen's glue no
  * longer has what this relies on: the two lines it rewrites,
  * `addHeapObject`, and API exports none of which guard.js takes for the
  * glue's own.
@@ -247,15 +253,16 @@ function watchExports(dir) {
   const file = path.join(dir, `${NAME}.js`);
   let glue = fs.readFileSync(file, "utf8");
   const api = apiExports(glue);
-  const promised = api.filter((e) => e.promised).map((e) => e.name);
+  const named = (answers) => api.filter((e) => e.answers === answers).map((e) => e.name);
+  const [promised, quiet] = [named("promise"), named("nothing")];
   const misread = api.filter((e) => GLUE_INTERNAL.test(e.name)).map((e) => e.name);
-  if (!promised.includes("upload_start") || !api.some((e) => e.name === "upload_new") || misread.length) {
-    throw new Error(`the glue's API exports are not as guard.js expects (promised ${promised}; taken for the glue's own ${misread}): see watchExports`);
+  if (!promised.includes("upload_start") || !quiet.includes("upload_pause") || !named("value").includes("upload_new") || misread.length) {
+    throw new Error(`the glue's API exports are not as guard.js expects (${JSON.stringify(api)}; taken for the glue's own: ${misread}): see watchExports`);
   }
   if (!/^function addHeapObject\(/m.test(glue)) throw new Error("the glue has no addHeapObject: see watchExports");
   const edits = [
     [/^import \{ guard \} from ('\.\/snippets\/[^']+\/src\/web\/guard\.js');$/m, "import { guard, watch } from $1;"],
-    [/^(\s*)wasm = instance\.exports;$/m, `$1wasm = watch(instance.exports, ${JSON.stringify(promised)}, addHeapObject);`],
+    [/^(\s*)wasm = instance\.exports;$/m, `$1wasm = watch(instance.exports, { promised: ${JSON.stringify(promised)}, quiet: ${JSON.stringify(quiet)} }, addHeapObject);`],
   ];
   for (const [pattern, replacement] of edits) {
     if (!pattern.test(glue)) throw new Error(`the glue has no line matching ${pattern}: see watchExports`);

@@ -9,8 +9,9 @@
 //   - every promise of the API still pending rejects at once with a
 //     ResuploadError INTERNAL_ERROR (the trap is its `cause`);
 //   - every later call of the API ends with INTERNAL_ERROR at once without
-//     entering the module: a method that returns a promise rejects, any
-//     other throws;
+//     entering the module: a method that returns a promise rejects, one
+//     that returns a value throws; one that returns nothing (`pause()`:
+//     nothing runs any more to stop) does nothing;
 //   - the glue's own calls (allocation, freeing an object, a closure called
 //     by a timer or a request's event) do nothing.
 // The errors are made here, in JS. Every entry into the module goes through
@@ -56,12 +57,13 @@ export const GLUE_INTERNAL = /^(__wbindgen_|__wasm_bindgen_|wasm_bindgen_)|^__wb
  * this file). Other exports (the memory) are the same objects.
  * `promised` names the exports whose glue method returns a promise:
  * closed, they answer a rejected one, through `toHeap` (the glue's
- * `addHeapObject`, as the glue reads their result from its heap).
+ * `addHeapObject`, as the glue reads their result from its heap); `quiet`,
+ * those whose method returns nothing: closed, they do nothing.
  * @param {WebAssembly.Exports} exports
- * @param {string[]} promised
+ * @param {{ promised: string[], quiet: string[] }} api
  * @param {(value: unknown) => number} toHeap
  */
-export function watch(exports, promised, toHeap) {
+export function watch(exports, { promised, quiet }, toHeap) {
   const watched = {};
   for (const [name, value] of Object.entries(exports)) {
     if (typeof value !== "function") {
@@ -69,13 +71,14 @@ export function watch(exports, promised, toHeap) {
       continue;
     }
     const internal = GLUE_INTERNAL.test(name);
+    const silent = internal || quiet.includes(name);
     const closed = promised.includes(name)
       ? () => toHeap(Promise.reject(internalError()))
       : () => {
           throw internalError();
         };
     watched[name] = (...args) => {
-      if (trap) return internal ? undefined : closed();
+      if (trap) return silent ? undefined : closed();
       try {
         return value(...args);
       } catch (error) {
@@ -83,7 +86,7 @@ export function watch(exports, promised, toHeap) {
         trapped(error);
         // A closure's trap stays an uncaught error of the page, as it was.
         if (internal) throw error;
-        return closed();
+        return silent ? undefined : closed();
       }
     };
   }

@@ -176,8 +176,8 @@ async function settledInPage(label, call) {
 }
 
 // Each case's trap closes the module: its promise rejects at once, and so
-// does (or throws, for a method that returns no promise) every later call,
-// which never enters the broken module again.
+// does every later call (or it throws, for a method that returns a value
+// that is not a promise), which never enters the broken module again.
 const TRAPPED_PROMISES = [
   {
     what: "start()",
@@ -219,8 +219,13 @@ const TRAPPED_PROMISES = [
       const namespace = `trap-queue-${Math.random().toString(16).slice(2)}`;
       const queue = new mod.UploadQueue({ endpoint: "/api/s3", namespace, retryDelays: [0] });
       await queue.add(smallFile("trap-queue.bin"));
-      // Before, the queue still counted its run as running: ALREADY_RUNNING.
-      return { promise: queue.start(), again: () => queue.start() };
+      const again = () => {
+        // A call that returns nothing (there is nothing left to pause) does nothing.
+        queue.pause();
+        // Before, the queue still counted its run as running: ALREADY_RUNNING.
+        return queue.start();
+      };
+      return { promise: queue.start(), again };
     },
     again: { rejected: "INTERNAL_ERROR" },
   },
