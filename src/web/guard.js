@@ -45,8 +45,8 @@ function trapped(error) {
 
 /**
  * The glue's own entries, which the page never calls (allocation, frees,
- * closures called by a timer or a request's event): wasm-bindgen's names,
- * which a Rust export cannot take. After a trap they do nothing.
+ * closures called by a timer or a request's event), by wasm-bindgen's
+ * prefixes, which no export of ours uses. After a trap they do nothing.
  * scripts/build.mjs checks that no method of the API is among them.
  */
 export const GLUE_INTERNAL = /^(__wbindgen_|__wasm_bindgen_|wasm_bindgen_)|^__wbg_\w+_free$/;
