@@ -244,10 +244,10 @@ function apiExports(glue) {
 /**
  * Makes the glue in `dir` call the module through guard.js's `watch`, which
  * closes the module on its first trap (see guard.js), telling it which
- * exports return a promise and which return nothing. Fails the build if wasm-bindgen's glue no
- * longer has what this relies on: the two lines it rewrites,
- * `addHeapObject`, and API exports none of which guard.js takes for the
- * glue's own.
+ * exports return a promise and which return nothing. Fails the build if
+ * wasm-bindgen's glue no longer has what this relies on: the two lines it
+ * rewrites, `addHeapObject`, and API exports none of which guard.js takes
+ * for the glue's own.
  */
 function watchExports(dir) {
   const file = path.join(dir, `${NAME}.js`);

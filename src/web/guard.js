@@ -100,7 +100,8 @@ export function watch(exports, { promised, quiet }, toHeap) {
  * @param {Promise<unknown>} run
  */
 export function guard(run) {
-  if (trap) return Promise.reject(internalError());
+  // Only the module calls this, and a closed module runs nothing: no trap
+  // has happened yet.
   return new Promise((resolve, reject) => {
     const stop = () => {
       pending.delete(stop);

@@ -11,9 +11,10 @@
 //
 // So in WPE, a test whose in-page run ends in a trap of the module runs
 // once more, in its page reloaded (the trap closed the module there), with
-// the stack's gate reset and the first try's page errors dropped, and says so in the TAP output with the trap's stack (name its
-// functions with scripts/trap-names.mjs). Anything else fails at once, so
-// does a second trap, and so does any trap in the other engines.
+// the stack's gate reset and the first try's page errors dropped, and says
+// so in the TAP output with the trap's stack (name its functions with
+// scripts/trap-names.mjs). Anything else fails at once, so does a second
+// trap, and so does any trap in the other engines.
 //
 //   const test = retriedOnEngineTrap(() => ({ stack, tab }));  // in place of node:test's test
 //   test("name", { timeout }, async (t) => { ... waitOutcome(...) ... });
