@@ -100,8 +100,11 @@ export function watch(exports, { promised, quiet }, toHeap) {
  * @param {Promise<unknown>} run
  */
 export function guard(run) {
-  // Only the module calls this, and a closed module runs nothing: no trap
-  // has happened yet.
+  // The module may still be running after its trap: a trap inside a
+  // callback of a JS call the module made can be caught by the glue's
+  // error handling of that call, and the module's code around it goes on.
+  // A promise it makes then must not wait for ever either.
+  if (trap) return Promise.reject(internalError());
   return new Promise((resolve, reject) => {
     const stop = () => {
       pending.delete(stop);
