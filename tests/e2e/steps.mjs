@@ -12,7 +12,8 @@ import { after, before } from "node:test";
 
 import { startStack, waitUntil } from "./harness.mjs";
 import { pickFiles, waitPartsDone, waitReady } from "./demo.mjs";
-import { pause, pending, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
+import { engineTrapOf } from "./engine-traps.mjs";
+import { pause, pending, report, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 
 /** A stand-in for the stack (harness.mjs) that `before` starts for this file's tests and `after` stops. */
 export function useStack(label) {
@@ -26,9 +27,13 @@ export function useStack(label) {
   return new Proxy({}, { get: (_, key) => stack[key] });
 }
 
-/** Waits until `k` parts went through the gate and a later one is held there. */
-async function waitHeldAfter(stack, k) {
-  await waitUntil(() => stack.gate.completedCount() >= k && stack.gate.heldOpen() >= 1, {
+/**
+ * Waits until `k` parts went through the gate and a later one is held
+ * there; or, sooner, until `ended()` answers something (the run is over,
+ * so no part will come): then answers that.
+ */
+async function waitHeldAfter(stack, k, ended = async () => null) {
+  return waitUntil(async () => (stack.gate.completedCount() >= k && stack.gate.heldOpen() >= 1) || (await ended()), {
     timeout: 90_000,
     what: `${k} parts stored and a later one in flight`,
   });
@@ -50,7 +55,19 @@ export async function pickAndHold(stack, tab, file, namespace, k) {
 export async function startAndHold(stack, tab, name, spec, k) {
   stack.gate.holdAfter(k);
   await startUpload(tab, name, spec);
-  await waitHeldAfter(stack, k);
+  // The gate holds part k + 1, so a run that ends first failed: it is told
+  // at once (a WPE trap as an EngineTrap, for its second try), and a wait
+  // that times out says how far the run got.
+  const over = async () => {
+    const run = await report(tab, name);
+    return run?.outcome ? run : null;
+  };
+  const held = await waitHeldAfter(stack, k, over).catch(async (error) => {
+    throw new Error(`${error.message}; run ${name}: ${JSON.stringify(await report(tab, name)).slice(0, 2000)}`);
+  });
+  if (held !== true) {
+    throw engineTrapOf(held) ?? new Error(`run ${name} ended before ${k} parts were held: ${JSON.stringify(held.outcome)}`);
+  }
   return waitStored(tab, name, spec.options.namespace, k);
 }
 
