@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 
 import { tabOf } from "./browsers.mjs";
-import { waitUntil } from "./harness.mjs";
+import { EngineHang, engineHangOfPage } from "./engine-traps.mjs";
+import { log, waitUntil } from "./harness.mjs";
 
 export const FINAL = ["done", "error", "cancelled"];
 
@@ -18,14 +19,32 @@ export async function openDemo(stack, tab, params = {}) {
   await waitReady(tab);
 }
 
+/**
+ * Waits until the demo page has loaded the uploader. In WPE, a page whose
+ * start stood still without an end (an `EngineHang`, see `lateLoad`) is
+ * reloaded once, said on stderr; a second such start fails.
+ */
 export async function waitReady(tab, timeout = 30_000) {
   tab = tabOf(tab);
+  try {
+    await waitLoaded(tab, timeout);
+  } catch (error) {
+    if (!(error instanceof EngineHang)) throw error;
+    log(`# ${error.message}: the page is reloaded once`);
+    await tab.reload();
+    await waitLoaded(tab, timeout, { again: true });
+  }
+}
+
+async function waitLoaded(tab, timeout, { again = false } = {}) {
   const loaded = () => tab.evaluate(() => {
     const ready = document.body?.dataset.ready;
     return ready === "true" || ready === "error" ? { ready: window.resuploadDemo.ready, loadError: window.resuploadDemo.loadError } : null;
   });
   const state = await waitUntil(loaded, { timeout, interval: 100, what: "the demo page to load the uploader" }).catch(async (error) => {
-    throw new Error(`${error.message} ${await lateLoad(tab, loaded)}`);
+    const late = await lateLoad(tab, loaded);
+    const message = `${error.message} ${late.said}`;
+    throw late.stuck && !again ? engineHangOfPage(message) : new Error(message);
   });
   assert.equal(state.ready, true, `the demo page did not load the uploader: ${state.loadError}`);
 }
@@ -49,16 +68,22 @@ async function lateLoad(tab, loaded) {
     .evaluate(() => [...document.querySelectorAll("#notice p")].map((p) => p.textContent))
     .catch((e) => [`unknown: ${e.message}`]);
   const outcome = late ? `it loaded ${waited} after that` : `it had not loaded ${waited} after that`;
-  const apis = late ? "" : `; ${await browserApis(tab)}`;
-  return `(the page was at: ${step}; ${outcome}; notices: ${JSON.stringify(notices)}${apis})`;
+  const apis = late ? null : await browserApis(tab);
+  const said = `(the page was at: ${step}; ${outcome}; notices: ${JSON.stringify(notices)}${apis ? `; ${apis.said}` : ""})`;
+  // Stuck in the library's own work, the APIs it waits on answering.
+  const stuck = !late && step === LISTING_STEP && apis.answered;
+  return { said, stuck };
 }
+
+/** The step of app.js's start that calls the library's `listPending`. */
+const LISTING_STEP = "listing the unfinished uploads";
 
 /**
  * Whether the browser APIs a page's start waits on answer now, each asked
  * by the page with 5 s to answer: IndexedDB (the library's database
  * opened as it is, never created or upgraded here, then a count of its
  * uploads) and Web Locks (a query). For the error of a page that did not
- * load at all.
+ * load at all: `{ said, answered }`, `answered` when each one did.
  */
 async function browserApis(tab) {
   return tab
@@ -85,12 +110,13 @@ async function browserApis(tab) {
       try {
         const count = db ? await timed(() => request(db.transaction("uploads").objectStore("uploads").count())) : "not asked";
         const locks = navigator.locks ? await timed(() => navigator.locks.query()) : "no Web Locks";
-        return `IndexedDB open: ${open}, count: ${count}; navigator.locks.query: ${locks}`;
+        const answered = ![open, count, locks].some((answer) => /^(no answer|failed)/.test(answer));
+        return { said: `IndexedDB open: ${open}, count: ${count}; navigator.locks.query: ${locks}`, answered };
       } finally {
         db?.close();
       }
     })
-    .catch((e) => `the browser's APIs could not be asked: ${e.message}`);
+    .catch((e) => ({ said: `the browser's APIs could not be asked: ${e.message}`, answered: false }));
 }
 
 /** Picks files through the page's file input. */

@@ -9,12 +9,15 @@
 // The library keeps its promise then: the run ends with INTERNAL_ERROR,
 // and nothing uploaded is lost.
 //
-// So in WPE, a test whose in-page run ends in a trap of the module runs
-// once more, in its page reloaded (the trap closed the module there), with
-// the stack's gate reset and the first try's page errors dropped, and says
-// so in the TAP output with the trap's stack (name its functions with
-// scripts/trap-names.mjs). Anything else fails at once, so does a second
-// trap, and so does any trap in the other engines.
+// So in WPE, a test whose in-page run ends in a trap of the module, or
+// stands still without an end for HANG_MS (`engineHangOf`: a fault that
+// corrupts state silently can leave a task never woken), runs once more,
+// in its page reloaded (the trap closed the module there), with the
+// stack's gate reset and the first try's page errors dropped, and says so
+// in the TAP output with the trap's stack (name its functions with
+// scripts/trap-names.mjs) or the run's trail. Its time limit is doubled in
+// WPE for that. Anything else fails at once, so does a second fault, and
+// so does any trap or hang in the other engines.
 //
 //   const test = retriedOnEngineTrap(() => ({ stack, tab }));  // in place of node:test's test
 //   test("name", { timeout }, async (t) => { ... waitOutcome(...) ... });
@@ -26,14 +29,39 @@ import { waitReady } from "./demo.mjs";
 /** The engine whose faults are known (E2E_BROWSER). */
 const FAULTY_ENGINE = "wpe";
 
+/** A fault of the faulty engine's that a test meets: its run gets a second try. */
+export class EngineFault extends Error {}
+
 /** A run that ended in a real trap of the module in the faulty engine (see `engineTrapOf`). */
-export class EngineTrap extends Error {
+export class EngineTrap extends EngineFault {
   constructor(report) {
     super(`${FAULTY_ENGINE} trapped in the module: ${report.outcome.error.message}\n${report.outcome.error.stack}`);
     this.name = "EngineTrap";
     this.report = report;
   }
 }
+
+/**
+ * Work of the module's that, in the faulty engine, stood still without an
+ * end: a run that did not end within its wait and had not moved (no
+ * progress, no part) for HANG_MS of it (`engineHangOf`), or a demo page's
+ * start (`engineHangOfPage`).
+ */
+export class EngineHang extends EngineFault {
+  constructor(message) {
+    super(`${FAULTY_ENGINE} left the module's work without an end: ${message}`);
+    this.name = "EngineHang";
+  }
+}
+
+/**
+ * How long a run must have stood still to count as left without an end:
+ * twice the library's longest own time limit on a step (a stalled part is
+ * aborted after 30 s, a backend call after less).
+ */
+export const HANG_MS = 60_000;
+
+const faultyEngine = () => (process.env.E2E_BROWSER || "chromium") === FAULTY_ENGINE;
 
 /**
  * The `EngineTrap` a run's report stands for, or null: in the faulty
@@ -46,8 +74,33 @@ export class EngineTrap extends Error {
  */
 export function engineTrapOf(report) {
   const error = report?.outcome?.error;
-  if ((process.env.E2E_BROWSER || "chromium") !== FAULTY_ENGINE || error?.code !== "INTERNAL_ERROR") return null;
+  if (!faultyEngine() || error?.code !== "INTERNAL_ERROR") return null;
   return /wasm-function\[\d+\]/.test(error.stack ?? "") ? new EngineTrap(report) : null;
+}
+
+/**
+ * The error for a wait on a run that timed out (`error`, the wait's), given
+ * the run's report then: in the faulty engine, an `EngineHang` if the run
+ * had not ended and stood still for HANG_MS; else `error` with the report.
+ * A library's time limits are timers and events of the module: the
+ * engine's faults have shown as corrupted state (engine-traps above, and
+ * one wrong completion in tests/e2e/README.md), and state corrupted
+ * silently can leave a task that is never woken again, which no time limit
+ * of the task's own can end.
+ */
+export function engineHangOf(report, error) {
+  if (faultyEngine() && report && !report.outcome && report.trail?.stillMs >= HANG_MS) {
+    return new EngineHang(`${error.message}; the run's trail: ${JSON.stringify(report.trail)}`);
+  }
+  return new Error(`${error.message}; the run then: ${JSON.stringify(report).slice(0, 3000)}`);
+}
+
+/**
+ * The error for a demo page whose start stood still (`message` says where;
+ * demo.mjs `lateLoad`): in the faulty engine an `EngineHang`, else an Error.
+ */
+export function engineHangOfPage(message) {
+  return faultyEngine() ? new EngineHang(message) : new Error(message);
 }
 
 /**
@@ -58,11 +111,13 @@ export function engineTrapOf(report) {
 export function retriedOnEngineTrap(current) {
   return (name, options, fn) => {
     if (typeof options === "function") [options, fn] = [{}, options];
+    // Time for the second try too.
+    if (faultyEngine() && options.timeout) options = { ...options, timeout: 2 * options.timeout };
     return nodeTest(name, options, async (t) => {
       try {
         return await fn(t);
       } catch (error) {
-        if (!(error instanceof EngineTrap)) throw error;
+        if (!(error instanceof EngineFault)) throw error;
         t.diagnostic(`${error.message.replaceAll("\n", " | ")}: the test runs once more`);
         const { stack, tab = stack.tab } = current();
         // A trap closes the module for the page (guard.js): the second try,

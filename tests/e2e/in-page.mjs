@@ -27,7 +27,7 @@
 // argument the run keeps in `events[name]` (besides `resumes`, `restarts`
 // and `warnings`, which are always kept).
 
-import { engineTrapOf } from "./engine-traps.mjs";
+import { engineHangOf, engineTrapOf } from "./engine-traps.mjs";
 import { waitUntil } from "./harness.mjs";
 
 /** Byte `x` of content `seed`: a hash of (x, seed), so any range can be made on its own (here and, as text, in the page). */
@@ -168,12 +168,17 @@ function install(byteSource) {
       const run = { sha256, outcome: null, ms: null, resumes: [], restarts: [], warnings: [], events: {}, source, build };
       for (const on of events) run.events[on] = [];
       const keep = (on, value) => run.events[on]?.push(typeof value === "object" ? { ...value } : value);
+      // How far the run got and when it last moved, for a wait that times out.
+      run.trail = { progress: null, partsComplete: [], lastEventAt: null };
+      const moved = () => (run.trail.lastEventAt = performance.now());
       run.upload = new Upload(source, {
         endpoint: "/api/s3",
         partSize: 5 * 2 ** 20,
         ...options,
         ...(options.headers === "bearer" && { headers: window.e2e.bearer }),
         ...Object.fromEntries(events.map((on) => [on, (value) => keep(on, value)])),
+        onProgress: (p) => (keep("onProgress", p), moved(), (run.trail.progress = { ...p })),
+        onPartComplete: (p) => (keep("onPartComplete", p), moved(), run.trail.partsComplete.push(p.partNumber)),
         onResume: (r) => (keep("onResume", r), run.resumes.push({ ...r })),
         onRestart: (r) => (keep("onRestart", r), run.restarts.push(r.reason)),
         onWarning: (w) => (keep("onWarning", w), run.warnings.push(w.code)),
@@ -186,7 +191,7 @@ function install(byteSource) {
     resume(name) {
       const run = window.e2e.runs[name];
       run.outcome = null;
-      const started = performance.now();
+      const started = (run.startedAt = performance.now());
       const end = (outcome) => {
         run.ms = performance.now() - started;
         run.outcome = outcome;
@@ -202,7 +207,11 @@ function install(byteSource) {
       const run = window.e2e.runs[name];
       if (!run) return null;
       const { sha256, outcome, ms, resumes, restarts, warnings, events } = run;
-      return { sha256, outcome, ms, resumes, restarts, warnings, events };
+      // The trail, in ms since the run last started: how long it has run and since it last moved.
+      const now = performance.now();
+      const since = (at) => (at === null ? null : Math.round(now - at));
+      const trail = { ...run.trail, runningMs: since(run.startedAt), stillMs: since(run.trail.lastEventAt ?? run.startedAt) };
+      return { sha256, outcome, ms, resumes, restarts, warnings, events, trail };
     },
     /** The stored record of run `name`'s file (`Upload.findPrevious`), or null: asked of the
      *  run's own build if it has the lookups (it alone sees a record kept in memory), else of
@@ -236,15 +245,22 @@ export async function report(tab, name) {
   return tab.evaluate((name) => window.e2e.report(name), name);
 }
 
-/** Waits until run `name` ends; answers its report (throws an `EngineTrap` for a trap of WPE's: engine-traps.mjs). */
-export async function waitOutcome(tab, name, timeout = 120_000) {
+/**
+ * Waits until run `name` ends; answers its report. Throws an `EngineTrap`
+ * for a trap of WPE's, an `EngineHang` for a run WPE left without an end
+ * (engine-traps.mjs), and a wait that times out otherwise says how far the
+ * run got. The default `timeout` ends before the tests' usual 120 s.
+ */
+export async function waitOutcome(tab, name, timeout = 90_000) {
   const ended = await waitUntil(
     async () => {
       const r = await report(tab, name);
       return r?.outcome ? r : null;
     },
     { timeout, interval: 100, what: `upload ${name} to end` },
-  );
+  ).catch(async (error) => {
+    throw engineHangOf(await report(tab, name).catch(() => null), error);
+  });
   const trap = engineTrapOf(ended);
   if (trap) throw trap;
   return ended;

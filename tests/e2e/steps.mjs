@@ -12,7 +12,7 @@ import { after, before } from "node:test";
 
 import { startStack, waitUntil } from "./harness.mjs";
 import { pickFiles, waitPartsDone, waitReady } from "./demo.mjs";
-import { engineTrapOf } from "./engine-traps.mjs";
+import { engineHangOf, engineTrapOf } from "./engine-traps.mjs";
 import { pause, pending, report, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 
 /** A stand-in for the stack (harness.mjs) that `before` starts for this file's tests and `after` stops. */
@@ -63,7 +63,7 @@ export async function startAndHold(stack, tab, name, spec, k) {
     return run?.outcome ? run : null;
   };
   const held = await waitHeldAfter(stack, k, over).catch(async (error) => {
-    throw new Error(`${error.message}; run ${name}: ${JSON.stringify(await report(tab, name)).slice(0, 2000)}`);
+    throw engineHangOf(await report(tab, name).catch(() => null), error);
   });
   if (held !== true) {
     throw engineTrapOf(held) ?? new Error(`run ${name} ended before ${k} parts were held: ${JSON.stringify(held.outcome)}`);
