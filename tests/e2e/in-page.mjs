@@ -207,10 +207,10 @@ function install(byteSource) {
       const run = window.e2e.runs[name];
       if (!run) return null;
       const { sha256, outcome, ms, resumes, restarts, warnings, events } = run;
-      // The trail, in ms since the run last started: how long it has run and since it last moved.
-      const now = performance.now();
-      const since = (at) => (at === null ? null : Math.round(now - at));
-      const trail = { ...run.trail, runningMs: since(run.startedAt), stillMs: since(run.trail.lastEventAt ?? run.startedAt) };
+      // The trail, with how long the run has run since it last started, and stood still.
+      const since = (at) => Math.round(performance.now() - at);
+      const { startedAt, trail: { lastEventAt } } = run;
+      const trail = { ...run.trail, runningMs: since(startedAt), stillMs: since(Math.max(lastEventAt ?? 0, startedAt)) };
       return { sha256, outcome, ms, resumes, restarts, warnings, events, trail };
     },
     /** The stored record of run `name`'s file (`Upload.findPrevious`), or null: asked of the
