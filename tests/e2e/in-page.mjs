@@ -168,17 +168,15 @@ function install(byteSource) {
       const run = { sha256, outcome: null, ms: null, resumes: [], restarts: [], warnings: [], events: {}, source, build };
       for (const on of events) run.events[on] = [];
       const keep = (on, value) => run.events[on]?.push(typeof value === "object" ? { ...value } : value);
-      // How far the run got and when it last moved, for a wait that times out.
-      run.trail = { progress: null, partsComplete: [], lastEventAt: null };
-      const moved = () => (run.trail.lastEventAt = performance.now());
+      const trailed = window.e2e.trailed(run);
       run.upload = new Upload(source, {
         endpoint: "/api/s3",
         partSize: 5 * 2 ** 20,
         ...options,
         ...(options.headers === "bearer" && { headers: window.e2e.bearer }),
         ...Object.fromEntries(events.map((on) => [on, (value) => keep(on, value)])),
-        onProgress: (p) => (keep("onProgress", p), moved(), (run.trail.progress = { ...p })),
-        onPartComplete: (p) => (keep("onPartComplete", p), moved(), run.trail.partsComplete.push(p.partNumber)),
+        onProgress: (p) => (keep("onProgress", p), trailed.onProgress(p)),
+        onPartComplete: (p) => (keep("onPartComplete", p), trailed.onPartComplete(p)),
         onResume: (r) => (keep("onResume", r), run.resumes.push({ ...r })),
         onRestart: (r) => (keep("onRestart", r), run.restarts.push(r.reason)),
         onWarning: (w) => (keep("onWarning", w), run.warnings.push(w.code)),
@@ -186,6 +184,16 @@ function install(byteSource) {
       window.e2e.runs[name] = run;
       window.e2e.resume(name);
       return { sha256 };
+    },
+    /** Gives `run` a trail (how far it got and when it last moved, for a wait that times
+     *  out); answers the `onProgress` and `onPartComplete` callbacks that keep it. */
+    trailed(run) {
+      run.trail = { progress: null, partsComplete: [], lastEventAt: null };
+      const moved = () => (run.trail.lastEventAt = performance.now());
+      return {
+        onProgress: (p) => (moved(), (run.trail.progress = { ...p })),
+        onPartComplete: (p) => (moved(), run.trail.partsComplete.push(p.partNumber)),
+      };
     },
     /** Calls `start()` of run `name` (again, after a pause); `ms` is how long it ran. */
     resume(name) {
@@ -209,7 +217,7 @@ function install(byteSource) {
       const { sha256, outcome, ms, resumes, restarts, warnings, events } = run;
       // The trail, with how long the run has run since it last started, and stood still.
       const since = (at) => Math.round(performance.now() - at);
-      const { startedAt, trail: { lastEventAt } } = run;
+      const { startedAt, trail: { lastEventAt } = {} } = run;
       const trail = { ...run.trail, runningMs: since(startedAt), stillMs: since(Math.max(lastEventAt ?? 0, startedAt)) };
       return { sha256, outcome, ms, resumes, restarts, warnings, events, trail };
     },
@@ -385,6 +393,7 @@ export async function resumePending(tab, name, fileName, namespace, options = {}
       try {
         run.upload = await Upload.resumePending(entry, {
           ...options,
+          ...window.e2e.trailed(run),
           onResume: (r) => run.resumes.push({ ...r }),
           onRestart: (r) => run.restarts.push(r.reason),
           onWarning: (w) => run.warnings.push(w.code),
