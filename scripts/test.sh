@@ -110,7 +110,21 @@ proxied_capabilities firefox
 web_tests Chromium CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$TMP/chromium-webdriver.json"
 web_tests Firefox GECKODRIVER="$(command -v geckodriver)" WASM_BINDGEN_TEST_WEBDRIVER_JSON="$TMP/firefox-webdriver.json"
 web_tests WebKitGTK SAFARIDRIVER=/usr/bin/WebKitWebDriver DISPLAY="$XVFB_DISPLAY"
-web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH"
+# WPE 2.38 now and then runs the module wrongly (tests/e2e/README.md, "A
+# known rare failure"; seen here too, 2026-12-05: a panic of safe code in
+# the XHR test). A run that failed with a trap of the module (a wasm
+# RuntimeError) runs once more, and says so; any other failure, and a
+# second trap, fail.
+wpe_web_tests() {
+  local log="$TMP/wpe-web.log" status=0
+  web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH" >"$log" 2>&1 || status=$?
+  cat "$log"
+  [ "$status" -eq 0 ] && return 0
+  grep -q "RuntimeError: " "$log" && grep -q "wasm-function" "$log" || return "$status"
+  echo "--- WPE WebKit trapped in the module (the engine's known fault): the in-browser tests run once more"
+  web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH"
+}
+wpe_web_tests
 cleanup
 trap - EXIT
 
