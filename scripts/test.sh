@@ -117,12 +117,13 @@ web_tests WebKitGTK SAFARIDRIVER=/usr/bin/WebKitWebDriver DISPLAY="$XVFB_DISPLAY
 # second trap, fail.
 wpe_web_tests() {
   local log="$TMP/wpe-web.log" status=0
-  web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH" >"$log" 2>&1 || status=$?
+  local wpe=("WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH")
+  web_tests "${wpe[@]}" >"$log" 2>&1 || status=$?
   cat "$log"
   [ "$status" -eq 0 ] && return 0
   grep -q "RuntimeError: " "$log" && grep -q "wasm-function" "$log" || return "$status"
   echo "--- WPE WebKit trapped in the module (the engine's known fault): the in-browser tests run once more"
-  web_tests "WPE WebKit" SAFARIDRIVER=/usr/bin/WPEWebDriver PATH="$TMP/wpe-bin:$PATH"
+  web_tests "${wpe[@]}"
 }
 wpe_web_tests
 cleanup

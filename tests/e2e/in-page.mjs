@@ -253,6 +253,12 @@ export async function report(tab, name) {
   return tab.evaluate((name) => window.e2e.report(name), name);
 }
 
+/** Run `name`'s report once it has ended, else null. */
+export async function endedReport(tab, name) {
+  const run = await report(tab, name);
+  return run?.outcome ? run : null;
+}
+
 /**
  * Waits until run `name` ends; answers its report. Throws an `EngineTrap`
  * for a trap of WPE's, an `EngineHang` for a run WPE left without an end
@@ -260,13 +266,7 @@ export async function report(tab, name) {
  * run got. The default `timeout` ends before the tests' usual 120 s.
  */
 export async function waitOutcome(tab, name, timeout = 90_000) {
-  const ended = await waitUntil(
-    async () => {
-      const r = await report(tab, name);
-      return r?.outcome ? r : null;
-    },
-    { timeout, interval: 100, what: `upload ${name} to end` },
-  ).catch(async (error) => {
+  const ended = await waitUntil(() => endedReport(tab, name), { timeout, interval: 100, what: `upload ${name} to end` }).catch(async (error) => {
     throw engineHangOf(await report(tab, name).catch(() => null), error);
   });
   const trap = engineTrapOf(ended);

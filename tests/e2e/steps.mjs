@@ -13,7 +13,7 @@ import { after, before } from "node:test";
 import { startStack, waitUntil } from "./harness.mjs";
 import { pickFiles, waitPartsDone, waitReady } from "./demo.mjs";
 import { engineHangOf, engineTrapOf } from "./engine-traps.mjs";
-import { pause, pending, report, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
+import { endedReport, pause, pending, report, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 
 /** A stand-in for the stack (harness.mjs) that `before` starts for this file's tests and `after` stops. */
 export function useStack(label) {
@@ -58,11 +58,7 @@ export async function startAndHold(stack, tab, name, spec, k) {
   // The gate holds part k + 1, so a run that ends first failed: it is told
   // at once (a WPE trap as an EngineTrap, for its second try), and a wait
   // that times out says how far the run got.
-  const over = async () => {
-    const run = await report(tab, name);
-    return run?.outcome ? run : null;
-  };
-  const held = await waitHeldAfter(stack, k, over).catch(async (error) => {
+  const held = await waitHeldAfter(stack, k, () => endedReport(tab, name)).catch(async (error) => {
     throw engineHangOf(await report(tab, name).catch(() => null), error);
   });
   if (held !== true) {
