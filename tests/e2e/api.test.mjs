@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { clearPending, findPrevious, installHelpers, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
@@ -15,7 +15,7 @@ import { closeNow, listenOnLoopback } from "./loopback.mjs";
 import { assertObject, pauseHeld, reloadMidUpload, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("api");
-const test = retriedOnEngineTrap(() => ({ stack }));
+const test = retriedOnEngineFault(() => ({ stack }));
 
 test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_000 }, async () => {
   const tab = stack.tab;

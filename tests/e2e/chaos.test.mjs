@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, waitUntil } from "./harness.mjs";
 import { randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
@@ -20,7 +20,7 @@ const PARTS = Math.ceil(SIZE / PART);
 const RELOADS = 3;
 
 const stack = useStack("chaos");
-const test = retriedOnEngineTrap(() => ({ stack }));
+const test = retriedOnEngineFault(() => ({ stack }));
 
 /** mulberry32: the reload points, from the same seed. */
 function generator(seed) {

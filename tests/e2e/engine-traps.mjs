@@ -19,7 +19,7 @@
 // WPE for that. Anything else fails at once, so does a second fault, and
 // so does any trap or hang in the other engines.
 //
-//   const test = retriedOnEngineTrap(() => ({ stack, tab }));  // in place of node:test's test
+//   const test = retriedOnEngineFault(() => ({ stack, tab }));  // in place of node:test's test
 //   test("name", { timeout }, async (t) => { ... waitOutcome(...) ... });
 
 import { test as nodeTest } from "node:test";
@@ -104,11 +104,11 @@ export function engineHangOfPage(message) {
 }
 
 /**
- * node:test's `test`, where a test that meets an `EngineTrap` runs once
- * more. `current()` answers the file's `{ stack, tab }` when a test runs
+ * node:test's `test`, where a test that meets an `EngineFault` (a trap
+ * or a hang) runs once more. `current()` answers the file's `{ stack, tab }` when a test runs
  * (`tab`, the page in the engine under test, defaults to `stack.tab`).
  */
-export function retriedOnEngineTrap(current) {
+export function retriedOnEngineFault(current) {
   return (name, options, fn) => {
     if (typeof options === "function") [options, fn] = [{}, options];
     // Time for the second try too.

@@ -13,7 +13,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { after, afterEach, before } from "node:test";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, log, sleep, startStack, waitUntil } from "./harness.mjs";
 import { click, listedPending, listPending, openDemo, pickFiles, randomNamespace, range, shown, waitDone, waitForStatus, waitPartsDone, waitReady } from "./demo.mjs";
 import { installHelpers, pageActivity, pending, report, resume, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
@@ -23,7 +23,7 @@ const PART = 5 * MIB;
 
 let stack;
 let tab;
-const test = retriedOnEngineTrap(() => ({ stack, tab }));
+const test = retriedOnEngineFault(() => ({ stack, tab }));
 before(async () => {
   stack = await startStack({ label: `engines-${process.env.E2E_BROWSER || "chromium"}` });
   tab = stack.tab;

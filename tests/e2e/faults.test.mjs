@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 
 import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { startUpload, waitOutcome } from "./in-page.mjs";
@@ -19,7 +19,7 @@ import { holdingProxy } from "./loopback.mjs";
 import { assertObject, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("faults");
-const test = retriedOnEngineTrap(() => ({ stack }));
+const test = retriedOnEngineFault(() => ({ stack }));
 
 const PART = 5 * MIB;
 const SIZE = 3 * PART + 777; // 4 parts

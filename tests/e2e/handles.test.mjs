@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before } from "node:test";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
 import {
@@ -35,7 +35,7 @@ const SIZE = 4 * PART + 33; // 5 parts
 
 let stack;
 let tab;
-const test = retriedOnEngineTrap(() => ({ stack, tab }));
+const test = retriedOnEngineFault(() => ({ stack, tab }));
 let hasOpfs;
 /**
  * The origin-private file system here: "works", "refused" (it is there but

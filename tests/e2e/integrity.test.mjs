@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fsp from "node:fs/promises";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, waitUntil } from "./harness.mjs";
 import { openDemo, pickFiles, randomNamespace, range, waitDone } from "./demo.mjs";
 import { canWriteOpfs, contentBytes, installHelpers, pageActivity, pending, startUpload, waitOutcome, writeOpfsFile } from "./in-page.mjs";
@@ -16,7 +16,7 @@ import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, startAnd
 const PART = 5 * MIB;
 
 const stack = useStack("integrity");
-const test = retriedOnEngineTrap(() => ({ stack }));
+const test = retriedOnEngineFault(() => ({ stack }));
 
 /** Base64 SHA-256 of each `partSize` slice of `bytes`, and the composite. */
 function checksums(bytes, partSize) {

@@ -4,14 +4,14 @@
 
 import assert from "node:assert/strict";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { listedPending, openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { clearPending, findPrevious, installHelpers, pending, report, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertObject, pauseHeld, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("locks");
-const test = retriedOnEngineTrap(() => ({ stack }));
+const test = retriedOnEngineFault(() => ({ stack }));
 
 const FILE = { name: "two-tabs.bin", size: 4 * 5 * MIB + 11 }; // 5 parts
 

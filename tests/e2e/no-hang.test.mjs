@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before } from "node:test";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { installHelpers, pageActivity, startUpload, waitOutcome } from "./in-page.mjs";
@@ -19,7 +19,7 @@ const PART = 5 * MIB;
 
 let stack;
 let tab;
-const test = retriedOnEngineTrap(() => ({ stack, tab }));
+const test = retriedOnEngineFault(() => ({ stack, tab }));
 before(async () => {
   stack = await startStack({ label: `no-hang-${process.env.E2E_BROWSER || "chromium"}` });
   tab = stack.tab;

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 
-import { retriedOnEngineTrap } from "./engine-traps.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { rows } from "./backend-client.mjs";
 import { click, entry, openDemo, partPutsSince, randomNamespace, range, shown, waitDone, waitForStatus } from "./demo.mjs";
@@ -14,7 +14,7 @@ import { assertNothingLeft, assertObject, pickAndHold, useStack } from "./steps.
 const PART = 5 * MIB;
 
 const stack = useStack("pause");
-const test = retriedOnEngineTrap(() => ({ stack }));
+const test = retriedOnEngineFault(() => ({ stack }));
 
 test("pause stops the upload, nothing is sent while paused, resume completes it", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("pause");
