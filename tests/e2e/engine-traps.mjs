@@ -105,8 +105,9 @@ export function engineHangOfPage(message) {
 
 /**
  * node:test's `test`, where a test that meets an `EngineFault` (a trap
- * or a hang) runs once more. `current()` answers the file's `{ stack, tab }` when a test runs
- * (`tab`, the page in the engine under test, defaults to `stack.tab`).
+ * or a hang) runs once more. `current()` answers the file's `{ stack, tab }`
+ * when a test runs (`tab`, the page in the engine under test, defaults to
+ * `stack.tab`).
  */
 export function retriedOnEngineFault(current) {
   return (name, options, fn) => {
