@@ -2193,6 +2193,34 @@ fn a_run_dropped_during_complete_starts_afresh_where_the_backend_forgets_complet
 }
 
 #[test]
+fn an_abort_after_the_store_completed_says_so_and_the_next_run_answers_the_object() {
+    // abort() while the run completes: the run is dropped after the store
+    // completed the upload, and the abort meets NoSuchUpload.
+    let w = dropped_during_complete(false);
+    let aborted = block_on(w.driver().abort(&w.file));
+    assert!(
+        matches!(aborted, Err(Error::AlreadyCompleted)),
+        "{aborted:?}"
+    );
+    assert_eq!(w.records().len(), 1, "the record stays for the next run");
+    let sent = w.s3.puts().len();
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up1", "the object the store completed");
+    assert_eq!(w.s3.puts().len(), sent, "no part is sent again");
+    assert!(w.records().is_empty());
+    assert_eq!(w.s3.objects.borrow().len(), 1, "one object");
+}
+
+#[test]
+fn an_abort_after_the_store_completed_forgets_where_the_backend_cannot_tell() {
+    // A plain Companion forgets completed uploads: the complete asked again
+    // meets NoSuchUpload too, and the upload is forgotten as gone.
+    let w = dropped_during_complete(true);
+    assert!(block_on(w.driver().abort(&w.file)).unwrap());
+    assert!(w.records().is_empty());
+}
+
+#[test]
 fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
     let (w, first_file, first) = two_interrupted_the_first_held();
     let running: Vec<(String, bool)> = w.listed().into_iter().map(|p| (p.id, p.running)).collect();

@@ -61,6 +61,22 @@ impl<B> Driver<'_, B> {
         })
     }
 
+    /// Whether the upload of `record`, every part confirmed, was completed
+    /// though the server no longer has it open: completing it again says so
+    /// (a backend that remembers answers as it did then; one that does not,
+    /// as a plain Companion, answers `NoSuchUpload`, and the upload counts as
+    /// gone). The record is left as it is.
+    pub(super) async fn completed_before(&self, record: &UploadRecord) -> Result<bool, Error> {
+        let parts = completed_parts(record, record.checksum_algorithm.is_some())?;
+        let backend = self.backend;
+        let again = || backend.complete(&record.upload_id, &record.key, &parts);
+        match self.with_retries(again).await {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchUpload { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The object's checksum computed here, once the store's `remote` one
     /// matches it; [`Error::ChecksumMismatch`] when it does not, and a
     /// warning when it cannot be compared.

@@ -238,8 +238,12 @@ impl<B> Driver<'_, B> {
     }
 
     /// Aborts the stored upload of `file` on the server and deletes its
-    /// record. An upload the server no longer knows is simply forgotten.
-    /// Answers whether there was a record.
+    /// record. An upload the server no longer knows is simply forgotten,
+    /// unless it was completed: every part was confirmed, and the run was
+    /// stopped while completing, after the store completed it. That is
+    /// [`Error::AlreadyCompleted`], and the record stays, so that the next
+    /// run answers the object as [`resume`](Self::resume) completes it
+    /// again. Answers whether there was a record.
     pub async fn abort(&self, file: &FileInfo) -> Result<bool, Error> {
         let id = self.record_id(file);
         let Some(record) = self.store.load(&id).await? else {
@@ -247,7 +251,13 @@ impl<B> Driver<'_, B> {
         };
         let abort = || self.backend.abort(&record.upload_id, &record.key);
         match self.with_retries(abort).await {
-            Ok(()) | Err(Error::NoSuchUpload { .. }) => {}
+            Ok(()) => {}
+            Err(Error::NoSuchUpload { .. }) if record.all_done() => {
+                if self.completed_before(&record).await? {
+                    return Err(Error::AlreadyCompleted);
+                }
+            }
+            Err(Error::NoSuchUpload { .. }) => {}
             Err(e) => return Err(e),
         }
         self.store.remove(&id).await?;
