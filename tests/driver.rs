@@ -133,6 +133,9 @@ struct FakeS3 {
     hashes_finished: Cell<usize>,
     /// Every part list is answered with this status and body.
     list_refused: Cell<Option<(u16, &'static str)>>,
+    /// Part lists answered 2xx with a body that is no part list (a
+    /// catch-all page of the app, a sign-in page).
+    list_unreadable: Cell<bool>,
     /// The next complete completes the upload, and its answer never comes
     /// (a pause drops the run meanwhile).
     complete_answer_lost: Cell<bool>,
@@ -321,6 +324,12 @@ impl FakeS3 {
                 body,
                 None,
             ));
+        }
+        if self.list_unreadable.get() {
+            return Err(Error::BadResponse {
+                operation: Operation::ListParts,
+                detail: "not JSON: <!doctype html>".into(),
+            });
         }
         if self.slow_listing.get() {
             for _ in 0..3 {
@@ -1359,6 +1368,21 @@ fn a_part_list_outage_outlasting_the_retries_keeps_the_record() {
     assert_a_failed_list_keeps_the_record(429, "<Error><Code>SlowDown</Code></Error>");
     let internal = r#"{"error":{"code":"InternalError"}}"#;
     assert_a_failed_list_keeps_the_record(500, internal);
+}
+
+#[test]
+fn a_part_list_answered_with_a_page_keeps_the_record() {
+    // A 2xx that is no part list says nothing of the upload: nothing held is
+    // thrown away for it.
+    let w = interrupted();
+    w.s3.list_unreadable.set(true);
+    let failed = w.run().unwrap_err();
+    assert!(matches!(failed, Error::BadResponse { .. }), "{failed:?}");
+    assert_eq!(w.records().len(), 1, "the record is kept");
+    assert!(w.log.restarted.borrow().is_empty());
+    assert_eq!(w.s3.creates.get(), 1, "nothing created afresh");
+    w.s3.list_unreadable.set(false);
+    assert_eq!(w.run().unwrap().upload_id, "up1", "resumed");
 }
 
 const DAY: f64 = 24.0 * 3600.0 * 1000.0;

@@ -195,14 +195,16 @@ impl<B> Driver<'_, B> {
 }
 
 /// Whether a failed part list means the upload cannot be resumed: the store
-/// lost it, the backend refused it for good (a 4xx), or answered 2xx with
-/// no part list. A plain Uppy Companion answers a gone upload (and any
-/// other failure) with a 500 whose body names no error code, so that 500
-/// counts as gone too. Credentials (401, 403), 408, 429 and other 5xx
-/// may pass: the record is kept and the run fails with the error.
+/// lost it, or the backend refused it for good (a 4xx). A plain Uppy
+/// Companion answers a gone upload (and any other failure) with a 500 whose
+/// body names no error code, so that 500 counts as gone too. Credentials
+/// (401, 403), 408, 429 and other 5xx may pass: the record is kept and the
+/// run fails with the error. So does a 2xx that is no part list (an app's
+/// catch-all page, a sign-in page in the way): it says nothing of the
+/// upload.
 fn is_gone(error: &Error) -> bool {
     match error {
-        Error::NoSuchUpload { .. } | Error::BadResponse { .. } => true,
+        Error::NoSuchUpload { .. } => true,
         Error::Http {
             status: 500, body, ..
         } => error_code(body).is_none(),
