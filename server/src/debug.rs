@@ -54,7 +54,8 @@ async fn run_janitor(State(state): State<SharedState>) -> Result<Json<Value>, Ap
 
 /// `GET /api/debug/object?key=K` → `{size, sha256, contentType, metadata}`,
 /// hashing the object as it streams from the store (`metadata` holds the
-/// `x-amz-meta-*` headers, names without the prefix, values as stored).
+/// `x-amz-meta-*` headers, names without the prefix, values as stored), or
+/// 404 when there is no object at that key.
 async fn object_digest(
     State(state): State<SharedState>,
     query: Result<Query<KeyQuery>, QueryRejection>,
@@ -63,7 +64,14 @@ async fn object_digest(
     let key = query
         .key()
         .ok_or_else(|| ApiError::bad_request("MissingKey", "pass the object key as ?key="))?;
-    let mut response = state.store.get_object(key).await?;
+    let mut response = match state.store.get_object(key).await {
+        Ok(response) => response,
+        // No object there: 404, as the tests read it.
+        Err(StoreError::Status { status: 404, .. }) => {
+            return Err(ApiError::NotFound(format!("no object at {key}")))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)

@@ -47,6 +47,9 @@ pub enum ApiError {
     },
     /// The store refused or failed.
     Store(StoreError),
+    /// The store no longer has an upload, and could not say whether its
+    /// object exists (502 `StoreCannotSay`): neither completed nor aborted.
+    StoreCannotSay(StoreError),
     /// Something failed in this server.
     Internal(String),
 }
@@ -104,6 +107,14 @@ impl ApiError {
                 (*status, code.into(), message.clone())
             }
             Self::Store(e) => store_parts(e),
+            Self::StoreCannotSay(e) => (
+                StatusCode::BAD_GATEWAY,
+                "StoreCannotSay".into(),
+                format!(
+                    "the store no longer has this upload and could not say whether it was \
+                     completed ({e}); try again"
+                ),
+            ),
             Self::Internal(message) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError".into(),
@@ -113,22 +124,44 @@ impl ApiError {
     }
 }
 
-/// The status, code and message of a store error: its 4xx (NoSuchUpload
-/// 404, InvalidPart 400, ...) pass through; the store failing is a bad
-/// gateway for the client.
+/// The S3 error codes about the client's own upload or what it sent (the
+/// upload is gone, a part or its checksum is wrong, the part list is not
+/// acceptable): the store's 4xx with these codes pass through.
+const CLIENT_STORE_CODES: [&str; 8] = [
+    "NoSuchUpload",
+    "InvalidPart",
+    "InvalidPartOrder",
+    "EntityTooSmall",
+    "InvalidDigest",
+    "BadDigest",
+    "InvalidRequest",
+    "MetadataTooLarge",
+];
+
+/// The status, code and message of a store error. A 4xx about the client's
+/// own upload (NoSuchUpload 404, InvalidPart 400, ... [`CLIENT_STORE_CODES`])
+/// passes through. Any other 4xx refuses a request this server made on its
+/// own behalf (403 AccessDenied for a missing permission, a clock too far
+/// off, a missing bucket): 502 `StoreRefused`, so that it never reads as
+/// the client's fault (an ownership 403 looks the same). The store failing
+/// is a 502 too.
 fn store_parts(e: &StoreError) -> (StatusCode, String, String) {
     match e {
         StoreError::Status {
             status,
             code,
             message,
-        } => {
-            let status = StatusCode::from_u16(*status)
-                .ok()
-                .filter(StatusCode::is_client_error)
-                .unwrap_or(StatusCode::BAD_GATEWAY);
-            (status, code.clone(), message.clone())
-        }
+        } => match StatusCode::from_u16(*status) {
+            Ok(s) if s.is_client_error() && CLIENT_STORE_CODES.contains(&code.as_str()) => {
+                (s, code.clone(), message.clone())
+            }
+            Ok(s) if s.is_client_error() => (
+                StatusCode::BAD_GATEWAY,
+                "StoreRefused".into(),
+                format!("the store refused this server's request ({e})"),
+            ),
+            _ => (StatusCode::BAD_GATEWAY, code.clone(), message.clone()),
+        },
         StoreError::Unreachable(_) => (
             StatusCode::BAD_GATEWAY,
             "StoreUnreachable".into(),
@@ -251,5 +284,60 @@ mod tests {
         let down = ApiError::Store(StoreError::Unreachable("refused".into()));
         assert_eq!(down.parts().0, StatusCode::BAD_GATEWAY);
         assert_eq!(down.parts().1, "StoreUnreachable");
+    }
+
+    fn store_status(status: u16, code: &str) -> StoreError {
+        StoreError::Status {
+            status,
+            code: code.into(),
+            message: "HeadObject failed".into(),
+        }
+    }
+
+    #[test]
+    fn store_refusals_of_this_servers_own_requests_are_502() {
+        for (status, code) in [
+            (403, "AccessDenied"),
+            (403, "RequestTimeTooSkewed"),
+            (403, "SignatureDoesNotMatch"),
+            (404, "NoSuchBucket"),
+            (400, "AuthorizationHeaderMalformed"),
+            (400, "BadRequest"),
+            (409, "OperationAborted"),
+        ] {
+            let (answered, answered_code, message) =
+                ApiError::Store(store_status(status, code)).parts();
+            assert_eq!(answered, StatusCode::BAD_GATEWAY, "{code}");
+            assert_eq!(answered_code, "StoreRefused", "{code}");
+            assert!(message.contains(&format!("{status} {code}")), "{message}");
+        }
+        for (status, code) in [
+            (404, "NoSuchUpload"),
+            (400, "InvalidPart"),
+            (400, "InvalidPartOrder"),
+            (400, "EntityTooSmall"),
+            (400, "InvalidDigest"),
+            (400, "BadDigest"),
+            (400, "InvalidRequest"),
+        ] {
+            let parts = ApiError::Store(store_status(status, code)).parts();
+            assert_eq!((parts.0.as_u16(), parts.1.as_str()), (status, code));
+        }
+    }
+
+    #[test]
+    fn a_store_that_cannot_say_is_502_whatever_it_answered() {
+        for e in [
+            store_status(403, "AccessDenied"),
+            store_status(400, "InvalidRequest"),
+            store_status(500, "InternalError"),
+            StoreError::Unreachable("reset".into()),
+        ] {
+            let (status, code, _) = ApiError::StoreCannotSay(e).parts();
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::BAD_GATEWAY, "StoreCannotSay")
+            );
+        }
     }
 }

@@ -529,9 +529,13 @@ async fn complete_open(
             finish(state, upload_id, UploadState::Completed).await;
             Ok(completed)
         }
-        Err(e) if e.is_no_such_upload() => match settle_gone(state, upload_id, key).await? {
-            Some(object) => Ok(object),
-            None => Err(e.into()),
+        // The HEAD failing, whatever the store answered (a 403 included:
+        // AWS refuses a missing key so without s3:ListBucket), leaves it
+        // undecided: 502, the row open, for the client to try again.
+        Err(e) if e.is_no_such_upload() => match settle_gone(state, upload_id, key).await {
+            Ok(Some(object)) => Ok(object),
+            Ok(None) => Err(e.into()),
+            Err(head) => Err(ApiError::StoreCannotSay(head)),
         },
         Err(e) => Err(e.into()),
     }

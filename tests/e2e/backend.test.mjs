@@ -437,6 +437,26 @@ for (const backend of ["sqlite", "postgres"]) {
     assert.equal(await rowState(bases[backend], upload.up), "completed");
   });
 
+  test(`${backend}: when the store refuses the HEAD (403, as AWS answers without ListBucket), complete answers 502, not an ownership 403`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const upload = await uploadParts(api, "mia", "refused head.bin", [4321]);
+    const cut = stack.gate.injectRequest(completeOf(upload.up), { cutAnswer: true });
+    assert.equal((await api.complete(upload.up, upload.parts)).status, 502);
+    assert.equal(await storeAnswer(cut), 200);
+    // The retry gets NoSuchUpload from the store, and the HEAD of the key is
+    // refused: the store cannot say whether the upload was completed.
+    const refused = stack.gate.injectRequest({ method: "HEAD", keySuffix: upload.up.key }, { status: 403 });
+    const answer = await api.complete(upload.up, upload.parts);
+    assert.equal(await storeAnswer(refused), 403, "the HEAD was asked");
+    assert.equal(answer.status, 502, answer.text);
+    assert.notEqual(answer.json.error.code, "AccessDenied", answer.text);
+    assert.equal(await rowState(bases[backend], upload.up), "open");
+    const retried = await api.complete(upload.up, upload.parts);
+    assert.equal(retried.status, 200, retried.text);
+    assert.deepEqual(retried.json, completedBody(upload));
+    assert.equal(await rowState(bases[backend], upload.up), "completed");
+  });
+
   test(`${backend}: signing asks the store nothing; a key or upload id not of the row is refused`, { timeout: 60_000 }, async () => {
     const api = routesOf(bases[backend]);
     const a = (await api.create({ filename: "a.bin", namespace: "dave" })).json;
@@ -503,6 +523,43 @@ test("two dev servers on one PostgreSQL: created through one, signed, listed and
   assert.equal((await one.list(up)).status, 404, "list reads the table: no such upload");
   assert.equal((await one.sign(up, 3)).status, 404, "and the cache learnt it");
   assert.equal((await rows(otherBase)).find((r) => r.uploadId === up.uploadId).state, "completed");
+});
+
+test("a store refusing the server's own request (403, another 4xx) answers 502, never a 4xx that blames the client", { timeout: 60_000 }, async () => {
+  const api = routesOf(stack.baseUrl);
+  const denied = { status: 403, body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>" };
+  const skewed = { status: 403, body: "<Error><Code>RequestTimeTooSkewed</Code><Message>too far</Message></Error>" };
+  const expectBadGateway = (r, what, storeStatus = 403) => {
+    assert.equal(r.status, 502, `${what}: ${r.text}`);
+    assert.notEqual(r.json.error.code, "AccessDenied", `${what}: ${r.text}`);
+    assert.ok(r.json.error.message.includes(String(storeStatus)), `${what}: the store's answer is named: ${r.text}`);
+  };
+  const before = await storeUploads(stack.baseUrl);
+  let fault = stack.gate.injectRequest({ method: "POST", query: "uploads" }, denied);
+  expectBadGateway(await api.create({ filename: "denied.bin", namespace: "olga" }), "create");
+  assert.equal(await storeAnswer(fault), 403);
+  assert.deepEqual(await storeUploads(stack.baseUrl), before, "nothing created");
+
+  const up = (await api.create({ filename: "denied later.bin", namespace: "olga" })).json;
+  fault = stack.gate.injectRequest({ method: "GET", query: "uploadId", keySuffix: up.key }, skewed);
+  expectBadGateway(await api.list(up), "list");
+  assert.equal(await storeAnswer(fault), 403);
+  fault = stack.gate.injectRequest(completeOf(up), denied);
+  const bytes = randomBytes(100);
+  const signed = await api.sign(up, 1);
+  const etag = await putPart(signed.json.url, bytes);
+  expectBadGateway(await api.complete(up, [{ PartNumber: 1, ETag: etag }]), "complete");
+  assert.equal(await storeAnswer(fault), 403);
+  fault = stack.gate.injectRequest({ method: "DELETE", query: "uploadId", keySuffix: up.key }, { status: 400, body: "<Error><Code>AuthorizationHeaderMalformed</Code><Message>m</Message></Error>" });
+  expectBadGateway(await api.abort(up), "abort", 400);
+  assert.equal(await storeAnswer(fault), 400);
+  assert.equal(await rowState(stack.baseUrl, up), "open", "nothing was decided");
+  // The client's own mistakes still pass through as the store gives them.
+  const wrong = await api.complete(up, [{ PartNumber: 1, ETag: '"0123456789abcdef0123456789abcdef"' }]);
+  assert.equal(wrong.status, 400, wrong.text);
+  assert.equal(wrong.json.error.code, "InvalidPart");
+  assert.equal((await api.complete(up, [{ PartNumber: 1, ETag: etag }])).status, 200);
+  assert.equal((await api.list(up)).status, 404);
 });
 
 test("a small-file batch of more than 100 files is refused, up to a 1 MiB body of entries", { timeout: 60_000 }, async () => {
