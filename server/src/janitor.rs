@@ -1,7 +1,7 @@
 //! The janitor: at start and then periodically, so that orphans never pile
 //! up on the server either,
-//! - aborts open uploads past their expiry on the store (best effort) and
-//!   removes their rows;
+//! - aborts open uploads past their expiry on the store and removes their
+//!   rows (a row whose abort fails is kept for the next sweep);
 //! - removes completed and aborted rows after a while;
 //! - aborts multipart uploads the store holds past expiry that no open row
 //!   accounts for (a crash between create and insert, another server's
@@ -34,7 +34,8 @@ pub struct JanitorSettings {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sweep {
-    /// Open uploads past expiry: aborted on the store, rows removed.
+    /// Open uploads past expiry: aborted on the store (or gone from it),
+    /// rows removed.
     pub expired: u64,
     /// Completed or aborted rows removed.
     pub finished_removed: u64,
@@ -53,7 +54,7 @@ fn ms(duration: Duration) -> i64 {
 pub async fn sweep(state: &AppState) -> Result<Sweep, String> {
     let settings = state.janitor;
     let now = now_ms();
-    let expired = abort_expired_rows(state, now.saturating_sub(ms(settings.expiry))).await?;
+    let expired = abort_expired_rows(state, now.saturating_sub(ms(settings.expiry)), BATCH).await?;
     let finished_removed = state
         .db
         .remove_finished_before(now.saturating_sub(ms(settings.keep_finished)))
@@ -67,18 +68,29 @@ pub async fn sweep(state: &AppState) -> Result<Sweep, String> {
     })
 }
 
-async fn abort_expired_rows(state: &AppState, before_ms: i64) -> Result<u64, String> {
+/// Aborts the open uploads created before `before_ms` on the store, `batch`
+/// rows at a time, and removes the row of each one the store aborted (or no
+/// longer has); how many.
+///
+/// A row whose abort the store refused (or that could not be sent) is kept,
+/// for a later sweep to try again. Such rows come first in the next batch
+/// (oldest first), so a batch with a failure ends this step: a store that
+/// keeps failing cannot hold the sweep in this loop.
+async fn abort_expired_rows(state: &AppState, before_ms: i64, batch: i64) -> Result<u64, String> {
     let mut done = 0;
     loop {
-        let batch = state
+        let rows = state
             .db
-            .open_before(before_ms, BATCH)
+            .open_before(before_ms, batch)
             .await
             .map_err(|e| e.to_string())?;
-        for (upload_id, key) in &batch {
+        let mut failed = false;
+        for (upload_id, key) in &rows {
             match state.store.abort_multipart_upload(key, upload_id).await {
                 Err(e) if !e.is_no_such_upload() => {
-                    eprintln!("janitor: could not abort expired upload {upload_id} ({e}); the next sweep retries it");
+                    eprintln!("janitor: could not abort expired upload {upload_id} ({e}); its row is kept, and the next sweep retries it");
+                    failed = true;
+                    continue;
                 }
                 _ => {}
             }
@@ -90,7 +102,7 @@ async fn abort_expired_rows(state: &AppState, before_ms: i64) -> Result<u64, Str
                 .map_err(|e| e.to_string())?;
             done += 1;
         }
-        if batch.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+        if failed || rows.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
             return Ok(done);
         }
     }
@@ -149,5 +161,77 @@ async fn report(state: &AppState) {
         ),
         Ok(_) => {}
         Err(e) => eprintln!("warning: janitor: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Auth;
+    use crate::config::StoreConfig;
+    use crate::db::tests::{on_each_backend, row};
+    use crate::db::Db;
+    use crate::s3::Store;
+
+    /// A loopback port nothing listens on: every store request fails.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    fn state_on(db: Db, port: u16) -> AppState {
+        let store = Store::new(&StoreConfig {
+            endpoint: format!("http://127.0.0.1:{port}").parse().unwrap(),
+            bucket: "resupload".into(),
+            region: "garage".into(),
+            access_key_id: "GK0123".into(),
+            secret_access_key: "s".into(),
+        })
+        .unwrap();
+        AppState {
+            store,
+            part_url_expires: Duration::from_secs(3600),
+            db,
+            cache: Default::default(),
+            auth: Auth::Off,
+            janitor: JanitorSettings {
+                expiry: Duration::from_secs(1),
+                keep_finished: Duration::from_secs(1),
+                every: Duration::from_secs(3600),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_whose_abort_fails_are_kept_and_the_step_ends() {
+        on_each_backend(|db| async move {
+            let ids: Vec<String> = (0..5).map(|i| format!("expired-{i}")).collect();
+            for (i, id) in ids.iter().enumerate() {
+                db.insert(&row(id, "alice", 1_000 + i64::try_from(i).unwrap()))
+                    .await
+                    .unwrap();
+            }
+            let state = state_on(db.clone(), closed_port());
+            // Batches of 2 over 5 rows that all fail: without an end, the
+            // same 2 rows would be fetched again and again.
+            let aborted = tokio::time::timeout(
+                Duration::from_secs(30),
+                abort_expired_rows(&state, now_ms(), 2),
+            )
+            .await
+            .expect("the step ends although every abort fails");
+            assert_eq!(aborted, Ok(0));
+            let left: Vec<(String, UploadState)> = db
+                .all()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.upload_id, r.state))
+                .collect();
+            let open: Vec<(String, UploadState)> =
+                ids.into_iter().map(|id| (id, UploadState::Open)).collect();
+            assert_eq!(left, open, "every row kept, open, for the next sweep");
+        })
+        .await;
     }
 }

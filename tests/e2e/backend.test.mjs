@@ -12,7 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 
 import { call, putPart, randomSample, routesOf, rows, storeUploads } from "./backend-client.mjs";
-import { MIB, startStack, waitUntil, withTimeout } from "./harness.mjs";
+import { MIB, sleep, startStack, waitUntil, withTimeout } from "./harness.mjs";
 import { startPostgres } from "./postgres.mjs";
 
 let stack;
@@ -616,3 +616,42 @@ for (const backend of ["sqlite", "postgres"]) {
     }
   });
 }
+
+test("the janitor keeps an expired upload's row while the store refuses its abort, and aborts it on a later sweep", { timeout: 60_000 }, async () => {
+  // Sweeps only when asked (and one at start), so each is run by the test.
+  const args = ["--upload-expiry", "2", "--keep-finished", "3600", "--janitor-every", "3600"];
+  const janitor = await stack.startServer({ name: "janitor-retry", args });
+  const api = routesOf(janitor.baseUrl);
+  const sweep = () => call(janitor.baseUrl, "POST", "/api/debug/janitor");
+  // The key may not list the bucket's uploads (s3:ListBucketMultipartUploads
+  // is optional): the orphan step fails at every sweep, and cannot hide a
+  // lost row.
+  const refuseListing = () => stack.gate.injectRequest({ method: "GET", query: "uploads" }, { status: 403, body: "<Error><Code>AccessDenied</Code></Error>" });
+  try {
+    const failing = (await api.create({ filename: "abort fails.bin", namespace: "pat" })).json;
+    const gone = (await api.create({ filename: "already gone.bin", namespace: "pat" })).json;
+    await sleep(2_500);
+    let listing = refuseListing();
+    const refused = stack.gate.injectRequest({ method: "DELETE", query: "uploadId", keySuffix: failing.key }, { status: 500 });
+    const goneAbort = stack.gate.injectRequest(
+      { method: "DELETE", query: "uploadId", keySuffix: gone.key },
+      { status: 404, body: "<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>" },
+    );
+    const first = await sweep();
+    assert.equal(await storeAnswer(refused), 500, "the abort was asked and refused");
+    assert.equal(await storeAnswer(goneAbort), 404);
+    assert.equal(await storeAnswer(listing), 403);
+    assert.equal(first.status, 500, first.text);
+    const left = await rows(janitor.baseUrl);
+    assert.deepEqual(left.map((r) => [r.uploadId, r.state]), [[failing.uploadId, "open"]], "the refused one is kept; NoSuchUpload counts as aborted");
+    assert.ok((await storeUploads(janitor.baseUrl)).includes(failing.uploadId));
+    // The next sweep retries it, and the store aborts it.
+    listing = refuseListing();
+    await sweep();
+    assert.equal(await storeAnswer(listing), 403);
+    assert.deepEqual(await rows(janitor.baseUrl), []);
+    assert.ok(!(await storeUploads(janitor.baseUrl)).includes(failing.uploadId), "aborted on the store");
+  } finally {
+    janitor.process.kill("SIGTERM");
+  }
+});

@@ -107,7 +107,8 @@ where
 const SAMPLE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const OTHER_SAMPLE: &str = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
 
-fn row(upload_id: &str, owner: &str, created_at_ms: i64) -> UploadRow {
+/// An open row of `owner`, created at `created_at_ms`.
+pub(crate) fn row(upload_id: &str, owner: &str, created_at_ms: i64) -> UploadRow {
     UploadRow {
         upload_id: upload_id.to_owned(),
         owner: owner.to_owned(),
