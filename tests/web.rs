@@ -504,3 +504,25 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     assert!(!fixed.refreshes(), "an object cannot give new credentials");
     assert!(fixed.current(true).await.unwrap().is_some());
 }
+
+#[wasm_bindgen_test]
+fn the_clock_keeps_to_the_wall_clock_when_performance_falls_behind() {
+    use resupload::ports::Timer;
+    use resupload::web::timer::BrowserTimer;
+    // A device that slept 36 hours with the page open: `performance.now()`
+    // stood still meanwhile, so its clock is 36 hours behind `Date.now()`.
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
+    let asleep = js_sys::Function::new_no_args(
+        "return Date.now() - performance.timeOrigin - 36 * 3600 * 1000",
+    );
+    js_sys::Reflect::set(&performance, &"now".into(), &asleep).unwrap();
+    let lag = js_sys::Date::now() - BrowserTimer.now_ms();
+    js_sys::Reflect::delete_property(performance.unchecked_ref::<js_sys::Object>(), &"now".into())
+        .unwrap();
+    assert!(
+        lag.abs() < 1_000.0,
+        "the clock is {lag} ms behind Date.now()"
+    );
+    let lag = js_sys::Date::now() - BrowserTimer.now_ms();
+    assert!(lag.abs() < 1_000.0, "{lag} ms with performance restored");
+}

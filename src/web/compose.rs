@@ -7,7 +7,7 @@
 //! | part sender | XMLHttpRequest, or fetch where there is none | `xhr_sender.rs`, `fetch_sender.rs` |
 //! | whole-file signer and sender (an upload queue's small files) | the backend's `/params`, and the part sender's adapters | `backend.rs`, `xhr_sender.rs`, `fetch_sender.rs` |
 //! | record store | IndexedDB, falling back to the page's memory | `idb.rs`, `../fallback.rs` |
-//! | timer | `setTimeout`, `performance.now()`, the `online` event | `timer.rs` |
+//! | timer | `setTimeout`, `performance.now()` (or `Date.now()` where it strays), the `online` event | `timer.rs` |
 //!
 //! A new adapter is one file implementing its port, chosen here.
 

@@ -6,11 +6,21 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::ports::{Timer, Wait};
 
-/// `performance.timeOrigin + performance.now()` (the epoch's clock at a
-/// fraction of a millisecond; `Date.now()` without `performance`) and
+/// The epoch's clock, `performance.timeOrigin + performance.now()` (a
+/// fraction of a millisecond) while it keeps to `Date.now()`, and
 /// `setTimeout` (through gloo-timers).
+///
+/// `performance.now()` stops while the device sleeps (macOS, Linux and
+/// Android, in every engine), so in a page left open overnight it falls
+/// hours behind: a record stamped by it would look hours older after a
+/// reload, and expire early. So where the two differ by more than
+/// [`CLOCK_DRIFT_MS`], `Date.now()` is taken (and without `performance`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BrowserTimer;
+
+/// How far `performance`'s clock may stray from `Date.now()` before the
+/// latter is taken.
+const CLOCK_DRIFT_MS: f64 = 1_000.0;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
@@ -28,12 +38,14 @@ extern "C" {
 
 impl Timer for BrowserTimer {
     fn now_ms(&self) -> f64 {
+        let wall = js_sys::Date::now();
         PERFORMANCE
             .with(|performance| {
                 let performance = performance.as_ref()?;
                 Some(performance.time_origin()? + performance.now().ok()?)
             })
-            .unwrap_or_else(js_sys::Date::now)
+            .filter(|precise| (precise - wall).abs() <= CLOCK_DRIFT_MS)
+            .unwrap_or(wall)
     }
 
     fn sleep(&self, ms: u32) -> Wait<'_> {
