@@ -28,6 +28,29 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const COLUMNS: &str = "upload_id, owner, object_key, name, size, sample_sha256, part_size, \
      checksum_algorithm, headers, created_at, state";
 
+/// The longest owner or file name the table takes, in bytes: S3's longest
+/// object key, and what keeps a row of the `uploads_identity` index
+/// (owner, name, size, sample) within PostgreSQL's btree limit of 2704
+/// bytes, however little the text compresses.
+pub const MAX_TEXT_BYTES: usize = 1024;
+
+/// Why the table cannot take `text` as an owner or a file name, if it
+/// cannot: a NUL character (PostgreSQL's `text` refuses it) or more than
+/// [`MAX_TEXT_BYTES`]. The same rule holds on SQLite, which would take
+/// both, so that the two backends agree.
+pub fn text_refusal(text: &str) -> Option<String> {
+    if text.contains('\0') {
+        Some("holds a NUL character".to_owned())
+    } else if text.len() > MAX_TEXT_BYTES {
+        Some(format!(
+            "is {} bytes long: at most {MAX_TEXT_BYTES}",
+            text.len()
+        ))
+    } else {
+        None
+    }
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()

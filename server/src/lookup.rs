@@ -18,13 +18,10 @@ use serde_json::{json, Value};
 
 use crate::auth::Caller;
 use crate::checksum::ChecksumAlgorithm;
-use crate::db::{now_ms, Identity, UploadRow};
+use crate::db::{now_ms, text_refusal, Identity, UploadRow, MAX_TEXT_BYTES};
 use crate::error::ApiError;
 use crate::keys;
 use crate::routes::{AppState, SharedState};
-
-/// The longest file name a lookup takes, in bytes.
-const MAX_NAME_BYTES: usize = 1024;
 
 /// The largest size or part size accepted (what the table's BIGINT holds).
 const MAX_BYTES: u64 = i64::MAX as u64;
@@ -57,6 +54,33 @@ pub struct ContentIdentity {
 
 fn invalid(message: String) -> ApiError {
     ApiError::bad_request("InvalidArgument", message)
+}
+
+/// Checks that the uploads table can take `text` as `field` (an owner or a
+/// file name: no NUL, at most 1024 bytes, on either backend).
+///
+/// # Errors
+/// A 400 `InvalidArgument` naming the field and what is wrong.
+pub fn check_table_text(field: &str, text: &str) -> Result<(), ApiError> {
+    match text_refusal(text) {
+        Some(why) => Err(invalid(format!("{field} {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// The caller's owner for a request that names `namespace` (used with auth
+/// off only), checked for the table ([`check_table_text`]).
+///
+/// # Errors
+/// A 400 `InvalidArgument` for an owner the table cannot take.
+pub fn checked_owner(caller: Caller, namespace: Option<String>) -> Result<String, ApiError> {
+    let field = match caller {
+        Caller::Anyone => "namespace",
+        Caller::Owner(_) => "the caller's identity (the token's sub)",
+    };
+    let owner = caller.owner_or(namespace);
+    check_table_text(field, &owner)?;
+    Ok(owner)
 }
 
 /// A byte count: a whole number from `min`, or absent (`null`).
@@ -202,12 +226,13 @@ fn parse_lookup(query: &LookupQuery) -> Result<(&str, u64, &str), ApiError> {
     let name = query
         .name
         .as_deref()
-        .filter(|n| !n.is_empty() && n.len() <= MAX_NAME_BYTES)
+        .filter(|n| !n.is_empty())
         .ok_or_else(|| {
             invalid(format!(
-                "name must be the file name (1 to {MAX_NAME_BYTES} bytes)"
+                "name must be the file name (1 to {MAX_TEXT_BYTES} bytes)"
             ))
         })?;
+    check_table_text("name", name)?;
     let size = query
         .size
         .as_deref()
@@ -235,12 +260,9 @@ pub async fn lookup(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query?;
     let (name, size, sample_sha256) = parse_lookup(&query)?;
-    let owner = match &caller {
-        Caller::Owner(owner) => owner.as_str(),
-        Caller::Anyone => query.namespace.as_deref().unwrap_or_default(),
-    };
+    let owner = checked_owner(caller, query.namespace.clone())?;
     let identity = Identity {
-        owner,
+        owner: &owner,
         name,
         size,
         sample_sha256,
@@ -397,8 +419,32 @@ mod tests {
             query("a", "99999999999999999999", SAMPLE),
             query("a", "42", "abc"),
             query(&"x".repeat(1025), "42", SAMPLE),
+            query("a\0b", "42", SAMPLE),
         ] {
             assert!(parse_lookup(&bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_lookup(&query(&"é".repeat(512), "42", SAMPLE)).is_ok());
+    }
+
+    #[test]
+    fn owners_the_table_cannot_take_are_refused() {
+        let namespace = |n: &str| checked_owner(Caller::Anyone, Some(n.to_owned()));
+        assert_eq!(namespace("alice").unwrap(), "alice");
+        assert_eq!(checked_owner(Caller::Anyone, None).unwrap(), "");
+        for bad in ["a\0b".to_owned(), "x".repeat(1025)] {
+            match namespace(&bad) {
+                Err(ApiError::BadRequest { code, message }) => {
+                    assert_eq!(code, "InvalidArgument");
+                    assert!(message.starts_with("namespace "), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+            match checked_owner(Caller::Owner(bad), Some("ignored".into())) {
+                Err(ApiError::BadRequest { message, .. }) => {
+                    assert!(message.contains("sub"), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 }

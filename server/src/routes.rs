@@ -210,8 +210,11 @@ async fn create_upload(
     let algorithm = checksum::parse_algorithm(body.checksum_algorithm.as_ref())
         .map_err(|e| ApiError::bad_request("InvalidChecksumAlgorithm", e.0))?;
     let identity = body.identity.parse()?;
-    let owner = caller.owner_or(body.namespace.clone());
+    // Refused before anything is asked of the store, the same on SQLite
+    // and PostgreSQL.
+    let owner = lookup::checked_owner(caller, body.namespace.clone())?;
     let name = body.filename.clone().unwrap_or_default();
+    lookup::check_table_text("filename", &name)?;
     let key = keys::new_object_key_in(&owner, body.relative_path.as_deref(), &name)?;
     if let Some(answer) =
         lookup::adopt_open(&state, algorithm, &identity, &owner, &name, &key).await?
@@ -219,15 +222,7 @@ async fn create_upload(
         return Ok(Json(answer));
     }
     let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref());
-    // The algorithm goes to the store only: the headers kept for an empty
-    // file's PutObject are those of the object itself.
-    let mut store_headers = headers.clone();
-    if let Some(algorithm) = algorithm {
-        store_headers.push((
-            checksum::ALGORITHM_HEADER.to_owned(),
-            algorithm.as_str().to_owned(),
-        ));
-    }
+    let store_headers = create_headers(&headers, algorithm);
     let row = UploadRow {
         upload_id: String::new(),
         owner,
@@ -257,6 +252,24 @@ async fn create_upload(
         answer["checksumAlgorithm"] = json!(algorithm.as_str());
     }
     Ok(Json(answer))
+}
+
+/// The headers of a CreateMultipartUpload: the object's `headers`, and the
+/// checksum algorithm if there is one. The algorithm goes to the store
+/// only: the headers kept for an empty file's PutObject are those of the
+/// object itself.
+fn create_headers(
+    headers: &[(String, String)],
+    algorithm: Option<checksum::ChecksumAlgorithm>,
+) -> Vec<(String, String)> {
+    let mut store_headers = headers.to_vec();
+    if let Some(algorithm) = algorithm {
+        store_headers.push((
+            checksum::ALGORITHM_HEADER.to_owned(),
+            algorithm.as_str().to_owned(),
+        ));
+    }
+    store_headers
 }
 
 /// Creates the upload of `row` (its `upload_id` still empty) on the store,

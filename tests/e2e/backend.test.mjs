@@ -154,6 +154,49 @@ for (const backend of ["sqlite", "postgres"]) {
     await api.abort(plain.json);
   });
 
+  test(`${backend}: names and namespaces the table cannot take are refused with 400 before anything is created`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const letters = (n) => Array.from(randomBytes(n), (b) => String.fromCharCode(97 + (b % 26))).join("");
+    const before = { rows: await rows(bases[backend]), store: await storeUploads(bases[backend]) };
+    const sample = randomSample();
+    for (const [what, body] of [
+      ["a NUL in filename", { filename: "a\u0000b.bin", namespace: "nul" }],
+      ["a NUL in namespace", { filename: "a.bin", namespace: "n\u0000l" }],
+      ["a filename over 1024 bytes", { filename: `${letters(3000)}.bin`, namespace: "long" }],
+      ["a filename of 1025 bytes", { filename: letters(1025) }],
+      ["a namespace over 1024 bytes", { filename: "a.bin", namespace: letters(3000) }],
+      ["a NUL in an adopting create", { filename: "a\u0000b.bin", namespace: "nul", size: 1, sampleSha256: sample, checksumAlgorithm: "SHA256", adopt: true }],
+    ]) {
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const r = await api.create(body);
+        assert.equal(r.status, 400, `${what}: ${r.text}`);
+        assert.equal(r.json.error.code, "InvalidArgument", `${what}: ${r.text}`);
+        assert.match(r.json.error.message, /filename|namespace/, what);
+      }
+    }
+    for (const [what, query] of [
+      ["a NUL in name", { name: "a\u0000b", size: 1, sample, namespace: "nul" }],
+      ["a NUL in namespace", { name: "a", size: 1, sample, namespace: "n\u0000l" }],
+      ["a name over 1024 bytes", { name: letters(1025), size: 1, sample, namespace: "long" }],
+      ["a namespace over 1024 bytes", { name: "a", size: 1, sample, namespace: letters(1025) }],
+    ]) {
+      const r = await api.lookup(query);
+      assert.equal(r.status, 400, `${what}: ${r.text}`);
+      assert.equal(r.json.error.code, "InvalidArgument", `${what}: ${r.text}`);
+    }
+    assert.deepEqual({ rows: await rows(bases[backend]), store: await storeUploads(bases[backend]) }, before, "nothing written, nothing created on the store");
+    // At the limits (1024 bytes each, little to compress), both backends
+    // take the row, and find it again.
+    const id = { name: letters(1020) + "é.b", size: 1, sample, namespace: letters(1024) };
+    assert.equal(Buffer.byteLength(id.name), 1024);
+    const created = await api.create({ filename: id.name, namespace: id.namespace, size: 1, sampleSha256: sample, checksumAlgorithm: "SHA256" });
+    assert.equal(created.status, 200, created.text);
+    const found = await api.lookup(id);
+    assert.equal(found.status, 200, found.text);
+    assert.equal(found.json.uploadId, created.json.uploadId);
+    assert.equal((await api.abort(created.json)).status, 200);
+  });
+
   test(`${backend}: a create with adopt answers the caller's newest open upload of that identity, and creates nothing`, { timeout: 60_000 }, async () => {
     const api = routesOf(bases[backend]);
     const id = { name: "adopt me.bin", size: 20 * MIB, sample: randomSample(), namespace: "gina" };

@@ -280,6 +280,52 @@ async fn the_janitor_queries_see_expired_and_finished_rows() {
     .await;
 }
 
+/// `n` random hex digits: text PostgreSQL's compression (LZ, no entropy
+/// coding) cannot shrink.
+fn random_text(n: usize) -> String {
+    let mut text = String::new();
+    while text.len() < n {
+        text.push_str(&crate::keys::random_hex().unwrap());
+    }
+    text.truncate(n);
+    text
+}
+
+#[test]
+fn the_table_refuses_a_nul_and_text_past_its_limit() {
+    assert_eq!(text_refusal(""), None);
+    assert_eq!(text_refusal("Été report.bin"), None);
+    assert_eq!(text_refusal(&"é".repeat(MAX_TEXT_BYTES / 2)), None);
+    assert!(text_refusal("a\0b").unwrap().contains("NUL"));
+    let too_long = text_refusal(&format!("{}é", "x".repeat(MAX_TEXT_BYTES - 1))).unwrap();
+    assert!(too_long.contains("1025 bytes"), "{too_long}");
+}
+
+#[tokio::test]
+async fn an_owner_and_a_name_at_the_limit_fit_the_identity_index() {
+    on_each_backend(|db| async move {
+        let owner = random_text(MAX_TEXT_BYTES);
+        let mut long = row("long", &owner, 1_000);
+        long.name = random_text(MAX_TEXT_BYTES);
+        assert_eq!(text_refusal(&long.owner), None);
+        assert_eq!(text_refusal(&long.name), None);
+        db.insert(&long).await.unwrap();
+        let found = db
+            .lookup(
+                &Identity {
+                    owner: &long.owner,
+                    name: &long.name,
+                    ..identity("")
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(found, Some(long));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_second_connection_finds_the_schema_in_place() {
     let sqlite = TestDb::sqlite().await;
