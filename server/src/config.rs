@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use url::Url;
 
+use crate::xml::CorsRule;
+
 /// The environment variables that configure the store, all required.
 pub const STORE_VARS: [&str; 5] = [
     "S3_ENDPOINT",
@@ -130,9 +132,57 @@ fn parse_endpoint(raw: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// The most origins kept in the bucket CORS rule when this server adds its
-/// own to those already there.
+/// The most origins kept in this server's own CORS rule when it adds its
+/// own origins to those the rule had.
 pub const MAX_MERGED_ORIGINS: usize = 20;
+
+/// The `<ID>` of the bucket CORS rule this server manages; every other rule
+/// of the bucket is left as it is.
+pub const OWN_CORS_RULE_ID: &str = "resupload-dev-server";
+
+/// This server's own CORS rule, allowing `origins`: pages there may PUT
+/// parts (with any header) and read their ETag, checksum and Retry-After.
+pub fn own_cors_rule(origins: Vec<String>) -> CorsRule {
+    CorsRule {
+        id: Some(OWN_CORS_RULE_ID.to_owned()),
+        allowed_origins: origins,
+        allowed_methods: ["GET", "PUT", "POST", "HEAD", "DELETE"]
+            .map(String::from)
+            .to_vec(),
+        // `*` covers `x-amz-checksum-sha256` too: Garage matches it against
+        // a preflight's Access-Control-Request-Headers, and browsers honour
+        // `Access-Control-Allow-Headers: *` for part PUTs (no credentials).
+        // tests/e2e/checksum-server.test.mjs checks both.
+        allowed_headers: vec!["*".to_owned()],
+        expose_headers: ["ETag", "x-amz-checksum-sha256", "Retry-After"]
+            .map(String::from)
+            .to_vec(),
+        max_age_seconds: Some(3000),
+    }
+}
+
+/// The bucket's CORS rules once this server's own is set: its own rule
+/// first (so that its origins get it), allowing `explicit` origins exactly
+/// if given, else `ours` merged with the origins its own rule had
+/// ([`merge_origins`]); then every other rule of `existing`, as it was and
+/// in its order. Only a rule with the ID [`OWN_CORS_RULE_ID`] is this
+/// server's.
+pub fn with_own_cors_rule(
+    existing: Vec<CorsRule>,
+    ours: &[String],
+    explicit: Option<Vec<String>>,
+) -> Vec<CorsRule> {
+    let (own, others): (Vec<CorsRule>, Vec<CorsRule>) = existing
+        .into_iter()
+        .partition(|rule| rule.id.as_deref() == Some(OWN_CORS_RULE_ID));
+    let origins = explicit.unwrap_or_else(|| {
+        let before: Vec<String> = own.into_iter().flat_map(|r| r.allowed_origins).collect();
+        merge_origins(ours, &before)
+    });
+    let mut rules = vec![own_cors_rule(origins)];
+    rules.extend(others);
+    rules
+}
 
 /// The origins listed in `S3_CORS_ORIGINS` (comma separated), if any.
 pub fn explicit_cors_origins(env_value: Option<&str>) -> Option<Vec<String>> {
@@ -249,6 +299,47 @@ mod tests {
         assert_eq!(
             explicit_cors_origins(Some("https://a.example/, http://b:1")).unwrap(),
             ["https://a.example", "http://b:1"]
+        );
+    }
+
+    fn other_rule(id: Option<&str>, origins: &[&str]) -> CorsRule {
+        CorsRule {
+            id: id.map(str::to_owned),
+            allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            allowed_methods: vec!["GET".into()],
+            allowed_headers: vec![],
+            expose_headers: vec!["Content-Range".into()],
+            max_age_seconds: None,
+        }
+    }
+
+    #[test]
+    fn only_the_servers_own_cors_rule_changes() {
+        let ours = vec!["http://127.0.0.1:8080".to_owned()];
+        let many: Vec<String> = (0..30).map(|i| format!("https://{i}.example")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let others = vec![
+            other_rule(Some("other-app"), &["https://other.example"]),
+            other_rule(None, &many),
+        ];
+        let earlier = own_cors_rule(vec!["http://old:1".into(), "http://127.0.0.1:8080".into()]);
+        let existing = vec![others[0].clone(), earlier, others[1].clone()];
+        let merged = with_own_cors_rule(existing.clone(), &ours, None);
+        assert_eq!(
+            merged[0],
+            own_cors_rule(vec!["http://127.0.0.1:8080".into(), "http://old:1".into()])
+        );
+        assert_eq!(
+            merged[1..],
+            others,
+            "every other rule kept, in order, unmerged"
+        );
+        let explicit = with_own_cors_rule(existing, &ours, Some(vec!["https://app".into()]));
+        assert_eq!(explicit[0], own_cors_rule(vec!["https://app".into()]));
+        assert_eq!(explicit[1..], others);
+        assert_eq!(
+            with_own_cors_rule(Vec::new(), &ours, None),
+            [own_cors_rule(ours.clone())]
         );
     }
 

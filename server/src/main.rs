@@ -36,7 +36,6 @@ use crate::db::Db;
 use crate::janitor::JanitorSettings;
 use crate::routes::AppState;
 use crate::s3::Store;
-use crate::xml::CorsRule;
 
 /// How long the presigned URLs given to clients (parts and small-file
 /// PUTs) stay valid (Companion's default for parts too).
@@ -206,48 +205,36 @@ async fn open_database(data_dir: &std::path::Path) -> Result<Db, String> {
     Ok(db)
 }
 
-/// Sets the bucket CORS rule so pages of `S3_CORS_ORIGINS` (exactly those)
-/// or else of this server (added to the origins the bucket allows already)
-/// may PUT parts and read their ETag. A refusal is only a warning: a real
-/// bucket may be managed elsewhere.
+/// Sets this server's own bucket CORS rule (the one with the ID
+/// [`config::OWN_CORS_RULE_ID`]) so pages of `S3_CORS_ORIGINS` (exactly
+/// those) or else of this server (added to the origins its rule allowed
+/// already) may PUT parts and read their ETag. Every other rule of the
+/// bucket is kept as it is. If the rules cannot be read, nothing is
+/// written (that would drop the others). A refusal is only a warning: a
+/// real bucket may be managed elsewhere.
 async fn apply_cors(store: &Store, local: SocketAddr) {
     let explicit =
         config::explicit_cors_origins(std::env::var(config::CORS_ORIGINS_VAR).ok().as_deref());
-    let origins = match explicit {
-        Some(origins) => origins,
-        None => {
-            let ours = config::own_origins(local);
-            match store.get_bucket_cors_origins().await {
-                Ok(existing) => config::merge_origins(&ours, &existing),
-                Err(e) => {
-                    eprintln!("warning: could not read the bucket CORS rule ({e})");
-                    ours
-                }
-            }
+    let existing = match store.get_bucket_cors().await {
+        Ok(existing) => existing,
+        Err(e) => {
+            eprintln!(
+                "warning: could not read the bucket CORS rules ({e}); left as they are, \
+                 so browsers on this server's origins may be refused by the store"
+            );
+            return;
         }
     };
-    let rule = CorsRule {
-        allowed_origins: origins.clone(),
-        allowed_methods: ["GET", "PUT", "POST", "HEAD", "DELETE"]
-            .map(String::from)
-            .to_vec(),
-        // `*` covers `x-amz-checksum-sha256` too: Garage matches it against
-        // a preflight's Access-Control-Request-Headers, and browsers honour
-        // `Access-Control-Allow-Headers: *` for part PUTs (no credentials).
-        // tests/e2e/checksum-server.test.mjs checks both.
-        allowed_headers: vec!["*".to_owned()],
-        expose_headers: vec![
-            "ETag".to_owned(),
-            "x-amz-checksum-sha256".to_owned(),
-            "Retry-After".to_owned(),
-        ],
-        max_age_seconds: 3000,
-    };
-    match store.put_bucket_cors(&rule).await {
-        Ok(()) => eprintln!("bucket CORS allows {}", origins.join(", ")),
+    let rules = config::with_own_cors_rule(existing, &config::own_origins(local), explicit);
+    let origins = rules[0].allowed_origins.join(", ");
+    match store.put_bucket_cors(&rules).await {
+        Ok(()) => eprintln!(
+            "bucket CORS rule {:?} allows {origins} ({} other rule(s) kept)",
+            config::OWN_CORS_RULE_ID,
+            rules.len() - 1
+        ),
         Err(e) => eprintln!(
-            "warning: could not set the bucket CORS rule ({e}); browsers on {} may be refused by the store",
-            origins.join(", ")
+            "warning: could not set the bucket CORS rule ({e}); browsers on {origins} may be refused by the store"
         ),
     }
 }

@@ -497,15 +497,15 @@ impl Store {
         ))
     }
 
-    /// The origins allowed by the bucket CORS configuration (none if the
-    /// bucket has none).
+    /// The bucket's CORS rules, in order, every field (none if the bucket
+    /// has no CORS configuration).
     ///
     /// # Errors
     /// What the store answers, or why it could not be asked.
-    pub async fn get_bucket_cors_origins(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn get_bucket_cors(&self) -> Result<Vec<CorsRule>, StoreError> {
         let url = self.sign_bucket_request(rusty_s3::Method::Get, &[("cors", "")], &[]);
         match self.execute_text(self.http.get(url), "GetBucketCors").await {
-            Ok(body) => xml::parse_cors_origins(&body).map_err(StoreError::BadResponse),
+            Ok(body) => xml::parse_cors_rules(&body).map_err(StoreError::BadResponse),
             Err(StoreError::Status { code, .. }) if code == "NoSuchCORSConfiguration" => {
                 Ok(Vec::new())
             }
@@ -513,12 +513,13 @@ impl Store {
         }
     }
 
-    /// Sets the bucket CORS configuration to the single rule `rule`.
+    /// Sets the bucket's CORS configuration to `rules`, in order (it
+    /// replaces the whole configuration).
     ///
     /// # Errors
     /// What the store answers, or why it could not be asked.
-    pub async fn put_bucket_cors(&self, rule: &CorsRule) -> Result<(), StoreError> {
-        let body = xml::cors_body(rule);
+    pub async fn put_bucket_cors(&self, rules: &[CorsRule]) -> Result<(), StoreError> {
+        let body = xml::cors_body(rules);
         // S3 requires Content-MD5 on PutBucketCors; it is signed too.
         let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body.as_bytes()));
         let headers = [

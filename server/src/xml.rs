@@ -254,9 +254,11 @@ pub fn parse_complete_result(xml: &str) -> Result<CompleteResult, String> {
     })
 }
 
-/// One bucket CORS rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One bucket CORS rule, every field S3 defines for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CorsRule {
+    /// Its `<ID>`, if it has one (S3 and Garage keep it).
+    pub id: Option<String>,
     /// Origins allowed, like `http://127.0.0.1:8080`.
     pub allowed_origins: Vec<String>,
     /// Methods allowed, like `PUT`.
@@ -265,8 +267,8 @@ pub struct CorsRule {
     pub allowed_headers: Vec<String>,
     /// Response headers the page may read, like `ETag`.
     pub expose_headers: Vec<String>,
-    /// How long browsers may cache a preflight answer.
-    pub max_age_seconds: u32,
+    /// How long browsers may cache a preflight answer, if the rule says.
+    pub max_age_seconds: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -277,45 +279,65 @@ struct CorsConfiguration {
 
 #[derive(Deserialize)]
 struct XmlCorsRule {
+    #[serde(rename = "ID", default)]
+    id: Option<String>,
     #[serde(rename = "AllowedOrigin", default)]
     origins: Vec<String>,
+    #[serde(rename = "AllowedMethod", default)]
+    methods: Vec<String>,
+    #[serde(rename = "AllowedHeader", default)]
+    headers: Vec<String>,
+    #[serde(rename = "ExposeHeader", default)]
+    expose: Vec<String>,
+    #[serde(rename = "MaxAgeSeconds", default)]
+    max_age_seconds: Option<u32>,
 }
 
-/// The origins allowed by any rule of a GetBucketCors answer, in order,
-/// without repeats.
+/// The rules of a GetBucketCors answer, in order, every field kept.
 ///
 /// # Errors
 /// Unparsable XML.
-pub fn parse_cors_origins(xml: &str) -> Result<Vec<String>, String> {
+pub fn parse_cors_rules(xml: &str) -> Result<Vec<CorsRule>, String> {
     let config: CorsConfiguration =
         quick_xml::de::from_str(xml).map_err(|e| format!("bad GetBucketCors XML: {e}"))?;
-    let mut origins: Vec<String> = Vec::new();
-    for origin in config.rules.into_iter().flat_map(|r| r.origins) {
-        if !origins.contains(&origin) {
-            origins.push(origin);
-        }
-    }
-    Ok(origins)
+    Ok(config
+        .rules
+        .into_iter()
+        .map(|r| CorsRule {
+            id: r.id,
+            allowed_origins: r.origins,
+            allowed_methods: r.methods,
+            allowed_headers: r.headers,
+            expose_headers: r.expose,
+            max_age_seconds: r.max_age_seconds,
+        })
+        .collect())
 }
 
-/// The PutBucketCors body for `rule`.
-pub fn cors_body(rule: &CorsRule) -> String {
-    let mut xml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><CORSConfiguration xmlns="{S3_NS}"><CORSRule>"#
-    );
-    let mut push_all = |tag: &str, values: &[String]| {
-        for value in values {
-            xml.push_str(&format!("<{tag}>{}</{tag}>", escape(value.as_str())));
+/// Appends `<tag>value</tag>` to `xml` for each of `values`, escaped.
+fn push_elements(xml: &mut String, tag: &str, values: &[String]) {
+    for value in values {
+        xml.push_str(&format!("<{tag}>{}</{tag}>", escape(value.as_str())));
+    }
+}
+
+/// The PutBucketCors body for `rules`, in order.
+pub fn cors_body(rules: &[CorsRule]) -> String {
+    let mut xml =
+        format!(r#"<?xml version="1.0" encoding="UTF-8"?><CORSConfiguration xmlns="{S3_NS}">"#);
+    for rule in rules {
+        xml.push_str("<CORSRule>");
+        push_elements(&mut xml, "ID", rule.id.as_slice());
+        push_elements(&mut xml, "AllowedOrigin", &rule.allowed_origins);
+        push_elements(&mut xml, "AllowedMethod", &rule.allowed_methods);
+        push_elements(&mut xml, "AllowedHeader", &rule.allowed_headers);
+        push_elements(&mut xml, "ExposeHeader", &rule.expose_headers);
+        if let Some(max_age) = rule.max_age_seconds {
+            xml.push_str(&format!("<MaxAgeSeconds>{max_age}</MaxAgeSeconds>"));
         }
-    };
-    push_all("AllowedOrigin", &rule.allowed_origins);
-    push_all("AllowedMethod", &rule.allowed_methods);
-    push_all("AllowedHeader", &rule.allowed_headers);
-    push_all("ExposeHeader", &rule.expose_headers);
-    xml.push_str(&format!(
-        "<MaxAgeSeconds>{}</MaxAgeSeconds></CORSRule></CORSConfiguration>",
-        rule.max_age_seconds
-    ));
+        xml.push_str("</CORSRule>");
+    }
+    xml.push_str("</CORSConfiguration>");
     xml
 }
 
@@ -583,26 +605,56 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn parses_cors_origins() {
-        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule><AllowedOrigin>http://a:1</AllowedOrigin><AllowedOrigin>http://b:2</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule><CORSRule><AllowedOrigin>http://a:1</AllowedOrigin><AllowedOrigin>http://c:3</AllowedOrigin></CORSRule></CORSConfiguration>"#;
+    fn parses_cors_rules_with_every_field() {
+        // A rule with its fields in Garage 2.5.0's order, and one in S3's
+        // (AllowedHeader, AllowedMethod, AllowedOrigin, ...).
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule><ID>other-app</ID><MaxAgeSeconds>600</MaxAgeSeconds><AllowedOrigin>https://other.example</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>Content-Range</ExposeHeader></CORSRule><CORSRule><AllowedHeader>x-custom</AllowedHeader><AllowedMethod>PUT</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedOrigin>http://a:1</AllowedOrigin><AllowedOrigin>http://c:3</AllowedOrigin></CORSRule></CORSConfiguration>"#;
         assert_eq!(
-            parse_cors_origins(xml).unwrap(),
-            ["http://a:1", "http://b:2", "http://c:3"]
+            parse_cors_rules(xml).unwrap(),
+            [
+                CorsRule {
+                    id: Some("other-app".into()),
+                    allowed_origins: vec!["https://other.example".into()],
+                    allowed_methods: vec!["GET".into()],
+                    allowed_headers: vec![],
+                    expose_headers: vec!["Content-Range".into()],
+                    max_age_seconds: Some(600),
+                },
+                CorsRule {
+                    id: None,
+                    allowed_origins: vec!["http://a:1".into(), "http://c:3".into()],
+                    allowed_methods: vec!["PUT".into(), "POST".into()],
+                    allowed_headers: vec!["x-custom".into()],
+                    expose_headers: vec![],
+                    max_age_seconds: None,
+                },
+            ]
         );
-        assert!(parse_cors_origins("<CORSConfiguration/>")
-            .unwrap()
-            .is_empty());
+        assert!(parse_cors_rules("<CORSConfiguration/>").unwrap().is_empty());
+        assert!(parse_cors_rules("<CORSConfiguration><CORSRule><MaxAgeSeconds>x</MaxAgeSeconds></CORSRule></CORSConfiguration>").is_err());
     }
 
     #[test]
-    fn builds_a_cors_body() {
-        let xml = cors_body(&CorsRule {
-            allowed_origins: vec!["http://127.0.0.1:8080".into()],
-            allowed_methods: vec!["GET".into(), "PUT".into()],
-            allowed_headers: vec!["*".into()],
-            expose_headers: vec!["ETag".into()],
-            max_age_seconds: 3000,
-        });
-        assert!(xml.contains("<CORSRule><AllowedOrigin>http://127.0.0.1:8080</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule>"));
+    fn builds_a_cors_body_that_reads_back_the_same() {
+        let rules = [
+            CorsRule {
+                id: Some("resupload-dev-server".into()),
+                allowed_origins: vec!["http://127.0.0.1:8080".into()],
+                allowed_methods: vec!["GET".into(), "PUT".into()],
+                allowed_headers: vec!["*".into()],
+                expose_headers: vec!["ETag".into()],
+                max_age_seconds: Some(3000),
+            },
+            CorsRule {
+                id: Some("a<&>b".into()),
+                allowed_origins: vec!["https://other.example".into()],
+                allowed_methods: vec!["GET".into()],
+                ..CorsRule::default()
+            },
+        ];
+        let xml = cors_body(&rules);
+        assert!(xml.contains("<CORSRule><ID>resupload-dev-server</ID><AllowedOrigin>http://127.0.0.1:8080</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule>"), "{xml}");
+        assert!(xml.contains("<ID>a&lt;&amp;&gt;b</ID>"), "{xml}");
+        assert_eq!(parse_cors_rules(&xml).unwrap(), rules);
     }
 }

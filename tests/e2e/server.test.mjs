@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { test } from "node:test";
 
+import { GetBucketCorsCommand, PutBucketCorsCommand, S3Client } from "@aws-sdk/client-s3";
+
 import { callServer, useStack } from "./steps.mjs";
 
 const stack = useStack("server");
@@ -77,4 +79,81 @@ test("bad requests get clear 4xx JSON errors", { timeout: 60_000 }, async () => 
   assert.equal(await statusOfPost("/api/s3/multipart", huge), 413);
   expectError(await call("GET", "/api/nope"), 404, "NotFound");
   await call("DELETE", `/api/s3/multipart/${up.uploadId}?${q}`);
+});
+
+test("at start the server sets only its own CORS rule (by its ID); every other rule of the bucket is kept as it was", { timeout: 60_000 }, async () => {
+  const env = stack.storeEnv;
+  const store = new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+  });
+  const Bucket = env.S3_BUCKET;
+  /** The bucket's rules, every field, as plain values (absent lists as []). */
+  const rules = async () =>
+    ((await store.send(new GetBucketCorsCommand({ Bucket }))).CORSRules ?? []).map((r) => ({
+      ID: r.ID,
+      AllowedOrigins: r.AllowedOrigins ?? [],
+      AllowedMethods: r.AllowedMethods ?? [],
+      AllowedHeaders: r.AllowedHeaders ?? [],
+      ExposeHeaders: r.ExposeHeaders ?? [],
+      MaxAgeSeconds: r.MaxAgeSeconds,
+    }));
+  const manyOrigins = Array.from({ length: 25 }, (_, i) => `https://app${i}.third.example`);
+  const others = [
+    { ID: "other-app", AllowedOrigins: ["https://other.example"], AllowedMethods: ["GET"], AllowedHeaders: [], ExposeHeaders: ["Content-Range"], MaxAgeSeconds: 600 },
+    { ID: undefined, AllowedOrigins: manyOrigins, AllowedMethods: ["PUT", "POST"], AllowedHeaders: ["x-custom"], ExposeHeaders: [], MaxAgeSeconds: undefined },
+  ];
+  const own = (origins) => ({
+    ID: "resupload-dev-server",
+    AllowedOrigins: origins,
+    AllowedMethods: ["GET", "PUT", "POST", "HEAD", "DELETE"],
+    AllowedHeaders: ["*"],
+    ExposeHeaders: ["ETag", "x-amz-checksum-sha256", "Retry-After"],
+    MaxAgeSeconds: 3000,
+  });
+  const originsOf = (base) => {
+    const port = new URL(base).port;
+    return [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+  };
+  const strip = (rule) => Object.fromEntries(Object.entries(rule).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
+  try {
+    // Another app's rules, and the server's own rule as an earlier start left it.
+    const earlier = own(["http://127.0.0.1:1"]);
+    await store.send(new PutBucketCorsCommand({ Bucket, CORSConfiguration: { CORSRules: [others[0], earlier, others[1]].map(strip) } }));
+    assert.deepEqual(await rules(), [others[0], earlier, others[1]], "Garage keeps every field, the ID included");
+
+    const first = await stack.startServer({ name: "cors-1" });
+    assert.deepEqual(
+      await rules(),
+      [own([...originsOf(first.baseUrl), "http://127.0.0.1:1"]), ...others],
+      "its own origins added to its own rule's only; the other rules untouched",
+    );
+    // Garage answers each origin's preflight from its rule.
+    const preflight = async (origin, method, headers) => {
+      const r = await fetch(`${env.S3_ENDPOINT}/${Bucket}/uploads/x/0123456789abcdef0123456789abcdef/a.bin`, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": method, ...(headers ? { "access-control-request-headers": headers } : {}) },
+      });
+      await r.text();
+      return { status: r.status, allowOrigin: r.headers.get("access-control-allow-origin"), expose: r.headers.get("access-control-expose-headers") };
+    };
+    const page = originsOf(first.baseUrl)[0];
+    const ours = await preflight(page, "PUT", "x-amz-checksum-sha256");
+    assert.equal(ours.status, 200);
+    assert.equal(ours.allowOrigin, page);
+    assert.match(ours.expose, /ETag/);
+    const theirs = await preflight("https://other.example", "GET");
+    assert.equal(theirs.status, 200);
+    assert.match(theirs.expose, /Content-Range/);
+    assert.notEqual((await preflight("https://other.example", "PUT")).status, 200, "the other app's rule still allows GET only");
+    const second = await stack.startServer({ name: "cors-2" });
+    assert.deepEqual(await rules(), [own([...originsOf(second.baseUrl), ...originsOf(first.baseUrl), "http://127.0.0.1:1"]), ...others]);
+    await stack.startServer({ name: "cors-explicit", env: { S3_CORS_ORIGINS: "https://app.example" } });
+    assert.deepEqual(await rules(), [own(["https://app.example"]), ...others], "S3_CORS_ORIGINS: exactly those, in its own rule");
+  } finally {
+    store.destroy();
+  }
 });
