@@ -396,8 +396,11 @@ impl Upload {
 
     /// Stops the upload, aborts it on the server and deletes its record
     /// (and its staged copy). Rejects with `ALREADY_COMPLETED` after
-    /// completion, and with `UPLOAD_LOCKED` while another tab uploads the
-    /// file (its upload is left to that tab).
+    /// completion (or when the store completed it before the abort came),
+    /// and with `UPLOAD_LOCKED` while another tab uploads the file (its
+    /// upload is left to that tab). After an abort that failed, `start()`
+    /// may go on with the upload; after one that succeeded, it rejects with
+    /// `ABORTED`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn abort(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
@@ -408,7 +411,10 @@ impl Upload {
         self.pause();
         promise(async move {
             stopped(&inner).await;
-            settle(run::abort(&inner).await, |_| JsValue::UNDEFINED)
+            let aborted = run::abort(&inner).await;
+            // Nothing was aborted: the record and the server's upload stand.
+            inner.aborting.set(aborted.is_ok());
+            settle(aborted, |_| JsValue::UNDEFINED)
         })
     }
 }

@@ -204,6 +204,30 @@ test("abort() and clearPending() in a second tab leave the upload the first tab 
   });
 });
 
+test("after an abort() refused with UPLOAD_LOCKED, start() goes on with the upload once the other tab lets go", { timeout: 120_000 }, async (t) => {
+  // The refused abort aborted nothing: the record and the server's upload
+  // stand, so the second tab may take the upload over.
+  await inTwoTabs(t, "lock-abort-start", async ({ a, b, namespace, mark }) => {
+    const spec = { file: FILE, options: { namespace, concurrency: 1 } };
+    await startAndHold(stack, a, "a", spec, 2);
+    await startUpload(b, "b", spec);
+    assert.equal((await waitOutcome(b, "b")).outcome.error?.code, "UPLOAD_LOCKED");
+    const aborted = await b.evaluate(() => window.e2e.runs.b.upload.abort().then(() => "resolved", (e) => e.code));
+    assert.equal(aborted, "UPLOAD_LOCKED");
+    await pauseHeld(stack, a, "a");
+    await waitUntil(async () => (await findPrevious(b, FILE, namespace))?.running === false, {
+      timeout: 10_000,
+      what: "the paused upload to be found not running",
+    });
+    await resume(b, "b");
+    const second = await waitOutcome(b, "b");
+    assert.ok(second.outcome.result, JSON.stringify(second.outcome));
+    assert.ok(second.resumes.length > 0 && second.resumes.at(-1).skippedParts > 0, JSON.stringify(second.resumes));
+    assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
+    await assertObject(stack, second.outcome.result.key, second.sha256);
+  });
+});
+
 test("listPending and findPrevious say whether a run, of this tab or another, is uploading it", { timeout: 120_000 }, async (t) => {
   await inTwoTabs(t, "lock-list", async ({ a, b, namespace }) => {
     const spec = { file: FILE, options: { namespace, concurrency: 1 } };
