@@ -15,6 +15,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
+use super::deadline::within;
 use super::fetch::AbortOnDrop;
 use super::handles;
 use super::idb::IdbStore;
@@ -34,6 +35,11 @@ extern "C" {
     #[wasm_bindgen(js_name = copyNames)]
     fn copy_names() -> Promise;
 }
+
+/// How long a look into the origin-private file system (its copies'
+/// names, a copy's removal) may take before it is given up: these run
+/// before and after every upload, staged or not, and must never hold it.
+const LOOK_TIMEOUT_MS: u32 = 10_000;
 
 /// Room kept free beside a copy, as a share of its size: the estimate is
 /// rough, and the upload's own records need room too.
@@ -117,7 +123,7 @@ fn skipped(why: &str) -> Warning {
 
 /// Deletes the staged copy of record `id`, if there is one (best effort).
 pub async fn remove(id: &str) {
-    let _ = JsFuture::from(remove_copy(id)).await;
+    let _ = within(LOOK_TIMEOUT_MS, JsFuture::from(remove_copy(id))).await;
 }
 
 /// Deletes what records no longer need: handles and staged copies whose
@@ -129,7 +135,7 @@ pub async fn collect_orphans(store: &IdbStore, records: &[String]) {
             let _ = store.delete_handle(&id).await;
         }
     }
-    let Ok(names) = JsFuture::from(copy_names()).await else {
+    let Some(Ok(names)) = within(LOOK_TIMEOUT_MS, JsFuture::from(copy_names())).await else {
         return;
     };
     for name in names

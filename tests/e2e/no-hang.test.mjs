@@ -1,6 +1,7 @@
 // Nothing hangs without an end: each wait of start() that the browser could
 // leave unanswered (opening IndexedDB, the cross-tab lock, the hash worker,
-// reading the file or a streaming source) has a bound, after which the
+// the origin-private file system, reading the file or a streaming source)
+// has a bound, after which the
 // upload degrades or fails with a typed error; and a trap inside the
 // WebAssembly module rejects every pending promise with INTERNAL_ERROR
 // instead of leaving it pending forever (what WPE WebKit 2.38 did), and so
@@ -88,6 +89,16 @@ test("a lock manager that never answers: after 10 s the upload goes on unlocked 
   });
   await assertStored(run);
   assert.deepEqual(run.warnings, ["LOCK_UNAVAILABLE"]);
+});
+
+test("an origin-private file system that never answers: each look into it is given up after 10 s, and the upload goes on", { timeout: 120_000 }, async () => {
+  // Looked into before and after every upload, staged or not (its copies'
+  // names, to collect orphans; the copy's removal once stored).
+  const run = await uploadWith(() => {
+    StorageManager.prototype.getDirectory = () => new Promise(() => {});
+  });
+  await assertStored(run);
+  assert.deepEqual(run.warnings, []);
 });
 
 test("a hash worker that never answers: after 10 s the page hashes the parts itself", { timeout: 120_000 }, async () => {
