@@ -78,6 +78,20 @@ impl FallbackStore {
         });
     }
 
+    /// Moves `record` from memory to the primary store, if it works.
+    async fn take_back(&self, record: &UploadRecord) -> Result<(), Error> {
+        let Some(primary) = self.primary() else {
+            return Ok(());
+        };
+        match primary.save(record).await {
+            Ok(()) => self.memory.remove(&record.id).await,
+            Err(e) => {
+                self.fail(&e);
+                Ok(())
+            }
+        }
+    }
+
     fn primary(&self) -> Option<&dyn RecordStore> {
         if self.failed.get() {
             None
@@ -91,8 +105,12 @@ impl RecordStore for FallbackStore {
     fn load<'a>(&'a self, id: &'a str) -> PortFuture<'a, Option<UploadRecord>> {
         Box::pin(async move {
             // A record in memory is newer than any in the primary store: it got
-            // there because the primary store failed.
+            // there because the primary store failed (in this run or an
+            // earlier one of the page). Where the primary store works again,
+            // it takes the record back: the run's writes go there, and a
+            // copy left in memory would be read, stale, in their place.
             if let Some(found) = self.memory.load(id).await? {
+                self.take_back(&found).await?;
                 return Ok(Some(found));
             }
             if let Some(primary) = self.primary() {
@@ -292,6 +310,35 @@ mod tests {
         assert_eq!(heard.borrow()[0].code, WarningCode::StorageFull);
         block_on(store.remove("a")).unwrap();
         assert_eq!(block_on(store.load("a")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_record_kept_in_memory_goes_back_to_the_store_when_a_later_run_finds_it_working() {
+        // The page's memory and the browser's store, shared by its runs.
+        let (memory, browser) = (Rc::new(MemoryStore::new()), Rc::new(MemoryStore::new()));
+        let run = |ok_writes| {
+            let primary = Flaky {
+                inner: Rc::clone(&browser),
+                ok_writes: Cell::new(ok_writes),
+                failure: StorageFailure::Failed,
+                unlisted: Rc::new(Cell::new(false)),
+            };
+            FallbackStore::new(Ok(Box::new(primary)), Rc::clone(&memory), Box::new(|_| {}))
+        };
+        // The first run's store failed: its record went on in memory.
+        let first = run(0);
+        block_on(first.save(&record("a"))).unwrap();
+        assert!(first.in_memory());
+        // The next run's store works: the record moves back, and what the
+        // run writes then is what it reads.
+        let second = run(10);
+        let mut loaded = block_on(second.load("a")).unwrap().unwrap();
+        assert!(block_on(memory.load("a")).unwrap().is_none(), "moved back");
+        loaded.updated_at = 9.0;
+        let written = RefCell::new(loaded.clone());
+        block_on(second.save_parts(&written, &[1])).unwrap();
+        assert_eq!(block_on(second.load("a")).unwrap(), Some(loaded));
+        assert!(!second.in_memory());
     }
 
     #[test]
