@@ -349,7 +349,9 @@ pub trait Timer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// Bytes handed to the network (confirmed ones included); never goes
-    /// backwards, even when a part is retried.
+    /// backwards, even when a part is retried. Only a restart
+    /// ([`Events::restarted`]: the upload could not be continued, and the
+    /// parts the server held are gone) starts it from 0 again.
     pub sent_bytes: u64,
     /// Bytes in parts the server confirmed.
     pub confirmed_bytes: u64,

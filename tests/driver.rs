@@ -748,6 +748,8 @@ struct Log {
     parts: RefCell<Vec<PartCompleted>>,
     resumed: RefCell<Vec<Resumed>>,
     restarted: RefCell<Vec<RestartReason>>,
+    /// How many progress reports came before each restart.
+    progress_at_restart: RefCell<Vec<usize>>,
     expiring: RefCell<Vec<ExpiringSoon>>,
     warnings: RefCell<Vec<Warning>>,
     bookkeeping: RefCell<Vec<u32>>,
@@ -766,6 +768,8 @@ impl Events for Log {
     }
     fn restarted(&self, r: RestartReason) {
         self.restarted.borrow_mut().push(r);
+        let reports = self.progress.borrow().len();
+        self.progress_at_restart.borrow_mut().push(reports);
     }
     fn expiring_soon(&self, e: ExpiringSoon) {
         self.expiring.borrow_mut().push(e);
@@ -935,6 +939,30 @@ fn progress_is_monotonic_and_ends_at_the_total() {
         (last.sent_bytes, last.confirmed_bytes),
         (SIZE as u64, SIZE as u64)
     );
+}
+
+#[test]
+fn progress_starts_from_zero_again_only_after_a_restart() {
+    // The store forgets the upload at part 3: the parts it had are gone,
+    // and the run starts afresh, after telling the page so.
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Gone]);
+    w.run().unwrap();
+    let progress = w.log.progress.borrow();
+    let at_restart = w.log.progress_at_restart.borrow();
+    assert_eq!(at_restart.len(), 1);
+    let (before, after) = progress.split_at(at_restart[0]);
+    assert!(before.last().unwrap().sent_bytes > 0);
+    assert_eq!(after[0].sent_bytes, 0, "afresh, after onRestart");
+    for run in [before, after] {
+        for pair in run.windows(2) {
+            assert!(pair[1].sent_bytes >= pair[0].sent_bytes, "{pair:?}");
+            assert!(
+                pair[1].confirmed_bytes >= pair[0].confirmed_bytes,
+                "{pair:?}"
+            );
+        }
+    }
 }
 
 #[test]
