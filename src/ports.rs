@@ -236,6 +236,14 @@ pub trait PartSource<B> {
     /// The SHA-256 of a body (read in bounded chunks, off the page's main
     /// thread where the platform allows).
     fn sha256<'a>(&'a self, body: &'a B) -> PortFuture<'a, Sha256Digest>;
+    /// `Ok` while `body` can still be read, [`Error::ReadFailed`] once it
+    /// cannot (the file changed or went since it was picked): asked after a
+    /// part's network error, as a browser sends no part it cannot read and
+    /// reports that as a network error. The default: always readable.
+    fn readable<'a>(&'a self, body: &'a B) -> PortFuture<'a, ()> {
+        let _ = body;
+        ready(Ok(()))
+    }
 }
 
 /// One part's `PUT` to its presigned URL.

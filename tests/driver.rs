@@ -55,6 +55,9 @@ enum Fault {
     CutOffResend,
     /// One byte of the body is flipped on the way to the store.
     Corrupt,
+    /// The file changed since it was picked: it can no longer be read, and
+    /// the browser reports the part's request as a network error.
+    Unreadable,
 }
 
 /// One stored part: its bytes, ETag and checksum (base64 SHA-256).
@@ -136,6 +139,8 @@ struct FakeS3 {
     /// Part lists answered 2xx with a body that is no part list (a
     /// catch-all page of the app, a sign-in page).
     list_unreadable: Cell<bool>,
+    /// The file can no longer be read (a [`Fault::Unreadable`] met).
+    file_unreadable: Cell<bool>,
     /// The next complete completes the upload, and its answer never comes
     /// (a pause drops the run meanwhile).
     complete_answer_lost: Cell<bool>,
@@ -517,6 +522,13 @@ impl FakeS3 {
                 self.uploads.borrow_mut().remove(upload_id);
                 Err(no_such_upload(upload_id))
             }
+            Some(Fault::Unreadable) => {
+                self.file_unreadable.set(true);
+                Err(Error::Network {
+                    operation: Operation::UploadPart,
+                    detail: "net::ERR_UPLOAD_FILE_CHANGED".into(),
+                })
+            }
             Some(Fault::GoneUnseen) => {
                 self.uploads.borrow_mut().remove(upload_id);
                 self.gone_unseen.borrow_mut().push(upload_id.to_string());
@@ -622,6 +634,12 @@ impl PartSource<Vec<u8>> for FakeS3 {
     }
     fn sha256<'a>(&'a self, body: &'a Vec<u8>) -> PortFuture<'a, Sha256Digest> {
         Box::pin(self.fake_sha256(body))
+    }
+    fn readable<'a>(&'a self, _body: &'a Vec<u8>) -> PortFuture<'a, ()> {
+        let unreadable = self.file_unreadable.get().then(|| Error::ReadFailed {
+            detail: "NotReadableError: the file changed".into(),
+        });
+        Box::pin(std::future::ready(unreadable.map_or(Ok(()), Err)))
     }
 }
 
@@ -939,6 +957,22 @@ fn progress_is_monotonic_and_ends_at_the_total() {
         (last.sent_bytes, last.confirmed_bytes),
         (SIZE as u64, SIZE as u64)
     );
+}
+
+#[test]
+fn a_part_the_browser_cannot_read_fails_with_read_failed_not_retried() {
+    // With checksums off no part is read before it is sent: a file changed
+    // since it was picked shows as the part's network error.
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::Unreadable]);
+    let failed = w.run().unwrap_err();
+    assert_eq!(failed.code(), "READ_FAILED", "{failed:?}");
+    assert_eq!(
+        w.s3.puts().iter().filter(|&&p| p == 2).count(),
+        1,
+        "not retried"
+    );
+    assert_eq!(w.records().len(), 1, "the record is kept");
 }
 
 #[test]

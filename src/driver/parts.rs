@@ -432,7 +432,7 @@ impl<B> Driver<'_, B> {
                 checksum_sha256: part.signed_checksum(),
             };
             let sent = match self.sender.send(&put, &progress).await {
-                Err(error @ Error::Network { .. }) => Err(self.gone_or(part, error).await),
+                Err(error @ Error::Network { .. }) => Err(self.gone_or(part, body, error).await),
                 sent => sent,
             };
             if let Err(error) = &sent {
@@ -447,8 +447,11 @@ impl<B> Driver<'_, B> {
         .await
     }
 
-    /// `error`, a network error of part `part`'s request, unless the store
-    /// no longer has the upload. A store that refuses a part before its
+    /// `error`, a network error of part `part`'s request, unless its `body`
+    /// can no longer be read (the browser sends no part it cannot read, and
+    /// reports that as a network error: [`Error::ReadFailed`] is the error,
+    /// not retried) or the store no longer has the upload. A store that
+    /// refuses a part before its
     /// body (Garage's 404 `NoSuchUpload` for an upload it forgot) closes
     /// the connection while the body is still going out, and Firefox and
     /// WebKit then report a network error, not the answer: so the backend
@@ -461,9 +464,13 @@ impl<B> Driver<'_, B> {
     fn gone_or<'a>(
         &'a self,
         part: &'a PartTarget,
+        body: &'a B,
         error: Error,
     ) -> Pin<Box<dyn Future<Output = Error> + 'a>> {
         Box::pin(async move {
+            if let Err(unreadable) = self.source.readable(body).await {
+                return unreadable;
+            }
             match self.backend.list_parts(&part.upload_id, &part.key).await {
                 Err(gone @ Error::NoSuchUpload { .. }) => gone,
                 _ => error,

@@ -181,4 +181,15 @@ impl PartSource<Blob> for Source {
     fn sha256<'a>(&'a self, body: &'a Blob) -> PortFuture<'a, Sha256Digest> {
         Box::pin(async move { hash::sha256(body).await })
     }
+
+    /// A file's part is read for its first byte (a file changed since it
+    /// was picked fails to); a streaming source's bytes are in memory.
+    fn readable<'a>(&'a self, body: &'a Blob) -> PortFuture<'a, ()> {
+        Box::pin(async move {
+            match self {
+                Source::File(_) => blob::read_array(body, 0..1).await.map(drop),
+                Source::Stream { .. } => Ok(()),
+            }
+        })
+    }
 }

@@ -358,6 +358,23 @@ test("a streaming source without an id, or whose read gives the wrong bytes, get
   assert.deepEqual(await stack.tab.errors(), []);
 });
 
+test("with checksums off, a file that becomes unreadable midway fails with READ_FAILED, not as a network error", { timeout: 180_000 }, async (t) => {
+  // No part is read before it is sent then: the browser reports the part
+  // it could not read as the request's network error.
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to change a file in");
+  const namespace = randomNamespace("unreadable-none");
+  const name = "unreadable-none.bin";
+  await writeOpfsFile(tab, name, 5 * PART + 1, 1);
+  const spec = { file: { opfsFile: name }, options: { namespace, concurrency: 1, checksum: "none", retryDelays: [0] } };
+  await startAndHold(stack, tab, "unreadable-none", spec, 1);
+  await writeOpfsFile(tab, name, 5 * PART + 1, 2);
+  stack.gate.release();
+  const run = await waitOutcome(tab, "unreadable-none");
+  assert.equal(run.outcome.error?.code, "READ_FAILED", JSON.stringify(run.outcome));
+});
+
 test("a file that becomes unreadable midway fails with READ_FAILED, and the hash worker goes on hashing other files", { timeout: 180_000 }, async (t) => {
   const tab = stack.tab;
   await openDemo(stack, tab);
