@@ -520,6 +520,138 @@ fn files_added_while_the_queue_runs_join_the_run() {
     );
 }
 
+/// Adds one file of 100 bytes to `w`'s queue, as `add()` does while it runs.
+fn add_file(w: &World, id: &str) {
+    w.entries.borrow_mut().push(QueueEntry {
+        id: id.into(),
+        size: 100,
+    });
+    w.state.add(1);
+}
+
+#[test]
+fn files_added_once_the_other_workers_went_idle_run_beside_a_long_file() {
+    let w = World::new(2);
+    w.script(0, Script::Hang);
+    let add = async {
+        // File 1 ended: the two workers left without a file are idle.
+        while w.heard.ended.borrow().iter().all(|(i, _)| *i != 1) {
+            yield_now().await;
+        }
+        for i in 0..4 {
+            add_file(&w, &format!("late-{i}"));
+        }
+        for _ in 0..100 {
+            yield_now().await;
+        }
+        let started = w.runner.started.borrow().clone();
+        let most = w.runner.most_at_once.get();
+        w.state.cancel(0);
+        (started, most)
+    };
+    let (ran, (started, most)) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            w.queue().run().await
+        },
+        add,
+    ));
+    ran.unwrap();
+    assert_eq!(
+        started,
+        [0, 1, 2, 3, 4, 5],
+        "the late files start beside the long one"
+    );
+    assert!(most >= 2, "the late files run side by side: {most}");
+    assert_eq!(w.last_progress().files_done, 5);
+}
+
+#[test]
+fn files_added_while_every_worker_is_busy_join_the_totals_at_once() {
+    let w = World::new(3);
+    (0..3).for_each(|i| w.script(i, Script::Hang));
+    let add = async {
+        while w.runner.started.borrow().len() < 3 {
+            yield_now().await;
+        }
+        add_file(&w, "late");
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        let last = w.last_progress();
+        (0..3).for_each(|i| {
+            w.state.cancel(i);
+        });
+        last
+    };
+    let (ran, last) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            w.queue().run().await
+        },
+        add,
+    ));
+    ran.unwrap();
+    assert_eq!((last.files_total, last.bytes_total), (4, 400));
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2, 3]);
+}
+
+/// A done store whose `forget` takes a while, telling when it was asked.
+struct SlowForget<'a> {
+    store: &'a MemoryStore,
+    forgetting: Cell<bool>,
+}
+
+impl DoneStore for SlowForget<'_> {
+    fn markers(&self) -> PortFuture<'_, Vec<DoneMarker>> {
+        self.store.markers()
+    }
+    fn mark<'a>(&'a self, marker: &'a DoneMarker) -> PortFuture<'a, ()> {
+        self.store.mark(marker)
+    }
+    fn forget<'a>(&'a self, ids: &'a [String]) -> PortFuture<'a, ()> {
+        self.forgetting.set(true);
+        Box::pin(async move {
+            yield_now().await;
+            yield_now().await;
+            self.store.forget(ids).await
+        })
+    }
+}
+
+#[test]
+fn a_file_added_while_the_run_forgets_its_markers_runs_in_that_run() {
+    let w = World::new(2);
+    let slow = SlowForget {
+        store: &w.done,
+        forgetting: Cell::new(false),
+    };
+    let add = async {
+        while !slow.forgetting.get() {
+            yield_now().await;
+        }
+        add_file(&w, "late");
+    };
+    let (ran, ()) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            Queue {
+                done: &slow,
+                ..w.queue()
+            }
+            .run()
+            .await
+        },
+        add,
+    ));
+    ran.unwrap();
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2]);
+    assert!(w.state.all_ended(), "{:?}", w.state.outcomes());
+    assert!(w.markers().is_empty(), "the late file's marker went too");
+    let last = w.last_progress();
+    assert_eq!((last.files_done, last.files_total), (3, 3));
+}
+
 // ------------------------------------------------------ batched signing
 
 mod signing {

@@ -106,15 +106,23 @@ export async function addFolder(source, from) {
   run.adding += 1;
   schedule();
   let problem = null;
+  let added = 0;
   try {
-    await run.queue.add(source);
+    added = await run.queue.add(source);
   } catch (error) {
     problem = plainError(error);
     env.showNotice(`Could not read the folder: ${problem.message}`, "error");
   }
   run.adding -= 1;
   refreshFiles(run);
-  if (run.plain.status !== "adding") return; // it joined a running (or paused) queue
+  if (run.plain.status !== "adding") {
+    // It joined a running (or paused) queue: the run sends the files added
+    // while it runs. One that ended while the folder was read sends the
+    // rest now (with a failed run's files: the folder was dropped to go).
+    if (added > 0 && run.plain.status === "done") begin(run);
+    else if (added > 0 && run.plain.status === "failed") retry(run);
+    return;
+  }
   if (problem && run.files.length === 0) return queueFailed(run, problem);
   begin(run);
 }

@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::pin;
 
-use futures::future::{select, Either};
+use futures::future::{join3, select, Either};
 
 use crate::driver::Completed;
 use crate::error::Error;
@@ -125,8 +125,9 @@ pub fn batch_id(namespace: &str, endpoint: &str, name: &str, files: usize, bytes
 
 impl Queue<'_> {
     /// Runs every file not yet stored or cancelled (a failed one again),
-    /// then answers the first failure's error, if any file failed: the
-    /// outcomes say which.
+    /// and the files added meanwhile: it ends once no file waits and none
+    /// runs. Then answers the first failure's error, if any file failed:
+    /// the outcomes say which.
     pub async fn run(&self) -> Result<(), Error> {
         let stored = self.stored_files().await?;
         // Cancelled before this run: its totals leave them out.
@@ -134,14 +135,30 @@ impl Queue<'_> {
         let totals = QueueTotals::new(&self.entries.borrow(), self.state, self.now());
         let totals = RefCell::new(totals);
         self.emit(&totals, true);
+        loop {
+            self.run_files(&totals, &stored).await;
+            let ended = self.finish().await;
+            // A file added while the markers were forgotten joins this run.
+            if !self.state.has_waiting() {
+                return ended;
+            }
+        }
+    }
+
+    /// Runs the files under [`files_at_once`](Self::files_at_once)
+    /// workers until no file waits and none runs.
+    async fn run_files(&self, totals: &RefCell<QueueTotals>, stored: &HashMap<String, String>) {
         let workers: Vec<_> = (0..self.files_at_once.max(1))
-            .map(|_| self.work(&totals, &stored))
+            .map(|worker| self.work(worker, totals, stored))
             .collect();
-        let cancels = pin!(self.report_cancels(&totals));
-        select(pin!(join_all(workers)), cancels).await;
-        self.report_cancelled(Some(&totals));
-        self.emit(&totals, true);
-        self.finish().await
+        let busy = join3(
+            join_all(workers),
+            self.report_cancels(totals),
+            self.report_added(totals),
+        );
+        select(pin!(busy), pin!(self.state.run_over())).await;
+        self.report_cancelled(Some(totals));
+        self.emit(totals, true);
     }
 
     /// The files an earlier run stored (record key → object key), from
@@ -159,34 +176,63 @@ impl Queue<'_> {
         Ok(kept.into_iter().map(|m| (m.id, m.key)).collect())
     }
 
-    /// One of the queue's workers: takes the next file until none is left.
-    /// A file an earlier run stored is skipped.
-    async fn work(&self, totals: &RefCell<QueueTotals>, stored: &HashMap<String, String>) {
-        while let Some(index) = self.state.take_next() {
-            let entry = self.entries.borrow()[index].clone();
-            totals.borrow_mut().know(&self.entries.borrow());
-            let outcome = match stored.get(&entry.id) {
-                Some(key) => FileOutcome::Skipped { key: key.clone() },
-                None => self.run_file(index, totals).await,
+    /// Worker `worker` of the queue: takes the next file, waiting for one
+    /// when none waits (the run drops it once the run is over).
+    async fn work(
+        &self,
+        worker: usize,
+        totals: &RefCell<QueueTotals>,
+        stored: &HashMap<String, String>,
+    ) {
+        loop {
+            let index = self.state.next_for(worker).await;
+            self.take(index, totals, stored).await;
+            self.state.let_go();
+        }
+    }
+
+    /// Uploads file `index`, or skips it when an earlier run stored it,
+    /// and tells the page.
+    async fn take(
+        &self,
+        index: usize,
+        totals: &RefCell<QueueTotals>,
+        stored: &HashMap<String, String>,
+    ) {
+        let entry = self.entries.borrow()[index].clone();
+        totals.borrow_mut().know(&self.entries.borrow());
+        let outcome = match stored.get(&entry.id) {
+            Some(key) => FileOutcome::Skipped { key: key.clone() },
+            None => self.run_file(index, totals).await,
+        };
+        // Stored is for good: a cancel while its marker is written
+        // finds nothing to cancel. The page hears of it first, so that
+        // a pause while the marker is written loses nothing it heard.
+        self.state.set(index, outcome.clone());
+        totals.borrow_mut().ended(index, &outcome, entry.size);
+        self.events.file_ended(index, &outcome);
+        if let FileOutcome::Done(done) = &outcome {
+            let marker = DoneMarker {
+                id: entry.id.clone(),
+                batch: self.batch.to_owned(),
+                key: done.key.clone(),
+                stored_at: self.now(),
             };
-            // Stored is for good: a cancel while its marker is written
-            // finds nothing to cancel. The page hears of it first, so that
-            // a pause while the marker is written loses nothing it heard.
-            self.state.set(index, outcome.clone());
-            totals.borrow_mut().ended(index, &outcome, entry.size);
-            self.events.file_ended(index, &outcome);
-            if let FileOutcome::Done(done) = &outcome {
-                let marker = DoneMarker {
-                    id: entry.id.clone(),
-                    batch: self.batch.to_owned(),
-                    key: done.key.clone(),
-                    stored_at: self.now(),
-                };
-                // A lost marker only means the file is sent again after a
-                // reload: the upload itself succeeded.
-                let _ = self.done.mark(&marker).await;
-            }
-            self.emit(totals, false);
+            // A lost marker only means the file is sent again after a
+            // reload: the upload itself succeeded.
+            let _ = self.done.mark(&marker).await;
+        }
+        self.emit(totals, false);
+    }
+
+    /// Counts the files added while the run goes on into the totals as
+    /// they are added (a busy worker takes them only later). Never ends.
+    async fn report_added(&self, totals: &RefCell<QueueTotals>) {
+        let mut known = 0;
+        loop {
+            known = self.state.added_beyond(known).await;
+            totals.borrow_mut().know(&self.entries.borrow());
+            self.emit(totals, true);
         }
     }
 

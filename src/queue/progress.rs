@@ -146,15 +146,19 @@ impl QueueTotals {
         };
         let same = self.last.is_some_and(|last| {
             (
+                last.files_total,
                 last.files_done,
                 last.files_failed,
                 last.bytes_sent,
                 last.bytes_confirmed,
+                last.bytes_total,
             ) == (
+                next.files_total,
                 next.files_done,
                 next.files_failed,
                 next.bytes_sent,
                 next.bytes_confirmed,
+                next.bytes_total,
             )
         });
         if same {

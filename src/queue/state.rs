@@ -38,8 +38,20 @@ impl FileOutcome {
     }
 }
 
-/// The waker key of [`QueueState::waiting_cancelled`] (no file's index).
-const ANY_WAITING: usize = usize::MAX;
+/// Who waits on a [`QueueState`], and for what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The run of file `0`, for its cancel.
+    File(usize),
+    /// The run, for a file cancelled while it waited.
+    WaitingCancelled,
+    /// The run, for files added while it runs.
+    Added,
+    /// Worker `0` of the run, without a file: for a file to take.
+    Worker(usize),
+    /// The run, for its end: no file waits and no worker holds one.
+    Over,
+}
 
 /// The outcomes of a queue's files.
 #[derive(Debug, Default)]
@@ -47,8 +59,10 @@ pub struct QueueState {
     outcomes: RefCell<Vec<FileOutcome>>,
     /// Where the next file is looked for.
     next: Cell<usize>,
-    /// The runs waiting to hear that their file was cancelled.
-    cancel_wakers: RefCell<Vec<(usize, Waker)>>,
+    /// Files a worker of the run took and has not let go of yet.
+    in_hand: Cell<usize>,
+    /// The run's futures waiting on the state (see [`Wake`]).
+    wakers: RefCell<Vec<(Wake, Waker)>>,
     /// Files cancelled while they waited, which the page has not heard of.
     unreported: RefCell<Vec<usize>>,
 }
@@ -59,11 +73,25 @@ impl QueueState {
         Self::default()
     }
 
-    /// `count` more files, waiting.
+    /// `count` more files, waiting: a running run's idle workers take
+    /// them at once.
     pub fn add(&self, count: usize) {
-        let mut outcomes = self.outcomes.borrow_mut();
-        let len = outcomes.len() + count;
-        outcomes.resize(len, FileOutcome::Waiting);
+        {
+            let mut outcomes = self.outcomes.borrow_mut();
+            let len = outcomes.len() + count;
+            outcomes.resize(len, FileOutcome::Waiting);
+        }
+        self.wake(|key| matches!(key, Wake::Added | Wake::Worker(_)));
+    }
+
+    /// How many files the queue holds.
+    pub fn len(&self) -> usize {
+        self.outcomes.borrow().len()
+    }
+
+    /// Whether the queue holds no file.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Before a run: files left running by a dropped run (a pause) and
@@ -75,6 +103,7 @@ impl QueueState {
             }
         }
         self.next.set(0);
+        self.in_hand.set(0);
     }
 
     /// The outcomes, by file.
@@ -90,7 +119,8 @@ impl QueueState {
         )
     }
 
-    /// The next waiting file, now running.
+    /// The next waiting file, now running and in the hand of the worker
+    /// that took it (until it [`lets go`](Self::let_go)).
     pub fn take_next(&self) -> Option<usize> {
         let mut outcomes = self.outcomes.borrow_mut();
         let start = self.next.get();
@@ -100,7 +130,54 @@ impl QueueState {
         let index = start + offset;
         outcomes[index] = FileOutcome::Running;
         self.next.set(index + 1);
+        self.in_hand.set(self.in_hand.get() + 1);
         Some(index)
+    }
+
+    /// Whether a file waits to be taken.
+    pub fn has_waiting(&self) -> bool {
+        let outcomes = self.outcomes.borrow();
+        outcomes[self.next.get().min(outcomes.len())..].contains(&FileOutcome::Waiting)
+    }
+
+    /// A worker is done with the file it took (ended, and its marker
+    /// written).
+    pub fn let_go(&self) {
+        let left = self.in_hand.get().saturating_sub(1);
+        self.in_hand.set(left);
+        if left == 0 {
+            self.wake(|key| key == Wake::Over);
+        }
+    }
+
+    /// The next file for worker `worker` of a run: a waiting one, or the
+    /// next one added (never resolves when none is; the run ends with
+    /// [`run_over`](Self::run_over)).
+    pub async fn next_for(&self, worker: usize) -> usize {
+        loop {
+            if let Some(index) = self.take_next() {
+                return index;
+            }
+            self.woken_when(Wake::Worker(worker), Self::has_waiting)
+                .await;
+        }
+    }
+
+    /// Resolves once no file waits and no worker holds one: the run is
+    /// over (files added while a worker still holds one join the run).
+    pub async fn run_over(&self) {
+        self.woken_when(Wake::Over, |state| {
+            state.in_hand.get() == 0 && !state.has_waiting()
+        })
+        .await
+    }
+
+    /// Resolves once the queue holds more than `known` files; answers how
+    /// many it holds.
+    pub async fn added_beyond(&self, known: usize) -> usize {
+        self.woken_when(Wake::Added, |state| state.len() > known)
+            .await;
+        self.len()
     }
 
     /// Sets file `index`'s outcome (a cancelled file stays cancelled).
@@ -126,16 +203,24 @@ impl QueueState {
             _ => false,
         };
         let waited = !self.unreported.borrow().is_empty();
+        // The last file waiting may be gone: the run may be over.
+        self.wake(|key| {
+            key == Wake::File(index)
+                || key == Wake::Over
+                || (waited && key == Wake::WaitingCancelled)
+        });
+        cancelled
+    }
+
+    /// Wakes the waits whose key is `which`.
+    fn wake(&self, which: impl Fn(Wake) -> bool) {
         let woken: Vec<Waker> = {
-            let mut wakers = self.cancel_wakers.borrow_mut();
-            let (mine, others) = wakers
-                .drain(..)
-                .partition(|(i, _)| *i == index || (waited && *i == ANY_WAITING));
+            let mut wakers = self.wakers.borrow_mut();
+            let (mine, others) = wakers.drain(..).partition(|(key, _)| which(*key));
             *wakers = others;
             mine.into_iter().map(|(_, waker)| waker).collect()
         };
         woken.into_iter().for_each(Waker::wake);
-        cancelled
     }
 
     /// The files cancelled while they waited since this was last asked
@@ -147,7 +232,7 @@ impl QueueState {
     /// Resolves once file `index` is cancelled; dropped before, it takes
     /// its waker back.
     pub async fn cancelled(&self, index: usize) {
-        self.woken_when(index, |state| {
+        self.woken_when(Wake::File(index), |state| {
             matches!(
                 state.outcomes.borrow().get(index),
                 Some(FileOutcome::Cancelled)
@@ -159,20 +244,23 @@ impl QueueState {
     /// Resolves once a file was cancelled while it waited, and the page
     /// has not heard of it ([`take_cancelled`](Self::take_cancelled)).
     pub async fn waiting_cancelled(&self) {
-        self.woken_when(ANY_WAITING, |state| !state.unreported.borrow().is_empty())
-            .await
+        self.woken_when(Wake::WaitingCancelled, |state| {
+            !state.unreported.borrow().is_empty()
+        })
+        .await
     }
 
-    /// Resolves once `ready`, checked whenever [`cancel`](Self::cancel)
-    /// wakes waker `key`; dropped before, it takes its waker back.
-    async fn woken_when(&self, key: usize, ready: impl Fn(&Self) -> bool) {
+    /// Resolves once `ready`, checked whenever waker `key` is woken (by a
+    /// cancel, an add, or a worker letting go of its file); dropped
+    /// before, it takes its waker back.
+    async fn woken_when(&self, key: Wake, ready: impl Fn(&Self) -> bool) {
         let _unwait = Unwait(self, key);
         poll_fn(|cx| {
             if ready(self) {
                 return Poll::Ready(());
             }
-            let mut wakers = self.cancel_wakers.borrow_mut();
-            wakers.retain(|(i, _)| *i != key);
+            let mut wakers = self.wakers.borrow_mut();
+            wakers.retain(|(k, _)| *k != key);
             wakers.push((key, cx.waker().clone()));
             Poll::Pending
         })
@@ -195,15 +283,12 @@ impl QueueState {
 
 /// Takes a dropped wait's waker back, so that none pile up over a run of
 /// many files.
-struct Unwait<'a>(&'a QueueState, usize);
+struct Unwait<'a>(&'a QueueState, Wake);
 
 impl Drop for Unwait<'_> {
     fn drop(&mut self) {
-        let index = self.1;
-        self.0
-            .cancel_wakers
-            .borrow_mut()
-            .retain(|(i, _)| *i != index);
+        let key = self.1;
+        self.0.wakers.borrow_mut().retain(|(k, _)| *k != key);
     }
 }
 
@@ -248,6 +333,51 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_worker_takes_a_file_added_and_the_run_ends_when_none_is_held() {
+        let state = QueueState::new();
+        state.add(1);
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut over = Box::pin(state.run_over());
+        assert_eq!(state.take_next(), Some(0));
+        let mut idle = Box::pin(state.next_for(1));
+        assert!(idle.as_mut().poll(&mut cx).is_pending());
+        state.add(1);
+        assert_eq!(
+            idle.as_mut().poll(&mut cx),
+            Poll::Ready(1),
+            "the added file"
+        );
+        assert!(over.as_mut().poll(&mut cx).is_pending(), "two files held");
+        state.let_go();
+        state.let_go();
+        assert!(over.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_run_whose_last_waiting_file_is_cancelled_is_over() {
+        // Added while no worker held a file, then cancelled before any
+        // worker took it: nothing is left to wake the run but the cancel.
+        struct Flag(std::sync::atomic::AtomicBool);
+        impl futures::task::ArcWake for Flag {
+            fn wake_by_ref(flag: &std::sync::Arc<Self>) {
+                flag.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let flag = std::sync::Arc::new(Flag(false.into()));
+        let waker = futures::task::waker(flag.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let state = QueueState::new();
+        state.add(1);
+        let mut over = Box::pin(state.run_over());
+        assert!(over.as_mut().poll(&mut cx).is_pending());
+        assert!(state.cancel(0));
+        assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst), "woken");
+        assert!(over.as_mut().poll(&mut cx).is_ready());
+        assert!(state.wakers.borrow().is_empty());
+    }
+
+    #[test]
     fn a_dropped_wait_for_a_cancel_leaves_no_waker() {
         let state = QueueState::new();
         state.add(2);
@@ -257,6 +387,6 @@ mod tests {
             let mut waiting = Box::pin(state.cancelled(index));
             assert!(waiting.as_mut().poll(&mut cx).is_pending());
         }
-        assert!(state.cancel_wakers.borrow().is_empty());
+        assert!(state.wakers.borrow().is_empty());
     }
 }

@@ -338,11 +338,16 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
         // Best effort: without it the folder is not listed after a reload.
         let _ = store.put_batch(&batch).await;
     }
-    let ran = run_batch(inner, &batch.id).await;
-    if inner.state.all_ended() {
-        forget_batches(inner).await;
+    loop {
+        let ran = run_batch(inner, &batch.id).await;
+        if inner.state.all_ended() {
+            forget_batches(inner).await;
+        }
+        // Files added while the batches were forgotten join this run too.
+        if ran.is_err() || !inner.state.has_waiting() {
+            return ran;
+        }
     }
-    ran
 }
 
 /// Forgets every batch the queue wrote, and their done markers (best

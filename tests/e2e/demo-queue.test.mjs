@@ -420,6 +420,45 @@ test("a dropped folder: as its handle where the browser gives one, else as its e
   }
 });
 
+test("a folder dropped while another still sends joins its run: its files go at once, beside the held one", { timeout: 240_000 }, async () => {
+  const tab = stack.tab;
+  await open(tab, { namespace: randomNamespace("dq-join"), concurrency: 3 });
+  const opfs = await canWriteOpfs(tab);
+  const first = randomNamespace("join-first");
+  const firstFiles = [
+    { path: "long.bin", size: 9000, seed: 450 },
+    { path: "short.bin", size: 9001, seed: 451 },
+  ];
+  const second = randomNamespace("join-second");
+  const secondFiles = Array.from({ length: 20 }, (_, i) => ({ path: `s/f${i}.bin`, size: 2000 + i, seed: 460 + i }));
+  const expected = { ...(await makeFolder(tab, first, firstFiles)), ...(await makeFolder(tab, second, secondFiles)) };
+  // long.bin is stored, but its answer is held: its file is still sending.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  stack.gate.injectRequest({ method: "PUT", keySuffix: `${first}/long.bin` }, { holdAnswer: held });
+  try {
+    await tab.evaluate(({ root, files }) => window.dq.drop(root, false, files), { root: first, files: opfs ? null : firstFiles });
+    await waitUntil(async () => (await queueState(tab))?.ended.some((f) => f.relativePath === `${first}/short.bin`), { timeout: 30_000, what: "short.bin stored" });
+    await tab.evaluate(({ root, files }) => window.dq.drop(root, false, files), { root: second, files: opfs ? null : secondFiles });
+    const q = await waitUntil(
+      async () => {
+        const s = await queueState(tab);
+        return s.ended.filter((f) => f.relativePath.startsWith(`${second}/`) && f.status === "done").length === secondFiles.length ? s : null;
+      },
+      { timeout: 30_000, what: "the second folder's files stored while long.bin still sends" },
+    );
+    assert.equal(q.status, "uploading", "one run: the first folder's long.bin still sends");
+    assert.equal(q.progress.files.total, firstFiles.length + secondFiles.length);
+  } finally {
+    release();
+  }
+  const q = await waitQueue(tab, ["done", "failed", "error", "cancelled"]);
+  assert.equal(q.status, "done", JSON.stringify(q.error ?? q.failed));
+  assert.equal(q.result.done, firstFiles.length + secondFiles.length, "start() lists every file of both folders");
+  await assertStored((await queueState(tab)).ended, expected);
+  await tab.evaluate((roots) => Promise.all(roots.map((root) => window.dq.remove(root))), [first, second]);
+});
+
 /**
  * Gives the folder input folder `root` (on disk at `dir`, made of `files`) as
  * a `webkitdirectory` input gives a folder a user picks: its Files, each with

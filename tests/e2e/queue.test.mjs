@@ -442,6 +442,81 @@ test("a queue whose files change between runs leaves no batch listed once every 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a file added as the last one ends joins the run: start() sends it and lists it", { timeout: 120_000 }, async () => {
+  const specs = [{ name: "first.bin", size: 11_111, seed: 850 }, { name: "late.bin", size: 22_222, seed: 851 }];
+  const expected = Object.fromEntries(specs.map((f) => [f.name, sha256(contentBytes(f))]));
+  const r = await tab.evaluate(async (specs) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const [first, late] = await Promise.all(specs.map(async (spec) => (await window.e2e.source(spec)).source));
+    let added = null;
+    let last = null;
+    const queue = new UploadQueue({
+      endpoint: "/api/s3",
+      onProgress(p) {
+        last = p;
+        // Every file ended: the run's workers have nothing left to take.
+        if (p.files.done === p.files.total && added === null) added = queue.add([late]);
+      },
+    });
+    await queue.add([first]);
+    const result = await queue.start();
+    const plain = (f) => ({ name: f.name, relativePath: f.relativePath, key: f.key });
+    return { done: result.done.map(plain), left: result.failed.length + result.cancelled.length, added: await added, length: queue.length, last };
+  }, specs);
+  assert.equal(r.added, 1);
+  assert.deepEqual(r.done.map((f) => f.name).sort(), ["first.bin", "late.bin"], `the late file is sent and listed: ${JSON.stringify(r)}`);
+  assert.equal(r.left, 0);
+  assert.deepEqual(r.last.files, { total: 2, done: 2, failed: 0 });
+  await assertStored(r.done, expected);
+});
+
+test("files added while one file is still sending start at once beside it, and count in the totals", { timeout: 180_000 }, async () => {
+  const root = randomNamespace("joined");
+  const expected = await makeFolder(root, [
+    { path: "long.bin", size: 20_000, seed: 860 },
+    { path: "short.bin", size: 21_000, seed: 861 },
+  ]);
+  // long.bin is stored, but its answer is held: it is still sending.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  stack.gate.injectRequest({ method: "PUT", keySuffix: "/long.bin" }, { holdAnswer: held });
+  try {
+    await runQueue("joined", { root, options: { concurrency: 2, namespace: root } });
+    await waitUntil(async () => (await report("joined")).files.some((f) => f.name === "short.bin"), { timeout: 30_000, what: "short.bin to end" });
+    const late = Array.from({ length: 4 }, (_, i) => ({ name: `late-${i}.bin`, size: 30_000 + i, seed: 870 + i }));
+    Object.assign(expected, Object.fromEntries(late.map((f) => [f.name, sha256(contentBytes(f))])));
+    await tab.evaluate(async (specs) => {
+      const files = [];
+      for (const spec of specs) files.push((await window.e2e.source(spec)).source);
+      await window.q.runs.joined.queue.add(files);
+    }, late);
+    const totals = await waitUntil(
+      async () => {
+        const p = (await report("joined")).lastProgress;
+        return p?.files.total === 6 ? p : null;
+      },
+      { timeout: 5_000, what: "the added files in the totals" },
+    );
+    assert.equal(totals.bytes.total, 20_000 + 21_000 + late.reduce((sum, f) => sum + f.size, 0));
+    const beside = await waitUntil(
+      async () => {
+        const r = await report("joined");
+        return r.files.filter((f) => f.name.startsWith("late-") && f.key).length === late.length ? r : null;
+      },
+      { timeout: 20_000, what: "the added files stored while long.bin still sends" },
+    );
+    assert.ok(!beside.files.some((f) => f.name === "long.bin"), "long.bin has not ended");
+  } finally {
+    release();
+  }
+  const r = await outcomeOf("joined");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.equal(r.outcome.result.done.length, 6, "start() lists the added files");
+  assert.deepEqual(r.lastProgress.files, { total: 6, done: 6, failed: 0 });
+  await assertStored(r.outcome.result.done, expected);
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("faults on the way (500, 503, cut connections) during a batch: every file stored byte-identical", { timeout: 300_000 }, async () => {
   const root = randomNamespace("faults");
   const files = Array.from({ length: 16 }, (_, i) => ({ path: `x/f${i}.bin`, size: 30_000 + i * 1000, seed: 400 + i }));
