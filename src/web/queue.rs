@@ -119,6 +119,30 @@ struct QueueInner {
     /// The running run's stop signal (dropping it pauses).
     stop: RefCell<Option<oneshot::Sender<()>>>,
     cancelling: Cell<bool>,
+    /// How many runs began (each run's number).
+    runs: Cell<u64>,
+    /// The batch of the run going on, as kept in IndexedDB: files added
+    /// while it runs are written into it ([`keep_added`]).
+    running_batch: RefCell<Option<RunningBatch>>,
+}
+
+/// The batch run `run` keeps.
+struct RunningBatch {
+    run: u64,
+    batch: Batch,
+}
+
+/// Forgets run `run`'s batch (see [`QueueInner::running_batch`]) when the
+/// run ends or is dropped (a pause), unless another run's took its place.
+struct ForgetRunning<'a>(&'a QueueInner, u64);
+
+impl Drop for ForgetRunning<'_> {
+    fn drop(&mut self) {
+        let mut running = self.0.running_batch.borrow_mut();
+        if running.as_ref().is_some_and(|r| r.run == self.1) {
+            *running = None;
+        }
+    }
 }
 
 /// Many files under one budget of requests in flight. Files start in the
@@ -172,6 +196,8 @@ impl UploadQueue {
                 batches: RefCell::new(Vec::new()),
                 stop: RefCell::new(None),
                 cancelling: Cell::new(false),
+                runs: Cell::new(0),
+                running_batch: RefCell::new(None),
             }),
         })
     }
@@ -196,6 +222,9 @@ impl UploadQueue {
             // Only a queue of one folder handle resumes from it.
             let folder = (was_empty && is_folder_handle(&files)).then_some(files);
             *inner.folder.borrow_mut() = folder;
+            if added.as_ref().is_ok_and(|&n| n > 0) {
+                keep_added(&inner).await;
+            }
             settle(added, |n| JsValue::from_f64(n as f64))
         })
     }
@@ -334,13 +363,22 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
     if !inner.batches.borrow().contains(&batch.id) {
         inner.batches.borrow_mut().push(batch.id.clone());
     }
+    let run = inner.runs.get() + 1;
+    inner.runs.set(run);
+    let _forget = ForgetRunning(inner, run);
     if let Ok(store) = IdbStore::open().await {
         // Best effort: without it the folder is not listed after a reload.
-        let _ = store.put_batch(&batch).await;
+        if let Ok(kept) = store.put_batch(&batch).await {
+            *inner.running_batch.borrow_mut() = Some(RunningBatch { run, batch: kept });
+            // Files added while it was written.
+            keep_added(inner).await;
+        }
     }
     loop {
         let ran = run_batch(inner, &batch.id).await;
         if inner.state.all_ended() {
+            // Files added from now on are not written into it.
+            inner.running_batch.take();
             forget_batches(inner).await;
         }
         // Files added while the batches were forgotten join this run too.
@@ -348,6 +386,35 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
             return ran;
         }
     }
+}
+
+/// Writes the files added while a run goes on into the batch it keeps
+/// (best effort), so that after a reload the batch counts them: their
+/// done markers carry its id. The batch is as [`batch_of`] makes it, but
+/// for its id: the run's markers keep theirs.
+async fn keep_added(inner: &QueueInner) {
+    if inner.running_batch.borrow().is_none() {
+        return;
+    }
+    let Ok(store) = IdbStore::open().await else {
+        return;
+    };
+    // Made just before its write transaction, and transactions commit in
+    // the order made: the last write has the latest files.
+    let updated = {
+        let mut running = inner.running_batch.borrow_mut();
+        let Some(kept) = running.as_mut().map(|r| &mut r.batch) else {
+            return;
+        };
+        let now = batch_of(inner);
+        if (now.files, now.bytes) == (kept.files, kept.bytes) {
+            return;
+        }
+        (kept.name, kept.files, kept.bytes, kept.handle) =
+            (now.name, now.files, now.bytes, now.handle);
+        kept.clone()
+    };
+    let _ = store.write_batch(&updated).await;
 }
 
 /// Forgets every batch the queue wrote, and their done markers (best

@@ -3,8 +3,9 @@
 //! as a handle (`showDirectoryPicker()`, a dropped folder in Chromium),
 //! resumed with one click:
 //! `{ id, namespace, endpoint, name, files, bytes, createdAt, handle? }`.
-//! Written when a queue starts, deleted when all its files have ended, and
-//! collected past its expiry. Which files are stored is what the done
+//! Written when a queue starts (and again as files are added while it
+//! runs), deleted when all its files have ended, and collected past its
+//! expiry. Which files are stored is what the done
 //! markers say (`idb_done.rs`).
 
 use js_sys::Array;
@@ -79,12 +80,19 @@ impl Batch {
 }
 
 impl IdbStore {
-    /// Keeps `batch` (its creation time kept if it was kept before).
-    pub(super) async fn put_batch(&self, batch: &Batch) -> Result<(), Error> {
+    /// Keeps `batch` (its creation time kept if it was kept before);
+    /// answers it as kept.
+    pub(super) async fn put_batch(&self, batch: &Batch) -> Result<Batch, Error> {
         let mut batch = batch.clone();
         if let Some(before) = self.batch(&batch.id).await? {
             batch.created_at = before.created_at;
         }
+        self.write_batch(&batch).await?;
+        Ok(batch)
+    }
+
+    /// Writes `batch` as it is, over the one of its id.
+    pub(super) async fn write_batch(&self, batch: &Batch) -> Result<(), Error> {
         let tx = self.transaction(IdbTransactionMode::Readwrite)?;
         tx.object_store(BATCHES)
             .and_then(|batches| batches.put_with_key(&batch.to_js(), &JsValue::from_str(&batch.id)))

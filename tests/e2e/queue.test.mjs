@@ -498,6 +498,13 @@ test("files added while one file is still sending start at once beside it, and c
       { timeout: 5_000, what: "the added files in the totals" },
     );
     assert.equal(totals.bytes.total, 20_000 + 21_000 + late.reduce((sum, f) => sum + f.size, 0));
+    // Their done markers carry the run's batch: it counts them too.
+    const listed = await pending(root);
+    assert.deepEqual(
+      listed.map((b) => ({ files: b.files, bytes: b.bytes })),
+      [{ files: 6, bytes: totals.bytes.total }],
+      "the batch written at the start counts the files added while it runs",
+    );
     const beside = await waitUntil(
       async () => {
         const r = await report("joined");
@@ -513,6 +520,7 @@ test("files added while one file is still sending start at once beside it, and c
   assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
   assert.equal(r.outcome.result.done.length, 6, "start() lists the added files");
   assert.deepEqual(r.lastProgress.files, { total: 6, done: 6, failed: 0 });
+  assert.deepEqual(await pending(root), [], "the finished batch is no longer listed");
   await assertStored(r.outcome.result.done, expected);
   await tab.evaluate((root) => window.q.remove(root), root);
 });
