@@ -96,7 +96,7 @@ pub async fn hold_record(
 
 /// How long a run of this page, just stopped, may take to give its lock
 /// back (the lock manager frees it a task or two after the release).
-const RELEASE_MS: u32 = 2_000;
+pub const RELEASE_MS: u32 = 2_000;
 
 /// Takes the lock of record `id` to abort its upload. A run of this page
 /// that was just stopped gives it back at once; a run of another tab holds
@@ -104,6 +104,14 @@ const RELEASE_MS: u32 = 2_000;
 /// upload from under that run (which would only start it again). Unlocked
 /// (`None`) where the browser cannot lock.
 pub async fn hold_to_abort(id: &str) -> Result<Option<LockGuard>, Error> {
+    hold_released(id).await
+}
+
+/// Takes the lock of record `id` that a run of this page, just stopped,
+/// gives back: waits for it up to [`RELEASE_MS`], then fails with
+/// [`Error::Locked`] (a run of another tab holds it). Unlocked (`None`)
+/// where the browser cannot lock.
+pub async fn hold_released(id: &str) -> Result<Option<LockGuard>, Error> {
     match within(RELEASE_MS, acquire(&record_lock(id), true)).await {
         Some(Ok(Lock::Held(guard))) => Ok(Some(guard)),
         Some(Ok(Lock::Unavailable(_))) => Ok(None),

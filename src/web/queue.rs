@@ -116,11 +116,14 @@ struct QueueInner {
     /// The ids of the batches this queue wrote (one per file set it ran:
     /// `add` between runs makes another), forgotten once every file ended.
     batches: RefCell<Vec<String>>,
-    /// The running run's stop signal (dropping it pauses).
-    stop: RefCell<Option<oneshot::Sender<()>>>,
+    /// The running run's stop signal (dropping it pauses), and the run's
+    /// number.
+    stop: RefCell<Option<(u64, oneshot::Sender<()>)>>,
     cancelling: Cell<bool>,
     /// How many runs began (each run's number).
     runs: Cell<u64>,
+    /// When the last run gave its batch lock back (ms since the epoch).
+    lock_given_back_at: Cell<f64>,
     /// The batch of the run going on, as kept in IndexedDB: files added
     /// while it runs are written into it ([`keep_added`]).
     running_batch: RefCell<Option<RunningBatch>>,
@@ -197,6 +200,7 @@ impl UploadQueue {
                 stop: RefCell::new(None),
                 cancelling: Cell::new(false),
                 runs: Cell::new(0),
+                lock_given_back_at: Cell::new(f64::NEG_INFINITY),
                 running_batch: RefCell::new(None),
             }),
         })
@@ -242,14 +246,22 @@ impl UploadQueue {
             return Promise::reject(&super::js_error::to_js(&Error::AlreadyRunning));
         }
         let (stop, stopping) = oneshot::channel::<()>();
-        *inner.stop.borrow_mut() = Some(stop);
+        let number = inner.runs.get() + 1;
+        inner.runs.set(number);
+        *inner.stop.borrow_mut() = Some((number, stop));
         promise(async move {
-            let ran = match select(stopping, std::pin::pin!(run(&inner))).await {
+            let ran = match select(stopping, std::pin::pin!(run(&inner, number))).await {
                 Either::Left(_) if inner.cancelling.get() => Err(Error::Aborted),
                 Either::Left(_) => Err(Error::Paused),
                 Either::Right((ran, _)) => ran,
             };
-            inner.stop.borrow_mut().take();
+            // Only its own: after `pause(); start()` in one turn, the signal
+            // there is the next run's.
+            let mut stop = inner.stop.borrow_mut();
+            if stop.as_ref().is_some_and(|(n, _)| *n == number) {
+                *stop = None;
+            }
+            drop(stop);
             settle(ran, |()| result_of(&inner))
         })
     }
@@ -346,25 +358,15 @@ fn queued(blob: Blob, path: Option<String>) -> QueuedFile {
     }
 }
 
-/// One run over the queue's files.
-async fn run(inner: &QueueInner) -> Result<(), Error> {
+/// Run `run` over the queue's files.
+async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
     inner.cancelling.set(false);
     inner.state.prepare_run();
     let batch = batch_of(inner);
-    // One run of a batch at a time across tabs: two would both send its
-    // small files, which hold no lock of their own.
-    let wait = inner.options.wait_for_lock;
-    let _lock = lock::hold_record(&batch.id, wait, &|w| inner.events.warn(w))
-        .await
-        .map_err(|e| match e {
-            Error::Locked => Error::BatchLocked,
-            e => e,
-        })?;
+    let _lock = hold_batch(inner, &batch.id).await?;
     if !inner.batches.borrow().contains(&batch.id) {
         inner.batches.borrow_mut().push(batch.id.clone());
     }
-    let run = inner.runs.get() + 1;
-    inner.runs.set(run);
     let _forget = ForgetRunning(inner, run);
     if let Ok(store) = IdbStore::open().await {
         // Best effort: without it the folder is not listed after a reload.
@@ -386,6 +388,42 @@ async fn run(inner: &QueueInner) -> Result<(), Error> {
             return ran;
         }
     }
+}
+
+/// A run's lock of its batch. Dropped (the run ended or was paused), it
+/// notes when, for a run started right after (see [`hold_batch`]).
+struct BatchLock<'a> {
+    inner: &'a QueueInner,
+    _guard: Option<lock::LockGuard>,
+}
+
+impl Drop for BatchLock<'_> {
+    fn drop(&mut self) {
+        self.inner.lock_given_back_at.set(js_sys::Date::now());
+    }
+}
+
+/// Takes the lock of batch `id` for a run: one run of a batch at a time
+/// across tabs (two would both send its small files, which hold no lock
+/// of their own). The lock manager frees the lock of a run stopped just
+/// before (`pause(); start()`) a task or two later: that is waited for.
+async fn hold_batch<'a>(inner: &'a QueueInner, id: &str) -> Result<BatchLock<'a>, Error> {
+    let wait = inner.options.wait_for_lock;
+    let given_back = js_sys::Date::now() - inner.lock_given_back_at.get();
+    let guard = match lock::hold_record(id, wait, &|w| inner.events.warn(w)).await {
+        Err(Error::Locked) if given_back < f64::from(lock::RELEASE_MS) => {
+            lock::hold_released(id).await
+        }
+        held => held,
+    };
+    let guard = guard.map_err(|e| match e {
+        Error::Locked => Error::BatchLocked,
+        e => e,
+    })?;
+    Ok(BatchLock {
+        inner,
+        _guard: guard,
+    })
 }
 
 /// Writes the files added while a run goes on into the batch it keeps

@@ -420,6 +420,33 @@ test("pause and resume a queue; cancel one file (its multipart upload aborted) a
   await tab.evaluate((roots) => Promise.all(roots.map((root) => window.q.remove(root))), [root, root2]);
 });
 
+test("pause() then resume() or start() in the same turn: the first start() says PAUSED, the second runs on", { timeout: 180_000 }, async () => {
+  for (const again of ["resume", "start"]) {
+    const root = randomNamespace(`pause-${again}`);
+    const files = [{ path: "p/big.bin", size: 2 * PART + 3, seed: 879 }, ...Array.from({ length: 5 }, (_, i) => ({ path: `p/f${i}.bin`, size: 12_000 + i, seed: 880 + i }))];
+    const expected = await makeFolder(root, files);
+    stack.gate.holdAfter(2);
+    await runQueue(again, { root, options: { concurrency: 2, namespace: root } });
+    await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a request held" });
+    await tab.evaluate((again) => {
+      const run = window.q.runs[again];
+      run.queue.pause();
+      run.again = run.queue[again]().then(
+        (r) => ({ done: r.done.length, failed: r.failed.length }),
+        (e) => ({ code: e.code }),
+      );
+    }, again);
+    const first = await outcomeOf(again);
+    assert.equal(first.outcome.error?.code, "PAUSED", "the first start() was paused");
+    stack.gate.release();
+    const second = await tab.evaluate((again) => window.q.runs[again].again, again);
+    assert.deepEqual(second, { done: files.length, failed: 0 }, `${again}() right after pause() runs every file`);
+    const r = await report(again);
+    await assertStored(r.files.filter((f) => f.key), expected);
+    await tab.evaluate((root) => window.q.remove(root), root);
+  }
+});
+
 test("a queue whose files change between runs leaves no batch listed once every file has ended", { timeout: 300_000 }, async () => {
   const root = randomNamespace("changing");
   const files = Array.from({ length: 3 }, (_, i) => ({ path: `${i === 2 ? "bad" : `ok${i}`}.bin`, size: 15_000 + i, seed: 800 + i }));
