@@ -652,6 +652,65 @@ fn a_file_added_while_the_run_forgets_its_markers_runs_in_that_run() {
     assert_eq!((last.files_done, last.files_total), (3, 3));
 }
 
+#[test]
+fn a_file_running_at_a_pause_and_cancelled_then_is_reported() {
+    let w = World::new(3);
+    w.script(0, Script::Hang);
+    w.state.prepare_run();
+    {
+        let queue = w.queue();
+        let mut run = Box::pin(queue.run());
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..20 {
+            let _ = run.as_mut().poll(&mut cx);
+        }
+        assert!(w.runner.started.borrow().contains(&0));
+    } // dropped: a pause
+    assert!(w.state.cancel(0));
+    w.run().unwrap();
+    let ended = w.heard.ended.borrow();
+    assert_eq!(
+        ended.iter().filter(|(i, _)| *i == 0).collect::<Vec<_>>(),
+        [&(0, FileOutcome::Cancelled)],
+        "{ended:?}"
+    );
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2], "file 0 never again");
+}
+
+#[test]
+fn a_file_cancelled_after_it_failed_is_reported_cancelled_and_leaves_the_failed_count() {
+    let w = World::new(2);
+    w.script(0, Script::Fail);
+    w.script(1, Script::Hang);
+    let cancel = async {
+        while !w.heard.ended.borrow().iter().any(|(i, _)| *i == 0) {
+            yield_now().await;
+        }
+        assert!(w.state.cancel(0), "a failed file can be cancelled");
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        let last = w.last_progress();
+        w.state.cancel(1);
+        last
+    };
+    let (ran, last) = block_on(futures::future::join(
+        async {
+            w.state.prepare_run();
+            w.queue().run().await
+        },
+        cancel,
+    ));
+    ran.unwrap();
+    assert!(w
+        .heard
+        .ended
+        .borrow()
+        .contains(&(0, FileOutcome::Cancelled)));
+    assert_eq!((last.files_failed, last.files_total), (0, 1));
+}
+
 // ------------------------------------------------------ batched signing
 
 mod signing {

@@ -109,6 +109,16 @@ pub struct Queue<'a> {
     pub batch: &'a str,
 }
 
+/// Ends a run's hold on its files when the run ends or is dropped (a
+/// pause): see [`QueueState::stop_running`].
+struct StopRunning<'a>(&'a QueueState);
+
+impl Drop for StopRunning<'_> {
+    fn drop(&mut self) {
+        self.0.stop_running();
+    }
+}
+
 /// The key of a batch: the same folder added again (the same name, file
 /// count and bytes) under the same namespace and endpoint is the same
 /// batch, so it is listed once however often it is picked.
@@ -129,6 +139,7 @@ impl Queue<'_> {
     /// runs. Then answers the first failure's error, if any file failed:
     /// the outcomes say which.
     pub async fn run(&self) -> Result<(), Error> {
+        let _stopped = StopRunning(self.state);
         let stored = self.stored_files().await?;
         // Cancelled before this run: its totals leave them out.
         self.report_cancelled(None);
@@ -140,6 +151,8 @@ impl Queue<'_> {
             let ended = self.finish().await;
             // A file added while the markers were forgotten joins this run.
             if !self.state.has_waiting() {
+                // One added then, and cancelled: no worker saw it.
+                self.report_cancelled(Some(&totals));
                 return ended;
             }
         }
@@ -247,8 +260,8 @@ impl Queue<'_> {
         }
     }
 
-    /// Tells the page of the files cancelled while they waited, and takes
-    /// them out of `totals` when those counted them.
+    /// Tells the page of the files cancelled while no worker held them,
+    /// and takes them out of `totals` when those counted them.
     fn report_cancelled(&self, totals: Option<&RefCell<QueueTotals>>) {
         for index in self.state.take_cancelled() {
             if let Some(totals) = totals {

@@ -50,6 +50,8 @@ pub(super) struct QueueTotals {
     bytes_stored: u64,
     /// `(file, sent, confirmed)` of each running file.
     running: Vec<(usize, u64, u64)>,
+    /// The files that failed (one cancelled then leaves `files_failed`).
+    failed: Vec<usize>,
     /// `(time, bytes sent)` over the rate window.
     samples: VecDeque<(f64, u64)>,
     last: Option<QueueProgress>,
@@ -67,6 +69,7 @@ impl QueueTotals {
             bytes_stored: 0,
             known: entries.len(),
             running: Vec::new(),
+            failed: Vec::new(),
             samples: VecDeque::new(),
             last: None,
             last_at: now,
@@ -110,8 +113,15 @@ impl QueueTotals {
                 self.files_done += 1;
                 self.bytes_stored += size;
             }
-            FileOutcome::Failed(_) => self.files_failed += 1,
+            FileOutcome::Failed(_) => {
+                self.files_failed += 1;
+                self.failed.push(index);
+            }
             FileOutcome::Cancelled => {
+                if let Some(at) = self.failed.iter().position(|&i| i == index) {
+                    self.failed.swap_remove(at);
+                    self.files_failed -= 1;
+                }
                 self.files_total -= 1;
                 self.bytes_total -= size;
                 self.last = None;

@@ -94,8 +94,8 @@ impl QueueState {
         self.len() == 0
     }
 
-    /// Before a run: files left running by a dropped run (a pause) and
-    /// failed ones wait again, and files are taken from the first.
+    /// Before a run: files left running by a dropped run and failed ones
+    /// wait again, and files are taken from the first.
     pub fn prepare_run(&self) {
         for outcome in self.outcomes.borrow_mut().iter_mut() {
             if matches!(outcome, FileOutcome::Running | FileOutcome::Failed(_)) {
@@ -103,6 +103,18 @@ impl QueueState {
             }
         }
         self.next.set(0);
+        self.in_hand.set(0);
+    }
+
+    /// A run ended or was dropped (a pause): the files it was running
+    /// wait again (a cancel of one then is reported like any waiting
+    /// file's), and no worker holds a file.
+    pub fn stop_running(&self) {
+        for outcome in self.outcomes.borrow_mut().iter_mut() {
+            if *outcome == FileOutcome::Running {
+                *outcome = FileOutcome::Waiting;
+            }
+        }
         self.in_hand.set(0);
     }
 
@@ -190,11 +202,13 @@ impl QueueState {
     }
 
     /// Cancels file `index` unless it has ended: a running upload stops at
-    /// once. Answers whether it was cancelled.
+    /// once. Answers whether it was cancelled. A file that no run's worker
+    /// holds (waiting, or failed) is reported through
+    /// [`take_cancelled`](Self::take_cancelled).
     pub fn cancel(&self, index: usize) -> bool {
         let cancelled = match self.outcomes.borrow_mut().get_mut(index) {
             Some(outcome) if !outcome.is_final() => {
-                if *outcome == FileOutcome::Waiting {
+                if matches!(outcome, FileOutcome::Waiting | FileOutcome::Failed(_)) {
                     self.unreported.borrow_mut().push(index);
                 }
                 *outcome = FileOutcome::Cancelled;
@@ -223,8 +237,8 @@ impl QueueState {
         woken.into_iter().for_each(Waker::wake);
     }
 
-    /// The files cancelled while they waited since this was last asked
-    /// (they never run, so no run tells the page of them).
+    /// The files cancelled while no worker held them (waiting, or failed)
+    /// since this was last asked: no worker tells the page of them.
     pub fn take_cancelled(&self) -> Vec<usize> {
         self.unreported.take()
     }

@@ -34,7 +34,7 @@ use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::queue::signing::BatchSigner;
-use crate::queue::{batch_id, FileOutcome, FileRunner, Queue, QueueEntry, QueueState};
+use crate::queue::{batch_id, FileOutcome, FileRunner, Queue, QueueEntry, QueueEvents, QueueState};
 
 #[wasm_bindgen(module = "/src/web/queue_files.js")]
 extern "C" {
@@ -262,6 +262,8 @@ impl UploadQueue {
                 *stop = None;
             }
             drop(stop);
+            // Cancelled as the run stopped (a pause): no run tells of them.
+            tell_cancelled(&inner, &inner.state.take_cancelled());
             settle(ran, |()| result_of(&inner))
         })
     }
@@ -545,6 +547,14 @@ async fn cancel_one(inner: &QueueInner, index: Option<usize>) -> Result<bool, Er
     let Some(index) = index.filter(|&i| inner.state.cancel(i)) else {
         return Ok(false);
     };
+    // No run goes on (paused, or between runs): none will tell the page.
+    if inner.stop.borrow().is_none() {
+        let mut cancelled = inner.state.take_cancelled();
+        if !cancelled.contains(&index) {
+            cancelled.push(index);
+        }
+        tell_cancelled(inner, &cancelled);
+    }
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
     let _ = runner(inner, &ports).discard(index).await;
     Ok(true)
@@ -557,6 +567,9 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
     drop(inner.stop.borrow_mut().take());
     let count = inner.files.borrow().len();
     let cancelled: Vec<usize> = (0..count).filter(|&i| inner.state.cancel(i)).collect();
+    // The run is stopped: it tells the page of none of them.
+    inner.state.take_cancelled();
+    tell_cancelled(inner, &cancelled);
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
     let runner = runner(inner, &ports);
     for &index in &cancelled {
@@ -571,6 +584,18 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
     forget_batches(inner).await;
     ports.done.forget(&ids).await?;
     Ok(!cancelled.is_empty())
+}
+
+/// Tells the page (`onFile`) that files `cancelled` were cancelled.
+fn tell_cancelled(inner: &QueueInner, cancelled: &[usize]) {
+    let callbacks = QueueCallbacks {
+        events: &inner.events,
+        on_file: inner.on_file.clone(),
+        files: &inner.files,
+    };
+    for &index in cancelled {
+        callbacks.file_ended(index, &FileOutcome::Cancelled);
+    }
 }
 
 /// The runner of `inner`'s files over `ports`.

@@ -447,6 +447,49 @@ test("pause() then resume() or start() in the same turn: the first start() says 
   }
 });
 
+test("a file cancelled while the queue is paused: onFile says cancelled at once, running or waiting, and once", { timeout: 180_000 }, async () => {
+  const root = randomNamespace("paused-cancel");
+  const files = Array.from({ length: 5 }, (_, i) => ({ path: `c/f${i}.bin`, size: 13_000 + i, seed: 890 + i }));
+  const expected = await makeFolder(root, files);
+  const pausedWithHeld = async (name, namespace) => {
+    stack.gate.holdAfter(0);
+    // Two files at once: the first sends (held), the second waits for the
+    // budget, the others wait.
+    await runQueue(name, { root, options: { concurrency: 1, namespace } });
+    await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "a request held" });
+    await tab.evaluate((name) => window.q.runs[name].queue.pause(), name);
+    assert.equal((await outcomeOf(name)).outcome.error?.code, "PAUSED");
+    stack.gate.release();
+  };
+  const cancelledAtOnce = (name, indexes) =>
+    waitUntil(
+      async () => {
+        const ended = (await report(name)).files.filter((f) => f.cancelled).map((f) => f.index);
+        return indexes.every((i) => ended.includes(i)) ? ended : null;
+      },
+      { timeout: 5_000, what: `onFile cancelled for ${indexes} while paused` },
+    );
+
+  await pausedWithHeld("one", root);
+  // File 0 was sending; file 4 waited.
+  assert.deepEqual(await tab.evaluate(() => Promise.all([0, 4].map((i) => window.q.runs.one.queue.cancel(i)))), [true, true]);
+  await cancelledAtOnce("one", [0, 4]);
+  await tab.evaluate(() => window.q.start("one"));
+  const r = await outcomeOf("one");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.cancelled.map((f) => f.index).sort(), [0, 4]);
+  assert.equal(r.outcome.result.done.length, 3);
+  assert.deepEqual(r.files.map((f) => f.index).sort(), [0, 1, 2, 3, 4], "onFile once per file");
+  await assertStored(r.outcome.result.done, Object.fromEntries(Object.entries(expected).filter(([path]) => !/f[04]\.bin$/.test(path))));
+
+  // The whole queue, while paused: every file not stored is told cancelled.
+  await pausedWithHeld("all", `${root}-all`);
+  assert.equal(await tab.evaluate(() => window.q.runs.all.queue.cancel()), true);
+  const ended = await cancelledAtOnce("all", [0, 1, 2, 3, 4]);
+  assert.equal(ended.length, 5, "once each");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a queue whose files change between runs leaves no batch listed once every file has ended", { timeout: 300_000 }, async () => {
   const root = randomNamespace("changing");
   const files = Array.from({ length: 3 }, (_, i) => ({ path: `${i === 2 ? "bad" : `ok${i}`}.bin`, size: 15_000 + i, seed: 800 + i }));
