@@ -215,6 +215,8 @@ pub trait SingleSigner {
     fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle>;
     /// How to upload each of several small files in one request each, in
     /// one call (resupload's batch route; the default asks one by one).
+    /// Answers one signing per file, in order; fewer answers are the first
+    /// files' (the others are then signed alone), and never more.
     fn sign_singles<'a>(&'a self, files: &'a [NewSingle<'a>]) -> PortFuture<'a, Vec<SignedSingle>> {
         Box::pin(async move {
             let mut signed = Vec::with_capacity(files.len());

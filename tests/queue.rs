@@ -722,6 +722,8 @@ mod signing {
     #[derive(Default)]
     struct Signs {
         no_batch_route: bool,
+        /// Answers to a batch this many more (or, negative, fewer) than asked.
+        answers_off_by: isize,
         batches: RefCell<Vec<usize>>,
         singles: Cell<u32>,
     }
@@ -760,7 +762,12 @@ mod signing {
                     ));
                 }
                 self.batches.borrow_mut().push(files.len());
-                Ok(files.iter().map(signed).collect())
+                let mut answers: Vec<SignedSingle> = files.iter().map(signed).collect();
+                match self.answers_off_by {
+                    n if n < 0 => answers.truncate(files.len().saturating_sub(n.unsigned_abs())),
+                    n => (0..n).for_each(|_| answers.insert(0, signed(&file("extra")))),
+                }
+                Ok(answers)
             })
         }
     }
@@ -812,6 +819,38 @@ mod signing {
         assert_eq!(backend.singles.get(), 5);
         assert_eq!(sign_all(&signer, &names[..2]), names[..2]);
         assert_eq!(backend.singles.get(), 7, "no batch tried again");
+    }
+
+    #[test]
+    fn a_batch_answered_short_gives_the_first_files_their_answers_and_the_rest_sign_alone() {
+        let backend = Signs {
+            answers_off_by: -2,
+            ..Signs::default()
+        };
+        let clock = Clock(Cell::new(0.0));
+        let signer = BatchSigner::new(&backend, &clock, 5);
+        let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
+        assert_eq!(sign_all(&signer, &names), names, "each file its own answer");
+        assert_eq!(*backend.batches.borrow(), [5]);
+        assert_eq!(backend.singles.get(), 2, "only the files left unanswered");
+    }
+
+    #[test]
+    fn a_batch_answered_with_more_than_asked_is_refused() {
+        let backend = Signs {
+            answers_off_by: 1,
+            ..Signs::default()
+        };
+        let clock = Clock(Cell::new(0.0));
+        let signer = BatchSigner::new(&backend, &clock, 3);
+        let all = (0..3).map(|i| format!("f{i}")).collect::<Vec<_>>();
+        let signed = block_on(futures::future::join_all(
+            all.iter().map(|n| signer.sign(file(n))),
+        ));
+        for s in signed {
+            assert_eq!(s.unwrap_err().code(), "BAD_RESPONSE");
+        }
+        assert_eq!(backend.singles.get(), 0, "no answer is matched by position");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! There is no leader to wait for: a file joins the waiting list, gives
 //! the others [`WINDOW_MS`] to join (files arrive one by one when each is
 //! hashed first), and if nobody took its entry meanwhile, it takes every
-//! waiting entry and signs them all. A file whose entry was
+//! waiting entry and signs them all (a backend that answers fewer files
+//! than asked leaves the rest to sign alone; one that answers more is
+//! refused: its answers cannot be matched to the files). A file whose entry was
 //! taken waits for that answer; if it never comes (the taker was dropped by
 //! a pause or a cancel), it signs alone. A backend without the batch route
 //! (a plain Companion answers 404) is asked one file at a time from then on.
@@ -18,7 +20,7 @@ use std::task::Poll;
 
 use futures::channel::oneshot;
 
-use crate::error::Error;
+use crate::error::{Error, Operation};
 use crate::ports::{NewSingle, PortFuture, SignedSingle, SingleSigner, Timer};
 
 /// The most files one call signs (the dev server's limit).
@@ -151,12 +153,18 @@ impl<'a> BatchSigner<'a> {
             let files: Vec<NewSingle<'_>> = batch.iter().map(Waiting::single).collect();
             self.calls.set(self.calls.get() + 1);
             match self.backend.sign_singles(&files).await {
-                Ok(signed) if signed.len() == batch.len() => {
-                    for (waiting, signed) in batch.into_iter().zip(signed) {
-                        let _ = waiting.answer.send(Ok(signed));
+                // The first files' answers, in order: the files left
+                // unanswered (their answer dropped) sign alone.
+                Ok(signed) if signed.len() <= batch.len() => {
+                    let mut signed = signed.into_iter();
+                    for waiting in batch {
+                        if let Some(signed) = signed.next() {
+                            let _ = waiting.answer.send(Ok(signed));
+                        }
                     }
                 }
-                Ok(_) => self.hand_back(batch, None),
+                // Answers to files not asked about: which is whose?
+                Ok(_) => self.hand_back(batch, Some(too_many_answers())),
                 Err(Error::Http {
                     status: 404 | 405, ..
                 }) => {
@@ -181,6 +189,14 @@ impl<'a> BatchSigner<'a> {
     async fn alone(&self, file: NewSingle<'_>) -> Result<SignedSingle, Error> {
         self.calls.set(self.calls.get() + 1);
         self.backend.sign_single(file).await
+    }
+}
+
+/// A batch answered with more uploads than it asked for.
+fn too_many_answers() -> Error {
+    Error::BadResponse {
+        operation: Operation::SignFile,
+        detail: "the batch signing route answered more uploads than files asked for".into(),
     }
 }
 

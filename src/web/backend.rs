@@ -459,14 +459,20 @@ impl SingleSigner for HttpBackend {
                 .call(Operation::SignFile, "POST", &url, Some(body), None)
                 .await?;
             let uploads: js_sys::Array = field(&answer, "uploads").dyn_into().unwrap_or_default();
+            // Fewer are the first files' (the rest are signed alone); more
+            // cannot be matched to the files asked about.
+            if uploads.length() as usize > files.len() {
+                return Err(wrong_shape(
+                    Operation::SignFile,
+                    "{ uploads: [one per file, at most] }",
+                ));
+            }
             let signed: Option<Vec<SignedSingle>> = uploads
                 .iter()
                 .zip(files)
                 .map(|(upload, file)| signed_single(&upload, file.checksum_sha256))
                 .collect();
-            signed
-                .filter(|s| s.len() == files.len())
-                .ok_or_else(|| wrong_shape(Operation::SignFile, "{ uploads: [one per file] }"))
+            signed.ok_or_else(|| wrong_shape(Operation::SignFile, "{ uploads: [one per file] }"))
         })
     }
 }

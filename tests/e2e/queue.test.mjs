@@ -84,11 +84,23 @@ function installQueueHelpers() {
     if (path.endsWith("/params")) calls.params += 1;
     else if (path.endsWith("/params/batch")) calls.batch += 1;
     else if (path.includes("/multipart")) calls.multipart += 1;
-    return fetch(input, init);
+    const answer = fetch(input, init);
+    // A test may change the batch signing route's answers (`tamperBatch(body)`).
+    const tamper = window.q?.tamperBatch;
+    if (!tamper || !path.endsWith("/params/batch")) return answer;
+    return answer.then(async (res) => {
+      if (!res.ok) return res;
+      const body = await res.json();
+      tamper(body);
+      const headers = new Headers(res.headers);
+      headers.delete("content-length");
+      return new Response(JSON.stringify(body), { status: res.status, statusText: res.statusText, headers });
+    });
   };
   window.q = {
     opfs,
     calls,
+    tamperBatch: null,
     runs: {},
     /** Folder `root`: its directory handle, or its Files where the page cannot make one. */
     async folder(root) {
@@ -593,6 +605,42 @@ test("files added while one file is still sending start at once beside it, and c
   assert.deepEqual(await pending(root), [], "the finished batch is no longer listed");
   await assertStored(r.outcome.result.done, expected);
   await tab.evaluate((root) => window.q.remove(root), root);
+});
+
+test("a batch signing answer of the wrong length: fewer answers, the rest are signed alone; more, refused", { timeout: 180_000 }, async () => {
+  const files = Array.from({ length: 8 }, (_, i) => ({ path: `b/f${i}.bin`, size: 14_000 + i, seed: 920 + i }));
+  try {
+    const root = randomNamespace("batch-short");
+    const expected = await makeFolder(root, files);
+    const before = await tab.evaluate(() => {
+      window.q.tamperBatch = (body) => body.uploads.pop();
+      return { ...window.q.calls };
+    });
+    await runQueue("short", { root, options: { concurrency: 4, namespace: root } });
+    const r = await outcomeOf("short");
+    assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+    assert.deepEqual(r.outcome.result.failed, [], "no file fails for an answer missing");
+    await assertStored(r.outcome.result.done, expected);
+    const calls = await tab.evaluate(() => ({ ...window.q.calls }));
+    assert.ok(calls.batch > before.batch, "the batch route was asked");
+    assert.ok(calls.params > before.params, "the files left unanswered were signed alone");
+
+    const root2 = randomNamespace("batch-extra");
+    await makeFolder(root2, files);
+    // An answer first that is no file's: matched by position, each file
+    // would get the one before it.
+    await tab.evaluate(() => (window.q.tamperBatch = (body) => body.uploads.unshift(body.uploads.at(-1))));
+    const mark = stack.gate.mark();
+    await runQueue("extra", { root: root2, options: { concurrency: 4, namespace: root2 } });
+    const extra = await outcomeOf("extra");
+    assert.ok(extra.outcome.result, JSON.stringify(extra.outcome.error));
+    assert.equal(extra.outcome.result.failed.length, files.length);
+    for (const f of extra.outcome.result.failed) assert.equal(f.error.code, "BAD_RESPONSE", JSON.stringify(f.error));
+    assert.equal(wholeFilePuts(mark).length, 0, "nothing is sent to another file's URL");
+    await tab.evaluate((roots) => Promise.all(roots.map((root) => window.q.remove(root))), [root, root2]);
+  } finally {
+    await tab.evaluate(() => (window.q.tamperBatch = null));
+  }
 });
 
 test("faults on the way (500, 503, cut connections) during a batch: every file stored byte-identical", { timeout: 300_000 }, async () => {
