@@ -14,7 +14,7 @@ use support::yield_now;
 
 use futures::executor::block_on;
 use resupload::memory::MemoryStore;
-use resupload::ports::{PortFuture, Progress, Timer, Wait};
+use resupload::ports::{PortFuture, Progress, Timer, Wait, Warning, WarningCode};
 use resupload::queue::{
     DoneMarker, DoneStore, FileOutcome, FileRunner, Queue, QueueEntry, QueueEvents, QueueProgress,
     QueueState,
@@ -108,6 +108,7 @@ impl Timer for Clock {
 struct Heard {
     progress: RefCell<Vec<QueueProgress>>,
     ended: RefCell<Vec<(usize, FileOutcome)>>,
+    warnings: RefCell<Vec<Warning>>,
 }
 
 impl QueueEvents for Heard {
@@ -116,6 +117,9 @@ impl QueueEvents for Heard {
     }
     fn file_ended(&self, index: usize, outcome: &FileOutcome) {
         self.ended.borrow_mut().push((index, outcome.clone()));
+    }
+    fn warning(&self, warning: Warning) {
+        self.warnings.borrow_mut().push(warning);
     }
 }
 
@@ -709,6 +713,54 @@ fn a_file_cancelled_after_it_failed_is_reported_cancelled_and_leaves_the_failed_
         .borrow()
         .contains(&(0, FileOutcome::Cancelled)));
     assert_eq!((last.files_failed, last.files_total), (0, 1));
+}
+
+/// A done store whose reads and deletes fail (IndexedDB in trouble); its
+/// writes go to `store`.
+struct BrokenReads<'a> {
+    store: &'a MemoryStore,
+}
+
+fn broken() -> Error {
+    Error::Storage {
+        failure: resupload::error::StorageFailure::Failed,
+        detail: "getAll failed".into(),
+    }
+}
+
+impl DoneStore for BrokenReads<'_> {
+    fn markers(&self) -> PortFuture<'_, Vec<DoneMarker>> {
+        Box::pin(async { Err(broken()) })
+    }
+    fn mark<'a>(&'a self, marker: &'a DoneMarker) -> PortFuture<'a, ()> {
+        self.store.mark(marker)
+    }
+    fn forget<'a>(&'a self, _ids: &'a [String]) -> PortFuture<'a, ()> {
+        Box::pin(async { Err(broken()) })
+    }
+}
+
+#[test]
+fn done_markers_that_cannot_be_read_or_deleted_are_warned_of_and_the_files_still_sent() {
+    let w = World::new(3);
+    let broken = BrokenReads { store: &w.done };
+    w.state.prepare_run();
+    block_on(
+        Queue {
+            done: &broken,
+            ..w.queue()
+        }
+        .run(),
+    )
+    .unwrap();
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2]);
+    assert!(w.state.all_ended());
+    let codes: Vec<WarningCode> = w.heard.warnings.borrow().iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        [WarningCode::StorageFailed, WarningCode::StorageFailed],
+        "the read, then the delete"
+    );
 }
 
 // ------------------------------------------------------ batched signing

@@ -30,8 +30,8 @@ use std::pin::pin;
 use futures::future::{join3, select, Either};
 
 use crate::driver::Completed;
-use crate::error::Error;
-use crate::ports::{PortFuture, Progress, Timer};
+use crate::error::{Error, StorageFailure};
+use crate::ports::{PortFuture, Progress, Timer, Warning, WarningCode};
 use crate::slots::join_all;
 use progress::QueueTotals;
 
@@ -84,6 +84,9 @@ pub trait QueueEvents {
     fn progress(&self, progress: QueueProgress);
     /// File `index` ended (stored, skipped, failed or cancelled).
     fn file_ended(&self, index: usize, outcome: &FileOutcome);
+    /// Something went wrong that does not stop the queue (the done
+    /// markers could not be read or deleted).
+    fn warning(&self, warning: Warning);
 }
 
 /// One run of a queue over its ports.
@@ -119,6 +122,26 @@ impl Drop for StopRunning<'_> {
     }
 }
 
+/// The warning of a done-marker store failing with `error`, after which
+/// `then` (the queue goes on).
+pub fn storage_warning(error: &Error, then: &str) -> Warning {
+    let code = match error {
+        Error::Storage {
+            failure: StorageFailure::Unavailable,
+            ..
+        } => WarningCode::StorageUnavailable,
+        Error::Storage {
+            failure: StorageFailure::Full,
+            ..
+        } => WarningCode::StorageFull,
+        _ => WarningCode::StorageFailed,
+    };
+    Warning {
+        code,
+        message: format!("{error}; {then}"),
+    }
+}
+
 /// The key of a batch: the same folder added again (the same name, file
 /// count and bytes) under the same namespace and endpoint is the same
 /// batch, so it is listed once however often it is picked.
@@ -140,7 +163,7 @@ impl Queue<'_> {
     /// the outcomes say which.
     pub async fn run(&self) -> Result<(), Error> {
         let _stopped = StopRunning(self.state);
-        let stored = self.stored_files().await?;
+        let stored = self.stored_files().await;
         // Cancelled before this run: its totals leave them out.
         self.report_cancelled(None);
         let totals = QueueTotals::new(&self.entries.borrow(), self.state, self.now());
@@ -175,18 +198,35 @@ impl Queue<'_> {
     }
 
     /// The files an earlier run stored (record key → object key), from
-    /// their markers; markers past their expiry are collected.
-    async fn stored_files(&self) -> Result<HashMap<String, String>, Error> {
-        let markers = self.done.markers().await?;
+    /// their markers; markers past their expiry are collected. Markers
+    /// that cannot be read are warned of: every file is sent.
+    async fn stored_files(&self) -> HashMap<String, String> {
+        let markers = match self.done.markers().await {
+            Ok(markers) => markers,
+            Err(error) => {
+                let then = "the files an earlier run stored are sent again";
+                self.events.warning(storage_warning(&error, then));
+                return HashMap::new();
+            }
+        };
         let now = self.now();
         let (expired, kept): (Vec<DoneMarker>, Vec<DoneMarker>) = markers
             .into_iter()
             .partition(|m| now - m.stored_at > self.expires_after_ms);
         if !expired.is_empty() {
             let ids: Vec<String> = expired.into_iter().map(|m| m.id).collect();
-            self.done.forget(&ids).await?;
+            self.forget(&ids).await;
         }
-        Ok(kept.into_iter().map(|m| (m.id, m.key)).collect())
+        kept.into_iter().map(|m| (m.id, m.key)).collect()
+    }
+
+    /// Deletes the markers of files `ids`; a failure is warned of (they
+    /// are collected past their expiry).
+    async fn forget(&self, ids: &[String]) {
+        if let Err(error) = self.done.forget(ids).await {
+            let then = "done markers are left behind, until they expire";
+            self.events.warning(storage_warning(&error, then));
+        }
     }
 
     /// Worker `worker` of the queue: takes the next file, waiting for one
@@ -306,7 +346,7 @@ impl Queue<'_> {
         }
         if self.state.all_ended() {
             let ids: Vec<String> = self.entries.borrow().iter().map(|e| e.id.clone()).collect();
-            self.done.forget(&ids).await?;
+            self.forget(&ids).await;
         }
         Ok(())
     }

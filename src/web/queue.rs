@@ -582,7 +582,12 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
         .map(|e| e.id.clone())
         .collect();
     forget_batches(inner).await;
-    ports.done.forget(&ids).await?;
+    if let Err(error) = ports.done.forget(&ids).await {
+        let then = "done markers are left behind, until they expire";
+        inner
+            .events
+            .warn(crate::queue::storage_warning(&error, then));
+    }
     Ok(!cancelled.is_empty())
 }
 

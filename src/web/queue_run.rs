@@ -238,4 +238,8 @@ impl QueueEvents for QueueCallbacks<'_> {
             call_with(&self.on_file, &report);
         }
     }
+
+    fn warning(&self, warning: Warning) {
+        self.events.warn(warning);
+    }
 }

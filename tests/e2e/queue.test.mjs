@@ -643,6 +643,31 @@ test("a batch signing answer of the wrong length: fewer answers, the rest are si
   }
 });
 
+test("done markers that cannot be read: start() still sends every file, with a STORAGE_FAILED warning", { timeout: 120_000 }, async () => {
+  const root = randomNamespace("markers-unread");
+  const files = Array.from({ length: 4 }, (_, i) => ({ path: `m/f${i}.bin`, size: 16_000 + i, seed: 940 + i }));
+  const expected = await makeFolder(root, files);
+  await tab.evaluate(() => {
+    const getAll = IDBObjectStore.prototype.getAll;
+    window.q.unpatch = () => (IDBObjectStore.prototype.getAll = getAll);
+    IDBObjectStore.prototype.getAll = function (...args) {
+      if (this.name === "done") throw new DOMException("the done markers cannot be read (test)", "UnknownError");
+      return getAll.apply(this, args);
+    };
+  });
+  try {
+    await runQueue("unread", { root, options: { namespace: root } });
+    const r = await outcomeOf("unread");
+    assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+    assert.deepEqual(r.outcome.result.failed, []);
+    await assertStored(r.outcome.result.done, expected);
+    assert.ok(r.warnings.includes("STORAGE_FAILED"), JSON.stringify(r.warnings));
+  } finally {
+    await tab.evaluate(() => window.q.unpatch());
+  }
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("faults on the way (500, 503, cut connections) during a batch: every file stored byte-identical", { timeout: 300_000 }, async () => {
   const root = randomNamespace("faults");
   const files = Array.from({ length: 16 }, (_, i) => ({ path: `x/f${i}.bin`, size: 30_000 + i * 1000, seed: 400 + i }));
