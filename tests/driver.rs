@@ -1068,6 +1068,42 @@ fn a_whole_file_request_feeds_the_queue_budget() {
 }
 
 #[test]
+fn a_whole_file_that_waited_long_for_its_slot_is_signed_again() {
+    let w = World::new(1024);
+    let budget = RampedSlots::new(1, 1);
+    let driver = Driver {
+        budget: Some(&budget),
+        ..w.driver()
+    };
+    // Another request holds the only slot for 5 minutes.
+    let held = block_on(budget.acquire());
+    let whole = w.whole();
+    let mut put = Box::pin(driver.put_whole(&w.file, &whole));
+    let waker = futures::task::noop_waker();
+    for _ in 0..10 {
+        assert!(put
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker))
+            .is_pending());
+    }
+    assert_eq!(
+        w.s3.singles_signed.get(),
+        1,
+        "signed ahead, waiting for a slot"
+    );
+    w.timer
+        .clock_ms
+        .set(w.timer.clock_ms.get() + 5.0 * 60_000.0);
+    drop(held);
+    let done = block_on(put).unwrap();
+    assert_eq!(w.s3.singles_signed.get(), 2, "signed again after the wait");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    // A short wait: the URL signed ahead is used.
+    block_on(driver.put_whole(&w.file, &w.whole())).unwrap();
+    assert_eq!(w.s3.singles_signed.get(), 3);
+}
+
+#[test]
 fn an_upload_alone_notes_the_link_rate_once_it_sent_enough() {
     // 16 parts of 5 MiB (80 MiB, past the 64 MiB it takes to tell), the
     // clock moving 100 ms a reading.

@@ -24,7 +24,7 @@ use crate::slots::{join_all, RampedSlots, Slots};
 /// URL's lifetime (Companion signs for 800 s, the dev server and S3's
 /// console for longer), so a part that waited long for its slot is signed
 /// again rather than refused.
-const SIGNED_URL_FRESH_MS: f64 = 4.0 * 60.0 * 1000.0;
+pub(super) const SIGNED_URL_FRESH_MS: f64 = 4.0 * 60.0 * 1000.0;
 
 /// What the parts of one [`Driver::send_parts`] share.
 struct PartsRun<'a, B> {

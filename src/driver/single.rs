@@ -6,6 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 
+use super::parts::SIGNED_URL_FRESH_MS;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Completed, Driver, FileInfo};
@@ -40,11 +41,16 @@ impl<B> Driver<'_, B> {
         };
         let sign = || whole.signer.sign_single(single);
         let first = self.with_retries(sign).await?;
+        let signed_at = self.now();
         let checksummed = self.agree_on_single_checksum(&first, checksum.is_some())?;
         let shared = match self.budget {
             Some(budget) => Some(budget.acquire().await),
             None => None,
         };
+        // Signed ahead so that a free slot never waits for a round trip;
+        // one that waited long for its slot may be near its expiry (a form's
+        // policy expired is refused for good): signed afresh.
+        let first = (self.now() - signed_at < SIGNED_URL_FRESH_MS).then_some(first);
         let signed = self.send_whole(whole, single, first, &body, size).await?;
         drop(shared);
         if let Some(budget) = self.budget {
@@ -59,13 +65,13 @@ impl<B> Driver<'_, B> {
     }
 
     /// Sends the body until the store takes it or the retry policy gives
-    /// up; each retry signs `single` afresh. Answers the request that
-    /// succeeded.
+    /// up; the first attempt uses `first` (when given), each other one
+    /// signs `single` afresh. Answers the request that succeeded.
     async fn send_whole(
         &self,
         whole: &WholePorts<'_, B>,
         single: NewSingle<'_>,
-        first: SignedSingle,
+        first: Option<SignedSingle>,
         body: &B,
         size: u64,
     ) -> Result<SignedSingle, Error> {
@@ -74,7 +80,7 @@ impl<B> Driver<'_, B> {
             tracker.borrow_mut().part_sent(1, sent);
             self.emit_progress(&tracker);
         };
-        let next = Cell::new(Some(first));
+        let next = Cell::new(first);
         let attempt = || async {
             let signed = match next.take() {
                 Some(signed) => signed,
