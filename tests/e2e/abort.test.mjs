@@ -22,7 +22,8 @@ async function assertGone(tab, namespace, record) {
   assert.deepEqual(await tab.errors(), [], "no page error before the reload");
   await tab.reload();
   await waitReady(tab);
-  assert.deepEqual(await listedPending(tab), { visible: false, items: [] });
+  const { visible, items } = await listedPending(tab);
+  assert.deepEqual({ visible, items }, { visible: false, items: [] });
   assert.equal(await cardCount(tab), 0);
 }
 

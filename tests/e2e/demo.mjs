@@ -215,7 +215,8 @@ export async function listedPending(tab) {
   return tab.evaluate(() => {
     const section = document.querySelector("#pending-section");
     const items = [...document.querySelectorAll("#pending-list .pending-item")];
-    return { visible: !section.hidden, items: items.map((i) => ({ fileName: i.dataset.fileName, text: i.textContent })) };
+    const notices = [...document.querySelectorAll("#notice p")].map((p) => p.textContent);
+    return { visible: !section.hidden, items: items.map((i) => ({ fileName: i.dataset.fileName, text: i.textContent })), notices };
   });
 }
 

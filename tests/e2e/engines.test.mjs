@@ -121,7 +121,12 @@ test("a reload mid-upload, then the same file picked again: only the missing par
   assert.equal(stored.length, K);
 
   const listed = await listedPending(tab);
-  assert.equal(listed.visible, true, "the page lists the unfinished upload");
+  if (!listed.visible) {
+    // Seen once in WPE 2.38 (not again in six runs): say what the page and
+    // the records held.
+    const now = await listPending(tab, namespace).catch((e) => `it failed: ${e.message}`);
+    assert.fail(`the page lists no unfinished upload (notices: ${JSON.stringify(listed.notices)}; Upload.listPending now: ${JSON.stringify(now)})`);
+  }
   assert.deepEqual(listed.items.map((i) => i.fileName), [file.name]);
   assert.match(listed.items[0].text, new RegExp(`${K} of 6 parts`));
 
