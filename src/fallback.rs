@@ -12,7 +12,7 @@ use std::rc::Rc;
 use crate::core::record::UploadRecord;
 use crate::error::{Error, StorageFailure};
 use crate::memory::MemoryStore;
-use crate::ports::{PortFuture, RecordStore, Warning, WarningCode};
+use crate::ports::{PortFuture, RecordStore, Warning};
 
 /// Tries `primary`; after its first failure, uses memory only.
 pub struct FallbackStore {
@@ -58,24 +58,11 @@ impl FallbackStore {
         if self.failed.replace(true) {
             return;
         }
-        let code = match error {
-            Error::Storage {
-                failure: StorageFailure::Unavailable,
-                ..
-            } => WarningCode::StorageUnavailable,
-            Error::Storage {
-                failure: StorageFailure::Full,
-                ..
-            } => WarningCode::StorageFull,
-            _ => WarningCode::StorageFailed,
-        };
-        (self.notify)(Warning {
-            code,
-            message: format!(
-                "{error}; the upload goes on with its state in memory only, so a reload \
-                 starts it afresh (parts already on the server are not lost)"
-            ),
-        });
+        (self.notify)(Warning::storage(
+            error,
+            "the upload goes on with its state in memory only, so a reload starts it afresh \
+             (parts already on the server are not lost)",
+        ));
     }
 
     /// Moves `record` from memory to the primary store, if it works.
@@ -212,6 +199,7 @@ mod tests {
 
     use super::*;
     use crate::core::record::test_record;
+    use crate::ports::WarningCode;
 
     /// A store whose writes fail after `ok_writes` of them, and whose
     /// listing fails while `unlisted` is set. Its records and `unlisted`

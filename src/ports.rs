@@ -20,7 +20,7 @@ use std::pin::Pin;
 use crate::core::checksum::Sha256Digest;
 use crate::core::reconcile::ServerPart;
 use crate::core::record::UploadRecord;
-use crate::error::Error;
+use crate::error::{Error, StorageFailure};
 
 /// The future of a port's call.
 pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + 'a>>;
@@ -504,6 +504,30 @@ pub struct Warning {
     pub code: WarningCode,
     /// What happened and what it means, for a person.
     pub message: String,
+}
+
+impl Warning {
+    /// The warning of a store of records or markers failing with `error`:
+    /// its code by the failure's kind (`STORAGE_UNAVAILABLE`,
+    /// `STORAGE_FULL`, else `STORAGE_FAILED`), its message `error`, then
+    /// `then` (what goes on).
+    pub fn storage(error: &Error, then: &str) -> Self {
+        let code = match error {
+            Error::Storage {
+                failure: StorageFailure::Unavailable,
+                ..
+            } => WarningCode::StorageUnavailable,
+            Error::Storage {
+                failure: StorageFailure::Full,
+                ..
+            } => WarningCode::StorageFull,
+            _ => WarningCode::StorageFailed,
+        };
+        Warning {
+            code,
+            message: format!("{error}; {then}"),
+        }
+    }
 }
 
 /// Receives what happens during an upload.

@@ -172,6 +172,16 @@ impl World {
         block_on(self.queue().run())
     }
 
+    /// Runs the queue with `beside` going on at the same time; answers
+    /// both outcomes.
+    fn run_beside<T>(&self, beside: impl Future<Output = T>) -> (Result<(), Error>, T) {
+        let run = async {
+            self.state.prepare_run();
+            self.queue().run().await
+        };
+        block_on(futures::future::join(run, beside))
+    }
+
     fn script(&self, index: usize, script: Script) {
         self.runner.scripts.borrow_mut().insert(index, script);
     }
@@ -275,13 +285,7 @@ fn a_cancelled_file_stops_at_once_and_is_discarded() {
         }
         assert!(w.state.cancel(1));
     };
-    let (ran, ()) = block_on(futures::future::join(
-        async {
-            w.state.prepare_run();
-            w.queue().run().await
-        },
-        cancel,
-    ));
+    let (ran, ()) = w.run_beside(cancel);
     ran.unwrap();
     assert_eq!(w.state.outcomes()[1], FileOutcome::Cancelled);
     assert_eq!(*w.runner.discarded.borrow(), [1]);
@@ -508,13 +512,7 @@ fn files_added_while_the_queue_runs_join_the_run() {
         }
         w.state.cancel(0);
     };
-    let (ran, ()) = block_on(futures::future::join(
-        async {
-            w.state.prepare_run();
-            w.queue().run().await
-        },
-        add,
-    ));
+    let (ran, ()) = w.run_beside(add);
     ran.unwrap();
     assert_eq!(*w.runner.started.borrow(), [0, 1, 2]);
     let last = w.last_progress();
@@ -553,13 +551,7 @@ fn files_added_once_the_other_workers_went_idle_run_beside_a_long_file() {
         w.state.cancel(0);
         (started, most)
     };
-    let (ran, (started, most)) = block_on(futures::future::join(
-        async {
-            w.state.prepare_run();
-            w.queue().run().await
-        },
-        add,
-    ));
+    let (ran, (started, most)) = w.run_beside(add);
     ran.unwrap();
     assert_eq!(
         started,
@@ -588,13 +580,7 @@ fn files_added_while_every_worker_is_busy_join_the_totals_at_once() {
         });
         last
     };
-    let (ran, last) = block_on(futures::future::join(
-        async {
-            w.state.prepare_run();
-            w.queue().run().await
-        },
-        add,
-    ));
+    let (ran, last) = w.run_beside(add);
     ran.unwrap();
     assert_eq!((last.files_total, last.bytes_total), (4, 400));
     assert_eq!(*w.runner.started.borrow(), [0, 1, 2, 3]);
@@ -699,13 +685,7 @@ fn a_file_cancelled_after_it_failed_is_reported_cancelled_and_leaves_the_failed_
         w.state.cancel(1);
         last
     };
-    let (ran, last) = block_on(futures::future::join(
-        async {
-            w.state.prepare_run();
-            w.queue().run().await
-        },
-        cancel,
-    ));
+    let (ran, last) = w.run_beside(cancel);
     ran.unwrap();
     assert!(w
         .heard

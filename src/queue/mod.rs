@@ -30,8 +30,8 @@ use std::pin::pin;
 use futures::future::{join3, select, Either};
 
 use crate::driver::Completed;
-use crate::error::{Error, StorageFailure};
-use crate::ports::{PortFuture, Progress, Timer, Warning, WarningCode};
+use crate::error::Error;
+use crate::ports::{PortFuture, Progress, Timer, Warning};
 use crate::slots::join_all;
 use progress::QueueTotals;
 
@@ -122,26 +122,6 @@ impl Drop for StopRunning<'_> {
     }
 }
 
-/// The warning of a done-marker store failing with `error`, after which
-/// `then` (the queue goes on).
-pub fn storage_warning(error: &Error, then: &str) -> Warning {
-    let code = match error {
-        Error::Storage {
-            failure: StorageFailure::Unavailable,
-            ..
-        } => WarningCode::StorageUnavailable,
-        Error::Storage {
-            failure: StorageFailure::Full,
-            ..
-        } => WarningCode::StorageFull,
-        _ => WarningCode::StorageFailed,
-    };
-    Warning {
-        code,
-        message: format!("{error}; {then}"),
-    }
-}
-
 /// The key of a batch: the same folder added again (the same name, file
 /// count and bytes) under the same namespace and endpoint is the same
 /// batch, so it is listed once however often it is picked.
@@ -205,7 +185,7 @@ impl Queue<'_> {
             Ok(markers) => markers,
             Err(error) => {
                 let then = "the files an earlier run stored are sent again";
-                self.events.warning(storage_warning(&error, then));
+                self.events.warning(Warning::storage(&error, then));
                 return HashMap::new();
             }
         };
@@ -225,7 +205,7 @@ impl Queue<'_> {
     async fn forget(&self, ids: &[String]) {
         if let Err(error) = self.done.forget(ids).await {
             let then = "done markers are left behind, until they expire";
-            self.events.warning(storage_warning(&error, then));
+            self.events.warning(Warning::storage(&error, then));
         }
     }
 

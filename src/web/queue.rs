@@ -586,7 +586,7 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
         let then = "done markers are left behind, until they expire";
         inner
             .events
-            .warn(crate::queue::storage_warning(&error, then));
+            .warn(crate::ports::Warning::storage(&error, then));
     }
     Ok(!cancelled.is_empty())
 }

@@ -184,16 +184,24 @@ test("a queue in a second tab fails the file the first tab uploads with UPLOAD_L
   });
 });
 
+/**
+ * Tab `a` uploads `spec`, held after 2 parts; tab `b`'s start() and abort()
+ * of the same file both answer UPLOAD_LOCKED.
+ */
+async function lockedOut(a, b, spec) {
+  await startAndHold(stack, a, "a", spec, 2);
+  await startUpload(b, "b", spec);
+  assert.equal((await waitOutcome(b, "b")).outcome.error?.code, "UPLOAD_LOCKED");
+  const aborted = await b.evaluate(() => window.e2e.runs.b.upload.abort().then(() => "resolved", (e) => e.code));
+  assert.equal(aborted, "UPLOAD_LOCKED");
+}
+
 test("abort() and clearPending() in a second tab leave the upload the first tab runs", { timeout: 120_000 }, async (t) => {
   // Aborting it on the server would not stop the first tab: its run would
   // only start the file again from nothing.
   await inTwoTabs(t, "lock-abort", async ({ a, b, namespace, mark }) => {
     const spec = { file: FILE, options: { namespace, concurrency: 1 } };
-    await startAndHold(stack, a, "a", spec, 2);
-    await startUpload(b, "b", spec);
-    assert.equal((await waitOutcome(b, "b")).outcome.error?.code, "UPLOAD_LOCKED");
-    const aborted = await b.evaluate(() => window.e2e.runs.b.upload.abort().then(() => "resolved", (e) => e.code));
-    assert.equal(aborted, "UPLOAD_LOCKED");
+    await lockedOut(a, b, spec);
     assert.equal(await clearPending(b, namespace), 0, "nothing to clear: the upload is running");
     stack.gate.release();
     const first = await waitOutcome(a, "a");
@@ -209,11 +217,7 @@ test("after an abort() refused with UPLOAD_LOCKED, start() goes on with the uplo
   // stand, so the second tab may take the upload over.
   await inTwoTabs(t, "lock-abort-start", async ({ a, b, namespace, mark }) => {
     const spec = { file: FILE, options: { namespace, concurrency: 1 } };
-    await startAndHold(stack, a, "a", spec, 2);
-    await startUpload(b, "b", spec);
-    assert.equal((await waitOutcome(b, "b")).outcome.error?.code, "UPLOAD_LOCKED");
-    const aborted = await b.evaluate(() => window.e2e.runs.b.upload.abort().then(() => "resolved", (e) => e.code));
-    assert.equal(aborted, "UPLOAD_LOCKED");
+    await lockedOut(a, b, spec);
     await pauseHeld(stack, a, "a");
     await waitUntil(async () => (await findPrevious(b, FILE, namespace))?.running === false, {
       timeout: 10_000,
