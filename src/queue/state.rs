@@ -97,13 +97,13 @@ impl QueueState {
     /// Before a run: files left running by a dropped run and failed ones
     /// wait again, and files are taken from the first.
     pub fn prepare_run(&self) {
+        self.stop_running();
         for outcome in self.outcomes.borrow_mut().iter_mut() {
-            if matches!(outcome, FileOutcome::Running | FileOutcome::Failed(_)) {
+            if matches!(outcome, FileOutcome::Failed(_)) {
                 *outcome = FileOutcome::Waiting;
             }
         }
         self.next.set(0);
-        self.in_hand.set(0);
     }
 
     /// A run ended or was dropped (a pause): the files it was running

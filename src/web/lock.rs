@@ -9,7 +9,7 @@
 //!
 //! The same lock says which stored uploads are live ([`WebLocks`], asked
 //! without taking it): those are never taken for a file changed, cleared,
-//! or aborted from another tab ([`hold_to_abort`]).
+//! or aborted from another tab ([`hold_released`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -98,18 +98,11 @@ pub async fn hold_record(
 /// back (the lock manager frees it a task or two after the release).
 pub const RELEASE_MS: u32 = 2_000;
 
-/// Takes the lock of record `id` to abort its upload. A run of this page
-/// that was just stopped gives it back at once; a run of another tab holds
-/// it, and the abort fails with [`Error::Locked`] rather than pull the
-/// upload from under that run (which would only start it again). Unlocked
-/// (`None`) where the browser cannot lock.
-pub async fn hold_to_abort(id: &str) -> Result<Option<LockGuard>, Error> {
-    hold_released(id).await
-}
-
 /// Takes the lock of record `id` that a run of this page, just stopped,
 /// gives back: waits for it up to [`RELEASE_MS`], then fails with
-/// [`Error::Locked`] (a run of another tab holds it). Unlocked (`None`)
+/// [`Error::Locked`] (a run of another tab holds it). To abort an upload
+/// (rather than pull it from under another tab's run, which would only
+/// start it again) or to run a queue again at once. Unlocked (`None`)
 /// where the browser cannot lock.
 pub async fn hold_released(id: &str) -> Result<Option<LockGuard>, Error> {
     match within(RELEASE_MS, acquire(&record_lock(id), true)).await {

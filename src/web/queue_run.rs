@@ -161,7 +161,7 @@ impl WebRunner<'_> {
         };
         let driver = self.driver(&source, &events, self.options);
         // A run of another tab holds it: that run's upload is left to it.
-        let Ok(_lock) = lock::hold_to_abort(&driver.record_id(&info)).await else {
+        let Ok(_lock) = lock::hold_released(&driver.record_id(&info)).await else {
             return Ok(());
         };
         driver.abort(&info).await.map(|_| ())

@@ -113,7 +113,7 @@ pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
     let ports = open_ports(inner, source).await;
     let driver = driver(&ports, inner);
     let id = driver.record_id(&file);
-    let _lock = lock::hold_to_abort(&id).await?;
+    let _lock = lock::hold_released(&id).await?;
     driver.abort(&file).await?;
     staging::remove(&id).await;
     Ok(())

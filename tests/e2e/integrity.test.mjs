@@ -358,37 +358,42 @@ test("a streaming source without an id, or whose read gives the wrong bytes, get
   assert.deepEqual(await stack.tab.errors(), []);
 });
 
+/**
+ * Uploads an origin-private file with `checksum`, holding it after part 1
+ * while the file is written again, so that the parts after it come from a
+ * File that can no longer be read; answers the run's report and namespace,
+ * or null where no origin-private file can be written.
+ */
+async function uploadChangedMidway(tab, label, checksum) {
+  await openDemo(stack, tab);
+  if (!(await canWriteOpfs(tab))) return null;
+  const namespace = randomNamespace(label);
+  const name = `${label}.bin`;
+  await writeOpfsFile(tab, name, 5 * PART + 1, 1);
+  const spec = { file: { opfsFile: name }, options: { namespace, concurrency: 1, checksum, retryDelays: [0] } };
+  await startAndHold(stack, tab, label, spec, 1);
+  await writeOpfsFile(tab, name, 5 * PART + 1, 2);
+  stack.gate.release();
+  return { run: await waitOutcome(tab, label), namespace };
+}
+
+const NO_OPFS = "no origin-private file system to change a file in";
+
 test("with checksums off, a file that becomes unreadable midway fails with READ_FAILED, not as a network error", { timeout: 180_000 }, async (t) => {
   // No part is read before it is sent then: the browser reports the part
   // it could not read as the request's network error.
-  const tab = stack.tab;
-  await openDemo(stack, tab);
-  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to change a file in");
-  const namespace = randomNamespace("unreadable-none");
-  const name = "unreadable-none.bin";
-  await writeOpfsFile(tab, name, 5 * PART + 1, 1);
-  const spec = { file: { opfsFile: name }, options: { namespace, concurrency: 1, checksum: "none", retryDelays: [0] } };
-  await startAndHold(stack, tab, "unreadable-none", spec, 1);
-  await writeOpfsFile(tab, name, 5 * PART + 1, 2);
-  stack.gate.release();
-  const run = await waitOutcome(tab, "unreadable-none");
-  assert.equal(run.outcome.error?.code, "READ_FAILED", JSON.stringify(run.outcome));
+  const changed = await uploadChangedMidway(stack.tab, "unreadable-none", "none");
+  if (!changed) return t.skip(NO_OPFS);
+  assert.equal(changed.run.outcome.error?.code, "READ_FAILED", JSON.stringify(changed.run.outcome));
 });
 
 test("a file that becomes unreadable midway fails with READ_FAILED, and the hash worker goes on hashing other files", { timeout: 180_000 }, async (t) => {
   const tab = stack.tab;
-  await openDemo(stack, tab);
-  if (!(await canWriteOpfs(tab))) return t.skip("no origin-private file system to change a file in");
-  const namespace = randomNamespace("unreadable");
-  const name = "unreadable.bin";
-  await writeOpfsFile(tab, name, 5 * PART + 1, 1);
-  // Part 2 is held while the file is written again: the parts after it are
-  // hashed (in the worker) from a File that can no longer be read.
-  const spec = { file: { opfsFile: name }, options: { namespace, concurrency: 1, checksum: "sha256", retryDelays: [0] } };
-  await startAndHold(stack, tab, "unreadable", spec, 1);
-  await writeOpfsFile(tab, name, 5 * PART + 1, 2);
-  stack.gate.release();
-  const run = await waitOutcome(tab, "unreadable");
+  // The parts after the held one are hashed (in the worker) from the File
+  // that can no longer be read.
+  const changed = await uploadChangedMidway(tab, "unreadable", "sha256");
+  if (!changed) return t.skip(NO_OPFS);
+  const { run, namespace } = changed;
   assert.equal(run.outcome.error?.code, "READ_FAILED", JSON.stringify(run.outcome));
   // Another file is still hashed off the page's thread.
   const other = await startUpload(tab, "readable", { file: { name: "readable.bin", size: 2 * PART + 3 }, options: { namespace, checksum: "sha256" } });
