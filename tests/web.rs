@@ -203,6 +203,58 @@ async fn a_record_in_the_first_layout_still_loads() {
     assert_eq!(store.load("v1-old").await.unwrap(), Some(expected));
 }
 
+/// The answer of an IndexedDB request (its `result`), or its error.
+async fn answer(
+    request: &web_sys::IdbRequest,
+) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        request.set_onsuccess(Some(resolve.unchecked_ref()));
+        request.set_onerror(Some(reject.unchecked_ref()));
+    });
+    JsFuture::from(promise).await?;
+    request.result()
+}
+
+fn indexed_db() -> web_sys::IdbFactory {
+    js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())
+        .unwrap()
+        .unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn an_open_given_up_before_its_answer_still_creates_the_stores_and_closes() {
+    rexie::Rexie::delete(DB_NAME).await.unwrap();
+    // A pause drops a run while its first open of the database is in flight.
+    let mut open = Box::pin(IdbStore::open());
+    assert!(
+        futures::poll!(&mut open).is_pending(),
+        "the open is in flight"
+    );
+    drop(open);
+    // Opens are answered in order: this one after the given-up one.
+    let db: web_sys::IdbDatabase = answer(&indexed_db().open(DB_NAME).unwrap())
+        .await
+        .unwrap()
+        .unchecked_into();
+    let (version, names) = (db.version(), db.object_store_names());
+    db.close();
+    assert_eq!(version, 4.0, "the given-up open upgraded the database");
+    for store in ["uploads", "parts", "handles", "done", "batches"] {
+        assert!(names.contains(store), "object store {store}");
+    }
+    // No connection is left open by the given-up open: a deletion is not
+    // blocked.
+    let delete = indexed_db().delete_database(DB_NAME).unwrap();
+    let blocked = std::rc::Rc::new(std::cell::Cell::new(false));
+    let on_blocked = wasm_bindgen::closure::Closure::<dyn FnMut()>::new({
+        let blocked = blocked.clone();
+        move || blocked.set(true)
+    });
+    delete.set_onblocked(Some(on_blocked.as_ref().unchecked_ref()));
+    answer(&delete).await.unwrap();
+    assert!(!blocked.get(), "a connection was left open");
+}
+
 #[wasm_bindgen_test]
 async fn blob_slices_are_the_planned_bytes() {
     let len = 2 * 1024 * 1024 + 77;

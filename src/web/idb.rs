@@ -24,6 +24,7 @@
 use std::cell::RefCell;
 
 use js_sys::{Array, Promise};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -172,6 +173,38 @@ fn factory() -> Result<IdbFactory, Error> {
     }
 }
 
+/// An open request's upgrade handler, kept until the request is answered
+/// even when the open is given up (after its timeout, when another tab's old
+/// connection blocks the upgrade, or dropped by a pause): a request still in
+/// flight may yet upgrade the database, which would then reach this version
+/// without its object stores. The connection such a request gets is closed
+/// at once (kept, it would block later upgrades).
+struct OpenInFlight {
+    request: IdbOpenDbRequest,
+    upgrade: Option<Closure<dyn FnMut()>>,
+}
+
+impl Drop for OpenInFlight {
+    fn drop(&mut self) {
+        let Some(upgrade) = self.upgrade.take() else {
+            return;
+        };
+        // `result` throws while the request is in flight.
+        if self.request.result().is_ok() {
+            handle(&self.request, "onupgradeneeded", &JsValue::NULL);
+            return;
+        }
+        let late = self.request.clone();
+        let close = Closure::once_into_js(move || {
+            drop(upgrade);
+            if let Ok(db) = late.result() {
+                db.unchecked_into::<IdbDatabase>().close();
+            }
+        });
+        handle(&self.request, "onsuccess", &close);
+    }
+}
+
 impl IdbStore {
     /// Opens (and on first use creates) the database; any failure is
     /// [`StorageFailure::Unavailable`].
@@ -184,7 +217,7 @@ impl IdbStore {
             .open_with_u32(DB_NAME, DB_VERSION)
             .map_err(storage)?;
         // Runs inside `open`'s upgrade transaction, before `success`.
-        let upgrade = wasm_bindgen::closure::Closure::<dyn FnMut()>::new({
+        let upgrade = Closure::<dyn FnMut()>::new({
             let request = request.clone();
             move || {
                 let Ok(db) = request.result() else { return };
@@ -203,29 +236,16 @@ impl IdbStore {
             }
         });
         handle(&request, "onupgradeneeded", upgrade.as_ref());
+        let _in_flight = OpenInFlight {
+            request: request.clone(),
+            upgrade: Some(upgrade),
+        };
         let opened = settled(&request, OPEN_TIMEOUT_MS).await;
-        if opened.is_ok() {
-            handle(&request, "onupgradeneeded", &JsValue::NULL);
-        } else {
-            // An open that answers after its timeout (another tab's old
-            // connection blocked the upgrade) still upgrades: its handler
-            // lives until then, or the database would reach this version
-            // without the stores. It must not keep a connection (that would
-            // block later upgrades).
-            let late = request.clone();
-            let close = wasm_bindgen::closure::Closure::once_into_js(move || {
-                drop(upgrade);
-                if let Ok(db) = late.result() {
-                    db.unchecked_into::<IdbDatabase>().close();
-                }
-            });
-            handle(&request, "onsuccess", &close);
-        }
         let db: IdbDatabase = opened?.unchecked_into();
         // A newer version of the library in another tab upgrades the
         // database: let it, instead of blocking it (this store then fails,
         // and the upload goes on in memory).
-        let close = wasm_bindgen::closure::Closure::<dyn FnMut()>::new({
+        let close = Closure::<dyn FnMut()>::new({
             let db = db.clone();
             move || db.close()
         });
