@@ -32,9 +32,14 @@ extern "C" {
     fn staged_file(name: &str) -> Promise;
 }
 
-/// How long the browser may take to answer for a handle (its permission,
-/// its file) before the file counts as unreadable.
+/// How long the browser may take to answer for a handle (its permission
+/// state, its file) before the file counts as unreadable.
 const HANDLE_TIMEOUT_MS: u32 = 30_000;
+
+/// How long a person may take to answer the browser's permission prompt
+/// before the read counts as not granted: long enough to read it, come
+/// back to the tab and decide, and still an end where no prompt shows.
+const PROMPT_TIMEOUT_MS: u32 = 10 * 60_000;
 
 /// What a record keeps to continue without picking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,9 +165,14 @@ pub async fn file_of_handle(handle: &JsValue, ask: bool) -> Result<JsValue, Erro
 }
 
 /// `Ok` when the page may read behind `handle` (a file's or a folder's),
-/// asking for it with `ask` (a prompt needs a user gesture).
+/// asking for it with `ask` (a prompt needs a user gesture). A prompt left
+/// unanswered for [`PROMPT_TIMEOUT_MS`] is [`Error::PermissionDenied`].
 pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
-    let permission = answer(read_permission(handle, ask)).await?;
+    let asked = read_permission(handle, ask);
+    let permission = match ask {
+        true => answer_within(PROMPT_TIMEOUT_MS, asked, || Error::PermissionDenied).await?,
+        false => answer(asked).await?,
+    };
     match permission.as_string().as_deref() {
         Some("granted") => Ok(()),
         _ => Err(Error::PermissionDenied),
@@ -173,11 +183,20 @@ pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
 /// that is gone is [`Error::FileMissing`], a refusal
 /// [`Error::PermissionDenied`], anything else [`Error::ReadFailed`].
 async fn answer(promise: Promise) -> Result<JsValue, Error> {
-    let answered = within(HANDLE_TIMEOUT_MS, JsFuture::from(promise)).await;
-    let Some(result) = answered else {
-        return Err(Error::ReadFailed {
-            detail: "the browser did not answer for the file's handle".into(),
-        });
+    let unanswered = || Error::ReadFailed {
+        detail: "the browser did not answer for the file's handle".into(),
+    };
+    answer_within(HANDLE_TIMEOUT_MS, promise, unanswered).await
+}
+
+/// [`answer`] with `unanswered`'s error after `ms`.
+async fn answer_within(
+    ms: u32,
+    promise: Promise,
+    unanswered: impl FnOnce() -> Error,
+) -> Result<JsValue, Error> {
+    let Some(result) = within(ms, JsFuture::from(promise)).await else {
+        return Err(unanswered());
     };
     result.map_err(|e| match string(&e, "name").as_deref() {
         Some("NotFoundError") => Error::FileMissing,

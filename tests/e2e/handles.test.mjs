@@ -142,32 +142,95 @@ test("a changed file behind the handle is detected (FILE_CHANGED) and never mixe
   await clearPending(tab, namespace);
 });
 
-test("a refused read permission gets PERMISSION_DENIED, and nothing is sent", { timeout: 180_000 }, async (t) => {
-  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
-  const namespace = randomNamespace("denied");
+/**
+ * Starts an upload from a handle to file `label`.bin, lets one part through
+ * and reloads; then resumes it from its listed entry (`resumePending`,
+ * which asks for read permission) with the page's permission calls as
+ * `prompt` defines them: script text run in the page, given `proto`, the
+ * handles' prototype.
+ */
+async function resumeThroughPrompt(label, seed, prompt) {
+  const namespace = randomNamespace(label);
+  const file = `${label}.bin`;
   await openDemo(stack, tab, { namespace });
-  await writeOpfsFile(tab, "denied.bin", SIZE, 44);
-  await interrupt("first", { file: { opfs: "denied.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await writeOpfsFile(tab, file, SIZE, seed);
+  await interrupt("first", { file: { opfs: file }, options: { namespace, concurrency: 1 } }, namespace, 1);
   await tab.reload();
   await waitReady(tab);
   stack.gate.release();
-  // The permission state the page reports: asked, and refused.
-  await tab.evaluate(() => {
+  await tab.evaluate((prompt) => {
     const script = document.createElement("script");
-    script.textContent = `
+    script.textContent = `{
       const proto = (globalThis.FileSystemHandle || globalThis.FileSystemFileHandle).prototype;
-      proto.queryPermission = async () => "prompt";
-      proto.requestPermission = async () => "denied";
-    `;
+      ${prompt}
+    }`;
     document.head.append(script);
-  });
+  }, prompt);
   const mark = stack.gate.mark();
-  const resumed = await resumePending(tab, "again", "denied.bin", namespace);
-  assert.equal(resumed.error?.code, "PERMISSION_DENIED", JSON.stringify(resumed));
-  assert.deepEqual(stack.gate.since(mark), []);
+  const resumed = await resumePending(tab, "again", file, namespace);
+  return { namespace, mark, resumed };
+}
+
+/**
+ * A permission prompt a person answers "granted" after `answerMs` of page
+ * time, or never (null). From the permission's first query until the
+ * answer, the page's timers run 100 times faster, so a minute of a
+ * person's reading passes in 0.6 s.
+ */
+function slowPrompt(answerMs) {
+  return `
+    const realSetTimeout = globalThis.setTimeout;
+    proto.queryPermission = async () => {
+      globalThis.setTimeout = (f, ms, ...rest) => realSetTimeout(f, (ms || 0) / 100, ...rest);
+      return "prompt";
+    };
+    proto.requestPermission = () => new Promise((resolve) => {
+      const answerMs = ${answerMs};
+      if (answerMs === null) return;
+      realSetTimeout(() => {
+        globalThis.setTimeout = realSetTimeout;
+        resolve("granted");
+      }, answerMs / 100);
+    });
+  `;
+}
+
+/** Reloads (which ends any prompt) and forgets the namespace's uploads. */
+async function forget(namespace) {
   await tab.reload();
   await waitReady(tab);
   await clearPending(tab, namespace).catch(() => {});
+}
+
+test("a refused read permission gets PERMISSION_DENIED, and nothing is sent", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  // The permission state the page reports: asked, and refused.
+  const refused = `
+    proto.queryPermission = async () => "prompt";
+    proto.requestPermission = async () => "denied";
+  `;
+  const { namespace, mark, resumed } = await resumeThroughPrompt("denied", 44, refused);
+  assert.equal(resumed.error?.code, "PERMISSION_DENIED", JSON.stringify(resumed));
+  assert.deepEqual(stack.gate.since(mark), []);
+  await forget(namespace);
+});
+
+test("a permission prompt answered after a minute resumes the upload", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const { namespace, resumed } = await resumeThroughPrompt("slow-prompt", 45, slowPrompt(60_000));
+  assert.equal(resumed.error, undefined, JSON.stringify(resumed.error));
+  const run = await waitOutcome(tab, "again");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.equal(run.resumes[0]?.skippedParts, 1, "the part sent before the reload is kept");
+  assert.deepEqual(await pending(tab, namespace), [], "no record left");
+});
+
+test("a permission prompt never answered gets PERMISSION_DENIED after 10 minutes, and nothing is sent", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const { namespace, mark, resumed } = await resumeThroughPrompt("no-answer", 46, slowPrompt(null));
+  assert.equal(resumed.error?.code, "PERMISSION_DENIED", JSON.stringify(resumed));
+  assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
+  await forget(namespace);
 });
 
 test("a file gone from behind its handle gets FILE_MISSING, and nothing is sent", { timeout: 180_000 }, async (t) => {
