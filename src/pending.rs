@@ -16,6 +16,7 @@ use std::ops::Deref;
 use crate::core::fingerprint::FileIdentity;
 use crate::core::record::{PendingUpload, UploadRecord};
 use crate::core::retry::RetryPolicy;
+use crate::driver::is_live;
 use crate::driver::retry::with_retries;
 use crate::error::Error;
 use crate::options::{UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
@@ -85,15 +86,22 @@ pub async fn find(
 /// `record`'s summary, saying whether a run holds it.
 async fn summary(record: &UploadRecord, claims: &dyn Claims) -> PendingUpload {
     PendingUpload {
-        running: claims.held(&record.id).await,
+        running: is_running(claims, &record.id).await,
         ..record.summary()
     }
+}
+
+/// Whether a run holds record `id`: one of this page's (known here even
+/// where the browser cannot lock across tabs), or one `claims` knows of
+/// (another tab's).
+async fn is_running(claims: &dyn Claims, id: &str) -> bool {
+    is_live(id) || claims.held(id).await
 }
 
 /// The stored unfinished uploads `lookup` covers, oldest first, each
 /// saying whether a run holds it (`claims`). An upload queue's files are
 /// listed with their batch, not here. Records past expiry (in the lookup's
-/// namespace) are removed on the way.
+/// namespace) are removed on the way, unless a run holds them.
 pub async fn list(
     store: &impl RecordStore,
     claims: &dyn Claims,
@@ -103,7 +111,9 @@ pub async fn list(
     let namespace = lookup.namespace.as_deref();
     let mut pending = Vec::new();
     for record in store.list().await? {
-        if is_collectable(&record, namespace, now, lookup.expires_after_ms) {
+        if is_collectable(&record, namespace, now, lookup.expires_after_ms)
+            && !is_running(claims, &record.id).await
+        {
             store.remove(&record.id).await?;
         } else if lookup.covers(&record) && !record.queued {
             pending.push(summary(&record, claims).await);
@@ -117,8 +127,9 @@ pub async fn list(
 /// backend (`backend_for(endpoint)`), retried as `retry` says, then its
 /// record deleted; an abort that still fails is left to the server's
 /// lifecycle rule. An upload a run holds (`claims`: a run of another tab,
-/// or of this page not paused) is left to it. Answers how many were
-/// forgotten.
+/// or of this page not paused) is left to it, and so is an upload queue's
+/// file (listed with its batch, and forgotten with it). Answers how many
+/// were forgotten.
 pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
     store: &impl RecordStore,
     lookup: &Lookup,
@@ -129,7 +140,7 @@ pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
 ) -> Result<u32, Error> {
     let mut count = 0;
     for record in store.list().await? {
-        if !lookup.covers(&record) || claims.held(&record.id).await {
+        if !lookup.covers(&record) || record.queued || is_running(claims, &record.id).await {
             continue;
         }
         let backend = backend_for(&record.endpoint);

@@ -887,6 +887,22 @@ impl World {
         block_on(listed).unwrap()
     }
 
+    /// What `clearPending` does: forgets every stored upload no run
+    /// holds, aborting it; answers how many.
+    fn clear(&self) -> u32 {
+        let lookup = resupload::pending::Lookup::everything();
+        let retry = resupload::core::retry::RetryPolicy::default();
+        let cleared = resupload::pending::clear(
+            &self.store,
+            &lookup,
+            &self.other_tabs,
+            &self.timer,
+            &retry,
+            |_: &str| &self.s3 as &dyn Backend,
+        );
+        block_on(cleared).unwrap()
+    }
+
     /// Runs until `polls` polls have passed, then drops the run (as pause()
     /// does in the browser).
     fn run_and_drop_after(&self, polls: usize) {
@@ -2364,20 +2380,76 @@ fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
 #[test]
 fn clearing_pending_uploads_leaves_the_ones_a_run_holds() {
     let (w, _, first) = two_interrupted_the_first_held();
-    let lookup = resupload::pending::Lookup::everything();
-    let retry = resupload::core::retry::RetryPolicy::default();
-    let cleared = resupload::pending::clear(
-        &w.store,
-        &lookup,
-        &w.other_tabs,
-        &w.timer,
-        &retry,
-        |_: &str| &w.s3 as &dyn Backend,
-    );
-    assert_eq!(block_on(cleared).unwrap(), 1, "only the other one");
+    assert_eq!(w.clear(), 1, "only the other one");
     let kept: Vec<String> = w.records().into_iter().map(|r| r.id).collect();
     assert_eq!(kept, [first]);
     let uploads = w.s3.uploads.borrow();
     assert!(uploads.contains_key("up1"), "the held upload goes on");
     assert!(!uploads.contains_key("up2"), "the other is aborted");
+}
+
+#[test]
+fn clearing_pending_uploads_leaves_an_upload_queues_files_to_their_batch() {
+    let mut w = World::new(SIZE);
+    w.options.in_queue = true;
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    let queued = w.records()[0].id.clone();
+    w.options.in_queue = false;
+    w.file.identity.name = "other.mp4".into();
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    assert_eq!(w.clear(), 1, "only the upload of its own");
+    let kept: Vec<String> = w.records().into_iter().map(|r| r.id).collect();
+    assert_eq!(kept, [queued]);
+    assert!(
+        w.s3.uploads.borrow().contains_key("up1"),
+        "the queue's file keeps its parts"
+    );
+}
+
+#[test]
+fn listing_keeps_a_record_past_expiry_while_a_run_holds_it() {
+    let (w, _, first) = two_interrupted_the_first_held();
+    let lookup = resupload::pending::Lookup::everything();
+    let later = w.records()[0].created_at + lookup.expires_after_ms + 1.0;
+    let listed = resupload::pending::list(&w.store, &w.other_tabs, later, &lookup);
+    let listed: Vec<String> = block_on(listed)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(
+        listed,
+        std::slice::from_ref(&first),
+        "the held one, still listed"
+    );
+    let kept: Vec<String> = w.records().into_iter().map(|r| r.id).collect();
+    assert_eq!(kept, [first], "the idle one is collected");
+}
+
+#[test]
+fn the_lookups_see_a_run_of_this_page_where_no_lock_says_so() {
+    // No Web Locks (other_tabs holds nothing): the page's own run is still
+    // running, and clearing leaves it.
+    let w = World::new(SIZE);
+    w.s3.fail(3, &[Fault::Hang]);
+    let driver = w.driver();
+    let mut run = Box::pin(driver.run(&w.file));
+    let waker = futures::task::noop_waker();
+    for _ in 0..200 {
+        assert!(run
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    let running: Vec<bool> = w.listed().into_iter().map(|p| p.running).collect();
+    assert_eq!(running, [true]);
+    assert_eq!(w.clear(), 0);
+    assert!(
+        w.s3.uploads.borrow().contains_key("up1"),
+        "the run's upload goes on"
+    );
+    drop(run);
+    assert_eq!(w.clear(), 1, "once it stopped, it is forgotten");
 }

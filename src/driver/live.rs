@@ -30,6 +30,6 @@ impl Drop for LiveRun {
 }
 
 /// Whether a run of this page holds the record `id`.
-pub(super) fn is_live(id: &str) -> bool {
+pub(crate) fn is_live(id: &str) -> bool {
     LIVE.with_borrow(|live| live.iter().any(|held| held == id))
 }

@@ -34,6 +34,8 @@ pub mod retry;
 mod single;
 mod verify;
 
+pub(crate) use live::is_live;
+
 use std::cell::RefCell;
 use std::pin::pin;
 

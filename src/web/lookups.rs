@@ -104,8 +104,8 @@ impl Upload {
     /// its server (with retries; best effort), its record deleted, and its
     /// staged copy (with the `headers` option, if given, for a backend that
     /// wants credentials). An upload running (in another tab, or in this
-    /// page and not paused) is left to its run. Resolves to how many were
-    /// forgotten.
+    /// page and not paused) is left to its run, and an `UploadQueue`'s
+    /// files to their batch. Resolves to how many were forgotten.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
     pub fn clear_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
