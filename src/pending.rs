@@ -17,7 +17,7 @@ use crate::core::fingerprint::FileIdentity;
 use crate::core::record::{PendingUpload, UploadRecord};
 use crate::core::retry::RetryPolicy;
 use crate::driver::is_live;
-use crate::driver::retry::with_retries;
+use crate::driver::retry::{with_retries, NoWaitForNetwork};
 use crate::error::Error;
 use crate::options::{UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
 use crate::ports::{Backend, Claims, RecordStore, Timer};
@@ -124,12 +124,12 @@ pub async fn list(
 }
 
 /// Forgets every stored upload `lookup` covers: each is aborted on its
-/// backend (`backend_for(endpoint)`), retried as `retry` says, then its
-/// record deleted; an abort that still fails is left to the server's
-/// lifecycle rule. An upload a run holds (`claims`: a run of another tab,
-/// or of this page not paused) is left to it, and so is an upload queue's
-/// file (listed with its batch, and forgotten with it). Answers how many
-/// were forgotten.
+/// backend (`backend_for(endpoint)`), retried as `retry` says (offline,
+/// without waiting for the network), then its record deleted; an abort
+/// that still fails is left to the server's lifecycle rule. An upload a
+/// run holds (`claims`: a run of another tab, or of this page not paused)
+/// is left to it, and so is an upload queue's file (listed with its batch,
+/// and forgotten with it). Answers how many were forgotten.
 pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
     store: &impl RecordStore,
     lookup: &Lookup,
@@ -145,7 +145,7 @@ pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
         }
         let backend = backend_for(&record.endpoint);
         let abort = || backend.abort(&record.upload_id, &record.key);
-        let _ = with_retries(timer, retry, abort, || false).await;
+        let _ = with_retries(&NoWaitForNetwork(timer), retry, abort, || false).await;
         store.remove(&record.id).await?;
         count += 1;
     }

@@ -111,6 +111,8 @@ struct FakeS3 {
     adopts_unasked: Cell<bool>,
     /// Creates are refused with this status (401: no credentials).
     create_refused: Cell<Option<u16>>,
+    /// Aborts meet a network error (the device is offline).
+    aborts_offline: Cell<bool>,
     /// Signing takes a turn of the executor (a round trip), as it does in a
     /// browser.
     slow_signing: Cell<bool>,
@@ -426,6 +428,12 @@ impl FakeS3 {
     }
 
     async fn fake_abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
+        if self.aborts_offline.get() {
+            return Err(Error::Network {
+                operation: Operation::Abort,
+                detail: "offline".into(),
+            });
+        }
         self.uploads
             .borrow_mut()
             .remove(upload_id)
@@ -2452,4 +2460,22 @@ fn the_lookups_see_a_run_of_this_page_where_no_lock_says_so() {
     );
     drop(run);
     assert_eq!(w.clear(), 1, "once it stopped, it is forgotten");
+}
+
+#[test]
+fn an_abort_while_offline_fails_after_its_retries_keeping_the_record() {
+    // abort() and clearPending() are waited on by a person: offline, they
+    // end with NETWORK, never wait for the network without an end.
+    let w = interrupted();
+    w.s3.aborts_offline.set(true);
+    let aborted = block_on(w.driver().abort(&w.file));
+    assert!(matches!(aborted, Err(Error::Network { .. })), "{aborted:?}");
+    assert_eq!(w.records().len(), 1, "kept, to abort again later");
+    assert_eq!(w.timer.online_waits.get(), 0, "no wait for the network");
+    assert_eq!(
+        w.clear(),
+        1,
+        "forgotten, its upload left to the store's rule"
+    );
+    assert_eq!(w.timer.online_waits.get(), 0, "no wait for the network");
 }

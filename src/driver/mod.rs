@@ -252,7 +252,8 @@ impl<B> Driver<'_, B> {
             return Ok(false);
         };
         let abort = || self.backend.abort(&record.upload_id, &record.key);
-        match self.with_retries(abort).await {
+        let timer = retry::NoWaitForNetwork(self.timer);
+        match retry::with_retries(&timer, &self.options.retry, abort, || false).await {
             Ok(()) => {}
             Err(Error::NoSuchUpload { .. }) if record.all_done() => {
                 if self.completed_before(&record).await? {

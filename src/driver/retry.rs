@@ -60,6 +60,22 @@ async fn wait_to_retry(
     }
 }
 
+/// A clock that never waits for the network: for the calls a person waits
+/// on outside an upload's run (an abort, forgetting stored uploads), so
+/// that offline they end with [`Error::Network`] after their retries
+/// rather than wait for the network without an end. A run waits.
+pub struct NoWaitForNetwork<'a>(pub &'a dyn Timer);
+
+impl Timer for NoWaitForNetwork<'_> {
+    fn now_ms(&self) -> f64 {
+        self.0.now_ms()
+    }
+
+    fn sleep(&self, ms: u32) -> crate::ports::Wait<'_> {
+        self.0.sleep(ms)
+    }
+}
+
 impl<B> Driver<'_, B> {
     /// Runs `attempt` until it succeeds or the retry policy gives up.
     pub(super) async fn with_retries<V, F, Fut>(&self, attempt: F) -> Result<V, Error>

@@ -204,6 +204,36 @@ test("offline: part requests wait for the online event, then the upload goes on"
   assert.equal(failedWhileOffline.length, 0, "nothing reached the store while offline");
 });
 
+test("offline: abort() and clearPending() end with NETWORK after their retries, keeping what they could not abort", { timeout: 120_000 }, async (t) => {
+  const tab = stack.tab;
+  if (!(await stack.browser.setOffline(false))) return t.skip(`${stack.browserName}'s driver cannot take it offline`);
+  // Its offline mode refuses new connections only: the abort would reach
+  // the backend on the connection the page already has.
+  if (stack.browser.offlineKeepsConnections) return t.skip(`${stack.browserName} offline keeps its connections to the backend`);
+  t.after(() => stack.browser.setOffline(false));
+  const namespace = randomNamespace("offline-abort");
+  await openDemo(stack, tab);
+  const spec = { file: { name: "kept.bin", size: SIZE }, options: { namespace, concurrency: 1, retryDelays: [0, 100] } };
+  await startAndHold(stack, tab, "kept", spec, 1);
+  await stack.browser.setOffline(true);
+  stack.gate.release();
+  const aborted = await tab.evaluate(async () => {
+    try {
+      await window.e2e.runs.kept.upload.abort();
+      return { ok: true };
+    } catch (e) {
+      return { code: e.code };
+    }
+  });
+  assert.deepEqual(aborted, { code: "NETWORK" }, "abort() ends, with the network's error");
+  const cleared = await tab.evaluate(async (namespace) => {
+    const { Upload } = await window.e2e.lib("pending");
+    return Upload.clearPending({ namespace });
+  }, namespace);
+  assert.equal(cleared, 1, "clearPending() ends, and forgets the upload (left to the store's rule)");
+  await stack.browser.setOffline(false);
+});
+
 /**
  * A holding proxy in front of the dev server (loopback.mjs), whose address
  * the page calls as its `endpoint`: the dev server's test-time CORS
