@@ -250,6 +250,57 @@ impl Error {
         }
     }
 
+    /// Whether the error is no one file's doing, so that every other file
+    /// would fail alike (an upload queue stops after a few such failures
+    /// in a row: see [`crate::queue`]): the backend or the store
+    /// unreachable, or answering 5xx, 408 or 429, after every retry (an
+    /// offline device is waited for, and never fails a file); a 401 or 403
+    /// (the app's sign-in expired, the backend's key refused by the
+    /// store, a clock far off); a 404 or 405 from the routes that start an
+    /// upload or sign a file (a wrong `endpoint`); an answer that is not
+    /// the protocol's; ETags hidden by the bucket's CORS rules; the
+    /// `headers` function failing; the record store failing; checksums the
+    /// backend cannot sign. Not a file's own trouble: it cannot be read,
+    /// is gone or changed, is too large, its stored bytes differ, another
+    /// tab sends it, or another 4xx about it. Matched without a wildcard,
+    /// so that a new kind must be placed here.
+    pub fn is_queue_wide(&self) -> bool {
+        match self {
+            Error::Http {
+                operation, status, ..
+            } => {
+                is_retryable_status(*status)
+                    || matches!(status, 401 | 403)
+                    || (matches!(status, 404 | 405)
+                        && matches!(operation, Operation::Create | Operation::SignFile))
+            }
+            Error::Network { .. }
+            | Error::BadResponse { .. }
+            | Error::MissingEtag { .. }
+            | Error::Storage { .. }
+            | Error::HeadersFailed { .. }
+            | Error::ChecksumUnsupported
+            | Error::NotInBuild { .. }
+            | Error::UnsupportedBrowser { .. } => true,
+            Error::InvalidOption { .. }
+            | Error::NotAFile
+            | Error::FileTooLarge { .. }
+            | Error::NoSuchUpload { .. }
+            | Error::Paused
+            | Error::Aborted
+            | Error::AlreadyRunning
+            | Error::AlreadyCompleted
+            | Error::Locked
+            | Error::BatchLocked
+            | Error::ChecksumMismatch { .. }
+            | Error::ReadFailed { .. }
+            | Error::PermissionDenied
+            | Error::FileMissing
+            | Error::FileChanged
+            | Error::NoHandle => false,
+        }
+    }
+
     /// The HTTP status, when the error is an HTTP answer.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -486,6 +537,57 @@ mod tests {
         assert!(net.is_retryable());
         assert!(!Error::invalid_option("partSize", "too small").is_retryable());
         assert!(!Error::MissingEtag { part_number: 3 }.is_retryable());
+    }
+
+    #[test]
+    fn outages_and_refused_credentials_are_queue_wide_a_file_s_own_troubles_are_not() {
+        let answered = |operation, status| Error::Http {
+            operation,
+            status,
+            refusal: Refusal::Other,
+            body: String::new(),
+            retry_after_ms: None,
+        };
+        let network = Error::Network {
+            operation: Operation::SignFile,
+            detail: "Failed to fetch".into(),
+        };
+        let headers = Error::HeadersFailed {
+            detail: "rejected".into(),
+        };
+        let not_protocol = Error::BadResponse {
+            operation: Operation::Create,
+            detail: "HTML".into(),
+        };
+        for wide in [
+            network,
+            headers,
+            not_protocol,
+            answered(Operation::SignFile, 401),
+            answered(Operation::Create, 403),
+            answered(Operation::UploadPart, 503),
+            answered(Operation::UploadFile, 429),
+            answered(Operation::Create, 404),
+        ] {
+            assert!(wide.is_queue_wide(), "{wide:?}");
+        }
+        let unread = Error::ReadFailed {
+            detail: "NotReadableError".into(),
+        };
+        let too_large = Error::FileTooLarge { size: 9, max: 8 };
+        for own in [
+            unread,
+            too_large,
+            Error::FileMissing,
+            Error::FileChanged,
+            Error::PermissionDenied,
+            Error::Locked,
+            answered(Operation::UploadFile, 400),
+            answered(Operation::UploadFile, 413),
+            answered(Operation::ListParts, 404),
+        ] {
+            assert!(!own.is_queue_wide(), "{own:?}");
+        }
     }
 
     #[test]

@@ -13,11 +13,12 @@ mod support;
 use support::yield_now;
 
 use futures::executor::block_on;
+use resupload::error::Refusal;
 use resupload::memory::MemoryStore;
 use resupload::ports::{PortFuture, Progress, Timer, Wait, Warning, WarningCode};
 use resupload::queue::{
     DoneMarker, DoneStore, FileOutcome, FileRunner, Queue, QueueEntry, QueueEvents, QueueProgress,
-    QueueState,
+    QueueState, STOP_AFTER,
 };
 use resupload::{Completed, Error, Operation};
 
@@ -26,6 +27,10 @@ use resupload::{Completed, Error, Operation};
 enum Script {
     Store,
     Fail,
+    /// The backend refuses the app's sign-in (401): no file would pass.
+    Refuse,
+    /// The file cannot be read: its own trouble.
+    Unreadable,
     Hang,
 }
 
@@ -73,6 +78,16 @@ impl Runner {
                 operation: Operation::UploadFile,
                 detail: "gone".into(),
             }),
+            Script::Refuse => Err(Error::Http {
+                operation: Operation::SignFile,
+                status: 401,
+                refusal: Refusal::Other,
+                body: "sign in again".into(),
+                retry_after_ms: None,
+            }),
+            Script::Unreadable => Err(Error::ReadFailed {
+                detail: "NotReadableError".into(),
+            }),
             Script::Hang => std::future::pending().await,
         }
     }
@@ -92,14 +107,32 @@ impl FileRunner for Runner {
     }
 }
 
-struct Clock(Cell<f64>);
+/// A clock that moves `step` ms each time it is read, and counts the
+/// waits asked of it.
+struct Clock {
+    now: Cell<f64>,
+    step: Cell<f64>,
+    sleeps: Cell<usize>,
+}
+
+impl Clock {
+    /// At `now`, moving 10 ms a read.
+    fn at(now: f64) -> Self {
+        Clock {
+            now: Cell::new(now),
+            step: Cell::new(10.0),
+            sleeps: Cell::new(0),
+        }
+    }
+}
 
 impl Timer for Clock {
     fn now_ms(&self) -> f64 {
-        self.0.set(self.0.get() + 10.0);
-        self.0.get()
+        self.now.set(self.now.get() + self.step.get());
+        self.now.get()
     }
     fn sleep(&self, _ms: u32) -> Wait<'_> {
+        self.sleeps.set(self.sleeps.get() + 1);
         Box::pin(yield_now())
     }
 }
@@ -148,7 +181,7 @@ impl World {
             state,
             runner: Runner::default(),
             done: MemoryStore::new(),
-            clock: Clock(Cell::new(1.7e12)),
+            clock: Clock::at(1.7e12),
             heard: Heard::default(),
         }
     }
@@ -213,10 +246,12 @@ fn files_start_in_order_a_few_at_once_and_all_are_stored() {
 fn a_failed_file_never_stops_the_others_and_the_next_run_tries_only_it() {
     let w = World::new(5);
     w.script(2, Script::Fail);
-    let error = w.run().unwrap_err();
-    assert_eq!(error.code(), "NETWORK");
+    w.run().unwrap();
     assert_eq!(w.runner.started.borrow().len(), 5);
-    assert!(matches!(w.state.outcomes()[2], FileOutcome::Failed(_)));
+    assert!(
+        matches!(&w.state.outcomes()[2], FileOutcome::Failed(e) if e.code() == "NETWORK"),
+        "the failure is in the file's outcome, not the run's"
+    );
     assert_eq!(w.last_progress().files_failed, 1);
     assert_eq!(
         w.markers().len(),
@@ -228,6 +263,101 @@ fn a_failed_file_never_stops_the_others_and_the_next_run_tries_only_it() {
     w.run().unwrap();
     assert_eq!(*w.runner.started.borrow(), [2]);
     assert!(w.markers().is_empty());
+}
+
+impl World {
+    fn script_all(&self, script: Script) {
+        for index in 0..self.entries.borrow().len() {
+            self.script(index, script);
+        }
+    }
+
+    fn one_at_a_time(&self) -> Result<(), Error> {
+        self.state.prepare_run();
+        block_on(
+            Queue {
+                files_at_once: 1,
+                ..self.queue()
+            }
+            .run(),
+        )
+    }
+}
+
+#[test]
+fn files_failing_in_a_row_for_a_reason_not_theirs_stop_the_queue_and_a_later_run_goes_on() {
+    let w = World::new(20);
+    w.script_all(Script::Refuse);
+    let error = w.run().unwrap_err();
+    assert_eq!((error.code(), error.status()), ("HTTP_STATUS", Some(401)));
+    let started = w.runner.started.borrow().clone();
+    // Three workers: the running ones end on their own after the stop.
+    assert!(
+        started.len() <= 3 + STOP_AFTER,
+        "the queue stops starting files: {started:?}"
+    );
+    let outcomes = w.state.outcomes().clone();
+    for (index, outcome) in outcomes.iter().enumerate() {
+        match started.contains(&index) {
+            true => assert!(matches!(outcome, FileOutcome::Failed(_)), "{index}"),
+            false => assert_eq!(*outcome, FileOutcome::Waiting, "{index} still waits"),
+        }
+    }
+    assert_eq!(
+        w.heard.ended.borrow().len(),
+        started.len(),
+        "only those ended"
+    );
+    assert_eq!(w.last_progress().files_failed, started.len());
+
+    // Signed in again: the next run sends the failed files and the rest.
+    w.script_all(Script::Store);
+    w.runner.started.borrow_mut().clear();
+    w.run().unwrap();
+    let mut again = w.runner.started.borrow().clone();
+    again.sort_unstable();
+    assert_eq!(again, (0..20).collect::<Vec<_>>());
+    assert!(w.state.all_ended());
+    assert!(w.markers().is_empty());
+}
+
+#[test]
+fn a_file_stored_in_between_starts_the_count_again() {
+    let w = World::new(12);
+    w.script_all(Script::Refuse);
+    for index in (2..12).step_by(3) {
+        w.script(index, Script::Store);
+    }
+    // Two refused, one stored, again and again: never three in a row.
+    w.one_at_a_time().unwrap();
+    assert_eq!(*w.runner.started.borrow(), (0..12).collect::<Vec<_>>());
+    assert_eq!(w.last_progress().files_failed, 8);
+}
+
+#[test]
+fn a_file_s_own_failures_never_stop_the_queue_nor_start_the_count_again() {
+    let w = World::new(12);
+    w.script_all(Script::Unreadable);
+    w.one_at_a_time().unwrap();
+    assert_eq!(w.runner.started.borrow().len(), 12, "every file is tried");
+    assert_eq!(w.last_progress().files_failed, 12);
+
+    // Refused, refused, unreadable, refused: three in a row refused.
+    let w = World::new(12);
+    for (index, script) in [
+        Script::Refuse,
+        Script::Refuse,
+        Script::Unreadable,
+        Script::Refuse,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        w.script(index, script);
+    }
+    let error = w.one_at_a_time().unwrap_err();
+    assert_eq!(error.status(), Some(401));
+    assert_eq!(*w.runner.started.borrow(), [0, 1, 2, 3]);
 }
 
 #[test]
@@ -825,7 +955,7 @@ mod signing {
     #[test]
     fn files_asking_at_once_are_signed_in_one_call_of_at_most_100() {
         let backend = Signs::default();
-        let clock = Clock(Cell::new(0.0));
+        let clock = Clock::at(0.0);
         let signer = BatchSigner::new(&backend, &clock, 8);
         let names: Vec<String> = (0..150).map(|i| format!("f{i}")).collect();
         assert_eq!(
@@ -844,7 +974,7 @@ mod signing {
             no_batch_route: true,
             ..Signs::default()
         };
-        let clock = Clock(Cell::new(0.0));
+        let clock = Clock::at(0.0);
         let signer = BatchSigner::new(&backend, &clock, 8);
         let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
         assert_eq!(sign_all(&signer, &names), names);
@@ -859,7 +989,7 @@ mod signing {
             answers_off_by: -2,
             ..Signs::default()
         };
-        let clock = Clock(Cell::new(0.0));
+        let clock = Clock::at(0.0);
         let signer = BatchSigner::new(&backend, &clock, 5);
         let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
         assert_eq!(sign_all(&signer, &names), names, "each file its own answer");
@@ -873,7 +1003,7 @@ mod signing {
             answers_off_by: 1,
             ..Signs::default()
         };
-        let clock = Clock(Cell::new(0.0));
+        let clock = Clock::at(0.0);
         let signer = BatchSigner::new(&backend, &clock, 3);
         let all = (0..3).map(|i| format!("f{i}")).collect::<Vec<_>>();
         let signed = block_on(futures::future::join_all(
@@ -888,7 +1018,7 @@ mod signing {
     #[test]
     fn a_file_whose_batch_was_dropped_signs_alone() {
         let backend = Signs::default();
-        let clock = Clock(Cell::new(0.0));
+        let clock = Clock::at(0.0);
         let signer = BatchSigner::new(&backend, &clock, 8);
         let mut taker = Box::pin(signer.sign(file("taker")));
         let mut other = Box::pin(signer.sign(file("other")));

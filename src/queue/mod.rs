@@ -12,16 +12,27 @@
 //!   whole queue is done, and collected past their expiry;
 //! - one progress for the whole queue, with a rate and a time left
 //!   ([`progress`]);
-//! - a failed file never stops the others; a cancelled one stops at once.
+//! - a file that fails for a reason of its own (it cannot be read, it
+//!   changed, another 4xx about it) never stops the others; but after
+//!   [`STOP_AFTER`] files in a row failed for a reason that is not theirs
+//!   ([`Error::is_queue_wide`]: the backend or the store unreachable after
+//!   every retry, the app's sign-in refused, the `headers` function
+//!   failing), none stored in between, the queue starts no more files: the
+//!   running ones end on their own, the others wait, and the run answers
+//!   that error once, where every file would have failed alone after its
+//!   own retries. A later run goes on from there;
+//! - a cancelled file stops at once.
 //!
 //! [`Driver`]: crate::driver::Driver
 
 pub mod progress;
 pub mod signing;
 mod state;
+mod streak;
 
 pub use progress::QueueProgress;
 pub use state::{FileOutcome, QueueState};
+pub use streak::STOP_AFTER;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -139,8 +150,9 @@ pub fn batch_id(namespace: &str, endpoint: &str, name: &str, files: usize, bytes
 impl Queue<'_> {
     /// Runs every file not yet stored or cancelled (a failed one again),
     /// and the files added meanwhile: it ends once no file waits and none
-    /// runs. Then answers the first failure's error, if any file failed:
-    /// the outcomes say which.
+    /// runs. A file's failure is in its outcome; the run answers an error
+    /// only when it stopped ([`QueueState::stopped_by`]: files failed in a
+    /// row for a reason not theirs), its waiting files left waiting.
     pub async fn run(&self) -> Result<(), Error> {
         let _stopped = StopRunning(self.state);
         let stored = self.stored_files().await;
@@ -151,12 +163,12 @@ impl Queue<'_> {
         self.emit(&totals, true);
         loop {
             self.run_files(&totals, &stored).await;
-            let ended = self.finish().await;
+            self.finish().await;
             // A file added while the markers were forgotten joins this run.
             if !self.state.has_waiting() {
                 // One added then, and cancelled: no worker saw it.
                 self.report_cancelled(Some(&totals));
-                return ended;
+                return self.state.stopped_by().map_or(Ok(()), Err);
             }
         }
     }
@@ -319,16 +331,12 @@ impl Queue<'_> {
     }
 
     /// When every file is stored (or skipped, or cancelled), the markers
-    /// go: the batch is done. Answers the first failure, if any.
-    async fn finish(&self) -> Result<(), Error> {
-        if let Some(error) = self.state.first_failure() {
-            return Err(error);
-        }
+    /// go: the batch is done.
+    async fn finish(&self) {
         if self.state.all_ended() {
             let ids: Vec<String> = self.entries.borrow().iter().map(|e| e.id.clone()).collect();
             self.forget(&ids).await;
         }
-        Ok(())
     }
 
     /// Tells the page the progress: at once when `now`, else at most every

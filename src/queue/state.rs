@@ -5,6 +5,7 @@ use std::cell::{Cell, Ref, RefCell};
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
+use super::streak::Streak;
 use crate::driver::Completed;
 use crate::error::Error;
 
@@ -65,6 +66,8 @@ pub struct QueueState {
     wakers: RefCell<Vec<(Wake, Waker)>>,
     /// Files cancelled while they waited, which the page has not heard of.
     unreported: RefCell<Vec<usize>>,
+    /// The queue-wide failures in a row, and whether they stopped the run.
+    streak: Streak,
 }
 
 impl QueueState {
@@ -95,9 +98,11 @@ impl QueueState {
     }
 
     /// Before a run: files left running by a dropped run and failed ones
-    /// wait again, and files are taken from the first.
+    /// wait again, files are taken from the first, and a stop of the run
+    /// before ([`stopped_by`](Self::stopped_by)) is over.
     pub fn prepare_run(&self) {
         self.stop_running();
+        self.streak.reset();
         for outcome in self.outcomes.borrow_mut().iter_mut() {
             if matches!(outcome, FileOutcome::Failed(_)) {
                 *outcome = FileOutcome::Waiting;
@@ -132,8 +137,12 @@ impl QueueState {
     }
 
     /// The next waiting file, now running and in the hand of the worker
-    /// that took it (until it [`lets go`](Self::let_go)).
+    /// that took it (until it [`lets go`](Self::let_go)); none once the
+    /// run [stopped](Self::stopped_by).
     pub fn take_next(&self) -> Option<usize> {
+        if self.streak.is_stopped() {
+            return None;
+        }
         let mut outcomes = self.outcomes.borrow_mut();
         let start = self.next.get();
         let offset = outcomes[start.min(outcomes.len())..]
@@ -146,8 +155,12 @@ impl QueueState {
         Some(index)
     }
 
-    /// Whether a file waits to be taken.
+    /// Whether a file waits to be taken (none does once the run
+    /// [stopped](Self::stopped_by): the waiting ones wait for the next).
     pub fn has_waiting(&self) -> bool {
+        if self.streak.is_stopped() {
+            return false;
+        }
         let outcomes = self.outcomes.borrow();
         outcomes[self.next.get().min(outcomes.len())..].contains(&FileOutcome::Waiting)
     }
@@ -192,13 +205,25 @@ impl QueueState {
         self.len()
     }
 
-    /// Sets file `index`'s outcome (a cancelled file stays cancelled).
+    /// Sets file `index`'s outcome (a cancelled file stays cancelled),
+    /// and counts it toward a stop of the run ([`stopped_by`](Self::stopped_by)).
     pub fn set(&self, index: usize, outcome: FileOutcome) {
         if let Some(slot) = self.outcomes.borrow_mut().get_mut(index) {
             if *slot != FileOutcome::Cancelled {
+                self.streak.ended(&outcome);
                 *slot = outcome;
             }
         }
+    }
+
+    /// The error that stopped the run, if [`STOP_AFTER`] files in a row
+    /// failed with a queue-wide one ([`Error::is_queue_wide`]), none
+    /// stored in between: no file is taken from then on, and the waiting
+    /// ones wait for the next run.
+    ///
+    /// [`STOP_AFTER`]: super::STOP_AFTER
+    pub fn stopped_by(&self) -> Option<Error> {
+        self.streak.stopped_by()
     }
 
     /// Cancels file `index` unless it has ended: a running upload stops at
@@ -279,14 +304,6 @@ impl QueueState {
             Poll::Pending
         })
         .await
-    }
-
-    /// The error of the first file that failed, if any.
-    pub fn first_failure(&self) -> Option<Error> {
-        self.outcomes.borrow().iter().find_map(|o| match o {
-            FileOutcome::Failed(error) => Some(error.clone()),
-            _ => None,
-        })
     }
 
     /// Whether every file has ended for good.

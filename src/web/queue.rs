@@ -238,7 +238,14 @@ impl UploadQueue {
     /// cancelled }`: failures are listed, never thrown away. Rejects with
     /// `PAUSED` after `pause()`, `ABORTED` after `cancel()`, and
     /// `UPLOAD_LOCKED` while another tab runs a queue of the same files
-    /// (with `lock: "wait"`, it starts when that run ends).
+    /// (with `lock: "wait"`, it starts when that run ends). When 3 files in
+    /// a row failed for a reason that is not theirs (the backend or the
+    /// store unreachable after every retry, a 401 or 403, the `headers`
+    /// function failing, an answer that is not the protocol's), none
+    /// stored in between, the queue stops starting files: once the running
+    /// ones have ended, it rejects with that error (`NETWORK`,
+    /// `HTTP_STATUS`, `HEADERS_FAILED`, …); the files not started still
+    /// wait, and `start()` again goes on from there.
     #[wasm_bindgen(unchecked_return_type = "Promise<UploadQueueResult>")]
     pub fn start(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
@@ -533,12 +540,9 @@ async fn run_batch(inner: &QueueInner, batch: &str) -> Result<(), Error> {
         expires_after_ms: inner.options.expires_after_ms,
         batch,
     };
-    // A failed file is in the result's `failed`: the run itself succeeded.
-    let ran = queue.run().await;
-    match ran {
-        Err(_) if inner.state.first_failure().is_some() => Ok(()),
-        other => other,
-    }
+    // A failed file is in the result's `failed`; the run fails only when
+    // it stopped, files failing in a row for a reason not theirs.
+    queue.run().await
 }
 
 /// Cancels file `index`, and aborts what it left on the server here, not

@@ -15,11 +15,12 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, test } from "node:test";
 
+import { epoch, hs256Jwt } from "./backend-client.mjs";
 import { startCompanion } from "./companion.mjs";
-import { openDemo, randomNamespace } from "./demo.mjs";
+import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { contentBytes, installHelpers } from "./in-page.mjs";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 const PART = 5 * MIB;
 
@@ -135,13 +136,16 @@ function installQueueHelpers() {
       const parent = await navigator.storage.getDirectory();
       await parent.removeEntry(root, { recursive: true }).catch(() => {});
     },
+    /** The bearer token a queue run with `bearer: true` signs in with. */
+    token: null,
     /** A queue over folder `root`, started (unless `start: false`), its events kept as `runs[name]`. */
-    async run(name, { root, add = null, options = {}, start = true }) {
+    async run(name, { root, add = null, options: { bearer = false, ...options } = {}, start = true }) {
       const { UploadQueue } = await window.e2e.lib("queue");
       const run = { files: [], progress: [], warnings: [], outcome: null, added: null };
       const queue = new UploadQueue({
         endpoint: "/api/s3",
         partSize: 5 * 2 ** 20,
+        ...(bearer && { headers: () => ({ authorization: `Bearer ${window.q.token}` }) }),
         ...options,
         onFile: (f) => run.files.push(plain(f)),
         onProgress: (p) => run.progress.push(p),
@@ -158,7 +162,7 @@ function installQueueHelpers() {
       run.outcome = null;
       run.queue.start().then(
         (r) => (run.outcome = { result: { done: r.done.map(plain), failed: r.failed.map(plain), cancelled: r.cancelled.map(plain) } }),
-        (e) => (run.outcome = { error: { code: e.code, message: e.message } }),
+        (e) => (run.outcome = { error: { code: e.code, message: e.message, status: e.status } }),
       );
     },
     report(name) {
@@ -377,6 +381,52 @@ test("one file failing for good does not stop the others; start() again retries 
   assert.equal(wholeFilePuts(mark).length, 1, "only the failed file is sent again");
   await assertStored(retried.outcome.result.done, expected);
   await tab.evaluate((root) => window.q.remove(root), root);
+});
+
+test("files refused one after another for an expired sign-in stop the queue: start() rejects once, the rest wait; signed in again, every file is stored", { timeout: 300_000 }, async () => {
+  // A dev server that wants a bearer JWT, on the same store.
+  const secret = randomBytes(32).toString("hex");
+  const { baseUrl: jwtBase } = await stack.startServer({ name: "queue-jwt", env: { AUTH_JWT_HS256_SECRET: secret } });
+  const tokenUntil = (exp) => hs256Jwt({ sub: "queue-e2e", exp }, secret);
+  await tab.goto(new URL("/", jwtBase).href);
+  await waitReady(tab);
+  await installHelpers(tab);
+  await tab.evaluate(installQueueHelpers);
+  const root = randomNamespace("signed-out");
+  try {
+    const files = Array.from({ length: 40 }, (_, i) => ({ path: `s/f${String(i).padStart(2, "0")}.bin`, size: 9_000 + i, seed: 1000 + i }));
+    const expected = await makeFolder(root, files);
+    // The sign-in expired ten minutes ago: the backend answers 401 to everything.
+    await tab.evaluate((token) => (window.q.token = token), tokenUntil(epoch(-600)));
+    const before = await tab.evaluate(() => ({ ...window.q.calls }));
+    const mark = stack.gate.mark();
+    // Two requests in flight: four files at once.
+    await runQueue("signed-out", { root, options: { concurrency: 2, namespace: root, bearer: true } });
+    const r = await outcomeOf("signed-out", 60_000);
+    assert.deepEqual([r.outcome.error?.code, r.outcome.error?.status], ["HTTP_STATUS", 401], JSON.stringify(r.outcome));
+    const failed = r.files.filter((f) => f.error);
+    assert.equal(r.files.length, failed.length, "no file ended otherwise: the rest wait, neither failed nor cancelled");
+    assert.ok(failed.length >= 3 && failed.length <= 4 + 3, `the queue stops after 3 in a row; those running end on their own: ${failed.length}`);
+    for (const f of failed) assert.deepEqual([f.error.code, f.error.status], ["HTTP_STATUS", 401]);
+    const calls = await tab.evaluate(() => ({ ...window.q.calls }));
+    const made = Object.keys(calls).reduce((sum, route) => sum + calls[route] - before[route], 0);
+    console.log(`# ${files.length} files, ${failed.length} failed, ${made} backend calls before the queue stopped`);
+    assert.ok(made <= 2 * failed.length, `${made} backend calls for ${files.length} files`);
+    assert.equal(wholeFilePuts(mark).length, 0, "nothing reached the store");
+    assert.deepEqual(r.lastProgress.files, { total: files.length, done: 0, failed: failed.length });
+
+    // Signed in again: start() goes on, and stores every file.
+    await tab.evaluate((token) => (window.q.token = token), tokenUntil(epoch(600)));
+    await tab.evaluate(() => window.q.start("signed-out"));
+    const again = await outcomeOf("signed-out");
+    assert.ok(again.outcome.result, JSON.stringify(again.outcome.error));
+    assert.deepEqual(again.outcome.result.failed, []);
+    assert.equal(again.outcome.result.done.length, files.length);
+    await assertStored(again.outcome.result.done, expected);
+  } finally {
+    await tab.evaluate((root) => window.q.remove(root), root);
+    await open();
+  }
 });
 
 test("pause and resume a queue; cancel one file (its multipart upload aborted) and then the whole queue", { timeout: 300_000 }, async () => {
@@ -633,9 +683,10 @@ test("a batch signing answer of the wrong length: fewer answers, the rest are si
     const mark = stack.gate.mark();
     await runQueue("extra", { root: root2, options: { concurrency: 4, namespace: root2 } });
     const extra = await outcomeOf("extra");
-    assert.ok(extra.outcome.result, JSON.stringify(extra.outcome.error));
-    assert.equal(extra.outcome.result.failed.length, files.length);
-    for (const f of extra.outcome.result.failed) assert.equal(f.error.code, "BAD_RESPONSE", JSON.stringify(f.error));
+    // An answer that is not the API's would fail every file: the queue stops.
+    assert.equal(extra.outcome.error?.code, "BAD_RESPONSE", JSON.stringify(extra.outcome));
+    assert.ok(extra.files.length >= 3, `files refused before the queue stopped: ${extra.files.length}`);
+    for (const f of extra.files) assert.equal(f.error?.code, "BAD_RESPONSE", JSON.stringify(f));
     assert.equal(wholeFilePuts(mark).length, 0, "nothing is sent to another file's URL");
     await tab.evaluate((roots) => Promise.all(roots.map((root) => window.q.remove(root))), [root, root2]);
   } finally {
