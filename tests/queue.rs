@@ -361,6 +361,34 @@ fn a_file_s_own_failures_never_stop_the_queue_nor_start_the_count_again() {
 }
 
 #[test]
+fn files_skipped_by_the_thousand_give_the_page_a_turn_every_few_milliseconds() {
+    let w = World::new(1000);
+    for index in 0..1000 {
+        let marker = DoneMarker {
+            id: format!("file-{index}"),
+            batch: "batch-1".into(),
+            key: format!("key-{index}"),
+            stored_at: 1.7e12,
+        };
+        block_on(w.done.mark(&marker)).unwrap();
+    }
+    // About a millisecond per file skipped: it held the page for a second.
+    w.clock.step.set(0.5);
+    w.run().unwrap();
+    assert!(
+        w.runner.started.borrow().is_empty(),
+        "every file is skipped"
+    );
+    assert_eq!(w.heard.ended.borrow().len(), 1000);
+    let turns = w.clock.sleeps.get();
+    let held_ms = (w.clock.now.get() - 1.7e12) / f64::from(turns.max(1) as u32);
+    assert!(
+        (50..500).contains(&turns),
+        "a turn every {held_ms} ms ({turns} turns)"
+    );
+}
+
+#[test]
 fn after_a_reload_the_files_stored_before_are_skipped_once() {
     let first = World::new(6);
     first.script(4, Script::Hang);

@@ -9,7 +9,9 @@
 //!   reload mid-batch, then the same folder added again) is skipped, once,
 //!   by its record key (folder path, name, size and date: a changed file
 //!   has another key and is sent again); the markers are deleted when the
-//!   whole queue is done, and collected past their expiry;
+//!   whole queue is done, and collected past their expiry. Skipping takes
+//!   no time, so files are skipped a slice of [`SKIP_SLICE_MS`] at a time,
+//!   the page's event loop getting a turn between slices;
 //! - one progress for the whole queue, with a rate and a time left
 //!   ([`progress`]);
 //! - a file that fails for a reason of its own (it cannot be read, it
@@ -34,7 +36,7 @@ pub use progress::QueueProgress;
 pub use state::{FileOutcome, QueueState};
 pub use streak::STOP_AFTER;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::pin::pin;
 
@@ -123,6 +125,19 @@ pub struct Queue<'a> {
     pub batch: &'a str,
 }
 
+/// How long skipping files an earlier run stored may hold the page before
+/// its event loop gets a turn (ms). A skipped file costs no request but
+/// its `onFile` and progress: thousands in a row, without a turn, would
+/// freeze the page; a turn every 10 ms costs a timer's few ms each.
+pub const SKIP_SLICE_MS: f64 = 10.0;
+
+/// The files an earlier run stored (record key → object key), and when
+/// the slice of skipping them began (see [`SKIP_SLICE_MS`]).
+struct Stored {
+    keys: HashMap<String, String>,
+    slice_began: Cell<f64>,
+}
+
 /// Ends a run's hold on its files when the run ends or is dropped (a
 /// pause): see [`QueueState::stop_running`].
 struct StopRunning<'a>(&'a QueueState);
@@ -155,7 +170,10 @@ impl Queue<'_> {
     /// row for a reason not theirs), its waiting files left waiting.
     pub async fn run(&self) -> Result<(), Error> {
         let _stopped = StopRunning(self.state);
-        let stored = self.stored_files().await;
+        let stored = Stored {
+            keys: self.stored_files().await,
+            slice_began: Cell::new(self.now()),
+        };
         // Cancelled before this run: its totals leave them out.
         self.report_cancelled(None);
         let totals = QueueTotals::new(&self.entries.borrow(), self.state, self.now());
@@ -175,7 +193,7 @@ impl Queue<'_> {
 
     /// Runs the files under [`files_at_once`](Self::files_at_once)
     /// workers until no file waits and none runs.
-    async fn run_files(&self, totals: &RefCell<QueueTotals>, stored: &HashMap<String, String>) {
+    async fn run_files(&self, totals: &RefCell<QueueTotals>, stored: &Stored) {
         let workers: Vec<_> = (0..self.files_at_once.max(1))
             .map(|worker| self.work(worker, totals, stored))
             .collect();
@@ -223,12 +241,7 @@ impl Queue<'_> {
 
     /// Worker `worker` of the queue: takes the next file, waiting for one
     /// when none waits (the run drops it once the run is over).
-    async fn work(
-        &self,
-        worker: usize,
-        totals: &RefCell<QueueTotals>,
-        stored: &HashMap<String, String>,
-    ) {
+    async fn work(&self, worker: usize, totals: &RefCell<QueueTotals>, stored: &Stored) {
         loop {
             let index = self.state.next_for(worker).await;
             self.take(index, totals, stored).await;
@@ -238,16 +251,14 @@ impl Queue<'_> {
 
     /// Uploads file `index`, or skips it when an earlier run stored it,
     /// and tells the page.
-    async fn take(
-        &self,
-        index: usize,
-        totals: &RefCell<QueueTotals>,
-        stored: &HashMap<String, String>,
-    ) {
+    async fn take(&self, index: usize, totals: &RefCell<QueueTotals>, stored: &Stored) {
         let entry = self.entries.borrow()[index].clone();
         totals.borrow_mut().know(&self.entries.borrow());
-        let outcome = match stored.get(&entry.id) {
-            Some(key) => FileOutcome::Skipped { key: key.clone() },
+        let outcome = match stored.keys.get(&entry.id) {
+            Some(key) => {
+                self.give_the_page_a_turn(stored).await;
+                FileOutcome::Skipped { key: key.clone() }
+            }
             None => self.run_file(index, totals).await,
         };
         // Stored is for good: a cancel while its marker is written
@@ -268,6 +279,20 @@ impl Queue<'_> {
             let _ = self.done.mark(&marker).await;
         }
         self.emit(totals, false);
+    }
+
+    /// Gives the page's event loop a turn once skipping files held it for
+    /// [`SKIP_SLICE_MS`]: a skip awaits nothing, so every worker of the
+    /// run would skip on within one task. The workers share the slice, so
+    /// all of them wait.
+    async fn give_the_page_a_turn(&self, stored: &Stored) {
+        if self.now() - stored.slice_began.get() < SKIP_SLICE_MS {
+            return;
+        }
+        // The shortest wait that is a timer: the page renders and handles
+        // its events before it ends.
+        self.timer.sleep(1).await;
+        stored.slice_began.set(self.now());
     }
 
     /// Counts the files added while the run goes on into the totals as
