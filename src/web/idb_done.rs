@@ -25,19 +25,7 @@ impl DoneStore for IdbStore {
     }
 
     fn mark<'a>(&'a self, marker: &'a DoneMarker) -> PortFuture<'a, ()> {
-        Box::pin(async move {
-            let tx = self.transaction(IdbTransactionMode::Readwrite)?;
-            let value = Builder::new()
-                .str("id", &marker.id)
-                .str("batch", &marker.batch)
-                .str("key", &marker.key)
-                .num("storedAt", marker.stored_at)
-                .done();
-            tx.object_store(DONE)
-                .and_then(|done| done.put_with_key(&value, &JsValue::from_str(&marker.id)))
-                .map_err(storage)?;
-            committed(&tx).await
-        })
+        Box::pin(self.mark_all(std::slice::from_ref(marker)))
     }
 
     fn forget<'a>(&'a self, ids: &'a [String]) -> PortFuture<'a, ()> {
@@ -49,6 +37,25 @@ impl DoneStore for IdbStore {
             }
             committed(&tx).await
         })
+    }
+}
+
+impl IdbStore {
+    /// Keeps `markers`, in one transaction (each over the one of its id).
+    pub(super) async fn mark_all(&self, markers: &[DoneMarker]) -> Result<(), crate::Error> {
+        let tx = self.transaction(IdbTransactionMode::Readwrite)?;
+        let done = tx.object_store(DONE).map_err(storage)?;
+        for marker in markers {
+            let value = Builder::new()
+                .str("id", &marker.id)
+                .str("batch", &marker.batch)
+                .str("key", &marker.key)
+                .num("storedAt", marker.stored_at)
+                .done();
+            done.put_with_key(&value, &JsValue::from_str(&marker.id))
+                .map_err(storage)?;
+        }
+        committed(&tx).await
     }
 }
 

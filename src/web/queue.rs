@@ -380,6 +380,10 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
     if let Ok(store) = IdbStore::open().await {
         // Best effort: without it the folder is not listed after a reload.
         if let Ok(kept) = store.put_batch(&batch).await {
+            // Best effort: without it an older batch of the folder stays
+            // listed, and its files are skipped all the same.
+            let files = inner.ids.borrow().clone();
+            let _ = store.take_over(&kept.id, &files).await;
             *inner.running_batch.borrow_mut() = Some(RunningBatch { run, batch: kept });
             // Files added while it was written.
             keep_added(inner).await;

@@ -4,9 +4,12 @@
 //! resumed with one click:
 //! `{ id, namespace, endpoint, name, files, bytes, createdAt, handle? }`.
 //! Written when a queue starts (and again as files are added while it
-//! runs), deleted when all its files have ended, and collected past its
-//! expiry. Which files are stored is what the done
+//! runs), replacing the batches of the same folder before it changed
+//! ([`IdbStore::take_over`]), deleted when all its files have ended, and
+//! collected past its expiry. Which files are stored is what the done
 //! markers say (`idb_done.rs`).
+
+use std::collections::HashSet;
 
 use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
@@ -119,6 +122,46 @@ impl IdbStore {
             .map_err(storage)?;
         let all: Array = settled(&request, STORE_TIMEOUT_MS).await?.unchecked_into();
         Ok(all.iter().filter_map(|b| Batch::from_js(&b)).collect())
+    }
+
+    /// Takes over the batches that `batch` replaces: the same folder,
+    /// changed since (a file added, removed or changed gives another batch
+    /// key), is known by the done markers of the files of `batch` (`files`,
+    /// their record keys, which hold the namespace and the endpoint) that
+    /// another batch stored. Those markers carry over to `batch`, so the
+    /// files they name are still skipped and counted as its own, and the
+    /// old batch is forgotten (with its markers of files no longer in the
+    /// folder): it could never be resumed, and would stay listed until it
+    /// expired. A batch a run holds (another tab's) is left to it.
+    pub(super) async fn take_over(
+        &self,
+        batch: &str,
+        files: &HashSet<String>,
+    ) -> Result<(), Error> {
+        let markers = self.markers().await?;
+        let mut replaced: Vec<&str> = markers
+            .iter()
+            .filter(|m| m.batch != batch && files.contains(&m.id))
+            .map(|m| m.batch.as_str())
+            .collect();
+        replaced.sort_unstable();
+        replaced.dedup();
+        for old in replaced {
+            if super::lock::is_held(old).await {
+                continue;
+            }
+            let carried: Vec<DoneMarker> = markers
+                .iter()
+                .filter(|m| m.batch == old && files.contains(&m.id))
+                .map(|m| DoneMarker {
+                    batch: batch.to_owned(),
+                    ..m.clone()
+                })
+                .collect();
+            self.mark_all(&carried).await?;
+            self.forget_batch(old).await?;
+        }
+        Ok(())
     }
 
     /// Forgets batch `id` and its done markers.

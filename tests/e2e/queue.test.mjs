@@ -359,6 +359,41 @@ test("a half-done folder is listed after a reload: from its handle it resumes wi
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a folder that changed after a reload is one batch: the old one is replaced, its stored files still skipped", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("grown");
+  const files = Array.from({ length: 6 }, (_, i) => ({ path: `g/f${i}.bin`, size: 25_000 + i, seed: 1100 + i }));
+  const expected = await makeFolder(root, files);
+  stack.gate.holdAfter(3);
+  await runQueue("grown", { root, options: { concurrency: 1, namespace: root } });
+  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await report("grown")).files.length >= 3, { timeout: 60_000, what: "3 files stored, one held" });
+  await tab.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
+  stack.gate.release();
+  await open();
+  assert.deepEqual((await pending(root)).map((b) => [b.files, b.filesDone]), [[6, 3]], "the half-done batch");
+
+  // A file added to the folder meanwhile: another batch key.
+  Object.assign(expected, await makeFolder(root, [{ path: "g/added.bin", size: 31_000, seed: 1120 }]));
+  stack.gate.holdAfter(1);
+  await runQueue("grown-again", { root, options: { concurrency: 1, namespace: root } });
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 60_000, what: "a file of the new batch held" });
+  await waitUntil(async () => (await report("grown-again")).files.filter((f) => f.key).length >= 4, { timeout: 30_000, what: "3 skipped and 1 stored" });
+  const listed = await pending(root);
+  assert.deepEqual(
+    listed.map((b) => [b.files, b.filesDone]),
+    [[7, 4]],
+    `one batch, the old one replaced, its stored files carried over: ${JSON.stringify(listed)}`,
+  );
+  stack.gate.release();
+  const r = await outcomeOf("grown-again");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.failed, []);
+  assert.equal(r.files.filter((f) => f.skipped).length, 3, "the files stored before the reload are skipped");
+  await assertStored(r.outcome.result.done, expected);
+  assert.deepEqual(await pending(root), [], "the finished batch is no longer listed");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async () => {
   const root = randomNamespace("failing");
   const files = Array.from({ length: 8 }, (_, i) => ({ path: `d/${i === 5 ? "bad" : `ok${i}`}.bin`, size: 20_000 + i, seed: 200 + i }));
