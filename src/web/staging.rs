@@ -45,7 +45,10 @@ const LOOK_TIMEOUT_MS: u32 = 10_000;
 /// rough, and the upload's own records need room too.
 const HEADROOM: f64 = 0.1;
 
-/// Copies `file` as the staged copy of record `id` and keeps its handle.
+/// Copies `file` as the staged copy of record `id` and keeps its handle,
+/// unless an earlier run of the upload made the whole copy already (a
+/// copy made again would cost the file's size in writes at every
+/// `start()`, and one stopped midway would have lost the whole one).
 /// Where there is no room or no origin-private file system, or the copy
 /// fails, `warn` hears why and the upload goes on without a copy. Dropping
 /// the future stops the copy.
@@ -53,6 +56,9 @@ pub async fn stage(store: &IdbStore, id: &str, file: &Blob, warn: &dyn Fn(Warnin
     let size = super::blob::size(file);
     if !can_stage() {
         return warn(skipped("this browser has no origin-private file system"));
+    }
+    if handles::has_whole_copy(store, id, size).await {
+        return;
     }
     let room = JsFuture::from(free_room())
         .await

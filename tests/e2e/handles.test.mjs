@@ -14,6 +14,7 @@ import { after, afterEach, before } from "node:test";
 import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
+import { pauseHeld } from "./steps.mjs";
 import {
   canWriteOpfs,
   clearPending,
@@ -22,6 +23,7 @@ import {
   opfsState,
   pending,
   report,
+  resume,
   resumePending,
   stagedCopies,
   startUpload,
@@ -261,6 +263,34 @@ for (const writer of ["the page", "a worker"]) {
     await stagedResume(inWorker);
   });
 }
+
+test('stage: "opfs": a start() after a pause keeps the whole copy, never writing it again', { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("the page cannot write files here (no createWritable)");
+  const namespace = randomNamespace("staged-again");
+  await openDemo(stack, tab, { namespace });
+  // Counts the staged copies begun (the page writes them itself here).
+  await tab.evaluate(() => {
+    const write = FileSystemFileHandle.prototype.createWritable;
+    window.copiesBegun = 0;
+    FileSystemFileHandle.prototype.createWritable = function (...args) {
+      window.copiesBegun += 1;
+      return write.apply(this, args);
+    };
+  });
+  const spec = { file: { name: "staged-again.bin", size: SIZE, seed: 47 }, options: { namespace, concurrency: 1, stage: "opfs" } };
+  stack.gate.holdAfter(2);
+  const { sha256 } = await startUpload(tab, "first", spec);
+  const entry = await waitUntil(
+    async () => (await pending(tab, namespace)).find((p) => p.canResumeWithoutPicking && p.partsDone >= 2),
+    { timeout: 60_000, what: "the staged copy to be kept and 2 parts stored" },
+  );
+  await pauseHeld(stack, tab, "first");
+  await resume(tab, "first");
+  const run = await waitOutcome(tab, "first");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.equal(await tab.evaluate(() => window.copiesBegun), 1, "the copy was written once");
+  await assertStoredAndGone(entry.key, sha256, SIZE, namespace);
+});
 
 /**
  * A staged upload, interrupted and resumed from its copy. With
