@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::task::Context;
 
 mod support;
-use support::yield_now;
+use support::{poll_pending, yield_now};
 
 use futures::executor::block_on;
 use resupload::core::checksum::{composite, Sha256Digest};
@@ -2444,13 +2444,7 @@ fn the_lookups_see_a_run_of_this_page_where_no_lock_says_so() {
     w.s3.fail(3, &[Fault::Hang]);
     let driver = w.driver();
     let mut run = Box::pin(driver.run(&w.file));
-    let waker = futures::task::noop_waker();
-    for _ in 0..200 {
-        assert!(run
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending());
-    }
+    poll_pending(run.as_mut(), 200);
     let running: Vec<bool> = w.listed().into_iter().map(|p| p.running).collect();
     assert_eq!(running, [true]);
     assert_eq!(w.clear(), 0);

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::task::Context;
 
 mod support;
-use support::yield_now;
+use support::{poll_pending, yield_now};
 
 use futures::executor::block_on;
 use resupload::error::Refusal;
@@ -397,13 +397,7 @@ fn after_a_reload_the_files_stored_before_are_skipped_once() {
         first.state.prepare_run();
         first.queue().run().await
     });
-    let waker = futures::task::noop_waker();
-    for _ in 0..200 {
-        assert!(run
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending());
-    }
+    poll_pending(run.as_mut(), 200);
     drop(run);
     let stored = first.markers();
     assert_eq!(stored.len(), 5, "{stored:?}");

@@ -25,3 +25,13 @@ impl Future for YieldNow {
 pub fn yield_now() -> YieldNow {
     YieldNow(false)
 }
+
+/// Polls `future` `polls` times, each time asserting it is still pending:
+/// a run held midway (a part that hangs), as a page holds it.
+pub fn poll_pending<F: Future + ?Sized>(mut future: Pin<&mut F>, polls: usize) {
+    let waker = futures::task::noop_waker();
+    for _ in 0..polls {
+        let polled = future.as_mut().poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending(), "ended before it was held");
+    }
+}
