@@ -13,13 +13,13 @@
 
 use std::ops::Deref;
 
-use crate::core::fingerprint::FileIdentity;
+use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::record::{PendingUpload, UploadRecord};
 use crate::core::retry::RetryPolicy;
 use crate::driver::is_live;
 use crate::driver::retry::{with_retries, NoWaitForNetwork};
 use crate::error::Error;
-use crate::options::{UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
+use crate::options::DEFAULT_EXPIRES_AFTER_MS;
 use crate::ports::{Backend, Claims, RecordStore, Timer};
 
 /// Which stored uploads a call looks at.
@@ -51,8 +51,15 @@ impl Lookup {
             && self
                 .endpoint
                 .as_ref()
-                .is_none_or(|e| record.endpoint == e.trim().trim_end_matches('/'))
+                .is_none_or(|e| record.endpoint == endpoint_base(e))
     }
+}
+
+/// An endpoint as records keep it (as
+/// [`UploadOptions::endpoint_base`](crate::options::UploadOptions::endpoint_base)
+/// gives it).
+fn endpoint_base(endpoint: &str) -> &str {
+    endpoint.trim().trim_end_matches('/')
 }
 
 /// Whether a sweep that looks at `namespace` (all when `None`) removes
@@ -68,19 +75,31 @@ pub fn is_collectable(
     namespace.is_none_or(|n| record.namespace == n) && now >= record.created_at + expires_after_ms
 }
 
-/// The stored unfinished upload of `file` under `options` (its namespace
-/// and endpoint), if any, saying whether a run holds it (`claims`).
+/// The stored unfinished upload of `file` among those `lookup` covers, if
+/// any, saying whether a run holds it (`claims`). A namespace or an
+/// endpoint the lookup leaves open is any: a record is `file`'s when its
+/// key is the one `file` has under the record's own namespace and
+/// endpoint. With both given, the record is loaded by its key.
 pub async fn find(
     store: &impl RecordStore,
     claims: &dyn Claims,
-    options: &UploadOptions,
+    lookup: &Lookup,
     file: &FileIdentity,
 ) -> Result<Option<PendingUpload>, Error> {
-    let id = options.record_id(file);
-    let Some(record) = store.load(&id).await? else {
-        return Ok(None);
+    let found = match (&lookup.namespace, &lookup.endpoint) {
+        (Some(namespace), Some(endpoint)) => {
+            let id = fingerprint(namespace, endpoint_base(endpoint), file);
+            store.load(&id).await?
+        }
+        _ => store.list().await?.into_iter().find(|record| {
+            lookup.covers(record)
+                && record.id == fingerprint(&record.namespace, &record.endpoint, file)
+        }),
     };
-    Ok(Some(summary(&record, claims).await))
+    match found {
+        Some(record) if !record.queued => Ok(Some(summary(&record, claims).await)),
+        _ => Ok(None),
+    }
 }
 
 /// `record`'s summary, saying whether a run holds it.

@@ -24,10 +24,10 @@ use resupload::http::{failure, Answer};
 use resupload::memory::{MemoryClaims, MemoryStore};
 use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Adopted, Backend, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon, NewSingle,
-    NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource, PortFuture,
-    Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle, SingleMethod,
-    SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
+    Adopted, Backend, Claims, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon,
+    NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource,
+    PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle,
+    SingleMethod, SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
 };
 use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
@@ -898,12 +898,17 @@ impl World {
     /// What `clearPending` does: forgets every stored upload no run
     /// holds, aborting it; answers how many.
     fn clear(&self) -> u32 {
+        self.clear_under(&self.other_tabs)
+    }
+
+    /// [`clear`](Self::clear) with `claims` in place of the other tabs'.
+    fn clear_under(&self, claims: &dyn Claims) -> u32 {
         let lookup = resupload::pending::Lookup::everything();
         let retry = resupload::core::retry::RetryPolicy::default();
         let cleared = resupload::pending::clear(
             &self.store,
             &lookup,
-            &self.other_tabs,
+            claims,
             &self.timer,
             &retry,
             |_: &str| &self.s3 as &dyn Backend,
@@ -2375,7 +2380,8 @@ fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
         [(first.clone(), true), (w.records()[1].id.clone(), false)]
     );
     let find = |file: &FileInfo| {
-        let found = resupload::pending::find(&w.store, &w.other_tabs, &w.options, &file.identity);
+        let lookup = resupload::pending::Lookup::everything();
+        let found = resupload::pending::find(&w.store, &w.other_tabs, &lookup, &file.identity);
         block_on(found).unwrap().map(|p| p.running)
     };
     assert_eq!(find(&first_file), Some(true));
@@ -2472,4 +2478,26 @@ fn an_abort_while_offline_fails_after_its_retries_keeping_the_record() {
         "forgotten, its upload left to the store's rule"
     );
     assert_eq!(w.timer.online_waits.get(), 0, "no wait for the network");
+}
+
+#[test]
+fn finding_a_files_upload_takes_any_namespace_or_endpoint_the_lookup_leaves_open() {
+    let w = interrupted();
+    let id = w.records()[0].id.clone();
+    let find = |namespace: Option<&str>, endpoint: Option<&str>| {
+        let lookup = resupload::pending::Lookup {
+            namespace: namespace.map(str::to_owned),
+            endpoint: endpoint.map(str::to_owned),
+            ..resupload::pending::Lookup::everything()
+        };
+        let found = resupload::pending::find(&w.store, &w.other_tabs, &lookup, &w.file.identity);
+        block_on(found).unwrap().map(|p| p.id)
+    };
+    assert_eq!(find(None, None), Some(id.clone()), "no endpoint given: any");
+    assert_eq!(find(Some(""), None), Some(id.clone()));
+    assert_eq!(find(None, Some("/api/s3/")), Some(id.clone()));
+    assert_eq!(find(Some(""), Some(" /api/s3")), Some(id));
+    assert_eq!(find(Some("other"), None), None);
+    assert_eq!(find(None, Some("/other")), None);
+    assert_eq!(find(Some(""), Some("/other")), None);
 }

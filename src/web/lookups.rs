@@ -21,15 +21,14 @@ use super::timer::BrowserTimer;
 use crate::core::retry::RetryPolicy;
 use crate::driver::FileInfo;
 use crate::error::Error;
-use crate::options::UploadOptions;
 use crate::pending;
 use crate::ports::{Backend, RecordStore, Timer, Warning};
 
 #[wasm_bindgen]
 impl Upload {
     /// The stored unfinished upload of `file` (a handle's file, when read
-    /// access was granted already) under `{ endpoint, namespace }`, or
-    /// `null`.
+    /// access was granted already) under `{ endpoint, namespace }` (either
+    /// left out: any), or `null`.
     #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<PendingUpload | null>")]
     pub fn find_previous(
         #[wasm_bindgen(unchecked_param_type = "File | Blob | FileSystemFileHandle | UploadSource")]
@@ -44,10 +43,8 @@ impl Upload {
                 };
                 let (_, file) = source::from_js(&file)?;
                 let lookup = parse_lookup(&options)?;
-                let mut under = UploadOptions::new(lookup.endpoint.unwrap_or_default());
-                under.namespace = lookup.namespace.unwrap_or_default();
                 let store = page_store(console_warning()).await;
-                let Some(found) = pending::find(&store, &WebLocks, &under, &file.identity).await?
+                let Some(found) = pending::find(&store, &WebLocks, &lookup, &file.identity).await?
                 else {
                     return Ok(None);
                 };

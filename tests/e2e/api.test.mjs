@@ -283,6 +283,25 @@ async function storeOnePartThenReload(namespace, file) {
   return record;
 }
 
+test("findPrevious(file) with no endpoint or namespace finds the file's upload under any", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("find-any");
+  const file = { name: "find-me.bin", size: 16 * MIB + 5 };
+  const before = await storeOnePartThenReload(namespace, file);
+  await installHelpers(tab);
+  const found = await tab.evaluate(async (file) => {
+    const { Upload } = await window.e2e.lib("pending");
+    const { source } = await window.e2e.source(file);
+    const any = await Upload.findPrevious(source);
+    const elsewhere = await Upload.findPrevious(source, { endpoint: "/elsewhere/api/s3" });
+    return { any: any && { ...any }, elsewhere };
+  }, file);
+  assert.equal(found.any?.uploadId, before.uploadId, JSON.stringify(found));
+  assert.equal(found.any.namespace, namespace);
+  assert.equal(found.elsewhere, null, "an endpoint given limits it");
+  await clearPending(tab, namespace);
+});
+
 test("an upload aborted on the server between two page loads restarts afresh and says so", { timeout: 120_000 }, async () => {
   const tab = stack.tab;
   const namespace = randomNamespace("expired");
