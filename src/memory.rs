@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::core::record::UploadRecord;
-use crate::ports::{ready, Claims, PortFuture, RecordStore};
+use crate::ports::{ready, Claim, Claims, PortFuture, RecordStore};
 use crate::queue::{DoneMarker, DoneStore};
 
 /// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,
@@ -127,7 +127,33 @@ impl MemoryClaims {
 
 impl Claims for MemoryClaims {
     fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
-        Box::pin(std::future::ready(self.0.borrow().iter().any(|h| h == id)))
+        Box::pin(std::future::ready(self.is_held(id)))
+    }
+
+    fn claim<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>> {
+        let claim = (!self.is_held(id)).then(|| {
+            self.hold(id);
+            Box::new(Release(self, id.to_owned())) as Claim
+        });
+        Box::pin(std::future::ready(claim))
+    }
+}
+
+impl MemoryClaims {
+    fn is_held(&self, id: &str) -> bool {
+        self.0.borrow().iter().any(|h| h == id)
+    }
+}
+
+/// Gives record `.1` back when dropped.
+struct Release<'a>(&'a MemoryClaims, String);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let mut held = self.0 .0.borrow_mut();
+        if let Some(i) = held.iter().position(|h| *h == self.1) {
+            held.swap_remove(i);
+        }
     }
 }
 

@@ -162,6 +162,11 @@ pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
         if !lookup.covers(&record) || record.queued || is_running(claims, &record.id).await {
             continue;
         }
+        // Held while it is aborted: a run of another tab starting on it
+        // now would have its upload aborted, its new record deleted.
+        let Some(_claim) = claims.claim(&record.id).await else {
+            continue;
+        };
         let backend = backend_for(&record.endpoint);
         let abort = || backend.abort(&record.upload_id, &record.key);
         let _ = with_retries(&NoWaitForNetwork(timer), retry, abort, || false).await;

@@ -340,7 +340,22 @@ pub trait RecordStore {
 pub trait Claims {
     /// Whether a run holds record `id`. `false` when it cannot tell.
     fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+    /// Takes record `id` as a run does, without waiting, while it is
+    /// worked on outside any run (forgotten by `clearPending`), so that no
+    /// run of any tab starts on it meanwhile: `None` when a run holds it.
+    /// The claim ends when the answer is dropped. Where it cannot tell,
+    /// the work goes on unclaimed.
+    fn claim<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>>;
 }
+
+/// A record taken by [`Claims::claim`], until dropped (whatever holds it:
+/// a Web Lock's guard, nothing where the browser cannot lock).
+pub type Claim<'a> = Box<dyn Holds + 'a>;
+
+/// Anything a [`Claim`] keeps until it is dropped.
+pub trait Holds {}
+
+impl<T> Holds for T {}
 
 /// Time: the clock and waiting.
 pub trait Timer {

@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 use std::task::Context;
 
 mod support;
@@ -24,7 +25,7 @@ use resupload::http::{failure, Answer};
 use resupload::memory::{MemoryClaims, MemoryStore};
 use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Adopted, Backend, Claims, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon,
+    Adopted, Backend, Claim, Claims, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon,
     NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource,
     PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle,
     SingleMethod, SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
@@ -2500,4 +2501,32 @@ fn finding_a_files_upload_takes_any_namespace_or_endpoint_the_lookup_leaves_open
     assert_eq!(find(Some("other"), None), None);
     assert_eq!(find(None, Some("/other")), None);
     assert_eq!(find(Some(""), Some("/other")), None);
+}
+
+/// Another tab that starts a run on every record just after it was looked
+/// at: `held` says no, a claim finds it taken.
+struct StartsMeanwhile;
+
+impl Claims for StartsMeanwhile {
+    fn held<'a>(&'a self, _: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(std::future::ready(false))
+    }
+
+    fn claim<'a>(&'a self, _: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>> {
+        Box::pin(std::future::ready(None))
+    }
+}
+
+#[test]
+fn clearing_holds_each_record_while_it_aborts_it_and_leaves_one_a_run_took_meanwhile() {
+    let w = interrupted();
+    let id = w.records()[0].id.clone();
+    assert_eq!(w.clear_under(&StartsMeanwhile), 0);
+    assert_eq!(w.records().len(), 1, "the other tab's run keeps its record");
+    assert!(w.s3.uploads.borrow().contains_key("up1"), "and its upload");
+    assert_eq!(w.clear(), 1);
+    assert!(
+        !block_on(w.other_tabs.held(&id)),
+        "the claim ended with the abort"
+    );
 }

@@ -22,7 +22,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::deadline::within;
 use crate::error::Error;
-use crate::ports::{Claims, Warning, WarningCode};
+use crate::ports::{Claim, Claims, Warning, WarningCode};
 
 /// How long the lock manager may take to answer a request that does not
 /// wait for another tab.
@@ -120,6 +120,17 @@ pub struct WebLocks;
 impl Claims for WebLocks {
     fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(is_held(id))
+    }
+
+    fn claim<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>> {
+        Box::pin(async move {
+            let claim: Claim = match acquire(&record_lock(id), false).await {
+                Ok(Lock::Held(guard)) => Box::new(guard),
+                Ok(Lock::Unavailable(_)) => Box::new(()),
+                Err(_) => return None,
+            };
+            Some(claim)
+        })
     }
 }
 
