@@ -494,9 +494,19 @@ pub enum WarningCode {
     StagingSkipped,
     /// The staged copy failed midway and was deleted.
     StagingFailed,
+    /// Files or folders an upload queue was given could not be read: the
+    /// others were added.
+    FilesUnreadable,
 }
 
 impl WarningCode {
+    /// Whether an upload tells it once (a state that lasts, such as
+    /// IndexedDB failing), not at each call that meets it (the files of
+    /// one `add()` that could not be read).
+    pub fn once_per_upload(self) -> bool {
+        !matches!(self, WarningCode::FilesUnreadable)
+    }
+
     /// The stable code JavaScript sees, such as `"STORAGE_UNAVAILABLE"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -508,6 +518,7 @@ impl WarningCode {
             WarningCode::LockUnavailable => "LOCK_UNAVAILABLE",
             WarningCode::StagingSkipped => "STAGING_SKIPPED",
             WarningCode::StagingFailed => "STAGING_FAILED",
+            WarningCode::FilesUnreadable => "FILES_UNREADABLE",
         }
     }
 }

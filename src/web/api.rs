@@ -107,7 +107,9 @@ export interface UploadOptions {
    *  CHECKSUM_UNVERIFIED: the object's checksum could not be compared at completion;
    *  LOCK_UNAVAILABLE: the browser cannot lock the upload across tabs, it goes on unlocked;
    *  STAGING_SKIPPED / STAGING_FAILED: no staged copy (no room, no origin-private file system,
-   *  or the copy failed), so after a restart the file must be picked again. */
+   *  or the copy failed), so after a restart the file must be picked again;
+   *  FILES_UNREADABLE (an UploadQueue's, at each add() that meets it): files or folders the
+   *  browser would not read were left out, the others added. */
   onWarning?: (warning: UploadWarning) => void;
   /** The stored upload could not be continued, so the file uploads afresh; reason "expired"
    *  (the server expired or lost it) or "file-changed" (new content under the same metadata). */

@@ -53,9 +53,10 @@ pub const CALLBACKS: [Callback; 7] = [
 
 impl JsEvents {
     /// Calls `onWarning` (or logs the warning on the console without one),
-    /// the first time this upload meets the warning's code.
+    /// the first time this upload meets the warning's code (each time for
+    /// a code about one call: see [`WarningCode::once_per_upload`]).
     pub fn warn(&self, warning: Warning) {
-        if self.warned.borrow().contains(&warning.code) {
+        if warning.code.once_per_upload() && self.warned.borrow().contains(&warning.code) {
             return;
         }
         self.warned.borrow_mut().push(warning.code);

@@ -189,9 +189,8 @@ pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
     }
 }
 
-/// A handle call's answer, with its failure classified by name: a file
-/// that is gone is [`Error::FileMissing`], a refusal
-/// [`Error::PermissionDenied`], anything else [`Error::ReadFailed`].
+/// A handle call's answer, with its failure classified by
+/// [`file_error`].
 async fn answer(promise: Promise) -> Result<JsValue, Error> {
     let unanswered = || Error::ReadFailed {
         detail: "the browser did not answer for the file's handle".into(),
@@ -208,11 +207,18 @@ async fn answer_within(
     let Some(result) = within(ms, JsFuture::from(promise)).await else {
         return Err(unanswered());
     };
-    result.map_err(|e| match string(&e, "name").as_deref() {
+    result.map_err(|e| file_error(&e))
+}
+
+/// A failure to read a file or a folder (a handle's, an entry's), by the
+/// error's name: a file that is gone is [`Error::FileMissing`], a refusal
+/// [`Error::PermissionDenied`], anything else [`Error::ReadFailed`].
+pub fn file_error(e: &JsValue) -> Error {
+    match string(e, "name").as_deref() {
         Some("NotFoundError") => Error::FileMissing,
         Some("NotAllowedError" | "SecurityError") => Error::PermissionDenied,
         _ => Error::ReadFailed {
-            detail: super::js_error::describe(&e),
+            detail: super::js_error::describe(e),
         },
-    })
+    }
 }

@@ -33,6 +33,7 @@ use crate::core::plan::MAX_PART_SIZE;
 use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
+use crate::ports::{Warning, WarningCode};
 use crate::queue::signing::BatchSigner;
 use crate::queue::{batch_id, FileOutcome, FileRunner, Queue, QueueEntry, QueueEvents, QueueState};
 
@@ -210,7 +211,10 @@ impl UploadQueue {
     /// each file's folder path), an array, a `FileSystemFileHandle`, a
     /// `FileSystemDirectoryHandle` or a dropped folder's entry (walked
     /// whole). A file already in the queue is not added twice. Resolves to
-    /// how many were added; they join a running queue.
+    /// how many were added; they join a running queue. Files and folders
+    /// the browser will not read are left out (a `FILES_UNREADABLE`
+    /// warning); when none could be read, rejects with the first one's
+    /// error (`FILE_MISSING`, `PERMISSION_DENIED` or `READ_FAILED`).
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn add(&self, files: JsValue) -> Promise {
         let inner = Rc::clone(&self.inner);
@@ -220,7 +224,7 @@ impl UploadQueue {
                 .map_err(|e| Error::invalid_option("files", super::js_error::describe(&e)));
             let was_empty = inner.files.borrow().is_empty();
             let added = match collected {
-                Ok(list) => add_all(&inner, list.unchecked_into()).await,
+                Ok(pair) => add_readable(&inner, pair.unchecked_into()).await,
                 Err(e) => Err(e),
             };
             // Only a queue of one folder handle resumes from it.
@@ -325,6 +329,44 @@ impl UploadQueue {
 
 /// Adds the collected `[file, relativePath]` pairs, a slice of time per
 /// turn of the event loop; answers how many were new.
+/// Adds the files a walk read (`[files, unreadable]`, see
+/// `collectFiles`). Those it could not read are told in one
+/// `FILES_UNREADABLE` warning, and the rest are added; when it read none,
+/// the first one's error (`FILE_MISSING`, `PERMISSION_DENIED` or
+/// `READ_FAILED`) rejects the call.
+async fn add_readable(inner: &QueueInner, walked: Array) -> Result<usize, Error> {
+    let (files, unreadable): (Array, Array) = (walked.get(0).into(), walked.get(1).into());
+    let first = unreadable.get(0);
+    if files.length() == 0 && !first.is_undefined() {
+        return Err(super::handles::file_error(&Array::from(&first).get(1)));
+    }
+    if unreadable.length() > 0 {
+        inner.events.warn(unreadable_warning(&unreadable));
+    }
+    add_all(inner, files).await
+}
+
+/// The warning of the files and folders a walk could not read: how many,
+/// and the first few of them with why.
+fn unreadable_warning(unreadable: &Array) -> Warning {
+    let mut message = [
+        &unreadable.length().to_string(),
+        " files or folders could not be read and were not added (",
+    ]
+    .concat();
+    for (i, pair) in unreadable.iter().take(3).enumerate() {
+        let pair = Array::from(&pair);
+        let path = pair.get(0).as_string().unwrap_or_default();
+        let why = super::handles::file_error(&pair.get(1)).to_string();
+        message.push_str(&[if i > 0 { "; " } else { "" }, &path, ": ", &why].concat());
+    }
+    message.push_str("): add them again once they can be read");
+    Warning {
+        code: WarningCode::FilesUnreadable,
+        message,
+    }
+}
+
 async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
     let mut added = 0;
     let mut slice_began = js_sys::Date::now();

@@ -6,31 +6,51 @@
 // or a FileSystemDirectoryEntry (a dropped folder's `webkitGetAsEntry()`).
 // Folders are walked recursively. Anything else is refused.
 
-/** `[[file, relativePath], ...]` for `input`; rejects with a TypeError naming what it cannot take. */
+/**
+ * `[files, unreadable]` for `input`: `files` as `[[file, relativePath], ...]`,
+ * `unreadable` as `[[path, error], ...]`, each a file or folder the browser
+ * would not read (deleted during the walk, a folder the system keeps from
+ * the browser, a permission that lapsed): the walk goes on without it.
+ * Rejects with a TypeError naming what it cannot take.
+ */
 export async function collectFiles(input) {
-  const out = [];
+  const out = { files: [], unreadable: [] };
   await collect(input, "", out);
-  return out;
+  return [out.files, out.unreadable];
 }
 
 async function collect(item, folder, out) {
   if (isBlob(item)) {
-    out.push([item, folder ? folder + nameOf(item) : item.webkitRelativePath || ""]);
+    out.files.push([item, folder ? folder + nameOf(item) : item.webkitRelativePath || ""]);
   } else if (isList(item)) {
     for (const each of Array.from(item)) await collect(each, folder, out);
   } else if (item?.kind === "file" && typeof item.getFile === "function") {
-    out.push([await item.getFile(), folder ? folder + item.name : ""]);
+    await reading(out, folder + item.name, async () => out.files.push([await item.getFile(), folder ? folder + item.name : ""]));
   } else if (item?.kind === "directory" && typeof item.values === "function") {
     const inside = `${folder}${item.name}/`;
-    for await (const child of item.values()) await collect(child, inside, out);
+    await reading(out, inside, async () => {
+      for await (const child of item.values()) await collect(child, inside, out);
+    });
   } else if (item?.isFile && typeof item.file === "function") {
-    const file = await new Promise((resolve, reject) => item.file(resolve, reject));
-    out.push([file, folder + item.name]);
+    await reading(out, folder + item.name, async () => {
+      out.files.push([await new Promise((resolve, reject) => item.file(resolve, reject)), folder + item.name]);
+    });
   } else if (item?.isDirectory && typeof item.createReader === "function") {
     const inside = `${folder}${item.name}/`;
-    for (const child of await readAll(item.createReader())) await collect(child, inside, out);
+    await reading(out, inside, async () => {
+      for (const child of await readAll(item.createReader())) await collect(child, inside, out);
+    });
   } else {
     throw new TypeError(`cannot add ${describe(item)}: give Files, a FileList, file or folder handles, or dropped folder entries`);
+  }
+}
+
+/** Runs `read`, a file's or a folder's reading: its failure goes to `out.unreadable` as `path`'s, and the walk goes on. */
+async function reading(out, path, read) {
+  try {
+    await read();
+  } catch (error) {
+    out.unreadable.push([path, error]);
   }
 }
 

@@ -817,6 +817,48 @@ test("bad input: an empty folder, the same files twice, something that is not a 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a folder with files the browser will not read: the rest are added, with a FILES_UNREADABLE warning; none readable, add() rejects with the file's error", { timeout: 120_000 }, async () => {
+  const added = await tab.evaluate(async () => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const warnings = [];
+    const queue = new UploadQueue({ endpoint: "/api/s3", onWarning: (w) => warnings.push({ ...w }) });
+    const readable = (name) => ({ kind: "file", name, getFile: async () => new File([name], name) });
+    const gone = (name) => ({ kind: "file", name, getFile: async () => Promise.reject(new DOMException("gone", "NotFoundError")) });
+    // A folder the system keeps from the browser: its iterator refuses.
+    const refusing = { [Symbol.asyncIterator]() { return this; }, next: () => Promise.reject(new DOMException("no", "NotAllowedError")) };
+    const kept = { kind: "directory", name: "kept", values: () => refusing };
+    const folder = (name, children) => ({
+      kind: "directory",
+      name,
+      async *values() {
+        yield* children;
+      },
+    });
+    const outcome = async (input) => {
+      try {
+        return { added: await queue.add(input) };
+      } catch (e) {
+        return { code: e.code };
+      }
+    };
+    const some = await outcome(folder("photos", [readable("a.bin"), gone("b.bin"), folder("inner", [kept, readable("c.bin")])]));
+    const none = await outcome(folder("lost", [gone("d.bin")]));
+    const refused = await outcome(folder("refused", [kept]));
+    const names = queue.files.map((f) => f.name);
+    queue.free();
+    return { some, none, refused, warnings, names };
+  });
+  assert.deepEqual(added.some, { added: 2 }, JSON.stringify(added));
+  assert.deepEqual(added.names, ["a.bin", "c.bin"]);
+  assert.deepEqual(added.none, { code: "FILE_MISSING" });
+  assert.deepEqual(added.refused, { code: "PERMISSION_DENIED" });
+  assert.equal(added.warnings.length, 1, JSON.stringify(added.warnings));
+  assert.equal(added.warnings[0].code, "FILES_UNREADABLE");
+  assert.match(added.warnings[0].message, /^2 files or folders could not be read/);
+  assert.match(added.warnings[0].message, /photos\/b\.bin: /);
+  assert.match(added.warnings[0].message, /photos\/inner\/kept\/: /);
+});
+
 test("against a plain Uppy Companion: small files and a large one, each stored byte-identical, without checksums", { timeout: 300_000 }, async () => {
   const origin = new URL(stack.baseUrl).origin;
   const companion = await startCompanion({ storeEnv: stack.storeEnv, origins: [origin], dir: stack.tmpDir, notePid: stack.notePid });
