@@ -59,6 +59,23 @@ pub fn set(target: &JsValue, name: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(name), value);
 }
 
+/// `options` with `defaults` where it names none: a new object whose
+/// prototype is `options`, so that every option it has is read through it,
+/// its class's methods too (an `onProgress` defined on a class), and
+/// nothing of the caller's object is changed.
+pub fn with_defaults(options: &JsValue, defaults: &[(&str, &str)]) -> JsValue {
+    let merged = match options.is_object() {
+        true => Object::create(options.unchecked_ref()),
+        false => Object::new(),
+    };
+    for (name, value) in defaults {
+        if !present(&field(&merged, name)) {
+            set(&merged, name, &JsValue::from_str(value));
+        }
+    }
+    merged.into()
+}
+
 /// Builds a plain object, one field at a time, in the given order.
 pub struct Builder(Object);
 

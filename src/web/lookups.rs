@@ -173,19 +173,11 @@ async fn resume(entry: &JsValue, options: &JsValue) -> Result<Upload, Error> {
 
 /// `options` with the entry's endpoint and namespace where it names none.
 fn with_defaults(options: &JsValue, pending: &crate::core::record::PendingUpload) -> JsValue {
-    let merged = js_sys::Object::new();
-    if options.is_object() {
-        let _ = js_sys::Object::assign(&merged, options.unchecked_ref());
-    }
-    for (name, value) in [
-        ("endpoint", &pending.endpoint),
-        ("namespace", &pending.namespace),
-    ] {
-        if !super::js::present(&super::js::field(&merged, name)) {
-            super::js::set(&merged, name, &JsValue::from_str(value));
-        }
-    }
-    merged.into()
+    let defaults = [
+        ("endpoint", pending.endpoint.as_str()),
+        ("namespace", pending.namespace.as_str()),
+    ];
+    super::js::with_defaults(options, &defaults)
 }
 
 /// What record `id` keeps to continue without picking, if anything.

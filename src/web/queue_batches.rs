@@ -247,19 +247,11 @@ async fn resume(entry: &JsValue, options: &JsValue) -> Result<UploadQueue, Error
     let batch = store.batch(&id).await?.ok_or(Error::NoHandle)?;
     let handle = batch.handle.clone().ok_or(Error::NoHandle)?;
     super::handles::permitted(&handle, true).await?;
-    let merged = js_sys::Object::new();
-    if options.is_object() {
-        js_sys::Object::assign(&merged, options.unchecked_ref());
-    }
-    for (name, value) in [
-        ("endpoint", &batch.endpoint),
-        ("namespace", &batch.namespace),
-    ] {
-        if !present(&field(&merged, name)) {
-            super::js::set(&merged, name, &JsValue::from_str(value));
-        }
-    }
-    let queue = UploadQueue::new(merged.into())
+    let defaults = [
+        ("endpoint", batch.endpoint.as_str()),
+        ("namespace", batch.namespace.as_str()),
+    ];
+    let queue = UploadQueue::new(super::js::with_defaults(options, &defaults))
         .map_err(|e| Error::invalid_option("options", super::js_error::describe(&e)))?;
     wasm_bindgen_futures::JsFuture::from(queue.add(handle))
         .await

@@ -235,6 +235,35 @@ test("a permission prompt never answered gets PERMISSION_DENIED after 10 minutes
   await forget(namespace);
 });
 
+test("resumePending takes options whose callbacks are methods of a class", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("class-options");
+  await openDemo(stack, tab, { namespace });
+  await writeOpfsFile(tab, "class.bin", SIZE, 49);
+  await interrupt("first", { file: { opfs: "class.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await tab.reload();
+  await waitReady(tab);
+  stack.gate.release();
+  await installHelpers(tab);
+  const heard = await tab.evaluate(async (namespace) => {
+    const { Upload } = await window.e2e.lib("pending");
+    const [entry] = await Upload.listPending({ namespace });
+    const skipped = [];
+    class Options {
+      get concurrency() {
+        return 1;
+      }
+      onResume(resume) {
+        skipped.push(resume.skippedParts);
+      }
+    }
+    await (await Upload.resumePending(entry, new Options())).start();
+    return skipped;
+  }, namespace);
+  assert.deepEqual(heard, [1], "onResume, a method of the options' class, heard the resume");
+  assert.deepEqual(await pending(tab, namespace), [], "no record left");
+});
+
 test("a file gone from behind its handle gets FILE_MISSING, and nothing is sent", { timeout: 180_000 }, async (t) => {
   if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
   const namespace = randomNamespace("missing");
