@@ -331,7 +331,7 @@ impl Error {
         match self {
             Error::NotAFile => {
                 "the file must be a File or Blob (from <input type=file>, drag and drop, or new \
-                 Blob())"
+                 Blob()), a FileSystemFileHandle, or a streaming source { id, size, read }"
             }
             Error::Paused => "the upload was paused; call start() to continue",
             Error::Aborted => "the upload was aborted",
@@ -339,8 +339,8 @@ impl Error {
                 "start() was called while this upload is already running; wait for its promise"
             }
             Error::Locked => {
-                "another tab or window is uploading this file already; wait for it to finish, \
-                 or pass lock: \"wait\" to start when it stops"
+                "another tab or window is uploading this file now; wait for it to finish or \
+                 stop it there (start() can wait for it: pass lock: \"wait\")"
             }
             Error::BatchLocked => {
                 "another tab or window is running a queue of these files already; wait for it \

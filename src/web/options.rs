@@ -92,6 +92,13 @@ fn retry_delays(value: &JsValue) -> Result<Option<RetryPolicy>, Error> {
     Ok(Some(RetryPolicy::new(delays)))
 }
 
+/// Whether `value` is a plain object (`{...}`, `Object.create(null)`), of
+/// any realm: its prototype is none, or one with none (an `Object.prototype`).
+fn is_plain_object(value: &JsValue) -> bool {
+    let prototype = Object::get_prototype_of(value);
+    prototype.is_null() || Object::get_prototype_of(&prototype).is_null()
+}
+
 fn metadata(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
     if !present(value) {
         return Ok(Vec::new());
@@ -100,6 +107,13 @@ fn metadata(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
         return Err(Error::invalid_option(
             "metadata",
             "must be an object of string values",
+        ));
+    }
+    if !is_plain_object(value) {
+        return Err(Error::invalid_option(
+            "metadata",
+            "must be a plain object of string values, not a Map or a class's instance (give \
+             Object.fromEntries(map))",
         ));
     }
     let mut out = Vec::new();

@@ -49,6 +49,7 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
       badDelays: attempt(blob, { endpoint, retryDelays: ["soon"] }),
       delaysNotArray: attempt(blob, { endpoint, retryDelays: 5 }),
       badMetadata: attempt(blob, { endpoint, metadata: { n: 1 } }),
+      mapMetadata: attempt(blob, { endpoint, metadata: new Map([["project", "x"]]) }),
       // Endpoints that pass a prefix check, then fail as retried NETWORK errors or 404s.
       noHost: attempt(blob, { endpoint: "https://" }),
       spaceInHost: attempt(blob, { endpoint: "http://exa mple.com/s3" }),
@@ -85,7 +86,7 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
     assert.equal(r.code, code, `${name}: ${r.message}`);
     for (const word of words) assert.match(r.message, new RegExp(word), `${name}: ${r.message}`);
   };
-  expect("notAFile", "NOT_A_FILE", "File or Blob");
+  expect("notAFile", "NOT_A_FILE", "File or Blob", "FileSystemFileHandle", "streaming source");
   expect("noOptions", "INVALID_OPTION", "endpoint");
   expect("noEndpoint", "INVALID_OPTION", "endpoint", "required");
   expect("badEndpoint", "INVALID_OPTION", "endpoint", "\"not a url\" is not a URL");
@@ -97,6 +98,7 @@ test("bad input gets a typed ResuploadError naming what to fix", { timeout: 120_
   expect("badDelays", "INVALID_OPTION", "retryDelays");
   expect("delaysNotArray", "INVALID_OPTION", "retryDelays");
   expect("badMetadata", "INVALID_OPTION", "metadata");
+  expect("mapMetadata", "INVALID_OPTION", "metadata", "not a Map", "Object.fromEntries");
   expect("noHost", "INVALID_OPTION", "`endpoint`", "host");
   expect("spaceInHost", "INVALID_OPTION", "`endpoint`", "whitespace");
   expect("credentialsInEndpoint", "INVALID_OPTION", "`endpoint`", "credentials");
