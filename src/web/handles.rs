@@ -180,7 +180,7 @@ pub async fn file_of_handle(handle: &JsValue, ask: bool) -> Result<JsValue, Erro
 pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
     let asked = read_permission(handle, ask);
     let permission = match ask {
-        true => answer_within(PROMPT_TIMEOUT_MS, asked, || Error::PermissionDenied).await?,
+        true => answer_within(PROMPT_TIMEOUT_MS, asked, Error::PermissionDenied).await?,
         false => answer(asked).await?,
     };
     match permission.as_string().as_deref() {
@@ -192,20 +192,16 @@ pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
 /// A handle call's answer, with its failure classified by
 /// [`file_error`].
 async fn answer(promise: Promise) -> Result<JsValue, Error> {
-    let unanswered = || Error::ReadFailed {
+    let unanswered = Error::ReadFailed {
         detail: "the browser did not answer for the file's handle".into(),
     };
     answer_within(HANDLE_TIMEOUT_MS, promise, unanswered).await
 }
 
-/// [`answer`] with `unanswered`'s error after `ms`.
-async fn answer_within(
-    ms: u32,
-    promise: Promise,
-    unanswered: impl FnOnce() -> Error,
-) -> Result<JsValue, Error> {
+/// [`answer`] with `unanswered` after `ms`.
+async fn answer_within(ms: u32, promise: Promise, unanswered: Error) -> Result<JsValue, Error> {
     let Some(result) = within(ms, JsFuture::from(promise)).await else {
-        return Err(unanswered());
+        return Err(unanswered);
     };
     result.map_err(|e| file_error(&e))
 }
