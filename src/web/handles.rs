@@ -102,14 +102,10 @@ pub async fn kept(store: &IdbStore, id: &str) -> Result<Option<(Kind, JsValue)>,
     Ok(Some((kind, field(&entry, "handle"))))
 }
 
-/// Whether record `id` has a whole staged copy of `size` bytes: kept as
-/// staged, and there, at that size.
-pub async fn has_whole_copy(store: &IdbStore, id: &str, size: u64) -> bool {
-    if !matches!(kept(store, id).await, Ok(Some((Kind::Staged, _)))) {
-        return false;
-    }
-    let copy = answer(staged_file(id)).await;
-    copy.is_ok_and(|file| super::blob::size(file.unchecked_ref()) == size)
+/// The size of record `id`'s staged copy, if there is one.
+pub async fn staged_copy_size(id: &str) -> Option<u64> {
+    let copy = answer(staged_file(id)).await.ok()?;
+    Some(super::blob::size(copy.unchecked_ref()))
 }
 
 /// The kinds kept, by record id (for `listPending`).

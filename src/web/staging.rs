@@ -46,9 +46,10 @@ const LOOK_TIMEOUT_MS: u32 = 10_000;
 const HEADROOM: f64 = 0.1;
 
 /// Copies `file` as the staged copy of record `id` and keeps its handle,
-/// unless an earlier run of the upload made the whole copy already (a
-/// copy made again would cost the file's size in writes at every
-/// `start()`, and one stopped midway would have lost the whole one).
+/// unless an earlier run of the upload made the whole copy already (one
+/// of the file's size; a copy made again would cost the file's size in
+/// writes at every `start()`, and one stopped midway would have lost the
+/// whole one).
 /// Where there is no room or no origin-private file system, or the copy
 /// fails, `warn` hears why and the upload goes on without a copy. Dropping
 /// the future stops the copy.
@@ -57,7 +58,10 @@ pub async fn stage(store: &IdbStore, id: &str, file: &Blob, warn: &dyn Fn(Warnin
     if !can_stage() {
         return warn(skipped("this browser has no origin-private file system"));
     }
-    if handles::has_whole_copy(store, id, size).await {
+    if handles::staged_copy_size(id).await == Some(size) {
+        // Made whole by an earlier run (a copy is named only once whole,
+        // or written in order): kept again, in case that note was lost.
+        let _ = handles::keep_staged(store, id).await;
         return;
     }
     let room = JsFuture::from(free_room())
