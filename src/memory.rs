@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::core::record::UploadRecord;
-use crate::ports::{ready, Claim, Claims, PortFuture, RecordStore};
+use crate::ports::{ready, Claim, Claiming, Claims, PortFuture, RecordStore};
 use crate::queue::{DoneMarker, DoneStore};
 
 /// A real [`RecordStore`] in memory: the fallback where IndexedDB is missing,
@@ -129,7 +129,9 @@ impl Claims for MemoryClaims {
     fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(std::future::ready(self.is_held(id)))
     }
+}
 
+impl Claiming for MemoryClaims {
     fn claim<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>> {
         let claim = (!self.is_held(id)).then(|| {
             self.hold(id);

@@ -20,7 +20,7 @@ use crate::driver::is_live;
 use crate::driver::retry::{with_retries, NoWaitForNetwork};
 use crate::error::Error;
 use crate::options::DEFAULT_EXPIRES_AFTER_MS;
-use crate::ports::{Backend, Claims, RecordStore, Timer};
+use crate::ports::{Backend, Claiming, Claims, RecordStore, Timer};
 
 /// Which stored uploads a call looks at.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,7 +152,7 @@ pub async fn list(
 pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
     store: &impl RecordStore,
     lookup: &Lookup,
-    claims: &dyn Claims,
+    claims: &impl Claiming,
     timer: &dyn Timer,
     retry: &RetryPolicy,
     backend_for: impl Fn(&str) -> B,

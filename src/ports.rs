@@ -340,6 +340,11 @@ pub trait RecordStore {
 pub trait Claims {
     /// Whether a run holds record `id`. `false` when it cannot tell.
     fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+}
+
+/// [`Claims`] that a call outside any run can take as a run does (a trait
+/// of its own, so that a build without `clearPending` carries none of it).
+pub trait Claiming: Claims {
     /// Takes record `id` as a run does, without waiting, while it is
     /// worked on outside any run (forgotten by `clearPending`), so that no
     /// run of any tab starts on it meanwhile: `None` when a run holds it.

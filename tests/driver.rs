@@ -25,10 +25,11 @@ use resupload::http::{failure, Answer};
 use resupload::memory::{MemoryClaims, MemoryStore};
 use resupload::options::ChecksumMode;
 use resupload::ports::{
-    Adopted, Backend, Claim, Claims, CompleteAnswer, CompletedPart, Created, Events, ExpiringSoon,
-    NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender, PartSource,
-    PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed, SignedSingle,
-    SingleMethod, SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts, WholeSender,
+    Adopted, Backend, Claim, Claiming, Claims, CompleteAnswer, CompletedPart, Created, Events,
+    ExpiringSoon, NewSingle, NewUpload, PartBookkeeping, PartCompleted, PartPut, PartSender,
+    PartSource, PortFuture, Progress, RecordStore, RestartReason, ResumeSource, Resumed,
+    SignedSingle, SingleMethod, SingleSigner, Timer, Wait, Warning, WarningCode, WholePorts,
+    WholeSender,
 };
 use resupload::slots::RampedSlots;
 use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
@@ -903,7 +904,7 @@ impl World {
     }
 
     /// [`clear`](Self::clear) with `claims` in place of the other tabs'.
-    fn clear_under(&self, claims: &dyn Claims) -> u32 {
+    fn clear_under(&self, claims: &impl Claiming) -> u32 {
         let lookup = resupload::pending::Lookup::everything();
         let retry = resupload::core::retry::RetryPolicy::default();
         let cleared = resupload::pending::clear(
@@ -2511,7 +2512,9 @@ impl Claims for StartsMeanwhile {
     fn held<'a>(&'a self, _: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(std::future::ready(false))
     }
+}
 
+impl Claiming for StartsMeanwhile {
     fn claim<'a>(&'a self, _: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>> {
         Box::pin(std::future::ready(None))
     }

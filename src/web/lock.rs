@@ -22,7 +22,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::deadline::within;
 use crate::error::Error;
-use crate::ports::{Claim, Claims, Warning, WarningCode};
+use crate::ports::{Claim, Claiming, Claims, Warning, WarningCode};
 
 /// How long the lock manager may take to answer a request that does not
 /// wait for another tab.
@@ -121,7 +121,9 @@ impl Claims for WebLocks {
     fn held<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(is_held(id))
     }
+}
 
+impl Claiming for WebLocks {
     fn claim<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>> {
         Box::pin(async move {
             let claim: Claim = match acquire(&record_lock(id), false).await {
