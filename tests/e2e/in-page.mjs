@@ -226,7 +226,14 @@ function install(byteSource) {
      *  `resupload/pending` (which sees what the run stored in IndexedDB). */
     async stored(name, namespace) {
       const { source, build } = window.e2e.runs[name];
-      return window.e2e.findPrevious(source, namespace, build || "pending");
+      try {
+        return await window.e2e.findPrevious(source, namespace, build || "pending");
+      } catch (e) {
+        // The module trapped (guard.js): answered with the trap's own stack,
+        // so that a known fault of an engine is told from a failure.
+        if (e?.code !== "INTERNAL_ERROR") throw e;
+        return { trap: { code: e.code, message: e.message, stack: String(e.cause?.stack ?? "") } };
+      }
     },
     /** `Upload.findPrevious(source)` of `build` (`resupload/pending` unless given), or null. */
     async findPrevious(source, namespace, build = "pending") {
@@ -284,15 +291,23 @@ export async function pause(tab, name) {
   await tab.evaluate((name) => window.e2e.runs[name].upload.pause(), name);
 }
 
-/** The stored record of run `name`'s file, once it has `parts` parts done. */
+/**
+ * The stored record of run `name`'s file, once it has `parts` parts done.
+ * A trap of the module while it is read fails at once: in the faulty
+ * engine as an `EngineTrap` (engine-traps.mjs), for the test's second try.
+ */
 export async function waitStored(tab, name, namespace, parts = 1, timeout = 60_000) {
-  return waitUntil(
+  const found = await waitUntil(
     async () => {
       const found = await tab.evaluate(({ name, namespace }) => window.e2e.stored(name, namespace), { name, namespace });
-      return found && found.partsDone >= parts ? found : null;
+      return found?.trap || found?.partsDone >= parts ? found : null;
     },
     { timeout, interval: 100, what: `the record of ${name} to count ${parts} parts done` },
   );
+  if (found.trap) {
+    throw engineTrapOf({ outcome: { error: found.trap } }) ?? new Error(`the module trapped while the record of ${name} was read: ${found.trap.message}`);
+  }
+  return found;
 }
 
 /** The workers the page started, the digests its hash worker answered, and its console
