@@ -1682,11 +1682,7 @@ fn a_changed_file_never_aborts_the_upload_another_run_holds() {
     w.s3.fail(3, &[Fault::Hang]);
     let driver = w.driver();
     let mut first = Box::pin(driver.run(&w.file));
-    let waker = futures::task::noop_waker();
-    for _ in 0..200 {
-        let polled = first.as_mut().poll(&mut Context::from_waker(&waker));
-        assert!(polled.is_pending());
-    }
+    poll_pending(first.as_mut(), 200);
     let mut second = w.file.clone();
     second.identity.last_modified += 1000.0;
     second.sample_sha256 = Some("sample-b".into());
