@@ -152,14 +152,7 @@ test("a changed file behind the handle is detected (FILE_CHANGED) and never mixe
  * handles' prototype.
  */
 async function resumeThroughPrompt(label, seed, prompt) {
-  const namespace = randomNamespace(label);
-  const file = `${label}.bin`;
-  await openDemo(stack, tab, { namespace });
-  await writeOpfsFile(tab, file, SIZE, seed);
-  await interrupt("first", { file: { opfs: file }, options: { namespace, concurrency: 1 } }, namespace, 1);
-  await tab.reload();
-  await waitReady(tab);
-  stack.gate.release();
+  const { namespace, file } = await interruptedFromHandle(label, seed);
   await tab.evaluate((prompt) => {
     const script = document.createElement("script");
     script.textContent = `{
@@ -171,6 +164,22 @@ async function resumeThroughPrompt(label, seed, prompt) {
   const mark = stack.gate.mark();
   const resumed = await resumePending(tab, "again", file, namespace);
   return { namespace, mark, resumed };
+}
+
+/**
+ * Starts an upload from a handle to file `label`.bin (bytes of `seed`),
+ * lets one part through and reloads: answers `{ namespace, file }`.
+ */
+async function interruptedFromHandle(label, seed) {
+  const namespace = randomNamespace(label);
+  const file = `${label}.bin`;
+  await openDemo(stack, tab, { namespace });
+  await writeOpfsFile(tab, file, SIZE, seed);
+  await interrupt("first", { file: { opfs: file }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await tab.reload();
+  await waitReady(tab);
+  stack.gate.release();
+  return { namespace, file };
 }
 
 /**
@@ -237,13 +246,7 @@ test("a permission prompt never answered gets PERMISSION_DENIED after 10 minutes
 
 test("resumePending takes options whose callbacks are methods of a class", { timeout: 180_000 }, async (t) => {
   if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
-  const namespace = randomNamespace("class-options");
-  await openDemo(stack, tab, { namespace });
-  await writeOpfsFile(tab, "class.bin", SIZE, 49);
-  await interrupt("first", { file: { opfs: "class.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
-  await tab.reload();
-  await waitReady(tab);
-  stack.gate.release();
+  const { namespace } = await interruptedFromHandle("class-options", 49);
   await installHelpers(tab);
   const heard = await tab.evaluate(async (namespace) => {
     const { Upload } = await window.e2e.lib("pending");
