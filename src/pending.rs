@@ -145,7 +145,10 @@ pub async fn list(
 /// Forgets every stored upload `lookup` covers: each is aborted on its
 /// backend (`backend_for(endpoint)`), retried as `retry` says (offline,
 /// without waiting for the network), then its record deleted; an abort
-/// that still fails is left to the server's lifecycle rule. An upload a
+/// that still fails is left to the server's lifecycle rule. Except for a
+/// refusal of the caller's credentials: a 401 or a failing `headers`
+/// function ends the clear with that error, and a 403 (not the caller's
+/// upload) keeps the record, as the server keeps the upload. An upload a
 /// run holds (`claims`: a run of another tab, or of this page not paused)
 /// is left to it, and so is an upload queue's file (listed with its batch,
 /// and forgotten with it). Answers how many were forgotten.
@@ -169,8 +172,13 @@ pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
         };
         let backend = backend_for(&record.endpoint);
         let abort = || backend.abort(&record.upload_id, &record.key);
-        let _ = with_retries(&NoWaitForNetwork(timer), retry, abort, || false).await;
-        store.remove(&record.id).await?;
+        match with_retries(&NoWaitForNetwork(timer), retry, abort, || false).await {
+            Err(e @ (Error::Http { status: 401, .. } | Error::HeadersFailed { .. })) => {
+                return Err(e)
+            }
+            Err(Error::Http { status: 403, .. }) => continue,
+            _ => store.remove(&record.id).await?,
+        }
         count += 1;
     }
     Ok(count)

@@ -115,6 +115,9 @@ struct FakeS3 {
     create_refused: Cell<Option<u16>>,
     /// Aborts meet a network error (the device is offline).
     aborts_offline: Cell<bool>,
+    /// Aborts are refused with this status (401: no credentials; 403: not
+    /// the caller's upload).
+    aborts_refused: Cell<Option<u16>>,
     /// Signing takes a turn of the executor (a round trip), as it does in a
     /// browser.
     slow_signing: Cell<bool>,
@@ -435,6 +438,9 @@ impl FakeS3 {
                 operation: Operation::Abort,
                 detail: "offline".into(),
             });
+        }
+        if let Some(status) = self.aborts_refused.get() {
+            return Err(http(Operation::Abort, status));
         }
         self.uploads
             .borrow_mut()
@@ -905,6 +911,11 @@ impl World {
 
     /// [`clear`](Self::clear) with `claims` in place of the other tabs'.
     fn clear_under(&self, claims: &impl Claiming) -> u32 {
+        self.try_clear_under(claims).unwrap()
+    }
+
+    /// What `clearPending` resolves to, or rejects with.
+    fn try_clear_under(&self, claims: &impl Claiming) -> Result<u32, Error> {
         let lookup = resupload::pending::Lookup::everything();
         let retry = resupload::core::retry::RetryPolicy::default();
         let cleared = resupload::pending::clear(
@@ -915,7 +926,7 @@ impl World {
             &retry,
             |_: &str| &self.s3 as &dyn Backend,
         );
-        block_on(cleared).unwrap()
+        block_on(cleared)
     }
 
     /// Runs until `polls` polls have passed, then drops the run (as pause()
@@ -2476,6 +2487,37 @@ fn an_abort_while_offline_fails_after_its_retries_keeping_the_record() {
         "forgotten, its upload left to the store's rule"
     );
     assert_eq!(w.timer.online_waits.get(), 0, "no wait for the network");
+}
+
+#[test]
+fn clearing_without_credentials_fails_with_the_401_and_forgets_nothing() {
+    // A forgotten `headers` option: every abort is refused, and a clear
+    // that forgot the records would leave the uploads on the server with
+    // nothing in the browser that knows them.
+    let (w, _, first) = two_interrupted_the_first_held();
+    w.other_tabs.release_all();
+    w.s3.aborts_refused.set(Some(401));
+    let cleared = w.try_clear_under(&w.other_tabs);
+    assert!(
+        matches!(cleared, Err(Error::Http { status: 401, .. })),
+        "{cleared:?}"
+    );
+    assert_eq!(w.records().len(), 2, "both kept, to clear with credentials");
+    assert!(!block_on(w.other_tabs.held(&first)), "no claim left held");
+    w.s3.aborts_refused.set(None);
+    assert_eq!(w.clear(), 2);
+    assert!(w.s3.uploads.borrow().is_empty(), "both aborted then");
+}
+
+#[test]
+fn clearing_keeps_an_upload_the_backend_says_is_not_the_callers() {
+    // A 403: another person's upload on a shared browser, or credentials
+    // without the right. Not the caller's to forget; the rest go on.
+    let w = interrupted();
+    w.s3.aborts_refused.set(Some(403));
+    assert_eq!(w.clear(), 0, "none forgotten");
+    assert_eq!(w.records().len(), 1);
+    assert!(w.s3.uploads.borrow().contains_key("up1"));
 }
 
 #[test]

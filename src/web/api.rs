@@ -93,10 +93,11 @@ export interface UploadOptions {
   /** Sent with every request to the signing backend (never to the store), such as
    *  `{ authorization: "Bearer …" }`: a plain object of strings (not a Headers or a Map), or
    *  a function giving one (or a promise of one), called before each request with
-   *  `{ refresh: false }` and, after a 401, with `{ refresh: true }`, when the request is
-   *  retried once: refresh the token then. A function that throws, rejects, gives no such
-   *  object or takes over 30 s fails the run with HEADERS_FAILED. */
-  headers?: Record<string, string> | ((context: { refresh: boolean }) => Record<string, string> | Promise<Record<string, string>>);
+   *  `{ refresh: false, endpoint }` and, after a 401, with `{ refresh: true, endpoint }`, when
+   *  the request is retried once: refresh the token then. `endpoint` is the backend asked
+   *  (`clearPending` asks each stored upload's own). A function that throws, rejects, gives
+   *  no such object or takes over 30 s fails the run with HEADERS_FAILED. */
+  headers?: Record<string, string> | ((context: { refresh: boolean; endpoint: string }) => Record<string, string> | Promise<Record<string, string>>);
   onProgress?: (progress: UploadProgress) => void;
   onPartComplete?: (part: PartComplete) => void;
   onResume?: (info: ResumeInfo) => void;

@@ -119,7 +119,7 @@ impl HttpBackend {
     /// One call: the whole exchange, body included, within the timeout;
     /// `refresh` asks a `headers` function for fresh credentials.
     async fn call_once(&self, request: &Request<'_>, refresh: bool) -> Result<JsValue, Error> {
-        let extra = self.headers.current(refresh).await?;
+        let extra = self.headers.current(refresh, &self.base).await?;
         let exchange = exchange(request, extra.as_ref());
         within(self.timeout_ms, exchange).await.unwrap_or_else(|| {
             Err(Error::Network {

@@ -3,9 +3,11 @@
 //! part URLs need none.
 //!
 //! An object is sent as it is. A function is called (and awaited) before
-//! each request with `{ refresh: false }`, and after a 401 with
-//! `{ refresh: true }`, when the request is retried once with what it gives
-//! then: a token refreshed mid-upload.
+//! each request with `{ refresh: false, endpoint }`, and after a 401 with
+//! `{ refresh: true, endpoint }`, when the request is retried once with what
+//! it gives then: a token refreshed mid-upload. `endpoint` is the backend
+//! the request goes to, for a page with more than one (`clearPending`
+//! aborts uploads at each stored upload's own).
 //!
 //! ```js
 //! new Upload(file, {
@@ -61,20 +63,28 @@ impl BackendHeaders {
         matches!(self, BackendHeaders::Provider(_))
     }
 
-    /// The headers of the next request, if any; `refresh` after a 401.
-    pub async fn current(&self, refresh: bool) -> Result<Option<JsValue>, Error> {
+    /// The headers of the next request to `endpoint`, if any; `refresh`
+    /// after a 401.
+    pub async fn current(&self, refresh: bool, endpoint: &str) -> Result<Option<JsValue>, Error> {
         match self {
             BackendHeaders::None => Ok(None),
             BackendHeaders::Fixed(object) => Ok(Some(object.clone())),
-            BackendHeaders::Provider(function) => provided(function, refresh).await,
+            BackendHeaders::Provider(function) => provided(function, refresh, endpoint).await,
         }
     }
 }
 
 /// Calls the function and awaits what it gives, within the bound.
-async fn provided(function: &Function, refresh: bool) -> Result<Option<JsValue>, Error> {
+async fn provided(
+    function: &Function,
+    refresh: bool,
+    endpoint: &str,
+) -> Result<Option<JsValue>, Error> {
     let failed = |detail: String| Error::HeadersFailed { detail };
-    let context = Builder::new().set("refresh", &refresh.into()).done();
+    let context = Builder::new()
+        .set("refresh", &refresh.into())
+        .set("endpoint", &endpoint.into())
+        .done();
     let given = function
         .call1(&JsValue::UNDEFINED, &context)
         .map_err(|e| failed(super::js_error::describe(&e)))?;

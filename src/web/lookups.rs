@@ -100,9 +100,13 @@ impl Upload {
     /// `{ namespace }` (all namespaces when none is given): each is aborted on
     /// its server (with retries; best effort), its record deleted, and its
     /// staged copy (with the `headers` option, if given, for a backend that
-    /// wants credentials). An upload running (in another tab, or in this
+    /// wants credentials; a function is asked with each upload's
+    /// `endpoint`). An upload running (in another tab, or in this
     /// page and not paused) is left to its run, and an `UploadQueue`'s
-    /// files to their batch. Resolves to how many were forgotten.
+    /// files to their batch. Resolves to how many were forgotten. A backend
+    /// refusing the credentials (401, or the `headers` function failing)
+    /// rejects it with that error, forgetting nothing more; an upload it
+    /// says is not the caller's (403) is kept.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
     pub fn clear_pending(
         #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,

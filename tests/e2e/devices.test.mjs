@@ -13,11 +13,11 @@ import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 
-import { epoch, hs256Jwt } from "./backend-client.mjs";
+import { epoch, hs256Jwt, storeUploads } from "./backend-client.mjs";
 import { launchBrowser } from "./browsers.mjs";
 import { waitReady } from "./demo.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
-import { contentBytes, installHelpers, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
+import { contentBytes, installHelpers, pause, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 import { startPostgres } from "./postgres.mjs";
 
 const PART = 5 * MIB;
@@ -162,3 +162,42 @@ test("a token that expires mid-upload is refreshed (headers asked with refresh: 
 function createHashOf(bytes) {
   return createHash("sha256").update(bytes).digest("hex");
 }
+
+test("clearPending on a server with sign-in: without credentials 401 and nothing forgotten; a headers function, asked with the endpoint, aborts it", { timeout: 120_000 }, async () => {
+  await open("laptop", "dave");
+  const namespace = `clear-${randomBytes(4).toString("hex")}`;
+  stack.gate.holdAfter(1);
+  await startUpload(tab.laptop, "clear", { file: { name: "clear.bin", size: SIZE, seed: 70 }, options: { headers: "bearer", concurrency: 1, namespace } });
+  await waitStored(tab.laptop, "clear", namespace, 1);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "part 2 in flight" });
+  await pause(tab.laptop, "clear");
+  stack.gate.release();
+  const refused = await tab.laptop.evaluate(async (namespace) => {
+    const { Upload } = await window.e2e.lib("pending");
+    const listed = async () => [...(await Upload.listPending({ namespace }))].map((p) => ({ ...p }));
+    const [stored] = await listed();
+    const refused = await Upload.clearPending({ namespace }).then(
+      (count) => ({ count }),
+      (e) => ({ code: e.code, status: e.status }),
+    );
+    return { stored, refused, kept: (await listed()).length };
+  }, namespace);
+  const { stored } = refused;
+  assert.equal(stored?.running, false, JSON.stringify(stored));
+  assert.deepEqual(refused.refused, { code: "HTTP_STATUS", status: 401 });
+  assert.equal(refused.kept, 1, "a refused clear forgets nothing");
+  assert.ok((await storeUploads(base.laptop)).includes(stored.uploadId), "and the store keeps the upload");
+
+  const cleared = await tab.laptop.evaluate(
+    async ({ namespace, token }) => {
+      const { Upload } = await window.e2e.lib("pending");
+      const asked = [];
+      const headers = (context) => (asked.push({ ...context }), { authorization: `Bearer ${token}` });
+      const count = await Upload.clearPending({ namespace, headers });
+      return { count, asked, left: (await Upload.listPending({ namespace })).length };
+    },
+    { namespace, token: tokenOf("dave") },
+  );
+  assert.deepEqual(cleared, { count: 1, asked: [{ refresh: false, endpoint: stored.endpoint }], left: 0 });
+  assert.ok(!(await storeUploads(base.laptop)).includes(stored.uploadId), "aborted in the store");
+});
