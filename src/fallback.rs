@@ -160,6 +160,13 @@ impl RecordStore for FallbackStore {
     fn list(&self) -> PortFuture<'_, Vec<UploadRecord>> {
         Box::pin(async move {
             let mut all = self.memory.list().await?;
+            // As in `load`: where the primary store works again, it takes
+            // back what memory holds, or a run that found its record in
+            // this list would write to the primary store and leave the copy
+            // here, stale, to be read in place of its writes.
+            for record in &all {
+                self.take_back(record).await?;
+            }
             if let Some(primary) = self.primary() {
                 match primary.list().await {
                     Ok(stored) => {
@@ -340,7 +347,8 @@ mod tests {
 
     #[test]
     fn ids_are_those_of_the_records_listed() {
-        let (store, _) = store(Ok(flaky(1, StorageFailure::Failed)));
+        // Two writes: the record saved, and the one in memory taken back.
+        let (store, _) = store(Ok(flaky(2, StorageFailure::Failed)));
         block_on(store.memory.save(&record("in memory"))).unwrap();
         block_on(store.save(&record("stored"))).unwrap();
         let listed = block_on(store.list()).unwrap();

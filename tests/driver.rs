@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::Context;
 
 mod support;
@@ -156,6 +157,16 @@ struct FakeS3 {
     /// plain Companion: the store's NoSuchUpload).
     completed: RefCell<HashMap<String, CompleteAnswer>>,
     forgets_completes: Cell<bool>,
+    /// Completes meet a network error (the device went offline).
+    completes_offline: Cell<bool>,
+    /// The test's clock (the timer's), read when a URL is signed and used.
+    clock: Rc<Cell<f64>>,
+    /// When each URL was signed (`clock`), by the number in its path.
+    signed_at: RefCell<Vec<f64>>,
+    /// A presigned URL older than this is refused as S3 refuses it (403
+    /// "Request has expired"); `expired_puts` counts those PUTs.
+    url_lifetime_ms: Cell<Option<f64>>,
+    expired_puts: Cell<u32>,
 }
 
 /// One row of the backend's uploads table.
@@ -322,8 +333,14 @@ impl FakeS3 {
         if self.slow_signing.get() {
             yield_now().await;
         }
-        // The "URL" names the signed checksum, as a presigned URL signs it.
-        Ok(format!("{upload_id}/{part}/{}", checksum.unwrap_or("-")))
+        // The "URL" names the signed checksum, as a presigned URL signs it,
+        // and its signing, whose time is kept.
+        let signing = self.signed_at.borrow().len();
+        self.signed_at.borrow_mut().push(self.clock.get());
+        Ok(format!(
+            "{upload_id}/{part}/{signing}/{}",
+            checksum.unwrap_or("-")
+        ))
     }
 
     async fn fake_list_parts(&self, upload_id: &str, _key: &str) -> Result<Vec<ServerPart>, Error> {
@@ -372,6 +389,12 @@ impl FakeS3 {
         key: &str,
         parts: &[CompletedPart],
     ) -> Result<CompleteAnswer, Error> {
+        if self.completes_offline.get() {
+            return Err(Error::Network {
+                operation: Operation::Complete,
+                detail: "offline".into(),
+            });
+        }
         let poisoned = |p: &&CompletedPart| self.poisoned.borrow().contains(&p.part_number);
         if let Some(bad) = parts.iter().find(poisoned) {
             let body = format!(
@@ -479,8 +502,9 @@ impl FakeS3 {
         progress: &dyn Fn(u64),
     ) -> Result<String, Error> {
         let (url, part, body, checksum) = (put.url, put.part_number, put.body, put.checksum_sha256);
-        let mut fields = url.splitn(3, '/');
-        let (upload_id, number, signed) = (
+        let mut fields = url.splitn(4, '/');
+        let (upload_id, number, signing, signed) = (
+            fields.next().unwrap(),
             fields.next().unwrap(),
             fields.next().unwrap(),
             fields.next().unwrap(),
@@ -493,6 +517,23 @@ impl FakeS3 {
             "the header is the signed one"
         );
         self.puts.borrow_mut().push(part);
+        let age = self.clock.get() - self.signed_at.borrow()[signing.parse::<usize>().unwrap()];
+        if self
+            .url_lifetime_ms
+            .get()
+            .is_some_and(|lifetime| age > lifetime)
+        {
+            self.expired_puts.set(self.expired_puts.get() + 1);
+            let body =
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+            return Err(answer(
+                Operation::UploadPart,
+                Some(upload_id),
+                403,
+                body,
+                None,
+            ));
+        }
         if self.signed_before_first_put.get().is_none() {
             self.signed_before_first_put.set(Some(self.signed.get()));
         }
@@ -758,7 +799,10 @@ struct FakeTimer {
     online_waits: Cell<u32>,
     /// How far each reading of the clock moves it (0: time stands still).
     tick_ms: Cell<f64>,
-    clock_ms: Cell<f64>,
+    clock_ms: Rc<Cell<f64>>,
+    /// Whether a sleep moves the clock by its length when it ends, other
+    /// tasks running meanwhile (else it takes no time).
+    sleeps_pass: Cell<bool>,
 }
 
 impl Timer for FakeTimer {
@@ -768,7 +812,16 @@ impl Timer for FakeTimer {
     }
     fn sleep(&self, ms: u32) -> Wait<'_> {
         self.sleeps.borrow_mut().push(ms);
-        Box::pin(async {})
+        let passes = self.sleeps_pass.get();
+        Box::pin(async move {
+            if passes {
+                // Other tasks run meanwhile, as they do during a real wait.
+                for _ in 0..3 {
+                    yield_now().await;
+                }
+                self.clock_ms.set(self.clock_ms.get() + f64::from(ms));
+            }
+        })
     }
     fn until_online(&self) -> Wait<'_> {
         self.online_waits.set(self.online_waits.get() + 1);
@@ -836,11 +889,15 @@ impl World {
         let mut options = UploadOptions::new("/api/s3");
         options.part_size = 5 * MIB;
         options.concurrency = 2;
+        let timer = FakeTimer::default();
         World {
-            s3: FakeS3::new(size),
+            s3: FakeS3 {
+                clock: Rc::clone(&timer.clock_ms),
+                ..FakeS3::new(size)
+            },
             store: MemoryStore::new(),
             other_tabs: MemoryClaims::default(),
-            timer: FakeTimer::default(),
+            timer,
             log: Log::default(),
             options,
             file: FileInfo {
@@ -1308,6 +1365,24 @@ fn a_429_holds_every_part_for_its_retry_after() {
         "only {holds} waits of 7 s: {:?}",
         w.timer.sleeps.borrow()
     );
+}
+
+#[test]
+fn a_url_signed_before_a_long_429_hold_is_signed_again_after_it() {
+    // Parts already on their way to a PUT wait out the hold there: a URL
+    // signed before it may have expired by its end.
+    let mut w = World::new(5 * MIB as usize * 6);
+    w.options.concurrency = 3;
+    w.timer.sleeps_pass.set(true);
+    w.s3.url_lifetime_ms.set(Some(5.0 * 60_000.0));
+    w.s3.fail(3, &[Fault::SlowDown(400_000)]);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert!(
+        w.timer.sleeps.borrow().contains(&400_000),
+        "the hold was kept"
+    );
+    assert_eq!(w.s3.expired_puts.get(), 0, "a PUT with an expired URL");
 }
 
 #[test]
@@ -2569,5 +2644,151 @@ fn clearing_holds_each_record_while_it_aborts_it_and_leaves_one_a_run_took_meanw
     assert!(
         !block_on(w.other_tabs.held(&id)),
         "the claim ended with the abort"
+    );
+}
+
+// ---- review: candidate defects ----
+
+/// A primary record store (IndexedDB) whose writes fail while `failing`.
+struct FlakyStore {
+    inner: Rc<MemoryStore>,
+    failing: Rc<Cell<bool>>,
+}
+
+impl RecordStore for FlakyStore {
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> PortFuture<'a, Option<resupload::core::record::UploadRecord>> {
+        self.inner.load(id)
+    }
+    fn save<'a>(&'a self, record: &'a resupload::core::record::UploadRecord) -> PortFuture<'a, ()> {
+        if self.failing.get() {
+            return Box::pin(std::future::ready(Err(Error::Storage {
+                failure: resupload::error::StorageFailure::Full,
+                detail: "QuotaExceededError".into(),
+            })));
+        }
+        self.inner.save(record)
+    }
+    fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
+        self.inner.remove(id)
+    }
+    fn list(&self) -> PortFuture<'_, Vec<resupload::core::record::UploadRecord>> {
+        self.inner.list()
+    }
+}
+
+#[test]
+fn a_record_left_in_memory_never_hides_the_newer_one_a_later_run_wrote() {
+    use resupload::fallback::FallbackStore;
+    let w = World::new(SIZE);
+    // The page's memory store (shared by its runs) and the browser's
+    // IndexedDB (shared by every store opened over it).
+    let (memory, browser) = (Rc::new(MemoryStore::new()), Rc::new(MemoryStore::new()));
+    let failing = Rc::new(Cell::new(true));
+    let open = || {
+        let primary = FlakyStore {
+            inner: Rc::clone(&browser),
+            failing: Rc::clone(&failing),
+        };
+        FallbackStore::new(Ok(Box::new(primary)), Rc::clone(&memory), Box::new(|_| {}))
+    };
+    let drive = |store: &FallbackStore, polls: usize| {
+        let driver = Driver {
+            store,
+            ..w.driver()
+        };
+        let mut run = Box::pin(driver.run(&w.file));
+        poll_pending(run.as_mut(), polls);
+    };
+    // Run 1: IndexedDB is full, the record goes on in memory; part 3 hangs
+    // and the run is paused.
+    w.s3.fail(3, &[Fault::Hang]);
+    drive(&open(), 200);
+    assert_eq!(block_on(memory.list()).unwrap().len(), 1, "in memory");
+    // Space freed. Run 2 (same page): IndexedDB works, every part is sent,
+    // the store completes the upload, and a pause drops the run before the
+    // answer comes.
+    failing.set(false);
+    w.s3.complete_answer_lost.set(true);
+    drive(&open(), 500);
+    assert_eq!(w.s3.objects.borrow().len(), 1, "the store completed it");
+    // Run 3: as README promises, the upload whose every part was stored is
+    // completed again, nothing sent again, one object.
+    let sent = w.s3.puts().len();
+    let store = open();
+    let driver = Driver {
+        store: &store,
+        ..w.driver()
+    };
+    let done = block_on(driver.run(&w.file)).unwrap();
+    assert!(
+        w.log.restarted.borrow().is_empty(),
+        "restarted: {:?}",
+        w.log.restarted.borrow()
+    );
+    assert_eq!(done.upload_id, "up1");
+    assert_eq!(w.s3.puts().len(), sent, "no part sent again");
+    assert_eq!(w.s3.objects.borrow().len(), 1, "one object");
+}
+
+#[test]
+fn an_abort_that_asks_the_complete_again_never_waits_for_the_network() {
+    let w = dropped_during_complete(false);
+    // The abort meets NoSuchUpload (the store completed the upload); the
+    // complete asked again meets the network down.
+    w.s3.completes_offline.set(true);
+    let aborted = block_on(w.driver().abort(&w.file));
+    assert!(matches!(aborted, Err(Error::Network { .. })), "{aborted:?}");
+    assert_eq!(
+        w.timer.online_waits.get(),
+        0,
+        "abort() must not wait for the network"
+    );
+}
+
+#[test]
+fn a_runs_sweep_never_collects_a_record_another_run_holds() {
+    // Tab A resumed its upload close to expiry (onExpiringSoon) and is
+    // still sending past it; tab B starts another file of the namespace.
+    let (mut w, _, first) = two_interrupted_the_first_held();
+    let mut held = w.records().into_iter().find(|r| r.id == first).unwrap();
+    held.created_at = w.timer.now_ms() - 7.1 * DAY;
+    block_on(w.store.save(&held)).unwrap();
+    w.file.identity.name = "third.mp4".into();
+    w.run().unwrap();
+    assert!(
+        w.records().iter().any(|r| r.id == first),
+        "the record tab A's run holds was deleted under it"
+    );
+}
+
+#[test]
+fn an_empty_file_dropped_during_complete_is_completed_again() {
+    let w = World::new(0);
+    w.s3.complete_answer_lost.set(true);
+    w.run_and_drop_after(500);
+    assert_eq!(w.s3.objects.borrow().len(), 1, "the store completed it");
+    assert_eq!(w.records().len(), 1, "the record stays");
+    let done = w.run().unwrap();
+    assert!(
+        w.log.restarted.borrow().is_empty(),
+        "restarted: {:?}",
+        w.log.restarted.borrow()
+    );
+    assert_eq!(done.upload_id, "up1", "the upload the store completed");
+    assert_eq!(w.s3.objects.borrow().len(), 1, "one object");
+}
+
+#[test]
+fn an_abort_of_an_empty_file_the_store_completed_says_already_completed() {
+    let w = World::new(0);
+    w.s3.complete_answer_lost.set(true);
+    w.run_and_drop_after(500);
+    let aborted = block_on(w.driver().abort(&w.file));
+    assert!(
+        matches!(aborted, Err(Error::AlreadyCompleted)),
+        "{aborted:?}"
     );
 }

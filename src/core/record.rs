@@ -166,11 +166,14 @@ impl UploadRecord {
     }
 
     /// Whether every part is confirmed stored (with its ETag): all that is
-    /// left is to complete.
+    /// left is to complete. Always, for an empty file: its one empty part
+    /// is never sent (the object is completed from an empty part list).
     pub fn all_done(&self) -> bool {
-        self.parts
-            .iter()
-            .all(|p| p.state == PartState::Done && p.etag.is_some())
+        self.file_size == 0
+            || self
+                .parts
+                .iter()
+                .all(|p| p.state == PartState::Done && p.etag.is_some())
     }
 
     /// The part with this number, if any.

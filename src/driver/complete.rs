@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use super::retry::{with_retries, NoWaitForNetwork};
 use super::{Completed, Driver, FileInfo};
 use crate::core::checksum::{composite, composites_match, Sha256Digest};
 use crate::core::record::{PartState, UploadRecord};
@@ -65,12 +66,14 @@ impl<B> Driver<'_, B> {
     /// though the server no longer has it open: completing it again says so
     /// (a backend that remembers answers as it did then; one that does not,
     /// as a plain Companion, answers `NoSuchUpload`, and the upload counts as
-    /// gone). The record is left as it is.
+    /// gone). The record is left as it is. Asked by `abort()`, which a
+    /// person waits on: offline, it ends after its retries.
     pub(super) async fn completed_before(&self, record: &UploadRecord) -> Result<bool, Error> {
         let parts = completed_parts(record, record.checksum_algorithm.is_some())?;
         let backend = self.backend;
         let again = || backend.complete(&record.upload_id, &record.key, &parts);
-        match self.with_retries(again).await {
+        let timer = NoWaitForNetwork(self.timer);
+        match with_retries(&timer, &self.options.retry, again, || false).await {
             Ok(_) => Ok(true),
             Err(Error::NoSuchUpload { .. }) => Ok(false),
             Err(e) => Err(e),

@@ -399,8 +399,9 @@ impl<B> Driver<'_, B> {
 
     /// Sends the part until the store confirms it or the retry policy gives
     /// up; answers its ETag. The first attempt uses `first_url` unless it
-    /// waited so long that it may have expired; each retry signs afresh (a
-    /// 403 "Request has expired" is fixed that way).
+    /// waited so long that it may have expired (a 429's hold counted: the
+    /// age is taken after it); each retry signs afresh (a 403 "Request has
+    /// expired" is fixed that way).
     async fn put(
         &self,
         run: &PartsRun<'_, B>,
@@ -408,8 +409,7 @@ impl<B> Driver<'_, B> {
         body: &B,
         (first_url, signed_at): SignedUrl,
     ) -> Result<String, Error> {
-        let fresh = self.now() - signed_at < SIGNED_URL_FRESH_MS;
-        let first_url = Cell::new(fresh.then_some(first_url));
+        let first_url = Cell::new(Some(first_url));
         let headway = Headway::default();
         let progress = |sent: u64| {
             headway.saw(sent);
@@ -421,8 +421,8 @@ impl<B> Driver<'_, B> {
             headway.got_further.set(false);
             run.tracker.borrow_mut().part_sent(part.number, 0);
             let url = match first_url.take() {
-                Some(signed) => signed?,
-                None => self.sign(part).await?,
+                Some(signed) if self.now() - signed_at < SIGNED_URL_FRESH_MS => signed?,
+                _ => self.sign(part).await?,
             };
             let put = PartPut {
                 upload_id: &part.upload_id,

@@ -28,13 +28,13 @@ pub(super) struct Resumption<B> {
 
 impl<B> Driver<'_, B> {
     /// One pass over the stored records before a run, which also aborts
-    /// stored uploads on the server:
+    /// stored uploads on the server. A record a run holds (of this page, or
+    /// of another tab) is left to it; of the others:
     /// - this namespace's records past their expiry are deleted (orphans
     ///   of uploads nobody came back to; the server has dropped those);
     /// - when `id` has no record, a record of this file under another date
-    ///   means the file changed: unless a run holds it (of this page, or
-    ///   of another tab), its upload is aborted on the server and the
-    ///   record deleted.
+    ///   means the file changed: its upload is aborted on the server and
+    ///   the record deleted.
     ///
     /// Answers the record `id`, if there is one (one read for both).
     pub(super) async fn sweep_records(
@@ -50,9 +50,14 @@ impl<B> Driver<'_, B> {
             .map(|i| records.swap_remove(i));
         let namespace = Some(self.options.namespace.as_str());
         for record in records {
-            if is_collectable(&record, namespace, now, self.options.expires_after_ms) {
+            let expired = is_collectable(&record, namespace, now, self.options.expires_after_ms);
+            let changed = !expired && own.is_none() && self.changed(&record, file);
+            if !(expired || changed) || self.held(&record.id).await {
+                continue;
+            }
+            if expired {
                 self.store.remove(&record.id).await?;
-            } else if own.is_none() && self.changed(&record, file) && !self.held(&record.id).await {
+            } else {
                 self.restart_changed(&record).await?;
             }
         }
