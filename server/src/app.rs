@@ -14,9 +14,13 @@ use crate::error::ApiError;
 use crate::routes::SharedState;
 use crate::{debug, demo_auth, routes};
 
-/// The largest JSON body the API reads (a complete request of 10000 parts
-/// fits easily).
+/// The largest JSON body the API reads, but a complete's
+/// ([`MAX_COMPLETE_BODY`]).
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// The largest body of a complete request: 10,000 parts, each with its
+/// ETag and SHA-256, are about 1.3 MB; 4 MiB leaves room for longer ETags.
+pub const MAX_COMPLETE_BODY: usize = 4 * 1024 * 1024;
 
 /// Builds the application:
 /// - `/api/s3/...`: the Companion S3 routes, plus `/api/debug/...` when

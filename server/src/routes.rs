@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::access::{self, Known, UploadCache};
+use crate::app::MAX_COMPLETE_BODY;
 use crate::auth::{Auth, Caller};
 use crate::checksum::{self, BadChecksum};
 use crate::db::{now_ms, Db, UploadRow, UploadState};
@@ -63,7 +64,10 @@ pub fn router() -> Router<SharedState> {
             get(list_parts).delete(abort_upload),
         )
         .route("/s3/multipart/{upload_id}/batch", get(sign_batch))
-        .route("/s3/multipart/{upload_id}/complete", post(complete_upload))
+        .route(
+            "/s3/multipart/{upload_id}/complete",
+            post(complete_upload).layer(DefaultBodyLimit::max(MAX_COMPLETE_BODY)),
+        )
         .route("/s3/multipart/{upload_id}/{part_number}", get(sign_part))
         .merge(params::router())
 }

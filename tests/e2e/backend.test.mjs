@@ -605,6 +605,28 @@ test("a store refusing the server's own request (403, another 4xx) answers 502, 
   assert.equal((await api.list(up)).status, 404);
 });
 
+test("a complete of 10,000 parts with checksums reaches the store: its body is over 1 MiB", { timeout: 60_000 }, async () => {
+  const api = routesOf(stack.baseUrl);
+  const created = await api.create({ filename: "huge.bin", namespace: "complete-limit", checksumAlgorithm: "SHA256" });
+  assert.equal(created.status, 200, created.text);
+  const up = created.json;
+  // What the library sends for the largest upload S3 takes: every part
+  // with its ETag and SHA-256 (about 130 bytes each).
+  const parts = Array.from({ length: 10_000 }, (_, i) => ({
+    PartNumber: i + 1,
+    ETag: `"${randomBytes(16).toString("hex")}"`,
+    ChecksumSHA256: randomBytes(32).toString("base64"),
+  }));
+  assert.ok(JSON.stringify({ parts }).length > 1.2 * MIB);
+  const answer = await api.complete(up, parts);
+  // The store has none of these parts: its refusal ("No data was
+  // uploaded", Garage's), passed on, shows the request reached it (before, the server answered 413 and every resume
+  // of such an upload sent the same complete again).
+  assert.equal(answer.status, 400, answer.text);
+  assert.match(answer.json.error.message, /^CompleteMultipartUpload: /, "the store's answer");
+  assert.equal((await api.abort(up)).status, 200);
+});
+
 test("a small-file batch of more than 100 files is refused, up to a 1 MiB body of entries", { timeout: 60_000 }, async () => {
   const files = (count) => Array.from({ length: count }, (_, i) => ({ filename: `f${i}.txt` }));
   const batch = (body) => call(stack.baseUrl, "POST", "/api/s3/params/batch", { body });
