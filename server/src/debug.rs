@@ -111,9 +111,10 @@ async fn object_digest(
     })))
 }
 
-/// `GET /api/debug/uploads` → `{uploads: [{key, uploadId}]}`.
+/// `GET /api/debug/uploads` → `{uploads: [{key, uploadId}]}`: every one
+/// in the bucket, under this server's key prefix or not.
 async fn list_uploads(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
-    let uploads = state.store.list_multipart_uploads().await?;
+    let uploads = state.store.list_multipart_uploads("").await?;
     let uploads: Vec<Value> = uploads
         .into_iter()
         .map(|u| json!({ "key": u.key, "uploadId": u.upload_id }))
@@ -124,7 +125,7 @@ async fn list_uploads(State(state): State<SharedState>) -> Result<Json<Value>, A
 /// `POST /api/debug/abort-all` → `{aborted: N}`: aborts every multipart
 /// upload in progress in the bucket.
 async fn abort_all(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
-    let uploads = state.store.list_multipart_uploads().await?;
+    let uploads = state.store.list_multipart_uploads("").await?;
     let mut aborted = 0u64;
     for upload in uploads {
         match state

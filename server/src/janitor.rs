@@ -3,9 +3,10 @@
 //! - aborts open uploads past their expiry on the store and removes their
 //!   rows (a row whose abort fails is kept for the next sweep);
 //! - removes completed and aborted rows after a while;
-//! - aborts multipart uploads the store holds past expiry that no open row
-//!   accounts for (a crash between create and insert, another server's
-//!   leftovers).
+//! - aborts multipart uploads the store holds under this server's key
+//!   prefix (`uploads/`) past expiry that no open row accounts for (a crash
+//!   between create and insert, another server's leftovers); another app's
+//!   uploads in a shared bucket are left alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::db::{now_ms, UploadState};
+use crate::keys::KEY_PREFIX;
 use crate::routes::{AppState, SharedState};
 
 /// Rows handled per query while aborting expired uploads.
@@ -108,13 +110,17 @@ async fn abort_expired_rows(state: &AppState, before_ms: i64, batch: i64) -> Res
     }
 }
 
+/// Aborts the store's multipart uploads under this server's key prefix
+/// begun before the expiry (orphans: no row, or another server's), and
+/// marks a row of each aborted; how many. Keys outside the prefix are
+/// another app's, in a bucket it shares.
 async fn abort_expired_store_uploads(state: &AppState, expiry: Duration) -> Result<u64, String> {
     let cutoff = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::try_from(expiry).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let uploads = state
         .store
-        .list_multipart_uploads()
+        .list_multipart_uploads(KEY_PREFIX)
         .await
         .map_err(|e| e.to_string())?;
     let mut done = 0;

@@ -25,8 +25,13 @@ pub const MAX_DIR_DEPTH: usize = 32;
 /// The longest object key, in bytes (S3's limit).
 pub const MAX_KEY_BYTES: usize = 1024;
 
+/// Where every key this server makes begins: the janitor looks for
+/// orphans under it only, so that a bucket shared with another app keeps
+/// that app's uploads.
+pub const KEY_PREFIX: &str = "uploads/";
+
 /// The bytes of `uploads/` + `/` + 32 hex + `/`: a key's fixed part.
-const FIXED_KEY_BYTES: usize = "uploads/".len() + 1 + 32 + 1;
+const FIXED_KEY_BYTES: usize = KEY_PREFIX.len() + 1 + 32 + 1;
 
 /// Why no key can be built for a file.
 #[derive(Debug)]
@@ -86,7 +91,7 @@ pub fn new_object_key_in(
         return Err(KeyError::TooLong(bytes));
     }
     let random = random_hex().map_err(KeyError::NoRandom)?;
-    let mut key = format!("uploads/{namespace}/{random}/");
+    let mut key = format!("{KEY_PREFIX}{namespace}/{random}/");
     for dir in &dirs {
         key.push_str(dir);
         key.push('/');

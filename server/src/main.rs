@@ -78,8 +78,12 @@ struct Cli {
     /// it and lookups stop offering it (default 7 days).
     #[arg(long, value_name = "SECONDS", default_value_t = 7 * 24 * 3600)]
     upload_expiry: u64,
-    /// Seconds a completed or aborted upload's row is kept (default 1 day).
-    #[arg(long, value_name = "SECONDS", default_value_t = 24 * 3600)]
+    /// Seconds a completed or aborted upload's row is kept (default 7
+    /// days). A complete sent again (its first answer lost) is answered 200
+    /// only while the row is kept: keep it at least as long as clients keep
+    /// their records (`expiresAfter`, 7 days by default), or a client that
+    /// comes back later uploads the file again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 7 * 24 * 3600)]
     keep_finished: u64,
     /// Seconds between two janitor sweeps (default 1 hour; one runs at start).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
@@ -258,5 +262,21 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn a_finished_rows_default_lasts_as_long_as_a_clients_record() {
+        // The library keeps a record 7 days (`expiresAfter`); a complete
+        // it sends again within them must find the row.
+        let cli = Cli::try_parse_from(["resupload-dev-server"]).unwrap();
+        assert!(cli.keep_finished >= 7 * 24 * 3600, "{}", cli.keep_finished);
+        assert!(cli.keep_finished >= cli.upload_expiry);
     }
 }

@@ -454,11 +454,15 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Every multipart upload in progress in the bucket, all pages followed.
+    /// Every multipart upload in progress in the bucket whose key begins
+    /// with `prefix` (`""`: all), all pages followed.
     ///
     /// # Errors
     /// What the store answers, or why it could not be asked.
-    pub async fn list_multipart_uploads(&self) -> Result<Vec<InProgressUpload>, StoreError> {
+    pub async fn list_multipart_uploads(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<InProgressUpload>, StoreError> {
         let mut uploads = Vec::new();
         let mut marker: Option<(String, String)> = None;
         for _ in 0..MAX_PAGES {
@@ -468,6 +472,9 @@ impl Store {
                 if !upload_id_marker.is_empty() {
                     query.push(("upload-id-marker", upload_id_marker));
                 }
+            }
+            if !prefix.is_empty() {
+                query.push(("prefix", prefix));
             }
             query.push(("uploads", ""));
             let url = self.sign_bucket_request(rusty_s3::Method::Get, &query, &[]);
