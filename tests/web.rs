@@ -517,7 +517,7 @@ async fn webcrypto_sha256(bytes: &[u8]) -> Vec<u8> {
 
 /// The `headers` option: an object of strings or a function; a function
 /// that throws, rejects or gives no object of strings is `HEADERS_FAILED`,
-/// and it hears whether it is asked after a 401.
+/// and it hears whether it is asked after a 401, and which backend asks.
 #[wasm_bindgen_test]
 async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     use resupload::web::headers::BackendHeaders;
@@ -525,13 +525,14 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     let function = |body: &str| -> wasm_bindgen::JsValue {
         js_sys::Function::new_with_args("context", body).into()
     };
-    let echo = BackendHeaders::parse(&function("return { refresh: String(context.refresh) }"));
-    let echo = echo.unwrap();
+    let echo = "return { refresh: String(context.refresh), endpoint: context.endpoint }";
+    let echo = BackendHeaders::parse(&function(echo)).unwrap();
     assert!(echo.refreshes());
-    for refresh in [false, true] {
-        let given = echo.current(refresh).await.unwrap().unwrap();
-        let seen = js_sys::Reflect::get(&given, &"refresh".into()).unwrap();
-        assert_eq!(seen.as_string(), Some(refresh.to_string()));
+    for (refresh, endpoint) in [(false, "/api/s3"), (true, "https://b.example/s3")] {
+        let given = echo.current(refresh, endpoint).await.unwrap().unwrap();
+        let seen = |name: &str| js_sys::Reflect::get(&given, &name.into()).unwrap();
+        assert_eq!(seen("refresh").as_string(), Some(refresh.to_string()));
+        assert_eq!(seen("endpoint").as_string().as_deref(), Some(endpoint));
     }
     for body in [
         "throw new Error('signed out')",
@@ -540,7 +541,7 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
         "return 'Bearer x'",
     ] {
         let headers = BackendHeaders::parse(&function(body)).unwrap();
-        let failed = headers.current(false).await;
+        let failed = headers.current(false, "/api/s3").await;
         assert!(
             matches!(failed, Err(Error::HeadersFailed { .. })),
             "{body}: {failed:?}"
@@ -554,7 +555,7 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     let fixed = js_sys::JSON::parse(r#"{"authorization": "Bearer t"}"#).unwrap();
     let fixed = BackendHeaders::parse(&fixed).unwrap();
     assert!(!fixed.refreshes(), "an object cannot give new credentials");
-    assert!(fixed.current(true).await.unwrap().is_some());
+    assert!(fixed.current(true, "/api/s3").await.unwrap().is_some());
 }
 
 #[wasm_bindgen_test]
