@@ -102,10 +102,17 @@ pub async fn kept(store: &IdbStore, id: &str) -> Result<Option<(Kind, JsValue)>,
     Ok(Some((kind, field(&entry, "handle"))))
 }
 
-/// The size of record `id`'s staged copy, if there is one.
-pub async fn staged_copy_size(id: &str) -> Option<u64> {
-    let copy = answer(staged_file(id)).await.ok()?;
-    Some(super::blob::size(copy.unchecked_ref()))
+/// Whether record `id` has a staged copy of the file whose size and
+/// content sample (`sample`, the file's) are `size` and `sample`: the same
+/// test a resume puts a file to. No sample (the file could not be read)
+/// never matches.
+pub async fn staged_copy_matches(id: &str, size: u64, sample: Option<&str>) -> bool {
+    let (Some(sample), Ok(copy)) = (sample, answer(staged_file(id)).await) else {
+        return false;
+    };
+    let copy: &web_sys::Blob = copy.unchecked_ref();
+    super::blob::size(copy) == size
+        && super::blob::sample_sha256(copy).await.ok().as_deref() == Some(sample)
 }
 
 /// The kinds kept, by record id (for `listPending`).

@@ -58,7 +58,8 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     let staging = async {
         match (&side, &source) {
             (Some(store), Source::File(blob)) if inner.options.stage_copy && !inner.from_copy => {
-                staging::stage(store, &id, blob, &|w| inner.events.warn(w)).await
+                let sample = file.sample_sha256.as_deref();
+                staging::stage(store, &id, blob, sample, &|w| inner.events.warn(w)).await
             }
             _ => std::future::pending().await,
         }

@@ -47,20 +47,28 @@ const HEADROOM: f64 = 0.1;
 
 /// Copies `file` as the staged copy of record `id` and keeps its handle,
 /// unless an earlier run of the upload made the whole copy already (one
-/// of the file's size; a copy made again would cost the file's size in
-/// writes at every `start()`, and one stopped midway would have lost the
-/// whole one).
+/// of the file's size and content `sample`; a copy made again would cost
+/// the file's size in writes at every `start()`, and one stopped midway
+/// would have lost the whole one).
 /// Where there is no room or no origin-private file system, or the copy
 /// fails, `warn` hears why and the upload goes on without a copy. Dropping
 /// the future stops the copy.
-pub async fn stage(store: &IdbStore, id: &str, file: &Blob, warn: &dyn Fn(Warning)) {
+pub async fn stage(
+    store: &IdbStore,
+    id: &str,
+    file: &Blob,
+    sample: Option<&str>,
+    warn: &dyn Fn(Warning),
+) {
     let size = super::blob::size(file);
     if !can_stage() {
         return warn(skipped("this browser has no origin-private file system"));
     }
-    if handles::staged_copy_size(id).await == Some(size) {
+    if handles::staged_copy_matches(id, size, sample).await {
         // Made whole by an earlier run (a copy is named only once whole,
-        // or written in order): kept again, in case that note was lost.
+        // or written in order), of these bytes as far as the content
+        // sample tells (a file changed under the same name, size and date
+        // is copied again): kept again, in case that note was lost.
         let _ = handles::keep_staged(store, id).await;
         return;
     }

@@ -324,6 +324,44 @@ test('stage: "opfs": a start() after a pause keeps the whole copy, never writing
   await assertStoredAndGone(entry.key, sha256, SIZE, namespace);
 });
 
+test('stage: "opfs": a changed file of the same name, size and date gets a copy of its own bytes, never the old copy', { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("the page cannot write files here (no createWritable)");
+  const namespace = randomNamespace("staged-changed");
+  await openDemo(stack, tab, { namespace });
+  const options = { namespace, concurrency: 1, stage: "opfs" };
+  stack.gate.holdAfter(2);
+  await startUpload(tab, "old", { file: { name: "same.bin", size: SIZE, seed: 48 }, options });
+  const old = await waitUntil(
+    async () => (await pending(tab, namespace)).find((p) => p.canResumeWithoutPicking && p.partsDone >= 2),
+    { timeout: 60_000, what: "the old bytes' copy to be kept and 2 parts stored" },
+  );
+  await pauseHeld(stack, tab, "old");
+  // The same name, size and date, other bytes: the run restarts the upload
+  // (its content sample differs), and the copy must be of these bytes.
+  stack.gate.holdAfter(2);
+  const { sha256 } = await startUpload(tab, "new", { file: { name: "same.bin", size: SIZE, seed: 49 }, options });
+  await waitUntil(
+    async () => (await pending(tab, namespace)).find((p) => p.uploadId !== old.uploadId && p.partsDone >= 2),
+    { timeout: 60_000, what: "the restarted upload to store 2 parts" },
+  );
+  const copied = () =>
+    tab.evaluate(async (id) => {
+      const root = await navigator.storage.getDirectory();
+      const dir = await root.getDirectoryHandle("resupload-staging");
+      const file = await (await dir.getFileHandle(id)).getFile();
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+      return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    }, old.id);
+  await waitUntil(async () => (await copied().catch(() => null)) === sha256, {
+    timeout: 60_000,
+    what: "the staged copy to hold the new bytes",
+  });
+  const entry = (await pending(tab, namespace)).find((p) => p.id === old.id);
+  assert.equal(entry?.resumeFrom, "copy", JSON.stringify(entry));
+  await pauseHeld(stack, tab, "new");
+  await clearPending(tab, namespace);
+});
+
 /**
  * A staged upload, interrupted and resumed from its copy. With
  * `inWorker`, the page's `createWritable` is hidden first, as in Safari
