@@ -216,6 +216,10 @@ pub(super) struct Inner {
     stop: RefCell<Option<(u64, oneshot::Sender<()>)>>,
     next_run: Cell<u64>,
     aborting: Cell<bool>,
+    /// Whether the running run has stored the object: a pause or an abort
+    /// then lets it end (it only tidies up), and `start()` resolves with
+    /// the object.
+    pub(super) stored: Cell<bool>,
     /// Told when the running run has ended.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
@@ -328,6 +332,7 @@ impl Upload {
                 stop: RefCell::new(None),
                 next_run: Cell::new(0),
                 aborting: Cell::new(false),
+                stored: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
             }),
         }
@@ -359,8 +364,9 @@ impl Upload {
             inner.phase.set(Phase::Running);
             // The stop signal is polled first: a run paused before it began
             // never begins. Either way the run is dropped here, which
-            // aborts its requests.
+            // aborts its requests; unless the object is stored already.
             let run = match select(stopping, std::pin::pin!(run::run(Rc::clone(&inner)))).await {
+                Either::Left((_, run)) if inner.stored.get() => Some(run.await),
                 Either::Left(_) => None,
                 Either::Right((result, _)) => Some(result),
             };
@@ -389,8 +395,9 @@ impl Upload {
     }
 
     /// Stops the requests in flight. The pending `start()` promise rejects
-    /// with code `PAUSED`; call `start()` again to continue (at once is
-    /// fine: it waits for the paused run to wind down).
+    /// with code `PAUSED` (or resolves, when the object was stored before
+    /// the pause came); call `start()` again to continue (at once is fine:
+    /// it waits for the paused run to wind down).
     pub fn pause(&self) {
         // Dropping the sender stops the run.
         let claimed = self.inner.stop.borrow_mut().take();
@@ -414,7 +421,11 @@ impl Upload {
         self.pause();
         promise(async move {
             stopped(&inner).await;
-            let aborted = run::abort(&inner).await;
+            let aborted = match inner.phase.get() {
+                // The run had stored the object when the abort came.
+                Phase::Completed => Err(Error::AlreadyCompleted),
+                _ => run::abort(&inner).await,
+            };
             // Nothing was aborted: the record and the server's upload stand.
             inner.aborting.set(aborted.is_ok());
             settle(aborted, |_| JsValue::UNDEFINED)

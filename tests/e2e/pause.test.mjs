@@ -132,3 +132,52 @@ test("a pause while the upload is being completed: start() again completes it, s
   await assertObject(stack, run.outcome.result.key, run.sha256);
   assert.ok(run.outcome.result.checksumSha256, "the object's checksum was compared");
 });
+
+for (const stop of ["pause", "abort"]) {
+  test(`${stop}() after the store completed the upload, while the page tidies up: start() still resolves with the object`, { timeout: 120_000 }, async (t) => {
+    const tab = stack.tab;
+    await openDemo(stack, tab, { namespace: randomNamespace(`${stop}-tidy`) });
+    await installHelpers(tab);
+    // After the object is stored and the record deleted, the run deletes the
+    // file's staged copy (an origin-private file system call, which may take
+    // its time): pause() or abort() is called then, from inside that call.
+    const outcome = await tab.evaluate(async (stop) => {
+      const storage = globalThis.StorageManager?.prototype;
+      if (typeof storage?.getDirectory !== "function") return { skip: "no origin-private file system" };
+      const { Upload } = await window.e2e.lib();
+      const file = new File([new Uint8Array(7 * 2 ** 20).fill(7)], `${stop}-tidy.bin`);
+      const getDirectory = storage.getDirectory;
+      let armed = false;
+      let stopped = null;
+      let upload;
+      storage.getDirectory = async function (...args) {
+        if (armed && !stopped) {
+          stopped = Promise.resolve(upload[stop]()).then(() => "resolved", (e) => e.code);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        return getDirectory.apply(this, args);
+      };
+      try {
+        upload = new Upload(file, {
+          endpoint: "/api/s3",
+          partSize: 5 * 2 ** 20,
+          onProgress: (p) => (armed ||= p.confirmedBytes === p.totalBytes),
+        });
+        const result = await upload.start().then(
+          (r) => ({ key: r.key }),
+          (e) => ({ code: e.code }),
+        );
+        const again = await upload.start().then(() => "resolved", (e) => e.code);
+        return { result, stopped: await stopped, again };
+      } finally {
+        storage.getDirectory = getDirectory;
+      }
+    }, stop);
+    if (outcome.skip) return t.skip(outcome.skip);
+    assert.ok(outcome.result.key, `start() resolved with the object: ${JSON.stringify(outcome.result)}`);
+    // pause() resolves as ever; abort() says there is nothing left to abort.
+    assert.equal(outcome.stopped, stop === "pause" ? "resolved" : "ALREADY_COMPLETED");
+    assert.equal(outcome.again, "ALREADY_COMPLETED", "and the next start() sends nothing again");
+    assert.ok(await stack.debug.object(outcome.result.key));
+  });
+}
