@@ -449,14 +449,17 @@ impl RecordStore for IdbStore {
     fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
         Box::pin(async move {
             let tx = self.transaction(IdbTransactionMode::Readwrite)?;
-            // The record, its journal, and the handle kept beside it.
+            // The record and its journal. Not the handle kept beside it: a
+            // run that restarts the upload (the server lost it) removes the
+            // record and goes on from the same file, whose handle it kept
+            // before. A finished or aborted run deletes the handle itself
+            // (`run.rs`); any other is an orphan, collected before the next
+            // run (`staging::collect_orphans`).
             let key = JsValue::from_str(id);
             tx.object_store(STORE)
                 .and_then(|store| store.delete(&key))
                 .and_then(|_| tx.object_store(PARTS))
                 .and_then(|parts| parts.delete(&journal_range(id)?))
-                .and_then(|_| tx.object_store(HANDLES))
-                .and_then(|handles| handles.delete(&key))
                 .map_err(storage)?;
             self.set_journal_len(id, 0);
             committed(&tx).await

@@ -67,12 +67,22 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     };
     let done = beside(driver.run(&file), staging).await;
     if done.is_ok() {
-        // The record is gone with its handle; the copy goes too, and a
-        // pause meanwhile no longer stops the run (`Inner::stored`).
+        // The record is gone; its handle and copy go too, and a pause
+        // meanwhile no longer stops the run (`Inner::stored`).
         inner.stored.set(true);
-        staging::remove(&id).await;
+        forget_kept(side.as_ref(), &id).await;
     }
     done
+}
+
+/// Deletes what was kept to continue record `id` without picking: its
+/// handle, or its staged copy (best effort: an orphan left is collected
+/// before a later run).
+async fn forget_kept(side: Option<&IdbStore>, id: &str) {
+    if let Some(store) = side {
+        let _ = store.delete_handle(id).await;
+    }
+    staging::remove(id).await;
 }
 
 /// Runs `upload`, with `side` beside it until the upload ends (then `side`
@@ -110,8 +120,8 @@ async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) 
     }
 }
 
-/// Aborts the stored upload of `inner` on the server, deletes its record
-/// and its staged copy.
+/// Aborts the stored upload of `inner` on the server, deletes its record,
+/// its kept handle and its staged copy.
 pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
     let (source, file) = ready(inner).await?;
     let ports = open_ports(inner, source).await;
@@ -119,7 +129,7 @@ pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
     let id = driver.record_id(&file);
     let _lock = lock::hold_released(&id).await?;
     driver.abort(&file).await?;
-    staging::remove(&id).await;
+    forget_kept(IdbStore::open().await.ok().as_ref(), &id).await;
     Ok(())
 }
 

@@ -11,6 +11,8 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before } from "node:test";
 
+import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
+
 import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
@@ -92,6 +94,8 @@ async function assertStoredAndGone(key, sha256, size, namespace) {
   assert.equal(object.size, size);
   assert.deepEqual(await pending(tab, namespace), [], "no record left");
   assert.deepEqual(await stagedCopies(tab), [], "no staged copy left");
+  const kept = await tab.evaluate(() => window.e2e.idb((db, requested) => requested(db.transaction("handles").objectStore("handles").getAllKeys())));
+  assert.deepEqual(kept, [], "nothing kept to continue without picking");
 }
 
 test("an upload from a file handle survives a reload and a restart, and resumes without picking", { timeout: 240_000 }, async (t) => {
@@ -123,6 +127,38 @@ test("an upload from a file handle survives a reload and a restart, and resumes 
     return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   });
   await assertStoredAndGone(old.key, sha256, SIZE, namespace);
+});
+
+test("an upload from a file handle that restarts (its server upload gone) keeps its handle: it still resumes without picking", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("handle-restart");
+  await openDemo(stack, tab, { namespace });
+  assert.equal(await writeOpfsFile(tab, "handle-restart.bin", SIZE, 43), true);
+  const spec = { file: { opfs: "handle-restart.bin" }, options: { namespace, concurrency: 1 } };
+  const old = await interrupt("first", spec, namespace, 2);
+  await pauseHeld(stack, tab, "first");
+  // The store loses the upload (a lifecycle rule, an operator's cleanup).
+  const env = stack.storeEnv;
+  const store = new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+  });
+  await store.send(new AbortMultipartUploadCommand({ Bucket: env.S3_BUCKET, Key: old.key, UploadId: old.uploadId }));
+  store.destroy();
+  // The next start finds it gone and starts afresh, from the same handle.
+  stack.gate.holdAfter(1);
+  await resume(tab, "first");
+  const entry = await waitUntil(
+    async () => (await pending(tab, namespace)).find((p) => p.uploadId !== old.uploadId && p.partsDone >= 1),
+    { timeout: 60_000, what: "the fresh upload to store a part" },
+  );
+  const run = await pauseHeld(stack, tab, "first");
+  assert.deepEqual(run.restarts, ["expired"]);
+  assert.equal(entry.resumeFrom, "handle", JSON.stringify(entry));
+  assert.deepEqual(await keptEntry(tab, entry.id), { kind: "picked", handle: "object" });
+  await clearPending(tab, namespace);
 });
 
 test("a changed file behind the handle is detected (FILE_CHANGED) and never mixed", { timeout: 180_000 }, async (t) => {
