@@ -178,9 +178,11 @@ impl PartSender<Blob> for XhrSender {
                 .exchange(&outgoing, self.watch.watching(), progress)
                 .await;
             let took = js_sys::Date::now() - started;
-            match &exchanged {
-                Ok(_) => self.watch.part_took(took),
-                Err(_) => self.watch.part_failed(took),
+            // Only a stored part tells how fast the link is: an error
+            // answer (a 503 at once) is a failure, fast or slow.
+            match exchanged.as_ref().map(|xhr| xhr.status().unwrap_or(0)) {
+                Ok(200..=299) => self.watch.part_took(took),
+                _ => self.watch.part_failed(took),
             }
             let xhr = exchanged?;
             failed(&xhr, &outgoing, Some(put.upload_id))?;

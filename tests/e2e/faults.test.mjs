@@ -101,6 +101,33 @@ test("a part sent unwatched while parts go fast, given up at stallTimeout, is se
   assert.ok(part3[1].at - part3[0].at >= STALL_MS - 100, "the unwatched part was given up at the stall timeout, counted from its start");
 });
 
+test("a fast error answer does not turn progress watching off: the part's retry is watched", { timeout: 120_000 }, async () => {
+  const STALL_MS = 12_000; // parts under 1.5 s go unwatched
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  await tab.evaluate(() => {
+    window.partSends = [];
+    const { open, send } = XMLHttpRequest.prototype;
+    XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+      this.sentTo = new URL(url, location.href);
+      return open.call(this, method, url, ...rest);
+    };
+    XMLHttpRequest.prototype.send = function (body) {
+      const part = Number(this.sentTo?.searchParams.get("partNumber"));
+      if (part) window.partSends.push({ part, watched: this.upload.onprogress !== null });
+      return send.call(this, body);
+    };
+  });
+  // A 503 answered at once says nothing of the link's speed (before, it
+  // counted as a fast part, and the retry went unwatched).
+  stack.gate.inject(1, { status: 503, body: "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>" });
+  await startUpload(tab, "fast-error", { file: { name: "fast-error.bin", size: SIZE }, options: { namespace: randomNamespace("fast-error"), concurrency: 1, stallTimeout: STALL_MS, retryDelays: [0] } });
+  const out = await waitOutcome(tab, "fast-error");
+  await assertStored(out);
+  const sends = await tab.evaluate(() => window.partSends);
+  assert.deepEqual(sends.slice(0, 3).map((s) => [s.part, s.watched]), [[1, true], [1, true], [2, false]], JSON.stringify(sends));
+});
+
 test("an upload the store forgets midway (NoSuchUpload on a part) starts afresh once and completes", { timeout: 120_000 }, async () => {
   const tab = stack.tab;
   await openDemo(stack, tab);
