@@ -908,6 +908,11 @@ mod signing {
         no_batch_route: bool,
         /// Answers to a batch this many more (or, negative, fewer) than asked.
         answers_off_by: isize,
+        /// A file name refused with 400, alone or in a batch (whose whole
+        /// call then fails, as the dev server's does).
+        refused: Option<&'static str>,
+        /// Every call refused with 401 (the app's sign-in): no file passes.
+        unauthorized: bool,
         batches: RefCell<Vec<usize>>,
         singles: Cell<u32>,
     }
@@ -926,7 +931,12 @@ mod signing {
     impl SingleSigner for Signs {
         fn sign_single<'a>(&'a self, file: NewSingle<'a>) -> PortFuture<'a, SignedSingle> {
             self.singles.set(self.singles.get() + 1);
-            Box::pin(async move { Ok(signed(&file)) })
+            Box::pin(async move {
+                match self.refuses(&[file]) {
+                    Some(refused) => Err(refused),
+                    None => Ok(signed(&file)),
+                }
+            })
         }
         fn sign_singles<'a>(
             &'a self,
@@ -935,17 +945,12 @@ mod signing {
             Box::pin(async move {
                 yield_now().await;
                 if self.no_batch_route {
-                    return Err(resupload::http::failure(
-                        Operation::SignFile,
-                        None,
-                        resupload::http::Answer {
-                            status: 404,
-                            body: "",
-                            retry_after: None,
-                        },
-                    ));
+                    return Err(refusal(404, ""));
                 }
                 self.batches.borrow_mut().push(files.len());
+                if let Some(refused) = self.refuses(files) {
+                    return Err(refused);
+                }
                 let mut answers: Vec<SignedSingle> = files.iter().map(signed).collect();
                 match self.answers_off_by {
                     n if n < 0 => answers.truncate(files.len().saturating_sub(n.unsigned_abs())),
@@ -954,6 +959,34 @@ mod signing {
                 Ok(answers)
             })
         }
+    }
+
+    impl Signs {
+        /// The 400 for `files`, if one of them is the refused file.
+        fn refuses(&self, files: &[NewSingle<'_>]) -> Option<Error> {
+            if self.unauthorized {
+                return Some(refusal(401, r#"{"code":"Unauthorized"}"#));
+            }
+            let refused = self.refused?;
+            let at = files.iter().position(|f| f.file_name == refused)?;
+            Some(refusal(
+                400,
+                &format!(r#"{{"code":"InvalidRelativePath","message":"files[{at}]: too deep"}}"#),
+            ))
+        }
+    }
+
+    /// The signing route's answer `status` with `body`.
+    fn refusal(status: u16, body: &str) -> Error {
+        resupload::http::failure(
+            Operation::SignFile,
+            None,
+            resupload::http::Answer {
+                status,
+                body,
+                retry_after: None,
+            },
+        )
     }
 
     fn file(name: &str) -> NewSingle<'_> {
@@ -1035,6 +1068,45 @@ mod signing {
             assert_eq!(s.unwrap_err().code(), "BAD_RESPONSE");
         }
         assert_eq!(backend.singles.get(), 0, "no answer is matched by position");
+    }
+
+    #[test]
+    fn a_file_the_batch_route_refuses_fails_alone_and_the_others_are_signed() {
+        let backend = Signs {
+            refused: Some("bad"),
+            ..Signs::default()
+        };
+        let clock = Clock::at(0.0);
+        let signer = BatchSigner::new(&backend, &clock, 3);
+        let names = ["a", "bad", "c"];
+        let signed = block_on(futures::future::join_all(
+            names.iter().map(|n| signer.sign(file(n))),
+        ));
+        let keys: Vec<Result<String, u16>> = signed
+            .into_iter()
+            .map(|s| s.map(|s| s.key).map_err(|e| e.status().unwrap()))
+            .collect();
+        assert_eq!(keys, [Ok("a".into()), Err(400), Ok("c".into())]);
+        assert_eq!(*backend.batches.borrow(), [3]);
+        assert_eq!(backend.singles.get(), 3, "each file signed alone after");
+    }
+
+    #[test]
+    fn a_batch_refused_for_a_reason_not_its_files_fails_them_all_at_once() {
+        let backend = Signs {
+            unauthorized: true,
+            ..Signs::default()
+        };
+        let clock = Clock::at(0.0);
+        let signer = BatchSigner::new(&backend, &clock, 3);
+        let names: Vec<String> = (0..3).map(|i| format!("f{i}")).collect();
+        let signed = block_on(futures::future::join_all(
+            names.iter().map(|n| signer.sign(file(n))),
+        ));
+        for s in signed {
+            assert_eq!(s.unwrap_err().status(), Some(401));
+        }
+        assert_eq!(backend.singles.get(), 0, "no file asked again alone");
     }
 
     #[test]

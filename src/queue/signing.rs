@@ -9,10 +9,15 @@
 //! hashed first), and if nobody took its entry meanwhile, it takes every
 //! waiting entry and signs them all (a backend that answers fewer files
 //! than asked leaves the rest to sign alone; one that answers more is
-//! refused: its answers cannot be matched to the files). A file whose entry was
-//! taken waits for that answer; if it never comes (the taker was dropped by
-//! a pause or a cancel), it signs alone. A backend without the batch route
-//! (a plain Companion answers 404) is asked one file at a time from then on.
+//! refused: its answers cannot be matched to the files). A batch refused
+//! for one of its files (a failure that is not [`Error::is_queue_wide`],
+//! such as the 400 for one path too deep, fails the whole call) leaves
+//! each file to sign alone, so only that file fails; a queue-wide failure
+//! (the backend unreachable, the sign-in refused) is every file's. A file
+//! whose entry was taken waits for that answer; if it never comes (the
+//! taker was dropped by a pause or a cancel), it signs alone. A backend
+//! without the batch route (a plain Companion answers 404) is asked one
+//! file at a time from then on.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -171,7 +176,12 @@ impl<'a> BatchSigner<'a> {
                     self.singly.set(true);
                     self.hand_back(batch, None);
                 }
-                Err(error) => self.hand_back(batch, Some(error)),
+                // The backend or the app's sign-in fails for every file.
+                Err(error) if error.is_queue_wide() => self.hand_back(batch, Some(error)),
+                // One file refused fails the whole call (a path too deep
+                // for the server): each signs alone, so only its own
+                // refusal reaches it.
+                Err(_) => self.hand_back(batch, None),
             }
         }
     }
