@@ -766,6 +766,13 @@ impl FakeS3 {
         match fault {
             Some(Fault::Status(status)) => return Err(http(Operation::UploadFile, status)),
             Some(Fault::Hang) => std::future::pending().await,
+            Some(Fault::Unreadable) => {
+                self.file_unreadable.set(true);
+                return Err(Error::Network {
+                    operation: Operation::UploadFile,
+                    detail: "net::ERR_UPLOAD_FILE_CHANGED".into(),
+                });
+            }
             _ => {}
         }
         let signed_checksum = signed
@@ -2336,6 +2343,16 @@ fn a_failed_single_request_is_signed_and_sent_again() {
     let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
     assert_eq!(w.object(&done.key), w.s3.file());
     assert_eq!(w.s3.singles_signed.get(), 2, "a fresh URL for the retry");
+}
+
+#[test]
+fn a_small_file_that_can_no_longer_be_read_fails_as_its_own_trouble_at_once() {
+    let w = World::new(1000);
+    w.s3.fail(0, &[Fault::Unreadable; 8]);
+    let err = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap_err();
+    assert_eq!(err.code(), "READ_FAILED", "{err:?}");
+    assert!(!err.is_queue_wide(), "never stops the queue");
+    assert_eq!(w.s3.puts().len(), 1, "not sent again");
 }
 
 #[test]

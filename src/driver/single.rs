@@ -65,8 +65,9 @@ impl<B> Driver<'_, B> {
     }
 
     /// Sends the body until the store takes it or the retry policy gives
-    /// up; the first attempt uses `first` (when given), each other one
-    /// signs `single` afresh. Answers the request that succeeded.
+    /// up (a body that can no longer be read ends it at once); the first
+    /// attempt uses `first` (when given), each other one signs `single`
+    /// afresh. Answers the request that succeeded.
     async fn send_whole(
         &self,
         whole: &WholePorts<'_, B>,
@@ -87,13 +88,27 @@ impl<B> Driver<'_, B> {
                 None => whole.signer.sign_single(single).await?,
             };
             tracker.borrow_mut().part_sent(1, 0);
-            whole.sender.send_whole(&signed, body, &progress).await?;
-            Ok(signed)
+            match whole.sender.send_whole(&signed, body, &progress).await {
+                Err(error @ Error::Network { .. }) => Err(self.unreadable_or(body, error).await),
+                sent => sent.map(|()| signed),
+            }
         };
         let sent = with_retries(self.timer, &self.options.retry, attempt, || false).await?;
         tracker.borrow_mut().part_confirmed(1, size);
         self.emit_progress(&tracker);
         Ok(sent)
+    }
+
+    /// `error`, a network error of the whole file's request, unless its
+    /// `body` can no longer be read (the file changed or went since it was
+    /// picked: the browser sends no body it cannot read, and reports that
+    /// as a network error): then [`Error::ReadFailed`], the file's own
+    /// trouble, neither retried nor stopping a queue.
+    async fn unreadable_or(&self, body: &B, error: Error) -> Error {
+        match self.source.readable(body).await {
+            Err(unreadable) => unreadable,
+            Ok(()) => error,
+        }
     }
 
     /// Whether the request carries the file's checksum. A backend that did
