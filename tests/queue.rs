@@ -41,6 +41,8 @@ struct Runner {
     running: Cell<usize>,
     most_at_once: Cell<usize>,
     discarded: RefCell<Vec<usize>>,
+    /// Discarding never ends (an abort's round trip, held).
+    discard_hangs: Cell<bool>,
 }
 
 impl Runner {
@@ -103,7 +105,13 @@ impl FileRunner for Runner {
     }
     fn discard(&self, index: usize) -> PortFuture<'_, ()> {
         self.discarded.borrow_mut().push(index);
-        Box::pin(async { Ok(()) })
+        let hangs = self.discard_hangs.get();
+        Box::pin(async move {
+            if hangs {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -818,6 +826,42 @@ fn a_file_running_at_a_pause_and_cancelled_then_is_reported() {
         "{ended:?}"
     );
     assert_eq!(*w.runner.started.borrow(), [0, 1, 2], "file 0 never again");
+}
+
+#[test]
+fn a_running_file_cancelled_then_paused_before_its_discard_ends_is_reported_once() {
+    let w = World::new(2);
+    w.script(0, Script::Hang);
+    w.script(1, Script::Hang);
+    w.runner.discard_hangs.set(true);
+    w.state.prepare_run();
+    {
+        let queue = w.queue();
+        let mut run = Box::pin(queue.run());
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..20 {
+            let _ = run.as_mut().poll(&mut cx);
+        }
+        assert!(w.state.cancel(0));
+        for _ in 0..20 {
+            let _ = run.as_mut().poll(&mut cx);
+        }
+        assert_eq!(*w.runner.discarded.borrow(), [0], "being discarded");
+    } // dropped before the discard ends: a pause
+
+    // As start() does once its run ends: the files no run told of.
+    let told = w.state.take_cancelled();
+    w.runner.discard_hangs.set(false);
+    w.script(1, Script::Store);
+    w.run().unwrap();
+    let ended = w.heard.ended.borrow();
+    let heard = ended.iter().filter(|&e| *e == (0, FileOutcome::Cancelled));
+    assert_eq!(
+        heard.count() + told.iter().filter(|&&i| i == 0).count(),
+        1,
+        "heard {ended:?}, told {told:?}"
+    );
 }
 
 #[test]

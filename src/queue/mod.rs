@@ -262,23 +262,35 @@ impl Queue<'_> {
             None => self.run_file(index, totals).await,
         };
         // Stored is for good: a cancel while its marker is written
-        // finds nothing to cancel. The page hears of it first, so that
-        // a pause while the marker is written loses nothing it heard.
+        // finds nothing to cancel. The page hears of a file before what
+        // follows its end (its marker written, a cancelled one's upload
+        // aborted: a round trip), so that a pause meanwhile, which drops
+        // the run, loses nothing it would have heard.
         self.state.set(index, outcome.clone());
         totals.borrow_mut().ended(index, &outcome, entry.size);
         self.events.file_ended(index, &outcome);
-        if let FileOutcome::Done(done) = &outcome {
-            let marker = DoneMarker {
-                id: entry.id.clone(),
-                batch: self.batch.to_owned(),
-                key: done.key.clone(),
-                stored_at: self.now(),
-            };
-            // A lost marker only means the file is sent again after a
-            // reload: the upload itself succeeded.
-            let _ = self.done.mark(&marker).await;
+        match &outcome {
+            FileOutcome::Done(done) => self.mark(&entry, done).await,
+            // Best effort: what is left is collected like any orphan.
+            FileOutcome::Cancelled => {
+                let _ = self.runner.discard(index).await;
+            }
+            _ => {}
         }
         self.emit(totals, false);
+    }
+
+    /// Writes the done marker of `entry`, stored as `done`. A lost marker
+    /// only means the file is sent again after a reload: the upload
+    /// itself succeeded.
+    async fn mark(&self, entry: &QueueEntry, done: &Completed) {
+        let marker = DoneMarker {
+            id: entry.id.clone(),
+            batch: self.batch.to_owned(),
+            key: done.key.clone(),
+            stored_at: self.now(),
+        };
+        let _ = self.done.mark(&marker).await;
     }
 
     /// Gives the page's event loop a turn once skipping files held it for
@@ -331,7 +343,8 @@ impl Queue<'_> {
         }
     }
 
-    /// Runs file `index` until it ends or is cancelled.
+    /// Runs file `index` until it ends or is cancelled (what a cancelled
+    /// one left is discarded once the page heard of it).
     async fn run_file(&self, index: usize, totals: &RefCell<QueueTotals>) -> FileOutcome {
         let progress = |p: Progress| {
             totals.borrow_mut().file_progress(index, p);
@@ -347,11 +360,7 @@ impl Queue<'_> {
         match finished {
             Some(Ok(done)) => FileOutcome::Done(done),
             Some(Err(error)) => FileOutcome::Failed(error),
-            None => {
-                // Best effort: what is left is collected like any orphan.
-                let _ = self.runner.discard(index).await;
-                FileOutcome::Cancelled
-            }
+            None => FileOutcome::Cancelled,
         }
     }
 
