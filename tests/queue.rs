@@ -461,6 +461,36 @@ fn a_cancelled_file_stops_at_once_and_is_discarded() {
 }
 
 #[test]
+fn a_file_cancelled_while_it_is_skipped_is_told_as_it_is_listed() {
+    let w = World::new(2);
+    let marker = DoneMarker {
+        id: "file-0".into(),
+        batch: "batch-1".into(),
+        key: "k0".into(),
+        stored_at: 1.7e12,
+    };
+    block_on(w.done.mark(&marker)).unwrap();
+    // Skipping file 0 gives the page a turn: a cancel lands then.
+    let cancel = async {
+        while w.clock.sleeps.get() == 0 {
+            yield_now().await;
+        }
+        w.state.cancel(0)
+    };
+    let (ran, cancelled) = w.run_beside(cancel);
+    ran.unwrap();
+    let listed = w.state.outcomes()[0].clone();
+    let ended = w.heard.ended.borrow();
+    let heard: Vec<&FileOutcome> = ended.iter().filter(|e| e.0 == 0).map(|e| &e.1).collect();
+    assert_eq!(heard, [&listed], "onFile and the lists agree");
+    assert_eq!(
+        cancelled,
+        listed == FileOutcome::Cancelled,
+        "cancel answers what it did"
+    );
+}
+
+#[test]
 fn a_file_cancelled_while_waiting_is_reported_and_leaves_the_totals() {
     let w = World::new(5);
     let cancel = async {

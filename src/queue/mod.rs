@@ -254,23 +254,24 @@ impl Queue<'_> {
     async fn take(&self, index: usize, totals: &RefCell<QueueTotals>, stored: &Stored) {
         let entry = self.entries.borrow()[index].clone();
         totals.borrow_mut().know(&self.entries.borrow());
+        // A file stored before is skipped at once, with no await: a
+        // cancel then finds it ended, as it finds a stored one.
         let outcome = match stored.keys.get(&entry.id) {
-            Some(key) => {
-                self.give_the_page_a_turn(stored).await;
-                FileOutcome::Skipped { key: key.clone() }
-            }
+            Some(key) => FileOutcome::Skipped { key: key.clone() },
             None => self.run_file(index, totals).await,
         };
         // Stored is for good: a cancel while its marker is written
         // finds nothing to cancel. The page hears of a file before what
         // follows its end (its marker written, a cancelled one's upload
-        // aborted: a round trip), so that a pause meanwhile, which drops
-        // the run, loses nothing it would have heard.
+        // aborted: a round trip, the page's turn after a skip), so that
+        // a pause meanwhile, which drops the run, loses nothing it would
+        // have heard, and a cancel meanwhile finds it ended.
         self.state.set(index, outcome.clone());
         totals.borrow_mut().ended(index, &outcome, entry.size);
         self.events.file_ended(index, &outcome);
         match &outcome {
             FileOutcome::Done(done) => self.mark(&entry, done).await,
+            FileOutcome::Skipped { .. } => self.give_the_page_a_turn(stored).await,
             // Best effort: what is left is collected like any orphan.
             FileOutcome::Cancelled => {
                 let _ = self.runner.discard(index).await;
