@@ -524,15 +524,7 @@ impl FakeS3 {
             .is_some_and(|lifetime| age > lifetime)
         {
             self.expired_puts.set(self.expired_puts.get() + 1);
-            let body =
-                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
-            return Err(answer(
-                Operation::UploadPart,
-                Some(upload_id),
-                403,
-                body,
-                None,
-            ));
+            return Err(expired(Operation::UploadPart, Some(upload_id)));
         }
         if self.signed_before_first_put.get().is_none() {
             self.signed_before_first_put.set(Some(self.signed.get()));
@@ -556,17 +548,7 @@ impl FakeS3 {
                 operation: Operation::UploadPart,
                 detail: "connection reset".into(),
             }),
-            Some(Fault::SlowDown(ms)) => {
-                let seconds = format!("{}", f64::from(ms) / 1000.0);
-                let body = "<Error><Code>SlowDown</Code></Error>";
-                Err(answer(
-                    Operation::UploadPart,
-                    Some(upload_id),
-                    429,
-                    body,
-                    Some(&seconds),
-                ))
-            }
+            Some(Fault::SlowDown(ms)) => Err(slow_down(Operation::UploadPart, Some(upload_id), ms)),
             Some(Fault::NetworkAfter(bytes)) => {
                 progress(bytes);
                 Err(Error::Network {
@@ -736,13 +718,16 @@ impl FakeS3 {
         let companion = self.no_checksums.get();
         let checksum = file.checksum_sha256.filter(|_| !companion);
         let headers = checksum.map(|c| ("x-amz-checksum-sha256".to_owned(), c.to_owned()));
+        // The URL names its signing, whose time is kept (as a part's does).
+        let signing = self.signed_at.borrow().len();
+        self.signed_at.borrow_mut().push(self.clock.get());
         Ok(SignedSingle {
             method: if companion {
                 SingleMethod::Post
             } else {
                 SingleMethod::Put
             },
-            url: format!("single/{key}?signature"),
+            url: format!("single/{key}?signing={signing}"),
             headers: headers.into_iter().collect(),
             fields: vec![("key".into(), key.clone())],
             key,
@@ -758,6 +743,10 @@ impl FakeS3 {
     ) -> Result<(), Error> {
         self.puts.borrow_mut().push(0);
         yield_now().await;
+        if self.single_url_expired(&signed.url) {
+            self.expired_puts.set(self.expired_puts.get() + 1);
+            return Err(expired(Operation::UploadFile, None));
+        }
         let fault = self
             .faults
             .borrow_mut()
@@ -765,6 +754,7 @@ impl FakeS3 {
             .and_then(|f| f.pop_front());
         match fault {
             Some(Fault::Status(status)) => return Err(http(Operation::UploadFile, status)),
+            Some(Fault::SlowDown(ms)) => return Err(slow_down(Operation::UploadFile, None, ms)),
             Some(Fault::Hang) => std::future::pending().await,
             Some(Fault::Unreadable) => {
                 self.file_unreadable.set(true);
@@ -790,8 +780,39 @@ impl FakeS3 {
         self.objects
             .borrow_mut()
             .insert(signed.key.clone(), body.to_vec());
-        Ok(())
+        match fault {
+            // Stored, but the answer never comes back.
+            Some(Fault::StoredButLost) => Err(Error::Network {
+                operation: Operation::UploadFile,
+                detail: "connection reset after the body".into(),
+            }),
+            _ => Ok(()),
+        }
     }
+
+    /// Whether a whole file's presigned `url` is older than
+    /// `url_lifetime_ms`.
+    fn single_url_expired(&self, url: &str) -> bool {
+        let (_, signing) = url.rsplit_once("?signing=").unwrap();
+        let signed_at = self.signed_at.borrow()[signing.parse::<usize>().unwrap()];
+        let age = self.clock.get() - signed_at;
+        self.url_lifetime_ms
+            .get()
+            .is_some_and(|lifetime| age > lifetime)
+    }
+}
+
+/// S3's refusal of a presigned URL past its expiry.
+fn expired(operation: Operation, upload_id: Option<&str>) -> Error {
+    let body = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+    answer(operation, upload_id, 403, body, None)
+}
+
+/// S3's 429 `SlowDown`, asking for a wait of `ms`.
+fn slow_down(operation: Operation, upload_id: Option<&str>, ms: u32) -> Error {
+    let seconds = format!("{}", f64::from(ms) / 1000.0);
+    let body = "<Error><Code>SlowDown</Code></Error>";
+    answer(operation, upload_id, 429, body, Some(&seconds))
 }
 
 /// The store's answer to a part of an upload it does not know.
@@ -2337,12 +2358,44 @@ fn a_small_file_goes_in_one_signed_request() {
 }
 
 #[test]
-fn a_failed_single_request_is_signed_and_sent_again() {
+fn a_failed_single_request_is_sent_again_under_the_same_url_while_it_is_fresh() {
     let w = World::new(1000);
     w.s3.fail(0, &[Fault::Status(503)]);
     let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
     assert_eq!(w.object(&done.key), w.s3.file());
-    assert_eq!(w.s3.singles_signed.get(), 2, "a fresh URL for the retry");
+    assert_eq!(w.s3.singles_signed.get(), 1, "the same URL for the retry");
+}
+
+#[test]
+fn a_single_request_whose_answer_was_lost_leaves_one_object() {
+    let w = World::new(1000);
+    w.s3.fail(0, &[Fault::StoredButLost]);
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
+    let objects = w.s3.objects.borrow();
+    let keys: Vec<&String> = objects.keys().collect();
+    assert_eq!(keys, [&done.key], "sent again under the same key");
+    drop(objects);
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
+fn a_single_request_retried_after_a_long_hold_or_an_expired_url_is_signed_again() {
+    let w = World::new(1000);
+    w.timer.sleeps_pass.set(true);
+    // A backend that signs for 1 minute only: the first retry, after a
+    // 90 s hold, still finds its URL fresh by the client's measure and
+    // meets S3's 403 "Request has expired"; the next signs again. Then a
+    // hold of 5 minutes: its URL is stale before it is sent.
+    w.s3.url_lifetime_ms.set(Some(60_000.0));
+    w.s3.fail(0, &[Fault::SlowDown(90_000)]);
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(w.s3.expired_puts.get(), 1);
+    assert_eq!(w.s3.singles_signed.get(), 2, "signed again after the 403");
+    w.s3.url_lifetime_ms.set(None);
+    w.s3.fail(0, &[Fault::SlowDown(300_000)]);
+    block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
+    assert_eq!(w.s3.singles_signed.get(), 4, "signed again after the hold");
 }
 
 #[test]

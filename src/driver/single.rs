@@ -2,7 +2,8 @@
 //! signed by the backend's `/params` route (Companion's presigned `POST`
 //! form, or the dev server's presigned `PUT`), then sent. No multipart
 //! upload, so no create or complete round trip and no record: a file this
-//! small is sent again whole if it is interrupted.
+//! small is sent again whole if it is interrupted, under the same signed
+//! request while it is fresh (so to the same key).
 
 use std::cell::{Cell, RefCell};
 
@@ -10,9 +11,24 @@ use super::parts::SIGNED_URL_FRESH_MS;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Completed, Driver, FileInfo};
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::options::ChecksumMode;
 use crate::ports::{NewSingle, SignedSingle, Warning, WarningCode, WholePorts};
+
+/// A signed request, and when it was signed.
+type Signed = (SignedSingle, f64);
+
+/// Whether the store refused a presigned request as expired (403 "Request
+/// has expired"): signing it again fixes it.
+fn is_expired_url(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Http {
+            refusal: Refusal::ExpiredUrl,
+            ..
+        }
+    )
+}
 
 impl<B> Driver<'_, B> {
     /// Uploads `file` whole in one request, signed and sent by `whole`.
@@ -47,10 +63,9 @@ impl<B> Driver<'_, B> {
             Some(budget) => Some(budget.acquire().await),
             None => None,
         };
-        // Signed ahead so that a free slot never waits for a round trip;
-        // one that waited long for its slot may be near its expiry (a form's
-        // policy expired is refused for good): signed afresh.
-        let first = (self.now() - signed_at < SIGNED_URL_FRESH_MS).then_some(first);
+        // Signed ahead so that a free slot never waits for a round trip
+        // (one that waited long for its slot is signed afresh).
+        let first = (first, signed_at);
         let signed = self.send_whole(whole, single, first, &body, size).await?;
         drop(shared);
         if let Some(budget) = self.budget {
@@ -65,14 +80,19 @@ impl<B> Driver<'_, B> {
     }
 
     /// Sends the body until the store takes it or the retry policy gives
-    /// up (a body that can no longer be read ends it at once); the first
-    /// attempt uses `first` (when given), each other one signs `single`
-    /// afresh. Answers the request that succeeded.
+    /// up (a body that can no longer be read ends it at once). Each
+    /// attempt sends the request signed last (`first` at the start) while
+    /// it is fresh ([`SIGNED_URL_FRESH_MS`], its age taken right before the
+    /// attempt): a retry after an answer lost on the way back stores the
+    /// same key again, not a second object under a new random key. One
+    /// gone stale (a long wait for its slot or a long 429 hold: a form's
+    /// policy expired is refused for good), or refused by the store as
+    /// expired, is signed afresh. Answers the request that succeeded.
     async fn send_whole(
         &self,
         whole: &WholePorts<'_, B>,
         single: NewSingle<'_>,
-        first: Option<SignedSingle>,
+        first: Signed,
         body: &B,
         size: u64,
     ) -> Result<SignedSingle, Error> {
@@ -81,16 +101,18 @@ impl<B> Driver<'_, B> {
             tracker.borrow_mut().part_sent(1, sent);
             self.emit_progress(&tracker);
         };
-        let next = Cell::new(first);
+        let kept = Cell::new(Some(first));
         let attempt = || async {
-            let signed = match next.take() {
-                Some(signed) => signed,
-                None => whole.signer.sign_single(single).await?,
-            };
+            let (signed, signed_at) = self.fresh_or_signed(whole, single, kept.take()).await?;
             tracker.borrow_mut().part_sent(1, 0);
             match whole.sender.send_whole(&signed, body, &progress).await {
-                Err(error @ Error::Network { .. }) => Err(self.unreadable_or(body, error).await),
-                sent => sent.map(|()| signed),
+                Ok(()) => Ok(signed),
+                Err(error) => {
+                    if !is_expired_url(&error) {
+                        kept.set(Some((signed, signed_at)));
+                    }
+                    Err(self.unreadable_or(body, error).await)
+                }
             }
         };
         let sent = with_retries(self.timer, &self.options.retry, attempt, || false).await?;
@@ -99,12 +121,32 @@ impl<B> Driver<'_, B> {
         Ok(sent)
     }
 
-    /// `error`, a network error of the whole file's request, unless its
-    /// `body` can no longer be read (the file changed or went since it was
-    /// picked: the browser sends no body it cannot read, and reports that
-    /// as a network error): then [`Error::ReadFailed`], the file's own
-    /// trouble, neither retried nor stopping a queue.
+    /// `kept` while it is fresh (its age taken now), else `single` signed
+    /// afresh; with when it was signed.
+    async fn fresh_or_signed(
+        &self,
+        whole: &WholePorts<'_, B>,
+        single: NewSingle<'_>,
+        kept: Option<Signed>,
+    ) -> Result<Signed, Error> {
+        match kept {
+            Some((signed, at)) if self.now() - at < SIGNED_URL_FRESH_MS => Ok((signed, at)),
+            _ => {
+                let signed = whole.signer.sign_single(single).await?;
+                Ok((signed, self.now()))
+            }
+        }
+    }
+
+    /// `error`, the whole file's request's, unless it is a network error
+    /// and the `body` can no longer be read (the file changed or went
+    /// since it was picked: the browser sends no body it cannot read, and
+    /// reports that as a network error): then [`Error::ReadFailed`], the
+    /// file's own trouble, neither retried nor stopping a queue.
     async fn unreadable_or(&self, body: &B, error: Error) -> Error {
+        if !matches!(error, Error::Network { .. }) {
+            return error;
+        }
         match self.source.readable(body).await {
             Err(unreadable) => unreadable,
             Ok(()) => error,
