@@ -12,7 +12,8 @@ use resupload::core::plan::{PartPlan, MIB};
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::{NewRecord, PartState, UploadRecord};
 use resupload::ports::{
-    Backend, CompletedPart, NewUpload, PartPut, PartSender, PartSource, RecordStore, SHA256,
+    Backend, CompletedPart, NewUpload, PartPut, PartSender, PartSource, RecordStore, SignedSingle,
+    SingleMethod, WholeSender, SHA256,
 };
 use resupload::web::backend::HttpBackend;
 use resupload::web::fetch_sender::FetchSender;
@@ -488,6 +489,26 @@ async fn a_tampered_url_is_refused_by_the_store() {
         .abort(&created.upload_id, &created.key)
         .await
         .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_whole_file_request_teaches_the_progress_watch_as_a_part_does() {
+    // The test page's own server answers this PUT at once (200, its
+    // page): a fast request, so the next one goes unwatched, as after a
+    // fast part (and a slow one turns watching back on).
+    let sender = XhrSender::new(30_000);
+    assert!(sender.watching(), "the first requests are watched");
+    let signed = SignedSingle {
+        method: SingleMethod::Put,
+        url: "/".into(),
+        headers: Vec::new(),
+        fields: Vec::new(),
+        key: "probe".into(),
+        checksum_signed: false,
+    };
+    let sent = sender.send_whole(&signed, &pattern_blob(10), &|_| {}).await;
+    assert_eq!(sent, Ok(()));
+    assert!(!sender.watching(), "a fast whole-file request was noted");
 }
 
 #[wasm_bindgen_test]

@@ -173,18 +173,7 @@ impl PartSender<Blob> for XhrSender {
                 headers: checksum.as_slice(),
                 body: put.body.as_ref(),
             };
-            let started = js_sys::Date::now();
-            let exchanged = self
-                .exchange(&outgoing, self.watch.watching(), progress)
-                .await;
-            let took = js_sys::Date::now() - started;
-            // Only a stored part tells how fast the link is: an error
-            // answer (a 503 at once) is a failure, fast or slow.
-            match exchanged.as_ref().map(|xhr| xhr.status().unwrap_or(0)) {
-                Ok(200..=299) => self.watch.part_took(took),
-                _ => self.watch.part_failed(took),
-            }
-            let xhr = exchanged?;
+            let xhr = self.timed_exchange(&outgoing, progress).await?;
             failed(&xhr, &outgoing, Some(put.upload_id))?;
             match xhr.get_response_header("ETag").ok().flatten() {
                 Some(etag) if !etag.trim().is_empty() => Ok(etag),
@@ -220,15 +209,43 @@ impl WholeSender<Blob> for XhrSender {
                 headers: &headers,
                 body: &form,
             };
-            let xhr = self
-                .exchange(&outgoing, self.watch.watching(), progress)
-                .await?;
+            let xhr = self.timed_exchange(&outgoing, progress).await?;
             failed(&xhr, &outgoing, None)
         })
     }
 }
 
 impl XhrSender {
+    /// Whether the next request listens to its upload progress (see
+    /// [`ProgressWatch`]).
+    pub fn watching(&self) -> bool {
+        self.watch.watching()
+    }
+
+    /// [`exchange`](Self::exchange), watched as the shared
+    /// [`ProgressWatch`] says, which then learns from how long it took: a
+    /// part's request and a whole file's alike, so that a whole file's
+    /// request given up at the stall timeout turns watching back on for
+    /// its retry and the requests after it (a link that slowed down).
+    async fn timed_exchange(
+        &self,
+        outgoing: &Outgoing<'_>,
+        progress: &dyn Fn(u64),
+    ) -> Result<XmlHttpRequest, Error> {
+        let started = js_sys::Date::now();
+        let exchanged = self
+            .exchange(outgoing, self.watch.watching(), progress)
+            .await;
+        let took = js_sys::Date::now() - started;
+        // Only a stored part or file tells how fast the link is: an error
+        // answer (a 503 at once) is a failure, fast or slow.
+        match exchanged.as_ref().map(|xhr| xhr.status().unwrap_or(0)) {
+            Ok(200..=299) => self.watch.part_took(took),
+            _ => self.watch.part_failed(took),
+        }
+        exchanged
+    }
+
     /// Sends the request and answers it once it ended (any status). With
     /// `watch_progress`, upload progress is reported and the stall timeout
     /// counts from the last progress; without, no upload listener is set
