@@ -484,7 +484,10 @@ async fn hold_batch<'a>(inner: &'a QueueInner, id: &str) -> Result<BatchLock<'a>
 /// Writes the files added while a run goes on into the batch it keeps
 /// (best effort), so that after a reload the batch counts them: their
 /// done markers carry its id. The batch is as [`batch_of`] makes it, but
-/// for its id: the run's markers keep theirs.
+/// for its id: the run's markers keep theirs. An older batch of files
+/// added (a half-done folder dropped in again) is taken over, as at the
+/// run's start: its markers are the run's, forgotten with its own when
+/// it ends, and it is no longer listed to be resumed again in full.
 async fn keep_added(inner: &QueueInner) {
     if inner.running_batch.borrow().is_none() {
         return;
@@ -508,6 +511,8 @@ async fn keep_added(inner: &QueueInner) {
         kept.clone()
     };
     let _ = store.write_batch(&updated).await;
+    let files = inner.ids.borrow().clone();
+    let _ = store.take_over(&updated.id, &files).await;
 }
 
 /// Forgets every batch the queue wrote, and their done markers (best

@@ -411,6 +411,40 @@ test("a folder that changed after a reload is one batch: the old one is replaced
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("taken");
+  const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
+  const expected = await makeFolder(root, files);
+  stack.gate.holdAfter(2);
+  await runQueue("half", { root, options: { concurrency: 1, namespace: root } });
+  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await report("half")).files.length >= 2, { timeout: 60_000, what: "2 files stored, one held" });
+  await tab.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
+  stack.gate.release();
+  await open();
+  assert.deepEqual((await pending(root)).map((b) => [b.files, b.filesDone]), [[5, 2]], "the half-done batch");
+
+  // Another queue runs (its one file held) when the half-done folder is dropped in.
+  const other = `${root}-other`;
+  Object.assign(expected, await makeFolder(other, [{ path: "o/other.bin", size: 23_000, seed: 1320 }]));
+  stack.gate.holdAfter(0);
+  await runQueue("mixed", { root: other, options: { concurrency: 1, namespace: root } });
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 60_000, what: "the other file held" });
+  await tab.evaluate(async (root) => {
+    const run = window.q.runs.mixed;
+    await run.queue.add(await window.q.folder(root));
+  }, root);
+  stack.gate.release();
+  const r = await outcomeOf("mixed");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.equal(r.files.filter((f) => f.skipped).length, 2, "the files stored before the reload are skipped");
+  await assertStored(r.outcome.result.done, expected);
+  // Before, the old batch stayed listed with its done markers forgotten:
+  // resuming it would have sent every file again.
+  assert.deepEqual(await pending(root), [], "no batch left to resume");
+  await tab.evaluate(([a, b]) => Promise.all([window.q.remove(a), window.q.remove(b)]), [root, other]);
+});
+
 test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async () => {
   const root = randomNamespace("failing");
   const files = Array.from({ length: 8 }, (_, i) => ({ path: `d/${i === 5 ? "bad" : `ok${i}`}.bin`, size: 20_000 + i, seed: 200 + i }));
