@@ -421,7 +421,10 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
     let _forget = ForgetRunning(inner, run);
     if let Ok(store) = IdbStore::open().await {
         // Best effort: without it the folder is not listed after a reload.
-        if let Ok(kept) = store.put_batch(&batch).await {
+        if let Ok(kept) = store
+            .put_batch(&batch, inner.options.expires_after_ms)
+            .await
+        {
             // Best effort: without it an older batch of the folder stays
             // listed, and its files are skipped all the same.
             let files = inner.ids.borrow().clone();

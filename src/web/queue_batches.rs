@@ -83,12 +83,20 @@ impl Batch {
 }
 
 impl IdbStore {
-    /// Keeps `batch` (its creation time kept if it was kept before);
-    /// answers it as kept.
-    pub(super) async fn put_batch(&self, batch: &Batch) -> Result<Batch, Error> {
+    /// Keeps `batch` (its creation time kept if it was kept before, less
+    /// than `expires_after_ms` ago: an older one, whose done markers a run
+    /// collects as expired, is begun afresh, and is not collected as
+    /// expired while it runs); answers it as kept.
+    pub(super) async fn put_batch(
+        &self,
+        batch: &Batch,
+        expires_after_ms: f64,
+    ) -> Result<Batch, Error> {
         let mut batch = batch.clone();
         if let Some(before) = self.batch(&batch.id).await? {
-            batch.created_at = before.created_at;
+            if batch.created_at - before.created_at < expires_after_ms {
+                batch.created_at = before.created_at;
+            }
         }
         self.write_batch(&batch).await?;
         Ok(batch)
@@ -225,7 +233,10 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
     batches.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
     let listed = Array::new();
     for batch in batches {
-        if now - batch.created_at > lookup.expires_after_ms {
+        // A batch a run holds (a longer `expiresAfter`, or a run past it) is
+        // left to it, with the done markers it writes.
+        let running = super::lock::is_held(&batch.id).await;
+        if now - batch.created_at > lookup.expires_after_ms && !running {
             store.forget_batch(&batch.id).await?;
             continue;
         }
@@ -234,7 +245,6 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
             .as_ref()
             .is_none_or(|n| *n == batch.namespace);
         if ours {
-            let running = super::lock::is_held(&batch.id).await;
             listed.push(&batch.pending_to_js(&markers, running));
         }
     }

@@ -18,7 +18,7 @@ import { after, afterEach, before, test } from "node:test";
 import { epoch, hs256Jwt } from "./backend-client.mjs";
 import { startCompanion } from "./companion.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
-import { MIB, startStack, waitUntil } from "./harness.mjs";
+import { MIB, sleep, startStack, waitUntil } from "./harness.mjs";
 import { contentBytes, installHelpers } from "./in-page.mjs";
 import { createHash, randomBytes } from "node:crypto";
 
@@ -443,6 +443,42 @@ test("a half-done folder added to a running queue is taken over: its stored file
   // resuming it would have sent every file again.
   assert.deepEqual(await pending(root), [], "no batch left to resume");
   await tab.evaluate(([a, b]) => Promise.all([window.q.remove(a), window.q.remove(b)]), [root, other]);
+});
+
+test("a batch a run holds outlives a listing's expiresAfter; one begun again past its expiry is dated afresh", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("dated");
+  const files = Array.from({ length: 4 }, (_, i) => ({ path: `d/f${i}.bin`, size: 22_000 + i, seed: 1400 + i }));
+  const expected = await makeFolder(root, files);
+  const options = { concurrency: 1, namespace: root, expiresAfter: 1000 };
+  const listed = (expiresAfter) => tab.evaluate(async (lookup) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    return UploadQueue.listPending(lookup);
+  }, { namespace: root, expiresAfter });
+  stack.gate.holdAfter(1);
+  await runQueue("first", { root, options });
+  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await report("first")).files.length >= 1, { timeout: 60_000, what: "1 file stored, one held" });
+  await sleep(1_200);
+  const [held] = await listed(1000);
+  // Before, the listing forgot it, and the done markers the run writes.
+  assert.equal(held?.running, true, "the running batch, past the listing's expiresAfter, is kept");
+  await tab.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
+  stack.gate.release();
+  await open();
+
+  // Begun again past its expiry: its markers are collected, and it is dated now.
+  stack.gate.holdAfter(0);
+  const begun = Date.now();
+  await runQueue("again", { root, options });
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 60_000, what: "a file of the new run held" });
+  const [again] = await listed(1000);
+  assert.ok(again?.createdAt >= begun - 1000, `dated afresh: ${again?.createdAt} against ${held.createdAt}`);
+  stack.gate.release();
+  const r = await outcomeOf("again");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  await assertStored(r.outcome.result.done, expected);
+  assert.deepEqual(await pending(root), []);
+  await tab.evaluate((root) => window.q.remove(root), root);
 });
 
 test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async () => {
