@@ -61,6 +61,19 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Runs `promise`, failing with `what` after `ms`. */
+/**
+ * A WebDriver session that stopped answering: a command the driver did not
+ * answer within its bound, or a session it no longer knows. The browser,
+ * not the page, failed (`WebDriverBrowser.revive` starts a new session).
+ */
+export class SessionLost extends Error {
+  constructor(cause) {
+    super(cause.message);
+    this.name = "SessionLost";
+    this.cause = cause;
+  }
+}
+
 export async function withTimeout(promise, ms, what) {
   let timer;
   try {
@@ -393,9 +406,26 @@ class WebDriverBrowser {
     this.current = await this.driver.getWindowHandle();
   }
 
-  /** Runs `fn(driver)` after every command queued before it, bounded in time. */
+  /**
+   * Runs `fn(driver)` after every command queued before it, bounded in
+   * time: past the bound, or with the session gone, it fails with
+   * `SessionLost`.
+   */
   run(what, fn, timeout = COMMAND_TIMEOUT) {
-    const next = this.queue.then(() => withTimeout(fn(this.driver), timeout, `${this.name}: ${what}`));
+    const bounded = async () => {
+      let timer;
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new SessionLost(new Error(`timed out after ${timeout} ms: ${this.name}: ${what}`))), timeout);
+      });
+      try {
+        return await Promise.race([Promise.resolve().then(() => fn(this.driver)), late]);
+      } catch (error) {
+        throw error?.name === "NoSuchSessionError" ? new SessionLost(error) : error;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const next = this.queue.then(bounded);
     this.queue = next.catch(() => {});
     return next;
   }
@@ -466,6 +496,23 @@ class WebDriverBrowser {
   async restart() {
     await this.close();
     await this.#start();
+    return this.tabs[0];
+  }
+
+  /**
+   * A new session in place of one that stopped answering (`SessionLost`),
+   * its window taken by the first tab: the tests' tab goes on, on a blank
+   * page. WPE 2.38's driver has lost its session mid-command (a file
+   * picked, 2026-12-05), and every later test of the file failed with it.
+   */
+  async revive() {
+    const kept = this.tabs[0];
+    await this.close();
+    await this.#start();
+    if (kept) {
+      kept.handle = this.tabs[0].handle;
+      this.tabs = [kept];
+    }
     return this.tabs[0];
   }
 

@@ -16,14 +16,18 @@
 // stack's gate reset and the first try's page errors dropped, and says so
 // in the TAP output with the trap's stack (name its functions with
 // scripts/trap-names.mjs) or the run's trail. Its time limit is doubled in
-// WPE for that. Anything else fails at once, so does a second fault, and
-// so does any trap or hang in the other engines.
+// WPE for that. So does a test whose WebDriver session WPE's driver lost
+// (a command it never answered, a session it no longer knows:
+// `SessionLost`), in a new session. Anything else fails at once, so does a
+// second fault, and so does any trap, hang or lost session in the other
+// engines.
 //
 //   const test = retriedOnEngineFault(() => ({ stack, tab }));  // in place of node:test's test
 //   test("name", { timeout }, async (t) => { ... waitOutcome(...) ... });
 
 import { test as nodeTest } from "node:test";
 
+import { SessionLost } from "./browsers.mjs";
 import { waitReady } from "./demo.mjs";
 
 /** The engine whose faults are known (E2E_BROWSER). */
@@ -118,12 +122,20 @@ export function retriedOnEngineFault(current) {
       try {
         return await fn(t);
       } catch (error) {
-        if (!(error instanceof EngineFault)) throw error;
+        // The faulty engine's driver losing its session is its fault too.
+        const lost = faultyEngine() && error instanceof SessionLost;
+        if (!(error instanceof EngineFault) && !lost) throw error;
         t.diagnostic(`${error.message.replaceAll("\n", " | ")}: the test runs once more`);
         const { stack, tab = stack.tab } = current();
         // A trap closes the module for the page (guard.js): the second try,
-        // and the tests after it that go on in this page, need it afresh.
-        await tab.reload();
+        // and the tests after it that go on in this page, need it afresh;
+        // a lost session, a new session (on a blank page).
+        if (lost) {
+          await stack.browser.revive();
+          await tab.goto(`${stack.baseUrl}/`);
+        } else {
+          await tab.reload();
+        }
         await waitReady(tab);
         stack.gate?.reset();
         await tab?.errors?.();
