@@ -194,6 +194,18 @@ impl World {
         }
     }
 
+    /// Marks file `index` stored by batch `batch` at `stored_at`, under the
+    /// key `key-<index>`.
+    fn mark_stored(&self, index: usize, batch: &str, stored_at: f64) {
+        let marker = DoneMarker {
+            id: format!("file-{index}"),
+            batch: batch.into(),
+            key: format!("key-{index}"),
+            stored_at,
+        };
+        block_on(self.done.mark(&marker)).unwrap();
+    }
+
     fn queue(&self) -> Queue<'_> {
         Queue {
             entries: &self.entries,
@@ -372,13 +384,7 @@ fn a_file_s_own_failures_never_stop_the_queue_nor_start_the_count_again() {
 fn files_skipped_by_the_thousand_give_the_page_a_turn_every_few_milliseconds() {
     let w = World::new(1000);
     for index in 0..1000 {
-        let marker = DoneMarker {
-            id: format!("file-{index}"),
-            batch: "batch-1".into(),
-            key: format!("key-{index}"),
-            stored_at: 1.7e12,
-        };
-        block_on(w.done.mark(&marker)).unwrap();
+        w.mark_stored(index, "batch-1", 1.7e12);
     }
     // About a millisecond per file skipped: it held the page for a second.
     w.clock.step.set(0.5);
@@ -463,13 +469,7 @@ fn a_cancelled_file_stops_at_once_and_is_discarded() {
 #[test]
 fn a_file_cancelled_while_it_is_skipped_is_told_as_it_is_listed() {
     let w = World::new(2);
-    let marker = DoneMarker {
-        id: "file-0".into(),
-        batch: "batch-1".into(),
-        key: "k0".into(),
-        stored_at: 1.7e12,
-    };
-    block_on(w.done.mark(&marker)).unwrap();
+    w.mark_stored(0, "batch-1", 1.7e12);
     // Skipping file 0 gives the page a turn: a cancel lands then.
     let cancel = async {
         while w.clock.sleeps.get() == 0 {
@@ -669,13 +669,7 @@ fn a_pause_while_a_stored_file_is_marked_loses_no_report() {
 #[test]
 fn markers_past_their_expiry_are_collected() {
     let w = World::new(1);
-    let old = DoneMarker {
-        id: "file-0".into(),
-        batch: "batch-0".into(),
-        key: "k".into(),
-        stored_at: 0.0,
-    };
-    block_on(w.done.mark(&old)).unwrap();
+    w.mark_stored(0, "batch-0", 0.0);
     w.run().unwrap();
     assert_eq!(
         *w.runner.started.borrow(),
@@ -832,6 +826,16 @@ fn a_file_added_while_the_run_forgets_its_markers_runs_in_that_run() {
     assert_eq!((last.files_done, last.files_total), (3, 3));
 }
 
+/// Polls `run` `times` times, whatever it answers (a run a test then drops,
+/// as a pause does).
+fn poll_times<F: Future>(mut run: std::pin::Pin<&mut F>, times: usize) {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    for _ in 0..times {
+        let _ = run.as_mut().poll(&mut cx);
+    }
+}
+
 #[test]
 fn a_file_running_at_a_pause_and_cancelled_then_is_reported() {
     let w = World::new(3);
@@ -840,11 +844,7 @@ fn a_file_running_at_a_pause_and_cancelled_then_is_reported() {
     {
         let queue = w.queue();
         let mut run = Box::pin(queue.run());
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        for _ in 0..20 {
-            let _ = run.as_mut().poll(&mut cx);
-        }
+        poll_times(run.as_mut(), 20);
         assert!(w.runner.started.borrow().contains(&0));
     } // dropped: a pause
     assert!(w.state.cancel(0));
@@ -868,15 +868,9 @@ fn a_running_file_cancelled_then_paused_before_its_discard_ends_is_reported_once
     {
         let queue = w.queue();
         let mut run = Box::pin(queue.run());
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        for _ in 0..20 {
-            let _ = run.as_mut().poll(&mut cx);
-        }
+        poll_times(run.as_mut(), 20);
         assert!(w.state.cancel(0));
-        for _ in 0..20 {
-            let _ = run.as_mut().poll(&mut cx);
-        }
+        poll_times(run.as_mut(), 20);
         assert_eq!(*w.runner.discarded.borrow(), [0], "being discarded");
     } // dropped before the discard ends: a pause
 
@@ -1076,9 +1070,19 @@ mod signing {
     }
 
     fn sign_all(signer: &BatchSigner<'_>, names: &[String]) -> Vec<String> {
-        let all = names.iter().map(|n| signer.sign(file(n)));
+        let signed = sign_each(signer, names);
+        signed.into_iter().map(|s| s.unwrap()).collect()
+    }
+
+    /// Each file's key, or the HTTP status it was refused with.
+    fn sign_each<N: AsRef<str>>(signer: &BatchSigner<'_>, names: &[N]) -> Vec<Result<String, u16>> {
+        let all = names.iter().map(|n| signer.sign(file(n.as_ref())));
         let signed = block_on(futures::future::join_all(all));
-        signed.into_iter().map(|s| s.unwrap().key).collect()
+        let status = |e: Error| e.status().unwrap();
+        signed
+            .into_iter()
+            .map(|s| s.map(|s| s.key).map_err(status))
+            .collect()
     }
 
     #[test]
@@ -1152,14 +1156,7 @@ mod signing {
         };
         let clock = Clock::at(0.0);
         let signer = BatchSigner::new(&backend, &clock, 3);
-        let names = ["a", "bad", "c"];
-        let signed = block_on(futures::future::join_all(
-            names.iter().map(|n| signer.sign(file(n))),
-        ));
-        let keys: Vec<Result<String, u16>> = signed
-            .into_iter()
-            .map(|s| s.map(|s| s.key).map_err(|e| e.status().unwrap()))
-            .collect();
+        let keys = sign_each(&signer, &["a", "bad", "c"]);
         assert_eq!(keys, [Ok("a".into()), Err(400), Ok("c".into())]);
         assert_eq!(*backend.batches.borrow(), [3]);
         assert_eq!(backend.singles.get(), 3, "each file signed alone after");
@@ -1173,13 +1170,8 @@ mod signing {
         };
         let clock = Clock::at(0.0);
         let signer = BatchSigner::new(&backend, &clock, 3);
-        let names: Vec<String> = (0..3).map(|i| format!("f{i}")).collect();
-        let signed = block_on(futures::future::join_all(
-            names.iter().map(|n| signer.sign(file(n))),
-        ));
-        for s in signed {
-            assert_eq!(s.unwrap_err().status(), Some(401));
-        }
+        let keys = sign_each(&signer, &["f0", "f1", "f2"]);
+        assert_eq!(keys, [Err(401), Err(401), Err(401)]);
         assert_eq!(backend.singles.get(), 0, "no file asked again alone");
     }
 

@@ -3,7 +3,24 @@
 
 import { createHmac, randomBytes, sign } from "node:crypto";
 
+import { S3Client } from "@aws-sdk/client-s3";
+
 import { withTimeout } from "./harness.mjs";
+
+/**
+ * An S3 client of the stack's store (`stack.storeEnv`), as another app, an
+ * operator or a lifecycle rule would reach it; `destroy()` it when done.
+ * `options` are added (`requestChecksumCalculation`, …).
+ */
+export function storeClient(storeEnv, options = {}) {
+  return new S3Client({
+    endpoint: storeEnv.S3_ENDPOINT,
+    region: storeEnv.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: storeEnv.S3_ACCESS_KEY_ID, secretAccessKey: storeEnv.S3_SECRET_ACCESS_KEY },
+    ...options,
+  });
+}
 
 /** A random sample digest: 64 lowercase hex digits. */
 export const randomSample = () => randomBytes(32).toString("hex");

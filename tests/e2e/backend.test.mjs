@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 
-import { call, putPart, randomSample, routesOf, rows, storeUploads } from "./backend-client.mjs";
+import { call, putPart, randomSample, routesOf, rows, storeClient, storeUploads } from "./backend-client.mjs";
 import { MIB, sleep, startStack, waitUntil, withTimeout } from "./harness.mjs";
 import { startPostgres } from "./postgres.mjs";
 
@@ -656,23 +656,13 @@ test("a small-file batch of more than 100 files is refused, up to a 1 MiB body o
   assert.match(typed.text, /files\[1\]\.filename/);
 });
 
-/** An S3 client of the stack's Garage, as another app sharing its bucket would have. */
-function storeClient() {
-  const env = stack.storeEnv;
-  return new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-  });
-}
-
 for (const backend of ["sqlite", "postgres"]) {
   test(`${backend}: the janitor aborts expired uploads and orphans, and removes finished rows; another app's uploads stay`, { timeout: 120_000 }, async () => {
     const env = backend === "postgres" ? { DATABASE_URL: await pg.createDatabase(`janitor_${Date.now()}`) } : {};
     const args = ["--upload-expiry", "3", "--keep-finished", "1", "--janitor-every", "1"];
     // Another app's multipart upload in the same bucket, begun before the expiry's cutoff.
-    const store = storeClient();
+    // As another app sharing the bucket would reach it.
+    const store = storeClient(stack.storeEnv);
     const foreign = { Bucket: stack.storeEnv.S3_BUCKET, Key: `backups/nightly-${backend}.tar` };
     foreign.UploadId = (await store.send(new CreateMultipartUploadCommand(foreign))).UploadId;
     const janitor = await stack.startServer({ name: `janitor-${backend}`, env, args });

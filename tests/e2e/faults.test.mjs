@@ -9,8 +9,9 @@
 
 import assert from "node:assert/strict";
 
-import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand } from "@aws-sdk/client-s3";
 
+import { storeClient } from "./backend-client.mjs";
 import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace } from "./demo.mjs";
@@ -69,12 +70,12 @@ test("a stalled part is aborted after stallTimeout and sent again", { timeout: 1
   assert.ok(part2[0].droppedAt <= part2[1].at + 500, `closed when it was given up (${part2[0].droppedAt - part2[1].at} ms after the retry came)`);
 });
 
-test("a part sent unwatched while parts go fast, given up at stallTimeout, is sent again with its progress watched", { timeout: 120_000 }, async () => {
-  const STALL_MS = 12_000; // parts under 1.5 s go unwatched
-  const tab = stack.tab;
-  await openDemo(stack, tab);
-  // Which part requests listened to their upload progress: the sender sets
-  // `upload.onprogress` only on the requests it watches.
+/**
+ * Keeps, in the page's `window.partSends`, which part requests listened to
+ * their upload progress ({ part, watched }): the sender sets
+ * `upload.onprogress` only on the requests it watches.
+ */
+async function watchPartSends(tab) {
   await tab.evaluate(() => {
     window.partSends = [];
     const { open, send } = XMLHttpRequest.prototype;
@@ -88,6 +89,13 @@ test("a part sent unwatched while parts go fast, given up at stallTimeout, is se
       return send.call(this, body);
     };
   });
+}
+
+test("a part sent unwatched while parts go fast, given up at stallTimeout, is sent again with its progress watched", { timeout: 120_000 }, async () => {
+  const STALL_MS = 12_000; // parts under 1.5 s go unwatched
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  await watchPartSends(tab);
   const mark = stack.gate.mark();
   stack.gate.inject(3, { stall: true });
   await startUpload(tab, "unwatched", { file: { name: "faulty.bin", size: SIZE }, options: { namespace: randomNamespace("unwatched"), concurrency: 1, stallTimeout: STALL_MS, retryDelays: [0] } });
@@ -105,19 +113,7 @@ test("a fast error answer does not turn progress watching off: the part's retry 
   const STALL_MS = 12_000; // parts under 1.5 s go unwatched
   const tab = stack.tab;
   await openDemo(stack, tab);
-  await tab.evaluate(() => {
-    window.partSends = [];
-    const { open, send } = XMLHttpRequest.prototype;
-    XMLHttpRequest.prototype.open = function (method, url, ...rest) {
-      this.sentTo = new URL(url, location.href);
-      return open.call(this, method, url, ...rest);
-    };
-    XMLHttpRequest.prototype.send = function (body) {
-      const part = Number(this.sentTo?.searchParams.get("partNumber"));
-      if (part) window.partSends.push({ part, watched: this.upload.onprogress !== null });
-      return send.call(this, body);
-    };
-  });
+  await watchPartSends(tab);
   // A 503 answered at once says nothing of the link's speed (before, it
   // counted as a fast part, and the retry went unwatched).
   stack.gate.inject(1, { status: 503, body: "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>" });
@@ -137,12 +133,7 @@ test("an upload the store forgets midway (NoSuchUpload on a part) starts afresh 
   const record = await startAndHold(stack, tab, "gone", spec, 2); // part 3 is held
   // The store forgets the upload (as when it expires there); the backend
   // still has it as in progress.
-  const store = new S3Client({
-    endpoint: stack.storeEnv.S3_ENDPOINT,
-    region: stack.storeEnv.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.storeEnv.S3_ACCESS_KEY_ID, secretAccessKey: stack.storeEnv.S3_SECRET_ACCESS_KEY },
-  });
+  const store = storeClient(stack.storeEnv);
   await store.send(new AbortMultipartUploadCommand({ Bucket: stack.storeEnv.S3_BUCKET, Key: record.key, UploadId: record.uploadId }));
   store.destroy();
   stack.gate.release(); // the held part 3 reaches the store, which answers 404 NoSuchUpload

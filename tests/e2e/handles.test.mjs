@@ -11,7 +11,9 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before } from "node:test";
 
-import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand } from "@aws-sdk/client-s3";
+
+import { storeClient } from "./backend-client.mjs";
 
 import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
@@ -138,14 +140,8 @@ test("an upload from a file handle that restarts (its server upload gone) keeps 
   const old = await interrupt("first", spec, namespace, 2);
   await pauseHeld(stack, tab, "first");
   // The store loses the upload (a lifecycle rule, an operator's cleanup).
-  const env = stack.storeEnv;
-  const store = new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-  });
-  await store.send(new AbortMultipartUploadCommand({ Bucket: env.S3_BUCKET, Key: old.key, UploadId: old.uploadId }));
+  const store = storeClient(stack.storeEnv);
+  await store.send(new AbortMultipartUploadCommand({ Bucket: stack.storeEnv.S3_BUCKET, Key: old.key, UploadId: old.uploadId }));
   store.destroy();
   // The next start finds it gone and starts afresh, from the same handle.
   stack.gate.holdAfter(1);

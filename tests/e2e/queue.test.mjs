@@ -197,6 +197,28 @@ async function makeFolder(root, files) {
   return Object.fromEntries(files.map((f) => [`${root}/${f.path}`, sha256(contentBytes(f))]));
 }
 
+/**
+ * Makes folder `root` of `files`, runs queue `name` over it (namespace
+ * `root`) until `stored` files are stored and one more is held, then
+ * reloads: a half-done batch is left, and listed. Answers each file's
+ * SHA-256 by path (as `makeFolder`).
+ */
+async function halfDone(name, root, files, stored) {
+  const expected = await makeFolder(root, files);
+  stack.gate.holdAfter(stored);
+  await runQueue(name, { root, options: { concurrency: 1, namespace: root } });
+  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await report(name)).files.length >= stored, {
+    timeout: 60_000,
+    what: `${stored} files stored, one held`,
+  });
+  await tab.reload();
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
+  stack.gate.release();
+  await open();
+  assert.deepEqual((await pending(root)).map((b) => [b.files, b.filesDone]), [[files.length, stored]], "the half-done batch");
+  return expected;
+}
+
 async function runQueue(name, spec) {
   return tab.evaluate(({ name, spec }) => window.q.run(name, spec), { name, spec });
 }
@@ -379,15 +401,7 @@ test("a half-done folder is listed after a reload: from its handle it resumes wi
 test("a folder that changed after a reload is one batch: the old one is replaced, its stored files still skipped", { timeout: 300_000 }, async () => {
   const root = randomNamespace("grown");
   const files = Array.from({ length: 6 }, (_, i) => ({ path: `g/f${i}.bin`, size: 25_000 + i, seed: 1100 + i }));
-  const expected = await makeFolder(root, files);
-  stack.gate.holdAfter(3);
-  await runQueue("grown", { root, options: { concurrency: 1, namespace: root } });
-  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await report("grown")).files.length >= 3, { timeout: 60_000, what: "3 files stored, one held" });
-  await tab.reload();
-  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
-  stack.gate.release();
-  await open();
-  assert.deepEqual((await pending(root)).map((b) => [b.files, b.filesDone]), [[6, 3]], "the half-done batch");
+  const expected = await halfDone("grown", root, files, 3);
 
   // A file added to the folder meanwhile: another batch key.
   Object.assign(expected, await makeFolder(root, [{ path: "g/added.bin", size: 31_000, seed: 1120 }]));
@@ -414,15 +428,7 @@ test("a folder that changed after a reload is one batch: the old one is replaced
 test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
   const root = randomNamespace("taken");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
-  const expected = await makeFolder(root, files);
-  stack.gate.holdAfter(2);
-  await runQueue("half", { root, options: { concurrency: 1, namespace: root } });
-  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await report("half")).files.length >= 2, { timeout: 60_000, what: "2 files stored, one held" });
-  await tab.reload();
-  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
-  stack.gate.release();
-  await open();
-  assert.deepEqual((await pending(root)).map((b) => [b.files, b.filesDone]), [[5, 2]], "the half-done batch");
+  const expected = await halfDone("half", root, files, 2);
 
   // Another queue runs (its one file held) when the half-done folder is dropped in.
   const other = `${root}-other`;

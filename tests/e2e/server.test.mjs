@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { test } from "node:test";
 
-import { GetBucketCorsCommand, PutBucketCorsCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetBucketCorsCommand, PutBucketCorsCommand } from "@aws-sdk/client-s3";
 
+import { storeClient } from "./backend-client.mjs";
 import { callServer, useStack } from "./steps.mjs";
 
 const stack = useStack("server");
@@ -83,13 +84,7 @@ test("bad requests get clear 4xx JSON errors", { timeout: 60_000 }, async () => 
 
 test("at start the server sets only its own CORS rule (by its ID); every other rule of the bucket is kept as it was", { timeout: 60_000 }, async () => {
   const env = stack.storeEnv;
-  const store = new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-  });
+  const store = storeClient(env, { requestChecksumCalculation: "WHEN_REQUIRED" });
   const Bucket = env.S3_BUCKET;
   /** The bucket's rules, every field, as plain values (absent lists as []). */
   const rules = async () =>
