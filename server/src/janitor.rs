@@ -32,6 +32,24 @@ pub struct JanitorSettings {
     pub every: Duration,
 }
 
+/// The longest margin an upload is kept from being offered before its
+/// expiry (see [`JanitorSettings::offered_for`]).
+const MAX_OFFER_MARGIN: Duration = Duration::from_secs(24 * 3600);
+
+impl JanitorSettings {
+    /// How long after its creation an open upload is still offered to a
+    /// lookup or an adopting create: its expiry less a margin for the
+    /// adopter to finish it in, a quarter of the expiry or a day,
+    /// whichever is less. A later one would be aborted by a sweep while
+    /// its adopter still sends parts (sweeps count from creation, as an S3
+    /// lifecycle rule does); a fresh upload is created for it instead. With
+    /// the default week, an upload is offered for its first 6 days.
+    #[must_use]
+    pub fn offered_for(&self) -> Duration {
+        self.expiry - (self.expiry / 4).min(MAX_OFFER_MARGIN)
+    }
+}
+
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -206,6 +224,23 @@ mod tests {
                 every: Duration::from_secs(3600),
             },
         }
+    }
+
+    #[test]
+    fn an_upload_is_offered_until_a_quarter_of_its_expiry_or_a_day_is_left() {
+        let offered = |expiry_secs: u64| {
+            let settings = JanitorSettings {
+                expiry: Duration::from_secs(expiry_secs),
+                keep_finished: Duration::ZERO,
+                every: Duration::from_secs(3600),
+            };
+            settings.offered_for().as_secs()
+        };
+        let day = 24 * 3600;
+        assert_eq!(offered(7 * day), 6 * day);
+        assert_eq!(offered(2 * day), 2 * day - day / 2);
+        assert_eq!(offered(8), 6);
+        assert_eq!(offered(0), 0);
     }
 
     #[tokio::test]

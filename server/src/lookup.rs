@@ -197,8 +197,9 @@ pub async fn adopt_open(
     Ok(row.and_then(|row| adopted_answer(&row, state.store.bucket_name())))
 }
 
-/// The owner's newest open upload of `identity` that is not past expiry
-/// (what a lookup answers).
+/// The owner's newest open upload of `identity` that is still offered,
+/// not near its expiry (what a lookup answers; see
+/// [`JanitorSettings::offered_for`](crate::janitor::JanitorSettings::offered_for)).
 ///
 /// # Errors
 /// The table failed.
@@ -206,8 +207,8 @@ pub async fn newest_open(
     state: &AppState,
     identity: &Identity<'_>,
 ) -> Result<Option<UploadRow>, ApiError> {
-    let expiry_ms = i64::try_from(state.janitor.expiry.as_millis()).unwrap_or(i64::MAX);
-    let not_before = now_ms().saturating_sub(expiry_ms);
+    let offered_ms = i64::try_from(state.janitor.offered_for().as_millis()).unwrap_or(i64::MAX);
+    let not_before = now_ms().saturating_sub(offered_ms);
     Ok(state.db.lookup(identity, not_before).await?)
 }
 

@@ -693,6 +693,39 @@ for (const backend of ["sqlite", "postgres"]) {
   });
 }
 
+test("an upload near its expiry is no longer offered: an adopting create creates, and what is sent to it outlives the sweep", { timeout: 60_000 }, async () => {
+  // Expiry 8 s: offered for its first 6 s (a quarter, up to a day, is kept
+  // for the adopter to finish in). Sweeps only when asked.
+  const args = ["--upload-expiry", "8", "--keep-finished", "3600", "--janitor-every", "3600"];
+  const janitor = await stack.startServer({ name: "janitor-margin", args });
+  const api = routesOf(janitor.baseUrl);
+  try {
+    const id = { name: "late.bin", size: 9 * MIB, sample: randomSample(), namespace: "ivy" };
+    const body = { filename: id.name, namespace: id.namespace, size: id.size, sampleSha256: id.sample, partSize: 5 * MIB, checksumAlgorithm: "SHA256" };
+    const old = (await api.create(body)).json;
+    assert.equal((await api.lookup(id)).json.uploadId, old.uploadId, "offered while young");
+    await sleep(6_500);
+    assert.equal((await api.lookup(id)).json, null, "1.5 s left: not offered");
+    const late = await api.create({ ...body, adopt: true });
+    assert.equal(late.status, 200, late.text);
+    assert.notEqual(late.json.uploadId, old.uploadId, "a fresh upload, not the one about to go");
+    assert.equal(late.json.adopted, undefined);
+    const part = randomBytes(5 * MIB);
+    const sum = sha256(part).toString("base64");
+    const signed = await api.sign(late.json, 1, `&checksumSha256=${encodeURIComponent(sum)}`);
+    assert.equal(signed.status, 200, signed.text);
+    await putPart(signed.json.url, part, signed.json.headers);
+    await sleep(2_000);
+    const swept = await call(janitor.baseUrl, "POST", "/api/debug/janitor");
+    assert.equal(swept.json.expired, 1, swept.text);
+    const listed = await api.list(late.json);
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(listed.json.map((p) => p.PartNumber), [1], "the part sent after the late create is kept");
+  } finally {
+    janitor.process.kill("SIGTERM");
+  }
+});
+
 test("the janitor keeps an expired upload's row while the store refuses its abort, and aborts it on a later sweep", { timeout: 60_000 }, async () => {
   // Sweeps only when asked (and one at start), so each is run by the test.
   const args = ["--upload-expiry", "2", "--keep-finished", "3600", "--janitor-every", "3600"];
