@@ -18,9 +18,10 @@ use js_sys::{Promise, Uint8Array};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Blob;
+use web_sys::{AbortController, Blob};
 
 use super::blob;
+use super::fetch::AbortOnDrop;
 use crate::core::checksum::Sha256Digest;
 use crate::error::Error;
 
@@ -29,8 +30,9 @@ extern "C" {
     type HashWorker;
     #[wasm_bindgen(constructor, catch)]
     fn new(module: &JsValue) -> Result<HashWorker, JsValue>;
+    /// `signal` (or `undefined`) gives the hash up when aborted.
     #[wasm_bindgen(method)]
-    fn hash(this: &HashWorker, blob: &Blob) -> Promise;
+    fn hash(this: &HashWorker, blob: &Blob, signal: &JsValue) -> Promise;
 }
 
 /// Bytes read (and copied into wasm memory) at a time on the page's thread.
@@ -97,10 +99,16 @@ fn give_up_message(reason: &JsValue) {
 }
 
 /// The SHA-256 of `body`: in the page's worker when one runs, else here,
-/// yielding between chunks.
+/// yielding between chunks. Dropped before it ends (a pause), it gives the
+/// worker's hash up.
 pub async fn sha256(body: &Blob) -> Result<Sha256Digest, Error> {
     if let Some(worker) = page_worker() {
-        match JsFuture::from(worker.hash(body)).await {
+        let controller = AbortController::new().ok();
+        let signal = controller
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |c| c.signal().into());
+        let _give_up_when_dropped = controller.map(AbortOnDrop::new);
+        match JsFuture::from(worker.hash(body, &signal)).await {
             Ok(digest) => {
                 let bytes = Uint8Array::new(&digest).to_vec();
                 if let Ok(raw) = <[u8; 32]>::try_from(bytes) {

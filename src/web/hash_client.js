@@ -66,14 +66,30 @@ export class HashWorker {
     this.worker.terminate();
   }
 
-  /** @returns {Promise<Uint8Array>} the SHA-256 of `blob` */
-  hash(blob) {
+  /**
+   * @param {Blob} blob
+   * @param {AbortSignal} [signal] gives the hash up: the worker skips it, or
+   *   stops it after the chunk under way
+   * @returns {Promise<Uint8Array>} the SHA-256 of `blob`
+   */
+  hash(blob, signal) {
     if (this.broken) return Promise.reject(new Error(this.broken));
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject, timer: null });
       this.alive();
       this.worker.postMessage({ id, blob });
+      signal?.addEventListener("abort", () => this.giveUp(id), { once: true });
     });
+  }
+
+  /** Hash `id` is no longer wanted: rejected here, dropped by the worker. */
+  giveUp(id) {
+    const waiter = this.pending.get(id);
+    if (!waiter) return;
+    this.pending.delete(id);
+    clearTimeout(waiter.timer);
+    waiter.reject(new DOMException("the hash was given up", "AbortError"));
+    this.worker.postMessage({ giveUp: id });
   }
 }

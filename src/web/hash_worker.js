@@ -7,7 +7,9 @@
 // hash_client.js in the package.
 //
 // Messages in: `{ module }` once (the library's compiled wasm module, not
-// downloaded again), then `{ id, blob }`. Out: `{ ready: true }` or
+// downloaded again), then `{ id, blob }`, and `{ giveUp: id }` for a hash
+// no longer wanted (a paused upload's): skipped if it has not begun, else
+// stopped after the chunk under way, and answered with nothing. Out: `{ ready: true }` or
 // `{ ready: false, error }`, then `{ id, progress: true }` after each chunk
 // and `{ id, digest }` or `{ id, error, unreadable? }` at the end
 // (`unreadable`: the Blob could not be read, the name of the read's error).
@@ -26,6 +28,12 @@ const CHUNK_BYTES = 8 * 1024 * 1024;
 /** The library's wasm, for its plain sha2 exports (resupload_sha256_*). */
 let sha2 = null;
 let queue = Promise.resolve();
+/** Ids given up and not reached yet; ids come in order, so one at or below
+ *  `ended` (the last hash ended) is never kept. */
+const givenUp = new Set();
+let ended = -1;
+/** Thrown out of a hash given up midway. */
+const GIVEN_UP = Symbol("given up");
 
 /**
  * Imports that do nothing but fail loudly: the sha2 exports call none of
@@ -94,13 +102,28 @@ onmessage = ({ data }) => {
     }
     return;
   }
+  if (data.giveUp !== undefined) {
+    if (data.giveUp > ended) givenUp.add(data.giveUp);
+    return;
+  }
   const { id, blob } = data;
-  queue = queue.then(async () => {
-    try {
-      const digest = await digestOf(blob, () => postMessage({ id, progress: true }));
-      postMessage({ id, digest }, [digest.buffer]);
-    } catch (e) {
-      postMessage({ id, error: String(e?.message ?? e), unreadable: e?.unreadable });
-    }
-  });
+  queue = queue.then(() => hashOne(id, blob));
 };
+
+/** Hashes `blob` for message `id`, and answers, unless it is given up. */
+async function hashOne(id, blob) {
+  const progress = () => {
+    if (givenUp.has(id)) throw GIVEN_UP;
+    postMessage({ id, progress: true });
+  };
+  try {
+    if (givenUp.has(id)) return;
+    const digest = await digestOf(blob, progress);
+    if (!givenUp.has(id)) postMessage({ id, digest }, [digest.buffer]);
+  } catch (e) {
+    if (e !== GIVEN_UP) postMessage({ id, error: String(e?.message ?? e), unreadable: e?.unreadable });
+  } finally {
+    givenUp.delete(id);
+    ended = id;
+  }
+}

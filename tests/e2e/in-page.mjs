@@ -59,9 +59,10 @@ function install(byteSource) {
   // What the page started as workers, and what it warned or logged as an
   // error on the console (the library warns there when it hashes on the
   // page's thread, and logs a callback that threw as an error).
-  // `hashed` counts the digests the hash worker answered.
+  // `hashed` counts the digests the hash worker answered, and the chunks it
+  // said it hashed (parts over 64 MiB, through sha2).
   const workers = [];
-  const hashed = { digests: 0 };
+  const hashed = { digests: 0, chunks: 0 };
   const consoleWarnings = [];
   const consoleErrors = [];
   if (window.Worker) {
@@ -71,6 +72,7 @@ function install(byteSource) {
         workers.push(String(url));
         this.addEventListener("message", ({ data }) => {
           if (data?.digest) hashed.digests += 1;
+          if (data?.progress) hashed.chunks += 1;
         });
       }
     };
@@ -310,12 +312,13 @@ export async function waitStored(tab, name, namespace, parts = 1, timeout = 60_0
   return found;
 }
 
-/** The workers the page started, the digests its hash worker answered, and its console
+/** The workers the page started, the digests and chunks its hash worker answered, and its console
  *  warnings and errors, since the helpers were installed. */
 export async function pageActivity(tab) {
   return tab.evaluate(() => ({
     workers: [...window.e2e.workers],
     workerDigests: window.e2e.hashed.digests,
+    workerChunks: window.e2e.hashed.chunks,
     consoleWarnings: [...window.e2e.consoleWarnings],
     consoleErrors: [...window.e2e.consoleErrors],
   }));

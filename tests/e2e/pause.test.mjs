@@ -8,7 +8,7 @@ import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { rows } from "./backend-client.mjs";
 import { click, entry, openDemo, partPutsSince, randomNamespace, range, shown, waitDone, waitForStatus } from "./demo.mjs";
-import { installHelpers, pause, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
+import { installHelpers, pageActivity, pause, pending, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -181,3 +181,32 @@ for (const stop of ["pause", "abort"]) {
     assert.ok(await stack.debug.object(outcome.result.key));
   });
 }
+
+test("pause gives up the parts the hash worker has not hashed yet: a resume's hashes do not wait behind them", { timeout: 240_000 }, async () => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("pausehash");
+  await openDemo(stack, tab);
+  await installHelpers(tab);
+  // A part over 64 MiB is hashed by sha2 in the worker, which says so after
+  // each 8 MiB chunk: 9 chunks for each of these 3 parts, hashed one part
+  // after another.
+  const part = 65 * MIB;
+  const chunksOfFile = 3 * 9;
+  const file = { name: `${namespace}.bin`, size: 3 * part };
+  await startUpload(tab, "run", { file, options: { namespace, checksum: "sha256", partSize: part, concurrency: 3 } });
+  await waitUntil(() => tab.evaluate(() => window.e2e.hashed.chunks > 0), { timeout: 60_000, interval: 20, what: "the worker to hash a first chunk" });
+  await pause(tab, "run");
+  assert.equal((await waitOutcome(tab, "run", 30_000)).outcome.error?.code, "PAUSED");
+  const atPause = (await pageActivity(tab)).workerChunks;
+  assert.ok(atPause < chunksOfFile, `paused before the parts were hashed (${atPause} chunks)`);
+
+  await resume(tab, "run");
+  const done = await waitOutcome(tab, "run", 180_000);
+  assert.ok(done.outcome.result, JSON.stringify(done.outcome));
+  await assertObject(stack, done.outcome.result.key, done.sha256);
+  // The resumed run hashes the 3 parts; of the paused run's, at most the
+  // chunk under way when the pause came is hashed after it (before: every
+  // part the paused run had handed the worker was hashed to its end).
+  const after = (await pageActivity(tab)).workerChunks - atPause;
+  assert.ok(after <= chunksOfFile + 1, `${after} chunks hashed after the pause, for ${chunksOfFile} in the file`);
+});
