@@ -3,8 +3,8 @@
 // engine (E2E_BROWSER).
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
 
+import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { cardCount, click, listedPending, openDemo, randomNamespace, shown, waitForStatus, waitReady } from "./demo.mjs";
 import { pending } from "./in-page.mjs";
@@ -13,13 +13,14 @@ import { assertNothingLeft, pickAndHold, useStack } from "./steps.mjs";
 const PART = 5 * MIB;
 
 const stack = useStack("abort");
+const test = retriedOnEngineFault(() => ({ stack }));
 
 async function assertGone(tab, namespace, record) {
   // No record in IndexedDB, no multipart upload on the store, and no object.
   await assertNothingLeft(stack, tab, namespace, record);
   assert.equal(await stack.debug.object(record.key), null, "no object is stored");
   // After a reload nothing is offered for resuming.
-  assert.deepEqual(await tab.errors(), [], "no page error before the reload");
+  await assertNoPageErrors(tab, "no page error before the reload");
   await tab.reload();
   await waitReady(tab);
   const { visible, items } = await listedPending(tab);
@@ -53,7 +54,7 @@ test("cancel mid-upload aborts on the store and forgets the upload", { timeout: 
   assert.deepEqual(stack.gate.since(mark), [], "no part PUT after cancel");
 
   await assertGone(tab, namespace, record);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });
 
 test("cancel while paused aborts on the store and forgets the upload", { timeout: 180_000 }, async () => {
@@ -76,5 +77,5 @@ test("cancel while paused aborts on the store and forgets the upload", { timeout
   assert.equal(cancelled.status, "cancelled", `after Cancel: ${JSON.stringify(cancelled.error)}`);
 
   await assertGone(tab, namespace, record);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });

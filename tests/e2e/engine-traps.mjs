@@ -25,6 +25,7 @@
 //   const test = retriedOnEngineFault(() => ({ stack, tab }));  // in place of node:test's test
 //   test("name", { timeout }, async (t) => { ... waitOutcome(...) ... });
 
+import assert from "node:assert/strict";
 import { test as nodeTest } from "node:test";
 
 import { SessionLost } from "./browsers.mjs";
@@ -43,6 +44,34 @@ export class EngineTrap extends EngineFault {
     this.name = "EngineTrap";
     this.report = report;
   }
+}
+
+/**
+ * Uncaught page errors that, in the faulty engine, only its fault makes:
+ * wasm-bindgen's one-shot closure called a second time (seen once as
+ * `unhandledrejection: FnOnce called more than once`, where a promise's or
+ * timer's callback state was corrupted: JavaScript calls each of them
+ * once), and the module's traps (`RuntimeError`).
+ */
+export class EnginePageFault extends EngineFault {
+  constructor(errors) {
+    super(`${FAULTY_ENGINE} broke the module's state (page errors: ${JSON.stringify(errors)})`);
+    this.name = "EnginePageFault";
+  }
+}
+
+const PAGE_FAULT_SIGNS = [/FnOnce called more than once/, /RuntimeError/];
+
+/**
+ * Asserts that `tab` had no uncaught page error. In the faulty engine,
+ * errors that are all signs of its fault are an `EnginePageFault` (the
+ * test's second try); any other error, in any engine, fails.
+ */
+export async function assertNoPageErrors(tab, message = "no page error") {
+  const errors = await tab.errors();
+  const signs = (error) => PAGE_FAULT_SIGNS.some((sign) => sign.test(String(error)));
+  if (faultyEngine() && errors.length > 0 && errors.every(signs)) throw new EnginePageFault(errors);
+  assert.deepEqual(errors, [], message);
 }
 
 /**

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fsp from "node:fs/promises";
 
-import { retriedOnEngineFault } from "./engine-traps.mjs";
+import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, waitUntil } from "./harness.mjs";
 import { openDemo, pickFiles, randomNamespace, range, waitDone } from "./demo.mjs";
 import { canWriteOpfs, contentBytes, installHelpers, pageActivity, pending, startUpload, waitOutcome, writeOpfsFile } from "./in-page.mjs";
@@ -103,7 +103,7 @@ test("parts carry checksums the store checks, saved before sending; the object's
   assert.deepEqual(stack.gate.since(mark).map((p) => p.state), ["done", "done", "done"]);
   await assertObject(stack, done.result.key, file.sha256);
   await assertNothingLeft(stack, tab, namespace, done.result);
-  assert.deepEqual(await stack.tab.errors(), []);
+  await assertNoPageErrors(stack.tab);
 });
 
 test("a part with a byte flipped on the way is refused by the store and sent again", { timeout: 180_000 }, async () => {
@@ -119,7 +119,7 @@ test("a part with a byte flipped on the way is refused by the store and sent aga
   for (const n of [1, 3, 4]) assert.deepEqual(putStates(mark, n), ["done"], `part ${n}`);
   await assertObject(stack, done.result.key, file.sha256);
   assert.ok(done.result.checksumSha256.endsWith("-4"));
-  assert.deepEqual(await stack.tab.errors(), []);
+  await assertNoPageErrors(stack.tab);
 });
 
 /** Uploads through the demo until `stored` parts are on the store and a
@@ -157,7 +157,7 @@ test("verified resume: new bytes under the same name, size and date restart the 
   assert.equal(done.result.checksumSha256, checksums(edited, PART).composite);
   const leftover = (await stack.debug.uploads()).filter((u) => u.uploadId === old.uploadId);
   assert.deepEqual(leftover, [], "the old upload was aborted");
-  assert.deepEqual(await stack.tab.errors(), []);
+  await assertNoPageErrors(stack.tab);
 });
 
 test("a streaming source resumes across a reload, and a changed generator starts afresh", { timeout: 300_000 }, async () => {
@@ -206,7 +206,7 @@ test("a streaming source resumes across a reload, and a changed generator starts
   assert.notEqual(restarted.outcome.result.uploadId, second.uploadId);
   await assertObject(stack, restarted.outcome.result.key, sha256(source(8)));
   await assertNothingLeft(stack, tab, namespace, second);
-  assert.deepEqual(await stack.tab.errors(), []);
+  await assertNoPageErrors(stack.tab);
 });
 
 /** The median time between frames of the idle page, over half a second. */
@@ -306,7 +306,7 @@ test("the page keeps drawing (requestAnimationFrame gaps under 50 ms, but for at
     `the hash worker ran (workers: ${JSON.stringify(workers)})`,
   );
   assert.deepEqual(consoleWarnings, [], "no fallback to hashing on the page's thread");
-  assert.deepEqual(await stack.tab.errors(), []);
+  await assertNoPageErrors(stack.tab);
 });
 
 test("a streaming source without an id, or whose read gives the wrong bytes, gets a typed error", { timeout: 120_000 }, async () => {
@@ -355,7 +355,7 @@ test("a streaming source without an id, or whose read gives the wrong bytes, get
   assert.match(outcome.rejects.message, /gone/);
   assert.equal(outcome.notBytes.code, "READ_FAILED");
   assert.match(outcome.notBytes.message, /Uint8Array, ArrayBuffer or Blob/);
-  assert.deepEqual(await stack.tab.errors(), []);
+  await assertNoPageErrors(stack.tab);
 });
 
 /**

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 
-import { retriedOnEngineFault } from "./engine-traps.mjs";
+import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { rows } from "./backend-client.mjs";
 import { click, entry, openDemo, partPutsSince, randomNamespace, range, shown, waitDone, waitForStatus } from "./demo.mjs";
@@ -69,7 +69,7 @@ test("pause stops the upload, nothing is sent while paused, resume completes it"
 
   await assertObject(stack, done.result.key, file.sha256, file.size);
   await assertNothingLeft(stack, tab, namespace, done.result);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });
 
 /**

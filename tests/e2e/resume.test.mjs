@@ -4,8 +4,8 @@
 // (E2E_BROWSER).
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
 
+import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, waitUntil } from "./harness.mjs";
 import { cardCount, entry, listedPending, openDemo, partPutsSince, pickFiles, randomNamespace, range, shown, waitDone } from "./demo.mjs";
 import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack } from "./steps.mjs";
@@ -13,6 +13,7 @@ import { assertNothingLeft, assertObject, pickAndHold, reloadMidUpload, useStack
 const PART = 5 * MIB;
 
 const stack = useStack("resume");
+const test = retriedOnEngineFault(() => ({ stack }));
 
 test("an upload cut by a reload resumes and sends only the missing parts", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("resume");
@@ -35,7 +36,7 @@ test("an upload cut by a reload resumes and sends only the missing parts", { tim
   assert.equal(record.partSize, PART);
 
   // Reload mid-upload; count only what the page sends after the reload.
-  assert.deepEqual(await tab.errors(), [], "no page error before the reload");
+  await assertNoPageErrors(tab, "no page error before the reload");
   await reloadMidUpload(stack, tab);
   const gateMark = stack.gate.mark();
 
@@ -86,5 +87,5 @@ test("an upload cut by a reload resumes and sends only the missing parts", { tim
   // The object is the file; nothing is left behind.
   await assertObject(stack, record.key, file.sha256, file.size);
   await assertNothingLeft(stack, tab, namespace, record);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });

@@ -2,8 +2,8 @@
 // file one byte over a part boundary. Runs in every engine (E2E_BROWSER).
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
 
+import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB } from "./harness.mjs";
 import { listedPending, openDemo, partPutsSince, pickFiles, randomNamespace, range, shown, waitDone } from "./demo.mjs";
 import { installHelpers, pending } from "./in-page.mjs";
@@ -12,6 +12,7 @@ import { assertNothingLeft, assertObject, useStack } from "./steps.mjs";
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 const stack = useStack("upload");
+const test = retriedOnEngineFault(() => ({ stack }));
 
 test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout: 240_000 }, async () => {
   const namespace = randomNamespace("big");
@@ -57,7 +58,7 @@ test("a 64 MiB file uploads byte-identical and leaves nothing behind", { timeout
   assert.deepEqual(await pending(tab, namespace), []);
   assert.equal((await listedPending(tab)).visible, false, "no unfinished upload is listed");
   process.stderr.write(`64 MiB in ${seconds.toFixed(1)} s (${(64 / seconds).toFixed(1)} MiB/s)\n`);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });
 
 test("a 0-byte file becomes an empty object", { timeout: 60_000 }, async () => {
@@ -74,7 +75,7 @@ test("a 0-byte file becomes an empty object", { timeout: 60_000 }, async () => {
 
   await assertObject(stack, e.result.key, EMPTY_SHA256, 0);
   await assertNothingLeft(stack, tab, namespace, e.result);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });
 
 test("5 MiB + 1 byte goes up as two parts of 5 MiB and 1 byte", { timeout: 60_000 }, async () => {
@@ -94,7 +95,7 @@ test("5 MiB + 1 byte goes up as two parts of 5 MiB and 1 byte", { timeout: 60_00
 
   await assertObject(stack, e.result.key, file.sha256, file.size);
   await assertNothingLeft(stack, tab, namespace, e.result);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });
 
 test("a file dropped on the drop zone uploads", { timeout: 60_000 }, async () => {
@@ -119,5 +120,5 @@ test("a file dropped on the drop zone uploads", { timeout: 60_000 }, async () =>
   assert.equal(await tab.evaluate(() => document.querySelectorAll("#drop-zone.dragging").length), 0, "the drop zone is no longer highlighted");
   await assertObject(stack, e.result.key, dropped.sha256, dropped.size);
   await assertNothingLeft(stack, tab, namespace, e.result);
-  assert.deepEqual(await tab.errors(), []);
+  await assertNoPageErrors(tab);
 });
