@@ -429,6 +429,10 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
             // listed, and its files are skipped all the same.
             let files = inner.ids.borrow().clone();
             let _ = store.take_over(&kept.id, &files).await;
+            // Best effort too: what is left is collected by the next run.
+            let _ = store
+                .collect_expired(&kept.id, inner.options.expires_after_ms)
+                .await;
             *inner.running_batch.borrow_mut() = Some(RunningBatch { run, batch: kept });
             // Files added while it was written.
             keep_added(inner).await;

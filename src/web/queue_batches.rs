@@ -6,8 +6,9 @@
 //! Written when a queue starts (and again as files are added while it
 //! runs), replacing the batches of the same folder before it changed
 //! ([`IdbStore::take_over`]), deleted when all its files have ended, and
-//! collected past its expiry. Which files are stored is what the done
-//! markers say (`idb_done.rs`).
+//! collected past its expiry (by a listing, and at each queue run's
+//! start: [`IdbStore::collect_expired`]). Which files are stored is what
+//! the done markers say (`idb_done.rs`).
 
 use std::collections::HashSet;
 
@@ -172,6 +173,43 @@ impl IdbStore {
         Ok(())
     }
 
+    /// Collects `batch` if it is past `expires_after_ms` at `now` and no
+    /// run holds it (a queue with a longer `expiresAfter`, or a run going
+    /// on past it, is left its batch and the done markers it writes):
+    /// forgets it with its markers. Answers whether it did.
+    async fn collect_if_expired(
+        &self,
+        batch: &Batch,
+        now: f64,
+        expires_after_ms: f64,
+    ) -> Result<bool, Error> {
+        if now - batch.created_at <= expires_after_ms || super::lock::is_held(&batch.id).await {
+            return Ok(false);
+        }
+        self.forget_batch(&batch.id).await?;
+        Ok(true)
+    }
+
+    /// Collects the kept batches past `expires_after_ms` but `own` (the
+    /// run's, dated afresh by [`Self::put_batch`]), as a listing does: so
+    /// an app that never lists them is not left every abandoned batch and
+    /// its folder handle. One read of the batch store; the locks are asked
+    /// of the expired batches only.
+    pub(super) async fn collect_expired(
+        &self,
+        own: &str,
+        expires_after_ms: f64,
+    ) -> Result<(), Error> {
+        let now = js_sys::Date::now();
+        for batch in self.batches().await? {
+            if batch.id != own {
+                self.collect_if_expired(&batch, now, expires_after_ms)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Forgets batch `id` and its done markers.
     pub(super) async fn forget_batch(&self, id: &str) -> Result<(), Error> {
         let markers = self.markers().await?;
@@ -233,11 +271,10 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
     batches.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
     let listed = Array::new();
     for batch in batches {
-        // A batch a run holds (a longer `expiresAfter`, or a run past it) is
-        // left to it, with the done markers it writes.
-        let running = super::lock::is_held(&batch.id).await;
-        if now - batch.created_at > lookup.expires_after_ms && !running {
-            store.forget_batch(&batch.id).await?;
+        if store
+            .collect_if_expired(&batch, now, lookup.expires_after_ms)
+            .await?
+        {
             continue;
         }
         let ours = lookup
@@ -245,6 +282,7 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
             .as_ref()
             .is_none_or(|n| *n == batch.namespace);
         if ours {
+            let running = super::lock::is_held(&batch.id).await;
             listed.push(&batch.pending_to_js(&markers, running));
         }
     }

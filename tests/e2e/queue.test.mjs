@@ -487,6 +487,36 @@ test("a batch a run holds outlives a listing's expiresAfter; one begun again pas
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a run collects the batches past its expiresAfter that no run holds, though the app never lists them", { timeout: 300_000 }, async () => {
+  const abandoned = randomNamespace("abandoned");
+  const holder = randomNamespace("holder");
+  const runner = randomNamespace("collector");
+  // A batch left half done by a reload, and one a run holds.
+  await halfDone("abandoned", abandoned, Array.from({ length: 3 }, (_, i) => ({ path: `a/f${i}.bin`, size: 14_000 + i, seed: 1500 + i })), 1);
+  await makeFolder(holder, [{ path: "h/held.bin", size: 14_100, seed: 1510 }]);
+  let release;
+  stack.gate.injectRequest({ method: "PUT", keySuffix: "held.bin" }, { holdAnswer: new Promise((resolve) => (release = resolve)) });
+  await runQueue("holder", { root: holder, options: { namespace: holder } });
+  await waitUntil(async () => (await pending(holder))[0]?.running, { timeout: 30_000, what: "the holder's batch running" });
+  await sleep(1_200);
+
+  // Another folder run with a shorter expiresAfter; the app never calls listPending with it.
+  const expected = await makeFolder(runner, [{ path: "r/f0.bin", size: 14_200, seed: 1520 }]);
+  await runQueue("collector", { root: runner, options: { namespace: runner, expiresAfter: 1000 } });
+  const r = await outcomeOf("collector");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  await assertStored(r.outcome.result.done, expected);
+  // Before, only a listing with that expiresAfter collected it: the run left it.
+  assert.deepEqual(await pending(abandoned), [], "the abandoned batch, past the run's expiresAfter, is collected");
+  assert.equal((await pending(holder))[0]?.running, true, "the batch a run holds is left to it");
+
+  release();
+  const held = await outcomeOf("holder");
+  assert.equal(held.outcome.result?.done.length, 1, JSON.stringify(held.outcome));
+  assert.deepEqual(await pending(holder), []);
+  for (const root of [abandoned, holder, runner]) await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async () => {
   const root = randomNamespace("failing");
   const files = Array.from({ length: 8 }, (_, i) => ({ path: `d/${i === 5 ? "bad" : `ok${i}`}.bin`, size: 20_000 + i, seed: 200 + i }));
