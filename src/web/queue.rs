@@ -619,6 +619,12 @@ async fn cancel_one(inner: &QueueInner, index: Option<usize>) -> Result<bool, Er
     }
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
     let _ = runner(inner, &ports).discard(index).await;
+    // Its last file ended between runs: the queue is done, as a run that
+    // ended it would find it (else its batch stays listed, half done, and
+    // resuming it sends the cancelled files).
+    if inner.stop.borrow().is_none() && inner.state.all_ended() {
+        forget_done(inner, &ports).await;
+    }
     Ok(true)
 }
 
@@ -637,6 +643,14 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
     for &index in &cancelled {
         let _ = runner.discard(index).await;
     }
+    forget_done(inner, &ports).await;
+    Ok(!cancelled.is_empty())
+}
+
+/// Forgets every batch the queue wrote and its files' done markers, as a
+/// run does once every file has ended (best effort: a failure is warned
+/// of, and what is left is collected past its expiry).
+async fn forget_done(inner: &QueueInner, ports: &QueuePorts) {
     let ids: Vec<String> = inner
         .entries
         .borrow()
@@ -650,7 +664,6 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
             .events
             .warn(crate::ports::Warning::storage(&error, then));
     }
-    Ok(!cancelled.is_empty())
 }
 
 /// Tells the page (`onFile`) that files `cancelled` were cancelled.

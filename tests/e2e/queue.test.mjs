@@ -732,6 +732,28 @@ test("a queue whose files change between runs leaves no batch listed once every 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a queue whose failed files are cancelled one by one between runs leaves no batch listed", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("cancel-failed");
+  const files = Array.from({ length: 4 }, (_, i) => ({ path: `${i >= 2 ? `bad${i}` : `ok${i}`}.bin`, size: 15_500 + i, seed: 1600 + i }));
+  await makeFolder(root, files);
+  const refused = { status: 403, body: "<Error><Code>AccessDenied</Code><Message>no</Message></Error>" };
+  stack.gate.injectFile("bad2.bin", refused);
+  stack.gate.injectFile("bad3.bin", refused);
+  await runQueue("cancel-failed", { root, options: { namespace: root } });
+  const r = await outcomeOf("cancel-failed");
+  assert.equal(r.outcome.result?.failed.length, 2, JSON.stringify(r.outcome));
+  assert.deepEqual((await pending(root)).map((b) => [b.files, b.filesDone]), [[4, 2]], "the half-done batch is listed");
+  const [first, last] = r.outcome.result.failed.map((f) => f.index);
+  const cancel = (index) => tab.evaluate((index) => window.q.runs["cancel-failed"].queue.cancel(index), index);
+  assert.equal(await cancel(first), true);
+  assert.equal((await pending(root)).length, 1, "a file still failed: the batch stays");
+  assert.equal(await cancel(last), true);
+  // Before, only a run forgot the batch: it stayed listed as half done, and
+  // resumePending sent the cancelled files.
+  assert.deepEqual(await pending(root), [], "every file ended: no batch is listed");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a file added as the last one ends joins the run: start() sends it and lists it", { timeout: 120_000 }, async () => {
   const specs = [{ name: "first.bin", size: 11_111, seed: 850 }, { name: "late.bin", size: 22_222, seed: 851 }];
   const expected = Object.fromEntries(specs.map((f) => [f.name, sha256(contentBytes(f))]));
