@@ -41,6 +41,8 @@ struct Runner {
     running: Cell<usize>,
     most_at_once: Cell<usize>,
     discarded: RefCell<Vec<usize>>,
+    /// Files at their last step: their upload ends when next polled.
+    finishing: RefCell<Vec<usize>>,
     /// Discarding never ends (an abort's round trip, held).
     discard_hangs: Cell<bool>,
 }
@@ -67,6 +69,7 @@ impl Runner {
             confirmed_bytes: 0,
             total_bytes: 100,
         });
+        self.finishing.borrow_mut().push(index);
         yield_now().await;
         self.running.set(self.running.get() - 1);
         match script {
@@ -488,6 +491,40 @@ fn a_file_cancelled_while_it_is_skipped_is_told_as_it_is_listed() {
         listed == FileOutcome::Cancelled,
         "cancel answers what it did"
     );
+}
+
+#[test]
+fn a_file_cancelled_in_the_turn_its_upload_ends_is_told_as_it_is_listed() {
+    for script in [Script::Store, Script::Fail] {
+        let w = World::new(1);
+        w.script(0, script);
+        // The cancel lands after the file's last wake and before the
+        // worker is polled again: the upload and the cancel are both ready.
+        let cancel = async {
+            while w.runner.finishing.borrow().is_empty() {
+                yield_now().await;
+            }
+            w.state.cancel(0)
+        };
+        let (ran, cancelled) = w.run_beside(cancel);
+        ran.unwrap();
+        let listed = w.state.outcomes()[0].clone();
+        let ended = w.heard.ended.borrow();
+        let heard: Vec<&FileOutcome> = ended.iter().map(|e| &e.1).collect();
+        assert_eq!(heard, [&listed], "onFile and the lists agree");
+        assert_eq!(
+            cancelled,
+            listed == FileOutcome::Cancelled,
+            "cancel answers what it did"
+        );
+        assert!(cancelled, "the cancel came before the file was told ended");
+        let last = w.last_progress();
+        assert_eq!(
+            (last.files_done, last.files_failed, last.files_total),
+            (0, 0, 0),
+            "the totals count it as cancelled"
+        );
+    }
 }
 
 #[test]

@@ -266,7 +266,7 @@ impl Queue<'_> {
         // aborted: a round trip, the page's turn after a skip), so that
         // a pause meanwhile, which drops the run, loses nothing it would
         // have heard, and a cancel meanwhile finds it ended.
-        self.state.set(index, outcome.clone());
+        let outcome = self.state.set(index, outcome);
         totals.borrow_mut().ended(index, &outcome, entry.size);
         self.events.file_ended(index, &outcome);
         match &outcome {

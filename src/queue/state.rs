@@ -205,15 +205,20 @@ impl QueueState {
         self.len()
     }
 
-    /// Sets file `index`'s outcome (a cancelled file stays cancelled),
-    /// and counts it toward a stop of the run ([`stopped_by`](Self::stopped_by)).
-    pub fn set(&self, index: usize, outcome: FileOutcome) {
-        if let Some(slot) = self.outcomes.borrow_mut().get_mut(index) {
-            if *slot != FileOutcome::Cancelled {
-                self.streak.ended(&outcome);
-                *slot = outcome;
-            }
+    /// Sets file `index`'s outcome and answers the one it keeps: a file
+    /// cancelled stays cancelled, even when its upload ended in the same
+    /// turn as the cancel (whose `true` the page has been told). Counts
+    /// it toward a stop of the run ([`stopped_by`](Self::stopped_by)).
+    pub fn set(&self, index: usize, outcome: FileOutcome) -> FileOutcome {
+        let mut outcomes = self.outcomes.borrow_mut();
+        let Some(slot) = outcomes.get_mut(index) else {
+            return outcome;
+        };
+        if *slot != FileOutcome::Cancelled {
+            self.streak.ended(&outcome);
+            *slot = outcome;
         }
+        slot.clone()
     }
 
     /// The error that stopped the run, if [`STOP_AFTER`] files in a row
