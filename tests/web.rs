@@ -560,6 +560,10 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
         "return Promise.reject(new Error('no token'))",
         "return { authorization: 42 }",
         "return 'Bearer x'",
+        // A function that forgot its `return`, or a token getter signed out.
+        "context.refresh",
+        "return null",
+        "return Promise.resolve(undefined)",
     ] {
         let headers = BackendHeaders::parse(&function(body)).unwrap();
         let failed = headers.current(false, "/api/s3").await;

@@ -69,17 +69,16 @@ impl BackendHeaders {
         match self {
             BackendHeaders::None => Ok(None),
             BackendHeaders::Fixed(object) => Ok(Some(object.clone())),
-            BackendHeaders::Provider(function) => provided(function, refresh, endpoint).await,
+            BackendHeaders::Provider(function) => {
+                provided(function, refresh, endpoint).await.map(Some)
+            }
         }
     }
 }
 
-/// Calls the function and awaits what it gives, within the bound.
-async fn provided(
-    function: &Function,
-    refresh: bool,
-    endpoint: &str,
-) -> Result<Option<JsValue>, Error> {
+/// Calls the function and awaits what it gives, within the bound: a plain
+/// object of valid headers, else [`Error::HeadersFailed`].
+async fn provided(function: &Function, refresh: bool, endpoint: &str) -> Result<JsValue, Error> {
     let failed = |detail: String| Error::HeadersFailed { detail };
     let context = Builder::new()
         .set("refresh", &refresh.into())
@@ -97,10 +96,14 @@ async fn provided(
         .ok_or_else(|| failed(format!("it did not settle within {PROVIDER_TIMEOUT_MS} ms")))?
         .map_err(|e| failed(super::js_error::describe(&e)))?;
     if !present(&value) {
-        return Ok(None);
+        // A function that forgot its `return`, or a getter signed out:
+        // without credentials the backend's 401 would hide it.
+        return Err(failed(
+            "it gave nothing (undefined or null): give {} for no headers".into(),
+        ));
     }
     string_values(&value).map_err(|reason| failed(["its result: ", &reason].concat()))?;
-    Ok(Some(value))
+    Ok(value)
 }
 
 /// `Ok` for a plain object (its prototype `Object.prototype`, of any
