@@ -216,6 +216,10 @@ pub(super) struct Inner {
     stop: RefCell<Option<(u64, oneshot::Sender<()>)>>,
     next_run: Cell<u64>,
     aborting: Cell<bool>,
+    /// The promise of the `abort()` under way: another call while it is
+    /// answers it too (a double-clicked Cancel), rather than a second
+    /// abort that would wait for the first one's lock.
+    abort_under_way: RefCell<Option<Promise>>,
     /// Whether the running run has stored the object: a pause or an abort
     /// then lets it end (it only tidies up), and `start()` resolves with
     /// the object.
@@ -332,6 +336,7 @@ impl Upload {
                 stop: RefCell::new(None),
                 next_run: Cell::new(0),
                 aborting: Cell::new(false),
+                abort_under_way: RefCell::new(None),
                 stored: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
             }),
@@ -410,16 +415,20 @@ impl Upload {
     /// and with `UPLOAD_LOCKED` while another tab uploads the file (its
     /// upload is left to that tab). After an abort that failed, `start()`
     /// may go on with the upload; after one that succeeded, it rejects with
-    /// `ABORTED`.
+    /// `ABORTED`. Called again while an abort is under way, it answers
+    /// that abort's promise.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn abort(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
         if inner.phase.get() == Phase::Completed {
             return reject(Error::AlreadyCompleted);
         }
+        if let Some(first) = inner.abort_under_way.borrow().as_ref() {
+            return first.clone();
+        }
         inner.aborting.set(true);
         self.pause();
-        promise(async move {
+        let aborting = promise(async move {
             stopped(&inner).await;
             let aborted = match inner.phase.get() {
                 // The run had stored the object when the abort came.
@@ -428,8 +437,11 @@ impl Upload {
             };
             // Nothing was aborted: the record and the server's upload stand.
             inner.aborting.set(aborted.is_ok());
+            inner.abort_under_way.take();
             settle(aborted, |_| JsValue::UNDEFINED)
-        })
+        });
+        *self.inner.abort_under_way.borrow_mut() = Some(aborting.clone());
+        aborting
     }
 }
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { cardCount, click, listedPending, openDemo, randomNamespace, shown, waitForStatus, waitReady } from "./demo.mjs";
-import { pending } from "./in-page.mjs";
+import { pending, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 import { assertNothingLeft, pickAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
@@ -77,5 +77,34 @@ test("cancel while paused aborts on the store and forgets the upload", { timeout
   assert.equal(cancelled.status, "cancelled", `after Cancel: ${JSON.stringify(cancelled.error)}`);
 
   await assertGone(tab, namespace, record);
+  await assertNoPageErrors(tab);
+});
+
+test("abort() called again while the first is under way shares its outcome (a double-clicked Cancel)", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("abort-twice");
+  await openDemo(stack, tab);
+  const name = `${namespace}.bin`;
+  await startUpload(tab, "twice", { file: { name, size: 3 * PART }, options: { namespace, concurrency: 1 } });
+  const record = await waitStored(tab, "twice", namespace, 1);
+  // The store takes 3 s to abort: longer than a lock's hand-over is waited for.
+  let release;
+  const held = stack.gate.injectRequest(
+    { method: "DELETE", query: "uploadId", keySuffix: name },
+    { holdAnswer: new Promise((resolve) => (release = resolve)) },
+  );
+  const both = tab.evaluate(async () => {
+    const { upload } = window.e2e.runs.twice;
+    const outcome = (p) => p.then(() => "aborted", (e) => e.code);
+    return Promise.all([outcome(upload.abort()), outcome(upload.abort())]);
+  });
+  await held.answered;
+  await sleep(3_000);
+  release();
+  // Before, the second rejected with UPLOAD_LOCKED ("another tab…") after 2 s.
+  assert.deepEqual(await both, ["aborted", "aborted"]);
+  assert.equal((await waitOutcome(tab, "twice", 30_000)).outcome.error?.code, "ABORTED", "the run's start()");
+  assert.equal(await tab.evaluate(() => window.e2e.runs.twice.upload.start().catch((e) => e.code)), "ABORTED", "a start() after");
+  await assertNothingLeft(stack, tab, namespace, record);
   await assertNoPageErrors(tab);
 });
