@@ -301,11 +301,17 @@ function geckodriver() {
   return path.join(process.env.CARGO_HOME || path.join(os.homedir(), ".cargo"), "bin", "geckodriver");
 }
 
-/** Spawns a process that dies with this one; logs its output under `label`. */
+/**
+ * Spawns a process that dies with this one, in a process group of its
+ * own with what it starts (a WebDriver server's browser): the group is
+ * noted (`-pid`), so that a SIGKILL of the harness's cleanup or watchdog
+ * ends the browser too. (Killed alone, geckodriver left Firefox's dozen
+ * processes running.) Logs its output under `label`.
+ */
 function spawnChild(command, args, { env, label, notePid }) {
   if (!fs.existsSync(command)) throw new Error(`${label}: ${command} is not installed (scripts/setup.sh --test installs it)`);
-  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  notePid(child.pid);
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  notePid(-child.pid);
   child.output = "";
   const keep = (data) => {
     child.output = (child.output + data).slice(-8000);
@@ -315,11 +321,23 @@ function spawnChild(command, args, { env, label, notePid }) {
   return child;
 }
 
+/** Stops a child of `spawnChild` and what is left of its group. */
 async function stopChild(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await withTimeout(exited, 5_000, "a child to exit").catch(() => child.kill("SIGKILL"));
+  if (!child) return;
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone
+    }
+  };
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    signalGroup("SIGTERM");
+    await withTimeout(exited, 5_000, "a child to exit").catch(() => {});
+  }
+  // What it started and left behind, if anything.
+  signalGroup("SIGKILL");
 }
 
 /**

@@ -125,7 +125,8 @@ export async function makeRandomFile(dir, name, size) {
 
 // ------------------------------------------------- emergency cleanup
 
-// What must die with this process, whatever happens: pids we started.
+// What must die with this process, whatever happens: pids we started
+// (negative: a process group).
 const livePids = new Set();
 const liveDirs = new Set();
 
@@ -159,8 +160,22 @@ function installExitHooks() {
 }
 
 /**
+ * The dev server's own settings (server/src/db.rs, config.rs, auth.rs): a
+ * test's server takes those its test gives, never the shell's (a
+ * DATABASE_URL kept for another app would move every test's table there,
+ * a JWT secret would turn sign-in on).
+ */
+const SERVER_SETTINGS = /^(DATABASE_URL|S3_CORS_ORIGINS|AUTH_JWT_\w+)$/;
+
+/** `env` without the dev server's own settings. */
+export function withoutServerSettings(env) {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !SERVER_SETTINGS.test(name)));
+}
+
+/**
  * A detached shell that outlives a SIGKILLed test process: once the parent
- * is gone it kills the pids listed in `pidFile` (the dev server, Garage) and
+ * is gone it kills the pids listed in `pidFile` (the dev server, Garage;
+ * `-pid` for a process group: a WebDriver server and its browser) and
  * removes the temp dir.
  */
 function startWatchdog(pidFile, tmpDir) {
@@ -169,7 +184,7 @@ function startWatchdog(pidFile, tmpDir) {
     while kill -0 "$parent" 2>/dev/null; do sleep 1; done
     if [ -f "$pids" ]; then
       while read -r pid; do
-        case "$pid" in ''|*[!0-9]*) ;; *) kill -9 "$pid" 2>/dev/null ;; esac
+        case "$pid" in ''|-|*[!0-9-]*|?*-*) ;; *) kill -9 -- "$pid" 2>/dev/null ;; esac
       done < "$pids"
     fi
     [ "$keep" = 1 ] || rm -rf "$dir"
@@ -249,7 +264,7 @@ export async function startServer({ env, www = path.join(REPO, "www"), logFile, 
   const dataDir = `${logFile.replace(/\.log$/, "")}-data`;
   const child = spawn(serverBin, ["--debug-routes", "--listen", "127.0.0.1:0", "--www", www, "--pkg", pkgDir, "--data-dir", dataDir, ...args], {
     cwd: REPO,
-    env: { ...process.env, ...env },
+    env: { ...withoutServerSettings(process.env), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   notePid(child.pid);
