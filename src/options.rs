@@ -2,7 +2,7 @@
 
 use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::part_size;
-use crate::core::plan::{DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PART_SIZE};
+use crate::core::plan::{check_limits, DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PART_SIZE};
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
 
@@ -145,9 +145,11 @@ impl UploadOptions {
     }
 
     /// Checks what can be checked without the file: the endpoint, the
-    /// concurrency, the retry delays and the metadata names. (Part and
-    /// object sizes are checked against the file by
-    /// [`PartPlan::new`](crate::core::plan::PartPlan::new).)
+    /// concurrency, the retry delays, the metadata names, and the part
+    /// size and object size limit ([`check_limits`]). (A file's size is
+    /// checked against the limit by
+    /// [`PartPlan::new`](crate::core::plan::PartPlan::new), or for a file
+    /// sent whole by [`check_fits`](crate::core::plan::check_fits).)
     pub fn validate(&self) -> Result<(), Error> {
         check_endpoint(self.endpoint.trim())?;
         check_metadata_names(&self.metadata)?;
@@ -171,7 +173,7 @@ impl UploadOptions {
                 format!("must be 100 to {MAX_RETRY_DELAY_MS} ms"),
             ));
         }
-        Ok(())
+        check_limits(self.part_size, self.max_object_size)
     }
 
     /// When an upload created at `created_at` expires on the server (ms
@@ -399,6 +401,25 @@ mod tests {
             .validate()
             .is_ok());
         assert_eq!(UploadOptions::new("/api/s3/").endpoint_base(), "/api/s3");
+    }
+
+    #[test]
+    fn part_and_object_sizes_are_checked_without_the_file() {
+        // As `new Upload` with a File: `new UploadQueue` and `new Upload`
+        // of a handle have no file to plan yet.
+        let named = |o: UploadOptions| o.validate().unwrap_err().to_string();
+        let mut o = UploadOptions::new("/e");
+        o.part_size = 1;
+        assert!(named(o.clone()).contains("`partSize`"));
+        o.part_size = crate::core::plan::MAX_PART_SIZE + 1;
+        assert!(named(o.clone()).contains("`partSize`"));
+        o.part_size = crate::core::plan::MIN_PART_SIZE;
+        o.max_object_size = 0;
+        assert!(named(o.clone()).contains("`maxObjectSize`"));
+        o.max_object_size = crate::core::plan::DEFAULT_MAX_OBJECT_SIZE + 1;
+        assert!(named(o.clone()).contains("`maxObjectSize`"));
+        o.max_object_size = 1;
+        assert!(o.validate().is_ok(), "1 byte is the smallest limit");
     }
 
     #[test]

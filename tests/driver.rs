@@ -2409,6 +2409,22 @@ fn a_small_file_that_can_no_longer_be_read_fails_as_its_own_trouble_at_once() {
 }
 
 #[test]
+fn part_or_object_sizes_outside_s3_s_limits_fail_a_small_file_before_any_request() {
+    let mut w = World::new(1000);
+    w.options.part_size = MIB;
+    let err = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap_err();
+    assert_eq!(err.code(), "INVALID_OPTION", "{err:?}");
+    assert!(err.to_string().contains("`partSize`"), "{err}");
+    w.options.part_size = 5 * MIB;
+    w.options.max_object_size = 0;
+    let err = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap_err();
+    assert_eq!(err.code(), "INVALID_OPTION", "{err:?}");
+    assert!(err.to_string().contains("`maxObjectSize`"), "{err}");
+    assert_eq!(w.s3.singles_signed.get(), 0, "nothing signed");
+    assert!(w.s3.puts().is_empty(), "nothing sent");
+}
+
+#[test]
 fn a_companion_form_goes_without_checksum_and_warns_unless_checksums_are_required() {
     let mut w = World::new(1000);
     w.s3.no_checksums.set(true);

@@ -35,6 +35,40 @@ pub const DEFAULT_MAX_OBJECT_SIZE: u64 = MAX_PARTS as u64 * MAX_PART_SIZE;
 /// The largest size a JavaScript number holds exactly (2^53 - 1).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
+/// Checks a wished-for part size and an object size limit, without a
+/// file: [`Error::InvalidOption`] (naming `partSize` or `maxObjectSize`)
+/// when the part size is outside 5 MiB..=5 GiB or the limit outside
+/// 1..=the S3 maximum.
+pub fn check_limits(part_size: u64, max_object_size: u64) -> Result<(), Error> {
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
+        return Err(Error::invalid_option(
+            "partSize",
+            format!(
+                "{part_size} bytes is outside S3's limits: use 5 MiB ({MIN_PART_SIZE}) to 5 GiB ({MAX_PART_SIZE})"
+            ),
+        ));
+    }
+    if max_object_size == 0 || max_object_size > DEFAULT_MAX_OBJECT_SIZE {
+        return Err(Error::invalid_option(
+            "maxObjectSize",
+            format!("must be 1 to {DEFAULT_MAX_OBJECT_SIZE} bytes (10,000 parts of 5 GiB)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a file of `size` bytes fits `max_object_size`:
+/// [`Error::FileTooLarge`] when it is over.
+pub fn check_fits(size: u64, max_object_size: u64) -> Result<(), Error> {
+    match size > max_object_size {
+        true => Err(Error::FileTooLarge {
+            size,
+            max: max_object_size,
+        }),
+        false => Ok(()),
+    }
+}
+
 /// How a file of a given size is cut into parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartPlan {
@@ -56,26 +90,8 @@ impl PartPlan {
         wanted_part_size: u64,
         max_object_size: u64,
     ) -> Result<Self, Error> {
-        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&wanted_part_size) {
-            return Err(Error::invalid_option(
-                "partSize",
-                format!(
-                    "{wanted_part_size} bytes is outside S3's limits: use 5 MiB ({MIN_PART_SIZE}) to 5 GiB ({MAX_PART_SIZE})"
-                ),
-            ));
-        }
-        if max_object_size == 0 || max_object_size > DEFAULT_MAX_OBJECT_SIZE {
-            return Err(Error::invalid_option(
-                "maxObjectSize",
-                format!("must be 1 to {DEFAULT_MAX_OBJECT_SIZE} bytes (10,000 parts of 5 GiB)"),
-            ));
-        }
-        if total_size > max_object_size {
-            return Err(Error::FileTooLarge {
-                size: total_size,
-                max: max_object_size,
-            });
-        }
+        check_limits(wanted_part_size, max_object_size)?;
+        check_fits(total_size, max_object_size)?;
         let smallest_fitting = total_size.div_ceil(u64::from(MAX_PARTS));
         let part_size = if smallest_fitting > wanted_part_size {
             // Round up to a whole MiB; 5 GiB is a whole MiB, so this stays

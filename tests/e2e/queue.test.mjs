@@ -962,6 +962,26 @@ test("bad input: an empty folder, the same files twice, something that is not a 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("part and object sizes outside S3's limits: new UploadQueue throws INVALID_OPTION, as new Upload does", { timeout: 60_000 }, async () => {
+  const made = await tab.evaluate(async () => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const make = (options) => {
+      try {
+        new UploadQueue({ endpoint: "/api/s3", ...options }).free();
+        return "ok";
+      } catch (e) {
+        return `${e.code}: ${e.message}`;
+      }
+    };
+    return [make({ partSize: 1 }), make({ partSize: 6 * 2 ** 30 }), make({ maxObjectSize: 0 }), make({ maxObjectSize: 2 ** 53 - 1 }), make({ maxObjectSize: 1 })];
+  });
+  assert.match(made[0], /^INVALID_OPTION: .*partSize/);
+  assert.match(made[1], /^INVALID_OPTION: .*partSize/);
+  assert.match(made[2], /^INVALID_OPTION: .*maxObjectSize/);
+  assert.match(made[3], /^INVALID_OPTION: .*maxObjectSize/);
+  assert.equal(made[4], "ok", "1 byte is the smallest limit");
+});
+
 test("a folder with files the browser will not read: the rest are added, with a FILES_UNREADABLE warning; none readable, add() rejects with the file's error", { timeout: 120_000 }, async () => {
   const added = await tab.evaluate(async () => {
     const { UploadQueue } = await window.e2e.lib("queue");
