@@ -2409,6 +2409,24 @@ fn a_small_file_that_can_no_longer_be_read_fails_as_its_own_trouble_at_once() {
 }
 
 #[test]
+fn a_small_file_over_max_object_size_fails_as_its_own_trouble_before_any_request() {
+    let mut w = World::new(1000);
+    w.options.max_object_size = 999;
+    let err = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap_err();
+    assert_eq!(err.code(), "FILE_TOO_LARGE", "{err:?}");
+    assert!(!err.is_queue_wide(), "never stops the queue");
+    assert_eq!(w.s3.singles_signed.get(), 0, "nothing signed");
+    assert!(w.s3.puts().is_empty(), "nothing sent");
+    w.options.max_object_size = 1000;
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
+    assert_eq!(
+        w.object(&done.key),
+        w.s3.file(),
+        "exactly the limit is stored"
+    );
+}
+
+#[test]
 fn part_or_object_sizes_outside_s3_s_limits_fail_a_small_file_before_any_request() {
     let mut w = World::new(1000);
     w.options.part_size = MIB;

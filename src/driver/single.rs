@@ -11,6 +11,7 @@ use super::parts::SIGNED_URL_FRESH_MS;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Completed, Driver, FileInfo};
+use crate::core::plan::check_fits;
 use crate::error::{Error, Refusal};
 use crate::options::ChecksumMode;
 use crate::ports::{NewSingle, SignedSingle, Warning, WarningCode, WholePorts};
@@ -41,6 +42,9 @@ impl<B> Driver<'_, B> {
     ) -> Result<Completed, Error> {
         self.options.validate()?;
         let size = file.identity.size;
+        // As a multipart upload's plan would: a file over the limit is its
+        // own trouble, found before anything is signed.
+        check_fits(size, self.options.max_object_size)?;
         let body = self.source.body(0..size).await?;
         let checksum = match self.options.checksum {
             ChecksumMode::None => None,

@@ -982,6 +982,27 @@ test("part and object sizes outside S3's limits: new UploadQueue throws INVALID_
   assert.equal(made[4], "ok", "1 byte is the smallest limit");
 });
 
+test("a file over maxObjectSize fails alone with FILE_TOO_LARGE, sent whole or in parts, and never stops the queue", { timeout: 180_000 }, async () => {
+  // Over the limit: three small files in a row (sent whole) and a large
+  // one (multipart); then one that fits. One at a time, so the three are
+  // in a row: a file's own failure, they never stop the queue.
+  const mark = stack.gate.mark();
+  const namespace = randomNamespace("limit");
+  await tab.evaluate(async (namespace) => {
+    const specs = [["big1.bin", 2000], ["big2.bin", 2001], ["big3.bin", 2002], ["large.bin", 6 * 2 ** 20], ["fits.bin", 1000]];
+    const files = [];
+    for (const [name, size] of specs) files.push((await window.e2e.source({ name, size, seed: size })).source);
+    await window.q.run("limit", { add: files, options: { namespace, concurrency: 1, maxObjectSize: 1000 } });
+  }, namespace);
+  const r = await outcomeOf("limit");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.done.map((f) => f.name), ["fits.bin"]);
+  const failed = r.outcome.result.failed.map((f) => [f.name, f.error.code]);
+  assert.deepEqual(failed, [["big1.bin", "FILE_TOO_LARGE"], ["big2.bin", "FILE_TOO_LARGE"], ["big3.bin", "FILE_TOO_LARGE"], ["large.bin", "FILE_TOO_LARGE"]]);
+  assert.equal(wholeFilePuts(mark).length, 1, "only the file that fits is sent");
+  await tab.evaluate(() => window.q.runs.limit.queue.cancel());
+});
+
 test("a folder with files the browser will not read: the rest are added, with a FILES_UNREADABLE warning; none readable, add() rejects with the file's error", { timeout: 120_000 }, async () => {
   const added = await tab.evaluate(async () => {
     const { UploadQueue } = await window.e2e.lib("queue");
