@@ -33,7 +33,8 @@ async function collect(item, folder, out) {
     });
   } else if (item?.isFile && typeof item.file === "function") {
     await reading(out, folder + item.name, async () => {
-      out.files.push([await new Promise((resolve, reject) => item.file(resolve, reject)), folder + item.name]);
+      // As a handle's: a file dropped alone has no folder path.
+      out.files.push([await new Promise((resolve, reject) => item.file(resolve, reject)), folder ? folder + item.name : ""]);
     });
   } else if (item?.isDirectory && typeof item.createReader === "function") {
     const inside = `${folder}${item.name}/`;

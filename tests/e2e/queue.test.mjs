@@ -1003,6 +1003,22 @@ test("a file over maxObjectSize fails alone with FILE_TOO_LARGE, sent whole or i
   await tab.evaluate(() => window.q.runs.limit.queue.cancel());
 });
 
+test("a file dropped on its own (a file entry) is the same file as when picked: one record, not added twice", { timeout: 60_000 }, async () => {
+  const added = await tab.evaluate(async () => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const queue = new UploadQueue({ endpoint: "/api/s3" });
+    const file = new File(["alone"], "alone.bin", { lastModified: 1_700_000_000_000 });
+    // What `webkitGetAsEntry()` gives for a file dropped alone (the queue
+    // takes entries by their shape), and its `getAsFileSystemHandle()`.
+    const entry = { isFile: true, isDirectory: false, name: file.name, file: (resolve) => resolve(file) };
+    const handle = { kind: "file", name: file.name, getFile: async () => file };
+    const counts = [await queue.add(entry), await queue.add(file), await queue.add(handle), queue.length];
+    queue.free();
+    return counts;
+  });
+  assert.deepEqual(added, [1, 0, 0, 1], "the entry's file, the File and the handle's file are one record");
+});
+
 test("a folder with files the browser will not read: the rest are added, with a FILES_UNREADABLE warning; none readable, add() rejects with the file's error", { timeout: 120_000 }, async () => {
   const added = await tab.evaluate(async () => {
     const { UploadQueue } = await window.e2e.lib("queue");
