@@ -607,6 +607,7 @@ mod tests {
             last_modified: 0.0,
             source_id: source_id.map(Into::into),
             relative_path: None,
+            content_sample: None,
         };
         let unset = UploadOptions::new("/api/s3");
         assert_eq!(unset.for_link(&file(None), Some(FAST)).part_size, 32 << 20);

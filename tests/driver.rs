@@ -935,6 +935,7 @@ impl World {
                     last_modified: 1234.0,
                     source_id: None,
                     relative_path: None,
+                    content_sample: None,
                 },
                 file_type: "video/mp4".into(),
                 sample_sha256: Some("sample-a".into()),

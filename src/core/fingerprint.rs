@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use resupload::core::fingerprint::{fingerprint, FileIdentity};
-//! let file = FileIdentity { name: "a.bin".into(), size: 10, last_modified: 1.0e12, source_id: None, relative_path: None };
+//! let file = FileIdentity { name: "a.bin".into(), size: 10, last_modified: 1.0e12, source_id: None, relative_path: None, content_sample: None };
 //! let key = fingerprint("user-42", "/api/s3", &file);
 //! assert!(key.starts_with("v1-"));
 //! assert_ne!(key, fingerprint("user-43", "/api/s3", &file));
@@ -30,6 +30,11 @@ pub struct FileIdentity {
     /// (`photos/2024/a.jpg`), for a file of an upload queue; `None`
     /// otherwise.
     pub relative_path: Option<String>,
+    /// A plain `Blob`'s content sample (it has no name or date to tell it
+    /// from another of its size: two such Blobs are two uploads, and a
+    /// Blob of the same bytes made again after a reload resumes); `None`
+    /// otherwise.
+    pub content_sample: Option<String>,
 }
 
 impl FileIdentity {
@@ -56,8 +61,9 @@ pub fn fingerprint(namespace: &str, endpoint: &str, file: &FileIdentity) -> Stri
     hasher.update(file.last_modified.to_bits().to_le_bytes());
     // Files keep the key they had before streaming sources existed.
     for (tag, value) in [
-        (b"source", &file.source_id),
+        (&b"source"[..], &file.source_id),
         (b"folder", &file.relative_path),
+        (b"content", &file.content_sample),
     ] {
         if let Some(value) = value {
             hasher.update(tag);
@@ -123,6 +129,7 @@ mod tests {
             last_modified,
             source_id: None,
             relative_path: None,
+            content_sample: None,
         }
     }
 
@@ -147,6 +154,17 @@ mod tests {
         assert_ne!(base, keyed, "a source id counts");
         stream.source_id = Some("export-8".into());
         assert_ne!(keyed, fingerprint("ns", "/e", &stream));
+        let mut blob = file("blob", 1, 0.0);
+        let bare = fingerprint("ns", "/e", &blob);
+        blob.content_sample = Some("ab".repeat(32));
+        let sampled = fingerprint("ns", "/e", &blob);
+        assert_ne!(bare, sampled, "a content sample counts");
+        blob.content_sample = Some("cd".repeat(32));
+        assert_ne!(sampled, fingerprint("ns", "/e", &blob));
+        // A tag of its own: the same text as a stream's id is another key.
+        let mut as_stream = file("blob", 1, 0.0);
+        as_stream.source_id = Some("ab".repeat(32));
+        assert_ne!(sampled, fingerprint("ns", "/e", &as_stream));
     }
 
     #[test]

@@ -158,6 +158,7 @@ pub fn batch_id(namespace: &str, endpoint: &str, name: &str, files: usize, bytes
         last_modified: files as f64,
         source_id: Some("upload-queue".to_owned()),
         relative_path: None,
+        content_sample: None,
     };
     crate::core::fingerprint::fingerprint(namespace, endpoint, &identity)
 }

@@ -16,7 +16,7 @@ use web_sys::Blob;
 use super::deadline::within;
 use super::idb::IdbStore;
 use super::js::{field, string, Builder};
-use crate::core::fingerprint::FileIdentity;
+use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::record::PendingUpload;
 use crate::error::Error;
 
@@ -144,13 +144,22 @@ pub async fn file_to_resume(
         Kind::Staged => answer(staged_file(&pending.id)).await?,
     }
     .unchecked_into();
-    let identity = FileIdentity {
+    let mut identity = FileIdentity {
         name: pending.file_name.clone(),
         size: pending.file_size,
         last_modified: pending.last_modified,
         source_id: None,
         relative_path: None,
+        content_sample: None,
     };
+    // A plain Blob's record is keyed by its content too (`Source::
+    // key_by_content`), which its copy has: the same bytes.
+    let keyed = |identity: &FileIdentity| {
+        fingerprint(&pending.namespace, &pending.endpoint, identity) == pending.id
+    };
+    if kind == Kind::Staged && !keyed(&identity) {
+        identity.content_sample = super::blob::sample_sha256(&file).await.ok();
+    }
     let size = super::blob::size(&file);
     let same = match kind {
         Kind::Picked => {

@@ -41,7 +41,8 @@ impl Upload {
                     true => handles::file_of_handle(&file, false).await?,
                     false => file,
                 };
-                let (_, file) = source::from_js(&file)?;
+                let (source, mut file) = source::from_js(&file)?;
+                source.key_by_content(&mut file.identity).await;
                 let lookup = parse_lookup(&options)?;
                 let store = page_store(console_warning()).await;
                 let Some(found) = pending::find(&store, &WebLocks, &lookup, &file.identity).await?

@@ -401,6 +401,7 @@ fn queued(blob: Blob, path: Option<String>) -> QueuedFile {
                 last_modified: file.map_or(0.0, |f| f.last_modified()),
                 source_id: None,
                 relative_path: path.filter(|p| !p.is_empty()),
+                content_sample: None,
             },
             file_type: blob.type_(),
             sample_sha256: None,

@@ -28,12 +28,14 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
         // Parts will likely be hashed: load the worker while the record is read.
         super::hash::warm_up();
     }
-    // The content sample is read while the store opens. A file that cannot
-    // be read at all fails later, at its first part.
+    // The content sample is read while the store opens (a plain Blob's
+    // was, to key it). A file that cannot be read at all fails later, at
+    // its first part.
     let sample = async {
-        match &source {
-            Source::File(blob) => super::blob::sample_sha256(blob).await.ok(),
-            Source::Stream { .. } => None,
+        match (&source, &file.identity.content_sample) {
+            (_, Some(keyed)) => Some(keyed.clone()),
+            (Source::File(blob), None) => super::blob::sample_sha256(blob).await.ok(),
+            (Source::Stream { .. }, None) => None,
         }
     };
     let (ports, sample) = join(open_ports(&inner, source.clone()), sample).await;
@@ -98,15 +100,23 @@ async fn beside<T>(
 }
 
 /// The source and file of `inner`, reading a handle's file the first time
-/// (asking for read permission: `start()` is called from a click).
+/// (asking for read permission: `start()` is called from a click), and
+/// keying a plain Blob by its content the first time.
 async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
-    let handle = match &*inner.input.borrow() {
-        Input::Ready(source, file) => return Ok((source.clone(), file.clone())),
-        Input::Handle(handle) => handle.clone(),
+    let ready = match &*inner.input.borrow() {
+        Input::Ready(source, file) => Ok((source.clone(), file.clone())),
+        Input::Handle(handle) => Err(handle.clone()),
     };
-    let file = handles::file_of_handle(&handle, true).await?;
-    let (source, info) = super::source::from_js(&file)?;
-    check_plan(&info, &inner.options)?;
+    let (source, mut info) = match ready {
+        Ok(ready) => ready,
+        Err(handle) => {
+            let file = handles::file_of_handle(&handle, true).await?;
+            let (source, info) = super::source::from_js(&file)?;
+            check_plan(&info, &inner.options)?;
+            (source, info)
+        }
+    };
+    source.key_by_content(&mut info.identity).await;
     *inner.input.borrow_mut() = Input::Ready(source.clone(), info.clone());
     Ok((source, info))
 }

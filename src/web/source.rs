@@ -35,6 +35,23 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// Keys `identity` by a plain `Blob`'s content sample, read now (see
+    /// [`FileIdentity::content_sample`]): a Blob has no name or date, so
+    /// two of one size were one record (a second `start()` refused as
+    /// another tab's, a paused one aborted as "changed" by the other). A
+    /// File, a stream, an identity keyed already, or a Blob whose sample
+    /// cannot be read (keyed by its size, its first part then fails) is
+    /// left as it is.
+    pub async fn key_by_content(&self, identity: &mut FileIdentity) {
+        if let Source::File(blob) = self {
+            if identity.content_sample.is_none() && blob::as_file(blob).is_none() {
+                identity.content_sample = blob::sample_sha256(blob).await.ok();
+            }
+        }
+    }
+}
+
 /// What `new Upload(x)` was given: a `File` or `Blob`, or a streaming
 /// source (an object with a `read` function), with what the driver needs
 /// to know of it; [`Error::NotAFile`] for anything else.
@@ -53,6 +70,7 @@ pub fn from_js(value: &JsValue) -> Result<(Source, FileInfo), Error> {
                     last_modified,
                     source_id: None,
                     relative_path: None,
+                    content_sample: None,
                 },
                 file_type: blob.type_(),
                 sample_sha256: None,
@@ -106,6 +124,7 @@ fn stream_info(value: &JsValue, read: &js_sys::Function) -> Result<(Source, File
                 last_modified: 0.0,
                 source_id: Some(id),
                 relative_path: None,
+                content_sample: None,
             },
             file_type,
             sample_sha256: None,

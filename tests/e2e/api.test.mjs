@@ -554,3 +554,45 @@ test("an upgrade of the database blocked past the open timeout by an old tab sti
   await waitUntil(async () => (await stores()).version === 4, { timeout: 10_000, what: "the blocked upgrade to run" });
   assert.deepEqual((await stores()).names, ["batches", "done", "handles", "parts", "uploads"]);
 });
+
+test("two Blobs of one size are two uploads: started together both complete, and a paused one resumes after the other", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  await openDemo(stack, tab);
+  await installHelpers(tab);
+  const namespace = randomNamespace("blobs");
+  const out = await tab.evaluate(async (namespace) => {
+    const { Upload } = await window.e2e.lib("pending");
+    const options = { endpoint: "/api/s3", namespace, partSize: 5 * 2 ** 20 };
+    const blob = (seed) => new Blob([new Uint8Array(11 * 2 ** 20).map((_, i) => (i * 7 + seed) & 255)]);
+    const code = (p) => p.then((r) => r.key, (e) => e.code);
+    // Started together (before, the second was refused as another tab's: UPLOAD_LOCKED).
+    const [a, b] = [blob(1), blob(2)];
+    const together = await Promise.all([code(new Upload(a, options).start()), code(new Upload(b, options).start())]);
+    // One paused, the other uploaded meanwhile, then the first resumed
+    // (before, the second aborted the first's upload as "file-changed").
+    const [c, d] = [blob(3), blob(4)];
+    const restarts = [];
+    const resumes = [];
+    const upload = (file, on = {}) => new Upload(file, { ...options, onRestart: (r) => restarts.push(r.reason), ...on });
+    let partDone;
+    const stored = new Promise((resolve) => (partDone = resolve));
+    const held = upload(c, { concurrency: 1, onPartComplete: () => partDone() });
+    const heldRun = code(held.start());
+    await stored;
+    held.pause();
+    const pausedCode = await heldRun;
+    const foundBefore = await Upload.findPrevious(c, { endpoint: "/api/s3", namespace });
+    const other = await code(upload(d).start());
+    const foundAfter = await Upload.findPrevious(c, { endpoint: "/api/s3", namespace });
+    const resumed = await code(upload(c, { onResume: (r) => resumes.push(r.skippedParts) }).start());
+    return { together, pausedCode, foundBefore: foundBefore?.uploadId ?? null, foundAfter: foundAfter?.uploadId ?? null, other, resumed, resumes, restarts };
+  }, namespace);
+  assert.equal(out.together.filter((k) => typeof k === "string" && k.startsWith("uploads/")).length, 2, JSON.stringify(out.together));
+  assert.equal(out.pausedCode, "PAUSED");
+  assert.ok(out.foundBefore, "the paused Blob's upload is found");
+  assert.equal(out.foundAfter, out.foundBefore, "still there after the other Blob's upload");
+  assert.ok(out.other.startsWith("uploads/"), out.other);
+  assert.ok(out.resumed.startsWith("uploads/"), out.resumed);
+  assert.deepEqual(out.resumes, [1], "resumed, its stored part skipped");
+  assert.deepEqual(out.restarts, []);
+});
