@@ -130,12 +130,12 @@ cleanup
 trap - EXIT
 
 # Chromium runs every file; the other engines run, through WebDriver, every
-# file that drives a page: all but the few that test the servers from Node
-# alone. File handles and staged copies where the engine has an
+# file that drives a page: all but the few that test the servers, or the
+# package's TypeScript types, from Node alone. File handles and staged copies where the engine has an
 # origin-private file system, the typed fallback or a skip saying so where
 # it does not; folders as handles or as Files; devices begun in the engine
 # and finished in Chromium.
-NODE_ONLY=" auth backend server store-gate "
+NODE_ONLY=" auth backend server store-gate types "
 PAGE_FILES=()
 for file in tests/e2e/*.test.mjs; do
   name="$(basename "$file" .test.mjs)"

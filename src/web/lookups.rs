@@ -28,12 +28,12 @@ use crate::ports::{Backend, RecordStore, Timer, Warning};
 impl Upload {
     /// The stored unfinished upload of `file` (a handle's file, when read
     /// access was granted already) under `{ endpoint, namespace }` (either
-    /// left out: any), or `null`.
+    /// left out, or no options: any), or `null`.
     #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<PendingUpload | null>")]
     pub fn find_previous(
         #[wasm_bindgen(unchecked_param_type = "File | Blob | FileSystemFileHandle | UploadSource")]
         file: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "LookupOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
     ) -> Promise {
         promise(async move {
             let found = async {
@@ -66,7 +66,7 @@ impl Upload {
     /// and staged copies no record needs.
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingUpload[]>")]
     pub fn list_pending(
-        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
     ) -> Promise {
         promise(async move {
             let listed = async {
@@ -110,7 +110,7 @@ impl Upload {
     /// says is not the caller's (403) is kept.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
     pub fn clear_pending(
-        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
     ) -> Promise {
         promise(async move {
             let cleared = async {
@@ -144,13 +144,14 @@ impl Upload {
     /// read permission is asked for first (call it from a click: the
     /// browser asks the user only during one), and the file is checked as
     /// a re-picked one is. Resolves to an `Upload` to `start()`, with
-    /// `options` (its endpoint and namespace default to the entry's).
+    /// `options`, if given (its endpoint and namespace default to the
+    /// entry's).
     /// Rejects with `NO_HANDLE` (pick the file again), `PERMISSION_DENIED`,
     /// `FILE_MISSING` or `FILE_CHANGED`.
     #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<Upload>")]
     pub fn resume_pending(
         #[wasm_bindgen(unchecked_param_type = "PendingUpload")] entry: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Partial<UploadOptions>")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Partial<UploadOptions>")] options: JsValue,
     ) -> Promise {
         promise(async move { settle(resume(&entry, &options).await, JsValue::from) })
     }

@@ -23,7 +23,8 @@ impl Upload {
     #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<never>")]
     pub fn find_previous(
         #[wasm_bindgen(js_name = file, unchecked_param_type = "unknown")] _file: JsValue,
-        #[wasm_bindgen(js_name = options, unchecked_param_type = "unknown")] _options: JsValue,
+        #[wasm_bindgen(js_name = options, unchecked_optional_param_type = "unknown")]
+        _options: JsValue,
     ) -> Promise {
         not_in_build("Upload.findPrevious")
     }
@@ -33,7 +34,8 @@ impl Upload {
     /// uploads stored in this browser.
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<never>")]
     pub fn list_pending(
-        #[wasm_bindgen(js_name = options, unchecked_param_type = "unknown")] _options: JsValue,
+        #[wasm_bindgen(js_name = options, unchecked_optional_param_type = "unknown")]
+        _options: JsValue,
     ) -> Promise {
         not_in_build("Upload.listPending")
     }
@@ -43,7 +45,8 @@ impl Upload {
     /// uploads stored in this browser.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<never>")]
     pub fn clear_pending(
-        #[wasm_bindgen(js_name = options, unchecked_param_type = "unknown")] _options: JsValue,
+        #[wasm_bindgen(js_name = options, unchecked_optional_param_type = "unknown")]
+        _options: JsValue,
     ) -> Promise {
         not_in_build("Upload.clearPending")
     }
@@ -54,7 +57,8 @@ impl Upload {
     #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<never>")]
     pub fn resume_pending(
         #[wasm_bindgen(js_name = entry, unchecked_param_type = "unknown")] _entry: JsValue,
-        #[wasm_bindgen(js_name = options, unchecked_param_type = "unknown")] _options: JsValue,
+        #[wasm_bindgen(js_name = options, unchecked_optional_param_type = "unknown")]
+        _options: JsValue,
     ) -> Promise {
         not_in_build("Upload.resumePending")
     }

@@ -297,7 +297,10 @@ impl UploadQueue {
     /// cancelled (`false` for a file already stored, or a file or an index
     /// not in the queue).
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
-    pub fn cancel(&self, file: JsValue) -> Promise {
+    pub fn cancel(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "File | number")] file: JsValue,
+    ) -> Promise {
         let inner = Rc::clone(&self.inner);
         promise(async move {
             let cancelled = match file.is_undefined() || file.is_null() {

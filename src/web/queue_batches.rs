@@ -235,7 +235,7 @@ impl UploadQueue {
     /// (default 7 days) are forgotten.
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingQueue[]>")]
     pub fn list_pending(
-        #[wasm_bindgen(unchecked_param_type = "LookupOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
     ) -> js_sys::Promise {
         super::api::promise(async move {
             let listed = list(&options).await;
@@ -251,7 +251,8 @@ impl UploadQueue {
     #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<UploadQueue>")]
     pub fn resume_pending(
         #[wasm_bindgen(unchecked_param_type = "PendingQueue")] entry: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Partial<UploadQueueOptions>")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Partial<UploadQueueOptions>")]
+        options: JsValue,
     ) -> js_sys::Promise {
         super::api::promise(async move {
             let resumed = resume(&entry, &options).await;

@@ -1,0 +1,64 @@
+// The TypeScript types as users get them: the `npm pack` tarball of pkg/
+// installed into a project, and a consumer's code (tests/e2e/types/: the
+// README's calls, and `@ts-expect-error` lines for what the types must
+// refuse) compiled against each entry with the repository's own tsc,
+// --strict, resolving the package as bundlers do and as Node does. From
+// Node alone.
+
+import assert from "node:assert/strict";
+import fsp from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+
+import { REPO, log, run } from "./harness.mjs";
+
+const TSC = path.join(REPO, "node_modules/.bin/tsc");
+const FIXTURES = path.join(REPO, "tests/e2e/types");
+const ENTRIES = ["resupload", "resupload/pending", "resupload/queue"];
+/** Each fixture, and the entries it is compiled against. */
+const CHECKS = [
+  ["upload.ts", ENTRIES],
+  ["pending.ts", ["resupload/pending", "resupload/queue"]],
+  ["queue.ts", ["resupload/queue"]],
+];
+
+let dir;
+before(async () => {
+  dir = await fsp.mkdtemp(path.join(os.tmpdir(), "resupload-types-"));
+  const packed = await run("npm", ["pack", path.join(REPO, "pkg"), "--pack-destination", dir, "--json"], { timeout: 60_000 });
+  const tarball = path.join(dir, JSON.parse(packed.slice(packed.indexOf("[")))[0].filename);
+  const target = path.join(dir, "node_modules/resupload");
+  await fsp.mkdir(target, { recursive: true });
+  await run("tar", ["-xzf", tarball, "-C", target, "--strip-components=1"], { timeout: 30_000 });
+  await fsp.writeFile(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  const files = [];
+  for (const [fixture, entries] of CHECKS) {
+    const text = await fsp.readFile(path.join(FIXTURES, fixture), "utf8");
+    assert.match(text, /from "resupload[/a-z]*";/, `${fixture} imports the package`);
+    for (const entry of entries) {
+      const name = `${path.basename(fixture, ".ts")}.${entry.replace("/", "-")}.ts`;
+      await fsp.writeFile(path.join(dir, name), text.replace(/from "resupload[/a-z]*";/g, `from "${entry}";`));
+      files.push(name);
+    }
+  }
+  // The .d.ts files are checked too (no skipLibCheck); no @types from
+  // anywhere up the tree. wasm-bindgen gives each class a
+  // `[Symbol.dispose]()`, which needs the esnext.disposable lib.
+  const lib = ["es2022", "esnext.disposable", "dom"];
+  const compilerOptions = { strict: true, noEmit: true, target: "es2022", lib, types: [] };
+  await fsp.writeFile(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions, files }, null, 2));
+});
+after(async () => {
+  if (dir) await fsp.rm(dir, { recursive: true, force: true });
+});
+
+for (const [module, resolution] of [["esnext", "bundler"], ["nodenext", "nodenext"]]) {
+  test(`a consumer's TypeScript compiles against each entry, as the README writes it (moduleResolution ${resolution})`, { timeout: 120_000 }, async () => {
+    const args = ["-p", dir, "--module", module, "--moduleResolution", resolution, "--pretty", "false"];
+    const output = await run(TSC, args, { cwd: dir, timeout: 110_000 }).catch((e) => e.message);
+    const errors = output.split("\n").filter((line) => /error TS\d+/.test(line));
+    if (errors.length) log(output.trim());
+    assert.deepEqual(errors, [], "tsc --strict finds nothing wrong");
+  });
+}

@@ -1,0 +1,53 @@
+// `UploadQueue` as the README shows it, against `resupload/queue` (see
+// upload.ts).
+
+import init, { UploadQueue, type PendingQueue, type UploadQueueResult } from "resupload/queue";
+
+declare const folderInput: HTMLInputElement;
+declare const file: File;
+
+await init();
+const endpoint = "/api/s3";
+
+const queue = new UploadQueue({
+  endpoint,
+  concurrency: 6,
+  onProgress({ files, bytes, bytesPerSecond, etaSeconds }) { console.log(files.total, files.done, files.failed, bytes.sent, bytes.confirmed, bytes.total, bytesPerSecond, etaSeconds); },
+  onFile({ index, name, relativePath, file, key, skipped, cancelled, error }) { console.log(index, name, relativePath, file, key, skipped, cancelled, error?.code); },
+});
+await queue.add(folderInput.files);
+const { done, failed, cancelled }: UploadQueueResult = await queue.start();
+console.log(done, failed, cancelled);
+queue.pause();
+await queue.resume();
+const one: boolean = await queue.cancel(file);
+const byIndex: boolean = await queue.cancel(0);
+const all: boolean = await queue.cancel();
+console.log(one, byIndex, all, queue.length, queue.files);
+// @ts-expect-error: a file is a File or an index, not its name
+await queue.cancel("photo.jpg");
+
+for (const entry of await UploadQueue.listPending()) {
+  if (entry.canResumeWithoutPicking && !entry.running) await (await UploadQueue.resumePending(entry)).start();
+}
+const listed: PendingQueue[] = await UploadQueue.listPending({ namespace: "user-42" });
+console.log(listed);
+
+// The options a queue reads, besides those above.
+new UploadQueue({
+  endpoint,
+  partSize: 16 * 2 ** 20,
+  maxConcurrency: 12,
+  namespace: "user-42",
+  metadata: { project: "x" },
+  retryDelays: [0, 1000],
+  maxObjectSize: 2 ** 40,
+  expiresAfter: 24 * 3600 * 1000,
+  stallTimeout: 60_000,
+  headers: async ({ refresh }) => ({ authorization: refresh ? "Bearer new" : "Bearer old" }),
+  onWarning({ code, message }) { console.log(code, message); },
+  lock: "wait",
+  checksum: "none",
+  verifyOnResume: false,
+  singleRequestLimit: 2 ** 20,
+});
