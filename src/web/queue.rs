@@ -49,8 +49,10 @@ extern "C" {
 const TS_TYPES: &'static str = r#"
 /** Options of `new UploadQueue(options)`: those of `new Upload` (`concurrency` is the whole
  *  queue's budget of requests in flight; unset, 4 and grown from the link up to
- *  `maxConcurrency`), plus: */
-export interface UploadQueueOptions extends Omit<UploadOptions, "onProgress"> {
+ *  `maxConcurrency`) but those no queue reads (`stage`: no staged copies; `onPartComplete`,
+ *  `onResume`, `onRestart`, `onExpiringSoon` and `expiryWarning`, `onPartBookkeeping`: a
+ *  queue tells of its files through `onFile`), plus: */
+export interface UploadQueueOptions extends Omit<UploadOptions, "onProgress" | "onPartComplete" | "onResume" | "onRestart" | "onExpiringSoon" | "expiryWarning" | "onPartBookkeeping" | "stage"> {
   /** Files up to this many bytes go whole in one request (no multipart round trips); default the
    *  part size (8 MiB): a file of one part gains nothing from a multipart upload. At most 5 GiB. */
   singleRequestLimit?: number;
@@ -162,9 +164,11 @@ pub struct UploadQueue {
 #[wasm_bindgen]
 impl UploadQueue {
     /// A queue with the options of `new Upload` (`concurrency` is the
-    /// whole queue's budget of requests in flight), plus `singleRequestLimit`
-    /// (bytes; files up to it go in one request; default the part size),
-    /// and the callbacks `onProgress`, `onFile` and `onWarning`.
+    /// whole queue's budget of requests in flight) but `stage`,
+    /// `expiryWarning` and the callbacks of one upload, plus
+    /// `singleRequestLimit` (bytes; files up to it go in one request;
+    /// default the part size), and the callbacks `onProgress`, `onFile` and
+    /// `onWarning`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "UploadQueueOptions")] options: JsValue,

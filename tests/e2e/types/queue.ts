@@ -1,5 +1,5 @@
 // `UploadQueue` as the README shows it, against `resupload/queue` (see
-// upload.ts).
+// upload.ts). Its options are `new Upload`'s but those no queue reads.
 
 import init, { UploadQueue, type PendingQueue, type UploadQueueResult } from "resupload/queue";
 
@@ -51,3 +51,21 @@ new UploadQueue({
   verifyOnResume: false,
   singleRequestLimit: 2 ** 20,
 });
+
+// Those of `new Upload` that no queue reads: each one is refused.
+// @ts-expect-error: a queue tells no part's completion
+new UploadQueue({ endpoint, onPartComplete() {} });
+// @ts-expect-error: a queue tells no file's resume
+new UploadQueue({ endpoint, onResume() {} });
+// @ts-expect-error: a queue tells no restart
+new UploadQueue({ endpoint, onRestart() {} });
+// @ts-expect-error: a queue tells no expiry
+new UploadQueue({ endpoint, onExpiringSoon() {} });
+// @ts-expect-error: nor how long it kept its books
+new UploadQueue({ endpoint, onPartBookkeeping() {} });
+// @ts-expect-error: so it has no time before expiry to warn at
+new UploadQueue({ endpoint, expiryWarning: 3600_000 });
+// @ts-expect-error: a queue stages no copy
+new UploadQueue({ endpoint, stage: "opfs" });
+// @ts-expect-error: not in a queue resumed without picking either
+await UploadQueue.resumePending(listed[0], { onRestart() {} });
