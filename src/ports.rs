@@ -446,7 +446,8 @@ pub enum RestartReason {
 }
 
 impl RestartReason {
-    /// The name JavaScript sees (`onRestart({ reason })`).
+    /// The name JavaScript sees (`onRestart({ reason })`). The TypeScript
+    /// types (`src/web/api.rs`) list every one (tests/e2e/types.test.mjs).
     pub fn as_str(self) -> &'static str {
         match self {
             RestartReason::Expired => "expired",
@@ -513,6 +514,8 @@ impl WarningCode {
     }
 
     /// The stable code JavaScript sees, such as `"STORAGE_UNAVAILABLE"`.
+    /// The TypeScript types (`src/web/api.rs`) list every one
+    /// (tests/e2e/types.test.mjs).
     pub fn as_str(self) -> &'static str {
         match self {
             WarningCode::StorageUnavailable => "STORAGE_UNAVAILABLE",

@@ -114,7 +114,7 @@ export interface UploadOptions {
   onWarning?: (warning: UploadWarning) => void;
   /** The stored upload could not be continued, so the file uploads afresh; reason "expired"
    *  (the server expired or lost it) or "file-changed" (new content under the same metadata). */
-  onRestart?: (restart: { reason: string }) => void;
+  onRestart?: (restart: { reason: "expired" | "file-changed" }) => void;
   /** A resumed upload is within `expiryWarning` of its expiry on the server. */
   onExpiringSoon?: (info: { uploadId: string; expiresAt: number }) => void;
   /** Telemetry: a confirmed part's time in resupload's own bookkeeping: `ms`, its two state
@@ -149,8 +149,12 @@ export interface UploadOptions {
    *  Default true. Streaming sources always verify. */
   verifyOnResume?: boolean;
 }
-/** A problem that does not stop the upload. */
-export interface UploadWarning { code: string; message: string; }
+/** A problem that does not stop the upload (what each code means: `onWarning`). */
+export interface UploadWarning {
+  code: "STORAGE_UNAVAILABLE" | "STORAGE_FULL" | "STORAGE_FAILED" | "CHECKSUM_UNSUPPORTED" | "CHECKSUM_UNVERIFIED"
+    | "LOCK_UNAVAILABLE" | "STAGING_SKIPPED" | "STAGING_FAILED" | "FILES_UNREADABLE";
+  message: string;
+}
 /** Where to look for stored uploads (`headers`: for `clearPending`'s aborts, as in UploadOptions). */
 export interface LookupOptions { endpoint?: string; namespace?: string; expiresAfter?: number; headers?: UploadOptions["headers"]; }
 /** An unfinished upload stored in this browser. */

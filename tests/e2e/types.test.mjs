@@ -2,8 +2,9 @@
 // installed into a project, and a consumer's code (tests/e2e/types/: the
 // README's calls, and `@ts-expect-error` lines for what the types must
 // refuse) compiled against each entry with the repository's own tsc,
-// --strict, resolving the package as bundlers do and as Node does. From
-// Node alone.
+// --strict, resolving the package as bundlers do and as Node does. The
+// closed lists in the types (a warning's codes, a restart's reasons) are
+// checked against the Rust code that makes the values. From Node alone.
 
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
@@ -62,3 +63,23 @@ for (const [module, resolution] of [["esnext", "bundler"], ["nodenext", "nodenex
     assert.deepEqual(errors, [], "tsc --strict finds nothing wrong");
   });
 }
+
+/** The string literals of `union` (a TypeScript type). */
+const literals = (union) => [...union.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
+
+test("a warning's codes and a restart's reasons in the types are every value the code gives", async () => {
+  const ports = await fsp.readFile(path.join(REPO, "src/ports.rs"), "utf8");
+  const codes = [...ports.matchAll(/WarningCode::\w+ => "(\w+)"/g)].map((m) => m[1]).sort();
+  const reasons = [...ports.matchAll(/RestartReason::\w+ => "([\w-]+)"/g)].map((m) => m[1]).sort();
+  assert.ok(codes.length >= 9 && reasons.length >= 2, `src/ports.rs's as_str: ${codes} / ${reasons}`);
+  for (const entry of ENTRIES) {
+    const types = path.join(dir, "node_modules", entry.replace(/^resupload/, "resupload/"), "resupload.d.ts");
+    const text = await fsp.readFile(types, "utf8");
+    const warning = /export interface UploadWarning \{\s*code:([^;]*);/.exec(text);
+    assert.ok(warning, `${entry}: UploadWarning's code`);
+    assert.deepEqual(literals(warning[1]), codes, `${entry}: UploadWarning's codes`);
+    const restart = /onRestart\?: \(restart: \{ reason:([^}]*)\}\)/.exec(text);
+    assert.ok(restart, `${entry}: onRestart's reason`);
+    assert.deepEqual(literals(restart[1]), reasons, `${entry}: onRestart's reasons`);
+  }
+});

@@ -3,7 +3,7 @@
 // the import below is rewritten to the entry checked. A `@ts-expect-error`
 // line is what the types must refuse.
 
-import init, { Upload } from "resupload";
+import init, { Upload, type UploadWarning } from "resupload";
 
 declare const file: File;
 declare const bar: HTMLProgressElement;
@@ -11,6 +11,32 @@ declare const bar: HTMLProgressElement;
 await init();
 const endpoint = "/api/s3";
 const namespace = "user-42";
+
+/** Every code a warning can have: a code the types lack fails the switch. */
+function describeWarning(warning: UploadWarning): string {
+  switch (warning.code) {
+    case "STORAGE_UNAVAILABLE":
+    case "STORAGE_FULL":
+    case "STORAGE_FAILED":
+      return "the state lives in memory";
+    case "CHECKSUM_UNSUPPORTED":
+    case "CHECKSUM_UNVERIFIED":
+      return "no checksum";
+    case "LOCK_UNAVAILABLE":
+      return "unlocked";
+    case "STAGING_SKIPPED":
+    case "STAGING_FAILED":
+      return "no staged copy";
+    case "FILES_UNREADABLE":
+      return "files left out";
+    default: {
+      const unknown: never = warning.code;
+      return unknown;
+    }
+  }
+}
+// @ts-expect-error: not a warning's code (an error's)
+const notAWarning: UploadWarning["code"] = "STORAGE";
 
 const upload = new Upload(file, {
   endpoint,
@@ -24,8 +50,23 @@ const upload = new Upload(file, {
   onProgress(p) { bar.value = p.sentBytes / p.totalBytes; },
   onPartComplete({ partNumber, size, etag }) { console.log(partNumber, size, etag.length); },
   onResume({ uploadId, skippedParts, skippedBytes, source }) { console.log(uploadId, skippedParts, skippedBytes, source satisfies "local" | "backend"); },
-  onWarning(w) { console.log(w.code, w.message); },
-  onRestart({ reason }) { console.log(reason); },
+  onWarning(w) { console.log(describeWarning(w), w.message); },
+  onRestart({ reason }) {
+    switch (reason) {
+      case "expired":
+        console.log("the server no longer had it");
+        break;
+      case "file-changed":
+        console.log("the file changed");
+        break;
+      default: {
+        const unknown: never = reason;
+        console.log(unknown);
+      }
+    }
+    // @ts-expect-error: no such reason
+    if (reason === "aborted") console.log(reason);
+  },
   onExpiringSoon({ uploadId, expiresAt }) { console.log(uploadId, expiresAt); },
   onPartBookkeeping({ partNumber, ms, blockingMs }) { console.log(partNumber, ms, blockingMs); },
   stage: "opfs",
