@@ -172,15 +172,18 @@ export interface PendingUpload {
    *  and `clearPending` leaves it out. As of the call: list again to see it change. */
   running: boolean;
 }
+/** The stable code of a `ResuploadError` (the README's table of errors says what to do). */
+export type ResuploadErrorCode = "INVALID_OPTION" | "NOT_A_FILE" | "FILE_TOO_LARGE" | "NETWORK"
+  | "HTTP_STATUS" | "BAD_RESPONSE" | "MISSING_ETAG" | "NO_SUCH_UPLOAD" | "STORAGE" | "PAUSED"
+  | "ABORTED" | "ALREADY_RUNNING" | "ALREADY_COMPLETED" | "UPLOAD_LOCKED" | "CHECKSUM_UNSUPPORTED"
+  | "CHECKSUM_MISMATCH" | "READ_FAILED" | "UNSUPPORTED_BROWSER" | "INTERNAL_ERROR"
+  | "PERMISSION_DENIED" | "FILE_MISSING" | "FILE_CHANGED" | "NO_HANDLE" | "HEADERS_FAILED"
+  | "NOT_IN_BUILD";
 /** Every error thrown or rejected by resupload. */
 export interface ResuploadError extends Error {
   name: "ResuploadError";
-  /** Stable code: INVALID_OPTION, NOT_A_FILE, FILE_TOO_LARGE, NETWORK, HTTP_STATUS, BAD_RESPONSE,
-   *  MISSING_ETAG, NO_SUCH_UPLOAD, STORAGE, PAUSED, ABORTED, ALREADY_RUNNING, ALREADY_COMPLETED,
-   *  UPLOAD_LOCKED, CHECKSUM_UNSUPPORTED, CHECKSUM_MISMATCH, READ_FAILED, UNSUPPORTED_BROWSER,
-   *  INTERNAL_ERROR, PERMISSION_DENIED, FILE_MISSING, FILE_CHANGED, NO_HANDLE, HEADERS_FAILED,
-   *  NOT_IN_BUILD. */
-  code: string;
+  /** Stable code: switch on it, never on the message. */
+  code: ResuploadErrorCode;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
 }

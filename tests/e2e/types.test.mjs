@@ -67,7 +67,12 @@ for (const [module, resolution] of [["esnext", "bundler"], ["nodenext", "nodenex
 /** The string literals of `union` (a TypeScript type). */
 const literals = (union) => [...union.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
 
-test("a warning's codes and a restart's reasons in the types are every value the code gives", async () => {
+test("a warning's codes, a restart's reasons and an error's codes in the types are every value the code gives", async () => {
+  const errorRs = await fsp.readFile(path.join(REPO, "src/error.rs"), "utf8");
+  const codeFn = errorRs.slice(errorRs.indexOf("pub fn code(&self)"), errorRs.indexOf("pub fn is_retryable"));
+  // guard.js makes INTERNAL_ERROR, in JavaScript.
+  const errorCodes = [...new Set([...codeFn.matchAll(/=> "(\w+)"/g)].map((m) => m[1])), "INTERNAL_ERROR"].sort();
+  assert.ok(errorCodes.length >= 25, `src/error.rs's codes: ${errorCodes}`);
   const ports = await fsp.readFile(path.join(REPO, "src/ports.rs"), "utf8");
   const codes = [...ports.matchAll(/WarningCode::\w+ => "(\w+)"/g)].map((m) => m[1]).sort();
   const reasons = [...ports.matchAll(/RestartReason::\w+ => "([\w-]+)"/g)].map((m) => m[1]).sort();
@@ -81,5 +86,8 @@ test("a warning's codes and a restart's reasons in the types are every value the
     const restart = /onRestart\?: \(restart: \{ reason:([^}]*)\}\)/.exec(text);
     assert.ok(restart, `${entry}: onRestart's reason`);
     assert.deepEqual(literals(restart[1]), reasons, `${entry}: onRestart's reasons`);
+    const error = /export type ResuploadErrorCode =([^;]*);/.exec(text);
+    assert.ok(error, `${entry}: ResuploadErrorCode`);
+    assert.deepEqual(literals(error[1]), errorCodes, `${entry}: ResuploadErrorCode`);
   }
 });

@@ -3,7 +3,7 @@
 // the import below is rewritten to the entry checked. A `@ts-expect-error`
 // line is what the types must refuse.
 
-import init, { Upload, type UploadWarning } from "resupload";
+import init, { Upload, type ResuploadError, type UploadWarning } from "resupload";
 
 declare const file: File;
 declare const bar: HTMLProgressElement;
@@ -77,7 +77,10 @@ try {
   const { key, uploadId, location, checksumSha256 } = await upload.start();
   console.log(key, uploadId, location, checksumSha256);
 } catch (e) {
-  console.log(e);
+  const error = e as ResuploadError;
+  if (error.code === "PAUSED" || error.code === "HTTP_STATUS") console.log(error.status);
+  // @ts-expect-error: no such code (a typo of a code is caught)
+  if (error.code === "PAUSE") console.log(error);
 }
 upload.pause();
 await upload.abort();
