@@ -168,7 +168,7 @@ function installExitHooks() {
 const SERVER_SETTINGS = /^(DATABASE_URL|S3_CORS_ORIGINS|AUTH_JWT_\w+)$/;
 
 /** `env` without the dev server's own settings. */
-export function withoutServerSettings(env) {
+function withoutServerSettings(env) {
   return Object.fromEntries(Object.entries(env).filter(([name]) => !SERVER_SETTINGS.test(name)));
 }
 
