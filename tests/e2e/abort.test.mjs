@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { cardCount, click, listedPending, openDemo, randomNamespace, shown, waitForStatus, waitReady } from "./demo.mjs";
-import { pending, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
-import { assertNothingLeft, pickAndHold, useStack } from "./steps.mjs";
+import { pending, waitOutcome } from "./in-page.mjs";
+import { assertNothingLeft, pickAndHold, startAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
 
@@ -85,8 +85,9 @@ test("abort() called again while the first is under way shares its outcome (a do
   const namespace = randomNamespace("abort-twice");
   await openDemo(stack, tab);
   const name = `${namespace}.bin`;
-  await startUpload(tab, "twice", { file: { name, size: 3 * PART }, options: { namespace, concurrency: 1 } });
-  const record = await waitStored(tab, "twice", namespace, 1);
+  // Part 2 is held: a run left free may complete before its record is read.
+  const spec = { file: { name, size: 3 * PART }, options: { namespace, concurrency: 1 } };
+  const record = await startAndHold(stack, tab, "twice", spec, 1);
   // The store takes 3 s to abort: longer than a lock's hand-over is waited for.
   let release;
   const held = stack.gate.injectRequest(
@@ -103,6 +104,7 @@ test("abort() called again while the first is under way shares its outcome (a do
   release();
   // Before, the second rejected with UPLOAD_LOCKED ("another tab…") after 2 s.
   assert.deepEqual(await both, ["aborted", "aborted"]);
+  stack.gate.release();
   assert.equal((await waitOutcome(tab, "twice", 30_000)).outcome.error?.code, "ABORTED", "the run's start()");
   assert.equal(await tab.evaluate(() => window.e2e.runs.twice.upload.start().catch((e) => e.code)), "ABORTED", "a start() after");
   await assertNothingLeft(stack, tab, namespace, record);
