@@ -231,6 +231,9 @@ pub(super) struct Inner {
     /// then lets it end (it only tidies up), and `start()` resolves with
     /// the object.
     pub(super) stored: Cell<bool>,
+    /// Whether a run of this upload made a whole staged copy of its file
+    /// (the very `Blob` it holds): only such a copy is kept by a later run.
+    pub(super) staged_here: Cell<bool>,
     /// Told when the running run has ended.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
@@ -345,6 +348,7 @@ impl Upload {
                 aborting: Cell::new(false),
                 abort_under_way: RefCell::new(None),
                 stored: Cell::new(false),
+                staged_here: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
             }),
         }

@@ -60,9 +60,8 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     }
     let staging = async {
         match (&side, &source) {
-            (Some(store), Source::File(blob)) if inner.options.stage_copy && !inner.from_copy => {
-                let sample = file.sample_sha256.as_deref();
-                staging::stage(store, &id, blob, sample, &|w| inner.events.warn(w)).await
+            (Some(store), Source::File(blob)) if !inner.from_copy => {
+                stage(&inner, store, &id, blob, file.sample_sha256.as_deref()).await
             }
             _ => std::future::pending().await,
         }
@@ -75,6 +74,21 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
         forget_kept(side.as_ref(), &id).await;
     }
     done
+}
+
+/// Looks after record `id`'s staged copy while `blob` uploads: makes one
+/// with `stage: "opfs"` (keeping the whole one this upload made before),
+/// and otherwise deletes one an earlier upload made, which may hold other
+/// bytes under the same name, size, date and content sample (only the
+/// parts sent are verified).
+async fn stage(inner: &Inner, store: &IdbStore, id: &str, blob: &Blob, sample: Option<&str>) {
+    if inner.options.stage_copy {
+        let ours = inner.staged_here.get();
+        let whole = staging::stage(store, id, blob, sample, ours, &|w| inner.events.warn(w)).await;
+        inner.staged_here.set(whole);
+    } else {
+        staging::forget(store, id).await;
+    }
 }
 
 /// Deletes what was kept to continue record `id` without picking: its

@@ -45,11 +45,14 @@ const LOOK_TIMEOUT_MS: u32 = 10_000;
 /// rough, and the upload's own records need room too.
 const HEADROOM: f64 = 0.1;
 
-/// Copies `file` as the staged copy of record `id` and keeps its handle,
-/// unless an earlier run of the upload made the whole copy already (one
-/// of the file's size and content `sample`; a copy made again would cost
-/// the file's size in writes at every `start()`, and one stopped midway
-/// would have lost the whole one).
+/// Copies `file` as the staged copy of record `id` and keeps its handle;
+/// answers whether a whole copy is in place. A whole copy there already is
+/// kept only when `ours` (this upload made it of this very `file`, and it
+/// still has the file's size and content `sample`): a copy made again
+/// would cost the file's size in writes at every `start()`. Any other copy
+/// is deleted first: made before a reload, of a file picked then, it may
+/// hold other bytes under the same name, size, date and sample, which only
+/// reading it whole could tell.
 /// Where there is no room or no origin-private file system, or the copy
 /// fails, `warn` hears why and the upload goes on without a copy. Dropping
 /// the future stops the copy.
@@ -58,20 +61,19 @@ pub async fn stage(
     id: &str,
     file: &Blob,
     sample: Option<&str>,
+    ours: bool,
     warn: &dyn Fn(Warning),
-) {
+) -> bool {
     let size = super::blob::size(file);
     if !can_stage() {
-        return warn(skipped("this browser has no origin-private file system"));
+        warn(skipped("this browser has no origin-private file system"));
+        return false;
     }
-    if handles::staged_copy_matches(id, size, sample).await {
-        // Made whole by an earlier run (a copy is named only once whole,
-        // or written in order), of these bytes as far as the content
-        // sample tells (a file changed under the same name, size and date
-        // is copied again): kept again, in case that note was lost.
-        let _ = handles::keep_staged(store, id).await;
-        return;
+    if ours && handles::staged_copy_matches(id, size, sample).await {
+        // Kept again, in case that note was lost.
+        return handles::keep_staged(store, id).await.is_ok();
     }
+    forget(store, id).await;
     let room = JsFuture::from(free_room())
         .await
         .ok()
@@ -85,10 +87,12 @@ pub async fn stage(
             " free",
         ]
         .concat();
-        return warn(skipped(&message));
+        warn(skipped(&message));
+        return false;
     }
     let Ok(controller) = web_sys::AbortController::new() else {
-        return warn(skipped("this browser cannot stop a copy"));
+        warn(skipped("this browser cannot stop a copy"));
+        return false;
     };
     let signal = controller.signal();
     let _stop_on_drop = AbortOnDrop::new(controller);
@@ -99,18 +103,20 @@ pub async fn stage(
             .map(|e| e.to_string()),
         Err(e) => Some(copy_failure(&e)),
     };
-    if let Some(why) = failure {
-        remove(id).await;
-        warn(Warning {
-            code: WarningCode::StagingFailed,
-            message: [
-                "the staged copy of the file failed (",
-                &why,
-                "): after a restart the file must be picked again",
-            ]
-            .concat(),
-        });
-    }
+    let Some(why) = failure else {
+        return true;
+    };
+    remove(id).await;
+    warn(Warning {
+        code: WarningCode::StagingFailed,
+        message: [
+            "the staged copy of the file failed (",
+            &why,
+            "): after a restart the file must be picked again",
+        ]
+        .concat(),
+    });
+    false
 }
 
 /// Why a copy failed, in words: a full origin (`QuotaExceededError`, the
@@ -136,6 +142,16 @@ fn skipped(why: &str) -> Warning {
             "; the upload goes on, but after a restart the file must be picked again",
         ]
         .concat(),
+    }
+}
+
+/// Deletes record `id`'s staged copy, if the record notes one (a picked
+/// file's kept handle stays; a copy never noted is never resumed from, and
+/// goes with its record). Best effort.
+pub async fn forget(store: &IdbStore, id: &str) {
+    if let Ok(Some((handles::Kind::Staged, _))) = handles::kept(store, id).await {
+        let _ = store.delete_handle(id).await;
+        remove(id).await;
     }
 }
 

@@ -356,41 +356,78 @@ test('stage: "opfs": a start() after a pause keeps the whole copy, never writing
   await assertStoredAndGone(entry.key, sha256, SIZE, namespace);
 });
 
-test('stage: "opfs": a changed file of the same name, size and date gets a copy of its own bytes, never the old copy', { timeout: 180_000 }, async (t) => {
+// A file changed under the same name, size and date: the copy must be of
+// the bytes picked last, whether the change is seen at once (the content
+// sample differs), by the verified resume (a stored part differs), or not
+// at all (a part not sent yet differs).
+const CHANGES = [
+  { what: "its content sample differs", file: { seed: 49 }, restarts: ["file-changed"] },
+  { what: "a stored part differs outside the sample", file: { seed: 48, flip: [PART + 12_345] }, restarts: ["file-changed"] },
+  { what: "a part not sent yet differs", file: { seed: 48, flip: [3 * PART + 12_345] }, restarts: [] },
+];
+for (const change of CHANGES) {
+  test(`stage: "opfs": a changed file of the same name, size and date (${change.what}) gets a copy of its own bytes, never the old copy`, { timeout: 180_000 }, async (t) => {
+    if (!hasOpfs) return t.skip("the page cannot write files here (no createWritable)");
+    const namespace = randomNamespace("staged-changed");
+    await openDemo(stack, tab, { namespace });
+    const options = { namespace, concurrency: 1, stage: "opfs" };
+    stack.gate.holdAfter(2);
+    await startUpload(tab, "old", { file: { name: "same.bin", size: SIZE, seed: 48 }, options });
+    const old = await waitUntil(
+      async () => (await pending(tab, namespace)).find((p) => p.canResumeWithoutPicking && p.partsDone >= 2),
+      { timeout: 60_000, what: "the old bytes' copy to be kept and 2 parts stored" },
+    );
+    await pauseHeld(stack, tab, "old");
+    stack.gate.holdAfter(2);
+    const { sha256 } = await startUpload(tab, "new", { file: { name: "same.bin", size: SIZE, ...change.file }, options });
+    const copied = () =>
+      tab.evaluate(async (id) => {
+        const root = await navigator.storage.getDirectory();
+        const dir = await root.getDirectoryHandle("resupload-staging");
+        const file = await (await dir.getFileHandle(id)).getFile();
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+        return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+      }, old.id);
+    // Before, a copy kept on its size and sample stayed the old bytes.
+    await waitUntil(async () => (await copied().catch(() => null)) === sha256, {
+      timeout: 60_000,
+      what: "the staged copy to hold the new bytes",
+    });
+    // After a restart, once the fresh upload's record is made.
+    const restarts = change.restarts.length > 0;
+    const entry = await waitUntil(
+      async () => (await pending(tab, namespace)).find((p) => p.id === old.id && (p.uploadId !== old.uploadId) === restarts),
+      { timeout: 60_000, what: `the record of the ${restarts ? "restarted" : "resumed"} upload` },
+    );
+    assert.equal(entry.resumeFrom, "copy", JSON.stringify(entry));
+    await pauseHeld(stack, tab, "new");
+    assert.deepEqual((await report(tab, "new")).restarts, change.restarts);
+    await clearPending(tab, namespace);
+  });
+}
+
+test('a start without stage: "opfs" forgets the copy an earlier upload made (it may be of other bytes)', { timeout: 180_000 }, async (t) => {
   if (!hasOpfs) return t.skip("the page cannot write files here (no createWritable)");
-  const namespace = randomNamespace("staged-changed");
+  const namespace = randomNamespace("staged-dropped");
   await openDemo(stack, tab, { namespace });
-  const options = { namespace, concurrency: 1, stage: "opfs" };
+  const file = { name: "dropped.bin", size: SIZE, seed: 50 };
   stack.gate.holdAfter(2);
-  await startUpload(tab, "old", { file: { name: "same.bin", size: SIZE, seed: 48 }, options });
+  await startUpload(tab, "staged", { file, options: { namespace, concurrency: 1, stage: "opfs" } });
   const old = await waitUntil(
     async () => (await pending(tab, namespace)).find((p) => p.canResumeWithoutPicking && p.partsDone >= 2),
-    { timeout: 60_000, what: "the old bytes' copy to be kept and 2 parts stored" },
+    { timeout: 60_000, what: "the copy to be kept and 2 parts stored" },
   );
-  await pauseHeld(stack, tab, "old");
-  // The same name, size and date, other bytes: the run restarts the upload
-  // (its content sample differs), and the copy must be of these bytes.
-  stack.gate.holdAfter(2);
-  const { sha256 } = await startUpload(tab, "new", { file: { name: "same.bin", size: SIZE, seed: 49 }, options });
-  await waitUntil(
-    async () => (await pending(tab, namespace)).find((p) => p.uploadId !== old.uploadId && p.partsDone >= 2),
-    { timeout: 60_000, what: "the restarted upload to store 2 parts" },
+  await pauseHeld(stack, tab, "staged");
+  stack.gate.holdAfter(1);
+  await startUpload(tab, "plain", { file: { ...file, flip: [3 * PART + 12_345] }, options: { namespace, concurrency: 1 } });
+  // Before, the copy stayed, and a resume from it would send its bytes.
+  const entry = await waitUntil(
+    async () => (await pending(tab, namespace)).find((p) => p.id === old.id && !p.canResumeWithoutPicking),
+    { timeout: 60_000, what: "the copy to be forgotten" },
   );
-  const copied = () =>
-    tab.evaluate(async (id) => {
-      const root = await navigator.storage.getDirectory();
-      const dir = await root.getDirectoryHandle("resupload-staging");
-      const file = await (await dir.getFileHandle(id)).getFile();
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
-      return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-    }, old.id);
-  await waitUntil(async () => (await copied().catch(() => null)) === sha256, {
-    timeout: 60_000,
-    what: "the staged copy to hold the new bytes",
-  });
-  const entry = (await pending(tab, namespace)).find((p) => p.id === old.id);
-  assert.equal(entry?.resumeFrom, "copy", JSON.stringify(entry));
-  await pauseHeld(stack, tab, "new");
+  assert.equal(entry.uploadId, old.uploadId, "the upload goes on");
+  assert.deepEqual(await stagedCopies(tab), []);
+  await pauseHeld(stack, tab, "plain");
   await clearPending(tab, namespace);
 });
 
