@@ -45,13 +45,17 @@ export class HashWorker {
 
   /**
    * The worker showed progress: every waiting hash's clock starts over
-   * (parts queue in the worker, one after another).
+   * (parts queue in the worker, one after another). Only the worker's
+   * messages count: a new hash asked for is no sign of its life.
    */
   alive() {
-    for (const waiter of this.pending.values()) {
-      clearTimeout(waiter.timer);
-      waiter.timer = setTimeout(() => this.fail(`the hash worker went ${IDLE_MS / 1000} s without progress`), IDLE_MS);
-    }
+    for (const waiter of this.pending.values()) this.arm(waiter);
+  }
+
+  /** Starts `waiter`'s clock over: it fails the worker after `IDLE_MS` without progress. */
+  arm(waiter) {
+    clearTimeout(waiter.timer);
+    waiter.timer = setTimeout(() => this.fail(`the hash worker went ${IDLE_MS / 1000} s without progress`), IDLE_MS);
   }
 
   fail(message) {
@@ -76,8 +80,9 @@ export class HashWorker {
     if (this.broken) return Promise.reject(new Error(this.broken));
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject, timer: null });
-      this.alive();
+      const waiter = { resolve, reject, timer: null };
+      this.pending.set(id, waiter);
+      this.arm(waiter);
       this.worker.postMessage({ id, blob });
       signal?.addEventListener("abort", () => this.giveUp(id), { once: true });
     });

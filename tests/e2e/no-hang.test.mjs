@@ -119,6 +119,38 @@ test("a hash worker that never answers: after 10 s the page hashes the parts its
   );
 });
 
+test("a hash worker that starts and then stands still: the page hashes the parts itself 30 s on, while other uploads keep asking it", { timeout: 180_000 }, async () => {
+  const run = await uploadWith(() => {
+    // A worker that says it is ready and then never answers a hash.
+    window.Worker = class {
+      postMessage(data) {
+        if (data.module) setTimeout(() => this.onmessage({ data: { ready: true } }));
+      }
+      terminate() {}
+    };
+    // Other uploads of the page ask the worker for hashes every 8 s, for a
+    // minute: asking is no sign of life from the worker.
+    let n = 0;
+    const poke = setInterval(() => {
+      if (++n > 8 || window.e2e.runs.run?.outcome) return clearInterval(poke);
+      const file = { name: `poke${n}.bin`, size: 2 * 5 * 2 ** 20 + 1, seed: n };
+      window.e2e.start(`poke${n}`, { file, options: { namespace: "no-hang-pokes", checksum: "sha256" } });
+    }, 8_000);
+  }, { options: { checksum: "sha256" } });
+  await assertStored(run);
+  // Before, each new hash gave every waiting one 30 s more: about 95 s.
+  assert.ok(run.seconds < 60, `the stuck hash was given up 30 s on (${run.seconds} s)`);
+  const { consoleWarnings } = await pageActivity(tab);
+  assert.ok(
+    consoleWarnings.some((w) => /hashing on the page's thread/.test(w) && /30 s without progress/.test(w)),
+    JSON.stringify(consoleWarnings),
+  );
+  // The other uploads end too (none is left running for the next test).
+  const pokes = () => tab.evaluate(() => Object.entries(window.e2e.runs).filter(([name]) => name.startsWith("poke")));
+  const ended = await waitUntil(async () => ((await pokes()).every(([, run]) => run.outcome) ? pokes() : null), { timeout: 60_000, what: "the other uploads to end" });
+  for (const [name, poked] of ended) assert.ok(poked.outcome.result, `${name}: ${JSON.stringify(poked.outcome.error)}`);
+});
+
 test("a streaming source whose read never answers: READ_FAILED after 30 s, nothing lost", { timeout: 120_000 }, async () => {
   const hung = await uploadWith(() => {
     // The source's read, once its digest is taken, never answers.
