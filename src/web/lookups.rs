@@ -147,7 +147,9 @@ impl Upload {
     /// `options`, if given (its endpoint and namespace default to the
     /// entry's).
     /// Rejects with `NO_HANDLE` (pick the file again), `PERMISSION_DENIED`,
-    /// `FILE_MISSING` or `FILE_CHANGED`.
+    /// `FILE_MISSING` or `FILE_CHANGED`; `INVALID_OPTION` for an `entry`
+    /// that is not one of `listPending`, and a storage error where
+    /// IndexedDB cannot be opened.
     #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<Upload>")]
     pub fn resume_pending(
         #[wasm_bindgen(unchecked_param_type = "PendingUpload")] entry: JsValue,
@@ -158,8 +160,13 @@ impl Upload {
 }
 
 async fn resume(entry: &JsValue, options: &JsValue) -> Result<Upload, Error> {
-    let pending = pending_from_js(entry).ok_or(Error::NoHandle)?;
-    let store = IdbStore::open().await.map_err(|_| Error::NoHandle)?;
+    let pending = pending_from_js(entry).ok_or_else(|| {
+        Error::invalid_option(
+            "entry",
+            "give resumePending an entry of Upload.listPending() (an UploadQueue batch is resumed by its own run)",
+        )
+    })?;
+    let store = IdbStore::open().await?;
     let (kind, handle) = handles::kept(&store, &pending.id)
         .await?
         .ok_or(Error::NoHandle)?;

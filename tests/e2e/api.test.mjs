@@ -486,6 +486,14 @@ test("the default build's lookups reject with NOT_IN_BUILD; resupload/pending li
   const cleared = await clearPending(tab, namespace);
   assert.equal(cleared, 1);
   assert.deepEqual(await pending(tab, namespace), []);
+  // Not an entry of listPending: the app's mistake, not "pick the file again"
+  // (before, NO_HANDLE).
+  const notEntries = await tab.evaluate(async () => {
+    const { Upload } = await window.e2e.lib("pending");
+    const codeOf = (entry) => Upload.resumePending(entry).then(() => "resolved", (e) => `${e.code}: ${e.message}`);
+    return [await codeOf({}), await codeOf(null), await codeOf({ name: "a batch", files: 3, filesDone: 1 })];
+  });
+  for (const outcome of notEntries) assert.match(outcome, /^INVALID_OPTION: invalid option `entry`: give resumePending an entry of Upload\.listPending\(\)/);
 });
 
 test("an Upload let go of after its runs is collected with its file: nothing keeps it", { timeout: 120_000 }, async (t) => {
@@ -593,6 +601,8 @@ test("two Blobs of one size are two uploads: started together both complete, and
   assert.equal(out.foundAfter, out.foundBefore, "still there after the other Blob's upload");
   assert.ok(out.other.startsWith("uploads/"), out.other);
   assert.ok(out.resumed.startsWith("uploads/"), out.resumed);
-  assert.deepEqual(out.resumes, [1], "resumed, its stored part skipped");
+  // Part 2 may be stored too by the pause: part 1's callback comes after its
+  // state is saved, while part 2 is on the wire (3 parts in all).
+  assert.ok(out.resumes.length === 1 && [1, 2].includes(out.resumes[0]), `resumed, its stored parts skipped: ${JSON.stringify(out.resumes)}`);
   assert.deepEqual(out.restarts, []);
 });

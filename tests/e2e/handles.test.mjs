@@ -18,7 +18,7 @@ import { storeClient } from "./backend-client.mjs";
 import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, range, waitReady } from "./demo.mjs";
-import { pauseHeld } from "./steps.mjs";
+import { pauseHeld, reloadMidUpload } from "./steps.mjs";
 import {
   canWriteOpfs,
   clearPending,
@@ -163,9 +163,7 @@ test("a changed file behind the handle is detected (FILE_CHANGED) and never mixe
   await openDemo(stack, tab, { namespace });
   await writeOpfsFile(tab, "changing.bin", SIZE, 42);
   const old = await interrupt("first", { file: { opfs: "changing.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
-  await tab.reload();
-  await waitReady(tab);
-  stack.gate.release();
+  await reloadMidUpload(stack, tab);
   await writeOpfsFile(tab, "changing.bin", SIZE, 43); // new bytes, and a new date
   const mark = stack.gate.mark();
   const resumed = await resumePending(tab, "again", "changing.bin", namespace);
@@ -208,9 +206,7 @@ async function interruptedFromHandle(label, seed) {
   await openDemo(stack, tab, { namespace });
   await writeOpfsFile(tab, file, SIZE, seed);
   await interrupt("first", { file: { opfs: file }, options: { namespace, concurrency: 1 } }, namespace, 1);
-  await tab.reload();
-  await waitReady(tab);
-  stack.gate.release();
+  await reloadMidUpload(stack, tab);
   return { namespace, file };
 }
 
@@ -305,9 +301,7 @@ test("a file gone from behind its handle gets FILE_MISSING, and nothing is sent"
   await openDemo(stack, tab, { namespace });
   await writeOpfsFile(tab, "moved.bin", SIZE, 48);
   await interrupt("first", { file: { opfs: "moved.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
-  await tab.reload();
-  await waitReady(tab);
-  stack.gate.release();
+  await reloadMidUpload(stack, tab);
   await tab.evaluate(async () => (await navigator.storage.getDirectory()).removeEntry("moved.bin"));
   const mark = stack.gate.mark();
   const resumed = await resumePending(tab, "again", "moved.bin", namespace);
@@ -521,9 +515,7 @@ test("without a handle or a copy: canResumeWithoutPicking is false and resumePen
   const namespace = randomNamespace("nohandle");
   await openDemo(stack, tab, { namespace });
   await interrupt("first", { file: { name: "plain.bin", size: SIZE, seed: 47 }, options: { namespace, concurrency: 1 } }, namespace, 1);
-  await tab.reload();
-  await waitReady(tab);
-  stack.gate.release();
+  await reloadMidUpload(stack, tab);
   const [entry] = await pending(tab, namespace);
   assert.equal(entry.canResumeWithoutPicking, false);
   assert.equal(entry.resumeFrom, null);

@@ -80,6 +80,9 @@ export async function pauseHeld(stack, tab, name) {
   await pause(tab, name);
   const paused = await waitOutcome(tab, name, 30_000);
   assert.equal(paused.outcome.error?.code, "PAUSED", JSON.stringify(paused.outcome));
+  // Released only once the browser dropped the held part: a late drop
+  // would let it through to the store.
+  await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 10_000, what: "the held part requests to be dropped" });
   stack.gate.release();
   return paused;
 }
