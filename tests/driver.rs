@@ -1585,6 +1585,35 @@ fn a_plain_companions_answer_for_a_gone_upload_starts_afresh() {
     assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
 }
 
+/// A restart (for `reason`) whose fresh create fails keeps the old record
+/// until a fresh one replaces it: deleted first, the kept handle or staged
+/// copy beside it was collected as an orphan by the next lookup. The next
+/// run finds it again, restarts and completes.
+fn assert_a_failed_restart_keeps_the_record(w: &World, reason: RestartReason) {
+    w.s3.create_refused.set(Some(401));
+    assert_eq!(w.run().unwrap_err().status(), Some(401));
+    assert_eq!(w.records().len(), 1, "the record is kept");
+    assert_eq!(*w.log.restarted.borrow(), [reason]);
+    w.s3.create_refused.set(None);
+    let done = w.run().unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn an_upload_gone_from_the_server_keeps_its_record_until_a_fresh_one_is_created() {
+    let w = interrupted();
+    w.s3.uploads.borrow_mut().clear();
+    assert_a_failed_restart_keeps_the_record(&w, RestartReason::Expired);
+}
+
+#[test]
+fn a_changed_file_keeps_its_record_until_a_fresh_upload_is_created() {
+    let mut w = interrupted();
+    w.file.sample_sha256 = Some("sample-b".into());
+    assert_a_failed_restart_keeps_the_record(&w, RestartReason::FileChanged);
+}
+
 /// A part list that fails with `status` fails the run with that error; the
 /// record and the server's upload are kept, and the next start resumes.
 fn assert_a_failed_list_keeps_the_record(status: u16, body: &'static str) {

@@ -126,9 +126,9 @@ impl<B> Driver<'_, B> {
         let adopt = stored.is_none();
         match self.run_once(file, &plan, &id, stored, adopt).await {
             // The server lost the upload midway (expired or aborted): the
-            // parts it had are gone too, so start afresh, once.
+            // parts it had are gone too, so start afresh, once (the record
+            // stays until the fresh one replaces it: `restart_changed`).
             Err(Error::NoSuchUpload { .. }) => {
-                self.store.remove(&id).await?;
                 self.events.restarted(RestartReason::Expired);
                 self.run_once(file, &plan, &id, None, false).await
             }
@@ -175,7 +175,7 @@ impl<B> Driver<'_, B> {
             return Ok(None);
         }
         if self.content_changed(&record, file) {
-            self.restart_changed(&record).await?;
+            self.restart_changed(&record).await;
             return Ok(None);
         }
         let Some(Resumption {
@@ -194,7 +194,7 @@ impl<B> Driver<'_, B> {
         {
             // A part the server holds is not what the file holds now:
             // never mix the two, start afresh.
-            self.restart_changed(&state.into_inner()).await?;
+            self.restart_changed(&state.into_inner()).await;
             return Ok(None);
         }
         self.complete_all(state, unconfirmed, file).await.map(Some)

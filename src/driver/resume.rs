@@ -55,11 +55,10 @@ impl<B> Driver<'_, B> {
             if !(expired || changed) || self.held(&record.id).await {
                 continue;
             }
-            if expired {
-                self.store.remove(&record.id).await?;
-            } else {
-                self.restart_changed(&record).await?;
+            if !expired {
+                self.restart_changed(&record).await;
             }
+            self.store.remove(&record.id).await?;
         }
         Ok(own)
     }
@@ -103,16 +102,22 @@ impl<B> Driver<'_, B> {
     }
 
     /// The file changed since its stored upload began: that upload is
-    /// aborted (best effort) and forgotten, never mixed with new bytes. An
-    /// adopted upload is only forgotten: it may be another device's, going
-    /// on with its own file (the server's janitor ends it if nobody does).
-    pub(super) async fn restart_changed(&self, record: &UploadRecord) -> Result<(), Error> {
+    /// aborted (best effort), never mixed with new bytes. An adopted
+    /// upload is left alone: it may be another device's, going on with its
+    /// own file (the server's janitor ends it if nobody does).
+    ///
+    /// The record stays until the fresh upload's, under the same id,
+    /// replaces it. Deleted first, a create that then failed (or a pause
+    /// meanwhile) would leave the upload's kept handle or staged copy
+    /// without a record, collected as an orphan by the next lookup: a
+    /// page-made file resuming from its copy would be lost. Kept, the next
+    /// run finds the upload gone or changed again, and restarts. A record
+    /// of another id is deleted by the caller.
+    pub(super) async fn restart_changed(&self, record: &UploadRecord) {
         if !record.adopted {
             let _ = self.backend.abort(&record.upload_id, &record.key).await;
         }
-        self.store.remove(&record.id).await?;
         self.events.restarted(RestartReason::FileChanged);
-        Ok(())
     }
 
     /// Reconciles a stored record with the server. `None` means the server
@@ -132,7 +137,7 @@ impl<B> Driver<'_, B> {
             // Past the server's lifecycle rule: whatever it still holds is
             // about to go. Abort it (best effort) and start afresh.
             let _ = self.backend.abort(&record.upload_id, &record.key).await;
-            return self.forget(&record).await;
+            return self.forget();
         }
         let list = || self.backend.list_parts(&record.upload_id, &record.key);
         let listing = self.with_retries(list);
@@ -153,7 +158,7 @@ impl<B> Driver<'_, B> {
                     head: None,
                 }));
             }
-            Err(e) if is_gone(&e) => return self.forget(&record).await,
+            Err(e) if is_gone(&e) => return self.forget(),
             Err(e) => return Err(e),
         };
         if now >= expires_at - self.options.expiry_warning_ms {
@@ -191,9 +196,10 @@ impl<B> Driver<'_, B> {
         });
     }
 
-    /// Deletes a record that cannot be resumed and says the upload restarts.
-    async fn forget(&self, record: &UploadRecord) -> Result<Option<Resumption<B>>, Error> {
-        self.store.remove(&record.id).await?;
+    /// Says the upload of a record that cannot be resumed restarts (the
+    /// record stays until the fresh upload's replaces it, as in
+    /// [`Self::restart_changed`]).
+    fn forget(&self) -> Result<Option<Resumption<B>>, Error> {
         self.events.restarted(RestartReason::Expired);
         Ok(None)
     }
