@@ -46,6 +46,9 @@ async function copy({ dir: dirName, name, blob, chunk }) {
         throw new DOMException(`the copy took ${written} of ${bytes.length} bytes at ${at}`, "UnknownError");
       }
     }
+    // Stopped during the last chunk: the page has tried to remove the copy
+    // already (this handle's lock kept it), so it must not stay whole.
+    if (stopped) throw new DOMException("staging was stopped", "AbortError");
     await access.flush();
   } catch (e) {
     await access.close();

@@ -73,16 +73,25 @@ export async function stageCopy(name, blob, signal) {
   const dir = await stagingDir();
   const handle = await dir.getFileHandle(name, { create: true });
   const writable = await handle.createWritable();
+  const stopped = () => new DOMException("staging was stopped", "AbortError");
   try {
     for (let at = 0; at < blob.size; at += COPY_CHUNK) {
-      if (signal.aborted) throw new DOMException("staging was stopped", "AbortError");
+      if (signal.aborted) throw stopped();
       await writable.write(blob.slice(at, Math.min(blob.size, at + COPY_CHUNK)));
     }
+    // Stopped during the last write: the run that stopped it has tried to
+    // remove the copy already, and a close now would commit it whole.
+    if (signal.aborted) throw stopped();
     await writable.close();
   } catch (e) {
     await writable.abort().catch(() => {});
     await dir.removeEntry(name).catch(() => {});
     throw e;
+  }
+  if (signal.aborted) {
+    // Stopped while it closed: the same.
+    await dir.removeEntry(name).catch(() => {});
+    throw stopped();
   }
 }
 
@@ -108,8 +117,15 @@ function copyInWorker(name, blob, signal) {
       worker.terminate();
       settle(value);
     };
-    worker.onmessage = ({ data }) =>
-      data.error ? end(reject, new DOMException(data.error.message, data.error.name)) : end(resolve);
+    worker.onmessage = ({ data }) => {
+      if (data.error) return end(reject, new DOMException(data.error.message, data.error.name));
+      // Whole, but stopped meanwhile: the run that stopped it has tried to
+      // remove it already (the worker's access handle kept it).
+      if (signal.aborted) return removeCopy(name)
+          .catch(() => {})
+          .then(() => end(reject, new DOMException("staging was stopped", "AbortError")));
+      end(resolve);
+    };
     worker.onerror = (event) => {
       event.preventDefault();
       end(reject, new Error(`the copy worker failed: ${event.message || "it could not start"}`));

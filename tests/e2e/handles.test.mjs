@@ -425,6 +425,40 @@ test('a start without stage: "opfs" forgets the copy an earlier upload made (it 
   await clearPending(tab, namespace);
 });
 
+test('stage: "opfs": a copy still being written when the upload completes is not left behind', { timeout: 120_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("the page cannot write files here (no createWritable)");
+  const namespace = randomNamespace("staged-late");
+  await openDemo(stack, tab, { namespace });
+  // The copy's one write (a file under its 8 MiB chunk) takes 3 s: the
+  // upload completes while it is under way. The copy's end is noted.
+  await tab.evaluate(() => {
+    const { write, close, abort } = FileSystemWritableFileStream.prototype;
+    window.copyEnded = false;
+    FileSystemWritableFileStream.prototype.write = async function (...args) {
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      return write.apply(this, args);
+    };
+    const noteEnd = (method) =>
+      async function (...args) {
+        try {
+          return await method.apply(this, args);
+        } finally {
+          window.copyEnded = true;
+        }
+      };
+    FileSystemWritableFileStream.prototype.close = noteEnd(close);
+    FileSystemWritableFileStream.prototype.abort = noteEnd(abort);
+  });
+  await startUpload(tab, "late", { file: { name: "late.bin", size: 6 * MIB, seed: 51 }, options: { namespace, stage: "opfs" } });
+  const done = await waitOutcome(tab, "late");
+  assert.ok(done.outcome.result, JSON.stringify(done.outcome.error));
+  await waitUntil(() => tab.evaluate(() => window.copyEnded), { timeout: 30_000, what: "the copy's write to end" });
+  // Before, the write went on after the run's removal of the copy, and left it whole.
+  await waitUntil(async () => (await stagedCopies(tab)).length === 0, { timeout: 5_000, what: "no copy left" });
+  await tab.reload();
+  await waitReady(tab);
+});
+
 /**
  * A staged upload, interrupted and resumed from its copy. With
  * `inWorker`, the page's `createWritable` is hidden first, as in Safari
