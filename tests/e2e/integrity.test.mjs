@@ -268,9 +268,9 @@ test("the page keeps drawing (requestAnimationFrame gaps under 50 ms, but for at
 
   // A stall that comes with each part's hashing would show at each of the
   // 31 parts, so a few gaps of 50 ms or more are allowed, and none of 250
-  // ms (fifteen frames: one scheduler stall on 2 shared cores came to
-  // 131 ms, below, against the 150 ms bound this had). While the page sets the upload up, on 2 cores shared
-  // with Garage, the browser's other processes and the hash worker, one or
+  // ms (fifteen frames; the bound was 150 ms, and one stall of the 2
+  // shared cores came to 131 ms). While the page sets the upload up, on
+  // 2 cores shared with Garage, the browser's other processes and the hash worker, one or
   // two such gaps come in some runs: 50 ms in Chromium; in WebKitGTK 47 to
   // 100 ms without other load, 131 ms with a build running beside it.
   // Without the content sample's hashing (an experiment build) WebKitGTK
