@@ -247,7 +247,8 @@ impl UploadQueue {
     /// its kept folder handle: read permission is asked for first (call it
     /// from a click), and the folder walked again; `start()` it, and the
     /// files stored before are skipped. Rejects with `NO_HANDLE` (pick the
-    /// folder again), `PERMISSION_DENIED` or `FILE_MISSING`.
+    /// folder again), `PERMISSION_DENIED` or `FILE_MISSING`;
+    /// `INVALID_OPTION` for an `entry` that is not one of `listPending`.
     #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<UploadQueue>")]
     pub fn resume_pending(
         #[wasm_bindgen(unchecked_param_type = "PendingQueue")] entry: JsValue,
@@ -291,8 +292,13 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
 }
 
 async fn resume(entry: &JsValue, options: &JsValue) -> Result<UploadQueue, Error> {
-    let id = string(entry, "id").ok_or(Error::NoHandle)?;
-    let store = IdbStore::open().await.map_err(|_| Error::NoHandle)?;
+    let id = string(entry, "id").ok_or_else(|| {
+        Error::invalid_option(
+            "entry",
+            "give resumePending an entry of UploadQueue.listPending()",
+        )
+    })?;
+    let store = IdbStore::open().await?;
     let batch = store.batch(&id).await?.ok_or(Error::NoHandle)?;
     let handle = batch.handle.clone().ok_or(Error::NoHandle)?;
     super::handles::permitted(&handle, true).await?;

@@ -21,7 +21,7 @@ import { afterEach, test } from "node:test";
 
 import { openDemo, randomNamespace } from "./demo.mjs";
 import { waitUntil } from "./harness.mjs";
-import { canWriteOpfs, contentBytes, installHelpers } from "./in-page.mjs";
+import { canWriteOpfs, contentBytes, installHelpers, markersStored } from "./in-page.mjs";
 import { reloadMidUpload, useStack } from "./steps.mjs";
 
 const stack = useStack(`demo-queue-${process.env.E2E_BROWSER || "chromium"}`);
@@ -241,7 +241,7 @@ const folderItem = (root) => `#pending-folders .pending-item[data-folder-name="$
 async function halfDoneAndReload(tab, root, k) {
   stack.gate.holdAfter(k);
   await chooseFolder(tab, root);
-  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await queueState(tab)).ended.length >= k, { timeout: 60_000, what: `${k} files stored, the next held` });
+  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await markersStored(tab, root)) >= k, { timeout: 60_000, what: `${k} files stored, the next held` });
   await reloadMidUpload(stack, tab);
   await preparePage(tab);
   return waitUntil(async () => {
@@ -517,7 +517,7 @@ test("the folder input (no folder picker): a half-done folder offers “Pick thi
   assert.equal(first.files, files.length, JSON.stringify(first.error));
   assert.equal(first.from, "input");
   assert.equal(first.name, root);
-  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await queueState(tab)).ended.length >= k, { timeout: 60_000, what: `${k} files stored, the next held` });
+  await waitUntil(async () => stack.gate.heldOpen() >= 1 && (await markersStored(tab, root)) >= k, { timeout: 60_000, what: `${k} files stored, the next held` });
   await reloadMidUpload(stack, tab);
 
   const listed = await waitUntil(async () => {

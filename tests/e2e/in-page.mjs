@@ -246,6 +246,20 @@ function install(byteSource) {
   };
 }
 
+/**
+ * How many files of queue batch `name` have their done markers stored, as
+ * `UploadQueue.listPending` reads them (0 before the batch is): a file's
+ * `onFile` comes before its marker is written, so a reload after the
+ * callback alone may lose the marker.
+ */
+export async function markersStored(tab, name) {
+  await installHelpers(tab);
+  return tab.evaluate(async (name) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    return (await UploadQueue.listPending()).find((b) => b.name === name)?.filesDone ?? 0;
+  }, name);
+}
+
 /** Installs the page helpers in `tab` (after each navigation). */
 export async function installHelpers(tab) {
   await tab.evaluate(install, contentByte.toString());
