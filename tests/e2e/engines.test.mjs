@@ -312,7 +312,9 @@ test("faults from the store gate (500, a cut connection) are retried; the object
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   const puts = stack.gate.since(mark);
   assert.deepEqual(puts.filter((p) => p.partNumber === 2).map((p) => p.status), [500, 200]);
-  assert.deepEqual(puts.filter((p) => p.partNumber === 3).map((p) => p.fault), ["reset", null]);
+  // Cut (twice where the browser sent it again itself: store-gate.mjs), then stored.
+  const part3 = puts.filter((p) => p.partNumber === 3).map((p) => p.fault);
+  assert.ok(part3.length >= 2 && part3.at(-1) === null && part3.slice(0, -1).every((f) => f === "reset"), JSON.stringify(part3));
   await assertObject(run.outcome.result.key, sha256, 3 * PART + 777);
   const { warnings, events } = await report(tab, "faulty");
   assert.deepEqual(warnings, [], `no warnings: ${JSON.stringify(events.onWarning)}`);

@@ -35,6 +35,9 @@ const HOLD_BUFFER = 2 ** 31;
 const BODILESS = new Set(["GET", "HEAD"]);
 
 export class StoreGate {
+  /** How many requests each browser connection carried. */
+  #requestsOn = new WeakMap();
+
   /** @param {string} upstream the store's base URL, like http://127.0.0.1:3900 */
   constructor(upstream) {
     const url = new URL(upstream);
@@ -65,7 +68,9 @@ export class StoreGate {
   /**
    * Makes the next PUTs of `partNumber` fail, one fault per PUT, in order:
    * - `{ status, body, headers }`: answer that instead of the store;
-   * - `{ reset: bytes }`: cut the connection after `bytes` of the body;
+   * - `{ reset: bytes }`: cut the connection after `bytes` of the body
+   *   (on a kept-alive connection, its next PUT too: the browser's own
+   *   resend on a new connection, so that the page sees the error);
    * - `{ stall: true }`: read the body and never answer;
    * - `{ dropEtag: true }`: forward, but strip the answer's ETag header;
    * - `{ corrupt: true }` or `{ corrupt: offset }`: forward, with the byte at
@@ -223,6 +228,7 @@ export class StoreGate {
   }
 
   #handle(req, res) {
+    this.#requestsOn.set(req.socket, (this.#requestsOn.get(req.socket) ?? 0) + 1);
     const url = new URL(req.url, "http://gate");
     const planned = this.requestFaults.length > 0 ? this.#requestFault(req, url) : undefined;
     if (planned) {
@@ -295,10 +301,14 @@ export class StoreGate {
       });
     } else if (fault.reset !== undefined) {
       record.fault = "reset";
+      // Cut on a kept-alive connection before any answer, a browser sends
+      // the request again by itself, on a new one: cut that too, so that
+      // the page sees the error and its own retry is what is tested.
+      if (record.partNumber && this.#requestsOn.get(req.socket) > 1) this.inject(record.partNumber, fault);
       let seen = 0;
       req.on("data", (chunk) => {
         seen += chunk.length;
-        if (seen >= fault.reset) {
+        if (seen >= fault.reset && record.state !== "failed") {
           record.state = "failed";
           req.socket.destroy();
         }
