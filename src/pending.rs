@@ -45,13 +45,17 @@ impl Lookup {
     }
 
     fn covers(&self, record: &UploadRecord) -> bool {
-        self.namespace
-            .as_ref()
-            .is_none_or(|n| &record.namespace == n)
+        self.covers_place(&record.namespace, &record.endpoint)
+    }
+
+    /// Whether the lookup covers what was stored under `namespace` and
+    /// `endpoint` (as records and batches keep it).
+    pub fn covers_place(&self, namespace: &str, endpoint: &str) -> bool {
+        self.namespace.as_deref().is_none_or(|n| namespace == n)
             && self
                 .endpoint
-                .as_ref()
-                .is_none_or(|e| record.endpoint == endpoint_base(e))
+                .as_deref()
+                .is_none_or(|e| endpoint == endpoint_base(e))
     }
 }
 
@@ -79,10 +83,13 @@ pub fn is_collectable(
 /// any, saying whether a run holds it (`claims`). A namespace or an
 /// endpoint the lookup leaves open is any: a record is `file`'s when its
 /// key is the one `file` has under the record's own namespace and
-/// endpoint. With both given, the record is loaded by its key.
+/// endpoint. With both given, the record is loaded by its key. A record
+/// past the lookup's expiry at `now` is removed and not found, as in
+/// [`list`], unless a run holds it.
 pub async fn find(
     store: &impl RecordStore,
     claims: &dyn Claims,
+    now: f64,
     lookup: &Lookup,
     file: &FileIdentity,
 ) -> Result<Option<PendingUpload>, Error> {
@@ -96,10 +103,15 @@ pub async fn find(
                 && record.id == fingerprint(&record.namespace, &record.endpoint, file)
         }),
     };
-    match found {
-        Some(record) if !record.queued => Ok(Some(summary(&record, claims).await)),
-        _ => Ok(None),
+    let Some(record) = found.filter(|record| !record.queued) else {
+        return Ok(None);
+    };
+    let summary = summary(&record, claims).await;
+    if !summary.running && is_collectable(&record, None, now, lookup.expires_after_ms) {
+        store.remove(&record.id).await?;
+        return Ok(None);
     }
+    Ok(Some(summary))
 }
 
 /// `record`'s summary, saying whether a run holds it.

@@ -2599,7 +2599,7 @@ fn listing_and_finding_pending_uploads_say_which_a_run_holds() {
     );
     let find = |file: &FileInfo| {
         let lookup = resupload::pending::Lookup::everything();
-        let found = resupload::pending::find(&w.store, &w.other_tabs, &lookup, &file.identity);
+        let found = resupload::pending::find(&w.store, &w.other_tabs, 0.0, &lookup, &file.identity);
         block_on(found).unwrap().map(|p| p.running)
     };
     assert_eq!(find(&first_file), Some(true));
@@ -2739,7 +2739,8 @@ fn finding_a_files_upload_takes_any_namespace_or_endpoint_the_lookup_leaves_open
             endpoint: endpoint.map(str::to_owned),
             ..resupload::pending::Lookup::everything()
         };
-        let found = resupload::pending::find(&w.store, &w.other_tabs, &lookup, &w.file.identity);
+        let found =
+            resupload::pending::find(&w.store, &w.other_tabs, 0.0, &lookup, &w.file.identity);
         block_on(found).unwrap().map(|p| p.id)
     };
     assert_eq!(find(None, None), Some(id.clone()), "no endpoint given: any");
@@ -2749,6 +2750,18 @@ fn finding_a_files_upload_takes_any_namespace_or_endpoint_the_lookup_leaves_open
     assert_eq!(find(Some("other"), None), None);
     assert_eq!(find(None, Some("/other")), None);
     assert_eq!(find(Some(""), Some("/other")), None);
+}
+
+#[test]
+fn finding_a_files_upload_past_its_expiry_finds_nothing_and_forgets_it() {
+    let w = interrupted();
+    age_record(&w, 7.5);
+    let lookup = resupload::pending::Lookup::everything();
+    let now = w.timer.now_ms();
+    let found = resupload::pending::find(&w.store, &w.other_tabs, now, &lookup, &w.file.identity);
+    // Before, it was found, and a start() from it restarted as expired.
+    assert_eq!(block_on(found).unwrap(), None);
+    assert!(w.records().is_empty(), "removed, as listPending removes it");
 }
 
 /// Another tab that starts a run on every record just after it was looked

@@ -45,7 +45,14 @@ impl Upload {
                 source.key_by_content(&mut file.identity).await;
                 let lookup = parse_lookup(&options)?;
                 let store = page_store(console_warning()).await;
-                let Some(found) = pending::find(&store, &WebLocks, &lookup, &file.identity).await?
+                let Some(found) = pending::find(
+                    &store,
+                    &WebLocks,
+                    BrowserTimer.now_ms(),
+                    &lookup,
+                    &file.identity,
+                )
+                .await?
                 else {
                     return Ok(None);
                 };

@@ -176,7 +176,8 @@ impl UploadQueue {
         Self::build(&options).map_err(|e| super::js_error::to_js(&e))
     }
 
-    fn build(options: &JsValue) -> Result<UploadQueue, Error> {
+    /// `new UploadQueue(options)`, with the error as it is.
+    pub(super) fn build(options: &JsValue) -> Result<UploadQueue, Error> {
         if let Some(feature) = super::support::missing_feature() {
             return Err(Error::UnsupportedBrowser { feature });
         }

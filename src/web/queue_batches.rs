@@ -248,7 +248,8 @@ impl UploadQueue {
     /// from a click), and the folder walked again; `start()` it, and the
     /// files stored before are skipped. Rejects with `NO_HANDLE` (pick the
     /// folder again), `PERMISSION_DENIED` or `FILE_MISSING`;
-    /// `INVALID_OPTION` for an `entry` that is not one of `listPending`.
+    /// `INVALID_OPTION` for an `entry` that is not one of `listPending` or
+    /// a bad option; otherwise as `new UploadQueue` and `add()` do.
     #[wasm_bindgen(js_name = resumePending, unchecked_return_type = "Promise<UploadQueue>")]
     pub fn resume_pending(
         #[wasm_bindgen(unchecked_param_type = "PendingQueue")] entry: JsValue,
@@ -256,8 +257,13 @@ impl UploadQueue {
         options: JsValue,
     ) -> js_sys::Promise {
         super::api::promise(async move {
-            let resumed = resume(&entry, &options).await;
-            super::api::settle(resumed, JsValue::from)
+            let (queue, folder) = queue_of(&entry, &options)
+                .await
+                .map_err(|e| super::js_error::to_js(&e))?;
+            // The walk's own error (FILE_MISSING, PERMISSION_DENIED,
+            // READ_FAILED), as `add()` gives it.
+            wasm_bindgen_futures::JsFuture::from(queue.add(folder)).await?;
+            Ok(queue.into())
         })
     }
 }
@@ -279,11 +285,7 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
         {
             continue;
         }
-        let ours = lookup
-            .namespace
-            .as_ref()
-            .is_none_or(|n| *n == batch.namespace);
-        if ours {
+        if lookup.covers_place(&batch.namespace, &batch.endpoint) {
             let running = super::lock::is_held(&batch.id).await;
             listed.push(&batch.pending_to_js(&markers, running));
         }
@@ -291,7 +293,9 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
     Ok(listed)
 }
 
-async fn resume(entry: &JsValue, options: &JsValue) -> Result<UploadQueue, Error> {
+/// A queue with `options` for the batch of `entry`, and the batch's folder
+/// handle to walk, once read permission is granted.
+async fn queue_of(entry: &JsValue, options: &JsValue) -> Result<(UploadQueue, JsValue), Error> {
     let id = string(entry, "id").ok_or_else(|| {
         Error::invalid_option(
             "entry",
@@ -306,10 +310,6 @@ async fn resume(entry: &JsValue, options: &JsValue) -> Result<UploadQueue, Error
         ("endpoint", batch.endpoint.as_str()),
         ("namespace", batch.namespace.as_str()),
     ];
-    let queue = UploadQueue::new(super::js::with_defaults(options, &defaults))
-        .map_err(|e| Error::invalid_option("options", super::js_error::describe(&e)))?;
-    wasm_bindgen_futures::JsFuture::from(queue.add(handle))
-        .await
-        .map_err(|_| Error::FileMissing)?;
-    Ok(queue)
+    let queue = UploadQueue::build(&super::js::with_defaults(options, &defaults))?;
+    Ok((queue, handle))
 }

@@ -361,11 +361,14 @@ test("a half-done folder is listed after a reload: from its handle it resumes wi
   await waitUntil(() => stack.gate.heldOpen() === 0, { timeout: 15_000, what: "the reload to drop the held request" });
   stack.gate.release();
   await open();
-  const listed = await tab.evaluate(async (root) => {
+  const [listed, ofOther, ofOurs] = await tab.evaluate(async (root) => {
     const { UploadQueue } = await window.e2e.lib("queue");
-    return (await UploadQueue.listPending()).filter((b) => b.name === root);
+    const named = async (lookup) => (await UploadQueue.listPending(lookup)).filter((b) => b.name === root);
+    return [await named(), await named({ endpoint: "/other" }), await named({ endpoint: " /api/s3/" })];
   }, root);
   assert.equal(listed.length, 1, JSON.stringify(listed));
+  // An endpoint limits the lookup (before, it was ignored).
+  assert.deepEqual([ofOther.length, ofOurs.length], [0, 1], "listed for its own endpoint only");
   assert.deepEqual(
     { files: listed[0].files, filesDone: listed[0].filesDone, resumes: listed[0].canResumeWithoutPicking },
     { files: 12, filesDone: 5, resumes: hasOpfs },
@@ -380,6 +383,9 @@ test("a half-done folder is listed after a reload: from its handle it resumes wi
     if (notEntry !== "INVALID_OPTION") throw new Error(`resumePending of no entry: ${notEntry}`);
     let queue;
     if (window.q.opfs) {
+      // A bad option is named as new UploadQueue names it (before: "invalid option `options`: ResuploadError: …").
+      const bad = await UploadQueue.resumePending(entry, { partSize: 1 }).then(() => "resumed", (e) => `${e.code}: ${e.message}`);
+      if (!bad.startsWith("INVALID_OPTION: invalid option `partSize`")) throw new Error(`resumePending with a bad option: ${bad}`);
       queue = await UploadQueue.resumePending(entry, {});
     } else {
       // Files are not kept: the user picks the folder again.
