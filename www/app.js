@@ -245,9 +245,16 @@ async function dropped(transfer) {
   return { picks, folders };
 }
 
-/** Starts an upload for each pick `{ file, handle? }`. */
+/**
+ * Picks of more files than this go to the folder queue, as a folder does:
+ * a card and an `Upload` each would start them all at once.
+ */
+const CARDS_AT_MOST = 8;
+
+/** Starts an upload for each pick `{ file, handle? }` (many go to the queue). */
 async function handleFiles(picks) {
   if (picks.length === 0) return;
+  if (picks.length > CARDS_AT_MOST) return addFolder(picks.map(({ file }) => file), "input");
   if (!(await readyPromise)) {
     showNotice("The uploader is not available: nothing was uploaded.", "error");
     return;

@@ -19,7 +19,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 
-import { openDemo, randomNamespace } from "./demo.mjs";
+import { cardCount, openDemo, pickFiles, randomNamespace } from "./demo.mjs";
 import { waitUntil } from "./harness.mjs";
 import { canWriteOpfs, contentBytes, installHelpers, markersStored } from "./in-page.mjs";
 import { reloadMidUpload, useStack } from "./steps.mjs";
@@ -305,6 +305,24 @@ test("Choose a folder…: every file stored byte-identical, the totals and list 
   assert.deepEqual(shown.rows.map((r) => r.status), files.map(() => "done"));
   assert.equal((await listedFolders(tab)).visible, false, "no unfinished folder listed");
   await tab.evaluate((root) => window.dq.remove(root), root);
+});
+
+test("more than 8 files picked at once go to the queue, as a folder does (before: an upload each, all at once)", { timeout: 240_000 }, async () => {
+  const tab = stack.tab;
+  await open(tab, { namespace: randomNamespace("dq-many"), concurrency: 3 });
+  const made = [];
+  for (let i = 0; i < 12; i++) made.push(await stack.makeFile(`many-${i}.bin`, 2000 + i * 333));
+  await pickFiles(tab, ...made.map((f) => f.path));
+  const q = await waitQueue(tab, ["done", "failed", "error", "cancelled"]);
+  assert.equal(q.status, "done", JSON.stringify(q.error ?? q.failed));
+  assert.equal(q.name, "12 files");
+  assert.equal(await cardCount(tab), 0, "no card of its own for any of them");
+  const { ended } = await queueState(tab);
+  assert.deepEqual(ended.map((f) => f.status), made.map(() => "done"));
+  for (const f of ended) {
+    const object = await stack.debug.object(f.key);
+    assert.equal(object?.sha256, made.find((m) => f.key.endsWith(`/${m.name}`))?.sha256, `${f.key} stored byte-identical`);
+  }
 });
 
 test("a half-done folder is listed after a reload; Resume sends only the rest and the list empties", { timeout: 300_000 }, async (t) => {
