@@ -501,10 +501,11 @@ async fn complete_upload(
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
     let Json(body) = body?;
-    let parts = sorted_parts(&body.parts)?;
+    // Checked before the row is read (sorted again where it is sent).
+    sorted_parts(&body.parts)?;
     let row = access::owned_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let completed = match row.state {
-        UploadState::Open => complete_open(&state, &row, &parts).await?,
+        UploadState::Open => complete_detached(&state, row, body).await?,
         UploadState::Completed => completed_before(&state, &key).await,
         UploadState::Aborted => return Err(access::no_such_upload()),
     };
@@ -520,6 +521,24 @@ async fn complete_upload(
         answer["checksumType"] = json!(checksum_type);
     }
     Ok(Json(answer))
+}
+
+/// [`complete_open`], run to its end even if the client goes: a store may
+/// take minutes to complete a large upload, and a client that gave up
+/// meanwhile (its timeout, a pause) drops its request and axum this
+/// handler, which would cancel the store's request with it, at every try.
+async fn complete_detached(
+    state: &SharedState,
+    row: UploadRow,
+    body: CompleteBody,
+) -> Result<xml::CompleteResult, ApiError> {
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let parts = sorted_parts(&body.parts)?;
+        complete_open(&state, &row, &parts).await
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the complete did not finish: {e}")))?
 }
 
 /// Completes an open upload on the store and marks its row completed. If

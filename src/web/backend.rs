@@ -39,6 +39,12 @@ extern "C" {
     fn pack_parts(list: &JsValue) -> Option<String>;
 }
 
+/// The least time a complete is given, whatever the stall timeout: a store
+/// may take minutes to assemble a large upload (AWS says "several
+/// minutes", answering nothing the page sees meanwhile), and a complete cut
+/// short is cut again at every try.
+const COMPLETE_TIMEOUT_MS: u32 = 10 * 60_000;
+
 /// A Companion-compatible backend at a base URL such as `/api/s3`.
 #[derive(Debug, Clone)]
 pub struct HttpBackend {
@@ -73,7 +79,8 @@ impl HttpBackend {
     }
 
     /// The same backend, giving up on a request that has no answer after
-    /// `timeout_ms` (a retryable network error).
+    /// `timeout_ms` (a retryable network error; a complete, after 10
+    /// minutes at least).
     pub fn with_timeout(mut self, timeout_ms: u32) -> Self {
         self.timeout_ms = timeout_ms;
         self
@@ -121,10 +128,14 @@ impl HttpBackend {
     async fn call_once(&self, request: &Request<'_>, refresh: bool) -> Result<JsValue, Error> {
         let extra = self.headers.current(refresh, &self.base).await?;
         let exchange = exchange(request, extra.as_ref());
-        within(self.timeout_ms, exchange).await.unwrap_or_else(|| {
+        let timeout_ms = match request.operation {
+            Operation::Complete => self.timeout_ms.max(COMPLETE_TIMEOUT_MS),
+            _ => self.timeout_ms,
+        };
+        within(timeout_ms, exchange).await.unwrap_or_else(|| {
             Err(Error::Network {
                 operation: request.operation,
-                detail: format!("no complete answer within {} ms", self.timeout_ms),
+                detail: format!("no complete answer within {timeout_ms} ms"),
             })
         })
     }

@@ -67,6 +67,20 @@ test("a connection cut midway through a part is retried", { timeout: 120_000 }, 
   assert.equal(sends, 2, "the page sent part 1 twice");
 });
 
+test("a complete the store takes longer than stallTimeout to answer still completes", { timeout: 120_000 }, async () => {
+  // Every CompleteMultipartUpload answered 3 s late (a large upload on AWS
+  // takes minutes), against a stall timeout of 2 s.
+  const late = { then: (resolve) => setTimeout(resolve, 3_000) };
+  for (let i = 0; i < 6; i++) stack.gate.injectRequest({ method: "POST", query: "uploadId", keySuffix: "faulty.bin" }, { holdAnswer: late });
+  try {
+    const out = await upload({ namespace: randomNamespace("slow-complete"), stallTimeout: 2_000, retryDelays: [0, 100, 100] });
+    // Before, every try of the complete was cut at 2 s: NETWORK.
+    await assertStored(out);
+  } finally {
+    stack.gate.reset();
+  }
+});
+
 test("a stalled part is aborted after stallTimeout and sent again", { timeout: 120_000 }, async () => {
   const mark = stack.gate.mark();
   stack.gate.inject(2, { stall: true });
