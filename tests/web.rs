@@ -497,7 +497,7 @@ async fn a_whole_file_request_teaches_the_progress_watch_as_a_part_does() {
     // page): a fast request, so the next one goes unwatched, as after a
     // fast part (and a slow one turns watching back on).
     let sender = XhrSender::new(30_000);
-    assert!(sender.watching(), "the first requests are watched");
+    assert!(sender.watching_for(10), "the first requests are watched");
     let signed = SignedSingle {
         method: SingleMethod::Put,
         url: "/".into(),
@@ -508,7 +508,10 @@ async fn a_whole_file_request_teaches_the_progress_watch_as_a_part_does() {
     };
     let sent = sender.send_whole(&signed, &pattern_blob(10), &|_| {}).await;
     assert_eq!(sent, Ok(()));
-    assert!(!sender.watching(), "a fast whole-file request was noted");
+    assert!(
+        !sender.watching_for(10),
+        "a fast whole-file request was noted"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -143,6 +143,8 @@ struct Outgoing<'a> {
     headers: &'a [(&'a str, &'a str)],
     /// A `Blob` or a `FormData`.
     body: &'a JsValue,
+    /// The bytes of the file it carries (a form's fields left out).
+    size: u64,
 }
 
 impl Outgoing<'_> {
@@ -172,6 +174,7 @@ impl PartSender<Blob> for XhrSender {
                 url: put.url,
                 headers: checksum.as_slice(),
                 body: put.body.as_ref(),
+                size: super::blob::size(put.body),
             };
             let xhr = self.timed_exchange(&outgoing, progress).await?;
             failed(&xhr, &outgoing, Some(put.upload_id))?;
@@ -208,6 +211,7 @@ impl WholeSender<Blob> for XhrSender {
                 url: &signed.url,
                 headers: &headers,
                 body: &form,
+                size: super::blob::size(body),
             };
             let xhr = self.timed_exchange(&outgoing, progress).await?;
             failed(&xhr, &outgoing, None)
@@ -216,10 +220,10 @@ impl WholeSender<Blob> for XhrSender {
 }
 
 impl XhrSender {
-    /// Whether the next request listens to its upload progress (see
-    /// [`ProgressWatch`]).
-    pub fn watching(&self) -> bool {
-        self.watch.watching()
+    /// Whether the next request, of `bytes`, listens to its upload
+    /// progress (see [`ProgressWatch`]).
+    pub fn watching_for(&self, bytes: u64) -> bool {
+        self.watch.watching_for(bytes)
     }
 
     /// [`exchange`](Self::exchange), watched as the shared
@@ -233,15 +237,14 @@ impl XhrSender {
         progress: &dyn Fn(u64),
     ) -> Result<XmlHttpRequest, Error> {
         let started = js_sys::Date::now();
-        let exchanged = self
-            .exchange(outgoing, self.watch.watching(), progress)
-            .await;
+        let watched = self.watch.watching_for(outgoing.size);
+        let exchanged = self.exchange(outgoing, watched, progress).await;
         let took = js_sys::Date::now() - started;
         // Only a stored part or file tells how fast the link is: an error
         // answer (a 503 at once) is a failure, fast or slow.
         match exchanged.as_ref().map(|xhr| xhr.status().unwrap_or(0)) {
-            Ok(200..=299) => self.watch.part_took(took),
-            _ => self.watch.part_failed(took),
+            Ok(200..=299) => self.watch.stored(outgoing.size, took),
+            _ => self.watch.failed(took),
         }
         exchanged
     }

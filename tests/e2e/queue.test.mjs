@@ -256,6 +256,38 @@ async function pending(namespace) {
 const wholeFilePuts = (mark) => stack.gate.since(mark).filter((p) => p.partNumber === 0);
 const donePaths = (r) => r.outcome.result.done.map((f) => f.relativePath).sort();
 
+test("tiny files stored fast leave a slow large file's parts watched: each part sent once, never cut at the stall timeout", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("watched");
+  // The tiny files go first (the queue takes them in order); the large
+  // file's 16 MiB parts then go at 1 MiB/s, 16 s a part, against a stall
+  // timeout of 8 s: only a part whose progress is watched gets through
+  // (the socket buffers a few MiB, so progress may stand still for a few
+  // seconds, never 8).
+  const BIG_PART = 16 * MIB;
+  const files = [
+    ...Array.from({ length: 24 }, (_, i) => ({ path: `a-${String(i).padStart(2, "0")}.txt`, size: 1024, seed: 60 + i })),
+    { path: "z-big.bin", size: BIG_PART + 777, seed: 90 },
+  ];
+  const expected = await makeFolder(root, files);
+  for (const part of [1, 2]) stack.gate.inject(part, ...Array(5).fill({ throttle: MIB }));
+  const mark = stack.gate.mark();
+  try {
+    const options = { concurrency: 6, partSize: BIG_PART, stallTimeout: 8_000, retryDelays: [0, 100, 100] };
+    await runQueue("watched", { root, options });
+    const r = await outcomeOf("watched");
+    assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+    assert.deepEqual(r.outcome.result.failed, []);
+    await assertStored(r.outcome.result.done, expected);
+  } finally {
+    stack.gate.reset();
+  }
+  // Before, a tiny file stored in a few ms had the parts go unwatched, and
+  // each was cut 4 s after its start: sent again and again.
+  const sends = stack.gate.since(mark).filter((p) => p.partNumber > 0).map((p) => [p.partNumber, p.state]);
+  assert.deepEqual(sends.sort(), [[1, "done"], [2, "done"]], "each part sent once");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a folder of small and large files: byte-identical, small files in one request each, folder paths in the keys", { timeout: 300_000 }, async () => {
   const root = randomNamespace("mixed");
   const files = [

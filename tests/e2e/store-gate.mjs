@@ -73,6 +73,7 @@ export class StoreGate {
    *   resend on a new connection, so that the page sees the error);
    * - `{ stall: true }`: read the body and never answer;
    * - `{ dropEtag: true }`: forward, but strip the answer's ETag header;
+   * - `{ throttle: bytesPerSecond }`: forward, reading the body no faster;
    * - `{ corrupt: true }` or `{ corrupt: offset }`: forward, with the byte at
    *   `offset` of the body (default: the middle, `floor(size / 2)`) xored
    *   with 0xff and Content-Length unchanged, so the store gets wrong bytes
@@ -257,7 +258,7 @@ export class StoreGate {
       const kinds = this.chaotic.kinds;
       fault = kinds[Math.floor(this.chaotic.next() * kinds.length)];
     }
-    const forwards = fault && (fault.dropEtag || isCorrupt(fault));
+    const forwards = fault && (fault.dropEtag || isCorrupt(fault) || fault.throttle);
     if (fault && !forwards) {
       this.#inject(req, res, record, fault);
       return;
@@ -265,6 +266,10 @@ export class StoreGate {
     if (fault && isCorrupt(fault)) {
       record.fault = "corrupt";
       record.corruptAt = typeof fault.corrupt === "number" ? fault.corrupt : record.size === null ? null : Math.floor(record.size / 2);
+    }
+    if (fault?.throttle) {
+      record.fault = "throttle";
+      record.throttle = fault.throttle;
     }
     if (this.allowance <= 0) {
       record.state = "held";
@@ -379,6 +384,9 @@ export class StoreGate {
     if (record?.fault === "corrupt") {
       body = body.pipe(flipByte(record));
     }
+    if (record?.fault === "throttle") {
+      body = body.pipe(throttled(record.throttle));
+    }
     const upstream = this.#upstream(req, again ? false : this.agent);
     upstream.on("response", (answer) => {
       if (record) record.status = answer.statusCode;
@@ -441,6 +449,26 @@ function wholeFile(req, url) {
 }
 
 /** Whether `fault` is a `{ corrupt }` fault (`corrupt: 0` is offset 0). */
+/**
+ * A stream that passes bytes through at `bytesPerSecond`, in slices of at
+ * most 16 KiB, taking no more than it passes: the browser's upload slows
+ * to it, its progress events still coming.
+ */
+function throttled(bytesPerSecond) {
+  const SLICE = 16 * 1024;
+  return new Transform({
+    highWaterMark: SLICE,
+    async transform(chunk, _encoding, done) {
+      for (let at = 0; at < chunk.length; at += SLICE) {
+        const slice = chunk.subarray(at, at + SLICE);
+        await new Promise((resolve) => setTimeout(resolve, (slice.length / bytesPerSecond) * 1000));
+        this.push(slice);
+      }
+      done();
+    },
+  });
+}
+
 function isCorrupt(fault) {
   return fault.corrupt !== undefined && fault.corrupt !== false;
 }
