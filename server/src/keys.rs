@@ -6,6 +6,9 @@
 //! `uploads/<namespace>/` and the random segment keeps one upload from
 //! overwriting another's object.
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+
 /// The longest sanitized file name, in bytes.
 pub const MAX_NAME_BYTES: usize = 200;
 
@@ -171,21 +174,18 @@ pub fn random_hex() -> Result<String, getrandom::Error> {
 
 /// Makes a file name safe as the last segment of an object key.
 ///
-/// Unicode letters and digits and `.`, `-`, `_` and space are kept, every
-/// other character (slashes, controls, `%`, `+`, `#`, ...) becomes `_`.
+/// The name is put in Unicode's composed form (NFC: a macOS name in
+/// decomposed form gets the same key as a Windows one). Unicode letters,
+/// digits and marks (a Devanagari virama, a Thai tone mark), the zero-width
+/// joiners, and `.`, `-`, `_` and space are kept; every other character
+/// (slashes, controls, `%`, `+`, `#`, ...) becomes `_`.
 /// The result is at most [`MAX_NAME_BYTES`] bytes (a short extension is kept
 /// when the name is cut), has no leading or trailing spaces, is never empty
 /// and never `.` or `..`.
 pub fn sanitize_file_name(name: &str) -> String {
     let replaced: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .nfc()
+        .map(|c| if kept_in_name(c) { c } else { '_' })
         .collect();
     let capped = cap_keeping_extension(replaced.trim_matches(' '), MAX_NAME_BYTES);
     let trimmed = capped.trim_matches(' ');
@@ -194,6 +194,13 @@ pub fn sanitize_file_name(name: &str) -> String {
     } else {
         trimmed.to_owned()
     }
+}
+
+/// Whether [`sanitize_file_name`] keeps `c`.
+fn kept_in_name(c: char) -> bool {
+    c.is_alphanumeric()
+        || c.general_category_group() == GeneralCategoryGroup::Mark
+        || matches!(c, '.' | '-' | '_' | ' ' | '\u{200C}' | '\u{200D}')
 }
 
 /// Cuts `name` to at most `max` bytes on a character boundary, keeping a
@@ -408,6 +415,21 @@ mod tests {
         assert_eq!(sanitize_file_name("tab\there\nnl"), "tab_here_nl");
         assert_eq!(sanitize_file_name("../../etc/passwd"), ".._.._etc_passwd");
         assert_eq!(sanitize_file_name("smile 😀.png"), "smile _.png");
+    }
+
+    #[test]
+    fn marks_and_joiners_are_kept_and_names_composed() {
+        // Before, a combining mark became `_`: हिन_दी.txt, เรื_อง.pdf, Cafe_.pdf.
+        for name in ["हिन्दी.txt", "เรื่อง.pdf", "Café.pdf", "می\u{200C}خواهم.txt"]
+        {
+            assert_eq!(sanitize_file_name(name), name);
+        }
+        assert_eq!(
+            sanitize_file_name("Cafe\u{301}.pdf"),
+            "Caf\u{e9}.pdf",
+            "NFD becomes NFC"
+        );
+        assert_eq!(sanitize_file_name("テ\u{3099}スト"), "デスト");
     }
 
     #[test]
