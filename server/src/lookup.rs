@@ -173,11 +173,20 @@ pub fn adopted_answer(row: &UploadRow, bucket: &str) -> Option<Value> {
     })
 }
 
+/// Where a create would put its object: the key it would make, and the
+/// object's headers (Content-Type, `x-amz-meta-*`).
+pub struct Placed<'a> {
+    pub key: &'a str,
+    pub headers: &'a [(String, String)],
+}
+
 /// The create answer of the caller's newest open upload of `identity`, if
 /// the create asks to adopt it and it can be (see [`adoptable`] and
-/// [`adopted_answer`]), and it is in the place of `key`, the key this
-/// create would make ([`keys::same_place`]); `None`: create a new one.
-/// Nothing is written.
+/// [`adopted_answer`]), and it is in the place of the key this create
+/// would make ([`keys::same_place`]) with the same `x-amz-meta-*` headers
+/// (an app that tells two objects apart by their metadata gets two; the
+/// Content-Type, which browsers guess differently for one file, may
+/// differ); `None`: create a new one. Nothing is written.
 ///
 /// # Errors
 /// The table failed.
@@ -187,14 +196,25 @@ pub async fn adopt_open(
     identity: &ContentIdentity,
     owner: &str,
     name: &str,
-    key: &str,
+    placed: &Placed<'_>,
 ) -> Result<Option<Value>, ApiError> {
     let Some(wanted) = adoptable(algorithm, identity, owner, name) else {
         return Ok(None);
     };
     let row = newest_open(state, &wanted).await?;
-    let row = row.filter(|row| keys::same_place(&row.key, key));
+    let row = row.filter(|row| {
+        keys::same_place(&row.key, placed.key)
+            && metadata_of(&row.headers) == metadata_of(placed.headers)
+    });
     Ok(row.and_then(|row| adopted_answer(&row, state.store.bucket_name())))
+}
+
+/// The `x-amz-meta-*` headers among `headers`.
+fn metadata_of(headers: &[(String, String)]) -> Vec<&(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.starts_with("x-amz-meta-"))
+        .collect()
 }
 
 /// The owner's newest open upload of `identity` that is still offered,

@@ -220,12 +220,16 @@ async fn create_upload(
     let name = body.filename.clone().unwrap_or_default();
     lookup::check_table_text("filename", &name)?;
     let key = keys::new_object_key_in(&owner, body.relative_path.as_deref(), &name)?;
+    let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref());
+    let placed = lookup::Placed {
+        key: &key,
+        headers: &headers,
+    };
     if let Some(answer) =
-        lookup::adopt_open(&state, algorithm, &identity, &owner, &name, &key).await?
+        lookup::adopt_open(&state, algorithm, &identity, &owner, &name, &placed).await?
     {
         return Ok(Json(answer));
     }
-    let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref());
     let store_headers = create_headers(&headers, algorithm);
     let row = UploadRow {
         upload_id: String::new(),

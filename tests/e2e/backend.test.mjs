@@ -234,6 +234,21 @@ for (const backend of ["sqlite", "postgres"]) {
     await api.abort(older);
   });
 
+  test(`${backend}: a create with adopt takes only an upload of the same metadata (its Content-Type may differ)`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const body = { filename: "ticket.bin", namespace: "iris", size: 9 * MIB, sampleSha256: randomSample(), partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
+    const first = (await api.create({ ...body, type: "application/octet-stream", metadata: { ticket: "A" } })).json;
+    const same = (await api.create({ ...body, type: "", metadata: { ticket: "A" } })).json;
+    assert.equal(same.adopted, true, "the same metadata, another guess of the type: adopted");
+    assert.equal(same.uploadId, first.uploadId);
+    // Before, B's create was answered A's upload, and the object kept A's metadata.
+    const other = (await api.create({ ...body, metadata: { ticket: "B" } })).json;
+    assert.equal(other.adopted, undefined, other.key);
+    assert.notEqual(other.uploadId, first.uploadId);
+    await api.abort(first);
+    await api.abort(other);
+  });
+
   test(`${backend}: a create with adopt takes only an upload in its own folder`, { timeout: 60_000 }, async () => {
     // Two identical files in two folders of one batch are two objects: the
     // second must not be answered the first's upload while it is open.
