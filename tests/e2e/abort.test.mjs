@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 
 import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
-import { cardCount, click, listedPending, openDemo, randomNamespace, shown, waitForStatus, waitReady } from "./demo.mjs";
+import { cardCount, click, listedPending, openDemo, pickFiles, randomNamespace, shown, waitForStatus, waitReady } from "./demo.mjs";
 import { pending, waitOutcome } from "./in-page.mjs";
 import { assertNothingLeft, pickAndHold, startAndHold, useStack } from "./steps.mjs";
 
@@ -77,6 +77,29 @@ test("cancel while paused aborts on the store and forgets the upload", { timeout
   assert.equal(cancelled.status, "cancelled", `after Cancel: ${JSON.stringify(cancelled.error)}`);
 
   await assertGone(tab, namespace, record);
+  await assertNoPageErrors(tab);
+});
+
+test("Cancel pressed while the store completes the upload: the card says done, not a failed cancel", { timeout: 120_000 }, async () => {
+  const namespace = randomNamespace("cancel-late");
+  const file = await stack.makeFile("cancel-late.bin", 2 * PART + 3);
+  const tab = stack.tab;
+  await openDemo(stack, tab, { namespace, partSize: PART });
+  let release;
+  const held = stack.gate.injectRequest(
+    { method: "POST", query: "uploadId", keySuffix: file.name },
+    { holdAnswer: new Promise((resolve) => (release = resolve)) },
+  );
+  await pickFiles(tab, file.path);
+  await held.answered; // the store completed it
+  await click(tab, file.name, "cancel");
+  release();
+  // Before, ALREADY_COMPLETED was shown as "cancelling failed", with Retry and Cancel.
+  const ended = await waitForStatus(tab, file.name, ["done", "error", "cancelled"], 30_000);
+  assert.equal(ended.status, "done", JSON.stringify(ended.error));
+  assert.deepEqual((await shown(tab, file.name)).buttons, [], "nothing to retry or cancel");
+  const object = await stack.debug.object(ended.result?.key ?? "");
+  assert.equal(object?.sha256, file.sha256, "the object is the file");
   await assertNoPageErrors(tab);
 });
 
