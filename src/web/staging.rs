@@ -74,20 +74,8 @@ pub async fn stage(
         return handles::keep_staged(store, id).await.is_ok();
     }
     forget(store, id).await;
-    let room = JsFuture::from(free_room())
-        .await
-        .ok()
-        .and_then(|r| r.as_f64());
-    if let Some(room) = room.filter(|room| *room < size as f64 * (1.0 + HEADROOM)) {
-        let message = [
-            "the copy needs ",
-            &size.to_string(),
-            " bytes and the origin has ",
-            &(room.max(0.0) as u64).to_string(),
-            " free",
-        ]
-        .concat();
-        warn(skipped(&message));
+    if let Err(no_room) = room_for(size).await {
+        warn(no_room);
         return false;
     }
     let Ok(controller) = web_sys::AbortController::new() else {
@@ -117,6 +105,28 @@ pub async fn stage(
         .concat(),
     });
     false
+}
+
+/// `Ok` unless `navigator.storage.estimate()` says a copy of `size` bytes
+/// (with [`HEADROOM`]) does not fit: then the warning that says so.
+async fn room_for(size: u64) -> Result<(), Warning> {
+    let room = JsFuture::from(free_room())
+        .await
+        .ok()
+        .and_then(|r| r.as_f64());
+    match room.filter(|room| *room < size as f64 * (1.0 + HEADROOM)) {
+        None => Ok(()),
+        Some(room) => Err(skipped(
+            &[
+                "the copy needs ",
+                &size.to_string(),
+                " bytes and the origin has ",
+                &(room.max(0.0) as u64).to_string(),
+                " free",
+            ]
+            .concat(),
+        )),
+    }
 }
 
 /// Why a copy failed, in words: a full origin (`QuotaExceededError`, the
