@@ -49,23 +49,18 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     let _lock =
         lock::hold_record(&id, inner.options.wait_for_lock, &|w| inner.events.warn(w)).await?;
     let side = IdbStore::open().await.ok();
+    let mut noted = false;
     if let Some(store) = &side {
         // Before the upload: beside it, its work shared the page's thread
         // and IndexedDB with the resume's first steps, and a resume measured
         // no faster (twice: BENCHMARKS.md).
-        collect_orphans(store, driver.store, &id).await;
+        noted = collect_orphans(store, driver.store, &id).await;
         if let Some(handle) = &inner.handle {
             let _ = handles::keep_picked(store, &id, handle).await;
         }
     }
-    let staging = async {
-        match (&side, &source) {
-            (Some(store), Source::File(blob)) if !inner.from_copy => {
-                stage(&inner, store, &id, blob, file.sample_sha256.as_deref()).await
-            }
-            _ => std::future::pending().await,
-        }
-    };
+    let sample = file.sample_sha256.as_deref();
+    let staging = look_after_copy(&inner, side.as_ref(), &source, &id, sample, noted);
     let done = beside(driver.run(&file), staging).await;
     if done.is_ok() {
         // The record is gone; its handle and copy go too, and a pause
@@ -76,19 +71,33 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     done
 }
 
-/// Looks after record `id`'s staged copy while `blob` uploads: makes one
-/// with `stage: "opfs"` (keeping the whole one this upload made before),
-/// and otherwise deletes one an earlier upload made, which may hold other
-/// bytes under the same name, size, date and content sample (only the
-/// parts sent are verified).
-async fn stage(inner: &Inner, store: &IdbStore, id: &str, blob: &Blob, sample: Option<&str>) {
-    if inner.options.stage_copy {
-        let ours = inner.staged_here.get();
-        let whole = staging::stage(store, id, blob, sample, ours, &|w| inner.events.warn(w)).await;
-        inner.staged_here.set(whole);
-    } else {
-        staging::forget(store, id).await;
+/// Looks after record `id`'s staged copy beside the upload of `source`
+/// (never ends: dropped with the upload). With `stage: "opfs"`, makes it
+/// (keeping the whole one this `Upload` made before). Otherwise deletes
+/// one an earlier upload made (`noted`: the record has something kept):
+/// it may hold other bytes under the same name, size, date and content
+/// `sample` (only the parts sent are verified), and this run makes none.
+async fn look_after_copy(
+    inner: &Inner,
+    side: Option<&IdbStore>,
+    source: &Source,
+    id: &str,
+    sample: Option<&str>,
+    noted: bool,
+) {
+    match (side, source) {
+        (Some(store), Source::File(blob)) if inner.options.stage_copy && !inner.from_copy => {
+            let ours = inner.staged_here.get();
+            let warn = |w| inner.events.warn(w);
+            let whole = staging::stage(store, id, blob, sample, ours, &warn).await;
+            inner.staged_here.set(whole);
+        }
+        (Some(store), Source::File(_)) if noted && !inner.from_copy => {
+            staging::forget(store, id).await
+        }
+        _ => {}
     }
+    std::future::pending().await
 }
 
 /// Deletes what was kept to continue record `id` without picking: its
@@ -137,11 +146,14 @@ async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
 
 /// Deletes what records no longer need: handles and staged copies of gone
 /// records (this run's record `id` is not gone, even before it is made).
-async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) {
-    if let Ok(mut ids) = records.ids().await {
-        ids.push(id.to_owned());
-        staging::collect_orphans(store, &ids).await;
-    }
+/// Answers whether record `id` has something kept (a handle, a copy).
+async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) -> bool {
+    let Ok(mut ids) = records.ids().await else {
+        return false;
+    };
+    ids.push(id.to_owned());
+    let kept = staging::collect_orphans(store, &ids).await;
+    kept.iter().any(|kept| kept == id)
 }
 
 /// Aborts the stored upload of `inner` on the server, deletes its record,

@@ -172,15 +172,19 @@ pub async fn remove(id: &str) {
 
 /// Deletes what records no longer need: handles and staged copies whose
 /// record is gone and whose upload does not run (in this page or another
-/// tab). `records` are the ids of the records there are.
-pub async fn collect_orphans(store: &IdbStore, records: &[String]) {
+/// tab). `records` are the ids of the records there are. Answers the ids
+/// of the handle entries kept.
+pub async fn collect_orphans(store: &IdbStore, records: &[String]) -> Vec<String> {
+    let mut kept = Vec::new();
     for id in store.handle_ids().await.unwrap_or_default() {
         if !records.contains(&id) && unclaimed(&id).await {
             let _ = store.delete_handle(&id).await;
+        } else {
+            kept.push(id);
         }
     }
     let Some(Ok(names)) = within(LOOK_TIMEOUT_MS, JsFuture::from(copy_names())).await else {
-        return;
+        return kept;
     };
     for name in names
         .unchecked_into::<Array>()
@@ -191,6 +195,7 @@ pub async fn collect_orphans(store: &IdbStore, records: &[String]) {
             remove(&name).await;
         }
     }
+    kept
 }
 
 /// Whether no run holds record `id`'s lock. A run holds it from before it
