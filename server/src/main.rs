@@ -63,7 +63,8 @@ struct Cli {
     #[arg(long, default_value = "pkg")]
     pkg: PathBuf,
     /// Also serve /api/debug/* (object digests, upload listing, abort-all),
-    /// for end-to-end tests.
+    /// for end-to-end tests. They skip every auth mode and reach the whole
+    /// bucket: refused unless `--listen` is a loopback address.
     #[arg(long)]
     debug_routes: bool,
     /// Directory for the SQLite database and the demo's cookie secret
@@ -122,6 +123,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    check_debug_listen(cli.debug_routes, cli.listen)?;
     let store_config = StoreConfig::from_env().map_err(|e| e.to_string())?;
     for (name, dir) in [("--www", &cli.www), ("--pkg", &cli.pkg)] {
         if !dir.is_dir() {
@@ -173,6 +175,19 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("server error: {e}"));
     state.db.close().await;
     served
+}
+
+/// Refuses `--debug-routes` on an address other machines can reach: the
+/// routes answer anyone (no auth mode applies to them), read any object of
+/// the bucket and abort every upload in it.
+fn check_debug_listen(debug_routes: bool, listen: SocketAddr) -> Result<(), String> {
+    if debug_routes && !listen.ip().is_loopback() {
+        return Err(format!(
+            "--debug-routes skip auth and reach the whole bucket, so they are served only on \
+             a loopback address; --listen {listen} is not one (use 127.0.0.1 or [::1])"
+        ));
+    }
+    Ok(())
 }
 
 /// Opens the uploads table: `DATABASE_URL` if set, else SQLite in
@@ -269,7 +284,7 @@ async fn shutdown_signal() {
 mod tests {
     use clap::Parser;
 
-    use super::Cli;
+    use super::{check_debug_listen, Cli};
 
     #[test]
     fn a_finished_rows_default_lasts_as_long_as_a_clients_record() {
@@ -278,5 +293,21 @@ mod tests {
         let cli = Cli::try_parse_from(["resupload-dev-server"]).unwrap();
         assert!(cli.keep_finished >= 7 * 24 * 3600, "{}", cli.keep_finished);
         assert!(cli.keep_finished >= cli.upload_expiry);
+    }
+
+    #[test]
+    fn debug_routes_are_served_only_on_loopback() {
+        for listen in ["127.0.0.1:0", "[::1]:8080", "127.0.0.2:80"] {
+            assert_eq!(
+                check_debug_listen(true, listen.parse().unwrap()),
+                Ok(()),
+                "{listen}"
+            );
+        }
+        for listen in ["0.0.0.0:8080", "[::]:0", "192.168.1.2:80"] {
+            let refused = check_debug_listen(true, listen.parse().unwrap()).unwrap_err();
+            assert!(refused.contains("loopback"), "{refused}");
+            assert_eq!(check_debug_listen(false, listen.parse().unwrap()), Ok(()));
+        }
     }
 }
