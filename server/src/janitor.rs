@@ -1,12 +1,15 @@
 //! The janitor: at start and then periodically, so that orphans never pile
 //! up on the server either,
 //! - aborts open uploads past their expiry on the store and removes their
-//!   rows (a row whose abort fails is kept for the next sweep);
+//!   rows (a row whose abort fails is kept for the next sweep; one the
+//!   store no longer has is marked completed if its object exists, as a
+//!   complete whose row was never marked leaves it);
 //! - removes completed and aborted rows after a while;
-//! - aborts multipart uploads the store holds under this server's key
-//!   prefix (`uploads/`) past expiry that no open row accounts for (a crash
-//!   between create and insert, another server's leftovers); another app's
-//!   uploads in a shared bucket are left alone.
+//! - aborts multipart uploads the store holds past expiry under keys of
+//!   the shape this server issues (`uploads/<owner>/<random>/<name>`) that
+//!   no open row accounts for (a crash between create and insert, another
+//!   server's leftovers); another app's uploads in a shared bucket, even
+//!   under `uploads/`, are left alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +17,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::db::{now_ms, UploadState};
-use crate::keys::KEY_PREFIX;
-use crate::routes::{AppState, SharedState};
+use crate::keys::{self, KEY_PREFIX};
+use crate::routes::{self, AppState, SharedState};
 
 /// Rows handled per query while aborting expired uploads.
 const BATCH: i64 = 500;
@@ -106,21 +109,11 @@ async fn abort_expired_rows(state: &AppState, before_ms: i64, batch: i64) -> Res
             .map_err(|e| e.to_string())?;
         let mut failed = false;
         for (upload_id, key) in &rows {
-            match state.store.abort_multipart_upload(key, upload_id).await {
-                Err(e) if !e.is_no_such_upload() => {
-                    eprintln!("janitor: could not abort expired upload {upload_id} ({e}); its row is kept, and the next sweep retries it");
-                    failed = true;
-                    continue;
-                }
-                _ => {}
+            if abort_expired_row(state, upload_id, key).await? {
+                done += 1;
+            } else {
+                failed = true;
             }
-            state.cache.close(upload_id);
-            state
-                .db
-                .remove(upload_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            done += 1;
         }
         if failed || rows.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
             return Ok(done);
@@ -128,10 +121,43 @@ async fn abort_expired_rows(state: &AppState, before_ms: i64, batch: i64) -> Res
     }
 }
 
-/// Aborts the store's multipart uploads under this server's key prefix
-/// begun before the expiry (orphans: no row, or another server's), and
-/// marks a row of each aborted; how many. Keys outside the prefix are
-/// another app's, in a bucket it shares.
+/// Aborts one expired upload on the store and removes its row; false when
+/// the store refused (the row is kept). An upload the store no longer has
+/// may have been completed (a crash between the store's complete and the
+/// row's update, or a complete running alongside): its row is then marked
+/// completed, not removed, so that a complete sent again is answered as
+/// done rather than `NoSuchUpload`.
+async fn abort_expired_row(state: &AppState, upload_id: &str, key: &str) -> Result<bool, String> {
+    match state.store.abort_multipart_upload(key, upload_id).await {
+        Err(e) if e.is_no_such_upload() => {
+            return Ok(match routes::settle_gone(state, upload_id, key).await {
+                Ok(_) => true,
+                Err(e) => {
+                    eprintln!("janitor: expired upload {upload_id} is gone from the store, and its object could not be looked for ({e}); its row is kept");
+                    false
+                }
+            });
+        }
+        Err(e) => {
+            eprintln!("janitor: could not abort expired upload {upload_id} ({e}); its row is kept, and the next sweep retries it");
+            return Ok(false);
+        }
+        Ok(()) => {}
+    }
+    state.cache.close(upload_id);
+    state
+        .db
+        .remove(upload_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// Aborts the store's multipart uploads begun before the expiry under keys
+/// this server issues that no open row accounts for (orphans: no row, or a
+/// finished one); how many. An open row's upload is the row step's: its
+/// abort, or its kept row when the abort fails. Other keys, even under
+/// `uploads/`, are another app's in a bucket it shares.
 async fn abort_expired_store_uploads(state: &AppState, expiry: Duration) -> Result<u64, String> {
     let cutoff = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::try_from(expiry).map_err(|e| e.to_string())?)
@@ -143,7 +169,15 @@ async fn abort_expired_store_uploads(state: &AppState, expiry: Duration) -> Resu
         .map_err(|e| e.to_string())?;
     let mut done = 0;
     for upload in uploads {
-        if upload.initiated.is_none_or(|t| t >= cutoff) {
+        if upload.initiated.is_none_or(|t| t >= cutoff) || !keys::is_issued_key(&upload.key) {
+            continue;
+        }
+        let row = state
+            .db
+            .get(&upload.upload_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if row.is_some_and(|row| row.state == UploadState::Open) {
             continue;
         }
         match state
@@ -155,11 +189,6 @@ async fn abort_expired_store_uploads(state: &AppState, expiry: Duration) -> Resu
             Err(e) if e.is_no_such_upload() => {}
             Err(e) => eprintln!("janitor: could not abort {} ({e})", upload.upload_id),
         }
-        state.cache.close(&upload.upload_id);
-        let _ = state
-            .db
-            .finish(&upload.upload_id, UploadState::Aborted, now_ms())
-            .await;
     }
     Ok(done)
 }

@@ -220,7 +220,7 @@ async fn create_upload(
     let name = body.filename.clone().unwrap_or_default();
     lookup::check_table_text("filename", &name)?;
     let key = keys::new_object_key_in(&owner, body.relative_path.as_deref(), &name)?;
-    let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref());
+    let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref())?;
     let placed = lookup::Placed {
         key: &key,
         headers: &headers,
@@ -330,7 +330,7 @@ async fn note_if_gone(state: &AppState, upload_id: &str, key: &str, e: &StoreErr
 ///
 /// # Errors
 /// The store could not say whether the object exists: the row stays open.
-async fn settle_gone(
+pub(crate) async fn settle_gone(
     state: &AppState,
     upload_id: &str,
     key: &str,
