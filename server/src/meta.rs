@@ -4,6 +4,8 @@
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::error::ApiError;
+
 /// The longest Content-Type accepted, in bytes.
 const MAX_CONTENT_TYPE_BYTES: usize = 255;
 
@@ -33,20 +35,55 @@ pub fn content_type(raw: Option<&str>) -> Option<String> {
     Some(raw.to_owned())
 }
 
+/// S3's limit on an object's user metadata, in bytes: the sum of each
+/// `x-amz-meta-*` header's name (without the prefix) and value.
+pub const MAX_METADATA_BYTES: usize = 2048;
+
+/// User metadata over [`MAX_METADATA_BYTES`] (its size): the store would
+/// refuse the upload, and some stores (Garage) with an answer that does
+/// not say why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataTooLarge(pub usize);
+
+impl From<MetadataTooLarge> for ApiError {
+    fn from(e: MetadataTooLarge) -> Self {
+        ApiError::bad_request(
+            "MetadataTooLarge",
+            format!(
+                "metadata is {} bytes as stored (names and values); S3 allows at most {MAX_METADATA_BYTES}",
+                e.0
+            ),
+        )
+    }
+}
+
 /// The headers an object is stored with: `content-type` (when `raw_type`
 /// is a sane MIME type), then its `x-amz-meta-*` (see
 /// [`metadata_headers`]).
+///
+/// # Errors
+/// The metadata is over [`MAX_METADATA_BYTES`].
 pub fn object_headers(
     raw_type: Option<&str>,
     metadata: Option<&Map<String, Value>>,
-) -> Vec<(String, String)> {
+) -> Result<Vec<(String, String)>, MetadataTooLarge> {
     let mut headers = Vec::new();
     if let Some(content_type) = content_type(raw_type) {
         headers.push(("content-type".to_owned(), content_type));
     }
-    headers.extend(metadata_headers(metadata));
-    headers
+    let metadata = metadata_headers(metadata);
+    let size: usize = metadata
+        .iter()
+        .map(|(name, value)| name.len() - META_PREFIX.len() + value.len())
+        .sum();
+    if size > MAX_METADATA_BYTES {
+        return Err(MetadataTooLarge(size));
+    }
+    headers.extend(metadata);
+    Ok(headers)
 }
+
+const META_PREFIX: &str = "x-amz-meta-";
 
 /// An RFC 9110 token: one or more `tchar`.
 fn is_token(s: &str) -> bool {
@@ -73,7 +110,7 @@ pub fn metadata_headers(metadata: Option<&Map<String, Value>>) -> Vec<(String, S
             if !is_meta_name(&name) {
                 return None;
             }
-            Some((format!("x-amz-meta-{name}"), header_value(value)))
+            Some((format!("{META_PREFIX}{name}"), header_value(value)))
         })
         .collect();
     headers.sort();
@@ -177,5 +214,26 @@ mod tests {
         let headers = metadata_headers(meta.as_object());
         assert!(headers[0].1.starts_with("=?UTF-8?B?"));
         assert!(metadata_headers(None).is_empty());
+    }
+
+    #[test]
+    fn metadata_is_refused_past_s3s_two_kilobytes_of_names_and_values() {
+        let of = |value_len: usize| json!({ "a": "x".repeat(value_len), "b": "y" });
+        // "a" + value + "b" + "y": 3 bytes besides the value.
+        let fits = of(MAX_METADATA_BYTES - 3);
+        let headers = object_headers(Some("text/plain"), fits.as_object()).unwrap();
+        assert_eq!(headers.len(), 3, "content-type is not metadata");
+        let over = of(MAX_METADATA_BYTES - 2);
+        assert_eq!(
+            object_headers(None, over.as_object()),
+            Err(MetadataTooLarge(MAX_METADATA_BYTES + 1))
+        );
+        // Measured as stored: an encoded value counts its encoding.
+        let encoded = json!({ "n": "é".repeat(800) });
+        let stored = object_headers(None, encoded.as_object());
+        assert!(
+            matches!(stored, Err(MetadataTooLarge(n)) if n > 2_000),
+            "{stored:?}"
+        );
     }
 }

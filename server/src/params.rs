@@ -201,7 +201,7 @@ fn sign_one(state: &AppState, owner: &str, file: &SmallFile) -> Result<Value, Ap
         .transpose()
         .map_err(|e| ApiError::bad_request("InvalidChecksum", e.0))?;
     let key = keys::new_object_key_in(owner, file.relative_path.as_deref(), filename)?;
-    let mut headers = meta::object_headers(file.content_type.as_deref(), file.metadata.as_ref());
+    let mut headers = meta::object_headers(file.content_type.as_deref(), file.metadata.as_ref())?;
     if let Some(checksum) = checksum {
         headers.push((checksum::SHA256_HEADER.to_owned(), checksum.to_owned()));
     }
