@@ -33,21 +33,33 @@ pub fn parse_part_number(raw: &str) -> Result<u16, BadPartNumber> {
     }
 }
 
+/// The most part numbers one list may name (repeats counted once): a
+/// batch signs one URL for each, and a client signs a few parts ahead, not
+/// a whole upload's 10,000 in one request.
+pub const MAX_PARTS_PER_LIST: usize = 1000;
+
 /// Parses a comma separated list of part numbers (`1,2,3`), keeping their
 /// order and dropping repeats.
 ///
 /// # Errors
-/// An empty list, or any item that [`parse_part_number`] refuses.
+/// An empty list, any item that [`parse_part_number`] refuses, or more
+/// than [`MAX_PARTS_PER_LIST`] numbers.
 pub fn parse_part_numbers(raw: &str) -> Result<Vec<u16>, BadPartNumber> {
     if raw.trim().is_empty() {
         return Err(BadPartNumber(
             "partNumbers must be a comma separated list, like ?partNumbers=1,2,3".to_owned(),
         ));
     }
+    let mut seen = vec![false; usize::from(MAX_PART_NUMBER) + 1];
     let mut numbers = Vec::new();
     for item in raw.split(',') {
         let n = parse_part_number(item.trim())?;
-        if !numbers.contains(&n) {
+        if !std::mem::replace(&mut seen[usize::from(n)], true) {
+            if numbers.len() == MAX_PARTS_PER_LIST {
+                return Err(BadPartNumber(format!(
+                    "partNumbers names more than {MAX_PARTS_PER_LIST} parts; sign them in several requests"
+                )));
+            }
             numbers.push(n);
         }
     }
@@ -89,5 +101,24 @@ mod tests {
         for bad in ["", " ", "1,", ",1", "1,,2", "1,0", "1,x", "1;2", "1,10001"] {
             assert!(parse_part_numbers(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_list_names_at_most_a_thousand_parts() {
+        let list = |numbers: std::ops::RangeInclusive<u16>| {
+            numbers.map(|n| n.to_string()).collect::<Vec<_>>().join(",")
+        };
+        assert_eq!(
+            parse_part_numbers(&list(1..=1000)).map(|v| v.len()),
+            Ok(1000)
+        );
+        let repeated = format!("{},{}", list(1..=1000), list(1..=1000));
+        assert_eq!(
+            parse_part_numbers(&repeated).map(|v| v.len()),
+            Ok(1000),
+            "repeats count once"
+        );
+        let refused = parse_part_numbers(&list(1..=1001)).unwrap_err();
+        assert!(refused.0.contains("more than 1000"), "{}", refused.0);
     }
 }
