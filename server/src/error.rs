@@ -112,14 +112,27 @@ impl ApiError {
                 "StoreCannotSay".into(),
                 format!(
                     "the store no longer has this upload and could not say whether it was \
-                     completed ({e}); try again"
+                     completed ({}); try again",
+                    e.summary()
                 ),
             ),
-            Self::Internal(message) => (
+            Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError".into(),
-                message.clone(),
+                "this server failed; its log says why".into(),
             ),
+        }
+    }
+
+    /// The whole story, for this server's log: what [`parts`](Self::parts)
+    /// keeps from the client of a store's or this server's failure (a
+    /// store's message may name its account and user, a database's its
+    /// tables).
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Store(e) | Self::StoreCannotSay(e) => e.to_string(),
+            Self::Internal(message) => message.clone(),
+            other => other.parts().2,
         }
     }
 }
@@ -158,9 +171,16 @@ fn store_parts(e: &StoreError) -> (StatusCode, String, String) {
             Ok(s) if s.is_client_error() => (
                 StatusCode::BAD_GATEWAY,
                 "StoreRefused".into(),
-                format!("the store refused this server's request ({e})"),
+                format!(
+                    "the store refused this server's request ({}); this server's log has the store's message",
+                    e.summary()
+                ),
             ),
-            _ => (StatusCode::BAD_GATEWAY, code.clone(), message.clone()),
+            _ => (
+                StatusCode::BAD_GATEWAY,
+                code.clone(),
+                format!("the store failed ({}); try again", e.summary()),
+            ),
         },
         StoreError::Unreachable(_) => (
             StatusCode::BAD_GATEWAY,
@@ -179,7 +199,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         if status.is_server_error() {
-            eprintln!("error: {status} {code}: {message}");
+            eprintln!("error: {status} {code}: {}", self.detail());
         }
         let mut response = (
             status,
@@ -281,6 +301,10 @@ mod tests {
             message: "m".into(),
         });
         assert_eq!(internal.parts().0, StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            internal.parts().2,
+            "the store failed (500 InternalError); try again"
+        );
         let down = ApiError::Store(StoreError::Unreachable("refused".into()));
         assert_eq!(down.parts().0, StatusCode::BAD_GATEWAY);
         assert_eq!(down.parts().1, "StoreUnreachable");
@@ -338,6 +362,33 @@ mod tests {
                 (status, code.as_str()),
                 (StatusCode::BAD_GATEWAY, "StoreCannotSay")
             );
+        }
+    }
+
+    #[test]
+    fn a_stores_or_databases_message_stays_in_the_log() {
+        let secret = "User: arn:aws:iam::123456789012:user/resupload is not authorized";
+        for e in [
+            ApiError::Store(StoreError::Status {
+                status: 403,
+                code: "AccessDenied".into(),
+                message: secret.into(),
+            }),
+            ApiError::Store(StoreError::Status {
+                status: 503,
+                code: "SlowDown".into(),
+                message: secret.into(),
+            }),
+            ApiError::StoreCannotSay(StoreError::Status {
+                status: 403,
+                code: "AccessDenied".into(),
+                message: secret.into(),
+            }),
+            ApiError::Internal(format!("error returned from database: {secret}")),
+        ] {
+            let (_, code, message) = e.parts();
+            assert!(!message.contains("arn:aws"), "{code}: {message}");
+            assert!(e.detail().contains(secret), "{code}: the log has it");
         }
     }
 }

@@ -63,6 +63,16 @@ impl std::fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 impl StoreError {
+    /// Its status and S3 code (`403 AccessDenied`), or its kind: what a
+    /// client may be told (the message may name the store's account).
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Status { status, code, .. } => format!("{status} {code}"),
+            Self::Unreachable(_) => "store unreachable".to_owned(),
+            Self::BadResponse(_) => "unreadable store answer".to_owned(),
+        }
+    }
+
     /// Builds the error for an answer with `status` and `body`.
     fn from_answer(status: StatusCode, body: &str, what: &str) -> Self {
         let (code, message) = match xml::parse_error(body) {
