@@ -89,7 +89,9 @@ impl Auth {
                     "set {HS256_SECRET_VAR} or {RS256_KEY_FILE_VAR}, not both"
                 ))
             }
-            (Some(secret), None) => Some(hs256_key(&secret)?),
+            // A secret read from a file or a `.env` line often ends in a
+            // newline the token issuer does not sign with.
+            (Some(secret), None) => Some(hs256_key(secret.trim())?),
             (None, Some(file)) => Some(read_rs256_key(Path::new(file.trim()))?),
             (None, None) => None,
         };
@@ -109,7 +111,14 @@ impl Auth {
     pub fn describe(&self) -> String {
         match self {
             Self::Off => "off (owner = the client's namespace)".to_owned(),
-            Self::Jwt(jwt) => format!("JWT {:?} (owner = sub)", jwt.algorithm()),
+            Self::Jwt(jwt) if jwt.checks_audience() => {
+                format!("JWT {:?} (owner = sub)", jwt.algorithm())
+            }
+            Self::Jwt(jwt) => format!(
+                "JWT {:?} (owner = sub); warning: no audience is checked, so a token the \
+                 same issuer made for another service is accepted too: set {AUDIENCE_VAR}",
+                jwt.algorithm()
+            ),
             Self::Demo(_) => {
                 "demo cookie (anonymous per browser; POST /api/demo/sign-in)".to_owned()
             }
@@ -218,6 +227,11 @@ impl JwtAuth {
     /// The one algorithm accepted.
     pub fn algorithm(&self) -> Algorithm {
         self.validation.algorithms[0]
+    }
+
+    /// Whether a token must name the configured audience (`aud`).
+    pub fn checks_audience(&self) -> bool {
+        self.validation.validate_aud
     }
 
     /// The owner (`sub`) of the request's bearer token.

@@ -213,3 +213,39 @@ fn one_mode_at_a_time() {
     let missing = Auth::from_settings(env(&[(RS256_KEY_FILE_VAR, "/no/such.pem")]), false, &dir);
     assert!(missing.unwrap_err().contains("/no/such.pem"));
 }
+
+#[test]
+fn a_secret_with_a_trailing_newline_verifies_the_tokens_of_the_secret() {
+    let dir = PathBuf::from("/nonexistent");
+    let with_newline = format!("{SECRET}\n");
+    let auth = Auth::from_settings(
+        |name| (name == HS256_SECRET_VAR).then(|| with_newline.clone()),
+        false,
+        &dir,
+    )
+    .unwrap();
+    let Auth::Jwt(jwt) = auth else {
+        panic!("JWT auth")
+    };
+    let token = hs256(&json!({ "sub": "user-1", "exp": now() + 60 }), SECRET);
+    assert_eq!(
+        code(jwt.verify(&headers(&format!("Bearer {token}")))),
+        "ok user-1"
+    );
+}
+
+#[test]
+fn the_start_up_line_warns_when_no_audience_is_checked() {
+    let without = Auth::Jwt(Box::new(hs_auth()));
+    assert!(
+        without.describe().contains("no audience is checked"),
+        "{}",
+        without.describe()
+    );
+    let with = Auth::Jwt(Box::new(JwtAuth::new(
+        hs256_key(SECRET).unwrap(),
+        None,
+        Some("resupload"),
+    )));
+    assert!(!with.describe().contains("warning"), "{}", with.describe());
+}
