@@ -52,12 +52,16 @@ impl UploadCache {
         map.get(upload_id).cloned()
     }
 
-    /// Caches `known` for `upload_id`.
-    pub fn put(&self, upload_id: &str, known: Known) {
+    /// Caches `known` for `upload_id`. An upload noted closed stays closed:
+    /// uploads never open again, and a route that read the row as open
+    /// before another finished it must not put its stale snapshot over the
+    /// other's [`close`](Self::close).
+    pub fn put(&self, upload_id: &str, mut known: Known) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= CACHE_CAPACITY && !map.contains_key(upload_id) {
             map.clear();
         }
+        known.open &= map.get(upload_id).is_none_or(|cached| cached.open);
         map.insert(upload_id.to_owned(), known);
     }
 
@@ -224,6 +228,9 @@ mod tests {
         assert!(!cache.get("u1").unwrap().open);
         cache.close("unknown");
         assert_eq!(cache.get("unknown"), None);
+        // A stale snapshot (read as open before the close) does not reopen it.
+        cache.put("u1", known("a", "k", true));
+        assert!(!cache.get("u1").unwrap().open);
         for i in 0..CACHE_CAPACITY + 1 {
             cache.put(&format!("x{i}"), known("a", "k", true));
         }
