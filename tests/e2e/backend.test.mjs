@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 
 import { call, putPart, randomSample, routesOf, rows, storeClient, storeUploads } from "./backend-client.mjs";
 import { MIB, sleep, startStack, waitUntil, withTimeout } from "./harness.mjs";
@@ -680,6 +680,9 @@ for (const backend of ["sqlite", "postgres"]) {
     const store = storeClient(stack.storeEnv);
     const foreign = { Bucket: stack.storeEnv.S3_BUCKET, Key: `backups/nightly-${backend}.tar` };
     foreign.UploadId = (await store.send(new CreateMultipartUploadCommand(foreign))).UploadId;
+    // ...and one under the same `uploads/` prefix, of another shape than this server's keys.
+    const foreignUnder = { Bucket: stack.storeEnv.S3_BUCKET, Key: `uploads/2026/report-${backend}.pdf` };
+    foreignUnder.UploadId = (await store.send(new CreateMultipartUploadCommand(foreignUnder))).UploadId;
     const janitor = await stack.startServer({ name: `janitor-${backend}`, env, args });
     const api = routesOf(janitor.baseUrl);
     try {
@@ -700,8 +703,10 @@ for (const backend of ["sqlite", "postgres"]) {
       assert.equal(r.status, 404, r.text);
       // Sweeps ran every second past the foreign upload's expiry too.
       assert.ok((await storeUploads(janitor.baseUrl)).includes(foreign.UploadId), "another app's upload stays");
+      assert.ok((await storeUploads(janitor.baseUrl)).includes(foreignUnder.UploadId), "another app's upload under uploads/ stays");
     } finally {
       janitor.process.kill("SIGTERM");
+      await store.send(new AbortMultipartUploadCommand(foreignUnder)).catch(() => {});
       await store.send(new AbortMultipartUploadCommand(foreign)).catch(() => {});
       store.destroy();
     }
@@ -767,15 +772,102 @@ test("the janitor keeps an expired upload's row while the store refuses its abor
     assert.equal(await storeAnswer(listing), 403);
     assert.equal(first.status, 500, first.text);
     const left = await rows(janitor.baseUrl);
-    assert.deepEqual(left.map((r) => [r.uploadId, r.state]), [[failing.uploadId, "open"]], "the refused one is kept; NoSuchUpload counts as aborted");
+    assert.deepEqual(
+      left.map((r) => [r.uploadId, r.state]).sort(),
+      [[failing.uploadId, "open"], [gone.uploadId, "aborted"]].sort(),
+      "the refused one is kept; NoSuchUpload with no object counts as aborted",
+    );
     assert.ok((await storeUploads(janitor.baseUrl)).includes(failing.uploadId));
     // The next sweep retries it, and the store aborts it.
     listing = refuseListing();
     await sweep();
     assert.equal(await storeAnswer(listing), 403);
-    assert.deepEqual(await rows(janitor.baseUrl), []);
+    assert.deepEqual((await rows(janitor.baseUrl)).map((r) => [r.uploadId, r.state]), [[gone.uploadId, "aborted"]]);
     assert.ok(!(await storeUploads(janitor.baseUrl)).includes(failing.uploadId), "aborted on the store");
   } finally {
     janitor.process.kill("SIGTERM");
   }
+});
+
+test("an expired upload whose abort the store refuses stays open although the store lists it: the orphan step leaves it to the row step", { timeout: 60_000 }, async () => {
+  const args = ["--upload-expiry", "2", "--keep-finished", "3600", "--janitor-every", "3600"];
+  const janitor = await stack.startServer({ name: "janitor-listed", args });
+  const api = routesOf(janitor.baseUrl);
+  const sweep = () => call(janitor.baseUrl, "POST", "/api/debug/janitor");
+  try {
+    const failing = (await api.create({ filename: "abort fails twice.bin", namespace: "quinn" })).json;
+    await sleep(2_500);
+    // Refused as often as it is asked: before, the orphan step asked again
+    // (the store lists the upload), was refused, and marked the row aborted.
+    const refusals = [1, 2].map(() => stack.gate.injectRequest({ method: "DELETE", query: "uploadId", keySuffix: failing.key }, { status: 500 }));
+    const first = await sweep();
+    assert.equal(first.status, 200, first.text);
+    assert.equal(await storeAnswer(refusals[0]), 500, "the row step asked and was refused");
+    assert.deepEqual((await rows(janitor.baseUrl)).map((r) => [r.uploadId, r.state]), [[failing.uploadId, "open"]], "kept open for the next sweep");
+    assert.ok((await storeUploads(janitor.baseUrl)).includes(failing.uploadId));
+    stack.gate.reset();
+    await sweep();
+    assert.deepEqual(await rows(janitor.baseUrl), [], "aborted by the next sweep, its row removed");
+    assert.ok(!(await storeUploads(janitor.baseUrl)).includes(failing.uploadId));
+  } finally {
+    stack.gate.reset();
+    janitor.process.kill("SIGTERM");
+  }
+});
+
+test("an expired upload the store completed behind a lost answer is marked completed by the janitor: a complete sent again is answered", { timeout: 60_000 }, async () => {
+  const args = ["--upload-expiry", "3", "--keep-finished", "3600", "--janitor-every", "3600"];
+  const janitor = await stack.startServer({ name: "janitor-completed", args });
+  const api = routesOf(janitor.baseUrl);
+  const store = storeClient(stack.storeEnv);
+  try {
+    const up = (await api.create({ filename: "completed behind.bin", namespace: "rui" })).json;
+    const signed = await api.sign(up, 1);
+    assert.equal(signed.status, 200, signed.text);
+    const etag = await putPart(signed.json.url, randomBytes(1024));
+    // The store completes, and the server never marks the row (a crash
+    // between the two, or a complete that outlived its client).
+    await store.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: stack.storeEnv.S3_BUCKET,
+        Key: up.key,
+        UploadId: up.uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etag }] },
+      }),
+    );
+    await sleep(3_500);
+    const swept = await call(janitor.baseUrl, "POST", "/api/debug/janitor");
+    assert.equal(swept.status, 200, swept.text);
+    assert.deepEqual((await rows(janitor.baseUrl)).map((r) => [r.uploadId, r.state]), [[up.uploadId, "completed"]], "marked completed, not removed");
+    const again = await api.complete(up, [{ PartNumber: 1, ETag: etag }]);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.key ?? up.key, up.key);
+  } finally {
+    store.destroy();
+    janitor.process.kill("SIGTERM");
+  }
+});
+
+test("the debug routes answer CORS requests of pages of this machine only", { timeout: 30_000 }, async () => {
+  const local = await call(stack.baseUrl, "GET", "/api/debug/rows", { headers: { origin: "http://127.0.0.1:9" } });
+  assert.equal(local.status, 200, local.text);
+  assert.equal(local.headers.get("access-control-allow-origin"), "http://127.0.0.1:9");
+  const foreign = await call(stack.baseUrl, "GET", "/api/debug/rows", { headers: { origin: "https://example.com" } });
+  assert.equal(foreign.headers.get("access-control-allow-origin"), null, "a page of another site cannot read the table");
+});
+
+test("metadata over S3's 2 KB is refused with 400 MetadataTooLarge, at create and for a small file's PUT, before the store is asked", { timeout: 30_000 }, async () => {
+  const api = routesOf(stack.baseUrl);
+  const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`m${i}`, "x".repeat(8)]));
+  for (const metadata of [many, { note: "n".repeat(2100) }]) {
+    const created = await api.create({ filename: "meta.bin", namespace: "sam", metadata });
+    assert.equal(created.status, 400, created.text);
+    assert.equal(created.json.error.code, "MetadataTooLarge", created.text);
+    const batch = await call(stack.baseUrl, "POST", "/api/s3/params/batch", { body: { files: [{ filename: "small.bin", size: 3, metadata }] } });
+    assert.equal(batch.status, 400, batch.text);
+    assert.equal(batch.json.error.code, "MetadataTooLarge", batch.text);
+  }
+  const fits = await api.create({ filename: "meta.bin", namespace: "sam", metadata: { note: "n".repeat(2000) } });
+  assert.equal(fits.status, 200, fits.text);
+  assert.equal((await api.abort(fits.json)).status, 200);
 });
