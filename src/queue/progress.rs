@@ -52,7 +52,12 @@ pub(super) struct QueueTotals {
     running: Vec<(usize, u64, u64)>,
     /// The files that failed (one cancelled then leaves `files_failed`).
     failed: Vec<usize>,
-    /// `(time, bytes sent)` over the rate window.
+    /// Bytes counted as sent that this run did not send: files skipped as
+    /// stored before, and the parts a resumed file had stored (its first
+    /// report's confirmed bytes). Left out of the rate: 6 GB skipped in
+    /// half a second is no 12 GB/s.
+    carried: u64,
+    /// `(time, bytes this run sent)` over the rate window.
     samples: VecDeque<(f64, u64)>,
     last: Option<QueueProgress>,
     last_at: f64,
@@ -67,6 +72,7 @@ impl QueueTotals {
             files_failed: 0,
             bytes_total: 0,
             bytes_stored: 0,
+            carried: 0,
             known: entries.len(),
             running: Vec::new(),
             failed: Vec::new(),
@@ -101,7 +107,11 @@ impl QueueTotals {
     pub fn file_progress(&mut self, index: usize, p: Progress) {
         match self.running.iter_mut().find(|r| r.0 == index) {
             Some(entry) => (entry.1, entry.2) = (p.sent_bytes, p.confirmed_bytes),
-            None => self.running.push((index, p.sent_bytes, p.confirmed_bytes)),
+            None => {
+                // A file's first report is where its upload starts from.
+                self.carried += p.confirmed_bytes;
+                self.running.push((index, p.sent_bytes, p.confirmed_bytes));
+            }
         }
     }
 
@@ -109,9 +119,14 @@ impl QueueTotals {
     pub fn ended(&mut self, index: usize, outcome: &FileOutcome, size: u64) {
         self.running.retain(|r| r.0 != index);
         match outcome {
-            FileOutcome::Done(_) | FileOutcome::Skipped { .. } => {
+            FileOutcome::Done(_) => {
                 self.files_done += 1;
                 self.bytes_stored += size;
+            }
+            FileOutcome::Skipped { .. } => {
+                self.files_done += 1;
+                self.bytes_stored += size;
+                self.carried += size;
             }
             FileOutcome::Failed(_) => {
                 self.files_failed += 1;
@@ -142,7 +157,7 @@ impl QueueTotals {
         let sent = (self.bytes_stored + running_sent)
             .min(self.bytes_total)
             .max(previous);
-        let bytes_per_second = self.rate(now, sent);
+        let bytes_per_second = self.rate(now, sent.saturating_sub(self.carried));
         let left = self.bytes_total.saturating_sub(sent) as f64;
         let next = QueueProgress {
             files_total: self.files_total,
@@ -179,7 +194,8 @@ impl QueueTotals {
         Some(next)
     }
 
-    /// Bytes per second over the window ending at `now`.
+    /// Bytes per second over the window ending at `now`, `sent` the bytes
+    /// this run sent.
     fn rate(&mut self, now: f64, sent: u64) -> f64 {
         self.samples.push_back((now, sent));
         while self.samples.len() > 2 && now - self.samples[1].0 > RATE_WINDOW_MS {
@@ -256,5 +272,27 @@ mod tests {
         let p = totals.snapshot(1000.0, false).unwrap();
         assert_eq!(p.bytes_per_second, 1000.0);
         assert_eq!(p.eta_seconds, Some(9.0));
+    }
+
+    #[test]
+    fn skipped_files_and_resumed_parts_are_no_part_of_the_rate() {
+        // After a reload: 6,000 of 10,000 bytes stored by an earlier run
+        // (a file skipped, a resumed one with 2,000 stored), skipped and
+        // reported within the first half second of the window.
+        let files = entries(&[4_000, 6_000]);
+        let state = QueueState::new();
+        state.add(2);
+        let mut totals = QueueTotals::new(&files, &state, 0.0);
+        assert!(totals.snapshot(0.0, true).is_some());
+        totals.ended(0, &FileOutcome::Skipped { key: "k".into() }, 4_000);
+        totals.file_progress(1, progress(2_000, 2_000));
+        let p = totals.snapshot(500.0, false).unwrap();
+        assert_eq!(p.bytes_sent, 6_000);
+        assert_eq!(p.bytes_per_second, 0.0, "nothing sent by this run yet");
+        // Then 1,000 bytes in the next second.
+        totals.file_progress(1, progress(3_000, 2_000));
+        let p = totals.snapshot(1_500.0, false).unwrap();
+        assert_eq!(p.bytes_per_second, 1_000.0 * 1000.0 / 1_500.0);
+        assert_eq!(p.eta_seconds, Some(3_000.0 / p.bytes_per_second));
     }
 }
