@@ -60,7 +60,9 @@ fn refusal(status: u16, code: Option<&str>, body: &str) -> Refusal {
             Refusal::BadDigest
         }
         (400, Some("InvalidPart")) => Refusal::InvalidPart,
-        // S3 says AccessDenied with "Request has expired" as its message.
+        // S3 says AccessDenied with "Request has expired" as its message
+        // (a presigned URL), or "Invalid according to Policy: Policy
+        // expired." (a POST form's policy).
         (403, Some("AccessDenied") | None) if says_expired(body) => Refusal::ExpiredUrl,
         _ => Refusal::Other,
     }
@@ -68,9 +70,13 @@ fn refusal(status: u16, code: Option<&str>, body: &str) -> Refusal {
 
 fn says_expired(body: &str) -> bool {
     let message = between(body, "<Message>", "</Message>").unwrap_or(body);
-    ["Request has expired", "request has expired"]
-        .iter()
-        .any(|phrase| find(message, phrase).is_some())
+    [
+        "Request has expired",
+        "request has expired",
+        "Policy expired",
+    ]
+    .iter()
+    .any(|phrase| find(message, phrase).is_some())
 }
 
 /// The error code of an S3 XML error (`<Code>`) or of the dev server's JSON
@@ -153,6 +159,14 @@ mod tests {
             (
                 403,
                 xml("AccessDenied", "Request has expired"),
+                Refusal::ExpiredUrl,
+            ),
+            (
+                403,
+                xml(
+                    "AccessDenied",
+                    "Invalid according to Policy: Policy expired.",
+                ),
                 Refusal::ExpiredUrl,
             ),
             (403, xml("AccessDenied", "Access Denied"), Refusal::Other),

@@ -107,6 +107,9 @@ pub struct SignedSingle {
     /// Whether the request carries the file's SHA-256 for the store to
     /// check (the backend signed it).
     pub checksum_signed: bool,
+    /// How long the signature lasts (s), when the backend says
+    /// (`expires`): it is used for half of it at most.
+    pub expires_secs: Option<u32>,
 }
 
 /// How a [`SignedSingle`] is sent.

@@ -167,6 +167,9 @@ struct FakeS3 {
     /// "Request has expired"); `expired_puts` counts those PUTs.
     url_lifetime_ms: Cell<Option<f64>>,
     expired_puts: Cell<u32>,
+    /// Single-request signatures say their lifetime (`url_lifetime_ms`),
+    /// as `/params` answers `expires`.
+    tells_lifetime: Cell<bool>,
 }
 
 /// One row of the backend's uploads table.
@@ -732,6 +735,11 @@ impl FakeS3 {
             fields: vec![("key".into(), key.clone())],
             key,
             checksum_signed: checksum.is_some(),
+            expires_secs: self
+                .url_lifetime_ms
+                .get()
+                .filter(|_| self.tells_lifetime.get())
+                .map(|ms| (ms / 1000.0) as u32),
         })
     }
 
@@ -2426,6 +2434,27 @@ fn a_single_request_retried_after_a_long_hold_or_an_expired_url_is_signed_again(
     w.s3.fail(0, &[Fault::SlowDown(300_000)]);
     block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
     assert_eq!(w.s3.singles_signed.get(), 4, "signed again after the hold");
+}
+
+#[test]
+fn a_single_request_signed_for_less_than_the_clients_measure_is_signed_again_before_it_expires() {
+    let w = World::new(1000);
+    w.timer.sleeps_pass.set(true);
+    // A backend that signs for 1 minute and says so (`expires: 60`): after
+    // a 70 s hold the URL is past its life, and is signed again before it
+    // is sent, not sent to meet S3's 403 (before, it was kept for 4
+    // minutes whatever the backend said).
+    w.s3.url_lifetime_ms.set(Some(60_000.0));
+    w.s3.tells_lifetime.set(true);
+    w.s3.fail(0, &[Fault::SlowDown(70_000)]);
+    let done = block_on(w.driver().put_whole(&w.file, &w.whole())).unwrap();
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(
+        w.s3.expired_puts.get(),
+        0,
+        "no PUT with a URL past its life"
+    );
+    assert_eq!(w.s3.singles_signed.get(), 2, "signed again after the hold");
 }
 
 #[test]

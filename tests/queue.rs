@@ -1028,6 +1028,7 @@ mod signing {
             fields: Vec::new(),
             key: file.file_name.to_owned(),
             checksum_signed: false,
+            expires_secs: None,
         }
     }
 

@@ -505,6 +505,7 @@ async fn a_whole_file_request_teaches_the_progress_watch_as_a_part_does() {
         fields: Vec::new(),
         key: "probe".into(),
         checksum_signed: false,
+        expires_secs: None,
     };
     let sent = sender.send_whole(&signed, &pattern_blob(10), &|_| {}).await;
     assert_eq!(sent, Ok(()));

@@ -125,8 +125,9 @@ impl<B> Driver<'_, B> {
         Ok(sent)
     }
 
-    /// `kept` while it is fresh (its age taken now), else `single` signed
-    /// afresh; with when it was signed.
+    /// `kept` while it is fresh (its age taken now: under
+    /// [`SIGNED_URL_FRESH_MS`], and under half the lifetime the backend
+    /// gave it), else `single` signed afresh; with when it was signed.
     async fn fresh_or_signed(
         &self,
         whole: &WholePorts<'_, B>,
@@ -134,7 +135,7 @@ impl<B> Driver<'_, B> {
         kept: Option<Signed>,
     ) -> Result<Signed, Error> {
         match kept {
-            Some((signed, at)) if self.now() - at < SIGNED_URL_FRESH_MS => Ok((signed, at)),
+            Some((signed, at)) if self.now() - at < fresh_for(&signed) => Ok((signed, at)),
             _ => {
                 let signed = whole.signer.sign_single(single).await?;
                 Ok((signed, self.now()))
@@ -177,4 +178,14 @@ impl<B> Driver<'_, B> {
             }
         }
     }
+}
+
+/// How long `signed` is used as it is: [`SIGNED_URL_FRESH_MS`], or half the
+/// lifetime the backend said it has when that is less (a Companion set to
+/// sign for 2 minutes: a form that waited 2 minutes for its slot is
+/// refused by S3 as expired).
+fn fresh_for(signed: &SignedSingle) -> f64 {
+    signed.expires_secs.map_or(SIGNED_URL_FRESH_MS, |secs| {
+        SIGNED_URL_FRESH_MS.min(f64::from(secs) * 1000.0 / 2.0)
+    })
 }

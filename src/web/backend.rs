@@ -8,7 +8,7 @@ use super::convert::completed_parts_to_js;
 use super::deadline::within;
 use super::fetch::{failed, network, request as request_fetch};
 use super::headers::BackendHeaders;
-use super::js::{field, optional_string, string, whole, Builder};
+use super::js::{field, optional_string, string, whole, whole_u32, Builder};
 use crate::core::reconcile::ServerPart;
 use crate::error::{Error, Operation};
 use crate::ports::{
@@ -244,6 +244,7 @@ fn signed_single(answer: &JsValue, checksum: Option<&str>) -> Option<SignedSingl
         fields,
         key,
         checksum_signed,
+        expires_secs: whole_u32(answer, "expires").filter(|&s| s > 0),
     })
 }
 
