@@ -119,8 +119,6 @@ pub struct Queue<'a> {
     pub events: &'a dyn QueueEvents,
     /// How many files run at once.
     pub files_at_once: usize,
-    /// How long a marker is kept when its queue never finishes (ms).
-    pub expires_after_ms: f64,
     /// The batch the files belong to (see [`batch_id`]).
     pub batch: &'a str,
 }
@@ -209,26 +207,20 @@ impl Queue<'_> {
     }
 
     /// The files an earlier run stored (record key → object key), from
-    /// their markers; markers past their expiry are collected. Markers
-    /// that cannot be read are warned of: every file is sent.
+    /// their markers, however old: a marker tells of a stored object, which
+    /// no expiry of unfinished uploads removes, and it lives as long as its
+    /// batch (the store collects it with the batch, or as an orphan once
+    /// the batch is gone). Markers that cannot be read are warned of: every
+    /// file is sent.
     async fn stored_files(&self) -> HashMap<String, String> {
-        let markers = match self.done.markers().await {
-            Ok(markers) => markers,
+        match self.done.markers().await {
+            Ok(markers) => markers.into_iter().map(|m| (m.id, m.key)).collect(),
             Err(error) => {
                 let then = "the files an earlier run stored are sent again";
                 self.events.warning(Warning::storage(&error, then));
-                return HashMap::new();
+                HashMap::new()
             }
-        };
-        let now = self.now();
-        let (expired, kept): (Vec<DoneMarker>, Vec<DoneMarker>) = markers
-            .into_iter()
-            .partition(|m| now - m.stored_at > self.expires_after_ms);
-        if !expired.is_empty() {
-            let ids: Vec<String> = expired.into_iter().map(|m| m.id).collect();
-            self.forget(&ids).await;
         }
-        kept.into_iter().map(|m| (m.id, m.key)).collect()
     }
 
     /// Deletes the markers of files `ids`; a failure is warned of (they

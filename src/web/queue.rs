@@ -384,7 +384,8 @@ async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
             slice_began = js_sys::Date::now();
         }
         let pair: Array = pair.unchecked_into();
-        let file = queued(pair.get(0).unchecked_into(), pair.get(1).as_string());
+        let mut file = queued(pair.get(0).unchecked_into(), pair.get(1).as_string());
+        key_blob_by_content(&mut file).await;
         let id = inner.options.record_id(&file.info.identity);
         if !inner.ids.borrow_mut().insert(id.clone()) {
             continue;
@@ -396,6 +397,16 @@ async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
         added += 1;
     }
     Ok(added)
+}
+
+/// Keys a plain `Blob` (not a `File`) by its content sample, as `Upload`
+/// does (`Source::key_by_content`): it has no name or date, so two Blobs of
+/// one size were one file (the second not added, or after a reload
+/// skipped as the first's stored object).
+async fn key_blob_by_content(file: &mut QueuedFile) {
+    if super::blob::as_file(&file.blob).is_none() {
+        file.info.identity.content_sample = super::blob::sample_sha256(&file.blob).await.ok();
+    }
 }
 
 /// A file as the queue keeps it.
@@ -440,7 +451,7 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
             let _ = store.take_over(&kept.id, &files).await;
             // Best effort too: what is left is collected by the next run.
             let _ = store
-                .collect_expired(&kept.id, inner.options.expires_after_ms)
+                .collect_expired(&kept, inner.options.expires_after_ms)
                 .await;
             *inner.running_batch.borrow_mut() = Some(RunningBatch { run, batch: kept });
             // Files added while it was written.
@@ -604,7 +615,6 @@ async fn run_batch(inner: &QueueInner, batch: &str) -> Result<(), Error> {
         // the next ones are read, hashed and signed (together), so no slot
         // waits for a round trip.
         files_at_once: 2 * inner.options.concurrency.max(inner.options.max_concurrency) as usize,
-        expires_after_ms: inner.options.expires_after_ms,
         batch,
     };
     // A failed file is in the result's `failed`; the run fails only when

@@ -137,11 +137,15 @@ impl IdbStore {
     /// changed since (a file added, removed or changed gives another batch
     /// key), is known by the done markers of the files of `batch` (`files`,
     /// their record keys, which hold the namespace and the endpoint) that
-    /// another batch stored. Those markers carry over to `batch`, so the
-    /// files they name are still skipped and counted as its own, and the
-    /// old batch is forgotten (with its markers of files no longer in the
-    /// folder): it could never be resumed, and would stay listed until it
-    /// expired. A batch a run holds (another tab's) is left to it.
+    /// another batch stored. When every stored file of the old batch is
+    /// one of `files`, its markers carry over to `batch`, so the files they
+    /// name are still skipped and counted as its own, and the old batch is
+    /// forgotten: it could never be resumed, and would stay listed until
+    /// it expired. An old batch with stored files `batch` does not have
+    /// (a part of a folder added, or a stored file since removed) is left
+    /// as it is: forgetting it would forget those files were stored, and
+    /// they would be sent again with the whole folder. A batch a run holds
+    /// (another tab's) is left to it.
     pub(super) async fn take_over(
         &self,
         batch: &str,
@@ -156,12 +160,13 @@ impl IdbStore {
         replaced.sort_unstable();
         replaced.dedup();
         for old in replaced {
-            if super::lock::is_held(old).await {
+            let mut stored = markers.iter().filter(|m| m.batch == old);
+            if !stored.all(|m| files.contains(&m.id)) || super::lock::is_held(old).await {
                 continue;
             }
             let carried: Vec<DoneMarker> = markers
                 .iter()
-                .filter(|m| m.batch == old && files.contains(&m.id))
+                .filter(|m| m.batch == old)
                 .map(|m| DoneMarker {
                     batch: batch.to_owned(),
                     ..m.clone()
@@ -190,24 +195,43 @@ impl IdbStore {
         Ok(true)
     }
 
-    /// Collects the kept batches past `expires_after_ms` but `own` (the
-    /// run's, dated afresh by [`Self::put_batch`]), as a listing does: so
-    /// an app that never lists them is not left every abandoned batch and
-    /// its folder handle. One read of the batch store; the locks are asked
-    /// of the expired batches only.
+    /// Collects the kept batches of `own`'s namespace and endpoint past
+    /// `expires_after_ms` but `own` (the run's, dated afresh by
+    /// [`Self::put_batch`]), as a listing does, so that an app that never
+    /// lists them is not left every abandoned batch and its folder handle;
+    /// then the done markers of no kept batch (left by a batch forgotten
+    /// part-way). Another namespace's or endpoint's batches are not this
+    /// queue's to judge (another user, another `expiresAfter`). One read of
+    /// the batch store; the locks are asked of the expired batches only.
     pub(super) async fn collect_expired(
         &self,
-        own: &str,
+        own: &Batch,
         expires_after_ms: f64,
     ) -> Result<(), Error> {
         let now = js_sys::Date::now();
+        let mut kept = HashSet::new();
         for batch in self.batches().await? {
-            if batch.id != own {
-                self.collect_if_expired(&batch, now, expires_after_ms)
-                    .await?;
+            let ours = batch.namespace == own.namespace && batch.endpoint == own.endpoint;
+            if batch.id == own.id
+                || !ours
+                || !self
+                    .collect_if_expired(&batch, now, expires_after_ms)
+                    .await?
+            {
+                kept.insert(batch.id);
             }
         }
-        Ok(())
+        let orphans: Vec<String> = self
+            .markers()
+            .await?
+            .into_iter()
+            .filter(|m| !kept.contains(&m.batch))
+            .map(|m| m.id)
+            .collect();
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        self.forget(&orphans).await
     }
 
     /// Forgets batch `id` and its done markers.
@@ -279,16 +303,16 @@ async fn list(options: &JsValue) -> Result<Array, Error> {
     batches.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
     let listed = Array::new();
     for batch in batches {
-        if store
-            .collect_if_expired(&batch, now, lookup.expires_after_ms)
-            .await?
+        // Only the batches the listing covers are judged by its expiresAfter.
+        if !lookup.covers_place(&batch.namespace, &batch.endpoint)
+            || store
+                .collect_if_expired(&batch, now, lookup.expires_after_ms)
+                .await?
         {
             continue;
         }
-        if lookup.covers_place(&batch.namespace, &batch.endpoint) {
-            let running = super::lock::is_held(&batch.id).await;
-            listed.push(&batch.pending_to_js(&markers, running));
-        }
+        let running = super::lock::is_held(&batch.id).await;
+        listed.push(&batch.pending_to_js(&markers, running));
     }
     Ok(listed)
 }

@@ -344,6 +344,25 @@ test("Files made in the page (no folder), in any engine: each stored byte-identi
   await assertStored(r.outcome.result.done, expected);
 });
 
+test("Blobs of one size (not Files) are separate files: each added, each stored byte-identical", { timeout: 180_000 }, async () => {
+  // A Blob has no name or date: before, the queue keyed it by its size
+  // alone, added the first of these and dropped the others as repeats.
+  const specs = [0, 1, 2].map((i) => ({ name: `blob-${i}.bin`, size: 30_000, seed: 700 + i }));
+  const expected = specs.map((f) => sha256(contentBytes(f))).sort();
+  const added = await tab.evaluate(async (specs) => {
+    const blobs = [];
+    for (const spec of specs) blobs.push((await window.e2e.source(spec)).source.slice());
+    return window.q.run("blobs", { add: blobs, options: { namespace: `blobs-${Date.now()}` } });
+  }, specs);
+  assert.equal(added, specs.length, "none dropped as a repeat of another");
+  const r = await outcomeOf("blobs");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.deepEqual(r.outcome.result.failed, []);
+  const stored = [];
+  for (const f of r.outcome.result.done) stored.push((await stack.debug.object(f.key))?.sha256);
+  assert.deepEqual(stored.sort(), expected, "each Blob's own bytes");
+});
+
 test("a reload mid-batch, then the same folder again: stored files are skipped, only the rest are sent", { timeout: 300_000 }, async () => {
   const root = randomNamespace("reload");
   const files = Array.from({ length: 24 }, (_, i) => ({ path: `set/f${String(i).padStart(2, "0")}.bin`, size: 50_000 + i, seed: 100 + i }));
@@ -528,34 +547,43 @@ test("a batch a run holds outlives a listing's expiresAfter; one begun again pas
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
-test("a run collects the batches past its expiresAfter that no run holds, though the app never lists them", { timeout: 300_000 }, async () => {
+test("a run collects its namespace's batches past its expiresAfter that no run holds, though the app never lists them; another namespace's are left", { timeout: 300_000 }, async () => {
   const abandoned = randomNamespace("abandoned");
+  const elsewhere = randomNamespace("elsewhere");
   const holder = randomNamespace("holder");
   const runner = randomNamespace("collector");
-  // A batch left half done by a reload, and one a run holds.
+  // Batches left half done by a reload: one in the collector's namespace, one in another's.
+  await halfDone("elsewhere", elsewhere, Array.from({ length: 2 }, (_, i) => ({ path: `e/f${i}.bin`, size: 13_000 + i, seed: 1490 + i })), 1);
   await halfDone("abandoned", abandoned, Array.from({ length: 3 }, (_, i) => ({ path: `a/f${i}.bin`, size: 14_000 + i, seed: 1500 + i })), 1);
+  // And one a run holds, in the collector's namespace.
   await makeFolder(holder, [{ path: "h/held.bin", size: 14_100, seed: 1510 }]);
   let release;
   stack.gate.injectRequest({ method: "PUT", keySuffix: "held.bin" }, { holdAnswer: new Promise((resolve) => (release = resolve)) });
-  await runQueue("holder", { root: holder, options: { namespace: holder } });
-  await waitUntil(async () => (await pending(holder))[0]?.running, { timeout: 30_000, what: "the holder's batch running" });
+  await runQueue("holder", { root: holder, options: { namespace: abandoned } });
+  const running = async () => (await pending(abandoned)).filter((b) => b.running);
+  await waitUntil(async () => (await running()).length === 1, { timeout: 30_000, what: "the holder's batch running" });
   await sleep(1_200);
 
-  // Another folder run with a shorter expiresAfter; the app never calls listPending with it.
+  // Another folder run in that namespace with a shorter expiresAfter; the app never calls listPending with it.
   const expected = await makeFolder(runner, [{ path: "r/f0.bin", size: 14_200, seed: 1520 }]);
-  await runQueue("collector", { root: runner, options: { namespace: runner, expiresAfter: 1000 } });
+  await runQueue("collector", { root: runner, options: { namespace: abandoned, expiresAfter: 1000 } });
   const r = await outcomeOf("collector");
   assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
   await assertStored(r.outcome.result.done, expected);
   // Before, only a listing with that expiresAfter collected it: the run left it.
-  assert.deepEqual(await pending(abandoned), [], "the abandoned batch, past the run's expiresAfter, is collected");
-  assert.equal((await pending(holder))[0]?.running, true, "the batch a run holds is left to it");
+  const left = await pending(abandoned);
+  assert.deepEqual(left.map((b) => b.running), [true], "the abandoned batch, past the run's expiresAfter, is collected; the one a run holds is left to it");
+  // Before, a run collected every namespace's batches by its own expiresAfter.
+  assert.deepEqual((await pending(elsewhere)).map((b) => [b.files, b.filesDone]), [[2, 1]], "another namespace's batch is not this run's to judge");
 
   release();
   const held = await outcomeOf("holder");
   assert.equal(held.outcome.result?.done.length, 1, JSON.stringify(held.outcome));
-  assert.deepEqual(await pending(holder), []);
-  for (const root of [abandoned, holder, runner]) await tab.evaluate((root) => window.q.remove(root), root);
+  assert.deepEqual(await pending(abandoned), []);
+  // A listing of that namespace, with its own expiresAfter, collects it.
+  await tab.evaluate(async (namespace) => (await window.e2e.lib("queue")).UploadQueue.listPending({ namespace, expiresAfter: 1 }), elsewhere);
+  assert.deepEqual(await pending(elsewhere), []);
+  for (const root of [abandoned, elsewhere, holder, runner]) await tab.evaluate((root) => window.q.remove(root), root);
 });
 
 test("one file failing for good does not stop the others; start() again retries only it", { timeout: 300_000 }, async () => {
