@@ -1135,6 +1135,30 @@ mod signing {
     }
 
     #[test]
+    fn a_file_dropped_while_it_waits_for_its_batch_is_not_signed_with_it() {
+        // A small file cancelled (its future dropped) while it waits out
+        // the window: before, its entry stayed, and the next batch signed
+        // it too (a URL and key nobody uses).
+        let backend = Signs::default();
+        let clock = Clock::at(0.0);
+        let signer = BatchSigner::new(&backend, &clock, 8);
+        block_on(async {
+            let mut cancelled = Box::pin(signer.sign(file("cancelled")));
+            assert!(
+                futures::poll!(cancelled.as_mut()).is_pending(),
+                "it waits for others"
+            );
+        });
+        let names: Vec<String> = (1..3).map(|i| format!("f{i}")).collect();
+        assert_eq!(sign_all(&signer, &names), names);
+        assert_eq!(
+            *backend.batches.borrow(),
+            [2],
+            "the dropped file is not signed"
+        );
+    }
+
+    #[test]
     fn without_a_batch_route_files_are_signed_one_by_one_from_then_on() {
         let backend = Signs {
             no_batch_route: true,

@@ -120,12 +120,16 @@ impl<'a> BatchSigner<'a> {
     }
 
     /// Puts `file` on the waiting list; answers its ticket and where its
-    /// answer will come.
+    /// answer will come. The entries of files no longer waiting for their
+    /// answer (a pause or a cancel dropped them) leave the list: they are
+    /// neither signed nor counted towards `enough`.
     fn join(&self, file: NewSingle<'_>) -> (u64, oneshot::Receiver<Result<SignedSingle, Error>>) {
         let ticket = self.next_ticket.get();
         self.next_ticket.set(ticket + 1);
         let (answer, rx) = oneshot::channel();
-        self.waiting.borrow_mut().push(Waiting {
+        let mut waiting = self.waiting.borrow_mut();
+        waiting.retain(|w| !w.answer.is_canceled());
+        waiting.push(Waiting {
             ticket,
             namespace: file.namespace.to_owned(),
             file_name: file.file_name.to_owned(),
@@ -149,6 +153,7 @@ impl<'a> BatchSigner<'a> {
         loop {
             let batch: Vec<Waiting> = {
                 let mut waiting = self.waiting.borrow_mut();
+                waiting.retain(|w| !w.answer.is_canceled());
                 let n = waiting.len().min(MAX_BATCH);
                 waiting.drain(..n).collect()
             };
