@@ -4,7 +4,14 @@
 // any of these, a FileSystemFileHandle, a FileSystemDirectoryHandle
 // (`showDirectoryPicker()`, a dropped folder's `getAsFileSystemHandle()`),
 // or a FileSystemDirectoryEntry (a dropped folder's `webkitGetAsEntry()`).
-// Folders are walked recursively. Anything else is refused.
+// Folders are walked recursively. Anything else is refused. Each answer
+// the walk waits for from the browser (a file, a folder's next entries) is
+// given up after `ANSWER_MS`: a folder on a network share that went away,
+// or a cloud placeholder whose provider never answers, is unreadable, not
+// a walk that never ends.
+
+/** How long the walk waits for one answer of the browser (ms). */
+export const ANSWER_MS = 30_000;
 
 /**
  * `[files, unreadable]` for `input`: `files` as `[[file, relativePath], ...]`,
@@ -25,21 +32,29 @@ async function collect(item, folder, out) {
   } else if (isList(item)) {
     for (const each of Array.from(item)) await collect(each, folder, out);
   } else if (item?.kind === "file" && typeof item.getFile === "function") {
-    await reading(out, folder + item.name, async () => out.files.push([await item.getFile(), folder ? folder + item.name : ""]));
+    const path = folder + item.name;
+    await reading(out, path, async () => out.files.push([await answered(item.getFile(), path), folder ? path : ""]));
   } else if (item?.kind === "directory" && typeof item.values === "function") {
     const inside = `${folder}${item.name}/`;
     await reading(out, inside, async () => {
-      for await (const child of item.values()) await collect(child, inside, out);
+      const children = item.values();
+      for (;;) {
+        const next = await answered(children.next(), inside);
+        if (next.done) return;
+        await collect(next.value, inside, out);
+      }
     });
   } else if (item?.isFile && typeof item.file === "function") {
-    await reading(out, folder + item.name, async () => {
+    const path = folder + item.name;
+    await reading(out, path, async () => {
       // As a handle's: a file dropped alone has no folder path.
-      out.files.push([await new Promise((resolve, reject) => item.file(resolve, reject)), folder ? folder + item.name : ""]);
+      const file = await answered(new Promise((resolve, reject) => item.file(resolve, reject)), path);
+      out.files.push([file, folder ? path : ""]);
     });
   } else if (item?.isDirectory && typeof item.createReader === "function") {
     const inside = `${folder}${item.name}/`;
     await reading(out, inside, async () => {
-      for (const child of await readAll(item.createReader())) await collect(child, inside, out);
+      for (const child of await readAll(item.createReader(), inside)) await collect(child, inside, out);
     });
   } else {
     throw new TypeError(`cannot add ${describe(item)}: give Files, a FileList, file or folder handles, or dropped folder entries`);
@@ -69,11 +84,20 @@ function isList(item) {
   return Array.isArray(item) || (typeof FileList !== "undefined" && item instanceof FileList) || brand(item) === "[object FileList]";
 }
 
+/** `promise`, or a TimeoutError naming `path` once it has not settled within `ANSWER_MS`. */
+function answered(promise, path) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new DOMException(`${path}: the browser did not answer within ${ANSWER_MS / 1000} s`, "TimeoutError")), ANSWER_MS);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Every entry of a directory reader (it answers in batches until an empty one). */
-async function readAll(reader) {
+async function readAll(reader, path) {
   const entries = [];
   for (;;) {
-    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    const batch = await answered(new Promise((resolve, reject) => reader.readEntries(resolve, reject)), path);
     if (batch.length === 0) return entries;
     entries.push(...batch);
   }
