@@ -93,6 +93,12 @@ pub struct WebPorts {
 }
 
 impl WebPorts {
+    /// Whether the records live in memory only (IndexedDB could not be
+    /// opened, or failed): a record not found may be there still.
+    pub fn records_in_memory(&self) -> bool {
+        self.store.in_memory()
+    }
+
     /// The ports of a run of `source` under `options`, the backend's
     /// requests carrying `headers`; `warn` hears of storage trouble.
     pub async fn open(

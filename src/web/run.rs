@@ -15,7 +15,7 @@ use super::lock;
 use super::source::Source;
 use super::staging;
 use crate::driver::{Completed, Driver, FileInfo};
-use crate::error::Error;
+use crate::error::{Error, StorageFailure};
 use crate::options::ChecksumMode;
 use crate::ports::RecordStore;
 
@@ -158,13 +158,26 @@ async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) 
 
 /// Aborts the stored upload of `inner` on the server, deletes its record,
 /// its kept handle and its staged copy.
+///
+/// # Errors
+/// Besides the abort's own: [`Error::Storage`] when no record was found
+/// because IndexedDB could not be opened. The upload may be stored there
+/// still, on the server too: nothing is deleted, and `abort()` again (with
+/// IndexedDB back) aborts it.
 pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
     let (source, file) = ready(inner).await?;
     let ports = open_ports(inner, source).await;
     let driver = driver(&ports, inner);
     let id = driver.record_id(&file);
     let _lock = lock::hold_released(&id).await?;
-    driver.abort(&file).await?;
+    if !driver.abort(&file).await? && ports.records_in_memory() {
+        return Err(Error::Storage {
+            failure: StorageFailure::Unavailable,
+            detail:
+                "it could not be opened, so nothing was aborted; call abort() again once it answers"
+                    .into(),
+        });
+    }
     forget_kept(IdbStore::open().await.ok().as_ref(), &id).await;
     Ok(())
 }

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { assertNoPageErrors, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { cardCount, click, listedPending, openDemo, pickFiles, randomNamespace, shown, waitForStatus, waitReady } from "./demo.mjs";
-import { pending, waitOutcome } from "./in-page.mjs";
-import { assertNothingLeft, pickAndHold, startAndHold, useStack } from "./steps.mjs";
+import { clearPending, pending, waitOutcome } from "./in-page.mjs";
+import { assertNothingLeft, pauseHeld, pickAndHold, startAndHold, useStack } from "./steps.mjs";
 
 const PART = 5 * MIB;
 
@@ -132,4 +132,31 @@ test("abort() called again while the first is under way shares its outcome (a do
   assert.equal(await tab.evaluate(() => window.e2e.runs.twice.upload.start().catch((e) => e.code)), "ABORTED", "a start() after");
   await assertNothingLeft(stack, tab, namespace, record);
   await assertNoPageErrors(tab);
+});
+
+test("abort() while IndexedDB cannot be opened rejects with STORAGE and deletes nothing: the upload stays, to abort again", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  const namespace = randomNamespace("abort-noidb");
+  await openDemo(stack, tab);
+  const name = `${namespace}.bin`;
+  const spec = { file: { name, size: 3 * PART }, options: { namespace, concurrency: 1 } };
+  const record = await startAndHold(stack, tab, "noidb", spec, 1);
+  await pauseHeld(stack, tab, "noidb");
+  // IndexedDB stops answering (patched as the page's own code: Firefox runs
+  // WebDriver's scripts apart), then the upload is cancelled.
+  const code = await tab.evaluate(async () => {
+    const script = document.createElement("script");
+    script.textContent = "IDBFactory.prototype.open = () => ({});";
+    document.head.append(script);
+    script.remove();
+    return window.e2e.runs.noidb.upload.abort().then(() => "aborted", (e) => e.code);
+  });
+  // Before, abort() resolved: nothing aborted, and the page told it was.
+  assert.equal(code, "STORAGE");
+  assert.ok((await stack.debug.uploads()).some((u) => u.uploadId === record.uploadId), "still on the store");
+  await tab.reload();
+  await waitReady(tab);
+  assert.ok((await pending(tab, namespace)).some((p) => p.uploadId === record.uploadId), "its record is kept");
+  await clearPending(tab, namespace);
+  assert.ok(!(await stack.debug.uploads()).some((u) => u.uploadId === record.uploadId), "aborted once IndexedDB answers");
 });
