@@ -9,6 +9,7 @@
 // the PUTs, the page reports what the library told it.
 
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { after, afterEach, before } from "node:test";
@@ -327,6 +328,14 @@ test("a file over 4 GiB: parts past 4 GiB are read and hashed by every path (wor
   const big = path.join(stack.filesDir, "sparse-over-4GiB.bin");
   await fsp.writeFile(big, "");
   await fsp.truncate(big, 4 * GIB + 64 * MIB); // zeros, taking no disk space
+  // Random bytes where the slices below are read (76 MiB on disk): over
+  // zeros, a part read at the wrong offset would store the same object.
+  const handle = await fsp.open(big, "r+");
+  try {
+    for (let at = 4 * GIB - 12 * MIB; at < 4 * GIB + 64 * MIB; at += 4 * MIB) await handle.write(randomBytes(4 * MIB), 0, 4 * MIB, at);
+  } finally {
+    await handle.close();
+  }
   const namespace = randomNamespace("big");
   const pickBig = async () => {
     await tab.evaluate(() => {
@@ -341,6 +350,15 @@ test("a file over 4 GiB: parts past 4 GiB are read and hashed by every path (wor
   const uploadSlice = async (label, from, to, partSize) => {
     const file = { picked: "#big-file", from, to };
     const { sha256 } = await startUpload(tab, label, { file, options: { namespace, checksum: "sha256", partSize } });
+    // The bytes on disk, as Node reads them: the page's own read agrees.
+    const bytes = Buffer.alloc(to - from);
+    const disk = await fsp.open(big, "r");
+    try {
+      await disk.read(bytes, 0, bytes.length, from);
+    } finally {
+      await disk.close();
+    }
+    assert.equal(sha256, createHash("sha256").update(bytes).digest("hex"), `${label}: the page reads the file's own bytes`);
     const run = await waitOutcome(tab, label, 180_000);
     assert.ok(run.outcome.result, `${label}: ${JSON.stringify(run.outcome.error)}`);
     assert.ok(run.outcome.result.checksumSha256, `${label}: every part was hashed`);

@@ -429,13 +429,16 @@ test('stage: "opfs": a copy still being written when the upload completes is not
   if (!hasOpfs) return t.skip("the page cannot write files here (no createWritable)");
   const namespace = randomNamespace("staged-late");
   await openDemo(stack, tab, { namespace });
-  // The copy's one write (a file under its 8 MiB chunk) takes 3 s: the
-  // upload completes while it is under way. The copy's end is noted.
+  // The copy's one write (a file under its 8 MiB chunk) waits until the
+  // test lets it go, once the upload has completed. The copy's end is noted.
   await tab.evaluate(() => {
     const { write, close, abort } = FileSystemWritableFileStream.prototype;
     window.copyEnded = false;
+    window.copyWriting = false;
+    const mayGo = new Promise((resolve) => (window.letCopyGo = resolve));
     FileSystemWritableFileStream.prototype.write = async function (...args) {
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      window.copyWriting = true;
+      await mayGo;
       return write.apply(this, args);
     };
     const noteEnd = (method) =>
@@ -452,6 +455,8 @@ test('stage: "opfs": a copy still being written when the upload completes is not
   await startUpload(tab, "late", { file: { name: "late.bin", size: 6 * MIB, seed: 51 }, options: { namespace, stage: "opfs" } });
   const done = await waitOutcome(tab, "late");
   assert.ok(done.outcome.result, JSON.stringify(done.outcome.error));
+  assert.deepEqual(await tab.evaluate(() => [window.copyWriting, window.copyEnded]), [true, false], "the upload completed while the copy was being written");
+  await tab.evaluate(() => window.letCopyGo());
   await waitUntil(() => tab.evaluate(() => window.copyEnded), { timeout: 30_000, what: "the copy's write to end" });
   // Before, the write went on after the run's removal of the copy, and left it whole.
   await waitUntil(async () => (await stagedCopies(tab)).length === 0, { timeout: 5_000, what: "no copy left" });

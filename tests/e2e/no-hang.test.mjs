@@ -89,16 +89,25 @@ test("a lock manager that never answers: after 10 s the upload goes on unlocked 
   });
   await assertStored(run);
   assert.deepEqual(run.warnings, ["LOCK_UNAVAILABLE"]);
+  assert.ok(run.seconds >= 9, `it waited for the bound (${run.seconds} s)`);
 });
 
 test("an origin-private file system that never answers: each look into it is given up after 10 s, and the upload goes on", { timeout: 120_000 }, async () => {
   // Looked into before and after every upload, staged or not (its copies'
   // names, to collect orphans; the copy's removal once stored).
   const run = await uploadWith(() => {
-    StorageManager.prototype.getDirectory = () => new Promise(() => {});
+    StorageManager.prototype.getDirectory = () => {
+      window.opfsLooks = (window.opfsLooks ?? 0) + 1;
+      return new Promise(() => {});
+    };
   });
   await assertStored(run);
   assert.deepEqual(run.warnings, []);
+  // Looked into before the upload and again to remove its copy: each look
+  // given up after its 10 s.
+  const looks = await tab.evaluate(() => window.opfsLooks ?? 0);
+  assert.ok(looks >= 1, "the origin-private file system was looked into");
+  assert.ok(run.seconds >= 9, `it waited for the bound (${run.seconds} s)`);
 });
 
 test("a hash worker that never answers: after 10 s the page hashes the parts itself", { timeout: 120_000 }, async () => {

@@ -974,6 +974,8 @@ test("faults on the way (500, 503, cut connections) during a batch: every file s
   const expected = await makeFolder(root, files);
   const mark = stack.gate.mark();
   stack.gate.chaos({ rate: 0.3, seed: 7, kinds: [{ status: 500 }, { status: 503, body: "<Error><Code>SlowDown</Code></Error>" }, { reset: 1000 }] });
+  // One cut for certain (the gate cuts the browser's own resend too).
+  stack.gate.injectFile("x/f3.bin", { reset: 1000 });
   await runQueue("faults", { root, options: { concurrency: 4, retryDelays: [0, 100, 200, 400, 800] } });
   const r = await outcomeOf("faults");
   stack.gate.chaos(null);
@@ -981,6 +983,9 @@ test("faults on the way (500, 503, cut connections) during a batch: every file s
   assert.deepEqual(r.outcome.result.failed, []);
   await assertStored(r.outcome.result.done, expected);
   assert.ok(wholeFilePuts(mark).some((p) => p.fault), "faults were injected into this batch");
+  const cut = wholeFilePuts(mark).filter((p) => p.key?.endsWith("x/f3.bin"));
+  assert.equal(cut[0]?.fault, "reset", "the file's first request was cut");
+  assert.equal(cut.at(-1).state, "done", "the page's own retry stored it");
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 

@@ -309,7 +309,9 @@ export class StoreGate {
       // Cut on a kept-alive connection before any answer, a browser sends
       // the request again by itself, on a new one: cut that too, so that
       // the page sees the error and its own retry is what is tested.
-      if (record.partNumber && this.#requestsOn.get(req.socket) > 1) this.inject(record.partNumber, fault);
+      const kept = this.#requestsOn.get(req.socket) > 1;
+      if (kept && record.partNumber) this.inject(record.partNumber, fault);
+      else if (kept && record.key) this.fileFaults.unshift({ keySuffix: record.key, fault });
       let seen = 0;
       req.on("data", (chunk) => {
         seen += chunk.length;

@@ -57,10 +57,17 @@ after(async () => {
 for (const [module, resolution] of [["esnext", "bundler"], ["nodenext", "nodenext"]]) {
   test(`a consumer's TypeScript compiles against each entry, as the README writes it (moduleResolution ${resolution})`, { timeout: 120_000 }, async () => {
     const args = ["-p", dir, "--module", module, "--moduleResolution", resolution, "--pretty", "false"];
-    const output = await run(TSC, args, { cwd: dir, timeout: 110_000 }).catch((e) => e.message);
+    // tsc exits non-zero on type errors: those are listed. Any other way
+    // it fails (not found, a crash, the time limit) is a failure too.
+    let failed = null;
+    const output = await run(TSC, args, { cwd: dir, timeout: 110_000 }).catch((e) => {
+      failed = e;
+      return e.message;
+    });
     const errors = output.split("\n").filter((line) => /error TS\d+/.test(line));
     if (errors.length) log(output.trim());
     assert.deepEqual(errors, [], "tsc --strict finds nothing wrong");
+    assert.equal(failed, null, `tsc did not run to its end: ${failed?.message}`);
   });
 }
 
