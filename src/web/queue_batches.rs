@@ -199,8 +199,9 @@ impl IdbStore {
     /// `expires_after_ms` but `own` (the run's, dated afresh by
     /// [`Self::put_batch`]), as a listing does, so that an app that never
     /// lists them is not left every abandoned batch and its folder handle;
-    /// then the done markers of no kept batch (left by a batch forgotten
-    /// part-way). Another namespace's or endpoint's batches are not this
+    /// then the done markers of no kept batch past `expires_after_ms` (left
+    /// by a batch forgotten part-way; younger ones may be a run's whose
+    /// batch could not be written, which skip its files after a reload). Another namespace's or endpoint's batches are not this
     /// queue's to judge (another user, another `expiresAfter`). One read of
     /// the batch store; the locks are asked of the expired batches only.
     pub(super) async fn collect_expired(
@@ -225,7 +226,7 @@ impl IdbStore {
             .markers()
             .await?
             .into_iter()
-            .filter(|m| !kept.contains(&m.batch))
+            .filter(|m| !kept.contains(&m.batch) && now - m.stored_at > expires_after_ms)
             .map(|m| m.id)
             .collect();
         if orphans.is_empty() {
