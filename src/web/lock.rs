@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::deadline::within;
+use super::fetch::AbortOnDrop;
 use crate::error::Error;
 use crate::ports::{Claim, Claiming, Claims, Warning, WarningCode};
 
@@ -151,7 +152,11 @@ impl Drop for LockGuard {
 }
 
 /// Takes the exclusive lock `name`. With `wait`, waits for it; without,
-/// fails with [`Error::Locked`] when another tab holds it.
+/// fails with [`Error::Locked`] when another tab holds it. Dropped before
+/// the lock is granted (a pause, a bound), a waiting request is taken back
+/// out of the lock manager's queue (its `signal`), so that it is never
+/// granted later to nobody, in the way of another tab's `ifAvailable`
+/// request.
 pub async fn acquire(name: &str, wait: bool) -> Result<Lock, Error> {
     let mut release: Option<Function> = None;
     let held = Promise::new(&mut |resolve, _| release = Some(resolve));
@@ -169,6 +174,16 @@ pub async fn acquire(name: &str, wait: bool) -> Result<Lock, Error> {
     let options = Object::new();
     let _ = Reflect::set(&options, &"mode".into(), &"exclusive".into());
     let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
+    // Aborting a granted request does nothing: the guard keeps the lock.
+    // (The lock manager refuses a `signal` beside `ifAvailable`, a request
+    // it answers at once.)
+    let controller = wait
+        .then(web_sys::AbortController::new)
+        .and_then(Result::ok);
+    if let Some(controller) = &controller {
+        let _ = Reflect::set(&options, &"signal".into(), &controller.signal());
+    }
+    let _withdraw_when_dropped = controller.map(AbortOnDrop::new);
     let Ok(request) = locks_request(name, &options, &callback) else {
         return Ok(Lock::Unavailable("this browser has no Web Locks"));
     };

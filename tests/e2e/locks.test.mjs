@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, waitUntil } from "./harness.mjs";
 import { listedPending, openDemo, randomNamespace, waitReady } from "./demo.mjs";
-import { clearPending, findPrevious, installHelpers, pending, report, resume, startUpload, waitOutcome } from "./in-page.mjs";
+import { clearPending, findPrevious, installHelpers, pause, pending, report, resume, startUpload, waitOutcome } from "./in-page.mjs";
 import { assertObject, pauseHeld, startAndHold, useStack } from "./steps.mjs";
 
 const stack = useStack("locks");
@@ -108,6 +108,30 @@ test("with lock: \"wait\" the second tab starts when the first stops, and resume
     assert.equal(second.resumes[0].skippedParts, 3, "the parts the first tab stored are not sent again");
     assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
     await assertObject(stack, second.outcome.result.key, second.sha256);
+  });
+});
+
+/** The names of the resupload locks `tab`'s lock manager has requests waiting for, of any tab. */
+async function waitingLocks(tab) {
+  return tab.evaluate(async () =>
+    (await navigator.locks.query()).pending.map((l) => l.name).filter((n) => n.startsWith("resupload:")),
+  );
+}
+
+test("a tab paused while it waits for the lock takes its request back", { timeout: 120_000 }, async (t) => {
+  // Left queued, the request would be granted to nobody when the first tab
+  // lets go, in the way of a third tab's start at that moment.
+  await inTwoTabs(t, "lock-withdraw", async ({ a, b, namespace, mark }) => {
+    const spec = { file: FILE, options: { namespace, concurrency: 1 } };
+    await startAndHold(stack, a, "a", spec, 2);
+    await startUpload(b, "b", { file: FILE, options: { ...spec.options, lock: "wait" } });
+    await waitUntil(async () => (await waitingLocks(b)).length === 1, { timeout: 10_000, what: "the second tab's request to wait" });
+    await pause(b, "b");
+    await waitUntil(async () => (await waitingLocks(b)).length === 0, { timeout: 10_000, what: "the paused request to be taken back" });
+    stack.gate.release();
+    const first = await waitOutcome(a, "a");
+    assert.ok(first.outcome.result, JSON.stringify(first.outcome));
+    assert.deepEqual(storedSince(mark), [1, 2, 3, 4, 5], "each part reached the store once");
   });
 });
 
