@@ -239,7 +239,7 @@ fn signed_single(answer: &JsValue, checksum: Option<&str>) -> Option<SignedSingl
     };
     Some(SignedSingle {
         method,
-        url: string(answer, "url")?,
+        url: signed_url(answer)?,
         headers,
         fields,
         key,
@@ -250,6 +250,15 @@ fn signed_single(answer: &JsValue, checksum: Option<&str>) -> Option<SignedSingl
 
 /// An object of string values as pairs (`undefined` or `null`: none);
 /// `None` for anything else.
+/// The `url` of a signing answer, when it is an absolute `http(s)` URL
+/// the browser can parse: a part request to anything else would only fail
+/// as a network error, retried in vain.
+fn signed_url(answer: &JsValue) -> Option<String> {
+    let url = string(answer, "url")?;
+    let parsed = web_sys::Url::new(&url).ok()?;
+    matches!(parsed.protocol().as_str(), "http:" | "https:").then_some(url)
+}
+
 fn string_pairs(value: &JsValue) -> Option<Vec<(String, String)>> {
     if !super::js::present(value) {
         return Some(Vec::new());
@@ -376,8 +385,12 @@ impl Backend for HttpBackend {
             let answer = self
                 .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
                 .await?;
-            string(&answer, "url")
-                .ok_or_else(|| wrong_shape(Operation::SignPart, "{ url: string }"))
+            signed_url(&answer).ok_or_else(|| {
+                wrong_shape(
+                    Operation::SignPart,
+                    "{ url: string }, an absolute http(s) URL",
+                )
+            })
         })
     }
 
@@ -452,7 +465,7 @@ impl SingleSigner for HttpBackend {
             signed_single(&answer, file.checksum_sha256).ok_or_else(|| {
                 wrong_shape(
                     Operation::SignFile,
-                    "{ method: \"PUT\" | \"POST\", url: string, fields?: object, headers?: object, key?: string }",
+                    "{ method: \"PUT\" | \"POST\", url: string (an absolute http(s) URL), fields?: object, headers?: object, key?: string }",
                 )
             })
         })

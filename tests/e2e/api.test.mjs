@@ -378,14 +378,20 @@ test("a file with the same name, size and date but new content restarts (file-ch
 /**
  * A backend on a loopback port of its own whose create route
  * (`POST /api/s3/multipart`) answers `backend.answer` ({ status,
- * contentType, body }); anything else is 404. It allows the page's origin.
+ * contentType, body }) and whose part signing route
+ * (`GET /api/s3/multipart/:uploadId/:partNumber`) answers the JSON
+ * `backend.signAnswer`; anything else is 404. It allows the page's origin.
  */
 async function startFaultyBackend(origin) {
-  const cors = { "access-control-allow-origin": origin, "access-control-allow-headers": "content-type", "access-control-allow-methods": "POST" };
-  const backend = { answer: null, creates: 0 };
+  const cors = { "access-control-allow-origin": origin, "access-control-allow-headers": "content-type", "access-control-allow-methods": "GET, POST" };
+  const backend = { answer: null, signAnswer: null, creates: 0 };
   const server = http.createServer((request, response) => {
     request.resume();
     if (request.method === "OPTIONS") return response.writeHead(204, cors).end();
+    const signing = /^\/api\/s3\/multipart\/[^/]+\/\d+$/.test(new URL(request.url, "http://x").pathname);
+    if (request.method === "GET" && signing && backend.signAnswer) {
+      return response.writeHead(200, { ...cors, "content-type": "application/json" }).end(JSON.stringify(backend.signAnswer));
+    }
     if (request.method !== "POST" || new URL(request.url, "http://x").pathname !== "/api/s3/multipart") return response.writeHead(404, cors).end();
     backend.creates += 1;
     const { status, contentType, body } = backend.answer;
@@ -417,6 +423,26 @@ test("a backend answering non-JSON, a 500, or JSON of the wrong shape gets a typ
     assert.equal(shape.error?.code, "BAD_RESPONSE", JSON.stringify(shape));
     assert.match(shape.error.message, /Companion/);
     assert.ok(backend.creates >= 3, `each answer came from the create route (${backend.creates} creates)`);
+  } finally {
+    await backend.stop();
+  }
+});
+
+test("a part signed with a URL the browser cannot parse, or not http(s), gets BAD_RESPONSE", { timeout: 120_000 }, async () => {
+  // Sent, it would fail as a network error, retried in vain.
+  const tab = stack.tab;
+  const backend = await startFaultyBackend(new URL(stack.baseUrl).origin);
+  try {
+    await openDemo(stack, tab);
+    backend.answer = { status: 200, contentType: "application/json", body: JSON.stringify({ key: "uploads/x", uploadId: "u1" }) };
+    for (const url of ["http://[not-a-host/part", "ftp://store.example/part", "/relative/part"]) {
+      backend.signAnswer = { url };
+      const options = { endpoint: backend.endpoint, namespace: "bad-url", retryDelays: [0] };
+      await startUpload(tab, "bad-url", { file: { name: "bad-url.bin", size: 1000 }, options });
+      const outcome = (await waitOutcome(tab, "bad-url")).outcome;
+      assert.equal(outcome.error?.code, "BAD_RESPONSE", `${url}: ${JSON.stringify(outcome)}`);
+      assert.match(outcome.error.message, /absolute http\(s\) URL/);
+    }
   } finally {
     await backend.stop();
   }
