@@ -103,14 +103,23 @@ test("Cancel pressed while the store completes the upload: the card says done, n
   await assertNoPageErrors(tab);
 });
 
-test("abort() called again while the first is under way shares its outcome (a double-clicked Cancel)", { timeout: 120_000 }, async () => {
-  const tab = stack.tab;
-  const namespace = randomNamespace("abort-twice");
+/**
+ * Opens the demo in `tab` and starts run `run`: a file of 3 parts in a fresh
+ * namespace of `label`, one part at a time, the second part held. Answers
+ * `{ namespace, name, record }` (the stored record, one part done).
+ */
+async function startThreeParts(tab, run, label) {
+  const namespace = randomNamespace(label);
   await openDemo(stack, tab);
   const name = `${namespace}.bin`;
-  // Part 2 is held: a run left free may complete before its record is read.
   const spec = { file: { name, size: 3 * PART }, options: { namespace, concurrency: 1 } };
-  const record = await startAndHold(stack, tab, "twice", spec, 1);
+  return { namespace, name, record: await startAndHold(stack, tab, run, spec, 1) };
+}
+
+test("abort() called again while the first is under way shares its outcome (a double-clicked Cancel)", { timeout: 120_000 }, async () => {
+  const tab = stack.tab;
+  // Part 2 is held: a run left free may complete before its record is read.
+  const { namespace, name, record } = await startThreeParts(tab, "twice", "abort-twice");
   // The store takes 3 s to abort: longer than a lock's hand-over is waited for.
   let release;
   const held = stack.gate.injectRequest(
@@ -136,11 +145,7 @@ test("abort() called again while the first is under way shares its outcome (a do
 
 test("abort() while IndexedDB cannot be opened rejects with STORAGE and deletes nothing: the upload stays, to abort again", { timeout: 120_000 }, async () => {
   const tab = stack.tab;
-  const namespace = randomNamespace("abort-noidb");
-  await openDemo(stack, tab);
-  const name = `${namespace}.bin`;
-  const spec = { file: { name, size: 3 * PART }, options: { namespace, concurrency: 1 } };
-  const record = await startAndHold(stack, tab, "noidb", spec, 1);
+  const { namespace, record } = await startThreeParts(tab, "noidb", "abort-noidb");
   await pauseHeld(stack, tab, "noidb");
   // IndexedDB stops answering (patched as the page's own code: Firefox runs
   // WebDriver's scripts apart), then the upload is cancelled.
