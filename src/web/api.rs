@@ -41,7 +41,8 @@ extern "C" {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** Progress of the whole upload. `sentBytes` never goes backwards. */
+/** Progress of the whole upload. `sentBytes` never goes backwards, across a pause and
+ *  `start()` again too; it begins again only after `onRestart`. */
 export interface UploadProgress { sentBytes: number; confirmedBytes: number; totalBytes: number; }
 /** A part the store confirmed. */
 export interface PartComplete { partNumber: number; size: number; etag: string; }

@@ -1,6 +1,6 @@
 //! Calls the JavaScript callbacks given in the options.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::Function;
@@ -31,6 +31,11 @@ pub struct JsEvents {
     pub on_part_bookkeeping: Option<Function>,
     /// The warning codes told already (each is told once per upload).
     pub warned: Rc<RefCell<Vec<WarningCode>>>,
+    /// The most bytes `onProgress` has said were sent, since the upload
+    /// began or last restarted. A run reports from the confirmed bytes, so
+    /// after a pause (or a failed run) the next `start()` would report the
+    /// parts that were in flight as unsent: the bar would jump back.
+    pub sent_told: Rc<Cell<u64>>,
     /// Where a measured link rate is noted (`link_memory`): the endpoint
     /// of an `Upload`; none for a queue's files.
     pub link_key: Option<String>,
@@ -90,8 +95,13 @@ pub(super) fn call_with(callback: &Option<Function>, value: &JsValue) {
 
 impl Events for JsEvents {
     fn progress(&self, progress: Progress) {
+        let sent = progress
+            .sent_bytes
+            .max(self.sent_told.get())
+            .min(progress.total_bytes);
+        self.sent_told.set(sent);
         call(&self.on_progress, |o| {
-            o.num("sentBytes", progress.sent_bytes as f64)
+            o.num("sentBytes", sent as f64)
                 .num("confirmedBytes", progress.confirmed_bytes as f64)
                 .num("totalBytes", progress.total_bytes as f64)
         });
@@ -115,6 +125,7 @@ impl Events for JsEvents {
     }
 
     fn restarted(&self, reason: RestartReason) {
+        self.sent_told.set(0);
         call(&self.on_restart, |o| o.str("reason", reason.as_str()));
     }
 
