@@ -17,7 +17,7 @@ use super::staging;
 use crate::driver::{Completed, Driver, FileInfo};
 use crate::error::{Error, StorageFailure};
 use crate::options::ChecksumMode;
-use crate::ports::RecordStore;
+use crate::ports::{RecordStore, Warning, WarningCode};
 
 /// Uploads the file of `inner`, resuming a stored upload of it when there
 /// is one.
@@ -85,13 +85,23 @@ async fn look_after_copy(
     sample: Option<&str>,
     noted: bool,
 ) {
+    let stage = inner.options.stage_copy && !inner.from_copy;
     match (side, source) {
-        (Some(store), Source::File(blob)) if inner.options.stage_copy && !inner.from_copy => {
+        (Some(store), Source::File(blob)) if stage => {
             let ours = inner.staged_here.get();
             let warn = |w| inner.events.warn(w);
             let whole = staging::stage(store, id, blob, sample, ours, &warn).await;
             inner.staged_here.set(whole);
         }
+        (None, Source::File(_)) if stage => inner.events.warn(staging::skipped(
+            "IndexedDB, where the copy would be noted, cannot be opened here",
+        )),
+        (_, Source::Stream { .. }) if stage => inner.events.warn(Warning {
+            code: WarningCode::StagingSkipped,
+            message: "no staged copy: a streaming source is not copied (its read() gives \
+                      its bytes again after a restart)"
+                .into(),
+        }),
         (Some(store), Source::File(_)) if noted && !inner.from_copy => {
             staging::forget(store, id).await
         }

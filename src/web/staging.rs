@@ -143,7 +143,8 @@ fn copy_failure(e: &JsValue) -> String {
     }
 }
 
-fn skipped(why: &str) -> Warning {
+/// The `STAGING_SKIPPED` warning: no copy is made, for the reason `why`.
+pub fn skipped(why: &str) -> Warning {
     Warning {
         code: WarningCode::StagingSkipped,
         message: [

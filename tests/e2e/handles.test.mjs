@@ -550,6 +550,21 @@ test("a staged copy that does not fit the quota: a STAGING_ warning, the upload 
   await waitReady(tab);
 });
 
+test('stage: "opfs" with a streaming source: STAGING_SKIPPED says no copy is made, and the upload goes on', { timeout: 120_000 }, async () => {
+  const namespace = randomNamespace("stage-stream");
+  await openDemo(stack, tab, { namespace });
+  const { sha256 } = await startUpload(tab, "streamed", {
+    file: { stream: { id: namespace, size: 2 * PART + 5, seed: 48 } },
+    options: { namespace, stage: "opfs" },
+    events: ["onWarning"],
+  });
+  const run = await waitOutcome(tab, "streamed");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.deepEqual(run.events.onWarning.map((w) => w.code), ["STAGING_SKIPPED"]);
+  assert.match(run.events.onWarning[0].message, /streaming source/);
+  await assertStoredAndGone(run.outcome.result.key, sha256, 2 * PART + 5, namespace);
+});
+
 test("without a handle or a copy: canResumeWithoutPicking is false and resumePending says NO_HANDLE", { timeout: 120_000 }, async () => {
   const namespace = randomNamespace("nohandle");
   await openDemo(stack, tab, { namespace });
