@@ -877,6 +877,8 @@ struct Log {
     warnings: RefCell<Vec<Warning>>,
     bookkeeping: RefCell<Vec<u32>>,
     link: RefCell<Vec<f64>>,
+    /// How many times the run said the store holds the object.
+    stored: Cell<u32>,
 }
 
 impl Events for Log {
@@ -906,6 +908,9 @@ impl Events for Log {
     }
     fn link_measured(&self, bytes_per_second: f64) {
         self.link.borrow_mut().push(bytes_per_second);
+    }
+    fn object_stored(&self) {
+        self.stored.set(self.stored.get() + 1);
     }
 }
 
@@ -1070,6 +1075,54 @@ fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
         "each confirmed part's bookkeeping is timed"
     );
     assert_eq!(parts.iter().map(|p| p.size).sum::<u64>(), SIZE as u64);
+}
+
+/// A record store that notes, at each removal, whether the run had said
+/// the object was stored.
+struct RemovalWitness<'a> {
+    inner: &'a MemoryStore,
+    log: &'a Log,
+    removed_after_stored: RefCell<Vec<bool>>,
+}
+
+impl RecordStore for RemovalWitness<'_> {
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> PortFuture<'a, Option<resupload::core::record::UploadRecord>> {
+        self.inner.load(id)
+    }
+    fn save<'a>(&'a self, record: &'a resupload::core::record::UploadRecord) -> PortFuture<'a, ()> {
+        self.inner.save(record)
+    }
+    fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
+        let stored = self.log.stored.get() > 0;
+        self.removed_after_stored.borrow_mut().push(stored);
+        self.inner.remove(id)
+    }
+    fn list(&self) -> PortFuture<'_, Vec<resupload::core::record::UploadRecord>> {
+        self.inner.list()
+    }
+}
+
+#[test]
+fn the_run_says_the_object_is_stored_before_it_removes_the_record() {
+    // A pause during the removal must let the run end: dropped there, it
+    // would report PAUSED for an object the store holds, and the next
+    // start() (finding no record) would upload the file again.
+    let w = World::new(SIZE);
+    let store = RemovalWitness {
+        inner: &w.store,
+        log: &w.log,
+        removed_after_stored: RefCell::new(Vec::new()),
+    };
+    let driver = Driver {
+        store: &store,
+        ..w.driver()
+    };
+    block_on(driver.run(&w.file)).unwrap();
+    assert_eq!(w.log.stored.get(), 1);
+    assert_eq!(*store.removed_after_stored.borrow(), [true]);
 }
 
 #[test]

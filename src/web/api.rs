@@ -228,10 +228,6 @@ pub(super) struct Inner {
     /// answers it too (a double-clicked Cancel), rather than a second
     /// abort that would wait for the first one's lock.
     abort_under_way: RefCell<Option<Promise>>,
-    /// Whether the running run has stored the object: a pause or an abort
-    /// then lets it end (it only tidies up), and `start()` resolves with
-    /// the object.
-    pub(super) stored: Cell<bool>,
     /// Whether a run of this upload made a whole staged copy of its file
     /// (the very `Blob` it holds): only such a copy is kept by a later run.
     pub(super) staged_here: Cell<bool>,
@@ -348,7 +344,6 @@ impl Upload {
                 next_run: Cell::new(0),
                 aborting: Cell::new(false),
                 abort_under_way: RefCell::new(None),
-                stored: Cell::new(false),
                 staged_here: Cell::new(false),
                 waiters: RefCell::new(Vec::new()),
             }),
@@ -383,7 +378,7 @@ impl Upload {
             // never begins. Either way the run is dropped here, which
             // aborts its requests; unless the object is stored already.
             let run = match select(stopping, std::pin::pin!(run::run(Rc::clone(&inner)))).await {
-                Either::Left((_, run)) if inner.stored.get() => Some(run.await),
+                Either::Left((_, run)) if inner.events.stored.get() => Some(run.await),
                 Either::Left(_) => None,
                 Either::Right((result, _)) => Some(result),
             };

@@ -36,6 +36,11 @@ pub struct JsEvents {
     /// after a pause (or a failed run) the next `start()` would report the
     /// parts that were in flight as unsent: the bar would jump back.
     pub sent_told: Rc<Cell<u64>>,
+    /// Whether the running run has stored the object (set by
+    /// [`Events::object_stored`], cleared when a run begins): a pause or an
+    /// abort then lets it end (it only tidies up), and `start()` resolves
+    /// with the object.
+    pub stored: Rc<Cell<bool>>,
     /// Where a measured link rate is noted (`link_memory`): the endpoint
     /// of an `Upload`; none for a queue's files.
     pub link_key: Option<String>,
@@ -138,6 +143,10 @@ impl Events for JsEvents {
 
     fn warning(&self, warning: Warning) {
         self.warn(warning);
+    }
+
+    fn object_stored(&self) {
+        self.stored.set(true);
     }
 
     fn part_bookkeeping(&self, b: PartBookkeeping) {

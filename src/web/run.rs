@@ -22,7 +22,7 @@ use crate::ports::{RecordStore, Warning, WarningCode};
 /// Uploads the file of `inner`, resuming a stored upload of it when there
 /// is one.
 pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
-    inner.stored.set(false);
+    inner.events.stored.set(false);
     let (source, mut file) = ready(&inner).await?;
     if inner.options.checksum != ChecksumMode::None || file.identity.is_stream() {
         // Parts will likely be hashed: load the worker while the record is read.
@@ -64,8 +64,8 @@ pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     let done = beside(driver.run(&file), staging).await;
     if done.is_ok() {
         // The record is gone; its handle and copy go too, and a pause
-        // meanwhile no longer stops the run (`Inner::stored`).
-        inner.stored.set(true);
+        // meanwhile no longer stops the run (`JsEvents::stored`).
+        inner.events.stored.set(true);
         forget_kept(side.as_ref(), &id).await;
     }
     done

@@ -160,30 +160,40 @@ test("a pause while the upload is being completed: start() again completes it, s
   assert.ok(run.outcome.result.checksumSha256, "the object's checksum was compared");
 });
 
-for (const stop of ["pause", "abort"]) {
-  test(`${stop}() after the store completed the upload, while the page tidies up: start() still resolves with the object`, { timeout: 120_000 }, async (t) => {
+for (const [stop, step] of [["pause", "copy"], ["abort", "copy"], ["pause", "record"], ["abort", "record"]]) {
+  test(`${stop}() after the store completed the upload, while the page deletes the ${step}: start() still resolves with the object`, { timeout: 120_000 }, async (t) => {
     const tab = stack.tab;
-    await openDemo(stack, tab, { namespace: randomNamespace(`${stop}-tidy`) });
+    await openDemo(stack, tab, { namespace: randomNamespace(`${stop}-tidy-${step}`) });
     await installHelpers(tab);
-    // After the object is stored and the record deleted, the run deletes the
-    // file's staged copy (an origin-private file system call, which may take
-    // its time): pause() or abort() is called then, from inside that call.
-    const outcome = await tab.evaluate(async (stop) => {
-      const storage = globalThis.StorageManager?.prototype;
-      if (typeof storage?.getDirectory !== "function") return { skip: "no origin-private file system" };
+    // Once the object is stored, the run deletes the record (an IndexedDB
+    // delete, whose commit it awaits), then the file's staged copy (an
+    // origin-private file system call, which may take its time):
+    // pause() or abort() is called from inside one of those calls. Before,
+    // a pause during the record's delete rejected PAUSED, and the next
+    // start(), finding no record, uploaded the file again.
+    const outcome = await tab.evaluate(async ({ stop, step }) => {
+      const [owner, method] = step === "copy" ? [globalThis.StorageManager?.prototype, "getDirectory"] : [IDBObjectStore.prototype, "delete"];
+      if (typeof owner?.[method] !== "function") return { skip: "no origin-private file system" };
       const { Upload } = await window.e2e.lib();
-      const file = new File([new Uint8Array(7 * 2 ** 20).fill(7)], `${stop}-tidy.bin`);
-      const getDirectory = storage.getDirectory;
+      const file = new File([new Uint8Array(7 * 2 ** 20).fill(7)], `${stop}-tidy-${step}.bin`);
+      const original = owner[method];
       let armed = false;
       let stopped = null;
       let upload;
-      storage.getDirectory = async function (...args) {
-        if (armed && !stopped) {
-          stopped = Promise.resolve(upload[stop]()).then(() => "resolved", (e) => e.code);
-          await new Promise((resolve) => setTimeout(resolve, 300));
-        }
-        return getDirectory.apply(this, args);
-      };
+      const stopNow = () => (stopped = Promise.resolve(upload[stop]()).then(() => "resolved", (e) => e.code));
+      owner[method] =
+        step === "copy"
+          ? async function (...args) {
+              if (armed && !stopped) {
+                stopNow();
+                await new Promise((resolve) => setTimeout(resolve, 300));
+              }
+              return original.apply(this, args);
+            }
+          : function (...args) {
+              if (armed && !stopped && this.name === "uploads") stopNow();
+              return original.apply(this, args);
+            };
       try {
         upload = new Upload(file, {
           endpoint: "/api/s3",
@@ -197,10 +207,11 @@ for (const stop of ["pause", "abort"]) {
         const again = await upload.start().then(() => "resolved", (e) => e.code);
         return { result, stopped: await stopped, again };
       } finally {
-        storage.getDirectory = getDirectory;
+        owner[method] = original;
       }
-    }, stop);
+    }, { stop, step });
     if (outcome.skip) return t.skip(outcome.skip);
+    assert.ok(outcome.stopped, `${stop}() was called while the page deleted the ${step}`);
     assert.ok(outcome.result.key, `start() resolved with the object: ${JSON.stringify(outcome.result)}`);
     // pause() resolves as ever; abort() says there is nothing left to abort.
     assert.equal(outcome.stopped, stop === "pause" ? "resolved" : "ALREADY_COMPLETED");
