@@ -329,23 +329,39 @@ impl Db {
         identity: &Identity<'_>,
         not_before_ms: i64,
     ) -> Result<Option<UploadRow>, DbError> {
+        let mut rows = self.open_uploads_of(identity, not_before_ms, 1).await?;
+        Ok(rows.pop())
+    }
+
+    /// The owner's open uploads of `identity` created at or after
+    /// `not_before_ms`, newest first, at most `limit` of them.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn open_uploads_of(
+        &self,
+        identity: &Identity<'_>,
+        not_before_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<UploadRow>, DbError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM uploads WHERE owner = $1 AND name = $2 AND size = $3 \
              AND sample_sha256 = $4 AND state = 'open' AND created_at >= $5 \
-             ORDER BY created_at DESC, upload_id DESC LIMIT 1"
+             ORDER BY created_at DESC, upload_id DESC LIMIT $6"
         );
-        let row = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(identity.owner)
             .bind(identity.name)
             .bind(to_i64(Some(identity.size)))
             .bind(identity.sample_sha256)
             .bind(not_before_ms)
-            .fetch_optional(&self.pool)
+            .bind(limit)
+            .fetch_all(&self.pool)
             .await
             .map_err(failed("lookup"))?;
-        row.as_ref()
+        rows.iter()
             .map(row_from)
-            .transpose()
+            .collect::<Result<_, _>>()
             .map_err(failed("lookup"))
     }
 

@@ -180,13 +180,20 @@ pub struct Placed<'a> {
     pub headers: &'a [(String, String)],
 }
 
-/// The create answer of the caller's newest open upload of `identity`, if
-/// the create asks to adopt it and it can be (see [`adoptable`] and
-/// [`adopted_answer`]), and it is in the place of the key this create
-/// would make ([`keys::same_place`]) with the same `x-amz-meta-*` headers
-/// (an app that tells two objects apart by their metadata gets two; the
-/// Content-Type, which browsers guess differently for one file, may
-/// differ); `None`: create a new one. Nothing is written.
+/// How many of the caller's open uploads of one identity a create looks
+/// through for one to adopt (newest first): a bound on its work.
+const ADOPT_CANDIDATES: i64 = 32;
+
+/// The create answer of the caller's newest open upload of `identity` that
+/// can be adopted, if the create asks to adopt one (see [`adoptable`]): its
+/// parts carry SHA-256 checksums ([`adopted_answer`]), it is in the place
+/// of the key this create would make ([`keys::same_place`]), and it has the
+/// same `x-amz-meta-*` headers (an app that tells two objects apart by
+/// their metadata gets two; the Content-Type, which browsers guess
+/// differently for one file, may differ). A newer upload that cannot be
+/// adopted (another folder's copy of the file, one without checksums) does
+/// not hide an older one that can. `None`: create a new one. Nothing is
+/// written.
 ///
 /// # Errors
 /// The table failed.
@@ -201,12 +208,17 @@ pub async fn adopt_open(
     let Some(wanted) = adoptable(algorithm, identity, owner, name) else {
         return Ok(None);
     };
-    let row = newest_open(state, &wanted).await?;
-    let row = row.filter(|row| {
-        keys::same_place(&row.key, placed.key)
-            && metadata_of(&row.headers) == metadata_of(placed.headers)
-    });
-    Ok(row.and_then(|row| adopted_answer(&row, state.store.bucket_name())))
+    let rows = state
+        .db
+        .open_uploads_of(&wanted, offered_since(state), ADOPT_CANDIDATES)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter(|row| {
+            keys::same_place(&row.key, placed.key)
+                && metadata_of(&row.headers) == metadata_of(placed.headers)
+        })
+        .find_map(|row| adopted_answer(row, state.store.bucket_name())))
 }
 
 /// The `x-amz-meta-*` headers among `headers`.
@@ -227,9 +239,13 @@ pub async fn newest_open(
     state: &AppState,
     identity: &Identity<'_>,
 ) -> Result<Option<UploadRow>, ApiError> {
+    Ok(state.db.lookup(identity, offered_since(state)).await?)
+}
+
+/// The creation time from which an open upload is still offered.
+fn offered_since(state: &AppState) -> i64 {
     let offered_ms = i64::try_from(state.janitor.offered_for().as_millis()).unwrap_or(i64::MAX);
-    let not_before = now_ms().saturating_sub(offered_ms);
-    Ok(state.db.lookup(identity, not_before).await?)
+    now_ms().saturating_sub(offered_ms)
 }
 
 /// The query of the lookup route.

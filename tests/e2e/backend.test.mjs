@@ -261,14 +261,18 @@ for (const backend of ["sqlite", "postgres"]) {
     assert.match(inB.key, /\/b\/twin\.bin$/);
     const atRoot = (await api.create(body)).json;
     assert.equal(atRoot.adopted, undefined, "a file at the top is in no folder");
-    const againInA = (await api.create({ ...body, relativePath: "x/../a/twin.bin" })).json;
-    assert.equal(againInA.adopted, undefined, "the newest open upload of the content is at the top");
-    await api.abort(atRoot);
-    await api.abort(againInA);
+    // Without checksums, newer still: nothing shows its parts are the file's.
+    const { checksumAlgorithm: _, ...unchecked } = body;
+    const uncheckedInA = (await api.create({ ...unchecked, adopt: false, relativePath: "a/twin.bin" })).json;
+    // Before, only the newest open upload of the content was looked at (the
+    // unchecked one), and a's was created again: its parts sent twice.
+    const againInA = (await api.create({ ...body, relativePath: "a/twin.bin" })).json;
+    assert.equal(againInA.uploadId, inA.uploadId, "its own folder's, behind newer ones elsewhere and one without checksums");
+    assert.equal(againInA.adopted, true);
     const inBAgain = (await api.create({ ...body, relativePath: "b/twin.bin" })).json;
-    assert.equal(inBAgain.uploadId, inB.uploadId, "its own folder's, once it is the newest");
+    assert.equal(inBAgain.uploadId, inB.uploadId, "and b's");
     assert.equal(inBAgain.adopted, true);
-    for (const up of [inA, inB]) await api.abort(up);
+    for (const up of [inA, inB, atRoot, uncheckedInA]) await api.abort(up);
   });
 
   test(`${backend}: a create with adopt never crosses owners`, { timeout: 60_000 }, async () => {
@@ -317,12 +321,19 @@ for (const backend of ["sqlite", "postgres"]) {
     for (const up of created) assert.equal((await api.abort(up)).status, 200);
     created.length = 0;
 
-    const summed = (await api.create(body)).json;
-    const plain = (await api.create({ ...body, checksumAlgorithm: null })).json;
-    created.push(summed, plain);
-    await fresh({ adopt: true }, "the newest open upload has no checksums");
+    const plainAlone = (await api.create({ ...body, checksumAlgorithm: null })).json;
+    created.push(plainAlone);
+    await fresh({ adopt: true }, "the only open upload has no checksums");
     for (const up of created) assert.equal((await api.abort(up)).status, 200);
     created.length = 0;
+
+    // A newer upload without checksums does not hide an older one with them.
+    const summed = (await api.create(body)).json;
+    const plain = (await api.create({ ...body, checksumAlgorithm: null })).json;
+    const behind = (await api.create({ ...body, adopt: true })).json;
+    assert.equal(behind.uploadId, summed.uploadId, "the newest open upload with checksums");
+    assert.equal(behind.adopted, true);
+    for (const up of [summed, plain]) assert.equal((await api.abort(up)).status, 200);
 
     const aborted = (await api.create(body)).json;
     created.push(aborted);
