@@ -452,9 +452,9 @@ impl Upload {
     }
 }
 
-/// The SHA-256 of a `Blob`, streamed through sha2 in bounded chunks: what
-/// the hash worker runs (and what the hash benchmark measures). Not part of
-/// the supported API.
+/// The SHA-256 of a `Blob`, streamed through sha2 in bounded chunks on
+/// this thread: for the hash benchmark (the hash worker calls the module's
+/// plain sha2 exports). Not part of the supported API.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = "__hashBlob", unchecked_return_type = "Promise<Uint8Array>")]
 pub fn hash_blob(blob: Blob) -> Promise {

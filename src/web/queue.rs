@@ -72,9 +72,9 @@ export interface UploadQueueProgress {
   etaSeconds: number | null;
 }
 /** One file of a queue. `relativePath` is its path in the folder it was added from (its name
- *  when it came alone). */
+ *  when it came alone). `file` is what was added: a File, or a Blob (named "blob"). */
 export interface UploadQueueFile {
-  index: number; name: string; relativePath: string; file: File;
+  index: number; name: string; relativePath: string; file: File | Blob;
   key?: string; skipped?: boolean; cancelled?: boolean; error?: ResuploadError;
 }
 /** A half-done queue kept in this browser (`UploadQueue.listPending`). */
@@ -304,7 +304,7 @@ impl UploadQueue {
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn cancel(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "File | number")] file: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "File | Blob | number")] file: JsValue,
     ) -> Promise {
         let inner = Rc::clone(&self.inner);
         promise(async move {
@@ -324,7 +324,7 @@ impl UploadQueue {
 
     /// The files, in the order added (an index here is the file's index
     /// in `onFile` and `cancel`).
-    #[wasm_bindgen(getter, unchecked_return_type = "File[]")]
+    #[wasm_bindgen(getter, unchecked_return_type = "(File | Blob)[]")]
     pub fn files(&self) -> Array {
         self.inner
             .files

@@ -24,6 +24,17 @@ const one: boolean = await queue.cancel(file);
 const byIndex: boolean = await queue.cancel(0);
 const all: boolean = await queue.cancel();
 console.log(one, byIndex, all, queue.length, queue.files);
+// A plain Blob is a file of a queue too: added, cancelled and reported as itself.
+const blob = new Blob(["bytes"]);
+await queue.add([blob]);
+const byBlob: boolean = await queue.cancel(blob);
+const kept: (File | Blob)[] = queue.files;
+console.log(byBlob, kept);
+new UploadQueue({
+  endpoint,
+  // @ts-expect-error: a queue's file may be a Blob, which has no lastModified
+  onFile({ file }) { console.log(file.lastModified); },
+});
 // @ts-expect-error: a file is a File or an index, not its name
 await queue.cancel("photo.jpg");
 
