@@ -20,7 +20,8 @@ use super::source::{self, Source};
 use super::timer::BrowserTimer;
 use crate::core::retry::RetryPolicy;
 use crate::driver::FileInfo;
-use crate::error::Error;
+use crate::error::{Error, StorageFailure};
+use crate::fallback::FallbackStore;
 use crate::pending;
 use crate::ports::{Backend, RecordStore, Timer, Warning};
 
@@ -54,6 +55,9 @@ impl Upload {
                 )
                 .await?
                 else {
+                    // Found in this page's memory, it is answered; not
+                    // found there, it may be in IndexedDB still.
+                    read_whole(&store)?;
                     return Ok(None);
                 };
                 let kind = kept_kind(&found.id).await;
@@ -81,6 +85,7 @@ impl Upload {
                 let store = page_store(console_warning()).await;
                 let listed =
                     pending::list(&store, &WebLocks, BrowserTimer.now_ms(), &lookup).await?;
+                read_whole(&store)?;
                 let kinds = match IdbStore::open().await {
                     Ok(side) => {
                         // Only from a whole list of ids (an error says it is not).
@@ -124,6 +129,10 @@ impl Upload {
                 let lookup = parse_lookup(&options)?;
                 let headers = BackendHeaders::parse(&field(&options, "headers"))?;
                 let store = page_store(console_warning()).await;
+                // Before any abort: a clear of this page's memory alone
+                // would leave every upload stored in IndexedDB, and say 0.
+                let _ = store.ids().await;
+                read_whole(&store)?;
                 let retry = RetryPolicy::default();
                 let backend_for = |endpoint: &str| -> Box<dyn Backend> {
                     Box::new(HttpBackend::new(endpoint).with_headers(headers.clone()))
@@ -163,6 +172,22 @@ impl Upload {
         #[wasm_bindgen(unchecked_optional_param_type = "Partial<UploadOptions>")] options: JsValue,
     ) -> Promise {
         promise(async move { settle(resume(&entry, &options).await, JsValue::from) })
+    }
+}
+
+/// `STORAGE` when `store` could not read IndexedDB (it could not be
+/// opened, or a read failed): a lookup answered from this page's memory
+/// alone would say "none" of the uploads stored there, and a page could
+/// not tell that from none.
+fn read_whole(store: &FallbackStore) -> Result<(), Error> {
+    match store.in_memory() {
+        false => Ok(()),
+        true => Err(Error::Storage {
+            failure: StorageFailure::Unavailable,
+            detail: "it could not be opened or read, so the uploads stored in this browser were \
+                     not looked at; try again once it answers"
+                .into(),
+        }),
     }
 }
 

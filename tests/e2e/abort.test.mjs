@@ -143,7 +143,7 @@ test("abort() called again while the first is under way shares its outcome (a do
   await assertNoPageErrors(tab);
 });
 
-test("abort() while IndexedDB cannot be opened rejects with STORAGE and deletes nothing: the upload stays, to abort again", { timeout: 120_000 }, async () => {
+test("abort() and the lookups while IndexedDB cannot be opened reject with STORAGE and delete nothing: the upload stays, to abort again", { timeout: 120_000 }, async () => {
   const tab = stack.tab;
   const { namespace, record } = await startThreeParts(tab, "noidb", "abort-noidb");
   await pauseHeld(stack, tab, "noidb");
@@ -159,6 +159,22 @@ test("abort() while IndexedDB cannot be opened rejects with STORAGE and deletes 
   // Before, abort() resolved: nothing aborted, and the page told it was.
   assert.equal(code, "STORAGE");
   assert.ok((await stack.debug.uploads()).some((u) => u.uploadId === record.uploadId), "still on the store");
+  // The lookups say so too (before, they answered none: [], 0 and null,
+  // and the record stayed). IndexedDB now refuses at once.
+  const lookups = await tab.evaluate(async (namespace) => {
+    const script = document.createElement("script");
+    script.textContent = 'IDBFactory.prototype.open = () => { throw new DOMException("denied", "SecurityError"); };';
+    document.head.append(script);
+    script.remove();
+    const { Upload } = await window.e2e.lib("pending");
+    const code = (p) => p.then((v) => `resolved ${JSON.stringify(v)}`, (e) => e.code);
+    return {
+      list: await code(Upload.listPending({ namespace })),
+      clear: await code(Upload.clearPending({ namespace })),
+      find: await code(Upload.findPrevious(window.e2e.runs.noidb.source, { namespace })),
+    };
+  }, namespace);
+  assert.deepEqual(lookups, { list: "STORAGE", clear: "STORAGE", find: "STORAGE" });
   await tab.reload();
   await waitReady(tab);
   assert.ok((await pending(tab, namespace)).some((p) => p.uploadId === record.uploadId), "its record is kept");
