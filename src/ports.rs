@@ -506,6 +506,10 @@ pub enum WarningCode {
     /// Files or folders an upload queue was given could not be read: the
     /// others were added.
     FilesUnreadable,
+    /// A file of an upload queue was cancelled after the store had
+    /// completed its upload: the object is stored, under the key the
+    /// message names.
+    CancelledStored,
 }
 
 impl WarningCode {
@@ -513,7 +517,10 @@ impl WarningCode {
     /// IndexedDB failing), not at each call that meets it (the files of
     /// one `add()` that could not be read).
     pub fn once_per_upload(self) -> bool {
-        !matches!(self, WarningCode::FilesUnreadable)
+        !matches!(
+            self,
+            WarningCode::FilesUnreadable | WarningCode::CancelledStored
+        )
     }
 
     /// The stable code JavaScript sees, such as `"STORAGE_UNAVAILABLE"`.
@@ -530,6 +537,7 @@ impl WarningCode {
             WarningCode::StagingSkipped => "STAGING_SKIPPED",
             WarningCode::StagingFailed => "STAGING_FAILED",
             WarningCode::FilesUnreadable => "FILES_UNREADABLE",
+            WarningCode::CancelledStored => "CANCELLED_STORED",
         }
     }
 }

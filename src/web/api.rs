@@ -111,7 +111,9 @@ export interface UploadOptions {
    *  STAGING_SKIPPED / STAGING_FAILED: no staged copy (no room, no origin-private file system,
    *  or the copy failed), so after a restart the file must be picked again;
    *  FILES_UNREADABLE (an UploadQueue's, at each add() that meets it): files or folders the
-   *  browser would not read were left out, the others added. */
+   *  browser would not read were left out, the others added;
+   *  CANCELLED_STORED (an UploadQueue's, for each such file): a file cancelled after the store
+   *  had completed its upload; the object is stored, under the key the message names. */
   onWarning?: (warning: UploadWarning) => void;
   /** The stored upload could not be continued, so the file uploads afresh; reason "expired"
    *  (the server expired or lost it) or "file-changed" (new content under the same metadata). */
@@ -153,7 +155,8 @@ export interface UploadOptions {
 /** A problem that does not stop the upload (what each code means: `onWarning`). */
 export interface UploadWarning {
   code: "STORAGE_UNAVAILABLE" | "STORAGE_FULL" | "STORAGE_FAILED" | "CHECKSUM_UNSUPPORTED" | "CHECKSUM_UNVERIFIED"
-    | "LOCK_UNAVAILABLE" | "STAGING_SKIPPED" | "STAGING_FAILED" | "FILES_UNREADABLE";
+    | "LOCK_UNAVAILABLE" | "STAGING_SKIPPED" | "STAGING_FAILED" | "FILES_UNREADABLE"
+    | "CANCELLED_STORED";
   message: string;
 }
 /** Where to look for stored uploads (`headers`: for `clearPending`'s aborts, as in UploadOptions). */

@@ -24,7 +24,7 @@ use crate::memory::MemoryStore;
 use crate::options::UploadOptions;
 use crate::ports::{
     Events, ExpiringSoon, PartCompleted, PartSender, PortFuture, Progress, RestartReason, Resumed,
-    Warning, WholePorts, WholeSender,
+    Warning, WarningCode, WholePorts, WholeSender,
 };
 use crate::queue::signing::BatchSigner;
 use crate::queue::{DoneStore, FileOutcome, FileRunner, QueueEvents, QueueProgress};
@@ -160,11 +160,40 @@ impl WebRunner<'_> {
             queue: self.events,
         };
         let driver = self.driver(&source, &events, self.options);
+        let id = driver.record_id(&info);
         // A run of another tab holds it: that run's upload is left to it.
-        let Ok(_lock) = lock::hold_released(&driver.record_id(&info)).await else {
+        let Ok(_lock) = lock::hold_released(&id).await else {
             return Ok(());
         };
-        driver.abort(&info).await.map(|_| ())
+        let key = driver.store.load(&id).await.ok().flatten().map(|r| r.key);
+        match driver.abort(&info).await {
+            // The store completed it before the cancel came (the complete
+            // was under way): the page was told "cancelled", so it hears
+            // where the object is, once (the record goes: no later run is
+            // to complete it again for a cancelled file).
+            Err(Error::AlreadyCompleted) => {
+                self.events.warn(cancelled_stored(&info, key.as_deref()));
+                driver.store.remove(&id).await
+            }
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+/// The warning of a file cancelled after the store had completed its
+/// upload under `key`.
+fn cancelled_stored(info: &FileInfo, key: Option<&str>) -> Warning {
+    let path = info.identity.relative_path.as_deref();
+    let name = path.unwrap_or(&info.identity.name);
+    Warning {
+        code: WarningCode::CancelledStored,
+        message: [
+            name,
+            " was cancelled, but the store had completed its upload already: the object is stored as ",
+            key.unwrap_or("(its key was not kept)"),
+            "; delete it if it is not wanted",
+        ]
+        .concat(),
     }
 }
 

@@ -158,7 +158,7 @@ function installQueueHelpers() {
     /** A queue over folder `root`, started (unless `start: false`), its events kept as `runs[name]`. */
     async run(name, { root, add = null, options: { bearer = false, ...options } = {}, start = true }) {
       const { UploadQueue } = await window.e2e.lib("queue");
-      const run = { files: [], progress: [], warnings: [], outcome: null, added: null };
+      const run = { files: [], progress: [], warnings: [], warned: [], outcome: null, added: null };
       const queue = new UploadQueue({
         endpoint: "/api/s3",
         partSize: 5 * 2 ** 20,
@@ -166,7 +166,7 @@ function installQueueHelpers() {
         ...options,
         onFile: (f) => run.files.push(plain(f)),
         onProgress: (p) => run.progress.push(p),
-        onWarning: (w) => run.warnings.push(w.code),
+        onWarning: (w) => (run.warnings.push(w.code), run.warned.push({ ...w })),
       });
       run.queue = queue;
       window.q.runs[name] = run;
@@ -183,8 +183,8 @@ function installQueueHelpers() {
       );
     },
     report(name) {
-      const { files, progress, warnings, outcome, added } = window.q.runs[name];
-      return { files, lastProgress: progress.at(-1) ?? null, progressCount: progress.length, warnings, outcome, added };
+      const { files, progress, warnings, warned, outcome, added } = window.q.runs[name];
+      return { files, lastProgress: progress.at(-1) ?? null, progressCount: progress.length, warnings, warned, outcome, added };
     },
   };
 }
@@ -741,6 +741,33 @@ test("pause() then resume() or start() in the same turn: the first start() says 
     await assertStored(r.files.filter((f) => f.key), expected);
     await tab.evaluate((root) => window.q.remove(root), root);
   }
+});
+
+test("a multipart file cancelled while the store completes it: CANCELLED_STORED names the stored object's key, once", { timeout: 180_000 }, async () => {
+  // The page is told "cancelled" at once; the abort that follows finds the
+  // upload completed (the complete was under way). Before, nothing told
+  // the page that the file it cancelled is in the bucket.
+  const root = randomNamespace("cancel-stored");
+  const expected = await makeFolder(root, [{ path: "big.bin", size: PART + 11, seed: 905 }]);
+  let release;
+  const held = stack.gate.injectRequest({ method: "POST", query: "uploadId", keySuffix: "/big.bin" }, { holdAnswer: new Promise((resolve) => (release = resolve)) });
+  await runQueue("cstored", { root, options: { namespace: root, singleRequestLimit: 1000 } });
+  await held.answered; // the store completed it; its answer is held
+  const cancelled = await tab.evaluate(() => window.q.runs.cstored.queue.cancel(0));
+  release();
+  assert.equal(cancelled, true, "the running file was cancelled");
+  const { warned, outcome } = await outcomeOf("cstored");
+  assert.deepEqual(outcome.result.cancelled.map((f) => f.relativePath), [`${root}/big.bin`], JSON.stringify(outcome));
+  const told = await waitUntil(async () => {
+    const r = await report("cstored");
+    return r.warned.some((w) => w.code === "CANCELLED_STORED") ? r.warned : null;
+  }, { timeout: 30_000, what: "CANCELLED_STORED" });
+  assert.equal(told.filter((w) => w.code === "CANCELLED_STORED").length, 1, JSON.stringify(told));
+  const key = told.find((w) => w.code === "CANCELLED_STORED").message.match(/stored as (\S+);/)?.[1];
+  assert.ok(key, told[0].message);
+  assert.equal((await stack.debug.object(key))?.sha256, expected[`${root}/big.bin`], "the object named is the file");
+  await sleep(1_000);
+  assert.equal((await report("cstored")).warned.length, told.length, "told once");
 });
 
 test("a file cancelled while the queue is paused: onFile says cancelled at once, running or waiting, and once", { timeout: 180_000 }, async () => {

@@ -29,6 +29,8 @@ function describeWarning(warning: UploadWarning): string {
       return "no staged copy";
     case "FILES_UNREADABLE":
       return "files left out";
+    case "CANCELLED_STORED":
+      return "a cancelled file is stored";
     default: {
       const unknown: never = warning.code;
       return unknown;
