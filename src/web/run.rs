@@ -5,6 +5,7 @@
 use std::pin::pin;
 
 use futures::future::{join, select, Either};
+use wasm_bindgen::JsCast;
 use web_sys::Blob;
 
 use super::api::{check_plan, Inner, Input};
@@ -23,7 +24,7 @@ use crate::ports::{RecordStore, Warning, WarningCode};
 /// is one.
 pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     inner.events.stored.set(false);
-    let (source, mut file) = ready(&inner).await?;
+    let (source, mut file) = ready(&inner, true).await?;
     if inner.options.checksum != ChecksumMode::None || file.identity.is_stream() {
         // Parts will likely be hashed: load the worker while the record is read.
         super::hash::warm_up();
@@ -134,14 +135,16 @@ async fn beside<T>(
 
 /// The source and file of `inner`, reading a handle's file the first time
 /// (asking for read permission: `start()` is called from a click), and
-/// keying a plain Blob by its content the first time.
-async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
+/// keying a plain Blob by its content the first time. With `again`, a
+/// picked file's handle is read again (see [`read_again`]).
+async fn ready(inner: &Inner, again: bool) -> Result<(Source, FileInfo), Error> {
     let ready = match &*inner.input.borrow() {
         Input::Ready(source, file) => Ok((source.clone(), file.clone())),
         Input::Handle(handle) => Err(handle.clone()),
     };
     let (source, mut info) = match ready {
-        Ok(ready) => ready,
+        Ok((source, info)) if again => return read_again(inner, source, info).await,
+        Ok(ready) => return Ok(ready),
         Err(handle) => {
             let file = handles::file_of_handle(&handle, true).await?;
             let (source, info) = super::source::from_js(&file)?;
@@ -150,6 +153,32 @@ async fn ready(inner: &Inner) -> Result<(Source, FileInfo), Error> {
         }
     };
     source.key_by_content(&mut info.identity).await;
+    *inner.input.borrow_mut() = Input::Ready(source.clone(), info.clone());
+    Ok((source, info))
+}
+
+/// `source` afresh from the picked file's handle, where the upload has
+/// one: the `File` read before is a snapshot, which the browser refuses to
+/// read once the file changed (`NotReadableError`: `READ_FAILED` at every
+/// `start()`). The same file (size and date) goes on from the fresh `File`;
+/// another is [`Error::FileChanged`], as `resumePending` answers it.
+async fn read_again(
+    inner: &Inner,
+    source: Source,
+    info: FileInfo,
+) -> Result<(Source, FileInfo), Error> {
+    let Some(handle) = inner.handle.as_ref().filter(|_| !inner.from_copy) else {
+        return Ok((source, info));
+    };
+    let fresh: Blob = handles::file_of_handle(handle, true)
+        .await?
+        .unchecked_into();
+    let date = super::blob::as_file(&fresh).map(|f| f.last_modified());
+    if super::blob::size(&fresh) != info.identity.size || date != Some(info.identity.last_modified)
+    {
+        return Err(Error::FileChanged);
+    }
+    let source = Source::File(fresh);
     *inner.input.borrow_mut() = Input::Ready(source.clone(), info.clone());
     Ok((source, info))
 }
@@ -175,7 +204,7 @@ async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) 
 /// still, on the server too: nothing is deleted, and `abort()` again (with
 /// IndexedDB back) aborts it.
 pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
-    let (source, file) = ready(inner).await?;
+    let (source, file) = ready(inner, false).await?;
     let ports = open_ports(inner, source).await;
     let driver = driver(&ports, inner);
     let id = driver.record_id(&file);

@@ -25,6 +25,7 @@ import {
   installHelpers,
   keptEntry,
   opfsState,
+  pause,
   pending,
   report,
   resume,
@@ -171,6 +172,27 @@ test("a changed file behind the handle is detected (FILE_CHANGED) and never mixe
   assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
   const parts = await stack.debug.parts(old.key, old.uploadId);
   assert.equal(parts.length, 1, "the old upload is untouched, for the page to decide");
+  await clearPending(tab, namespace);
+});
+
+test("an Upload from a file handle reads it again at each start(): a file changed while paused gets FILE_CHANGED, and nothing is sent", { timeout: 180_000 }, async (t) => {
+  if (!hasOpfs) return t.skip("no origin-private file system to take a handle from");
+  const namespace = randomNamespace("edited");
+  await openDemo(stack, tab, { namespace });
+  await writeOpfsFile(tab, "edited.bin", SIZE, 50);
+  await interrupt("first", { file: { opfs: "edited.bin" }, options: { namespace, concurrency: 1 } }, namespace, 1);
+  await pause(tab, "first");
+  assert.equal((await waitOutcome(tab, "first", 30_000)).outcome.error?.code, "PAUSED");
+  stack.gate.release();
+  await writeOpfsFile(tab, "edited.bin", SIZE, 51); // new bytes, and a new date
+  const mark = stack.gate.mark();
+  for (const attempt of [1, 2]) {
+    await resume(tab, "first");
+    const run = await waitOutcome(tab, "first");
+    // Before, the File read at the first start() was used again: READ_FAILED.
+    assert.equal(run.outcome.error?.code, "FILE_CHANGED", `start() ${attempt}: ${JSON.stringify(run.outcome)}`);
+  }
+  assert.deepEqual(stack.gate.since(mark), [], "nothing was sent");
   await clearPending(tab, namespace);
 });
 
