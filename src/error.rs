@@ -164,6 +164,9 @@ pub enum Error {
         expected: String,
         /// The one the store reported.
         actual: String,
+        /// The key the object is stored under: it is the store's now, and
+        /// the page must delete it (nothing else knows it is bad).
+        key: String,
     },
     /// The file (or streaming source) could not be read.
     ReadFailed {
@@ -309,6 +312,15 @@ impl Error {
         }
     }
 
+    /// The key of an object the store holds though the upload failed
+    /// ([`Error::ChecksumMismatch`]): for the page to delete.
+    pub fn stored_key(&self) -> Option<&str> {
+        match self {
+            Error::ChecksumMismatch { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
     /// A shortcut for [`Error::InvalidOption`].
     pub fn invalid_option(option: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidOption {
@@ -425,10 +437,15 @@ impl fmt::Display for Error {
                 f,
                 "the browser's upload state store (IndexedDB) failed: {detail}"
             ),
-            Error::ChecksumMismatch { expected, actual } => write!(
+            Error::ChecksumMismatch {
+                expected,
+                actual,
+                key,
+            } => write!(
                 f,
-                "the stored object's checksum {actual} differs from {expected}, computed here \
-                 from the file: the object does not hold the file's bytes; upload it again"
+                "the object stored as {key} has the checksum {actual}, not {expected}, computed \
+                 here from the file: it does not hold the file's bytes; delete it and upload \
+                 the file again"
             ),
             Error::ReadFailed { detail } => write!(
                 f,

@@ -2058,9 +2058,15 @@ fn a_store_reporting_another_object_checksum_is_an_error() {
     let w = World::new(SIZE);
     *w.s3.lying_checksum.borrow_mut() = Some(composite(&[Sha256Digest::of(b"other")]));
     match w.run() {
-        Err(Error::ChecksumMismatch { expected, actual }) => {
+        Err(Error::ChecksumMismatch {
+            expected,
+            actual,
+            key,
+        }) => {
             assert_eq!(expected, file_composite(&w));
             assert!(actual.ends_with("-1"), "{actual}");
+            // The bad object is the store's now: the page must learn where.
+            assert!(w.s3.objects.borrow().contains_key(&key), "{key}");
         }
         other => panic!("a mismatch must never pass as success: {other:?}"),
     }

@@ -52,7 +52,7 @@ impl<B> Driver<'_, B> {
         // The upload is over on the server either way: its record goes.
         self.store.remove(&record.id).await?;
         let checksum_sha256 = match with_checksums && !parts.is_empty() {
-            true => self.check_object(&parts, answer.checksum_sha256)?,
+            true => self.check_object(&parts, answer.checksum_sha256, &record.key)?,
             false => None,
         };
         Ok(Completed {
@@ -88,12 +88,14 @@ impl<B> Driver<'_, B> {
         &self,
         parts: &[CompletedPart],
         remote: Option<String>,
+        key: &str,
     ) -> Result<Option<String>, Error> {
         match (object_checksum(parts), remote) {
             (Some(local), Some(remote)) if composites_match(&local, &remote) => Ok(Some(local)),
             (Some(local), Some(remote)) => Err(Error::ChecksumMismatch {
                 expected: local,
                 actual: remote,
+                key: key.to_owned(),
             }),
             _ => {
                 self.events.warning(Warning {

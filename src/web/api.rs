@@ -190,6 +190,8 @@ export interface ResuploadError extends Error {
   code: ResuploadErrorCode;
   /** The HTTP status, for HTTP_STATUS. */
   status?: number;
+  /** For CHECKSUM_MISMATCH: the key the store holds the bad object under, to delete. */
+  key?: string;
 }
 "#;
 

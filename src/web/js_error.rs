@@ -13,13 +13,17 @@ extern "C" {
 }
 
 /// Turns an [`Error`] into a JavaScript `Error` named `ResuploadError` with a
-/// `code` property (and `status` for HTTP errors).
+/// `code` property (and `status` for HTTP errors, `key` for an object
+/// stored though the upload failed).
 pub fn to_js(error: &Error) -> JsValue {
     let js = js_sys::Error::new(&error.to_string());
     js.set_name("ResuploadError");
     let _ = Reflect::set(&js, &"code".into(), &error.code().into());
     if let Some(status) = error.status() {
         let _ = Reflect::set(&js, &"status".into(), &status.into());
+    }
+    if let Some(key) = error.stored_key() {
+        let _ = Reflect::set(&js, &"key".into(), &key.into());
     }
     js.into()
 }

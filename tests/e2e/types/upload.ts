@@ -81,6 +81,8 @@ try {
 } catch (e) {
   const error = e as ResuploadError;
   if (error.code === "PAUSED" || error.code === "HTTP_STATUS") console.log(error.status);
+  const badObject: string | undefined = error.code === "CHECKSUM_MISMATCH" ? error.key : undefined;
+  console.log(badObject);
   // @ts-expect-error: no such code (a typo of a code is caught)
   if (error.code === "PAUSE") console.log(error);
 }
