@@ -19,6 +19,9 @@ pub struct FallbackStore {
     primary: Option<Box<dyn RecordStore>>,
     memory: Rc<MemoryStore>,
     failed: Cell<bool>,
+    /// The primary store could not be opened, or a read of it failed: its
+    /// records may be missing from what this store answers.
+    unread: Cell<bool>,
     notify: Box<dyn Fn(Warning)>,
 }
 
@@ -40,12 +43,20 @@ impl FallbackStore {
             primary,
             memory,
             failed: Cell::new(false),
+            unread: Cell::new(false),
             notify,
         };
         if let Some(error) = error {
-            store.fail(&error);
+            store.fail_read(&error);
         }
         store
+    }
+
+    /// Whether the primary store could not be opened or a read of it
+    /// failed: a record this store did not find may be there still (a
+    /// failed write alone leaves the primary readable).
+    pub fn unread(&self) -> bool {
+        self.unread.get()
     }
 
     /// Whether records live in memory only now.
@@ -79,8 +90,25 @@ impl FallbackStore {
         }
     }
 
+    /// After a failed read: writes go to memory, and reads no longer ask
+    /// the primary store.
+    fn fail_read(&self, error: &Error) {
+        self.unread.set(true);
+        self.fail(error);
+    }
+
     fn primary(&self) -> Option<&dyn RecordStore> {
         if self.failed.get() {
+            None
+        } else {
+            self.primary.as_deref()
+        }
+    }
+
+    /// The primary store to read from: still after a failed write (a full
+    /// disk), so that its records are found; not after a failed read.
+    fn reader(&self) -> Option<&dyn RecordStore> {
+        if self.unread.get() {
             None
         } else {
             self.primary.as_deref()
@@ -100,10 +128,10 @@ impl RecordStore for FallbackStore {
                 self.take_back(&found).await?;
                 return Ok(Some(found));
             }
-            if let Some(primary) = self.primary() {
+            if let Some(primary) = self.reader() {
                 match primary.load(id).await {
                     Ok(found) => return Ok(found),
-                    Err(e) => self.fail(&e),
+                    Err(e) => self.fail_read(&e),
                 }
             }
             Ok(None)
@@ -167,13 +195,13 @@ impl RecordStore for FallbackStore {
             for record in &all {
                 self.take_back(record).await?;
             }
-            if let Some(primary) = self.primary() {
+            if let Some(primary) = self.reader() {
                 match primary.list().await {
                     Ok(stored) => {
                         let in_memory: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
                         all.extend(stored.into_iter().filter(|r| !in_memory.contains(&r.id)));
                     }
-                    Err(e) => self.fail(&e),
+                    Err(e) => self.fail_read(&e),
                 }
             }
             Ok(all)
@@ -185,13 +213,13 @@ impl RecordStore for FallbackStore {
     /// handles, staged copies), so a list without them must not look whole.
     fn ids(&self) -> PortFuture<'_, Vec<String>> {
         Box::pin(async move {
-            let Some(primary) = self.primary() else {
+            let Some(primary) = self.reader() else {
                 return Err(Error::Storage {
                     failure: StorageFailure::Unavailable,
                     detail: "records in memory only".into(),
                 });
             };
-            let mut all = primary.ids().await.inspect_err(|e| self.fail(e))?;
+            let mut all = primary.ids().await.inspect_err(|e| self.fail_read(e))?;
             all.extend(self.memory.ids().await?);
             Ok(all)
         })
@@ -284,6 +312,29 @@ mod tests {
         assert_eq!(heard.len(), 1);
         assert_eq!(heard[0].code, WarningCode::StorageUnavailable);
         assert!(heard[0].message.contains("blocked"), "{}", heard[0].message);
+    }
+
+    #[test]
+    fn a_full_store_is_still_read_and_only_a_failed_read_says_unread() {
+        // A lookup after a page's write hit the quota must still find the
+        // records the browser stores (a clear must reach them), and say
+        // "could not look" only when a read failed.
+        let primary = flaky(0, StorageFailure::Full);
+        let (unlisted, browser) = (Rc::clone(&primary.unlisted), Rc::clone(&primary.inner));
+        block_on(browser.save(&record("stored"))).unwrap();
+        let (store, _) = store(Ok(primary));
+        block_on(store.save(&record("new"))).unwrap();
+        assert!(store.in_memory(), "the write went to memory");
+        assert!(!store.unread());
+        let ids = |all: Vec<UploadRecord>| all.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(block_on(store.list()).unwrap()), ["new", "stored"]);
+        assert_eq!(
+            block_on(store.load("stored")).unwrap(),
+            Some(record("stored"))
+        );
+        unlisted.set(true);
+        assert_eq!(ids(block_on(store.list()).unwrap()), ["new"]);
+        assert!(store.unread(), "a failed read says so");
     }
 
     #[test]

@@ -234,7 +234,8 @@ pub(super) struct Inner {
     /// abort that would wait for the first one's lock.
     abort_under_way: RefCell<Option<Promise>>,
     /// Whether a run of this upload made a whole staged copy of its file
-    /// (the very `Blob` it holds): only such a copy is kept by a later run.
+    /// (the file it holds, of the same size and date, read again from its
+    /// handle at each run): only such a copy is kept by a later run.
     pub(super) staged_here: Cell<bool>,
     /// Told when the running run has ended.
     waiters: RefCell<Vec<oneshot::Sender<()>>>,

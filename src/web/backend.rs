@@ -248,17 +248,18 @@ fn signed_single(answer: &JsValue, checksum: Option<&str>) -> Option<SignedSingl
     })
 }
 
-/// An object of string values as pairs (`undefined` or `null`: none);
-/// `None` for anything else.
-/// The `url` of a signing answer, when it is an absolute `http(s)` URL
-/// the browser can parse: a part request to anything else would only fail
-/// as a network error, retried in vain.
+/// The `url` of a signing answer, when the browser can parse it as an
+/// `http(s)` URL (a relative one resolves against the page, as a request
+/// sent to it does; the base here only lets it parse): a part request to
+/// anything else would only fail as a network error, retried in vain.
 fn signed_url(answer: &JsValue) -> Option<String> {
     let url = string(answer, "url")?;
-    let parsed = web_sys::Url::new(&url).ok()?;
+    let parsed = web_sys::Url::new_with_base(&url, "http://page.invalid/").ok()?;
     matches!(parsed.protocol().as_str(), "http:" | "https:").then_some(url)
 }
 
+/// An object of string values as pairs (`undefined` or `null`: none);
+/// `None` for anything else.
 fn string_pairs(value: &JsValue) -> Option<Vec<(String, String)>> {
     if !super::js::present(value) {
         return Some(Vec::new());
@@ -385,12 +386,8 @@ impl Backend for HttpBackend {
             let answer = self
                 .call(Operation::SignPart, "GET", &url, None, Some(upload_id))
                 .await?;
-            signed_url(&answer).ok_or_else(|| {
-                wrong_shape(
-                    Operation::SignPart,
-                    "{ url: string }, an absolute http(s) URL",
-                )
-            })
+            signed_url(&answer)
+                .ok_or_else(|| wrong_shape(Operation::SignPart, "{ url: string }, an http(s) URL"))
         })
     }
 
@@ -465,7 +462,7 @@ impl SingleSigner for HttpBackend {
             signed_single(&answer, file.checksum_sha256).ok_or_else(|| {
                 wrong_shape(
                     Operation::SignFile,
-                    "{ method: \"PUT\" | \"POST\", url: string (an absolute http(s) URL), fields?: object, headers?: object, key?: string }",
+                    "{ method: \"PUT\" | \"POST\", url: string (an http(s) URL), fields?: object, headers?: object, key?: string }",
                 )
             })
         })

@@ -93,10 +93,10 @@ pub struct WebPorts {
 }
 
 impl WebPorts {
-    /// Whether the records live in memory only (IndexedDB could not be
-    /// opened, or failed): a record not found may be there still.
-    pub fn records_in_memory(&self) -> bool {
-        self.store.in_memory()
+    /// Whether IndexedDB could not be opened or read: a record not found
+    /// may be there still.
+    pub fn records_unread(&self) -> bool {
+        self.store.unread()
     }
 
     /// The ports of a run of `source` under `options`, the backend's

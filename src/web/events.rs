@@ -36,6 +36,11 @@ pub struct JsEvents {
     /// after a pause (or a failed run) the next `start()` would report the
     /// parts that were in flight as unsent: the bar would jump back.
     pub sent_told: Rc<Cell<u64>>,
+    /// Whether the running run has not resumed a stored upload (yet): its
+    /// first progress then begins `sent_told` again, as a fresh upload
+    /// (one whose paused predecessor `clearPending()` forgot, say) is told
+    /// by no `onRestart`.
+    pub fresh_run: Rc<Cell<bool>>,
     /// Whether the running run has stored the object (set by
     /// [`Events::object_stored`], cleared when a run begins): a pause or an
     /// abort then lets it end (it only tidies up), and `start()` resolves
@@ -100,6 +105,9 @@ pub(super) fn call_with(callback: &Option<Function>, value: &JsValue) {
 
 impl Events for JsEvents {
     fn progress(&self, progress: Progress) {
+        if self.fresh_run.replace(false) {
+            self.sent_told.set(0);
+        }
         let sent = progress
             .sent_bytes
             .max(self.sent_told.get())
@@ -121,6 +129,7 @@ impl Events for JsEvents {
     }
 
     fn resumed(&self, resumed: Resumed) {
+        self.fresh_run.set(false);
         call(&self.on_resume, |o| {
             o.str("uploadId", &resumed.upload_id)
                 .num("skippedParts", f64::from(resumed.skipped_parts))

@@ -29,7 +29,9 @@ use crate::ports::{Backend, RecordStore, Timer, Warning};
 impl Upload {
     /// The stored unfinished upload of `file` (a handle's file, when read
     /// access was granted already) under `{ endpoint, namespace }` (either
-    /// left out, or no options: any), or `null`.
+    /// left out, or no options: any), or `null`. Rejects with `STORAGE`
+    /// where IndexedDB cannot be opened or read and this page's own runs
+    /// hold no record of the file.
     #[wasm_bindgen(js_name = findPrevious, unchecked_return_type = "Promise<PendingUpload | null>")]
     pub fn find_previous(
         #[wasm_bindgen(unchecked_param_type = "File | Blob | FileSystemFileHandle | UploadSource")]
@@ -74,7 +76,8 @@ impl Upload {
     /// whether it continues without picking its file and whether a run
     /// (of another tab, or of this page) is uploading it now. Records past
     /// `expiresAfter` (default 7 days) are removed on the way, and handles
-    /// and staged copies no record needs.
+    /// and staged copies no record needs. Rejects with `STORAGE` where
+    /// IndexedDB cannot be opened or read.
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingUpload[]>")]
     pub fn list_pending(
         #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
@@ -119,7 +122,8 @@ impl Upload {
     /// files to their batch. Resolves to how many were forgotten. A backend
     /// refusing the credentials (401, or the `headers` function failing)
     /// rejects it with that error, forgetting nothing more; an upload it
-    /// says is not the caller's (403) is kept.
+    /// says is not the caller's (403) is kept. Rejects with `STORAGE`,
+    /// before aborting anything, where IndexedDB cannot be opened or read.
     #[wasm_bindgen(js_name = clearPending, unchecked_return_type = "Promise<number>")]
     pub fn clear_pending(
         #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
@@ -180,7 +184,7 @@ impl Upload {
 /// alone would say "none" of the uploads stored there, and a page could
 /// not tell that from none.
 fn read_whole(store: &FallbackStore) -> Result<(), Error> {
-    match store.in_memory() {
+    match store.unread() {
         false => Ok(()),
         true => Err(Error::Storage {
             failure: StorageFailure::Unavailable,

@@ -257,7 +257,8 @@ impl UploadQueue {
     /// The half-done batches kept in this browser for `{ namespace }` (all
     /// when none is given): `{ id, name, files, filesDone, bytes, createdAt,
     /// canResumeWithoutPicking, running }`, oldest first. Batches past `expiresAfter`
-    /// (default 7 days) are forgotten.
+    /// (default 7 days) are forgotten. Rejects with `STORAGE` where
+    /// IndexedDB cannot be opened (no batch could be looked at).
     #[wasm_bindgen(js_name = listPending, unchecked_return_type = "Promise<PendingQueue[]>")]
     pub fn list_pending(
         #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
@@ -295,9 +296,9 @@ impl UploadQueue {
 
 async fn list(options: &JsValue) -> Result<Array, Error> {
     let lookup = super::options::parse_lookup(options)?;
-    let Ok(store) = IdbStore::open().await else {
-        return Ok(Array::new());
-    };
+    // Without IndexedDB no batch can be listed: STORAGE, not a "none" the
+    // page could not tell from none (as `Upload.listPending`).
+    let store = IdbStore::open().await?;
     let now = js_sys::Date::now();
     let markers = store.markers().await?;
     let mut batches = store.batches().await?;

@@ -24,6 +24,7 @@ use crate::ports::{RecordStore, Warning, WarningCode};
 /// is one.
 pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
     inner.events.stored.set(false);
+    inner.events.fresh_run.set(true);
     let (source, mut file) = ready(&inner, true).await?;
     if inner.options.checksum != ChecksumMode::None || file.identity.is_stream() {
         // Parts will likely be hashed: load the worker while the record is read.
@@ -209,7 +210,7 @@ pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
     let driver = driver(&ports, inner);
     let id = driver.record_id(&file);
     let _lock = lock::hold_released(&id).await?;
-    if !driver.abort(&file).await? && ports.records_in_memory() {
+    if !driver.abort(&file).await? && ports.records_unread() {
         return Err(Error::Storage {
             failure: StorageFailure::Unavailable,
             detail:

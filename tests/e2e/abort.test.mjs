@@ -172,9 +172,10 @@ test("abort() and the lookups while IndexedDB cannot be opened reject with STORA
       list: await code(Upload.listPending({ namespace })),
       clear: await code(Upload.clearPending({ namespace })),
       find: await code(Upload.findPrevious(window.e2e.runs.noidb.source, { namespace })),
+      queues: await code((await window.e2e.lib("queue")).UploadQueue.listPending({ namespace })),
     };
   }, namespace);
-  assert.deepEqual(lookups, { list: "STORAGE", clear: "STORAGE", find: "STORAGE" });
+  assert.deepEqual(lookups, { list: "STORAGE", clear: "STORAGE", find: "STORAGE", queues: "STORAGE" });
   await tab.reload();
   await waitReady(tab);
   assert.ok((await pending(tab, namespace)).some((p) => p.uploadId === record.uploadId), "its record is kept");
