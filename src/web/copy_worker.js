@@ -51,7 +51,10 @@ async function copy({ dir: dirName, name, blob, chunk }) {
     if (stopped) throw new DOMException("staging was stopped", "AbortError");
     await access.flush();
   } catch (e) {
-    await access.close();
+    // A close that fails too must not keep the partial copy, nor hide why.
+    await Promise.resolve()
+      .then(() => access.close())
+      .catch(() => {});
     await dir.removeEntry(name).catch(() => {});
     throw e;
   }

@@ -36,9 +36,13 @@ export class HashWorker {
       this.pending.delete(data.id);
       clearTimeout(waiter.timer);
       // A Blob the worker could not read rejects with `unreadable` (the
-      // read error's name): the worker itself is fine.
-      if (data.error) waiter.reject(Object.assign(new Error(data.error), { unreadable: data.unreadable }));
-      else waiter.resolve(data.digest);
+      // read error's name): the worker itself is fine. Any other error is
+      // the worker's: the page gives it up (hash.rs), so it ends here.
+      if (data.error && data.unreadable) waiter.reject(Object.assign(new Error(data.error), { unreadable: data.unreadable }));
+      else if (data.error) {
+        waiter.reject(new Error(data.error));
+        return this.fail(`the hash worker failed: ${data.error}`);
+      } else waiter.resolve(data.digest);
     }
     this.alive();
   }
