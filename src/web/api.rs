@@ -112,8 +112,8 @@ export interface UploadOptions {
    *  or the copy failed), so after a restart the file must be picked again;
    *  FILES_UNREADABLE (an UploadQueue's, at each add() that meets it): files or folders the
    *  browser would not read were left out, the others added;
-   *  CANCELLED_STORED (an UploadQueue's, for each such file): a file cancelled after the store
-   *  had completed its upload; the object is stored, under the key the message names. */
+   *  CANCELLED_STORED (an UploadQueue's, for each such file): a multipart file cancelled after
+   *  the store had completed its upload; the object is stored, under the warning's `key`. */
   onWarning?: (warning: UploadWarning) => void;
   /** The stored upload could not be continued, so the file uploads afresh; reason "expired"
    *  (the server expired or lost it) or "file-changed" (new content under the same metadata). */
@@ -158,6 +158,8 @@ export interface UploadWarning {
     | "LOCK_UNAVAILABLE" | "STAGING_SKIPPED" | "STAGING_FAILED" | "FILES_UNREADABLE"
     | "CANCELLED_STORED";
   message: string;
+  /** CANCELLED_STORED: the key the store holds the cancelled file's object under. */
+  key?: string;
 }
 /** Where to look for stored uploads (`headers`: for `clearPending`'s aborts, as in UploadOptions). */
 export interface LookupOptions { endpoint?: string; namespace?: string; expiresAfter?: number; headers?: UploadOptions["headers"]; }

@@ -71,6 +71,13 @@ impl JsEvents {
     /// the first time this upload meets the warning's code (each time for
     /// a code about one call: see [`WarningCode::once_per_upload`]).
     pub fn warn(&self, warning: Warning) {
+        self.warn_of(warning, None);
+    }
+
+    /// As [`Self::warn`], the warning naming the `key` of a stored object
+    /// (its `key` field), for the page to act on without reading the
+    /// message.
+    pub fn warn_of(&self, warning: Warning, key: Option<&str>) {
         if warning.code.once_per_upload() && self.warned.borrow().contains(&warning.code) {
             return;
         }
@@ -79,6 +86,11 @@ impl JsEvents {
             call(&self.on_warning, |o| {
                 o.str("code", warning.code.as_str())
                     .str("message", &warning.message)
+                    .set_if(
+                        "key",
+                        key.is_some(),
+                        &key.map_or(JsValue::NULL, JsValue::from_str),
+                    )
             });
         } else {
             web_sys::console::warn_1(&["resupload: ", &warning.message].concat().into());

@@ -172,7 +172,8 @@ impl WebRunner<'_> {
             // where the object is, once (the record goes: no later run is
             // to complete it again for a cancelled file).
             Err(Error::AlreadyCompleted) => {
-                self.events.warn(cancelled_stored(&info, key.as_deref()));
+                let warning = cancelled_stored(&info, key.as_deref());
+                self.events.warn_of(warning, key.as_deref());
                 driver.store.remove(&id).await
             }
             other => other.map(|_| ()),

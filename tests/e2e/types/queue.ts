@@ -56,7 +56,7 @@ new UploadQueue({
   expiresAfter: 24 * 3600 * 1000,
   stallTimeout: 60_000,
   headers: async ({ refresh }) => ({ authorization: refresh ? "Bearer new" : "Bearer old" }),
-  onWarning({ code, message }) { console.log(code, message); },
+  onWarning({ code, message, key }) { console.log(code, message, key); },
   lock: "wait",
   checksum: "none",
   verifyOnResume: false,
