@@ -8,7 +8,9 @@
 // the walk waits for from the browser (a file, a folder's next entries) is
 // given up after `ANSWER_MS`: a folder on a network share that went away,
 // or a cloud placeholder whose provider never answers, is unreadable, not
-// a walk that never ends.
+// a walk that never ends. Once one entry of a folder went unanswered, the
+// folder's later entries are not asked (unreadable too): a share gone
+// after its listing costs `ANSWER_MS` a folder, not a file.
 
 /** How long the walk waits for one answer of the browser (ms). */
 export const ANSWER_MS = 30_000;
@@ -22,51 +24,68 @@ export const ANSWER_MS = 30_000;
  */
 export async function collectFiles(input) {
   const out = { files: [], unreadable: [] };
-  await collect(input, "", out);
+  await collect(input, "", out, { stuck: null });
   return [out.files, out.unreadable];
 }
 
-async function collect(item, folder, out) {
+/**
+ * Adds `item` (in `folder`, a path ending in "/" or "") to `out`. `within`
+ * is the state of the folder it is in: `stuck`, the path of an entry that
+ * did not answer, after which the folder's later entries are not asked.
+ */
+async function collect(item, folder, out, within) {
   if (isBlob(item)) {
     out.files.push([item, folder ? folder + nameOf(item) : item.webkitRelativePath || ""]);
   } else if (isList(item)) {
-    for (const each of Array.from(item)) await collect(each, folder, out);
+    for (const each of Array.from(item)) await collect(each, folder, out, within);
   } else if (item?.kind === "file" && typeof item.getFile === "function") {
     const path = folder + item.name;
-    await reading(out, path, async () => out.files.push([await answered(item.getFile(), path), folder ? path : ""]));
+    await reading(out, path, within, async () => out.files.push([await answered(item.getFile(), path), folder ? path : ""]));
   } else if (item?.kind === "directory" && typeof item.values === "function") {
     const inside = `${folder}${item.name}/`;
-    await reading(out, inside, async () => {
+    await reading(out, inside, within, async () => {
       const children = item.values();
+      const state = { stuck: null };
       for (;;) {
         const next = await answered(children.next(), inside);
         if (next.done) return;
-        await collect(next.value, inside, out);
+        await collect(next.value, inside, out, state);
       }
     });
   } else if (item?.isFile && typeof item.file === "function") {
     const path = folder + item.name;
-    await reading(out, path, async () => {
+    await reading(out, path, within, async () => {
       // As a handle's: a file dropped alone has no folder path.
       const file = await answered(new Promise((resolve, reject) => item.file(resolve, reject)), path);
       out.files.push([file, folder ? path : ""]);
     });
   } else if (item?.isDirectory && typeof item.createReader === "function") {
     const inside = `${folder}${item.name}/`;
-    await reading(out, inside, async () => {
-      for (const child of await readAll(item.createReader(), inside)) await collect(child, inside, out);
+    await reading(out, inside, within, async () => {
+      const state = { stuck: null };
+      for (const child of await readAll(item.createReader(), inside)) await collect(child, inside, out, state);
     });
   } else {
     throw new TypeError(`cannot add ${describe(item)}: give Files, a FileList, file or folder handles, or dropped folder entries`);
   }
 }
 
-/** Runs `read`, a file's or a folder's reading: its failure goes to `out.unreadable` as `path`'s, and the walk goes on. */
-async function reading(out, path, read) {
+/**
+ * Runs `read`, a file's or a folder's reading: its failure goes to
+ * `out.unreadable` as `path`'s, and the walk goes on. In a folder `within`
+ * that is stuck (an earlier entry did not answer), nothing is asked.
+ */
+async function reading(out, path, within, read) {
+  if (within.stuck) {
+    const why = `${path}: not asked, as ${within.stuck} in the same folder did not answer within ${ANSWER_MS / 1000} s`;
+    out.unreadable.push([path, new DOMException(why, "TimeoutError")]);
+    return;
+  }
   try {
     await read();
   } catch (error) {
     out.unreadable.push([path, error]);
+    if (error?.name === "TimeoutError") within.stuck = path;
   }
 }
 
