@@ -14,11 +14,12 @@
 // and `{ id, digest }` or `{ id, error, unreadable? }` at the end
 // (`unreadable`: the Blob could not be read, the name of the read's error).
 //
-// A part up to WHOLE_BYTES is read into one buffer, CHUNK_BYTES at a time
-// with a progress message after each (a slow source, a network share or a
-// cloud placeholder, shows signs of life: the page gives a hash up after 30 s
-// without one), and hashed by WebCrypto (native code: 2.4-3.4x sha2's speed
-// in bench/hash.mjs). A larger one, or any part
+// A part up to WHOLE_BYTES is read whole and hashed by WebCrypto (native
+// code: 2.4-3.4x sha2's speed in bench/hash.mjs). (Read in 8 or 16 MiB
+// slices with a progress message after each, a slow source would show
+// signs of life, but a 64 MiB part hashed about 38% or 28% slower in
+// bench/hash.mjs: not done, so a read of over 30 s has the page give the
+// worker up and hash on its own thread.) A larger one, or any part
 // where WebCrypto is missing (not a secure context), goes through sha2 in
 // the library's wasm, read in CHUNK_BYTES slices: `slice()` + `arrayBuffer()`
 // rather than `Blob.stream()`, which throws NotReadableError on files of
@@ -81,19 +82,9 @@ async function withSha2(blob, progress) {
   return new Uint8Array(wasm.memory.buffer, digest, 32).slice();
 }
 
-/** The bytes of `blob` in one buffer, read in CHUNK_BYTES slices, `progress()` after each. */
-async function wholeBytesOf(blob, progress) {
-  const bytes = new Uint8Array(blob.size);
-  for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
-    bytes.set(new Uint8Array(await bytesOf(blob.slice(at, Math.min(blob.size, at + CHUNK_BYTES)))), at);
-    progress();
-  }
-  return bytes;
-}
-
 async function digestOf(blob, progress) {
   if (globalThis.crypto?.subtle && blob.size <= WHOLE_BYTES) {
-    return new Uint8Array(await crypto.subtle.digest("SHA-256", await wholeBytesOf(blob, progress)));
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", await bytesOf(blob)));
   }
   return withSha2(blob, progress);
 }

@@ -131,16 +131,6 @@ test("a hash worker that never answers: after 10 s the page hashes the parts its
   );
 });
 
-test("the hash worker tells a sign of life after each 8 MiB it reads of a part up to 64 MiB: a slow source is not a dead worker", { timeout: 120_000 }, async () => {
-  // Before, such a part was read whole with no word: a read over 30 s (a
-  // network share, a cloud placeholder) had the worker given up for the page.
-  const run = await uploadWith(() => {}, { size: 24 * MIB + 5, options: { checksum: "sha256", partSize: 24 * MIB, concurrency: 1 } });
-  await assertStored(run);
-  const { workerChunks, workerDigests } = await pageActivity(tab);
-  assert.equal(workerDigests, 2, "both parts were hashed in the worker");
-  assert.ok(workerChunks >= 3 + 1, `a progress message after each 8 MiB read (${workerChunks})`);
-});
-
 test("a hash worker that answers a hash with an error (not the file's) is ended, and the page hashes the parts itself", { timeout: 120_000 }, async () => {
   const run = await uploadWith(() => {
     window.endedWorkers = 0;
