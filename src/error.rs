@@ -437,16 +437,7 @@ impl fmt::Display for Error {
                 f,
                 "the browser's upload state store (IndexedDB) failed: {detail}"
             ),
-            Error::ChecksumMismatch {
-                expected,
-                actual,
-                key,
-            } => write!(
-                f,
-                "the object stored as {key} has the checksum {actual}, not {expected}, computed \
-                 here from the file: it does not hold the file's bytes; delete it and upload \
-                 the file again"
-            ),
+            Error::ChecksumMismatch { .. } => self.write_mismatch(f),
             Error::ReadFailed { detail } => write!(
                 f,
                 "the file could not be read: {detail}; if it was moved, changed or deleted, \
@@ -481,6 +472,23 @@ impl Error {
             ),
             _ => Ok(()),
         }
+    }
+
+    /// The message of [`Error::ChecksumMismatch`].
+    fn write_mismatch(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Error::ChecksumMismatch {
+            expected,
+            actual,
+            key,
+        } = self
+        else {
+            return Ok(());
+        };
+        write!(
+            f,
+            "the object stored as {key} has the checksum {actual}, not {expected}, computed here \
+             from the file: it does not hold the file's bytes; delete it and upload the file again"
+        )
     }
 
     /// The message of [`Error::Http`]: the status, the body when there is

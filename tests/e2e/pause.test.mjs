@@ -72,14 +72,24 @@ test("pause stops the upload, nothing is sent while paused, resume completes it"
   await assertNoPageErrors(tab);
 });
 
-test("sentBytes never goes backwards across a pause and start() again", { timeout: 120_000 }, async () => {
-  // The parts in flight at the pause had reported their bytes; the next
-  // run reports from the confirmed ones, and the bar must not jump back.
-  const namespace = randomNamespace("pause-progress");
+/**
+ * Opens the demo and starts run `name`, a file of 4 parts and a bit in a
+ * fresh namespace of `label`, two parts at a time, its progress kept; the
+ * second part is held. Answers `{ tab, namespace, spec }`.
+ */
+async function startFourParts(name, label) {
+  const namespace = randomNamespace(label);
   const tab = stack.tab;
   await openDemo(stack, tab, { namespace });
   const spec = { file: { name: `${namespace}.bin`, size: 4 * PART + 5 }, options: { namespace, concurrency: 2 }, events: ["onProgress"] };
-  await startAndHold(stack, tab, "progress", spec, 1);
+  await startAndHold(stack, tab, name, spec, 1);
+  return { tab, namespace, spec };
+}
+
+test("sentBytes never goes backwards across a pause and start() again", { timeout: 120_000 }, async () => {
+  // The parts in flight at the pause had reported their bytes; the next
+  // run reports from the confirmed ones, and the bar must not jump back.
+  const { tab, spec } = await startFourParts("progress", "pause-progress");
   // Chromium and Firefox report the held bodies sent; WebKitGTK and WPE
   // did not here (within 10 s), so there nothing in flight is told, and
   // the check below is all there is.
@@ -103,11 +113,7 @@ test("sentBytes never goes backwards across a pause and start() again", { timeou
 test("a fresh upload after clearPending() forgot the paused one tells its progress from nothing", { timeout: 120_000 }, async () => {
   // No onRestart tells it, yet it begins again: sentBytes must not stay at
   // what the paused upload had told.
-  const namespace = randomNamespace("pause-cleared");
-  const tab = stack.tab;
-  await openDemo(stack, tab, { namespace });
-  const spec = { file: { name: `${namespace}.bin`, size: 4 * PART + 5 }, options: { namespace, concurrency: 2 }, events: ["onProgress"] };
-  await startAndHold(stack, tab, "cleared", spec, 1);
+  const { tab, namespace } = await startFourParts("cleared", "pause-cleared");
   await pause(tab, "cleared");
   assert.equal((await waitOutcome(tab, "cleared", 30_000)).outcome.error?.code, "PAUSED");
   stack.gate.release();
