@@ -144,8 +144,8 @@ async fn ready(inner: &Inner, again: bool) -> Result<(Source, FileInfo), Error> 
         Input::Handle(handle) => Err(handle.clone()),
     };
     let (source, mut info) = match ready {
-        Ok((source, info)) if again => return read_again(inner, source, info).await,
-        Ok(ready) => return Ok(ready),
+        Ok((source, info)) if again => read_again(inner, source, info).await?,
+        Ok(ready) => ready,
         Err(handle) => {
             let file = handles::file_of_handle(&handle, true).await?;
             let (source, info) = super::source::from_js(&file)?;
@@ -179,9 +179,7 @@ async fn read_again(
     {
         return Err(Error::FileChanged);
     }
-    let source = Source::File(fresh);
-    *inner.input.borrow_mut() = Input::Ready(source.clone(), info.clone());
-    Ok((source, info))
+    Ok((Source::File(fresh), info))
 }
 
 /// Deletes what records no longer need: handles and staged copies of gone
