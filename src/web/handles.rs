@@ -139,11 +139,6 @@ pub async fn file_to_resume(
     handle: &JsValue,
     pending: &PendingUpload,
 ) -> Result<(Blob, FileIdentity), Error> {
-    let file: web_sys::File = match kind {
-        Kind::Picked => file_of_handle(handle, true).await?,
-        Kind::Staged => answer(staged_file(&pending.id)).await?,
-    }
-    .unchecked_into();
     let mut identity = FileIdentity {
         name: pending.file_name.clone(),
         size: pending.file_size,
@@ -152,29 +147,32 @@ pub async fn file_to_resume(
         relative_path: None,
         content_sample: None,
     };
+    if kind == Kind::Picked {
+        let file: web_sys::File = file_of_handle(handle, true).await?.unchecked_into();
+        if !is_same(&file, &identity) {
+            return Err(Error::FileChanged);
+        }
+        return Ok((file.into(), identity));
+    }
+    let file: web_sys::File = answer(staged_file(&pending.id)).await?.unchecked_into();
     // A plain Blob's record is keyed by its content too (`Source::
     // key_by_content`), which its copy has: the same bytes.
-    let keyed = |identity: &FileIdentity| {
-        fingerprint(&pending.namespace, &pending.endpoint, identity) == pending.id
-    };
-    if kind == Kind::Staged && !keyed(&identity) {
+    if fingerprint(&pending.namespace, &pending.endpoint, &identity) != pending.id {
         identity.content_sample = super::blob::sample_sha256(&file).await.ok();
     }
-    let size = super::blob::size(&file);
-    let same = match kind {
-        Kind::Picked => {
-            file.name() == identity.name
-                && size == identity.size
-                && file.last_modified().to_bits() == identity.last_modified.to_bits()
-        }
-        Kind::Staged => size == identity.size,
-    };
-    match (same, kind) {
-        (true, _) => Ok((file.into(), identity)),
-        (false, Kind::Picked) => Err(Error::FileChanged),
+    if super::blob::size(&file) != identity.size {
         // A copy of the wrong size is an unfinished one.
-        (false, Kind::Staged) => Err(Error::FileMissing),
+        return Err(Error::FileMissing);
     }
+    Ok((file.into(), identity))
+}
+
+/// Whether `file`, read again from a picked file's handle, is still the
+/// one `identity` names: the same name, size and date.
+pub fn is_same(file: &web_sys::File, identity: &FileIdentity) -> bool {
+    file.name() == identity.name
+        && super::blob::size(file) == identity.size
+        && file.last_modified().to_bits() == identity.last_modified.to_bits()
 }
 
 /// The file behind a picked file's handle, read permission asked for

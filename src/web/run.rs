@@ -161,7 +161,7 @@ async fn ready(inner: &Inner, again: bool) -> Result<(Source, FileInfo), Error> 
 /// `source` afresh from the picked file's handle, where the upload has
 /// one: the `File` read before is a snapshot, which the browser refuses to
 /// read once the file changed (`NotReadableError`: `READ_FAILED` at every
-/// `start()`). The same file (size and date) goes on from the fresh `File`;
+/// `start()`). The same file (name, size and date) goes on from the fresh `File`;
 /// another is [`Error::FileChanged`], as `resumePending` answers it.
 async fn read_again(
     inner: &Inner,
@@ -171,15 +171,13 @@ async fn read_again(
     let Some(handle) = inner.handle.as_ref().filter(|_| !inner.from_copy) else {
         return Ok((source, info));
     };
-    let fresh: Blob = handles::file_of_handle(handle, true)
+    let fresh: web_sys::File = handles::file_of_handle(handle, true)
         .await?
         .unchecked_into();
-    let date = super::blob::as_file(&fresh).map(|f| f.last_modified());
-    if super::blob::size(&fresh) != info.identity.size || date != Some(info.identity.last_modified)
-    {
+    if !handles::is_same(&fresh, &info.identity) {
         return Err(Error::FileChanged);
     }
-    Ok((Source::File(fresh), info))
+    Ok((Source::File(fresh.into()), info))
 }
 
 /// Deletes what records no longer need: handles and staged copies of gone
