@@ -165,13 +165,14 @@ impl WebRunner<'_> {
         let Ok(_lock) = lock::hold_released(&id).await else {
             return Ok(());
         };
-        let key = driver.store.load(&id).await.ok().flatten().map(|r| r.key);
         match driver.abort(&info).await {
             // The store completed it before the cancel came (the complete
             // was under way): the page was told "cancelled", so it hears
             // where the object is, once (the record goes: no later run is
-            // to complete it again for a cancelled file).
+            // to complete it again for a cancelled file). The abort left
+            // the record, which names the key.
             Err(Error::AlreadyCompleted) => {
+                let key = driver.store.load(&id).await.ok().flatten().map(|r| r.key);
                 let warning = cancelled_stored(&info, key.as_deref());
                 self.events.warn_of(warning, key.as_deref());
                 driver.store.remove(&id).await
@@ -191,7 +192,7 @@ fn cancelled_stored(info: &FileInfo, key: Option<&str>) -> Warning {
         message: [
             name,
             " was cancelled, but the store had completed its upload already: the object is stored as ",
-            key.unwrap_or("(its key was not kept)"),
+            key.unwrap_or("(its key could not be read)"),
             "; delete it if it is not wanted",
         ]
         .concat(),
