@@ -437,7 +437,11 @@ impl fmt::Display for Error {
                 f,
                 "the browser's upload state store (IndexedDB) failed: {detail}"
             ),
-            Error::ChecksumMismatch { .. } => self.write_mismatch(f),
+            Error::ChecksumMismatch {
+                expected,
+                actual,
+                key,
+            } => write_mismatch(f, expected, actual, key),
             Error::ReadFailed { detail } => write!(
                 f,
                 "the file could not be read: {detail}; if it was moved, changed or deleted, \
@@ -474,23 +478,6 @@ impl Error {
         }
     }
 
-    /// The message of [`Error::ChecksumMismatch`].
-    fn write_mismatch(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Error::ChecksumMismatch {
-            expected,
-            actual,
-            key,
-        } = self
-        else {
-            return Ok(());
-        };
-        write!(
-            f,
-            "the object stored as {key} has the checksum {actual}, not {expected}, computed here \
-             from the file: it does not hold the file's bytes; delete it and upload the file again"
-        )
-    }
-
     /// The message of [`Error::Http`]: the status, the body when there is
     /// one, and what to do about a 401.
     fn write_http(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -522,6 +509,20 @@ impl Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message of [`Error::ChecksumMismatch`].
+fn write_mismatch(
+    f: &mut fmt::Formatter<'_>,
+    expected: &str,
+    actual: &str,
+    key: &str,
+) -> fmt::Result {
+    write!(
+        f,
+        "the object stored as {key} has the checksum {actual}, not {expected}, computed here \
+         from the file: it does not hold the file's bytes; delete it and upload the file again"
+    )
+}
 
 #[cfg(test)]
 mod tests {

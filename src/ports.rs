@@ -507,8 +507,8 @@ pub enum WarningCode {
     /// others were added.
     FilesUnreadable,
     /// A file of an upload queue was cancelled after the store had
-    /// completed its upload: the object is stored, under the key the
-    /// message names.
+    /// completed its upload: the object is stored, under the warning's
+    /// `key` (which its message names too).
     CancelledStored,
 }
 
