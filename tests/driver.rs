@@ -1079,13 +1079,16 @@ fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
 
 /// A record store that notes, at each removal, whether the run had said
 /// the object was stored.
-struct RemovalWitness<'a> {
-    inner: &'a MemoryStore,
-    log: &'a Log,
-    removed_after_stored: RefCell<Vec<bool>>,
+/// A record store over `inner` (a `MemoryStore`, borrowed or shared)
+/// whose saves fail while `save_fails()` says so, and which calls
+/// `before_remove` before each removal.
+struct HookedStore<'h, S> {
+    inner: S,
+    save_fails: Box<dyn Fn() -> bool + 'h>,
+    before_remove: Box<dyn Fn() + 'h>,
 }
 
-impl RecordStore for RemovalWitness<'_> {
+impl<S: std::ops::Deref<Target = MemoryStore>> RecordStore for HookedStore<'_, S> {
     fn load<'a>(
         &'a self,
         id: &'a str,
@@ -1093,11 +1096,16 @@ impl RecordStore for RemovalWitness<'_> {
         self.inner.load(id)
     }
     fn save<'a>(&'a self, record: &'a resupload::core::record::UploadRecord) -> PortFuture<'a, ()> {
+        if (self.save_fails)() {
+            return Box::pin(std::future::ready(Err(Error::Storage {
+                failure: resupload::error::StorageFailure::Full,
+                detail: "QuotaExceededError".into(),
+            })));
+        }
         self.inner.save(record)
     }
     fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
-        let stored = self.log.stored.get() > 0;
-        self.removed_after_stored.borrow_mut().push(stored);
+        (self.before_remove)();
         self.inner.remove(id)
     }
     fn list(&self) -> PortFuture<'_, Vec<resupload::core::record::UploadRecord>> {
@@ -1111,10 +1119,15 @@ fn the_run_says_the_object_is_stored_before_it_removes_the_record() {
     // would report PAUSED for an object the store holds, and the next
     // start() (finding no record) would upload the file again.
     let w = World::new(SIZE);
-    let store = RemovalWitness {
+    let removed_after_stored = RefCell::new(Vec::new());
+    let store = HookedStore {
         inner: &w.store,
-        log: &w.log,
-        removed_after_stored: RefCell::new(Vec::new()),
+        save_fails: Box::new(|| false),
+        before_remove: Box::new(|| {
+            removed_after_stored
+                .borrow_mut()
+                .push(w.log.stored.get() > 0)
+        }),
     };
     let driver = Driver {
         store: &store,
@@ -1122,7 +1135,7 @@ fn the_run_says_the_object_is_stored_before_it_removes_the_record() {
     };
     block_on(driver.run(&w.file)).unwrap();
     assert_eq!(w.log.stored.get(), 1);
-    assert_eq!(*store.removed_after_stored.borrow(), [true]);
+    assert_eq!(*removed_after_stored.borrow(), [true]);
 }
 
 #[test]
@@ -2885,35 +2898,6 @@ fn clearing_holds_each_record_while_it_aborts_it_and_leaves_one_a_run_took_meanw
 // ---- review: candidate defects ----
 
 /// A primary record store (IndexedDB) whose writes fail while `failing`.
-struct FlakyStore {
-    inner: Rc<MemoryStore>,
-    failing: Rc<Cell<bool>>,
-}
-
-impl RecordStore for FlakyStore {
-    fn load<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> PortFuture<'a, Option<resupload::core::record::UploadRecord>> {
-        self.inner.load(id)
-    }
-    fn save<'a>(&'a self, record: &'a resupload::core::record::UploadRecord) -> PortFuture<'a, ()> {
-        if self.failing.get() {
-            return Box::pin(std::future::ready(Err(Error::Storage {
-                failure: resupload::error::StorageFailure::Full,
-                detail: "QuotaExceededError".into(),
-            })));
-        }
-        self.inner.save(record)
-    }
-    fn remove<'a>(&'a self, id: &'a str) -> PortFuture<'a, ()> {
-        self.inner.remove(id)
-    }
-    fn list(&self) -> PortFuture<'_, Vec<resupload::core::record::UploadRecord>> {
-        self.inner.list()
-    }
-}
-
 #[test]
 fn a_record_left_in_memory_never_hides_the_newer_one_a_later_run_wrote() {
     use resupload::fallback::FallbackStore;
@@ -2923,9 +2907,11 @@ fn a_record_left_in_memory_never_hides_the_newer_one_a_later_run_wrote() {
     let (memory, browser) = (Rc::new(MemoryStore::new()), Rc::new(MemoryStore::new()));
     let failing = Rc::new(Cell::new(true));
     let open = || {
-        let primary = FlakyStore {
+        let failing = Rc::clone(&failing);
+        let primary = HookedStore {
             inner: Rc::clone(&browser),
-            failing: Rc::clone(&failing),
+            save_fails: Box::new(move || failing.get()),
+            before_remove: Box::new(|| {}),
         };
         FallbackStore::new(Ok(Box::new(primary)), Rc::clone(&memory), Box::new(|_| {}))
     };
