@@ -5,11 +5,15 @@
 // file with checksums, hashed by the hash worker (the staging
 // copy worker emitted beside it): as written
 // (`resupload`), and importing from `resupload/pending` and from
-// `resupload/queue`. In Firefox and the WebKit engines (E2E_BROWSER), the
-// builds of `resupload` upload the same way.
+// `resupload/queue`; and the Vite example under `vite` (the dev server,
+// which pre-bundles the package). In Firefox and the WebKit engines
+// (E2E_BROWSER), the builds of `resupload` and the dev server upload the
+// same way.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fsp from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 
@@ -79,14 +83,13 @@ test("importing any entry under Node touches no browser global; the queue is in 
 const SOURCES = { vite: ["main.js"], webpack: ["src/main.js"] };
 
 /**
- * Copies examples/`name`, installs the tarball into it and runs its own
- * `npm run build`; answers its dist/. With another `entry`
- * ("resupload/pending", "resupload/queue"), the copy imports `Upload`
- * from it instead (the same app, built against that build and its own
- * copy of the hash worker).
+ * Copies examples/`name` and installs the tarball into it; answers the
+ * copy's folder. With another `entry` ("resupload/pending",
+ * "resupload/queue"), the copy imports `Upload` from it instead (the same
+ * app, against that build and its own copy of the hash worker).
  */
-async function buildExample(name, entry) {
-  const dir = path.join(stack.tmpDir, `${name}-${entry.replace("/", "-")}`);
+async function copyExample(name, entry, label = "") {
+  const dir = path.join(stack.tmpDir, `${name}-${entry.replace("/", "-")}${label}`);
   await fsp.cp(path.join(REPO, "examples", name), dir, {
     recursive: true,
     filter: (source) => !["node_modules", "dist"].includes(path.basename(source)),
@@ -98,6 +101,12 @@ async function buildExample(name, entry) {
     await fsp.writeFile(file, text.replace('from "resupload";', `from "${entry}";`));
   }
   await install(dir);
+  return dir;
+}
+
+/** [`copyExample`], then the copy's own `npm run build`; answers its dist/. */
+async function buildExample(name, entry) {
+  const dir = await copyExample(name, entry);
   // The bundlers are the repository's devDependencies (the versions the examples ask for).
   const built = await run("npm", ["run", "build"], { cwd: dir, timeout: 180_000, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` } });
   log(built.trim().split("\n").slice(-6).join("\n"));
@@ -121,40 +130,105 @@ async function assertCopyWorkerEmitted(dist) {
 const ENTRIES = CHROMIUM ? ["resupload", "resupload/pending", "resupload/queue"] : ["resupload"];
 const BUILDS = ENTRIES.flatMap((entry) => [["vite", entry], ["webpack", entry]]);
 
+/**
+ * Opens the example app at `appUrl` in the stack's tab, picks a 4-part
+ * file and checks that it uploads byte-identical with checksums, hashed by
+ * one hash worker of its own (an asset, not the app's entry chunk), with
+ * no warning or error. `app` names the file.
+ */
+async function assertExampleUploads(appUrl, app) {
+  const tab = stack.tab;
+  await tab.goto(appUrl);
+  // From here on the page's workers and console are watched (the app
+  // starts its hash worker at the first part it hashes).
+  await installHelpers(tab);
+  const script = await tab.evaluate(() => document.querySelector("script[src]").src);
+  const file = await stack.makeFile(`${app} upload.bin`, 3 * 8 * MIB + 12_345); // 4 parts of the default 8 MiB
+  const mark = stack.gate.mark();
+  await tab.pickFiles("#file", [file.path]);
+  const report = await waitUntil(
+    () => tab.evaluate(() => (window.exampleReport.result || window.exampleReport.error ? window.exampleReport : null)),
+    { timeout: 180_000, interval: 200, what: `the ${app} app's upload to end` },
+  );
+  assert.equal(report.error, null, JSON.stringify(report.error));
+  assert.deepEqual(report.warnings, [], "no warning (CHECKSUM_UNSUPPORTED, storage, ...)");
+  assert.match(report.result.checksumSha256, /-4$/, "the object's composite SHA-256, confirmed by the store");
+  const object = await stack.debug.object(report.result.key);
+  assert.equal(object.sha256, file.sha256, "the stored object is the file, byte for byte");
+  assert.deepEqual(stack.gate.since(mark).map((p) => p.state), Array(4).fill("done"));
+
+  const { workers, consoleWarnings, consoleErrors } = await pageActivity(tab);
+  assert.equal(workers.length, 1, `one hash worker: ${JSON.stringify(workers)}`);
+  const worker = new URL(workers[0], appUrl).href;
+  assert.notEqual(worker, script, "the worker is its own asset, not the app's entry chunk");
+  assert.equal(new URL(worker).origin, new URL(script).origin);
+  const fallback = consoleWarnings.filter((line) => /hash worker|page's thread/.test(line));
+  assert.deepEqual(fallback, [], "the worker hashed every part: no fallback to the page's thread");
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(await tab.errors(), [], "no uncaught error in a page");
+}
+
 for (const [name, entry] of BUILDS) {
   test(`the ${name} example, built from the tarball with ${entry}, uploads with checksums hashed by the hash worker`, { timeout: 300_000 }, async () => {
     const dist = await buildExample(name, entry);
     const app = path.basename(path.dirname(dist)); // name-entry
     const server = await stack.startServer({ www: dist, name: `server-${app}` });
-    const tab = stack.tab;
-    await tab.goto(`${server.baseUrl}/`);
-    // From here on the page's workers and console are watched (the app
-    // starts its hash worker at the first part it hashes).
-    await installHelpers(tab);
-    const script = await tab.evaluate(() => document.querySelector("script[src]").src);
-    const file = await stack.makeFile(`${app} upload.bin`, 3 * 8 * MIB + 12_345); // 4 parts of the default 8 MiB
-    const mark = stack.gate.mark();
-    await tab.pickFiles("#file", [file.path]);
-    const report = await waitUntil(
-      () => tab.evaluate(() => (window.exampleReport.result || window.exampleReport.error ? window.exampleReport : null)),
-      { timeout: 180_000, interval: 200, what: `the ${name} app's upload to end` },
-    );
-    assert.equal(report.error, null, JSON.stringify(report.error));
-    assert.deepEqual(report.warnings, [], "no warning (CHECKSUM_UNSUPPORTED, storage, ...)");
-    assert.match(report.result.checksumSha256, /-4$/, "the object's composite SHA-256, confirmed by the store");
-    const object = await stack.debug.object(report.result.key);
-    assert.equal(object.sha256, file.sha256, "the stored object is the file, byte for byte");
-    assert.deepEqual(stack.gate.since(mark).map((p) => p.state), Array(4).fill("done"));
-
-    const { workers, consoleWarnings, consoleErrors } = await pageActivity(tab);
-    assert.equal(workers.length, 1, `one hash worker: ${JSON.stringify(workers)}`);
-    const worker = new URL(workers[0], server.baseUrl).href;
-    assert.notEqual(worker, script, "the worker is its own asset, not the app's entry chunk");
-    assert.equal(new URL(worker).origin, new URL(script).origin);
-    const fallback = consoleWarnings.filter((line) => /hash worker|page's thread/.test(line));
-    assert.deepEqual(fallback, [], "the worker hashed every part: no fallback to the page's thread");
-    assert.deepEqual(consoleErrors, []);
-    assert.deepEqual(await tab.errors(), [], "no uncaught error in a page");
+    await assertExampleUploads(`${server.baseUrl}/`, app);
     await assertCopyWorkerEmitted(dist);
   });
+}
+
+test("the vite example under Vite's dev server (its dependency pre-bundling) uploads with checksums hashed by the hash worker", { timeout: 300_000 }, async () => {
+  // `vite` (dev) serves the package pre-bundled by its optimizer, where
+  // the wasm module's and the workers' URLs must still resolve. The one
+  // setting is the app's own: a proxy to its signing backend.
+  const dir = await copyExample("vite", "resupload", "-dev");
+  // The store lets the page's origin PUT parts (the bucket's CORS rule),
+  // so Vite's port is chosen before the backend starts.
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const env = { S3_CORS_ORIGINS: `${origin},${stack.baseUrl}` };
+  const backend = await stack.startServer({ www: dir, env, name: "server-vite-dev" });
+  const config = { server: { proxy: { "/api": backend.baseUrl } } };
+  await fsp.writeFile(path.join(dir, "vite.config.js"), `export default ${JSON.stringify(config)};\n`);
+  const vite = await startViteDev(dir, port);
+  try {
+    await assertExampleUploads(`${vite.url}/`, "vite-dev");
+  } finally {
+    vite.stop();
+  }
+});
+
+/** A loopback port nothing listens on (now). */
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts `vite` (the dev server) in `dir` on loopback `port`; answers
+ * `{ url, stop }` once it prints its URL.
+ */
+async function startViteDev(dir, port) {
+  const args = ["--host", "127.0.0.1", "--port", String(port), "--strictPort", "--clearScreen", "false"];
+  const child = spawn(path.join(BIN, "vite"), args, {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  stack.notePid(child.pid);
+  let printed = "";
+  for (const stream of [child.stdout, child.stderr]) stream.on("data", (data) => (printed += data));
+  const url = await waitUntil(() => /Local:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1], {
+    timeout: 60_000,
+    interval: 100,
+    what: "vite to print its URL",
+  }).catch((error) => {
+    child.kill("SIGKILL");
+    throw new Error(`${error.message}; it printed: ${printed}`);
+  });
+  return { url, stop: () => child.kill("SIGTERM") };
 }
