@@ -3,7 +3,13 @@
 //
 // A trap (an engine bug, as WPE 2.38's, or a Rust panic, which aborts)
 // unwinds the task that was running, whose promise then never settles, and
-// it leaves the module's state broken (its stack pointer, a borrowed cell,
+// it leaves the module's state broken. So does any exception thrown
+// through the module's frames: a browser API that throws where the module
+// does not expect it to (the glue catches those it does), an engine's
+// stack overflow (a RangeError), wasm-bindgen's own `throw_str`. The
+// module's exports never throw on purpose (its errors are returned, and
+// the glue throws them), so whatever an export throws is a trap here. It
+// leaves the module's state broken (its stack pointer, a borrowed cell,
 // the allocator, the task queue): whatever runs in it next may do anything,
 // hang or write wrong state. So the first trap closes the module:
 //   - every promise of the API still pending rejects at once with a
@@ -23,12 +29,13 @@
 // Importing this module touches no browser global.
 
 const pending = new Set();
-/** The module's first trap (a WebAssembly.RuntimeError), once it trapped. */
-let trap = null;
+/** Whether the module trapped, and its first trap (what unwound out of it). */
+let closedByTrap = false;
+let trap;
 
 function internalError() {
   const error = new Error(
-    `resupload stopped on an internal error (${trap.message}); reload the page: ` +
+    `resupload stopped on an internal error (${trap?.message ?? String(trap)}); reload the page: ` +
       "an upload started again resumes from its stored state",
     { cause: trap },
   );
@@ -39,7 +46,10 @@ function internalError() {
 
 /** Closes the module on its first trap: every pending promise rejects. */
 function trapped(error) {
-  trap ??= error;
+  if (!closedByTrap) {
+    closedByTrap = true;
+    trap = error;
+  }
   for (const stop of [...pending]) stop();
 }
 
@@ -78,11 +88,10 @@ export function watch(exports, { promised, quiet }, toHeap) {
           throw internalError();
         };
     watched[name] = (...args) => {
-      if (trap) return silent ? undefined : closed();
+      if (closedByTrap) return silent ? undefined : closed();
       try {
         return value(...args);
       } catch (error) {
-        if (!(error instanceof WebAssembly.RuntimeError)) throw error;
         trapped(error);
         // A closure's trap stays an uncaught error of the page, as it was.
         if (internal) throw error;
@@ -104,7 +113,7 @@ export function guard(run) {
   // callback of a JS call the module made can be caught by the glue's
   // error handling of that call, and the module's code around it goes on.
   // A promise it makes then must not wait for ever either.
-  if (trap) return Promise.reject(internalError());
+  if (closedByTrap) return Promise.reject(internalError());
   return new Promise((resolve, reject) => {
     const stop = () => {
       pending.delete(stop);

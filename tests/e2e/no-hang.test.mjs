@@ -200,8 +200,9 @@ test("a streaming source whose read never answers: READ_FAILED after 30 s, nothi
  * In a fresh page, runs `call` as the page's own code (in Firefox, a
  * module imported by a WebDriver script reports no errors to the page).
  * `call` is given `simulatedTrap` (throws a RuntimeError, as a trap
- * would), `trapBackendAnswers()` (every backend answer's `status`, read
- * inside the module, then throws it, until the promise settled) and
+ * would), `simulatedThrow` (throws a TypeError), `trapBackendAnswers(make
+ * = simulatedTrap)` (every backend answer's `status`, read inside the
+ * module, then calls `make`, until the promise settled) and
  * `smallFile(name)` (a 1,000-byte File); it answers `{ promise, again }`:
  * a promise of the API to watch, and a call of the API to make once it
  * settled. Answers how that promise settled and in how many ms, and as
@@ -218,10 +219,13 @@ async function settledInPage(label, call) {
       const simulatedTrap = () => {
         throw new WebAssembly.RuntimeError("simulated trap");
       };
+      const simulatedThrow = () => {
+        throw new TypeError("simulated trap: a TypeError thrown through the module");
+      };
       const status = Object.getOwnPropertyDescriptor(Response.prototype, "status");
-      const trapBackendAnswers = () => Object.defineProperty(Response.prototype, "status", { configurable: true, get: simulatedTrap });
+      const trapBackendAnswers = (make = simulatedTrap) => Object.defineProperty(Response.prototype, "status", { configurable: true, get: make });
       const smallFile = (name) => new File([new Uint8Array(1000)], name, { lastModified: 1 });
-      const { promise, again } = await (${call})({ simulatedTrap, trapBackendAnswers, smallFile });
+      const { promise, again } = await (${call})({ simulatedTrap, simulatedThrow, trapBackendAnswers, smallFile });
       const ended = (e) => e?.code ?? String(e);
       const later = async () => {
         // The backend's answers are whole again: only the closed module can end the call.
@@ -262,6 +266,21 @@ const TRAPPED_PROMISES = [
       trapBackendAnswers();
       const upload = new mod.Upload(smallFile("trap.bin"), { endpoint: "/api/s3", retryDelays: [0] });
       // Before, start() ran again in the broken module.
+      return { promise: upload.start(), again: () => upload.start() };
+    },
+    again: { rejected: "INTERNAL_ERROR" },
+  },
+  {
+    // Not only a trap: any exception thrown through the module's frames
+    // (a browser API that throws where it never does, an engine's stack
+    // overflow: a RangeError) leaves its state as broken. Before, only a
+    // RuntimeError closed the module, and start() stayed pending.
+    what: "start() when a browser API throws a TypeError through the module",
+    call: async ({ simulatedThrow, trapBackendAnswers, smallFile }) => {
+      const mod = await import("/pkg/resupload.js");
+      await mod.default();
+      trapBackendAnswers(simulatedThrow);
+      const upload = new mod.Upload(smallFile("throw.bin"), { endpoint: "/api/s3", retryDelays: [0] });
       return { promise: upload.start(), again: () => upload.start() };
     },
     again: { rejected: "INTERNAL_ERROR" },
