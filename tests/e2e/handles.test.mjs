@@ -474,7 +474,14 @@ test('stage: "opfs": a copy still being written when the upload completes is not
     FileSystemWritableFileStream.prototype.close = noteEnd(close);
     FileSystemWritableFileStream.prototype.abort = noteEnd(abort);
   });
+  // The store's answer to the complete waits for the copy's write to
+  // begin: the copy and the upload start together, and either may be first.
+  let answer;
+  const held = stack.gate.injectRequest({ method: "POST", query: "uploadId", keySuffix: "late.bin" }, { holdAnswer: new Promise((resolve) => (answer = resolve)) });
   await startUpload(tab, "late", { file: { name: "late.bin", size: 6 * MIB, seed: 51 }, options: { namespace, stage: "opfs" } });
+  await held.answered;
+  await waitUntil(() => tab.evaluate(() => window.copyWriting), { timeout: 30_000, what: "the copy's write to begin" });
+  answer();
   const done = await waitOutcome(tab, "late");
   assert.ok(done.outcome.result, JSON.stringify(done.outcome.error));
   assert.deepEqual(await tab.evaluate(() => [window.copyWriting, window.copyEnded]), [true, false], "the upload completed while the copy was being written");

@@ -211,7 +211,12 @@ export class StoreGate {
 
   /** Held requests the browser still keeps open. */
   heldOpen() {
-    return this.held.filter((h) => !h.closed).length;
+    return this.heldNow().length;
+  }
+
+  /** The held requests the browser keeps open now; each has `closed`, set once the browser drops it. */
+  heldNow() {
+    return this.held.filter((h) => !h.closed);
   }
 
   /** Part PUTs the store answered with 2xx. */
