@@ -589,11 +589,14 @@ pub trait Events {
     fn expiring_soon(&self, soon: ExpiringSoon);
     /// Something the page should know that does not stop the upload.
     fn warning(&self, warning: Warning);
-    /// The store holds the object (its complete answered): what the run
-    /// does after only tidies up (the record's removal, the checksum's
-    /// check), so a pause or an abort must let it end rather than drop it.
-    /// Ignored unless implemented.
-    fn object_stored(&self) {}
+    /// The store holds the object, under `key` (its complete answered):
+    /// what the run does after only tidies up (the record's removal, the
+    /// checksum's check), so a pause or an abort must let it end rather
+    /// than drop it, or, dropped, not send the file again. Ignored unless
+    /// implemented.
+    fn object_stored(&self, key: &str) {
+        let _ = key;
+    }
     /// The time a confirmed part spent in resupload's own bookkeeping: for
     /// benchmarks and telemetry. Ignored unless implemented.
     fn part_bookkeeping(&self, bookkeeping: PartBookkeeping) {

@@ -879,6 +879,8 @@ struct Log {
     link: RefCell<Vec<f64>>,
     /// How many times the run said the store holds the object.
     stored: Cell<u32>,
+    /// The key it named then, the last time.
+    stored_key: RefCell<String>,
 }
 
 impl Events for Log {
@@ -909,8 +911,9 @@ impl Events for Log {
     fn link_measured(&self, bytes_per_second: f64) {
         self.link.borrow_mut().push(bytes_per_second);
     }
-    fn object_stored(&self) {
+    fn object_stored(&self, key: &str) {
         self.stored.set(self.stored.get() + 1);
+        *self.stored_key.borrow_mut() = key.to_owned();
     }
 }
 
@@ -1133,8 +1136,9 @@ fn the_run_says_the_object_is_stored_before_it_removes_the_record() {
         store: &store,
         ..w.driver()
     };
-    block_on(driver.run(&w.file)).unwrap();
+    let done = block_on(driver.run(&w.file)).unwrap();
     assert_eq!(w.log.stored.get(), 1);
+    assert_eq!(*w.log.stored_key.borrow(), done.key, "it names the object");
     assert_eq!(*removed_after_stored.borrow(), [true]);
 }
 

@@ -32,6 +32,9 @@ enum Script {
     /// The file cannot be read: its own trouble.
     Unreadable,
     Hang,
+    /// The store holds the object; the run then tidies up for ever (its
+    /// record's removal, held). Run again, the file is stored.
+    StoredThenTidies,
 }
 
 #[derive(Default)]
@@ -45,6 +48,8 @@ struct Runner {
     finishing: RefCell<Vec<usize>>,
     /// Discarding never ends (an abort's round trip, held).
     discard_hangs: Cell<bool>,
+    /// Files whose run told the queue their object is stored.
+    told_stored: RefCell<Vec<usize>>,
 }
 
 impl Runner {
@@ -52,6 +57,7 @@ impl Runner {
         &self,
         index: usize,
         progress: &dyn Fn(Progress),
+        stored: &dyn Fn(&str),
     ) -> Result<Completed, Error> {
         self.started.borrow_mut().push(index);
         self.running.set(self.running.get() + 1);
@@ -94,6 +100,13 @@ impl Runner {
                 detail: "NotReadableError".into(),
             }),
             Script::Hang => std::future::pending().await,
+            Script::StoredThenTidies => {
+                stored(&format!("key-{index}"));
+                self.told_stored.borrow_mut().push(index);
+                // Run again, the file would be stored at once.
+                self.scripts.borrow_mut().insert(index, Script::Store);
+                std::future::pending().await
+            }
         }
     }
 }
@@ -103,8 +116,9 @@ impl FileRunner for Runner {
         &'a self,
         index: usize,
         progress: &'a dyn Fn(Progress),
+        stored: &'a dyn Fn(&str),
     ) -> PortFuture<'a, Completed> {
-        Box::pin(self.run_file(index, progress))
+        Box::pin(self.run_file(index, progress, stored))
     }
     fn discard(&self, index: usize) -> PortFuture<'_, ()> {
         self.discarded.borrow_mut().push(index);
@@ -698,6 +712,49 @@ fn a_pause_while_a_stored_file_is_marked_loses_no_report() {
         [0, 1],
         "file 0 is not sent again"
     );
+}
+
+#[test]
+fn a_file_stored_when_a_pause_drops_its_run_is_not_sent_again() {
+    // The store completed the file's upload, and the run was removing its
+    // record when a pause dropped the run: no record is left to resume
+    // from, and no marker was written. Before, the next run sent the file
+    // again, as a second object.
+    let w = World::new(2);
+    w.script(0, Script::StoredThenTidies);
+    w.script(1, Script::Fail); // the batch stays, with its markers
+    let queue = Queue {
+        files_at_once: 1,
+        ..w.queue()
+    };
+    w.state.prepare_run();
+    let paused = async {
+        while w.runner.told_stored.borrow().is_empty() {
+            yield_now().await;
+        }
+    };
+    block_on(futures::future::select(
+        Box::pin(queue.run()),
+        Box::pin(paused),
+    ));
+    assert!(w.heard.ended.borrow().is_empty(), "dropped before its end");
+    w.run().unwrap();
+    assert_eq!(
+        *w.runner.started.borrow(),
+        [0, 1],
+        "file 0 is not sent again"
+    );
+    let ended = w.heard.ended.borrow().clone();
+    assert_eq!(
+        ended[0],
+        (
+            0,
+            FileOutcome::Skipped {
+                key: "key-0".into()
+            }
+        )
+    );
+    assert_eq!(w.markers(), ["file-0"], "and a reload skips it too");
 }
 
 #[test]

@@ -48,7 +48,7 @@ impl<B> Driver<'_, B> {
         let answer = self
             .with_retries(|| backend.complete(&record.upload_id, &record.key, &parts))
             .await?;
-        self.events.object_stored();
+        self.events.object_stored(&record.key);
         // The upload is over on the server either way: its record goes.
         self.store.remove(&record.id).await?;
         let checksum_sha256 = match with_checksums && !parts.is_empty() {

@@ -83,9 +83,15 @@ pub trait DoneStore {
 
 /// Uploads one file of the queue.
 pub trait FileRunner {
-    /// Uploads file `index`, telling `progress` how far it got.
-    fn run<'a>(&'a self, index: usize, progress: &'a dyn Fn(Progress))
-        -> PortFuture<'a, Completed>;
+    /// Uploads file `index`, telling `progress` how far it got, and
+    /// `stored` the object's key once the store holds it (before the run
+    /// tidies up: see [`Events::object_stored`](crate::ports::Events::object_stored)).
+    fn run<'a>(
+        &'a self,
+        index: usize,
+        progress: &'a dyn Fn(Progress),
+        stored: &'a dyn Fn(&str),
+    ) -> PortFuture<'a, Completed>;
     /// Undoes what a cancelled file left on the server and here (a
     /// multipart upload and its record), best effort.
     fn discard(&self, index: usize) -> PortFuture<'_, ()>;
@@ -248,8 +254,11 @@ impl Queue<'_> {
         let entry = self.entries.borrow()[index].clone();
         totals.borrow_mut().know(&self.entries.borrow());
         // A file stored before is skipped at once, with no await: a
-        // cancel then finds it ended, as it finds a stored one.
-        let outcome = match stored.keys.get(&entry.id) {
+        // cancel then finds it ended, as it finds a stored one. So is one
+        // a paused run had stored, and dropped while it tidied up (it has
+        // no marker yet).
+        let unended = self.state.take_stored_unended(index);
+        let outcome = match stored.keys.get(&entry.id).or(unended.as_ref()) {
             Some(key) => FileOutcome::Skipped { key: key.clone() },
             None => self.run_file(index, totals).await,
         };
@@ -263,7 +272,8 @@ impl Queue<'_> {
         totals.borrow_mut().ended(index, &outcome, entry.size);
         self.events.file_ended(index, &outcome);
         match &outcome {
-            FileOutcome::Done(done) => self.mark(&entry, done).await,
+            FileOutcome::Done(done) => self.mark(&entry, &done.key).await,
+            FileOutcome::Skipped { key } if unended.is_some() => self.mark(&entry, key).await,
             FileOutcome::Skipped { .. } => self.give_the_page_a_turn(stored).await,
             // Best effort: what is left is collected like any orphan.
             FileOutcome::Cancelled => {
@@ -274,14 +284,14 @@ impl Queue<'_> {
         self.emit(totals, false);
     }
 
-    /// Writes the done marker of `entry`, stored as `done`. A lost marker
-    /// only means the file is sent again after a reload: the upload
-    /// itself succeeded.
-    async fn mark(&self, entry: &QueueEntry, done: &Completed) {
+    /// Writes the done marker of `entry`, stored under `key`. A lost
+    /// marker only means the file is sent again after a reload: the
+    /// upload itself succeeded.
+    async fn mark(&self, entry: &QueueEntry, key: &str) {
         let marker = DoneMarker {
             id: entry.id.clone(),
             batch: self.batch.to_owned(),
-            key: done.key.clone(),
+            key: key.to_owned(),
             stored_at: self.now(),
         };
         let _ = self.done.mark(&marker).await;
@@ -344,8 +354,9 @@ impl Queue<'_> {
             totals.borrow_mut().file_progress(index, p);
             self.emit(totals, false);
         };
+        let stored = |key: &str| self.state.object_stored(index, key);
         let cancelled = pin!(self.state.cancelled(index));
-        let running = self.runner.run(index, &progress);
+        let running = self.runner.run(index, &progress, &stored);
         // A cancel drops the running upload (which aborts its requests).
         let finished = match select(running, cancelled).await {
             Either::Left((result, _)) => Some(result),

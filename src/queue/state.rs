@@ -68,6 +68,9 @@ pub struct QueueState {
     unreported: RefCell<Vec<usize>>,
     /// The queue-wide failures in a row, and whether they stopped the run.
     streak: Streak,
+    /// Files whose object the store holds, under these keys, while their
+    /// run had not ended (it tidied up): see [`object_stored`](Self::object_stored).
+    stored_unended: RefCell<Vec<(usize, String)>>,
 }
 
 impl QueueState {
@@ -210,6 +213,9 @@ impl QueueState {
     /// turn as the cancel (whose `true` the page has been told). Counts
     /// it toward a stop of the run ([`stopped_by`](Self::stopped_by)).
     pub fn set(&self, index: usize, outcome: FileOutcome) -> FileOutcome {
+        self.stored_unended
+            .borrow_mut()
+            .retain(|(i, _)| *i != index);
         let mut outcomes = self.outcomes.borrow_mut();
         let Some(slot) = outcomes.get_mut(index) else {
             return outcome;
@@ -219,6 +225,24 @@ impl QueueState {
             *slot = outcome;
         }
         slot.clone()
+    }
+
+    /// File `index`'s object is stored under `key`, and its run only
+    /// tidies up now (the record's removal). A pause that drops the run
+    /// then must not have the file sent again: the next run takes it as
+    /// stored ([`take_stored_unended`](Self::take_stored_unended)).
+    pub fn object_stored(&self, index: usize, key: &str) {
+        let mut stored = self.stored_unended.borrow_mut();
+        stored.retain(|(i, _)| *i != index);
+        stored.push((index, key.to_owned()));
+    }
+
+    /// The key file `index`'s object was stored under by a run that was
+    /// dropped before the file's end, if any (then forgotten).
+    pub fn take_stored_unended(&self, index: usize) -> Option<String> {
+        let mut stored = self.stored_unended.borrow_mut();
+        let at = stored.iter().position(|(i, _)| *i == index)?;
+        Some(stored.swap_remove(at).1)
     }
 
     /// The error that stopped the run, if [`STOP_AFTER`] files in a row

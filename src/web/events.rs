@@ -166,7 +166,7 @@ impl Events for JsEvents {
         self.warn(warning);
     }
 
-    fn object_stored(&self) {
+    fn object_stored(&self, _key: &str) {
         self.stored.set(true);
     }
 

@@ -119,11 +119,17 @@ impl WebRunner<'_> {
         }
     }
 
-    async fn upload(&self, index: usize, progress: &dyn Fn(Progress)) -> Result<Completed, Error> {
+    async fn upload(
+        &self,
+        index: usize,
+        progress: &dyn Fn(Progress),
+        stored: &dyn Fn(&str),
+    ) -> Result<Completed, Error> {
         let QueuedFile { blob, mut info } = self.file(index);
         let source = Source::File(blob.clone());
         let events = FileEvents {
             progress,
+            stored,
             queue: self.events,
         };
         if info.identity.size <= self.single_limit {
@@ -157,6 +163,7 @@ impl WebRunner<'_> {
         let source = Source::File(blob);
         let events = FileEvents {
             progress: &|_| {},
+            stored: &|_| {},
             queue: self.events,
         };
         let driver = self.driver(&source, &events, self.options);
@@ -204,8 +211,9 @@ impl FileRunner for WebRunner<'_> {
         &'a self,
         index: usize,
         progress: &'a dyn Fn(Progress),
+        stored: &'a dyn Fn(&str),
     ) -> PortFuture<'a, Completed> {
-        Box::pin(self.upload(index, progress))
+        Box::pin(self.upload(index, progress, stored))
     }
 
     fn discard(&self, index: usize) -> PortFuture<'_, ()> {
@@ -214,9 +222,11 @@ impl FileRunner for WebRunner<'_> {
 }
 
 /// One file's events: its progress goes to the queue's totals, its
-/// warnings to the queue's `onWarning` (once per code for the queue).
+/// object's key once stored to the queue's state, its warnings to the
+/// queue's `onWarning` (once per code for the queue).
 struct FileEvents<'a> {
     progress: &'a dyn Fn(Progress),
+    stored: &'a dyn Fn(&str),
     queue: &'a JsEvents,
 }
 
@@ -230,6 +240,9 @@ impl Events for FileEvents<'_> {
     fn expiring_soon(&self, _soon: ExpiringSoon) {}
     fn warning(&self, warning: Warning) {
         self.queue.warn(warning);
+    }
+    fn object_stored(&self, key: &str) {
+        (self.stored)(key);
     }
 }
 

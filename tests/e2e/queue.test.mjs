@@ -770,6 +770,43 @@ test("a multipart file cancelled while the store completes it: CANCELLED_STORED 
   assert.equal((await report("cstored")).warned.length, told.length, "told once");
 });
 
+test("a multipart file the store completed, paused while its record is deleted, is not sent again", { timeout: 180_000 }, async () => {
+  // The pause drops the queue's run while the file's record is deleted
+  // (the store holds the object): no record is left and no marker was
+  // written. Before, the next start() sent the file again, as a second
+  // upload.
+  const root = randomNamespace("pause-stored");
+  const expected = await makeFolder(root, [{ path: "big.bin", size: PART + 11, seed: 907 }]);
+  let release;
+  const held = stack.gate.injectRequest({ method: "POST", query: "uploadId", keySuffix: "/big.bin" }, { holdAnswer: new Promise((resolve) => (release = resolve)) });
+  const mark = stack.gate.mark();
+  await runQueue("pstored", { root, options: { namespace: root, singleRequestLimit: 1000 } });
+  await held.answered; // the store completed it; its answer is held
+  // The record's delete, once the answer is in, calls pause() first.
+  await tab.evaluate(() => {
+    const original = IDBObjectStore.prototype.delete;
+    IDBObjectStore.prototype.delete = function (...args) {
+      if (this.name === "uploads") {
+        IDBObjectStore.prototype.delete = original;
+        window.q.runs.pstored.pausedAtDelete = true;
+        window.q.runs.pstored.queue.pause();
+      }
+      return original.apply(this, args);
+    };
+  });
+  release();
+  assert.equal((await outcomeOf("pstored")).outcome.error?.code, "PAUSED");
+  assert.ok(await tab.evaluate(() => window.q.runs.pstored.pausedAtDelete), "paused while the record was deleted");
+  await tab.evaluate(() => window.q.start("pstored"));
+  const { outcome, files } = await outcomeOf("pstored");
+  assert.deepEqual(outcome.result.done.map((f) => f.relativePath), [`${root}/big.bin`], JSON.stringify(outcome));
+  const [told] = files;
+  assert.equal(told.skipped, true, `told as stored by the paused run: ${JSON.stringify(files)}`);
+  await assertStored(outcome.result.done, expected);
+  const puts = stack.gate.since(mark).map((p) => p.partNumber).sort();
+  assert.deepEqual(puts, [1, 2], "each part was sent once: no second upload");
+});
+
 test("a file cancelled while the queue is paused: onFile says cancelled at once, running or waiting, and once", { timeout: 180_000 }, async () => {
   const root = randomNamespace("paused-cancel");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `c/f${i}.bin`, size: 13_000 + i, seed: 890 + i }));
