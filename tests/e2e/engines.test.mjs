@@ -66,9 +66,10 @@ async function assertNothingLeft(namespace, uploadId) {
 /** Opens the demo, picks `file`, lets `k` parts through and holds the next. */
 async function pickAndHold(file, namespace, k) {
   await openDemo(stack, tab, { namespace, partSize: PART, concurrency: 2 });
+  const mark = stack.gate.mark();
   stack.gate.holdAfter(k);
   await pickFiles(tab, file.path);
-  await waitUntil(() => stack.gate.completedCount() >= k && stack.gate.heldOpen() >= 1, {
+  await waitUntil(() => stack.gate.completedCount(mark) >= k && stack.gate.heldOpen() >= 1, {
     timeout: 60_000,
     what: `${k} parts stored and a later one in flight`,
   });

@@ -28,12 +28,13 @@ export function useStack(label) {
 }
 
 /**
- * Waits until `k` parts went through the gate and a later one is held
- * there; or, sooner, until `ended()` answers something (the run is over,
- * so no part will come): then answers that.
+ * Waits until `k` parts went through the gate since `mark` (its
+ * `mark()`) and a later one is held there; or, sooner, until `ended()`
+ * answers something (the run is over, so no part will come): then
+ * answers that.
  */
-async function waitHeldAfter(stack, k, ended = async () => null) {
-  return waitUntil(async () => (stack.gate.completedCount() >= k && stack.gate.heldOpen() >= 1) || (await ended()), {
+async function waitHeldAfter(stack, k, mark, ended = async () => null) {
+  return waitUntil(async () => (stack.gate.completedCount(mark) >= k && stack.gate.heldOpen() >= 1) || (await ended()), {
     timeout: 90_000,
     what: `${k} parts stored and a later one in flight`,
   });
@@ -41,9 +42,10 @@ async function waitHeldAfter(stack, k, ended = async () => null) {
 
 /** Picks `file` in the demo page, lets `k` parts through and holds the next; answers the stored record once it counts `k`. */
 export async function pickAndHold(stack, tab, file, namespace, k) {
+  const mark = stack.gate.mark();
   stack.gate.holdAfter(k);
   await pickFiles(tab, file.path);
-  await waitHeldAfter(stack, k);
+  await waitHeldAfter(stack, k, mark);
   await waitPartsDone(tab, file.name, k, 30_000);
   return waitUntil(async () => (await pending(tab, namespace)).find((p) => p.fileName === file.name && p.partsDone >= k), {
     timeout: 10_000,
@@ -53,12 +55,13 @@ export async function pickAndHold(stack, tab, file, namespace, k) {
 
 /** Starts in-page run `name` of `spec`, lets `k` parts through and holds the next; answers the stored record once it counts `k`. */
 export async function startAndHold(stack, tab, name, spec, k) {
+  const mark = stack.gate.mark();
   stack.gate.holdAfter(k);
   await startUpload(tab, name, spec);
   // The gate holds part k + 1, so a run that ends first failed: it is told
   // at once (a WPE trap as an EngineTrap, for its second try), and a wait
   // that times out says how far the run got.
-  const held = await waitHeldAfter(stack, k, () => endedReport(tab, name)).catch(async (error) => {
+  const held = await waitHeldAfter(stack, k, mark, () => endedReport(tab, name)).catch(async (error) => {
     throw engineHangOf(await report(tab, name).catch(() => null), error);
   });
   if (held !== true) {

@@ -219,9 +219,9 @@ export class StoreGate {
     return this.held.filter((h) => !h.closed);
   }
 
-  /** Part PUTs the store answered with 2xx. */
-  completedCount() {
-    return this.partPuts.filter((p) => p.state === "done").length;
+  /** Part PUTs the store answered with 2xx (since `mark`, when given: see `mark()`). */
+  completedCount(mark = 0) {
+    return this.since(mark).filter((p) => p.state === "done").length;
   }
 
   /** A marker for `since`: part PUTs seen from now on. */
