@@ -244,10 +244,11 @@ function apiExports(glue) {
 /**
  * Makes the glue in `dir` call the module through guard.js's `watch`, which
  * closes the module on its first trap (see guard.js), telling it which
- * exports return a promise and which return nothing. Fails the build if
- * wasm-bindgen's glue no longer has what this relies on: the two lines it
- * rewrites, `addHeapObject`, and API exports none of which guard.js takes
- * for the glue's own.
+ * exports return a promise and which return nothing, and has wasm-bindgen's
+ * `throw_str` mark its errors as misuse, not traps. Fails the build if
+ * wasm-bindgen's glue no longer has what this relies on: the three places
+ * it rewrites, `addHeapObject`, and API exports none of which guard.js
+ * takes for the glue's own.
  */
 function watchExports(dir) {
   const file = path.join(dir, `${NAME}.js`);
@@ -261,7 +262,8 @@ function watchExports(dir) {
   }
   if (!/^function addHeapObject\(/m.test(glue)) throw new Error("the glue has no addHeapObject: see watchExports");
   const edits = [
-    [/^import \{ guard \} from ('\.\/snippets\/[^']+\/src\/web\/guard\.js');$/m, "import { guard, watch } from $1;"],
+    [/^import \{ guard \} from ('\.\/snippets\/[^']+\/src\/web\/guard\.js');$/m, "import { guard, misuse, watch } from $1;"],
+    [/^(\s*__wbg___wbindgen_throw_[0-9a-f]+: function\(arg0, arg1\) \{\n\s*)throw new Error\(getStringFromWasm0\(arg0, arg1\)\);$/m, "$1throw misuse(new Error(getStringFromWasm0(arg0, arg1)));"],
     [/^(\s*)wasm = instance\.exports;$/m, `$1wasm = watch(instance.exports, { promised: ${JSON.stringify(promised)}, quiet: ${JSON.stringify(quiet)} }, addHeapObject);`],
   ];
   for (const [pattern, replacement] of edits) {

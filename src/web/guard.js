@@ -6,10 +6,11 @@
 // it leaves the module's state broken. So does any exception thrown
 // through the module's frames: a browser API that throws where the module
 // does not expect it to (the glue catches those it does), an engine's
-// stack overflow (a RangeError), wasm-bindgen's own `throw_str`. The
-// module's exports never throw on purpose (its errors are returned, and
-// the glue throws them), so whatever an export throws is a trap here. It
-// leaves the module's state broken (its stack pointer, a borrowed cell,
+// stack overflow (a RangeError). So whatever an export throws is a trap
+// here, but for wasm-bindgen's own misuse errors (`misuse` below: a method
+// called on a freed object, say), which it throws before any of the
+// module's code runs: those reach the caller, and the module goes on. A
+// trap leaves the module's state broken (its stack pointer, a borrowed cell,
 // the allocator, the task queue): whatever runs in it next may do anything,
 // hang or write wrong state. So the first trap closes the module:
 //   - every promise of the API still pending rejects at once with a
@@ -29,6 +30,22 @@
 // Importing this module touches no browser global.
 
 const pending = new Set();
+/** Errors wasm-bindgen threw on purpose (see `misuse`). */
+const misuses = new WeakSet();
+
+/**
+ * Marks `error` as wasm-bindgen's own (its `throw_str`, which the build
+ * makes call this: scripts/build.mjs): a method of a freed object ("null
+ * pointer passed to rust"), an object used while the module uses it, a
+ * closure called after it was dropped. The module throws these before any
+ * of its own code runs, so its state is whole; resupload's code never
+ * calls `throw_str` itself. Answers `error`.
+ * @param {Error} error
+ */
+export function misuse(error) {
+  misuses.add(error);
+  return error;
+}
 /** Whether the module trapped, and its first trap (what unwound out of it). */
 let closedByTrap = false;
 let trap;
@@ -92,6 +109,7 @@ export function watch(exports, { promised, quiet }, toHeap) {
       try {
         return value(...args);
       } catch (error) {
+        if (misuses.has(error)) throw error;
         trapped(error);
         // A closure's trap stays an uncaught error of the page, as it was.
         if (internal) throw error;

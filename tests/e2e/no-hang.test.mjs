@@ -393,6 +393,42 @@ test("a trap in another WebAssembly module of the page leaves the upload running
   await assertStored(run);
 });
 
+test("a method called on a freed Upload throws to its caller alone: the module is not closed, and other uploads go on", { timeout: 120_000 }, async () => {
+  // wasm-bindgen throws on purpose there ("null pointer passed to rust"),
+  // before any of the module's code runs. Taken for a trap, it would end
+  // every upload of the page with INTERNAL_ERROR.
+  await openDemo(stack, tab, { namespace: randomNamespace("freed") });
+  await inPage(
+    tab,
+    `async () => {
+      const mod = await import("/pkg/resupload.js");
+      await mod.default();
+      const file = (name) => new File([new Uint8Array(1000)], name, { lastModified: 1 });
+      const running = new mod.Upload(file("beside-free.bin"), { endpoint: "/api/s3" }).start();
+      const freed = new mod.Upload(file("freed.bin"), { endpoint: "/api/s3" });
+      freed.free();
+      const attempt = (call) => {
+        try {
+          call();
+          return null;
+        } catch (e) {
+          return { code: e.code ?? null, message: e.message };
+        }
+      };
+      const thrown = [attempt(() => freed.pause()), attempt(() => freed.start())];
+      const settle = (promise) => promise.then((r) => ({ key: r.key }), (e) => ({ code: e.code }));
+      const after = new mod.Upload(file("after-free.bin"), { endpoint: "/api/s3" }).start();
+      window.freedOutcome = { thrown, running: await settle(running), after: await settle(after) };
+    }`,
+  );
+  const outcome = await waitUntil(() => tab.evaluate(() => window.freedOutcome), { timeout: 45_000, what: "the uploads to end" });
+  for (const thrown of outcome.thrown) {
+    assert.ok(thrown && thrown.code !== "INTERNAL_ERROR", `the freed upload's call threw its own error: ${JSON.stringify(outcome.thrown)}`);
+  }
+  assert.ok(outcome.running.key, `the upload running beside it completed: ${JSON.stringify(outcome.running)}`);
+  assert.ok(outcome.after.key, `an upload started after it completed: ${JSON.stringify(outcome.after)}`);
+});
+
 test("a browser without a feature resupload needs gets UNSUPPORTED_BROWSER naming it, from new Upload()", { timeout: 60_000 }, async () => {
   await openDemo(stack, tab, { namespace: randomNamespace("unsupported") });
   await installHelpers(tab);
