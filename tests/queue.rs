@@ -738,6 +738,9 @@ fn a_file_stored_when_a_pause_drops_its_run_is_not_sent_again() {
         Box::pin(paused),
     ));
     assert!(w.heard.ended.borrow().is_empty(), "dropped before its end");
+    // Stored is for good: cancelled, it would be told "cancelled" with its
+    // object in the bucket, its record gone, so no abort could tell where.
+    assert!(!w.state.cancel(0), "the stored file is not cancelled");
     w.run().unwrap();
     assert_eq!(
         *w.runner.started.borrow(),

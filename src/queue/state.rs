@@ -258,8 +258,18 @@ impl QueueState {
     /// Cancels file `index` unless it has ended: a running upload stops at
     /// once. Answers whether it was cancelled. A file that no run's worker
     /// holds (waiting, or failed) is reported through
-    /// [`take_cancelled`](Self::take_cancelled).
+    /// [`take_cancelled`](Self::take_cancelled). A file whose object the
+    /// store holds has ended, its run tidying up or dropped then
+    /// ([`object_stored`](Self::object_stored)): stored is for good.
     pub fn cancel(&self, index: usize) -> bool {
+        if self
+            .stored_unended
+            .borrow()
+            .iter()
+            .any(|(i, _)| *i == index)
+        {
+            return false;
+        }
         let cancelled = match self.outcomes.borrow_mut().get_mut(index) {
             Some(outcome) if !outcome.is_final() => {
                 if matches!(outcome, FileOutcome::Waiting | FileOutcome::Failed(_)) {

@@ -797,6 +797,8 @@ test("a multipart file the store completed, paused while its record is deleted, 
   release();
   assert.equal((await outcomeOf("pstored")).outcome.error?.code, "PAUSED");
   assert.ok(await tab.evaluate(() => window.q.runs.pstored.pausedAtDelete), "paused while the record was deleted");
+  // Stored is for good: a cancel now would leave the object unnamed.
+  assert.equal(await tab.evaluate(() => window.q.runs.pstored.queue.cancel(0)), false, "the stored file is not cancelled");
   await tab.evaluate(() => window.q.start("pstored"));
   const { outcome, files } = await outcomeOf("pstored");
   assert.deepEqual(outcome.result.done.map((f) => f.relativePath), [`${root}/big.bin`], JSON.stringify(outcome));
