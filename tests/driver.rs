@@ -1080,8 +1080,6 @@ fn fresh_upload_stores_the_exact_bytes_and_forgets_its_record() {
     assert_eq!(parts.iter().map(|p| p.size).sum::<u64>(), SIZE as u64);
 }
 
-/// A record store that notes, at each removal, whether the run had said
-/// the object was stored.
 /// A record store over `inner` (a `MemoryStore`, borrowed or shared)
 /// whose saves fail while `save_fails()` says so, and which calls
 /// `before_remove` before each removal.
@@ -2901,7 +2899,6 @@ fn clearing_holds_each_record_while_it_aborts_it_and_leaves_one_a_run_took_meanw
 
 // ---- review: candidate defects ----
 
-/// A primary record store (IndexedDB) whose writes fail while `failing`.
 #[test]
 fn a_record_left_in_memory_never_hides_the_newer_one_a_later_run_wrote() {
     use resupload::fallback::FallbackStore;

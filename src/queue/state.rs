@@ -16,7 +16,9 @@ pub enum FileOutcome {
     Waiting,
     /// Being uploaded.
     Running,
-    /// Stored by an earlier run (its done marker), so not sent again.
+    /// Stored by an earlier run (its done marker, or the key a run dropped
+    /// while it tidied up had told: [`QueueState::object_stored`]), so not
+    /// sent again.
     Skipped {
         /// The object key it was stored under.
         key: String,
@@ -212,6 +214,7 @@ impl QueueState {
     /// cancelled stays cancelled, even when its upload ended in the same
     /// turn as the cancel (whose `true` the page has been told). Counts
     /// it toward a stop of the run ([`stopped_by`](Self::stopped_by)).
+    /// The file's ended: a key its run told is forgotten.
     pub fn set(&self, index: usize, outcome: FileOutcome) -> FileOutcome {
         self.stored_unended
             .borrow_mut()

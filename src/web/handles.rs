@@ -148,10 +148,8 @@ pub async fn file_to_resume(
         content_sample: None,
     };
     if kind == Kind::Picked {
-        let file: web_sys::File = file_of_handle(handle, true).await?.unchecked_into();
-        if !is_same(&file, &identity) {
-            return Err(Error::FileChanged);
-        }
+        let fresh = file_of_handle(handle, true).await?;
+        let file = same_file(&fresh, &identity).ok_or(Error::FileChanged)?;
         return Ok((file.into(), identity));
     }
     let file: web_sys::File = answer(staged_file(&pending.id)).await?.unchecked_into();
@@ -167,12 +165,15 @@ pub async fn file_to_resume(
     Ok((file.into(), identity))
 }
 
-/// Whether `file`, read again from a picked file's handle, is still the
-/// one `identity` names: the same name, size and date.
-pub fn is_same(file: &web_sys::File, identity: &FileIdentity) -> bool {
-    file.name() == identity.name
+/// `fresh`, what a picked file's handle answered when read again, as a
+/// `File`, if it is still the one `identity` names: the same name, size
+/// and date; `None` for another file (or what is not a file at all).
+pub fn same_file(fresh: &JsValue, identity: &FileIdentity) -> Option<web_sys::File> {
+    let file = super::blob::as_file(fresh)?;
+    let same = file.name() == identity.name
         && super::blob::size(file) == identity.size
-        && file.last_modified().to_bits() == identity.last_modified.to_bits()
+        && file.last_modified().to_bits() == identity.last_modified.to_bits();
+    same.then(|| file.clone())
 }
 
 /// The file behind a picked file's handle, read permission asked for

@@ -5,7 +5,6 @@
 use std::pin::pin;
 
 use futures::future::{join, select, Either};
-use wasm_bindgen::JsCast;
 use web_sys::Blob;
 
 use super::api::{check_plan, Inner, Input};
@@ -171,13 +170,9 @@ async fn read_again(
     let Some(handle) = inner.handle.as_ref().filter(|_| !inner.from_copy) else {
         return Ok((source, info));
     };
-    let fresh: web_sys::File = handles::file_of_handle(handle, true)
-        .await?
-        .unchecked_into();
-    if !handles::is_same(&fresh, &info.identity) {
-        return Err(Error::FileChanged);
-    }
-    Ok((Source::File(fresh.into()), info))
+    let fresh = handles::file_of_handle(handle, true).await?;
+    let file = handles::same_file(&fresh, &info.identity).ok_or(Error::FileChanged)?;
+    Ok((Source::File(file.into()), info))
 }
 
 /// Deletes what records no longer need: handles and staged copies of gone

@@ -13,12 +13,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fsp from "node:fs/promises";
-import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 
-import { MIB, REPO, log, run, startStack, waitUntil } from "./harness.mjs";
+import { MIB, REPO, log, run, startStack, waitUntil, withTimeout } from "./harness.mjs";
 import { installHelpers, pageActivity } from "./in-page.mjs";
+import { freePort } from "./loopback.mjs";
 
 const BIN = path.join(REPO, "node_modules/.bin");
 // Chromium runs every test here; the other engines (scripts/test.sh) load
@@ -180,8 +180,10 @@ for (const [name, entry] of BUILDS) {
 
 test("the vite example under Vite's dev server (its dependency pre-bundling) uploads with checksums hashed by the hash worker", { timeout: 300_000 }, async () => {
   // `vite` (dev) serves the package pre-bundled by its optimizer, where
-  // the wasm module's and the workers' URLs must still resolve. The one
-  // setting is the app's own: a proxy to its signing backend.
+  // the wasm module's and the workers' URLs must still resolve. The
+  // settings are the app's own, as for any page on a new origin: a proxy
+  // to its signing backend, and the bucket's CORS rule allowing the origin.
+  // (S3_CORS_ORIGINS replaces the rule's origins: the stack's own is kept.)
   const dir = await copyExample("vite", "resupload", "-dev");
   // The store lets the page's origin PUT parts (the bucket's CORS rule),
   // so Vite's port is chosen before the backend starts.
@@ -195,22 +197,14 @@ test("the vite example under Vite's dev server (its dependency pre-bundling) upl
   try {
     await assertExampleUploads(`${vite.url}/`, "vite-dev");
   } finally {
-    vite.stop();
+    await vite.stop();
   }
 });
 
-/** A loopback port nothing listens on (now). */
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /**
  * Starts `vite` (the dev server) in `dir` on loopback `port`; answers
- * `{ url, stop }` once it prints its URL.
+ * `{ url, stop }` once it prints its URL, and fails at once if it exits
+ * before (the port taken meanwhile, say). `stop()` ends it and waits.
  */
 async function startViteDev(dir, port) {
   const args = ["--host", "127.0.0.1", "--port", String(port), "--strictPort", "--clearScreen", "false"];
@@ -222,13 +216,21 @@ async function startViteDev(dir, port) {
   stack.notePid(child.pid);
   let printed = "";
   for (const stream of [child.stdout, child.stderr]) stream.on("data", (data) => (printed += data));
-  const url = await waitUntil(() => /Local:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1], {
-    timeout: 60_000,
-    interval: 100,
-    what: "vite to print its URL",
-  }).catch((error) => {
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(signal ?? `exit ${code}`)));
+  const url = await waitUntil(
+    async () => {
+      const url = /Local:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1];
+      if (!url && child.exitCode !== null) throw new Error(`vite exited (${await exited}) before it was ready`);
+      return url;
+    },
+    { timeout: 60_000, interval: 100, what: "vite to print its URL" },
+  ).catch((error) => {
     child.kill("SIGKILL");
     throw new Error(`${error.message}; it printed: ${printed}`);
   });
-  return { url, stop: () => child.kill("SIGTERM") };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await withTimeout(exited, 10_000, "vite to exit").catch(() => child.kill("SIGKILL"));
+  };
+  return { url, stop };
 }

@@ -81,14 +81,16 @@ export async function reloadMidUpload(stack, tab) {
 /** Pauses in-page run `name` while a part is held, checks that start() ended with PAUSED, and opens the gate. */
 export async function pauseHeld(stack, tab, name) {
   // The requests held at the pause: another run (a second tab waiting for
-  // the lock) may have its own held once this one stops.
+  // the lock) may have its own held once this one stops. With none held
+  // yet (a part still on its way), any held one is this run's.
   const held = stack.gate.heldNow();
+  const dropped = held.length > 0 ? () => held.every((h) => h.closed) : () => stack.gate.heldOpen() === 0;
   await pause(tab, name);
   const paused = await waitOutcome(tab, name, 30_000);
   assert.equal(paused.outcome.error?.code, "PAUSED", JSON.stringify(paused.outcome));
   // Released only once the browser dropped the held part: a late drop
   // would let it through to the store.
-  await waitUntil(() => held.every((h) => h.closed), { timeout: 10_000, what: "the held part requests to be dropped" });
+  await waitUntil(dropped, { timeout: 10_000, what: "the held part requests to be dropped" });
   stack.gate.release();
   return paused;
 }
