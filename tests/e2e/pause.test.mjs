@@ -89,12 +89,13 @@ async function startFourParts(name, label) {
 test("sentBytes never goes backwards across a pause and start() again", { timeout: 120_000 }, async () => {
   // The parts in flight at the pause had reported their bytes; the next
   // run reports from the confirmed ones, and the bar must not jump back.
-  // The part the gate lets through goes slowly, so that the other starts
-  // before any part is stored and is watched (a part that follows a fast
-  // one is sent without a progress listener: src/core/watch.rs). Either
-  // may reach the gate first.
-  stack.gate.inject(1, { throttle: 2 * MIB });
-  stack.gate.inject(2, { throttle: 2 * MIB });
+  // The part the gate lets through goes slowly (5 s, past the 3.75 s an
+  // eighth of the stall timeout makes "slow"), so that the parts after it
+  // are watched however late they start (a part that follows a fast one
+  // is sent without a progress listener: src/core/watch.rs). Either may
+  // reach the gate first.
+  stack.gate.inject(1, { throttle: MIB });
+  stack.gate.inject(2, { throttle: MIB });
   const { tab, spec } = await startFourParts("progress", "pause-progress");
   // Chromium and Firefox report the held bodies sent; WebKitGTK and WPE
   // did not here (within 10 s), so there nothing in flight is told, and
