@@ -216,9 +216,7 @@ impl QueueState {
     /// it toward a stop of the run ([`stopped_by`](Self::stopped_by)).
     /// The file's ended: a key its run told is forgotten.
     pub fn set(&self, index: usize, outcome: FileOutcome) -> FileOutcome {
-        self.stored_unended
-            .borrow_mut()
-            .retain(|(i, _)| *i != index);
+        self.take_stored_unended(index);
         let mut outcomes = self.outcomes.borrow_mut();
         let Some(slot) = outcomes.get_mut(index) else {
             return outcome;
@@ -235,17 +233,25 @@ impl QueueState {
     /// then must not have the file sent again: the next run takes it as
     /// stored ([`take_stored_unended`](Self::take_stored_unended)).
     pub fn object_stored(&self, index: usize, key: &str) {
-        let mut stored = self.stored_unended.borrow_mut();
-        stored.retain(|(i, _)| *i != index);
-        stored.push((index, key.to_owned()));
+        self.take_stored_unended(index);
+        self.stored_unended
+            .borrow_mut()
+            .push((index, key.to_owned()));
     }
 
     /// The key file `index`'s object was stored under by a run that was
     /// dropped before the file's end, if any (then forgotten).
     pub fn take_stored_unended(&self, index: usize) -> Option<String> {
-        let mut stored = self.stored_unended.borrow_mut();
-        let at = stored.iter().position(|(i, _)| *i == index)?;
-        Some(stored.swap_remove(at).1)
+        let at = self.stored_unended_at(index)?;
+        Some(self.stored_unended.borrow_mut().swap_remove(at).1)
+    }
+
+    /// Where file `index` is in `stored_unended`, if it is.
+    fn stored_unended_at(&self, index: usize) -> Option<usize> {
+        self.stored_unended
+            .borrow()
+            .iter()
+            .position(|(i, _)| *i == index)
     }
 
     /// The error that stopped the run, if [`STOP_AFTER`] files in a row
@@ -265,12 +271,7 @@ impl QueueState {
     /// store holds has ended, its run tidying up or dropped then
     /// ([`object_stored`](Self::object_stored)): stored is for good.
     pub fn cancel(&self, index: usize) -> bool {
-        if self
-            .stored_unended
-            .borrow()
-            .iter()
-            .any(|(i, _)| *i == index)
-        {
+        if self.stored_unended_at(index).is_some() {
             return false;
         }
         let cancelled = match self.outcomes.borrow_mut().get_mut(index) {

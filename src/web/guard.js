@@ -2,17 +2,17 @@
 // after.
 //
 // A trap (an engine bug, as WPE 2.38's, or a Rust panic, which aborts)
-// unwinds the task that was running, whose promise then never settles, and
-// it leaves the module's state broken. So does any exception thrown
-// through the module's frames: a browser API that throws where the module
-// does not expect it to (the glue catches those it does), an engine's
-// stack overflow (a RangeError). So whatever an export throws is a trap
-// here, but for wasm-bindgen's own misuse errors (`misuse` below: a method
-// called on a freed object, say), which it throws before any of the
-// module's code runs: those reach the caller, and the module goes on. A
-// trap leaves the module's state broken (its stack pointer, a borrowed cell,
-// the allocator, the task queue): whatever runs in it next may do anything,
-// hang or write wrong state. So the first trap closes the module:
+// unwinds the task that was running, whose promise then never settles. So
+// does any exception thrown through the module's frames: a browser API
+// that throws where the module does not expect it to (the glue catches
+// those it does), an engine's stack overflow (a RangeError). So whatever
+// an export throws is a trap here, but for wasm-bindgen's own misuse
+// errors (`misuse` below: a method called on a freed object, say), which
+// it throws before any of the module's code runs: those reach the caller,
+// and the module goes on. A trap leaves the module's state broken (its
+// stack pointer, a borrowed cell, the allocator, the task queue): whatever
+// runs in it next may do anything, hang or write wrong state. So the
+// first trap closes the module:
 //   - every promise of the API still pending rejects at once with a
 //     ResuploadError INTERNAL_ERROR (the trap is its `cause`);
 //   - every later call of the API ends with INTERNAL_ERROR at once without
@@ -30,6 +30,9 @@
 // Importing this module touches no browser global.
 
 const pending = new Set();
+/** Whether the module trapped, and its first trap (what unwound out of it). */
+let closedByTrap = false;
+let trap;
 /** Errors wasm-bindgen threw on purpose (see `misuse`). */
 const misuses = new WeakSet();
 
@@ -46,9 +49,6 @@ export function misuse(error) {
   misuses.add(error);
   return error;
 }
-/** Whether the module trapped, and its first trap (what unwound out of it). */
-let closedByTrap = false;
-let trap;
 
 function internalError() {
   const error = new Error(
