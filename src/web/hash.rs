@@ -6,6 +6,8 @@
 //! its own through the plain exports below. Where no worker runs (a CSP
 //! without `worker-src 'self'`, or the worker fails or goes quiet), the page
 //! hashes on its own thread, giving the event loop a turn after every chunk.
+//! A part the worker could not read (gone, or slower than the page's own
+//! bound: see `hash_worker.js`) the page reads itself, and keeps the worker.
 //!
 //! Bytes are read with `slice()` + `arrayBuffer()` in bounded chunks, never
 //! with `Blob.stream()`: WebKit's stream throws NotReadableError on files of

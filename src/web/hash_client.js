@@ -4,7 +4,8 @@
 
 /** The worker must load and instantiate the module within this long. */
 const READY_MS = 10_000;
-/** A hash with no sign of life (a chunk hashed) for this long has failed. */
+/** A hash with no sign of life (a chunk hashed, or the heartbeat of a read
+ *  under way) for this long has failed. */
 const IDLE_MS = 30_000;
 
 export class HashWorker {
@@ -32,7 +33,9 @@ export class HashWorker {
       return;
     }
     const waiter = this.pending.get(data.id);
-    if (waiter && !data.progress) {
+    // `progress` (a chunk hashed) and `reading` (a read under way) are
+    // signs of life; the answer has a digest or an error.
+    if (waiter && !data.progress && !data.reading) {
       this.pending.delete(data.id);
       clearTimeout(waiter.timer);
       // A Blob the worker could not read rejects with `unreadable` (the

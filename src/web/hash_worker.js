@@ -10,16 +10,21 @@
 // downloaded again), then `{ id, blob }`, and `{ giveUp: id }` for a hash
 // no longer wanted (a paused upload's): skipped if it has not begun, else
 // stopped after the chunk under way, and answered with nothing. Out: `{ ready: true }` or
-// `{ ready: false, error }`, then `{ id, progress: true }` after each chunk
-// and `{ id, digest }` or `{ id, error, unreadable? }` at the end
+// `{ ready: false, error }`, then `{ id, progress: true }` after each chunk,
+// `{ id, reading: true }` every HEARTBEAT_MS while a read is under way, and
+// `{ id, digest }` or `{ id, error, unreadable? }` at the end
 // (`unreadable`: the Blob could not be read, the name of the read's error).
 //
 // A part up to WHOLE_BYTES is read whole and hashed by WebCrypto (native
 // code: 2.4-3.4x sha2's speed in bench/hash.mjs). (Read in 8 or 16 MiB
-// slices with a progress message after each, a slow source would show
-// signs of life, but a 64 MiB part hashed about 38% or 28% slower in
-// bench/hash.mjs: not done, so a read of over 30 s has the page give the
-// worker up and hash on its own thread.) A larger one, or any part
+// slices with a progress message after each, a 64 MiB part hashed about
+// 38% or 28% slower in bench/hash.mjs.) A slow source (a network share, a
+// cloud file fetched on first read) can take longer to read than the page
+// waits for a sign of life: the heartbeat says the worker is alive while
+// its read waits, and a read is given up, as unreadable ("TimeoutError"),
+// after as long as the page would give it in chunks (READ_MS_PER_CHUNK for
+// each CHUNK_BYTES of the page's, hash.rs). The page then reads that part
+// itself and keeps the worker. A larger part, or any part
 // where WebCrypto is missing (not a secure context), goes through sha2 in
 // the library's wasm, read in CHUNK_BYTES slices: `slice()` + `arrayBuffer()`
 // rather than `Blob.stream()`, which throws NotReadableError on files of
@@ -28,6 +33,14 @@
 
 const WHOLE_BYTES = 64 * 1024 * 1024;
 const CHUNK_BYTES = 8 * 1024 * 1024;
+/** How often a read under way says the worker is alive: well within the
+ *  page's 30 s wait for a sign of life (hash_client.js). */
+const HEARTBEAT_MS = 10_000;
+/** A read may take this long for each PAGE_CHUNK_BYTES: the page's own
+ *  bound for reading one of its chunks (READ_TIMEOUT_MS, blob.rs), so a
+ *  source the page could read, the worker reads too. */
+const READ_MS_PER_CHUNK = 30_000;
+const PAGE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** The library's wasm, for its plain sha2 exports (resupload_sha256_*). */
 let sha2 = null;
@@ -56,23 +69,43 @@ function inertImports(module) {
 }
 
 /**
- * The bytes of `blob`. A read that fails is the file's doing (changed or
- * gone since it was picked), not the worker's: marked `unreadable`, so the
- * page keeps its worker.
+ * The bytes of `blob`, saying `alive()` every HEARTBEAT_MS while the read
+ * waits. A read that fails is the file's doing (changed or gone since it
+ * was picked), not the worker's: marked `unreadable`, so the page keeps
+ * its worker. So is a read that outlasts its bound (`readBoundMs`).
  */
-async function bytesOf(blob) {
+async function bytesOf(blob, alive) {
+  const heartbeat = setInterval(alive, HEARTBEAT_MS);
+  const bound = readBoundMs(blob.size);
+  let timer;
+  const timedOut = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`no bytes within ${bound / 1000} s`);
+      error.name = "TimeoutError";
+      reject(error);
+    }, bound);
+  });
   try {
-    return await blob.arrayBuffer();
+    return await Promise.race([blob.arrayBuffer(), timedOut]);
   } catch (e) {
     throw Object.assign(new Error(String(e?.message ?? e)), { unreadable: String(e?.name ?? "Error") });
+  } finally {
+    clearInterval(heartbeat);
+    clearTimeout(timer);
   }
 }
 
-async function withSha2(blob, progress) {
+/** How long a read of `size` bytes may take: the page's bound for each of
+ *  the chunks it would read them in. */
+function readBoundMs(size) {
+  return READ_MS_PER_CHUNK * Math.max(1, Math.ceil(size / PAGE_CHUNK_BYTES));
+}
+
+async function withSha2(blob, progress, alive) {
   const wasm = (await sha2).exports;
   wasm.resupload_sha256_begin();
   for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
-    const bytes = new Uint8Array(await bytesOf(blob.slice(at, Math.min(blob.size, at + CHUNK_BYTES))));
+    const bytes = new Uint8Array(await bytesOf(blob.slice(at, Math.min(blob.size, at + CHUNK_BYTES)), alive));
     const pointer = wasm.resupload_sha256_buffer(bytes.length);
     new Uint8Array(wasm.memory.buffer, pointer, bytes.length).set(bytes);
     wasm.resupload_sha256_update(bytes.length);
@@ -82,11 +115,11 @@ async function withSha2(blob, progress) {
   return new Uint8Array(wasm.memory.buffer, digest, 32).slice();
 }
 
-async function digestOf(blob, progress) {
+async function digestOf(blob, progress, alive) {
   if (globalThis.crypto?.subtle && blob.size <= WHOLE_BYTES) {
-    return new Uint8Array(await crypto.subtle.digest("SHA-256", await bytesOf(blob)));
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", await bytesOf(blob, alive)));
   }
-  return withSha2(blob, progress);
+  return withSha2(blob, progress, alive);
 }
 
 function start(module) {
@@ -120,9 +153,14 @@ async function hashOne(id, blob) {
     if (givenUp.has(id)) throw GIVEN_UP;
     postMessage({ id, progress: true });
   };
+  // Called by a timer: it must not throw (an uncaught error would fail
+  // the worker); a hash given up is dropped after its read.
+  const alive = () => {
+    if (!givenUp.has(id)) postMessage({ id, reading: true });
+  };
   try {
     if (givenUp.has(id)) return;
-    const digest = await digestOf(blob, progress);
+    const digest = await digestOf(blob, progress, alive);
     if (!givenUp.has(id)) postMessage({ id, digest }, [digest.buffer]);
   } catch (e) {
     if (e !== GIVEN_UP) postMessage({ id, error: String(e?.message ?? e), unreadable: e?.unreadable });

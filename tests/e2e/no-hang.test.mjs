@@ -182,6 +182,42 @@ test("a hash worker that starts and then stands still: the page hashes the parts
   for (const [name, poked] of ended) assert.ok(poked.outcome.result, `${name}: ${JSON.stringify(poked.outcome.error)}`);
 });
 
+test("a hash worker whose reads are slow: its heartbeat keeps it, and a read that never answers is given up after its bound, that part hashed by the page", { timeout: 240_000 }, async () => {
+  const run = await uploadWith(() => {
+    // The hash worker, with its Blob reads patched: the small last part's
+    // read never answers, and the first read of a 5 MiB part answers 35 s
+    // on (longer than the page waits for a sign of life).
+    const Counted = window.Worker;
+    window.slowReads = { reading: 0, timedOut: 0 };
+    window.Worker = class extends Counted {
+      constructor(url, options) {
+        const patched = `import ${JSON.stringify(String(url))};
+          const read = Blob.prototype.arrayBuffer;
+          let slowed = false;
+          Blob.prototype.arrayBuffer = function () {
+            if (this.size < 1024) return new Promise(() => {});
+            if (slowed) return read.call(this);
+            slowed = true;
+            return new Promise((wake) => setTimeout(wake, 35_000)).then(() => read.call(this));
+          };`;
+        super(URL.createObjectURL(new Blob([patched], { type: "text/javascript" })), options);
+        this.addEventListener("message", ({ data }) => {
+          if (data?.reading) window.slowReads.reading += 1;
+          if (data?.unreadable === "TimeoutError") window.slowReads.timedOut += 1;
+        });
+      }
+    };
+  }, { options: { checksum: "sha256" } });
+  await assertStored(run);
+  assert.match(run.outcome.result.checksumSha256, /-3$/, "every part was hashed and checked by the store");
+  const slowReads = await tab.evaluate(() => window.slowReads);
+  assert.ok(slowReads.reading >= 3, `the worker said it was alive while its reads waited: ${JSON.stringify(slowReads)}`);
+  assert.equal(slowReads.timedOut, 1, "the read that never answers was given up once");
+  const { consoleWarnings, workerDigests } = await pageActivity(tab);
+  assert.equal(workerDigests, 2, "the worker hashed both 5 MiB parts, the slow one too");
+  assert.deepEqual(consoleWarnings.filter((w) => /hashing on the page's thread/.test(w)), [], "the worker was kept");
+});
+
 test("a streaming source whose read never answers: READ_FAILED after 30 s, nothing lost", { timeout: 120_000 }, async () => {
   const hung = await uploadWith(() => {
     // The source's read, once its digest is taken, never answers.
