@@ -476,17 +476,7 @@ impl Store {
         let mut uploads = Vec::new();
         let mut marker: Option<(String, String)> = None;
         for _ in 0..MAX_PAGES {
-            let mut query: Vec<(&str, &str)> = Vec::new();
-            if let Some((key_marker, upload_id_marker)) = &marker {
-                query.push(("key-marker", key_marker));
-                if !upload_id_marker.is_empty() {
-                    query.push(("upload-id-marker", upload_id_marker));
-                }
-            }
-            if !prefix.is_empty() {
-                query.push(("prefix", prefix));
-            }
-            query.push(("uploads", ""));
+            let query = list_uploads_query(prefix, marker.as_ref());
             let url = self.sign_bucket_request(rusty_s3::Method::Get, &query, &[]);
             let body = self
                 .execute_text(self.http.get(url), "ListMultipartUploads")
@@ -565,13 +555,17 @@ impl Store {
     }
 
     /// Signs a request on the bucket itself, for actions rusty-s3 has no
-    /// type for. `query` and `headers` must be sorted by name.
+    /// type for. `query` and `headers` must be sorted by name: rusty-s3
+    /// signs them in the order given, and the store sorts them before it
+    /// checks the signature.
     fn sign_bucket_request(
         &self,
         method: rusty_s3::Method,
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> Url {
+        debug_assert!(query.is_sorted(), "query not sorted: {query:?}");
+        debug_assert!(headers.is_sorted(), "headers not sorted: {headers:?}");
         rusty_s3::signing::sign(
             &jiff::Timestamp::now(),
             method,
@@ -585,6 +579,27 @@ impl Store {
             headers.iter().copied(),
         )
     }
+}
+
+/// The query of a ListMultipartUploads page, sorted by name (as
+/// [`Store::sign_bucket_request`] needs): `prefix` (`""`: none), and the
+/// page's markers (key, upload id) after the first.
+fn list_uploads_query<'a>(
+    prefix: &'a str,
+    marker: Option<&'a (String, String)>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut query = Vec::new();
+    if let Some((key_marker, _)) = marker {
+        query.push(("key-marker", key_marker.as_str()));
+    }
+    if !prefix.is_empty() {
+        query.push(("prefix", prefix));
+    }
+    if let Some((_, upload_id_marker)) = marker.filter(|(_, id)| !id.is_empty()) {
+        query.push(("upload-id-marker", upload_id_marker.as_str()));
+    }
+    query.push(("uploads", ""));
+    query
 }
 
 /// Gathers every part of a ListParts listing, asking `fetch` for the page
@@ -630,6 +645,28 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    #[test]
+    fn a_list_uploads_query_is_sorted_on_every_page() {
+        let marker = ("uploads/k".to_owned(), "0f".to_owned());
+        let no_id = ("uploads/k".to_owned(), String::new());
+        for prefix in ["", "uploads/"] {
+            for marker in [None, Some(&marker), Some(&no_id)] {
+                let query = list_uploads_query(prefix, marker);
+                assert!(query.is_sorted(), "{query:?}");
+                assert_eq!(query.last(), Some(&("uploads", "")));
+            }
+        }
+        assert_eq!(
+            list_uploads_query("uploads/", Some(&marker)),
+            [
+                ("key-marker", "uploads/k"),
+                ("prefix", "uploads/"),
+                ("upload-id-marker", "0f"),
+                ("uploads", ""),
+            ]
+        );
     }
 
     #[test]

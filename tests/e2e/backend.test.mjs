@@ -826,6 +826,38 @@ test("an expired upload whose abort the store refuses stays open although the st
   }
 });
 
+test("the janitor's orphan step follows a listing of in-progress uploads past its first page (a page the store signs and answers)", { timeout: 60_000 }, async () => {
+  const args = ["--upload-expiry", "2", "--keep-finished", "3600", "--janitor-every", "3600"];
+  const janitor = await stack.startServer({ name: "janitor-pages", args });
+  const sweep = () => call(janitor.baseUrl, "POST", "/api/debug/janitor");
+  try {
+    await sweep(); // after the one at start: the next listing is this test's
+    // The store has more than a page of uploads in progress (1000, in
+    // Garage and S3): the first page says so; the second is the store's own.
+    // Before, the second page's query was signed out of order, and the
+    // store refused it (403): no orphan was ever collected again.
+    const firstPage = stack.gate.injectRequest(
+      { method: "GET", query: "uploads" },
+      {
+        status: 200,
+        body:
+          '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>b</Bucket>' +
+          "<Prefix>uploads/</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>true</IsTruncated>" +
+          `<NextKeyMarker>uploads/zzz</NextKeyMarker><NextUploadIdMarker>${"0".repeat(64)}</NextUploadIdMarker>` +
+          "</ListMultipartUploadsResult>",
+      },
+    );
+    const secondPage = stack.gate.injectRequest({ method: "GET", query: "upload-id-marker" }, { holdAnswer: Promise.resolve() });
+    const swept = await sweep();
+    assert.equal(await storeAnswer(firstPage), 200);
+    assert.equal(await storeAnswer(secondPage), 200, "the store took the second page's signature");
+    assert.equal(swept.status, 200, swept.text);
+  } finally {
+    stack.gate.reset();
+    janitor.process.kill("SIGTERM");
+  }
+});
+
 test("an expired upload the store completed behind a lost answer is marked completed by the janitor: a complete sent again is answered", { timeout: 60_000 }, async () => {
   const args = ["--upload-expiry", "3", "--keep-finished", "3600", "--janitor-every", "3600"];
   const janitor = await stack.startServer({ name: "janitor-completed", args });
