@@ -77,7 +77,7 @@ struct Cli {
     demo_auth: bool,
     /// Seconds after which an unfinished upload expires: the janitor aborts
     /// it and lookups stop offering it (default 7 days).
-    #[arg(long, value_name = "SECONDS", default_value_t = 7 * 24 * 3600)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
     upload_expiry: u64,
     /// Seconds a completed or aborted upload's row is kept (default 7
     /// days). A complete sent again (its first answer lost) is answered 200

@@ -210,6 +210,21 @@ fn one_mode_at_a_time() {
         &dir
     )
     .is_err());
+    // Set but blank, or a token check without a key: refused, not off.
+    let blanks: [&'static [(&str, &str)]; 3] = [
+        &[(HS256_SECRET_VAR, "")],
+        &[(HS256_SECRET_VAR, " \n")],
+        &[(RS256_KEY_FILE_VAR, "")],
+    ];
+    for blank in blanks {
+        let refused = Auth::from_settings(env(blank), false, &dir);
+        assert!(refused.unwrap_err().contains("set but empty"), "{blank:?}");
+    }
+    let checks: [&'static [(&str, &str)]; 2] = [&[(ISSUER_VAR, "x")], &[(AUDIENCE_VAR, "x")]];
+    for check in checks {
+        let refused = Auth::from_settings(env(check), false, &dir);
+        assert!(refused.unwrap_err().contains("without a key"), "{check:?}");
+    }
     let missing = Auth::from_settings(env(&[(RS256_KEY_FILE_VAR, "/no/such.pem")]), false, &dir);
     assert!(missing.unwrap_err().contains("/no/such.pem"));
 }
