@@ -11,6 +11,7 @@
 //!   server's leftovers); another app's uploads in a shared bucket, even
 //!   under `uploads/`, are left alone.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,9 +99,12 @@ pub async fn sweep(state: &AppState) -> Result<Sweep, String> {
 /// A row whose abort the store refused (or that could not be sent) is kept,
 /// for a later sweep to try again. Such rows come first in the next batch
 /// (oldest first), so a batch with a failure ends this step: a store that
-/// keeps failing cannot hold the sweep in this loop.
+/// keeps failing cannot hold the sweep in this loop. Nor can a database
+/// that answers reads but fails the row's update (logged where it fails):
+/// a row listed again in the same sweep ends the step too.
 async fn abort_expired_rows(state: &AppState, before_ms: i64, batch: i64) -> Result<u64, String> {
     let mut done = 0;
+    let mut seen = HashSet::new();
     loop {
         let rows = state
             .db
@@ -109,6 +113,9 @@ async fn abort_expired_rows(state: &AppState, before_ms: i64, batch: i64) -> Res
             .map_err(|e| e.to_string())?;
         let mut failed = false;
         for (upload_id, key) in &rows {
+            if !seen.insert(upload_id.clone()) {
+                return Ok(done);
+            }
             if abort_expired_row(state, upload_id, key).await? {
                 done += 1;
             } else {
