@@ -253,6 +253,15 @@ async fn stopped(inner: &Inner) {
     }
 }
 
+/// Ends run `id`'s claim on the upload (its stop signal), unless a later
+/// `start()` has claimed it since.
+fn release_claim(inner: &Inner, id: u64) {
+    let mut stop = inner.stop.borrow_mut();
+    if stop.as_ref().is_some_and(|(current, _)| *current == id) {
+        stop.take();
+    }
+}
+
 /// One resumable upload of one file.
 #[wasm_bindgen]
 pub struct Upload {
@@ -302,7 +311,8 @@ impl Upload {
     /// `FileSystemFileHandle`, or a streaming source
     /// `{ size, id, name, read(offset, length) }`). Throws a
     /// `ResuploadError` (code `NOT_A_FILE`, `INVALID_OPTION` or
-    /// `FILE_TOO_LARGE`) for bad input; nothing is sent until `start()`. A
+    /// `FILE_TOO_LARGE`) for bad input, `UNSUPPORTED_BROWSER` where a
+    /// feature it needs is missing; nothing is sent until `start()`. A
     /// handle's file is read when the upload starts, and the handle is kept
     /// so that the upload continues after a restart without picking.
     #[wasm_bindgen(constructor)]
@@ -359,8 +369,9 @@ impl Upload {
     }
 
     /// Uploads the file, resuming a stored upload of it when there is one.
-    /// Resolves to `{ key, uploadId, location }`; rejects with a
-    /// `ResuploadError` (`PAUSED` after `pause()`, `ABORTED` after `abort()`).
+    /// Resolves to `{ key, uploadId, location, checksumSha256 }`; rejects
+    /// with a `ResuploadError` (`PAUSED` after `pause()`, `ABORTED` after
+    /// `abort()`, `ALREADY_COMPLETED` once the object is stored).
     #[wasm_bindgen(unchecked_return_type = "Promise<UploadResult>")]
     pub fn start(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
@@ -381,7 +392,16 @@ impl Upload {
         *inner.stop.borrow_mut() = Some((id, stop));
         let task = async move {
             stopped(&inner).await;
+            if inner.phase.get() == Phase::Completed {
+                // The paused run had stored the object, and ended with it.
+                release_claim(&inner, id);
+                return settle(Err::<(), _>(Error::AlreadyCompleted), |_| {
+                    JsValue::UNDEFINED
+                });
+            }
             inner.phase.set(Phase::Running);
+            // Not the last run's: a run stopped before it begins is dropped.
+            inner.events.stored.set(false);
             // The stop signal is polled first: a run paused before it began
             // never begins. Either way the run is dropped here, which
             // aborts its requests; unless the object is stored already.
@@ -390,12 +410,7 @@ impl Upload {
                 Either::Left(_) => None,
                 Either::Right((result, _)) => Some(result),
             };
-            {
-                let mut stop = inner.stop.borrow_mut();
-                if stop.as_ref().is_some_and(|(current, _)| *current == id) {
-                    stop.take();
-                }
-            }
+            release_claim(&inner, id);
             let result = match run {
                 Some(result) => result,
                 None if inner.aborting.get() => Err(Error::Aborted),
@@ -417,7 +432,8 @@ impl Upload {
     /// Stops the requests in flight. The pending `start()` promise rejects
     /// with code `PAUSED` (or resolves, when the object was stored before
     /// the pause came); call `start()` again to continue (at once is fine:
-    /// it waits for the paused run to wind down).
+    /// it waits for the paused run to wind down, and rejects with
+    /// `ALREADY_COMPLETED` when that run stored the object).
     pub fn pause(&self) {
         // Dropping the sender stops the run.
         let claimed = self.inner.stop.borrow_mut().take();

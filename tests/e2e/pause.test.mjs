@@ -196,11 +196,15 @@ test("a pause while the upload is being completed: start() again completes it, s
   assert.ok(run.outcome.result.checksumSha256, "the object's checksum was compared");
 });
 
-for (const [stop, step] of [["pause", "copy"], ["abort", "copy"], ["pause", "record"], ["abort", "record"]]) {
+// "pause-start": pause() and start() at once (a Pause and Resume toggled
+// at 100 %): the second start() waits for the paused run, which stored the
+// object. Before, it then uploaded the file again as a second object.
+for (const [stop, step] of [["pause", "copy"], ["abort", "copy"], ["pause", "record"], ["abort", "record"], ["pause-start", "record"]]) {
   test(`${stop}() after the store completed the upload, while the page deletes the ${step}: start() still resolves with the object`, { timeout: 120_000 }, async (t) => {
     const tab = stack.tab;
     await openDemo(stack, tab, { namespace: randomNamespace(`${stop}-tidy-${step}`) });
     await installHelpers(tab);
+    const mark = stack.gate.mark();
     // Once the object is stored, the run deletes the record (an IndexedDB
     // delete, whose commit it awaits), then the file's staged copy (an
     // origin-private file system call, which may take its time):
@@ -216,7 +220,10 @@ for (const [stop, step] of [["pause", "copy"], ["abort", "copy"], ["pause", "rec
       let armed = false;
       let stopped = null;
       let upload;
-      const stopNow = () => (stopped = Promise.resolve(upload[stop]()).then(() => "resolved", (e) => e.code));
+      const stopNow = () => {
+        const call = stop === "pause-start" ? () => (upload.pause(), upload.start()) : () => upload[stop]();
+        stopped = Promise.resolve(call()).then(() => "resolved", (e) => e.code);
+      };
       owner[method] =
         step === "copy"
           ? async function (...args) {
@@ -249,10 +256,13 @@ for (const [stop, step] of [["pause", "copy"], ["abort", "copy"], ["pause", "rec
     if (outcome.skip) return t.skip(outcome.skip);
     assert.ok(outcome.stopped, `${stop}() was called while the page deleted the ${step}`);
     assert.ok(outcome.result.key, `start() resolved with the object: ${JSON.stringify(outcome.result)}`);
-    // pause() resolves as ever; abort() says there is nothing left to abort.
+    // pause() resolves as ever; abort() says there is nothing left to
+    // abort, and a start() after the pause that nothing is left to start.
     assert.equal(outcome.stopped, stop === "pause" ? "resolved" : "ALREADY_COMPLETED");
     assert.equal(outcome.again, "ALREADY_COMPLETED", "and the next start() sends nothing again");
     assert.ok(await stack.debug.object(outcome.result.key));
+    const sent = stack.gate.since(mark).filter((p) => p.state === "done").map((p) => p.partNumber).sort();
+    assert.deepEqual(sent, [1, 2], "each part was sent once");
   });
 }
 
