@@ -554,10 +554,15 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     let echo = BackendHeaders::parse(&function(echo)).unwrap();
     assert!(echo.refreshes());
     for (refresh, endpoint) in [(false, "/api/s3"), (true, "https://b.example/s3")] {
-        let given = echo.current(refresh, endpoint).await.unwrap().unwrap();
-        let seen = |name: &str| js_sys::Reflect::get(&given, &name.into()).unwrap();
-        assert_eq!(seen("refresh").as_string(), Some(refresh.to_string()));
-        assert_eq!(seen("endpoint").as_string().as_deref(), Some(endpoint));
+        let given = echo.current(refresh, endpoint).await.unwrap();
+        let seen = |name: &str| {
+            given
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(seen("refresh"), Some(refresh.to_string()));
+        assert_eq!(seen("endpoint").as_deref(), Some(endpoint));
     }
     for body in [
         "throw new Error('signed out')",
@@ -568,6 +573,9 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
         "context.refresh",
         "return null",
         "return Promise.resolve(undefined)",
+        // A getter that throws is the function's failure, not a trap.
+        "return { get authorization() { throw new Error('signed out') } }",
+        "return new Proxy({}, { ownKeys() { throw new Error('revoked') } })",
     ] {
         let headers = BackendHeaders::parse(&function(body)).unwrap();
         let failed = headers.current(false, "/api/s3").await;
@@ -584,7 +592,39 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     let fixed = js_sys::JSON::parse(r#"{"authorization": "Bearer t"}"#).unwrap();
     let fixed = BackendHeaders::parse(&fixed).unwrap();
     assert!(!fixed.refreshes(), "an object cannot give new credentials");
-    assert!(fixed.current(true, "/api/s3").await.unwrap().is_some());
+    assert_eq!(
+        fixed.current(true, "/api/s3").await.unwrap(),
+        [("authorization".to_owned(), "Bearer t".to_owned())]
+    );
+    // The backend's calls are JSON: a page's `Content-Type` or `Accept`
+    // would be joined to the library's own by `fetch`, so it is left out.
+    let json = r#"{"Content-Type": "application/json", "ACCEPT": "*/*", "x-a": "b"}"#;
+    let with_json = BackendHeaders::parse(&js_sys::JSON::parse(json).unwrap()).unwrap();
+    assert_eq!(
+        with_json.current(false, "/api/s3").await.unwrap(),
+        [("x-a".to_owned(), "b".to_owned())]
+    );
+    // An object is read at each request: a getter that throws later fails
+    // that run (HEADERS_FAILED), one that throws at once is a bad option.
+    let object = |body: &str| {
+        js_sys::Function::new_no_args(body)
+            .call0(&wasm_bindgen::JsValue::NULL)
+            .unwrap()
+    };
+    let signs_out = object(
+        "let reads = 0; return { get authorization() { if (reads++) throw new Error('signed out'); return 'Bearer t' } }",
+    );
+    let signs_out = BackendHeaders::parse(&signs_out).unwrap();
+    let failed = signs_out.current(false, "/api/s3").await;
+    assert!(
+        matches!(failed, Err(Error::HeadersFailed { .. })),
+        "{failed:?}"
+    );
+    let throws = object("return { get authorization() { throw new Error('no') } }");
+    assert_eq!(
+        BackendHeaders::parse(&throws).unwrap_err().code(),
+        "INVALID_OPTION"
+    );
 }
 
 #[wasm_bindgen_test]

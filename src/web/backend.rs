@@ -127,7 +127,7 @@ impl HttpBackend {
     /// `refresh` asks a `headers` function for fresh credentials.
     async fn call_once(&self, request: &Request<'_>, refresh: bool) -> Result<JsValue, Error> {
         let extra = self.headers.current(refresh, &self.base).await?;
-        let exchange = exchange(request, extra.as_ref());
+        let exchange = exchange(request, &extra);
         let timeout_ms = match request.operation {
             Operation::Complete => self.timeout_ms.max(COMPLETE_TIMEOUT_MS),
             _ => self.timeout_ms,
@@ -152,11 +152,13 @@ struct Request<'a> {
 
 /// One request and its answer's JSON, with the `headers` option's `extra`
 /// headers. Dropping it aborts the request.
-async fn exchange(request: &Request<'_>, extra: Option<&JsValue>) -> Result<JsValue, Error> {
+async fn exchange(request: &Request<'_>, extra: &[(String, String)]) -> Result<JsValue, Error> {
     let operation = request.operation;
     // The init as a plain object: fewer imports than RequestInit's
     // setters, a Request and its Headers.
-    let headers = extra.map_or_else(Builder::new, |extra| Builder::new().assign(extra));
+    let headers = extra.iter().fold(Builder::new(), |headers, (name, value)| {
+        headers.str(name, value)
+    });
     let mut headers = headers.str("accept", "application/json");
     let mut init = Builder::new().str("method", request.method);
     if let Some(body) = &request.body {

@@ -18,12 +18,13 @@
 //! });
 //! ```
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::deadline::within;
-use super::js::{present, Builder};
+use super::js::{present, string_entries, Builder, EntriesProblem};
+use super::js_error::describe;
 use crate::error::Error;
 use crate::options::header_problem;
 
@@ -54,7 +55,7 @@ impl BackendHeaders {
             return Ok(BackendHeaders::Provider(function.clone()));
         }
         string_values(value)
-            .map(|()| BackendHeaders::Fixed(value.clone()))
+            .map(|_| BackendHeaders::Fixed(value.clone()))
             .map_err(|reason| Error::invalid_option("headers", reason))
     }
 
@@ -63,22 +64,34 @@ impl BackendHeaders {
         matches!(self, BackendHeaders::Provider(_))
     }
 
-    /// The headers of the next request to `endpoint`, if any; `refresh`
-    /// after a 401.
-    pub async fn current(&self, refresh: bool, endpoint: &str) -> Result<Option<JsValue>, Error> {
+    /// The headers of the next request to `endpoint` (name, value);
+    /// `refresh` after a 401. An object is read again each time (a getter
+    /// gives its current value); one that no longer reads as headers fails
+    /// the run, as a function's result does.
+    pub async fn current(
+        &self,
+        refresh: bool,
+        endpoint: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
         match self {
-            BackendHeaders::None => Ok(None),
-            BackendHeaders::Fixed(object) => Ok(Some(object.clone())),
-            BackendHeaders::Provider(function) => {
-                provided(function, refresh, endpoint).await.map(Some)
+            BackendHeaders::None => Ok(Vec::new()),
+            BackendHeaders::Fixed(object) => {
+                string_values(object).map_err(|reason| Error::HeadersFailed {
+                    detail: ["the headers object: ", &reason].concat(),
+                })
             }
+            BackendHeaders::Provider(function) => provided(function, refresh, endpoint).await,
         }
     }
 }
 
 /// Calls the function and awaits what it gives, within the bound: a plain
 /// object of valid headers, else [`Error::HeadersFailed`].
-async fn provided(function: &Function, refresh: bool, endpoint: &str) -> Result<JsValue, Error> {
+async fn provided(
+    function: &Function,
+    refresh: bool,
+    endpoint: &str,
+) -> Result<Vec<(String, String)>, Error> {
     let failed = |detail: String| Error::HeadersFailed { detail };
     let context = Builder::new()
         .set("refresh", &refresh.into())
@@ -102,32 +115,33 @@ async fn provided(function: &Function, refresh: bool, endpoint: &str) -> Result<
             "it gave nothing (undefined or null): give {} for no headers".into(),
         ));
     }
-    string_values(&value).map_err(|reason| failed(["its result: ", &reason].concat()))?;
-    Ok(value)
+    string_values(&value).map_err(|reason| failed(["its result: ", &reason].concat()))
 }
 
-/// `Ok` for a plain object (its prototype `Object.prototype`, of any
-/// realm, or `null`: not a `Headers` or a `Map`, whose entries are no
+/// The headers of a plain object (its prototype `Object.prototype`, of
+/// any realm, or `null`: not a `Headers` or a `Map`, whose entries are no
 /// fields) of string values that `fetch` takes as headers
-/// ([`header_problem`]); else why not.
-fn string_values(value: &JsValue) -> Result<(), String> {
-    let plain = value.is_object()
-        && match Object::get_prototype_of(value) {
-            proto if proto.is_null() => true,
-            proto => Object::get_prototype_of(&proto).is_null(),
-        };
-    if !plain {
-        return Err("must be a plain object of string values (not a Headers or a Map)".into());
-    }
-    for entry in Object::entries(value.unchecked_ref()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let name = pair.get(0).as_string().unwrap_or_default();
-        let Some(text) = pair.get(1).as_string() else {
-            return Err(["the value of \"", &name, "\" must be a string"].concat());
-        };
+/// ([`header_problem`]), read once; else why not. `accept` and
+/// `content-type` are left out, in any case: the backend's calls are JSON,
+/// and `fetch` would join a page's value to the library's own.
+fn string_values(value: &JsValue) -> Result<Vec<(String, String)>, String> {
+    let entries = string_entries(value).map_err(|problem| match problem {
+        EntriesProblem::NotPlain => {
+            "must be a plain object of string values (not a Headers or a Map)".to_owned()
+        }
+        EntriesProblem::NotString(name) => {
+            ["the value of \"", &name, "\" must be a string"].concat()
+        }
+        EntriesProblem::Threw(e) => ["reading it threw: ", &describe(&e)].concat(),
+    })?;
+    let mut out = Vec::new();
+    for (name, text) in entries {
         if let Some(problem) = header_problem(&name, &text) {
             return Err(problem);
         }
+        if !(name.eq_ignore_ascii_case("accept") || name.eq_ignore_ascii_case("content-type")) {
+            out.push((name, text));
+        }
     }
-    Ok(())
+    Ok(out)
 }

@@ -2,7 +2,8 @@
 //! reads a field, sets a handler, or builds an object. Every adapter and
 //! the API use these.
 
-use js_sys::{Object, Reflect};
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::plan::MAX_SAFE_INTEGER;
@@ -15,6 +16,51 @@ pub fn field(object: &JsValue, name: &str) -> JsValue {
     } else {
         JsValue::UNDEFINED
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Reflect.getPrototypeOf`, which a Proxy's trap may make throw.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = getPrototypeOf, catch)]
+    fn prototype_of(object: &JsValue) -> Result<JsValue, JsValue>;
+    /// `Object.entries`, which a getter or a Proxy's trap may make throw.
+    #[wasm_bindgen(js_namespace = Object, js_name = entries, catch)]
+    fn entries_of(object: &JsValue) -> Result<Array, JsValue>;
+}
+
+/// Why [`string_entries`] could not read an object.
+pub enum EntriesProblem {
+    /// Not a plain object (`{...}`, `Object.create(null)`) of any realm:
+    /// a `Map`, a `Headers`, a class's instance, an array, a function.
+    NotPlain,
+    /// The value of this name is not a string.
+    NotString(String),
+    /// Reading it threw (a getter, a Proxy's trap): what it threw.
+    Threw(JsValue),
+}
+
+/// The entries of a plain object whose values are all strings, each read
+/// once. A page's getter that throws is a problem of the value, not an
+/// exception through the module (which guard.js would take for a trap).
+pub fn string_entries(value: &JsValue) -> Result<Vec<(String, String)>, EntriesProblem> {
+    if !value.is_object() || value.is_function() || Array::is_array(value) {
+        return Err(EntriesProblem::NotPlain);
+    }
+    let threw = EntriesProblem::Threw;
+    let prototype = prototype_of(value).map_err(threw)?;
+    if !prototype.is_null() && !prototype_of(&prototype).map_err(threw)?.is_null() {
+        return Err(EntriesProblem::NotPlain);
+    }
+    let mut out = Vec::new();
+    for entry in entries_of(value).map_err(threw)?.iter() {
+        let pair: Array = entry.unchecked_into();
+        let name = pair.get(0).as_string().unwrap_or_default();
+        match pair.get(1).as_string() {
+            Some(text) => out.push((name, text)),
+            None => return Err(EntriesProblem::NotString(name)),
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a value is given (neither `undefined` nor `null`).
@@ -104,12 +150,6 @@ impl Builder {
     /// Sets `name` to a string, or to `null` for `None`.
     pub fn str_or_null(self, name: &str, value: Option<&str>) -> Self {
         self.set(name, &value.map_or(JsValue::NULL, JsValue::from_str))
-    }
-
-    /// Copies every field of `other` (`Object.assign`).
-    pub fn assign(self, other: &JsValue) -> Self {
-        Object::assign(&self.0, other.unchecked_ref());
-        self
     }
 
     /// Sets `name` to `value` when `when`; else leaves it out.

@@ -3,12 +3,13 @@
 //! `retryDelays` and `metadata`, then the callbacks of
 //! [`CALLBACKS`].
 
-use js_sys::{Array, Function, Object};
+use js_sys::{Array, Function};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::events::{JsEvents, CALLBACKS};
 use super::headers::BackendHeaders;
-use super::js::{as_whole, field, present};
+use super::js::{as_whole, field, present, string_entries, EntriesProblem};
+use super::js_error::describe;
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
 use crate::options::{by_name, check_expires_after, UploadOptions, DEFAULT_EXPIRES_AFTER_MS};
@@ -92,43 +93,24 @@ fn retry_delays(value: &JsValue) -> Result<Option<RetryPolicy>, Error> {
     Ok(Some(RetryPolicy::new(delays)))
 }
 
-/// Whether `value` is a plain object (`{...}`, `Object.create(null)`), of
-/// any realm: its prototype is none, or one with none (an `Object.prototype`).
-fn is_plain_object(value: &JsValue) -> bool {
-    let prototype = Object::get_prototype_of(value);
-    prototype.is_null() || Object::get_prototype_of(&prototype).is_null()
-}
-
 fn metadata(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
     if !present(value) {
         return Ok(Vec::new());
     }
-    if !value.is_object() || value.is_function() || Array::is_array(value) {
-        return Err(Error::invalid_option(
-            "metadata",
-            "must be an object of string values",
-        ));
-    }
-    if !is_plain_object(value) {
-        return Err(Error::invalid_option(
-            "metadata",
-            "must be a plain object of string values, not a Map or a class's instance (give \
-             Object.fromEntries(map))",
-        ));
-    }
-    let mut out = Vec::new();
-    for entry in Object::entries(value.unchecked_ref()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let name = pair.get(0).as_string().unwrap_or_default();
-        let Some(text) = pair.get(1).as_string() else {
-            return Err(Error::invalid_option(
-                "metadata",
-                ["the value of \"", &name, "\" must be a string"].concat(),
-            ));
+    string_entries(value).map_err(|problem| {
+        let reason = match problem {
+            EntriesProblem::NotPlain => {
+                "must be a plain object of string values, not a Map, an \
+                                         array or a class's instance (give Object.fromEntries(map))"
+                    .to_owned()
+            }
+            EntriesProblem::NotString(name) => {
+                ["the value of \"", &name, "\" must be a string"].concat()
+            }
+            EntriesProblem::Threw(e) => ["reading it threw: ", &describe(&e)].concat(),
         };
-        out.push((name, text));
-    }
-    Ok(out)
+        Error::invalid_option("metadata", reason)
+    })
 }
 
 /// Reads an options object (`{endpoint, partSize, ...}`).
