@@ -42,6 +42,16 @@ impl Operation {
             Operation::UploadFile => "uploading a file",
         }
     }
+
+    /// What to do once the cause of a failed request is fixed.
+    fn next_step(self) -> &'static str {
+        match self {
+            Operation::Abort => {
+                "call abort() (or clearPending()) again: the upload is kept until an abort succeeds"
+            }
+            _ => "call start() again to resume",
+        }
+    }
 }
 
 /// What a refusal by the store or the backend means for the upload,
@@ -352,7 +362,8 @@ impl Error {
             }
             Error::Locked => {
                 "another tab or window is uploading this file now; wait for it to finish or \
-                 stop it there (start() can wait for it: pass lock: \"wait\")"
+                 stop it there (start() can wait for it with lock: \"wait\"; abort() only \
+                 once it has stopped)"
             }
             Error::BatchLocked => {
                 "another tab or window is running a queue of these files already; wait for it \
@@ -367,8 +378,8 @@ impl Error {
                  with resupload's checksum extension, or checksum: \"none\""
             }
             Error::PermissionDenied => {
-                "read access to the file was not granted: ask again from a click (the browser \
-                 asks the user only during one), or pick the file again"
+                "read access to the file was not granted: call start() from a click, where the \
+                 browser can ask the user (it asks only during one), or pick the file again"
             }
             Error::FileMissing => {
                 "the file is no longer where it was (moved, renamed or deleted): pick it again"
@@ -413,8 +424,9 @@ impl fmt::Display for Error {
             Error::Network { operation, detail } => write!(
                 f,
                 "network error while {}: {detail}; check the connection (and, for part uploads, \
-                 the bucket's CORS rules), then call start() again to resume",
-                operation.describe()
+                 the bucket's CORS rules), then {}",
+                operation.describe(),
+                operation.next_step()
             ),
             Error::Http { .. } => self.write_http(f),
             Error::BadResponse { operation, detail } => write!(
@@ -449,8 +461,9 @@ impl fmt::Display for Error {
             ),
             Error::HeadersFailed { detail } => write!(
                 f,
-                "the `headers` function failed: {detail}; nothing sent is lost: once it can \
-                 give the credentials again, call start() to continue"
+                "the `headers` option failed: {detail}; nothing sent is lost: once it can \
+                 give the credentials again, call again what failed (start() continues the \
+                 upload)"
             ),
             Error::NotInBuild { .. } | Error::UnsupportedBrowser { .. } => self.write_setup(f),
             fixed => f.write_str(fixed.fixed_message()),

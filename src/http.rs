@@ -79,12 +79,25 @@ fn says_expired(body: &str) -> bool {
     .any(|phrase| find(message, phrase).is_some())
 }
 
-/// The error code of an S3 XML error (`<Code>`) or of the dev server's JSON
-/// error (`"code":"…"`), if the body has one.
+/// The error code of an S3 XML error (`<Code>`) or of a backend's JSON
+/// error (`"code":"…"`, spaces allowed around the colon), if the body has
+/// one.
 pub fn error_code(body: &str) -> Option<&str> {
     between(body, "<Code>", "</Code>")
-        .or_else(|| between(body, "\"code\":\"", "\""))
+        .or_else(|| json_code(body))
         .filter(|code| !code.is_empty() && code.len() <= 64)
+}
+
+/// The string after the first `"code"` key of a JSON body.
+fn json_code(body: &str) -> Option<&str> {
+    let key = "\"code\"";
+    let after = &body[find(body, key)? + key.len()..];
+    let value = after
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    Some(&value[..find(value, "\"")?])
 }
 
 /// The text between the first `open` and the next `close`.
@@ -191,6 +204,17 @@ mod tests {
         assert_eq!(error_code("<Code>SlowDown</Code>"), Some("SlowDown"));
         assert_eq!(error_code("<Code>SlowDown"), None);
         assert_eq!(error_code(r#"{"code":"InvalidKey"}"#), Some("InvalidKey"));
+        // As Python's json and pretty printers write it.
+        assert_eq!(
+            error_code(r#"{"error": "x", "code": "InvalidPart"}"#),
+            Some("InvalidPart")
+        );
+        assert_eq!(
+            error_code("{\n  \"code\" :\n  \"NoSuchUpload\"\n}"),
+            Some("NoSuchUpload")
+        );
+        assert_eq!(error_code(r#"{"code": 42}"#), None);
+        assert_eq!(error_code(r#"{"code": "unterminated"#), None);
         // An expired URL, said in lower case.
         let garage = "<Error><Message>request has expired</Message></Error>";
         assert_eq!(refusal_of(fail(403, garage, None)), Refusal::ExpiredUrl);

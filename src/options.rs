@@ -228,9 +228,11 @@ fn check_endpoint(endpoint: &str) -> Result<(), Error> {
     if endpoint.is_empty() {
         return bad("is required: the base URL of the signing backend, such as \"/api/s3\"");
     }
+    // `//host/s3` is a URL of the page's scheme, and has a host too.
     let rest = endpoint
         .strip_prefix("http://")
-        .or_else(|| endpoint.strip_prefix("https://"));
+        .or_else(|| endpoint.strip_prefix("https://"))
+        .or_else(|| endpoint.strip_prefix("//"));
     if rest.is_none() && !endpoint.starts_with('/') {
         // Display, not Debug: the package is built without Debug
         // formatting (scripts/build.mjs).
@@ -245,7 +247,7 @@ fn check_endpoint(endpoint: &str) -> Result<(), Error> {
         || authority.contains('@')
     {
         return bad(
-            "needs a host after http(s)://, and no whitespace, control characters, \
+            "needs a host after http(s):// or //, and no whitespace, control characters, \
              credentials (user@host: send them with `headers`), query (?) or fragment (#)",
         );
     }
@@ -527,6 +529,9 @@ mod tests {
             "/api/\ts3",
             "https://user:pw@host/s3",
             "https://user@host",
+            "//user:pw@host/s3",
+            "//",
+            "///s3",
             "/api/s3?v=1",
             "/api/s3#x",
             "https://host/s3?",
@@ -543,6 +548,7 @@ mod tests {
             "http://127.0.0.1:8080/api/s3",
             "https://[::1]:8443/s3",
             "https://host/a@b",
+            "//host/s3",
         ] {
             assert!(UploadOptions::new(good).validate().is_ok(), "{good}");
         }
