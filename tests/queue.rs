@@ -771,6 +771,20 @@ fn a_marker_skips_its_file_however_old() {
 }
 
 #[test]
+fn a_finished_batch_forgets_its_own_markers_and_leaves_another_batch_s() {
+    // Files 0 and 1 were stored by an older batch this one did not take
+    // over (it has a file this one lacks): that batch stays listed, and
+    // adding its whole folder later must still skip them.
+    let w = World::new(3);
+    w.mark_stored(0, "batch-0", 1.7e12);
+    w.mark_stored(1, "batch-0", 1.7e12);
+    w.run().unwrap();
+    assert_eq!(*w.runner.started.borrow(), [2]);
+    assert!(w.state.all_ended());
+    assert_eq!(w.markers(), ["file-0", "file-1"], "batch-0's markers stay");
+}
+
+#[test]
 fn files_added_while_the_queue_runs_join_the_run() {
     let w = World::new(2);
     w.script(0, Script::Hang);

@@ -369,12 +369,27 @@ impl Queue<'_> {
         }
     }
 
-    /// When every file is stored (or skipped, or cancelled), the markers
-    /// go: the batch is done.
+    /// When every file is stored (or skipped, or cancelled), the batch's
+    /// markers go: it is done. Markers of another batch (files it stored
+    /// that this one skipped) stay with it: that batch is left listed, so
+    /// that adding its whole folder later still skips them.
     async fn finish(&self) {
-        if self.state.all_ended() {
-            let ids: Vec<String> = self.entries.borrow().iter().map(|e| e.id.clone()).collect();
-            self.forget(&ids).await;
+        if !self.state.all_ended() {
+            return;
+        }
+        match self.done.markers().await {
+            Ok(markers) => {
+                let ids: Vec<String> = markers
+                    .into_iter()
+                    .filter(|m| m.batch == self.batch)
+                    .map(|m| m.id)
+                    .collect();
+                self.forget(&ids).await;
+            }
+            Err(error) => {
+                let then = "done markers are left behind, until they expire";
+                self.events.warning(Warning::storage(&error, then));
+            }
         }
     }
 

@@ -542,13 +542,26 @@ async fn keep_added(inner: &QueueInner) {
     let _ = store.take_over(&updated.id, &files).await;
 }
 
-/// Forgets every batch the queue wrote, and their done markers (best
-/// effort: what is left is collected past its expiry).
+/// Forgets the queue's batches and their done markers: every batch its
+/// runs wrote, and the batch its files make now unless a run in another
+/// tab holds it (a queue resumed, or its folder added again, and cancelled
+/// before it ran here). Another batch's markers stay with it. Best effort:
+/// a failure is warned of, and what is left is collected past its expiry.
 async fn forget_batches(inner: &QueueInner) {
-    let ids = inner.batches.take();
-    if let Ok(store) = IdbStore::open().await {
-        for id in &ids {
-            let _ = store.forget_batch(id).await;
+    let mut ids = inner.batches.take();
+    let now = batch_of(inner).id;
+    if !ids.contains(&now) && !super::lock::is_held(&now).await {
+        ids.push(now);
+    }
+    let Ok(store) = IdbStore::open().await else {
+        return;
+    };
+    for id in &ids {
+        if let Err(error) = store.forget_batch(id).await {
+            let then = "a batch and its done markers are left behind, until they expire";
+            inner
+                .events
+                .warn(crate::ports::Warning::storage(&error, then));
         }
     }
 }
@@ -642,7 +655,7 @@ async fn cancel_one(inner: &QueueInner, index: Option<usize>) -> Result<bool, Er
     // ended it would find it (else its batch stays listed, half done, and
     // resuming it sends the cancelled files).
     if inner.stop.borrow().is_none() && inner.state.all_ended() {
-        forget_done(inner, &ports).await;
+        forget_batches(inner).await;
     }
     Ok(true)
 }
@@ -662,27 +675,8 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
     for &index in &cancelled {
         let _ = runner.discard(index).await;
     }
-    forget_done(inner, &ports).await;
-    Ok(!cancelled.is_empty())
-}
-
-/// Forgets every batch the queue wrote and its files' done markers, as a
-/// run does once every file has ended (best effort: a failure is warned
-/// of, and what is left is collected past its expiry).
-async fn forget_done(inner: &QueueInner, ports: &QueuePorts) {
-    let ids: Vec<String> = inner
-        .entries
-        .borrow()
-        .iter()
-        .map(|e| e.id.clone())
-        .collect();
     forget_batches(inner).await;
-    if let Err(error) = ports.done.forget(&ids).await {
-        let then = "done markers are left behind, until they expire";
-        inner
-            .events
-            .warn(crate::ports::Warning::storage(&error, then));
-    }
+    Ok(!cancelled.is_empty())
 }
 
 /// Tells the page (`onFile`) that files `cancelled` were cancelled.

@@ -485,6 +485,25 @@ test("a folder that changed after a reload is one batch: the old one is replaced
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a half-done folder added again and cancelled before it runs is forgotten: no longer listed, nothing sent", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("discard");
+  const files = Array.from({ length: 4 }, (_, i) => ({ path: `d/f${i}.bin`, size: 22_000 + i, seed: 1400 + i }));
+  await halfDone("discard", root, files, 2);
+  const mark = stack.gate.mark();
+  const cancelled = await tab.evaluate(async (root) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const queue = new UploadQueue({ endpoint: "/api/s3", namespace: root, concurrency: 1 });
+    await queue.add(await window.q.folder(root));
+    return queue.cancel();
+  }, root);
+  assert.equal(cancelled, true);
+  // Before, its done markers went and its batch stayed listed (0 of 4
+  // done): resuming it would have sent the stored files again.
+  assert.deepEqual(await pending(root), [], "the batch is forgotten");
+  assert.deepEqual(wholeFilePuts(mark), [], "nothing was sent");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
   const root = randomNamespace("taken");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
