@@ -232,10 +232,16 @@ impl UploadQueue {
                 Ok(pair) => add_readable(&inner, pair.unchecked_into()).await,
                 Err(e) => Err(e),
             };
-            // Only a queue of one folder handle resumes from it.
-            let folder = (was_empty && is_folder_handle(&files)).then_some(files);
-            *inner.folder.borrow_mut() = folder;
             if added.as_ref().is_ok_and(|&n| n > 0) {
+                // Only a queue of one folder handle resumes from it: files
+                // from elsewhere end that; the same folder dropped again
+                // (a new file in it) does not, nor an add of nothing new.
+                let folder = match was_empty {
+                    true => is_folder_handle(&files).then_some(files),
+                    false if is_kept_folder(&inner, &files).await => inner.folder.borrow().clone(),
+                    false => None,
+                };
+                *inner.folder.borrow_mut() = folder;
                 keep_added(&inner).await;
             }
             settle(added, |n| JsValue::from_f64(n as f64))
@@ -600,6 +606,25 @@ fn common_folder(files: &[QueuedFile]) -> Option<String> {
         .iter()
         .all(|f| first(f).as_ref() == Some(&top))
         .then_some(top)
+}
+
+/// Whether `added` is the folder handle the queue was made of
+/// (`isSameEntry`, within 10 s: a look at the file system).
+async fn is_kept_folder(inner: &QueueInner, added: &JsValue) -> bool {
+    let Some(kept) = inner.folder.borrow().clone() else {
+        return false;
+    };
+    let Some(same) = super::js::field(&kept, "isSameEntry")
+        .dyn_into::<js_sys::Function>()
+        .ok()
+    else {
+        return false;
+    };
+    let Ok(answer) = same.call1(&kept, added) else {
+        return false;
+    };
+    let answer = JsFuture::from(Promise::resolve(&answer));
+    matches!(super::deadline::within(10_000, answer).await, Some(Ok(v)) if v.as_bool() == Some(true))
 }
 
 /// Whether `value` is a `FileSystemDirectoryHandle`.

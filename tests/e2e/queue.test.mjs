@@ -504,6 +504,39 @@ test("a half-done folder added again and cancelled before it runs is forgotten: 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("a folder added again (nothing new, then with a new file in it) keeps the queue's folder handle: its batch still resumes without picking", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("again");
+  await makeFolder(root, Array.from({ length: 3 }, (_, i) => ({ path: `a/f${i}.bin`, size: 24_000 + i, seed: 1500 + i })));
+  stack.gate.holdAfter(0);
+  const added = await tab.evaluate(async (root) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const queue = new UploadQueue({ endpoint: "/api/s3", namespace: root, concurrency: 1 });
+    const counts = [await queue.add(await window.q.folder(root)), await queue.add(await window.q.folder(root))];
+    window.againRun = { queue };
+    return counts;
+  }, root);
+  await makeFolder(root, [{ path: "a/new.bin", size: 25_000, seed: 1510 }]);
+  const [grown] = await tab.evaluate(async (root) => {
+    const { queue } = window.againRun;
+    const counts = [await queue.add(await window.q.folder(root))];
+    window.againRun.outcome = queue.start().then(
+      (r) => ({ done: r.done.length }),
+      (e) => ({ code: e.code }),
+    );
+    return counts;
+  }, root);
+  assert.deepEqual([...added, grown], [3, 0, 1], "added: the folder, nothing new, its new file");
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 60_000, what: "a file held" });
+  const listed = await pending(root);
+  // Before, any later add() dropped the handle: the batch was written
+  // without it, and after a reload the folder had to be picked again.
+  assert.deepEqual(listed.map((b) => [b.files, b.canResumeWithoutPicking]), [[4, hasOpfs]], JSON.stringify(listed));
+  stack.gate.release();
+  const outcome = await tab.evaluate(() => window.againRun.outcome);
+  assert.deepEqual(outcome, { done: 4 });
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
   const root = randomNamespace("taken");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
