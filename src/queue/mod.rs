@@ -398,6 +398,7 @@ impl Queue<'_> {
     fn emit(&self, totals: &RefCell<QueueTotals>, now: bool) {
         let progress = totals.borrow_mut().snapshot(self.now(), now);
         if let Some(progress) = progress {
+            self.state.reported(progress);
             self.events.progress(progress);
         }
     }

@@ -59,6 +59,13 @@ pub(super) struct QueueTotals {
     carried: u64,
     /// `(time, bytes this run sent)` over the rate window.
     samples: VecDeque<(f64, u64)>,
+    /// The bytes sent as last counted, before the floor: the count never
+    /// goes back (a part sent again after a failure).
+    counted: u64,
+    /// The bytes sent that an earlier run of the same totals reported: the
+    /// page is told no less (a resumed file tells its stored parts only
+    /// with its first report). Not part of the rate.
+    floor: u64,
     last: Option<QueueProgress>,
     last_at: f64,
 }
@@ -77,6 +84,8 @@ impl QueueTotals {
             running: Vec::new(),
             failed: Vec::new(),
             samples: VecDeque::new(),
+            counted: 0,
+            floor: 0,
             last: None,
             last_at: now,
         };
@@ -90,6 +99,12 @@ impl QueueTotals {
                 totals.files_done += 1;
                 totals.bytes_stored += entry.size;
             }
+        }
+        let same_totals = |p: &QueueProgress| {
+            (p.files_total, p.bytes_total) == (totals.files_total, totals.bytes_total)
+        };
+        if let Some(earlier) = state.last_progress().filter(same_totals) {
+            totals.floor = earlier.bytes_sent;
         }
         totals
     }
@@ -153,11 +168,12 @@ impl QueueTotals {
         }
         let running_sent: u64 = self.running.iter().map(|r| r.1).sum();
         let running_confirmed: u64 = self.running.iter().map(|r| r.2).sum();
-        let previous = self.last.map_or(0, |p| p.bytes_sent);
-        let sent = (self.bytes_stored + running_sent)
+        let counted = (self.bytes_stored + running_sent)
             .min(self.bytes_total)
-            .max(previous);
-        let bytes_per_second = self.rate(now, sent.saturating_sub(self.carried));
+            .max(self.counted);
+        self.counted = counted;
+        let bytes_per_second = self.rate(now, counted.saturating_sub(self.carried));
+        let sent = counted.max(self.floor.min(self.bytes_total));
         let left = self.bytes_total.saturating_sub(sent) as f64;
         let next = QueueProgress {
             files_total: self.files_total,
@@ -258,6 +274,32 @@ mod tests {
             (last.bytes_sent, last.bytes_confirmed, last.bytes_total),
             (300, 300, 300)
         );
+    }
+
+    #[test]
+    fn a_later_run_of_the_same_totals_never_reports_fewer_bytes_sent() {
+        // Paused with 3,000 of 10,000 bytes sent; resumed, the file tells
+        // its stored parts only with its first report.
+        let files = entries(&[10_000]);
+        let state = QueueState::new();
+        state.add(1);
+        let mut first = QueueTotals::new(&files, &state, 0.0);
+        first.file_progress(0, progress(3_000, 2_000));
+        state.reported(first.snapshot(0.0, true).unwrap());
+        let mut again = QueueTotals::new(&files, &state, 10_000.0);
+        assert_eq!(again.snapshot(10_000.0, true).unwrap().bytes_sent, 3_000);
+        again.file_progress(0, progress(2_000, 2_000));
+        let p = again.snapshot(10_600.0, false).unwrap();
+        assert_eq!((p.bytes_sent, p.bytes_confirmed), (3_000, 2_000), "not back");
+        again.file_progress(0, progress(4_000, 2_000));
+        let p = again.snapshot(11_000.0, false).unwrap();
+        assert_eq!(p.bytes_sent, 4_000);
+        assert_eq!(p.bytes_per_second, 2_000.0, "the rate is this run's own");
+        // Another file added: other totals, no floor.
+        let grown = entries(&[10_000, 500]);
+        state.add(1);
+        let mut other = QueueTotals::new(&grown, &state, 12_000.0);
+        assert_eq!(other.snapshot(12_000.0, true).unwrap().bytes_sent, 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::cell::{Cell, Ref, RefCell};
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
+use super::progress::QueueProgress;
 use super::streak::Streak;
 use crate::driver::Completed;
 use crate::error::Error;
@@ -73,6 +74,8 @@ pub struct QueueState {
     /// Files whose object the store holds, under these keys, while their
     /// run had not ended (it tidied up): see [`object_stored`](Self::object_stored).
     stored_unended: RefCell<Vec<(usize, String)>>,
+    /// The progress the page was told last, by any run.
+    last_progress: Cell<Option<QueueProgress>>,
 }
 
 impl QueueState {
@@ -237,6 +240,16 @@ impl QueueState {
         self.stored_unended
             .borrow_mut()
             .push((index, key.to_owned()));
+    }
+
+    /// The page was told `progress`.
+    pub fn reported(&self, progress: QueueProgress) {
+        self.last_progress.set(Some(progress));
+    }
+
+    /// The progress the page was told last, by this run or an earlier one.
+    pub fn last_progress(&self) -> Option<QueueProgress> {
+        self.last_progress.get()
     }
 
     /// The key file `index`'s object was stored under by a run that was
