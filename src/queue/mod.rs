@@ -146,9 +146,17 @@ struct Stored {
 /// pause): see [`QueueState::stop_running`].
 struct StopRunning<'a>(&'a QueueState);
 
+impl<'a> StopRunning<'a> {
+    fn begin(state: &'a QueueState) -> Self {
+        state.set_run_active(true);
+        StopRunning(state)
+    }
+}
+
 impl Drop for StopRunning<'_> {
     fn drop(&mut self) {
         self.0.stop_running();
+        self.0.set_run_active(false);
     }
 }
 
@@ -174,7 +182,7 @@ impl Queue<'_> {
     /// only when it stopped ([`QueueState::stopped_by`]: files failed in a
     /// row for a reason not theirs), its waiting files left waiting.
     pub async fn run(&self) -> Result<(), Error> {
-        let _stopped = StopRunning(self.state);
+        let _stopped = StopRunning::begin(self.state);
         let stored = Stored {
             keys: self.stored_files().await,
             slice_began: Cell::new(self.now()),

@@ -76,6 +76,9 @@ pub struct QueueState {
     stored_unended: RefCell<Vec<(usize, String)>>,
     /// The progress the page was told last, by any run.
     last_progress: Cell<Option<QueueProgress>>,
+    /// Whether a run goes on ([`Queue::run`](super::Queue::run)): it
+    /// tells the page of the files cancelled meanwhile.
+    run_active: Cell<bool>,
 }
 
 impl QueueState {
@@ -240,6 +243,17 @@ impl QueueState {
         self.stored_unended
             .borrow_mut()
             .push((index, key.to_owned()));
+    }
+
+    /// A run begins (`true`) or has ended or was dropped (`false`).
+    pub fn set_run_active(&self, active: bool) {
+        self.run_active.set(active);
+    }
+
+    /// Whether a run goes on, which tells the page of the files cancelled
+    /// meanwhile; else the canceller tells it.
+    pub fn run_active(&self) -> bool {
+        self.run_active.get()
     }
 
     /// The page was told `progress`.

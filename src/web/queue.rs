@@ -666,8 +666,9 @@ async fn cancel_one(inner: &QueueInner, index: Option<usize>) -> Result<bool, Er
     let Some(index) = index.filter(|&i| inner.state.cancel(i)) else {
         return Ok(false);
     };
-    // No run goes on (paused, or between runs): none will tell the page.
-    if inner.stop.borrow().is_none() {
+    // No run goes on (paused, between runs, or waiting for another tab's
+    // run of the batch to end): none will tell the page.
+    if !inner.state.run_active() {
         let mut cancelled = inner.state.take_cancelled();
         if !cancelled.contains(&index) {
             cancelled.push(index);

@@ -537,6 +537,44 @@ test("a folder added again (nothing new, then with a new file in it) keeps the q
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("with lock: \"wait\", a file cancelled while start() waits for another run of its batch is told cancelled at once", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("waitcancel");
+  const files = Array.from({ length: 3 }, (_, i) => ({ path: `w/f${i}.bin`, size: 26_000 + i, seed: 1600 + i }));
+  await halfDone("waitcancel", root, files, 1);
+  const [entry] = await pending(root);
+  const outcome = await tab.evaluate(async ({ root, id }) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    // Another run of the batch, as another tab's: its lock held.
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    await new Promise((granted) => navigator.locks.request(`resupload:${id}`, () => (granted(), held)));
+    const told = [];
+    const queue = new UploadQueue({
+      endpoint: "/api/s3",
+      namespace: root,
+      concurrency: 1,
+      lock: "wait",
+      onFile: (f) => told.push([f.index, f.cancelled ? "cancelled" : f.skipped ? "skipped" : f.key ? "stored" : "failed"]),
+    });
+    await queue.add(await window.q.folder(root));
+    const run = queue.start().then(
+      (r) => ({ done: r.done.length, cancelled: r.cancelled.length }),
+      (e) => ({ code: e.code }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const cancelled = await queue.cancel(2);
+    const toldWhileWaiting = told.slice();
+    release();
+    return { cancelled, toldWhileWaiting, result: await run, told };
+  }, { root, id: entry.id });
+  assert.equal(outcome.cancelled, true);
+  // Before, onFile said it only once the other run ended.
+  assert.deepEqual(outcome.toldWhileWaiting, [[2, "cancelled"]], "told at once, while start() waits");
+  assert.deepEqual(outcome.result, { done: 2, cancelled: 1 }, JSON.stringify(outcome));
+  assert.equal(outcome.told.filter(([i]) => i === 2).length, 1, "told once");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
   const root = randomNamespace("taken");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
