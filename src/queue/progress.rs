@@ -290,7 +290,11 @@ mod tests {
         assert_eq!(again.snapshot(10_000.0, true).unwrap().bytes_sent, 3_000);
         again.file_progress(0, progress(2_000, 2_000));
         let p = again.snapshot(10_600.0, false).unwrap();
-        assert_eq!((p.bytes_sent, p.bytes_confirmed), (3_000, 2_000), "not back");
+        assert_eq!(
+            (p.bytes_sent, p.bytes_confirmed),
+            (3_000, 2_000),
+            "not back"
+        );
         again.file_progress(0, progress(4_000, 2_000));
         let p = again.snapshot(11_000.0, false).unwrap();
         assert_eq!(p.bytes_sent, 4_000);
