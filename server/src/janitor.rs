@@ -259,6 +259,7 @@ mod tests {
                 keep_finished: Duration::from_secs(1),
                 every: Duration::from_secs(3600),
             },
+            creates: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ mod app;
 mod auth;
 mod checksum;
 mod config;
+mod creates;
 mod db;
 mod debug;
 mod demo_auth;
@@ -160,6 +161,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         cache: Default::default(),
         auth,
         janitor: cli.janitor(),
+        creates: Default::default(),
     });
     janitor::spawn(Arc::clone(&state));
     let app = app::build(Arc::clone(&state), &cli.www, &cli.pkg, cli.debug_routes);

@@ -17,6 +17,7 @@ use crate::access::{self, Known, UploadCache};
 use crate::app::MAX_COMPLETE_BODY;
 use crate::auth::{Auth, Caller};
 use crate::checksum::{self, BadChecksum};
+use crate::creates::CreateLocks;
 use crate::db::{now_ms, Db, UploadRow, UploadState};
 use crate::error::ApiError;
 use crate::janitor::JanitorSettings;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub auth: Auth,
     /// When unfinished uploads expire, and how the janitor sweeps.
     pub janitor: JanitorSettings,
+    /// Creates that may adopt, one at a time per file.
+    pub creates: CreateLocks,
 }
 
 /// The shared state, as handlers get it.
@@ -225,6 +228,11 @@ async fn create_upload(
         key: &key,
         headers: &headers,
     };
+    // Held until the upload is in the table, however the request ends.
+    let creating = match lookup::adoptable(algorithm, &identity, &owner, &name) {
+        Some(wanted) => Some(state.creates.hold(&wanted).await),
+        None => None,
+    };
     if let Some(answer) =
         lookup::adopt_open(&state, algorithm, &identity, &owner, &name, &placed).await?
     {
@@ -248,9 +256,14 @@ async fn create_upload(
     // and axum then drops this handler): the upload is in the table, for
     // the client's next create to adopt or the janitor to collect, never
     // open on the store with no row for it.
-    let row = tokio::spawn(start_upload(Arc::clone(&state), row, store_headers))
-        .await
-        .map_err(|e| ApiError::Internal(format!("the create did not finish: {e}")))??;
+    let started = start_upload(Arc::clone(&state), row, store_headers);
+    let row = tokio::spawn(async move {
+        let row = started.await;
+        drop(creating);
+        row
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the create did not finish: {e}")))??;
     let mut answer = json!({
         "key": row.key,
         "uploadId": row.upload_id,

@@ -234,6 +234,25 @@ for (const backend of ["sqlite", "postgres"]) {
     await api.abort(older);
   });
 
+  test(`${backend}: two creates with adopt of one file at once: the second waits for the first and adopts its upload`, { timeout: 60_000 }, async () => {
+    const api = routesOf(bases[backend]);
+    const body = { filename: "twice.bin", namespace: "jay", size: 9 * MIB, sampleSha256: randomSample(), partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
+    // The store is slow to create the first: the second comes meanwhile
+    // (a pause and resume, or a second tab). Before, both created one.
+    let answer;
+    const held = stack.gate.injectRequest({ method: "POST", query: "uploads" }, { holdAnswer: new Promise((resolve) => (answer = resolve)) });
+    const first = api.create(body);
+    await storeAnswer(held);
+    const second = api.create(body);
+    await sleep(300);
+    answer();
+    const [a, b] = [(await first).json, (await second).json];
+    assert.equal(b.uploadId, a.uploadId, JSON.stringify([a, b]));
+    assert.equal(b.adopted, true);
+    assert.equal((await rows(bases[backend])).filter((r) => r.uploadId === a.uploadId || r.key.includes("twice.bin")).length, 1, "one row");
+    await api.abort(a);
+  });
+
   test(`${backend}: a create with adopt takes only an upload of the same metadata (its Content-Type may differ)`, { timeout: 60_000 }, async () => {
     const api = routesOf(bases[backend]);
     const body = { filename: "ticket.bin", namespace: "iris", size: 9 * MIB, sampleSha256: randomSample(), partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
