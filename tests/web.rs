@@ -648,3 +648,29 @@ fn the_clock_keeps_to_the_wall_clock_when_performance_falls_behind() {
     let lag = js_sys::Date::now() - BrowserTimer.now_ms();
     assert!(lag.abs() < 1_000.0, "{lag} ms with performance restored");
 }
+
+/// A lookup's `namespace` given as `undefined` or `null` (a user not signed
+/// in yet) is the default namespace, as `new Upload` reads it: only an
+/// object without the property looks at every namespace.
+#[wasm_bindgen_test]
+fn a_lookup_s_namespace_left_undefined_is_the_default_one_not_every_one() {
+    use resupload::web::options::parse_lookup;
+    let of = |source: &str| {
+        js_sys::Function::new_no_args(source)
+            .call0(&wasm_bindgen::JsValue::NULL)
+            .unwrap()
+    };
+    let namespace = |source: &str| parse_lookup(&of(source)).unwrap().namespace;
+    assert_eq!(namespace("return undefined"), None);
+    assert_eq!(namespace("return {}"), None);
+    assert_eq!(namespace("return { endpoint: '/api/s3' }"), None);
+    assert_eq!(
+        namespace("return { namespace: undefined }"),
+        Some(String::new())
+    );
+    assert_eq!(namespace("return { namespace: null }"), Some(String::new()));
+    assert_eq!(
+        namespace("return { namespace: 'user-42' }").as_deref(),
+        Some("user-42")
+    );
+}

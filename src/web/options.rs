@@ -158,7 +158,10 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
 /// Reads `{ namespace, endpoint, expiresAfter }` of the static calls (all
 /// optional; `undefined` or `null` looks at everything). Anything else
 /// that is not an object, such as a bare namespace string, is refused: read
-/// as no namespace, it would reach every stored upload.
+/// as no namespace, it would reach every stored upload. So is a
+/// `namespace` property whose value is `undefined` or `null` (a user not
+/// signed in yet): it is the default namespace `""`, as `new Upload` reads
+/// it, and only an object without the property looks at every namespace.
 pub fn parse_lookup(value: &JsValue) -> Result<Lookup, Error> {
     if present(value) && (!value.is_object() || Array::is_array(value)) {
         return Err(Error::invalid_option(
@@ -169,8 +172,15 @@ pub fn parse_lookup(value: &JsValue) -> Result<Lookup, Error> {
     let expires_after_ms =
         whole_option(value, "expiresAfter")?.map_or(DEFAULT_EXPIRES_AFTER_MS, |ms| ms as f64);
     check_expires_after(expires_after_ms)?;
+    let named = present(value)
+        && js_sys::Reflect::has(value, &"namespace".into())
+            .map_err(|_| Error::invalid_option("namespace", "the options could not be read"))?;
+    let namespace = match text_option(value, "namespace")? {
+        None if named => Some(String::new()),
+        namespace => namespace,
+    };
     Ok(Lookup {
-        namespace: text_option(value, "namespace")?,
+        namespace,
         endpoint: text_option(value, "endpoint")?,
         expires_after_ms,
     })
