@@ -485,7 +485,8 @@ impl Error {
             Error::UnsupportedBrowser { feature } => write!(
                 f,
                 "this browser lacks {feature}, which resupload needs: use a current Chrome, \
-                 Edge, Firefox or Safari (16 or later)"
+                 Edge, Firefox or Safari (16 or later), in a page or a dedicated worker (a \
+                 service worker has no XMLHttpRequest)"
             ),
             _ => Ok(()),
         }

@@ -48,7 +48,9 @@ pub async fn page_store(warn: Box<dyn Fn(Warning)>) -> FallbackStore {
 }
 
 /// The part sender of a run: XMLHttpRequest wherever there is one, fetch
-/// where there is none (a service worker). XMLHttpRequest reports upload
+/// where there is none (a context `new Upload` and `resumePending` refuse,
+/// a service worker, with `UNSUPPORTED_BROWSER`, for the sake of the
+/// progress below). XMLHttpRequest reports upload
 /// progress, and with its listener off while parts go fast it sends as
 /// fast as fetch (bench: throughput); and Firefox aborts a page's
 /// XMLHttpRequests when it reloads, but lets a fetch PUT run on (seen in

@@ -196,6 +196,9 @@ fn read_whole(store: &FallbackStore) -> Result<(), Error> {
 }
 
 async fn resume(entry: &JsValue, options: &JsValue) -> Result<Upload, Error> {
+    if let Some(feature) = super::support::missing_feature() {
+        return Err(Error::UnsupportedBrowser { feature });
+    }
     let pending = pending_from_js(entry).ok_or_else(|| {
         Error::invalid_option(
             "entry",
