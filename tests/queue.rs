@@ -1325,3 +1325,24 @@ mod signing {
         assert_eq!(backend.singles.get(), 1, "signed alone");
     }
 }
+
+#[test]
+fn a_batch_is_its_files_paths_and_sizes_in_any_order() {
+    use resupload::queue::batch_id;
+    let id = |members: &[(&str, u64)]| batch_id("ns", "/api/s3", "2 files", members);
+    let set = id(&[("a.jpg", 100), ("b.jpg", 200)]);
+    assert_eq!(set, id(&[("b.jpg", 200), ("a.jpg", 100)]), "any order");
+    // Before, only the count and the bytes: two other files of the same
+    // sizes were the same batch, and finishing one forgot the other's.
+    assert_ne!(set, id(&[("c.jpg", 100), ("d.jpg", 200)]));
+    assert_ne!(set, id(&[("a.jpg", 200), ("b.jpg", 100)]));
+    assert_ne!(
+        set,
+        batch_id(
+            "other",
+            "/api/s3",
+            "2 files",
+            &[("a.jpg", 100), ("b.jpg", 200)]
+        )
+    );
+}

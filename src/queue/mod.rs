@@ -41,6 +41,7 @@ use std::collections::HashMap;
 use std::pin::pin;
 
 use futures::future::{join3, select, Either};
+use sha2::{Digest, Sha256};
 
 use crate::driver::Completed;
 use crate::error::Error;
@@ -160,17 +161,30 @@ impl Drop for StopRunning<'_> {
     }
 }
 
-/// The key of a batch: the same folder added again (the same name, file
-/// count and bytes) under the same namespace and endpoint is the same
-/// batch, so it is listed once however often it is picked.
-pub fn batch_id(namespace: &str, endpoint: &str, name: &str, files: usize, bytes: u64) -> String {
+/// The key of a batch: the same files added again (the same paths, or
+/// names for loose files, and sizes: a file's new bytes or date leave it
+/// the same batch) under the same namespace and endpoint, with the same
+/// `name`, is the same batch, so it is listed once however often it is
+/// picked. `members` are each file's path (or name) and size, in any
+/// order.
+pub fn batch_id(namespace: &str, endpoint: &str, name: &str, members: &[(&str, u64)]) -> String {
+    let mut sorted = members.to_vec();
+    sorted.sort_unstable();
+    let mut hasher = Sha256::new();
+    for (path, size) in &sorted {
+        hasher.update((path.len() as u64).to_le_bytes());
+        hasher.update(path.as_bytes());
+        hasher.update(size.to_le_bytes());
+    }
     let identity = crate::core::fingerprint::FileIdentity {
         name: name.to_owned(),
-        size: bytes,
-        last_modified: files as f64,
+        size: members.iter().map(|(_, size)| size).sum(),
+        last_modified: members.len() as f64,
         source_id: Some("upload-queue".to_owned()),
         relative_path: None,
-        content_sample: None,
+        content_sample: Some(
+            crate::core::checksum::Sha256Digest(hasher.finalize().into()).to_base64(),
+        ),
     };
     crate::core::fingerprint::fingerprint(namespace, endpoint, &identity)
 }

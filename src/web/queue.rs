@@ -583,8 +583,16 @@ fn batch_of(inner: &QueueInner) -> Batch {
         .or_else(|| common_folder(&files))
         .unwrap_or_else(|| format!("{} files", files.len()));
     let (namespace, endpoint) = (&inner.options.namespace, inner.options.endpoint_base());
+    let members: Vec<(&str, u64)> = files
+        .iter()
+        .map(|f| {
+            let identity = &f.info.identity;
+            let path = identity.relative_path.as_deref().unwrap_or(&identity.name);
+            (path, identity.size)
+        })
+        .collect();
     Batch {
-        id: batch_id(namespace, endpoint, &name, files.len(), bytes),
+        id: batch_id(namespace, endpoint, &name, &members),
         namespace: namespace.clone(),
         endpoint: endpoint.to_owned(),
         name,
