@@ -455,6 +455,16 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
             // listed, and its files are skipped all the same.
             let files = inner.ids.borrow().clone();
             let _ = store.take_over(&kept.id, &files).await;
+            // This queue's earlier file sets that stored nothing: else
+            // listed beside this one after a reload, until they expire.
+            let earlier: Vec<String> = inner
+                .batches
+                .borrow()
+                .iter()
+                .filter(|id| **id != kept.id)
+                .cloned()
+                .collect();
+            let _ = store.forget_unstored(&earlier).await;
             // Best effort too: what is left is collected by the next run.
             let _ = store
                 .collect_expired(&kept, inner.options.expires_after_ms)

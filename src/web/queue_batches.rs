@@ -235,6 +235,19 @@ impl IdbStore {
         self.forget(&orphans).await
     }
 
+    /// Forgets those of batches `ids` that hold no stored file: a queue's
+    /// earlier file sets (files were added since), which the batch it runs
+    /// now supersedes. One with stored files is left to [`take_over`](Self::take_over).
+    pub(super) async fn forget_unstored(&self, ids: &[String]) -> Result<(), Error> {
+        let markers = self.markers().await?;
+        for id in ids {
+            if !markers.iter().any(|m| &m.batch == id) {
+                self.forget_batch(id).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Forgets batch `id` and its done markers.
     pub(super) async fn forget_batch(&self, id: &str) -> Result<(), Error> {
         let markers = self.markers().await?;

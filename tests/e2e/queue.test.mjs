@@ -575,6 +575,37 @@ test("with lock: \"wait\", a file cancelled while start() waits for another run 
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("files added to a paused queue that stored nothing: its earlier batch gives way to the new one, listed once", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("superseded");
+  await makeFolder(root, Array.from({ length: 2 }, (_, i) => ({ path: `s/f${i}.bin`, size: 27_000 + i, seed: 1700 + i })));
+  stack.gate.holdAfter(0);
+  await tab.evaluate(async (root) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const queue = new UploadQueue({ endpoint: "/api/s3", namespace: root, concurrency: 1 });
+    await queue.add(await window.q.folder(root));
+    window.superseded = { queue, first: queue.start().catch((e) => e.code) };
+  }, root);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 60_000, what: "the first file held" });
+  const listedFirst = await pending(root);
+  await tab.evaluate(async () => {
+    const { queue } = window.superseded;
+    queue.pause();
+    await window.superseded.first;
+    await queue.add(new File([new Uint8Array(28_000).fill(3)], "extra.bin"));
+    window.superseded.second = queue.start().then((r) => r.done.length, (e) => e.code);
+  });
+  await waitUntil(async () => (await pending(root)).some((b) => b.files === 3), { timeout: 30_000, what: "the new batch written" });
+  const listed = await pending(root);
+  stack.gate.release();
+  assert.equal(await tab.evaluate(() => window.superseded.second), 3);
+  assert.deepEqual(listedFirst.map((b) => b.files), [2]);
+  // Before, the first batch (nothing stored) stayed listed beside it, and
+  // after a reload until it expired.
+  assert.deepEqual(listed.map((b) => [b.files, b.filesDone]), [[3, 0]], JSON.stringify(listed));
+  assert.deepEqual(await pending(root), [], "and none once every file is stored");
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
   const root = randomNamespace("taken");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
