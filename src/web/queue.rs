@@ -136,6 +136,10 @@ struct QueueInner {
 struct RunningBatch {
     run: u64,
     batch: Batch,
+    /// The locks of the file sets files joined the run as (the batch's
+    /// own is the run's): a second tab's queue of the same files finds
+    /// them held.
+    joined: Vec<lock::LockGuard>,
 }
 
 /// Forgets run `run`'s batch (see [`QueueInner::running_batch`]) when the
@@ -469,7 +473,11 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
             let _ = store
                 .collect_expired(&kept, inner.options.expires_after_ms)
                 .await;
-            *inner.running_batch.borrow_mut() = Some(RunningBatch { run, batch: kept });
+            *inner.running_batch.borrow_mut() = Some(RunningBatch {
+                run,
+                batch: kept,
+                joined: Vec::new(),
+            });
             // Files added while it was written.
             keep_added(inner).await;
         }
@@ -540,7 +548,7 @@ async fn keep_added(inner: &QueueInner) {
     };
     // Made just before its write transaction, and transactions commit in
     // the order made: the last write has the latest files.
-    let updated = {
+    let (updated, now_id) = {
         let mut running = inner.running_batch.borrow_mut();
         let Some(kept) = running.as_mut().map(|r| &mut r.batch) else {
             return;
@@ -551,9 +559,17 @@ async fn keep_added(inner: &QueueInner) {
         }
         (kept.name, kept.files, kept.bytes, kept.handle) =
             (now.name, now.files, now.bytes, now.handle);
-        kept.clone()
+        (kept.clone(), now.id)
     };
     let _ = store.write_batch(&updated).await;
+    // The files as they are now are this run's too: a second tab's start()
+    // of them finds their lock held (none is waited for: one held already
+    // is another tab's run of them, which goes on as this one does).
+    if let Ok(Some(guard)) = lock::hold_record(&now_id, false, &|_| {}).await {
+        if let Some(running) = inner.running_batch.borrow_mut().as_mut() {
+            running.joined.push(guard);
+        }
+    }
     let files = inner.ids.borrow().clone();
     let _ = store.take_over(&updated.id, &files).await;
 }

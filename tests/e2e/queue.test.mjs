@@ -606,6 +606,35 @@ test("files added to a paused queue that stored nothing: its earlier batch gives
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("files that join a running queue are under its lock too: another queue of the same files is refused (UPLOAD_LOCKED)", { timeout: 300_000 }, async () => {
+  const root = randomNamespace("joined");
+  await makeFolder(root, Array.from({ length: 2 }, (_, i) => ({ path: `j/f${i}.bin`, size: 29_000 + i, seed: 1800 + i })));
+  stack.gate.holdAfter(0);
+  await tab.evaluate(async (root) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const queue = new UploadQueue({ endpoint: "/api/s3", namespace: root, concurrency: 1 });
+    await queue.add(await window.q.folder(root));
+    window.joined = { queue, run: queue.start().then((r) => r.done.length, (e) => e.code) };
+  }, root);
+  await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 60_000, what: "the first file held" });
+  await makeFolder(root, [{ path: "j/new.bin", size: 29_500, seed: 1810 }]);
+  const second = await tab.evaluate(async (root) => {
+    const { UploadQueue } = await window.e2e.lib("queue");
+    const joined = await window.joined.queue.add(await window.q.folder(root));
+    // The folder as it is now, in a queue of its own (as another tab's).
+    const other = new UploadQueue({ endpoint: "/api/s3", namespace: root, concurrency: 1 });
+    await other.add(await window.q.folder(root));
+    const code = await other.start().then(() => "started", (e) => e.code);
+    return { joined, code };
+  }, root);
+  stack.gate.release();
+  assert.equal(await tab.evaluate(() => window.joined.run), 3);
+  // Before, the lock was named after the files the run began with: the
+  // other queue ran, and sent the same small files at the same time.
+  assert.deepEqual(second, { joined: 1, code: "UPLOAD_LOCKED" });
+  await tab.evaluate((root) => window.q.remove(root), root);
+});
+
 test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
   const root = randomNamespace("taken");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
