@@ -671,11 +671,7 @@ fn is_folder_handle(value: &JsValue) -> bool {
 async fn run_batch(inner: &QueueInner, batch: &str) -> Result<(), Error> {
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
     let runner = runner(inner, &ports);
-    let callbacks = QueueCallbacks {
-        events: &inner.events,
-        on_file: inner.on_file.clone(),
-        files: &inner.files,
-    };
+    let callbacks = callbacks(inner);
     let queue = Queue {
         entries: &inner.entries,
         state: &inner.state,
@@ -727,9 +723,17 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
     drop(inner.stop.borrow_mut().take());
     let count = inner.files.borrow().len();
     let cancelled: Vec<usize> = (0..count).filter(|&i| inner.state.cancel(i)).collect();
-    // The run is stopped: it tells the page of none of them.
+    // The run is stopped: it tells the page of none of them, nor of a file
+    // whose object the store holds while its run tidied up (not
+    // cancelled: stored), which is told here as stored.
     inner.state.take_cancelled();
     tell_cancelled(inner, &cancelled);
+    for index in 0..count {
+        if let Some(key) = inner.state.take_stored_unended(index) {
+            let outcome = inner.state.set(index, FileOutcome::Skipped { key });
+            callbacks(inner).file_ended(index, &outcome);
+        }
+    }
     let ports = QueuePorts::open(&inner.options, &inner.headers, &inner.events).await;
     let runner = runner(inner, &ports);
     for &index in &cancelled {
@@ -741,13 +745,18 @@ async fn cancel_all(inner: &QueueInner) -> Result<bool, Error> {
 
 /// Tells the page (`onFile`) that files `cancelled` were cancelled.
 fn tell_cancelled(inner: &QueueInner, cancelled: &[usize]) {
-    let callbacks = QueueCallbacks {
+    let callbacks = callbacks(inner);
+    for &index in cancelled {
+        callbacks.file_ended(index, &FileOutcome::Cancelled);
+    }
+}
+
+/// What tells the page of `inner`'s files.
+fn callbacks(inner: &QueueInner) -> QueueCallbacks<'_> {
+    QueueCallbacks {
         events: &inner.events,
         on_file: inner.on_file.clone(),
         files: &inner.files,
-    };
-    for &index in cancelled {
-        callbacks.file_ended(index, &FileOutcome::Cancelled);
     }
 }
 

@@ -959,6 +959,35 @@ test("a multipart file the store completed, paused while its record is deleted, 
   assert.deepEqual(puts, [1, 2], "each part was sent once: no second upload");
 });
 
+test("a queue cancelled while a multipart file's record is deleted (the store holds the object): onFile tells the file stored, with its key", { timeout: 180_000 }, async () => {
+  const root = randomNamespace("cancel-stored");
+  const expected = await makeFolder(root, [{ path: "big.bin", size: PART + 13, seed: 908 }]);
+  let release;
+  const held = stack.gate.injectRequest({ method: "POST", query: "uploadId", keySuffix: "/big.bin" }, { holdAnswer: new Promise((resolve) => (release = resolve)) });
+  await runQueue("cstored", { root, options: { namespace: root, singleRequestLimit: 1000 } });
+  await held.answered;
+  await tab.evaluate(() => {
+    const original = IDBObjectStore.prototype.delete;
+    IDBObjectStore.prototype.delete = function (...args) {
+      if (this.name === "uploads") {
+        IDBObjectStore.prototype.delete = original;
+        const run = window.q.runs.cstored;
+        run.cancelled = run.queue.cancel();
+      }
+      return original.apply(this, args);
+    };
+  });
+  release();
+  const { outcome, files } = await outcomeOf("cstored");
+  assert.equal(outcome.error?.code, "ABORTED", JSON.stringify(outcome));
+  assert.equal(await tab.evaluate(() => window.q.runs.cstored.cancelled), false, "nothing was left to cancel");
+  // Before, the file was never told of: the page did not learn where the
+  // stored object is.
+  assert.equal(files.length, 1, JSON.stringify(files));
+  assert.ok(files[0].key && !files[0].cancelled, `told as stored: ${JSON.stringify(files)}`);
+  await assertStored([{ key: files[0].key, relativePath: `${root}/big.bin` }], expected);
+});
+
 test("a file cancelled while the queue is paused: onFile says cancelled at once, running or waiting, and once", { timeout: 180_000 }, async () => {
   const root = randomNamespace("paused-cancel");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `c/f${i}.bin`, size: 13_000 + i, seed: 890 + i }));
