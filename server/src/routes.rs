@@ -252,18 +252,7 @@ async fn create_upload(
         created_at_ms: now_ms(),
         state: UploadState::Open,
     };
-    // Run to the end even if the client goes (a pause drops its request,
-    // and axum then drops this handler): the upload is in the table, for
-    // the client's next create to adopt or the janitor to collect, never
-    // open on the store with no row for it.
-    let started = start_upload(Arc::clone(&state), row, store_headers);
-    let row = tokio::spawn(async move {
-        let row = started.await;
-        drop(creating);
-        row
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("the create did not finish: {e}")))??;
+    let row = start_to_the_end(&state, row, store_headers, creating).await?;
     let mut answer = json!({
         "key": row.key,
         "uploadId": row.upload_id,
@@ -273,6 +262,27 @@ async fn create_upload(
         answer["checksumAlgorithm"] = json!(algorithm.as_str());
     }
     Ok(Json(answer))
+}
+
+/// Starts the upload of `row` on the store and writes its row, to the end
+/// even if the client goes (a pause drops its request, and axum then drops
+/// the handler): the upload is in the table, for the client's next create
+/// to adopt or the janitor to collect, never open on the store with no row
+/// for it. `creating` (the file's create lock) is let go of then.
+async fn start_to_the_end(
+    state: &SharedState,
+    row: UploadRow,
+    store_headers: Vec<(String, String)>,
+    creating: Option<tokio::sync::OwnedMutexGuard<()>>,
+) -> Result<UploadRow, ApiError> {
+    let started = start_upload(Arc::clone(state), row, store_headers);
+    tokio::spawn(async move {
+        let row = started.await;
+        drop(creating);
+        row
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the create did not finish: {e}")))?
 }
 
 /// The headers of a CreateMultipartUpload: the object's `headers`, and the
