@@ -154,7 +154,10 @@ impl QueueTotals {
                 }
                 self.files_total -= 1;
                 self.bytes_total -= size;
+                // Other totals: the bytes sent may go back.
                 self.last = None;
+                self.counted = 0;
+                self.floor = 0;
             }
             FileOutcome::Waiting | FileOutcome::Running => {}
         }
@@ -299,11 +302,31 @@ mod tests {
         let p = again.snapshot(11_000.0, false).unwrap();
         assert_eq!(p.bytes_sent, 4_000);
         assert_eq!(p.bytes_per_second, 2_000.0, "the rate is this run's own");
-        // Another file added: other totals, no floor.
-        let grown = entries(&[10_000, 500]);
+        state.reported(p);
+        // Cancelled while paused and another of the same size added: other
+        // files, no floor, though the totals are the same.
+        assert!(state.cancel(0));
+        let replaced = entries(&[10_000, 10_000]);
         state.add(1);
-        let mut other = QueueTotals::new(&grown, &state, 12_000.0);
-        assert_eq!(other.snapshot(12_000.0, true).unwrap().bytes_sent, 0);
+        let mut other = QueueTotals::new(&replaced, &state, 13_000.0);
+        assert_eq!(other.snapshot(13_000.0, true).unwrap().bytes_sent, 0);
+    }
+
+    #[test]
+    fn a_cancelled_file_s_bytes_leave_the_bytes_sent() {
+        let files = entries(&[100, 200]);
+        let state = QueueState::new();
+        state.add(2);
+        let mut totals = QueueTotals::new(&files, &state, 0.0);
+        totals.file_progress(1, progress(150, 100));
+        assert_eq!(totals.snapshot(0.0, true).unwrap().bytes_sent, 150);
+        totals.ended(1, &FileOutcome::Cancelled, 200);
+        let p = totals.snapshot(1000.0, true).unwrap();
+        assert_eq!(
+            (p.bytes_sent, p.bytes_total),
+            (0, 100),
+            "not over the total"
+        );
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub struct QueueState {
     /// Files whose object the store holds, under these keys, while their
     /// run had not ended (it tidied up): see [`object_stored`](Self::object_stored).
     stored_unended: RefCell<Vec<(usize, String)>>,
-    /// The progress the page was told last, by any run.
+    /// The progress the page was told last, by any run, while no file was
+    /// added or cancelled since (its totals are the queue's).
     last_progress: Cell<Option<QueueProgress>>,
     /// Whether a run goes on ([`Queue::run`](super::Queue::run)): it
     /// tells the page of the files cancelled meanwhile.
@@ -95,6 +96,7 @@ impl QueueState {
             let len = outcomes.len() + count;
             outcomes.resize(len, FileOutcome::Waiting);
         }
+        self.last_progress.set(None);
         self.wake(|key| matches!(key, Wake::Added | Wake::Worker(_)));
     }
 
@@ -311,6 +313,9 @@ impl QueueState {
             }
             _ => false,
         };
+        if cancelled {
+            self.last_progress.set(None);
+        }
         let waited = !self.unreported.borrow().is_empty();
         // The last file waiting may be gone: the run may be over.
         self.wake(|key| {
