@@ -81,10 +81,11 @@ impl Auth {
         data_dir: &Path,
     ) -> Result<Self, String> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        // A key set but blank (`AUTH_JWT_HS256_SECRET=${UNSET}`), or a
-        // token check asked for without a key, would run with auth off.
+        // Without --demo-auth, a key set but blank
+        // (`AUTH_JWT_HS256_SECRET=${UNSET}`), or a token check asked for
+        // without a key, would run with auth off.
         for name in [HS256_SECRET_VAR, RS256_KEY_FILE_VAR] {
-            if lookup(name).is_some() && get(name).is_none() {
+            if !demo && lookup(name).is_some() && get(name).is_none() {
                 return Err(format!(
                     "{name} is set but empty: give it a value, or unset it for no auth"
                 ));
@@ -92,7 +93,7 @@ impl Auth {
         }
         let secret = get(HS256_SECRET_VAR);
         let key_file = get(RS256_KEY_FILE_VAR);
-        if secret.is_none() && key_file.is_none() {
+        if !demo && secret.is_none() && key_file.is_none() {
             if let Some(name) = [ISSUER_VAR, AUDIENCE_VAR]
                 .into_iter()
                 .find(|n| get(n).is_some())

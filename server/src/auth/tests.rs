@@ -225,6 +225,13 @@ fn one_mode_at_a_time() {
         let refused = Auth::from_settings(env(check), false, &dir);
         assert!(refused.unwrap_err().contains("without a key"), "{check:?}");
     }
+    // With --demo-auth, auth is on whatever they say: a blank one is left.
+    for left in blanks.into_iter().chain(checks) {
+        let cookie = [(crate::demo_auth::COOKIE_SECRET_VAR, SECRET)];
+        let settings: &'static [_] = Box::leak([left, &cookie[..]].concat().into_boxed_slice());
+        let demo = Auth::from_settings(env(settings), true, &dir);
+        assert!(matches!(demo, Ok(Auth::Demo(_))), "{left:?}");
+    }
     let missing = Auth::from_settings(env(&[(RS256_KEY_FILE_VAR, "/no/such.pem")]), false, &dir);
     assert!(missing.unwrap_err().contains("/no/such.pem"));
 }
