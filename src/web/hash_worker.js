@@ -9,7 +9,8 @@
 // Messages in: `{ module }` once (the library's compiled wasm module, not
 // downloaded again), then `{ id, blob }`, and `{ giveUp: id }` for a hash
 // no longer wanted (a paused upload's): skipped if it has not begun, else
-// stopped after the chunk under way, and answered with nothing. Out: `{ ready: true }` or
+// stopped at once (a read under way is left to itself) or after the chunk
+// under way, and answered with nothing. Out: `{ ready: true }` or
 // `{ ready: false, error }`, then `{ id, progress: true }` after each chunk,
 // `{ id, reading: true }` every HEARTBEAT_MS while a read is under way, and
 // `{ id, digest }` or `{ id, error, unreadable? }` at the end
@@ -51,6 +52,10 @@ const givenUp = new Set();
 let ended = -1;
 /** Thrown out of a hash given up midway. */
 const GIVEN_UP = Symbol("given up");
+/** The id of the hash under way, and what ends its read at once when it
+ *  is given up: the hashes behind it do not wait for a read no one wants. */
+let current = -1;
+let stopRead = null;
 
 /**
  * Imports that do nothing but fail loudly: the sha2 exports call none of
@@ -85,11 +90,16 @@ async function bytesOf(blob, alive) {
       reject(error);
     }, bound);
   });
+  const givenUpNow = new Promise((_, reject) => {
+    stopRead = () => reject(GIVEN_UP);
+  });
   try {
-    return await Promise.race([blob.arrayBuffer(), timedOut]);
+    return await Promise.race([blob.arrayBuffer(), timedOut, givenUpNow]);
   } catch (e) {
+    if (e === GIVEN_UP) throw e;
     throw Object.assign(new Error(String(e?.message ?? e)), { unreadable: String(e?.name ?? "Error") });
   } finally {
+    stopRead = null;
     clearInterval(heartbeat);
     clearTimeout(timer);
   }
@@ -141,6 +151,7 @@ onmessage = ({ data }) => {
   }
   if (data.giveUp !== undefined) {
     if (data.giveUp > ended) givenUp.add(data.giveUp);
+    if (data.giveUp === current) stopRead?.();
     return;
   }
   const { id, blob } = data;
@@ -158,6 +169,7 @@ async function hashOne(id, blob) {
   const alive = () => {
     if (!givenUp.has(id)) postMessage({ id, reading: true });
   };
+  current = id;
   try {
     if (givenUp.has(id)) return;
     const digest = await digestOf(blob, progress, alive);

@@ -237,11 +237,13 @@ impl IdbStore {
 
     /// Forgets those of batches `ids` that hold no stored file: a queue's
     /// earlier file sets (files were added since), which the batch it runs
-    /// now supersedes. One with stored files is left to [`take_over`](Self::take_over).
+    /// now supersedes. One with stored files is left to [`take_over`](Self::take_over),
+    /// and one a run holds (another tab resumed it) to that run.
     pub(super) async fn forget_unstored(&self, ids: &[String]) -> Result<(), Error> {
         let markers = self.markers().await?;
         for id in ids {
-            if !markers.iter().any(|m| &m.batch == id) {
+            let stored = markers.iter().any(|m| &m.batch == id);
+            if !stored && !super::lock::is_held(id).await {
                 self.forget_batch(id).await?;
             }
         }

@@ -14,7 +14,7 @@ import { after, afterEach, before } from "node:test";
 import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
-import { installHelpers, pageActivity, startUpload, waitOutcome } from "./in-page.mjs";
+import { installHelpers, pageActivity, pause, resume, startUpload, waitOutcome } from "./in-page.mjs";
 
 const PART = 5 * MIB;
 
@@ -216,6 +216,47 @@ test("a hash worker whose reads are slow: its heartbeat keeps it, and a read tha
   const { consoleWarnings, workerDigests } = await pageActivity(tab);
   assert.equal(workerDigests, 2, "the worker hashed both 5 MiB parts, the slow one too");
   assert.deepEqual(consoleWarnings.filter((w) => /hashing on the page's thread/.test(w)), [], "the worker was kept");
+});
+
+test("a paused upload's hash whose read never answers is given up at once: the hashes after it keep the worker", { timeout: 180_000 }, async () => {
+  const namespace = randomNamespace("nohang");
+  await openDemo(stack, tab, { namespace });
+  await installHelpers(tab);
+  await inPage(tab, () => {
+    // The hash worker's first read never answers; it says when it began.
+    const Counted = window.Worker;
+    window.hangingRead = false;
+    window.Worker = class extends Counted {
+      constructor(url, options) {
+        const patched = `import ${JSON.stringify(String(url))};
+          const read = Blob.prototype.arrayBuffer;
+          let hung = false;
+          Blob.prototype.arrayBuffer = function () {
+            if (hung) return read.call(this);
+            hung = true;
+            postMessage({ hangingRead: true });
+            return new Promise(() => {});
+          };`;
+        super(URL.createObjectURL(new Blob([patched], { type: "text/javascript" })), options);
+        this.addEventListener("message", ({ data }) => {
+          if (data?.hangingRead) window.hangingRead = true;
+        });
+      }
+    };
+  });
+  const started = Date.now();
+  const { sha256 } = await startUpload(tab, "run", { file: { name: "no-hang.bin", size: 2 * PART + 1 }, options: { namespace, checksum: "sha256" } });
+  await waitUntil(() => tab.evaluate(() => window.hangingRead), { timeout: 30_000, what: "the worker's read to hang" });
+  await pause(tab, "run");
+  await resume(tab, "run");
+  const run = await waitOutcome(tab, "run", 120_000);
+  await assertStored({ ...run, sha256 });
+  assert.match(run.outcome.result.checksumSha256, /-3$/);
+  // Before, the worker's queue waited behind the read no one wanted, the
+  // page heard nothing for 30 s, and hashed every later part itself.
+  const { consoleWarnings } = await pageActivity(tab);
+  assert.deepEqual(consoleWarnings.filter((w) => /hashing on the page's thread/.test(w)), [], "the worker was kept");
+  assert.ok((Date.now() - started) / 1000 < 60, "no wait for the read's bound");
 });
 
 test("a streaming source whose read never answers: READ_FAILED after 30 s, nothing lost", { timeout: 120_000 }, async () => {
