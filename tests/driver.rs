@@ -1636,6 +1636,32 @@ fn a_part_refused_at_completion_is_sent_again() {
 }
 
 #[test]
+fn a_part_refused_at_completion_after_a_run_cut_off_before_its_complete_is_sent_again() {
+    let w = World::new(SIZE);
+    // Part 2 is stored but its answer lost, and its retry cut off: the
+    // store lists it, but refuses it at completion.
+    w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    // The next run takes part 2 from the list (as done), and is cut off
+    // too before its complete.
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    assert_eq!(w.records()[0].parts[1].state, PartState::Done);
+    w.s3.puts.borrow_mut().clear();
+    // Before, every later run failed with InvalidPart (HTTP_STATUS 400):
+    // only a run that had adopted part 2 itself sent it again.
+    let done = w.run().unwrap();
+    assert!(
+        w.s3.puts().contains(&2),
+        "part 2 is sent again: {:?}",
+        w.s3.puts()
+    );
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert!(w.records().is_empty());
+}
+
+#[test]
 fn an_upload_gone_from_the_server_starts_afresh() {
     let w = interrupted();
     w.s3.uploads.borrow_mut().clear(); // expired on the server

@@ -14,7 +14,10 @@ impl<B> Driver<'_, B> {
     /// Completes the upload. When the store refuses a part it lists
     /// (`InvalidPart`: one of those adopted from its list without a
     /// confirmation here, `unconfirmed`), those are sent again in full and
-    /// the upload completed once more.
+    /// the upload completed once more. With none known (the run that
+    /// adopted them was cut off before its complete, and the record has
+    /// them as done), every part is sent again: what an abort and a fresh
+    /// upload would cost, without which it could never complete.
     pub(super) async fn complete_all(
         &self,
         state: RefCell<UploadRecord>,
@@ -26,8 +29,12 @@ impl<B> Driver<'_, B> {
             Err(Error::Http {
                 refusal: Refusal::InvalidPart,
                 ..
-            }) if !unconfirmed.is_empty() => {
-                for number in unconfirmed {
+            }) => {
+                let again = match unconfirmed.is_empty() {
+                    true => snapshot.parts.iter().map(|p| p.number).collect(),
+                    false => unconfirmed,
+                };
+                for number in again {
                     self.mark(&state, number, PartState::Pending, None, None)
                         .await?;
                 }
