@@ -262,7 +262,7 @@ function watchExports(dir) {
   }
   if (!/^function addHeapObject\(/m.test(glue)) throw new Error("the glue has no addHeapObject: see watchExports");
   const edits = [
-    [/^import \{ guard \} from ('\.\/snippets\/[^']+\/src\/web\/guard\.js');$/m, "import { guard, misuse, watch } from $1;"],
+    [/^import \{ ([\w, ]*\bguard\b[\w, ]*) \} from ('\.\/snippets\/[^']+\/src\/web\/guard\.js');$/m, "import { $1, misuse, watch } from $2;"],
     [/^(\s*__wbg___wbindgen_throw_[0-9a-f]+: function\(arg0, arg1\) \{\n\s*)throw new Error\(getStringFromWasm0\(arg0, arg1\)\);$/m, "$1throw misuse(new Error(getStringFromWasm0(arg0, arg1)));"],
     [/^(\s*)wasm = instance\.exports;$/m, `$1wasm = watch(instance.exports, { promised: ${JSON.stringify(promised)}, quiet: ${JSON.stringify(quiet)} }, addHeapObject);`],
   ];

@@ -61,11 +61,23 @@ function internalError() {
   return error;
 }
 
-/** Closes the module on its first trap: every pending promise rejects. */
+/** Resolves on the first trap: what the module holds outside itself (its
+ *  Web Locks, which other tabs wait for) is let go of then. */
+let letGo;
+const closed = new Promise((resolve) => (letGo = resolve));
+
+/** A promise that resolves when the module is closed by a trap. */
+export function whenClosed() {
+  return closed;
+}
+
+/** Closes the module on its first trap: every pending promise rejects,
+ *  and what it holds is let go of. */
 function trapped(error) {
   if (!closedByTrap) {
     closedByTrap = true;
     trap = error;
+    letGo();
   }
   for (const stop of [...pending]) stop();
 }

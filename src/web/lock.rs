@@ -39,6 +39,13 @@ pub enum Lock {
     Unavailable(&'static str),
 }
 
+#[wasm_bindgen(module = "/src/web/guard.js")]
+extern "C" {
+    /// Resolves when a trap closes the module (guard.js).
+    #[wasm_bindgen(js_name = whenClosed)]
+    fn when_closed() -> Promise;
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// `navigator.locks.request(name, options, callback)`.
@@ -160,6 +167,9 @@ impl Drop for LockGuard {
 pub async fn acquire(name: &str, wait: bool) -> Result<Lock, Error> {
     let mut release: Option<Function> = None;
     let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+    // Held until the guard is dropped, or the module traps (no destructor
+    // runs then, and other tabs would wait for ever).
+    let held = Promise::race(&Array::of2(&held, &when_closed()));
     let (granted_tx, granted_rx) = oneshot::channel::<bool>();
     // Called once, maybe after this future was dropped (a pause while
     // waiting): then the lock is given back at once.

@@ -136,6 +136,23 @@ fn read_failed(detail: String) -> Error {
     Error::ReadFailed { detail }
 }
 
+/// `value` as a Blob when it is bytes (a Blob, or a typed array,
+/// `DataView` or `ArrayBuffer`, copied now); `None` for anything else (a
+/// promise of bytes, or something that is no bytes at all).
+fn body_of(value: &JsValue) -> Result<Option<Blob>, Error> {
+    if let Some(b) = super::blob::as_blob(value) {
+        return Ok(Some(b.clone()));
+    }
+    // `isView` and the brand, not `instanceof`: bytes made in another
+    // realm (an iframe; Firefox's WebDriver scripts) are bytes too.
+    if js_sys::ArrayBuffer::is_view(value) || blob::is_array_buffer(value) {
+        return Blob::new_with_u8_array_sequence(&Array::of1(value))
+            .map(Some)
+            .map_err(|e| read_failed(super::js_error::describe(&e)));
+    }
+    Ok(None)
+}
+
 /// Calls `read(offset, length)` and checks that it gave exactly that many
 /// bytes (a `Uint8Array` or another typed array or `DataView`, an
 /// `ArrayBuffer` or a `Blob`, or a promise of one).
@@ -150,32 +167,30 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
         .map_err(|e| {
             read_failed(["source.read threw: ", &super::js_error::describe(&e)].concat())
         })?;
-    let value = within(
-        blob::READ_TIMEOUT_MS,
-        JsFuture::from(Promise::resolve(&produced)),
-    )
-    .await
-    .ok_or_else(|| {
-        read_failed(format!(
-            "source.read gave no bytes within {} s",
-            blob::READ_TIMEOUT_MS / 1000
-        ))
-    })?
-    .map_err(|e| {
-        read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
-    })?;
-    let body = if let Some(b) = super::blob::as_blob(&value) {
-        b.clone()
-    } else if js_sys::ArrayBuffer::is_view(&value) || blob::is_array_buffer(&value) {
-        // `isView` and the brand, not `instanceof`: bytes made in another
-        // realm (an iframe; Firefox's WebDriver scripts) are bytes too.
-        let parts = Array::of1(&value);
-        Blob::new_with_u8_array_sequence(&parts)
-            .map_err(|e| read_failed(super::js_error::describe(&e)))?
-    } else {
-        return Err(read_failed(
-            "source.read must resolve to a Uint8Array, ArrayBuffer or Blob".into(),
-        ));
+    // Bytes given at once are copied at once: a source that reuses its
+    // buffer (a scratch array filled for each read) fills it again for
+    // the next part's read while this one awaits.
+    let body = match body_of(&produced)? {
+        Some(body) => body,
+        None => {
+            let value = within(
+                blob::READ_TIMEOUT_MS,
+                JsFuture::from(Promise::resolve(&produced)),
+            )
+            .await
+            .ok_or_else(|| {
+                read_failed(format!(
+                    "source.read gave no bytes within {} s",
+                    blob::READ_TIMEOUT_MS / 1000
+                ))
+            })?
+            .map_err(|e| {
+                read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
+            })?;
+            body_of(&value)?.ok_or_else(|| {
+                read_failed("source.read must resolve to a Uint8Array, ArrayBuffer or Blob".into())
+            })?
+        }
     };
     let got = blob::size(&body);
     if got != length {

@@ -58,23 +58,24 @@ impl Timer for BrowserTimer {
 
     fn until_online(&self) -> Wait<'_> {
         Box::pin(async move {
-            let Some(window) = web_sys::window() else {
-                return;
-            };
-            if window.navigator().on_line() {
+            // The page's or the worker's: both have `navigator.onLine` and
+            // fire `online` at their global.
+            let global: web_sys::EventTarget = js_sys::global().unchecked_into();
+            let navigator = super::js::field(&global, "navigator");
+            if super::js::field(&navigator, "onLine").as_bool() != Some(false) {
                 return;
             }
             let (tx, rx) = oneshot::channel::<()>();
             let mut tx = Some(tx);
             let listener = OnlineListener {
-                window,
+                global,
                 callback: Closure::new(move || {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(());
                     }
                 }),
             };
-            let _ = listener.window.add_event_listener_with_callback(
+            let _ = listener.global.add_event_listener_with_callback(
                 "online",
                 listener.callback.as_ref().unchecked_ref(),
             );
@@ -86,14 +87,14 @@ impl Timer for BrowserTimer {
 /// An `online` listener, removed when dropped (also when a pause drops the
 /// wait).
 struct OnlineListener {
-    window: web_sys::Window,
+    global: web_sys::EventTarget,
     callback: Closure<dyn FnMut()>,
 }
 
 impl Drop for OnlineListener {
     fn drop(&mut self) {
         let _ = self
-            .window
+            .global
             .remove_event_listener_with_callback("online", self.callback.as_ref().unchecked_ref());
     }
 }

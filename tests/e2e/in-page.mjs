@@ -151,8 +151,15 @@ function install(byteSource) {
         return { source, sha256 };
       }
       if (spec.stream) {
-        const { id, size, seed = 1 } = spec.stream;
-        const source = { id, name: `${id}.bin`, size, read: (offset, length) => fill(new Uint8Array(length), offset, seed) };
+        // `reuse`: every read fills the same scratch buffer and gives it.
+        const { id, size, seed = 1, reuse = false } = spec.stream;
+        let scratch = new Uint8Array(0);
+        const read = (offset, length) => {
+          if (!reuse) return fill(new Uint8Array(length), offset, seed);
+          if (scratch.length < length) scratch = new Uint8Array(length);
+          return fill(scratch.subarray(0, length), offset, seed);
+        };
+        const source = { id, name: `${id}.bin`, size, read };
         const sha256 = hex(await crypto.subtle.digest("SHA-256", fill(new Uint8Array(size), 0, seed)));
         return { source, sha256 };
       }

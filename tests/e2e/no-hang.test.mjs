@@ -435,6 +435,11 @@ for (const { what, call, again } of TRAPPED_PROMISES) {
     assert.match(outcome.message, /simulated trap/);
     assert.ok(outcome.ms < 10_000, `it ended at once (${outcome.ms} ms)`);
     assert.deepEqual(outcome.again, again, "the call after the trap");
+    // Before, a run's Web Lock stayed held until the page went: other tabs
+    // saw the upload running, and lock: "wait" waited for ever.
+    const ours = () => tab.evaluate(async () => (await navigator.locks.query()).held.map((l) => l.name).filter((n) => n.startsWith("resupload:")));
+    await waitUntil(async () => (await ours()).length === 0, { timeout: 5_000, what: "the module's Web Locks to be let go of" }).catch(() => {});
+    assert.deepEqual(await ours(), [], "the module's Web Locks are let go of");
   });
 }
 
