@@ -674,3 +674,36 @@ fn a_lookup_s_namespace_left_undefined_is_the_default_one_not_every_one() {
         Some("user-42")
     );
 }
+
+/// A page's requests to one store host go 6 at a time (the browser's
+/// connections to it): the 7th waits for one to end, and another host's
+/// does not wait.
+#[wasm_bindgen_test]
+async fn requests_to_one_host_take_one_of_its_six_slots() {
+    use futures::future::{select, Either};
+    use resupload::web::host_slots::{slot_for, PER_HOST};
+    let (store, elsewhere) = (
+        "http://store.test:9000/bucket/key?X-Amz-Signature=1",
+        "http://other.test:9000/bucket/key",
+    );
+    let mut held = Vec::new();
+    for _ in 0..PER_HOST {
+        held.push(slot_for(store).await);
+    }
+    let soon = || gloo_timers::future::TimeoutFuture::new(50);
+    let other = slot_for(elsewhere);
+    assert!(
+        matches!(select(Box::pin(other), soon()).await, Either::Left(_)),
+        "another host's goes"
+    );
+    let seventh = Box::pin(slot_for(store));
+    let seventh = match select(seventh, soon()).await {
+        Either::Left(_) => panic!("the 7th went beside 6"),
+        Either::Right((_, seventh)) => seventh,
+    };
+    held.pop();
+    assert!(
+        matches!(select(seventh, soon()).await, Either::Left(_)),
+        "it goes once one ends"
+    );
+}

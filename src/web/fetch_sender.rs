@@ -32,7 +32,10 @@ impl PartSender<Blob> for FetchSender {
         put: &'a PartPut<'a, Blob>,
         _progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, String> {
-        Box::pin(self.bounded(Operation::UploadPart, put_part(put)))
+        Box::pin(async move {
+            let _slot = super::host_slots::slot_for(put.url).await;
+            self.bounded(Operation::UploadPart, put_part(put)).await
+        })
     }
 }
 
@@ -43,7 +46,11 @@ impl WholeSender<Blob> for FetchSender {
         body: &'a Blob,
         _progress: &'a dyn Fn(u64),
     ) -> PortFuture<'a, ()> {
-        Box::pin(self.bounded(Operation::UploadFile, send_whole(signed, body)))
+        Box::pin(async move {
+            let _slot = super::host_slots::slot_for(&signed.url).await;
+            self.bounded(Operation::UploadFile, send_whole(signed, body))
+                .await
+        })
     }
 }
 

@@ -16,6 +16,7 @@ pub mod form;
 pub mod handles;
 pub mod hash;
 pub mod headers;
+pub mod host_slots;
 pub mod idb;
 mod idb_done;
 pub mod js;

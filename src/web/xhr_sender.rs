@@ -236,6 +236,8 @@ impl XhrSender {
         outgoing: &Outgoing<'_>,
         progress: &dyn Fn(u64),
     ) -> Result<XmlHttpRequest, Error> {
+        // Not sent (nor timed) before a connection to its host is free.
+        let _slot = super::host_slots::slot_for(outgoing.url).await;
         let started = js_sys::Date::now();
         let watched = self.watch.watching_for(outgoing.size);
         let exchanged = self.exchange(outgoing, watched, progress).await;
