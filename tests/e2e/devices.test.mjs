@@ -11,11 +11,12 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
-import { after, afterEach, before, test } from "node:test";
+import { after, afterEach, before } from "node:test";
 
 import { epoch, hs256Jwt, storeUploads } from "./backend-client.mjs";
 import { launchBrowser } from "./browsers.mjs";
 import { waitReady } from "./demo.mjs";
+import { retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { contentBytes, installHelpers, pause, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 import { startPostgres } from "./postgres.mjs";
@@ -31,6 +32,9 @@ let pg;
 let phoneBrowser;
 const base = {};
 const tab = {};
+// WPE 2.38's known fault (tests/e2e/README.md), met on the laptop (the
+// engine under test), gets a test its second try; each test opens its pages.
+const test = retriedOnEngineFault(() => ({ stack, tab: tab.laptop }));
 
 before(async () => {
   stack = await startStack({ label: "devices" });

@@ -9,9 +9,11 @@
 // The library keeps its promise then: the run ends with INTERNAL_ERROR,
 // and nothing uploaded is lost.
 //
-// So in WPE, a test whose in-page run ends in a trap of the module, or
-// stands still without an end for HANG_MS (`engineHangOf`: a fault that
-// corrupts state silently can leave a task never woken), runs once more,
+// So in WPE, a test whose in-page run ends in a trap of the module, that
+// fails in a page whose module a trap closed (a lookup the test called
+// itself trapped, say: `closedByTrap`), or whose run stands still without
+// an end for HANG_MS (`engineHangOf`: a fault that corrupts state silently
+// can leave a task never woken), runs once more,
 // in its page reloaded (the trap closed the module there), with the
 // stack's gate reset and the first try's page errors dropped, and says so
 // in the TAP output with the trap's stack (name its functions with
@@ -137,10 +139,35 @@ export function engineHangOfPage(message) {
 }
 
 /**
+ * A test that failed (`error`) in the faulty engine, in a page whose module
+ * a trap closed, met the fault whatever step saw it (a lookup the test
+ * called itself, say): an `EngineTrap` then, else null. The builds the
+ * page may have loaded are each asked to look a file up; a closed one
+ * rejects with INTERNAL_ERROR, the trap its `cause`.
+ */
+async function closedByTrap(tab, error) {
+  if (!faultyEngine() || !tab) return null;
+  const trap = await tab
+    .evaluate(async () => {
+      for (const build of ["", "pending", "queue"]) {
+        const { Upload } = await window.e2e.lib(build);
+        const answer = await Upload.findPrevious(undefined).catch((e) => e);
+        if (answer?.code === "INTERNAL_ERROR") return { code: answer.code, message: answer.message, stack: String(answer.cause?.stack ?? "") };
+      }
+      return null;
+    })
+    .catch(() => null);
+  const found = trap && engineTrapOf({ outcome: { error: trap } });
+  if (found) found.message = `${found.message} (the test failed with: ${error.message})`;
+  return found;
+}
+
+/**
  * node:test's `test`, where a test that meets an `EngineFault` (a trap
  * or a hang) runs once more. `current()` answers the file's `{ stack, tab }`
  * when a test runs (`tab`, the page in the engine under test, defaults to
- * `stack.tab`).
+ * `stack.tab`), and `reopen`, if the file's tests need more than the demo
+ * page reloaded (helpers it installs in the page once).
  */
 export function retriedOnEngineFault(current) {
   return (name, options, fn) => {
@@ -151,11 +178,12 @@ export function retriedOnEngineFault(current) {
       try {
         return await fn(t);
       } catch (error) {
+        const { stack, tab = stack.tab, reopen = null } = current();
         // The faulty engine's driver losing its session is its fault too.
         const lost = faultyEngine() && error instanceof SessionLost;
-        if (!(error instanceof EngineFault) && !lost) throw error;
-        t.diagnostic(`${error.message.replaceAll("\n", " | ")}: the test runs once more`);
-        const { stack, tab = stack.tab } = current();
+        const fault = error instanceof EngineFault || lost ? error : await closedByTrap(tab, error);
+        if (!fault) throw error;
+        t.diagnostic(`${fault.message.replaceAll("\n", " | ")}: the test runs once more`);
         // A trap closes the module for the page (guard.js): the second try,
         // and the tests after it that go on in this page, need it afresh;
         // a lost session, a new session (on a blank page).
@@ -166,6 +194,8 @@ export function retriedOnEngineFault(current) {
           await tab.reload();
         }
         await waitReady(tab);
+        // The file's own page set-up (its helpers), which a reload undoes.
+        await reopen?.();
         stack.gate?.reset();
         await tab?.errors?.();
         stack.browser.errors.splice(0);

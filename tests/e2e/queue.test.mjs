@@ -13,11 +13,12 @@
 // Only the test of a folder resumed from its kept handle needs the handle.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, test } from "node:test";
+import { after, afterEach, before } from "node:test";
 
 import { epoch, hs256Jwt } from "./backend-client.mjs";
 import { startCompanion } from "./companion.mjs";
 import { openDemo, randomNamespace, waitReady } from "./demo.mjs";
+import { engineHangOf, engineTrapOf, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, sleep, startStack, waitUntil } from "./harness.mjs";
 import { contentBytes, installHelpers, markersStored } from "./in-page.mjs";
 import { createHash, randomBytes } from "node:crypto";
@@ -27,6 +28,8 @@ const PART = 5 * MIB;
 let stack;
 let tab;
 let hasOpfs;
+// WPE 2.38's known fault (tests/e2e/README.md) gets a test its second try.
+const test = retriedOnEngineFault(() => ({ stack, tab, reopen: open }));
 before(async () => {
   stack = await startStack({ label: `queue-${process.env.E2E_BROWSER || "chromium"}` });
   tab = stack.tab;
@@ -40,9 +43,10 @@ after(async () => {
 afterEach(async () => {
   stack.gate.release();
   stack.gate.chaos(null);
-  // A trap closes the module for the page (guard.js): WPE 2.38's known
-  // fault (tests/e2e/README.md) then fails its test, and the tests after
-  // it get the page afresh instead of failing one after another.
+  // A trap closes the module for the page (guard.js): a test that sees
+  // one it does not wait for (its run's outcome does) fails, and the
+  // tests after it get the page afresh instead of failing one after
+  // another.
   if (await moduleClosed()) await open();
 });
 
@@ -179,7 +183,8 @@ function installQueueHelpers() {
       run.outcome = null;
       run.queue.start().then(
         (r) => (run.outcome = { result: { done: r.done.map(plain), failed: r.failed.map(plain), cancelled: r.cancelled.map(plain) } }),
-        (e) => (run.outcome = { error: { code: e.code, message: e.message, status: e.status } }),
+        // A trap's stack names the module's function where it struck.
+        (e) => (run.outcome = { error: { code: e.code, message: e.message, status: e.status, stack: String(e.cause?.stack ?? "") } }),
       );
     },
     report(name) {
@@ -225,14 +230,28 @@ async function runQueue(name, spec) {
 
 const report = (name) => tab.evaluate((name) => window.q.report(name), name);
 
+/**
+ * Queue run `name`'s report once it has ended. A trap of WPE's is an
+ * `EngineTrap`, a run WPE left standing still (no file ended, no progress)
+ * an `EngineHang` (engine-traps.mjs): the test's second try.
+ */
 async function outcomeOf(name, timeout = 180_000) {
-  return waitUntil(
+  let moved = { at: Date.now(), sign: null };
+  let last = null;
+  const ended = await waitUntil(
     async () => {
-      const r = await report(name);
-      return r.outcome ? r : null;
+      last = await report(name);
+      const sign = `${last.files.length} ${last.progressCount}`;
+      if (sign !== moved.sign) moved = { at: Date.now(), sign };
+      return last.outcome ? last : null;
     },
     { timeout, interval: 200, what: `queue ${name} to end` },
-  );
+  ).catch((error) => {
+    throw engineHangOf(last && { ...last, trail: { stillMs: Date.now() - moved.at } }, error);
+  });
+  const trap = engineTrapOf(ended);
+  if (trap) throw trap;
+  return ended;
 }
 
 /** `files` (reports with `key` and `relativePath`) are every file of `expected`, each stored
