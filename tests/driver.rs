@@ -1588,11 +1588,14 @@ fn a_resume_signs_its_first_missing_part_while_the_list_is_on_its_way() {
 #[test]
 fn a_head_start_for_a_part_the_server_holds_is_never_sent() {
     let w = World::new(SIZE);
-    // Part 2 is stored but its answer is lost, and its retry hangs until
-    // the run is dropped: the record says part 2 is in flight.
+    // Part 2 is stored but its answer is lost, the part list that would
+    // show it fails, and its retry hangs until the run is dropped: the
+    // record says part 2 is in flight.
     w.s3.fail(2, &[Fault::StoredButLost, Fault::Hang]);
     w.s3.fail(3, &[Fault::Hang]);
+    w.s3.list_unreadable.set(true);
     w.run_and_drop_after(200);
+    w.s3.list_unreadable.set(false);
     let states: Vec<_> = w.records()[0].parts.iter().map(|p| p.state).collect();
     assert_eq!(states[1], PartState::InFlight);
     w.s3.signed_parts.borrow_mut().clear();
@@ -1605,14 +1608,55 @@ fn a_head_start_for_a_part_the_server_holds_is_never_sent() {
     assert_eq!(signed, [2, 3, 4], "part 2 was signed ahead of the list");
 }
 
+/// Part 2 is stored, but its answer is lost on the way back: the part
+/// list asked after the network error shows it, and it is not sent again.
+fn assert_stored_part_with_a_lost_answer_is_not_sent_again(checksum: ChecksumMode) {
+    let mut w = World::new(SIZE);
+    w.options.checksum = checksum;
+    w.s3.fail(2, &[Fault::StoredButLost]);
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.puts(), [1, 2, 3, 4], "each part sent once");
+    assert_eq!(
+        w.s3.list_calls.get(),
+        1,
+        "one part list, after the lost answer"
+    );
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn a_stored_part_whose_answer_was_lost_is_not_sent_again() {
+    assert_stored_part_with_a_lost_answer_is_not_sent_again(ChecksumMode::None);
+}
+
+#[test]
+fn a_stored_part_whose_answer_was_lost_is_not_sent_again_its_checksum_matching() {
+    assert_stored_part_with_a_lost_answer_is_not_sent_again(ChecksumMode::Sha256);
+}
+
+#[test]
+fn a_part_lost_with_its_answer_is_sent_again() {
+    // The connection breaks midway: the store holds nothing of part 2, and
+    // the list says so.
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::NetworkAfter(1000)]);
+    let done = w.run().unwrap();
+    assert_eq!(w.s3.puts(), [1, 2, 2, 3, 4]);
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
 #[test]
 fn a_part_refused_at_completion_is_sent_again() {
     let w = World::new(SIZE);
-    // Part 2 is stored but its answer is lost; the retry is cut off by a
-    // reload. The store lists part 2, but refuses it at completion.
+    // Part 2 is stored but its answer is lost, the part list that would
+    // show it fails, and the retry is cut off by a reload. The store lists
+    // part 2, but refuses it at completion.
     w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
     w.s3.fail(3, &[Fault::Hang]);
+    w.s3.list_unreadable.set(true);
     w.run_and_drop_after(200);
+    w.s3.list_unreadable.set(false);
     assert_eq!(w.records()[0].parts[1].state, PartState::InFlight);
     assert_eq!(*w.s3.poisoned.borrow(), [2]);
     w.s3.puts.borrow_mut().clear();
@@ -1638,11 +1682,14 @@ fn a_part_refused_at_completion_is_sent_again() {
 #[test]
 fn a_part_refused_at_completion_after_a_run_cut_off_before_its_complete_is_sent_again() {
     let w = World::new(SIZE);
-    // Part 2 is stored but its answer lost, and its retry cut off: the
-    // store lists it, but refuses it at completion.
+    // Part 2 is stored but its answer lost, the part list that would show
+    // it fails, and its retry is cut off: the store lists it, but refuses
+    // it at completion.
     w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
     w.s3.fail(3, &[Fault::Hang]);
+    w.s3.list_unreadable.set(true);
     w.run_and_drop_after(200);
+    w.s3.list_unreadable.set(false);
     // The next run takes part 2 from the list (as done), and is cut off
     // too before its complete.
     w.s3.fail(3, &[Fault::Hang]);

@@ -113,6 +113,33 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
     out
 }
 
+/// The ETag of part `number` as `listed` by the store, when that copy is
+/// the one this run just sent, whose answer was lost: the store holds it
+/// with the part's `size` and, where both sides have a SHA-256, the same
+/// one. Only this run sends a part that reconciling left pending (the
+/// record's lock keeps other tabs out), so a copy of that size is one of
+/// its own sends of the same bytes. `None`: send the part again.
+///
+/// ```
+/// use resupload::core::reconcile::{stored_copy, ServerPart};
+/// let listed = [ServerPart { part_number: 2, size: 10, etag: "\"e\"".into(), checksum_sha256: None }];
+/// assert_eq!(stored_copy(&listed, 2, 10, None), Some("\"e\""));
+/// assert_eq!(stored_copy(&listed, 2, 11, None), None);
+/// ```
+pub fn stored_copy<'a>(
+    listed: &'a [ServerPart],
+    number: u32,
+    size: u64,
+    checksum: Option<&str>,
+) -> Option<&'a str> {
+    let part = listed.iter().find(|p| p.part_number == number)?;
+    let same_bytes = match (checksum, part.checksum_sha256.as_deref()) {
+        (Some(ours), Some(theirs)) => ours == theirs,
+        _ => true,
+    };
+    (part.size == size && !part.etag.is_empty() && same_bytes).then_some(part.etag.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +273,35 @@ mod tests {
         let mut r = record(&[Pending, Pending]);
         reconcile(&mut r, &server(&[(2, MIB + 1)]));
         assert_eq!(states(&r), [Pending, Pending]);
+    }
+
+    #[test]
+    fn a_stored_copy_counts_only_with_the_parts_size_and_checksum() {
+        let part = |etag: &str, checksum: Option<&str>| ServerPart {
+            part_number: 3,
+            size: 7,
+            etag: etag.into(),
+            checksum_sha256: checksum.map(Into::into),
+        };
+        let listed = [part("\"a\"", Some("c3"))];
+        assert_eq!(stored_copy(&listed, 3, 7, Some("c3")), Some("\"a\""));
+        assert_eq!(
+            stored_copy(&listed, 3, 7, None),
+            Some("\"a\""),
+            "no hash here: the size"
+        );
+        assert_eq!(
+            stored_copy(&listed, 3, 7, Some("other")),
+            None,
+            "other bytes"
+        );
+        assert_eq!(stored_copy(&listed, 3, 8, Some("c3")), None, "another size");
+        assert_eq!(stored_copy(&listed, 2, 7, Some("c3")), None, "not listed");
+        assert_eq!(stored_copy(&[part("", None)], 3, 7, None), None, "no ETag");
+        assert_eq!(
+            stored_copy(&[part("\"b\"", None)], 3, 7, Some("c3")),
+            Some("\"b\"")
+        );
     }
 
     #[test]

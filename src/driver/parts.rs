@@ -15,6 +15,7 @@ use super::hold::SlowDownHold;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Driver, FileInfo};
+use crate::core::reconcile::stored_copy;
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
 use crate::ports::{PartBookkeeping, PartCompleted, PartPut, LINK_MEASURE_MIN_BYTES};
@@ -432,7 +433,7 @@ impl<B> Driver<'_, B> {
                 checksum_sha256: part.signed_checksum(),
             };
             let sent = match self.sender.send(&put, &progress).await {
-                Err(error @ Error::Network { .. }) => Err(self.gone_or(part, body, error).await),
+                Err(error @ Error::Network { .. }) => self.stored_or(part, body, error).await,
                 sent => sent,
             };
             if let Err(error) = &sent {
@@ -447,33 +448,37 @@ impl<B> Driver<'_, B> {
         .await
     }
 
-    /// `error`, a network error of part `part`'s request, unless its `body`
-    /// can no longer be read (the browser sends no part it cannot read, and
-    /// reports that as a network error: [`Error::ReadFailed`] is the error,
-    /// not retried) or the store no longer has the upload. A store that
-    /// refuses a part before its
-    /// body (Garage's 404 `NoSuchUpload` for an upload it forgot) closes
-    /// the connection while the body is still going out, and Firefox and
-    /// WebKit then report a network error, not the answer: so the backend
-    /// is asked for the upload's parts, and `NoSuchUpload` there is the
-    /// error (the run starts afresh), not a network error retried until
-    /// the retries run out. One part list per network error: on a flaky
-    /// link, less than what resending the part costs (a 10,000-part list is
-    /// about 1 MB, a part 8 MiB by default). Boxed, so that its poll is not
-    /// inlined into every part's retry loop (72 B less).
-    fn gone_or<'a>(
+    /// After a network error of part `part`'s request: the part's ETag if
+    /// the store holds it all the same (the answer was lost on the way
+    /// back: see [`stored_copy`]), else the error to retry or end with.
+    /// That is [`Error::ReadFailed`] when its `body` can no longer be read
+    /// (the browser sends no part it cannot read, and reports that as a
+    /// network error; not retried), `NoSuchUpload` when the store no longer
+    /// has the upload, and `error` otherwise. A store that refuses a part
+    /// before its body (Garage's 404 `NoSuchUpload` for an upload it
+    /// forgot) closes the connection while the body is still going out, and
+    /// Firefox and WebKit then report a network error, not the answer: so
+    /// the backend is asked for the upload's parts. One part list per
+    /// network error: on a flaky link, less than what resending the part
+    /// costs (a 10,000-part list is about 1 MB, a part 8 MiB by default),
+    /// and a part it lists is not sent again (a second send cut off midway
+    /// can leave Garage listing a part it then refuses at completion).
+    /// Boxed, so that its poll is not inlined into every part's retry loop.
+    fn stored_or<'a>(
         &'a self,
         part: &'a PartTarget,
         body: &'a B,
         error: Error,
-    ) -> Pin<Box<dyn Future<Output = Error> + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<String, Error>> + 'a>> {
         Box::pin(async move {
-            if let Err(unreadable) = self.source.readable(body).await {
-                return unreadable;
-            }
+            self.source.readable(body).await?;
+            let size = part.range.end - part.range.start;
             match self.backend.list_parts(&part.upload_id, &part.key).await {
-                Err(gone @ Error::NoSuchUpload { .. }) => gone,
-                _ => error,
+                Err(gone @ Error::NoSuchUpload { .. }) => Err(gone),
+                Ok(listed) => stored_copy(&listed, part.number, size, part.checksum.as_deref())
+                    .map(String::from)
+                    .ok_or(error),
+                Err(_) => Err(error),
             }
         })
     }
