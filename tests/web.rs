@@ -649,6 +649,49 @@ fn the_clock_keeps_to_the_wall_clock_when_performance_falls_behind() {
     assert!(lag.abs() < 1_000.0, "{lag} ms with performance restored");
 }
 
+/// An option whose getter (or the options' Proxy) throws is that option's
+/// `INVALID_OPTION`, saying what it threw: before, it read as absent, and
+/// the upload ran with the default.
+#[wasm_bindgen_test]
+fn an_option_that_throws_when_read_is_an_invalid_option() {
+    use resupload::web::options::{parse, parse_lookup};
+    use resupload::Error;
+    let of = |source: &str| {
+        js_sys::Function::new_no_args(source)
+            .call0(&wasm_bindgen::JsValue::NULL)
+            .unwrap()
+    };
+    for (source, option) in [
+        (
+            "return { endpoint: '/api/s3', get partSize() { throw new Error('boom') } }",
+            "partSize",
+        ),
+        (
+            "return { get endpoint() { throw new Error('boom') } }",
+            "endpoint",
+        ),
+        (
+            "return { endpoint: '/api/s3', get onProgress() { throw new Error('boom') } }",
+            "onProgress",
+        ),
+        (
+            "return new Proxy({ endpoint: '/api/s3' }, { get(t, k) { if (k === 'headers') throw new Error('boom'); return t[k] } })",
+            "headers",
+        ),
+    ] {
+        let error = parse(&of(source)).unwrap_err();
+        assert_eq!(error.code(), "INVALID_OPTION", "{source}");
+        assert!(
+            matches!(&error, Error::InvalidOption { option: o, reason } if *o == option && reason.contains("boom")),
+            "{source}: {error:?}"
+        );
+    }
+    let lookup = parse_lookup(&of(
+        "return { get namespace() { throw new Error('boom') } }",
+    ));
+    assert_eq!(lookup.unwrap_err().code(), "INVALID_OPTION");
+}
+
 /// A lookup's `namespace` given as `undefined` or `null` (a user not signed
 /// in yet) is the default namespace, as `new Upload` reads it: only an
 /// object without the property looks at every namespace.

@@ -13,9 +13,8 @@ use super::convert::{pending_from_js, pending_to_js};
 use super::handles::{self, Kind};
 use super::headers::BackendHeaders;
 use super::idb::IdbStore;
-use super::js::field;
 use super::lock::WebLocks;
-use super::options::{parse, parse_lookup};
+use super::options::{option_value, parse, parse_lookup};
 use super::source::{self, Source};
 use super::timer::BrowserTimer;
 use crate::core::retry::RetryPolicy;
@@ -131,7 +130,7 @@ impl Upload {
         promise(async move {
             let cleared = async {
                 let lookup = parse_lookup(&options)?;
-                let headers = BackendHeaders::parse(&field(&options, "headers"))?;
+                let headers = BackendHeaders::parse(&option_value(&options, "headers")?)?;
                 let store = page_store(console_warning()).await;
                 // Before any abort: a clear of this page's memory alone
                 // would leave every upload stored in IndexedDB, and say 0.

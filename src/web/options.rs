@@ -8,7 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::events::{JsEvents, CALLBACKS};
 use super::headers::BackendHeaders;
-use super::js::{as_whole, field, present, string_entries, EntriesProblem};
+use super::js::{as_whole, present, string_entries, EntriesProblem};
 use super::js_error::describe;
 use crate::core::retry::RetryPolicy;
 use crate::error::Error;
@@ -26,9 +26,20 @@ pub struct ParsedOptions {
     pub headers: BackendHeaders,
 }
 
+/// `object[option]`: `undefined` when `object` is not an object. A getter
+/// or a Proxy that throws is that option's [`Error::InvalidOption`] (read
+/// as absent, it would run with the default without a word).
+pub(super) fn option_value(object: &JsValue, option: &'static str) -> Result<JsValue, Error> {
+    if !(object.is_object() || object.is_function()) {
+        return Ok(JsValue::UNDEFINED);
+    }
+    js_sys::Reflect::get(object, &JsValue::from_str(option))
+        .map_err(|e| Error::invalid_option(option, ["reading it threw: ", &describe(&e)].concat()))
+}
+
 /// `object[option]` as a whole, non-negative number, `None` when absent.
 pub(super) fn whole_option(object: &JsValue, option: &'static str) -> Result<Option<u64>, Error> {
-    let value = field(object, option);
+    let value = option_value(object, option)?;
     if !present(&value) {
         return Ok(None);
     }
@@ -39,7 +50,7 @@ pub(super) fn whole_option(object: &JsValue, option: &'static str) -> Result<Opt
 
 /// `object[option]` as a string, `None` when absent.
 fn text_option(object: &JsValue, option: &'static str) -> Result<Option<String>, Error> {
-    let value = field(object, option);
+    let value = option_value(object, option)?;
     if !present(&value) {
         return Ok(None);
     }
@@ -51,7 +62,7 @@ fn text_option(object: &JsValue, option: &'static str) -> Result<Option<String>,
 
 /// `object[option]` as `true` or `false`, `None` when absent.
 fn flag_option(object: &JsValue, option: &'static str) -> Result<Option<bool>, Error> {
-    let value = field(object, option);
+    let value = option_value(object, option)?;
     if !present(&value) {
         return Ok(None);
     }
@@ -63,7 +74,7 @@ fn flag_option(object: &JsValue, option: &'static str) -> Result<Option<bool>, E
 
 /// `object[option]` as a function, `None` when absent.
 pub(super) fn callback(object: &JsValue, option: &'static str) -> Result<Option<Function>, Error> {
-    let value = field(object, option);
+    let value = option_value(object, option)?;
     if !present(&value) {
         return Ok(None);
     }
@@ -137,17 +148,17 @@ pub fn parse(value: &JsValue) -> Result<ParsedOptions, Error> {
             set(&mut options, flag);
         }
     }
-    if let Some(policy) = retry_delays(&field(value, "retryDelays"))? {
+    if let Some(policy) = retry_delays(&option_value(value, "retryDelays")?)? {
         options.retry = policy;
     }
-    options.metadata = metadata(&field(value, "metadata"))?;
+    options.metadata = metadata(&option_value(value, "metadata")?)?;
     let mut events = JsEvents::default();
     for (name, set) in CALLBACKS {
         if let Some(function) = callback(value, name)? {
             set(&mut events, function);
         }
     }
-    let headers = BackendHeaders::parse(&field(value, "headers"))?;
+    let headers = BackendHeaders::parse(&option_value(value, "headers")?)?;
     Ok(ParsedOptions {
         options,
         events,
