@@ -649,6 +649,30 @@ fn the_clock_keeps_to_the_wall_clock_when_performance_falls_behind() {
     assert!(lag.abs() < 1_000.0, "{lag} ms with performance restored");
 }
 
+/// What a record kept (a handle, a staged copy) is an orphan only if its
+/// record is still missing when read again: one made after the ids were
+/// read (a run of another tab that started, made its record and stopped
+/// meanwhile) keeps it. Before, the ids read first decided, and it was
+/// deleted.
+#[wasm_bindgen_test]
+async fn orphans_are_told_by_the_record_read_again_not_by_the_ids_read_before() {
+    use resupload::web::{handles, staging};
+    let store = IdbStore::open().await.unwrap();
+    let (gone, made) = ("orphans-gone", "orphans-made-since");
+    handles::keep_staged(&store, gone).await.unwrap();
+    handles::keep_staged(&store, made).await.unwrap();
+    // Read before the record was made.
+    let known: Vec<String> = Vec::new();
+    store.save(&record(made, MIB)).await.unwrap();
+    let kept = staging::collect_orphans(&store, &store, &known).await;
+    assert!(kept.iter().any(|k| k == made), "{kept:?}");
+    assert!(!kept.iter().any(|k| k == gone), "{kept:?}");
+    assert!(store.get_handle(gone).await.unwrap().is_none());
+    assert!(store.get_handle(made).await.unwrap().is_some());
+    store.remove(made).await.unwrap();
+    store.delete_handle(made).await.unwrap();
+}
+
 /// An option whose getter (or the options' Proxy) throws is that option's
 /// `INVALID_OPTION`, saying what it threw: before, it read as absent, and
 /// the upload ran with the default.

@@ -20,7 +20,7 @@ use super::fetch::AbortOnDrop;
 use super::handles;
 use super::idb::IdbStore;
 use super::lock;
-use crate::ports::{Warning, WarningCode};
+use crate::ports::{RecordStore, Warning, WarningCode};
 
 #[wasm_bindgen(module = "/src/web/file_access.js")]
 extern "C" {
@@ -173,12 +173,17 @@ pub async fn remove(id: &str) {
 
 /// Deletes what records no longer need: handles and staged copies whose
 /// record is gone and whose upload does not run (in this page or another
-/// tab). `records` are the ids of the records there are. Answers the ids
+/// tab). `known` are the ids of the records read before; `records` is
+/// asked again for each one found orphaned ([`orphaned`]). Answers the ids
 /// of the handle entries kept.
-pub async fn collect_orphans(store: &IdbStore, records: &[String]) -> Vec<String> {
+pub async fn collect_orphans(
+    store: &IdbStore,
+    records: &dyn RecordStore,
+    known: &[String],
+) -> Vec<String> {
     let mut kept = Vec::new();
     for id in store.handle_ids().await.unwrap_or_default() {
-        if !records.contains(&id) && unclaimed(&id).await {
+        if orphaned(&id, known, records).await {
             let _ = store.delete_handle(&id).await;
         } else {
             kept.push(id);
@@ -192,11 +197,28 @@ pub async fn collect_orphans(store: &IdbStore, records: &[String]) -> Vec<String
         .iter()
         .filter_map(|n| n.as_string())
     {
-        if !records.contains(&name) && unclaimed(&name).await {
+        if orphaned(&name, known, records).await {
             remove(&name).await;
         }
     }
     kept
+}
+
+/// Whether what record `id` kept (a handle, a copy) is orphaned: its
+/// record is not among `known`, no run holds its lock, its record is still
+/// not there when read again, and still no run holds the lock. `known` was
+/// read before the walk: a run of another tab may have started, made its
+/// record and stopped since (its lock free again), and what it kept is not
+/// an orphan. A run that started after the first look holds the lock at
+/// the second, or has stopped without a record (nothing to resume). Left
+/// open, as before: a run that starts between the second look and the
+/// delete (one IndexedDB request) loses its kept handle or copy, and
+/// resumes by a pick.
+async fn orphaned(id: &str, known: &[String], records: &dyn RecordStore) -> bool {
+    !known.iter().any(|k| k == id)
+        && unclaimed(id).await
+        && matches!(records.load(id).await, Ok(None))
+        && unclaimed(id).await
 }
 
 /// Whether no run holds record `id`'s lock. A run holds it from before it
