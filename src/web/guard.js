@@ -71,6 +71,18 @@ export function whenClosed() {
   return closed;
 }
 
+/**
+ * Lets another tab upgrade or delete the database `db` is a connection to
+ * (a newer version of the library): `db` closes when asked, and the store
+ * over it then fails (the upload goes on in memory). A handler of the
+ * module's would do nothing after a trap, and the connection, which no
+ * destructor closes then, would block that tab until this page went.
+ * @param {IDBDatabase} db
+ */
+export function closeWhenAsked(db) {
+  db.onversionchange = () => db.close();
+}
+
 /** Closes the module on its first trap: every pending promise rejects,
  *  and what it holds is let go of. */
 function trapped(error) {

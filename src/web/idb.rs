@@ -40,6 +40,14 @@ use crate::core::record::{PartRecord, UploadRecord};
 use crate::error::{Error, StorageFailure};
 use crate::ports::{PortFuture, RecordStore};
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/guard.js")]
+extern "C" {
+    /// Sets `db`'s `versionchange` handler to close it, in JavaScript
+    /// (guard.js): it works after a trap too.
+    #[wasm_bindgen(js_name = closeWhenAsked)]
+    fn close_when_asked(db: &IdbDatabase);
+}
+
 /// The database's name.
 pub const DB_NAME: &str = "resupload";
 /// The records' object store.
@@ -243,13 +251,8 @@ impl IdbStore {
         let opened = settled(&request, OPEN_TIMEOUT_MS).await;
         let db: IdbDatabase = opened?.unchecked_into();
         // A newer version of the library in another tab upgrades the
-        // database: let it, instead of blocking it (this store then fails,
-        // and the upload goes on in memory).
-        let close = Closure::<dyn FnMut()>::new({
-            let db = db.clone();
-            move || db.close()
-        });
-        handle(&db, "onversionchange", &close.into_js_value());
+        // database: let it, instead of blocking it, even after a trap.
+        close_when_asked(&db);
         Ok(IdbStore {
             db,
             journal: RefCell::new(Vec::new()),

@@ -440,6 +440,21 @@ for (const { what, call, again } of TRAPPED_PROMISES) {
     const ours = () => tab.evaluate(async () => (await navigator.locks.query()).held.map((l) => l.name).filter((n) => n.startsWith("resupload:")));
     await waitUntil(async () => (await ours()).length === 0, { timeout: 5_000, what: "the module's Web Locks to be let go of" }).catch(() => {});
     assert.deepEqual(await ours(), [], "the module's Web Locks are let go of");
+    // Before, its IndexedDB connections stayed open (their versionchange
+    // handler was the module's, which does nothing after a trap): another
+    // tab's upgrade, or a delete, was blocked until the page went.
+    const deleted = await tab.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const request = indexedDB.deleteDatabase("resupload");
+          let blocked = false;
+          request.onblocked = () => (blocked = true);
+          request.onsuccess = () => resolve({ deleted: true, blocked });
+          request.onerror = () => resolve({ deleted: false, error: String(request.error) });
+          setTimeout(() => resolve({ deleted: false, blocked }), 5_000);
+        }),
+    );
+    assert.deepEqual(deleted, { deleted: true, blocked: false }, "the database is let go of");
   });
 }
 
