@@ -345,8 +345,6 @@ impl UploadQueue {
     }
 }
 
-/// Adds the collected `[file, relativePath]` pairs, a slice of time per
-/// turn of the event loop; answers how many were new.
 /// Adds the files a walk read (`[files, unreadable]`, see
 /// `collectFiles`). Those it could not read are told in one
 /// `FILES_UNREADABLE` warning, and the rest are added; when it read none,
@@ -385,6 +383,8 @@ fn unreadable_warning(unreadable: &Array) -> Warning {
     }
 }
 
+/// Adds the collected `[file, relativePath]` pairs, a slice of time per
+/// turn of the event loop; answers how many were new.
 async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
     let mut added = 0;
     let mut slice_began = js_sys::Date::now();
