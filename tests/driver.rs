@@ -1680,6 +1680,28 @@ fn a_part_refused_at_completion_is_sent_again() {
 }
 
 #[test]
+fn a_refused_part_whose_resend_meets_a_network_error_is_not_taken_from_the_list() {
+    let w = World::new(SIZE);
+    // As above: the store lists part 2 but refuses it at completion.
+    w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
+    w.s3.fail(3, &[Fault::Hang]);
+    w.s3.list_unreadable.set(true);
+    w.run_and_drop_after(200);
+    w.s3.list_unreadable.set(false);
+    // Its resend after the refusal fails on the way: the list still shows
+    // the refused copy, which must not be taken for it.
+    w.s3.fail(2, &[Fault::Network]);
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(
+        w.s3.puts(),
+        [2, 2, 3, 4],
+        "part 2 sent again after the error"
+    );
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
 fn a_part_refused_at_completion_after_a_run_cut_off_before_its_complete_is_sent_again() {
     let w = World::new(SIZE);
     // Part 2 is stored but its answer lost, the part list that would show

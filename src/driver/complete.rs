@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use super::parts::Pass;
 use super::retry::{with_retries, NoWaitForNetwork};
 use super::{Completed, Driver, FileInfo};
 use crate::core::checksum::{composite, composites_match, Sha256Digest};
@@ -38,9 +39,7 @@ impl<B> Driver<'_, B> {
                     self.mark(&state, number, PartState::Pending, None, None)
                         .await?;
                 }
-                // Every part was reported confirmed before the refusal.
-                let reported = state.borrow().file_size;
-                self.send_parts(&state, file, None, reported).await?;
+                self.send_parts(&state, file, None, Pass::Refused).await?;
                 let snapshot = state.borrow().clone();
                 self.complete(&snapshot).await
             }

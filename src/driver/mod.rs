@@ -51,6 +51,7 @@ use crate::ports::{
 };
 use crate::slots::RampedSlots;
 use head_start::HeadStart;
+use parts::Pass;
 use resume::Resumption;
 
 /// The file as the driver sees it.
@@ -159,7 +160,7 @@ impl<B> Driver<'_, B> {
             fresh => fresh,
         };
         let state = RefCell::new(record);
-        self.send_parts(&state, file, head, 0).await?;
+        self.send_parts(&state, file, head, Pass::Unstored).await?;
         self.complete_all(state, Vec::new(), file).await
     }
 
@@ -219,10 +220,10 @@ impl<B> Driver<'_, B> {
             if !self.verify_parts(state, verify).await? {
                 return Ok(false);
             }
-            self.send_parts(state, file, head, 0).await?;
+            self.send_parts(state, file, head, Pass::Unstored).await?;
             return Ok(true);
         }
-        let sending = pin!(self.send_parts(state, file, head, 0));
+        let sending = pin!(self.send_parts(state, file, head, Pass::Unstored));
         let verifying = pin!(self.verify_parts(state, verify));
         match select(sending, verifying).await {
             Either::Left((sent, verifying)) => {

@@ -27,6 +27,18 @@ use crate::slots::{join_all, RampedSlots, Slots};
 /// again rather than refused.
 pub(super) const SIGNED_URL_FRESH_MS: f64 = 4.0 * 60.0 * 1000.0;
 
+/// Which parts a [`Driver::send_parts`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pass {
+    /// Those the store does not hold yet: a fresh upload's, a resume's.
+    Unstored,
+    /// Those the store listed but refused at completion (`InvalidPart`),
+    /// again in full. Their bytes were all reported before, and a copy the
+    /// store lists after a network error may be the refused one: it is
+    /// not taken for the part.
+    Refused,
+}
+
 /// What the parts of one [`Driver::send_parts`] share.
 struct PartsRun<'a, B> {
     /// The record being uploaded.
@@ -59,6 +71,8 @@ struct PartsRun<'a, B> {
     ahead_open: Cell<bool>,
     /// The run's head start, until the worker that takes its part uses it.
     head: RefCell<Option<HeadStart<B>>>,
+    /// Which parts are sent.
+    pass: Pass,
 }
 
 impl<B> PartsRun<'_, B> {
@@ -132,6 +146,15 @@ impl Headway {
     }
 }
 
+/// The bytes the page was told of before a [`Driver::send_parts`] of
+/// `pass` over `record`: none, or every byte after a refusal.
+fn reported(pass: Pass, record: &UploadRecord) -> u64 {
+    match pass {
+        Pass::Unstored => 0,
+        Pass::Refused => record.file_size,
+    }
+}
+
 impl<B> Driver<'_, B> {
     /// Sends every part not yet done. When a part fails for good, no new
     /// part starts, the parts in flight finish (and are recorded), and the
@@ -139,16 +162,17 @@ impl<B> Driver<'_, B> {
     /// and signed when the upload was created with checksums) for an upload
     /// with checksums and for a streaming source. The `head` start (of a
     /// fresh upload or a resume) is used if its part is still to be sent.
-    /// Progress never reports less than the `reported` bytes the page was
-    /// told of already (see [`ProgressTracker::new`]).
+    /// Sending the parts the store refused ([`Pass::Refused`]), progress
+    /// never reports less than the whole file, which the page was told of
+    /// already (see [`ProgressTracker::new`]).
     pub(super) async fn send_parts(
         &self,
         state: &RefCell<UploadRecord>,
         file: &FileInfo,
         head: Option<HeadStart<B>>,
-        reported: u64,
+        pass: Pass,
     ) -> Result<(), Error> {
-        let Some(run) = self.parts_run(state, file, head, reported) else {
+        let Some(run) = self.parts_run(state, file, head, pass) else {
             return Ok(());
         };
         self.emit_progress(&run.tracker);
@@ -188,7 +212,7 @@ impl<B> Driver<'_, B> {
         state: &'r RefCell<UploadRecord>,
         file: &FileInfo,
         head: Option<HeadStart<B>>,
-        reported: u64,
+        pass: Pass,
     ) -> Option<PartsRun<'r, B>> {
         let record = state.borrow();
         if record.file_size == 0 {
@@ -219,7 +243,11 @@ impl<B> Driver<'_, B> {
         };
         Some(PartsRun {
             state,
-            tracker: RefCell::new(ProgressTracker::new(confirmed, record.file_size, reported)),
+            tracker: RefCell::new(ProgressTracker::new(
+                confirmed,
+                record.file_size,
+                reported(pass, &record),
+            )),
             hold: SlowDownHold::default(),
             sending,
             queue: RefCell::new(queue),
@@ -230,6 +258,7 @@ impl<B> Driver<'_, B> {
             ahead_workers,
             ahead_open: Cell::new(false),
             head: RefCell::new(head),
+            pass,
         })
     }
 
@@ -433,7 +462,9 @@ impl<B> Driver<'_, B> {
                 checksum_sha256: part.signed_checksum(),
             };
             let sent = match self.sender.send(&put, &progress).await {
-                Err(error @ Error::Network { .. }) => self.stored_or(part, body, error).await,
+                Err(error @ Error::Network { .. }) => {
+                    self.stored_or(part, body, error, run.pass).await
+                }
                 sent => sent,
             };
             if let Err(error) = &sent {
@@ -463,18 +494,22 @@ impl<B> Driver<'_, B> {
     /// costs (a 10,000-part list is about 1 MB, a part 8 MiB by default),
     /// and a part it lists is not sent again (a second send cut off midway
     /// can leave Garage listing a part it then refuses at completion).
-    /// Boxed, so that its poll is not inlined into every part's retry loop.
+    /// In a [`Pass::Refused`], no listed copy is taken: it may be the
+    /// refused one. Boxed, so that its poll is not inlined into every
+    /// part's retry loop.
     fn stored_or<'a>(
         &'a self,
         part: &'a PartTarget,
         body: &'a B,
         error: Error,
+        pass: Pass,
     ) -> Pin<Box<dyn Future<Output = Result<String, Error>> + 'a>> {
         Box::pin(async move {
             self.source.readable(body).await?;
             let size = part.range.end - part.range.start;
             match self.backend.list_parts(&part.upload_id, &part.key).await {
                 Err(gone @ Error::NoSuchUpload { .. }) => Err(gone),
+                Ok(_) if pass == Pass::Refused => Err(error),
                 Ok(listed) => stored_copy(&listed, part.number, size, part.checksum.as_deref())
                     .map(String::from)
                     .ok_or(error),
