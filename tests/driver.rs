@@ -47,6 +47,9 @@ enum Fault {
     Hang,
     /// The store keeps the bytes but the answer is lost on the way back.
     StoredButLost,
+    /// The same, and the part list asked next is lost too (the link is
+    /// down a moment).
+    StoredButLostWithList,
     /// The store forgets the whole upload (a lifecycle rule, an abort).
     Gone,
     /// The same, and the part's request ends as a network error (Firefox
@@ -56,6 +59,8 @@ enum Fault {
     /// A second send of a stored part, cut off midway: the store still lists
     /// the old part but refuses it at completion (seen with Garage).
     CutOffResend,
+    /// The same, seen by the sender: its request ends as a network error.
+    CutOffResendFailed,
     /// One byte of the body is flipped on the way to the store.
     Corrupt,
     /// The file changed since it was picked: it can no longer be read, and
@@ -147,6 +152,8 @@ struct FakeS3 {
     /// Part lists answered 2xx with a body that is no part list (a
     /// catch-all page of the app, a sign-in page).
     list_unreadable: Cell<bool>,
+    /// The next part lists that fail as the network does.
+    lists_lost: Cell<u32>,
     /// The file can no longer be read (a [`Fault::Unreadable`] met).
     file_unreadable: Cell<bool>,
     /// The next complete completes the upload, and its answer never comes
@@ -357,6 +364,13 @@ impl FakeS3 {
                 None,
             ));
         }
+        if self.lists_lost.get() > 0 {
+            self.lists_lost.set(self.lists_lost.get() - 1);
+            return Err(Error::Network {
+                operation: Operation::ListParts,
+                detail: "connection reset".into(),
+            });
+        }
         if self.list_unreadable.get() {
             return Err(Error::BadResponse {
                 operation: Operation::ListParts,
@@ -545,6 +559,13 @@ impl FakeS3 {
                 .get_mut(&part)
                 .and_then(|f| f.pop_front()),
         };
+        let fault = match fault {
+            Some(Fault::StoredButLostWithList) => {
+                self.lists_lost.set(self.lists_lost.get() + 1);
+                Some(Fault::StoredButLost)
+            }
+            other => other,
+        };
         let result = match fault {
             Some(Fault::Status(s)) => Err(http(Operation::UploadPart, s)),
             Some(Fault::Network) => Err(Error::Network {
@@ -583,7 +604,14 @@ impl FakeS3 {
                 self.poisoned.borrow_mut().push(part);
                 std::future::pending().await
             }
-            Some(Fault::StoredButLost | Fault::Corrupt) | None => {
+            Some(Fault::CutOffResendFailed) => {
+                self.poisoned.borrow_mut().push(part);
+                Err(Error::Network {
+                    operation: Operation::UploadPart,
+                    detail: "connection reset".into(),
+                })
+            }
+            Some(Fault::StoredButLost | Fault::StoredButLostWithList | Fault::Corrupt) | None => {
                 let mut bytes = body.clone();
                 if matches!(fault, Some(Fault::Corrupt)) {
                     let middle = bytes.len() / 2;
@@ -1677,6 +1705,57 @@ fn a_part_refused_at_completion_is_sent_again() {
             "{pair:?}"
         );
     }
+}
+
+/// Part 2 is stored but its answer is lost, the part list asked then is
+/// lost too, and the resend is cut off midway: the list asked after that
+/// shows the first copy, which is taken, and which the store then refuses
+/// at completion. Part 2 alone is sent again, and the upload completes.
+fn assert_a_taken_part_refused_at_completion_is_sent_again(w: &World) {
+    w.s3.fail(
+        2,
+        &[Fault::StoredButLostWithList, Fault::CutOffResendFailed],
+    );
+    w.s3.puts.borrow_mut().clear();
+    let done = w.run().unwrap();
+    assert_eq!(
+        w.s3.puts().iter().filter(|&&p| p == 2).count(),
+        3,
+        "part 2: the lost answer, the cut resend, once after the refusal: {:?}",
+        w.s3.puts()
+    );
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
+fn a_part_taken_from_the_list_and_refused_at_completion_is_sent_again() {
+    let w = World::new(SIZE);
+    assert_a_taken_part_refused_at_completion_is_sent_again(&w);
+    assert_eq!(
+        w.s3.puts().len(),
+        6,
+        "no other part sent again: {:?}",
+        w.s3.puts()
+    );
+}
+
+#[test]
+fn a_part_taken_from_the_list_in_a_resume_and_refused_is_sent_again() {
+    // A resume, with part 3 held by the store unconfirmed here, and part 2
+    // still to send.
+    let w = World::new(SIZE);
+    w.s3.fail(2, &[Fault::Hang]);
+    w.s3.fail(3, &[Fault::StoredButLost, Fault::Hang]);
+    w.s3.list_unreadable.set(true);
+    w.run_and_drop_after(200);
+    w.s3.list_unreadable.set(false);
+    assert_eq!(w.records()[0].parts[1].state, PartState::InFlight);
+    assert_a_taken_part_refused_at_completion_is_sent_again(&w);
+    assert_eq!(
+        w.s3.puts(),
+        [2, 2, 2, 3, 4],
+        "part 3, unconfirmed, once after the refusal; part 4, not sent before, once"
+    );
 }
 
 #[test]

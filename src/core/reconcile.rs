@@ -114,11 +114,16 @@ pub fn reconcile(record: &mut UploadRecord, server: &[ServerPart]) -> Reconciled
 }
 
 /// The ETag of part `number` as `listed` by the store, when that copy is
-/// the one this run just sent, whose answer was lost: the store holds it
-/// with the part's `size` and, where both sides have a SHA-256, the same
-/// one. Only this run sends a part that reconciling left pending (the
-/// record's lock keeps other tabs out), so a copy of that size is one of
-/// its own sends of the same bytes. `None`: send the part again.
+/// the part's bytes as this run sent them, whose answer was lost: the
+/// store holds it with the part's `size`, and, when the part was hashed
+/// here (`checksum`: checksums on, a streaming source), with the same
+/// SHA-256. An unhashed part is a file's: a copy of that size is one of
+/// this run's sends, or a send of the same bytes by another run of the
+/// same file (another tab where the browser cannot lock, an earlier run's
+/// request the store committed late), as reconciling took the file to be
+/// the same. A hashed part the store lists without a checksum is not
+/// taken: a streaming source's bytes may differ from run to run. `None`:
+/// send the part again.
 ///
 /// ```
 /// use resupload::core::reconcile::{stored_copy, ServerPart};
@@ -134,8 +139,8 @@ pub fn stored_copy<'a>(
 ) -> Option<&'a str> {
     let part = listed.iter().find(|p| p.part_number == number)?;
     let same_bytes = match (checksum, part.checksum_sha256.as_deref()) {
-        (Some(ours), Some(theirs)) => ours == theirs,
-        _ => true,
+        (Some(ours), theirs) => theirs == Some(ours),
+        (None, _) => true,
     };
     (part.size == size && !part.etag.is_empty() && same_bytes).then_some(part.etag.as_str())
 }
@@ -300,7 +305,8 @@ mod tests {
         assert_eq!(stored_copy(&[part("", None)], 3, 7, None), None, "no ETag");
         assert_eq!(
             stored_copy(&[part("\"b\"", None)], 3, 7, Some("c3")),
-            Some("\"b\"")
+            None,
+            "hashed here, but no checksum there to compare"
         );
     }
 

@@ -13,9 +13,10 @@ use crate::ports::{CompletedPart, Warning, WarningCode};
 
 impl<B> Driver<'_, B> {
     /// Completes the upload. When the store refuses a part it lists
-    /// (`InvalidPart`: one of those adopted from its list without a
-    /// confirmation here, `unconfirmed`), those are sent again in full and
-    /// the upload completed once more. With none known (the run that
+    /// (`InvalidPart`: one of those taken from its list without a
+    /// confirmation here, `unconfirmed`: by a resume's reconciling, or after
+    /// a part's network error), those are sent again in full and the upload
+    /// completed once more. With none known (the run that
     /// adopted them was cut off before its complete, and the record has
     /// them as done), every part is sent again: what an abort and a fresh
     /// upload would cost, without which it could never complete.

@@ -160,8 +160,10 @@ impl<B> Driver<'_, B> {
             fresh => fresh,
         };
         let state = RefCell::new(record);
-        self.send_parts(&state, file, head, Pass::Unstored).await?;
-        self.complete_all(state, Vec::new(), file).await
+        let taken = RefCell::new(Vec::new());
+        self.send_parts(&state, file, head, Pass::Unstored { taken: &taken })
+            .await?;
+        self.complete_all(state, taken.into_inner(), file).await
     }
 
     /// Continues a stored upload that still fits the file; `None` when it
@@ -189,8 +191,10 @@ impl<B> Driver<'_, B> {
         };
         let verify = self.parts_to_verify(&record, file);
         let state = RefCell::new(record);
+        let taken = RefCell::new(unconfirmed);
+        let pass = Pass::Unstored { taken: &taken };
         if !self
-            .send_beside_verifying(&state, verify, file, head)
+            .send_beside_verifying(&state, verify, file, head, pass)
             .await?
         {
             // A part the server holds is not what the file holds now:
@@ -198,6 +202,7 @@ impl<B> Driver<'_, B> {
             self.restart_changed(&state.into_inner()).await;
             return Ok(None);
         }
+        let unconfirmed = taken.into_inner();
         self.complete_all(state, unconfirmed, file).await.map(Some)
     }
 
@@ -215,15 +220,16 @@ impl<B> Driver<'_, B> {
         verify: Vec<(u32, Option<String>)>,
         file: &FileInfo,
         head: Option<HeadStart<B>>,
+        pass: Pass<'_>,
     ) -> Result<bool, Error> {
         if state.borrow().adopted {
             if !self.verify_parts(state, verify).await? {
                 return Ok(false);
             }
-            self.send_parts(state, file, head, Pass::Unstored).await?;
+            self.send_parts(state, file, head, pass).await?;
             return Ok(true);
         }
-        let sending = pin!(self.send_parts(state, file, head, Pass::Unstored));
+        let sending = pin!(self.send_parts(state, file, head, pass));
         let verifying = pin!(self.verify_parts(state, verify));
         match select(sending, verifying).await {
             Either::Left((sent, verifying)) => {

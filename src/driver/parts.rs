@@ -28,10 +28,14 @@ use crate::slots::{join_all, RampedSlots, Slots};
 pub(super) const SIGNED_URL_FRESH_MS: f64 = 4.0 * 60.0 * 1000.0;
 
 /// Which parts a [`Driver::send_parts`] sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Pass {
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Pass<'a> {
     /// Those the store does not hold yet: a fresh upload's, a resume's.
-    Unstored,
+    /// A part the store turned out to hold after a network error (its
+    /// answer lost) is taken from its list, and its number put in `taken`:
+    /// never confirmed here, it is one to send again if the store refuses
+    /// it at completion (a resend of it cut off midway, unseen).
+    Unstored { taken: &'a RefCell<Vec<u32>> },
     /// Those the store listed but refused at completion (`InvalidPart`),
     /// again in full. Their bytes were all reported before, and a copy the
     /// store lists after a network error may be the refused one: it is
@@ -72,7 +76,7 @@ struct PartsRun<'a, B> {
     /// The run's head start, until the worker that takes its part uses it.
     head: RefCell<Option<HeadStart<B>>>,
     /// Which parts are sent.
-    pass: Pass,
+    pass: Pass<'a>,
 }
 
 impl<B> PartsRun<'_, B> {
@@ -150,7 +154,7 @@ impl Headway {
 /// `pass` over `record`: none, or every byte after a refusal.
 fn reported(pass: Pass, record: &UploadRecord) -> u64 {
     match pass {
-        Pass::Unstored => 0,
+        Pass::Unstored { .. } => 0,
         Pass::Refused => record.file_size,
     }
 }
@@ -170,7 +174,7 @@ impl<B> Driver<'_, B> {
         state: &RefCell<UploadRecord>,
         file: &FileInfo,
         head: Option<HeadStart<B>>,
-        pass: Pass,
+        pass: Pass<'_>,
     ) -> Result<(), Error> {
         let Some(run) = self.parts_run(state, file, head, pass) else {
             return Ok(());
@@ -212,7 +216,7 @@ impl<B> Driver<'_, B> {
         state: &'r RefCell<UploadRecord>,
         file: &FileInfo,
         head: Option<HeadStart<B>>,
-        pass: Pass,
+        pass: Pass<'r>,
     ) -> Option<PartsRun<'r, B>> {
         let record = state.borrow();
         if record.file_size == 0 {
@@ -494,27 +498,32 @@ impl<B> Driver<'_, B> {
     /// costs (a 10,000-part list is about 1 MB, a part 8 MiB by default),
     /// and a part it lists is not sent again (a second send cut off midway
     /// can leave Garage listing a part it then refuses at completion).
-    /// In a [`Pass::Refused`], no listed copy is taken: it may be the
-    /// refused one. Boxed, so that its poll is not inlined into every
+    /// A part taken so is noted in the pass's `taken`; in a
+    /// [`Pass::Refused`], no listed copy is taken: it may be the refused
+    /// one. Boxed, so that its poll is not inlined into every
     /// part's retry loop.
     fn stored_or<'a>(
         &'a self,
         part: &'a PartTarget,
         body: &'a B,
         error: Error,
-        pass: Pass,
+        pass: Pass<'a>,
     ) -> Pin<Box<dyn Future<Output = Result<String, Error>> + 'a>> {
         Box::pin(async move {
             self.source.readable(body).await?;
             let size = part.range.end - part.range.start;
-            match self.backend.list_parts(&part.upload_id, &part.key).await {
-                Err(gone @ Error::NoSuchUpload { .. }) => Err(gone),
-                Ok(_) if pass == Pass::Refused => Err(error),
-                Ok(listed) => stored_copy(&listed, part.number, size, part.checksum.as_deref())
-                    .map(String::from)
-                    .ok_or(error),
-                Err(_) => Err(error),
-            }
+            let listed = match self.backend.list_parts(&part.upload_id, &part.key).await {
+                Err(gone @ Error::NoSuchUpload { .. }) => return Err(gone),
+                Err(_) => return Err(error),
+                Ok(listed) => listed,
+            };
+            let Pass::Unstored { taken } = pass else {
+                return Err(error);
+            };
+            let etag =
+                stored_copy(&listed, part.number, size, part.checksum.as_deref()).ok_or(error)?;
+            taken.borrow_mut().push(part.number);
+            Ok(etag.to_owned())
         })
     }
 
