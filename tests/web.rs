@@ -664,7 +664,7 @@ async fn orphans_are_told_by_the_record_read_again_not_by_the_ids_read_before() 
     // Read before the record was made.
     let known: Vec<String> = Vec::new();
     store.save(&record(made, MIB)).await.unwrap();
-    let kept = staging::collect_orphans(&store, &store, &known).await;
+    let kept = staging::collect_orphans(&store, &known).await;
     assert!(kept.iter().any(|k| k == made), "{kept:?}");
     assert!(!kept.iter().any(|k| k == gone), "{kept:?}");
     assert!(store.get_handle(gone).await.unwrap().is_none());
@@ -714,6 +714,22 @@ fn an_option_that_throws_when_read_is_an_invalid_option() {
         "return { get namespace() { throw new Error('boom') } }",
     ));
     assert_eq!(lookup.unwrap_err().code(), "INVALID_OPTION");
+    // resumePending puts the entry's endpoint where the options give none:
+    // a Proxy whose endpoint throws gets no default in its place.
+    let proxy = of(
+        "return new Proxy({}, { get(t, k) { if (k === 'endpoint') throw new Error('boom'); return t[k] } })",
+    );
+    let merged = resupload::web::js::with_defaults(&proxy, &[("endpoint", "/api/s3")]);
+    assert!(
+        matches!(
+            parse(&merged),
+            Err(Error::InvalidOption {
+                option: "endpoint",
+                ..
+            })
+        ),
+        "the throw is told, not replaced by the default"
+    );
 }
 
 /// A lookup's `namespace` given as `undefined` or `null` (a user not signed

@@ -72,15 +72,20 @@ export function whenClosed() {
 }
 
 /**
- * Lets another tab upgrade or delete the database `db` is a connection to
- * (a newer version of the library): `db` closes when asked, and the store
- * over it then fails (the upload goes on in memory). A handler of the
- * module's would do nothing after a trap, and the connection, which no
- * destructor closes then, would block that tab until this page went.
- * @param {IDBDatabase} db
+ * Lets another tab upgrade or delete the database that `request` opens
+ * (a newer version of the library): the connection, once open, closes when
+ * asked, and the store over it then fails (the upload goes on in memory).
+ * A handler of the module's would do nothing after a trap, and the
+ * connection, which no destructor closes then, would block that tab until
+ * this page went; so would one whose open was still under way at the trap.
+ * @param {IDBOpenDBRequest} request
  */
-export function closeWhenAsked(db) {
-  db.onversionchange = () => db.close();
+export function closeWhenAsked(request) {
+  // (A page's stand-in for IndexedDB may be no EventTarget: then nothing.)
+  request.addEventListener?.("success", () => {
+    const db = request.result;
+    db.onversionchange = () => db.close();
+  });
 }
 
 /** Closes the module on its first trap: every pending promise rejects,

@@ -42,10 +42,10 @@ use crate::ports::{PortFuture, RecordStore};
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/guard.js")]
 extern "C" {
-    /// Sets `db`'s `versionchange` handler to close it, in JavaScript
-    /// (guard.js): it works after a trap too.
-    #[wasm_bindgen(js_name = closeWhenAsked)]
-    fn close_when_asked(db: &IdbDatabase);
+    /// Has the connection `request` opens close on `versionchange`, in
+    /// JavaScript (guard.js): it works after a trap too.
+    #[wasm_bindgen(js_name = closeWhenAsked, catch)]
+    fn close_when_asked(request: &IdbOpenDbRequest) -> Result<(), JsValue>;
 }
 
 /// The database's name.
@@ -224,6 +224,9 @@ impl IdbStore {
         let request: IdbOpenDbRequest = factory()?
             .open_with_u32(DB_NAME, DB_VERSION)
             .map_err(storage)?;
+        // A newer version of the library in another tab upgrades the
+        // database: let it, instead of blocking it, even after a trap.
+        let _ = close_when_asked(&request);
         // Runs inside `open`'s upgrade transaction, before `success`.
         let upgrade = Closure::<dyn FnMut()>::new({
             let request = request.clone();
@@ -250,9 +253,6 @@ impl IdbStore {
         };
         let opened = settled(&request, OPEN_TIMEOUT_MS).await;
         let db: IdbDatabase = opened?.unchecked_into();
-        // A newer version of the library in another tab upgrades the
-        // database: let it, instead of blocking it, even after a trap.
-        close_when_asked(&db);
         Ok(IdbStore {
             db,
             journal: RefCell::new(Vec::new()),

@@ -108,14 +108,15 @@ pub fn set(target: &JsValue, name: &str, value: &JsValue) {
 /// `options` with `defaults` where it names none: a new object whose
 /// prototype is `options`, so that every option it has is read through it,
 /// its class's methods too (an `onProgress` defined on a class), and
-/// nothing of the caller's object is changed.
+/// nothing of the caller's object is changed. An option whose reading
+/// throws gets no default: reading the options then says so.
 pub fn with_defaults(options: &JsValue, defaults: &[(&str, &str)]) -> JsValue {
     let merged = match options.is_object() {
         true => Object::create(options.unchecked_ref()),
         false => Object::new(),
     };
     for (name, value) in defaults {
-        if !present(&field(&merged, name)) {
+        if Reflect::get(&merged, &JsValue::from_str(name)).is_ok_and(|given| !present(&given)) {
             set(&merged, name, &JsValue::from_str(value));
         }
     }

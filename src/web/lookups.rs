@@ -92,7 +92,7 @@ impl Upload {
                     Ok(side) => {
                         // Only from a whole list of ids (an error says it is not).
                         if let Ok(ids) = store.ids().await {
-                            super::staging::collect_orphans(&side, &store, &ids).await;
+                            super::staging::collect_orphans(&side, &ids).await;
                         }
                         handles::kinds(&side).await.unwrap_or_default()
                     }
@@ -150,7 +150,7 @@ impl Upload {
                 )
                 .await?;
                 if let (Ok(ids), Ok(side)) = (store.ids().await, IdbStore::open().await) {
-                    super::staging::collect_orphans(&side, &store, &ids).await;
+                    super::staging::collect_orphans(&side, &ids).await;
                 }
                 Ok(count)
             };

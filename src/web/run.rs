@@ -183,7 +183,7 @@ async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) 
         return false;
     };
     ids.push(id.to_owned());
-    let kept = staging::collect_orphans(store, records, &ids).await;
+    let kept = staging::collect_orphans(store, &ids).await;
     kept.iter().any(|kept| kept == id)
 }
 

@@ -173,17 +173,13 @@ pub async fn remove(id: &str) {
 
 /// Deletes what records no longer need: handles and staged copies whose
 /// record is gone and whose upload does not run (in this page or another
-/// tab). `known` are the ids of the records read before; `records` is
-/// asked again for each one found orphaned ([`orphaned`]). Answers the ids
-/// of the handle entries kept.
-pub async fn collect_orphans(
-    store: &IdbStore,
-    records: &dyn RecordStore,
-    known: &[String],
-) -> Vec<String> {
+/// tab). `known` are the ids of the records read before; `store` is asked
+/// again for each one found orphaned ([`orphaned`]). Answers the ids of
+/// the handle entries kept.
+pub async fn collect_orphans(store: &IdbStore, known: &[String]) -> Vec<String> {
     let mut kept = Vec::new();
     for id in store.handle_ids().await.unwrap_or_default() {
-        if orphaned(&id, known, records).await {
+        if orphaned(&id, known, store).await {
             let _ = store.delete_handle(&id).await;
         } else {
             kept.push(id);
@@ -197,7 +193,7 @@ pub async fn collect_orphans(
         .iter()
         .filter_map(|n| n.as_string())
     {
-        if orphaned(&name, known, records).await {
+        if orphaned(&name, known, store).await {
             remove(&name).await;
         }
     }
@@ -209,15 +205,17 @@ pub async fn collect_orphans(
 /// not there when read again, and still no run holds the lock. `known` was
 /// read before the walk: a run of another tab may have started, made its
 /// record and stopped since (its lock free again), and what it kept is not
-/// an orphan. A run that started after the first look holds the lock at
-/// the second, or has stopped without a record (nothing to resume). Left
-/// open, as before: a run that starts between the second look and the
-/// delete (one IndexedDB request) loses its kept handle or copy, and
-/// resumes by a pick.
-async fn orphaned(id: &str, known: &[String], records: &dyn RecordStore) -> bool {
+/// an orphan. The record is read from IndexedDB itself (`store`), where a
+/// failed read is an error, and keeps what it kept: a fallback store
+/// would answer "none" from memory. Left open, each as narrow as one
+/// request: a run that starts after the first look, makes its record just
+/// after the read and stops before the second look; one that starts
+/// between the second look and the delete. Either loses its kept handle or
+/// copy, and resumes by a pick.
+async fn orphaned(id: &str, known: &[String], store: &IdbStore) -> bool {
     !known.iter().any(|k| k == id)
         && unclaimed(id).await
-        && matches!(records.load(id).await, Ok(None))
+        && matches!(store.load(id).await, Ok(None))
         && unclaimed(id).await
 }
 

@@ -16,7 +16,7 @@ import { after, afterEach, before } from "node:test";
 import { epoch, hs256Jwt, storeUploads } from "./backend-client.mjs";
 import { launchBrowser } from "./browsers.mjs";
 import { waitReady } from "./demo.mjs";
-import { retriedOnEngineFault } from "./engine-traps.mjs";
+import { EngineFault, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { contentBytes, installHelpers, pause, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 import { startPostgres } from "./postgres.mjs";
@@ -58,6 +58,16 @@ afterEach(() => {
 
 const tokenOf = (sub, exp = epoch(600)) => hs256Jwt({ sub, exp }, SECRET);
 
+/** `waiting` on the phone, which is Chromium whatever engine is under
+ *  test: a trap or hang there is no fault of that engine's, and fails. */
+function onPhone(waiting) {
+  return waiting.catch((error) => {
+    throw error instanceof EngineFault ? new Error(`on the phone (Chromium): ${error.message}`) : error;
+  });
+}
+
+const phoneOutcome = (name) => onPhone(waitOutcome(tab.phone, name));
+
 /** Opens the demo page of `device`'s server, its uploads signed as `user`. */
 async function open(device, user) {
   await tab[device].goto(`${base[device]}/`);
@@ -92,7 +102,7 @@ test("begun on the laptop, finished on the phone: verified, only the missing par
   const mark = stack.gate.mark();
   const phoneFile = { ...file, lastModified: PHONE_DATE };
   const { sha256 } = await startUpload(tab.phone, "phone", { file: phoneFile, options: { headers: "bearer" }, events: ["onResume"] });
-  const run = await waitOutcome(tab.phone, "phone");
+  const run = await phoneOutcome("phone");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.equal(run.resumes.length, 1, JSON.stringify(run.resumes));
   assert.equal(run.resumes[0].source, "backend");
@@ -113,7 +123,7 @@ test("changed bytes on the phone (same name, size and sample) start afresh, neve
   // A byte of part 2, outside the sampled first, middle and last 64 KiB.
   const changed = { ...file, lastModified: PHONE_DATE, flip: [PART + 1000] };
   const { sha256 } = await startUpload(tab.phone, "phone-changed", { file: changed, options: { headers: "bearer" } });
-  const run = await waitOutcome(tab.phone, "phone-changed");
+  const run = await phoneOutcome("phone-changed");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.deepEqual(run.restarts, ["file-changed"]);
   const uploads = new Set(stack.gate.since(mark).map((p) => p.uploadId));
@@ -129,7 +139,7 @@ test("another user's upload is not offered: the phone signed in as bob uploads a
   await open("phone", "bob");
   const mark = stack.gate.mark();
   await startUpload(tab.phone, "bob", { file: { ...file, lastModified: PHONE_DATE }, options: { headers: "bearer" } });
-  const run = await waitOutcome(tab.phone, "bob");
+  const run = await phoneOutcome("bob");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.deepEqual(run.resumes, []);
   assert.deepEqual(partsSent(mark), [1, 2, 3, 4, 5]);
@@ -139,14 +149,14 @@ test("another user's upload is not offered: the phone signed in as bob uploads a
 test("a token that expires mid-upload is refreshed (headers asked with refresh: true), and the upload finishes", { timeout: 240_000 }, async () => {
   await open("phone", "carol");
   await startUpload(tab.phone, "anonymous", { file: { name: "a.bin", size: PART, seed: 64 } });
-  const refused = await waitOutcome(tab.phone, "anonymous");
+  const refused = await phoneOutcome("anonymous");
   assert.equal(refused.outcome.error?.status, 401, JSON.stringify(refused.outcome));
   assert.match(refused.outcome.error.message, /`headers`/);
 
   const file = { name: "long.bin", size: SIZE, seed: 65 };
   stack.gate.holdAfter(2);
   const { sha256 } = await startUpload(tab.phone, "refresh", { file, options: { headers: "bearer", concurrency: 1 } });
-  await waitStored(tab.phone, "refresh", "", 2);
+  await onPhone(waitStored(tab.phone, "refresh", "", 2));
   await waitUntil(() => stack.gate.heldOpen() >= 1, { timeout: 30_000, what: "part 3 in flight" });
   // The token in use expires (past the server's 30 s leeway); a fresh one waits for a refresh.
   await tab.phone.evaluate(
@@ -154,7 +164,7 @@ test("a token that expires mid-upload is refreshed (headers asked with refresh: 
     [tokenOf("carol", epoch(-120)), tokenOf("carol")],
   );
   stack.gate.release();
-  const run = await waitOutcome(tab.phone, "refresh");
+  const run = await phoneOutcome("refresh");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   const asked = await tab.phone.evaluate(() => window.e2e.auth.asked);
   assert.equal(asked.filter((refresh) => refresh).length, 1, `one refresh: ${JSON.stringify(asked)}`);

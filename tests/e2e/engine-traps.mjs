@@ -167,7 +167,9 @@ async function closedByTrap(tab, error) {
  * or a hang) runs once more. `current()` answers the file's `{ stack, tab }`
  * when a test runs (`tab`, the page in the engine under test, defaults to
  * `stack.tab`), and `reopen`, if the file's tests need more than the demo
- * page reloaded (helpers it installs in the page once).
+ * page reloaded (helpers it installs in the page once). A file whose tests
+ * trap the module on purpose says `trapsOnPurpose`: a failure in a page
+ * whose module is closed is then no sign of the engine's fault.
  */
 export function retriedOnEngineFault(current) {
   return (name, options, fn) => {
@@ -178,10 +180,11 @@ export function retriedOnEngineFault(current) {
       try {
         return await fn(t);
       } catch (error) {
-        const { stack, tab = stack.tab, reopen = null } = current();
+        const { stack, tab = stack.tab, reopen = null, trapsOnPurpose = false } = current();
         // The faulty engine's driver losing its session is its fault too.
         const lost = faultyEngine() && error instanceof SessionLost;
-        const fault = error instanceof EngineFault || lost ? error : await closedByTrap(tab, error);
+        const known = error instanceof EngineFault || lost;
+        const fault = known ? error : trapsOnPurpose ? null : await closedByTrap(tab, error);
         if (!fault) throw error;
         t.diagnostic(`${fault.message.replaceAll("\n", " | ")}: the test runs once more`);
         // A trap closes the module for the page (guard.js): the second try,
