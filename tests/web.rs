@@ -56,6 +56,14 @@ fn record(id: &str, size: u64) -> UploadRecord {
     )
 }
 
+/// What the JavaScript function body `source` returns (an object, a
+/// Proxy, `undefined`), made in the page.
+fn of(source: &str) -> wasm_bindgen::JsValue {
+    js_sys::Function::new_no_args(source)
+        .call0(&wasm_bindgen::JsValue::NULL)
+        .unwrap()
+}
+
 /// A Blob of `len` bytes where byte i is `i % 251`.
 fn pattern_blob(len: usize) -> Blob {
     let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -606,12 +614,7 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     );
     // An object is read at each request: a getter that throws later fails
     // that run (HEADERS_FAILED), one that throws at once is a bad option.
-    let object = |body: &str| {
-        js_sys::Function::new_no_args(body)
-            .call0(&wasm_bindgen::JsValue::NULL)
-            .unwrap()
-    };
-    let signs_out = object(
+    let signs_out = of(
         "let reads = 0; return { get authorization() { if (reads++) throw new Error('signed out'); return 'Bearer t' } }",
     );
     let signs_out = BackendHeaders::parse(&signs_out).unwrap();
@@ -620,7 +623,7 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
         matches!(failed, Err(Error::HeadersFailed { .. })),
         "{failed:?}"
     );
-    let throws = object("return { get authorization() { throw new Error('no') } }");
+    let throws = of("return { get authorization() { throw new Error('no') } }");
     assert_eq!(
         BackendHeaders::parse(&throws).unwrap_err().code(),
         "INVALID_OPTION"
@@ -680,11 +683,6 @@ async fn orphans_are_told_by_the_record_read_again_not_by_the_ids_read_before() 
 fn an_option_that_throws_when_read_is_an_invalid_option() {
     use resupload::web::options::{parse, parse_lookup};
     use resupload::Error;
-    let of = |source: &str| {
-        js_sys::Function::new_no_args(source)
-            .call0(&wasm_bindgen::JsValue::NULL)
-            .unwrap()
-    };
     for (source, option) in [
         (
             "return { endpoint: '/api/s3', get partSize() { throw new Error('boom') } }",
@@ -738,11 +736,6 @@ fn an_option_that_throws_when_read_is_an_invalid_option() {
 #[wasm_bindgen_test]
 fn a_lookup_s_namespace_left_undefined_is_the_default_one_not_every_one() {
     use resupload::web::options::parse_lookup;
-    let of = |source: &str| {
-        js_sys::Function::new_no_args(source)
-            .call0(&wasm_bindgen::JsValue::NULL)
-            .unwrap()
-    };
     let namespace = |source: &str| parse_lookup(&of(source)).unwrap().namespace;
     assert_eq!(namespace("return undefined"), None);
     assert_eq!(namespace("return {}"), None);
