@@ -11,7 +11,6 @@
 
 use std::path::Path;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -25,6 +24,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::json_body::JsonBody;
 use crate::keys::random_hex;
 use crate::routes::SharedState;
 
@@ -258,10 +258,10 @@ fn answer(demo: &DemoAuth, identity: &DemoIdentity) -> Response {
 async fn sign_in(
     State(state): State<SharedState>,
     Extension(identity): Extension<DemoIdentity>,
-    body: Result<Json<SignInBody>, JsonRejection>,
+    body: JsonBody<SignInBody>,
 ) -> Result<Response, ApiError> {
     let demo = demo_of(&state)?;
-    let Json(body) = body?;
+    let body = body.take()?;
     let user = normalize_user(&body.user).ok_or_else(|| {
         ApiError::bad_request(
             "InvalidUser",

@@ -13,6 +13,7 @@ mod debug;
 mod demo_auth;
 mod error;
 mod janitor;
+mod json_body;
 mod keys;
 mod lookup;
 mod meta;

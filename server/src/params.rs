@@ -10,7 +10,6 @@
 //! Signing asks the store nothing and writes no row: a single PUT has no
 //! upload id to resume, list, complete or abort.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,6 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::Caller;
 use crate::checksum;
 use crate::error::ApiError;
+use crate::json_body::JsonBody;
 use crate::keys;
 use crate::meta;
 use crate::routes::{AppState, SharedState};
@@ -250,9 +250,9 @@ fn at_index(index: usize, e: ApiError) -> ApiError {
 async fn sign_params_batch(
     State(state): State<SharedState>,
     caller: Caller,
-    body: Result<Json<BatchBody>, JsonRejection>,
+    body: JsonBody<BatchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body?;
+    let body = body.take()?;
     if !(1..=MAX_BATCH_FILES).contains(&body.files.len()) {
         return Err(ApiError::bad_request(
             "InvalidArgument",

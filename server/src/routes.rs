@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,6 +21,7 @@ use crate::creates::CreateLocks;
 use crate::db::{now_ms, Db, UploadRow, UploadState};
 use crate::error::ApiError;
 use crate::janitor::JanitorSettings;
+use crate::json_body::JsonBody;
 use crate::keys;
 use crate::lookup::{self, CreateIdentity};
 use crate::meta;
@@ -211,9 +212,9 @@ fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
 async fn create_upload(
     State(state): State<SharedState>,
     caller: Caller,
-    body: Result<Json<CreateBody>, JsonRejection>,
+    body: JsonBody<CreateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body?;
+    let body = body.take()?;
     let algorithm = checksum::parse_algorithm(body.checksum_algorithm.as_ref())
         .map_err(|e| ApiError::bad_request("InvalidChecksumAlgorithm", e.0))?;
     let identity = body.identity.parse()?;
@@ -521,13 +522,13 @@ async fn complete_upload(
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
-    body: Result<Json<CompleteBody>, JsonRejection>,
+    body: JsonBody<CompleteBody>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(upload_id) = path?;
     let Query(query) = query?;
     let key = require_key(query.key)?;
     check_upload_id(&upload_id)?;
-    let Json(body) = body?;
+    let body = body.take()?;
     // Checked before the row is read (sorted again where it is sent).
     sorted_parts(&body.parts)?;
     let row = access::owned_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
