@@ -45,17 +45,17 @@ fn refused(rejection: JsonRejection, sent: Option<&str>) -> ApiError {
     match ApiError::from(rejection) {
         ApiError::Rejected { status, message } if unsaid => ApiError::Rejected {
             status,
-            message: format!("{message}; this request's was {}", said(sent)),
+            message: format!("{message}; {}", said(sent)),
         },
         error => error,
     }
 }
 
-/// How a request's `Content-Type` reads in a message.
+/// What a message says of a request's `Content-Type`.
 fn said(sent: Option<&str>) -> String {
     match sent {
-        Some(value) => format!("`{value}`"),
-        None => "absent".to_string(),
+        Some(value) => format!("this request's Content-Type was `{value}`"),
+        None => "this request had no Content-Type".to_string(),
     }
 }
 
@@ -98,11 +98,14 @@ mod tests {
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert!(message.contains("application/json"), "{message}");
         assert!(
-            message.ends_with("this request's was `text/plain;charset=UTF-8`"),
+            message.ends_with("; this request's Content-Type was `text/plain;charset=UTF-8`"),
             "{message}"
         );
         let (_, message) = message_of(read(None, "{}").await.unwrap_err());
-        assert!(message.ends_with("this request's was absent"), "{message}");
+        assert!(
+            message.ends_with("; this request had no Content-Type"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
@@ -110,6 +113,6 @@ mod tests {
         let (status, message) =
             message_of(read(Some("application/json"), "{nope").await.unwrap_err());
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(!message.contains("this request's"), "{message}");
+        assert!(!message.contains("this request"), "{message}");
     }
 }

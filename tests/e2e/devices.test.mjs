@@ -16,7 +16,7 @@ import { after, afterEach, before } from "node:test";
 import { epoch, hs256Jwt, storeUploads } from "./backend-client.mjs";
 import { launchBrowser } from "./browsers.mjs";
 import { waitReady } from "./demo.mjs";
-import { EngineFault, retriedOnEngineFault } from "./engine-traps.mjs";
+import { OtherEngineFailure, retriedOnEngineFault } from "./engine-traps.mjs";
 import { MIB, startStack, waitUntil } from "./harness.mjs";
 import { contentBytes, installHelpers, pause, startUpload, waitOutcome, waitStored } from "./in-page.mjs";
 import { startPostgres } from "./postgres.mjs";
@@ -59,10 +59,11 @@ afterEach(() => {
 const tokenOf = (sub, exp = epoch(600)) => hs256Jwt({ sub, exp }, SECRET);
 
 /** `waiting` on the phone, which is Chromium whatever engine is under
- *  test: a trap or hang there is no fault of that engine's, and fails. */
+ *  test: a failure there (a trap or hang too) is no fault of that
+ *  engine's, and fails with no second try. */
 function onPhone(waiting) {
   return waiting.catch((error) => {
-    throw error instanceof EngineFault ? new Error(`on the phone (Chromium): ${error.message}`) : error;
+    throw new OtherEngineFailure("on the phone (Chromium)", error);
   });
 }
 

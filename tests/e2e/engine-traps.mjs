@@ -24,7 +24,8 @@
 // other failure in WPE (`unexplained`): the fault has gone wrong without
 // trapping too, in ways no assertion tells from the library's own faults,
 // which fail the second try as well. A second failure fails, and so does
-// any failure in the other engines.
+// any failure in the other engines, a second browser's beside WPE too
+// (`OtherEngineFailure`).
 //
 //   const test = retriedOnEngineFault(() => ({ stack, tab }));  // in place of node:test's test
 //   test("name", { timeout }, async (t) => { ... waitOutcome(...) ... });
@@ -68,8 +69,9 @@ const PAGE_FAULT_SIGNS = [/FnOnce called more than once/, /RuntimeError/];
 
 /**
  * Asserts that `tab` had no uncaught page error. In the faulty engine,
- * errors that are all signs of its fault are an `EnginePageFault` (the
- * test's second try); any other error, in any engine, fails.
+ * errors that are all signs of its fault are an `EnginePageFault`; any
+ * other error fails the assertion (in the faulty engine a wrapped test
+ * still gets its second try then, as for any failure: `unexplained`).
  */
 export async function assertNoPageErrors(tab, message = "no page error") {
   const errors = await tab.errors();
@@ -158,7 +160,11 @@ async function closedByTrap(tab, error) {
       }
       return null;
     })
-    .catch(() => null);
+    // A session the driver lost is the caller's to revive.
+    .catch((probeError) => {
+      if (probeError instanceof SessionLost) throw probeError;
+      return null;
+    });
   const found = trap && engineTrapOf({ outcome: { error: trap } });
   if (found) found.message = `${found.message} (the test failed with: ${error.message})`;
   return found;
@@ -175,25 +181,67 @@ async function closedByTrap(tab, error) {
  * other engines.
  */
 function unexplained(error) {
-  return faultyEngine() ? new EngineUnexplained(error) : null;
+  return faultyEngine() && !(error instanceof OtherEngineFailure) ? new EngineUnexplained(error) : null;
 }
 
 /** A failure in the faulty engine with no sign of its fault (see `unexplained`). */
 export class EngineUnexplained extends EngineFault {
   constructor(error) {
-    super(`${FAULTY_ENGINE} failed with no sign of its fault, which has also run the module wrongly without trapping: ${error.stack ?? error.message}`);
+    super(`${FAULTY_ENGINE}: a failure with no sign of the engine's known fault (which has gone wrong without trapping too); the first try failed with: ${describe(error)}`);
     this.name = "EngineUnexplained";
   }
 }
 
 /**
- * node:test's `test`, where a test that meets an `EngineFault` (a trap
- * or a hang) runs once more. `current()` answers the file's `{ stack, tab }`
+ * A failure of work in an engine other than the one under test (a second
+ * browser a file drives beside it: `devices.test.mjs`'s phone): it never
+ * gets a second try, whatever the engine under test.
+ */
+export class OtherEngineFailure extends Error {
+  constructor(where, error) {
+    super(`${where}: ${describe(error)}`, { cause: error });
+    this.name = "OtherEngineFailure";
+  }
+}
+
+/** A thrown value's stack or message, or the value itself as text. */
+function describe(error) {
+  return String(error?.stack ?? error?.message ?? error);
+}
+
+/**
+ * Readies the page for a test's second try. A trap closes the module for
+ * the page (guard.js): the second try, and the tests after it that go on
+ * in this page, need it afresh; a lost session, a new session (on a blank
+ * page).
+ */
+async function startAgain({ stack, tab, reopen, lost }) {
+  if (lost) {
+    await stack.browser.revive();
+    await tab.goto(`${stack.baseUrl}/`);
+  } else {
+    await tab.reload();
+  }
+  await waitReady(tab);
+  // The file's own page set-up (its helpers), which a reload undoes.
+  await reopen?.();
+  stack.gate?.reset();
+  await tab?.errors?.();
+  stack.browser.errors.splice(0);
+}
+
+/**
+ * node:test's `test`, where a test that fails in the faulty engine runs
+ * once more: the message names the fault's sign it met (an `EngineFault`:
+ * a trap, a hang, a lost session, a module a trap closed), or says it met
+ * none (`EngineUnexplained`). `current()` answers the file's `{ stack, tab }`
  * when a test runs (`tab`, the page in the engine under test, defaults to
  * `stack.tab`), and `reopen`, if the file's tests need more than the demo
  * page reloaded (helpers it installs in the page once). A file whose tests
- * trap the module on purpose says `trapsOnPurpose`: a failure in a page
- * whose module is closed is then no sign of the engine's fault.
+ * trap the module on purpose says `trapsOnPurpose`: a page whose module is
+ * closed is then no sign of the engine's fault, and a failure there is
+ * told as one with no sign. If the second try cannot start (the page does
+ * not load again), the first failure is the test's.
  */
 export function retriedOnEngineFault(current) {
   return (name, options, fn) => {
@@ -204,28 +252,27 @@ export function retriedOnEngineFault(current) {
       try {
         return await fn(t);
       } catch (error) {
+        if (error instanceof OtherEngineFailure) throw error;
         const { stack, tab = stack.tab, reopen = null, trapsOnPurpose = false } = current();
         // The faulty engine's driver losing its session is its fault too.
-        const lost = faultyEngine() && error instanceof SessionLost;
-        const known = error instanceof EngineFault || lost;
-        const fault = known ? error : (trapsOnPurpose ? null : await closedByTrap(tab, error)) ?? unexplained(error);
+        let lost = faultyEngine() && error instanceof SessionLost;
+        let fault = error instanceof EngineFault || lost ? error : null;
+        if (!fault && !trapsOnPurpose) {
+          // The probe finding the session lost: a new one for the second try.
+          fault = await closedByTrap(tab, error).catch(() => {
+            lost = true;
+            return null;
+          });
+        }
+        fault ??= unexplained(error);
         if (!fault) throw error;
         t.diagnostic(`${fault.message.replaceAll("\n", " | ")}: the test runs once more`);
-        // A trap closes the module for the page (guard.js): the second try,
-        // and the tests after it that go on in this page, need it afresh;
-        // a lost session, a new session (on a blank page).
-        if (lost) {
-          await stack.browser.revive();
-          await tab.goto(`${stack.baseUrl}/`);
-        } else {
-          await tab.reload();
+        try {
+          await startAgain({ stack, tab, reopen, lost });
+        } catch (startError) {
+          t.diagnostic(`the second try could not start (${describe(startError).replaceAll("\n", " | ")}): the first failure stands`);
+          throw error;
         }
-        await waitReady(tab);
-        // The file's own page set-up (its helpers), which a reload undoes.
-        await reopen?.();
-        stack.gate?.reset();
-        await tab?.errors?.();
-        stack.browser.errors.splice(0);
         return fn(t);
       }
     });

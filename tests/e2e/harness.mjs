@@ -383,13 +383,20 @@ export async function startStack({ browser = process.env.E2E_BROWSER || "chromiu
     stack.storeOrigin = withGate ? stack.gate.url : new URL(storeEnv.S3_ENDPOINT).origin;
     stack.serverEnv = { ...storeEnv, S3_ENDPOINT: withGate ? stack.gate.url : storeEnv.S3_ENDPOINT };
 
-    /** Starts one more dev server on the same store (serving `www`, with extra `env` and `args`). */
+    /**
+     * Starts one more dev server on the same store (serving `www`, with
+     * extra `env` and `args`). A name used before (a test's second try)
+     * gets a number, so each server has its own log and SQLite file.
+     */
+    const names = new Map();
     stack.startServer = async ({ www, env = {}, args = [], name = `server-${started.servers.length + 1}` } = {}) => {
+      const uses = (names.get(name) ?? 0) + 1;
+      names.set(name, uses);
       const server = await startServer({
         env: { ...stack.serverEnv, ...env },
         www,
         args,
-        logFile: path.join(tmpDir, `${name}.log`),
+        logFile: path.join(tmpDir, uses === 1 ? `${name}.log` : `${name}-${uses}.log`),
         notePid,
       });
       started.servers.push(server.process);

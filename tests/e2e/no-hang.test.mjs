@@ -20,8 +20,9 @@ const PART = 5 * MIB;
 
 let stack;
 let tab;
-// Its traps, made on purpose, close the module: only the engine's own
-// faults the tests meet get the second try.
+// Its traps, made on purpose, close the module: a closed module is no
+// sign of WPE's fault here (a failure in WPE still gets its second try,
+// told as one with no sign: engine-traps.mjs `unexplained`).
 const test = retriedOnEngineFault(() => ({ stack, tab, trapsOnPurpose: true }));
 before(async () => {
   stack = await startStack({ label: `no-hang-${process.env.E2E_BROWSER || "chromium"}` });

@@ -77,7 +77,7 @@ test("bad requests get clear 4xx JSON errors", { timeout: 60_000 }, async () => 
   assert.equal((await call("POST", "/api/s3/multipart", "{not json")).status, 400);
   const unsaid = await call("POST", "/api/s3/multipart", JSON.stringify({ filename: "x" }), { "content-type": "text/plain" });
   expectError(unsaid, 415, "InvalidRequest");
-  assert.match(unsaid.json.error.message, /this request's was `text\/plain`/, "the refusal names the type the request was sent with");
+  assert.match(unsaid.json.error.message, /this request's Content-Type was `text\/plain`/, "the refusal names the type the request was sent with");
   assert.equal((await call("POST", `/api/s3/multipart/${up.uploadId}/complete?${q}`, JSON.stringify({ parts: "all" }))).status, 400);
   const huge = JSON.stringify({ filename: "x", metadata: { pad: "x".repeat(2 * 1024 * 1024) } });
   assert.equal(await statusOfPost("/api/s3/multipart", huge), 413);
