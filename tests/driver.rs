@@ -1674,17 +1674,22 @@ fn a_part_lost_with_its_answer_is_sent_again() {
     assert_eq!(w.object(&done.key), w.s3.file());
 }
 
-#[test]
-fn a_part_refused_at_completion_is_sent_again() {
+/// A run cut off by a reload after part 2 was stored but its answer lost,
+/// the part list that would show it failed, and its retry was cut off
+/// midway: the store lists part 2, but refuses it at completion.
+fn cut_off_with_part_2_listed_but_refused() -> World {
     let w = World::new(SIZE);
-    // Part 2 is stored but its answer is lost, the part list that would
-    // show it fails, and the retry is cut off by a reload. The store lists
-    // part 2, but refuses it at completion.
     w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
     w.s3.fail(3, &[Fault::Hang]);
     w.s3.list_unreadable.set(true);
     w.run_and_drop_after(200);
     w.s3.list_unreadable.set(false);
+    w
+}
+
+#[test]
+fn a_part_refused_at_completion_is_sent_again() {
+    let w = cut_off_with_part_2_listed_but_refused();
     assert_eq!(w.records()[0].parts[1].state, PartState::InFlight);
     assert_eq!(*w.s3.poisoned.borrow(), [2]);
     w.s3.puts.borrow_mut().clear();
@@ -1760,13 +1765,7 @@ fn a_part_taken_from_the_list_in_a_resume_and_refused_is_sent_again() {
 
 #[test]
 fn a_refused_part_whose_resend_meets_a_network_error_is_not_taken_from_the_list() {
-    let w = World::new(SIZE);
-    // As above: the store lists part 2 but refuses it at completion.
-    w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.s3.list_unreadable.set(true);
-    w.run_and_drop_after(200);
-    w.s3.list_unreadable.set(false);
+    let w = cut_off_with_part_2_listed_but_refused();
     // Its resend after the refusal fails on the way: the list still shows
     // the refused copy, which must not be taken for it.
     w.s3.fail(2, &[Fault::Network]);
@@ -1782,15 +1781,7 @@ fn a_refused_part_whose_resend_meets_a_network_error_is_not_taken_from_the_list(
 
 #[test]
 fn a_part_refused_at_completion_after_a_run_cut_off_before_its_complete_is_sent_again() {
-    let w = World::new(SIZE);
-    // Part 2 is stored but its answer lost, the part list that would show
-    // it fails, and its retry is cut off: the store lists it, but refuses
-    // it at completion.
-    w.s3.fail(2, &[Fault::StoredButLost, Fault::CutOffResend]);
-    w.s3.fail(3, &[Fault::Hang]);
-    w.s3.list_unreadable.set(true);
-    w.run_and_drop_after(200);
-    w.s3.list_unreadable.set(false);
+    let w = cut_off_with_part_2_listed_but_refused();
     // The next run takes part 2 from the list (as done), and is cut off
     // too before its complete.
     w.s3.fail(3, &[Fault::Hang]);
