@@ -15,6 +15,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::auth::Caller;
 use crate::checksum::ChecksumAlgorithm;
@@ -54,6 +55,21 @@ pub struct ContentIdentity {
 
 fn invalid(message: String) -> ApiError {
     ApiError::bad_request("InvalidArgument", message)
+}
+
+/// A file name as the uploads table keeps and matches it: in Unicode's
+/// composed form (NFC), so that the same file picked on a Mac (whose names
+/// may come in decomposed form, NFD) and on another device is one identity,
+/// as it is one object key ([`keys::sanitize_file_name`]). Checked as
+/// [`check_table_text`] does, as `field`: `"cafe\u{301}.jpg"` is kept
+/// as `"caf\u{e9}.jpg"`.
+///
+/// # Errors
+/// A 400 `InvalidArgument` naming the field and what is wrong.
+pub fn table_name(field: &str, raw: &str) -> Result<String, ApiError> {
+    let name: String = raw.nfc().collect();
+    check_table_text(field, &name)?;
+    Ok(name)
 }
 
 /// Checks that the uploads table can take `text` as `field` (an owner or a
@@ -259,7 +275,7 @@ pub struct LookupQuery {
 }
 
 /// The checked `(name, size, sample)` of a lookup.
-fn parse_lookup(query: &LookupQuery) -> Result<(&str, u64, &str), ApiError> {
+fn parse_lookup(query: &LookupQuery) -> Result<(String, u64, &str), ApiError> {
     let name = query
         .name
         .as_deref()
@@ -269,7 +285,7 @@ fn parse_lookup(query: &LookupQuery) -> Result<(&str, u64, &str), ApiError> {
                 "name must be the file name (1 to {MAX_TEXT_BYTES} bytes)"
             ))
         })?;
-    check_table_text("name", name)?;
+    let name = table_name("name", name)?;
     let size = query
         .size
         .as_deref()
@@ -300,7 +316,7 @@ pub async fn lookup(
     let owner = checked_owner(caller, query.namespace.clone())?;
     let identity = Identity {
         owner: &owner,
-        name,
+        name: &name,
         size,
         sample_sha256,
     };
@@ -446,7 +462,7 @@ mod tests {
     fn lookup_queries_are_checked() {
         assert_eq!(
             parse_lookup(&query("a b.bin", "42", SAMPLE)).unwrap(),
-            ("a b.bin", 42, SAMPLE)
+            ("a b.bin".to_owned(), 42, SAMPLE)
         );
         for bad in [
             query("", "42", SAMPLE),
@@ -461,6 +477,24 @@ mod tests {
             assert!(parse_lookup(&bad).is_err(), "{bad:?}");
         }
         assert!(parse_lookup(&query(&"é".repeat(512), "42", SAMPLE)).is_ok());
+    }
+
+    #[test]
+    fn file_names_are_kept_and_matched_in_composed_form() {
+        let decomposed = "Cafe\u{301} cre\u{300}me.jpg";
+        let composed = "Caf\u{e9} cr\u{e8}me.jpg";
+        assert_eq!(table_name("filename", decomposed).unwrap(), composed);
+        assert_eq!(table_name("filename", composed).unwrap(), composed);
+        let (looked_up, _, _) = parse_lookup(&query(decomposed, "42", SAMPLE)).unwrap();
+        assert_eq!(looked_up, composed);
+        // Checked as it is kept: 1,200 bytes sent are 800 once composed.
+        assert!(table_name("filename", &"e\u{301}".repeat(400)).is_ok());
+        match table_name("filename", &"\u{e9}".repeat(513)) {
+            Err(ApiError::BadRequest { message, .. }) => {
+                assert!(message.starts_with("filename "), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

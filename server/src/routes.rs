@@ -221,8 +221,7 @@ async fn create_upload(
     // Refused before anything is asked of the store, the same on SQLite
     // and PostgreSQL.
     let owner = lookup::checked_owner(caller, body.namespace.clone())?;
-    let name = body.filename.clone().unwrap_or_default();
-    lookup::check_table_text("filename", &name)?;
+    let name = lookup::table_name("filename", body.filename.as_deref().unwrap_or_default())?;
     let key = keys::new_object_key_in(&owner, body.relative_path.as_deref(), &name)?;
     let headers = meta::object_headers(body.content_type.as_deref(), body.metadata.as_ref())?;
     let placed = lookup::Placed {

@@ -294,6 +294,28 @@ for (const backend of ["sqlite", "postgres"]) {
     for (const up of [inA, inB, atRoot, uncheckedInA]) await api.abort(up);
   });
 
+  test(`${backend}: a name in decomposed form (a Mac's) and in composed form (another device's) is one file to lookup and adopt`, { timeout: 60_000 }, async () => {
+    // Before, the table kept and matched the name as sent: the same file
+    // picked on a Mac and on a phone was two identities, and the phone
+    // sent every part again.
+    const api = routesOf(bases[backend]);
+    const decomposed = { filename: "cafe\u0301.bin", relativePath: "Re\u0301sume\u0301s/cafe\u0301.bin" };
+    const composed = { filename: decomposed.filename.normalize("NFC"), relativePath: decomposed.relativePath.normalize("NFC") };
+    assert.notEqual(composed.filename, decomposed.filename);
+    const body = { namespace: "ivy", size: 9 * MIB, sampleSha256: randomSample(), partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
+    const onMac = (await api.create({ ...body, ...decomposed })).json;
+    assert.equal(onMac.adopted, undefined, onMac.key);
+    const onPhone = await api.create({ ...body, ...composed });
+    assert.equal(onPhone.status, 200, onPhone.text);
+    assert.equal(onPhone.json.uploadId, onMac.uploadId, onPhone.text);
+    assert.equal(onPhone.json.adopted, true);
+    const id = { size: body.size, sample: body.sampleSha256, namespace: "ivy" };
+    for (const name of [composed.filename, decomposed.filename]) {
+      assert.equal((await api.lookup({ ...id, name })).json?.uploadId, onMac.uploadId, `lookup of ${JSON.stringify(name)}`);
+    }
+    await api.abort(onMac);
+  });
+
   test(`${backend}: a create with adopt never crosses owners`, { timeout: 60_000 }, async () => {
     const api = routesOf(bases[backend]);
     const sample = randomSample();
