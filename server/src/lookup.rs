@@ -22,6 +22,7 @@ use crate::checksum::ChecksumAlgorithm;
 use crate::db::{now_ms, text_refusal, Identity, UploadRow, MAX_TEXT_BYTES};
 use crate::error::ApiError;
 use crate::keys;
+use crate::meta;
 use crate::routes::{AppState, SharedState};
 
 /// The largest size or part size accepted (what the table's BIGINT holds).
@@ -204,9 +205,10 @@ const ADOPT_CANDIDATES: i64 = 32;
 /// can be adopted, if the create asks to adopt one (see [`adoptable`]): its
 /// parts carry SHA-256 checksums ([`adopted_answer`]), it is in the place
 /// of the key this create would make ([`keys::same_place`]), and it has the
-/// same `x-amz-meta-*` headers (an app that tells two objects apart by
-/// their metadata gets two; the Content-Type, which browsers guess
-/// differently for one file, may differ). A newer upload that cannot be
+/// same `x-amz-meta-*` headers in either Unicode form
+/// ([`meta::same_metadata`]; an app that tells two objects apart by their
+/// metadata gets two; the Content-Type, which browsers guess differently
+/// for one file, may differ). A newer upload that cannot be
 /// adopted (another folder's copy of the file, one without checksums) does
 /// not hide an older one that can. `None`: create a new one. Nothing is
 /// written.
@@ -232,17 +234,9 @@ pub async fn adopt_open(
         .iter()
         .filter(|row| {
             keys::same_place(&row.key, placed.key)
-                && metadata_of(&row.headers) == metadata_of(placed.headers)
+                && meta::same_metadata(&row.headers, placed.headers)
         })
         .find_map(|row| adopted_answer(row, state.store.bucket_name())))
-}
-
-/// The `x-amz-meta-*` headers among `headers`.
-fn metadata_of(headers: &[(String, String)]) -> Vec<&(String, String)> {
-    headers
-        .iter()
-        .filter(|(name, _)| name.starts_with("x-amz-meta-"))
-        .collect()
 }
 
 /// The owner's newest open upload of `identity` that is still offered,

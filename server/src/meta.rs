@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::ApiError;
 
@@ -140,6 +141,33 @@ fn header_value(value: &str) -> String {
     }
 }
 
+/// Whether the `x-amz-meta-*` headers among `a` and `b` say the same: the
+/// same names, and values equal once decoded and in Unicode's composed form
+/// (NFC). So an app that puts the file's name in its metadata gets one
+/// file from a Mac, whose names may come decomposed, and from another
+/// device. Other headers (the Content-Type) are not compared.
+pub fn same_metadata(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let comparable = |headers: &[(String, String)]| -> Vec<(String, String)> {
+        headers
+            .iter()
+            .filter(|(name, _)| name.starts_with(META_PREFIX))
+            .map(|(name, value)| (name.clone(), composed_value(value)))
+            .collect()
+    };
+    comparable(a) == comparable(b)
+}
+
+/// A header value as [`header_value`] was given it, in composed form
+/// (values it did not encode are ASCII, which composing leaves alone).
+fn composed_value(value: &str) -> String {
+    let decoded = value
+        .strip_prefix("=?UTF-8?B?")
+        .and_then(|rest| rest.strip_suffix("?="))
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    decoded.as_deref().unwrap_or(value).nfc().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -206,6 +234,24 @@ mod tests {
                 ("x-amz-meta-note".to_owned(), "two spaces".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn metadata_is_the_same_in_either_unicode_form_and_only_by_its_own_headers() {
+        let headers = |name: &str, kind: &str| {
+            let mut h = metadata_headers(json!({ "name": name, "ticket": "A" }).as_object());
+            h.push(("content-type".into(), kind.into()));
+            h
+        };
+        let on_mac = headers("cafe\u{301}.bin", "application/octet-stream");
+        let elsewhere = headers("caf\u{e9}.bin", "");
+        assert_ne!(on_mac, elsewhere, "each kept as sent");
+        assert!(same_metadata(&on_mac, &elsewhere));
+        assert!(!same_metadata(&on_mac, &headers("cafe.bin", "")));
+        assert!(!same_metadata(
+            &on_mac,
+            &metadata_headers(json!({ "name": "caf\u{e9}.bin" }).as_object())
+        ));
     }
 
     #[test]

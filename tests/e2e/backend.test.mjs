@@ -303,9 +303,10 @@ for (const backend of ["sqlite", "postgres"]) {
     const composed = { filename: decomposed.filename.normalize("NFC"), relativePath: decomposed.relativePath.normalize("NFC") };
     assert.notEqual(composed.filename, decomposed.filename);
     const body = { namespace: "ivy", size: 9 * MIB, sampleSha256: randomSample(), partSize: 5 * MIB, checksumAlgorithm: "SHA256", adopt: true };
-    const onMac = (await api.create({ ...body, ...decomposed })).json;
+    // An app may put the name in its metadata too, as Uppy's does.
+    const onMac = (await api.create({ ...body, ...decomposed, metadata: { name: decomposed.filename } })).json;
     assert.equal(onMac.adopted, undefined, onMac.key);
-    const onPhone = await api.create({ ...body, ...composed });
+    const onPhone = await api.create({ ...body, ...composed, metadata: { name: composed.filename } });
     assert.equal(onPhone.status, 200, onPhone.text);
     assert.equal(onPhone.json.uploadId, onMac.uploadId, onPhone.text);
     assert.equal(onPhone.json.adopted, true);
