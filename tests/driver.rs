@@ -1970,6 +1970,29 @@ fn a_record_past_expiry_is_not_resumed_and_its_upload_is_aborted() {
 }
 
 #[test]
+fn a_record_of_an_adopted_upload_past_expiry_is_forgotten_but_not_aborted() {
+    // The phone adopted the laptop's upload and stopped at part 3; it comes
+    // back past its own expiresAfter (a server that keeps uploads longer,
+    // or a clock ahead). The laptop may still be sending to that upload.
+    let w = on_another_device(interrupted());
+    w.s3.fail(3, &[Fault::Hang]);
+    w.run_and_drop_after(200);
+    assert!(
+        w.records()[0].adopted,
+        "the phone's record is of the adopted upload"
+    );
+    age_record(&w, 7.5);
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2", "a fresh upload");
+    assert!(
+        w.s3.uploads.borrow().contains_key("up1"),
+        "the adopted upload is left to the laptop and the server's janitor"
+    );
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
+    assert_eq!(w.object(&done.key), w.s3.file());
+}
+
+#[test]
 fn a_resume_close_to_expiry_warns_and_goes_on() {
     let w = interrupted();
     age_record(&w, 6.5);

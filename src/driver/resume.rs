@@ -135,8 +135,13 @@ impl<B> Driver<'_, B> {
         let expires_at = self.options.expires_at(record.created_at);
         if now >= expires_at {
             // Past the server's lifecycle rule: whatever it still holds is
-            // about to go. Abort it (best effort) and start afresh.
-            let _ = self.backend.abort(&record.upload_id, &record.key).await;
+            // about to go. Abort it (best effort) and start afresh. An
+            // adopted upload is left alone, as in `restart_changed`: this
+            // device's expiry (or clock) is not the other device's, which
+            // may still be sending to it; the server's janitor ends it.
+            if !record.adopted {
+                let _ = self.backend.abort(&record.upload_id, &record.key).await;
+            }
             return self.forget();
         }
         let list = || self.backend.list_parts(&record.upload_id, &record.key);
