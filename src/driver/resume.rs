@@ -135,10 +135,8 @@ impl<B> Driver<'_, B> {
         let expires_at = self.options.expires_at(record.created_at);
         if now >= expires_at {
             // Past the server's lifecycle rule: whatever it still holds is
-            // about to go. Abort it (best effort) and start afresh. An
-            // adopted upload is left alone, as in `restart_changed`: this
-            // device's expiry (or clock) is not the other device's, which
-            // may still be sending to it; the server's janitor ends it.
+            // about to go. Abort it (best effort) and start afresh; not an
+            // adopted one, as in `restart_changed` (its device may go on).
             if !record.adopted {
                 let _ = self.backend.abort(&record.upload_id, &record.key).await;
             }
