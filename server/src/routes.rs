@@ -70,10 +70,23 @@ pub fn router() -> Router<SharedState> {
         .route("/s3/multipart/{upload_id}/batch", get(sign_batch))
         .route(
             "/s3/multipart/{upload_id}/complete",
-            post(complete_upload).layer(DefaultBodyLimit::max(MAX_COMPLETE_BODY)),
+            post(complete_upload)
+                .layer(DefaultBodyLimit::max(MAX_COMPLETE_BODY))
+                .get(completed_upload),
         )
         .route("/s3/multipart/{upload_id}/{part_number}", get(sign_part))
         .merge(params::router())
+}
+
+/// The upload id of the path and the query's `key`, both checked.
+fn upload_and_key(
+    path: Result<Path<String>, PathRejection>,
+    key: Option<String>,
+) -> Result<(String, String), ApiError> {
+    let Path(upload_id) = path?;
+    let key = require_key(key)?;
+    check_upload_id(&upload_id)?;
+    Ok((upload_id, key))
 }
 
 /// The `?key=` query parameter.
@@ -434,10 +447,8 @@ async fn sign_batch(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<BatchQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path?;
     let Query(query) = query?;
-    let key = require_key(query.key)?;
-    check_upload_id(&upload_id)?;
+    let (upload_id, key) = upload_and_key(path, query.key)?;
     let raw_numbers = query.part_numbers.as_deref().unwrap_or_default();
     let numbers = parse_part_numbers(raw_numbers)
         .map_err(|e| ApiError::bad_request("InvalidPartNumber", e.to_string()))?;
@@ -480,10 +491,8 @@ async fn list_parts(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Vec<PartJson>>, ApiError> {
-    let Path(upload_id) = path?;
     let Query(query) = query?;
-    let key = require_key(query.key)?;
-    check_upload_id(&upload_id)?;
+    let (upload_id, key) = upload_and_key(path, query.key)?;
     access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let parts = match state.store.list_parts(&key, &upload_id).await {
         Ok(parts) => parts,
@@ -523,10 +532,8 @@ async fn complete_upload(
     query: Result<Query<KeyQuery>, QueryRejection>,
     body: JsonBody<CompleteBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path?;
     let Query(query) = query?;
-    let key = require_key(query.key)?;
-    check_upload_id(&upload_id)?;
+    let (upload_id, key) = upload_and_key(path, query.key)?;
     let body = body.take()?;
     // Checked before the row is read (sorted again where it is sent).
     sorted_parts(&body.parts)?;
@@ -536,8 +543,36 @@ async fn complete_upload(
         UploadState::Completed => completed_before(&state, &key).await,
         UploadState::Aborted => return Err(access::no_such_upload()),
     };
+    Ok(Json(complete_answer(&state, &key, completed)))
+}
+
+/// `GET /api/s3/multipart/{uploadId}/complete?key=K` → the object of an
+/// upload completed before (on another device, or by a run whose answer
+/// was lost), as its complete answered: `{location, key, bucket}`, plus
+/// `checksumSha256` and `checksumType` when the store gives them. 404
+/// `NoSuchUpload` for an upload that was not completed (open, aborted,
+/// unknown). Changes nothing: a client whose upload is gone asks it, and
+/// takes the object only if its own bytes make that checksum.
+async fn completed_upload(
+    State(state): State<SharedState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let (upload_id, key) = upload_and_key(path, query.key)?;
+    let row = access::owned_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
+    if row.state != UploadState::Completed {
+        return Err(access::no_such_upload());
+    }
+    let completed = completed_before(&state, &key).await;
+    Ok(Json(complete_answer(&state, &key, completed)))
+}
+
+/// A complete's answer for the object at `key`.
+fn complete_answer(state: &AppState, key: &str, completed: xml::CompleteResult) -> Value {
     let mut answer = json!({
-        "location": state.store.object_location(&key),
+        "location": state.store.object_location(key),
         "key": key,
         "bucket": state.store.bucket_name(),
     });
@@ -547,7 +582,7 @@ async fn complete_upload(
     if let Some(checksum_type) = completed.checksum_type {
         answer["checksumType"] = json!(checksum_type);
     }
-    Ok(Json(answer))
+    answer
 }
 
 /// [`complete_open`], run to its end even if the client goes: a store may
@@ -694,10 +729,8 @@ async fn abort_upload(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(upload_id) = path?;
     let Query(query) = query?;
-    let key = require_key(query.key)?;
-    check_upload_id(&upload_id)?;
+    let (upload_id, key) = upload_and_key(path, query.key)?;
     access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let aborted = state.store.abort_multipart_upload(&key, &upload_id).await;
     match &aborted {

@@ -56,6 +56,7 @@ export function routesOf(base, headers = {}) {
     batch: (up, numbers) => call(base, "GET", `${u(up.uploadId)}/batch?${q(up.key)}&partNumbers=${numbers.join(",")}`, { headers }),
     list: (up) => call(base, "GET", `${u(up.uploadId)}?${q(up.key)}`, { headers }),
     complete: (up, parts) => call(base, "POST", `${u(up.uploadId)}/complete?${q(up.key)}`, { body: { parts }, headers }),
+    completed: (up) => call(base, "GET", `${u(up.uploadId)}/complete?${q(up.key)}`, { headers }),
     abort: (up) => call(base, "DELETE", `${u(up.uploadId)}?${q(up.key)}`, { headers }),
     lookup: ({ name, size, sample, namespace }) => {
       const params = new URLSearchParams({ name, size: String(size), sample });

@@ -388,6 +388,30 @@ for (const backend of ["sqlite", "postgres"]) {
     await api.abort(created.at(-1));
   });
 
+  test(`${backend}: GET …/complete answers a completed upload's object as its complete did, and 404 for any other`, { timeout: 60_000 }, async () => {
+    // What a device asks when its upload is gone: another device that
+    // adopted it may have completed it.
+    const api = routesOf(bases[backend]);
+    const { up, parts, checksum } = await uploadParts(api, "kim", "asked.bin", [5 * MIB, 1000]);
+    const open = await api.completed(up);
+    assert.equal(open.status, 404, open.text);
+    assert.equal(open.json.error.code, "NoSuchUpload", "an open upload was not completed");
+    const completed = await api.complete(up, parts);
+    assert.equal(completed.status, 200, completed.text);
+    assert.equal(completed.json.checksumSha256, checksum);
+    const asked = await api.completed(up);
+    assert.equal(asked.status, 200, asked.text);
+    assert.deepEqual(asked.json, completed.json, "the complete's own answer, its checksum with it");
+    const other = routesOf(bases[backend]);
+    assert.equal((await other.completed({ ...up, key: `${up.key}x` })).status, 403, "only under its own key");
+    const aborted = (await api.create({ filename: "gone.bin", namespace: "kim" })).json;
+    await api.abort(aborted);
+    const gone = await api.completed(aborted);
+    assert.equal(gone.status, 404, gone.text);
+    assert.equal(gone.json.error.code, "NoSuchUpload");
+    assert.equal((await api.completed({ uploadId: "never", key: up.key })).status, 404);
+  });
+
   test(`${backend}: completed and aborted uploads are no longer offered or signed`, { timeout: 60_000 }, async () => {
     const api = routesOf(bases[backend]);
     const id = { name: "done.bin", size: 0, sample: randomSample(), namespace: "carol" };
