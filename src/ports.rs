@@ -207,6 +207,11 @@ pub trait Backend {
     ) -> PortFuture<'a, CompleteAnswer>;
     /// Aborts the upload on the server.
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()>;
+    /// The object of an upload completed before (on another device that
+    /// adopted it, or by a run whose answer was lost), as its complete
+    /// answered. An error when it was not completed, or the backend cannot
+    /// say (a plain Companion has no such route).
+    fn completed<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, CompleteAnswer>;
 }
 
 /// The signing backend's single-request uploads of whole small files

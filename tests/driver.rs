@@ -33,7 +33,7 @@ use resupload::ports::{
     WholeSender,
 };
 use resupload::slots::RampedSlots;
-use resupload::{Driver, Error, FileInfo, Operation, UploadOptions};
+use resupload::{Completed, Driver, Error, FileInfo, Operation, UploadOptions};
 
 /// A fault to inject into one part's next PUT.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +61,10 @@ enum Fault {
     CutOffResend,
     /// The same, seen by the sender: its request ends as a network error.
     CutOffResendFailed,
+    /// Another device that adopted the upload completes it with the file's
+    /// bytes as they are now (every part sent from there) while this part
+    /// goes: the store answers NoSuchUpload.
+    CompletedElsewhere,
     /// One byte of the body is flipped on the way to the store.
     Corrupt,
     /// The file changed since it was picked: it can no longer be read, and
@@ -164,6 +168,15 @@ struct FakeS3 {
     /// plain Companion: the store's NoSuchUpload).
     completed: RefCell<HashMap<String, CompleteAnswer>>,
     forgets_completes: Cell<bool>,
+    /// Asked whether an upload was completed, answers as a repeated complete
+    /// would (the dev server's `GET …/complete`); else NoSuchUpload (a
+    /// plain Companion has no such route).
+    tells_completed: Cell<bool>,
+    /// How many times it was asked.
+    completed_asked: Cell<u32>,
+    /// A byte the other device's copy has flipped
+    /// ([`Fault::CompletedElsewhere`]).
+    elsewhere_differs_at: Cell<Option<usize>>,
     /// Completes meet a network error (the device went offline).
     completes_offline: Cell<bool>,
     /// The test's clock (the timer's), read when a URL is signed and used.
@@ -400,6 +413,25 @@ impl FakeS3 {
             .collect())
     }
 
+    /// What a complete of `upload_id` from another device answers, made
+    /// of the file's bytes now in 5 MiB parts (see
+    /// [`Fault::CompletedElsewhere`]).
+    fn complete_elsewhere(&self, upload_id: &str) {
+        let mut file = self.file();
+        if let Some(at) = self.elsewhere_differs_at.get() {
+            file[at] ^= 1;
+        }
+        let digests: Vec<Sha256Digest> = file
+            .chunks(5 * MIB as usize)
+            .map(Sha256Digest::of)
+            .collect();
+        let answer = CompleteAnswer {
+            location: format!("http://store/elsewhere/{upload_id}"),
+            checksum_sha256: Some(composite(&digests)),
+        };
+        self.completed.borrow_mut().insert(upload_id.into(), answer);
+    }
+
     async fn fake_complete(
         &self,
         upload_id: &str,
@@ -585,6 +617,11 @@ impl FakeS3 {
                 self.uploads.borrow_mut().remove(upload_id);
                 Err(no_such_upload(upload_id))
             }
+            Some(Fault::CompletedElsewhere) => {
+                self.uploads.borrow_mut().remove(upload_id);
+                self.complete_elsewhere(upload_id);
+                Err(no_such_upload(upload_id))
+            }
             Some(Fault::Unreadable) => {
                 self.file_unreadable.set(true);
                 Err(Error::Network {
@@ -689,6 +726,22 @@ impl Backend for FakeS3 {
     }
     fn abort<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, ()> {
         Box::pin(self.fake_abort(upload_id, key))
+    }
+    fn completed<'a>(
+        &'a self,
+        upload_id: &'a str,
+        _key: &'a str,
+    ) -> PortFuture<'a, CompleteAnswer> {
+        Box::pin(async move {
+            self.completed_asked.set(self.completed_asked.get() + 1);
+            let known = self.completed.borrow().get(upload_id).cloned();
+            // The dev server answers it; a plain Companion has no such route.
+            known
+                .filter(|_| self.tells_completed.get())
+                .ok_or(Error::NoSuchUpload {
+                    upload_id: upload_id.into(),
+                })
+        })
     }
 }
 
@@ -2559,6 +2612,96 @@ fn changed_bytes_elsewhere_start_afresh_and_leave_the_other_upload() {
         w.s3.uploads.borrow().contains_key("up1"),
         "the other device's upload is left to it"
     );
+}
+
+/// The laptop's upload stopped with parts 1 and 2 stored; the phone (no
+/// record, another date) adopts it and completes it. Answers the world as
+/// the laptop's again (its record, its date) and the phone's result.
+fn finished_on_the_phone(w: World, tells_completed: bool) -> (World, Completed) {
+    let mut w = w;
+    let laptop_store = std::mem::replace(&mut w.store, MemoryStore::new());
+    let laptop_date = w.file.identity.last_modified;
+    w.file.identity.last_modified = 99_999.0;
+    let on_phone = w.run().unwrap();
+    assert_eq!(
+        on_phone.upload_id, "up1",
+        "the phone adopted the laptop's upload"
+    );
+    w.store = laptop_store;
+    w.file.identity.last_modified = laptop_date;
+    w.s3.tells_completed.set(tells_completed);
+    w.s3.puts.borrow_mut().clear();
+    w.log.restarted.borrow_mut().clear();
+    (w, on_phone)
+}
+
+#[test]
+fn a_laptop_back_to_an_upload_the_phone_completed_ends_with_its_object() {
+    let (w, on_phone) = finished_on_the_phone(interrupted(), true);
+    let done = w.run().unwrap();
+    assert_eq!(done, on_phone, "the phone's object, the same key");
+    assert!(w.s3.puts().is_empty(), "nothing sent again");
+    assert_eq!(w.s3.next_id.get(), 1, "no second upload created");
+    assert!(w.records().is_empty(), "the laptop's record is done with");
+    assert!(w.log.restarted.borrow().is_empty());
+    assert_eq!(w.s3.completed_asked.get(), 1);
+}
+
+#[test]
+fn a_laptop_back_to_an_upload_completed_with_other_bytes_starts_afresh() {
+    // The phone's copy differs in part 3 (outside the sampled bytes): it
+    // verified parts 1 and 2, and sent its own 3 and 4.
+    let w = interrupted();
+    let at = 12 * MIB as usize;
+    w.s3.file.borrow_mut()[at] ^= 1;
+    let (w, _) = finished_on_the_phone(w, true);
+    w.s3.file.borrow_mut()[at] ^= 1;
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2", "a fresh upload");
+    assert_eq!(w.object(&done.key), w.s3.file(), "the laptop's bytes");
+    assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
+}
+
+#[test]
+fn a_laptop_back_to_an_upload_completed_elsewhere_starts_afresh_with_a_plain_companion() {
+    let (w, _) = finished_on_the_phone(interrupted(), false);
+    let done = w.run().unwrap();
+    assert_eq!(
+        done.upload_id, "up2",
+        "the backend cannot say: a fresh upload"
+    );
+    assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
+}
+
+#[test]
+fn an_upload_completed_elsewhere_while_this_run_sends_ends_with_its_object() {
+    let w = World::new(SIZE);
+    w.s3.tells_completed.set(true);
+    w.s3.fail(3, &[Fault::CompletedElsewhere]);
+    let done = w.run().unwrap();
+    assert_eq!(
+        done.upload_id, "up1",
+        "the upload the other device completed"
+    );
+    assert_eq!(done.location, "http://store/elsewhere/up1");
+    assert_eq!(w.s3.next_id.get(), 1, "no second upload created");
+    assert!(w.records().is_empty());
+    assert!(w.log.restarted.borrow().is_empty());
+}
+
+#[test]
+fn an_upload_completed_elsewhere_with_other_bytes_while_this_run_sends_starts_afresh() {
+    let w = World::new(SIZE);
+    w.s3.tells_completed.set(true);
+    w.s3.fail(3, &[Fault::CompletedElsewhere]);
+    // The other device's file differs in its last byte.
+    w.s3.elsewhere_differs_at.set(Some(SIZE - 1));
+    let done = w.run().unwrap();
+    assert_eq!(done.upload_id, "up2", "a fresh upload");
+    assert_eq!(w.object(&done.key), w.s3.file());
+    assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
 }
 
 #[test]

@@ -24,6 +24,7 @@
 mod adopt;
 mod complete;
 mod create;
+mod elsewhere;
 mod head_start;
 mod hold;
 mod live;
@@ -52,7 +53,7 @@ use crate::ports::{
 use crate::slots::RampedSlots;
 use head_start::HeadStart;
 use parts::Pass;
-use resume::Resumption;
+use resume::{ResumeOutcome, Resumption};
 
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +130,11 @@ impl<B> Driver<'_, B> {
             // The server lost the upload midway (expired or aborted): the
             // parts it had are gone too, so start afresh, once (the record
             // stays until the fresh one replaces it: `restart_changed`).
-            Err(Error::NoSuchUpload { .. }) => {
+            // Unless another device completed it meanwhile, with this file.
+            Err(Error::NoSuchUpload { upload_id }) => {
+                if let Some(done) = self.finished_meanwhile(&id, &upload_id).await? {
+                    return Ok(done);
+                }
                 self.events.restarted(RestartReason::Expired);
                 self.run_once(file, &plan, &id, None, false).await
             }
@@ -181,13 +186,14 @@ impl<B> Driver<'_, B> {
             self.restart_changed(&record).await;
             return Ok(None);
         }
-        let Some(Resumption {
+        let Resumption {
             record,
             unconfirmed,
             head,
-        }) = self.resume(record, file).await?
-        else {
-            return Ok(None);
+        } = match self.resume(record, file).await? {
+            ResumeOutcome::Goes(resumption) => *resumption,
+            ResumeOutcome::Afresh => return Ok(None),
+            ResumeOutcome::CompletedElsewhere(done) => return Ok(Some(done)),
         };
         let verify = self.parts_to_verify(&record, file);
         let state = RefCell::new(record);

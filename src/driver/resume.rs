@@ -7,7 +7,7 @@ use futures::future::join;
 
 use super::head_start::HeadStart;
 use super::live::is_live;
-use super::{Driver, FileInfo};
+use super::{Completed, Driver, FileInfo};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::reconcile::reconcile;
 use crate::core::record::UploadRecord;
@@ -15,6 +15,16 @@ use crate::error::Error;
 use crate::http::error_code;
 use crate::pending::is_collectable;
 use crate::ports::{ExpiringSoon, RestartReason, ResumeSource, Resumed};
+
+/// What a resume of a stored upload found.
+pub(super) enum ResumeOutcome<B> {
+    /// The upload goes on from the server's part list.
+    Goes(Box<Resumption<B>>),
+    /// It cannot (gone, expired): a fresh upload starts.
+    Afresh,
+    /// It was completed elsewhere, with this file's bytes: its object.
+    CompletedElsewhere(Completed),
+}
 
 /// A stored upload reconciled with the server, ready to go on.
 pub(super) struct Resumption<B> {
@@ -120,9 +130,11 @@ impl<B> Driver<'_, B> {
         self.events.restarted(RestartReason::FileChanged);
     }
 
-    /// Reconciles a stored record with the server. `None` means the server
-    /// no longer has the upload (or it is past its expiry): the record is
-    /// deleted and the caller starts afresh. A failure that may pass (the
+    /// Reconciles a stored record with the server. [`ResumeOutcome::Afresh`]
+    /// means the server no longer has the upload (or it is past its
+    /// expiry): the caller starts afresh; unless another device completed
+    /// it with this file's bytes ([`ResumeOutcome::CompletedElsewhere`],
+    /// see [`Self::completed_elsewhere`]). A failure that may pass (the
     /// network, credentials, 429, an outage: see [`is_gone`]) keeps the
     /// record and fails the run. The first missing part gets its
     /// [head start](HeadStart) while the part list is on its way.
@@ -130,7 +142,7 @@ impl<B> Driver<'_, B> {
         &self,
         mut record: UploadRecord,
         file: &FileInfo,
-    ) -> Result<Option<Resumption<B>>, Error> {
+    ) -> Result<ResumeOutcome<B>, Error> {
         let now = self.now();
         let expires_at = self.options.expires_at(record.created_at);
         if now >= expires_at {
@@ -147,22 +159,7 @@ impl<B> Driver<'_, B> {
         let (listed, head) = join(listing, self.head_start(&record, file)).await;
         let server_parts = match listed {
             Ok(parts) => parts,
-            // Every part was confirmed: the last run may have been stopped
-            // while completing, after the store completed the upload. It is
-            // completed again, as it stands: a backend that remembers
-            // answers as it did then; one that does not answers
-            // NoSuchUpload, and the run starts afresh.
-            Err(Error::NoSuchUpload { .. }) if record.all_done() => {
-                let (parts, bytes) = (record.parts.len() as u32, record.file_size);
-                self.announce(&record, parts, bytes);
-                return Ok(Some(Resumption {
-                    record,
-                    unconfirmed: Vec::new(),
-                    head: None,
-                }));
-            }
-            Err(e) if is_gone(&e) => return self.forget(),
-            Err(e) => return Err(e),
+            Err(e) => return self.unlisted(record, e).await,
         };
         if now >= expires_at - self.options.expiry_warning_ms {
             self.events.expiring_soon(ExpiringSoon {
@@ -178,11 +175,43 @@ impl<B> Driver<'_, B> {
         self.store.save_parts(&record, &outcome.changed).await?;
         let record = record.into_inner();
         self.announce(&record, outcome.skipped_parts, outcome.skipped_bytes);
-        Ok(Some(Resumption {
+        Ok(ResumeOutcome::Goes(Box::new(Resumption {
             record,
             unconfirmed: outcome.unconfirmed,
             head,
-        }))
+        })))
+    }
+
+    /// What a resume does when the part list of `record` failed with
+    /// `error`.
+    async fn unlisted(
+        &self,
+        record: UploadRecord,
+        error: Error,
+    ) -> Result<ResumeOutcome<B>, Error> {
+        match error {
+            // Every part was confirmed: the last run may have been stopped
+            // while completing, after the store completed the upload. It is
+            // completed again, as it stands: a backend that remembers
+            // answers as it did then; one that does not answers
+            // NoSuchUpload, and the run starts afresh.
+            Error::NoSuchUpload { .. } if record.all_done() => {
+                let (parts, bytes) = (record.parts.len() as u32, record.file_size);
+                self.announce(&record, parts, bytes);
+                Ok(ResumeOutcome::Goes(Box::new(Resumption {
+                    record,
+                    unconfirmed: Vec::new(),
+                    head: None,
+                })))
+            }
+            // Another device that adopted it may have completed it.
+            Error::NoSuchUpload { .. } => match self.completed_elsewhere(&record).await? {
+                Some(done) => Ok(ResumeOutcome::CompletedElsewhere(done)),
+                None => self.forget(),
+            },
+            e if is_gone(&e) => self.forget(),
+            e => Err(e),
+        }
     }
 
     /// Tells the page that `record` resumes, `skipped_parts` parts
@@ -202,9 +231,9 @@ impl<B> Driver<'_, B> {
     /// Says the upload of a record that cannot be resumed restarts (the
     /// record stays until the fresh upload's replaces it, as in
     /// [`Self::restart_changed`]).
-    fn forget(&self) -> Result<Option<Resumption<B>>, Error> {
+    fn forget(&self) -> Result<ResumeOutcome<B>, Error> {
         self.events.restarted(RestartReason::Expired);
-        Ok(None)
+        Ok(ResumeOutcome::Afresh)
     }
 }
 

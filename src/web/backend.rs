@@ -452,6 +452,21 @@ impl Backend for HttpBackend {
                 .map(|_| ())
         })
     }
+
+    fn completed<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, CompleteAnswer> {
+        Box::pin(async move {
+            let url = self.upload_url(upload_id, "/complete", key);
+            let answer = self
+                .call(Operation::Complete, "GET", &url, None, Some(upload_id))
+                .await?;
+            completed(&answer).ok_or_else(|| {
+                wrong_shape(
+                    Operation::Complete,
+                    "{ location?: string, checksumSha256?: string }",
+                )
+            })
+        })
+    }
 }
 
 impl SingleSigner for HttpBackend {

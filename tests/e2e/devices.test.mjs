@@ -136,6 +136,29 @@ test("a name the laptop gives decomposed (a Mac's) and the phone composed is one
   assert.ok(run.outcome.result.key.endsWith(`/${composed}`), run.outcome.result.key);
 });
 
+test("begun on the laptop, finished on the phone, the laptop back to it: the phone's object, nothing sent again", { timeout: 240_000 }, async () => {
+  // Before, the laptop's resume found its upload gone (completed, to the
+  // server as to the store), started afresh and stored a second object.
+  const file = { name: "trip.bin", size: SIZE, seed: 69, lastModified: LAPTOP_DATE };
+  await beginOnLaptop(file, 2);
+  await open("phone", "alice");
+  await startUpload(tab.phone, "phone", { file: { ...file, lastModified: PHONE_DATE }, options: { headers: "bearer" } });
+  const phone = (await phoneOutcome("phone")).outcome;
+  assert.ok(phone.result, JSON.stringify(phone.error));
+  await open("laptop", "alice");
+  const mark = stack.gate.mark();
+  const openBefore = await storeUploads(base.laptop);
+  const { sha256 } = await startUpload(tab.laptop, "laptop", { file, options: { headers: "bearer" } });
+  const run = await waitOutcome(tab.laptop, "laptop");
+  assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
+  assert.equal(run.outcome.result.key, phone.result.key, "the phone's object");
+  assert.equal(run.outcome.result.uploadId, phone.result.uploadId);
+  assert.deepEqual(run.restarts, [], "not started again");
+  assert.deepEqual(partsSent(mark), [], "nothing sent again");
+  assert.deepEqual(await storeUploads(base.laptop), openBefore, "no upload created");
+  assert.equal((await stack.debug.object(phone.result.key))?.sha256, sha256, "the object is the laptop's file too");
+});
+
 test("changed bytes on the phone (same name, size and sample) start afresh, never mixed", { timeout: 240_000 }, async () => {
   const file = { name: "notes.bin", size: SIZE, seed: 62, lastModified: LAPTOP_DATE };
   await beginOnLaptop(file, 2);

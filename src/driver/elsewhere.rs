@@ -1,0 +1,67 @@
+//! An upload the server no longer has because it was completed: on
+//! another device that adopted it (resume on another device), while this
+//! one still sent to it or before it came back. Its object is this file's
+//! only if this file's bytes make the object's checksum; then the run ends
+//! with that object, and nothing is sent again.
+
+use super::{Completed, Driver};
+use crate::core::checksum::{composite, composites_match};
+use crate::core::record::UploadRecord;
+use crate::error::Error;
+
+impl<B> Driver<'_, B> {
+    /// The object of `record`'s upload, if the backend says it was
+    /// completed and every part of this file, read and hashed here, makes
+    /// its checksum; the record is then deleted. `None` when the backend
+    /// says it was not (or cannot say: a plain Companion), gives no
+    /// checksum, or the object holds other bytes: the caller starts afresh.
+    pub(super) async fn completed_elsewhere(
+        &self,
+        record: &UploadRecord,
+    ) -> Result<Option<Completed>, Error> {
+        // Without checksums the object's would not be comparable.
+        if record.checksum_algorithm.is_none() {
+            return Ok(None);
+        }
+        let asked = self.backend.completed(&record.upload_id, &record.key);
+        let Some(remote) = asked.await.ok().and_then(|object| {
+            let checksum = object.checksum_sha256?;
+            Some((object.location, checksum))
+        }) else {
+            return Ok(None);
+        };
+        let plan = record.plan();
+        let mut digests = Vec::with_capacity(plan.count() as usize);
+        for number in 1..=plan.count() {
+            let body = self.source.body(plan.range(number)).await?;
+            digests.push(self.source.sha256(&body).await?);
+        }
+        let (location, checksum) = remote;
+        if digests.is_empty() || !composites_match(&composite(&digests), &checksum) {
+            return Ok(None);
+        }
+        self.store.remove(&record.id).await?;
+        Ok(Some(Completed {
+            key: record.key.clone(),
+            upload_id: record.upload_id.clone(),
+            location,
+            checksum_sha256: Some(checksum),
+        }))
+    }
+
+    /// [`Self::completed_elsewhere`] for the stored record of `id`, if it is
+    /// still of the upload `upload_id` (which a part's signing or sending
+    /// just found gone). A record that cannot be read: `None`.
+    pub(super) async fn finished_meanwhile(
+        &self,
+        id: &str,
+        upload_id: &str,
+    ) -> Result<Option<Completed>, Error> {
+        match self.store.load(id).await {
+            Ok(Some(record)) if record.upload_id == upload_id => {
+                self.completed_elsewhere(&record).await
+            }
+            _ => Ok(None),
+        }
+    }
+}
