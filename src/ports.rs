@@ -210,8 +210,15 @@ pub trait Backend {
     /// The object of an upload completed before (on another device that
     /// adopted it, or by a run whose answer was lost), as its complete
     /// answered. An error when it was not completed, or the backend cannot
-    /// say (a plain Companion has no such route).
-    fn completed<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, CompleteAnswer>;
+    /// say (a plain Companion has no such route; the default answers so).
+    fn completed<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, CompleteAnswer> {
+        let _ = key;
+        Box::pin(async move {
+            Err(Error::NoSuchUpload {
+                upload_id: upload_id.to_owned(),
+            })
+        })
+    }
 }
 
 /// The signing backend's single-request uploads of whole small files

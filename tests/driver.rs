@@ -72,6 +72,15 @@ enum Fault {
     Unreadable,
 }
 
+/// The composite SHA-256 of `bytes` as an object of 5 MiB parts.
+fn composite_of(bytes: &[u8]) -> String {
+    let digests: Vec<Sha256Digest> = bytes
+        .chunks(5 * MIB as usize)
+        .map(Sha256Digest::of)
+        .collect();
+    composite(&digests)
+}
+
 /// One stored part: its bytes, ETag and checksum (base64 SHA-256).
 type StoredPart = (Vec<u8>, String, Option<String>);
 
@@ -413,6 +422,11 @@ impl FakeS3 {
             .collect())
     }
 
+    /// The composite SHA-256 of the file's bytes now, in 5 MiB parts.
+    fn composite_of_file(&self) -> String {
+        composite_of(&self.file())
+    }
+
     /// What a complete of `upload_id` from another device answers, made
     /// of the file's bytes now in 5 MiB parts (see
     /// [`Fault::CompletedElsewhere`]).
@@ -421,13 +435,9 @@ impl FakeS3 {
         if let Some(at) = self.elsewhere_differs_at.get() {
             file[at] ^= 1;
         }
-        let digests: Vec<Sha256Digest> = file
-            .chunks(5 * MIB as usize)
-            .map(Sha256Digest::of)
-            .collect();
         let answer = CompleteAnswer {
             location: format!("http://store/elsewhere/{upload_id}"),
-            checksum_sha256: Some(composite(&digests)),
+            checksum_sha256: Some(composite_of(&file)),
         };
         self.completed.borrow_mut().insert(upload_id.into(), answer);
     }
@@ -2645,6 +2655,16 @@ fn a_laptop_back_to_an_upload_the_phone_completed_ends_with_its_object() {
     assert!(w.records().is_empty(), "the laptop's record is done with");
     assert!(w.log.restarted.borrow().is_empty());
     assert_eq!(w.s3.completed_asked.get(), 1);
+    let whole = SIZE as u64;
+    assert_eq!(
+        w.log
+            .progress
+            .borrow()
+            .last()
+            .map(|p| (p.sent_bytes, p.confirmed_bytes)),
+        Some((whole, whole)),
+        "the page's progress is whole"
+    );
 }
 
 #[test]
@@ -2686,6 +2706,11 @@ fn an_upload_completed_elsewhere_while_this_run_sends_ends_with_its_object() {
         "the upload the other device completed"
     );
     assert_eq!(done.location, "http://store/elsewhere/up1");
+    assert_eq!(
+        done.checksum_sha256,
+        Some(w.s3.composite_of_file()),
+        "this file's own"
+    );
     assert_eq!(w.s3.next_id.get(), 1, "no second upload created");
     assert!(w.records().is_empty());
     assert!(w.log.restarted.borrow().is_empty());

@@ -551,8 +551,10 @@ async fn complete_upload(
 /// was lost), as its complete answered: `{location, key, bucket}`, plus
 /// `checksumSha256` and `checksumType` when the store gives them. 404
 /// `NoSuchUpload` for an upload that was not completed (open, aborted,
-/// unknown). Changes nothing: a client whose upload is gone asks it, and
-/// takes the object only if its own bytes make that checksum.
+/// unknown). A row still open whose upload the store no longer has is
+/// settled first ([`settle_gone`]), as a part list settles it; nothing else
+/// is changed. A client whose upload is gone asks it, and takes the object
+/// only if its own bytes make that checksum.
 async fn completed_upload(
     State(state): State<SharedState>,
     caller: Caller,
@@ -562,10 +564,21 @@ async fn completed_upload(
     let Query(query) = query?;
     let (upload_id, key) = upload_and_key(path, query.key)?;
     let row = access::owned_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
-    if row.state != UploadState::Completed {
-        return Err(access::no_such_upload());
-    }
-    let completed = completed_before(&state, &key).await;
+    let completed = match row.state {
+        UploadState::Completed => completed_before(&state, &key).await,
+        // The store may have completed it behind a row still open (the
+        // complete's answer lost, or its row not written): the store is
+        // asked, and a gone upload settled, as a part list does.
+        UploadState::Open => match state.store.list_parts(&key, &upload_id).await {
+            Err(e) if e.is_no_such_upload() => match settle_gone(&state, &upload_id, &key).await {
+                Ok(Some(object)) => object,
+                Ok(None) => return Err(access::no_such_upload()),
+                Err(head) => return Err(ApiError::StoreCannotSay(head)),
+            },
+            _ => return Err(access::no_such_upload()),
+        },
+        UploadState::Aborted => return Err(access::no_such_upload()),
+    };
     Ok(Json(complete_answer(&state, &key, completed)))
 }
 

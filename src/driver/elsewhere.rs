@@ -8,6 +8,7 @@ use super::{Completed, Driver};
 use crate::core::checksum::{composite, composites_match};
 use crate::core::record::UploadRecord;
 use crate::error::Error;
+use crate::ports::Progress;
 
 impl<B> Driver<'_, B> {
     /// The object of `record`'s upload, if the backend says it was
@@ -23,7 +24,10 @@ impl<B> Driver<'_, B> {
         if record.checksum_algorithm.is_none() {
             return Ok(None);
         }
-        let asked = self.backend.completed(&record.upload_id, &record.key);
+        // Retried as any request (a 404 is not): a blip must not cost a
+        // second object.
+        let backend = self.backend;
+        let asked = self.with_retries(|| backend.completed(&record.upload_id, &record.key));
         let Some(remote) = asked.await.ok().and_then(|object| {
             let checksum = object.checksum_sha256?;
             Some((object.location, checksum))
@@ -36,16 +40,27 @@ impl<B> Driver<'_, B> {
             let body = self.source.body(plan.range(number)).await?;
             digests.push(self.source.sha256(&body).await?);
         }
-        let (location, checksum) = remote;
-        if digests.is_empty() || !composites_match(&composite(&digests), &checksum) {
+        let (location, remote) = remote;
+        let local = composite(&digests);
+        if !composites_match(&local, &remote) {
             return Ok(None);
         }
+        // Stored for good, as a completion of this run's own: a pause or a
+        // cancel from here on must not send it again; the page's progress
+        // is whole.
+        self.events.object_stored(&record.key);
+        let size = record.file_size;
+        self.events.progress(Progress {
+            sent_bytes: size,
+            confirmed_bytes: size,
+            total_bytes: size,
+        });
         self.store.remove(&record.id).await?;
         Ok(Some(Completed {
             key: record.key.clone(),
             upload_id: record.upload_id.clone(),
             location,
-            checksum_sha256: Some(checksum),
+            checksum_sha256: Some(local),
         }))
     }
 

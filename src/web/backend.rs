@@ -456,8 +456,9 @@ impl Backend for HttpBackend {
     fn completed<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, CompleteAnswer> {
         Box::pin(async move {
             let url = self.upload_url(upload_id, "/complete", key);
+            // A question, not a completion: a list's timeout, not a complete's.
             let answer = self
-                .call(Operation::Complete, "GET", &url, None, Some(upload_id))
+                .call(Operation::ListParts, "GET", &url, None, Some(upload_id))
                 .await?;
             completed(&answer).ok_or_else(|| {
                 wrong_shape(

@@ -410,6 +410,17 @@ for (const backend of ["sqlite", "postgres"]) {
     assert.equal(gone.status, 404, gone.text);
     assert.equal(gone.json.error.code, "NoSuchUpload");
     assert.equal((await api.completed({ uploadId: "never", key: up.key })).status, 404);
+    // The store completed one whose answer never reached the server: its
+    // row is still open, and the question settles it.
+    const lost = await uploadParts(api, "kim", "lost then asked.bin", [4321]);
+    const cut = stack.gate.injectRequest(completeOf(lost.up), { cutAnswer: true });
+    assert.equal((await api.complete(lost.up, lost.parts)).status, 502);
+    assert.equal(await storeAnswer(cut), 200);
+    assert.equal(await rowState(bases[backend], lost.up), "open");
+    const settled = await api.completed(lost.up);
+    assert.equal(settled.status, 200, settled.text);
+    assert.deepEqual(settled.json, completedBody(lost));
+    assert.equal(await rowState(bases[backend], lost.up), "completed");
   });
 
   test(`${backend}: completed and aborted uploads are no longer offered or signed`, { timeout: 60_000 }, async () => {
