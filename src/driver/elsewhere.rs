@@ -28,7 +28,7 @@ impl<B> Driver<'_, B> {
         // second object.
         let backend = self.backend;
         let asked = self.with_retries(|| backend.completed(&record.upload_id, &record.key));
-        let Some(remote) = asked.await.ok().and_then(|object| {
+        let Some((location, remote)) = asked.await.ok().and_then(|object| {
             let checksum = object.checksum_sha256?;
             Some((object.location, checksum))
         }) else {
@@ -40,7 +40,6 @@ impl<B> Driver<'_, B> {
             let body = self.source.body(plan.range(number)).await?;
             digests.push(self.source.sha256(&body).await?);
         }
-        let (location, remote) = remote;
         let local = composite(&digests);
         if !composites_match(&local, &remote) {
             return Ok(None);
