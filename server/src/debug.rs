@@ -11,7 +11,8 @@ use sha2::{Digest as _, Sha256};
 use crate::db::{now_ms, UploadState};
 use crate::error::ApiError;
 use crate::janitor;
-use crate::routes::{KeyQuery, SharedState};
+use crate::named_upload::KeyQuery;
+use crate::routes::SharedState;
 use crate::s3::StoreError;
 
 /// The debug routes, relative to `/api`.

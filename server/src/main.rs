@@ -17,6 +17,7 @@ mod json_body;
 mod keys;
 mod lookup;
 mod meta;
+mod named_upload;
 mod params;
 mod parts;
 mod routes;

@@ -25,13 +25,11 @@ use crate::json_body::JsonBody;
 use crate::keys;
 use crate::lookup::{self, CreateIdentity};
 use crate::meta;
+use crate::named_upload::{check_upload_id, require_key, NamedUpload};
 use crate::params;
 use crate::parts::{parse_part_number, parse_part_numbers, MAX_PART_NUMBER};
 use crate::s3::{Store, StoreError};
 use crate::xml;
-
-/// The longest object key or upload id accepted, in bytes.
-const MAX_ID_BYTES: usize = 1024;
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -78,30 +76,6 @@ pub fn router() -> Router<SharedState> {
         .merge(params::router())
 }
 
-/// The upload id of the path and the query's `key`, both checked.
-fn upload_and_key(
-    path: Result<Path<String>, PathRejection>,
-    key: Option<String>,
-) -> Result<(String, String), ApiError> {
-    let Path(upload_id) = path?;
-    let key = require_key(key)?;
-    check_upload_id(&upload_id)?;
-    Ok((upload_id, key))
-}
-
-/// The `?key=` query parameter.
-#[derive(Debug, Deserialize)]
-pub struct KeyQuery {
-    key: Option<String>,
-}
-
-impl KeyQuery {
-    /// The key, if given and not empty.
-    pub fn key(&self) -> Option<&str> {
-        self.key.as_deref().filter(|k| !k.is_empty())
-    }
-}
-
 /// The query of the part signing route.
 #[derive(Debug, Deserialize)]
 pub struct SignPartQuery {
@@ -114,7 +88,6 @@ pub struct SignPartQuery {
 /// The query of the batch signing route.
 #[derive(Debug, Deserialize)]
 pub struct BatchQuery {
-    key: Option<String>,
     #[serde(rename = "partNumbers")]
     part_numbers: Option<String>,
     /// The parts' SHA-256 (base64), aligned with `partNumbers`.
@@ -180,41 +153,6 @@ pub struct PartJson {
 /// A refused checksum as a 400 `InvalidChecksum`.
 fn invalid_checksum(e: BadChecksum) -> ApiError {
     ApiError::bad_request("InvalidChecksum", e.0)
-}
-
-/// The object key of a request: present, not empty, at most 1024 bytes.
-fn require_key(key: Option<String>) -> Result<String, ApiError> {
-    match key {
-        Some(key) if !key.is_empty() && key.len() <= MAX_ID_BYTES && keys::is_issued_key(&key) => {
-            Ok(key)
-        }
-        Some(key) if !key.is_empty() && key.len() <= MAX_ID_BYTES => Err(ApiError::bad_request(
-            "InvalidKey",
-            "this server did not issue that object key (uploads/<namespace>/<id>/<name>)",
-        )),
-        Some(key) if !key.is_empty() => Err(ApiError::bad_request(
-            "InvalidKey",
-            format!("the object key is longer than {MAX_ID_BYTES} bytes"),
-        )),
-        _ => Err(ApiError::bad_request(
-            "MissingKey",
-            "the object key must be passed as a query parameter, like ?key=uploads%2F...",
-        )),
-    }
-}
-
-/// An upload id from the path: at most 1024 bytes, no control characters.
-fn check_upload_id(upload_id: &str) -> Result<(), ApiError> {
-    if upload_id.is_empty()
-        || upload_id.len() > MAX_ID_BYTES
-        || upload_id.chars().any(char::is_control)
-    {
-        return Err(ApiError::bad_request(
-            "InvalidUploadId",
-            "the upload id is empty, too long or has control characters",
-        ));
-    }
-    Ok(())
 }
 
 /// `POST /api/s3/multipart`: starts an upload → `{key, uploadId, bucket}`,
@@ -444,11 +382,10 @@ fn checksum_headers(checksum: &str) -> Value {
 async fn sign_batch(
     State(state): State<SharedState>,
     caller: Caller,
-    path: Result<Path<String>, PathRejection>,
+    NamedUpload { id: upload_id, key }: NamedUpload,
     query: Result<Query<BatchQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query?;
-    let (upload_id, key) = upload_and_key(path, query.key)?;
     let raw_numbers = query.part_numbers.as_deref().unwrap_or_default();
     let numbers = parse_part_numbers(raw_numbers)
         .map_err(|e| ApiError::bad_request("InvalidPartNumber", e.to_string()))?;
@@ -488,11 +425,8 @@ async fn sign_batch(
 async fn list_parts(
     State(state): State<SharedState>,
     caller: Caller,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<KeyQuery>, QueryRejection>,
+    NamedUpload { id: upload_id, key }: NamedUpload,
 ) -> Result<Json<Vec<PartJson>>, ApiError> {
-    let Query(query) = query?;
-    let (upload_id, key) = upload_and_key(path, query.key)?;
     access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let parts = match state.store.list_parts(&key, &upload_id).await {
         Ok(parts) => parts,
@@ -528,12 +462,9 @@ async fn list_parts(
 async fn complete_upload(
     State(state): State<SharedState>,
     caller: Caller,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<KeyQuery>, QueryRejection>,
+    NamedUpload { id: upload_id, key }: NamedUpload,
     body: JsonBody<CompleteBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
-    let (upload_id, key) = upload_and_key(path, query.key)?;
     let body = body.take()?;
     // Checked before the row is read (sorted again where it is sent).
     sorted_parts(&body.parts)?;
@@ -558,11 +489,8 @@ async fn complete_upload(
 async fn completed_upload(
     State(state): State<SharedState>,
     caller: Caller,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<KeyQuery>, QueryRejection>,
+    NamedUpload { id: upload_id, key }: NamedUpload,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
-    let (upload_id, key) = upload_and_key(path, query.key)?;
     let row = access::owned_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let completed = match row.state {
         UploadState::Completed => completed_before(&state, &key).await,
@@ -739,11 +667,8 @@ fn sorted_parts(parts: &[CompletePart]) -> Result<Vec<xml::CompletePart<'_>>, Ap
 async fn abort_upload(
     State(state): State<SharedState>,
     caller: Caller,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<KeyQuery>, QueryRejection>,
+    NamedUpload { id: upload_id, key }: NamedUpload,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
-    let (upload_id, key) = upload_and_key(path, query.key)?;
     access::open_row(&state.db, &state.cache, &caller, &upload_id, &key).await?;
     let aborted = state.store.abort_multipart_upload(&key, &upload_id).await;
     match &aborted {
@@ -865,15 +790,5 @@ mod tests {
             serde_json::to_value(&summed).unwrap()["ChecksumSHA256"],
             SUM
         );
-    }
-
-    #[test]
-    fn keys_are_required() {
-        assert!(require_key(None).is_err());
-        assert!(require_key(Some(String::new())).is_err());
-        assert!(require_key(Some("k".repeat(1025))).is_err());
-        assert!(require_key(Some("uploads/a/b c".into())).is_err());
-        let key = "uploads/a/0123456789abcdef0123456789abcdef/b c";
-        assert_eq!(require_key(Some(key.into())).unwrap(), key);
     }
 }
