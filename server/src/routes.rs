@@ -318,6 +318,22 @@ pub(crate) async fn settle_gone(
     Ok(object)
 }
 
+/// The object of an upload the store no longer has, if it was completed,
+/// once its row is settled ([`settle_gone`]); `gone` if it was aborted; a
+/// 502 if the store cannot say which.
+async fn object_if_completed(
+    state: &AppState,
+    upload_id: &str,
+    key: &str,
+    gone: ApiError,
+) -> Result<xml::CompleteResult, ApiError> {
+    match settle_gone(state, upload_id, key).await {
+        Ok(Some(object)) => Ok(object),
+        Ok(None) => Err(gone),
+        Err(head) => Err(ApiError::StoreCannotSay(head)),
+    }
+}
+
 /// Marks an upload completed or aborted in the table and the cache (a
 /// failure is logged: the janitor removes the row at expiry anyway).
 async fn finish(state: &AppState, upload_id: &str, to: UploadState) {
@@ -497,12 +513,10 @@ async fn completed_upload(
         // The store may have completed it behind a row still open (the
         // complete's answer lost, or its row not written): the store is
         // asked, and a gone upload settled, as a part list does.
-        UploadState::Open => match state.store.list_parts(&key, &upload_id).await {
-            Err(e) if e.is_no_such_upload() => match settle_gone(&state, &upload_id, &key).await {
-                Ok(Some(object)) => object,
-                Ok(None) => return Err(access::no_such_upload()),
-                Err(head) => return Err(ApiError::StoreCannotSay(head)),
-            },
+        UploadState::Open => match state.store.probe_upload(&key, &upload_id).await {
+            Err(e) if e.is_no_such_upload() => {
+                object_if_completed(&state, &upload_id, &key, access::no_such_upload()).await?
+            }
             _ => return Err(access::no_such_upload()),
         },
         UploadState::Aborted => return Err(access::no_such_upload()),
@@ -571,11 +585,9 @@ async fn complete_open(
         // The HEAD failing, whatever the store answered (a 403 included:
         // AWS refuses a missing key so without s3:ListBucket), leaves it
         // undecided: 502, the row open, for the client to try again.
-        Err(e) if e.is_no_such_upload() => match settle_gone(state, upload_id, key).await {
-            Ok(Some(object)) => Ok(object),
-            Ok(None) => Err(e.into()),
-            Err(head) => Err(ApiError::StoreCannotSay(head)),
-        },
+        Err(e) if e.is_no_such_upload() => {
+            object_if_completed(state, upload_id, key, e.into()).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -366,6 +366,21 @@ impl Store {
         collect_parts(|marker| self.list_parts_page(key, upload_id, marker)).await
     }
 
+    /// Whether the store still has an upload: a ListParts of at most one
+    /// part, its answer unread.
+    ///
+    /// # Errors
+    /// What the store answers (`NoSuchUpload` for an upload that is gone),
+    /// or why it could not be asked.
+    pub async fn probe_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        let mut action = self
+            .bucket
+            .list_parts(Some(&self.credentials), key, upload_id);
+        action.set_max_parts(1);
+        let request = self.http.get(action.sign(SERVER_SIGN_TTL));
+        self.execute_text(request, "ListParts").await.map(drop)
+    }
+
     /// Completes an upload from `parts` (in order, each with its checksum
     /// if the client sent one), returning the object's checksum if the store
     /// gives one.
