@@ -2642,6 +2642,7 @@ fn finished_on_the_phone(w: World, tells_completed: bool) -> (World, Completed) 
     w.s3.tells_completed.set(tells_completed);
     w.s3.puts.borrow_mut().clear();
     w.log.restarted.borrow_mut().clear();
+    w.log.resumed.borrow_mut().clear();
     (w, on_phone)
 }
 
@@ -2656,6 +2657,15 @@ fn a_laptop_back_to_an_upload_the_phone_completed_ends_with_its_object() {
     assert!(w.log.restarted.borrow().is_empty());
     assert_eq!(w.s3.completed_asked.get(), 1);
     let whole = SIZE as u64;
+    let resumed = w.log.resumed.borrow();
+    assert_eq!(resumed.len(), 1, "told as a resume");
+    assert_eq!(resumed[0].upload_id, "up1");
+    assert_eq!(
+        (resumed[0].skipped_parts, resumed[0].skipped_bytes),
+        (4, whole),
+        "every part skipped"
+    );
+    assert_eq!(resumed[0].source, ResumeSource::Local, "the laptop's own");
     assert_eq!(
         w.log
             .progress
@@ -2714,6 +2724,10 @@ fn an_upload_completed_elsewhere_while_this_run_sends_ends_with_its_object() {
     assert_eq!(w.s3.next_id.get(), 1, "no second upload created");
     assert!(w.records().is_empty());
     assert!(w.log.restarted.borrow().is_empty());
+    assert!(
+        w.log.resumed.borrow().is_empty(),
+        "a run that began afresh is no resume"
+    );
 }
 
 #[test]

@@ -10,6 +10,14 @@ use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::ports::Progress;
 
+/// The object an upload became elsewhere, made of this file's bytes.
+pub(super) struct ObjectElsewhere {
+    /// Its URL, as the backend gives it.
+    location: String,
+    /// Its composite SHA-256, computed here and equal to the store's.
+    checksum: String,
+}
+
 impl<B> Driver<'_, B> {
     /// The object of `record`'s upload, if the backend says it was
     /// completed and every part of this file, read and hashed here, makes
@@ -20,6 +28,19 @@ impl<B> Driver<'_, B> {
         &self,
         record: &UploadRecord,
     ) -> Result<Option<Completed>, Error> {
+        match self.object_elsewhere(record).await? {
+            Some(object) => self.end_with(record, object).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The object of `record`'s upload, if it was completed with this
+    /// file's bytes (see [`Self::completed_elsewhere`]); nothing is told
+    /// or changed yet.
+    pub(super) async fn object_elsewhere(
+        &self,
+        record: &UploadRecord,
+    ) -> Result<Option<ObjectElsewhere>, Error> {
         // Without checksums the object's would not be comparable.
         if record.checksum_algorithm.is_none() {
             return Ok(None);
@@ -40,13 +61,19 @@ impl<B> Driver<'_, B> {
             let body = self.source.body(plan.range(number)).await?;
             digests.push(self.source.sha256(&body).await?);
         }
-        let local = composite(&digests);
-        if !composites_match(&local, &remote) {
-            return Ok(None);
-        }
-        // Stored for good, as a completion of this run's own: a pause or a
-        // cancel from here on must not send it again; the page's progress
-        // is whole.
+        let checksum = composite(&digests);
+        Ok(composites_match(&checksum, &remote).then_some(ObjectElsewhere { location, checksum }))
+    }
+
+    /// Ends the run of `record` with `object`, stored for good as a
+    /// completion of this run's own: a pause or a cancel from here on must
+    /// not send it again; the page's progress is whole; the record is
+    /// deleted.
+    pub(super) async fn end_with(
+        &self,
+        record: &UploadRecord,
+        object: ObjectElsewhere,
+    ) -> Result<Completed, Error> {
         self.events.object_stored(&record.key);
         let size = record.file_size;
         self.events.progress(Progress {
@@ -55,12 +82,12 @@ impl<B> Driver<'_, B> {
             total_bytes: size,
         });
         self.store.remove(&record.id).await?;
-        Ok(Some(Completed {
+        Ok(Completed {
             key: record.key.clone(),
             upload_id: record.upload_id.clone(),
-            location,
-            checksum_sha256: Some(local),
-        }))
+            location: object.location,
+            checksum_sha256: Some(object.checksum),
+        })
     }
 
     /// [`Self::completed_elsewhere`] for the stored record of `id`, if it is

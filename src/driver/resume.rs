@@ -205,8 +205,13 @@ impl<B> Driver<'_, B> {
                 })))
             }
             // Another device that adopted it may have completed it.
-            Error::NoSuchUpload { .. } => match self.completed_elsewhere(&record).await? {
-                Some(done) => Ok(ResumeOutcome::CompletedElsewhere(done)),
+            // Told as a resume with every part skipped, as above.
+            Error::NoSuchUpload { .. } => match self.object_elsewhere(&record).await? {
+                Some(object) => {
+                    self.announce(&record, record.parts.len() as u32, record.file_size);
+                    let done = self.end_with(&record, object).await?;
+                    Ok(ResumeOutcome::CompletedElsewhere(done))
+                }
                 None => self.forget(),
             },
             e if is_gone(&e) => self.forget(),
