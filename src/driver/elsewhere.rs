@@ -10,12 +10,14 @@ use crate::core::record::UploadRecord;
 use crate::error::Error;
 use crate::ports::Progress;
 
-/// The object an upload became elsewhere, made of this file's bytes.
-pub(super) struct ObjectElsewhere {
-    /// Its URL, as the backend gives it.
-    location: String,
-    /// Its composite SHA-256, computed here and equal to the store's.
-    checksum: String,
+/// When a run finds that its upload was completed elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FoundWhen {
+    /// Resuming its record: the page is told a resume, every part skipped
+    /// (as a record whose parts were all confirmed is told).
+    Resuming,
+    /// Sending: a run that began afresh is no resume.
+    Sending,
 }
 
 impl<B> Driver<'_, B> {
@@ -27,20 +29,8 @@ impl<B> Driver<'_, B> {
     pub(super) async fn completed_elsewhere(
         &self,
         record: &UploadRecord,
+        found: FoundWhen,
     ) -> Result<Option<Completed>, Error> {
-        match self.object_elsewhere(record).await? {
-            Some(object) => self.end_with(record, object).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// The object of `record`'s upload, if it was completed with this
-    /// file's bytes (see [`Self::completed_elsewhere`]); nothing is told
-    /// or changed yet.
-    pub(super) async fn object_elsewhere(
-        &self,
-        record: &UploadRecord,
-    ) -> Result<Option<ObjectElsewhere>, Error> {
         // Without checksums the object's would not be comparable.
         if record.checksum_algorithm.is_none() {
             return Ok(None);
@@ -61,33 +51,30 @@ impl<B> Driver<'_, B> {
             let body = self.source.body(plan.range(number)).await?;
             digests.push(self.source.sha256(&body).await?);
         }
-        let checksum = composite(&digests);
-        Ok(composites_match(&checksum, &remote).then_some(ObjectElsewhere { location, checksum }))
-    }
-
-    /// Ends the run of `record` with `object`, stored for good as a
-    /// completion of this run's own: a pause or a cancel from here on must
-    /// not send it again; the page's progress is whole; the record is
-    /// deleted.
-    pub(super) async fn end_with(
-        &self,
-        record: &UploadRecord,
-        object: ObjectElsewhere,
-    ) -> Result<Completed, Error> {
-        self.events.object_stored(&record.key);
+        let local = composite(&digests);
+        if !composites_match(&local, &remote) {
+            return Ok(None);
+        }
         let size = record.file_size;
+        if found == FoundWhen::Resuming {
+            self.announce(record, record.parts.len() as u32, size);
+        }
+        // Stored for good, as a completion of this run's own: a pause or a
+        // cancel from here on must not send it again; the page's progress
+        // is whole.
+        self.events.object_stored(&record.key);
         self.events.progress(Progress {
             sent_bytes: size,
             confirmed_bytes: size,
             total_bytes: size,
         });
         self.store.remove(&record.id).await?;
-        Ok(Completed {
+        Ok(Some(Completed {
             key: record.key.clone(),
             upload_id: record.upload_id.clone(),
-            location: object.location,
-            checksum_sha256: Some(object.checksum),
-        })
+            location,
+            checksum_sha256: Some(local),
+        }))
     }
 
     /// [`Self::completed_elsewhere`] for the stored record of `id`, if it is
@@ -100,7 +87,7 @@ impl<B> Driver<'_, B> {
     ) -> Result<Option<Completed>, Error> {
         match self.store.load(id).await {
             Ok(Some(record)) if record.upload_id == upload_id => {
-                self.completed_elsewhere(&record).await
+                self.completed_elsewhere(&record, FoundWhen::Sending).await
             }
             _ => Ok(None),
         }

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 
 use futures::future::join;
 
+use super::elsewhere::FoundWhen::Resuming;
 use super::head_start::HeadStart;
 use super::live::is_live;
 use super::{Completed, Driver, FileInfo};
@@ -205,15 +206,12 @@ impl<B> Driver<'_, B> {
                 })))
             }
             // Another device that adopted it may have completed it.
-            // Told as a resume with every part skipped, as above.
-            Error::NoSuchUpload { .. } => match self.object_elsewhere(&record).await? {
-                Some(object) => {
-                    self.announce(&record, record.parts.len() as u32, record.file_size);
-                    let done = self.end_with(&record, object).await?;
-                    Ok(ResumeOutcome::CompletedElsewhere(done))
+            Error::NoSuchUpload { .. } => {
+                match self.completed_elsewhere(&record, Resuming).await? {
+                    Some(done) => Ok(ResumeOutcome::CompletedElsewhere(done)),
+                    None => self.forget(),
                 }
-                None => self.forget(),
-            },
+            }
             e if is_gone(&e) => self.forget(),
             e => Err(e),
         }
@@ -221,7 +219,7 @@ impl<B> Driver<'_, B> {
 
     /// Tells the page that `record` resumes, `skipped_parts` parts
     /// (`skipped_bytes` bytes) not sent again.
-    fn announce(&self, record: &UploadRecord, skipped_parts: u32, skipped_bytes: u64) {
+    pub(super) fn announce(&self, record: &UploadRecord, skipped_parts: u32, skipped_bytes: u64) {
         self.events.resumed(Resumed {
             upload_id: record.upload_id.clone(),
             skipped_parts,
