@@ -148,10 +148,11 @@ test("begun on the laptop, finished on the phone, the laptop back to it: the pho
   await open("laptop", "alice");
   const mark = stack.gate.mark();
   const openBefore = await storeUploads(base.laptop);
-  const { sha256 } = await startUpload(tab.laptop, "laptop", { file, options: { headers: "bearer" } });
+  const { sha256 } = await startUpload(tab.laptop, "laptop", { file, options: { headers: "bearer" }, events: ["onResume"] });
   const run = await waitOutcome(tab.laptop, "laptop");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.equal(run.outcome.result.key, phone.result.key, "the phone's object");
+  assert.deepEqual(run.resumes.map((r) => [r.source, r.skippedParts, r.skippedBytes]), [["local", 5, SIZE]], "told as a resume, every part skipped");
   assert.equal(run.outcome.result.uploadId, phone.result.uploadId);
   assert.deepEqual(run.restarts, [], "not started again");
   assert.deepEqual(partsSent(mark), [], "nothing sent again");
