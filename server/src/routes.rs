@@ -512,12 +512,15 @@ async fn completed_upload(
         UploadState::Completed => completed_before(&state, &key).await,
         // The store may have completed it behind a row still open (the
         // complete's answer lost, or its row not written): the store is
-        // asked, and a gone upload settled, as a part list does.
+        // asked, and a gone upload settled, as a part list does. A store
+        // that cannot be asked answers as its error does (a 502 the client
+        // retries), never a 404, which would send it to a fresh upload.
         UploadState::Open => match state.store.probe_upload(&key, &upload_id).await {
+            Ok(()) => return Err(access::no_such_upload()),
             Err(e) if e.is_no_such_upload() => {
                 object_if_completed(&state, &upload_id, &key, access::no_such_upload()).await?
             }
-            _ => return Err(access::no_such_upload()),
+            Err(e) => return Err(e.into()),
         },
         UploadState::Aborted => return Err(access::no_such_upload()),
     };

@@ -388,7 +388,7 @@ for (const backend of ["sqlite", "postgres"]) {
     await api.abort(created.at(-1));
   });
 
-  test(`${backend}: GET …/complete answers a completed upload's object as its complete did, and 404 for any other`, { timeout: 60_000 }, async () => {
+  test(`${backend}: GET …/complete answers a completed upload's object as its complete did, 404 for any other, 502 when the store cannot be asked`, { timeout: 60_000 }, async () => {
     // What a device asks when its upload is gone: another device that
     // adopted it may have completed it.
     const api = routesOf(bases[backend]);
@@ -396,6 +396,12 @@ for (const backend of ["sqlite", "postgres"]) {
     const open = await api.completed(up);
     assert.equal(open.status, 404, open.text);
     assert.equal(open.json.error.code, "NoSuchUpload", "an open upload was not completed");
+    // A store that cannot be asked is no answer: never a 404, which would
+    // send the client to a fresh upload and a second object.
+    const failing = stack.gate.injectRequest({ method: "GET", query: "uploadId", keySuffix: up.key }, { status: 500, body: "<Error><Code>InternalError</Code><Message>down</Message></Error>" });
+    const unsure = await api.completed(up);
+    assert.equal(unsure.status, 502, unsure.text);
+    assert.equal(await storeAnswer(failing), 500, "the store was asked");
     const completed = await api.complete(up, parts);
     assert.equal(completed.status, 200, completed.text);
     assert.equal(completed.json.checksumSha256, checksum);
