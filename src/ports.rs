@@ -415,12 +415,14 @@ pub struct PartCompleted {
     pub etag: String,
 }
 
-/// A stored upload was found and reconciled with the server.
+/// A stored upload was found and continued (reconciled with the server's
+/// part list, or found completed with this file's bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resumed {
     /// The multipart upload id.
     pub upload_id: String,
-    /// Parts the server already held.
+    /// Parts not sent again: those the server already held (every part of
+    /// an upload found completed).
     pub skipped_parts: u32,
     /// Their bytes.
     pub skipped_bytes: u64,

@@ -2691,6 +2691,10 @@ fn a_laptop_back_to_an_upload_completed_with_other_bytes_starts_afresh() {
     assert_eq!(w.object(&done.key), w.s3.file(), "the laptop's bytes");
     assert_eq!(w.s3.puts(), [1, 2, 3, 4]);
     assert_eq!(*w.log.restarted.borrow(), [RestartReason::Expired]);
+    assert!(
+        w.log.resumed.borrow().is_empty(),
+        "no resume told for other bytes"
+    );
 }
 
 #[test]

@@ -24,10 +24,13 @@ impl KeyQuery {
     }
 }
 
-/// The upload a request names, for the routes under
-/// `/s3/multipart/{upload_id}` that take `?key=`: an extractor that
-/// refuses, with the handler's error, a bad query, a bad path, a key this
-/// server did not issue and a malformed upload id (checked in that order).
+/// The upload a request names, for the routes whose one path parameter is
+/// `{upload_id}` and that take `?key=` (not the part signer's, which has
+/// two): an extractor that refuses, with the handler's error, a bad query,
+/// a bad path, a key this server did not issue and a malformed upload id
+/// (checked in that order). A route's own query fields are read after it:
+/// a batch whose `partNumbers` is given twice and whose key is missing is
+/// refused for the key.
 ///
 /// ```ignore
 /// async fn list_parts(caller: Caller, upload: NamedUpload) -> ... {

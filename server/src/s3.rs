@@ -367,7 +367,7 @@ impl Store {
     }
 
     /// Whether the store still has an upload: a ListParts of at most one
-    /// part, its answer unread.
+    /// part, its answer not parsed.
     ///
     /// # Errors
     /// What the store answers (`NoSuchUpload` for an upload that is gone),

@@ -16,7 +16,8 @@ pub(super) enum FoundWhen {
     /// Resuming its record: the page is told a resume, every part skipped
     /// (as a record whose parts were all confirmed is told).
     Resuming,
-    /// Sending: a run that began afresh is no resume.
+    /// Sending: whether the run resumed was told when it began; nothing
+    /// more is told.
     Sending,
 }
 

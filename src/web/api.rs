@@ -46,11 +46,11 @@ const TS_TYPES: &'static str = r#"
 export interface UploadProgress { sentBytes: number; confirmedBytes: number; totalBytes: number; }
 /** A part the store confirmed. */
 export interface PartComplete { partNumber: number; size: number; etag: string; }
-/** A stored upload was found and reconciled with the server's part list: in this browser's
- *  records ("local"), or by the backend, which answered the create with it ("backend": begun on
- *  another device, every part the server holds verified against its SHA-256 before it is
- *  skipped). A stored upload another device completed with this file's bytes is told with
- *  every part skipped, before its result. */
+/** A stored upload was found and continued, the parts the server holds not sent again: in
+ *  this browser's records ("local"), or by the backend, which answered the create with it
+ *  ("backend": begun on another device, every part the server holds verified against its
+ *  SHA-256 before it is skipped). A stored upload another device completed with this file's
+ *  bytes is told with every part skipped, before its result. */
 export interface ResumeInfo { uploadId: string; skippedParts: number; skippedBytes: number; source: "local" | "backend"; }
 /** What `start()` resolves to. `checksumSha256` is the object's composite SHA-256
  *  ("base64-N"), computed here and confirmed by the store, when parts carried checksums. */

@@ -148,7 +148,7 @@ test("begun on the laptop, finished on the phone, the laptop back to it: the pho
   await open("laptop", "alice");
   const mark = stack.gate.mark();
   const openBefore = await storeUploads(base.laptop);
-  const { sha256 } = await startUpload(tab.laptop, "laptop", { file, options: { headers: "bearer" }, events: ["onResume"] });
+  const { sha256 } = await startUpload(tab.laptop, "laptop", { file, options: { headers: "bearer" } });
   const run = await waitOutcome(tab.laptop, "laptop");
   assert.ok(run.outcome.result, JSON.stringify(run.outcome.error));
   assert.equal(run.outcome.result.key, phone.result.key, "the phone's object");
