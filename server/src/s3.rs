@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use md5::{Digest as _, Md5};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use rusty_s3::actions::ListParts;
 use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
 use url::Url;
 
@@ -334,6 +335,12 @@ impl Store {
         action.sign(expires)
     }
 
+    /// A ListParts of an upload, signed with the server's credentials.
+    fn list_parts_action<'a>(&'a self, key: &'a str, upload_id: &'a str) -> ListParts<'a> {
+        self.bucket
+            .list_parts(Some(&self.credentials), key, upload_id)
+    }
+
     /// One page of ListParts, from after `marker`.
     async fn list_parts_page(
         &self,
@@ -341,9 +348,7 @@ impl Store {
         upload_id: &str,
         marker: Option<u16>,
     ) -> Result<PartsPage, StoreError> {
-        let mut action = self
-            .bucket
-            .list_parts(Some(&self.credentials), key, upload_id);
+        let mut action = self.list_parts_action(key, upload_id);
         if let Some(marker) = marker {
             action.set_part_number_marker(marker);
         }
@@ -373,9 +378,7 @@ impl Store {
     /// What the store answers (`NoSuchUpload` for an upload that is gone),
     /// or why it could not be asked.
     pub async fn probe_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
-        let mut action = self
-            .bucket
-            .list_parts(Some(&self.credentials), key, upload_id);
+        let mut action = self.list_parts_action(key, upload_id);
         action.set_max_parts(1);
         let request = self.http.get(action.sign(SERVER_SIGN_TTL));
         self.execute_text(request, "ListParts").await.map(drop)
