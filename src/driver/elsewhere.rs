@@ -47,8 +47,9 @@ impl<B> Driver<'_, B> {
             return Ok(None);
         };
         let plan = record.plan();
-        let mut digests = Vec::with_capacity(plan.count() as usize);
-        for number in 1..=plan.count() {
+        let count = plan.count();
+        let mut digests = Vec::with_capacity(count as usize);
+        for number in 1..=count {
             let body = self.source.body(plan.range(number)).await?;
             digests.push(self.source.sha256(&body).await?);
         }
@@ -58,7 +59,7 @@ impl<B> Driver<'_, B> {
         }
         let size = record.file_size;
         if found == FoundWhen::Resuming {
-            self.announce(record, record.parts.len() as u32, size);
+            self.announce(record, count, size);
         }
         // Stored for good, as a completion of this run's own: a pause or a
         // cancel from here on must not send it again; the page's progress
