@@ -39,7 +39,7 @@ export const USAGE = `usage: node bench/run.mjs [flags]   (or: npm run bench -- 
                           (the set-up runs without it); default: none
 
 clients: raw, resupload, resupload-auto, resupload-sha256, uppy, lib-storage, tus
-sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, files, queue-resume, link, backend-load`;
+sections: throughput, memory, bundle, part-overhead, resume-latency, staging, hash, files, queue-resume, queue-add, link, backend-load`;
 
 const FILES_CASES = ["small", "medium", "mix"];
 const LINK_CASES = ["large", "small"];
