@@ -41,6 +41,22 @@ impl DoneStore for IdbStore {
 }
 
 impl IdbStore {
+    /// The markers of those of the files `ids` that have one, read in one
+    /// transaction (its requests answered by the time it completes).
+    pub(super) async fn markers_of(&self, ids: &[String]) -> Result<Vec<DoneMarker>, crate::Error> {
+        let tx = self.transaction(IdbTransactionMode::Readonly)?;
+        let done = tx.object_store(DONE).map_err(storage)?;
+        let requests: Vec<_> = ids
+            .iter()
+            .map(|id| done.get(&JsValue::from_str(id)).map_err(storage))
+            .collect::<Result<_, _>>()?;
+        committed(&tx).await?;
+        Ok(requests
+            .iter()
+            .filter_map(|request| marker_from_js(&request.result().ok()?))
+            .collect())
+    }
+
     /// Keeps `markers`, in one transaction (each over the one of its id).
     pub(super) async fn mark_all(&self, markers: &[DoneMarker]) -> Result<(), crate::Error> {
         let tx = self.transaction(IdbTransactionMode::Readwrite)?;

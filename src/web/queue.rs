@@ -236,7 +236,7 @@ impl UploadQueue {
                 Ok(pair) => add_readable(&inner, pair.unchecked_into()).await,
                 Err(e) => Err(e),
             };
-            if added.as_ref().is_ok_and(|&n| n > 0) {
+            if added.as_ref().is_ok_and(|ids| !ids.is_empty()) {
                 // Only a queue of one folder handle resumes from it: files
                 // from elsewhere end that; the same folder dropped again
                 // (a new file in it) does not, nor an add of nothing new.
@@ -246,9 +246,9 @@ impl UploadQueue {
                     false => None,
                 };
                 *inner.folder.borrow_mut() = folder;
-                keep_added(&inner).await;
+                keep_added(&inner, added.as_deref().ok()).await;
             }
-            settle(added, |n| JsValue::from_f64(n as f64))
+            settle(added, |ids| JsValue::from_f64(ids.len() as f64))
         })
     }
 
@@ -350,7 +350,7 @@ impl UploadQueue {
 /// `FILES_UNREADABLE` warning, and the rest are added; when it read none,
 /// the first one's error (`FILE_MISSING`, `PERMISSION_DENIED` or
 /// `READ_FAILED`) rejects the call.
-async fn add_readable(inner: &QueueInner, walked: Array) -> Result<usize, Error> {
+async fn add_readable(inner: &QueueInner, walked: Array) -> Result<Vec<String>, Error> {
     let (files, unreadable): (Array, Array) = (walked.get(0).into(), walked.get(1).into());
     let first = unreadable.get(0);
     if files.length() == 0 && !first.is_undefined() {
@@ -384,9 +384,9 @@ fn unreadable_warning(unreadable: &Array) -> Warning {
 }
 
 /// Adds the collected `[file, relativePath]` pairs, a slice of time per
-/// turn of the event loop; answers how many were new.
-async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
-    let mut added = 0;
+/// turn of the event loop; answers the record keys of those that were new.
+async fn add_all(inner: &QueueInner, list: Array) -> Result<Vec<String>, Error> {
+    let mut added = Vec::new();
     let mut slice_began = js_sys::Date::now();
     for pair in list.iter() {
         if js_sys::Date::now() - slice_began >= ADD_SLICE_MS {
@@ -401,10 +401,13 @@ async fn add_all(inner: &QueueInner, list: Array) -> Result<usize, Error> {
             continue;
         }
         let size = file.info.identity.size;
-        inner.entries.borrow_mut().push(QueueEntry { id, size });
+        inner.entries.borrow_mut().push(QueueEntry {
+            id: id.clone(),
+            size,
+        });
         inner.files.borrow_mut().push(file);
         inner.state.add(1);
-        added += 1;
+        added.push(id);
     }
     Ok(added)
 }
@@ -479,7 +482,7 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
                 joined: Vec::new(),
             });
             // Files added while it was written.
-            keep_added(inner).await;
+            keep_added(inner, None).await;
         }
     }
     loop {
@@ -539,7 +542,9 @@ async fn hold_batch<'a>(inner: &'a QueueInner, id: &str) -> Result<BatchLock<'a>
 /// added (a half-done folder dropped in again) is taken over, as at the
 /// run's start: its markers are the run's, forgotten with its own when
 /// it ends, and it is no longer listed to be resumed again in full.
-async fn keep_added(inner: &QueueInner) {
+/// `joined`: the files added (their record keys), when known; `None`
+/// looks at every file.
+async fn keep_added(inner: &QueueInner, joined: Option<&[String]>) {
     if inner.running_batch.borrow().is_none() {
         return;
     }
@@ -570,8 +575,11 @@ async fn keep_added(inner: &QueueInner) {
             running.joined.push(guard);
         }
     }
-    let files = inner.ids.borrow().clone();
-    let _ = store.take_over(&updated.id, &files).await;
+    let all = || inner.ids.borrow().clone();
+    let _ = match joined {
+        Some(joined) => store.take_over_joined(&updated.id, joined, all).await,
+        None => store.take_over(&updated.id, &all()).await,
+    };
 }
 
 /// Forgets the queue's batches and their done markers: every batch its
