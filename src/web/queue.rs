@@ -576,10 +576,7 @@ async fn keep_added(inner: &QueueInner, joined: Option<&[String]>) {
         }
     }
     let all = || inner.ids.borrow().clone();
-    let _ = match joined {
-        Some(joined) => store.take_over_joined(&updated.id, joined, all).await,
-        None => store.take_over(&updated.id, &all()).await,
-    };
+    let _ = store.take_over_joined(&updated.id, joined, all).await;
 }
 
 /// Forgets the queue's batches and their done markers: every batch its

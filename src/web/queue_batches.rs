@@ -179,22 +179,25 @@ impl IdbStore {
     }
 
     /// [`take_over`](Self::take_over) for the files `joined` that joined
-    /// the run of `batch`: only a batch that one of their markers names can
-    /// be taken over now (one skipped before for a stored file the queue
-    /// lacked gets it from them), so all the markers are read, and `files`
-    /// (all the queue's) asked, only when one does: an add costs its own
-    /// files, not every file the run stored.
+    /// the run of `batch` (`None`: any of the queue's): only a batch that
+    /// one of their markers names can be taken over now (one skipped
+    /// before for a stored file the queue lacked gets it from them), so
+    /// all the markers are read, and `files` (all the queue's) asked, only
+    /// when one does: an add costs its own files, not every file the run
+    /// stored.
     pub(super) async fn take_over_joined(
         &self,
         batch: &str,
-        joined: &[String],
+        joined: Option<&[String]>,
         files: impl FnOnce() -> HashSet<String>,
     ) -> Result<(), Error> {
-        let theirs = self.markers_of(joined).await?;
-        match theirs.iter().any(|m| m.batch != batch) {
-            true => self.take_over(batch, &files()).await,
-            false => Ok(()),
+        if let Some(joined) = joined {
+            let theirs = self.markers_of(joined).await?;
+            if theirs.iter().all(|m| m.batch == batch) {
+                return Ok(());
+            }
         }
+        self.take_over(batch, &files()).await
     }
 
     /// Collects `batch` if it is past `expires_after_ms` at `now` and no
