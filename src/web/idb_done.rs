@@ -43,6 +43,7 @@ impl DoneStore for IdbStore {
 impl IdbStore {
     /// The markers of those of the files `ids` that have one, read in one
     /// transaction (its requests answered by the time it completes).
+    #[cfg(feature = "queue")]
     pub(super) async fn markers_of(&self, ids: &[String]) -> Result<Vec<DoneMarker>, crate::Error> {
         let tx = self.transaction(IdbTransactionMode::Readonly)?;
         let done = tx.object_store(DONE).map_err(storage)?;
