@@ -39,7 +39,9 @@ function addOneByOne(page, { namespace, concurrency, adds, text }) {
       let firstStored;
       const going = new Promise((resolve) => (firstStored = resolve));
       const onFile = (f) => f.name === "first.bin" && f.key && firstStored();
-      const queue = new UploadQueue({ endpoint: "/api/s3", concurrency, checksum: "none", namespace, onFile });
+      // The anchor's PUT must outlast every add: no stall abort (at most 10 min, the option's top).
+      const stallTimeout = 600_000;
+      const queue = new UploadQueue({ endpoint: "/api/s3", concurrency, checksum: "none", namespace, onFile, stallTimeout });
       await queue.add([file("anchor.bin", -1), file("first.bin", -2)]);
       const t0 = performance.now();
       const ended = queue.start();
@@ -139,7 +141,7 @@ export async function run(ctx) {
     ),
   );
   const intro =
-    `One \`UploadQueue\` (\`concurrency: ${ctx.concurrency}\`, \`checksum: "none"\`) of one anchor file whose PUT is held back and one small file, started; once the small file is stored, ${rows[0]?.adds ?? ADDS} files of 1 KiB ` +
+    `One \`UploadQueue\` (\`concurrency: ${ctx.concurrency}\`, \`checksum: "none"\`, \`stallTimeout: 600_000\`) of one anchor file whose PUT is held back and one small file, started; once the small file is stored, ${rows[0]?.adds ?? ADDS} files of 1 KiB ` +
     "handed to `add()` one at a time, each awaited, while the run stores them; then the anchor is let go and the run ends. Goal: the last adds cost what the first did.";
   return { markdown: `${intro}\n\n${lines.join("\n")}`, json: { concurrency: ctx.concurrency, rows } };
 }
