@@ -27,6 +27,8 @@
 //!
 //! [`Driver`]: crate::driver::Driver
 
+#[cfg(feature = "queue")]
+pub mod keeper;
 pub mod progress;
 pub mod signing;
 mod state;

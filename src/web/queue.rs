@@ -34,6 +34,7 @@ use crate::driver::FileInfo;
 use crate::error::Error;
 use crate::options::UploadOptions;
 use crate::ports::{Warning, WarningCode};
+use crate::queue::keeper::{Added, Keeper};
 use crate::queue::signing::BatchSigner;
 use crate::queue::{batch_id, FileOutcome, FileRunner, Queue, QueueEntry, QueueEvents, QueueState};
 
@@ -130,6 +131,8 @@ struct QueueInner {
     /// The batch of the run going on, as kept in IndexedDB: files added
     /// while it runs are written into it ([`keep_added`]).
     running_batch: RefCell<Option<RunningBatch>>,
+    /// Its writes, one at a time ([`keep_added`]).
+    keeper: Keeper,
 }
 
 /// The batch run `run` keeps.
@@ -212,6 +215,7 @@ impl UploadQueue {
                 runs: Cell::new(0),
                 lock_given_back_at: Cell::new(f64::NEG_INFINITY),
                 running_batch: RefCell::new(None),
+                keeper: Keeper::default(),
             }),
         })
     }
@@ -236,7 +240,7 @@ impl UploadQueue {
                 Ok(pair) => add_readable(&inner, pair.unchecked_into()).await,
                 Err(e) => Err(e),
             };
-            if added.as_ref().is_ok_and(|ids| !ids.is_empty()) {
+            if let Some(ids) = added.as_ref().ok().filter(|ids| !ids.is_empty()) {
                 // Only a queue of one folder handle resumes from it: files
                 // from elsewhere end that; the same folder dropped again
                 // (a new file in it) does not, nor an add of nothing new.
@@ -246,7 +250,7 @@ impl UploadQueue {
                     false => None,
                 };
                 *inner.folder.borrow_mut() = folder;
-                keep_added(&inner, added.as_deref().ok()).await;
+                keep_added(&inner, Added::Files(ids.clone())).await;
             }
             settle(added, |ids| JsValue::from_f64(ids.len() as f64))
         })
@@ -482,7 +486,7 @@ async fn run(inner: &QueueInner, run: u64) -> Result<(), Error> {
                 joined: Vec::new(),
             });
             // Files added while it was written.
-            keep_added(inner, None).await;
+            keep_added(inner, Added::Every).await;
         }
     }
     loop {
@@ -542,12 +546,21 @@ async fn hold_batch<'a>(inner: &'a QueueInner, id: &str) -> Result<BatchLock<'a>
 /// added (a half-done folder dropped in again) is taken over, as at the
 /// run's start: its markers are the run's, forgotten with its own when
 /// it ends, and it is no longer listed to be resumed again in full.
-/// `joined`: the files added (their record keys), when known; `None`
-/// looks at every file.
-async fn keep_added(inner: &QueueInner, joined: Option<&[String]>) {
+/// `added`: the files added (their record keys), or every file. Adds
+/// made while one is kept are kept together next ([`Keeper`]).
+async fn keep_added(inner: &QueueInner, added: Added) {
     if inner.running_batch.borrow().is_none() {
         return;
     }
+    inner
+        .keeper
+        .keep(added, |added| keep_batch(inner, added))
+        .await;
+}
+
+/// Writes the running batch with the queue's files now (see
+/// [`keep_added`]).
+async fn keep_batch(inner: &QueueInner, added: Added) {
     let Ok(store) = IdbStore::open().await else {
         return;
     };
@@ -576,7 +589,9 @@ async fn keep_added(inner: &QueueInner, joined: Option<&[String]>) {
         }
     }
     let all = || inner.ids.borrow().clone();
-    let _ = store.take_over_joined(&updated.id, joined, all).await;
+    let _ = store
+        .take_over_joined(&updated.id, added.files(), all)
+        .await;
 }
 
 /// Forgets the queue's batches and their done markers: every batch its

@@ -657,6 +657,60 @@ test("files that join a running queue are under its lock too: another queue of t
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
+test("files added to a running queue in one loop, none awaited: every one kept in its batch, which is written a few times, not once per add", { timeout: 180_000 }, async () => {
+  const root = randomNamespace("loop");
+  const long = { name: "long.bin", size: 20_000, seed: 880 };
+  const expected = { [long.name]: sha256(contentBytes(long)) };
+  // long.bin's answer is held: the run goes on through the adds.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  stack.gate.injectRequest({ method: "PUT", keySuffix: "/long.bin" }, { holdAnswer: held });
+  const late = Array.from({ length: 24 }, (_, i) => ({ name: `loop-${i}.bin`, size: 5_000 + i, seed: 890 + i }));
+  Object.assign(expected, Object.fromEntries(late.map((f) => [f.name, sha256(contentBytes(f))])));
+  let kept;
+  try {
+    // Files, not a folder handle: an add to a queue of one looks at the
+    // file system (isSameEntry), which would spread the adds out in time.
+    await tab.evaluate(async ({ long, options }) => {
+      await window.q.run("loop", { add: [(await window.e2e.source(long)).source], options });
+    }, { long, options: { concurrency: 2, namespace: root } });
+    await waitUntil(async () => (await pending(root)).length === 1, { timeout: 30_000, what: "the run's batch kept" });
+    kept = await tab.evaluate(async (specs) => {
+      const files = [];
+      for (const spec of specs) files.push((await window.e2e.source(spec)).source);
+      // Counts the database's openings while the adds run: each write of
+      // the batch opens it once.
+      const open = IDBFactory.prototype.open;
+      let count = 0;
+      IDBFactory.prototype.open = function (...args) {
+        count++;
+        return open.apply(this, args);
+      };
+      try {
+        const queue = window.q.runs.loop.queue;
+        const added = await Promise.all(files.map((file) => queue.add([file])));
+        if (added.some((n) => n !== 1)) throw new Error(`add() answered ${added}`);
+      } finally {
+        IDBFactory.prototype.open = open;
+      }
+      return count;
+    }, late);
+    // Each add resolved once a write with its file ended: the batch counts them all.
+    const listed = await pending(root);
+    assert.deepEqual(listed.map((b) => b.files), [1 + late.length], "the batch counts every file added");
+  } finally {
+    release();
+  }
+  // Before, each add opened the database and made the batch anew (its key
+  // hashes every file of the queue): 24 times.
+  assert.ok(kept >= 1 && kept <= 3, `the batch was kept ${kept} times for ${late.length} adds`);
+  const r = await outcomeOf("loop");
+  assert.ok(r.outcome.result, JSON.stringify(r.outcome.error));
+  assert.equal(r.outcome.result.done.length, 1 + late.length);
+  assert.deepEqual(await pending(root), [], "the finished batch is no longer listed");
+  await assertStored(r.outcome.result.done, expected);
+});
+
 test("a half-done folder added to a running queue is taken over: its stored files skipped, and it is no longer listed once the queue ends", { timeout: 300_000 }, async () => {
   const root = randomNamespace("taken");
   const files = Array.from({ length: 5 }, (_, i) => ({ path: `h/f${i}.bin`, size: 21_000 + i, seed: 1300 + i }));
