@@ -3,13 +3,16 @@
 // loop over a list) while the queue sends the earlier ones. One anchor
 // file's PUT is held back (Playwright's request routing) so that the run
 // goes on through every add, which begin once a first file is stored; the
-// others are stored as they are added.
+// others are stored as they are added. Each run adds them twice over, in
+// two queues: each `add()` awaited before the next, and all in one loop,
+// none awaited (as `for (const f of files) queue.add(f)` does).
 //
-// Reported per run: the time of one `add()` (awaited) among the first
-// tenth of the adds and among the last tenth, the whole adding, and the
-// run's end. What it guards: an add's cost must not grow with the files
-// the run already holds or stored. Every object is checked by SHA-256
-// (then deleted).
+// Reported per run and way: the time of one `add()` among the first tenth
+// of the adds and among the last tenth (not awaited: from the loop's
+// start to its promise's end), the whole adding, and the run's end. What
+// it guards: an add's cost must not grow with the files the run already
+// holds or stored, and adds made together must not each pay for the
+// whole queue. Every object is checked by SHA-256 (then deleted).
 
 import { createHash } from "node:crypto";
 
@@ -23,6 +26,12 @@ export const enabledByDefault = true;
 /** The files added after the anchor, one `add()` each. */
 const ADDS = 2_000;
 
+/** The two ways of adding them. */
+const WAYS = [
+  { awaited: true, label: "each awaited" },
+  { awaited: false, label: "one loop, none awaited" },
+];
+
 /** File `i`'s bytes, made alike in the page and here. */
 const textOf = (i) => `resupload bench file ${i}\n`.repeat(40);
 
@@ -30,9 +39,9 @@ const textOf = (i) => `resupload bench file ${i}\n`.repeat(40);
  * In the page: the anchor, then `adds` files one `add()` at a time; the
  * adds' figures. The run goes on as `window.benchRun` (see `runEnd`).
  */
-function addOneByOne(page, { namespace, concurrency, adds, text }) {
+function addOneByOne(page, { namespace, concurrency, adds, awaited, text }) {
   return page.evaluate(
-    async ({ namespace, concurrency, adds, text }) => {
+    async ({ namespace, concurrency, adds, awaited, text }) => {
       const textOf = new Function("i", `return (${text})(i)`);
       const file = (name, i) => new File([textOf(i)], name, { lastModified: 1 });
       const { UploadQueue } = window.bench;
@@ -51,16 +60,22 @@ function addOneByOne(page, { namespace, concurrency, adds, text }) {
       const firstFile = await Promise.race([first, stopped]);
       if (!firstFile?.key) throw new Error(`first.bin was not stored: ${JSON.stringify(firstFile?.error ?? firstFile)}`);
       const ms = [];
-      for (let i = 0; i < adds; i++) {
+      if (awaited) {
+        for (let i = 0; i < adds; i++) {
+          const began = performance.now();
+          await queue.add([file(`f${i}.bin`, i)]);
+          ms.push(performance.now() - began);
+        }
+      } else {
         const began = performance.now();
-        await queue.add([file(`f${i}.bin`, i)]);
-        ms.push(performance.now() - began);
+        const each = (i) => queue.add([file(`f${i}.bin`, i)]).then(() => (ms[i] = performance.now() - began));
+        await Promise.all(Array.from({ length: adds }, (_, i) => each(i)));
       }
       // addingSeconds counts from start(): first.bin's upload is in it.
       window.benchRun = { queue, ended, t0 };
       return { ms, addingSeconds: (performance.now() - t0) / 1000 };
     },
-    { namespace, concurrency, adds, text },
+    { namespace, concurrency, adds, awaited, text },
   );
 }
 
@@ -106,18 +121,19 @@ async function checkObjects(bench, done, adds) {
   return bad;
 }
 
-async function runOnce(ctx, run) {
+async function runOnce(ctx, run, { awaited, label }) {
   const { bench } = ctx;
   await bench.reopenPage();
   const release = await holdAnchor(bench.page);
-  const namespace = `bench-add-${run}-${Date.now()}`;
+  const namespace = `bench-add-${run}-${awaited ? "awaited" : "loop"}-${Date.now()}`;
   const adds = ctx.opts.quick ? ADDS / 4 : ADDS;
-  const added = await addOneByOne(bench.page, { namespace, concurrency: ctx.concurrency, adds, text: textOf.toString() });
+  const added = await addOneByOne(bench.page, { namespace, concurrency: ctx.concurrency, adds, awaited, text: textOf.toString() });
   await release();
   const result = await runEnd(bench.page);
   const tenth = Math.max(1, Math.floor(adds / 10));
   const bad = [...result.failed, ...(await checkObjects(bench, result.done, adds))];
   return {
+    way: label,
     adds,
     firstMs: median(added.ms.slice(0, tenth)),
     lastMs: median(added.ms.slice(-tenth)),
@@ -131,22 +147,29 @@ async function runOnce(ctx, run) {
 export async function run(ctx) {
   const rows = [];
   for (let r = 0; r < ctx.opts.runs; r++) {
-    const row = await runOnce(ctx, r);
-    rows.push(row);
-    log(
-      `queue-add: run ${r + 1}/${ctx.opts.runs}: ${row.status}${row.error ? ` (${row.error})` : ""}; ` +
-        `${fmt(row.firstMs, 2)} ms per add at first, ${fmt(row.lastMs, 2)} ms at the end, ${fmt(row.addingSeconds, 1)} s adding, ${fmt(row.seconds, 1)} s in all`,
-    );
+    for (const way of WAYS) {
+      const row = { run: r + 1, ...(await runOnce(ctx, r, way)) };
+      rows.push(row);
+      logRow(ctx, row);
+    }
   }
-  const head = ["run", "files added", "ms per add, first tenth (median)", "ms per add, last tenth (median)", "last ÷ first", "seconds from start() to the last add", "seconds to the run's end", "objects"];
+  const head = ["run", "way of adding", "files added", "ms per add, first tenth (median)", "ms per add, last tenth (median)", "last ÷ first", "seconds from start() to the last add", "seconds to the run's end", "objects"];
   const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
-  rows.forEach((row, i) =>
+  rows.forEach((row) =>
     lines.push(
-      `| ${i + 1} | ${row.adds} | ${fmt(row.firstMs, 2)} | ${fmt(row.lastMs, 2)} | ${fmt(row.lastMs / row.firstMs, 2)} | ${fmt(row.addingSeconds, 1)} | ${fmt(row.seconds, 1)} | ${row.status === "ok" ? "all byte-identical" : row.error} |`,
+      `| ${row.run} | ${row.way} | ${row.adds} | ${fmt(row.firstMs, 2)} | ${fmt(row.lastMs, 2)} | ${fmt(row.lastMs / row.firstMs, 2)} | ${fmt(row.addingSeconds, 1)} | ${fmt(row.seconds, 1)} | ${row.status === "ok" ? "all byte-identical" : row.error} |`,
     ),
   );
   const intro =
     `One \`UploadQueue\` (\`concurrency: ${ctx.concurrency}\`, \`checksum: "none"\`, \`stallTimeout: 600_000\`) of one anchor file whose PUT is held back and one small file, started; once the small file is stored, ${rows[0]?.adds ?? ADDS} files of 1 KiB ` +
-    "handed to `add()` one at a time, each awaited, while the run stores them; then the anchor is let go and the run ends. Goal: the last adds cost what the first did.";
+    "handed to `add()` one at a time while the run stores them, each awaited, and (in a second queue) all in one loop, none awaited; then the anchor is let go and the run ends. " +
+    "An add not awaited is timed from the loop's start to its promise's end. Goal: the last adds cost what the first did, and adds made together do not each pay for the whole queue.";
   return { markdown: `${intro}\n\n${lines.join("\n")}`, json: { concurrency: ctx.concurrency, rows } };
+}
+
+function logRow(ctx, row) {
+  log(
+    `queue-add: run ${row.run}/${ctx.opts.runs}, ${row.way}: ${row.status}${row.error ? ` (${row.error})` : ""}; ` +
+      `${fmt(row.firstMs, 2)} ms per add at first, ${fmt(row.lastMs, 2)} ms at the end, ${fmt(row.addingSeconds, 1)} s adding, ${fmt(row.seconds, 1)} s in all`,
+  );
 }
