@@ -179,32 +179,36 @@ mod tests {
         }
     }
 
+    /// Spawns an add named `name` of `added` on `pool`.
+    fn spawn(pool: &LocalPool, rig: &Rc<Rig>, name: &'static str, added: Added) {
+        let add = rig.clone().add(name, added);
+        pool.spawner().spawn_local(add).unwrap();
+    }
+
+    /// A rig whose first add, "a", is writing, held at the gate (opened
+    /// by the answer's sender).
+    fn first_write_held() -> (LocalPool, Rc<Rig>, oneshot::Sender<()>) {
+        let (rig, mut pool) = (Rig::new(), LocalPool::new());
+        let open = rig.close_gate();
+        spawn(&pool, &rig, "a", files(&["a"]));
+        pool.run_until_stalled();
+        (pool, rig, open)
+    }
+
     #[test]
     fn adds_during_a_write_are_kept_together_by_the_next() {
-        let rig = Rig::new();
-        let mut pool = LocalPool::new();
-        let open = rig.close_gate();
-        pool.spawner()
-            .spawn_local(rig.clone().add("a", files(&["a"])))
-            .unwrap();
-        pool.run_until_stalled();
+        let (mut pool, rig, open) = first_write_held();
         for name in ["b", "c", "d"] {
-            pool.spawner()
-                .spawn_local(rig.clone().add(name, files(&[name])))
-                .unwrap();
+            spawn(&pool, &rig, name, files(&[name]));
         }
         pool.run_until_stalled();
         assert_eq!(*rig.writes.borrow(), [files(&["a"])], "one write at a time");
-        assert!(
-            rig.ended.borrow().is_empty(),
-            "none resolves before its write"
-        );
+        let none: [&str; 0] = [];
+        assert_eq!(*rig.ended.borrow(), none, "none resolves before its write");
         open.send(()).unwrap();
         pool.run_until_stalled();
-        assert_eq!(
-            *rig.writes.borrow(),
-            [files(&["a"]), files(&["b", "c", "d"])]
-        );
+        let writes = [files(&["a"]), files(&["b", "c", "d"])];
+        assert_eq!(*rig.writes.borrow(), writes);
         let mut ended = rig.ended.borrow().clone();
         ended.sort_unstable();
         assert_eq!(ended, ["a", "b", "c", "d"]);
@@ -212,19 +216,9 @@ mod tests {
 
     #[test]
     fn every_file_is_kept_when_one_call_asks_for_it() {
-        let rig = Rig::new();
-        let mut pool = LocalPool::new();
-        let open = rig.close_gate();
-        pool.spawner()
-            .spawn_local(rig.clone().add("a", files(&["a"])))
-            .unwrap();
-        pool.run_until_stalled();
-        pool.spawner()
-            .spawn_local(rig.clone().add("b", files(&["b"])))
-            .unwrap();
-        pool.spawner()
-            .spawn_local(rig.clone().add("run", Added::Every))
-            .unwrap();
+        let (mut pool, rig, open) = first_write_held();
+        spawn(&pool, &rig, "b", files(&["b"]));
+        spawn(&pool, &rig, "run", Added::Every);
         pool.run_until_stalled();
         open.send(()).unwrap();
         pool.run_until_stalled();
@@ -247,9 +241,7 @@ mod tests {
         };
         pool.spawner().spawn_local(writer).unwrap();
         pool.run_until_stalled();
-        pool.spawner()
-            .spawn_local(rig.clone().add("b", files(&["b"])))
-            .unwrap();
+        spawn(&pool, &rig, "b", files(&["b"]));
         pool.run_until_stalled();
         assert!(rig.ended.borrow().is_empty());
         stop.send(()).unwrap();
