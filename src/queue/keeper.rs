@@ -1,7 +1,9 @@
 //! One write at a time of what a running queue keeps (its batch, as files
 //! are added): the adds made while one is written are kept together by
 //! the next write, so a page that hands a thousand files to `add()` in one
-//! loop, none awaited, makes a few writes, not a thousand.
+//! loop, none awaited, makes a few rounds of keeping (each opens the
+//! database, builds the batch and reads the added files' done markers),
+//! not a thousand.
 //!
 //! ```
 //! # futures::executor::block_on(async {
@@ -25,7 +27,7 @@ use std::future::Future;
 use futures::channel::oneshot;
 
 /// The files one write is to keep.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Added {
     /// The record keys of the files added.
     Files(Vec<String>),

@@ -657,7 +657,7 @@ test("files that join a running queue are under its lock too: another queue of t
   await tab.evaluate((root) => window.q.remove(root), root);
 });
 
-test("files added to a running queue in one loop, none awaited: every one kept in its batch, which is written a few times, not once per add", { timeout: 180_000 }, async () => {
+test("files added to a running queue in one loop, none awaited: every one kept in its batch, by a few rounds of keeping it, not one per add", { timeout: 180_000 }, async () => {
   const root = randomNamespace("loop");
   const long = { name: "long.bin", size: 20_000, seed: 880 };
   const expected = { [long.name]: sha256(contentBytes(long)) };
@@ -678,8 +678,9 @@ test("files added to a running queue in one loop, none awaited: every one kept i
     kept = await tab.evaluate(async (specs) => {
       const files = [];
       for (const spec of specs) files.push((await window.e2e.source(spec)).source);
-      // Counts the database's openings while the adds run: each write of
-      // the batch opens it once.
+      // Counts the database's openings while the adds run: each round of
+      // keeping the batch (open, build it, write it if it changed, read the
+      // added files' markers) opens it once.
       const open = IDBFactory.prototype.open;
       let count = 0;
       IDBFactory.prototype.open = function (...args) {
