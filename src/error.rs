@@ -84,6 +84,18 @@ pub enum StorageFailure {
     Failed,
 }
 
+/// The two checksums of an [`Error::ChecksumMismatch`] and the object's key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// The composite checksum computed here.
+    pub expected: String,
+    /// The one the store reported.
+    pub actual: String,
+    /// The key the object is stored under: it is the store's now, and the
+    /// page must delete it (nothing else knows it is bad).
+    pub key: String,
+}
+
 /// Everything that can go wrong, as plain data.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -169,15 +181,9 @@ pub enum Error {
     ChecksumUnsupported,
     /// The object the store assembled does not have the checksum computed
     /// here from the file's parts: the stored bytes differ from the file.
-    ChecksumMismatch {
-        /// The composite checksum computed here.
-        expected: String,
-        /// The one the store reported.
-        actual: String,
-        /// The key the object is stored under: it is the store's now, and
-        /// the page must delete it (nothing else knows it is bad).
-        key: String,
-    },
+    /// Boxed, as the largest variant would otherwise set the size of every
+    /// `Result<_, Error>` (BENCHMARKS.md: 1.2 KB gzip of the module).
+    ChecksumMismatch(Box<Mismatch>),
     /// The file (or streaming source) could not be read.
     ReadFailed {
         /// What the browser or the source said.
@@ -235,7 +241,7 @@ impl Error {
             Error::AlreadyCompleted => "ALREADY_COMPLETED",
             Error::Locked | Error::BatchLocked => "UPLOAD_LOCKED",
             Error::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
-            Error::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
+            Error::ChecksumMismatch(..) => "CHECKSUM_MISMATCH",
             Error::ReadFailed { .. } => "READ_FAILED",
             Error::PermissionDenied => "PERMISSION_DENIED",
             Error::FileMissing => "FILE_MISSING",
@@ -305,7 +311,7 @@ impl Error {
             | Error::AlreadyCompleted
             | Error::Locked
             | Error::BatchLocked
-            | Error::ChecksumMismatch { .. }
+            | Error::ChecksumMismatch(..)
             | Error::ReadFailed { .. }
             | Error::PermissionDenied
             | Error::FileMissing
@@ -326,7 +332,7 @@ impl Error {
     /// ([`Error::ChecksumMismatch`]): for the page to delete.
     pub fn stored_key(&self) -> Option<&str> {
         match self {
-            Error::ChecksumMismatch { key, .. } => Some(key),
+            Error::ChecksumMismatch(mismatch) => Some(&mismatch.key),
             _ => None,
         }
     }
@@ -401,7 +407,7 @@ impl Error {
             | Error::MissingEtag { .. }
             | Error::NoSuchUpload { .. }
             | Error::Storage { .. }
-            | Error::ChecksumMismatch { .. }
+            | Error::ChecksumMismatch(..)
             | Error::ReadFailed { .. }
             | Error::HeadersFailed { .. }
             | Error::NotInBuild { .. }
@@ -449,11 +455,7 @@ impl fmt::Display for Error {
                 f,
                 "the browser's upload state store (IndexedDB) failed: {detail}"
             ),
-            Error::ChecksumMismatch {
-                expected,
-                actual,
-                key,
-            } => write_mismatch(f, expected, actual, key),
+            Error::ChecksumMismatch(mismatch) => mismatch.fmt(f),
             Error::ReadFailed { detail } => write!(
                 f,
                 "the file could not be read: {detail}; if it was moved, changed or deleted, \
@@ -525,17 +527,20 @@ impl Error {
 impl std::error::Error for Error {}
 
 /// The message of [`Error::ChecksumMismatch`].
-fn write_mismatch(
-    f: &mut fmt::Formatter<'_>,
-    expected: &str,
-    actual: &str,
-    key: &str,
-) -> fmt::Result {
-    write!(
-        f,
-        "the object stored as {key} has the checksum {actual}, not {expected}, computed here \
-         from the file: it does not hold the file's bytes; delete it and upload the file again"
-    )
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Mismatch {
+            expected,
+            actual,
+            key,
+        } = self;
+        write!(
+            f,
+            "the object stored as {key} has the checksum {actual}, not {expected}, computed \
+             here from the file: it does not hold the file's bytes; delete it and upload the \
+             file again"
+        )
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use resupload::core::fingerprint::FileIdentity;
 use resupload::core::plan::MIB;
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::PartState;
+use resupload::error::Mismatch;
 use resupload::http::{failure, Answer};
 use resupload::memory::{MemoryClaims, MemoryStore};
 use resupload::options::ChecksumMode;
@@ -2324,11 +2325,12 @@ fn a_store_reporting_another_object_checksum_is_an_error() {
     let w = World::new(SIZE);
     *w.s3.lying_checksum.borrow_mut() = Some(composite(&[Sha256Digest::of(b"other")]));
     match w.run() {
-        Err(Error::ChecksumMismatch {
-            expected,
-            actual,
-            key,
-        }) => {
+        Err(Error::ChecksumMismatch(mismatch)) => {
+            let Mismatch {
+                expected,
+                actual,
+                key,
+            } = *mismatch;
             assert_eq!(expected, file_composite(&w));
             assert!(actual.ends_with("-1"), "{actual}");
             // The bad object is the store's now: the page must learn where.

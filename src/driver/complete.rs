@@ -8,7 +8,7 @@ use super::retry::{with_retries, NoWaitForNetwork};
 use super::{Completed, Driver, FileInfo};
 use crate::core::checksum::{composite, composites_match, Sha256Digest};
 use crate::core::record::{PartState, UploadRecord};
-use crate::error::{Error, Operation, Refusal};
+use crate::error::{Error, Mismatch, Operation, Refusal};
 use crate::ports::{CompletedPart, Warning, WarningCode};
 
 impl<B> Driver<'_, B> {
@@ -99,11 +99,11 @@ impl<B> Driver<'_, B> {
     ) -> Result<Option<String>, Error> {
         match (object_checksum(parts), remote) {
             (Some(local), Some(remote)) if composites_match(&local, &remote) => Ok(Some(local)),
-            (Some(local), Some(remote)) => Err(Error::ChecksumMismatch {
+            (Some(local), Some(remote)) => Err(Error::ChecksumMismatch(Box::new(Mismatch {
                 expected: local,
                 actual: remote,
                 key: key.to_owned(),
-            }),
+            }))),
             _ => {
                 self.events.warning(Warning {
                     code: WarningCode::ChecksumUnverified,
