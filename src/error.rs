@@ -84,7 +84,7 @@ pub enum StorageFailure {
     Failed,
 }
 
-/// The two checksums of an [`Error::ChecksumMismatch`] and the object's key.
+/// The two checksums of an [`ErrorKind::ChecksumMismatch`] and the object's key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mismatch {
     /// The composite checksum computed here.
@@ -96,10 +96,70 @@ pub struct Mismatch {
     pub key: String,
 }
 
+/// Everything that can go wrong: an [`ErrorKind`], boxed, so that every
+/// `Result<_, Error>` (and every future state holding one) is a pointer
+/// wide rather than as wide as the largest kind (BENCHMARKS.md measures
+/// what the width costs in the module). Derefs to its kind:
+///
+/// ```
+/// use resupload::error::{Error, ErrorKind};
+/// let error = Error::from(ErrorKind::Paused);
+/// assert_eq!(error.code(), "PAUSED");
+/// assert!(matches!(error.kind(), ErrorKind::Paused));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error(Box<ErrorKind>);
+
+impl Error {
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
+    /// What went wrong, to be told more (a retry's `Retry-After`).
+    pub fn kind_mut(&mut self) -> &mut ErrorKind {
+        &mut self.0
+    }
+
+    /// A shortcut for [`ErrorKind::InvalidOption`].
+    pub fn invalid_option(option: &'static str, reason: impl Into<String>) -> Self {
+        ErrorKind::InvalidOption {
+            option,
+            reason: reason.into(),
+        }
+        .into()
+    }
+
+    /// Whether the server no longer knows the upload
+    /// ([`ErrorKind::NoSuchUpload`]).
+    pub fn is_no_such_upload(&self) -> bool {
+        matches!(*self.0, ErrorKind::NoSuchUpload { .. })
+    }
+
+    /// What went wrong, taken out of its box.
+    pub fn into_kind(self) -> ErrorKind {
+        *self.0
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error(Box::new(kind))
+    }
+}
+
+impl std::ops::Deref for Error {
+    type Target = ErrorKind;
+
+    fn deref(&self) -> &ErrorKind {
+        &self.0
+    }
+}
+
 /// Everything that can go wrong, as plain data.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// An option has a value the library cannot use.
     InvalidOption {
         /// The option's name, as in the JavaScript options object.
@@ -222,34 +282,34 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl ErrorKind {
     /// A stable, upper-case code for programs, such as `"NETWORK"`.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::InvalidOption { .. } => "INVALID_OPTION",
-            Error::NotAFile => "NOT_A_FILE",
-            Error::FileTooLarge { .. } => "FILE_TOO_LARGE",
-            Error::Network { .. } => "NETWORK",
-            Error::Http { .. } => "HTTP_STATUS",
-            Error::BadResponse { .. } => "BAD_RESPONSE",
-            Error::MissingEtag { .. } => "MISSING_ETAG",
-            Error::NoSuchUpload { .. } => "NO_SUCH_UPLOAD",
-            Error::Storage { .. } => "STORAGE",
-            Error::Paused => "PAUSED",
-            Error::Aborted => "ABORTED",
-            Error::AlreadyRunning => "ALREADY_RUNNING",
-            Error::AlreadyCompleted => "ALREADY_COMPLETED",
-            Error::Locked | Error::BatchLocked => "UPLOAD_LOCKED",
-            Error::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
-            Error::ChecksumMismatch(..) => "CHECKSUM_MISMATCH",
-            Error::ReadFailed { .. } => "READ_FAILED",
-            Error::PermissionDenied => "PERMISSION_DENIED",
-            Error::FileMissing => "FILE_MISSING",
-            Error::FileChanged => "FILE_CHANGED",
-            Error::NoHandle => "NO_HANDLE",
-            Error::HeadersFailed { .. } => "HEADERS_FAILED",
-            Error::NotInBuild { .. } => "NOT_IN_BUILD",
-            Error::UnsupportedBrowser { .. } => "UNSUPPORTED_BROWSER",
+            ErrorKind::InvalidOption { .. } => "INVALID_OPTION",
+            ErrorKind::NotAFile => "NOT_A_FILE",
+            ErrorKind::FileTooLarge { .. } => "FILE_TOO_LARGE",
+            ErrorKind::Network { .. } => "NETWORK",
+            ErrorKind::Http { .. } => "HTTP_STATUS",
+            ErrorKind::BadResponse { .. } => "BAD_RESPONSE",
+            ErrorKind::MissingEtag { .. } => "MISSING_ETAG",
+            ErrorKind::NoSuchUpload { .. } => "NO_SUCH_UPLOAD",
+            ErrorKind::Storage { .. } => "STORAGE",
+            ErrorKind::Paused => "PAUSED",
+            ErrorKind::Aborted => "ABORTED",
+            ErrorKind::AlreadyRunning => "ALREADY_RUNNING",
+            ErrorKind::AlreadyCompleted => "ALREADY_COMPLETED",
+            ErrorKind::Locked | ErrorKind::BatchLocked => "UPLOAD_LOCKED",
+            ErrorKind::ChecksumUnsupported => "CHECKSUM_UNSUPPORTED",
+            ErrorKind::ChecksumMismatch(..) => "CHECKSUM_MISMATCH",
+            ErrorKind::ReadFailed { .. } => "READ_FAILED",
+            ErrorKind::PermissionDenied => "PERMISSION_DENIED",
+            ErrorKind::FileMissing => "FILE_MISSING",
+            ErrorKind::FileChanged => "FILE_CHANGED",
+            ErrorKind::NoHandle => "NO_HANDLE",
+            ErrorKind::HeadersFailed { .. } => "HEADERS_FAILED",
+            ErrorKind::NotInBuild { .. } => "NOT_IN_BUILD",
+            ErrorKind::UnsupportedBrowser { .. } => "UNSUPPORTED_BROWSER",
         }
     }
 
@@ -258,8 +318,8 @@ impl Error {
     /// bytes damaged on the way.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Network { .. } => true,
-            Error::Http {
+            ErrorKind::Network { .. } => true,
+            ErrorKind::Http {
                 status, refusal, ..
             } => {
                 is_retryable_status(*status)
@@ -285,7 +345,7 @@ impl Error {
     /// so that a new kind must be placed here.
     pub fn is_queue_wide(&self) -> bool {
         match self {
-            Error::Http {
+            ErrorKind::Http {
                 operation, status, ..
             } => {
                 is_retryable_status(*status)
@@ -293,55 +353,47 @@ impl Error {
                     || (matches!(status, 404 | 405)
                         && matches!(operation, Operation::Create | Operation::SignFile))
             }
-            Error::Network { .. }
-            | Error::BadResponse { .. }
-            | Error::MissingEtag { .. }
-            | Error::Storage { .. }
-            | Error::HeadersFailed { .. }
-            | Error::ChecksumUnsupported
-            | Error::NotInBuild { .. }
-            | Error::UnsupportedBrowser { .. } => true,
-            Error::InvalidOption { .. }
-            | Error::NotAFile
-            | Error::FileTooLarge { .. }
-            | Error::NoSuchUpload { .. }
-            | Error::Paused
-            | Error::Aborted
-            | Error::AlreadyRunning
-            | Error::AlreadyCompleted
-            | Error::Locked
-            | Error::BatchLocked
-            | Error::ChecksumMismatch(..)
-            | Error::ReadFailed { .. }
-            | Error::PermissionDenied
-            | Error::FileMissing
-            | Error::FileChanged
-            | Error::NoHandle => false,
+            ErrorKind::Network { .. }
+            | ErrorKind::BadResponse { .. }
+            | ErrorKind::MissingEtag { .. }
+            | ErrorKind::Storage { .. }
+            | ErrorKind::HeadersFailed { .. }
+            | ErrorKind::ChecksumUnsupported
+            | ErrorKind::NotInBuild { .. }
+            | ErrorKind::UnsupportedBrowser { .. } => true,
+            ErrorKind::InvalidOption { .. }
+            | ErrorKind::NotAFile
+            | ErrorKind::FileTooLarge { .. }
+            | ErrorKind::NoSuchUpload { .. }
+            | ErrorKind::Paused
+            | ErrorKind::Aborted
+            | ErrorKind::AlreadyRunning
+            | ErrorKind::AlreadyCompleted
+            | ErrorKind::Locked
+            | ErrorKind::BatchLocked
+            | ErrorKind::ChecksumMismatch(..)
+            | ErrorKind::ReadFailed { .. }
+            | ErrorKind::PermissionDenied
+            | ErrorKind::FileMissing
+            | ErrorKind::FileChanged
+            | ErrorKind::NoHandle => false,
         }
     }
 
     /// The HTTP status, when the error is an HTTP answer.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Http { status, .. } => Some(*status),
+            ErrorKind::Http { status, .. } => Some(*status),
             _ => None,
         }
     }
 
     /// The key of an object the store holds though the upload failed
-    /// ([`Error::ChecksumMismatch`]): for the page to delete.
+    /// ([`ErrorKind::ChecksumMismatch`]): for the page to delete.
     pub fn stored_key(&self) -> Option<&str> {
         match self {
-            Error::ChecksumMismatch(mismatch) => Some(&mismatch.key),
+            ErrorKind::ChecksumMismatch(mismatch) => Some(&mismatch.key),
             _ => None,
-        }
-    }
-
-    /// A shortcut for [`Error::InvalidOption`].
-    pub fn invalid_option(option: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidOption {
-            option,
-            reason: reason.into(),
         }
     }
 }
@@ -351,140 +403,140 @@ pub fn is_retryable_status(status: u16) -> bool {
     status >= 500 || status == 408 || status == 429
 }
 
-impl Error {
+impl ErrorKind {
     /// The message of an error that carries no values; empty for the
     /// others, whose messages `Display` builds from their fields. Matched
     /// without a wildcard, so that a new kind must be placed here.
     fn fixed_message(&self) -> &'static str {
         match self {
-            Error::NotAFile => {
+            ErrorKind::NotAFile => {
                 "the file must be a File or Blob (from <input type=file>, drag and drop, or new \
                  Blob()), a FileSystemFileHandle, or a streaming source { id, size, read }"
             }
-            Error::Paused => "the upload was paused; call start() to continue",
-            Error::Aborted => "the upload was aborted",
-            Error::AlreadyRunning => {
+            ErrorKind::Paused => "the upload was paused; call start() to continue",
+            ErrorKind::Aborted => "the upload was aborted",
+            ErrorKind::AlreadyRunning => {
                 "start() was called while this upload is already running; wait for its promise"
             }
-            Error::Locked => {
+            ErrorKind::Locked => {
                 "another tab or window is uploading this file now; wait for it to finish or \
                  stop it there (start() can wait for it with lock: \"wait\"; abort() only \
                  once it has stopped)"
             }
-            Error::BatchLocked => {
+            ErrorKind::BatchLocked => {
                 "another tab or window is running a queue of these files already; wait for it \
                  to finish, or pass lock: \"wait\" to start when it stops"
             }
-            Error::AlreadyCompleted => {
+            ErrorKind::AlreadyCompleted => {
                 "the upload has already completed; there is nothing to abort or resume"
             }
-            Error::ChecksumUnsupported => {
+            ErrorKind::ChecksumUnsupported => {
                 "checksum: \"sha256\" was asked for, but the signing backend did not confirm \
                  SHA-256 checksums (a plain Uppy Companion cannot sign them): use a backend \
                  with resupload's checksum extension, or checksum: \"none\""
             }
-            Error::PermissionDenied => {
+            ErrorKind::PermissionDenied => {
                 "read access to the file was not granted: call start() from a click, where the \
                  browser can ask the user (it asks only during one), or pick the file again"
             }
-            Error::FileMissing => {
+            ErrorKind::FileMissing => {
                 "the file is no longer where it was (moved, renamed or deleted): pick it again"
             }
-            Error::FileChanged => {
+            ErrorKind::FileChanged => {
                 "the file changed since its upload began (another name, size or date): its old \
                  parts are not reused; upload it again as a new file"
             }
-            Error::NoHandle => {
+            ErrorKind::NoHandle => {
                 "this upload cannot continue without its file: pick the same file again (only \
                  uploads started from a file handle, or with stage: \"opfs\", continue without \
                  picking)"
             }
-            Error::InvalidOption { .. }
-            | Error::FileTooLarge { .. }
-            | Error::Network { .. }
-            | Error::Http { .. }
-            | Error::BadResponse { .. }
-            | Error::MissingEtag { .. }
-            | Error::NoSuchUpload { .. }
-            | Error::Storage { .. }
-            | Error::ChecksumMismatch(..)
-            | Error::ReadFailed { .. }
-            | Error::HeadersFailed { .. }
-            | Error::NotInBuild { .. }
-            | Error::UnsupportedBrowser { .. } => "",
+            ErrorKind::InvalidOption { .. }
+            | ErrorKind::FileTooLarge { .. }
+            | ErrorKind::Network { .. }
+            | ErrorKind::Http { .. }
+            | ErrorKind::BadResponse { .. }
+            | ErrorKind::MissingEtag { .. }
+            | ErrorKind::NoSuchUpload { .. }
+            | ErrorKind::Storage { .. }
+            | ErrorKind::ChecksumMismatch(..)
+            | ErrorKind::ReadFailed { .. }
+            | ErrorKind::HeadersFailed { .. }
+            | ErrorKind::NotInBuild { .. }
+            | ErrorKind::UnsupportedBrowser { .. } => "",
         }
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidOption { option, reason } => {
+            ErrorKind::InvalidOption { option, reason } => {
                 write!(f, "invalid option `{option}`: {reason}")
             }
-            Error::FileTooLarge { size, max } => write!(
+            ErrorKind::FileTooLarge { size, max } => write!(
                 f,
                 "the file is {size} bytes, over the largest object the store accepts ({max} bytes); \
                  raise `maxObjectSize` only if your store allows larger objects"
             ),
-            Error::Network { operation, detail } => write!(
+            ErrorKind::Network { operation, detail } => write!(
                 f,
                 "network error while {}: {detail}; check the connection (and, for part uploads, \
                  the bucket's CORS rules), then {}",
                 operation.describe(),
                 operation.next_step()
             ),
-            Error::Http { .. } => self.write_http(f),
-            Error::BadResponse { operation, detail } => write!(
+            ErrorKind::Http { .. } => self.write_http(f),
+            ErrorKind::BadResponse { operation, detail } => write!(
                 f,
                 "the signing backend gave an unexpected answer while {}: {detail}; \
                  it must speak Uppy Companion's S3 multipart protocol",
                 operation.describe()
             ),
-            Error::MissingEtag { part_number } => write!(
+            ErrorKind::MissingEtag { part_number } => write!(
                 f,
                 "the upload of part {part_number} succeeded but its response has no ETag header: \
                  the bucket's CORS rules must expose ETag (ExposeHeaders: [\"ETag\"])"
             ),
-            Error::NoSuchUpload { upload_id } => write!(
+            ErrorKind::NoSuchUpload { upload_id } => write!(
                 f,
                 "the server no longer has multipart upload {upload_id} (it expired or was aborted); \
                  call start() again to upload the file afresh"
             ),
-            Error::Storage { detail, .. } => write!(
+            ErrorKind::Storage { detail, .. } => write!(
                 f,
                 "the browser's upload state store (IndexedDB) failed: {detail}"
             ),
-            Error::ChecksumMismatch(mismatch) => mismatch.fmt(f),
-            Error::ReadFailed { detail } => write!(
+            ErrorKind::ChecksumMismatch(mismatch) => mismatch.fmt(f),
+            ErrorKind::ReadFailed { detail } => write!(
                 f,
                 "the file could not be read: {detail}; if it was moved, changed or deleted, \
                  pick it again"
             ),
-            Error::HeadersFailed { detail } => write!(
+            ErrorKind::HeadersFailed { detail } => write!(
                 f,
                 "the `headers` option failed: {detail}; nothing sent is lost: once it can \
                  give the credentials again, call again what failed (start() continues the \
                  upload)"
             ),
-            Error::NotInBuild { .. } | Error::UnsupportedBrowser { .. } => self.write_setup(f),
+            ErrorKind::NotInBuild { .. } | ErrorKind::UnsupportedBrowser { .. } => self.write_setup(f),
             fixed => f.write_str(fixed.fixed_message()),
         }
     }
 }
 
-impl Error {
+impl ErrorKind {
     /// The messages of a page's set-up errors: a call this build of the
     /// package leaves out, a browser feature missing.
     fn write_setup(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotInBuild { call } => write!(
+            ErrorKind::NotInBuild { call } => write!(
                 f,
                 "{call} is not in this build of resupload, which keeps pages that do not call \
                  it smaller: import Upload from \"resupload/pending\" (or \"resupload/queue\") \
                  instead of \"resupload\""
             ),
-            Error::UnsupportedBrowser { feature } => write!(
+            ErrorKind::UnsupportedBrowser { feature } => write!(
                 f,
                 "this browser lacks {feature}, which resupload needs: use a current Chrome, \
                  Edge, Firefox or Safari (16 or later), in a page or a dedicated worker (a \
@@ -494,10 +546,10 @@ impl Error {
         }
     }
 
-    /// The message of [`Error::Http`]: the status, the body when there is
+    /// The message of [`ErrorKind::Http`]: the status, the body when there is
     /// one, and what to do about a 401.
     fn write_http(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Error::Http {
+        let ErrorKind::Http {
             operation,
             status,
             body,
@@ -524,9 +576,15 @@ impl Error {
     }
 }
 
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl std::error::Error for Error {}
 
-/// The message of [`Error::ChecksumMismatch`].
+/// The message of [`ErrorKind::ChecksumMismatch`].
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Mismatch {
@@ -559,7 +617,7 @@ mod tests {
 
     #[test]
     fn expired_urls_and_damaged_bodies_retry_other_refusals_do_not() {
-        let refused = |status, refusal| Error::Http {
+        let refused = |status, refusal| ErrorKind::Http {
             operation: Operation::UploadPart,
             status,
             refusal,
@@ -575,32 +633,32 @@ mod tests {
 
     #[test]
     fn network_errors_retry_and_option_errors_do_not() {
-        let net = Error::Network {
+        let net = ErrorKind::Network {
             operation: Operation::UploadPart,
             detail: "Failed to fetch".into(),
         };
         assert!(net.is_retryable());
         assert!(!Error::invalid_option("partSize", "too small").is_retryable());
-        assert!(!Error::MissingEtag { part_number: 3 }.is_retryable());
+        assert!(!ErrorKind::MissingEtag { part_number: 3 }.is_retryable());
     }
 
     #[test]
     fn outages_and_refused_credentials_are_queue_wide_a_file_s_own_troubles_are_not() {
-        let answered = |operation, status| Error::Http {
+        let answered = |operation, status| ErrorKind::Http {
             operation,
             status,
             refusal: Refusal::Other,
             body: String::new(),
             retry_after_ms: None,
         };
-        let network = Error::Network {
+        let network = ErrorKind::Network {
             operation: Operation::SignFile,
             detail: "Failed to fetch".into(),
         };
-        let headers = Error::HeadersFailed {
+        let headers = ErrorKind::HeadersFailed {
             detail: "rejected".into(),
         };
-        let not_protocol = Error::BadResponse {
+        let not_protocol = ErrorKind::BadResponse {
             operation: Operation::Create,
             detail: "HTML".into(),
         };
@@ -616,17 +674,17 @@ mod tests {
         ] {
             assert!(wide.is_queue_wide(), "{wide:?}");
         }
-        let unread = Error::ReadFailed {
+        let unread = ErrorKind::ReadFailed {
             detail: "NotReadableError".into(),
         };
-        let too_large = Error::FileTooLarge { size: 9, max: 8 };
+        let too_large = ErrorKind::FileTooLarge { size: 9, max: 8 };
         for own in [
             unread,
             too_large,
-            Error::FileMissing,
-            Error::FileChanged,
-            Error::PermissionDenied,
-            Error::Locked,
+            ErrorKind::FileMissing,
+            ErrorKind::FileChanged,
+            ErrorKind::PermissionDenied,
+            ErrorKind::Locked,
             answered(Operation::UploadFile, 400),
             answered(Operation::UploadFile, 413),
             answered(Operation::ListParts, 404),
@@ -637,7 +695,7 @@ mod tests {
 
     #[test]
     fn set_up_errors_name_what_to_do() {
-        let not_in_build = Error::NotInBuild {
+        let not_in_build = ErrorKind::NotInBuild {
             call: "Upload.listPending",
         };
         assert_eq!(not_in_build.code(), "NOT_IN_BUILD");
@@ -647,15 +705,18 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("\"resupload/pending\""), "{msg}");
-        let msg = Error::UnsupportedBrowser { feature: "fetch" }.to_string();
+        let msg = ErrorKind::UnsupportedBrowser { feature: "fetch" }.to_string();
         assert!(msg.starts_with("this browser lacks fetch"), "{msg}");
     }
 
     #[test]
     fn missing_etag_message_names_the_cors_fix() {
-        let msg = Error::MissingEtag { part_number: 2 }.to_string();
+        let msg = ErrorKind::MissingEtag { part_number: 2 }.to_string();
         assert!(msg.contains("CORS"), "{msg}");
         assert!(msg.contains("ETag"), "{msg}");
-        assert_eq!(Error::MissingEtag { part_number: 2 }.code(), "MISSING_ETAG");
+        assert_eq!(
+            ErrorKind::MissingEtag { part_number: 2 }.code(),
+            "MISSING_ETAG"
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::core::record::UploadRecord;
-use crate::error::{Error, StorageFailure};
+use crate::error::{Error, ErrorKind, StorageFailure};
 use crate::memory::MemoryStore;
 use crate::ports::{PortFuture, RecordStore, Warning};
 
@@ -214,10 +214,11 @@ impl RecordStore for FallbackStore {
     fn ids(&self) -> PortFuture<'_, Vec<String>> {
         Box::pin(async move {
             let Some(primary) = self.reader() else {
-                return Err(Error::Storage {
+                return Err(ErrorKind::Storage {
                     failure: StorageFailure::Unavailable,
                     detail: "records in memory only".into(),
-                });
+                }
+                .into());
             };
             let mut all = primary.ids().await.inspect_err(|e| self.fail_read(e))?;
             all.extend(self.memory.ids().await?);
@@ -252,10 +253,11 @@ mod tests {
         }
         fn save<'a>(&'a self, record: &'a UploadRecord) -> PortFuture<'a, ()> {
             if self.ok_writes.get() == 0 {
-                return crate::ports::ready(Err(Error::Storage {
+                return crate::ports::ready(Err(ErrorKind::Storage {
                     failure: self.failure,
                     detail: "QuotaExceededError: the quota has been exceeded".into(),
-                }));
+                }
+                .into()));
             }
             self.ok_writes.set(self.ok_writes.get() - 1);
             self.inner.save(record)
@@ -265,10 +267,11 @@ mod tests {
         }
         fn list(&self) -> PortFuture<'_, Vec<UploadRecord>> {
             if self.unlisted.get() {
-                return crate::ports::ready(Err(Error::Storage {
+                return crate::ports::ready(Err(ErrorKind::Storage {
                     failure: StorageFailure::Failed,
                     detail: "UnknownError: the read failed".into(),
-                }));
+                }
+                .into()));
             }
             self.inner.list()
         }
@@ -301,10 +304,11 @@ mod tests {
 
     #[test]
     fn a_store_that_cannot_open_means_memory_and_one_warning() {
-        let (store, heard) = store(Err(Error::Storage {
+        let (store, heard) = store(Err(ErrorKind::Storage {
             failure: StorageFailure::Unavailable,
             detail: "SecurityError: blocked".into(),
-        }));
+        }
+        .into()));
         assert!(store.in_memory());
         block_on(store.save(&record("a"))).unwrap();
         assert_eq!(block_on(store.load("a")).unwrap(), Some(record("a")));

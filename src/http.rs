@@ -7,17 +7,18 @@
 //! HTML page with no code at all.
 //!
 //! ```
-//! use resupload::error::{Error, Operation, Refusal};
+//! use resupload::error::{ErrorKind, Operation};
 //! use resupload::http::{failure, Answer};
 //! let body = "<Error><Code>NoSuchUpload</Code></Error>";
 //! let answer = Answer { status: 404, body, retry_after: None };
-//! assert!(matches!(failure(Operation::UploadPart, Some("u1"), answer), Error::NoSuchUpload { .. }));
+//! let error = failure(Operation::UploadPart, Some("u1"), answer);
+//! assert!(matches!(error.kind(), ErrorKind::NoSuchUpload { .. }));
 //! ```
 
 use crate::core::retry::parse_retry_after;
-use crate::error::{Error, Operation, Refusal};
+use crate::error::{Error, ErrorKind, Operation, Refusal};
 
-/// How much of an error body an [`Error::Http`] keeps for its message.
+/// How much of an error body an [`ErrorKind::Http`] keeps for its message.
 const BODY_KEPT: usize = 300;
 
 /// A non-2xx answer, as the adapter read it.
@@ -34,23 +35,25 @@ pub struct Answer<'a> {
 /// The error for a failed `operation` on the upload `upload_id` (when the
 /// call names one). The store losing the upload (`NoSuchUpload`, or a 404
 /// with no code at all from a backend route about an upload) is
-/// [`Error::NoSuchUpload`]; everything else is [`Error::Http`], with its
+/// [`ErrorKind::NoSuchUpload`]; everything else is [`ErrorKind::Http`], with its
 /// [`Refusal`].
 pub fn failure(operation: Operation, upload_id: Option<&str>, answer: Answer<'_>) -> Error {
     let code = error_code(answer.body);
     let lost = code == Some("NoSuchUpload") || (answer.status == 404 && code.is_none());
     if let (true, Some(upload_id)) = (lost, upload_id) {
-        return Error::NoSuchUpload {
+        return ErrorKind::NoSuchUpload {
             upload_id: upload_id.to_owned(),
-        };
+        }
+        .into();
     }
-    Error::Http {
+    ErrorKind::Http {
         operation,
         status: answer.status,
         refusal: refusal(answer.status, code, answer.body),
         body: answer.body.chars().take(BODY_KEPT).collect(),
         retry_after_ms: answer.retry_after.and_then(parse_retry_after),
     }
+    .into()
 }
 
 /// What an error code means here.
@@ -129,8 +132,8 @@ mod tests {
     }
 
     fn refusal_of(error: Error) -> Refusal {
-        match error {
-            Error::Http { refusal, .. } => refusal,
+        match error.into_kind() {
+            ErrorKind::Http { refusal, .. } => refusal,
             other => panic!("not an HTTP error: {other}"),
         }
     }
@@ -142,9 +145,10 @@ mod tests {
         for (status, body) in [(404, s3), (404, server), (404, "")] {
             assert_eq!(
                 fail(status, body, Some("u9")),
-                Error::NoSuchUpload {
+                ErrorKind::NoSuchUpload {
                     upload_id: "u9".into()
-                },
+                }
+                .into(),
                 "{body}"
             );
         }
@@ -152,7 +156,7 @@ mod tests {
         let bucket = "<Error><Code>NoSuchBucket</Code></Error>";
         assert_eq!(refusal_of(fail(404, bucket, Some("u9"))), Refusal::Other);
         // A call about no upload cannot lose one.
-        assert!(matches!(fail(404, s3, None), Error::Http { .. }));
+        assert!(matches!(fail(404, s3, None).kind(), ErrorKind::Http { .. }));
     }
 
     #[test]
@@ -223,8 +227,8 @@ mod tests {
     #[test]
     fn the_body_and_retry_after_are_kept() {
         let long = "x".repeat(1000);
-        match fail(503, &long, None) {
-            Error::Http {
+        match fail(503, &long, None).into_kind() {
+            ErrorKind::Http {
                 body,
                 retry_after_ms,
                 status,

@@ -395,6 +395,7 @@ pub mod by_name {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn defaults_are_valid() {
@@ -484,8 +485,8 @@ mod tests {
             (o.namespace.as_str(), o.wait_for_lock, o.checksum),
             ("ns", true, ChecksumMode::None)
         );
-        match text(&mut o, "checksum", "md5") {
-            Err(Error::InvalidOption { option, reason }) => {
+        match text(&mut o, "checksum", "md5").map_err(Error::into_kind) {
+            Err(ErrorKind::InvalidOption { option, reason }) => {
                 assert_eq!(option, "checksum");
                 assert_eq!(reason, "\"md5\" is not \"sha256\" or \"none\"");
             }
@@ -497,8 +498,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_option() {
-        let check = |o: UploadOptions, name: &str| match o.validate() {
-            Err(Error::InvalidOption { option, .. }) => assert_eq!(option, name),
+        let check = |o: UploadOptions, name: &str| match o.validate().map_err(Error::into_kind) {
+            Err(ErrorKind::InvalidOption { option, .. }) => assert_eq!(option, name),
             other => panic!("{other:?}"),
         };
         check(UploadOptions::new(""), "endpoint");
@@ -536,8 +537,10 @@ mod tests {
             "/api/s3#x",
             "https://host/s3?",
         ] {
-            match UploadOptions::new(bad).validate() {
-                Err(Error::InvalidOption { option, .. }) => assert_eq!(option, "endpoint", "{bad}"),
+            match UploadOptions::new(bad).validate().map_err(Error::into_kind) {
+                Err(ErrorKind::InvalidOption { option, .. }) => {
+                    assert_eq!(option, "endpoint", "{bad}")
+                }
                 other => panic!("{bad}: {other:?}"),
             }
         }
@@ -571,8 +574,8 @@ mod tests {
             &["Project", "project"],
             &["a", "B-c", "b-C"],
         ] {
-            match with(bad) {
-                Err(Error::InvalidOption { option, reason }) => {
+            match with(bad).map_err(Error::into_kind) {
+                Err(ErrorKind::InvalidOption { option, reason }) => {
                     assert_eq!(option, "metadata", "{bad:?}");
                     assert!(reason.contains("name"), "{reason}");
                 }

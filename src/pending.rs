@@ -18,7 +18,7 @@ use crate::core::record::{PendingUpload, UploadRecord};
 use crate::core::retry::RetryPolicy;
 use crate::driver::is_live;
 use crate::driver::retry::{with_retries, NoWaitForNetwork};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::options::DEFAULT_EXPIRES_AFTER_MS;
 use crate::ports::{Backend, Claiming, Claims, RecordStore, Timer};
 
@@ -185,10 +185,13 @@ pub async fn clear<'b, B: Deref<Target = dyn Backend + 'b>>(
         let backend = backend_for(&record.endpoint);
         let abort = || backend.abort(&record.upload_id, &record.key);
         match with_retries(&NoWaitForNetwork(timer), retry, abort, || false).await {
-            Err(e @ (Error::Http { status: 401, .. } | Error::HeadersFailed { .. })) => {
+            Err(e)
+                if e.status() == Some(401)
+                    || matches!(e.kind(), ErrorKind::HeadersFailed { .. }) =>
+            {
                 return Err(e)
             }
-            Err(Error::Http { status: 403, .. }) => continue,
+            Err(e) if e.status() == Some(403) => continue,
             _ => store.remove(&record.id).await?,
         }
         count += 1;

@@ -20,7 +20,7 @@ use std::pin::Pin;
 use crate::core::checksum::Sha256Digest;
 use crate::core::reconcile::ServerPart;
 use crate::core::record::UploadRecord;
-use crate::error::{Error, StorageFailure};
+use crate::error::{Error, ErrorKind, StorageFailure};
 
 /// The future of a port's call.
 pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + 'a>>;
@@ -214,9 +214,10 @@ pub trait Backend {
     fn completed<'a>(&'a self, upload_id: &'a str, key: &'a str) -> PortFuture<'a, CompleteAnswer> {
         let _ = key;
         Box::pin(async move {
-            Err(Error::NoSuchUpload {
+            Err(ErrorKind::NoSuchUpload {
                 upload_id: upload_id.to_owned(),
-            })
+            }
+            .into())
         })
     }
 }
@@ -253,7 +254,7 @@ pub trait PartSource<B> {
     /// The SHA-256 of a body (read in bounded chunks, off the page's main
     /// thread where the platform allows).
     fn sha256<'a>(&'a self, body: &'a B) -> PortFuture<'a, Sha256Digest>;
-    /// `Ok` while `body` can still be read, [`Error::ReadFailed`] once it
+    /// `Ok` while `body` can still be read, [`ErrorKind::ReadFailed`] once it
     /// cannot (the file changed or went since it was picked): asked after a
     /// part's network error, as a browser sends no part it cannot read and
     /// reports that as a network error. The default: always readable.
@@ -571,12 +572,12 @@ impl Warning {
     /// `STORAGE_FULL`, else `STORAGE_FAILED`), its message `error`, then
     /// `then` (what goes on).
     pub fn storage(error: &Error, then: &str) -> Self {
-        let code = match error {
-            Error::Storage {
+        let code = match error.kind() {
+            ErrorKind::Storage {
                 failure: StorageFailure::Unavailable,
                 ..
             } => WarningCode::StorageUnavailable,
-            Error::Storage {
+            ErrorKind::Storage {
                 failure: StorageFailure::Full,
                 ..
             } => WarningCode::StorageFull,

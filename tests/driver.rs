@@ -22,7 +22,7 @@ use resupload::core::fingerprint::FileIdentity;
 use resupload::core::plan::MIB;
 use resupload::core::reconcile::ServerPart;
 use resupload::core::record::PartState;
-use resupload::error::Mismatch;
+use resupload::error::{ErrorKind, Mismatch};
 use resupload::http::{failure, Answer};
 use resupload::memory::{MemoryClaims, MemoryStore};
 use resupload::options::ChecksumMode;
@@ -357,9 +357,10 @@ impl FakeS3 {
         // Companion) still signs for an upload the store forgot unseen.
         let unseen = self.gone_unseen.borrow().iter().any(|id| id == upload_id);
         if !unseen && !self.uploads.borrow().contains_key(upload_id) {
-            return Err(Error::NoSuchUpload {
+            return Err(ErrorKind::NoSuchUpload {
                 upload_id: upload_id.into(),
-            });
+            }
+            .into());
         }
         self.signed.set(self.signed.get() + 1);
         self.signed_parts.borrow_mut().push(part);
@@ -389,16 +390,18 @@ impl FakeS3 {
         }
         if self.lists_lost.get() > 0 {
             self.lists_lost.set(self.lists_lost.get() - 1);
-            return Err(Error::Network {
+            return Err(ErrorKind::Network {
                 operation: Operation::ListParts,
                 detail: "connection reset".into(),
-            });
+            }
+            .into());
         }
         if self.list_unreadable.get() {
-            return Err(Error::BadResponse {
+            return Err(ErrorKind::BadResponse {
                 operation: Operation::ListParts,
                 detail: "not JSON: <!doctype html>".into(),
-            });
+            }
+            .into());
         }
         if self.slow_listing.get() {
             for _ in 0..3 {
@@ -408,7 +411,7 @@ impl FakeS3 {
             *self.signed_while_listing.borrow_mut() = Some(signed);
         }
         let uploads = self.uploads.borrow();
-        let upload = uploads.get(upload_id).ok_or(Error::NoSuchUpload {
+        let upload = uploads.get(upload_id).ok_or(ErrorKind::NoSuchUpload {
             upload_id: upload_id.into(),
         })?;
         Ok(upload
@@ -450,10 +453,11 @@ impl FakeS3 {
         parts: &[CompletedPart],
     ) -> Result<CompleteAnswer, Error> {
         if self.completes_offline.get() {
-            return Err(Error::Network {
+            return Err(ErrorKind::Network {
                 operation: Operation::Complete,
                 detail: "offline".into(),
-            });
+            }
+            .into());
         }
         let poisoned = |p: &&CompletedPart| self.poisoned.borrow().contains(&p.part_number);
         if let Some(bad) = parts.iter().find(poisoned) {
@@ -473,13 +477,13 @@ impl FakeS3 {
         if let Some(before) = answered_before.filter(|_| !self.forgets_completes.get()) {
             return Ok(before);
         }
-        let stored = self
-            .uploads
-            .borrow_mut()
-            .remove(upload_id)
-            .ok_or(Error::NoSuchUpload {
-                upload_id: upload_id.into(),
-            })?;
+        let stored =
+            self.uploads
+                .borrow_mut()
+                .remove(upload_id)
+                .ok_or(ErrorKind::NoSuchUpload {
+                    upload_id: upload_id.into(),
+                })?;
         let mut object = Vec::new();
         let mut digests = Vec::new();
         let mut last = 0;
@@ -517,10 +521,11 @@ impl FakeS3 {
 
     async fn fake_abort(&self, upload_id: &str, _key: &str) -> Result<(), Error> {
         if self.aborts_offline.get() {
-            return Err(Error::Network {
+            return Err(ErrorKind::Network {
                 operation: Operation::Abort,
                 detail: "offline".into(),
-            });
+            }
+            .into());
         }
         if let Some(status) = self.aborts_refused.get() {
             return Err(http(Operation::Abort, status));
@@ -529,18 +534,22 @@ impl FakeS3 {
             .borrow_mut()
             .remove(upload_id)
             .map(|_| ())
-            .ok_or(Error::NoSuchUpload {
-                upload_id: upload_id.into(),
-            })
+            .ok_or(
+                ErrorKind::NoSuchUpload {
+                    upload_id: upload_id.into(),
+                }
+                .into(),
+            )
     }
 }
 
 impl FakeS3 {
     async fn fake_body(&self, range: Range<u64>) -> Result<Vec<u8>, Error> {
         if self.unreadable_start.get() && range.start == 0 {
-            return Err(Error::ReadFailed {
+            return Err(ErrorKind::ReadFailed {
                 detail: "NotFoundError".into(),
-            });
+            }
+            .into());
         }
         Ok(self.file.borrow()[range.start as usize..range.end as usize].to_vec())
     }
@@ -611,17 +620,19 @@ impl FakeS3 {
         };
         let result = match fault {
             Some(Fault::Status(s)) => Err(http(Operation::UploadPart, s)),
-            Some(Fault::Network) => Err(Error::Network {
+            Some(Fault::Network) => Err(ErrorKind::Network {
                 operation: Operation::UploadPart,
                 detail: "connection reset".into(),
-            }),
+            }
+            .into()),
             Some(Fault::SlowDown(ms)) => Err(slow_down(Operation::UploadPart, Some(upload_id), ms)),
             Some(Fault::NetworkAfter(bytes)) => {
                 progress(bytes);
-                Err(Error::Network {
+                Err(ErrorKind::Network {
                     operation: Operation::UploadPart,
                     detail: "connection reset midway".into(),
-                })
+                }
+                .into())
             }
             Some(Fault::Hang) => std::future::pending().await,
             Some(Fault::Gone) => {
@@ -635,18 +646,20 @@ impl FakeS3 {
             }
             Some(Fault::Unreadable) => {
                 self.file_unreadable.set(true);
-                Err(Error::Network {
+                Err(ErrorKind::Network {
                     operation: Operation::UploadPart,
                     detail: "net::ERR_UPLOAD_FILE_CHANGED".into(),
-                })
+                }
+                .into())
             }
             Some(Fault::GoneUnseen) => {
                 self.uploads.borrow_mut().remove(upload_id);
                 self.gone_unseen.borrow_mut().push(upload_id.to_string());
-                Err(Error::Network {
+                Err(ErrorKind::Network {
                     operation: Operation::UploadPart,
                     detail: "connection reset".into(),
-                })
+                }
+                .into())
             }
             Some(Fault::CutOffResend) => {
                 self.poisoned.borrow_mut().push(part);
@@ -654,10 +667,11 @@ impl FakeS3 {
             }
             Some(Fault::CutOffResendFailed) => {
                 self.poisoned.borrow_mut().push(part);
-                Err(Error::Network {
+                Err(ErrorKind::Network {
                     operation: Operation::UploadPart,
                     detail: "connection reset".into(),
-                })
+                }
+                .into())
             }
             Some(Fault::StoredButLost | Fault::StoredButLostWithList | Fault::Corrupt) | None => {
                 let mut bytes = body.clone();
@@ -689,10 +703,11 @@ impl FakeS3 {
                 match upload.map(|u| &mut u.parts) {
                     Some(parts) if fault.is_some() => {
                         parts.insert(part, (bytes, etag, stored_checksum));
-                        Err(Error::Network {
+                        Err(ErrorKind::Network {
                             operation: Operation::UploadPart,
                             detail: "the answer was lost".into(),
-                        })
+                        }
+                        .into())
                     }
                     Some(parts) => {
                         parts.insert(part, (bytes, etag.clone(), stored_checksum));
@@ -747,11 +762,12 @@ impl Backend for FakeS3 {
             self.completed_asked.set(self.completed_asked.get() + 1);
             let known = self.completed.borrow().get(upload_id).cloned();
             // The dev server answers it; a plain Companion has no such route.
-            known
-                .filter(|_| self.tells_completed.get())
-                .ok_or(Error::NoSuchUpload {
+            known.filter(|_| self.tells_completed.get()).ok_or(
+                ErrorKind::NoSuchUpload {
                     upload_id: upload_id.into(),
-                })
+                }
+                .into(),
+            )
         })
     }
 }
@@ -770,8 +786,11 @@ impl PartSource<Vec<u8>> for FakeS3 {
         Box::pin(self.fake_sha256(body))
     }
     fn readable<'a>(&'a self, _body: &'a Vec<u8>) -> PortFuture<'a, ()> {
-        let unreadable = self.file_unreadable.get().then(|| Error::ReadFailed {
-            detail: "NotReadableError: the file changed".into(),
+        let unreadable = self.file_unreadable.get().then(|| {
+            ErrorKind::ReadFailed {
+                detail: "NotReadableError: the file changed".into(),
+            }
+            .into()
         });
         Box::pin(std::future::ready(unreadable.map_or(Ok(()), Err)))
     }
@@ -858,10 +877,11 @@ impl FakeS3 {
             Some(Fault::Hang) => std::future::pending().await,
             Some(Fault::Unreadable) => {
                 self.file_unreadable.set(true);
-                return Err(Error::Network {
+                return Err(ErrorKind::Network {
                     operation: Operation::UploadFile,
                     detail: "net::ERR_UPLOAD_FILE_CHANGED".into(),
-                });
+                }
+                .into());
             }
             _ => {}
         }
@@ -882,10 +902,11 @@ impl FakeS3 {
             .insert(signed.key.clone(), body.to_vec());
         match fault {
             // Stored, but the answer never comes back.
-            Some(Fault::StoredButLost) => Err(Error::Network {
+            Some(Fault::StoredButLost) => Err(ErrorKind::Network {
                 operation: Operation::UploadFile,
                 detail: "connection reset after the body".into(),
-            }),
+            }
+            .into()),
             _ => Ok(()),
         }
     }
@@ -1190,10 +1211,11 @@ impl<S: std::ops::Deref<Target = MemoryStore>> RecordStore for HookedStore<'_, S
     }
     fn save<'a>(&'a self, record: &'a resupload::core::record::UploadRecord) -> PortFuture<'a, ()> {
         if (self.save_fails)() {
-            return Box::pin(std::future::ready(Err(Error::Storage {
+            return Box::pin(std::future::ready(Err(ErrorKind::Storage {
                 failure: resupload::error::StorageFailure::Full,
                 detail: "QuotaExceededError".into(),
-            })));
+            }
+            .into())));
         }
         self.inner.save(record)
     }
@@ -1473,7 +1495,7 @@ fn a_first_part_that_cannot_be_read_ends_the_run() {
     w.options.concurrency = 1;
     w.s3.unreadable_start.set(true);
     let err = w.run().unwrap_err();
-    assert!(matches!(err, Error::ReadFailed { .. }), "{err}");
+    assert!(matches!(err.kind(), ErrorKind::ReadFailed { .. }), "{err}");
     assert!(w.s3.puts.borrow().is_empty());
 }
 
@@ -1955,7 +1977,10 @@ fn a_part_list_answered_with_a_page_keeps_the_record() {
     let w = interrupted();
     w.s3.list_unreadable.set(true);
     let failed = w.run().unwrap_err();
-    assert!(matches!(failed, Error::BadResponse { .. }), "{failed:?}");
+    assert!(
+        matches!(failed.kind(), ErrorKind::BadResponse { .. }),
+        "{failed:?}"
+    );
     assert_eq!(w.records().len(), 1, "the record is kept");
     assert!(w.log.restarted.borrow().is_empty());
     assert_eq!(w.s3.creates.get(), 1, "nothing created afresh");
@@ -2010,9 +2035,10 @@ fn an_upload_lost_twice_fails_naming_the_second_upload() {
     w.s3.fail(3, &[Fault::Gone, Fault::Gone]);
     assert_eq!(
         w.run(),
-        Err(Error::NoSuchUpload {
+        Err(ErrorKind::NoSuchUpload {
             upload_id: "up2".into()
-        }),
+        }
+        .into()),
         "restarted once, then the error names the upload the part belonged to"
     );
 }
@@ -2324,8 +2350,8 @@ fn a_part_damaged_on_the_way_is_refused_and_sent_again() {
 fn a_store_reporting_another_object_checksum_is_an_error() {
     let w = World::new(SIZE);
     *w.s3.lying_checksum.borrow_mut() = Some(composite(&[Sha256Digest::of(b"other")]));
-    match w.run() {
-        Err(Error::ChecksumMismatch(mismatch)) => {
+    match w.run().map_err(Error::into_kind) {
+        Err(ErrorKind::ChecksumMismatch(mismatch)) => {
             let Mismatch {
                 expected,
                 actual,
@@ -2418,7 +2444,7 @@ fn checksum_sha256_refuses_a_backend_without_them() {
     let mut w = World::new(SIZE);
     w.options.checksum = ChecksumMode::Sha256;
     w.s3.no_checksums.set(true);
-    assert_eq!(w.run(), Err(Error::ChecksumUnsupported));
+    assert_eq!(w.run(), Err(ErrorKind::ChecksumUnsupported.into()));
     assert!(
         w.s3.uploads.borrow().is_empty(),
         "the created upload is aborted"
@@ -3047,7 +3073,10 @@ fn an_abort_after_the_store_completed_says_so_and_the_next_run_answers_the_objec
     let w = dropped_during_complete(false);
     let aborted = block_on(w.driver().abort(&w.file));
     assert!(
-        matches!(aborted, Err(Error::AlreadyCompleted)),
+        matches!(
+            aborted.as_ref().map_err(|e| e.kind()),
+            Err(ErrorKind::AlreadyCompleted)
+        ),
         "{aborted:?}"
     );
     assert_eq!(w.records().len(), 1, "the record stays for the next run");
@@ -3166,7 +3195,13 @@ fn an_abort_while_offline_fails_after_its_retries_keeping_the_record() {
     let w = interrupted();
     w.s3.aborts_offline.set(true);
     let aborted = block_on(w.driver().abort(&w.file));
-    assert!(matches!(aborted, Err(Error::Network { .. })), "{aborted:?}");
+    assert!(
+        matches!(
+            aborted.as_ref().map_err(|e| e.kind()),
+            Err(ErrorKind::Network { .. })
+        ),
+        "{aborted:?}"
+    );
     assert_eq!(w.records().len(), 1, "kept, to abort again later");
     assert_eq!(w.timer.online_waits.get(), 0, "no wait for the network");
     assert_eq!(
@@ -3187,7 +3222,10 @@ fn clearing_without_credentials_fails_with_the_401_and_forgets_nothing() {
     w.s3.aborts_refused.set(Some(401));
     let cleared = w.try_clear_under(&w.other_tabs);
     assert!(
-        matches!(cleared, Err(Error::Http { status: 401, .. })),
+        matches!(
+            cleared.as_ref().map_err(|e| e.kind()),
+            Err(ErrorKind::Http { status: 401, .. })
+        ),
         "{cleared:?}"
     );
     assert_eq!(w.records().len(), 2, "both kept, to clear with credentials");
@@ -3338,7 +3376,13 @@ fn an_abort_that_asks_the_complete_again_never_waits_for_the_network() {
     // complete asked again meets the network down.
     w.s3.completes_offline.set(true);
     let aborted = block_on(w.driver().abort(&w.file));
-    assert!(matches!(aborted, Err(Error::Network { .. })), "{aborted:?}");
+    assert!(
+        matches!(
+            aborted.as_ref().map_err(|e| e.kind()),
+            Err(ErrorKind::Network { .. })
+        ),
+        "{aborted:?}"
+    );
     assert_eq!(
         w.timer.online_waits.get(),
         0,
@@ -3386,7 +3430,10 @@ fn an_abort_of_an_empty_file_the_store_completed_says_already_completed() {
     w.run_and_drop_after(500);
     let aborted = block_on(w.driver().abort(&w.file));
     assert!(
-        matches!(aborted, Err(Error::AlreadyCompleted)),
+        matches!(
+            aborted.as_ref().map_err(|e| e.kind()),
+            Err(ErrorKind::AlreadyCompleted)
+        ),
         "{aborted:?}"
     );
 }

@@ -13,7 +13,7 @@ mod support;
 use support::{poll_pending, yield_now};
 
 use futures::executor::block_on;
-use resupload::error::Refusal;
+use resupload::error::{ErrorKind, Refusal};
 use resupload::memory::MemoryStore;
 use resupload::ports::{PortFuture, Progress, Timer, Wait, Warning, WarningCode};
 use resupload::queue::{
@@ -85,20 +85,23 @@ impl Runner {
                 location: String::new(),
                 checksum_sha256: None,
             }),
-            Script::Fail => Err(Error::Network {
+            Script::Fail => Err(ErrorKind::Network {
                 operation: Operation::UploadFile,
                 detail: "gone".into(),
-            }),
-            Script::Refuse => Err(Error::Http {
+            }
+            .into()),
+            Script::Refuse => Err(ErrorKind::Http {
                 operation: Operation::SignFile,
                 status: 401,
                 refusal: Refusal::Other,
                 body: "sign in again".into(),
                 retry_after_ms: None,
-            }),
-            Script::Unreadable => Err(Error::ReadFailed {
+            }
+            .into()),
+            Script::Unreadable => Err(ErrorKind::ReadFailed {
                 detail: "NotReadableError".into(),
-            }),
+            }
+            .into()),
             Script::Hang => std::future::pending().await,
             Script::StoredThenTidies => {
                 stored(&format!("key-{index}"));
@@ -1028,10 +1031,11 @@ struct BrokenReads<'a> {
 }
 
 fn broken() -> Error {
-    Error::Storage {
+    ErrorKind::Storage {
         failure: resupload::error::StorageFailure::Failed,
         detail: "getAll failed".into(),
     }
+    .into()
 }
 
 impl DoneStore for BrokenReads<'_> {

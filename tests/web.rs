@@ -553,8 +553,8 @@ async fn webcrypto_sha256(bytes: &[u8]) -> Vec<u8> {
 /// and it hears whether it is asked after a 401, and which backend asks.
 #[wasm_bindgen_test]
 async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
+    use resupload::error::ErrorKind;
     use resupload::web::headers::BackendHeaders;
-    use resupload::Error;
     let function = |body: &str| -> wasm_bindgen::JsValue {
         js_sys::Function::new_with_args("context", body).into()
     };
@@ -588,7 +588,10 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
         let headers = BackendHeaders::parse(&function(body)).unwrap();
         let failed = headers.current(false, "/api/s3").await;
         assert!(
-            matches!(failed, Err(Error::HeadersFailed { .. })),
+            matches!(
+                failed.as_ref().map_err(|e| e.kind()),
+                Err(ErrorKind::HeadersFailed { .. })
+            ),
             "{body}: {failed:?}"
         );
     }
@@ -620,7 +623,10 @@ async fn a_headers_function_is_asked_with_refresh_and_its_failures_are_typed() {
     let signs_out = BackendHeaders::parse(&signs_out).unwrap();
     let failed = signs_out.current(false, "/api/s3").await;
     assert!(
-        matches!(failed, Err(Error::HeadersFailed { .. })),
+        matches!(
+            failed.as_ref().map_err(|e| e.kind()),
+            Err(ErrorKind::HeadersFailed { .. })
+        ),
         "{failed:?}"
     );
     let throws = of("return { get authorization() { throw new Error('no') } }");
@@ -681,8 +687,8 @@ async fn orphans_are_told_by_the_record_read_again_not_by_the_ids_read_before() 
 /// the upload ran with the default.
 #[wasm_bindgen_test]
 fn an_option_that_throws_when_read_is_an_invalid_option() {
+    use resupload::error::ErrorKind;
     use resupload::web::options::{parse, parse_lookup};
-    use resupload::Error;
     for (source, option) in [
         (
             "return { endpoint: '/api/s3', get partSize() { throw new Error('boom') } }",
@@ -704,7 +710,7 @@ fn an_option_that_throws_when_read_is_an_invalid_option() {
         let error = parse(&of(source)).unwrap_err();
         assert_eq!(error.code(), "INVALID_OPTION", "{source}");
         assert!(
-            matches!(&error, Error::InvalidOption { option: o, reason } if *o == option && reason.contains("boom")),
+            matches!(error.kind(), ErrorKind::InvalidOption { option: o, reason } if *o == option && reason.contains("boom")),
             "{source}: {error:?}"
         );
     }
@@ -720,8 +726,8 @@ fn an_option_that_throws_when_read_is_an_invalid_option() {
     let merged = resupload::web::js::with_defaults(&proxy, &[("endpoint", "/api/s3")]);
     assert!(
         matches!(
-            parse(&merged),
-            Err(Error::InvalidOption {
+            parse(&merged).map_err(|e| e.into_kind()),
+            Err(ErrorKind::InvalidOption {
                 option: "endpoint",
                 ..
             })

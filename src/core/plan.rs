@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// One mebibyte.
 pub const MIB: u64 = 1024 * 1024;
@@ -36,7 +36,7 @@ pub const DEFAULT_MAX_OBJECT_SIZE: u64 = MAX_PARTS as u64 * MAX_PART_SIZE;
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Checks a wished-for part size and an object size limit, without a
-/// file: [`Error::InvalidOption`] (naming `partSize` or `maxObjectSize`)
+/// file: [`ErrorKind::InvalidOption`] (naming `partSize` or `maxObjectSize`)
 /// when the part size is outside 5 MiB..=5 GiB or the limit outside
 /// 1..=the S3 maximum.
 pub fn check_limits(part_size: u64, max_object_size: u64) -> Result<(), Error> {
@@ -58,13 +58,14 @@ pub fn check_limits(part_size: u64, max_object_size: u64) -> Result<(), Error> {
 }
 
 /// Checks that a file of `size` bytes fits `max_object_size`:
-/// [`Error::FileTooLarge`] when it is over.
+/// [`ErrorKind::FileTooLarge`] when it is over.
 pub fn check_fits(size: u64, max_object_size: u64) -> Result<(), Error> {
     match size > max_object_size {
-        true => Err(Error::FileTooLarge {
+        true => Err(ErrorKind::FileTooLarge {
             size,
             max: max_object_size,
-        }),
+        }
+        .into()),
         false => Ok(()),
     }
 }
@@ -81,9 +82,9 @@ impl PartPlan {
     /// Plans `total_size` bytes in parts of `wanted_part_size`, raised (to a
     /// whole MiB) as needed so that no more than [`MAX_PARTS`] are needed.
     ///
-    /// Errors: [`Error::InvalidOption`] when `wanted_part_size` is outside
+    /// Errors: [`ErrorKind::InvalidOption`] when `wanted_part_size` is outside
     /// 5 MiB..=5 GiB or `max_object_size` is outside 1..=the S3 maximum;
-    /// [`Error::FileTooLarge`] when `total_size` is over `max_object_size`.
+    /// [`ErrorKind::FileTooLarge`] when `total_size` is over `max_object_size`.
     /// A 0-byte file is one empty part.
     pub fn new(
         total_size: u64,
@@ -263,10 +264,11 @@ mod tests {
         let err = PartPlan::new(5 * GIB + 1, DEFAULT_PART_SIZE, 5 * GIB).unwrap_err();
         assert_eq!(
             err,
-            Error::FileTooLarge {
+            ErrorKind::FileTooLarge {
                 size: 5 * GIB + 1,
                 max: 5 * GIB
             }
+            .into()
         );
         assert!(PartPlan::new(5 * GIB, DEFAULT_PART_SIZE, 5 * GIB).is_ok());
     }

@@ -6,15 +6,15 @@
 //!
 //! ```
 //! use resupload::core::retry::{RetryPolicy, Decision};
-//! use resupload::error::{Error, Operation, Refusal};
+//! use resupload::error::{Error, ErrorKind, Operation, Refusal};
 //! let policy = RetryPolicy::new(vec![0, 1000]);
-//! let err = Error::Http { operation: Operation::UploadPart, status: 503, refusal: Refusal::Other, body: String::new(), retry_after_ms: None };
+//! let err: Error = ErrorKind::Http { operation: Operation::UploadPart, status: 503, refusal: Refusal::Other, body: String::new(), retry_after_ms: None }.into();
 //! assert_eq!(policy.decide(&err, 0), Decision::RetryAfter(0));
 //! assert_eq!(policy.decide(&err, 1), Decision::RetryAfter(1000));
 //! assert_eq!(policy.decide(&err, 2), Decision::GiveUp);
 //! ```
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The delays used when none are given, in milliseconds.
 pub const DEFAULT_RETRY_DELAYS: [u32; 4] = [0, 1000, 3000, 5000];
@@ -87,8 +87,8 @@ impl RetryPolicy {
         if !error.is_retryable() {
             return Decision::GiveUp;
         }
-        let asked = match error {
-            Error::Http { retry_after_ms, .. } => retry_after_ms.unwrap_or(0),
+        let asked = match error.kind() {
+            ErrorKind::Http { retry_after_ms, .. } => retry_after_ms.unwrap_or(0),
             _ => 0,
         };
         match self.delays.get(retries_so_far) {
@@ -104,13 +104,14 @@ mod tests {
     use crate::error::Operation;
 
     fn http(status: u16) -> Error {
-        Error::Http {
+        ErrorKind::Http {
             operation: Operation::UploadPart,
             status,
             refusal: crate::error::Refusal::Other,
             body: String::new(),
             retry_after_ms: None,
         }
+        .into()
     }
 
     #[test]
@@ -121,10 +122,11 @@ mod tests {
             http(503),
             http(408),
             http(429),
-            Error::Network {
+            ErrorKind::Network {
                 operation: Operation::SignPart,
                 detail: "offline".into(),
-            },
+            }
+            .into(),
         ] {
             let got: Vec<_> = (0..5).map(|i| p.decide(&err, i)).collect();
             assert_eq!(
@@ -148,17 +150,17 @@ mod tests {
             assert_eq!(p.decide(&http(status), 0), Decision::GiveUp, "{status}");
         }
         assert_eq!(
-            p.decide(&Error::MissingEtag { part_number: 1 }, 0),
+            p.decide(&ErrorKind::MissingEtag { part_number: 1 }.into(), 0),
             Decision::GiveUp
         );
-        assert_eq!(p.decide(&Error::Paused, 0), Decision::GiveUp);
+        assert_eq!(p.decide(&ErrorKind::Paused.into(), 0), Decision::GiveUp);
     }
 
     #[test]
     fn retry_after_stretches_the_delay() {
         let p = RetryPolicy::default();
         let mut err = http(429);
-        if let Error::Http { retry_after_ms, .. } = &mut err {
+        if let ErrorKind::Http { retry_after_ms, .. } = err.kind_mut() {
             *retry_after_ms = Some(2000);
         }
         assert_eq!(p.decide(&err, 0), Decision::RetryAfter(2000));
@@ -193,7 +195,7 @@ mod tests {
         let p = RetryPolicy::default();
         let mut err = http(403);
         assert_eq!(p.decide(&err, 0), Decision::GiveUp);
-        if let Error::Http { refusal, .. } = &mut err {
+        if let ErrorKind::Http { refusal, .. } = err.kind_mut() {
             *refusal = crate::error::Refusal::ExpiredUrl;
         }
         assert_eq!(p.decide(&err, 0), Decision::RetryAfter(0));

@@ -8,7 +8,7 @@ use super::retry::{with_retries, NoWaitForNetwork};
 use super::{Completed, Driver, FileInfo};
 use crate::core::checksum::{composite, composites_match, Sha256Digest};
 use crate::core::record::{PartState, UploadRecord};
-use crate::error::{Error, Mismatch, Operation, Refusal};
+use crate::error::{Error, ErrorKind, Mismatch, Operation, Refusal};
 use crate::ports::{CompletedPart, Warning, WarningCode};
 
 impl<B> Driver<'_, B> {
@@ -28,10 +28,15 @@ impl<B> Driver<'_, B> {
     ) -> Result<Completed, Error> {
         let snapshot = state.borrow().clone();
         match self.complete(&snapshot).await {
-            Err(Error::Http {
-                refusal: Refusal::InvalidPart,
-                ..
-            }) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Http {
+                        refusal: Refusal::InvalidPart,
+                        ..
+                    }
+                ) =>
+            {
                 let again = match unconfirmed.is_empty() {
                     true => snapshot.parts.iter().map(|p| p.number).collect(),
                     false => unconfirmed,
@@ -83,13 +88,13 @@ impl<B> Driver<'_, B> {
         let timer = NoWaitForNetwork(self.timer);
         match with_retries(&timer, &self.options.retry, again, || false).await {
             Ok(_) => Ok(true),
-            Err(Error::NoSuchUpload { .. }) => Ok(false),
+            Err(e) if e.is_no_such_upload() => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     /// The object's checksum computed here, once the store's `remote` one
-    /// matches it; [`Error::ChecksumMismatch`] when it does not, and a
+    /// matches it; [`ErrorKind::ChecksumMismatch`] when it does not, and a
     /// warning when it cannot be compared.
     fn check_object(
         &self,
@@ -99,11 +104,12 @@ impl<B> Driver<'_, B> {
     ) -> Result<Option<String>, Error> {
         match (object_checksum(parts), remote) {
             (Some(local), Some(remote)) if composites_match(&local, &remote) => Ok(Some(local)),
-            (Some(local), Some(remote)) => Err(Error::ChecksumMismatch(Box::new(Mismatch {
+            (Some(local), Some(remote)) => Err(ErrorKind::ChecksumMismatch(Box::new(Mismatch {
                 expected: local,
                 actual: remote,
                 key: key.to_owned(),
-            }))),
+            }))
+            .into()),
             _ => {
                 self.events.warning(Warning {
                     code: WarningCode::ChecksumUnverified,
@@ -136,10 +142,11 @@ fn completed_parts(
                 etag: etag.clone(),
                 checksum_sha256: p.checksum.clone().filter(|_| with_checksums),
             }),
-            _ => Err(Error::BadResponse {
+            _ => Err(ErrorKind::BadResponse {
                 operation: Operation::Complete,
                 detail: ["part ", &p.number.to_string(), " has no ETag at completion"].concat(),
-            }),
+            }
+            .into()),
         })
         .collect()
 }

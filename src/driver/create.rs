@@ -4,7 +4,7 @@
 use super::{Driver, FileInfo};
 use crate::core::plan::PartPlan;
 use crate::core::record::{NewRecord, UploadRecord};
-use crate::error::{Error, Operation};
+use crate::error::{Error, ErrorKind, Operation};
 use crate::options::ChecksumMode;
 use crate::ports::{Created, NewUpload, Warning, WarningCode, SHA256};
 
@@ -97,10 +97,11 @@ impl<B> Driver<'_, B> {
         };
         let created = self.with_retries(|| self.backend.create(upload)).await?;
         if created.adopted.is_some() && !adopt {
-            return Err(Error::BadResponse {
+            return Err(ErrorKind::BadResponse {
                 operation: Operation::Create,
                 detail: "it answered an upload begun elsewhere, which was not asked for".into(),
-            });
+            }
+            .into());
         }
         Ok(created)
     }
@@ -119,7 +120,7 @@ impl<B> Driver<'_, B> {
             ChecksumMode::Sha256 => {
                 let backend = self.backend;
                 let _ = backend.abort(&created.upload_id, &created.key).await;
-                Err(Error::ChecksumUnsupported)
+                Err(ErrorKind::ChecksumUnsupported.into())
             }
             ChecksumMode::Auto => {
                 self.events.warning(Warning {

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ports::Timer;
 
 /// How long every part holds back after a 429 without `Retry-After`.
@@ -19,11 +19,11 @@ impl SlowDownHold {
     /// Learns from a failed request: a 429 holds every part for its
     /// `Retry-After` (a second without one).
     pub fn note(&self, error: &Error, now: f64) {
-        if let Error::Http {
+        if let ErrorKind::Http {
             status: 429,
             retry_after_ms,
             ..
-        } = error
+        } = error.kind()
         {
             let until = now + f64::from(retry_after_ms.unwrap_or(SLOW_DOWN_MS));
             self.until.set(self.until.get().max(until));

@@ -45,7 +45,7 @@ use futures::future::{select, Either};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::plan::PartPlan;
 use crate::core::record::UploadRecord;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::options::UploadOptions;
 use crate::ports::{
     Backend, Claims, Events, PartSender, PartSource, RecordStore, RestartReason, Timer,
@@ -131,14 +131,17 @@ impl<B> Driver<'_, B> {
             // parts it had are gone too, so start afresh, once (the record
             // stays until the fresh one replaces it: `restart_changed`).
             // Unless another device completed it meanwhile, with this file.
-            Err(Error::NoSuchUpload { upload_id }) => {
-                if let Some(done) = self.finished_meanwhile(&id, &upload_id).await? {
-                    return Ok(done);
+            Err(e) => match e.kind() {
+                ErrorKind::NoSuchUpload { upload_id } => {
+                    if let Some(done) = self.finished_meanwhile(&id, upload_id).await? {
+                        return Ok(done);
+                    }
+                    self.events.restarted(RestartReason::Expired);
+                    self.run_once(file, &plan, &id, None, false).await
                 }
-                self.events.restarted(RestartReason::Expired);
-                self.run_once(file, &plan, &id, None, false).await
-            }
-            other => other,
+                _ => Err(e),
+            },
+            done => done,
         }
     }
 
@@ -256,7 +259,7 @@ impl<B> Driver<'_, B> {
     /// record. An upload the server no longer knows is simply forgotten,
     /// unless it was completed: every part was confirmed, and the run was
     /// stopped while completing, after the store completed it. That is
-    /// [`Error::AlreadyCompleted`], and the record stays, so that the next
+    /// [`ErrorKind::AlreadyCompleted`], and the record stays, so that the next
     /// run answers the object as [`resume`](Self::resume) completes it
     /// again. Answers whether there was a record.
     pub async fn abort(&self, file: &FileInfo) -> Result<bool, Error> {
@@ -268,12 +271,12 @@ impl<B> Driver<'_, B> {
         let timer = retry::NoWaitForNetwork(self.timer);
         match retry::with_retries(&timer, &self.options.retry, abort, || false).await {
             Ok(()) => {}
-            Err(Error::NoSuchUpload { .. }) if record.all_done() => {
+            Err(e) if e.is_no_such_upload() && record.all_done() => {
                 if self.completed_before(&record).await? {
-                    return Err(Error::AlreadyCompleted);
+                    return Err(ErrorKind::AlreadyCompleted.into());
                 }
             }
-            Err(Error::NoSuchUpload { .. }) => {}
+            Err(e) if e.is_no_such_upload() => {}
             Err(e) => return Err(e),
         }
         self.store.remove(&id).await?;

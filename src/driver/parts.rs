@@ -17,7 +17,7 @@ use super::retry::with_retries;
 use super::{Driver, FileInfo};
 use crate::core::reconcile::stored_copy;
 use crate::core::record::{PartState, UploadRecord};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ports::{PartBookkeeping, PartCompleted, PartPut, LINK_MEASURE_MIN_BYTES};
 use crate::slots::{join_all, RampedSlots, Slots};
 
@@ -466,7 +466,7 @@ impl<B> Driver<'_, B> {
                 checksum_sha256: part.signed_checksum(),
             };
             let sent = match self.sender.send(&put, &progress).await {
-                Err(error @ Error::Network { .. }) => {
+                Err(error) if matches!(error.kind(), ErrorKind::Network { .. }) => {
                     self.stored_or(part, body, error, run.pass).await
                 }
                 sent => sent,
@@ -486,7 +486,7 @@ impl<B> Driver<'_, B> {
     /// After a network error of part `part`'s request: the part's ETag if
     /// the store holds it all the same (the answer was lost on the way
     /// back: see [`stored_copy`]), else the error to retry or end with.
-    /// That is [`Error::ReadFailed`] when its `body` can no longer be read
+    /// That is [`ErrorKind::ReadFailed`] when its `body` can no longer be read
     /// (the browser sends no part it cannot read, and reports that as a
     /// network error; not retried), `NoSuchUpload` when the store no longer
     /// has the upload, and `error` otherwise. A store that refuses a part
@@ -513,7 +513,7 @@ impl<B> Driver<'_, B> {
             self.source.readable(body).await?;
             let size = part.range.end - part.range.start;
             let listed = match self.backend.list_parts(&part.upload_id, &part.key).await {
-                Err(gone @ Error::NoSuchUpload { .. }) => return Err(gone),
+                Err(gone) if gone.is_no_such_upload() => return Err(gone),
                 Err(_) => return Err(error),
                 Ok(listed) => listed,
             };

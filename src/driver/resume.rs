@@ -12,7 +12,7 @@ use super::{Completed, Driver, FileInfo};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::reconcile::reconcile;
 use crate::core::record::UploadRecord;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::http::error_code;
 use crate::pending::is_collectable;
 use crate::ports::{ExpiringSoon, RestartReason, ResumeSource, Resumed};
@@ -190,13 +190,13 @@ impl<B> Driver<'_, B> {
         record: UploadRecord,
         error: Error,
     ) -> Result<ResumeOutcome<B>, Error> {
-        match error {
+        match error.kind() {
             // Every part was confirmed: the last run may have been stopped
             // while completing, after the store completed the upload. It is
             // completed again, as it stands: a backend that remembers
             // answers as it did then; one that does not answers
             // NoSuchUpload, and the run starts afresh.
-            Error::NoSuchUpload { .. } if record.all_done() => {
+            ErrorKind::NoSuchUpload { .. } if record.all_done() => {
                 let (parts, bytes) = (record.parts.len() as u32, record.file_size);
                 self.announce(&record, parts, bytes);
                 Ok(ResumeOutcome::Goes(Box::new(Resumption {
@@ -206,14 +206,14 @@ impl<B> Driver<'_, B> {
                 })))
             }
             // Another device that adopted it may have completed it.
-            Error::NoSuchUpload { .. } => {
+            ErrorKind::NoSuchUpload { .. } => {
                 match self.completed_elsewhere(&record, Resuming).await? {
                     Some(done) => Ok(ResumeOutcome::CompletedElsewhere(done)),
                     None => self.forget(),
                 }
             }
-            e if is_gone(&e) => self.forget(),
-            e => Err(e),
+            _ if is_gone(&error) => self.forget(),
+            _ => Err(error),
         }
     }
 
@@ -249,12 +249,12 @@ impl<B> Driver<'_, B> {
 /// catch-all page, a sign-in page in the way): it says nothing of the
 /// upload.
 fn is_gone(error: &Error) -> bool {
-    match error {
-        Error::NoSuchUpload { .. } => true,
-        Error::Http {
+    match error.kind() {
+        ErrorKind::NoSuchUpload { .. } => true,
+        ErrorKind::Http {
             status: 500, body, ..
         } => error_code(body).is_none(),
-        Error::Http { status, .. } => !matches!(status, 401 | 403) && !error.is_retryable(),
+        ErrorKind::Http { status, .. } => !matches!(status, 401 | 403) && !error.is_retryable(),
         _ => false,
     }
 }

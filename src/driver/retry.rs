@@ -6,7 +6,7 @@ use std::future::Future;
 
 use super::Driver;
 use crate::core::retry::{Decision, RetryPolicy};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ports::Timer;
 
 /// Runs `attempt` until it succeeds or `policy` gives up, starting the
@@ -46,7 +46,7 @@ async fn wait_to_retry(
     if error.is_retryable() && made_headway {
         *retries = 0;
     }
-    if matches!(error, Error::Network { .. }) {
+    if matches!(error.kind(), ErrorKind::Network { .. }) {
         // Offline: wait for the network before spending a retry on it.
         timer.until_online().await;
     }
@@ -62,7 +62,7 @@ async fn wait_to_retry(
 
 /// A clock that never waits for the network: for the calls a person waits
 /// on outside an upload's run (an abort, forgetting stored uploads), so
-/// that offline they end with [`Error::Network`] after their retries
+/// that offline they end with [`ErrorKind::Network`] after their retries
 /// rather than wait for the network without an end. A run waits.
 pub struct NoWaitForNetwork<'a>(pub &'a dyn Timer);
 

@@ -12,7 +12,7 @@ use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Completed, Driver, FileInfo};
 use crate::core::plan::check_fits;
-use crate::error::{Error, Refusal};
+use crate::error::{Error, ErrorKind, Refusal};
 use crate::options::ChecksumMode;
 use crate::ports::{NewSingle, SignedSingle, Warning, WarningCode, WholePorts};
 
@@ -23,8 +23,8 @@ type Signed = (SignedSingle, f64);
 /// has expired"): signing it again fixes it.
 fn is_expired_url(error: &Error) -> bool {
     matches!(
-        error,
-        Error::Http {
+        error.kind(),
+        ErrorKind::Http {
             refusal: Refusal::ExpiredUrl,
             ..
         }
@@ -146,10 +146,10 @@ impl<B> Driver<'_, B> {
     /// `error`, the whole file's request's, unless it is a network error
     /// and the `body` can no longer be read (the file changed or went
     /// since it was picked: the browser sends no body it cannot read, and
-    /// reports that as a network error): then [`Error::ReadFailed`], the
+    /// reports that as a network error): then [`ErrorKind::ReadFailed`], the
     /// file's own trouble, neither retried nor stopping a queue.
     async fn unreadable_or(&self, body: &B, error: Error) -> Error {
-        if !matches!(error, Error::Network { .. }) {
+        if !matches!(error.kind(), ErrorKind::Network { .. }) {
             return error;
         }
         match self.source.readable(body).await {
@@ -165,7 +165,7 @@ impl<B> Driver<'_, B> {
         match (asked, signed.checksum_signed, self.options.checksum) {
             (false, _, _) => Ok(false),
             (true, true, _) => Ok(true),
-            (true, false, ChecksumMode::Sha256) => Err(Error::ChecksumUnsupported),
+            (true, false, ChecksumMode::Sha256) => Err(ErrorKind::ChecksumUnsupported.into()),
             (true, false, _) => {
                 self.events.warning(Warning {
                     code: WarningCode::ChecksumUnsupported,

@@ -25,7 +25,7 @@ use std::task::Poll;
 
 use futures::channel::oneshot;
 
-use crate::error::{Error, Operation};
+use crate::error::{Error, ErrorKind, Operation};
 use crate::ports::{NewSingle, PortFuture, SignedSingle, SingleSigner, Timer};
 
 /// The most files one call signs (the dev server's limit).
@@ -175,9 +175,7 @@ impl<'a> BatchSigner<'a> {
                 }
                 // Answers to files not asked about: which is whose?
                 Ok(_) => self.hand_back(batch, Some(too_many_answers())),
-                Err(Error::Http {
-                    status: 404 | 405, ..
-                }) => {
+                Err(e) if matches!(e.status(), Some(404 | 405)) => {
                     self.singly.set(true);
                     self.hand_back(batch, None);
                 }
@@ -209,10 +207,11 @@ impl<'a> BatchSigner<'a> {
 
 /// A batch answered with more uploads than it asked for.
 fn too_many_answers() -> Error {
-    Error::BadResponse {
+    ErrorKind::BadResponse {
         operation: Operation::SignFile,
         detail: "the batch signing route answered more uploads than files asked for".into(),
     }
+    .into()
 }
 
 /// Lets every other ready future run once.

@@ -401,6 +401,7 @@ impl Drop for Unwait<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use std::future::Future;
 
     #[test]
@@ -409,7 +410,7 @@ mod tests {
         state.add(3);
         assert_eq!(state.take_next(), Some(0));
         assert_eq!(state.take_next(), Some(1));
-        state.set(0, FileOutcome::Failed(Error::Aborted));
+        state.set(0, FileOutcome::Failed(ErrorKind::Aborted.into()));
         state.add(1);
         assert_eq!(state.take_next(), Some(2));
         assert_eq!(state.take_next(), Some(3));
@@ -431,7 +432,7 @@ mod tests {
         assert!(state.cancel(1));
         assert_eq!(state.take_next(), Some(0));
         assert_eq!(state.take_next(), None, "the cancelled file is not taken");
-        state.set(1, FileOutcome::Failed(Error::Aborted));
+        state.set(1, FileOutcome::Failed(ErrorKind::Aborted.into()));
         assert_eq!(state.outcomes()[1], FileOutcome::Cancelled);
         state.set(0, FileOutcome::Skipped { key: "k".into() });
         assert!(!state.cancel(0), "an ended file cannot be cancelled");

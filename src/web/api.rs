@@ -30,7 +30,7 @@ use super::options::{parse, ParsedOptions};
 use super::source::{self, Source};
 use super::{handles, js_error, run};
 use crate::driver::FileInfo;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::options::UploadOptions;
 
 #[wasm_bindgen(module = "/src/web/guard.js")]
@@ -327,7 +327,7 @@ impl Upload {
 
     fn build(file: &JsValue, options: &JsValue) -> Result<Upload, Error> {
         if let Some(feature) = super::support::missing_feature() {
-            return Err(Error::UnsupportedBrowser { feature });
+            return Err(ErrorKind::UnsupportedBrowser { feature }.into());
         }
         let parsed = parse(options)?;
         parsed.options.validate()?;
@@ -377,13 +377,13 @@ impl Upload {
     pub fn start(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
         if inner.phase.get() == Phase::Completed {
-            return reject(Error::AlreadyCompleted);
+            return reject(ErrorKind::AlreadyCompleted.into());
         }
         if inner.stop.borrow().is_some() {
-            return reject(Error::AlreadyRunning);
+            return reject(ErrorKind::AlreadyRunning.into());
         }
         if inner.aborting.get() {
-            return reject(Error::Aborted);
+            return reject(ErrorKind::Aborted.into());
         }
         // Claim the run now, so a second start() in the same turn is refused;
         // a paused run that has not wound down yet is waited for first.
@@ -396,7 +396,7 @@ impl Upload {
             if inner.phase.get() == Phase::Completed {
                 // The paused run had stored the object, and ended with it.
                 release_claim(&inner, id);
-                return settle(Err::<(), _>(Error::AlreadyCompleted), |_| {
+                return settle(Err::<(), _>(ErrorKind::AlreadyCompleted.into()), |_| {
                     JsValue::UNDEFINED
                 });
             }
@@ -414,8 +414,8 @@ impl Upload {
             release_claim(&inner, id);
             let result = match run {
                 Some(result) => result,
-                None if inner.aborting.get() => Err(Error::Aborted),
-                None => Err(Error::Paused),
+                None if inner.aborting.get() => Err(ErrorKind::Aborted.into()),
+                None => Err(ErrorKind::Paused.into()),
             };
             inner.phase.set(if result.is_ok() {
                 Phase::Completed
@@ -453,7 +453,7 @@ impl Upload {
     pub fn abort(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
         if inner.phase.get() == Phase::Completed {
-            return reject(Error::AlreadyCompleted);
+            return reject(ErrorKind::AlreadyCompleted.into());
         }
         if let Some(first) = inner.abort_under_way.borrow().as_ref() {
             return first.clone();
@@ -464,7 +464,7 @@ impl Upload {
             stopped(&inner).await;
             let aborted = match inner.phase.get() {
                 // The run had stored the object when the abort came.
-                Phase::Completed => Err(Error::AlreadyCompleted),
+                Phase::Completed => Err(ErrorKind::AlreadyCompleted.into()),
                 _ => run::abort(&inner).await,
             };
             // Nothing was aborted: the record and the server's upload stand.

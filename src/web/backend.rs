@@ -10,7 +10,7 @@ use super::fetch::{failed, network, request as request_fetch};
 use super::headers::BackendHeaders;
 use super::js::{field, optional_string, string, whole, whole_u32, Builder};
 use crate::core::reconcile::ServerPart;
-use crate::error::{Error, Operation};
+use crate::error::{Error, ErrorKind, Operation};
 use crate::ports::{
     Adopted, Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, PortFuture,
     SignedSingle, SingleMethod, SingleSigner,
@@ -55,10 +55,11 @@ pub struct HttpBackend {
 
 /// A 2xx answer whose JSON is not the shape the protocol gives `operation`.
 fn wrong_shape(operation: Operation, expected: &str) -> Error {
-    Error::BadResponse {
+    ErrorKind::BadResponse {
         operation,
         detail: ["wrong JSON shape: expected ", expected].concat(),
     }
+    .into()
 }
 
 impl HttpBackend {
@@ -116,7 +117,7 @@ impl HttpBackend {
             upload_id,
         };
         match self.call_once(&request, false).await {
-            Err(Error::Http { status: 401, .. }) if self.headers.refreshes() => {
+            Err(e) if e.status() == Some(401) && self.headers.refreshes() => {
                 self.call_once(&request, true).await
             }
             answer => answer,
@@ -133,10 +134,11 @@ impl HttpBackend {
             _ => self.timeout_ms,
         };
         within(timeout_ms, exchange).await.unwrap_or_else(|| {
-            Err(Error::Network {
+            Err(ErrorKind::Network {
                 operation: request.operation,
                 detail: format!("no complete answer within {timeout_ms} ms"),
-            })
+            }
+            .into())
         })
     }
 }
@@ -176,10 +178,11 @@ async fn exchange(request: &Request<'_>, extra: &[(String, String)]) -> Result<J
         .await
         .map_err(|e| match string(&e, "name").as_deref() {
             // The body came whole, and it is not JSON.
-            Some("SyntaxError") => Error::BadResponse {
+            Some("SyntaxError") => ErrorKind::BadResponse {
                 operation,
                 detail: format!("HTTP {status} with a body that is not JSON"),
-            },
+            }
+            .into(),
             // The body did not come whole (a connection cut mid-answer).
             _ => network(operation, &e),
         })

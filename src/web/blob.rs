@@ -9,7 +9,7 @@ use web_sys::{Blob, File};
 use super::deadline::within;
 
 use crate::core::plan::MAX_SAFE_INTEGER;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 #[wasm_bindgen]
 extern "C" {
@@ -59,8 +59,11 @@ pub fn slice(blob: &Blob, range: Range<u64>) -> Result<Blob, Error> {
     }
     // Offsets up to 2^53 are exact in an f64.
     blob.slice_with_f64_and_f64(range.start as f64, range.end as f64)
-        .map_err(|e| Error::ReadFailed {
-            detail: ["Blob.slice failed: ", &super::js_error::describe(&e)].concat(),
+        .map_err(|e| {
+            ErrorKind::ReadFailed {
+                detail: ["Blob.slice failed: ", &super::js_error::describe(&e)].concat(),
+            }
+            .into()
         })
 }
 
@@ -81,16 +84,18 @@ pub async fn read_array(blob: &Blob, range: Range<u64>) -> Result<js_sys::Uint8A
     let reading = wasm_bindgen_futures::JsFuture::from(part.array_buffer());
     match within(READ_TIMEOUT_MS, reading).await {
         Some(Ok(buffer)) => Ok(js_sys::Uint8Array::new(&buffer)),
-        Some(Err(e)) => Err(Error::ReadFailed {
+        Some(Err(e)) => Err(ErrorKind::ReadFailed {
             detail: super::js_error::describe(&e),
-        }),
-        None => Err(Error::ReadFailed {
+        }
+        .into()),
+        None => Err(ErrorKind::ReadFailed {
             detail: format!(
                 "reading {} bytes took more than {} s",
                 size(&part),
                 READ_TIMEOUT_MS / 1000
             ),
-        }),
+        }
+        .into()),
     }
 }
 
@@ -105,7 +110,7 @@ pub async fn sample_sha256(blob: &Blob) -> Result<String, Error> {
     for range in &ranges {
         slices.push(&slice(blob, range.clone())?.into());
     }
-    let joined = Blob::new_with_blob_sequence(&slices).map_err(|e| Error::ReadFailed {
+    let joined = Blob::new_with_blob_sequence(&slices).map_err(|e| ErrorKind::ReadFailed {
         detail: super::js_error::describe(&e),
     })?;
     let bytes = read_array(&joined, 0..size(&joined)).await?.to_vec();
@@ -114,9 +119,10 @@ pub async fn sample_sha256(blob: &Blob) -> Result<String, Error> {
     for range in ranges {
         let Some((sample, after)) = rest.split_at_checked((range.end - range.start) as usize)
         else {
-            return Err(Error::ReadFailed {
+            return Err(ErrorKind::ReadFailed {
                 detail: "the file gave fewer bytes than its size".into(),
-            });
+            }
+            .into());
         };
         samples.push(sample);
         rest = after;

@@ -7,7 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
 
 use super::js::Builder;
-use crate::error::{Error, Operation};
+use crate::error::{Error, ErrorKind, Operation};
 use crate::http::{failure, Answer};
 
 /// Aborts a fetch (or anything given its signal) when dropped; after the
@@ -29,10 +29,11 @@ impl Drop for AbortOnDrop {
 
 /// A network error of `operation` from what the browser threw.
 pub fn network(operation: Operation, e: &JsValue) -> Error {
-    Error::Network {
+    ErrorKind::Network {
         operation,
         detail: super::js_error::describe(e),
     }
+    .into()
 }
 
 /// Sends a request: `init` is a plain object (method, headers, body), to

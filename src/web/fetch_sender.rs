@@ -9,7 +9,7 @@ use web_sys::Blob;
 use super::deadline::within;
 use super::fetch::{failed, request};
 use super::js::Builder;
-use crate::error::{Error, Operation};
+use crate::error::{Error, ErrorKind, Operation};
 use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod, WholeSender};
 
 /// Sends part bodies with fetch.
@@ -64,13 +64,14 @@ impl FetchSender {
         within(self.stall_timeout_ms, request)
             .await
             .unwrap_or_else(|| {
-                Err(Error::Network {
+                Err(ErrorKind::Network {
                     operation,
                     detail: format!(
                         "no answer within {} ms: the request was aborted",
                         self.stall_timeout_ms
                     ),
-                })
+                }
+                .into())
             })
     }
 }
@@ -87,9 +88,10 @@ async fn put_part(put: &PartPut<'_, Blob>) -> Result<String, Error> {
     }
     match response.headers().get("etag").ok().flatten() {
         Some(etag) if !etag.trim().is_empty() => Ok(etag),
-        _ => Err(Error::MissingEtag {
+        _ => Err(ErrorKind::MissingEtag {
             part_number: put.part_number,
-        }),
+        }
+        .into()),
     }
 }
 

@@ -6,7 +6,7 @@
 use wasm_bindgen::JsValue;
 use web_sys::{Blob, FormData};
 
-use crate::error::{Error, Operation};
+use crate::error::{Error, ErrorKind, Operation};
 use crate::ports::{SignedSingle, SingleMethod};
 
 /// What the request for `signed` sends.
@@ -14,7 +14,7 @@ pub fn body_of(signed: &SignedSingle, file: &Blob) -> Result<JsValue, Error> {
     if signed.method == SingleMethod::Put {
         return Ok(file.clone().into());
     }
-    let failed = |e: JsValue| Error::Network {
+    let failed = |e: JsValue| ErrorKind::Network {
         operation: Operation::UploadFile,
         detail: super::js_error::describe(&e),
     };

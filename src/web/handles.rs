@@ -18,7 +18,7 @@ use super::idb::IdbStore;
 use super::js::{field, string, Builder};
 use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::record::PendingUpload;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 #[wasm_bindgen(module = "/src/web/file_access.js")]
 extern "C" {
@@ -130,7 +130,7 @@ pub async fn kinds(store: &IdbStore) -> Result<Vec<(String, Kind)>, Error> {
 /// permission asked for (a prompt needs a user gesture) and the file read
 /// through `handle`; for a staged copy, the copy named after the record.
 /// Either is checked against the stored upload. A picked file must have
-/// the record's name, size and date ([`Error::FileChanged`] otherwise); a
+/// the record's name, size and date ([`ErrorKind::FileChanged`] otherwise); a
 /// staged copy has the size, and takes the record's identity. Content
 /// sample and verified resume check the bytes when the upload starts, as
 /// for a re-picked file.
@@ -149,7 +149,7 @@ pub async fn file_to_resume(
     };
     if kind == Kind::Picked {
         let fresh = file_of_handle(handle, true).await?;
-        let file = same_file(&fresh, &identity).ok_or(Error::FileChanged)?;
+        let file = same_file(&fresh, &identity).ok_or(ErrorKind::FileChanged)?;
         return Ok((file.into(), identity));
     }
     let file: web_sys::File = answer(staged_file(&pending.id)).await?.unchecked_into();
@@ -160,7 +160,7 @@ pub async fn file_to_resume(
     }
     if super::blob::size(&file) != identity.size {
         // A copy of the wrong size is an unfinished one.
-        return Err(Error::FileMissing);
+        return Err(ErrorKind::FileMissing.into());
     }
     Ok((file.into(), identity))
 }
@@ -179,7 +179,7 @@ pub fn same_file(fresh: &JsValue, identity: &FileIdentity) -> Option<web_sys::Fi
 /// The file behind a picked file's handle, read permission asked for
 /// first (a prompt needs a user gesture: the click that started the
 /// upload, or that asked to resume it); with `ask` false, a permission not
-/// granted yet is [`Error::PermissionDenied`].
+/// granted yet is [`ErrorKind::PermissionDenied`].
 pub async fn file_of_handle(handle: &JsValue, ask: bool) -> Result<JsValue, Error> {
     permitted(handle, ask).await?;
     answer(file_of(handle)).await
@@ -187,25 +187,26 @@ pub async fn file_of_handle(handle: &JsValue, ask: bool) -> Result<JsValue, Erro
 
 /// `Ok` when the page may read behind `handle` (a file's or a folder's),
 /// asking for it with `ask` (a prompt needs a user gesture). A prompt left
-/// unanswered for [`PROMPT_TIMEOUT_MS`] is [`Error::PermissionDenied`].
+/// unanswered for [`PROMPT_TIMEOUT_MS`] is [`ErrorKind::PermissionDenied`].
 pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
     let asked = read_permission(handle, ask);
     let permission = match ask {
-        true => answer_within(PROMPT_TIMEOUT_MS, asked, Error::PermissionDenied).await?,
+        true => answer_within(PROMPT_TIMEOUT_MS, asked, ErrorKind::PermissionDenied.into()).await?,
         false => answer(asked).await?,
     };
     match permission.as_string().as_deref() {
         Some("granted") => Ok(()),
-        _ => Err(Error::PermissionDenied),
+        _ => Err(ErrorKind::PermissionDenied.into()),
     }
 }
 
 /// A handle call's answer, with its failure classified by
 /// [`file_error`].
 async fn answer(promise: Promise) -> Result<JsValue, Error> {
-    let unanswered = Error::ReadFailed {
+    let unanswered = ErrorKind::ReadFailed {
         detail: "the browser did not answer for the file's handle".into(),
-    };
+    }
+    .into();
     answer_within(HANDLE_TIMEOUT_MS, promise, unanswered).await
 }
 
@@ -218,14 +219,15 @@ async fn answer_within(ms: u32, promise: Promise, unanswered: Error) -> Result<J
 }
 
 /// A failure to read a file or a folder (a handle's, an entry's), by the
-/// error's name: a file that is gone is [`Error::FileMissing`], a refusal
-/// [`Error::PermissionDenied`], anything else [`Error::ReadFailed`].
+/// error's name: a file that is gone is [`ErrorKind::FileMissing`], a refusal
+/// [`ErrorKind::PermissionDenied`], anything else [`ErrorKind::ReadFailed`].
 pub fn file_error(e: &JsValue) -> Error {
     match string(e, "name").as_deref() {
-        Some("NotFoundError") => Error::FileMissing,
-        Some("NotAllowedError" | "SecurityError") => Error::PermissionDenied,
-        _ => Error::ReadFailed {
+        Some("NotFoundError") => ErrorKind::FileMissing.into(),
+        Some("NotAllowedError" | "SecurityError") => ErrorKind::PermissionDenied.into(),
+        _ => ErrorKind::ReadFailed {
             detail: super::js_error::describe(e),
-        },
+        }
+        .into(),
     }
 }

@@ -25,7 +25,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::deadline::within;
 use super::js::{present, string_entries, Builder, EntriesProblem};
 use super::js_error::describe;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::options::header_problem;
 
 /// How long a `headers` function may take to give its headers.
@@ -75,24 +75,25 @@ impl BackendHeaders {
     ) -> Result<Vec<(String, String)>, Error> {
         match self {
             BackendHeaders::None => Ok(Vec::new()),
-            BackendHeaders::Fixed(object) => {
-                string_values(object).map_err(|reason| Error::HeadersFailed {
+            BackendHeaders::Fixed(object) => string_values(object).map_err(|reason| {
+                ErrorKind::HeadersFailed {
                     detail: ["the headers object: ", &reason].concat(),
-                })
-            }
+                }
+                .into()
+            }),
             BackendHeaders::Provider(function) => provided(function, refresh, endpoint).await,
         }
     }
 }
 
 /// Calls the function and awaits what it gives, within the bound: a plain
-/// object of valid headers, else [`Error::HeadersFailed`].
+/// object of valid headers, else [`ErrorKind::HeadersFailed`].
 async fn provided(
     function: &Function,
     refresh: bool,
     endpoint: &str,
 ) -> Result<Vec<(String, String)>, Error> {
-    let failed = |detail: String| Error::HeadersFailed { detail };
+    let failed = |detail: String| Error::from(ErrorKind::HeadersFailed { detail });
     let context = Builder::new()
         .set("refresh", &refresh.into())
         .set("endpoint", &endpoint.into())

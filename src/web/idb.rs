@@ -37,7 +37,7 @@ use super::deadline::within;
 use super::js::set as handle;
 use super::js_error::describe;
 use crate::core::record::{PartRecord, UploadRecord};
-use crate::error::{Error, StorageFailure};
+use crate::error::{Error, ErrorKind, StorageFailure};
 use crate::ports::{PortFuture, RecordStore};
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/web/guard.js")]
@@ -94,41 +94,40 @@ impl Drop for IdbStore {
     }
 }
 
-/// A thrown JavaScript value (a `DOMException`) as [`Error::Storage`],
+/// A thrown JavaScript value (a `DOMException`) as [`ErrorKind::Storage`],
 /// classified by its name: `QuotaExceededError` is a full store.
 pub(super) fn storage(e: JsValue) -> Error {
     let full = e
         .dyn_ref::<web_sys::DomException>()
         .is_some_and(|d| d.name() == "QuotaExceededError");
-    Error::Storage {
+    ErrorKind::Storage {
         failure: match full {
             true => StorageFailure::Full,
             false => StorageFailure::Failed,
         },
         detail: describe(&e),
     }
+    .into()
 }
 
 /// The failure of a request or transaction: its `error`, or `fallback`.
 fn failure(error: Option<web_sys::DomException>, fallback: &str) -> Error {
     match error {
         Some(e) => storage(e.into()),
-        None => Error::Storage {
+        None => ErrorKind::Storage {
             failure: StorageFailure::Failed,
             detail: fallback.into(),
-        },
+        }
+        .into(),
     }
 }
 
 /// Any failure to open the database means it is unavailable.
-fn unavailable(error: Error) -> Error {
-    match error {
-        Error::Storage { detail, .. } => Error::Storage {
-            failure: StorageFailure::Unavailable,
-            detail,
-        },
-        other => other,
+fn unavailable(mut error: Error) -> Error {
+    if let ErrorKind::Storage { failure, .. } = error.kind_mut() {
+        *failure = StorageFailure::Unavailable;
     }
+    error
 }
 
 /// Waits for a request's `success` (its result) or `error`.
@@ -148,10 +147,11 @@ pub(super) async fn settled(request: &IdbRequest, timeout_ms: u32) -> Result<JsV
 }
 
 fn no_answer(timeout_ms: u32) -> Error {
-    Error::Storage {
+    ErrorKind::Storage {
         failure: StorageFailure::Failed,
         detail: format!("IndexedDB did not answer within {} s", timeout_ms / 1000),
     }
+    .into()
 }
 
 /// Waits for a transaction's `complete`, or its `abort` (which follows
@@ -174,10 +174,11 @@ fn factory() -> Result<IdbFactory, Error> {
     if value.is_object() {
         Ok(value.unchecked_into())
     } else {
-        Err(Error::Storage {
+        Err(ErrorKind::Storage {
             failure: StorageFailure::Unavailable,
             detail: "IndexedDB is not available here".into(),
-        })
+        }
+        .into())
     }
 }
 

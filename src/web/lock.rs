@@ -22,7 +22,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::deadline::within;
 use super::fetch::AbortOnDrop;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ports::{Claim, Claiming, Claims, Warning, WarningCode};
 
 /// How long the lock manager may take to answer a request that does not
@@ -108,7 +108,7 @@ pub const RELEASE_MS: u32 = 2_000;
 
 /// Takes the lock of record `id` that a run of this page, just stopped,
 /// gives back: waits for it up to [`RELEASE_MS`], then fails with
-/// [`Error::Locked`] (a run of another tab holds it). To abort an upload
+/// [`ErrorKind::Locked`] (a run of another tab holds it). To abort an upload
 /// (rather than pull it from under another tab's run, which would only
 /// start it again) or to run a queue again at once. Unlocked (`None`)
 /// where the browser cannot lock.
@@ -117,7 +117,7 @@ pub async fn hold_released(id: &str) -> Result<Option<LockGuard>, Error> {
         Some(Ok(Lock::Held(guard))) => Ok(Some(guard)),
         Some(Ok(Lock::Unavailable(_))) => Ok(None),
         Some(Err(e)) => Err(e),
-        None => Err(Error::Locked),
+        None => Err(ErrorKind::Locked.into()),
     }
 }
 
@@ -159,7 +159,7 @@ impl Drop for LockGuard {
 }
 
 /// Takes the exclusive lock `name`. With `wait`, waits for it; without,
-/// fails with [`Error::Locked`] when another tab holds it. Dropped before
+/// fails with [`ErrorKind::Locked`] when another tab holds it. Dropped before
 /// the lock is granted (a pause, a bound), a waiting request is taken back
 /// out of the lock manager's queue (its `signal`), so that it is never
 /// granted later to nobody, in the way of another tab's `ifAvailable`
@@ -204,7 +204,7 @@ pub async fn acquire(name: &str, wait: bool) -> Result<Lock, Error> {
     };
     match answer {
         Some(Some(true)) => Ok(Lock::Held(LockGuard { release })),
-        Some(Some(false)) => Err(Error::Locked),
+        Some(Some(false)) => Err(ErrorKind::Locked.into()),
         Some(None) => Ok(Lock::Unavailable(
             "the browser's lock manager (navigator.locks) refused the request",
         )),

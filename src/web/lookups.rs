@@ -19,7 +19,7 @@ use super::source::{self, Source};
 use super::timer::BrowserTimer;
 use crate::core::retry::RetryPolicy;
 use crate::driver::FileInfo;
-use crate::error::{Error, StorageFailure};
+use crate::error::{Error, ErrorKind, StorageFailure};
 use crate::fallback::FallbackStore;
 use crate::pending;
 use crate::ports::{Backend, RecordStore, Timer, Warning};
@@ -185,18 +185,19 @@ impl Upload {
 fn read_whole(store: &FallbackStore) -> Result<(), Error> {
     match store.unread() {
         false => Ok(()),
-        true => Err(Error::Storage {
+        true => Err(ErrorKind::Storage {
             failure: StorageFailure::Unavailable,
             detail: "it could not be opened or read, so the uploads stored in this browser were \
                      not looked at; try again once it answers"
                 .into(),
-        }),
+        }
+        .into()),
     }
 }
 
 async fn resume(entry: &JsValue, options: &JsValue) -> Result<Upload, Error> {
     if let Some(feature) = super::support::missing_feature() {
-        return Err(Error::UnsupportedBrowser { feature });
+        return Err(ErrorKind::UnsupportedBrowser { feature }.into());
     }
     let pending = pending_from_js(entry).ok_or_else(|| {
         Error::invalid_option(
@@ -207,7 +208,7 @@ async fn resume(entry: &JsValue, options: &JsValue) -> Result<Upload, Error> {
     let store = IdbStore::open().await?;
     let (kind, handle) = handles::kept(&store, &pending.id)
         .await?
-        .ok_or(Error::NoHandle)?;
+        .ok_or(ErrorKind::NoHandle)?;
     let (blob, identity) = handles::file_to_resume(kind, &handle, &pending).await?;
     let mut parsed = parse(&with_defaults(options, &pending))?;
     parsed.options.validate()?;

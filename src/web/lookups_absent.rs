@@ -5,14 +5,14 @@
 //! `resupload/queue` builds; leaving them out keeps a page that only
 //! uploads 9 KB gzip smaller (BENCHMARKS.md).
 
+use crate::error::ErrorKind;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::api::{reject, Upload};
-use crate::error::Error;
 
 fn not_in_build(call: &'static str) -> Promise {
-    reject(Error::NotInBuild { call })
+    reject(ErrorKind::NotInBuild { call }.into())
 }
 
 #[wasm_bindgen]

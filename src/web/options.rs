@@ -27,7 +27,7 @@ pub struct ParsedOptions {
 }
 
 /// `object[option]`: `undefined` when `object` is not an object. A getter
-/// or a Proxy that throws is that option's [`Error::InvalidOption`] (read
+/// or a Proxy that throws is that option's [`ErrorKind::InvalidOption`] (read
 /// as absent, it would run with the default without a word).
 pub(super) fn option_value(object: &JsValue, option: &'static str) -> Result<JsValue, Error> {
     if !(object.is_object() || object.is_function()) {

@@ -31,7 +31,7 @@ use super::queue_run::{QueueCallbacks, QueuePorts, QueuedFile, WebRunner};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::plan::MAX_PART_SIZE;
 use crate::driver::FileInfo;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::options::UploadOptions;
 use crate::ports::{Warning, WarningCode};
 use crate::queue::keeper::{Added, Keeper};
@@ -186,7 +186,7 @@ impl UploadQueue {
     /// `new UploadQueue(options)`, with the error as it is.
     pub(super) fn build(options: &JsValue) -> Result<UploadQueue, Error> {
         if let Some(feature) = super::support::missing_feature() {
-            return Err(Error::UnsupportedBrowser { feature });
+            return Err(ErrorKind::UnsupportedBrowser { feature }.into());
         }
         let mut parsed = parse(options)?;
         parsed.options.validate()?;
@@ -273,7 +273,7 @@ impl UploadQueue {
     pub fn start(&self) -> Promise {
         let inner = Rc::clone(&self.inner);
         if inner.stop.borrow().is_some() {
-            return Promise::reject(&super::js_error::to_js(&Error::AlreadyRunning));
+            return Promise::reject(&super::js_error::to_js(&ErrorKind::AlreadyRunning.into()));
         }
         let (stop, stopping) = oneshot::channel::<()>();
         let number = inner.runs.get() + 1;
@@ -281,8 +281,8 @@ impl UploadQueue {
         *inner.stop.borrow_mut() = Some((number, stop));
         promise(async move {
             let ran = match select(stopping, std::pin::pin!(run(&inner, number))).await {
-                Either::Left(_) if inner.cancelling.get() => Err(Error::Aborted),
-                Either::Left(_) => Err(Error::Paused),
+                Either::Left(_) if inner.cancelling.get() => Err(ErrorKind::Aborted.into()),
+                Either::Left(_) => Err(ErrorKind::Paused.into()),
                 Either::Right((ran, _)) => ran,
             };
             // Only its own: after `pause(); start()` in one turn, the signal
@@ -524,14 +524,17 @@ async fn hold_batch<'a>(inner: &'a QueueInner, id: &str) -> Result<BatchLock<'a>
     let wait = inner.options.wait_for_lock;
     let given_back = js_sys::Date::now() - inner.lock_given_back_at.get();
     let guard = match lock::hold_record(id, wait, &|w| inner.events.warn(w)).await {
-        Err(Error::Locked) if given_back < f64::from(lock::RELEASE_MS) => {
+        Err(e)
+            if matches!(e.kind(), ErrorKind::Locked)
+                && given_back < f64::from(lock::RELEASE_MS) =>
+        {
             lock::hold_released(id).await
         }
         held => held,
     };
-    let guard = guard.map_err(|e| match e {
-        Error::Locked => Error::BatchLocked,
-        e => e,
+    let guard = guard.map_err(|e| match e.kind() {
+        ErrorKind::Locked => ErrorKind::BatchLocked.into(),
+        _ => e,
     })?;
     Ok(BatchLock {
         inner,

@@ -19,7 +19,7 @@ use web_sys::IdbTransactionMode;
 use super::idb::{committed, settled, storage, IdbStore, BATCHES, STORE_TIMEOUT_MS};
 use super::js::{field, present, string, whole, Builder};
 use super::queue::UploadQueue;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::queue::{DoneMarker, DoneStore};
 
 /// A queue's batch, as kept.
@@ -366,8 +366,8 @@ async fn queue_of(entry: &JsValue, options: &JsValue) -> Result<(UploadQueue, Js
         )
     })?;
     let store = IdbStore::open().await?;
-    let batch = store.batch(&id).await?.ok_or(Error::NoHandle)?;
-    let handle = batch.handle.clone().ok_or(Error::NoHandle)?;
+    let batch = store.batch(&id).await?.ok_or(ErrorKind::NoHandle)?;
+    let handle = batch.handle.clone().ok_or(ErrorKind::NoHandle)?;
     super::handles::permitted(&handle, true).await?;
     let defaults = [
         ("endpoint", batch.endpoint.as_str()),

@@ -18,7 +18,7 @@ use super::lock::{self, WebLocks};
 use super::source::Source;
 use super::timer::BrowserTimer;
 use crate::driver::{Completed, Driver, FileInfo};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::fallback::FallbackStore;
 use crate::memory::MemoryStore;
 use crate::options::UploadOptions;
@@ -178,7 +178,7 @@ impl WebRunner<'_> {
             // where the object is, once (the record goes: no later run is
             // to complete it again for a cancelled file). The abort left
             // the record, which names the key.
-            Err(Error::AlreadyCompleted) => {
+            Err(e) if matches!(e.kind(), ErrorKind::AlreadyCompleted) => {
                 let key = driver.store.load(&id).await.ok().flatten().map(|r| r.key);
                 let warning = cancelled_stored(&info, key.as_deref());
                 self.events.warn_of(warning, key.as_deref());

@@ -15,7 +15,7 @@ use super::lock;
 use super::source::Source;
 use super::staging;
 use crate::driver::{Completed, Driver, FileInfo};
-use crate::error::{Error, StorageFailure};
+use crate::error::{Error, ErrorKind, StorageFailure};
 use crate::options::ChecksumMode;
 use crate::ports::{RecordStore, Warning, WarningCode};
 
@@ -161,7 +161,7 @@ async fn ready(inner: &Inner, again: bool) -> Result<(Source, FileInfo), Error> 
 /// one: the `File` read before is a snapshot, which the browser refuses to
 /// read once the file changed (`NotReadableError`: `READ_FAILED` at every
 /// `start()`). The same file (name, size and date) goes on from the fresh `File`;
-/// another is [`Error::FileChanged`], as `resumePending` answers it.
+/// another is [`ErrorKind::FileChanged`], as `resumePending` answers it.
 async fn read_again(
     inner: &Inner,
     source: Source,
@@ -171,7 +171,7 @@ async fn read_again(
         return Ok((source, info));
     };
     let fresh = handles::file_of_handle(handle, true).await?;
-    let file = handles::same_file(&fresh, &info.identity).ok_or(Error::FileChanged)?;
+    let file = handles::same_file(&fresh, &info.identity).ok_or(ErrorKind::FileChanged)?;
     Ok((Source::File(file.into()), info))
 }
 
@@ -191,7 +191,7 @@ async fn collect_orphans(store: &IdbStore, records: &dyn RecordStore, id: &str) 
 /// its kept handle and its staged copy.
 ///
 /// # Errors
-/// Besides the abort's own: [`Error::Storage`] when no record was found
+/// Besides the abort's own: [`ErrorKind::Storage`] when no record was found
 /// because IndexedDB could not be opened. The upload may be stored there
 /// still, on the server too: nothing is deleted, and `abort()` again (with
 /// IndexedDB back) aborts it.
@@ -202,12 +202,13 @@ pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
     let id = driver.record_id(&file);
     let _lock = lock::hold_released(&id).await?;
     if !driver.abort(&file).await? && ports.records_unread() {
-        return Err(Error::Storage {
+        return Err(ErrorKind::Storage {
             failure: StorageFailure::Unavailable,
             detail:
                 "it could not be opened, so nothing was aborted; call abort() again once it answers"
                     .into(),
-        });
+        }
+        .into());
     }
     forget_kept(IdbStore::open().await.ok().as_ref(), &id).await;
     Ok(())

@@ -17,7 +17,7 @@ use super::{blob, hash};
 use crate::core::checksum::Sha256Digest;
 use crate::core::fingerprint::FileIdentity;
 use crate::driver::FileInfo;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ports::{PartSource, PortFuture};
 
 /// Where an upload's bytes come from.
@@ -54,7 +54,7 @@ impl Source {
 
 /// What `new Upload(x)` was given: a `File` or `Blob`, or a streaming
 /// source (an object with a `read` function), with what the driver needs
-/// to know of it; [`Error::NotAFile`] for anything else.
+/// to know of it; [`ErrorKind::NotAFile`] for anything else.
 pub fn from_js(value: &JsValue) -> Result<(Source, FileInfo), Error> {
     if let Some(blob) = super::blob::as_blob(value) {
         let (name, last_modified) = match super::blob::as_file(value) {
@@ -80,7 +80,7 @@ pub fn from_js(value: &JsValue) -> Result<(Source, FileInfo), Error> {
     if let Some(read) = field(value, "read").dyn_ref::<js_sys::Function>() {
         return stream_info(value, read);
     }
-    Err(Error::NotAFile)
+    Err(ErrorKind::NotAFile.into())
 }
 
 /// A streaming source `{ size, id, name?, type?, read }`.
@@ -133,7 +133,7 @@ fn stream_info(value: &JsValue, read: &js_sys::Function) -> Result<(Source, File
 }
 
 fn read_failed(detail: String) -> Error {
-    Error::ReadFailed { detail }
+    ErrorKind::ReadFailed { detail }.into()
 }
 
 /// `value` as a Blob when it is bytes (a Blob, or a typed array,

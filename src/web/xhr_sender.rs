@@ -18,7 +18,7 @@ use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use super::js::set as handle;
 use crate::core::watch::ProgressWatch;
-use crate::error::{Error, Operation};
+use crate::error::{Error, ErrorKind, Operation};
 use crate::http::{failure, Answer};
 use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod, WholeSender};
 
@@ -149,10 +149,11 @@ struct Outgoing<'a> {
 
 impl Outgoing<'_> {
     fn network(&self, detail: impl Into<String>) -> Error {
-        Error::Network {
+        ErrorKind::Network {
             operation: self.operation,
             detail: detail.into(),
         }
+        .into()
     }
 
     fn js_failure(&self, e: JsValue) -> Error {
@@ -180,9 +181,10 @@ impl PartSender<Blob> for XhrSender {
             failed(&xhr, &outgoing, Some(put.upload_id))?;
             match xhr.get_response_header("ETag").ok().flatten() {
                 Some(etag) if !etag.trim().is_empty() => Ok(etag),
-                _ => Err(Error::MissingEtag {
+                _ => Err(ErrorKind::MissingEtag {
                     part_number: put.part_number,
-                }),
+                }
+                .into()),
             }
         })
     }
