@@ -241,9 +241,7 @@ pub enum ErrorKind {
     ChecksumUnsupported,
     /// The object the store assembled does not have the checksum computed
     /// here from the file's parts: the stored bytes differ from the file.
-    /// Boxed, as the largest variant would otherwise set the size of every
-    /// `Result<_, Error>` (BENCHMARKS.md: 1.2 KB gzip of the module).
-    ChecksumMismatch(Box<Mismatch>),
+    ChecksumMismatch(Mismatch),
     /// The file (or streaming source) could not be read.
     ReadFailed {
         /// What the browser or the source said.

@@ -2356,7 +2356,7 @@ fn a_store_reporting_another_object_checksum_is_an_error() {
                 expected,
                 actual,
                 key,
-            } = *mismatch;
+            } = mismatch;
             assert_eq!(expected, file_composite(&w));
             assert!(actual.ends_with("-1"), "{actual}");
             // The bad object is the store's now: the page must learn where.

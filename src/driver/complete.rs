@@ -104,11 +104,11 @@ impl<B> Driver<'_, B> {
     ) -> Result<Option<String>, Error> {
         match (object_checksum(parts), remote) {
             (Some(local), Some(remote)) if composites_match(&local, &remote) => Ok(Some(local)),
-            (Some(local), Some(remote)) => Err(ErrorKind::ChecksumMismatch(Box::new(Mismatch {
+            (Some(local), Some(remote)) => Err(ErrorKind::ChecksumMismatch(Mismatch {
                 expected: local,
                 actual: remote,
                 key: key.to_owned(),
-            }))
+            })
             .into()),
             _ => {
                 self.events.warning(Warning {
