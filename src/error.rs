@@ -116,7 +116,8 @@ impl Error {
         &self.0
     }
 
-    /// What went wrong, to be told more (a retry's `Retry-After`).
+    /// What went wrong, to be made more precise where more is known (a
+    /// failed IndexedDB open is the whole store unavailable).
     pub fn kind_mut(&mut self) -> &mut ErrorKind {
         &mut self.0
     }
@@ -156,7 +157,7 @@ impl std::ops::Deref for Error {
     }
 }
 
-/// Everything that can go wrong, as plain data.
+/// Everything that can go wrong, as plain data: the kinds of [`Error`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ErrorKind {
