@@ -1,9 +1,10 @@
 //! The one error type of the library.
 //!
-//! Every failure is an [`Error`]: plain data (no browser types inside), with a
-//! stable [`Error::code`] for programs and a message (its `Display`) that tells
-//! a person what to do. At the JavaScript boundary it becomes an `Error` whose
-//! `code` property is [`Error::code`].
+//! Every failure is an [`Error`], a boxed [`ErrorKind`]: plain data (no
+//! browser types inside), with a stable [`ErrorKind::code`] for programs and
+//! a message (its `Display`) that tells a person what to do. At the
+//! JavaScript boundary it becomes an `Error` whose `code` property is
+//! [`ErrorKind::code`].
 
 use std::fmt;
 
