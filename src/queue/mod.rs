@@ -17,7 +17,7 @@
 //! - a file that fails for a reason of its own (it cannot be read, it
 //!   changed, another 4xx about it) never stops the others; but after
 //!   [`STOP_AFTER`] files in a row failed for a reason that is not theirs
-//!   ([`Error::is_queue_wide`]: the backend or the store unreachable after
+//!   ([`ErrorKind::is_queue_wide`](crate::error::ErrorKind::is_queue_wide): the backend or the store unreachable after
 //!   every retry, the app's sign-in refused, the `headers` function
 //!   failing), none stored in between, the queue starts no more files: the
 //!   running ones end on their own, the others wait, and the run answers

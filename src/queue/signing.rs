@@ -10,7 +10,7 @@
 //! waiting entry and signs them all (a backend that answers fewer files
 //! than asked leaves the rest to sign alone; one that answers more is
 //! refused: its answers cannot be matched to the files). A batch refused
-//! for one of its files (a failure that is not [`Error::is_queue_wide`],
+//! for one of its files (a failure that is not [`ErrorKind::is_queue_wide`](crate::error::ErrorKind::is_queue_wide),
 //! such as the 400 for one path too deep, fails the whole call) leaves
 //! each file to sign alone, so only that file fails; a queue-wide failure
 //! (the backend unreachable, the sign-in refused) is every file's. A file

@@ -284,7 +284,7 @@ impl QueueState {
     }
 
     /// The error that stopped the run, if [`STOP_AFTER`] files in a row
-    /// failed with a queue-wide one ([`Error::is_queue_wide`]), none
+    /// failed with a queue-wide one ([`ErrorKind::is_queue_wide`](crate::error::ErrorKind::is_queue_wide)), none
     /// stored in between: no file is taken from then on, and the waiting
     /// ones wait for the next run.
     ///
