@@ -191,7 +191,7 @@ pub async fn file_of_handle(handle: &JsValue, ask: bool) -> Result<JsValue, Erro
 pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
     let asked = read_permission(handle, ask);
     let permission = match ask {
-        true => answer_within(PROMPT_TIMEOUT_MS, asked, ErrorKind::PermissionDenied.into()).await?,
+        true => answer_within(PROMPT_TIMEOUT_MS, asked, || ErrorKind::PermissionDenied).await?,
         false => answer(asked).await?,
     };
     match permission.as_string().as_deref() {
@@ -203,17 +203,26 @@ pub async fn permitted(handle: &JsValue, ask: bool) -> Result<(), Error> {
 /// A handle call's answer, with its failure classified by
 /// [`file_error`].
 async fn answer(promise: Promise) -> Result<JsValue, Error> {
-    let unanswered = ErrorKind::ReadFailed {
-        detail: "the browser did not answer for the file's handle".into(),
-    }
-    .into();
-    answer_within(HANDLE_TIMEOUT_MS, promise, unanswered).await
+    answer_within(HANDLE_TIMEOUT_MS, promise, unanswered_handle).await
 }
 
-/// [`answer`] with `unanswered` after `ms`.
-async fn answer_within(ms: u32, promise: Promise, unanswered: Error) -> Result<JsValue, Error> {
+/// The error of a handle call the browser did not answer in time.
+fn unanswered_handle() -> ErrorKind {
+    ErrorKind::ReadFailed {
+        detail: "the browser did not answer for the file's handle".into(),
+    }
+}
+
+/// [`answer`] with the error `unanswered` makes after `ms`. A plain `fn`,
+/// so that the error is built only at the timeout (a folder walk makes
+/// such calls per file) and the function is not copied per caller.
+async fn answer_within(
+    ms: u32,
+    promise: Promise,
+    unanswered: fn() -> ErrorKind,
+) -> Result<JsValue, Error> {
     let Some(result) = within(ms, JsFuture::from(promise)).await else {
-        return Err(unanswered);
+        return Err(unanswered().into());
     };
     result.map_err(|e| file_error(&e))
 }
