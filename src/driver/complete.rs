@@ -22,7 +22,7 @@ impl<B> Driver<'_, B> {
     /// upload would cost, without which it could never complete.
     pub(super) async fn complete_all(
         &self,
-        state: RefCell<UploadRecord>,
+        state: &RefCell<UploadRecord>,
         unconfirmed: Vec<u32>,
         file: &FileInfo,
     ) -> Result<Completed, Error> {
@@ -42,10 +42,10 @@ impl<B> Driver<'_, B> {
                     false => unconfirmed,
                 };
                 for number in again {
-                    self.mark(&state, number, PartState::Pending, None, None)
+                    self.mark(state, number, PartState::Pending, None, None)
                         .await?;
                 }
-                self.send_parts(&state, file, None, Pass::Refused).await?;
+                self.send_parts(state, file, None, Pass::Refused).await?;
                 let snapshot = state.borrow().clone();
                 self.complete(&snapshot).await
             }

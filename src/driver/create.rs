@@ -20,13 +20,13 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         adopt: bool,
-    ) -> Result<UploadRecord, Error> {
+    ) -> Result<Box<UploadRecord>, Error> {
         let adopt = adopt && self.may_adopt(file);
         let mut created = self.ask_create(file, plan, adopt).await?;
         if let Some(adopted) = created.adopted.take() {
             if let Some(record) = self.adopted_record(id, file, &created, &adopted) {
                 self.store.save(&record).await?;
-                return Ok(record);
+                return Ok(Box::new(record));
             }
             // Not one this file can continue: a fresh upload instead.
             created = self.ask_create(file, plan, false).await?;
@@ -36,7 +36,7 @@ impl<B> Driver<'_, B> {
             checksum_algorithm: checksums.then_some(SHA256),
             ..self.fields_of(id, file, &created, self.now())
         };
-        let record = self.new_record(fresh, plan);
+        let record = Box::new(self.new_record(fresh, plan));
         self.store.save(&record).await?;
         Ok(record)
     }

@@ -72,7 +72,7 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         adopt: bool,
-    ) -> Result<(UploadRecord, Option<HeadStart<B>>), Error> {
+    ) -> Result<(Box<UploadRecord>, Option<HeadStart<B>>), Error> {
         let create = pin!(self.create(id, file, plan, adopt));
         let first = pin!(self.first_part_hashed(file, plan));
         let (record, first) = match select(create, first).await {

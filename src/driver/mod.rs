@@ -17,6 +17,11 @@
 //! - [`retry`], `hold` and `progress`: retries with their waits, the
 //!   hold every part keeps after a 429, and progress that never goes back.
 //!
+//! A record travels boxed (`Box<UploadRecord>`, then the run's state,
+//! `Box<RefCell<UploadRecord>>`): it is 168 bytes on wasm32, and every
+//! future that holds it across an await would be that much wider, which
+//! costs code at each move (BENCHMARKS.md, "the record boxed").
+//!
 //! The record is saved before each part starts and again when it finishes,
 //! so a crash or a dropped future (that is how `pause()` stops a run) leaves
 //! a record that resuming can reconcile with the server's part list.
@@ -150,7 +155,7 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         id: &str,
-        stored: Option<UploadRecord>,
+        stored: Option<Box<UploadRecord>>,
         adopt: bool,
     ) -> Result<Completed, Error> {
         if let Some(record) = stored {
@@ -167,18 +172,18 @@ impl<B> Driver<'_, B> {
             },
             fresh => fresh,
         };
-        let state = RefCell::new(record);
+        let state = Box::new(RefCell::new(*record));
         let taken = RefCell::new(Vec::new());
         self.send_parts(&state, file, head, Pass::Unstored { taken: &taken })
             .await?;
-        self.complete_all(state, taken.into_inner(), file).await
+        self.complete_all(&state, taken.into_inner(), file).await
     }
 
     /// Continues a stored upload that still fits the file; `None` when it
     /// could not be continued (it was dropped, and a fresh one must start).
     async fn continue_stored(
         &self,
-        record: UploadRecord,
+        record: Box<UploadRecord>,
         file: &FileInfo,
     ) -> Result<Option<Completed>, Error> {
         if !self.matches(&record, file) {
@@ -190,7 +195,7 @@ impl<B> Driver<'_, B> {
             return Ok(None);
         }
         let Resumption {
-            record,
+            state,
             unconfirmed,
             head,
         } = match self.resume(record, file).await? {
@@ -198,8 +203,7 @@ impl<B> Driver<'_, B> {
             ResumeOutcome::Afresh => return Ok(None),
             ResumeOutcome::CompletedElsewhere(done) => return Ok(Some(done)),
         };
-        let verify = self.parts_to_verify(&record, file);
-        let state = RefCell::new(record);
+        let verify = self.parts_to_verify(&state.borrow(), file);
         let taken = RefCell::new(unconfirmed);
         let pass = Pass::Unstored { taken: &taken };
         if !self
@@ -212,7 +216,7 @@ impl<B> Driver<'_, B> {
             return Ok(None);
         }
         let unconfirmed = taken.into_inner();
-        self.complete_all(state, unconfirmed, file).await.map(Some)
+        self.complete_all(&state, unconfirmed, file).await.map(Some)
     }
 
     /// Sends the missing parts while re-hashing the held ones in `verify`;

@@ -29,8 +29,8 @@ pub(super) enum ResumeOutcome<B> {
 
 /// A stored upload reconciled with the server, ready to go on.
 pub(super) struct Resumption<B> {
-    /// The record, the server's part list applied.
-    pub record: UploadRecord,
+    /// The record, the server's part list applied: the run's state.
+    pub state: Box<RefCell<UploadRecord>>,
     /// The parts adopted from the server's list, not confirmed yet.
     pub unconfirmed: Vec<u32>,
     /// The first missing part, prepared and signed while the list came.
@@ -52,13 +52,13 @@ impl<B> Driver<'_, B> {
         &self,
         id: &str,
         file: &FileInfo,
-    ) -> Result<Option<UploadRecord>, Error> {
+    ) -> Result<Option<Box<UploadRecord>>, Error> {
         let now = self.now();
         let mut records = self.store.list().await?;
         let own = records
             .iter()
             .position(|r| r.id == id)
-            .map(|i| records.swap_remove(i));
+            .map(|i| Box::new(records.swap_remove(i)));
         let namespace = Some(self.options.namespace.as_str());
         for record in records {
             let expired = is_collectable(&record, namespace, now, self.options.expires_after_ms);
@@ -141,7 +141,7 @@ impl<B> Driver<'_, B> {
     /// [head start](HeadStart) while the part list is on its way.
     pub(super) async fn resume(
         &self,
-        mut record: UploadRecord,
+        mut record: Box<UploadRecord>,
         file: &FileInfo,
     ) -> Result<ResumeOutcome<B>, Error> {
         let now = self.now();
@@ -172,12 +172,12 @@ impl<B> Driver<'_, B> {
         record.updated_at = self.now();
         // Only what reconciling changed is written (usually the few parts
         // that were in flight), not the whole record.
-        let record = RefCell::new(record);
-        self.store.save_parts(&record, &outcome.changed).await?;
-        let record = record.into_inner();
-        self.announce(&record, outcome.skipped_parts, outcome.skipped_bytes);
+        let state = Box::new(RefCell::new(*record));
+        self.store.save_parts(&state, &outcome.changed).await?;
+        let (parts, bytes) = (outcome.skipped_parts, outcome.skipped_bytes);
+        self.announce(&state.borrow(), parts, bytes);
         Ok(ResumeOutcome::Goes(Box::new(Resumption {
-            record,
+            state,
             unconfirmed: outcome.unconfirmed,
             head,
         })))
@@ -187,7 +187,7 @@ impl<B> Driver<'_, B> {
     /// `error`.
     async fn unlisted(
         &self,
-        record: UploadRecord,
+        record: Box<UploadRecord>,
         error: Error,
     ) -> Result<ResumeOutcome<B>, Error> {
         match error.kind() {
@@ -200,7 +200,7 @@ impl<B> Driver<'_, B> {
                 let (parts, bytes) = (record.parts.len() as u32, record.file_size);
                 self.announce(&record, parts, bytes);
                 Ok(ResumeOutcome::Goes(Box::new(Resumption {
-                    record,
+                    state: Box::new(RefCell::new(*record)),
                     unconfirmed: Vec::new(),
                     head: None,
                 })))
