@@ -1086,7 +1086,7 @@ impl World {
         }
     }
 
-    fn run(&self) -> Result<resupload::Completed, Error> {
+    fn run(&self) -> Result<Box<resupload::Completed>, Error> {
         block_on(self.driver().run(&self.file))
     }
 
@@ -2655,7 +2655,7 @@ fn changed_bytes_elsewhere_start_afresh_and_leave_the_other_upload() {
 /// The laptop's upload stopped with parts 1 and 2 stored; the phone (no
 /// record, another date) adopts it and completes it. Answers the world as
 /// the laptop's again (its record, its date) and the phone's result.
-fn finished_on_the_phone(w: World, tells_completed: bool) -> (World, Completed) {
+fn finished_on_the_phone(w: World, tells_completed: bool) -> (World, Box<Completed>) {
     let mut w = w;
     let laptop_store = std::mem::replace(&mut w.store, MemoryStore::new());
     let laptop_date = w.file.identity.last_modified;

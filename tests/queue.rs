@@ -58,7 +58,7 @@ impl Runner {
         index: usize,
         progress: &dyn Fn(Progress),
         stored: &dyn Fn(&str),
-    ) -> Result<Completed, Error> {
+    ) -> Result<Box<Completed>, Error> {
         self.started.borrow_mut().push(index);
         self.running.set(self.running.get() + 1);
         self.most_at_once
@@ -79,12 +79,12 @@ impl Runner {
         yield_now().await;
         self.running.set(self.running.get() - 1);
         match script {
-            Script::Store => Ok(Completed {
+            Script::Store => Ok(Box::new(Completed {
                 key: format!("key-{index}"),
                 upload_id: String::new(),
                 location: String::new(),
                 checksum_sha256: None,
-            }),
+            })),
             Script::Fail => Err(ErrorKind::Network {
                 operation: Operation::UploadFile,
                 detail: "gone".into(),
@@ -120,7 +120,7 @@ impl FileRunner for Runner {
         index: usize,
         progress: &'a dyn Fn(Progress),
         stored: &'a dyn Fn(&str),
-    ) -> PortFuture<'a, Completed> {
+    ) -> PortFuture<'a, Box<Completed>> {
         Box::pin(self.run_file(index, progress, stored))
     }
     fn discard(&self, index: usize) -> PortFuture<'_, ()> {

@@ -25,7 +25,7 @@ impl<B> Driver<'_, B> {
         state: &RefCell<UploadRecord>,
         unconfirmed: Vec<u32>,
         file: &FileInfo,
-    ) -> Result<Completed, Error> {
+    ) -> Result<Box<Completed>, Error> {
         let snapshot = state.borrow().clone();
         match self.complete(&snapshot).await {
             Err(e)
@@ -53,7 +53,7 @@ impl<B> Driver<'_, B> {
         }
     }
 
-    async fn complete(&self, record: &UploadRecord) -> Result<Completed, Error> {
+    async fn complete(&self, record: &UploadRecord) -> Result<Box<Completed>, Error> {
         let with_checksums = record.checksum_algorithm.is_some();
         let parts = completed_parts(record, with_checksums)?;
         let backend = self.backend;
@@ -67,12 +67,12 @@ impl<B> Driver<'_, B> {
             true => self.check_object(&parts, answer.checksum_sha256, &record.key)?,
             false => None,
         };
-        Ok(Completed {
+        Ok(Box::new(Completed {
             key: record.key.clone(),
             upload_id: record.upload_id.clone(),
             location: answer.location,
             checksum_sha256,
-        })
+        }))
     }
 
     /// Whether the upload of `record`, every part confirmed, was completed

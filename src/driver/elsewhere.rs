@@ -31,7 +31,7 @@ impl<B> Driver<'_, B> {
         &self,
         record: &UploadRecord,
         found: FoundWhen,
-    ) -> Result<Option<Completed>, Error> {
+    ) -> Result<Option<Box<Completed>>, Error> {
         // Without checksums the object's would not be comparable.
         if record.checksum_algorithm.is_none() {
             return Ok(None);
@@ -71,12 +71,12 @@ impl<B> Driver<'_, B> {
             total_bytes: size,
         });
         self.store.remove(&record.id).await?;
-        Ok(Some(Completed {
+        Ok(Some(Box::new(Completed {
             key: record.key.clone(),
             upload_id: record.upload_id.clone(),
             location,
             checksum_sha256: Some(local),
-        }))
+        })))
     }
 
     /// [`Self::completed_elsewhere`] for the stored record of `id`, if it is
@@ -86,7 +86,7 @@ impl<B> Driver<'_, B> {
         &self,
         id: &str,
         upload_id: &str,
-    ) -> Result<Option<Completed>, Error> {
+    ) -> Result<Option<Box<Completed>>, Error> {
         match self.store.load(id).await {
             Ok(Some(record)) if record.upload_id == upload_id => {
                 self.completed_elsewhere(&record, FoundWhen::Sending).await

@@ -24,7 +24,7 @@ pub(super) enum ResumeOutcome<B> {
     /// It cannot (gone, expired): a fresh upload starts.
     Afresh,
     /// It was completed elsewhere, with this file's bytes: its object.
-    CompletedElsewhere(Completed),
+    CompletedElsewhere(Box<Completed>),
 }
 
 /// A stored upload reconciled with the server, ready to go on.

@@ -39,7 +39,7 @@ impl<B> Driver<'_, B> {
         &self,
         file: &FileInfo,
         whole: &WholePorts<'_, B>,
-    ) -> Result<Completed, Error> {
+    ) -> Result<Box<Completed>, Error> {
         self.options.validate()?;
         let size = file.identity.size;
         // As a multipart upload's plan would: a file over the limit is its
@@ -75,12 +75,12 @@ impl<B> Driver<'_, B> {
         if let Some(budget) = self.budget {
             budget.done(size, self.now());
         }
-        Ok(Completed {
+        Ok(Box::new(Completed {
             location: signed.url.split('?').next().unwrap_or_default().to_owned(),
             key: signed.key,
             upload_id: String::new(),
             checksum_sha256: checksum.filter(|_| checksummed),
-        })
+        }))
     }
 
     /// Sends the body until the store takes it or the retry policy gives

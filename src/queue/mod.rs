@@ -94,7 +94,7 @@ pub trait FileRunner {
         index: usize,
         progress: &'a dyn Fn(Progress),
         stored: &'a dyn Fn(&str),
-    ) -> PortFuture<'a, Completed>;
+    ) -> PortFuture<'a, Box<Completed>>;
     /// Undoes what a cancelled file left on the server and here (a
     /// multipart upload and its record), best effort.
     fn discard(&self, index: usize) -> PortFuture<'_, ()>;

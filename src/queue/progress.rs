@@ -269,7 +269,7 @@ mod tests {
             location: String::new(),
             checksum_sha256: None,
         };
-        totals.ended(1, &FileOutcome::Done(done), 200);
+        totals.ended(1, &FileOutcome::Done(Box::new(done)), 200);
         totals.ended(2, &FileOutcome::Cancelled, 300);
         let last = totals.snapshot(1000.0, true).unwrap();
         assert_eq!((last.files_done, last.files_total), (2, 2));

@@ -25,7 +25,7 @@ pub enum FileOutcome {
         key: String,
     },
     /// Stored.
-    Done(Completed),
+    Done(Box<Completed>),
     /// Failed for good (after its retries); the next run tries it again.
     Failed(Error),
     /// Cancelled by the page: never sent again.

@@ -124,7 +124,7 @@ impl WebRunner<'_> {
         index: usize,
         progress: &dyn Fn(Progress),
         stored: &dyn Fn(&str),
-    ) -> Result<Completed, Error> {
+    ) -> Result<Box<Completed>, Error> {
         let QueuedFile { blob, mut info } = self.file(index);
         let source = Source::File(blob.clone());
         let events = FileEvents {
@@ -212,7 +212,7 @@ impl FileRunner for WebRunner<'_> {
         index: usize,
         progress: &'a dyn Fn(Progress),
         stored: &'a dyn Fn(&str),
-    ) -> PortFuture<'a, Completed> {
+    ) -> PortFuture<'a, Box<Completed>> {
         Box::pin(self.upload(index, progress, stored))
     }
 

@@ -21,7 +21,7 @@ use crate::ports::{RecordStore, Warning, WarningCode};
 
 /// Uploads the file of `inner`, resuming a stored upload of it when there
 /// is one.
-pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Completed, Error> {
+pub(super) async fn run(inner: std::rc::Rc<Inner>) -> Result<Box<Completed>, Error> {
     inner.events.stored.set(false);
     inner.events.fresh_run.set(true);
     let (source, mut file) = ready(&inner, true).await?;
