@@ -81,7 +81,7 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         adopt: bool,
-    ) -> Result<Created, Error> {
+    ) -> Result<Box<Created>, Error> {
         let ask_checksums = self.options.checksum != ChecksumMode::None;
         let upload = NewUpload {
             namespace: &self.options.namespace,
@@ -103,7 +103,7 @@ impl<B> Driver<'_, B> {
             }
             .into());
         }
-        Ok(created)
+        Ok(Box::new(created))
     }
 
     /// Whether the parts of `created` carry checksums. A backend that did

@@ -234,7 +234,7 @@ impl<B> Driver<'_, B> {
         state: &RefCell<UploadRecord>,
         verify: Vec<(u32, Option<String>)>,
         file: &FileInfo,
-        head: Option<HeadStart<B>>,
+        head: Option<Box<HeadStart<B>>>,
         pass: Pass<'_>,
     ) -> Result<bool, Error> {
         if state.borrow().adopted {

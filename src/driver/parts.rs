@@ -74,7 +74,7 @@ struct PartsRun<'a, B> {
     /// Whether `ahead` was opened.
     ahead_open: Cell<bool>,
     /// The run's head start, until the worker that takes its part uses it.
-    head: RefCell<Option<HeadStart<B>>>,
+    head: RefCell<Option<Box<HeadStart<B>>>>,
     /// Which parts are sent.
     pass: Pass<'a>,
 }
@@ -173,7 +173,7 @@ impl<B> Driver<'_, B> {
         &self,
         state: &RefCell<UploadRecord>,
         file: &FileInfo,
-        head: Option<HeadStart<B>>,
+        head: Option<Box<HeadStart<B>>>,
         pass: Pass<'_>,
     ) -> Result<(), Error> {
         let Some(run) = self.parts_run(state, file, head, pass) else {
@@ -215,7 +215,7 @@ impl<B> Driver<'_, B> {
         &self,
         state: &'r RefCell<UploadRecord>,
         file: &FileInfo,
-        head: Option<HeadStart<B>>,
+        head: Option<Box<HeadStart<B>>>,
         pass: Pass<'r>,
     ) -> Option<PartsRun<'r, B>> {
         let record = state.borrow();

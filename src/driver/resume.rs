@@ -34,7 +34,7 @@ pub(super) struct Resumption<B> {
     /// The parts adopted from the server's list, not confirmed yet.
     pub unconfirmed: Vec<u32>,
     /// The first missing part, prepared and signed while the list came.
-    pub head: Option<HeadStart<B>>,
+    pub head: Option<Box<HeadStart<B>>>,
 }
 
 impl<B> Driver<'_, B> {
