@@ -103,21 +103,24 @@ impl WebPorts {
 
     /// The ports of a run of `source` under `options`, the backend's
     /// requests carrying `headers`; `warn` hears of storage trouble.
+    /// Boxed: 68 bytes on wasm32 that the run's futures hold across their
+    /// awaits.
     pub async fn open(
         source: Source,
         options: &UploadOptions,
         headers: &BackendHeaders,
         warn: Box<dyn Fn(Warning)>,
-    ) -> Self {
-        WebPorts {
+    ) -> Box<Self> {
+        let store = page_store(warn).await;
+        Box::new(WebPorts {
             backend: HttpBackend::new(options.endpoint_base())
                 .with_timeout(options.stall_timeout_ms)
                 .with_headers(headers.clone()),
             source,
             sender: sender(options.stall_timeout_ms),
-            store: page_store(warn).await,
+            store,
             timer: BrowserTimer,
-        }
+        })
     }
 }
 

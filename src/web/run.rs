@@ -137,9 +137,9 @@ async fn beside<T>(
 /// (asking for read permission: `start()` is called from a click), and
 /// keying a plain Blob by its content the first time. With `again`, a
 /// picked file's handle is read again (see [`read_again`]).
-async fn ready(inner: &Inner, again: bool) -> Result<(Source, FileInfo), Error> {
+async fn ready(inner: &Inner, again: bool) -> Result<(Source, Box<FileInfo>), Error> {
     let ready = match &*inner.input.borrow() {
-        Input::Ready(source, file) => Ok((source.clone(), file.clone())),
+        Input::Ready(source, file) => Ok((source.clone(), Box::new(file.clone()))),
         Input::Handle(handle) => Err(handle.clone()),
     };
     let (source, mut info) = match ready {
@@ -149,11 +149,11 @@ async fn ready(inner: &Inner, again: bool) -> Result<(Source, FileInfo), Error> 
             let file = handles::file_of_handle(&handle, true).await?;
             let (source, info) = super::source::from_js(&file)?;
             check_plan(&info, &inner.options)?;
-            (source, info)
+            (source, Box::new(info))
         }
     };
     source.key_by_content(&mut info.identity).await;
-    *inner.input.borrow_mut() = Input::Ready(source.clone(), info.clone());
+    *inner.input.borrow_mut() = Input::Ready(source.clone(), (*info).clone());
     Ok((source, info))
 }
 
@@ -165,8 +165,8 @@ async fn ready(inner: &Inner, again: bool) -> Result<(Source, FileInfo), Error> 
 async fn read_again(
     inner: &Inner,
     source: Source,
-    info: FileInfo,
-) -> Result<(Source, FileInfo), Error> {
+    info: Box<FileInfo>,
+) -> Result<(Source, Box<FileInfo>), Error> {
     let Some(handle) = inner.handle.as_ref().filter(|_| !inner.from_copy) else {
         return Ok((source, info));
     };
@@ -215,7 +215,7 @@ pub(super) async fn abort(inner: &Inner) -> Result<(), Error> {
 }
 
 /// The browser's ports for a run of this upload.
-async fn open_ports(inner: &Inner, source: Source) -> WebPorts {
+async fn open_ports(inner: &Inner, source: Source) -> Box<WebPorts> {
     let events = inner.events.clone();
     let warn = Box::new(move |warning| events.warn(warning));
     WebPorts::open(source, &inner.options, &inner.headers, warn).await
