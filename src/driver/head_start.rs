@@ -30,8 +30,9 @@ use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
 use crate::options::ChecksumMode;
 
-/// A part prepared (and, on a resume, signed) ahead of the run's sending.
-/// Passed boxed (96 bytes on wasm32, held by the futures on its way).
+/// A part prepared (and, on a resume, signed) ahead of the run's sending;
+/// also every part as a worker readies it (`parts::ready_part`). Passed
+/// boxed (96 bytes on wasm32, held by the futures on its way).
 pub(super) struct HeadStart<B> {
     /// The part, with its checksum when parts are hashed.
     pub part: PartTarget,

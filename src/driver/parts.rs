@@ -297,7 +297,9 @@ impl<B> Driver<'_, B> {
     /// One part: prepared, signed and recorded in flight while it waits
     /// for its slot, then sent, then recorded done.
     async fn send_part(&self, run: &PartsRun<'_, B>, number: u32) -> Result<(), Error> {
-        let (part, body, signed) = self.ready_part(run, number).await?;
+        let mut ready = self.ready_part(run, number).await?;
+        let signed = ready.url.take();
+        let (part, body) = (&ready.part, &ready.body);
         let slot_at = Cell::new(None);
         let slot = async {
             let slot = run.sending.acquire().await;
@@ -311,11 +313,11 @@ impl<B> Driver<'_, B> {
         let url = async {
             match signed {
                 Some(url) => url,
-                None => self.sign_ahead(&part).await,
+                None => self.sign_ahead(part).await,
             }
         };
-        let ready = join(url, self.begin(run, &part));
-        let (slots, (first_url, write_ms)) = join(slot, ready).await;
+        let signed_and_begun = join(url, self.begin(run, part));
+        let (slots, (first_url, write_ms)) = join(slot, signed_and_begun).await;
         let write_ms = write_ms?;
         // How long the part's slot waited for its URL and its state write.
         let blocking_ms = slot_at.get().map_or(0.0, |at| (self.now() - at).max(0.0));
@@ -323,7 +325,7 @@ impl<B> Driver<'_, B> {
             return Ok(());
         }
         run.open_ahead();
-        let etag = self.put(run, &part, &body, first_url).await?;
+        let etag = self.put(run, part, body, first_url).await?;
         // The next part may go on the wire while this one's state is saved.
         drop(slots);
         let started = self.now();
@@ -357,18 +359,23 @@ impl<B> Driver<'_, B> {
 
     /// Part `number` ready to sign and send: the head start's (a resume's
     /// signed already) when it is that part; else read (and hashed) now.
+    /// Boxed, as the worker holds it across every await of the part.
     async fn ready_part(
         &self,
         run: &PartsRun<'_, B>,
         number: u32,
-    ) -> Result<(PartTarget, B, Option<SignedUrl>), Error> {
+    ) -> Result<Box<HeadStart<B>>, Error> {
         let head = run.head.borrow_mut().take_if(|h| h.part.number == number);
         if let Some(head) = head {
-            return Ok((head.part, head.body, head.url));
+            return Ok(head);
         }
         let part = PartTarget::of(&run.state.borrow(), number);
         let (part, body) = self.prepare(part, run.hash).await?;
-        Ok((part, body, None))
+        Ok(Box::new(HeadStart {
+            part,
+            body,
+            url: None,
+        }))
     }
 
     /// Reads `part` (and hashes it when `hash`).
