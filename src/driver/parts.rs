@@ -299,7 +299,6 @@ impl<B> Driver<'_, B> {
     async fn send_part(&self, run: &PartsRun<'_, B>, number: u32) -> Result<(), Error> {
         let mut ready = self.ready_part(run, number).await?;
         let signed = ready.url.take();
-        let (part, body) = (&ready.part, &ready.body);
         let slot_at = Cell::new(None);
         let slot = async {
             let slot = run.sending.acquire().await;
@@ -313,10 +312,10 @@ impl<B> Driver<'_, B> {
         let url = async {
             match signed {
                 Some(url) => url,
-                None => self.sign_ahead(part).await,
+                None => self.sign_ahead(&ready.part).await,
             }
         };
-        let signed_and_begun = join(url, self.begin(run, part));
+        let signed_and_begun = join(url, self.begin(run, &ready.part));
         let (slots, (first_url, write_ms)) = join(slot, signed_and_begun).await;
         let write_ms = write_ms?;
         // How long the part's slot waited for its URL and its state write.
@@ -325,11 +324,11 @@ impl<B> Driver<'_, B> {
             return Ok(());
         }
         run.open_ahead();
-        let etag = self.put(run, part, body, first_url).await?;
+        let etag = self.put(run, &ready.part, &ready.body, first_url).await?;
         // The next part may go on the wire while this one's state is saved.
         drop(slots);
         let started = self.now();
-        let size = part.range.end - part.range.start;
+        let size = ready.part.range.end - ready.part.range.start;
         run.sending.done(size, started);
         if let Some(budget) = self.budget {
             budget.done(size, started);
@@ -339,7 +338,7 @@ impl<B> Driver<'_, B> {
             number,
             PartState::Done,
             Some(etag.clone()),
-            part.checksum.clone(),
+            ready.part.checksum.clone(),
         )
         .await?;
         self.events.part_bookkeeping(PartBookkeeping {
