@@ -20,7 +20,8 @@
 //! A record travels boxed (`Box<UploadRecord>`, then the run's state,
 //! `Box<RefCell<UploadRecord>>`): it is 168 bytes on wasm32, and every
 //! future that holds it across an await would be that much wider, which
-//! costs code at each move (BENCHMARKS.md, "the record boxed").
+//! costs code at each move (BENCHMARKS.md, "the wide values the futures
+//! carry, boxed"; `HeadStart` and `Completed` go boxed for the same reason).
 //!
 //! The record is saved before each part starts and again when it finishes,
 //! so a crash or a dropped future (that is how `pause()` stops a run) leaves
