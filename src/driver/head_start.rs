@@ -23,25 +23,12 @@ use std::pin::pin;
 
 use futures::future::{select, Either};
 
-use super::parts::{parts_hashed, PartTarget, SignedUrl};
+use super::parts::{parts_hashed, PartTarget, ReadyPart};
 use super::{Driver, FileInfo};
 use crate::core::plan::PartPlan;
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
 use crate::options::ChecksumMode;
-
-/// A part prepared (and, on a resume, signed) ahead of the run's sending;
-/// also every part as a worker readies it (`parts::ready_part`). Passed
-/// boxed (96 bytes on wasm32, held by the futures on its way).
-pub(super) struct HeadStart<B> {
-    /// The part, with its checksum when parts are hashed.
-    pub part: PartTarget,
-    /// Its bytes.
-    pub body: B,
-    /// A resume's: its presigned URL (or why signing failed), and when it
-    /// was signed.
-    pub url: Option<SignedUrl>,
-}
 
 impl<B> Driver<'_, B> {
     /// The head start of a resume of `record`: its lowest part not done,
@@ -53,7 +40,7 @@ impl<B> Driver<'_, B> {
         &self,
         record: &UploadRecord,
         file: &FileInfo,
-    ) -> Option<Box<HeadStart<B>>> {
+    ) -> Option<Box<ReadyPart<B>>> {
         if file.identity.is_stream() || record.adopted {
             return None;
         }
@@ -61,7 +48,7 @@ impl<B> Driver<'_, B> {
         let part = PartTarget::of(record, first.number);
         let (part, body) = self.prepare(part, parts_hashed(record, file)).await.ok()?;
         let url = Some(self.sign_ahead(&part).await);
-        Some(Box::new(HeadStart { part, body, url }))
+        Some(Box::new(ReadyPart { part, body, url }))
     }
 
     /// Creates a fresh upload ([`create`](Driver::create), which may
@@ -74,7 +61,7 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         adopt: bool,
-    ) -> Result<(Box<UploadRecord>, Option<Box<HeadStart<B>>>), Error> {
+    ) -> Result<(Box<UploadRecord>, Option<Box<ReadyPart<B>>>), Error> {
         let create = pin!(self.create(id, file, plan, adopt));
         let first = pin!(self.first_part_hashed(file, plan));
         let (record, first) = match select(create, first).await {
@@ -90,7 +77,7 @@ impl<B> Driver<'_, B> {
             Either::Right((first, create)) => (create.await?, first),
         };
         let head = first.map(|(body, checksum)| {
-            Box::new(HeadStart {
+            Box::new(ReadyPart {
                 part: PartTarget::of(&record, 1)
                     .with_checksum(checksum.filter(|_| parts_hashed(&record, file))),
                 body,

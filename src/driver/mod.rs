@@ -21,7 +21,7 @@
 //! `Box<RefCell<UploadRecord>>`): it is 168 bytes on wasm32, and every
 //! future that holds it across an await would be that much wider, which
 //! costs code at each move (BENCHMARKS.md, "the wide values the futures
-//! carry, boxed"; `HeadStart` and `Completed` go boxed for the same reason).
+//! carry, boxed"; `ReadyPart` and `Completed` go boxed for the same reason).
 //!
 //! The record is saved before each part starts and again when it finishes,
 //! so a crash or a dropped future (that is how `pause()` stops a run) leaves
@@ -57,8 +57,7 @@ use crate::ports::{
     Backend, Claims, Events, PartSender, PartSource, RecordStore, RestartReason, Timer,
 };
 use crate::slots::RampedSlots;
-use head_start::HeadStart;
-use parts::Pass;
+use parts::{Pass, ReadyPart};
 use resume::{ResumeOutcome, Resumption};
 
 /// The file as the driver sees it.
@@ -235,7 +234,7 @@ impl<B> Driver<'_, B> {
         state: &RefCell<UploadRecord>,
         verify: Vec<(u32, Option<String>)>,
         file: &FileInfo,
-        head: Option<Box<HeadStart<B>>>,
+        head: Option<Box<ReadyPart<B>>>,
         pass: Pass<'_>,
     ) -> Result<bool, Error> {
         if state.borrow().adopted {

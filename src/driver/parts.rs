@@ -10,7 +10,6 @@ use std::pin::Pin;
 
 use futures::future::join;
 
-use super::head_start::HeadStart;
 use super::hold::SlowDownHold;
 use super::progress::ProgressTracker;
 use super::retry::with_retries;
@@ -74,7 +73,7 @@ struct PartsRun<'a, B> {
     /// Whether `ahead` was opened.
     ahead_open: Cell<bool>,
     /// The run's head start, until the worker that takes its part uses it.
-    head: RefCell<Option<Box<HeadStart<B>>>>,
+    head: RefCell<Option<Box<ReadyPart<B>>>>,
     /// Which parts are sent.
     pass: Pass<'a>,
 }
@@ -133,6 +132,21 @@ impl PartTarget {
     }
 }
 
+/// A part read (and hashed when parts are hashed) and ready to sign and
+/// send: every part as its worker readies it, and a run's head start
+/// (prepared, and on a resume signed, ahead of the run's sending; see
+/// `head_start`). Passed boxed (96 bytes on wasm32, held by the futures on
+/// its way).
+pub(super) struct ReadyPart<B> {
+    /// The part, with its checksum when parts are hashed.
+    pub part: PartTarget,
+    /// Its bytes.
+    pub body: B,
+    /// A head start's on a resume: its presigned URL (or why signing
+    /// failed), and when it was signed.
+    pub url: Option<SignedUrl>,
+}
+
 /// The furthest any attempt at a part got; an attempt that gets further
 /// earns the part a fresh retry budget (a flaky link still makes headway).
 #[derive(Default)]
@@ -173,7 +187,7 @@ impl<B> Driver<'_, B> {
         &self,
         state: &RefCell<UploadRecord>,
         file: &FileInfo,
-        head: Option<Box<HeadStart<B>>>,
+        head: Option<Box<ReadyPart<B>>>,
         pass: Pass<'_>,
     ) -> Result<(), Error> {
         let Some(run) = self.parts_run(state, file, head, pass) else {
@@ -215,7 +229,7 @@ impl<B> Driver<'_, B> {
         &self,
         state: &'r RefCell<UploadRecord>,
         file: &FileInfo,
-        head: Option<Box<HeadStart<B>>>,
+        head: Option<Box<ReadyPart<B>>>,
         pass: Pass<'r>,
     ) -> Option<PartsRun<'r, B>> {
         let record = state.borrow();
@@ -363,14 +377,14 @@ impl<B> Driver<'_, B> {
         &self,
         run: &PartsRun<'_, B>,
         number: u32,
-    ) -> Result<Box<HeadStart<B>>, Error> {
+    ) -> Result<Box<ReadyPart<B>>, Error> {
         let head = run.head.borrow_mut().take_if(|h| h.part.number == number);
         if let Some(head) = head {
             return Ok(head);
         }
         let part = PartTarget::of(&run.state.borrow(), number);
         let (part, body) = self.prepare(part, run.hash).await?;
-        Ok(Box::new(HeadStart {
+        Ok(Box::new(ReadyPart {
             part,
             body,
             url: None,

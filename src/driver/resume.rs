@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use futures::future::join;
 
 use super::elsewhere::FoundWhen::Resuming;
-use super::head_start::HeadStart;
 use super::live::is_live;
+use super::parts::ReadyPart;
 use super::{Completed, Driver, FileInfo};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::reconcile::reconcile;
@@ -34,7 +34,7 @@ pub(super) struct Resumption<B> {
     /// The parts adopted from the server's list, not confirmed yet.
     pub unconfirmed: Vec<u32>,
     /// The first missing part, prepared and signed while the list came.
-    pub head: Option<Box<HeadStart<B>>>,
+    pub head: Option<Box<ReadyPart<B>>>,
 }
 
 impl<B> Driver<'_, B> {
@@ -138,7 +138,7 @@ impl<B> Driver<'_, B> {
     /// see [`Self::completed_elsewhere`]). A failure that may pass (the
     /// network, credentials, 429, an outage: see [`is_gone`]) keeps the
     /// record and fails the run. The first missing part gets its
-    /// [head start](HeadStart) while the part list is on its way.
+    /// [head start](ReadyPart) while the part list is on its way.
     pub(super) async fn resume(
         &self,
         mut record: Box<UploadRecord>,
