@@ -1,7 +1,9 @@
 //! Starting a fresh multipart upload, and agreeing on checksums with the
 //! backend.
 
-use super::{Driver, FileInfo};
+use std::cell::RefCell;
+
+use super::{Driver, FileInfo, RunState};
 use crate::core::plan::PartPlan;
 use crate::core::record::{NewRecord, UploadRecord};
 use crate::error::{Error, ErrorKind, Operation};
@@ -20,13 +22,13 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         adopt: bool,
-    ) -> Result<Box<UploadRecord>, Error> {
+    ) -> Result<RunState, Error> {
         let adopt = adopt && self.may_adopt(file);
         let mut created = self.ask_create(file, plan, adopt).await?;
         if let Some(adopted) = created.adopted.take() {
             if let Some(record) = self.adopted_record(id, file, &created, &adopted) {
                 self.store.save(&record).await?;
-                return Ok(Box::new(record));
+                return Ok(Box::new(RefCell::new(record)));
             }
             // Not one this file can continue: a fresh upload instead.
             created = self.ask_create(file, plan, false).await?;
@@ -36,9 +38,9 @@ impl<B> Driver<'_, B> {
             checksum_algorithm: checksums.then_some(SHA256),
             ..self.fields_of(id, file, &created, self.now())
         };
-        let record = Box::new(self.new_record(fresh, plan));
+        let record = self.new_record(fresh, plan);
         self.store.save(&record).await?;
-        Ok(record)
+        Ok(Box::new(RefCell::new(record)))
     }
 
     /// A new record's fields for `file` and the upload `created`, begun at

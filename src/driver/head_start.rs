@@ -24,7 +24,7 @@ use std::pin::pin;
 use futures::future::{select, Either};
 
 use super::parts::{parts_hashed, PartTarget, ReadyPart};
-use super::{Driver, FileInfo};
+use super::{Driver, FileInfo, RunState};
 use crate::core::plan::PartPlan;
 use crate::core::record::{PartState, UploadRecord};
 use crate::error::Error;
@@ -61,14 +61,15 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         adopt: bool,
-    ) -> Result<(Box<UploadRecord>, Option<Box<ReadyPart<B>>>), Error> {
+    ) -> Result<(RunState, Option<Box<ReadyPart<B>>>), Error> {
         let create = pin!(self.create(id, file, plan, adopt));
         let first = pin!(self.first_part_hashed(file, plan));
         let (record, first) = match select(create, first).await {
             Either::Left((created, first)) => {
                 let record = created?;
+                let hashed = parts_hashed(&record.borrow(), file);
                 // Not hashed after all, or adopted: the hashing is dropped.
-                let first = match parts_hashed(&record, file) && !record.adopted {
+                let first = match hashed && !record.borrow().adopted {
                     true => first.await,
                     false => None,
                 };
@@ -77,9 +78,10 @@ impl<B> Driver<'_, B> {
             Either::Right((first, create)) => (create.await?, first),
         };
         let head = first.map(|(body, checksum)| {
+            let fresh = record.borrow();
             Box::new(ReadyPart {
-                part: PartTarget::of(&record, 1)
-                    .with_checksum(checksum.filter(|_| parts_hashed(&record, file))),
+                part: PartTarget::of(&fresh, 1)
+                    .with_checksum(checksum.filter(|_| parts_hashed(&fresh, file))),
                 body,
                 url: None,
             })

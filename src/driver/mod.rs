@@ -17,11 +17,12 @@
 //! - [`retry`], `hold` and `progress`: retries with their waits, the
 //!   hold every part keeps after a 429, and progress that never goes back.
 //!
-//! A record travels boxed (`Box<UploadRecord>`, then the run's state,
-//! `Box<RefCell<UploadRecord>>`): it is 168 bytes on wasm32, and every
-//! future that holds it across an await would be that much wider, which
-//! costs code at each move (BENCHMARKS.md, "the wide values the futures
-//! carry, boxed"; `ReadyPart` and `Completed` go boxed for the same reason).
+//! A record travels boxed in its cell (`RunState`) from where it is
+//! first read or made to the end of the run: it is 168 bytes on wasm32,
+//! and every future that holds it across an await would be that much
+//! wider, which costs code at each move (BENCHMARKS.md, "the wide values
+//! the futures carry, boxed"; `ReadyPart` and `Completed` go boxed for the
+//! same reason).
 //!
 //! The record is saved before each part starts and again when it finishes,
 //! so a crash or a dropped future (that is how `pause()` stops a run) leaves
@@ -59,6 +60,10 @@ use crate::ports::{
 use crate::slots::RampedSlots;
 use parts::{Pass, ReadyPart};
 use resume::{ResumeOutcome, Resumption};
+
+/// A run's record, boxed in its cell from where the sweep reads it or the
+/// create makes it: the state the run's parts update (see the module doc).
+type RunState = Box<RefCell<UploadRecord>>;
 
 /// The file as the driver sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +162,7 @@ impl<B> Driver<'_, B> {
         file: &FileInfo,
         plan: &PartPlan,
         id: &str,
-        stored: Option<Box<UploadRecord>>,
+        stored: Option<RunState>,
         adopt: bool,
     ) -> Result<Box<Completed>, Error> {
         if let Some(record) = stored {
@@ -165,16 +170,17 @@ impl<B> Driver<'_, B> {
                 return Ok(done);
             }
         }
-        let (record, head) = match self.create_with_head_start(id, file, plan, adopt).await? {
+        let (state, head) = match self.create_with_head_start(id, file, plan, adopt).await? {
             // Begun elsewhere: continued from its part list, every part it
             // holds verified first.
-            (record, _) if record.adopted => match self.continue_stored(record, file).await? {
-                Some(done) => return Ok(done),
-                None => self.create_with_head_start(id, file, plan, false).await?,
-            },
+            (record, _) if record.borrow().adopted => {
+                match self.continue_stored(record, file).await? {
+                    Some(done) => return Ok(done),
+                    None => self.create_with_head_start(id, file, plan, false).await?,
+                }
+            }
             fresh => fresh,
         };
-        let state = Box::new(RefCell::new(*record));
         let taken = RefCell::new(Vec::new());
         self.send_parts(&state, file, head, Pass::Unstored { taken: &taken })
             .await?;
@@ -185,22 +191,23 @@ impl<B> Driver<'_, B> {
     /// could not be continued (it was dropped, and a fresh one must start).
     async fn continue_stored(
         &self,
-        record: Box<UploadRecord>,
+        mut stored: RunState,
         file: &FileInfo,
     ) -> Result<Option<Box<Completed>>, Error> {
-        if !self.matches(&record, file) {
+        let record = stored.get_mut();
+        if !self.matches(record, file) {
             self.store.remove(&record.id).await?;
             return Ok(None);
         }
-        if self.content_changed(&record, file) {
-            self.restart_changed(&record).await;
+        if self.content_changed(record, file) {
+            self.restart_changed(record).await;
             return Ok(None);
         }
         let Resumption {
             state,
             unconfirmed,
             head,
-        } = match self.resume(record, file).await? {
+        } = match self.resume(stored, file).await? {
             ResumeOutcome::Goes(resumption) => *resumption,
             ResumeOutcome::Afresh => return Ok(None),
             ResumeOutcome::CompletedElsewhere(done) => return Ok(Some(done)),

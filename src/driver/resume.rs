@@ -8,7 +8,7 @@ use futures::future::join;
 use super::elsewhere::FoundWhen::Resuming;
 use super::live::is_live;
 use super::parts::ReadyPart;
-use super::{Completed, Driver, FileInfo};
+use super::{Completed, Driver, FileInfo, RunState};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::reconcile::reconcile;
 use crate::core::record::UploadRecord;
@@ -30,7 +30,7 @@ pub(super) enum ResumeOutcome<B> {
 /// A stored upload reconciled with the server, ready to go on.
 pub(super) struct Resumption<B> {
     /// The record, the server's part list applied: the run's state.
-    pub state: Box<RefCell<UploadRecord>>,
+    pub state: RunState,
     /// The parts adopted from the server's list, not confirmed yet.
     pub unconfirmed: Vec<u32>,
     /// The first missing part, prepared and signed while the list came.
@@ -52,13 +52,13 @@ impl<B> Driver<'_, B> {
         &self,
         id: &str,
         file: &FileInfo,
-    ) -> Result<Option<Box<UploadRecord>>, Error> {
+    ) -> Result<Option<RunState>, Error> {
         let now = self.now();
         let mut records = self.store.list().await?;
         let own = records
             .iter()
             .position(|r| r.id == id)
-            .map(|i| Box::new(records.swap_remove(i)));
+            .map(|i| Box::new(RefCell::new(records.swap_remove(i))));
         let namespace = Some(self.options.namespace.as_str());
         for record in records {
             let expired = is_collectable(&record, namespace, now, self.options.expires_after_ms);
@@ -141,9 +141,10 @@ impl<B> Driver<'_, B> {
     /// [head start](ReadyPart) while the part list is on its way.
     pub(super) async fn resume(
         &self,
-        mut record: Box<UploadRecord>,
+        mut state: RunState,
         file: &FileInfo,
     ) -> Result<ResumeOutcome<B>, Error> {
+        let record = state.get_mut();
         let now = self.now();
         let expires_at = self.options.expires_at(record.created_at);
         if now >= expires_at {
@@ -157,10 +158,10 @@ impl<B> Driver<'_, B> {
         }
         let list = || self.backend.list_parts(&record.upload_id, &record.key);
         let listing = self.with_retries(list);
-        let (listed, head) = join(listing, self.head_start(&record, file)).await;
+        let (listed, head) = join(listing, self.head_start(record, file)).await;
         let server_parts = match listed {
             Ok(parts) => parts,
-            Err(e) => return self.unlisted(record, e).await,
+            Err(e) => return self.unlisted(state, e).await,
         };
         if now >= expires_at - self.options.expiry_warning_ms {
             self.events.expiring_soon(ExpiringSoon {
@@ -168,11 +169,10 @@ impl<B> Driver<'_, B> {
                 expires_at,
             });
         }
-        let outcome = reconcile(&mut record, &server_parts);
+        let outcome = reconcile(record, &server_parts);
         record.updated_at = self.now();
         // Only what reconciling changed is written (usually the few parts
         // that were in flight), not the whole record.
-        let state = Box::new(RefCell::new(*record));
         self.store.save_parts(&state, &outcome.changed).await?;
         let (parts, bytes) = (outcome.skipped_parts, outcome.skipped_bytes);
         self.announce(&state.borrow(), parts, bytes);
@@ -185,11 +185,8 @@ impl<B> Driver<'_, B> {
 
     /// What a resume does when the part list of `record` failed with
     /// `error`.
-    async fn unlisted(
-        &self,
-        record: Box<UploadRecord>,
-        error: Error,
-    ) -> Result<ResumeOutcome<B>, Error> {
+    async fn unlisted(&self, mut state: RunState, error: Error) -> Result<ResumeOutcome<B>, Error> {
+        let record = state.get_mut();
         match error.kind() {
             // Every part was confirmed: the last run may have been stopped
             // while completing, after the store completed the upload. It is
@@ -198,16 +195,16 @@ impl<B> Driver<'_, B> {
             // NoSuchUpload, and the run starts afresh.
             ErrorKind::NoSuchUpload { .. } if record.all_done() => {
                 let (parts, bytes) = (record.parts.len() as u32, record.file_size);
-                self.announce(&record, parts, bytes);
+                self.announce(record, parts, bytes);
                 Ok(ResumeOutcome::Goes(Box::new(Resumption {
-                    state: Box::new(RefCell::new(*record)),
+                    state,
                     unconfirmed: Vec::new(),
                     head: None,
                 })))
             }
             // Another device that adopted it may have completed it.
             ErrorKind::NoSuchUpload { .. } => {
-                match self.completed_elsewhere(&record, Resuming).await? {
+                match self.completed_elsewhere(record, Resuming).await? {
                     Some(done) => Ok(ResumeOutcome::CompletedElsewhere(done)),
                     None => self.forget(),
                 }
