@@ -369,7 +369,7 @@ pub trait Claiming: Claims {
     fn claim<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = Option<Claim<'a>>> + 'a>>;
 }
 
-/// A record taken by [`Claims::claim`], until dropped (whatever holds it:
+/// A record taken by [`Claiming::claim`], until dropped (whatever holds it:
 /// a Web Lock's guard, nothing where the browser cannot lock).
 pub type Claim<'a> = Box<dyn Holds + 'a>;
 

@@ -273,7 +273,7 @@ impl<B> Driver<'_, B> {
     /// unless it was completed: every part was confirmed, and the run was
     /// stopped while completing, after the store completed it. That is
     /// [`ErrorKind::AlreadyCompleted`], and the record stays, so that the next
-    /// run answers the object as [`resume`](Self::resume) completes it
+    /// run answers the object as its resume completes it
     /// again. Answers whether there was a record.
     pub async fn abort(&self, file: &FileInfo) -> Result<bool, Error> {
         let id = self.record_id(file);
