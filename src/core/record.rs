@@ -265,11 +265,11 @@ impl CompactParts {
     /// strings do not describe exactly `plan`'s parts.
     pub fn parts(&self, plan: &PartPlan) -> Option<Vec<PartRecord>> {
         let count = plan.count() as usize;
-        let states: Vec<PartState> = self
-            .states
-            .chars()
-            .map(PartState::from_letter)
-            .collect::<Option<_>>()?;
+        // A loop: a fallible collect is more code in the wasm.
+        let mut states = Vec::with_capacity(count);
+        for letter in self.states.chars() {
+            states.push(PartState::from_letter(letter)?);
+        }
         let etags: Vec<&str> = self.etags.split('\n').collect();
         let checksums: Vec<&str> = self.checksums.split('\n').collect();
         // An empty string splits into one empty item: right for one part,

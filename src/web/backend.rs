@@ -272,14 +272,13 @@ fn string_pairs(value: &JsValue) -> Option<Vec<(String, String)>> {
     if !value.is_object() {
         return None;
     }
-    let entries = js_sys::Object::entries(value.unchecked_ref());
-    entries
-        .iter()
-        .map(|entry| {
-            let pair: js_sys::Array = entry.unchecked_into();
-            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-        })
-        .collect()
+    // A loop: a fallible collect is more code in the wasm.
+    let mut pairs = Vec::new();
+    for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        pairs.push((pair.get(0).as_string()?, pair.get(1).as_string()?));
+    }
+    Some(pairs)
 }
 
 /// The query of `/params` for `file` (Companion's `filename`, `type` and

@@ -103,10 +103,12 @@ fn part_from_js(value: &JsValue) -> Option<PartRecord> {
 fn parts_from_js(value: &JsValue, file_size: u64, part_size: u64) -> Option<Vec<PartRecord>> {
     let old = field(value, "parts");
     if Array::is_array(&old) {
-        return Array::from(&old)
-            .iter()
-            .map(|part| part_from_js(&part))
-            .collect();
+        // A loop: a fallible collect is more code in the wasm.
+        let mut parts = Vec::new();
+        for part in Array::from(&old).iter() {
+            parts.push(part_from_js(&part)?);
+        }
+        return Some(parts);
     }
     let plan = crate::core::plan::PartPlan::with_part_size(file_size, part_size);
     if !plan.is_valid() {

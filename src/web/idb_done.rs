@@ -47,10 +47,10 @@ impl IdbStore {
     pub(super) async fn markers_of(&self, ids: &[String]) -> Result<Vec<DoneMarker>, crate::Error> {
         let tx = self.transaction(IdbTransactionMode::Readonly)?;
         let done = tx.object_store(DONE).map_err(storage)?;
-        let requests: Vec<_> = ids
-            .iter()
-            .map(|id| done.get(&JsValue::from_str(id)).map_err(storage))
-            .collect::<Result<_, _>>()?;
+        let mut requests = Vec::with_capacity(ids.len());
+        for id in ids {
+            requests.push(done.get(&JsValue::from_str(id)).map_err(storage)?);
+        }
         committed(&tx).await?;
         Ok(requests
             .iter()
