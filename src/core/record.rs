@@ -264,34 +264,30 @@ impl CompactParts {
     /// The parts again, numbered and sized by `plan`; `None` when the
     /// strings do not describe exactly `plan`'s parts.
     pub fn parts(&self, plan: &PartPlan) -> Option<Vec<PartRecord>> {
-        let count = plan.count() as usize;
-        // A loop: a fallible collect is more code in the wasm.
-        let mut states = Vec::with_capacity(count);
-        for letter in self.states.chars() {
-            states.push(PartState::from_letter(letter)?);
+        // One loop over the three (iterator chains and fallible collects
+        // are more code in the wasm).
+        let mut states = self.states.chars();
+        let mut etags = self.etags.split('\n');
+        let mut checksums = self.checksums.split('\n');
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let mut parts = Vec::with_capacity(plan.count() as usize);
+        for number in plan.numbers() {
+            parts.push(PartRecord {
+                number,
+                size: plan.size_of(number),
+                state: PartState::from_letter(states.next()?)?,
+                etag: some(etags.next()?),
+                checksum: some(checksums.next()?),
+            });
         }
-        let etags: Vec<&str> = self.etags.split('\n').collect();
-        let checksums: Vec<&str> = self.checksums.split('\n').collect();
         // An empty string splits into one empty item: right for one part,
         // and zero parts are written as empty strings too.
-        let fits = |n: usize| n == count || (count == 0 && n == 1);
-        if states.len() != count || !fits(etags.len()) || !fits(checksums.len()) {
-            return None;
+        if parts.is_empty() {
+            etags.next();
+            checksums.next();
         }
-        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        Some(
-            plan.numbers()
-                .zip(states)
-                .zip(etags.into_iter().zip(checksums))
-                .map(|((number, state), (etag, checksum))| PartRecord {
-                    number,
-                    size: plan.size_of(number),
-                    state,
-                    etag: some(etag),
-                    checksum: some(checksum),
-                })
-                .collect(),
-        )
+        let exact = states.next().is_none() && etags.next().is_none();
+        (exact && checksums.next().is_none()).then_some(parts)
     }
 }
 
@@ -415,6 +411,19 @@ mod tests {
         let mut compact = CompactParts::of(&r.parts);
         compact.etags.push('\n');
         assert_eq!(compact.parts(&r.plan()), None, "one ETag too many");
+        let mut compact = CompactParts::of(&r.parts);
+        compact.checksums.push('\n');
+        assert_eq!(compact.parts(&r.plan()), None, "one checksum too many");
+        let mut compact = CompactParts::of(&r.parts);
+        compact.states.pop();
+        assert_eq!(compact.parts(&r.plan()), None, "one state too few");
+        let mut compact = CompactParts::of(&r.parts);
+        compact.etags.truncate(compact.etags.rfind('\n').unwrap());
+        assert_eq!(compact.parts(&r.plan()), None, "one ETag too few");
+        let empty = test_record("v1-x", 0);
+        let mut compact = CompactParts::of(&empty.parts);
+        compact.states.push('p');
+        assert_eq!(compact.parts(&empty.plan()), None, "a state for no part");
     }
 
     #[test]
