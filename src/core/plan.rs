@@ -160,7 +160,10 @@ impl PartPlan {
 
     /// The part numbers, 1 to [`PartPlan::count`].
     pub fn numbers(&self) -> impl Iterator<Item = u32> {
-        1..=self.count
+        // Not `1..=count`: an inclusive range is more code at every loop
+        // (its end is a case of its own). A valid plan has at most
+        // `MAX_PARTS`; an invalid one is never walked (and does not wrap).
+        1..self.count.saturating_add(1)
     }
 }
 

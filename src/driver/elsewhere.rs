@@ -49,7 +49,7 @@ impl<B> Driver<'_, B> {
         let plan = record.plan();
         let count = plan.count();
         let mut digests = Vec::with_capacity(count as usize);
-        for number in 1..=count {
+        for number in plan.numbers() {
             let body = self.source.body(plan.range(number)).await?;
             digests.push(self.source.sha256(&body).await?);
         }
