@@ -203,11 +203,9 @@ impl<B> Driver<'_, B> {
         // when the first part is on the wire; as the parts in flight grow,
         // fewer are ahead, none at the most.)
         let sending = self.options.concurrency as usize;
-        let workers = (0..sending + run.ahead_workers)
-            .map(|i| self.start_worker(&run, i >= sending))
-            .collect();
+        let workers = sending + run.ahead_workers;
         let (started, stored) = (self.now(), run.tracker.borrow().confirmed());
-        join_all(workers).await;
+        join_all(workers, |i| self.start_worker(&run, i >= sending)).await;
         if let Some(e) = run.first_error.take() {
             return Err(e);
         }

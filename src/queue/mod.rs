@@ -223,11 +223,9 @@ impl Queue<'_> {
     /// Runs the files under [`files_at_once`](Self::files_at_once)
     /// workers until no file waits and none runs.
     async fn run_files(&self, totals: &RefCell<QueueTotals>, stored: &Stored) {
-        let workers: Vec<_> = (0..self.files_at_once.max(1))
-            .map(|worker| self.work(worker, totals, stored))
-            .collect();
+        let workers = self.files_at_once.max(1);
         let busy = join3(
-            join_all(workers),
+            join_all(workers, |worker| self.work(worker, totals, stored)),
             self.report_cancels(totals),
             self.report_added(totals),
         );
