@@ -198,8 +198,14 @@ impl RecordStore for FallbackStore {
             if let Some(primary) = self.reader() {
                 match primary.list().await {
                     Ok(stored) => {
-                        let in_memory: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
-                        all.extend(stored.into_iter().filter(|r| !in_memory.contains(&r.id)));
+                        // Memory's copy wins. (A loop: filtering into the
+                        // list was more code in the wasm.)
+                        let in_memory = all.len();
+                        for record in stored {
+                            if !all[..in_memory].iter().any(|r| r.id == record.id) {
+                                all.push(record);
+                            }
+                        }
                     }
                     Err(e) => self.fail_read(&e),
                 }

@@ -347,7 +347,13 @@ pub trait RecordStore {
     /// read ids alone does (a record of 10,000 parts is not decoded for
     /// its id).
     fn ids(&self) -> PortFuture<'_, Vec<String>> {
-        Box::pin(async move { Ok(self.list().await?.into_iter().map(|r| r.id).collect()) })
+        Box::pin(async move {
+            let mut ids = Vec::new();
+            for record in self.list().await? {
+                ids.push(record.id);
+            }
+            Ok(ids)
+        })
     }
 }
 

@@ -335,7 +335,13 @@ impl IdbStore {
             .and_then(|store| store.get_all_keys())
             .map_err(storage)?;
         let keys: Array = settled(&request, STORE_TIMEOUT_MS).await?.unchecked_into();
-        Ok(keys.iter().filter_map(|k| k.as_string()).collect())
+        let mut strings = Vec::new();
+        for key in keys.iter() {
+            if let Some(key) = key.as_string() {
+                strings.push(key);
+            }
+        }
+        Ok(strings)
     }
 
     /// Forgets the handle kept for record `id`.
@@ -478,10 +484,16 @@ impl RecordStore for IdbStore {
                 .and_then(|store| store.get_all())
                 .and_then(|records| Ok((records, tx.object_store(PARTS)?.get_all()?)))
                 .map_err(storage)?;
-            let records: Array = settled(&records, STORE_TIMEOUT_MS).await?.unchecked_into();
+            let values: Array = settled(&records, STORE_TIMEOUT_MS).await?.unchecked_into();
             let journal = settled(&journal, STORE_TIMEOUT_MS).await?;
-            let mut records: Vec<UploadRecord> =
-                records.iter().filter_map(|v| record_from_js(&v)).collect();
+            // Loops here and in `string_keys`: a `filter_map` collected is
+            // more code in the wasm.
+            let mut records = Vec::new();
+            for value in values.iter() {
+                if let Some(record) = record_from_js(&value) {
+                    records.push(record);
+                }
+            }
             overlay(&mut records, &journal);
             Ok(records)
         })
