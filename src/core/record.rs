@@ -133,16 +133,7 @@ impl UploadRecord {
             updated_at: fresh.now,
             adopted: false,
             queued: false,
-            parts: plan
-                .numbers()
-                .map(|number| PartRecord {
-                    number,
-                    size: plan.size_of(number),
-                    state: PartState::Pending,
-                    etag: None,
-                    checksum: None,
-                })
-                .collect(),
+            parts: pending_parts(plan),
         }
     }
 
@@ -239,6 +230,22 @@ impl PartState {
             _ => None,
         }
     }
+}
+
+/// Every part of `plan`, pending. (A loop: mapping the numbers and
+/// collecting them was more code in the wasm.)
+fn pending_parts(plan: &PartPlan) -> Vec<PartRecord> {
+    let mut parts = Vec::with_capacity(plan.count() as usize);
+    for number in plan.numbers() {
+        parts.push(PartRecord {
+            number,
+            size: plan.size_of(number),
+            state: PartState::Pending,
+            etag: None,
+            checksum: None,
+        });
+    }
+    parts
 }
 
 impl CompactParts {

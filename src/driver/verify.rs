@@ -23,17 +23,17 @@ impl<B> Driver<'_, B> {
         if !(always || self.options.verify_on_resume) {
             return Vec::new();
         }
-        record
-            .parts
-            .iter()
-            .filter(|p| p.state == PartState::Done)
+        let mut verify = Vec::new();
+        for p in &record.parts {
             // A file part without a checksum cannot be compared: trust it,
             // as before checksums (its name, size, date and content sample
             // matched). A part of a streaming source or of an adopted
             // upload without one is never trusted.
-            .filter(|p| always || p.checksum.is_some())
-            .map(|p| (p.number, p.checksum.clone()))
-            .collect()
+            if p.state == PartState::Done && (always || p.checksum.is_some()) {
+                verify.push((p.number, p.checksum.clone()));
+            }
+        }
+        verify
     }
 
     /// Re-hashes each part in `verify` from the source, one at a time, and
