@@ -110,6 +110,24 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&text[start..start + len])
 }
 
+/// The `host:port` of an absolute URL (`""` for a relative one: the
+/// page's own host). Scanned by hand, as [`find`] is: `split_once("://")`
+/// linked core's two-way searcher into the part senders.
+///
+/// ```
+/// use resupload::http::host_of;
+/// assert_eq!(host_of("https://s3.example.com:9000/b/k?x=1"), "s3.example.com:9000");
+/// assert_eq!(host_of("/api/s3/parts"), "");
+/// ```
+pub fn host_of(url: &str) -> &str {
+    let Some(scheme_end) = find(url, "://") else {
+        return "";
+    };
+    let rest = &url[scheme_end + 3..];
+    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#'));
+    &rest[..end.unwrap_or(rest.len())]
+}
+
 /// Where `needle` first occurs in `text`. A plain scan: the texts are short
 /// error bodies, and `str::find` with a string pattern links core's
 /// two-way searcher (1.6 KB of wasm) for them alone.
@@ -121,6 +139,18 @@ fn find(text: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_of_an_absolute_url_and_of_a_relative_one() {
+        assert_eq!(
+            host_of("http://127.0.0.1:3900/bucket/key"),
+            "127.0.0.1:3900"
+        );
+        assert_eq!(host_of("https://s3.example.com?X-Amz=1"), "s3.example.com");
+        assert_eq!(host_of("https://s3.example.com#frag"), "s3.example.com");
+        assert_eq!(host_of("https://s3.example.com"), "s3.example.com");
+        assert_eq!(host_of("parts/1"), "");
+    }
 
     fn fail(status: u16, body: &str, upload_id: Option<&str>) -> Error {
         let answer = Answer {

@@ -21,7 +21,7 @@ thread_local! {
 /// Waits for a slot of `url`'s host; the request goes once it has one, and
 /// frees it when it ends (the slot dropped).
 pub async fn slot_for(url: &str) -> Slot<'static> {
-    let host = host_of(url);
+    let host = crate::http::host_of(url);
     let slots = HOSTS.with(|hosts| {
         let mut hosts = hosts.borrow_mut();
         if let Some((_, slots)) = hosts.iter().find(|(h, _)| *h == host) {
@@ -33,12 +33,4 @@ pub async fn slot_for(url: &str) -> Slot<'static> {
         slots
     });
     slots.acquire().await
-}
-
-/// The `host:port` of an absolute URL (`""` for a relative one: the
-/// page's own host).
-fn host_of(url: &str) -> &str {
-    url.split_once("://").map_or("", |(_, rest)| {
-        rest.split(['/', '?', '#']).next().unwrap_or("")
-    })
 }
