@@ -277,7 +277,9 @@ impl CompactParts {
         let mut etags = self.etags.split('\n');
         let mut checksums = self.checksums.split('\n');
         let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        let mut parts = Vec::with_capacity(plan.count() as usize);
+        // Reserved by what the strings hold (one letter a part), not by
+        // the plan, whose count may be anything.
+        let mut parts = Vec::with_capacity(self.states.len());
         for number in plan.numbers() {
             parts.push(PartRecord {
                 number,
