@@ -127,6 +127,11 @@ impl PartTarget {
         PartTarget { checksum, ..self }
     }
 
+    /// Its size in bytes.
+    fn size(&self) -> u64 {
+        self.range.end - self.range.start
+    }
+
     fn signed_checksum(&self) -> Option<&str> {
         self.checksum.as_deref().filter(|_| self.signed)
     }
@@ -340,7 +345,7 @@ impl<B> Driver<'_, B> {
         // The next part may go on the wire while this one's state is saved.
         drop(slots);
         let started = self.now();
-        let size = ready.part.range.end - ready.part.range.start;
+        let size = ready.part.size();
         run.sending.done(size, started);
         if let Some(budget) = self.budget {
             budget.done(size, started);
@@ -529,7 +534,7 @@ impl<B> Driver<'_, B> {
     ) -> Pin<Box<dyn Future<Output = Result<String, Error>> + 'a>> {
         Box::pin(async move {
             self.source.readable(body).await?;
-            let size = part.range.end - part.range.start;
+            let size = part.size();
             let listed = match self.backend.list_parts(&part.upload_id, &part.key).await {
                 Err(gone) if gone.is_no_such_upload() => return Err(gone),
                 Err(_) => return Err(error),
