@@ -2,11 +2,13 @@
 //!
 //! Every failure is an [`Error`], a boxed [`ErrorKind`]: plain data (no
 //! browser types inside), with a stable [`ErrorKind::code`] for programs and
-//! a message (its `Display`) that tells a person what to do. At the
+//! a message ([`ErrorKind::message`], also its `Display`) that tells a person what to do. At the
 //! JavaScript boundary it becomes an `Error` whose `code` property is
 //! [`ErrorKind::code`].
 
 use std::fmt;
+
+use crate::core::text::decimal;
 
 /// Which call to the network an error came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -468,87 +470,107 @@ impl ErrorKind {
     }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ErrorKind {
+    /// The message for a person: what went wrong and what to do about it.
+    /// Built from pieces, not with `write!`, which would link std's
+    /// formatting machinery into the wasm (see [`crate::core::text`]).
+    pub fn message(&self) -> String {
+        let describe = |operation: &Operation| operation.describe();
         match self {
             ErrorKind::InvalidOption { option, reason } => {
-                write!(f, "invalid option `{option}`: {reason}")
+                ["invalid option `", option, "`: ", reason].concat()
             }
-            ErrorKind::FileTooLarge { size, max } => write!(
-                f,
-                "the file is {size} bytes, over the largest object the store accepts ({max} bytes); \
-                 raise `maxObjectSize` only if your store allows larger objects"
-            ),
-            ErrorKind::Network { operation, detail } => write!(
-                f,
-                "network error while {}: {detail}; check the connection (and, for part uploads, \
-                 the bucket's CORS rules), then {}",
-                operation.describe(),
-                operation.next_step()
-            ),
-            ErrorKind::Http { .. } => self.write_http(f),
-            ErrorKind::BadResponse { operation, detail } => write!(
-                f,
-                "the signing backend gave an unexpected answer while {}: {detail}; \
-                 it must speak Uppy Companion's S3 multipart protocol",
-                operation.describe()
-            ),
-            ErrorKind::MissingEtag { part_number } => write!(
-                f,
-                "the upload of part {part_number} succeeded but its response has no ETag header: \
-                 the bucket's CORS rules must expose ETag (ExposeHeaders: [\"ETag\"])"
-            ),
-            ErrorKind::NoSuchUpload { upload_id } => write!(
-                f,
-                "the server no longer has multipart upload {upload_id} (it expired or was aborted); \
-                 call start() again to upload the file afresh"
-            ),
-            ErrorKind::Storage { detail, .. } => write!(
-                f,
-                "the browser's upload state store (IndexedDB) failed: {detail}"
-            ),
-            ErrorKind::ChecksumMismatch(mismatch) => mismatch.fmt(f),
-            ErrorKind::ReadFailed { detail } => write!(
-                f,
-                "the file could not be read: {detail}; if it was moved, changed or deleted, \
-                 pick it again"
-            ),
-            ErrorKind::HeadersFailed { detail } => write!(
-                f,
-                "the `headers` option failed: {detail}; nothing sent is lost: once it can \
-                 give the credentials again, call again what failed (start() continues the \
-                 upload)"
-            ),
-            ErrorKind::NotInBuild { .. } | ErrorKind::UnsupportedBrowser { .. } => self.write_setup(f),
-            fixed => f.write_str(fixed.fixed_message()),
+            ErrorKind::FileTooLarge { size, max } => [
+                "the file is ",
+                &decimal(*size),
+                " bytes, over the largest object the store accepts (",
+                &decimal(*max),
+                " bytes); raise `maxObjectSize` only if your store allows larger objects",
+            ]
+            .concat(),
+            ErrorKind::Network { operation, detail } => [
+                "network error while ",
+                describe(operation),
+                ": ",
+                detail,
+                "; check the connection (and, for part uploads, the bucket's CORS rules), then ",
+                operation.next_step(),
+            ]
+            .concat(),
+            ErrorKind::Http { .. } => self.http_message(),
+            ErrorKind::BadResponse { operation, detail } => [
+                "the signing backend gave an unexpected answer while ",
+                describe(operation),
+                ": ",
+                detail,
+                "; it must speak Uppy Companion's S3 multipart protocol",
+            ]
+            .concat(),
+            ErrorKind::MissingEtag { part_number } => [
+                "the upload of part ",
+                &decimal(u64::from(*part_number)),
+                " succeeded but its response has no ETag header: the bucket's CORS rules must \
+                 expose ETag (ExposeHeaders: [\"ETag\"])",
+            ]
+            .concat(),
+            ErrorKind::NoSuchUpload { upload_id } => [
+                "the server no longer has multipart upload ",
+                upload_id,
+                " (it expired or was aborted); call start() again to upload the file afresh",
+            ]
+            .concat(),
+            ErrorKind::Storage { detail, .. } => [
+                "the browser's upload state store (IndexedDB) failed: ",
+                detail,
+            ]
+            .concat(),
+            ErrorKind::ChecksumMismatch(mismatch) => mismatch.message(),
+            ErrorKind::ReadFailed { detail } => [
+                "the file could not be read: ",
+                detail,
+                "; if it was moved, changed or deleted, pick it again",
+            ]
+            .concat(),
+            ErrorKind::HeadersFailed { detail } => [
+                "the `headers` option failed: ",
+                detail,
+                "; nothing sent is lost: once it can give the credentials again, call again \
+                 what failed (start() continues the upload)",
+            ]
+            .concat(),
+            ErrorKind::NotInBuild { .. } | ErrorKind::UnsupportedBrowser { .. } => {
+                self.setup_message()
+            }
+            fixed => fixed.fixed_message().to_owned(),
         }
     }
-}
 
-impl ErrorKind {
     /// The messages of a page's set-up errors: a call this build of the
     /// package leaves out, a browser feature missing.
-    fn write_setup(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn setup_message(&self) -> String {
         match self {
-            ErrorKind::NotInBuild { call } => write!(
-                f,
-                "{call} is not in this build of resupload, which keeps pages that do not call \
-                 it smaller: import Upload from \"resupload/pending\" (or \"resupload/queue\") \
-                 instead of \"resupload\""
-            ),
-            ErrorKind::UnsupportedBrowser { feature } => write!(
-                f,
-                "this browser lacks {feature}, which resupload needs: use a current Chrome, \
-                 Edge, Firefox or Safari (16 or later), in a page or a dedicated worker (a \
-                 service worker has no XMLHttpRequest)"
-            ),
-            _ => Ok(()),
+            ErrorKind::NotInBuild { call } => [
+                call,
+                " is not in this build of resupload, which keeps pages that do not call it \
+                 smaller: import Upload from \"resupload/pending\" (or \"resupload/queue\") \
+                 instead of \"resupload\"",
+            ]
+            .concat(),
+            ErrorKind::UnsupportedBrowser { feature } => [
+                "this browser lacks ",
+                feature,
+                ", which resupload needs: use a current Chrome, Edge, Firefox or Safari (16 or \
+                 later), in a page or a dedicated worker (a service worker has no \
+                 XMLHttpRequest)",
+            ]
+            .concat(),
+            _ => String::new(),
         }
     }
 
     /// The message of [`ErrorKind::Http`]: the status, the body when there is
     /// one, and what to do about a 401.
-    fn write_http(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn http_message(&self) -> String {
         let ErrorKind::Http {
             operation,
             status,
@@ -556,48 +578,67 @@ impl ErrorKind {
             ..
         } = self
         else {
-            return Ok(());
+            return String::new();
         };
-        write!(
-            f,
-            "the server answered HTTP {status} while {}",
-            operation.describe()
-        )?;
-        if !body.is_empty() {
-            write!(f, ": {body}")?;
-        }
-        if *status == 401 {
-            f.write_str(
-                "; the signing backend wants credentials: give them with the `headers` option \
-                 (a function is asked again after a 401)",
-            )?;
-        }
-        Ok(())
+        let (colon, body) = if body.is_empty() {
+            ("", "")
+        } else {
+            (": ", body.as_str())
+        };
+        let credentials = if *status == 401 {
+            "; the signing backend wants credentials: give them with the `headers` option (a \
+             function is asked again after a 401)"
+        } else {
+            ""
+        };
+        [
+            "the server answered HTTP ",
+            &decimal(u64::from(*status)),
+            " while ",
+            operation.describe(),
+            colon,
+            body,
+            credentials,
+        ]
+        .concat()
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl Error {
+    /// The message for a person: [`ErrorKind::message`].
+    pub fn message(&self) -> String {
+        self.0.message()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        f.write_str(&self.message())
     }
 }
 
 impl std::error::Error for Error {}
 
-/// The message of [`ErrorKind::ChecksumMismatch`].
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Mismatch {
-            expected,
-            actual,
-            key,
-        } = self;
-        write!(
-            f,
-            "the object stored as {key} has the checksum {actual}, not {expected}, computed \
-             here from the file: it does not hold the file's bytes; delete it and upload the \
-             file again"
-        )
+impl Mismatch {
+    /// The message of [`ErrorKind::ChecksumMismatch`].
+    fn message(&self) -> String {
+        [
+            "the object stored as ",
+            &self.key,
+            " has the checksum ",
+            &self.actual,
+            ", not ",
+            &self.expected,
+            ", computed here from the file: it does not hold the file's bytes; delete it and \
+             upload the file again",
+        ]
+        .concat()
     }
 }
 

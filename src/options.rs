@@ -4,6 +4,7 @@ use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::part_size;
 use crate::core::plan::{check_limits, DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PART_SIZE};
 use crate::core::retry::RetryPolicy;
+use crate::core::text::decimal;
 use crate::error::Error;
 
 /// The most parts in flight at once that [`UploadOptions::validate`] allows.
@@ -120,25 +121,25 @@ impl UploadOptions {
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(Error::invalid_option(
                 "concurrency",
-                format!("must be 1 to {MAX_CONCURRENCY}, got {}", self.concurrency),
+                out_of_range(self.concurrency),
             ));
         }
         if self.max_concurrency == 0 || self.max_concurrency > MAX_CONCURRENCY {
             return Err(Error::invalid_option(
                 "maxConcurrency",
-                format!(
-                    "must be 1 to {MAX_CONCURRENCY}, got {}",
-                    self.max_concurrency
-                ),
+                out_of_range(self.max_concurrency),
             ));
         }
         if self.max_concurrency < self.concurrency {
             return Err(Error::invalid_option(
                 "maxConcurrency",
-                format!(
-                    "must be at least the concurrency ({}), got {}",
-                    self.concurrency, self.max_concurrency
-                ),
+                [
+                    "must be at least the concurrency (",
+                    &decimal(self.concurrency.into()),
+                    "), got ",
+                    &decimal(self.max_concurrency.into()),
+                ]
+                .concat(),
             ));
         }
         Ok(())
@@ -157,7 +158,12 @@ impl UploadOptions {
         if self.retry.delays().iter().any(|&d| d > MAX_RETRY_DELAY_MS) {
             return Err(Error::invalid_option(
                 "retryDelays",
-                format!("each delay must be 0 to {MAX_RETRY_DELAY_MS} ms"),
+                [
+                    "each delay must be 0 to ",
+                    &decimal(MAX_RETRY_DELAY_MS.into()),
+                    " ms",
+                ]
+                .concat(),
             ));
         }
         check_expires_after(self.expires_after_ms)?;
@@ -170,7 +176,12 @@ impl UploadOptions {
         if !(100..=MAX_RETRY_DELAY_MS).contains(&self.stall_timeout_ms) {
             return Err(Error::invalid_option(
                 "stallTimeout",
-                format!("must be 100 to {MAX_RETRY_DELAY_MS} ms"),
+                [
+                    "must be 100 to ",
+                    &decimal(MAX_RETRY_DELAY_MS.into()),
+                    " ms",
+                ]
+                .concat(),
             ));
         }
         check_limits(self.part_size, self.max_object_size)
@@ -223,6 +234,18 @@ pub fn check_expires_after(ms: f64) -> Result<(), Error> {
 /// Checks the (trimmed) endpoint: a path starting with `/`, or an
 /// `http(s)` URL with a host and no credentials; no whitespace or control
 /// characters, no query or fragment (the routes are appended to it).
+/// Why a concurrency of `got` is refused: it is not 1 to
+/// [`MAX_CONCURRENCY`].
+fn out_of_range(got: u32) -> String {
+    [
+        "must be 1 to ",
+        &decimal(MAX_CONCURRENCY.into()),
+        ", got ",
+        &decimal(got.into()),
+    ]
+    .concat()
+}
+
 fn check_endpoint(endpoint: &str) -> Result<(), Error> {
     let bad = |reason: &str| Err(Error::invalid_option("endpoint", reason));
     if endpoint.is_empty() {
@@ -236,9 +259,12 @@ fn check_endpoint(endpoint: &str) -> Result<(), Error> {
     if rest.is_none() && !endpoint.starts_with('/') {
         // Display, not Debug: the package is built without Debug
         // formatting (scripts/build.mjs).
-        return bad(&format!(
-            "\"{endpoint}\" is not a URL: use an absolute http(s) URL or a path starting with /"
-        ));
+        return bad(&[
+            "\"",
+            endpoint,
+            "\" is not a URL: use an absolute http(s) URL or a path starting with /",
+        ]
+        .concat());
     }
     let authority = rest.map_or("", |rest| rest.split('/').next().unwrap_or_default());
     let no_host = authority.is_empty() || authority.starts_with(':');

@@ -591,7 +591,7 @@ impl Warning {
         };
         Warning {
             code,
-            message: format!("{error}; {then}"),
+            message: [&error.message(), "; ", then].concat(),
         }
     }
 }

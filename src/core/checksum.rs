@@ -16,6 +16,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::core::text::decimal;
+
 /// A raw SHA-256 digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sha256Digest(pub [u8; 32]);
@@ -52,7 +54,7 @@ pub fn composite(parts: &[Sha256Digest]) -> String {
         hasher.update(part.0);
     }
     let whole: [u8; 32] = hasher.finalize().into();
-    format!("{}-{}", base64_encode(&whole), parts.len())
+    [&base64_encode(&whole), "-", &decimal(parts.len() as u64)].concat()
 }
 
 /// Whether two composite checksums name the same object. A store may omit

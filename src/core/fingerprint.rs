@@ -71,7 +71,7 @@ pub fn fingerprint(namespace: &str, endpoint: &str, file: &FileIdentity) -> Stri
             hasher.update(value.as_bytes());
         }
     }
-    format!("v1-{}", hex(&hasher.finalize()))
+    ["v1-", &hex(&hasher.finalize())].concat()
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -9,4 +9,5 @@ pub mod ramp;
 pub mod reconcile;
 pub mod record;
 pub mod retry;
+pub mod text;
 pub mod watch;

@@ -15,6 +15,7 @@
 
 use std::ops::Range;
 
+use crate::core::text::decimal;
 use crate::error::{Error, ErrorKind};
 
 /// One mebibyte.
@@ -43,15 +44,26 @@ pub fn check_limits(part_size: u64, max_object_size: u64) -> Result<(), Error> {
     if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
         return Err(Error::invalid_option(
             "partSize",
-            format!(
-                "{part_size} bytes is outside S3's limits: use 5 MiB ({MIN_PART_SIZE}) to 5 GiB ({MAX_PART_SIZE})"
-            ),
+            [
+                &decimal(part_size),
+                " bytes is outside S3's limits: use 5 MiB (",
+                &decimal(MIN_PART_SIZE),
+                ") to 5 GiB (",
+                &decimal(MAX_PART_SIZE),
+                ")",
+            ]
+            .concat(),
         ));
     }
     if max_object_size == 0 || max_object_size > DEFAULT_MAX_OBJECT_SIZE {
         return Err(Error::invalid_option(
             "maxObjectSize",
-            format!("must be 1 to {DEFAULT_MAX_OBJECT_SIZE} bytes (10,000 parts of 5 GiB)"),
+            [
+                "must be 1 to ",
+                &decimal(DEFAULT_MAX_OBJECT_SIZE),
+                " bytes (10,000 parts of 5 GiB)",
+            ]
+            .concat(),
         ));
     }
     Ok(())

@@ -8,6 +8,7 @@ use super::retry::{with_retries, NoWaitForNetwork};
 use super::{Completed, Driver, FileInfo};
 use crate::core::checksum::{composite, composites_match, Sha256Digest};
 use crate::core::record::{PartState, UploadRecord};
+use crate::core::text::decimal;
 use crate::error::{Error, ErrorKind, Mismatch, Operation, Refusal};
 use crate::ports::{CompletedPart, Warning, WarningCode};
 
@@ -140,7 +141,12 @@ fn completed_parts(
         let (PartState::Done, Some(etag)) = (&p.state, &p.etag) else {
             return Err(ErrorKind::BadResponse {
                 operation: Operation::Complete,
-                detail: ["part ", &p.number.to_string(), " has no ETag at completion"].concat(),
+                detail: [
+                    "part ",
+                    &decimal(p.number.into()),
+                    " has no ETag at completion",
+                ]
+                .concat(),
             }
             .into());
         };

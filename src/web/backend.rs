@@ -10,6 +10,7 @@ use super::fetch::{failed, network, request as request_fetch};
 use super::headers::BackendHeaders;
 use super::js::{field, optional_string, string, whole, whole_u32, Builder};
 use crate::core::reconcile::ServerPart;
+use crate::core::text::decimal;
 use crate::error::{Error, ErrorKind, Operation};
 use crate::ports::{
     Adopted, Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, PortFuture,
@@ -136,7 +137,12 @@ impl HttpBackend {
         within(timeout_ms, exchange).await.unwrap_or_else(|| {
             Err(ErrorKind::Network {
                 operation: request.operation,
-                detail: format!("no complete answer within {timeout_ms} ms"),
+                detail: [
+                    "no complete answer within ",
+                    &decimal(timeout_ms.into()),
+                    " ms",
+                ]
+                .concat(),
             }
             .into())
         })
@@ -180,7 +186,12 @@ async fn exchange(request: &Request<'_>, extra: &[(String, String)]) -> Result<J
             // The body came whole, and it is not JSON.
             Some("SyntaxError") => ErrorKind::BadResponse {
                 operation,
-                detail: format!("HTTP {status} with a body that is not JSON"),
+                detail: [
+                    "HTTP ",
+                    &decimal(status.into()),
+                    " with a body that is not JSON",
+                ]
+                .concat(),
             }
             .into(),
             // The body did not come whole (a connection cut mid-answer).
@@ -297,7 +308,7 @@ fn single_query(file: &NewSingle<'_>) -> String {
     query.push_str(
         &[
             "&size=",
-            &file.size.to_string(),
+            &decimal(file.size),
             "&namespace=",
             &encode(file.namespace),
         ]
@@ -381,8 +392,11 @@ impl Backend for HttpBackend {
         checksum_sha256: Option<&'a str>,
     ) -> PortFuture<'a, String> {
         Box::pin(async move {
-            let mut url =
-                self.upload_url(upload_id, &["/", &part_number.to_string()].concat(), key);
+            let mut url = self.upload_url(
+                upload_id,
+                &["/", &decimal(part_number.into())].concat(),
+                key,
+            );
             if let Some(checksum) = checksum_sha256 {
                 url.push_str("&checksumSha256=");
                 url.push_str(&encode(checksum));

@@ -9,6 +9,7 @@ use web_sys::{Blob, File};
 use super::deadline::within;
 
 use crate::core::plan::MAX_SAFE_INTEGER;
+use crate::core::text::decimal;
 use crate::error::{Error, ErrorKind};
 
 #[wasm_bindgen]
@@ -89,11 +90,14 @@ pub async fn read_array(blob: &Blob, range: Range<u64>) -> Result<js_sys::Uint8A
         }
         .into()),
         None => Err(ErrorKind::ReadFailed {
-            detail: format!(
-                "reading {} bytes took more than {} s",
-                size(&part),
-                READ_TIMEOUT_MS / 1000
-            ),
+            detail: [
+                "reading ",
+                &decimal(size(&part)),
+                " bytes took more than ",
+                &decimal((READ_TIMEOUT_MS / 1000).into()),
+                " s",
+            ]
+            .concat(),
         }
         .into()),
     }

@@ -9,6 +9,7 @@ use web_sys::Blob;
 use super::deadline::within;
 use super::fetch::{failed, request};
 use super::js::Builder;
+use crate::core::text::decimal;
 use crate::error::{Error, ErrorKind, Operation};
 use crate::ports::{PartPut, PartSender, PortFuture, SignedSingle, SingleMethod, WholeSender};
 
@@ -66,10 +67,12 @@ impl FetchSender {
             .unwrap_or_else(|| {
                 Err(ErrorKind::Network {
                     operation,
-                    detail: format!(
-                        "no answer within {} ms: the request was aborted",
-                        self.stall_timeout_ms
-                    ),
+                    detail: [
+                        "no answer within ",
+                        &decimal(self.stall_timeout_ms.into()),
+                        " ms: the request was aborted",
+                    ]
+                    .concat(),
                 }
                 .into())
             })

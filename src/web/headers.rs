@@ -25,6 +25,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::deadline::within;
 use super::js::{present, string_entries, Builder, EntriesProblem};
 use super::js_error::describe;
+use crate::core::text::decimal;
 use crate::error::{Error, ErrorKind};
 use crate::options::header_problem;
 
@@ -107,7 +108,16 @@ async fn provided(
     );
     let value = settled
         .await
-        .ok_or_else(|| failed(format!("it did not settle within {PROVIDER_TIMEOUT_MS} ms")))?
+        .ok_or_else(|| {
+            failed(
+                [
+                    "it did not settle within ",
+                    &decimal(PROVIDER_TIMEOUT_MS.into()),
+                    " ms",
+                ]
+                .concat(),
+            )
+        })?
         .map_err(|e| failed(super::js_error::describe(&e)))?;
     if !present(&value) {
         // A function that forgot its `return`, or a getter signed out:

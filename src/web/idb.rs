@@ -37,6 +37,7 @@ use super::deadline::within;
 use super::js::set as handle;
 use super::js_error::describe;
 use crate::core::record::{PartRecord, UploadRecord};
+use crate::core::text::decimal;
 use crate::error::{Error, ErrorKind, StorageFailure};
 use crate::ports::{PortFuture, RecordStore};
 
@@ -149,7 +150,12 @@ pub(super) async fn settled(request: &IdbRequest, timeout_ms: u32) -> Result<JsV
 fn no_answer(timeout_ms: u32) -> Error {
     ErrorKind::Storage {
         failure: StorageFailure::Failed,
-        detail: format!("IndexedDB did not answer within {} s", timeout_ms / 1000),
+        detail: [
+            "IndexedDB did not answer within ",
+            &decimal((timeout_ms / 1000).into()),
+            " s",
+        ]
+        .concat(),
     }
     .into()
 }

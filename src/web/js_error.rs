@@ -16,7 +16,7 @@ extern "C" {
 /// `code` property (and `status` for HTTP errors, `key` for an object
 /// stored though the upload failed).
 pub fn to_js(error: &Error) -> JsValue {
-    let js = js_sys::Error::new(&error.to_string());
+    let js = js_sys::Error::new(&error.message());
     js.set_name("ResuploadError");
     let _ = Reflect::set(&js, &"code".into(), &error.code().into());
     if let Some(status) = error.status() {

@@ -10,6 +10,8 @@
 //! `localStorage` (a worker, storage blocked) nothing is noted or recalled,
 //! and parts keep the default size.
 
+use crate::core::text::decimal;
+
 const PREFIX: &str = "resupload:link:";
 /// How long a measured rate is used.
 pub const MAX_AGE_MS: f64 = 24.0 * 3600.0 * 1000.0;
@@ -22,8 +24,8 @@ fn storage() -> Option<web_sys::Storage> {
 pub fn note(endpoint: &str, bytes_per_second: f64) {
     if let Some(storage) = storage() {
         // Integers only: formatting and parsing floats costs kilobytes.
-        let rate = (bytes_per_second as u64).to_string();
-        let value = [&rate, " ", &(js_sys::Date::now() as u64).to_string()].concat();
+        let rate = decimal(bytes_per_second as u64);
+        let value = [&rate, " ", &decimal(js_sys::Date::now() as u64)].concat();
         // A full or blocked storage only means no hint next time.
         let _ = storage.set_item(&[PREFIX, endpoint].concat(), &value);
     }

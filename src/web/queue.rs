@@ -30,6 +30,7 @@ use super::queue_batches::Batch;
 use super::queue_run::{QueueCallbacks, QueuePorts, QueuedFile, WebRunner};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::plan::MAX_PART_SIZE;
+use crate::core::text::decimal;
 use crate::driver::FileInfo;
 use crate::error::{Error, ErrorKind};
 use crate::options::UploadOptions;
@@ -370,14 +371,14 @@ async fn add_readable(inner: &QueueInner, walked: Array) -> Result<Vec<String>, 
 /// and the first few of them with why.
 fn unreadable_warning(unreadable: &Array) -> Warning {
     let mut message = [
-        &unreadable.length().to_string(),
+        &decimal(unreadable.length().into()),
         " files or folders could not be read and were not added (",
     ]
     .concat();
     for (i, pair) in unreadable.iter().take(3).enumerate() {
         let pair = Array::from(&pair);
         let path = pair.get(0).as_string().unwrap_or_default();
-        let why = super::handles::file_error(&pair.get(1)).to_string();
+        let why = super::handles::file_error(&pair.get(1)).message();
         message.push_str(&[if i > 0 { "; " } else { "" }, &path, ": ", &why].concat());
     }
     message.push_str("): add them again once they can be read");
@@ -630,7 +631,7 @@ fn batch_of(inner: &QueueInner) -> Batch {
         .as_ref()
         .and_then(|handle| super::js::string(handle, "name"))
         .or_else(|| common_folder(&files))
-        .unwrap_or_else(|| format!("{} files", files.len()));
+        .unwrap_or_else(|| [&decimal(files.len() as u64), " files"].concat());
     let (namespace, endpoint) = (&inner.options.namespace, inner.options.endpoint_base());
     let members: Vec<(&str, u64)> = files
         .iter()

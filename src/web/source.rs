@@ -16,6 +16,7 @@ use super::js::field;
 use super::{blob, hash};
 use crate::core::checksum::Sha256Digest;
 use crate::core::fingerprint::FileIdentity;
+use crate::core::text::decimal;
 use crate::driver::FileInfo;
 use crate::error::{Error, ErrorKind};
 use crate::ports::{PartSource, PortFuture};
@@ -179,10 +180,14 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
             )
             .await
             .ok_or_else(|| {
-                read_failed(format!(
-                    "source.read gave no bytes within {} s",
-                    blob::READ_TIMEOUT_MS / 1000
-                ))
+                read_failed(
+                    [
+                        "source.read gave no bytes within ",
+                        &decimal((blob::READ_TIMEOUT_MS / 1000).into()),
+                        " s",
+                    ]
+                    .concat(),
+                )
             })?
             .map_err(|e| {
                 read_failed(["source.read rejected: ", &super::js_error::describe(&e)].concat())
@@ -194,10 +199,20 @@ async fn read_stream(object: &JsValue, read: &Function, range: Range<u64>) -> Re
     };
     let got = blob::size(&body);
     if got != length {
-        return Err(read_failed(format!(
-            "source.read({}, {length}) gave {got} bytes; it must give exactly {length}",
-            range.start
-        )));
+        let length = decimal(length);
+        return Err(read_failed(
+            [
+                "source.read(",
+                &decimal(range.start),
+                ", ",
+                &length,
+                ") gave ",
+                &decimal(got),
+                " bytes; it must give exactly ",
+                &length,
+            ]
+            .concat(),
+        ));
     }
     Ok(body)
 }

@@ -20,6 +20,7 @@ use super::fetch::AbortOnDrop;
 use super::handles;
 use super::idb::IdbStore;
 use super::lock;
+use crate::core::text::decimal;
 use crate::ports::{RecordStore, Warning, WarningCode};
 
 #[wasm_bindgen(module = "/src/web/file_access.js")]
@@ -88,7 +89,7 @@ pub async fn stage(
         Ok(_) => handles::keep_staged(store, id)
             .await
             .err()
-            .map(|e| e.to_string()),
+            .map(|e| e.message()),
         Err(e) => Some(copy_failure(&e)),
     };
     let Some(why) = failure else {
@@ -119,9 +120,9 @@ async fn room_for(size: u64) -> Result<(), Warning> {
         Some(room) => Err(skipped(
             &[
                 "the copy needs ",
-                &size.to_string(),
+                &decimal(size),
                 " bytes and the origin has ",
-                &(room.max(0.0) as u64).to_string(),
+                &decimal(room.max(0.0) as u64),
                 " free",
             ]
             .concat(),

@@ -17,6 +17,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use super::js::set as handle;
+use crate::core::text::decimal;
 use crate::core::watch::ProgressWatch;
 use crate::error::{Error, ErrorKind, Operation};
 use crate::http::{failure, Answer};
@@ -294,10 +295,14 @@ impl XhrSender {
             let event = match select(pin!(next_seen(seen)), stall).await {
                 Either::Left((event, _)) => event,
                 Either::Right(_) => {
-                    return Err(outgoing.network(format!(
-                        "no progress for {} ms: the request stalled and was aborted",
-                        self.stall_timeout_ms
-                    )))
+                    return Err(outgoing.network(
+                        [
+                            "no progress for ",
+                            &decimal(self.stall_timeout_ms.into()),
+                            " ms: the request stalled and was aborted",
+                        ]
+                        .concat(),
+                    ))
                 }
             };
             match event {
