@@ -96,10 +96,10 @@ fn json_code(body: &str) -> Option<&str> {
     let key = "\"code\"";
     let after = &body[find(body, key)? + key.len()..];
     let value = after
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start()
-        .strip_prefix('"')?;
+        .trim_ascii_start()
+        .strip_prefix(":")?
+        .trim_ascii_start()
+        .strip_prefix("\"")?;
     Some(&value[..find(value, "\"")?])
 }
 

@@ -4,7 +4,7 @@ use crate::core::fingerprint::{fingerprint, FileIdentity};
 use crate::core::part_size;
 use crate::core::plan::{check_limits, DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PART_SIZE};
 use crate::core::retry::RetryPolicy;
-use crate::core::text::decimal;
+use crate::core::text::{decimal, split_at_byte, trim_end_byte};
 use crate::error::Error;
 
 /// The most parts in flight at once that [`UploadOptions::validate`] allows.
@@ -152,7 +152,7 @@ impl UploadOptions {
     /// [`PartPlan::new`](crate::core::plan::PartPlan::new), or for a file
     /// sent whole by [`check_fits`](crate::core::plan::check_fits).)
     pub fn validate(&self) -> Result<(), Error> {
-        check_endpoint(self.endpoint.trim())?;
+        check_endpoint(self.endpoint.trim_ascii())?;
         check_metadata_names(&self.metadata)?;
         self.validate_concurrency()?;
         if self.retry.delays().iter().any(|&d| d > MAX_RETRY_DELAY_MS) {
@@ -195,7 +195,7 @@ impl UploadOptions {
 
     /// The endpoint without trailing slashes, ready to have routes appended.
     pub fn endpoint_base(&self) -> &str {
-        self.endpoint.trim().trim_end_matches('/')
+        endpoint_base(&self.endpoint)
     }
 
     /// The key of the stored record of the file `identity` under these
@@ -246,6 +246,13 @@ fn out_of_range(got: u32) -> String {
     .concat()
 }
 
+/// An endpoint without the whitespace at its ends and its trailing
+/// slashes, ready to have routes appended: how records keep it. ASCII
+/// whitespace only: any other is refused by [`UploadOptions::validate`].
+pub fn endpoint_base(endpoint: &str) -> &str {
+    trim_end_byte(endpoint.trim_ascii(), b'/')
+}
+
 fn check_endpoint(endpoint: &str) -> Result<(), Error> {
     let bad = |reason: &str| Err(Error::invalid_option("endpoint", reason));
     if endpoint.is_empty() {
@@ -256,7 +263,7 @@ fn check_endpoint(endpoint: &str) -> Result<(), Error> {
         .strip_prefix("http://")
         .or_else(|| endpoint.strip_prefix("https://"))
         .or_else(|| endpoint.strip_prefix("//"));
-    if rest.is_none() && !endpoint.starts_with('/') {
+    if rest.is_none() && !endpoint.starts_with("/") {
         // Display, not Debug: the package is built without Debug
         // formatting (scripts/build.mjs).
         return bad(&[
@@ -266,11 +273,15 @@ fn check_endpoint(endpoint: &str) -> Result<(), Error> {
         ]
         .concat());
     }
-    let authority = rest.map_or("", |rest| rest.split('/').next().unwrap_or_default());
-    let no_host = authority.is_empty() || authority.starts_with(':');
-    if endpoint.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    let authority = rest.map_or("", |rest| {
+        split_at_byte(rest, b'/').map_or(rest, |(a, _)| a)
+    });
+    let no_host = authority.is_empty() || authority.starts_with(":");
+    if endpoint
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
         || (rest.is_some() && no_host)
-        || authority.contains('@')
+        || authority.bytes().any(|b| b == b'@')
     {
         return bad(
             "needs a host after http(s):// or //, and no whitespace, control characters, \
@@ -314,7 +325,11 @@ fn check_metadata_names(metadata: &[(String, String)]) -> Result<(), Error> {
 /// browser's `fetch`, if it would: its name must be an RFC 7230 token, and
 /// its value must hold no CR, LF or NUL and nothing above U+00FF.
 pub fn header_problem(name: &str, value: &str) -> Option<String> {
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    #[allow(
+        clippy::manual_contains,
+        reason = "`contains` links core's memchr into the wasm"
+    )]
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".iter().any(|&t| t == b);
     if name.is_empty() || !name.bytes().all(tchar) {
         return Some(["the name \"", name, "\" is not an HTTP header name"].concat());
     }
@@ -430,6 +445,7 @@ mod tests {
             .validate()
             .is_ok());
         assert_eq!(UploadOptions::new("/api/s3/").endpoint_base(), "/api/s3");
+        assert_eq!(endpoint_base(" \t/api/s3// \n"), "/api/s3");
     }
 
     #[test]
@@ -562,6 +578,10 @@ mod tests {
             "/api/s3?v=1",
             "/api/s3#x",
             "https://host/s3?",
+            // Only ASCII whitespace is trimmed at the ends; any other is
+            // a typo to name, not to cut.
+            "/api/s3\u{a0}",
+            "\u{3000}/api/s3",
         ] {
             match UploadOptions::new(bad).validate().map_err(Error::into_kind) {
                 Err(ErrorKind::InvalidOption { option, .. }) => {

@@ -19,7 +19,7 @@ use crate::core::retry::RetryPolicy;
 use crate::driver::is_live;
 use crate::driver::retry::{with_retries, NoWaitForNetwork};
 use crate::error::{Error, ErrorKind};
-use crate::options::DEFAULT_EXPIRES_AFTER_MS;
+use crate::options::{endpoint_base, DEFAULT_EXPIRES_AFTER_MS};
 use crate::ports::{Backend, Claiming, Claims, RecordStore, Timer};
 
 /// Which stored uploads a call looks at.
@@ -57,13 +57,6 @@ impl Lookup {
                 .as_deref()
                 .is_none_or(|e| endpoint == endpoint_base(e))
     }
-}
-
-/// An endpoint as records keep it (as
-/// [`UploadOptions::endpoint_base`](crate::options::UploadOptions::endpoint_base)
-/// gives it).
-fn endpoint_base(endpoint: &str) -> &str {
-    endpoint.trim().trim_end_matches('/')
 }
 
 /// Whether a sweep that looks at `namespace` (all when `None`) removes

@@ -71,7 +71,7 @@ pub fn composites_match(local: &str, remote: &str) -> bool {
 }
 
 fn split_composite(value: &str) -> (&str, Option<&str>) {
-    let value = value.trim();
+    let value = value.trim_ascii();
     // A byte scan: `rsplit_once` links core's memrchr for this one use.
     match value.bytes().rposition(|b| b == b'-') {
         Some(at) => (&value[..at], Some(&value[at + 1..])),

@@ -8,6 +8,7 @@
 //! only parts 1..N, so they never reach the object).
 
 use super::record::{PartState, UploadRecord};
+use crate::core::text::{lines, pieces};
 
 /// One entry of the server's part list (`GET {endpoint}/multipart/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,7 @@ impl ServerPart {
         // A plain loop: collecting the `Option`s was 1.7 KB of iterator
         // adapters in the wasm.
         let mut parts = Vec::new();
-        for line in text.lines() {
+        for line in lines(text) {
             parts.push(Self::parse_line(line)?);
         }
         Some(parts)
@@ -41,7 +42,7 @@ impl ServerPart {
 
     /// One line of [`parse_lines`](Self::parse_lines).
     fn parse_line(line: &str) -> Option<ServerPart> {
-        let mut fields = line.split('\t');
+        let mut fields = pieces(line, b'\t');
         let part = ServerPart {
             part_number: fields.next()?.parse().ok()?,
             size: fields.next()?.parse().ok()?,

@@ -8,6 +8,7 @@
 //! the server which parts it holds.
 
 use super::plan::PartPlan;
+use crate::core::text::pieces;
 
 /// The record layout's version; a record of another version is ignored.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -274,8 +275,8 @@ impl CompactParts {
         // One loop over the three (iterator chains and fallible collects
         // are more code in the wasm).
         let mut states = self.states.chars();
-        let mut etags = self.etags.split('\n');
-        let mut checksums = self.checksums.split('\n');
+        let mut etags = pieces(&self.etags, b'\n');
+        let mut checksums = pieces(&self.checksums, b'\n');
         let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         // Reserved by what the strings hold (one letter a part), not by
         // the plan, whose count may be anything.

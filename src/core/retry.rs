@@ -14,6 +14,7 @@
 //! assert_eq!(policy.decide(&err, 2), Decision::GiveUp);
 //! ```
 
+use crate::core::text::split_at_byte;
 use crate::error::{Error, ErrorKind};
 
 /// The delays used when none are given, in milliseconds.
@@ -28,9 +29,9 @@ pub const MAX_RETRY_AFTER_MS: u32 = 600_000;
 /// is ignored. Read digit by digit: `str::parse::<f64>` would bring about
 /// 15 KB of float parsing and its tables into the wasm bundle.
 pub fn parse_retry_after(value: &str) -> Option<u32> {
-    let value = value.trim();
-    let value = value.strip_prefix('+').unwrap_or(value);
-    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let value = value.trim_ascii();
+    let value = value.strip_prefix("+").unwrap_or(value);
+    let (whole, fraction) = split_at_byte(value, b'.').unwrap_or((value, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
         return None;

@@ -1,4 +1,4 @@
-//! Numbers as text without `core::fmt`.
+//! Text without `core::fmt` and without char patterns.
 //!
 //! A `format!`, a `to_string()` on a number or a `write!` links std's
 //! formatting machinery (`fmt::write`, `Formatter::pad_integral`, `pad`) into
@@ -6,11 +6,19 @@
 //! built instead from pieces with `[..].concat()`, and numbers with
 //! [`decimal`].
 //!
+//! Likewise a `split(',')`, `split_once(':')`, `trim_end_matches('/')` or
+//! `lines()` links core's char searcher, `memchr` and UTF-8 encoding for
+//! the one char. The text this library splits (its own records, HTTP
+//! headers, the backend's part list, URLs) splits at ASCII bytes, which
+//! never occur inside a multi-byte character, so a byte scan answers the
+//! same: [`split_at_byte`], [`pieces`], [`lines`], [`trim_end_byte`].
+//!
 //! ```
-//! use resupload::core::text::decimal;
+//! use resupload::core::text::{decimal, split_at_byte};
 //!
 //! let message = ["part ", &decimal(42), " of ", &decimal(10_000)].concat();
 //! assert_eq!(message, "part 42 of 10000");
+//! assert_eq!(split_at_byte("key=value", b'='), Some(("key", "value")));
 //! ```
 
 /// `n` in decimal digits, as `n.to_string()` writes it.
@@ -32,6 +40,70 @@ pub fn decimal(n: u64) -> String {
         .to_owned()
 }
 
+/// `text` split at the first `byte` (ASCII), as `text.split_once(char)`.
+pub fn split_at_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    debug_assert!(byte.is_ascii());
+    let at = text.bytes().position(|b| b == byte)?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// `text` without the `byte`s (ASCII) at its end, as
+/// `text.trim_end_matches(char)`.
+pub fn trim_end_byte(text: &str, byte: u8) -> &str {
+    debug_assert!(byte.is_ascii());
+    let end = text.bytes().rposition(|b| b != byte).map_or(0, |at| at + 1);
+    &text[..end]
+}
+
+/// The pieces of `text` between the `byte`s (ASCII), as
+/// `text.split(char)`: an empty text is one empty piece.
+pub fn pieces(text: &str, byte: u8) -> Pieces<'_> {
+    debug_assert!(byte.is_ascii());
+    Pieces {
+        rest: Some(text),
+        byte,
+        lines: false,
+    }
+}
+
+/// The lines of `text`, as `text.lines()`: split at `\n`, a `\r` before it
+/// dropped, and no last empty line after a final `\n`.
+pub fn lines(text: &str) -> Pieces<'_> {
+    Pieces {
+        rest: (!text.is_empty()).then_some(text),
+        byte: b'\n',
+        lines: true,
+    }
+}
+
+/// The iterator of [`pieces`] and [`lines`].
+#[derive(Debug, Clone)]
+pub struct Pieces<'a> {
+    rest: Option<&'a str>,
+    byte: u8,
+    /// Whether a `\r` at a piece's end is dropped ([`lines`]).
+    lines: bool,
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        let Some((piece, after)) = split_at_byte(rest, self.byte) else {
+            self.rest = None;
+            return Some(rest);
+        };
+        if !self.lines {
+            self.rest = Some(after);
+            return Some(piece);
+        }
+        // No empty line after a final `\n`.
+        self.rest = (!after.is_empty()).then_some(after);
+        Some(piece.strip_suffix("\r").unwrap_or(piece))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,6 +112,44 @@ mod tests {
     fn writes_numbers_as_to_string_does() {
         for n in [0, 1, 9, 10, 99, 100, 4_096, 1 << 32, u64::MAX - 1, u64::MAX] {
             assert_eq!(decimal(n), n.to_string(), "{n}");
+        }
+    }
+
+    const SAMPLES: [&str; 17] = [
+        "",
+        "a",
+        "/",
+        "//",
+        "a/b",
+        "/a/b/",
+        "a//b//",
+        "é/ü/",
+        "日本/語",
+        "a\nb",
+        "a\r\nb\r\n",
+        "\n\n",
+        "a\n\nb\n",
+        "\r\n",
+        "a\r",
+        "a\rb\r",
+        "a\n\r",
+    ];
+
+    #[test]
+    fn byte_scans_answer_as_the_char_patterns_do() {
+        for text in SAMPLES {
+            assert_eq!(split_at_byte(text, b'/'), text.split_once('/'), "{text:?}");
+            assert_eq!(
+                trim_end_byte(text, b'/'),
+                text.trim_end_matches('/'),
+                "{text:?}"
+            );
+            let got: Vec<&str> = pieces(text, b'/').collect();
+            assert_eq!(got, text.split('/').collect::<Vec<_>>(), "{text:?}");
+            let got: Vec<&str> = pieces(text, b'\n').collect();
+            assert_eq!(got, text.split('\n').collect::<Vec<_>>(), "{text:?}");
+            let got: Vec<&str> = lines(text).collect();
+            assert_eq!(got, text.lines().collect::<Vec<_>>(), "{text:?}");
         }
     }
 }

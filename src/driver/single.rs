@@ -12,6 +12,7 @@ use super::progress::ProgressTracker;
 use super::retry::with_retries;
 use super::{Completed, Driver, FileInfo};
 use crate::core::plan::check_fits;
+use crate::core::text::split_at_byte;
 use crate::error::{Error, ErrorKind, Refusal};
 use crate::options::ChecksumMode;
 use crate::ports::{NewSingle, SignedSingle, Warning, WarningCode, WholePorts};
@@ -76,7 +77,9 @@ impl<B> Driver<'_, B> {
             budget.done(size, self.now());
         }
         Ok(Box::new(Completed {
-            location: signed.url.split('?').next().unwrap_or_default().to_owned(),
+            location: split_at_byte(&signed.url, b'?')
+                .map_or(&*signed.url, |(url, _)| url)
+                .to_owned(),
             key: signed.key,
             upload_id: String::new(),
             checksum_sha256: checksum.filter(|_| checksummed),

@@ -10,7 +10,7 @@ use super::fetch::{failed, network, request as request_fetch};
 use super::headers::BackendHeaders;
 use super::js::{field, optional_string, string, whole, whole_u32, Builder};
 use crate::core::reconcile::ServerPart;
-use crate::core::text::decimal;
+use crate::core::text::{decimal, trim_end_byte};
 use crate::error::{Error, ErrorKind, Operation};
 use crate::ports::{
     Adopted, Backend, CompleteAnswer, CompletedPart, Created, NewSingle, NewUpload, PortFuture,
@@ -67,7 +67,7 @@ impl HttpBackend {
     /// A backend at `base` (no trailing slash).
     pub fn new(base: &str) -> Self {
         HttpBackend {
-            base: base.trim_end_matches('/').to_owned(),
+            base: trim_end_byte(base, b'/').to_owned(),
             timeout_ms: crate::options::DEFAULT_STALL_TIMEOUT_MS,
             headers: BackendHeaders::None,
         }

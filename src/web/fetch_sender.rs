@@ -90,7 +90,7 @@ async fn put_part(put: &PartPut<'_, Blob>) -> Result<String, Error> {
         return Err(failed(&response, Operation::UploadPart, Some(put.upload_id)).await);
     }
     match response.headers().get("etag").ok().flatten() {
-        Some(etag) if !etag.trim().is_empty() => Ok(etag),
+        Some(etag) if !etag.trim_ascii().is_empty() => Ok(etag),
         _ => Err(ErrorKind::MissingEtag {
             part_number: put.part_number,
         }

@@ -30,7 +30,7 @@ use super::queue_batches::Batch;
 use super::queue_run::{QueueCallbacks, QueuePorts, QueuedFile, WebRunner};
 use crate::core::fingerprint::FileIdentity;
 use crate::core::plan::MAX_PART_SIZE;
-use crate::core::text::decimal;
+use crate::core::text::{decimal, split_at_byte};
 use crate::driver::FileInfo;
 use crate::error::{Error, ErrorKind};
 use crate::options::UploadOptions;
@@ -657,7 +657,7 @@ fn batch_of(inner: &QueueInner) -> Batch {
 fn common_folder(files: &[QueuedFile]) -> Option<String> {
     let first = |f: &QueuedFile| {
         let path = f.info.identity.relative_path.as_deref()?;
-        path.split_once('/').map(|(top, _)| top.to_owned())
+        split_at_byte(path, b'/').map(|(top, _)| top.to_owned())
     };
     let top = first(files.first()?)?;
     files

@@ -181,7 +181,7 @@ impl PartSender<Blob> for XhrSender {
             let xhr = self.timed_exchange(&outgoing, progress).await?;
             failed(&xhr, &outgoing, Some(put.upload_id))?;
             match xhr.get_response_header("ETag").ok().flatten() {
-                Some(etag) if !etag.trim().is_empty() => Ok(etag),
+                Some(etag) if !etag.trim_ascii().is_empty() => Ok(etag),
                 _ => Err(ErrorKind::MissingEtag {
                     part_number: put.part_number,
                 }
