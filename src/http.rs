@@ -16,6 +16,7 @@
 //! ```
 
 use crate::core::retry::parse_retry_after;
+use crate::core::text::first_chars;
 use crate::error::{Error, ErrorKind, Operation, Refusal};
 
 /// How much of an error body an [`ErrorKind::Http`] keeps for its message.
@@ -50,7 +51,7 @@ pub fn failure(operation: Operation, upload_id: Option<&str>, answer: Answer<'_>
         operation,
         status: answer.status,
         refusal: refusal(answer.status, code, answer.body),
-        body: answer.body.chars().take(BODY_KEPT).collect(),
+        body: first_chars(answer.body, BODY_KEPT).to_owned(),
         retry_after_ms: answer.retry_after.and_then(parse_retry_after),
     }
     .into()

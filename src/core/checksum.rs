@@ -16,7 +16,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::core::text::decimal;
+use crate::core::text::{ascii_string, decimal};
 
 /// A raw SHA-256 digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ fn split_composite(value: &str) -> (&str, Option<&str>) {
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
             chunk[0],
@@ -92,13 +92,13 @@ fn base64_encode(bytes: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]);
             } else {
-                out.push('=');
+                out.push(b'=');
             }
         }
     }
-    out
+    ascii_string(out)
 }
 
 fn base64_decode(text: &str) -> Option<Vec<u8>> {

@@ -14,6 +14,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::core::text::ascii_string;
+
 /// What identifies a file across page loads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileIdentity {
@@ -77,12 +79,12 @@ pub fn fingerprint(namespace: &str, endpoint: &str, file: &FileIdentity) -> Stri
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn hex(digest: &[u8]) -> String {
-    let mut out = String::with_capacity(digest.len() * 2);
+    let mut out = Vec::with_capacity(digest.len() * 2);
     for byte in digest {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 15)]));
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 15)]);
     }
-    out
+    ascii_string(out)
 }
 
 /// The bytes of each sample of the content fingerprint.

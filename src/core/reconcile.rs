@@ -8,7 +8,7 @@
 //! only parts 1..N, so they never reach the object).
 
 use super::record::{PartState, UploadRecord};
-use crate::core::text::{lines, pieces};
+use crate::core::text::{lines, parse_decimal, pieces};
 
 /// One entry of the server's part list (`GET {endpoint}/multipart/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +44,8 @@ impl ServerPart {
     fn parse_line(line: &str) -> Option<ServerPart> {
         let mut fields = pieces(line, b'\t');
         let part = ServerPart {
-            part_number: fields.next()?.parse().ok()?,
-            size: fields.next()?.parse().ok()?,
+            part_number: u32::try_from(parse_decimal(fields.next()?)?).ok()?,
+            size: parse_decimal(fields.next()?)?,
             etag: fields.next()?.to_owned(),
             checksum_sha256: Some(fields.next()?)
                 .filter(|c| !c.is_empty())

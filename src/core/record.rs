@@ -8,7 +8,7 @@
 //! the server which parts it holds.
 
 use super::plan::PartPlan;
-use crate::core::text::pieces;
+use crate::core::text::{ascii_string, pieces};
 
 /// The record layout's version; a record of another version is ignored.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -213,21 +213,21 @@ pub struct CompactParts {
 }
 
 impl PartState {
-    /// This state's character in [`CompactParts::states`].
-    pub fn letter(self) -> char {
+    /// This state's letter (an ASCII byte) in [`CompactParts::states`].
+    pub fn letter(self) -> u8 {
         match self {
-            PartState::Pending => 'p',
-            PartState::InFlight => 'i',
-            PartState::Done => 'd',
+            PartState::Pending => b'p',
+            PartState::InFlight => b'i',
+            PartState::Done => b'd',
         }
     }
 
-    /// The state of a [`CompactParts::states`] character.
-    pub fn from_letter(letter: char) -> Option<Self> {
+    /// The state of a [`CompactParts::states`] letter (byte).
+    pub fn from_letter(letter: u8) -> Option<Self> {
         match letter {
-            'p' => Some(PartState::Pending),
-            'i' => Some(PartState::InFlight),
-            'd' => Some(PartState::Done),
+            b'p' => Some(PartState::Pending),
+            b'i' => Some(PartState::InFlight),
+            b'd' => Some(PartState::Done),
             _ => None,
         }
     }
@@ -252,18 +252,21 @@ fn pending_parts(plan: &PartPlan) -> Vec<PartRecord> {
 impl CompactParts {
     /// The parts of `record`, compacted.
     pub fn of(parts: &[PartRecord]) -> Self {
+        let mut states = Vec::with_capacity(parts.len());
+        for part in parts {
+            states.push(part.state.letter());
+        }
         let join = |field: fn(&PartRecord) -> Option<&str>| {
-            let mut out = String::new();
-            for (i, part) in parts.iter().enumerate() {
-                if i > 0 {
-                    out.push('\n');
-                }
+            let (mut out, mut newline) = (String::new(), "");
+            for part in parts {
+                out.push_str(newline);
                 out.push_str(field(part).unwrap_or_default());
+                newline = "\n";
             }
             out
         };
         CompactParts {
-            states: parts.iter().map(|p| p.state.letter()).collect(),
+            states: ascii_string(states),
             etags: join(|p| p.etag.as_deref()),
             checksums: join(|p| p.checksum.as_deref()),
         }
@@ -274,7 +277,7 @@ impl CompactParts {
     pub fn parts(&self, plan: &PartPlan) -> Option<Vec<PartRecord>> {
         // One loop over the three (iterator chains and fallible collects
         // are more code in the wasm).
-        let mut states = self.states.chars();
+        let mut states = self.states.bytes();
         let mut etags = pieces(&self.etags, b'\n');
         let mut checksums = pieces(&self.checksums, b'\n');
         let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());

@@ -11,7 +11,9 @@
 //! the one char. The text this library splits (its own records, HTTP
 //! headers, the backend's part list, URLs) splits at ASCII bytes, which
 //! never occur inside a multi-byte character, so a byte scan answers the
-//! same: [`split_at_byte`], [`pieces`], [`lines`], [`trim_end_byte`].
+//! same: [`split_at_byte`], [`pieces`], [`lines`], [`trim_end_byte`]. And
+//! [`parse_decimal`], [`first_chars`] and [`ascii_string`] stand for
+//! `str::parse::<u64>`, `chars().take(n)` and `String::push` of ASCII.
 //!
 //! ```
 //! use resupload::core::text::{decimal, split_at_byte};
@@ -38,6 +40,48 @@ pub fn decimal(n: u64) -> String {
     std::str::from_utf8(&digits[start..])
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The number `text` writes in decimal digits (an optional `+` first), as
+/// `text.parse::<u64>()` reads it; `None` for anything else or a number
+/// over `u64::MAX`.
+pub fn parse_decimal(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix("+").unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// The first `count` characters of `text` (all of it when shorter), as
+/// `text.chars().take(count)` collects them.
+pub fn first_chars(text: &str, count: usize) -> &str {
+    let mut seen = 0;
+    for (at, b) in text.bytes().enumerate() {
+        // A character starts at every byte but a continuation byte.
+        if b & 0xC0 != 0x80 {
+            if seen == count {
+                return &text[..at];
+            }
+            seen += 1;
+        }
+    }
+    text
+}
+
+/// ASCII bytes as a `String` (empty if they were not ASCII, which the
+/// callers' alphabets rule out): text built byte by byte, without
+/// `String::push`'s UTF-8 encoding of each char.
+pub fn ascii_string(bytes: Vec<u8>) -> String {
+    debug_assert!(bytes.is_ascii());
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// `text` split at the first `byte` (ASCII), as `text.split_once(char)`.
@@ -134,6 +178,41 @@ mod tests {
         "a\rb\r",
         "a\n\r",
     ];
+
+    #[test]
+    fn reads_numbers_as_parse_does() {
+        let samples = [
+            "",
+            "0",
+            "7",
+            "+7",
+            "++7",
+            "-7",
+            "007",
+            " 7",
+            "7 ",
+            "1.5",
+            "x",
+            "+",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ];
+        for text in samples {
+            assert_eq!(parse_decimal(text), text.parse::<u64>().ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn keeps_the_first_chars_as_take_does() {
+        for text in SAMPLES {
+            for count in 0..6 {
+                let want: String = text.chars().take(count).collect();
+                assert_eq!(first_chars(text, count), want, "{text:?} {count}");
+            }
+        }
+        assert_eq!(ascii_string(b"abc".to_vec()), "abc");
+    }
 
     #[test]
     fn byte_scans_answer_as_the_char_patterns_do() {

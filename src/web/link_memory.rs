@@ -10,7 +10,7 @@
 //! `localStorage` (a worker, storage blocked) nothing is noted or recalled,
 //! and parts keep the default size.
 
-use crate::core::text::{decimal, split_at_byte};
+use crate::core::text::{decimal, parse_decimal, split_at_byte};
 
 const PREFIX: &str = "resupload:link:";
 /// How long a measured rate is used.
@@ -35,7 +35,7 @@ pub fn note(endpoint: &str, bytes_per_second: f64) {
 pub fn recall(endpoint: &str) -> Option<f64> {
     let value = storage()?.get_item(&[PREFIX, endpoint].concat()).ok()??;
     let (rate, at) = split_at_byte(&value, b' ')?;
-    let (rate, at) = (rate.parse::<u64>().ok()?, at.parse::<u64>().ok()?);
+    let (rate, at) = (parse_decimal(rate)?, parse_decimal(at)?);
     let age = js_sys::Date::now() - at as f64;
     (0.0..MAX_AGE_MS).contains(&age).then_some(rate as f64)
 }
