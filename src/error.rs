@@ -475,7 +475,6 @@ impl ErrorKind {
     /// Built from pieces, not with `write!`, which would link std's
     /// formatting machinery into the wasm (see [`crate::core::text`]).
     pub fn message(&self) -> String {
-        let describe = |operation: &Operation| operation.describe();
         match self {
             ErrorKind::InvalidOption { option, reason } => {
                 ["invalid option `", option, "`: ", reason].concat()
@@ -488,37 +487,11 @@ impl ErrorKind {
                 " bytes); raise `maxObjectSize` only if your store allows larger objects",
             ]
             .concat(),
-            ErrorKind::Network { operation, detail } => [
-                "network error while ",
-                describe(operation),
-                ": ",
-                detail,
-                "; check the connection (and, for part uploads, the bucket's CORS rules), then ",
-                operation.next_step(),
-            ]
-            .concat(),
+            ErrorKind::Network { .. }
+            | ErrorKind::BadResponse { .. }
+            | ErrorKind::MissingEtag { .. }
+            | ErrorKind::NoSuchUpload { .. } => self.exchange_message(),
             ErrorKind::Http { .. } => self.http_message(),
-            ErrorKind::BadResponse { operation, detail } => [
-                "the signing backend gave an unexpected answer while ",
-                describe(operation),
-                ": ",
-                detail,
-                "; it must speak Uppy Companion's S3 multipart protocol",
-            ]
-            .concat(),
-            ErrorKind::MissingEtag { part_number } => [
-                "the upload of part ",
-                &decimal(u64::from(*part_number)),
-                " succeeded but its response has no ETag header: the bucket's CORS rules must \
-                 expose ETag (ExposeHeaders: [\"ETag\"])",
-            ]
-            .concat(),
-            ErrorKind::NoSuchUpload { upload_id } => [
-                "the server no longer has multipart upload ",
-                upload_id,
-                " (it expired or was aborted); call start() again to upload the file afresh",
-            ]
-            .concat(),
             ErrorKind::Storage { detail, .. } => [
                 "the browser's upload state store (IndexedDB) failed: ",
                 detail,
@@ -542,6 +515,45 @@ impl ErrorKind {
                 self.setup_message()
             }
             fixed => fixed.fixed_message().to_owned(),
+        }
+    }
+
+    /// The messages of a request that failed without an HTTP status to
+    /// show: no answer, an answer of the wrong shape, a part's missing
+    /// ETag, an upload the server no longer has.
+    fn exchange_message(&self) -> String {
+        match self {
+            ErrorKind::Network { operation, detail } => [
+                "network error while ",
+                operation.describe(),
+                ": ",
+                detail,
+                "; check the connection (and, for part uploads, the bucket's CORS rules), then ",
+                operation.next_step(),
+            ]
+            .concat(),
+            ErrorKind::BadResponse { operation, detail } => [
+                "the signing backend gave an unexpected answer while ",
+                operation.describe(),
+                ": ",
+                detail,
+                "; it must speak Uppy Companion's S3 multipart protocol",
+            ]
+            .concat(),
+            ErrorKind::MissingEtag { part_number } => [
+                "the upload of part ",
+                &decimal(u64::from(*part_number)),
+                " succeeded but its response has no ETag header: the bucket's CORS rules must \
+                 expose ETag (ExposeHeaders: [\"ETag\"])",
+            ]
+            .concat(),
+            ErrorKind::NoSuchUpload { upload_id } => [
+                "the server no longer has multipart upload ",
+                upload_id,
+                " (it expired or was aborted); call start() again to upload the file afresh",
+            ]
+            .concat(),
+            _ => String::new(),
         }
     }
 

@@ -112,7 +112,7 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
 }
 
 /// The `host:port` of an absolute URL (`""` for a relative one: the
-/// page's own host). Scanned by hand, as [`find`] is: `split_once("://")`
+/// page's own host). Scanned by hand, as `find` is: `split_once("://")`
 /// linked core's two-way searcher into the part senders.
 ///
 /// ```
