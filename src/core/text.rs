@@ -76,9 +76,10 @@ pub fn first_chars(text: &str, count: usize) -> &str {
     text
 }
 
-/// ASCII bytes as a `String` (empty if they were not ASCII, which the
-/// callers' alphabets rule out): text built byte by byte, without
-/// `String::push`'s UTF-8 encoding of each char.
+/// ASCII bytes as a `String`: text built byte by byte, without
+/// `String::push`'s UTF-8 encoding of each char. (Bytes that are not
+/// UTF-8, which the callers' ASCII alphabets rule out, give an empty
+/// string.)
 pub fn ascii_string(bytes: Vec<u8>) -> String {
     debug_assert!(bytes.is_ascii());
     String::from_utf8(bytes).unwrap_or_default()
