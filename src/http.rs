@@ -16,7 +16,7 @@
 //! ```
 
 use crate::core::retry::parse_retry_after;
-use crate::core::text::first_chars;
+use crate::core::text::{find, first_chars};
 use crate::error::{Error, ErrorKind, Operation, Refusal};
 
 /// How much of an error body an [`ErrorKind::Http`] keeps for its message.
@@ -112,8 +112,8 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
 }
 
 /// The `host:port` of an absolute URL (`""` for a relative one: the
-/// page's own host). Scanned by hand, as `find` is: `split_once("://")`
-/// linked core's two-way searcher into the part senders.
+/// page's own host). Scanned with [`find`]: `split_once("://")` linked
+/// core's two-way searcher into the part senders.
 ///
 /// ```
 /// use resupload::http::host_of;
@@ -127,14 +127,6 @@ pub fn host_of(url: &str) -> &str {
     let rest = &url[scheme_end + 3..];
     let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#'));
     &rest[..end.unwrap_or(rest.len())]
-}
-
-/// Where `needle` first occurs in `text`. A plain scan: the texts are short
-/// error bodies, and `str::find` with a string pattern links core's
-/// two-way searcher (1.6 KB of wasm) for them alone.
-fn find(text: &str, needle: &str) -> Option<usize> {
-    let (text, needle) = (text.as_bytes(), needle.as_bytes());
-    (0..=text.len().checked_sub(needle.len())?).find(|&at| text[at..].starts_with(needle))
 }
 
 #[cfg(test)]
@@ -232,10 +224,6 @@ mod tests {
 
     #[test]
     fn codes_and_texts_are_found_anywhere_in_a_body() {
-        assert_eq!(find("abc", "c"), Some(2));
-        assert_eq!(find("abcabc", "bc"), Some(1));
-        assert_eq!(find("ab", "abc"), None);
-        assert_eq!(find("", "a"), None);
         assert_eq!(error_code("<Code>SlowDown</Code>"), Some("SlowDown"));
         assert_eq!(error_code("<Code>SlowDown"), None);
         assert_eq!(error_code(r#"{"code":"InvalidKey"}"#), Some("InvalidKey"));

@@ -11,7 +11,8 @@
 //! the one char. The text this library splits (its own records, HTTP
 //! headers, the backend's part list, URLs) splits at ASCII bytes, which
 //! never occur inside a multi-byte character, so a byte scan answers the
-//! same: [`split_at_byte`], [`pieces`], [`lines`], [`trim_end_byte`]. And
+//! same: [`split_at_byte`], [`pieces`], [`lines`], [`trim_end_byte`], and
+//! [`find`] for a string needle. And
 //! [`parse_decimal`], [`first_chars`] and [`ascii_string`] stand for
 //! `str::parse::<u64>`, `chars().take(n)` and `String::push` of ASCII.
 //!
@@ -90,6 +91,15 @@ pub fn split_at_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
     debug_assert!(byte.is_ascii());
     let at = text.bytes().position(|b| b == byte)?;
     Some((&text[..at], &text[at + 1..]))
+}
+
+/// Where `needle` first occurs in `text`, as `text.find(needle)`. A plain
+/// scan: the texts are short (error bodies, URLs), and `str::find` with a
+/// string pattern links core's two-way searcher (1.6 KB of wasm) for them
+/// alone.
+pub fn find(text: &str, needle: &str) -> Option<usize> {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    (0..=text.len().checked_sub(needle.len())?).find(|&at| text[at..].starts_with(needle))
 }
 
 /// `text` without the `byte`s (ASCII) at its end, as
@@ -230,6 +240,10 @@ mod tests {
             assert_eq!(got, text.split('\n').collect::<Vec<_>>(), "{text:?}");
             let got: Vec<&str> = lines(text).collect();
             assert_eq!(got, text.lines().collect::<Vec<_>>(), "{text:?}");
+            for needle in ["", "/", "//", "a/", "b/", "語", "\r\n", "é/ü/x"] {
+                assert_eq!(find(text, needle), text.find(needle), "{text:?} {needle:?}");
+            }
         }
+        assert_eq!(find("abcabc", "bc"), Some(1));
     }
 }
