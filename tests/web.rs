@@ -212,6 +212,55 @@ async fn a_record_in_the_first_layout_still_loads() {
     assert_eq!(store.load("v1-old").await.unwrap(), Some(expected));
 }
 
+#[wasm_bindgen_test]
+async fn a_stored_value_of_another_shape_is_no_record() {
+    use rexie::{ObjectStore, Rexie, TransactionMode};
+    Rexie::delete(DB_NAME).await.unwrap();
+    let old = Rexie::builder(DB_NAME)
+        .version(1)
+        .add_object_store(ObjectStore::new("uploads").key_path("id"))
+        .build()
+        .await
+        .unwrap();
+    let good = r#"{"schema":1,"id":"ID","namespace":"test","endpoint":"/api/s3",
+        "uploadId":"upload-1","key":"k","fileName":"a.bin","fileSize":7340032,
+        "lastModified":1,"fileType":"","partSize":5242880,"sampleSha256":null,
+        "createdAt":1,"updatedAt":1,"parts":[
+          {"number":1,"size":5242880,"state":"done","etag":"\"e1\""},
+          {"number":2,"size":2097152,"state":"pending","etag":null}]}"#;
+    let shapes = [
+        ("good", good.to_owned()),
+        ("no-key", good.replace(r#""key":"k","#, "")),
+        (
+            "number-id",
+            good.replace(r#""uploadId":"upload-1""#, r#""uploadId":5"#),
+        ),
+        (
+            "bad-state",
+            good.replace(r#""state":"pending""#, r#""state":"sent""#),
+        ),
+        ("bad-etag", good.replace(r#""etag":null"#, r#""etag":7"#)),
+    ];
+    let tx = old
+        .transaction(&["uploads"], TransactionMode::ReadWrite)
+        .unwrap();
+    for (id, json) in &shapes {
+        let value = js_sys::JSON::parse(&json.replace("ID", id)).unwrap();
+        tx.store("uploads")
+            .unwrap()
+            .put(&value, None)
+            .await
+            .unwrap();
+    }
+    tx.done().await.unwrap();
+    old.close();
+    let store = IdbStore::open().await.unwrap();
+    assert!(store.load("good").await.unwrap().is_some());
+    for (id, _) in &shapes[1..] {
+        assert_eq!(store.load(id).await.unwrap(), None, "{id}");
+    }
+}
+
 /// The answer of an IndexedDB request (its `result`), or its error.
 async fn answer(
     request: &web_sys::IdbRequest,

@@ -14,9 +14,10 @@ use crate::core::text::{ascii_string, pieces};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Where one part stands, as far as this browser knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PartState {
     /// Not started.
+    #[default]
     Pending,
     /// A request was started; it may or may not have reached the server.
     InFlight,

@@ -8,7 +8,7 @@ use super::convert::completed_parts_to_js;
 use super::deadline::within;
 use super::fetch::{failed, network, request as request_fetch};
 use super::headers::BackendHeaders;
-use super::js::{field, optional_string, string, whole, whole_u32, Builder};
+use super::js::{field, string, whole, whole_u32, Builder, Fields};
 use crate::core::reconcile::ServerPart;
 use crate::core::text::{decimal, trim_end_byte};
 use crate::error::{Error, ErrorKind, Operation};
@@ -207,10 +207,11 @@ fn encode(text: &str) -> String {
 /// partSize?, createdAt? }` (all but the first two are resupload's
 /// extensions: a plain Companion never sends them).
 fn created(answer: &JsValue) -> Option<Created> {
-    Some(Created {
-        key: string(answer, "key")?,
-        upload_id: string(answer, "uploadId")?,
-        checksum_algorithm: optional_string(answer, "checksumAlgorithm")?,
+    let f = Fields::of(answer);
+    f.checked(Created {
+        key: f.string("key"),
+        upload_id: f.string("uploadId"),
+        checksum_algorithm: f.optional_string("checksumAlgorithm"),
         adopted: adopted(answer),
     })
 }
@@ -345,9 +346,10 @@ fn completed(answer: &JsValue) -> Option<CompleteAnswer> {
     if !answer.is_object() {
         return None;
     }
-    Some(CompleteAnswer {
-        location: optional_string(answer, "location")?.unwrap_or_default(),
-        checksum_sha256: optional_string(answer, "checksumSha256")?,
+    let f = Fields::of(answer);
+    f.checked(CompleteAnswer {
+        location: f.optional_string("location").unwrap_or_default(),
+        checksum_sha256: f.optional_string("checksumSha256"),
     })
 }
 

@@ -10,7 +10,7 @@ use js_sys::Array;
 use wasm_bindgen::JsValue;
 
 use super::handles::Kind;
-use super::js::{field, optional_string, string, whole, whole_u32, Builder};
+use super::js::{field, string, whole, whole_u32, Builder, Fields};
 use crate::core::record::{CompactParts, PartRecord, PartState, PendingUpload, UploadRecord};
 use crate::driver::Completed;
 use crate::ports::CompletedPart;
@@ -76,26 +76,26 @@ pub fn part_entry_to_js(id: &str, part: &PartRecord) -> JsValue {
 /// A journal entry: the record id, and the part's number, state, ETag and
 /// checksum (its size comes from the record's plan).
 pub fn part_entry_from_js(value: &JsValue) -> Option<(String, PartRecord)> {
-    Some((
-        string(value, "id")?,
-        PartRecord {
-            number: whole_u32(value, "number")?,
-            size: 0,
-            state: state_of(&string(value, "state")?)?,
-            etag: optional_string(value, "etag")?,
-            checksum: optional_string(value, "checksum")?,
-        },
-    ))
+    let f = Fields::of(value);
+    let entry = PartRecord {
+        number: f.whole_u32("number"),
+        size: 0,
+        state: f.require(state_of(&f.string("state"))),
+        etag: f.optional_string("etag"),
+        checksum: f.optional_string("checksum"),
+    };
+    f.checked((f.string("id"), entry))
 }
 
 /// A part of the layout written before parts were compacted.
 fn part_from_js(value: &JsValue) -> Option<PartRecord> {
-    Some(PartRecord {
-        number: whole_u32(value, "number")?,
-        size: whole(value, "size")?,
-        state: state_of(&string(value, "state")?)?,
-        etag: optional_string(value, "etag")?,
-        checksum: optional_string(value, "checksum")?,
+    let f = Fields::of(value);
+    f.checked(PartRecord {
+        number: f.whole_u32("number"),
+        size: f.whole("size"),
+        state: f.require(state_of(&f.string("state"))),
+        etag: f.optional_string("etag"),
+        checksum: f.optional_string("checksum"),
     })
 }
 
@@ -124,29 +124,32 @@ fn parts_from_js(value: &JsValue, file_size: u64, part_size: u64) -> Option<Vec<
 
 /// A stored record; `None` for a value of another layout.
 pub fn record_from_js(value: &JsValue) -> Option<UploadRecord> {
-    let number = |name| field(value, name).as_f64();
-    let file_size = whole(value, "fileSize")?;
-    let part_size = whole(value, "partSize")?;
-    Some(UploadRecord {
-        schema: whole_u32(value, "schema")?,
-        id: string(value, "id")?,
-        namespace: string(value, "namespace")?,
-        endpoint: string(value, "endpoint")?,
-        upload_id: string(value, "uploadId")?,
-        key: string(value, "key")?,
-        file_name: string(value, "fileName")?,
+    let f = Fields::of(value);
+    let file_size = f.whole("fileSize");
+    let part_size = f.whole("partSize");
+    let record = UploadRecord {
+        schema: f.whole_u32("schema"),
+        id: f.string("id"),
+        namespace: f.string("namespace"),
+        endpoint: f.string("endpoint"),
+        upload_id: f.string("uploadId"),
+        key: f.string("key"),
+        file_name: f.string("fileName"),
         file_size,
-        last_modified: number("lastModified")?,
-        file_type: string(value, "fileType")?,
+        last_modified: f.number("lastModified"),
+        file_type: f.string("fileType"),
         part_size,
-        sample_sha256: optional_string(value, "sampleSha256")?,
-        checksum_algorithm: optional_string(value, "checksumAlgorithm")?,
-        created_at: number("createdAt")?,
-        updated_at: number("updatedAt")?,
-        adopted: field(value, "adopted").is_truthy(),
-        queued: field(value, "queued").is_truthy(),
-        parts: parts_from_js(value, file_size, part_size)?,
-    })
+        sample_sha256: f.optional_string("sampleSha256"),
+        checksum_algorithm: f.optional_string("checksumAlgorithm"),
+        created_at: f.number("createdAt"),
+        updated_at: f.number("updatedAt"),
+        adopted: f.truthy("adopted"),
+        queued: f.truthy("queued"),
+        parts: Vec::new(),
+    };
+    let mut record = f.checked(record)?;
+    record.parts = parts_from_js(value, file_size, part_size)?;
+    Some(record)
 }
 
 /// What `findPrevious` and `listPending` give for a record; `kept` says
@@ -179,23 +182,25 @@ pub fn pending_to_js(p: &PendingUpload, kept: Option<Kind>) -> JsValue {
 
 /// An entry of `listPending`, as a page hands it back.
 pub fn pending_from_js(value: &JsValue) -> Option<PendingUpload> {
-    Some(PendingUpload {
-        id: string(value, "id")?,
-        endpoint: string(value, "endpoint")?,
-        namespace: string(value, "namespace")?,
-        upload_id: string(value, "uploadId")?,
-        key: string(value, "key")?,
-        file_name: string(value, "fileName")?,
-        file_size: whole(value, "fileSize")?,
-        last_modified: field(value, "lastModified").as_f64()?,
+    let f = Fields::of(value);
+    let pending = PendingUpload {
+        id: f.string("id"),
+        endpoint: f.string("endpoint"),
+        namespace: f.string("namespace"),
+        upload_id: f.string("uploadId"),
+        key: f.string("key"),
+        file_name: f.string("fileName"),
+        file_size: f.whole("fileSize"),
+        last_modified: f.number("lastModified"),
         file_type: string(value, "fileType").unwrap_or_default(),
-        part_size: whole(value, "partSize")?,
-        created_at: field(value, "createdAt").as_f64()?,
+        part_size: f.whole("partSize"),
+        created_at: f.number("createdAt"),
         parts_done: whole_u32(value, "partsDone").unwrap_or(0),
         parts_total: whole_u32(value, "partsTotal").unwrap_or(0),
         bytes_done: whole(value, "bytesDone").unwrap_or(0),
-        running: field(value, "running").is_truthy(),
-    })
+        running: f.truthy("running"),
+    };
+    f.checked(pending)
 }
 
 /// What `start()` resolves to.

@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbTransactionMode;
 
 use super::idb::{committed, settled, storage, IdbStore, DONE, STORE_TIMEOUT_MS};
-use super::js::{field, string, Builder};
+use super::js::{string, Builder, Fields};
 use crate::ports::PortFuture;
 use crate::queue::{DoneMarker, DoneStore};
 
@@ -77,10 +77,11 @@ impl IdbStore {
 }
 
 fn marker_from_js(value: &JsValue) -> Option<DoneMarker> {
-    Some(DoneMarker {
-        id: string(value, "id")?,
+    let f = Fields::of(value);
+    f.checked(DoneMarker {
+        id: f.string("id"),
         batch: string(value, "batch").unwrap_or_default(),
-        key: string(value, "key")?,
-        stored_at: field(value, "storedAt").as_f64()?,
+        key: f.string("key"),
+        stored_at: f.number("storedAt"),
     })
 }

@@ -99,6 +99,85 @@ pub fn whole_u32(object: &JsValue, name: &str) -> Option<u32> {
     u32::try_from(whole(object, name)?).ok()
 }
 
+/// Reads the fields of one object into a struct built in one expression,
+/// checked once at the end: a missing or mistyped field gives its type's
+/// empty value and marks the read failed. (With a `?` after each field,
+/// every early return drops the strings read before it: one drop ladder
+/// per field, which the wasm pays for in each reader.)
+///
+/// ```ignore
+/// let fields = Fields::of(&value);
+/// let pair = (fields.string("id"), fields.whole("size"));
+/// let pair: Option<(String, u64)> = fields.checked(pair);
+/// ```
+pub struct Fields<'a> {
+    object: &'a JsValue,
+    failed: core::cell::Cell<bool>,
+}
+
+impl<'a> Fields<'a> {
+    /// A reader of `object`'s fields, none failed yet.
+    pub fn of(object: &'a JsValue) -> Self {
+        Self {
+            object,
+            failed: core::cell::Cell::new(false),
+        }
+    }
+
+    /// `value` if every field read so far was there and of its type.
+    pub fn checked<T>(&self, value: T) -> Option<T> {
+        (!self.failed.get()).then_some(value)
+    }
+
+    /// `value`'s content, or `T::default()` with the read marked failed.
+    fn or_fail<T: Default>(&self, value: Option<T>) -> T {
+        value.unwrap_or_else(|| {
+            self.failed.set(true);
+            T::default()
+        })
+    }
+
+    /// The field itself, `undefined` when absent.
+    pub fn raw(&self, name: &str) -> JsValue {
+        field(self.object, name)
+    }
+
+    /// A string field ([`string`]).
+    pub fn string(&self, name: &str) -> String {
+        self.or_fail(string(self.object, name))
+    }
+
+    /// An optional string field ([`optional_string`]).
+    pub fn optional_string(&self, name: &str) -> Option<String> {
+        self.or_fail(optional_string(self.object, name))
+    }
+
+    /// A whole, non-negative number field ([`whole`]).
+    pub fn whole(&self, name: &str) -> u64 {
+        self.or_fail(whole(self.object, name))
+    }
+
+    /// A whole number field that fits a `u32` ([`whole_u32`]).
+    pub fn whole_u32(&self, name: &str) -> u32 {
+        self.or_fail(whole_u32(self.object, name))
+    }
+
+    /// A number field, any number.
+    pub fn number(&self, name: &str) -> f64 {
+        self.or_fail(self.raw(name).as_f64())
+    }
+
+    /// Whether the field is truthy; never fails.
+    pub fn truthy(&self, name: &str) -> bool {
+        self.raw(name).is_truthy()
+    }
+
+    /// `value` read by the caller; `None` marks the read failed.
+    pub fn require<T: Default>(&self, value: Option<T>) -> T {
+        self.or_fail(value)
+    }
+}
+
 /// Sets `target[name] = value` (one import for every event handler and
 /// field, instead of one per typed setter).
 pub fn set(target: &JsValue, name: &str, value: &JsValue) {

@@ -17,7 +17,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbTransactionMode;
 
 use super::idb::{committed, settled, storage, IdbStore, BATCHES, STORE_TIMEOUT_MS};
-use super::js::{field, present, string, whole, Builder};
+use super::js::{present, string, Builder, Fields};
 use super::queue::UploadQueue;
 use crate::error::{Error, ErrorKind};
 use crate::queue::{DoneMarker, DoneStore};
@@ -57,15 +57,16 @@ impl Batch {
     }
 
     pub fn from_js(value: &JsValue) -> Option<Batch> {
-        let handle = field(value, "handle");
-        Some(Batch {
-            id: string(value, "id")?,
-            namespace: string(value, "namespace")?,
-            endpoint: string(value, "endpoint")?,
-            name: string(value, "name")?,
-            files: whole(value, "files")? as usize,
-            bytes: whole(value, "bytes")?,
-            created_at: field(value, "createdAt").as_f64()?,
+        let f = Fields::of(value);
+        let handle = f.raw("handle");
+        f.checked(Batch {
+            id: f.string("id"),
+            namespace: f.string("namespace"),
+            endpoint: f.string("endpoint"),
+            name: f.string("name"),
+            files: f.whole("files") as usize,
+            bytes: f.whole("bytes"),
+            created_at: f.number("createdAt"),
             handle: present(&handle).then_some(handle),
         })
     }
