@@ -114,11 +114,12 @@ fn parts_from_js(value: &JsValue, file_size: u64, part_size: u64) -> Option<Vec<
     if !plan.is_valid() {
         return None;
     }
-    CompactParts {
-        states: string(value, "partStates")?,
-        etags: string(value, "partEtags")?,
-        checksums: string(value, "partChecksums")?,
-    }
+    let f = Fields::of(value);
+    f.checked(CompactParts {
+        states: f.string("partStates"),
+        etags: f.string("partEtags"),
+        checksums: f.string("partChecksums"),
+    })?
     .parts(&plan)
 }
 
