@@ -77,14 +77,15 @@ pub fn part_entry_to_js(id: &str, part: &PartRecord) -> JsValue {
 /// checksum (its size comes from the record's plan).
 pub fn part_entry_from_js(value: &JsValue) -> Option<(String, PartRecord)> {
     let f = Fields::of(value);
-    let entry = PartRecord {
+    let id = f.string("id");
+    let part = PartRecord {
         number: f.whole_u32("number"),
         size: 0,
         state: f.require(state_of(&f.string("state"))),
         etag: f.optional_string("etag"),
         checksum: f.optional_string("checksum"),
     };
-    f.checked((f.string("id"), entry))
+    f.checked((id, part))
 }
 
 /// A part of the layout written before parts were compacted.

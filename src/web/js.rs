@@ -2,6 +2,8 @@
 //! reads a field, sets a handler, or builds an object. Every adapter and
 //! the API use these.
 
+use std::cell::Cell;
+
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -112,7 +114,7 @@ pub fn whole_u32(object: &JsValue, name: &str) -> Option<u32> {
 /// ```
 pub struct Fields<'a> {
     object: &'a JsValue,
-    failed: core::cell::Cell<bool>,
+    failed: Cell<bool>,
 }
 
 impl<'a> Fields<'a> {
@@ -120,7 +122,7 @@ impl<'a> Fields<'a> {
     pub fn of(object: &'a JsValue) -> Self {
         Self {
             object,
-            failed: core::cell::Cell::new(false),
+            failed: Cell::new(false),
         }
     }
 
