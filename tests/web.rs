@@ -176,15 +176,6 @@ async fn idb_part_writes_go_to_the_journal_and_load_back() {
 
 #[wasm_bindgen_test]
 async fn a_record_in_the_first_layout_still_loads() {
-    use rexie::{ObjectStore, Rexie, TransactionMode};
-    Rexie::delete(DB_NAME).await.unwrap();
-    // Version 1 of the database: one store, records with a `parts` array.
-    let old = Rexie::builder(DB_NAME)
-        .version(1)
-        .add_object_store(ObjectStore::new("uploads").key_path("id"))
-        .build()
-        .await
-        .unwrap();
     let mut expected = record("v1-old", 7 * MIB);
     expected.parts[0].state = PartState::Done;
     expected.parts[0].etag = Some("\"e1\"".into());
@@ -198,22 +189,14 @@ async fn a_record_in_the_first_layout_still_loads() {
               {"number":2,"size":2097152,"state":"pending","etag":null}]}"#,
     )
     .unwrap();
-    let tx = old
-        .transaction(&["uploads"], TransactionMode::ReadWrite)
-        .unwrap();
-    tx.store("uploads")
-        .unwrap()
-        .put(&value, None)
-        .await
-        .unwrap();
-    tx.done().await.unwrap();
-    old.close();
+    store_in_first_layout(&[value]).await;
     let store = IdbStore::open().await.unwrap();
     assert_eq!(store.load("v1-old").await.unwrap(), Some(expected));
 }
 
-#[wasm_bindgen_test]
-async fn a_stored_value_of_another_shape_is_no_record() {
+/// A new database of version 1 (one store, records with a `parts`
+/// array) holding `values`.
+async fn store_in_first_layout(values: &[wasm_bindgen::JsValue]) {
     use rexie::{ObjectStore, Rexie, TransactionMode};
     Rexie::delete(DB_NAME).await.unwrap();
     let old = Rexie::builder(DB_NAME)
@@ -222,6 +205,18 @@ async fn a_stored_value_of_another_shape_is_no_record() {
         .build()
         .await
         .unwrap();
+    let tx = old
+        .transaction(&["uploads"], TransactionMode::ReadWrite)
+        .unwrap();
+    for value in values {
+        tx.store("uploads").unwrap().put(value, None).await.unwrap();
+    }
+    tx.done().await.unwrap();
+    old.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_stored_value_of_another_shape_is_no_record() {
     let good = r#"{"schema":1,"id":"ID","namespace":"test","endpoint":"/api/s3",
         "uploadId":"upload-1","key":"k","fileName":"a.bin","fileSize":7340032,
         "lastModified":1,"fileType":"","partSize":5242880,"sampleSha256":null,
@@ -241,19 +236,11 @@ async fn a_stored_value_of_another_shape_is_no_record() {
         ),
         ("bad-etag", good.replace(r#""etag":null"#, r#""etag":7"#)),
     ];
-    let tx = old
-        .transaction(&["uploads"], TransactionMode::ReadWrite)
-        .unwrap();
-    for (id, json) in &shapes {
-        let value = js_sys::JSON::parse(&json.replace("ID", id)).unwrap();
-        tx.store("uploads")
-            .unwrap()
-            .put(&value, None)
-            .await
-            .unwrap();
-    }
-    tx.done().await.unwrap();
-    old.close();
+    let values: Vec<_> = shapes
+        .iter()
+        .map(|(id, json)| js_sys::JSON::parse(&json.replace("ID", id)).unwrap())
+        .collect();
+    store_in_first_layout(&values).await;
     let store = IdbStore::open().await.unwrap();
     assert!(store.load("good").await.unwrap().is_some());
     for (id, _) in &shapes[1..] {
